@@ -1,0 +1,453 @@
+"""The schema: SQLAlchemy 2.0 typed tables. Alembic migrations create it; nothing else does.
+
+Conventions
+- Money is integer fen (`*_fen`), hours are integer hundredths (`hours_centi`), percentages are
+  integer basis points (`*_bp`, 10000 = 100%): no float and no `Numeric` (SQLite stores it as float).
+- Versioned tables (`prices`, `labor_rates`, `standard_hours`, `rate_cards`) are append-only: a
+  row's only permitted change is to shorten its validity (`valid_to`), which is how a new version
+  supersedes it. Periods are half-open `[valid_from, valid_to)`, `valid_to` NULL = open-ended.
+  The database enforces both (triggers on SQLite, triggers and exclusion constraints on
+  PostgreSQL, see the first migration); `pricebook.history` is the code path that writes them.
+- Every change is written to `audit_log` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+PRICE_SCOPES = ("system", "region", "branch")
+PRICE_SOURCES = ("system", "staff", "import", "feedback", "market")
+OPERATIONS = ("replace", "repair", "paint", "remove_refit")
+SHOP_TIERS = ("4s", "class1", "class2", "class3")
+VEHICLE_CLASSES = ("A", "B", "C", "D", "E")
+REGION_LEVELS = ("country", "province", "city")
+BRANCH_KINDS = ("branch", "sub_branch")
+CHANNEL_KINDS = ("repair_shop", "dealer_group", "parts_platform")
+ROLES = ("estimate_tool", "reviewer", "pricing_staff", "admin")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {str: String(), dict[str, Any]: JSON()}
+
+
+def _now() -> Any:
+    return func.current_timestamp()
+
+
+class Region(Base):
+    __tablename__ = "regions"
+    __table_args__ = (CheckConstraint(_in("level", REGION_LEVELS), name="level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    level: Mapped[str]
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+
+class Branch(Base):
+    """分公司 / 中支: a region and a review authority (核损权限) above which estimates go up."""
+
+    __tablename__ = "branches"
+    __table_args__ = (
+        CheckConstraint(_in("kind", BRANCH_KINDS), name="kind"),
+        CheckConstraint("authority_limit_fen >= 0", name="authority_limit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    kind: Mapped[str]
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    authority_limit_fen: Mapped[int] = mapped_column(BigInteger)
+
+
+class Brand(Base):
+    __tablename__ = "brands"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    country: Mapped[str] = mapped_column(default="")
+    #: pinyin initials (大众 -> dz) for search as adjusters type it.
+    initials: Mapped[str] = mapped_column(default="")
+
+
+class Series(Base):
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    name: Mapped[str]
+    initials: Mapped[str] = mapped_column(default="")
+
+
+class VehicleModel(Base):
+    """车型: brand → series → model/configuration."""
+
+    __tablename__ = "vehicle_models"
+    __table_args__ = (CheckConstraint(_in("vehicle_class", VEHICLE_CLASSES), name="vehicle_class"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    name: Mapped[str]
+    model_year: Mapped[int]
+    body: Mapped[str] = mapped_column(default="")
+    engine: Mapped[str] = mapped_column(default="")
+    vehicle_class: Mapped[str]
+    price_band: Mapped[str] = mapped_column(default="")
+    manufacturer_code: Mapped[str] = mapped_column(default="", index=True)
+    #: brand, series, model names, pinyin and initials, codes: one lower-case text to search.
+    search_text: Mapped[str] = mapped_column(default="")
+
+    series: Mapped[Series] = relationship(lazy="raise")
+
+
+class VinPrefix(Base):
+    """WMI + VDS prefix of a VIN (e.g. LSVAB4BR) mapped to a candidate model."""
+
+    __tablename__ = "vin_prefixes"
+    __table_args__ = (UniqueConstraint("prefix", "model_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("vehicle_models.id"), index=True)
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+
+
+class Part(Base):
+    """配件: standard name (标准名称), OE number, category, side, assembly flag."""
+
+    __tablename__ = "parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    position: Mapped[str] = mapped_column(default="")
+    unit: Mapped[str] = mapped_column(default="个")
+    #: OE number as written by the manufacturer ("5G0 807 221 A").
+    oe_number: Mapped[str] = mapped_column(default="")
+    #: the same without spaces, dashes, dots, case: what searches compare.
+    oe_normalized: Mapped[str] = mapped_column(default="", index=True)
+    is_assembly: Mapped[bool] = mapped_column(default=False)
+    #: fits every model (consumables, fluids); otherwise see `fitments`.
+    universal: Mapped[bool] = mapped_column(default=False)
+
+    category: Mapped[Category] = relationship(lazy="raise")
+
+
+class PartAlias(Base):
+    __tablename__ = "part_aliases"
+    __table_args__ = (UniqueConstraint("part_id", "alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    alias: Mapped[str] = mapped_column(index=True)
+
+
+class PartComponent(Base):
+    """总成 ↔ component: the assembly's separately sold components (rule 第六条 4(4))."""
+
+    __tablename__ = "part_components"
+    __table_args__ = (
+        CheckConstraint("assembly_id <> component_id", name="not_self"),
+        CheckConstraint("quantity > 0", name="quantity"),
+    )
+
+    assembly_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), primary_key=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), primary_key=True, index=True)
+    quantity: Mapped[int] = mapped_column(default=1)
+
+
+class OeSupersession(Base):
+    """An older OE number that `part_id` supersedes: searching the old number finds the part."""
+
+    __tablename__ = "oe_supersessions"
+    __table_args__ = (UniqueConstraint("old_oe_normalized", "part_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    old_oe: Mapped[str]
+    old_oe_normalized: Mapped[str] = mapped_column(index=True)
+
+
+class Fitment(Base):
+    __tablename__ = "fitments"
+
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), primary_key=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("vehicle_models.id"), primary_key=True, index=True
+    )
+
+
+class PriceType(Base):
+    """4S/原厂件, 品牌件, 适用件, 再制造件, 拆车件 …; `rank` orders specs (低配高选)."""
+
+    __tablename__ = "price_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    rank: Mapped[int]
+
+
+class Price(Base):
+    """One version of a price for a key (part, model, scope, price type) over a period."""
+
+    __tablename__ = "prices"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        CheckConstraint(_in("scope", PRICE_SCOPES), name="scope"),
+        CheckConstraint(_in("source", PRICE_SOURCES), name="source"),
+        CheckConstraint(
+            "(scope = 'system' AND region_id IS NULL AND branch_id IS NULL)"
+            " OR (scope = 'region' AND region_id IS NOT NULL AND branch_id IS NULL)"
+            " OR (scope = 'branch' AND branch_id IS NOT NULL AND region_id IS NULL)",
+            name="scope_target",
+        ),
+        Index("ix_prices_lookup", "part_id", "price_type_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
+    scope: Mapped[str]
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    price_type_id: Mapped[int] = mapped_column(ForeignKey("price_types.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    source: Mapped[str]
+    #: what caused it beyond `source`: a feedback id, an import file, a market run.
+    source_ref: Mapped[str] = mapped_column(default="")
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class LaborKind(Base):
+    """钣金, 喷漆, 机修, 电工, 拆装."""
+
+    __tablename__ = "labor_kinds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+
+
+class LaborRate(Base):
+    """分公司标准工时费: per branch × labor kind × shop tier × vehicle class, per hour."""
+
+    __tablename__ = "labor_rates"
+    __table_args__ = (
+        CheckConstraint("rate_fen > 0", name="rate_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        CheckConstraint(_in("shop_tier", SHOP_TIERS), name="shop_tier"),
+        CheckConstraint(_in("vehicle_class", VEHICLE_CLASSES), name="vehicle_class"),
+        CheckConstraint(_in("source", PRICE_SOURCES), name="source"),
+        Index("ix_labor_rates_lookup", "branch_id", "labor_kind_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    labor_kind_id: Mapped[int] = mapped_column(ForeignKey("labor_kinds.id"))
+    shop_tier: Mapped[str]
+    vehicle_class: Mapped[str]
+    rate_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    source: Mapped[str]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class StandardHours(Base):
+    """Standard hours of an operation on a part for a vehicle class."""
+
+    __tablename__ = "standard_hours"
+    __table_args__ = (
+        CheckConstraint("hours_centi > 0", name="hours_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        CheckConstraint(_in("operation", OPERATIONS), name="operation"),
+        CheckConstraint(_in("vehicle_class", VEHICLE_CLASSES), name="vehicle_class"),
+        Index("ix_standard_hours_lookup", "part_id", "operation", "vehicle_class"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    operation: Mapped[str]
+    vehicle_class: Mapped[str]
+    labor_kind_id: Mapped[int] = mapped_column(ForeignKey("labor_kinds.id"))
+    hours_centi: Mapped[int]
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class OperationInclusion(Base):
+    """Operation A on a part already includes operation B on (another) part: claiming both is
+    counting hours twice (拆装次序重复累加, 第六条 6(1))."""
+
+    __tablename__ = "operation_inclusions"
+    __table_args__ = (
+        UniqueConstraint("part_id", "operation", "included_part_id", "included_operation"),
+        CheckConstraint(_in("operation", OPERATIONS), name="operation"),
+        CheckConstraint(_in("included_operation", OPERATIONS), name="included_operation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    operation: Mapped[str]
+    included_part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    included_operation: Mapped[str]
+
+
+class Channel(Base):
+    """特殊合作渠道: cooperating repair shops, 4S groups, parts direct-supply platforms."""
+
+    __tablename__ = "channels"
+    __table_args__ = (CheckConstraint(_in("kind", CHANNEL_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(unique=True)
+    name: Mapped[str]
+    kind: Mapped[str]
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+
+
+class RateCard(Base):
+    """A channel's negotiated terms over a period; lines in `rate_card_labor` / `_parts`."""
+
+    __tablename__ = "rate_cards"
+    __table_args__ = (
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_rate_cards_lookup", "channel_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class RateCardLabor(Base):
+    __tablename__ = "rate_card_labor"
+    __table_args__ = (
+        UniqueConstraint("rate_card_id", "labor_kind_id"),
+        CheckConstraint(
+            "(rate_fen IS NOT NULL AND pct_of_standard_bp IS NULL AND rate_fen > 0)"
+            " OR (rate_fen IS NULL AND pct_of_standard_bp IS NOT NULL AND pct_of_standard_bp > 0)",
+            name="rate_or_pct",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"), index=True)
+    labor_kind_id: Mapped[int] = mapped_column(ForeignKey("labor_kinds.id"))
+    rate_fen: Mapped[int | None] = mapped_column(BigInteger)
+    pct_of_standard_bp: Mapped[int | None]
+
+
+class RateCardParts(Base):
+    __tablename__ = "rate_card_parts"
+    __table_args__ = (
+        UniqueConstraint("rate_card_id", "category_id"),
+        CheckConstraint("discount_bp >= 0 AND discount_bp < 10000", name="discount"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_card_id: Mapped[int] = mapped_column(ForeignKey("rate_cards.id"), index=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"))
+    price_type_id: Mapped[int] = mapped_column(ForeignKey("price_types.id"))
+    discount_bp: Mapped[int] = mapped_column(default=0)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, from what to what, and why. Append-only."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), index=True)
+    actor: Mapped[str] = mapped_column(index=True)
+    action: Mapped[str]
+    entity: Mapped[str]
+    entity_id: Mapped[str] = mapped_column(default="")
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    reason: Mapped[str] = mapped_column(default="")
+
+
+class CatalogVersion(Base):
+    """Append-only change counter: every process compares max(id) with the version its
+    in-memory indexes were built from, and rebuilds when it moved."""
+
+    __tablename__ = "catalog_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    actor: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored; `prefix` lets people tell keys apart."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    role: Mapped[str]
+    key_hash: Mapped[str] = mapped_column(unique=True)
+    prefix: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,57 @@
+"""Settings come from the environment, in this one place, and are passed explicitly.
+
+Nothing reads the environment at import time: `Settings.from_env()` is called by the CLI, the app
+factory and the tests, so a test can build its own `Settings` without patching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/pricebook.db"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    #: SQL echo for debugging.
+    echo_sql: bool = False
+    #: Size of the async engine's pool per server process.
+    pool_size: int = 10
+    #: Seconds a request waits for a free connection before answering 503.
+    pool_timeout: float = 5.0
+    #: Where the staff UI session cookie secret comes from (random per process when empty).
+    session_secret: str = ""
+    #: Contact URL named in the scrapers' User-Agent.
+    scraper_contact_url: str = "https://pricebook.invalid/contact"
+    #: Seconds between checks of the catalogue version (matching index rebuild).
+    catalog_poll_seconds: float = 2.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        return cls(
+            database_url=env.get("PRICEBOOK_DATABASE_URL", DEFAULT_DATABASE_URL),
+            echo_sql=env.get("PRICEBOOK_ECHO_SQL", "") in {"1", "true", "yes"},
+            pool_size=int(env.get("PRICEBOOK_POOL_SIZE", "10")),
+            pool_timeout=float(env.get("PRICEBOOK_POOL_TIMEOUT", "5")),
+            session_secret=env.get("PRICEBOOK_SESSION_SECRET", ""),
+            scraper_contact_url=env.get(
+                "PRICEBOOK_SCRAPER_CONTACT_URL", "https://pricebook.invalid/contact"
+            ),
+            catalog_poll_seconds=float(env.get("PRICEBOOK_CATALOG_POLL_SECONDS", "2")),
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL (None for in-memory or another backend)."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[-1]
+        return None if path in {"", ":memory:"} else Path(path)
