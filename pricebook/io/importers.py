@@ -338,13 +338,14 @@ def _entry(
 
 
 def _ensure_links(
-    ctx: _Context, model: type[Base], wanted: set[tuple[Any, ...]], columns: tuple[str, ...],
+    ctx: _Context, model: type[Base], wanted: Iterable[tuple[Any, ...]], columns: tuple[str, ...],
     existing: set[tuple[Any, ...]], *, extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
 ) -> None:  # fmt: skip
     """Add link rows (aliases, fitment, components …) that are missing; existing ones stay."""
-    missing = sorted(wanted - existing, key=repr)
+    ordered = list(dict.fromkeys(wanted))  # the file's order, so exports list links as imported
+    missing = [link for link in ordered if link not in existing]
     ctx.report.created += len(missing)
-    ctx.report.unchanged += len(wanted & existing)
+    ctx.report.unchanged += len(ordered) - len(missing)
     if ctx.dry_run or not missing:
         return
     rows = [
@@ -547,7 +548,7 @@ def _import_parts(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
 
     existing_aliases = set(session.execute(select(PartAlias.part_id, PartAlias.alias)))
     _ensure_links(
-        ctx, PartAlias, {(ref(c), a) for c, names in aliases.items() for a in names},
+        ctx, PartAlias, [(ref(c), a) for c, names in aliases.items() for a in names],
         ("part_id", "alias"), existing_aliases,
     )  # fmt: skip
     existing_links = set(
@@ -557,12 +558,12 @@ def _import_parts(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     )
     _ensure_links(
         ctx, PartComponent,
-        {(ref(c), ref(comp), qty) for c, links in components.items() for comp, qty in links},
+        [(ref(c), ref(comp), qty) for c, links in components.items() for comp, qty in links],
         ("assembly_id", "component_id", "quantity"), existing_links,
     )  # fmt: skip
     existing_oe = set(session.execute(select(OeSupersession.part_id, OeSupersession.old_oe)))
     _ensure_links(
-        ctx, OeSupersession, {(ref(c), oe) for c, olds in superseded.items() for oe in olds},
+        ctx, OeSupersession, [(ref(c), oe) for c, olds in superseded.items() for oe in olds],
         ("part_id", "old_oe"), existing_oe,
         extra=lambda link: {"old_oe_normalized": normalize_oe(link[1])},
     )  # fmt: skip

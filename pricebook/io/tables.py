@@ -43,20 +43,20 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
 
 
 def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.reader(handle)
+    # The header is read now and the rows lazily: a file that fails the header check is closed.
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        handle.close()
-        raise InvalidInput(f"{path.name} is empty", field="file") from None
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            header = [h.strip() for h in next(csv.reader(handle), [])]
     except UnicodeDecodeError:
-        handle.close()
         raise InvalidInput(f"{path.name} is not UTF-8 text", field="file") from None
+    if not header:
+        raise InvalidInput(f"{path.name} is empty", field="file")
 
     def rows() -> Iterator[tuple[int, Row]]:
-        with handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
             try:
+                next(reader)
                 for number, cells in enumerate(reader, start=2):
                     if not any(c.strip() for c in cells):
                         continue
@@ -67,23 +67,30 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     return header, rows()
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
+def _open_xlsx(path: Path):  # noqa: ANN202 - openpyxl's workbook
     from openpyxl import load_workbook
 
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
+        return load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken file
         raise InvalidInput(f"{path.name} is not a readable XLSX file: {exc}", field="file") from exc
-    sheet = workbook.worksheets[0]
-    values = sheet.iter_rows(values_only=True)
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
+    workbook = _open_xlsx(path)
     try:
-        header = [_cell(h) for h in next(values)]
-    except StopIteration:
+        first = next(workbook.worksheets[0].iter_rows(values_only=True), None)
+    finally:
         workbook.close()
-        raise InvalidInput(f"{path.name} is empty", field="file") from None
+    if not first:
+        raise InvalidInput(f"{path.name} is empty", field="file")
+    header = [_cell(h) for h in first]
 
     def rows() -> Iterator[tuple[int, Row]]:
+        workbook = _open_xlsx(path)
         try:
+            values = workbook.worksheets[0].iter_rows(values_only=True)
+            next(values)
             for number, cells in enumerate(values, start=2):
                 texts = [_cell(c) for c in cells]
                 if not any(texts):
