@@ -7,7 +7,7 @@ factory and the tests, so a test can build its own `Settings` without patching `
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/pricebook.db"
@@ -28,7 +28,6 @@ class Settings:
     scraper_contact_url: str = "https://pricebook.invalid/contact"
     #: Seconds between checks of the catalogue version (matching index rebuild).
     catalog_poll_seconds: float = 2.0
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:

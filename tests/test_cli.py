@@ -1,0 +1,89 @@
+"""The `pricebook` command: clear one-line errors and non-zero exits, never a traceback."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {"PRICEBOOK_DATABASE_URL": db}
+    return subprocess.run(
+        [sys.executable, "-m", "pricebook.cli", *args],
+        capture_output=True, text=True, env=env, input=stdin, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db(tmp_path) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert run("db", "upgrade", db=url).returncode == 0
+    return url
+
+
+def test_db_current_after_upgrade(db):
+    result = run("db", "current", db=db)
+    assert result.returncode == 0
+    assert "up to date" in result.stdout
+
+
+def test_demo_load_then_export_and_dry_run_import(db, tmp_path):
+    loaded = run("demo", "load", db=db)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "parts: 672 rows" in loaded.stdout
+    out = tmp_path / "parts.xlsx"
+    exported = run("export", "parts", str(out), db=db)
+    assert exported.returncode == 0 and "672 rows" in exported.stdout
+    again = run("import", "parts", str(out), "--dry-run", db=db)
+    assert again.returncode == 0, again.stderr
+    assert "would change 0" in again.stdout
+
+
+def test_bad_rows_are_listed_one_per_line_and_exit_non_zero(db, tmp_path):
+    path = tmp_path / "categories.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(
+            [["code", "name"], ["body", "外观件"], ["", "无代码"], ["lamp", ""]]
+        )
+    result = run("import", "categories", str(path), db=db)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "error: categories: row 3, column code: required",
+        "error: categories: row 4, column name: required",
+        "error: 2 bad row(s); nothing was written",
+    ]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("import", "parts", "/nonexistent/parts.csv"),
+            "error: no such file: /nonexistent/parts.csv",
+        ),
+        (("import", "widgets", "x.csv"), "error: unknown kind 'widgets'"),
+        (("export", "widgets", "x.csv"), "error: unknown kind 'widgets'"),
+    ],
+)
+def test_missing_file_and_unknown_kind_are_one_clear_line(db, args, message):
+    result = run(*args, db=db)
+    assert result.returncode == 1
+    assert result.stderr.startswith(message)
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unreachable_database_is_one_clear_line():
+    result = run("db", "current", db="postgresql://nobody@127.0.0.1:9/none")
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "error: cannot use the database at postgresql://nobody@127.0.0.1:9/none"
+    )
+    assert "Traceback" not in result.stderr
