@@ -451,3 +451,35 @@ class ApiKey(Base):
     prefix: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MatchMapping(Base):
+    """A person's verdict that custom name X is (accepted) or is not (rejected) part Y,
+    optionally only for a brand or a model. The latest verdict per (name, scope, part) counts."""
+
+    __tablename__ = "match_mappings"
+    __table_args__ = (Index("ix_match_mappings_name", "name_normalized"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    name_normalized: Mapped[str]
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
+    accepted: Mapped[bool]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class SynonymTerm(Base):
+    """The colloquial dictionary (叶子板 → 翼子板): one row per term, grouped by canonical term.
+    Pricing staff import and edit it; the matching index reads it."""
+
+    __tablename__ = "synonym_terms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    canonical: Mapped[str] = mapped_column(index=True)
+    term: Mapped[str] = mapped_column(unique=True)
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
