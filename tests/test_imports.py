@@ -160,3 +160,12 @@ def test_csv_with_and_without_bom_reads_the_same(tmp_path):
     without = _write_csv(tmp_path / "b.csv", ["code", "name"], rows, bom=False)
     assert [r for _, r in read_table(with_bom)[1]] == [r for _, r in read_table(without)[1]]
     assert read_table(with_bom)[0] == ["code", "name"]
+
+
+def test_the_documented_example_files_import_in_order(engine):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+    for kind in catalog_rows.ORDER:
+        report = import_file(engine, kind, examples / f"{kind}.csv", actor="docs")
+        assert report.created > 0, kind
