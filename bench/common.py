@@ -17,7 +17,7 @@ SERVER_URL = os.environ.get(
 )
 
 
-def _admin():  # noqa: ANN202
+def _admin():
     return create_engine(
         sync_url(SERVER_URL).set(database="postgres"), isolation_level="AUTOCOMMIT"
     )

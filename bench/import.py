@@ -18,15 +18,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select
 
-from bench.common import database_name, scratch_database  # noqa: E402
-from pricebook import migrate  # noqa: E402
-from pricebook.db import make_engine, session_factory  # noqa: E402
-from pricebook.demo.scale import scale_demo  # noqa: E402
-from pricebook.io import import_file  # noqa: E402
-from pricebook.models import Branch, Part, PriceType  # noqa: E402
-from pricebook.settings import Settings  # noqa: E402
+from bench.common import database_name, scratch_database
+from pricebook import migrate
+from pricebook.db import make_engine, session_factory
+from pricebook.demo.scale import scale_demo
+from pricebook.io import import_file
+from pricebook.models import Branch, Part, PriceType
+from pricebook.settings import Settings
 
 COLUMNS = [
     "part_code",

@@ -20,7 +20,7 @@ from pricebook.settings import Settings
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _engine(settings: Settings):  # noqa: ANN202
+def _engine(settings: Settings):
     from pricebook.db import make_engine
 
     return make_engine(settings)

@@ -14,9 +14,8 @@ def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport]:
     reports = []
     with transaction(engine) as session:
         for kind, rows in demo_rows().items():
-            reports.append(
-                import_rows(
-                    session, kind, rows, actor=actor, reason="demo catalogue", source_ref="demo"
-                )  # fmt: skip
+            report = import_rows(
+                session, kind, rows, actor=actor, reason="demo catalogue", source_ref="demo"
             )
+            reports.append(report)
     return reports

@@ -67,7 +67,7 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     return header, rows()
 
 
-def _open_xlsx(path: Path):  # noqa: ANN202 - openpyxl's workbook
+def _open_xlsx(path: Path):
     from openpyxl import load_workbook
 
     try:
