@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/pricebook db upgrade
 	$(BIN)/pricebook demo load
+	$(BIN)/pricebook demo keys
 	$(BIN)/pricebook serve --port $(PORT)
 
 test: $(VENV)/.installed

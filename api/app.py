@@ -8,16 +8,47 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.auth import HEADER, KeyCache
+from api.caching import etag_middleware
+from api.controllers import reject_nul
+from api.controllers.edits import (
+    AliasController,
+    ChannelController,
+    LaborEditController,
+    PriceEditController,
+    SynonymController,
+)
+from api.controllers.feedback import FeedbackController
+from api.controllers.imports import ImportController
+from api.controllers.indicators import AuditController, IndicatorController
+from api.controllers.keys import KeyController, MeController
+from api.controllers.labor import LaborController
+from api.controllers.market import MarketController
+from api.controllers.match import MatchController, match_index_lifespan
+from api.controllers.models import ModelController
+from api.controllers.parts import PartController
+from api.controllers.prices import PriceController
+from api.estimates import EstimateController
 from api.problems import EXCEPTION_HANDLERS
+from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER = "/static/swagger-ui"
 
 log = logging.getLogger("pricebook.api")
 
@@ -49,9 +80,73 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             await engine.dispose()
 
+    v1 = Router(
+        path="/api/v1",
+        route_handlers=[
+            ModelController, PartController, PriceController, LaborController, KeyController,
+            MeController,
+            EstimateController,
+            MatchController,
+            MarketController,
+            PriceEditController, LaborEditController, ChannelController, AliasController,
+            SynonymController, FeedbackController, IndicatorController, AuditController,
+            ImportController,
+        ],
+        security=[{"ApiKey": []}],
+        middleware=[etag_middleware],
+        before_request=reject_nul,
+    )  # fmt: skip
+    openapi = OpenAPIConfig(
+        title="Pricebook",
+        version="1",
+        description="Parts-and-labor price reference for motor-insurance loss review (车险核损). "
+        f"Every /api/v1 route needs an API key in the `{HEADER}` header; errors are RFC 9457 "
+        "problem+json; money is a decimal string of yuan.",
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER}/preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{SWAGGER}/favicon-32x32.png'>",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "ApiKey": SecurityScheme(
+                    type="apiKey",
+                    name=HEADER,
+                    security_scheme_in="header",
+                    description="`pricebook keys create --role ROLE --name NAME` prints one; "
+                    "roles: estimate_tool < reviewer < pricing_staff < admin",
+                )
+            }
+        ),
+        tags=[
+            Tag(name="catalogue", description="vehicle models and parts"),
+            Tag(name="prices", description="reference prices with provenance"),
+            Tag(name="labor", description="labor rates and standard hours"),
+            Tag(name="keys", description="API keys"),
+            Tag(name="channels", description="special channels and their rate cards"),
+            Tag(name="feedback", description="price-mismatch feedback and drift review queue"),
+            Tag(name="indicators", description="the loss-review desk's indicators"),
+            Tag(name="audit", description="who changed what, when and why"),
+            Tag(name="imports", description="CSV/XLSX imports with a dry-run preview"),
+            Tag(name="market", description="market price crawls and their reports"),
+        ],
+    )
     return Litestar(
-        route_handlers=[health],
-        lifespan=[database],
+        route_handlers=[
+            health,
+            v1,
+            create_static_files_router(path="/static", directories=[STATIC]),
+            ui_router(settings),  # the staff web UI at /, with its own session and CSRF
+        ],
+        lifespan=[database, match_index_lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "key_cache": KeyCache()}),
+        openapi_config=openapi,
+        template_config=template_config(),
+        type_encoders={Decimal: str},
     )

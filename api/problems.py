@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -54,16 +56,64 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+class FieldError(msgspec.Struct, omit_defaults=True):
+    field: str
+    message: str
+    row: int | None = None
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details, as every 4xx/5xx of this API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    #: the input field at fault, when there is one
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request: a parameter or body field of the wrong type or out of range",
+    401: "No X-API-Key header, or an unknown or revoked key",
+    403: "The key's role may not call this route",
+    404: "No such resource",
+    409: "Conflicts with the stored history",
+    422: "A value that breaks a rule; `field` names it",
+    503: "The database cannot be reached; retry after the Retry-After seconds",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the problem+json answers a route gives."""
+    return {
+        s: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=_DESCRIPTIONS.get(s, TITLES.get(s, "Error")),
+            generate_examples=False,
+        )
+        for s in statuses
+    }
+
+
+def _field_of(item: dict[str, Any]) -> str:
+    key = item.get("key") or ""
+    if key:
+        return str(key)
+    message = str(item.get("message", ""))
+    # msgspec names the body field as "... - at `$.items[0].part_id`"
+    if "at `$." in message:
+        return message.rsplit("at `$.", 1)[1].rstrip("`")
+    return str(item.get("source") or "")
+
+
 def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     errors = []
     for item in exc.extra or []:
         if isinstance(item, dict):
-            errors.append(
-                {
-                    "field": item.get("key") or item.get("source") or "",
-                    "message": item.get("message", ""),
-                }
-            )
+            errors.append({"field": _field_of(item), "message": str(item.get("message", ""))})
     return errors
 
 

@@ -7,7 +7,14 @@ model's search text is built (names, pinyin, initials, codes), how a VIN is chec
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import case, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from pricebook.errors import InvalidInput, NotFound
 
 _OE_NOISE = re.compile(r"[\s\-_./\\·]+")
 
@@ -70,3 +77,320 @@ def vin_problem(vin: str) -> str | None:
     if vin[0] == "L" and vin[8] != vin_check_digit(vin):
         return f"check digit (9th character) should be {vin_check_digit(vin)}"
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Queries (sync Session; the API runs them through AsyncSession.run_sync)
+# ------------------------------------------------------------------------------------------------
+
+MODEL_SORTS = {
+    "name": ("name", False), "-name": ("name", True), "year": ("model_year", False),
+    "-year": ("model_year", True), "code": ("code", False), "-code": ("code", True),
+}  # fmt: skip
+PART_SORTS = ("relevance", "name", "-name", "code", "-code")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSummary:
+    id: int
+    code: str
+    name: str
+    brand: Named
+    series: Named
+    model_year: int
+    body: str
+    engine: str
+    vehicle_class: str
+    manufacturer_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    total: int
+    limit: int
+    offset: int
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _model_select() -> Any:
+    from pricebook.models import Brand, Series, VehicleModel
+
+    return (
+        select(VehicleModel, Series, Brand)
+        .join(Series, Series.id == VehicleModel.series_id)
+        .join(Brand, Brand.id == Series.brand_id)
+    )
+
+
+def _model_summary(model: Any, series: Any, brand: Any) -> ModelSummary:
+    return ModelSummary(
+        id=model.id, code=model.code, name=model.name,
+        brand=Named(brand.id, brand.code, brand.name),
+        series=Named(series.id, series.code, series.name), model_year=model.model_year,
+        body=model.body, engine=model.engine, vehicle_class=model.vehicle_class,
+        manufacturer_code=model.manufacturer_code,
+    )  # fmt: skip
+
+
+def search_models(
+    session: Session,
+    *,
+    q: str = "",
+    brand: str = "",
+    year: int | None = None,
+    sort: str = "name",
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Models whose search text holds every word of `q` (names, pinyin, initials such as dzly
+    for 大众朗逸, model and manufacturer codes); `brand` is a brand code or name."""
+    from pricebook.models import Brand, VehicleModel
+
+    stmt = _model_select()
+    for word in q.lower().split():
+        stmt = stmt.where(VehicleModel.search_text.like(_like(word), escape="\\"))
+    if brand:
+        stmt = stmt.where(or_(func.lower(Brand.code) == brand.lower(), Brand.name == brand))
+    if year is not None:
+        stmt = stmt.where(VehicleModel.model_year == year)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    column, desc = MODEL_SORTS[sort]
+    order = getattr(VehicleModel, column)
+    stmt = stmt.order_by(order.desc() if desc else order, VehicleModel.id)
+    rows = session.execute(stmt.limit(limit).offset(offset)).all()
+    return Page([_model_summary(*row) for row in rows], total, limit, offset)
+
+
+def get_model(session: Session, model_id: int) -> ModelSummary:
+    from pricebook.models import VehicleModel
+
+    row = session.execute(_model_select().where(VehicleModel.id == model_id)).first()
+    if row is None:
+        raise NotFound(f"no vehicle model with id {model_id}", field="id")
+    return _model_summary(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class VinCandidate:
+    prefix: str
+    model: ModelSummary
+
+
+@dataclass(frozen=True, slots=True)
+class VinLookup:
+    vin: str
+    wmi: str
+    check_digit: str
+    candidates: list[VinCandidate]
+
+
+def models_by_vin(session: Session, vin: str) -> VinLookup:
+    """Check a VIN and map it to candidate models by its WMI/VDS prefix, longest prefix first."""
+    from pricebook.models import VehicleModel, VinPrefix
+
+    vin = vin.strip().upper()
+    problem = vin_problem(vin)
+    if problem:
+        raise InvalidInput(problem, field="vin")
+    prefixes = [vin[:n] for n in range(3, 12)]
+    stmt = (
+        _model_select()
+        .add_columns(VinPrefix.prefix)
+        .join(VinPrefix, VinPrefix.model_id == VehicleModel.id)
+        .where(VinPrefix.prefix.in_(prefixes))
+    )
+    rows = session.execute(stmt).all()
+    candidates = [VinCandidate(prefix, _model_summary(m, s, b)) for m, s, b, prefix in rows]
+    candidates.sort(key=lambda c: (-len(c.prefix), c.model.code))
+    return VinLookup(vin, vin[:3], vin_check_digit(vin), candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class PartSummary:
+    id: int
+    code: str
+    name: str
+    category: Named
+    position: str
+    unit: str
+    oe_number: str
+    is_assembly: bool
+    universal: bool
+    #: how a search found it: oe | superseded_oe | name | alias (None when not searched)
+    matched_by: str | None = None
+
+
+def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> PartSummary:
+    return PartSummary(
+        id=part.id, code=part.code, name=part.name,
+        category=Named(category.id, category.code, category.name), position=part.position,
+        unit=part.unit, oe_number=part.oe_number, is_assembly=part.is_assembly,
+        universal=part.universal, matched_by=matched_by,
+    )  # fmt: skip
+
+
+_MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
+
+
+def search_parts(
+    session: Session,
+    *,
+    q: str = "",
+    oe: str = "",
+    model_id: int | None = None,
+    category: str = "",
+    sort: str = "relevance",
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
+    """Parts by OE number first (normalised; superseded numbers find their successor), then by
+    standard name, then by alias. `q` is tried both as an OE number and as text; `oe` only as an
+    OE number. `model_id` keeps parts that fit the model (or fit every model)."""
+    from pricebook.models import Category, Fitment, OeSupersession, Part, PartAlias
+
+    text = q.strip()
+    # `oe` is an OE number only; without it, `q` is tried as an OE number too
+    oe_norm = normalize_oe(oe) if oe else (normalize_oe(text) if text else "")
+
+    rank_cases: list[tuple[Any, int]] = []
+    oe_conds: list[Any] = []
+    text_conds: list[Any] = []
+    if oe_norm:
+        exact = Part.oe_normalized == oe_norm
+        superseded = Part.id.in_(
+            select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized == oe_norm)
+        )
+        rank_cases += [(exact, 0), (superseded, 1)]
+        oe_conds += [exact, superseded]
+        if oe and len(oe_norm) >= 4:  # a partial OE number: prefix match ranks as oe
+            prefix = Part.oe_normalized.like(_like(oe_norm)[1:], escape="\\")
+            rank_cases.append((prefix, 0))
+            oe_conds.append(prefix)
+    if text:
+        by_name = Part.name.like(_like(text), escape="\\")
+        by_alias = Part.id.in_(
+            select(PartAlias.part_id).where(PartAlias.alias.like(_like(text), escape="\\"))
+        )
+        rank_cases += [(by_name, 2), (by_alias, 3)]
+        text_conds += [by_name, by_alias]
+    rank = case(*rank_cases, else_=4) if rank_cases else literal(4)
+    stmt = select(Part, Category, rank.label("rank")).join(
+        Category, Category.id == Part.category_id
+    )
+    if oe and text:
+        # both given: the OE number must match, the text narrows by name or alias
+        stmt = stmt.where(or_(*oe_conds)).where(or_(*text_conds))
+    elif oe_conds or text_conds:
+        stmt = stmt.where(or_(*oe_conds, *text_conds))
+    if category:
+        stmt = stmt.where(Category.code == category)
+    if model_id is not None:
+        stmt = stmt.where(
+            or_(
+                Part.universal.is_(True),
+                Part.id.in_(select(Fitment.part_id).where(Fitment.model_id == model_id)),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    orders = {
+        "relevance": (rank, Part.name, Part.id),
+        "name": (Part.name, Part.id),
+        "-name": (Part.name.desc(), Part.id),
+        "code": (Part.code,),
+        "-code": (Part.code.desc(),),
+    }[sort]
+    rows = session.execute(stmt.order_by(*orders).limit(limit).offset(offset)).all()
+    searched = bool(oe_conds or text_conds)
+    items = [
+        _part_summary(part, cat, _MATCH_NAMES.get(r) if searched else None) for part, cat, r in rows
+    ]
+    return Page(items, total, limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentLine:
+    part: PartSummary
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class PartDetail:
+    part: PartSummary
+    aliases: list[str]
+    components: list[ComponentLine]
+    assemblies: list[ComponentLine]
+    superseded_oe: list[str]
+    fitment: list[ModelSummary]
+
+
+def get_part(session: Session, part_id: int) -> PartDetail:
+    from pricebook.models import (
+        Category,
+        Fitment,
+        OeSupersession,
+        Part,
+        PartAlias,
+        PartComponent,
+        VehicleModel,
+    )
+
+    row = session.execute(
+        select(Part, Category)
+        .join(Category, Category.id == Part.category_id)
+        .where(Part.id == part_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no part with id {part_id}", field="id")
+    aliases = list(
+        session.scalars(
+            select(PartAlias.alias).where(PartAlias.part_id == part_id).order_by(PartAlias.alias)
+        )
+    )
+    other = select(Part, Category, PartComponent.quantity).join(
+        Category, Category.id == Part.category_id
+    )
+    components = [
+        ComponentLine(_part_summary(p, c), q)
+        for p, c, q in session.execute(
+            other.join(PartComponent, PartComponent.component_id == Part.id)
+            .where(PartComponent.assembly_id == part_id)
+            .order_by(Part.code)
+        )
+    ]
+    assemblies = [
+        ComponentLine(_part_summary(p, c), q)
+        for p, c, q in session.execute(
+            other.join(PartComponent, PartComponent.assembly_id == Part.id)
+            .where(PartComponent.component_id == part_id)
+            .order_by(Part.code)
+        )
+    ]
+    superseded = list(
+        session.scalars(
+            select(OeSupersession.old_oe)
+            .where(OeSupersession.part_id == part_id)
+            .order_by(OeSupersession.old_oe)
+        )
+    )
+    fitment = [
+        _model_summary(*r)
+        for r in session.execute(
+            _model_select()
+            .join(Fitment, Fitment.model_id == VehicleModel.id)
+            .where(Fitment.part_id == part_id)
+            .order_by(VehicleModel.code)
+        )
+    ]
+    return PartDetail(_part_summary(*row), aliases, components, assemblies, superseded, fitment)

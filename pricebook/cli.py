@@ -12,9 +12,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
-from pricebook.errors import ImportRejected, PricebookError
+from pricebook.errors import ImportRejected, InvalidInput, PricebookError
 from pricebook.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -55,11 +56,29 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         if args.action == "load":
             for report in load_demo(engine):
                 print(report.summary())
+        elif args.action == "keys":
+            _demo_keys(engine)
         else:
             scale_demo(engine, parts=args.parts, prices=args.prices, seed=args.seed)
     finally:
         engine.dispose()
     return 0
+
+
+def _demo_keys(engine: Engine) -> None:
+    """A fresh key per role for trying the demo; earlier demo keys are revoked first."""
+    from pricebook import keys
+    from pricebook.db import transaction
+    from pricebook.models import ROLES
+
+    with transaction(engine) as session:
+        for old in keys.list_keys(session, include_revoked=False):
+            if old.name.startswith("demo "):
+                keys.revoke_key(session, old.id, actor="demo", reason="new demo keys")
+        print("Demo API keys (send as the X-API-Key header; log in to the web UI with one):")
+        for role in ROLES:
+            _, key = keys.create_key(session, name=f"demo {role}", role=role, actor="demo")
+            print(f"  {role:<14} {key}")
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,6 +111,24 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_review_config(args: argparse.Namespace, settings: Settings) -> int:
+    from pricebook.db import transaction
+    from pricebook.estimates import import_review_config
+
+    if not args.file.is_file():
+        raise InvalidInput(f"no such file: {args.file}", field="file")
+    engine = _engine(settings)
+    try:
+        with transaction(engine) as session:
+            report = import_review_config(
+                session, args.file.read_bytes(), actor=args.who, reason=args.reason
+            )
+    finally:
+        engine.dispose()
+    print(report.summary())
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -100,6 +137,200 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "api.app:create_app", factory=True, host=args.host, port=args.port,
         workers=args.workers, log_level="info",
     )  # fmt: skip
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
+    from pricebook import keys
+    from pricebook.db import transaction
+
+    engine = _engine(settings)
+    try:
+        with transaction(engine) as session:
+            if args.action == "create":
+                info, key = keys.create_key(session, name=args.name, role=args.role, actor=args.who)
+                print(
+                    f"created key {info.id} ({info.name}, role {info.role}); it is shown only once:"
+                )
+                print(f"X-API-Key: {key}")
+            elif args.action == "list":
+                rows = keys.list_keys(session, include_revoked=args.all)
+                for k in rows:
+                    state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
+                    print(f"{k.id:>4}  {k.prefix}…  {k.role:<13}  {state:<18}  {k.name}")
+                if not rows:
+                    print("no keys")
+            else:
+                info = keys.revoke_key(session, args.id, actor=args.who, reason=args.reason)
+                print(
+                    f"key {info.id} ({info.name}) revoked; servers stop accepting it within seconds"
+                )
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import date
+    from decimal import Decimal, InvalidOperation
+
+    from pricebook.db import transaction
+    from pricebook.market import detect_drift
+    from pricebook.market.crawl import resolve_targets, run_crawl
+
+    try:
+        threshold = Decimal(args.drift_threshold)
+    except InvalidOperation:
+        raise InvalidInput(f"--drift-threshold {args.drift_threshold!r} is not a number") from None
+    targets = resolve_targets(
+        args.sources, args.source_file, all_sources=args.all, sources_dir=args.sources_dir,
+        base_url=args.base_url,
+    )  # fmt: skip
+    engine = _engine(settings)
+    failed = 0
+    try:
+        for target in targets:
+            report = run_crawl(
+                settings, engine, target, actor=args.who, base_url=args.base_url,
+                sources_dir=args.sources_dir, extra_settings=args.set, timeout=args.timeout,
+            )  # fmt: skip
+            print("\n".join(report.lines()), flush=True)
+            if report.status != "finished":
+                failed += 1
+                for line in report.log_tail[-15:]:
+                    print(f"  | {line}", file=sys.stderr)
+        if not args.no_drift:
+            with transaction(engine) as session:
+                drift = detect_drift(
+                    session, date.today(), threshold_pct=threshold,
+                    min_observations=args.drift_min_observations, actor=args.who,
+                )  # fmt: skip
+            print(drift.summary())
+    finally:
+        engine.dispose()
+    if failed:
+        print(f"error: {failed} of {len(targets)} crawl(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _match_snapshot(settings: Settings):  # type: ignore[no-untyped-def]
+    from pricebook.db import session_factory
+    from pricebook.matching.loader import build_snapshot
+
+    engine = _engine(settings)
+    try:
+        with session_factory(engine)() as session:
+            return build_snapshot(session, warm=False)
+    finally:
+        engine.dispose()
+
+
+def _model_id(snapshot, value: str | None) -> int | None:  # type: ignore[no-untyped-def]
+    """--model as an id or a model code."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit() and int(value) in snapshot.model_brands:
+        return int(value)
+    if value in snapshot.model_codes:
+        return snapshot.model_codes[value]
+    raise InvalidInput(f"unknown model {value!r} (give a model id or code)", field="model")
+
+
+def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    snapshot = _match_snapshot(settings)
+    model_id = _model_id(snapshot, args.model)
+    brand_id = None
+    if args.brand:
+        brand_id = snapshot.brands.get(args.brand.strip())
+        if brand_id is None:
+            raise InvalidInput(f"unknown brand {args.brand!r} (give a brand code or name)")
+    names = [line.rstrip("\r\n") for line in sys.stdin]
+    results = snapshot.index.match(names, model_id=model_id, brand_id=brand_id, top_k=args.top)
+    out = sys.stdout
+    if args.json:
+        for r in results:
+            side = r.side
+            obj = {
+                "query": r.query,
+                "decision": r.decision,
+                "reason": r.reason,
+                "side": {
+                    "lateral": side.lateral, "longitudinal": side.longitudinal,
+                    "vertical": side.vertical, "depth": side.depth,
+                    "ambiguous": side.ambiguous, "label": side.label(),
+                },
+                "candidates": [
+                    {"part_code": c.part_code, "name": c.name, "score": c.score,
+                     "reason": c.reason, "confidence": c.confidence}
+                    for c in r.candidates
+                ],
+            }  # fmt: skip
+            out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        return 0
+    for r in results:
+        side = r.side.label() or "-"
+        out.write(f"{r.query}  [{r.decision}{', ' + r.reason if r.reason else ''}; side {side}]\n")
+        for n, c in enumerate(r.candidates, start=1):
+            out.write(f"  {n}. {c.part_code:<14} {c.name}  {c.score:5.1f}  {c.reason}\n")
+        if not r.candidates:
+            out.write("  (no candidate)\n")
+    return 0
+
+
+#: The issue's acceptance thresholds for `match-eval`.
+EVAL_MIN_TOP1 = 0.95
+EVAL_MAX_FALSE_AUTO_ACCEPT = 0.01
+
+
+def cmd_match_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from pricebook.io.tables import read_table
+    from pricebook.matching import EvalRow, evaluate
+
+    header, rows = read_table(args.file)
+    missing = [c for c in ("name", "model_code", "expected_part_code") if c not in header]
+    if missing:
+        raise InvalidInput(f"{args.file}: missing column(s) {', '.join(missing)}")
+    snapshot = _match_snapshot(settings)
+    index = snapshot.index
+    eval_rows, problems = [], []
+    for n, row in rows:
+        code = row.get("expected_part_code", "").strip()
+        model = row.get("model_code", "").strip()
+        if index.entry_by_code(code) is None:
+            problems.append(f"row {n}: unknown part {code!r}")
+        elif model and model not in snapshot.model_codes:
+            problems.append(f"row {n}: unknown model {model!r}")
+        else:
+            eval_rows.append(EvalRow(row["name"], snapshot.model_codes.get(model), code))
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        )
+        raise InvalidInput(f"{args.file}: {len(problems)} bad row(s): {shown}")
+    report = evaluate(index, eval_rows)
+    print(f"index {snapshot.describe()}")
+    print(report.summary(max_failures=args.failures))
+    failed = []
+    if report.top1 < EVAL_MIN_TOP1:
+        failed.append(f"top-1 {report.top1:.1%} < {EVAL_MIN_TOP1:.0%}")
+    if report.side_errors:
+        failed.append(f"{report.side_errors} side error(s)")
+    if report.false_auto_accept_rate > EVAL_MAX_FALSE_AUTO_ACCEPT:
+        failed.append(
+            f"false auto-accepts {report.false_auto_accept_rate:.2%} > "
+            f"{EVAL_MAX_FALSE_AUTO_ACCEPT:.0%}"
+        )
+    if failed:
+        print("FAIL: " + "; ".join(failed))
+        return 0 if args.no_fail else 1
+    print(
+        f"PASS: top-1 >= {EVAL_MIN_TOP1:.0%}, no side error, "
+        f"false auto-accepts <= {EVAL_MAX_FALSE_AUTO_ACCEPT:.0%}"
+    )
     return 0
 
 
@@ -119,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.set_defaults(handler=cmd_db)
 
     demo = sub.add_parser("demo", help="load the demo catalogue or generate a large one")
-    demo.add_argument("action", choices=("load", "scale"))
+    demo.add_argument("action", choices=("load", "scale", "keys"))
     demo.add_argument("--parts", type=int, default=50_000, help="scale: parts to generate")
     demo.add_argument("--prices", type=int, default=1_000_000, help="scale: prices to generate")
     demo.add_argument("--seed", type=int, default=7, help="scale: random seed")
@@ -137,6 +368,91 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--who", default=getpass.getuser(), help="recorded as the author")
             p.add_argument("--reason", default="", help="recorded as the reason")
         p.set_defaults(handler=handler)
+
+    from pricebook.models import ROLES
+
+    keys_cmd = sub.add_parser("keys", help="create, list and revoke API keys")
+    keys_sub = keys_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = keys_sub.add_parser("create", help="create a key and print it once")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--name", required=True, help="who or what uses the key")
+    listing = keys_sub.add_parser("list", help="list keys (never the keys themselves)")
+    listing.add_argument("--all", action="store_true", help="include revoked keys")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("id", type=int)
+    revoke.add_argument("--reason", default="")
+    for p in (create, listing, revoke):
+        p.add_argument("--who", default=getpass.getuser(), help="recorded as the author")
+    keys_cmd.set_defaults(handler=cmd_keys)
+
+    crawl = sub.add_parser(
+        "crawl",
+        help="crawl market sources (Scrapy, one process each), store observations, check drift",
+        description="Crawl market price sources, each in its own Scrapy process; the items are "
+        "validated, matched and stored as market observations, the run and its report "
+        "(pages, items, matched, unmatched, dropped with reasons) are recorded, then drift "
+        "detection opens or updates review tasks in the feedback queue.",
+    )
+    crawl.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (see --all)")
+    crawl.add_argument("--all", action="store_true", help="every source (examples skipped)")
+    crawl.add_argument(
+        "--source-file", type=Path, action="append", default=[], metavar="PATH",
+        help="crawl the source defined in this TOML file (repeatable)",
+    )  # fmt: skip
+    crawl.add_argument("--base-url", metavar="URL", help="replaces {base} in the start URLs")
+    crawl.add_argument(
+        "--sources-dir", metavar="DIR", help="extra directory of source files (before built-ins)"
+    )
+    crawl.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="Scrapy setting for the crawl processes (repeatable), e.g. -s DOWNLOAD_DELAY=2",
+    )  # fmt: skip
+    crawl.add_argument("--timeout", type=float, help="stop each crawl after this many seconds")
+    crawl.add_argument("--no-drift", action="store_true", help="skip drift detection")
+    crawl.add_argument(
+        "--drift-threshold", default="20", metavar="PCT",
+        help="drift when a price is more than PCT%% off the market median (default 20)",
+    )  # fmt: skip
+    crawl.add_argument(
+        "--drift-min-observations", type=int, default=3, metavar="N",
+        help="market observations needed before a drift counts (default 3)",
+    )  # fmt: skip
+    crawl.add_argument("--who", default=getpass.getuser(), help="recorded on runs and tasks")
+    crawl.set_defaults(handler=cmd_crawl)
+
+    match = sub.add_parser(
+        "match",
+        help="match custom part names (stdin, one per line) to catalogue parts",
+        description="Reads custom part names from stdin, one per line, and matches each to "
+        "catalogue parts (side-safe). With --json, one JSON object per input line, in order: "
+        "query, decision (matched|suggested|unmatched), reason, side (axes and label), "
+        "candidates (best first: part_code, name, score, reason, confidence).",
+    )
+    match.add_argument("--model", metavar="ID|CODE", help="the vehicle model (id or code)")
+    match.add_argument("--brand", metavar="CODE|NAME", help="the brand, without a model")
+    match.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    match.add_argument("--top", type=int, default=5, metavar="K", help="candidates per name")
+    match.set_defaults(handler=cmd_match)
+
+    match_eval = sub.add_parser(
+        "match-eval",
+        help="accuracy of the matcher on a labelled file (name,model_code,expected_part_code)",
+        description="Prints top-1, top-3, the false auto-accept rate and side errors. Exits 1 "
+        f"when top-1 < {EVAL_MIN_TOP1:.0%}, any side error, or false auto-accepts > "
+        f"{EVAL_MAX_FALSE_AUTO_ACCEPT:.0%} (the acceptance thresholds), unless --no-fail.",
+    )
+    match_eval.add_argument("file", type=Path, metavar="FILE", help="CSV or XLSX")
+    match_eval.add_argument("--failures", type=int, default=20, help="failures to list")
+    match_eval.add_argument("--no-fail", action="store_true", help="exit 0 under the thresholds")
+    match_eval.set_defaults(handler=cmd_match_eval)
+
+    review = sub.add_parser(
+        "review-config", help="import rule profiles, consumable standards and rescue tariffs (JSON)"
+    )
+    review.add_argument("file", type=Path, metavar="FILE.json")
+    review.add_argument("--who", default=getpass.getuser(), help="recorded as the author")
+    review.add_argument("--reason", default="", help="recorded as the reason")
+    review.set_defaults(handler=cmd_review_config)
 
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")

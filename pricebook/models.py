@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -482,4 +483,263 @@ class SynonymTerm(Base):
     canonical: Mapped[str] = mapped_column(index=True)
     term: Mapped[str] = mapped_column(unique=True)
     created_by: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+# --- Market prices (issue 6) ---------------------------------------------------------------
+
+MARKET_RUN_STATUSES = ("running", "finished", "failed")
+OBSERVATION_STATUSES = ("matched", "unmatched")
+FEEDBACK_KINDS = ("reviewer", "drift")
+FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected")
+#: Statuses that still wait for pricing staff: at most one such item per key and kind.
+FEEDBACK_UNRESOLVED = ("open", "need_info")
+
+
+class MarketRun(Base):
+    """One crawl of one source (`pricebook crawl`), with its report in `stats`."""
+
+    __tablename__ = "market_runs"
+    __table_args__ = (CheckConstraint(_in("status", MARKET_RUN_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(index=True)
+    spider: Mapped[str] = mapped_column(default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(default="running")
+    #: pages, items, matched, unmatched, new, updated_last_seen, dropped {reason: n}, errors …
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str] = mapped_column(default="")
+
+
+class MarketObservation(Base):
+    """A market price as seen on a source: evidence, never a price layer.
+
+    History records changes only: while a listing (source + `item_key` + region + price type)
+    shows the same amount, its latest row's `last_seen` moves; a new amount adds a row.
+    """
+
+    __tablename__ = "market_observations"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint(_in("status", OBSERVATION_STATUSES), name="status"),
+        CheckConstraint("confidence_bp >= 0 AND confidence_bp <= 10000", name="confidence"),
+        Index("ix_market_observations_listing", "item_key", "source"),
+        Index("ix_market_observations_part", "part_id", "last_seen"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str]
+    #: what identifies the listing within its source: normalised name | OE | fitment text.
+    item_key: Mapped[str]
+    url: Mapped[str]
+    #: when the page showing this amount was first fetched; `first_seen`/`last_seen` bound the
+    #: period the amount was seen unchanged.
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    raw_name: Mapped[str]
+    raw_price: Mapped[str]
+    raw_oe: Mapped[str] = mapped_column(default="")
+    raw_brand_text: Mapped[str] = mapped_column(default="")
+    raw_region: Mapped[str] = mapped_column(default="")
+    price_type_hint: Mapped[str] = mapped_column(default="")
+    part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
+    #: the best candidate when the match was not confident enough (for review).
+    suggested_part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    price_type_id: Mapped[int | None] = mapped_column(ForeignKey("price_types.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    confidence_bp: Mapped[int] = mapped_column(default=0)
+    #: oe_exact, oe_superseded, learned, alias_exact, fuzzy, pinyin, or '' (no candidate).
+    match_reason: Mapped[str] = mapped_column(default="")
+    status: Mapped[str] = mapped_column(index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("market_runs.id"), index=True)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("market_runs.id"))
+
+
+class FeedbackItem(Base):
+    """The shared review queue: reviewers' price-mismatch feedback and market drift tasks.
+
+    At most one unresolved (open / need_info) item per part × branch × price type × kind: two
+    partial unique indexes (branch NULL = the system price) make that hold under concurrency.
+    A reviewer's feedback on a key that already has an unresolved item is stored linked to it
+    (`linked_to_id`, migration 0005): linked items are outside the indexes and follow their
+    primary item's status.
+    """
+
+    __tablename__ = "feedback_items"
+    __table_args__ = (
+        CheckConstraint(_in("kind", FEEDBACK_KINDS), name="kind"),
+        CheckConstraint(_in("status", FEEDBACK_STATUSES), name="status"),
+        CheckConstraint("reference_fen IS NULL OR reference_fen > 0", name="reference_positive"),
+        CheckConstraint("observed_fen IS NULL OR observed_fen > 0", name="observed_positive"),
+        Index(
+            "uq_feedback_items_open_branch",
+            "kind", "part_id", "branch_id", "price_type_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
+            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
+        ),
+        Index(
+            "uq_feedback_items_open_system",
+            "kind", "part_id", "price_type_id",
+            unique=True,
+            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
+            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
+        ),
+        Index("ix_feedback_items_queue", "status", "branch_id", "created_at"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
+    #: NULL: the system (national) price.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    price_type_id: Mapped[int] = mapped_column(ForeignKey("price_types.id"))
+    #: the reference price as the reviewer saw it / the price in force that drifted.
+    reference_fen: Mapped[int | None] = mapped_column(BigInteger)
+    #: the market price the reviewer observed / the market median (drift).
+    observed_fen: Mapped[int | None] = mapped_column(BigInteger)
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    note: Mapped[str] = mapped_column(default="")
+    url: Mapped[str] = mapped_column(default="")
+    estimate_ref: Mapped[str] = mapped_column(default="")
+    status: Mapped[str] = mapped_column(default="open")
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    resolved_by: Mapped[str | None]
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolution_reason: Mapped[str] = mapped_column(default="")
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("feedback_items.id"))
+    resulting_price_id: Mapped[int | None] = mapped_column(ForeignKey("prices.id"))
+
+
+# --- Estimate review (issue 5) -------------------------------------------------------------
+
+
+class RuleProfileVersion(Base):
+    """One version of a review rule profile (tolerances, windows, deadlines, holidays …).
+
+    A profile `code` belongs to one branch (NULL: the default profile every branch without its
+    own falls back to). Versions are append-only like prices: a new version closes the one in
+    force (`valid_to`), `version` counts 1, 2, 3 … per code, and `settings` is the complete
+    document (`pricebook.review.ProfileSettings`), never a patch.
+    """
+
+    __tablename__ = "rule_profiles"
+    __table_args__ = (
+        UniqueConstraint("code", "version"),
+        CheckConstraint("version > 0", name="version_positive"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_rule_profiles_lookup", "branch_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str]
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    version: Mapped[int]
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    settings: Mapped[dict[str, Any]]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ConsumableStandardVersion(Base):
+    """Standard quantity (and optionally unit price) of a consumable or fluid per vehicle class
+    (NULL: every class): 冷媒, 防冻液, 机油 … (第六条 4(7)). Versioned like prices."""
+
+    __tablename__ = "consumable_standards"
+    __table_args__ = (
+        CheckConstraint("max_quantity_milli > 0", name="quantity_positive"),
+        CheckConstraint(
+            "max_unit_price_fen IS NULL OR max_unit_price_fen > 0", name="price_positive"
+        ),
+        CheckConstraint(
+            f"vehicle_class IS NULL OR {_in('vehicle_class', VEHICLE_CLASSES)}",
+            name="vehicle_class",
+        ),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_consumable_standards_lookup", "kind", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    name: Mapped[str]
+    unit: Mapped[str]
+    vehicle_class: Mapped[str | None]
+    #: thousandths of `unit` (0.8 L = 800)
+    max_quantity_milli: Mapped[int] = mapped_column(BigInteger)
+    max_unit_price_fen: Mapped[int | None] = mapped_column(BigInteger)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class RescueTariffVersion(Base):
+    """A region's rescue/towing tariff (施救收费标准, 第六条 9(1)): a base fee covering the first
+    `included_km`, then a fee per km. The nearest region up the tree applies."""
+
+    __tablename__ = "rescue_tariffs"
+    __table_args__ = (
+        CheckConstraint("base_fen >= 0 AND per_km_fen >= 0", name="fees"),
+        CheckConstraint("included_km >= 0", name="included_km"),
+        CheckConstraint("valid_to IS NULL OR valid_to >= valid_from", name="period"),
+        Index("ix_rescue_tariffs_lookup", "region_id", "valid_from"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    base_fen: Mapped[int] = mapped_column(BigInteger)
+    included_km: Mapped[int]
+    per_km_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class EstimateValidation(Base):
+    """One validation of one estimate version: the request, the result, the profile used, and
+    the figures the indicators need (配件自定义率, 系统车型点选率). Append-only."""
+
+    __tablename__ = "estimate_validations"
+    __table_args__ = (
+        Index("ix_estimate_validations_estimate", "estimate_id", "estimate_version"),
+        Index("ix_estimate_validations_vin", "vin", "estimate_date"),
+        Index("ix_estimate_validations_branch", "branch_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    estimate_id: Mapped[str]
+    estimate_version: Mapped[int]
+    estimate_date: Mapped[date]
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id"))
+    vin: Mapped[str] = mapped_column(default="")
+    model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
+    model_selected: Mapped[bool]
+    part_lines: Mapped[int]
+    custom_part_lines: Mapped[int]
+    custom_matched: Mapped[int]
+    claimed_fen: Mapped[int] = mapped_column(BigInteger)
+    allowed_fen: Mapped[int] = mapped_column(BigInteger)
+    cut_fen: Mapped[int] = mapped_column(BigInteger)
+    #: NULL when the built-in default profile applied (no profile in the database)
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("rule_profiles.id"))
+    profile_code: Mapped[str]
+    profile_version: Mapped[int]
+    #: parts replaced and paid for: what REPEAT_CLAIM looks for in later estimates of the VIN
+    replaced_part_ids: Mapped[list[int]] = mapped_column(JSON)
+    request: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

@@ -11,6 +11,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +40,8 @@ class CorePipeline:
     ``-a run_id``. A synchronous ``ingest_items`` runs in a worker thread
     (``asyncio.to_thread``); a coroutine function is awaited. Numeric fields of the returned
     result (a dataclass, mapping, or object with ``__dict__``) are added to the crawl stats as
-    ``pricebook/ingest/<field>``.
+    ``pricebook/ingest/<field>``; mapping fields (``dropped_by_reason``) as
+    ``pricebook/ingest/<field>/<key>``. The core's engines are disposed when the spider closes.
     """
 
     def __init__(self, crawler: Crawler):
@@ -80,6 +82,9 @@ class CorePipeline:
 
     async def close_spider(self) -> None:
         await self.flush()
+        dispose = getattr(sys.modules.get("pricebook.market"), "dispose_engines", None)
+        if callable(dispose):
+            dispose()  # the core's pooled connections, opened for this crawl
 
     async def flush(self) -> None:
         async with self._lock:
@@ -109,6 +114,10 @@ class CorePipeline:
         for key, value in fields.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 stats.inc_value(f"pricebook/ingest/{key}", value)
+            elif isinstance(value, dict):  # e.g. dropped_by_reason: {reason: count}
+                for sub, count in value.items():
+                    if isinstance(count, int | float) and not isinstance(count, bool):
+                        stats.inc_value(f"pricebook/ingest/{key}/{sub}", count)
 
 
 class JsonLinesPipeline:

@@ -6,10 +6,11 @@ from sqlalchemy import Engine
 
 from pricebook.db import transaction
 from pricebook.demo.catalog import demo_rows
+from pricebook.estimates import ConfigReport, load_demo_review_config
 from pricebook.io import ImportReport, import_rows
 
 
-def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport]:
+def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport | ConfigReport]:
     """Import every kind of the demo catalogue in one transaction; loading twice changes nothing."""
     reports = []
     with transaction(engine) as session:
@@ -18,4 +19,5 @@ def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport]:
                 session, kind, rows, actor=actor, reason="demo catalogue", source_ref="demo"
             )
             reports.append(report)
+        reports.append(load_demo_review_config(session, actor=actor))
     return reports

@@ -179,7 +179,9 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                             date(2024, 1, 1),
                             date(2025, 1, 1),
                             "system",
+                            "",
                             "scale",
+                            "",
                         )
                         written += 1
                     if written < prices:

@@ -36,6 +36,7 @@ from pricebook.models import (
     Region,
     Series,
     StandardHours,
+    SynonymTerm,
     VehicleModel,
     VinPrefix,
 )
@@ -243,6 +244,25 @@ def _rate_cards(s: Session) -> Iterator[Row]:
             }  # fmt: skip
 
 
+def _synonyms(s: Session) -> Iterator[Row]:
+    """Group by group, canonical first. While the table is empty the matcher uses the shipped
+    dictionary, and that is what is exported: a file to edit and import back."""
+    groups: dict[str, list[str]] = {}
+    for canonical, term in s.execute(
+        select(SynonymTerm.canonical, SynonymTerm.term).order_by(SynonymTerm.id)
+    ):
+        group = groups.setdefault(canonical, [canonical])
+        if term != canonical:
+            group.append(term)
+    if not groups:
+        from pricebook.matching.synonyms import default_synonym_groups
+
+        groups = {g[0]: g for g in default_synonym_groups()}
+    for canonical, terms in groups.items():
+        for term in terms:
+            yield {"canonical": canonical, "term": term}
+
+
 EXPORTERS: dict[str, tuple[tuple[str, ...], Callable[[Session], Iterator[Row]]]] = {
     "regions": (("code", "name", "level", "parent_code"), _regions),
     "branches": (("code", "name", "region_code", "kind", "authority_limit_yuan", "parent_code"), _branches),
@@ -281,6 +301,7 @@ EXPORTERS: dict[str, tuple[tuple[str, ...], Callable[[Session], Iterator[Row]]]]
          "pct_of_standard", "category", "price_type", "discount_pct"),
         _rate_cards,
     ),
+    "synonyms": (("canonical", "term"), _synonyms),
 }  # fmt: skip
 EXPORT_KINDS = tuple(EXPORTERS)
 

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit
@@ -56,6 +56,7 @@ from pricebook.models import (
     Region,
     Series,
     StandardHours,
+    SynonymTerm,
     VehicleModel,
     VinPrefix,
 )
@@ -85,10 +86,11 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
         "channel_code", "valid_from", "valid_to", "line", "labor_kind", "rate_yuan",
         "pct_of_standard", "category", "price_type", "discount_pct",
     ),
+    "synonyms": ("canonical", "term"),
 }  # fmt: skip
 IMPORT_KINDS = tuple(REQUIRED_COLUMNS)
 #: kinds whose change moves the catalogue version (matching indexes rebuild).
-CATALOG_KINDS = {"models", "parts", "fitment", "categories"}
+CATALOG_KINDS = {"models", "parts", "fitment", "categories", "synonyms"}
 #: labor kinds are fixed by the review rules (钣金, 喷漆, 机修, 电工, 拆装).
 LABOR_KINDS = {
     "sheet_metal": "钣金",
@@ -114,19 +116,22 @@ class ImportReport:
     superseded: int = 0
     closed: int = 0
     unchanged: int = 0
+    #: rows deleted (only the synonym dictionary deletes: it is not history).
+    removed: int = 0
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
-        return self.created + self.updated + self.superseded + self.closed
+        return self.created + self.updated + self.superseded + self.closed + self.removed
 
     def summary(self) -> str:
         verb = "would change" if self.dry_run else "changed"
+        removed = f", removed {self.removed}" if self.removed else ""
         return (
             f"{self.kind}: {self.rows} rows; {verb} {self.changed} "
             f"(created {self.created}, updated {self.updated}, superseded {self.superseded}, "
-            f"closed {self.closed}); unchanged {self.unchanged}"
+            f"closed {self.closed}{removed}); unchanged {self.unchanged}"
         )
 
 
@@ -943,6 +948,126 @@ def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     )  # fmt: skip
 
 
+#: Longest synonym term (characters).
+MAX_TERM = 50
+
+
+def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
+    """The colloquial dictionary of the matcher: one row per term, ``canonical`` names its group
+    (叶子板 → 翼子板). A row sets the term's group (moving it from another group); with
+    ``remove=1`` it takes the term out. While the table is empty the matcher uses the shipped
+    dictionary, so the first import starts from it: the shipped terms are stored first, then
+    the file applies — importing one new group never loses the rest."""
+    from pricebook.matching.synonyms import SynonymTable, default_synonym_groups
+
+    session = ctx.session
+    stored = {
+        term: (id_, canonical)
+        for id_, canonical, term in session.execute(
+            select(SynonymTerm.id, SynonymTerm.canonical, SynonymTerm.term)
+        )
+    }
+    desired: dict[str, str] = {term: canonical for term, (_, canonical) in stored.items()}
+    if not stored:
+        for group in default_synonym_groups():
+            for term in group:
+                desired.setdefault(term, group[0])
+        ctx.report.notes.append(
+            f"synonym_terms was empty: started from the {len(desired)} shipped terms"
+        )
+    seen: dict[str, tuple[int, str, bool]] = {}
+    for n, row in rows:
+        canonical = _text(ctx, n, row, "canonical")
+        term = _text(ctx, n, row, "term")
+        remove = _bool(ctx, n, row, "remove")
+        bad = False
+        for column, value in (("canonical", canonical), ("term", term)):
+            if value and (len(value) > MAX_TERM or any(c in value for c in "\t\r\n\x00")):
+                ctx.error(n, column, f"at most {MAX_TERM} characters, no tabs or line breaks")
+                bad = True
+        if not canonical or not term or bad:
+            continue
+        if term in seen and seen[term][1:] != (canonical, remove):
+            ctx.error(n, "term", f"{term!r} is already given differently in row {seen[term][0]}")
+            continue
+        seen[term] = (n, canonical, remove)
+        if remove:
+            if desired.get(term) != canonical:
+                ctx.error(n, "term", f"{term!r} is not in the group of {canonical!r}")
+            else:
+                del desired[term]
+        else:
+            desired[term] = canonical
+    for _, canonical, remove in seen.values():
+        if not remove:
+            desired.setdefault(canonical, canonical)  # a canonical word is in its own group
+    canonicals = set(desired.values())
+    for term, (n, canonical, remove) in seen.items():
+        if remove:
+            if term == canonical and canonical in canonicals:
+                ctx.error(n, "term", f"the group of {canonical!r} still has terms: remove them too")
+        elif desired.get(canonical) != canonical:
+            ctx.error(
+                n, "canonical",
+                f"{canonical!r} is a term of the group of {desired.get(canonical)!r}, "
+                "so it cannot name a group",
+            )  # fmt: skip
+        elif term != canonical and term in canonicals:
+            ctx.error(n, "term", f"{term!r} names a group of its own: move its terms first")
+    if not ctx.errors:
+        groups: dict[str, list[str]] = {}
+        for term, canonical in desired.items():
+            groups.setdefault(canonical, [canonical])
+            if term != canonical:
+                groups[canonical].append(term)
+        try:
+            SynonymTable(groups.values())
+        except ValueError as exc:  # two terms that read the same once cleaned (ｆｕｌｌ-width …)
+            ctx.error(rows[0][0] if rows else 2, "term", str(exc))
+    ctx.raise_if_errors()
+
+    inserts = [(t, c) for t, c in desired.items() if t not in stored]
+    updates = [(t, c) for t, c in desired.items() if t in stored and stored[t][1] != c]
+    removals = [t for t in stored if t not in desired]
+    ctx.report.created += len(inserts)
+    ctx.report.updated += len(updates)
+    ctx.report.removed += len(removals)
+    ctx.report.unchanged += sum(
+        1 for t, (_, c, r) in seen.items() if not r and t in stored and stored[t][1] == c
+    )
+    if ctx.dry_run:
+        return
+    entries = []
+    for term in removals:
+        id_, canonical = stored[term]
+        session.execute(delete(SynonymTerm).where(SynonymTerm.id == id_))
+        entries.append(_entry(ctx, "delete", "synonym_terms", term, {"canonical": canonical}, None))
+    for term, canonical in updates:
+        id_, before = stored[term]
+        session.execute(
+            update(SynonymTerm).where(SynonymTerm.id == id_).values(canonical=canonical)
+        )
+        entries.append(
+            _entry(ctx, "update", "synonym_terms", term, {"canonical": before},
+                   {"canonical": canonical})
+        )  # fmt: skip
+    session.flush()
+    # Groups in order, canonical first, so an export reads like the dictionary.
+    order: dict[str, int] = {}
+    for canonical in desired.values():
+        order.setdefault(canonical, len(order))
+    inserts.sort(key=lambda tc: (order[tc[1]], tc[0] != tc[1]))
+    for chunk in _chunks(inserts):
+        session.execute(
+            insert(SynonymTerm),
+            [{"canonical": c, "term": t, "created_by": ctx.actor} for t, c in chunk],
+        )
+    entries += [
+        _entry(ctx, "create", "synonym_terms", t, None, {"canonical": c}) for t, c in inserts
+    ]
+    audit.record_many(session, entries)
+
+
 IMPORTERS: dict[str, Callable[[_Context, list[tuple[int, Row]]], None]] = {
     "regions": _import_regions,
     "branches": _import_branches,
@@ -956,6 +1081,7 @@ IMPORTERS: dict[str, Callable[[_Context, list[tuple[int, Row]]], None]] = {
     "standard_hours": _import_standard_hours,
     "channels": _import_channels,
     "rate_cards": _import_rate_cards,
+    "synonyms": _import_synonyms,
 }
 
 

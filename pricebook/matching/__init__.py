@@ -1,7 +1,13 @@
 """Matching custom part names (自定义配件) to the catalogue, side-safe.
 
-Pure code: no database, no web framework. The loader turns catalogue rows into `CatalogEntry`
-objects and builds a `MatchIndex`; see `index` for how a name is matched.
+What this package exports is pure code: no database, no web framework; see `index` for how a
+name is matched. Three modules, imported by name, connect it to the database:
+
+* `loader` — the catalogue, learned mappings and synonym dictionary in a fixed number of bulk
+  queries → a `Snapshot` (index + catalogue version); `refresh_snapshot` rebuilds when it moved;
+* `cache` — `IndexCache`, one index per server process, rebuilt in a worker thread when the
+  catalogue version moves, swapped atomically;
+* `confirm` — storing a person's verdict (``match_mappings``, audit, version bump).
 """
 
 from pricebook.matching.evaluate import EvalReport, EvalRow, evaluate

@@ -255,8 +255,11 @@ class _Block:
     cores: list[str]
     core_pinyin: list[str]
     core_groups: list[list[tuple[Side, bool, list[int]]]]  # parallel to core_ids
-    py_strings: list[str]
-    py_members: list[list[int]]  # parallel to py_strings
+    #: the block's parts, sorted: the pinyin lists below are made from them on first use (few
+    #: queries are Latin letters, and these lists cost most of a block's construction)
+    members: list[int]
+    py_strings: list[str] | None = None
+    py_members: list[list[int]] | None = None  # parallel to py_strings
 
 
 @dataclass(slots=True)
@@ -521,6 +524,11 @@ class MatchIndex:
         levels.append(("all", None))
         return levels
 
+    def warm(self) -> None:
+        """Build the whole-catalogue block now (the first query against it would otherwise pay
+        for it: seconds on a large catalogue). Model and brand blocks are small and stay lazy."""
+        self._block(("all", None))
+
     def _block(self, level: tuple[str, int | None]) -> _Block:
         block = self._blocks.get(level)
         if block is not None:
@@ -533,25 +541,36 @@ class MatchIndex:
         else:
             members = list(range(len(self.entries)))
         groups: dict[int, dict[tuple[Side, bool], list[int]]] = {}
-        py_members: dict[int, list[int]] = {}
-        for e in sorted(set(members)):
+        members = sorted(set(members))
+        for e in members:
             sig = (self._entry_side[e], self._entry_assembly[e])
             for c in self._entry_cores[e]:
                 groups.setdefault(c, {}).setdefault(sig, []).append(e)
-            for p in self._entry_py[e]:
-                py_members.setdefault(p, []).append(e)
         core_ids = sorted(groups)
-        py_ids = sorted(py_members)
         block = _Block(
             core_ids=core_ids,
             cores=[self._cores[c] for c in core_ids],
             core_pinyin=[self._core_pinyin[c] for c in core_ids],
             core_groups=[[(sd, asm, es) for (sd, asm), es in groups[c].items()] for c in core_ids],
-            py_strings=[self._py_strings[p] for p in py_ids],
-            py_members=[py_members[p] for p in py_ids],
+            members=members,
         )
+        if kind == "all":
+            self._block_pinyin(block)
         self._blocks[level] = block
         return block
+
+    def _block_pinyin(self, block: _Block) -> tuple[list[str], list[list[int]]]:
+        """The block's pinyin strings and, for each, its parts (made once, on first use; two
+        threads may both make them — the same lists, either assignment is right)."""
+        if block.py_strings is None or block.py_members is None:
+            py_members: dict[int, list[int]] = {}
+            for e in block.members:
+                for p in self._entry_py[e]:
+                    py_members.setdefault(p, []).append(e)
+            py_ids = sorted(py_members)
+            block.py_members = [py_members[p] for p in py_ids]
+            block.py_strings = [self._py_strings[p] for p in py_ids]
+        return block.py_strings, block.py_members
 
     # --- matching -----------------------------------------------------------------------------
 
@@ -794,16 +813,17 @@ class MatchIndex:
         self, q: ParsedName, block: _Block, rejected: set[int], need: int
     ) -> list[_Scored]:
         cfg = self.config
+        py_strings, py_members = self._block_pinyin(block)
         hits = process.extract(
             q.core,
-            block.py_strings,
+            py_strings,
             scorer=fuzz.ratio,
             processor=None,
             limit=cfg.core_limit,
             score_cutoff=cfg.floor,
         )
         hits.sort(key=lambda h: (-h[1], h[2]))
-        ranked = ((score, -1, score, "pinyin", block.py_members[i]) for _, score, i in hits)
+        ranked = ((score, -1, score, "pinyin", py_members[i]) for _, score, i in hits)
         return self._take(ranked, rejected, need)  # type: ignore[arg-type]
 
     def _structure(self, q: ParsedName, cand_side: Side, cand_assembly: bool) -> float:

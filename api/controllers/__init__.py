@@ -1,0 +1,59 @@
+"""Controllers of /api/v1, one per resource, and what they share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+from litestar import Request
+from litestar.datastructures import CacheControlHeader, State
+from litestar.exceptions import ValidationException
+from litestar.params import PathParameter, QueryParameter
+
+from api.problems import problem_responses
+from api.schemas import MAX_ID
+
+T = TypeVar("T")
+
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size (1–200)")]
+Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="items to skip")]
+Text = Annotated[str, QueryParameter(max_length=100)]
+OptId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+OptCode = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+
+#: catalogue answers change rarely; prices and labor must be revalidated (ETag makes it cheap).
+CATALOGUE_CACHE = CacheControlHeader(private=True, max_age=300)
+REVALIDATE = CacheControlHeader(private=True, no_cache=True)
+NO_STORE = CacheControlHeader(no_store=True)
+
+READ_ERRORS = problem_responses(400, 401, 403, 422, 503)
+ITEM_ERRORS = problem_responses(400, 401, 403, 404, 422, 503)
+
+
+async def run(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a core query (a function of a sync Session) on the request's own session."""
+    async with state.sessions() as session:
+        return await session.run_sync(fn, *args, **kwargs)
+
+
+async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a core write in one transaction (committed on success)."""
+    async with state.sessions.begin() as session:
+        return await session.run_sync(fn, *args, **kwargs)
+
+
+async def reject_nul(request: Request[Any, Any, Any]) -> None:
+    """NUL cannot be stored or compared as text (PostgreSQL refuses it): a 400, not a 500."""
+    for key, value in request.query_params.multi_items():
+        if "\x00" in key or "\x00" in value:
+            raise ValidationException(
+                f"invalid {key}: NUL characters are not allowed",
+                extra=[{"key": key, "message": "NUL characters are not allowed"}],
+            )
+    for key, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationException(
+                f"invalid {key}: NUL characters are not allowed",
+                extra=[{"key": key, "message": "NUL characters are not allowed"}],
+            )

@@ -1,0 +1,103 @@
+"""POST /api/v1/estimates/validate and GET /api/v1/estimates/{id}/validations.
+
+The body is read and decoded here (not by Litestar's own decoding) so that a malformed line is a
+422 problem naming its index and field (`lines[3].claimed_unit_price`); more than 500 lines or a
+body over 1 MB is a 413. Custom part names go through the process's matching index (the same one
+as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue version moves).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.params import Parameter
+
+from api.auth import require
+from api.controllers import NO_STORE, run
+from api.problems import problem_responses
+from pricebook import estimates
+
+MAX_BODY = 1_000_000
+
+_VALIDATE_DOC = f"""Validate a whole estimate against the review rules (第六条) and store the
+result. Body: `estimate_id`, `version`, `date` (prices, rates and profiles as of it), `branch`,
+`vehicle` (`model_id`, or `brand`/`model` typed by hand; `vin`), `shop` (`tier`,
+`channel_code`), `policy` (`four_s_allowed`, `glass`: domestic|imported), `submitted_at`, and
+`lines`, each with `type`: `part` (`part_id` | `oe_number` | `custom_name`, `quantity`,
+`claimed_unit_price`, `price_type`, `action` replace|repair, `repair_cost`, `added_equipment`,
+`added_equipment_covered`), `labor` (`line_ref` or `part_id`, `operation`, `labor_kind`,
+`hours`, `claimed_rate`), `consumable` (`kind`, `quantity`, `unit`, `unit_price`) or `rescue`
+(`distance_km`, `claimed_fee`). Money is a decimal string of yuan.
+
+The answer lists every line with its status (ok | flagged | unknown), its flags (code, severity,
+message_zh, message_en, reference with provenance, claimed, allowed, cut) and, for a custom
+part, the match that found its reference; then totals, counts by code, the review deadline
+(第七条), escalation above the branch's authority and the rule profile used. The same estimate
+id and version again returns the stored result (`reused: true`) unless `force=true`.
+201 for a new validation, 200 for a stored one. 422 names the bad field; at most
+{estimates.MAX_LINES} lines and {MAX_BODY:,} bytes (413)."""
+
+
+async def matcher_for(state: State) -> Any:
+    """This process's matching index (`pricebook.matching.cache.IndexCache`, started with the
+    app); waits only for its very first build (503 when that takes too long)."""
+    from api.controllers.match import current_snapshot
+
+    return (await current_snapshot(state)).index
+
+
+class EstimateController(Controller):
+    path = "/estimates"
+    tags = ["estimates"]  # noqa: RUF012
+    guards = [require("estimate_tool")]  # noqa: RUF012
+    cache_control = NO_STORE
+
+    @post(
+        "/validate",
+        summary="Validate an estimate: every review rule, with reasons, references and cuts",
+        description=_VALIDATE_DOC,
+        request_max_body_size=MAX_BODY,
+        responses=problem_responses(400, 401, 403, 413, 422, 503),
+    )
+    async def validate(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        force: Annotated[bool, Parameter(description="validate again even if stored")] = False,
+    ) -> Response[dict[str, Any]]:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY:,} bytes")
+        estimate = estimates.decode_request(body)
+        if len(estimate.lines) > estimates.MAX_LINES:
+            raise HTTPException(
+                status_code=413,
+                detail=f"{len(estimate.lines)} lines: at most {estimates.MAX_LINES} per estimate",
+            )
+        needs_matcher = any(
+            isinstance(line, estimates.PartLineIn) and line.part_id is None
+            for line in estimate.lines
+        )
+        matcher = await matcher_for(state) if needs_matcher else None
+        caller = getattr(request.state, "caller", None)
+        actor = caller.name if caller is not None else ""
+        async with state.sessions.begin() as session:
+            validation = await session.run_sync(
+                lambda s: estimates.validate(s, estimate, force=force, matcher=matcher, actor=actor)
+            )
+        return Response(validation.to_json(), status_code=200 if validation.reused else 201)
+
+    @get(
+        "/{estimate_id:str}/validations",
+        summary="Every stored validation of an estimate, newest first",
+        responses=problem_responses(400, 401, 403, 404, 503),
+    )
+    async def validations(
+        self,
+        state: State,
+        estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
+    ) -> list[dict[str, Any]]:
+        return await run(state, estimates.list_validations, estimate_id)

@@ -1,0 +1,116 @@
+"""The staff web UI at `/`: Jinja2 templates, htmx, Chinese labels, no external assets.
+
+`ui_router(settings)` builds the router with its own session and CSRF middleware (the JSON API
+under /api/v1 keeps its X-API-Key auth and is untouched by both); `template_config()` is the
+app's template engine. Pages read and write through core functions only.
+
+- Session: Litestar's encrypted client-side cookie (`pricebook_session`, HttpOnly, SameSite=Lax,
+  8 hours) holding the key id and role; see `api.ui.auth`.
+- CSRF: Litestar's CSRF middleware on every unsafe method of the UI: a signed token in the
+  `pricebook_csrf` cookie must come back in the form field `_csrf_token` (forms render
+  `csrf_input`) or the `x-csrftoken` header (htmx sends it via `hx-headers` on <body>); else 403.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.middleware.base import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.middleware.session import SessionMiddleware
+from litestar.middleware.session.client_side import ClientSideSessionBackend, CookieBackendConfig
+from litestar.plugins.htmx import HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.template.config import TemplateConfig
+from litestar.types import ASGIApp
+
+from api.problems import STATUS_OF, handle
+from api.ui.auth import (
+    CSRF_COOKIE,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    NotLoggedIn,
+    derive_secret,
+    login_url,
+)
+from api.ui.common import render
+from api.ui.feedback import FeedbackPages
+from api.ui.imports import ImportPages
+from api.ui.indicators import IndicatorPages
+from api.ui.login import LoginPages
+from api.ui.parts import PartPages
+from pricebook.errors import PricebookError
+from pricebook.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+HEADINGS = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "未找到", 405: "不支持的操作",
+            409: "冲突", 412: "数据已变化", 413: "文件太大", 422: "输入有误", 500: "服务器错误",
+            503: "服务暂不可用"}  # fmt: skip
+
+
+def template_config() -> TemplateConfig[Any]:
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+
+
+def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, NotLoggedIn):
+        target = login_url(
+            request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        )
+        if request.headers.get("hx-request"):
+            return Response(content="", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target, status_code=303)
+    if isinstance(exc, PricebookError):
+        status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
+        detail = exc.message
+    elif isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+        if isinstance(exc, NotFoundException):
+            detail = "页面或记录不存在。"
+        elif status == 403 and "CSRF" in detail:
+            detail = "表单已过期或缺少 CSRF 令牌：请刷新页面后重试。"
+    else:
+        return handle(request, exc)  # logs it; a problem+json 500/503
+    return _template_response(request, status, detail)
+
+
+def _template_response(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    heading = HEADINGS.get(status, "出错了")
+    return render(
+        request, "error.html", {"title": heading, "heading": heading, "detail": detail},
+        status_code=status,
+    )  # type: ignore[return-value]  # fmt: skip
+
+
+def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> SessionMiddleware[Any]:
+    """Built when the route's stack is built: the router is deep-copied at registration and
+    the cookie backend's cipher cannot be."""
+    return SessionMiddleware(app=app, backend=ClientSideSessionBackend(config=config))
+
+
+def ui_router(settings: Settings) -> Router:
+    session = CookieBackendConfig(
+        secret=derive_secret(settings, "session"), key=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
+        httponly=True, samesite="lax", path="/",
+    )  # fmt: skip
+    csrf = CSRFConfig(
+        secret=derive_secret(settings, "csrf").hex(), cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER, cookie_samesite="lax", cookie_httponly=True,
+    )  # fmt: skip
+    return Router(
+        path="/",
+        route_handlers=[LoginPages, PartPages, FeedbackPages, IndicatorPages, ImportPages],
+        middleware=[
+            DefineMiddleware(_session_middleware, config=session),
+            DefineMiddleware(CSRFMiddleware, config=csrf),
+        ],
+        exception_handlers={Exception: _error_page},
+        request_class=HTMXRequest,
+        include_in_schema=False,
+    )

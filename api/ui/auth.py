@@ -1,0 +1,124 @@
+"""Web UI login: an API key typed into a form, a session cookie, role guards.
+
+The login form posts the key; `pricebook.keys.authenticate` checks it (SHA-256 lookup, constant
+time comparison) and the session stores only the key's id, name, prefix and role — never the key.
+The session is Litestar's client-side cookie backend: encrypted and authenticated (AES-GCM) with
+a secret from `Settings.session_secret` (random per process when empty), HttpOnly, SameSite=Lax.
+Every request re-reads the key by id, so a revoked key's session stops working at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.orm import Session
+
+from pricebook.keys import role_allows
+from pricebook.models import ApiKey
+from pricebook.settings import Settings
+
+#: the lowest role that may use the web UI (estimate tools are software, not people).
+UI_MIN_ROLE = "reviewer"
+SESSION_COOKIE = "pricebook_session"
+CSRF_COOKIE = "pricebook_csrf"
+CSRF_HEADER = "x-csrftoken"
+SESSION_MAX_AGE = 8 * 3600
+
+ROLE_NAMES = {
+    "estimate_tool": "定损工具",
+    "reviewer": "核损人员",
+    "pricing_staff": "报价人员",
+    "admin": "管理员",
+}
+
+
+def derive_secret(settings: Settings, purpose: str) -> bytes:
+    """32 bytes for `purpose` (session, csrf) from the configured secret, or random per process.
+
+    Random secrets only suit one process: with several workers set PRICEBOOK_SESSION_SECRET."""
+    if not settings.session_secret:
+        return secrets.token_bytes(32)
+    return hmac.new(settings.session_secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+class NotLoggedIn(HTTPException):
+    status_code = 401
+    detail = "请先登录"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    key_id: int
+    name: str
+    role: str
+    prefix: str
+
+    @property
+    def actor(self) -> str:
+        """The audit log's actor, the same as for the JSON API with this key."""
+        return f"api-key:{self.key_id}:{self.name}"
+
+    @property
+    def role_name(self) -> str:
+        return ROLE_NAMES.get(self.role, self.role)
+
+    def can(self, role: str) -> bool:
+        return role_allows(self.role, role)
+
+
+def _active_key(session: Session, key_id: int) -> ApiKey | None:
+    row = session.get(ApiKey, key_id)
+    return row if row is not None and row.revoked_at is None else None
+
+
+async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
+    """The logged-in user of this request (checked against the database), or None."""
+    cached = connection.state.get("ui_user")
+    if cached is not None:
+        return cached
+    data = connection.scope.get("session") or {}
+    key_id = data.get("key_id") if isinstance(data, dict) else None
+    if not isinstance(key_id, int):
+        return None
+    async with connection.app.state.sessions() as session:
+        row = await session.run_sync(_active_key, key_id)
+    if row is None or row.role != data.get("role"):
+        return None
+    user = User(row.id, row.name, row.role, row.prefix)
+    connection.state.ui_user = user
+    return user
+
+
+def login_required(role: str = UI_MIN_ROLE) -> Any:
+    """Guard: a logged-in user with `role` or above (else a redirect to /login, or 403)."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        user = await current_user(connection)
+        if user is None:
+            raise NotLoggedIn()
+        if not user.can(role):
+            raise PermissionDeniedException(
+                f"需要「{ROLE_NAMES.get(role, role)}」或以上角色；当前登录的是{user.role_name}"
+            )
+
+    guard.__name__ = f"ui_requires_{role}"
+    return guard
+
+
+def login_url(path: str) -> str:
+    return "/login?next=" + quote(path, safe="/")
+
+
+def safe_next(value: str | None) -> str:
+    """Only local paths: never redirect a login to another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value

@@ -1,0 +1,161 @@
+"""Server-rendered SVG charts: geometry here (pure, tested), markup in the templates (escaped).
+
+The price-history chart draws one step line per price key (scope × price type × model): each
+version is a horizontal segment over its validity, joined vertically to the next version when it
+starts the day the previous one ends. Market observations are dots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+    "#7f7f7f", "#bcbd22",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    valid_from: date
+    valid_to: date | None
+    amount: Decimal
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPoint:
+    on: date
+    amount: Decimal
+    title: str
+
+
+@dataclass
+class Series:
+    label: str
+    color: str
+    path: str
+    points: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+    series: list[Series]
+    x_ticks: list[tuple[float, str]]
+    y_ticks: list[tuple[float, str]]
+    market: list[tuple[float, float, str]]
+    today_x: float | None
+    empty: bool = False
+
+
+def nice_step(span: float, ticks: int = 5) -> float:
+    """A round step (1, 2, 2.5, 5 × 10ⁿ) giving about `ticks` intervals over `span`."""
+    if span <= 0:
+        return 1.0
+    raw = span / ticks
+    magnitude = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if raw <= factor * magnitude:
+            return factor * magnitude
+    return 10 * magnitude  # pragma: no cover
+
+
+def price_history_chart(
+    lines: Sequence[tuple[str, Sequence[Segment]]],
+    market: Iterable[MarketPoint] = (),
+    *,
+    today: date,
+    width: int = 820,
+    height: int = 320,
+) -> Chart:
+    left, right, top, bottom = 70, width - 20, 20, height - 40
+    market = list(market)
+    days = [s.valid_from for _, segs in lines for s in segs]
+    days += [s.valid_to for _, segs in lines for s in segs if s.valid_to is not None]
+    days += [m.on for m in market]
+    amounts = [float(s.amount) for _, segs in lines for s in segs] + [
+        float(m.amount) for m in market
+    ]
+    if not days or not amounts:
+        return Chart(width, height, left, top, right, bottom, [], [], [], [], None, empty=True)
+    start = min(days)
+    end = max(*days, today) + timedelta(days=30)
+    if (end - start).days < 60:
+        start = end - timedelta(days=60)
+    span_days = (end - start).days
+
+    def x(day: date) -> float:
+        day = min(max(day, start), end)
+        return round(left + (right - left) * (day - start).days / span_days, 1)
+
+    step = nice_step(max(amounts) * 1.1)
+    y_max = step * (int(max(amounts) * 1.1 / step) + 1)
+
+    def y(amount: float) -> float:
+        return round(bottom - (bottom - top) * amount / y_max, 1)
+
+    series: list[Series] = []
+    for n, (label, segments) in enumerate(lines):
+        parts: list[str] = []
+        points: list[tuple[float, float, str]] = []
+        previous_end: date | None = None
+        for seg in sorted(segments, key=lambda s: s.valid_from):
+            x0, x1, yy = x(seg.valid_from), x(seg.valid_to or end), y(float(seg.amount))
+            if previous_end is not None and previous_end == seg.valid_from:
+                parts.append(f"V {yy} H {x1}")
+            else:
+                parts.append(f"M {x0} {yy} H {x1}")
+            points.append((x0, yy, seg.title))
+            previous_end = seg.valid_to
+        series.append(Series(label, PALETTE[n % len(PALETTE)], " ".join(parts), points))
+
+    x_ticks: list[tuple[float, str]] = []
+    month = date(start.year, start.month, 1)
+    months = max(1, span_days // 30 // 8 + 1)  # at most about 8 labels
+    while month <= end:
+        if month >= start:
+            x_ticks.append((x(month), f"{month.year}-{month.month:02d}"))
+        total = month.month - 1 + months
+        month = date(month.year + total // 12, total % 12 + 1, 1)
+    y_ticks = []
+    value = 0.0
+    while value <= y_max + 1e-9:
+        y_ticks.append((y(value), f"{value:,.0f}" if step >= 1 else f"{value:,.2f}"))
+        value += step
+    dots = [(x(m.on), y(float(m.amount)), m.title) for m in market]
+    today_x = x(today) if start <= today <= end else None
+    return Chart(width, height, left, top, right, bottom, series, x_ticks, y_ticks, dots, today_x)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    label: str
+    value: float
+    text: str
+
+
+def bar_chart(
+    bars: Sequence[Bar], *, maximum: float | None = None, width: int = 420
+) -> dict[str, Any]:
+    """Horizontal bars: label, bar length and value text for each row."""
+    top = maximum if maximum is not None else max((b.value for b in bars), default=0) or 1.0
+    label_w, row_h = 200, 28
+    plot_w = width - label_w - 70
+    rows = [
+        {"label": b.label, "y": 10 + n * row_h, "w": round(plot_w * min(b.value, top) / top, 1),
+         "text": b.text}
+        for n, b in enumerate(bars)
+    ]  # fmt: skip
+    return {"width": width, "height": 20 + row_h * len(bars), "label_w": label_w, "rows": rows,
+            "plot_w": plot_w}  # fmt: skip

@@ -1,0 +1,67 @@
+"""What the UI's controllers share: rendering, running core functions, form values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.params import PathParameter
+from litestar.response import Template
+
+from api.ui.auth import User
+
+T = TypeVar("T")
+
+PathId = Annotated[int, PathParameter(ge=1, le=2**53)]
+
+SOURCE_NAMES = {
+    "system": "系统",
+    "staff": "报价人员",
+    "import": "导入",
+    "feedback": "反馈采纳",
+    "market": "市场",
+}
+SCOPE_NAMES = {"system": "系统价格", "region": "地区", "branch": "分公司"}
+
+
+def render(
+    request: Request[Any, Any, Any],
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> Template:
+    user: User | None = request.state.get("ui_user")
+    ctx = {"user": user, "messages": [], **(context or {})}
+    return Template(template_name=f"ui/{name}", context=ctx, status_code=status_code)
+
+
+async def run(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """A core read on its own session."""
+    async with state.sessions() as session:
+        return await session.run_sync(fn, *args, **kwargs)
+
+
+async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """A core write in one transaction (committed on success, rolled back on any error)."""
+    async with state.sessions.begin() as session:
+        return await session.run_sync(fn, *args, **kwargs)
+
+
+def text(form: Mapping[str, Any], name: str, limit: int = 500) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def parse_date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_int(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 12 else None

@@ -1,0 +1,254 @@
+"""Feedback: reviewers submit price-mismatch feedback; pricing staff work the queue."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from api.problems import STATUS_OF
+from api.ui import corefns
+from api.ui.auth import login_required
+from api.ui.common import PathId, parse_date, parse_int, render, text, write
+from pricebook import catalog, prices
+from pricebook.errors import InvalidInput, NotFound, PricebookError
+from pricebook.money import from_fen
+
+STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回"}
+KIND_NAMES = {"reviewer": "核损反馈", "drift": "市场偏离"}
+Code = Annotated[str, QueryParameter(max_length=64)]
+
+
+def _money(form_value: str, field: str, *, required: bool) -> Decimal | None:
+    if not form_value:
+        if required:
+            raise InvalidInput("请填写金额", field=field)
+        return None
+    try:
+        amount = Decimal(form_value)
+    except InvalidOperation:
+        raise InvalidInput("金额须为数字，最多两位小数", field=field) from None
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise InvalidInput("金额须大于零，最多两位小数", field=field)
+    return amount
+
+
+def _yuan(item: Any, name: str) -> Decimal | None:
+    value = getattr(item, name, None)
+    if isinstance(value, Decimal):
+        return value
+    fen = getattr(item, f"{name}_fen", None)
+    return from_fen(fen) if isinstance(fen, int) else None
+
+
+def _rows(session: Session, items: list[Any]) -> list[dict[str, Any]]:
+    refs = prices.reference_lists(session)
+    branches = {b.id: b for b in refs.branches}
+    types = {t.id: t for t in refs.price_types}
+    names: dict[int, str] = {}
+    today = date.today()
+    rows = []
+    for item in items:
+        part_id = item.part_id
+        if part_id not in names:
+            try:
+                names[part_id] = catalog.get_part(session, part_id).part.name
+            except NotFound:
+                names[part_id] = f"#{part_id}"
+        created = getattr(item, "created_at", None)
+        age = (today - created.date()).days if isinstance(created, datetime) else None
+        branch = branches.get(item.branch_id) if item.branch_id else None
+        ptype = types.get(item.price_type_id)
+        rows.append({
+            "id": item.id, "kind": KIND_NAMES.get(item.kind, item.kind), "part_id": part_id,
+            "part_name": names[part_id], "branch": branch.name if branch else "全国（系统价格）",
+            "price_type": ptype.name if ptype else "", "reference": _yuan(item, "reference"),
+            "observed": _yuan(item, "observed"), "note": getattr(item, "note", ""),
+            "url": getattr(item, "url", ""), "estimate_ref": getattr(item, "estimate_ref", ""),
+            "status": item.status, "status_name": STATUS_NAMES.get(item.status, item.status),
+            "created_by": item.created_by, "age": age,
+            "resolution_reason": getattr(item, "resolution_reason", ""),
+            "linked_to_id": getattr(item, "linked_to_id", None),
+            "resulting_price_id": getattr(item, "resulting_price_id", None),
+        })  # fmt: skip
+    return rows
+
+
+def _url_ok(url: str) -> bool:
+    return not url or url.startswith(("http://", "https://"))
+
+
+class FeedbackPages(Controller):
+    path = "/feedback"
+    guards = [login_required()]  # noqa: RUF012
+
+    @get("/")
+    async def queue(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        status: Code = "",
+        branch: Code = "",
+        max_age: Annotated[int | None, QueryParameter(name="age", ge=0, le=3650)] = None,
+        submitted: Code = "",
+        done: Code = "",
+    ) -> Template:
+        user = request.state.ui_user
+        staff = user.can("pricing_staff")
+        features = corefns.available()
+        async with state.sessions() as session:
+            refs = await session.run_sync(prices.reference_lists)
+            rows: list[dict[str, Any]] = []
+            if features["list"]:
+                branch_id = next((b.id for b in refs.branches if b.code == branch), None)
+                items = await session.run_sync(
+                    corefns.get("list"), status=status or (None if not staff else "open"),
+                    branch_id=branch_id, created_by=None if staff else user.actor,
+                    max_age_days=max_age, limit=200,
+                )  # fmt: skip
+                rows = await session.run_sync(_rows, list(items))
+        messages = []
+        if submitted:
+            messages.append({"kind": "ok", "text": f"反馈 #{submitted} 已提交，等待报价人员处理。"})
+        if done:
+            messages.append({"kind": "ok", "text": f"反馈 #{done} 已处理。"})
+        return render(request, "feedback.html", {
+            "title": "反馈队列", "nav": "feedback", "rows": rows, "refs": refs, "staff": staff,
+            "features": features, "status": status or ("open" if staff else ""),
+            "branch": branch, "age": max_age, "status_names": STATUS_NAMES,
+            "today": date.today().isoformat(), "messages": messages,
+        })  # fmt: skip
+
+    @get("/new")
+    async def new(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        part_id: Annotated[int | None, QueryParameter(ge=1, le=2**53)] = None,
+        branch: Code = "",
+        price_type: Code = "",
+        model_id: Code = "",
+        reference: Code = "",
+    ) -> Template:
+        form = {"part_id": str(part_id or ""), "branch": branch, "price_type": price_type,
+                "model_id": model_id, "reference": reference, "observed": "", "note": "",
+                "url": "", "estimate_ref": ""}  # fmt: skip
+        return await self._form(request, state, form)
+
+    async def _form(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        form: dict[str, str],
+        error: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        async with state.sessions() as session:
+            refs = await session.run_sync(prices.reference_lists)
+            part = None
+            part_id = parse_int(form["part_id"])
+            if part_id:
+                try:
+                    part = await session.run_sync(catalog.get_part, part_id)
+                except NotFound:
+                    part = None
+        return render(request, "feedback_new.html", {
+            "title": "提交价格反馈", "nav": "feedback", "form": form, "refs": refs, "part": part,
+            "error": error, "supported": corefns.find("submit") is not None,
+        }, status_code=status_code)  # fmt: skip
+
+    @post("/", status_code=303)
+    async def submit(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
+        raw = await request.form()
+        form = {k: text(raw, k, 1000) for k in
+                ("part_id", "branch", "price_type", "model_id", "reference", "observed", "note",
+                 "url", "estimate_ref")}  # fmt: skip
+        user = request.state.ui_user
+        try:
+            fn = corefns.get("submit")
+            args = await _feedback_args(state, form)
+            item = await write(state, fn, **args, actor=user.actor)
+        except corefns.Missing as exc:
+            return await self._form(request, state, form, f"反馈功能尚未就绪（缺少 {exc}）", 501)
+        except PricebookError as exc:
+            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+            return await self._form(request, state, form, f"未提交：{exc.message}", status)
+        item_id = item if isinstance(item, int) else getattr(item, "id", item)
+        if isinstance(item_id, tuple):  # (outcome, id)
+            item_id = item_id[-1]
+        return Redirect(f"/feedback?submitted={item_id}", status_code=303)
+
+    async def _act(
+        self, request: Request[Any, Any, Any], state: State, item_id: int, feature: str
+    ) -> Redirect | Template:
+        form = await request.form()
+        reason = text(form, "reason")
+        user = request.state.ui_user
+        kwargs: dict[str, Any] = {"actor": user.actor, "reason": reason}
+        try:
+            if feature == "accept":
+                kwargs["amount"] = _money(text(form, "amount"), "amount", required=True)
+                kwargs["valid_from"] = parse_date(text(form, "valid_from")) or date.today()
+            elif not reason:
+                raise InvalidInput("请填写原因", field="reason")
+            fn = corefns.get(feature)
+            await write(state, fn, item_id, **kwargs)
+        except corefns.Missing as exc:
+            return render(request, "error.html", {"heading": "功能尚未就绪",
+                          "detail": f"缺少核心函数 {exc}"}, status_code=501)  # fmt: skip
+        except PricebookError as exc:
+            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+            return render(request, "error.html", {"heading": "未处理", "detail": exc.message},
+                          status_code=status)  # fmt: skip
+        return Redirect(f"/feedback?done={item_id}", status_code=303)
+
+    @post("/{item_id:int}/accept", guards=[login_required("pricing_staff")], status_code=303)
+    async def accept(
+        self, request: Request[Any, Any, Any], state: State, item_id: PathId
+    ) -> Redirect | Template:
+        return await self._act(request, state, item_id, "accept")
+
+    @post("/{item_id:int}/reject", guards=[login_required("pricing_staff")], status_code=303)
+    async def reject(
+        self, request: Request[Any, Any, Any], state: State, item_id: PathId
+    ) -> Redirect | Template:
+        return await self._act(request, state, item_id, "reject")
+
+    @post("/{item_id:int}/need-info", guards=[login_required("pricing_staff")], status_code=303)
+    async def need_info(
+        self, request: Request[Any, Any, Any], state: State, item_id: PathId
+    ) -> Redirect | Template:
+        return await self._act(request, state, item_id, "need_info")
+
+
+async def _feedback_args(state: State, form: dict[str, str]) -> dict[str, Any]:
+    part_id = parse_int(form["part_id"])
+    if part_id is None:
+        raise InvalidInput("请选择配件", field="part_id")
+    async with state.sessions() as session:
+        refs = await session.run_sync(prices.reference_lists)
+        await session.run_sync(catalog.get_part, part_id)  # NotFound for an unknown part
+    branch_id = None
+    if form["branch"]:
+        branch_id = next((b.id for b in refs.branches if b.code == form["branch"]), None)
+        if branch_id is None:
+            raise InvalidInput(f"没有机构 {form['branch']}", field="branch")
+    type_id = next((t.id for t in refs.price_types if t.code == form["price_type"]), None)
+    if type_id is None:
+        raise InvalidInput("请选择价格类型", field="price_type")
+    model_id = parse_int(form["model_id"]) if form["model_id"] else None
+    if not _url_ok(form["url"]):
+        raise InvalidInput("证据链接须以 http:// 或 https:// 开头", field="url")
+    return {
+        "part_id": part_id, "model_id": model_id, "branch_id": branch_id,
+        "price_type_id": type_id,
+        "reference": _money(form["reference"], "reference", required=False),
+        "observed": _money(form["observed"], "observed", required=True),
+        "note": form["note"], "url": form["url"], "estimate_ref": form["estimate_ref"],
+    }  # fmt: skip

@@ -1,0 +1,271 @@
+"""Part search and the part page: catalogue facts, prices in force, history chart, price edits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from api.problems import STATUS_OF
+from api.ui import markets
+from api.ui.auth import login_required
+from api.ui.charts import MarketPoint, Segment, price_history_chart
+from api.ui.common import (
+    SCOPE_NAMES,
+    SOURCE_NAMES,
+    PathId,
+    parse_date,
+    parse_int,
+    render,
+    run,
+    text,
+    write,
+)
+from pricebook import catalog, prices
+from pricebook.errors import PricebookError
+
+MATCHED_NAMES = {
+    "oe": "原厂编号",
+    "superseded_oe": "旧原厂编号",
+    "name": "标准名称",
+    "alias": "别名/俗称",
+}
+LAYER_MARKS = {
+    "branch": "本",
+    "parent_branch": "上",
+    "region": "区",
+    "system": "系",
+    "channel": "渠",
+}
+
+Q = Annotated[str, QueryParameter(max_length=100)]
+Code = Annotated[str, QueryParameter(max_length=64)]
+
+
+class PartPages(Controller):
+    path = "/parts"
+    guards = [login_required()]  # noqa: RUF012
+
+    @get("/")
+    async def search_page(
+        self, request: Request[Any, Any, Any], state: State, q: Q = ""
+    ) -> Template:
+        page = await run(state, catalog.search_parts, q=q, limit=50) if q.strip() else None
+        return render(request, "parts.html", {
+            "title": "配件查询", "nav": "parts", "q": q, "page": page or _EMPTY,
+            "matched_names": MATCHED_NAMES,
+        })  # fmt: skip
+
+    @get("/search")
+    async def search_results(
+        self, request: Request[Any, Any, Any], state: State, q: Q = ""
+    ) -> Template:
+        """The htmx live-search fragment (the result table only)."""
+        page = await run(state, catalog.search_parts, q=q, limit=50) if q.strip() else None
+        return render(request, "_part_results.html", {
+            "q": q, "page": page or _EMPTY, "matched_names": MATCHED_NAMES,
+        })  # fmt: skip
+
+    @get("/{part_id:int}")
+    async def part_page(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        part_id: PathId,
+        branch: Code = "",
+        price_type: Code = "",
+        target: Code = "",
+        model_id: Code = "",
+        etag: Annotated[str, QueryParameter(max_length=64)] = "",
+        saved: Code = "",
+    ) -> Template:
+        form = {
+            "target": target, "price_type": price_type, "model_id": model_id, "etag": etag,
+            "amount": "", "valid_from": date.today().isoformat(), "valid_to": "", "reason": "",
+        }  # fmt: skip
+        context = await _part_context(state, part_id, branch=branch, price_type=price_type)
+        messages = []
+        if saved:
+            messages.append(
+                {"kind": "ok", "text": f"新价格已保存（版本 #{saved}），已写入价格历史。"}
+            )
+        return render(request, "part.html", {**context, "form": form, "messages": messages})
+
+    @post("/{part_id:int}/prices", guards=[login_required("pricing_staff")], status_code=303)
+    async def edit_price(
+        self, request: Request[Any, Any, Any], state: State, part_id: PathId
+    ) -> Redirect | Template:
+        form = await request.form()
+        values = {k: text(form, k) for k in
+                  ("target", "price_type", "model_id", "amount", "valid_from", "valid_to",
+                   "reason", "etag")}  # fmt: skip
+        user = request.state.ui_user
+        try:
+            args = await run(state, _edit_args, part_id, values)
+            version = await write(state, prices.supersede_price, **args, actor=user.actor,
+                                  source="staff")  # fmt: skip
+        except PricebookError as exc:
+            context = await _part_context(state, part_id)
+            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+            return render(request, "part.html", {
+                **context, "form": values, "edit_error": f"未保存：{exc.message}",
+            }, status_code=status)  # fmt: skip
+        return Redirect(f"/parts/{part_id}?saved={version.id}#history", status_code=303)
+
+
+@dataclass(frozen=True, slots=True)
+class _Empty:
+    items: tuple[()] = ()
+    total: int = 0
+
+
+_EMPTY = _Empty()
+
+
+def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[str, Any]:
+    """Form values → the core write's arguments (codes to ids); InvalidInput on bad values."""
+    from pricebook.errors import InvalidInput
+
+    refs = prices.reference_lists(session)
+    scope, _, code = values["target"].partition(":")
+    branch_id = region_id = None
+    if scope == "branch":
+        branch_id = next((b.id for b in refs.branches if b.code == code), None)
+        if branch_id is None:
+            raise InvalidInput(f"没有机构 {code}", field="target")
+    elif scope == "region":
+        region_id = next((r.id for r in refs.regions if r.code == code), None)
+        if region_id is None:
+            raise InvalidInput(f"没有地区 {code}", field="target")
+    else:
+        raise InvalidInput("请选择分公司或地区（本地化价格）", field="target")
+    type_id = next((t.id for t in refs.price_types if t.code == values["price_type"]), None)
+    if type_id is None:
+        raise InvalidInput("请选择价格类型", field="price_type")
+    model_id = parse_int(values["model_id"]) if values["model_id"] else None
+    if values["model_id"] and model_id is None:
+        raise InvalidInput("车型无效", field="model_id")
+    try:
+        amount = Decimal(values["amount"])
+    except InvalidOperation:
+        raise InvalidInput("金额须为数字，最多两位小数", field="amount") from None
+    valid_from = parse_date(values["valid_from"])
+    if valid_from is None:
+        raise InvalidInput("请填写生效日期", field="valid_from")
+    valid_to = parse_date(values["valid_to"])
+    if values["valid_to"] and valid_to is None:
+        raise InvalidInput("失效日期无效", field="valid_to")
+    return {
+        "part_id": part_id, "model_id": model_id, "scope": scope, "region_id": region_id,
+        "branch_id": branch_id, "price_type_id": type_id, "amount": amount,
+        "valid_from": valid_from, "valid_to": valid_to, "reason": values["reason"],
+        "expected_etag": values["etag"] or None,
+    }  # fmt: skip
+
+
+async def _part_context(
+    state: State, part_id: int, *, branch: str = "", price_type: str = ""
+) -> dict[str, Any]:
+    today = date.today()
+    async with state.sessions() as session:
+        data = await session.run_sync(_load_part, part_id, branch, price_type, today)
+    return {"title": data["detail"].part.name, "nav": "parts", "today": today,
+            "layer_marks": LAYER_MARKS, "source_names": SOURCE_NAMES, "branch": branch,
+            "price_type": price_type, **data}  # fmt: skip
+
+
+def _load_part(
+    session: Session, part_id: int, branch: str, price_type: str, today: date
+) -> dict[str, Any]:
+    detail = catalog.get_part(session, part_id)
+    refs = prices.reference_lists(session)
+    types = {t.id: t for t in refs.price_types}
+    type_names = {t.code: t.name for t in refs.price_types}
+    branch_of = {b.id: b for b in refs.branches}
+    region_of = {r.id: r for r in refs.regions}
+    model_codes = {m.id: f"{m.series.name} {m.name} {m.model_year}" for m in detail.fitment}
+
+    # prices in force: every branch (and the national/system row) × every price type
+    rows = [("", "全国（无机构）"), *((b.code, b.name) for b in refs.branches)]
+    requests = [
+        prices.ResolveRequest(on=today, part_id=part_id, branch=code or None, price_type=t.code)
+        for code, _ in rows
+        for t in refs.price_types
+    ]
+    outcomes = iter(prices.load_and_resolve(session, requests))
+    matrix = []
+    for code, name in rows:
+        cells = []
+        for t in refs.price_types:
+            outcome = next(outcomes)
+            res = outcome.resolution
+            winner = res.winner if res is not None else None
+            cells.append({
+                "type": t.code, "amount": winner.amount if winner else None,
+                "layer": winner.layer if winner else "", "why": winner.why if winner else "",
+            })  # fmt: skip
+        matrix.append({"code": code, "name": name, "cells": cells})
+
+    # localized versions in force, each with its edit and feedback links
+    etags = prices.etags_by_key(session, part_id)
+    localized = []
+    for v in prices.versions_in_force(session, [part_id], today):
+        if v.scope == "system":
+            continue
+        target = (
+            branch_of[v.branch_id] if v.scope == "branch" else region_of[v.region_id]  # type: ignore[index]
+        )
+        type_code = types[v.price_type_id].code
+        key = (v.model_id, v.scope, v.region_id, v.branch_id, v.price_type_id)
+        edit = {"target": f"{v.scope}:{target.code}", "price_type": type_code,
+                "model_id": v.model_id or "", "etag": etags.get(key, "")}  # fmt: skip
+        feedback = {"part_id": part_id, "price_type": type_code, "reference": v.amount}
+        if v.scope == "branch":
+            feedback["branch"] = target.code
+        if v.model_id:
+            feedback["model_id"] = v.model_id
+        localized.append({
+            "scope_name": f"{SCOPE_NAMES[v.scope]} {target.name}", "type_name": types[v.price_type_id].name,
+            "model_code": model_codes.get(v.model_id, f"#{v.model_id}") if v.model_id else "",
+            "amount": v.amount, "valid_from": v.valid_from, "valid_to": v.valid_to,
+            "source": v.source, "created_by": v.created_by, "reason": v.reason,
+            "edit_url": f"/parts/{part_id}?{urlencode(edit)}",
+            "feedback_url": f"/feedback/new?{urlencode(feedback)}",
+        })  # fmt: skip
+    localized.sort(key=lambda r: (r["scope_name"], r["type_name"], r["model_code"]))
+
+    # history: one step line per key
+    history = prices.price_history(
+        session, part_id, branch=branch, price_type=price_type, limit=1000
+    ).items
+    lines: dict[tuple[str, str, str], list[Segment]] = {}
+    for row in history:
+        if row.withdrawn:
+            continue
+        v = row.version
+        scope_label = "系统价格" if v.scope == "system" else row.scope_code
+        if v.scope == "branch" and v.branch_id in branch_of:
+            scope_label = branch_of[v.branch_id].name
+        elif v.scope == "region" and v.region_id in region_of:
+            scope_label = region_of[v.region_id].name
+        model = model_codes.get(v.model_id, row.model_code or "") if v.model_id else ""
+        label = (scope_label, type_names.get(row.price_type, row.price_type), model)
+        title = (f"{' · '.join(x for x in label if x)}：{v.amount} 元，{v.valid_from} 起"
+                 f"{'，至 ' + str(v.valid_to) if v.valid_to else ''}（{SOURCE_NAMES.get(v.source, v.source)}"
+                 f"{'：' + v.reason if v.reason else ''}）")  # fmt: skip
+        lines.setdefault(label, []).append(Segment(v.valid_from, v.valid_to, v.amount, title))
+    market_points: list[MarketPoint] = markets.observations(session, part_id)
+    chart = price_history_chart(
+        [(" · ".join(x for x in label if x), segs) for label, segs in sorted(lines.items())],
+        market_points, today=today,
+    )  # fmt: skip
+    return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
+            "chart": chart, "market_supported": markets.supported()}  # fmt: skip

@@ -1,0 +1,270 @@
+"""API benchmark: /health vs single price resolve on a catalogue of ≥ 1,000,000 prices.
+
+    .venv/bin/python bench/api.py [--parts 50000] [--prices 1000000] [--workers 2]
+                                  [--connections 32] [--duration 10]
+
+Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/test), fills it with `pricebook.demo.scale.scale_demo`, runs
+the app under uvicorn (a separate process, `--factory api.app:create_app`) and drives it with
+`wrk` (or, without wrk, an asyncio/httpx load generator in a separate process), 32 connections,
+~10 s per endpoint, in the same run. Prints req/s, p50 and p99 for each and the resolve/health
+ratio (goal: ≥ 50 %, resolve p99 < 10 ms). The database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+WRK_SCRIPT = """
+local paths = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["X-API-Key"] = "%s"})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50\\": %%f, \\"p99\\": %%f, \\"errors\\": %%d, \\"non2xx\\": %%d}\\n",
+    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3,
+    latency:percentile(99) / 1e3,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+PY_LOADGEN = r"""
+import asyncio, json, sys, time
+import httpx
+
+async def main(base, paths, key, connections, duration):
+    latencies, errors = [], 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits) as c:
+        stop = time.perf_counter() + duration
+        async def worker(n):
+            nonlocal errors
+            i = n
+            while time.perf_counter() < stop:
+                t = time.perf_counter()
+                r = await c.get(paths[i % len(paths)])
+                latencies.append(time.perf_counter() - t)
+                errors += r.status_code != 200
+                i += connections
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(connections)))
+        seconds = time.perf_counter() - start
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+    print("JSON " + json.dumps({"requests": len(latencies), "seconds": seconds, "p50": pick(0.5),
+                                "p99": pick(0.99), "errors": 0, "non2xx": errors}))
+
+args = json.loads(sys.argv[1])
+asyncio.run(main(**args))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prepare(url: str, parts: int, prices: int) -> tuple[str, str, list[str]]:
+    """A new database with the scaled demo and a key; returns (name, key, resolve paths)."""
+    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy.engine import make_url
+
+    from pricebook import keys, migrate
+    from pricebook.db import make_engine, sync_url, transaction
+    from pricebook.demo.scale import scale_demo
+    from pricebook.models import Branch, Price
+    from pricebook.settings import Settings
+
+    name = f"pricebook_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(sync_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=db_url))
+    ok = False
+    try:
+        migrate.upgrade(engine)
+        started = time.perf_counter()
+        scale_demo(engine, parts=parts, prices=prices)
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+        with transaction(engine) as session:
+            count = session.scalar(select(func.count()).select_from(Price))
+            print(f"\ndatabase {name}: {count:,} prices "
+                  f"(loaded in {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
+            _, key = keys.create_key(session, name="bench", role="estimate_tool", actor="bench")
+            branches = list(session.scalars(select(Branch.code)))
+            rng = random.Random(1)
+            part_ids = list(
+                session.scalars(
+                    select(Price.part_id).where(Price.scope == "system").distinct().limit(20000)
+                )
+            )
+            paths = [
+                f"/api/v1/prices/resolve?part_id={rng.choice(part_ids)}"
+                f"&branch={rng.choice(branches)}&date=2026-01-15"
+                for _ in range(2000)
+            ]
+        ok = True
+    finally:
+        engine.dispose()
+        if not ok:
+            drop(url, name)
+    return name, key, paths
+
+
+def reuse(url: str, name: str) -> tuple[str, str, list[str]]:
+    from sqlalchemy import select
+    from sqlalchemy.engine import make_url
+
+    from pricebook import keys
+    from pricebook.db import make_engine, transaction
+    from pricebook.models import Branch, Price
+    from pricebook.settings import Settings
+
+    db_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(Settings(database_url=db_url))
+    try:
+        with transaction(engine) as session:
+            _, key = keys.create_key(session, name="bench", role="estimate_tool", actor="bench")
+            branches = list(session.scalars(select(Branch.code)))
+            part_ids = list(
+                session.scalars(
+                    select(Price.part_id).where(Price.scope == "system").distinct().limit(20000)
+                )
+            )
+    finally:
+        engine.dispose()
+    rng = random.Random(1)
+    paths = [
+        f"/api/v1/prices/resolve?part_id={rng.choice(part_ids)}"
+        f"&branch={rng.choice(branches)}&date=2026-01-15"
+        for _ in range(2000)
+    ]
+    return name, key, paths
+
+
+def drop(url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from pricebook.db import sync_url
+
+    admin = create_engine(sync_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def load(base: str, paths: list[str], key: str, connections: int, duration: float) -> dict:
+    if shutil.which("wrk"):
+        quoted = ", ".join(json.dumps(p) for p in paths)
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+            f.write(WRK_SCRIPT % (quoted, key))
+        cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "-s", f.name, base]
+    else:
+        args = {"base": base, "paths": paths, "key": key, "connections": connections,
+                "duration": duration}  # fmt: skip
+        cmd = [sys.executable, "-c", PY_LOADGEN, json.dumps(args)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in out.splitlines() if line.startswith("JSON "))
+    result = json.loads(line[5:])
+    result["rps"] = result["requests"] / result["seconds"]
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", type=int, default=50_000)
+    parser.add_argument("--prices", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DATABASE", help="a database kept by --keep")
+    args = parser.parse_args()
+    url = os.environ.get("PRICEBOOK_BENCH_POSTGRES_URL", DEFAULT_URL)
+
+    if args.reuse:
+        name, key, paths = reuse(url, args.reuse)
+        args.keep = True
+    else:
+        name, key, paths = prepare(url, args.parts, args.prices)
+    from sqlalchemy.engine import make_url
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    pool = max(10, -(-args.connections // args.workers) + 2)
+    env = {
+        **os.environ,
+        "PRICEBOOK_DATABASE_URL": make_url(url)
+        .set(database=name)
+        .render_as_string(hide_password=False),
+        "PRICEBOOK_POOL_SIZE": str(pool),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--log-level",
+         "warning", "--no-access-log"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).json()["database"] == "ok":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        check = httpx.get(base + paths[0], headers={"X-API-Key": key}, timeout=5)
+        assert check.status_code in (200, 404), check.text
+        tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
+        print(f"uvicorn, {args.workers} worker(s), pool {pool}; load: {tool}, "
+              f"{args.connections} connections, {args.duration:.0f} s each", flush=True)  # fmt: skip
+        load(base, ["/health"], key, args.connections, 2)  # warm-up
+        load(base, paths, key, args.connections, 2)
+        health = load(base, ["/health"], key, args.connections, args.duration)
+        resolve = load(base, paths, key, args.connections, args.duration)
+    finally:
+        server.terminate()
+        server.wait(15)
+        if not args.keep:
+            drop(url, name)
+
+    print(f"\n{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
+    for label, r in (("GET /health", health), ("GET /api/v1/prices/resolve", resolve)):
+        print(f"{label:<28}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+              f"{r['non2xx'] + r['errors']:>10}")  # fmt: skip
+    ratio = resolve["rps"] / health["rps"]
+    print(f"\nresolve / health: {ratio:.0%} (goal ≥ 50%); resolve p99 {resolve['p99']:.2f} ms "
+          f"(goal < 10 ms)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1161 @@
+"""Validating estimates: the request, one bulk load of every reference, the pure rules
+(`pricebook.review`), and the stored result.
+
+`validate(session, request)`:
+1. the stored result of the same estimate id and version, unless `force` (one statement);
+2. custom part names (and OE numbers) through the in-memory matching index — no SQL;
+3. every reference the rules need, in a fixed number of statements whatever the number of
+   lines (prices of the lines' parts and their components, fitment, labor rates, standard hours
+   and inclusions, the channel's card, the rule profile, consumable standards, the rescue
+   tariff, earlier claims on the VIN);
+4. `review.review(estimate, refs)`;
+5. one INSERT of the request, the result and the indicator figures.
+
+Rule profiles, consumable standards and rescue tariffs are configured as one JSON document
+(`import_review_config`, format in its docstring); `load_demo_review_config` adds the demo's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import msgspec
+from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from pricebook import audit, review
+from pricebook.catalog import normalize_oe
+from pricebook.errors import InvalidInput, NotFound
+from pricebook.history import Version, plan_version
+from pricebook.models import (
+    SHOP_TIERS,
+    VEHICLE_CLASSES,
+    Branch,
+    Brand,
+    Category,
+    Channel,
+    ConsumableStandardVersion,
+    EstimateValidation,
+    Fitment,
+    LaborKind,
+    LaborRate,
+    OeSupersession,
+    OperationInclusion,
+    Part,
+    PartComponent,
+    Price,
+    PriceType,
+    RateCard,
+    RateCardLabor,
+    RateCardParts,
+    Region,
+    RescueTariffVersion,
+    RuleProfileVersion,
+    Series,
+    StandardHours,
+    VehicleModel,
+)
+from pricebook.money import from_fen, round_yuan, to_fen
+from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for
+
+MAX_LINES = 500
+MAX_AMOUNT = Decimal("100000000")  # 1亿 yuan: anything above is a typo, not a claim
+MAX_QUANTITY = Decimal("100000")
+MAX_HOURS = Decimal("1000")
+MAX_KM = Decimal("10000")
+
+# ------------------------------------------------------------------------------------------------
+# The request (msgspec: the API decodes into it; the CLI and the bench build it)
+# ------------------------------------------------------------------------------------------------
+
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+ShortText = Annotated[str, msgspec.Meta(max_length=200)]
+Id = Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]  # an INTEGER id
+Index = Annotated[int, msgspec.Meta(ge=0, le=MAX_LINES * 10)]
+
+
+class VehicleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A catalogue model (`model_id`, 系统车型点选) or brand/model typed by hand; the VIN."""
+
+    model_id: Id | None = None
+    brand: ShortText = ""
+    model: ShortText = ""
+    vin: Annotated[str, msgspec.Meta(max_length=17)] = ""
+    vehicle_class: Literal["A", "B", "C", "D", "E"] | None = None
+
+
+class ShopIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    tier: Literal["4s", "class1", "class2", "class3"] = "class2"
+    channel_code: Code | None = None
+
+
+class PolicyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """保单特别约定: 4S/专修厂 allowed; domestic (国产) or imported (进口) glass."""
+
+    four_s_allowed: bool = False
+    glass: Literal["domestic", "imported"] | None = None
+
+
+class PartLineIn(
+    msgspec.Struct, tag="part", tag_field="type", forbid_unknown_fields=True, kw_only=True
+):
+    """A part: `part_id`, or `oe_number` and/or `custom_name` (自定义配件)."""
+
+    part_id: Id | None = None
+    oe_number: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    custom_name: ShortText = ""
+    quantity: Decimal = Decimal(1)
+    claimed_unit_price: Decimal | None = None
+    price_type: Code | None = None
+    action: Literal["replace", "repair"] = "replace"
+    repair_cost: Decimal | None = None
+    added_equipment: bool = False
+    added_equipment_covered: bool = False
+    line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class LaborLineIn(
+    msgspec.Struct, tag="labor", tag_field="type", forbid_unknown_fields=True, kw_only=True
+):
+    """Labor on a part: `line_ref` (index of a part line in `lines`) or `part_id`."""
+
+    operation: Literal["replace", "repair", "paint", "remove_refit"]
+    labor_kind: Code
+    hours: Decimal
+    claimed_rate: Decimal
+    part_id: Id | None = None
+    line_ref: Index | None = None
+    line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class ConsumableLineIn(
+    msgspec.Struct, tag="consumable", tag_field="type", forbid_unknown_fields=True, kw_only=True
+):
+    kind: Code
+    quantity: Decimal
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    unit_price: Decimal
+    line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+class RescueLineIn(
+    msgspec.Struct, tag="rescue", tag_field="type", forbid_unknown_fields=True, kw_only=True
+):
+    distance_km: Decimal
+    claimed_fee: Decimal
+    line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+LineIn = PartLineIn | LaborLineIn | ConsumableLineIn | RescueLineIn
+
+
+class EstimateRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    estimate_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+    version: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    date: date
+    branch: Code
+    vehicle: VehicleIn
+    shop: ShopIn = msgspec.field(default_factory=ShopIn)
+    policy: PolicyIn = msgspec.field(default_factory=PolicyIn)
+    lines: list[LineIn]
+    #: when the estimate was submitted for review (the deadline counts from it); default now
+    submitted_at: datetime | None = None
+
+
+_AT = re.compile(r"at `\$\.?(.*)`$")
+
+
+def decode_request(body: bytes | str) -> EstimateRequest:
+    """JSON → EstimateRequest; a decoding error names its field (`lines[3].quantity`)."""
+    try:
+        return msgspec.json.decode(body, type=EstimateRequest)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        found = _AT.search(message)
+        field = found.group(1) if found else None
+        text = _AT.sub("", message).rstrip(" -")
+        raise InvalidInput(f"{field}: {text}" if field else text, field=field) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"not valid JSON: {exc}") from None
+
+
+def _amount(value: Decimal | None, field: str, *, places: int = 2, maximum: Decimal = MAX_AMOUNT,
+            positive: bool = False) -> Decimal:  # fmt: skip
+    if value is None:
+        raise InvalidInput(f"{field} is required", field=field)
+    if not value.is_finite():
+        raise InvalidInput(f"{field} must be a finite number", field=field)
+    if value < 0 or (positive and value == 0):
+        raise InvalidInput(
+            f"{field} must be {'more than' if positive else 'at least'} 0", field=field
+        )
+    if value > maximum:
+        raise InvalidInput(f"{field} must be at most {maximum}", field=field)
+    if value != value.quantize(Decimal(1).scaleb(-places)):
+        raise InvalidInput(f"{field} has more than {places} decimals", field=field)
+    return value.quantize(Decimal(1).scaleb(-places))
+
+
+def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> review.Estimate:
+    """Check what the types cannot (amounts, consistency between fields) and build the core's
+    estimate. Errors name the field: `lines[3].repair_cost`."""
+    if len(request.lines) > MAX_LINES:
+        raise InvalidInput(f"at most {MAX_LINES} lines", field="lines")
+    v = request.vehicle
+    if v.model_id is None and not (v.brand or v.model):
+        raise InvalidInput("give vehicle.model_id, or the brand/model typed by hand", field="vehicle.model_id")  # fmt: skip
+    lines: list[review.Line] = []
+    part_indexes = {i for i, line in enumerate(request.lines) if isinstance(line, PartLineIn)}
+    for i, line in enumerate(request.lines):
+        at = f"lines[{i}]"
+        if isinstance(line, PartLineIn):
+            if line.part_id is not None and (line.oe_number or line.custom_name):
+                raise InvalidInput("give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id")  # fmt: skip
+            if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
+                raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
+            qty = _amount(line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
+            unit = repair = None
+            if line.action == "replace":
+                if line.repair_cost is not None:
+                    raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")  # fmt: skip
+                unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+            else:
+                repair = _amount(line.repair_cost, f"{at}.repair_cost")
+                if line.claimed_unit_price is not None:
+                    unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+            if line.added_equipment_covered and not line.added_equipment:
+                raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
+            lines.append(
+                review.PartLine(
+                    index=i,
+                    quantity=qty,
+                    claimed_unit_price=unit,
+                    part_id=line.part_id,
+                    oe_number=line.oe_number.strip(),
+                    custom_name=line.custom_name.strip(),
+                    price_type=line.price_type,
+                    action=line.action,
+                    repair_cost=repair,
+                    added_equipment=line.added_equipment,
+                    added_equipment_covered=line.added_equipment_covered,
+                    line_id=line.line_id,
+                )
+            )
+        elif isinstance(line, LaborLineIn):
+            if line.line_ref is not None and line.part_id is not None:
+                raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
+            if line.line_ref is not None and line.line_ref not in part_indexes:
+                raise InvalidInput(f"line {line.line_ref} is not a part line", field=f"{at}.line_ref")  # fmt: skip
+            lines.append(
+                review.LaborLine(
+                    index=i,
+                    operation=line.operation,
+                    labor_kind=line.labor_kind,
+                    hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
+                    claimed_rate=_amount(line.claimed_rate, f"{at}.claimed_rate"),
+                    part_id=line.part_id,
+                    line_ref=line.line_ref,
+                    line_id=line.line_id,
+                )
+            )
+        elif isinstance(line, ConsumableLineIn):
+            lines.append(
+                review.ConsumableLine(
+                    index=i,
+                    kind=line.kind,
+                    quantity=_amount(
+                        line.quantity,
+                        f"{at}.quantity",
+                        places=3,
+                        maximum=MAX_QUANTITY,
+                        positive=True,
+                    ),
+                    unit=line.unit.strip(),
+                    unit_price=_amount(line.unit_price, f"{at}.unit_price"),
+                    line_id=line.line_id,
+                )
+            )
+        else:
+            lines.append(
+                review.RescueLine(
+                    index=i,
+                    distance_km=_amount(
+                        line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM
+                    ),
+                    claimed_fee=_amount(line.claimed_fee, f"{at}.claimed_fee"),
+                    line_id=line.line_id,
+                )
+            )
+    submitted = request.submitted_at or now or datetime.now(UTC)
+    if submitted.tzinfo is None:
+        submitted = submitted.replace(tzinfo=review.CHINA)
+    return review.Estimate(
+        id=request.estimate_id, version=request.version, date=request.date,
+        submitted_at=submitted, branch=request.branch,
+        vehicle=review.Vehicle(v.model_id, v.brand.strip(), v.model.strip(), v.vin.strip().upper(), v.vehicle_class),
+        shop=review.Shop(request.shop.tier, request.shop.channel_code),
+        policy=review.Policy(request.policy.four_s_allowed, request.policy.glass),
+        lines=tuple(lines),
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Matching custom names
+# ------------------------------------------------------------------------------------------------
+
+#: `matcher(names, model_id, brand_id) -> results`, or an object with `.match(names, model_id=,
+#: brand_id=)` (pricebook.matching.MatchIndex). A result has `decision`, `reason` and
+#: `candidates` (each with part_id, part_code, name, score, confidence).
+Matcher = Any
+
+
+def run_matcher(
+    matcher: Matcher, names: Sequence[str], model_id: int | None, brand_id: int | None
+) -> list[review.MatchInfo]:
+    if not names:
+        return []
+    if matcher is None:
+        return [review.MatchInfo(n, "unmatched", None, None) for n in names]
+    if hasattr(matcher, "match"):
+        results = matcher.match(list(names), model_id=model_id, brand_id=brand_id)
+    else:
+        results = matcher(list(names), model_id, brand_id)
+    out = []
+    for name, r in zip(names, results, strict=True):
+        cands = tuple(
+            review.MatchCandidate(c.part_id, c.part_code, c.name, float(c.score), float(c.confidence))
+            for c in (r.candidates or ())
+        )  # fmt: skip
+        decision = r.decision
+        part_id = cands[0].part_id if decision == "matched" and cands else None
+        if decision == "matched" and part_id is None:
+            decision = "unmatched"
+        out.append(review.MatchInfo(name, decision, r.reason, part_id, cands))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading every reference in a fixed number of statements
+# ------------------------------------------------------------------------------------------------
+
+
+def _in_force(model: Any, on: date) -> Any:
+    return and_(
+        model.valid_from <= on,
+        or_(model.valid_to.is_(None), model.valid_to > on),
+        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    branches: dict[int, Any]
+    regions: list[Any]
+    price_types: dict[int, PriceTypeInfo]
+    labor_kinds: list[Any]
+
+
+#: small tables every validation reads, per database, kept `STATIC_SECONDS` (like API keys:
+#: a new branch, region, price type or labor kind is seen within that time)
+STATIC_SECONDS = 5.0
+_STATIC: dict[str, tuple[float, _Static]] = {}
+
+
+def clear_caches() -> None:
+    _STATIC.clear()
+    _PROFILES.clear()
+
+
+def _static(session: Session) -> _Static:
+    key = str(session.get_bind().url)
+    hit = _STATIC.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    branches = {
+        b.id: b
+        for b in session.execute(
+            select(Branch.id, Branch.code, Branch.name, Branch.parent_id, Branch.region_id,
+                   Branch.authority_limit_fen)
+        )
+    }  # fmt: skip
+    regions = list(session.execute(select(Region.id, Region.code, Region.parent_id, Region.name)))
+    price_types = {
+        t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)
+        for t in session.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
+    }  # fmt: skip
+    kinds = session.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
+    static = _Static(branches, regions, price_types, kinds)
+    if len(_STATIC) > 100:
+        _STATIC.clear()
+    _STATIC[key] = (time.monotonic() + STATIC_SECONDS, static)
+    return static
+
+
+_PROFILES: dict[int, review.RuleProfile] = {}
+
+
+def profile_of(row: RuleProfileVersion | None, branch_code: str | None) -> review.RuleProfile:
+    """The core's profile of a stored version; cached per process by id, since a stored
+    version's settings never change (the database refuses it)."""
+    if row is None:
+        return review.DEFAULT_PROFILE
+    cached = _PROFILES.get(row.id)
+    if cached is None:
+        settings = msgspec.convert(row.settings, review.ProfileSettings, strict=False)
+        cached = review.RuleProfile(row.code, row.version, branch_code, settings, row.id)
+        if len(_PROFILES) > 1000:
+            _PROFILES.clear()
+        _PROFILES[row.id] = cached
+    return cached
+
+
+_PRICE_COLUMNS = (
+    Price.id, Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id,
+    Price.price_type_id, Price.amount_fen, Price.valid_from, Price.valid_to, Price.source,
+    Price.source_ref, Price.created_by, Price.reason,
+)  # fmt: skip
+
+
+def load_refs(
+    session: Session, estimate: review.Estimate, matches: dict[int, review.MatchInfo]
+) -> review.Refs:
+    """Everything `review.review` needs, in at most 19 statements whatever the line count
+    (15 when the small static tables are cached)."""
+    on = estimate.date
+    static = _static(session)  # branches, regions, price types, labor kinds (0 or 4)
+    branches = static.branches
+    by_code = {b.code: b for b in branches.values()}
+    branch = by_code.get(estimate.branch)
+    if branch is None:
+        raise InvalidInput(f"no branch with code {estimate.branch!r}", field="branch")
+    region_rows = static.regions
+    regions = {r.id: (r.code, r.parent_id) for r in region_rows}
+    region_names = {r.id: f"{r.name}（{r.code}）" for r in region_rows}
+    light = {b.id: _Branch(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()}
+    chain = tuple(chain_for(light[branch.id], light, regions))
+    branch_ids = [s.target_id for s in chain if s.scope == "branch"]
+    region_ids = [s.target_id for s in chain if s.scope == "region"]
+    parent = branches.get(branch.parent_id) if branch.parent_id else None
+    branch_info = review.BranchInfo(
+        branch.id, branch.code, branch.name, from_fen(branch.authority_limit_fen),
+        parent.code if parent else None,
+    )  # fmt: skip
+
+    price_types = static.price_types
+    type_codes = {t.code for t in price_types.values()}
+    for line in estimate.lines:
+        if (
+            isinstance(line, review.PartLine)
+            and line.price_type
+            and line.price_type not in type_codes
+        ):
+            raise InvalidInput(
+                f"price_type must be one of {', '.join(sorted(type_codes))}",
+                field=f"lines[{line.index}].price_type",
+            )
+
+    # the vehicle (1)
+    vehicle = None
+    if estimate.vehicle.model_id is not None:
+        row = session.execute(
+            select(
+                VehicleModel.id,
+                VehicleModel.code,
+                VehicleModel.name,
+                VehicleModel.vehicle_class,
+                Brand.id,
+                Brand.name,
+            )
+            .join(Series, Series.id == VehicleModel.series_id)
+            .join(Brand, Brand.id == Series.brand_id)
+            .where(VehicleModel.id == estimate.vehicle.model_id)
+        ).first()
+        if row is None:
+            raise InvalidInput(f"no vehicle model with id {estimate.vehicle.model_id}", field="vehicle.model_id")  # fmt: skip
+        mid, mcode, mname, mclass, brand_id, brand_name = row
+        vehicle = review.VehicleInfo(mid, mcode, mname, brand_id, brand_name, mclass)
+    vclass = vehicle.vehicle_class if vehicle else None
+
+    # the rule profile: the branch's, a parent's, else the default (1)
+    profile_rows = list(
+        session.scalars(
+            select(RuleProfileVersion).where(
+                or_(RuleProfileVersion.branch_id.in_(branch_ids), RuleProfileVersion.branch_id.is_(None)),
+                _in_force(RuleProfileVersion, on),
+            )
+        )
+    )  # fmt: skip
+    depth = {bid: n for n, bid in enumerate(branch_ids)}
+    profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
+    best = profile_rows[0] if profile_rows else None
+    profile = profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)
+    vclass = vclass or estimate.vehicle.vehicle_class or profile.settings.default_vehicle_class
+
+    # parts: by id, by OE (current or superseded), matched custom names (1–2)
+    part_ids = {l.part_id for l in estimate.lines if isinstance(l, review.PartLine) and l.part_id}  # noqa: E741
+    part_ids |= {l.part_id for l in estimate.lines if isinstance(l, review.LaborLine) and l.part_id}  # noqa: E741
+    part_ids |= {m.part_id for m in matches.values() if m.part_id is not None}
+    oes = {normalize_oe(l.oe_number) for l in estimate.lines if isinstance(l, review.PartLine) and l.oe_number}  # noqa: E741  # fmt: skip
+    oes.discard("")
+    oe_parts: dict[str, int] = {}
+    cond = Part.id.in_(part_ids)
+    if oes:
+        superseded = select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized.in_(oes))
+        cond = or_(cond, Part.oe_normalized.in_(oes), Part.id.in_(superseded))
+    parts: dict[int, review.PartInfo] = {}
+
+    part_cols = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,
+                 Part.universal, Part.unit)  # fmt: skip
+
+    def part_info(row: Any) -> review.PartInfo:
+        return review.PartInfo(*row[:8])
+
+    if part_ids or oes:
+        for row in session.execute(
+            select(*part_cols, Part.oe_normalized)
+            .join(Category, Category.id == Part.category_id)
+            .where(cond)
+        ):
+            parts[row[0]] = part_info(row)
+            if row[8] in oes:
+                oe_parts.setdefault(row[8], row[0])
+    if oes - set(oe_parts):
+        for old, pid in session.execute(
+            select(OeSupersession.old_oe_normalized, OeSupersession.part_id)
+            .where(OeSupersession.old_oe_normalized.in_(oes - set(oe_parts)))
+            .order_by(OeSupersession.part_id)
+        ):
+            oe_parts.setdefault(old, pid)
+
+    # assemblies' components, with their own part rows (1)
+    components: dict[int, list[review.Component]] = defaultdict(list)
+    assemblies = [p.id for p in parts.values() if p.is_assembly]
+    if assemblies:
+        for assembly_id, quantity, *row in session.execute(
+            select(PartComponent.assembly_id, PartComponent.quantity, *part_cols)
+            .join(Part, Part.id == PartComponent.component_id)
+            .join(Category, Category.id == Part.category_id)
+            .where(PartComponent.assembly_id.in_(assemblies))
+            .order_by(PartComponent.assembly_id, PartComponent.component_id)
+        ):
+            components[assembly_id].append(review.Component(row[0], quantity))
+            parts.setdefault(row[0], part_info(row))
+    line_part_ids = set(parts)
+
+    # fitment on the selected model (1)
+    fitted: dict[int, bool | None] = {}
+    if vehicle is not None and line_part_ids:
+        for pid, fits in session.execute(
+            select(
+                Fitment.part_id, func.max(case((Fitment.model_id == vehicle.model_id, 1), else_=0))
+            )
+            .where(Fitment.part_id.in_(line_part_ids))
+            .group_by(Fitment.part_id)
+        ):
+            fitted[pid] = bool(fits)
+
+    # prices in force for every part and component, on the chain's scopes (1)
+    versions: dict[int, list[PriceVersion]] = defaultdict(list)
+    if line_part_ids:
+        scope = [Price.scope == "system"]
+        if region_ids:
+            scope.append(Price.region_id.in_(region_ids))
+        if branch_ids:
+            scope.append(Price.branch_id.in_(branch_ids))
+        for p in session.execute(
+            select(*_PRICE_COLUMNS)
+            .where(Price.part_id.in_(line_part_ids), _in_force(Price, on), or_(*scope))
+            .order_by(Price.id)
+        ):
+            versions[p[1]].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
+
+    # the channel's card: parts terms (1), labor lines (1); the branch standard rates (1)
+    card_parts: dict[int, CardTerms] = {}
+    card_labor: dict[int, tuple[int, int | None, int | None]] = {}
+    channel = estimate.shop.channel_code
+    if channel:
+        rows = session.execute(
+            select(Channel.id, RateCard.id, RateCard.valid_from, RateCard.valid_to,
+                   RateCard.created_by, RateCard.reason, RateCardParts.category_id,
+                   RateCardParts.price_type_id, RateCardParts.discount_bp)
+            .outerjoin(RateCard, and_(RateCard.channel_id == Channel.id, _in_force(RateCard, on)))
+            .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
+            .where(Channel.code == channel)
+        ).all()  # fmt: skip
+        if not rows:
+            raise InvalidInput(f"no channel with code {channel!r}", field="shop.channel_code")
+        for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
+            if card_id is not None and category_id is not None:
+                card_parts[category_id] = CardTerms(
+                    channel, card_id, category_id, type_id, discount, vf, vt, by, why
+                )
+        for card_id, kind_id, rate_fen, pct_bp in session.execute(
+            select(RateCardLabor.rate_card_id, RateCardLabor.labor_kind_id, RateCardLabor.rate_fen,
+                   RateCardLabor.pct_of_standard_bp)
+            .join(RateCard, RateCard.id == RateCardLabor.rate_card_id)
+            .join(Channel, Channel.id == RateCard.channel_id)
+            .where(Channel.code == channel, _in_force(RateCard, on))
+        ):  # fmt: skip
+            card_labor[kind_id] = (card_id, rate_fen, pct_bp)
+    kind_rows = static.labor_kinds
+    kinds = {code: name for _, code, name in kind_rows}
+    kind_code = {kid: code for kid, code, _ in kind_rows}
+    for line in estimate.lines:
+        if isinstance(line, review.LaborLine) and line.labor_kind not in kinds:
+            raise InvalidInput(
+                f"labor_kind must be one of {', '.join(sorted(kinds))}",
+                field=f"lines[{line.index}].labor_kind",
+            )
+    labor = _labor_rates(session, on, branch_ids, branches, estimate.shop.tier, vclass,
+                         card_labor, channel, kind_code)  # fmt: skip
+
+    # standard hours and inclusions of the parts the labor lines act on (2)
+    hours: dict[tuple[int, str], review.HoursRef] = {}
+    inclusions: list[review.InclusionRef] = []
+    if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
+        for h in session.execute(
+            select(StandardHours.id, StandardHours.part_id, StandardHours.operation,
+                   StandardHours.hours_centi, StandardHours.vehicle_class,
+                   StandardHours.valid_from, LaborKind.code)
+            .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
+            .where(StandardHours.part_id.in_(line_part_ids), StandardHours.vehicle_class == vclass,
+                   _in_force(StandardHours, on))
+        ):  # fmt: skip
+            hours[(h.part_id, h.operation)] = review.HoursRef(
+                h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
+                h.vehicle_class, h.id, h.valid_from,
+            )  # fmt: skip
+        for inc in session.execute(
+            select(OperationInclusion.id, OperationInclusion.part_id, OperationInclusion.operation,
+                   OperationInclusion.included_part_id, OperationInclusion.included_operation)
+            .where(OperationInclusion.part_id.in_(line_part_ids),
+                   OperationInclusion.included_part_id.in_(line_part_ids))
+            .order_by(OperationInclusion.id)
+        ):  # fmt: skip
+            inclusions.append(review.InclusionRef(inc.part_id, inc.operation, inc.included_part_id, inc.included_operation))  # fmt: skip
+
+    # consumable standards (1)
+    consumables: dict[str, review.ConsumableStandard] = {}
+    kinds_claimed = {l.kind for l in estimate.lines if isinstance(l, review.ConsumableLine)}  # noqa: E741
+    if kinds_claimed:
+        rows_c = session.scalars(
+            select(ConsumableStandardVersion).where(
+                ConsumableStandardVersion.kind.in_(kinds_claimed),
+                or_(ConsumableStandardVersion.vehicle_class.is_(None), ConsumableStandardVersion.vehicle_class == vclass),
+                _in_force(ConsumableStandardVersion, on),
+            )
+        )  # fmt: skip
+        for c in sorted(rows_c, key=lambda c: c.vehicle_class is not None):
+            consumables[c.kind] = review.ConsumableStandard(
+                c.kind, c.name, c.unit, Decimal(c.max_quantity_milli) / 1000,
+                from_fen(c.max_unit_price_fen) if c.max_unit_price_fen is not None else None,
+                c.vehicle_class, c.id, c.valid_from,
+            )  # fmt: skip
+
+    # the rescue tariff of the nearest region (1)
+    rescue = None
+    if any(isinstance(l, review.RescueLine) for l in estimate.lines) and region_ids:  # noqa: E741
+        order = {rid: n for n, rid in enumerate(region_ids)}
+        tariffs = sorted(
+            session.scalars(
+                select(RescueTariffVersion).where(
+                    RescueTariffVersion.region_id.in_(region_ids),
+                    _in_force(RescueTariffVersion, on),
+                )
+            ),
+            key=lambda t: order[t.region_id],
+        )
+        if tariffs:
+            t = tariffs[0]
+            rescue = review.RescueTariff(
+                region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
+                from_fen(t.per_km_fen), t.id, t.valid_from,
+            )  # fmt: skip
+
+    # earlier claims on the VIN within the profile's window (1)
+    earlier: list[review.EarlierClaim] = []
+    if estimate.vehicle.vin:
+        window = timedelta(days=profile.settings.repeat_claim_window_days)
+        for vid, eid, ever, edate, replaced in session.execute(
+            select(EstimateValidation.id, EstimateValidation.estimate_id,
+                   EstimateValidation.estimate_version, EstimateValidation.estimate_date,
+                   EstimateValidation.replaced_part_ids)
+            .where(EstimateValidation.vin == estimate.vehicle.vin,
+                   EstimateValidation.estimate_id != estimate.id,
+                   EstimateValidation.estimate_date <= on,
+                   EstimateValidation.estimate_date >= on - window)
+        ):  # fmt: skip
+            for pid in replaced or ():
+                earlier.append(review.EarlierClaim(eid, ever, edate, int(pid), vid))
+
+    return review.Refs(
+        branch=branch_info, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
+        matches=matches, components={k: tuple(v) for k, v in components.items()}, fitted=fitted,
+        price_versions={k: tuple(v) for k, v in versions.items()}, chain=chain,
+        price_types=price_types, card_parts=card_parts, labor_rates=labor, labor_kinds=kinds,
+        hours=hours, inclusions=tuple(inclusions), consumables=consumables, rescue=rescue,
+        earlier=tuple(earlier),
+    )  # fmt: skip
+
+
+def _labor_rates(
+    session: Session,
+    on: date,
+    branch_ids: list[int],
+    branches: dict[int, Any],
+    tier: str,
+    vclass: str,
+    card_labor: dict[int, tuple[int, int | None, int | None]],
+    channel: str | None,
+    kind_code: dict[int, str],
+) -> dict[str, review.LaborRateRef]:
+    """The rate per labor kind, as `pricebook.labor.labor_rates` decides it (the branch's own
+    standard rate, else the nearest parent's; a channel card's labor line replaces it: a fixed
+    rate or a percentage of the standard), in one statement."""
+    depth = {bid: n for n, bid in enumerate(branch_ids)}
+    nearest: dict[int, Any] = {}
+    rows = session.execute(
+        select(LaborRate.id, LaborRate.branch_id, LaborRate.labor_kind_id, LaborRate.rate_fen,
+               LaborRate.valid_from)
+        .where(LaborRate.branch_id.in_(branch_ids), LaborRate.shop_tier == tier,
+               LaborRate.vehicle_class == vclass, _in_force(LaborRate, on))
+    ).all()  # fmt: skip
+    for r in sorted(rows, key=lambda r: depth[r.branch_id]):
+        nearest.setdefault(r.labor_kind_id, r)
+    out: dict[str, review.LaborRateRef] = {}
+    for kind_id, r in nearest.items():
+        standard = from_fen(r.rate_fen)
+        code = branches[r.branch_id].code
+        why = f"branch {code} standard rate"
+        if r.branch_id != branch_ids[0]:
+            why = f"parent branch {code} standard rate (none of its own)"
+        rate, card_id = standard, None
+        if kind_id in card_labor:
+            card_id, rate_fen, pct_bp = card_labor[kind_id]
+            if rate_fen is not None:
+                rate, why = from_fen(rate_fen), f"channel {channel} card rate replaces the {why}"
+            else:
+                rate = round_yuan(standard * (pct_bp or 0) / 10000)
+                why = f"channel {channel} card: {Decimal(pct_bp or 0) / 100}% of the {why}"
+        out[kind_code[kind_id]] = review.LaborRateRef(
+            kind_code[kind_id], rate, standard, why, code, r.id,
+            channel if card_id else None, card_id, r.valid_from,
+        )  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Validate and store
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    id: int
+    created_at: datetime | None
+    created_by: str
+    #: the stored result of an earlier validation of the same estimate id and version
+    reused: bool
+    #: reused, and this request differs from the one stored
+    request_differs: bool
+    result: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "validation_id": self.id,
+            "validated_at": self.created_at.isoformat() if self.created_at else None,
+            "validated_by": self.created_by,
+            "reused": self.reused,
+            "request_differs": self.request_differs,
+            **self.result,
+        }
+
+
+def _matches_for(
+    session: Session, estimate: review.Estimate, matcher: Matcher
+) -> dict[int, review.MatchInfo]:
+    wanted = [
+        (line.index, line.custom_name or line.oe_number)
+        for line in estimate.lines
+        if isinstance(line, review.PartLine) and line.part_id is None
+    ]
+    if not wanted:
+        return {}
+    brand_id = None
+    v = estimate.vehicle
+    if v.model_id is None and v.brand:
+        brand_id = session.scalar(
+            select(Brand.id)
+            .where(or_(Brand.name == v.brand, Brand.code == v.brand.upper()))
+            .limit(1)
+        )
+    infos = run_matcher(matcher, [n for _, n in wanted], v.model_id, brand_id)
+    return {index: info for (index, _), info in zip(wanted, infos, strict=True)}
+
+
+def validate(
+    session: Session,
+    request: EstimateRequest,
+    *,
+    force: bool = False,
+    matcher: Matcher = None,
+    actor: str = "",
+    now: datetime | None = None,
+) -> Validation:
+    """Validate an estimate and store the result; the same estimate id and version again
+    returns the stored result unless `force`."""
+    request_json = _json(request)
+    if not force:
+        stored = session.scalars(
+            select(EstimateValidation)
+            .where(EstimateValidation.estimate_id == request.estimate_id,
+                   EstimateValidation.estimate_version == request.version)
+            .order_by(EstimateValidation.id.desc())
+            .limit(1)
+        ).first()  # fmt: skip
+        if stored is not None:
+            return Validation(
+                stored.id, stored.created_at, stored.created_by, True,
+                _canonical(stored.request) != _canonical(request_json), stored.result,
+            )  # fmt: skip
+    estimate = to_estimate(request, now=now)
+    matches = _matches_for(session, estimate, matcher)
+    refs = load_refs(session, estimate, matches)
+    result = review.review(estimate, refs)
+    result_json = _json(result)
+    ind = result.indicators
+    row_id, created_at = session.execute(
+        insert(EstimateValidation)
+        .values(
+            estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
+            branch_id=refs.branch.id, vin=estimate.vehicle.vin, model_id=estimate.vehicle.model_id,
+            model_selected=ind.model_selected, part_lines=ind.part_lines,
+            custom_part_lines=ind.custom_part_lines, custom_matched=ind.custom_matched,
+            claimed_fen=to_fen(result.totals.claimed), allowed_fen=to_fen(result.totals.allowed),
+            cut_fen=to_fen(result.totals.cut), profile_id=refs.profile.id,
+            profile_code=refs.profile.code, profile_version=refs.profile.version,
+            replaced_part_ids=review.replaced_parts(estimate, result), request=request_json,
+            result=result_json, created_by=actor,
+        )
+        .returning(EstimateValidation.id, EstimateValidation.created_at)
+    ).one()  # fmt: skip
+    return Validation(row_id, created_at, actor, False, False, result_json)
+
+
+def _json(value: Any) -> Any:
+    """What the value looks like in JSON (tuples as lists, Decimals and dates as text)."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def list_validations(session: Session, estimate_id: str) -> list[dict[str, Any]]:
+    """Every stored validation of an estimate, newest first (404 when there is none)."""
+    rows = list(
+        session.execute(
+            select(
+                EstimateValidation.id, EstimateValidation.estimate_version,
+                EstimateValidation.estimate_date, EstimateValidation.created_at,
+                EstimateValidation.created_by, EstimateValidation.profile_code,
+                EstimateValidation.profile_version, EstimateValidation.claimed_fen,
+                EstimateValidation.allowed_fen, EstimateValidation.cut_fen,
+                EstimateValidation.part_lines, EstimateValidation.custom_part_lines,
+                EstimateValidation.model_selected, EstimateValidation.result,
+            )
+            .where(EstimateValidation.estimate_id == estimate_id)
+            .order_by(EstimateValidation.id.desc())
+        )
+    )  # fmt: skip
+    if not rows:
+        raise NotFound(f"no validation of estimate {estimate_id!r}", field="id")
+    return [
+        {
+            "validation_id": r.id, "estimate_id": estimate_id,
+            "estimate_version": r.estimate_version, "estimate_date": r.estimate_date.isoformat(),
+            "validated_at": r.created_at.isoformat() if r.created_at else None,
+            "validated_by": r.created_by, "profile_code": r.profile_code,
+            "profile_version": r.profile_version,
+            "totals": {"claimed": str(from_fen(r.claimed_fen)), "allowed": str(from_fen(r.allowed_fen)),
+                       "cut": str(from_fen(r.cut_fen))},
+            "counts": (r.result or {}).get("counts", {}),
+            "flagged_lines": sum(1 for line in (r.result or {}).get("lines", ()) if line.get("status") == "flagged"),
+            "part_lines": r.part_lines, "custom_part_lines": r.custom_part_lines,
+            "model_selected": r.model_selected,
+        }
+        for r in rows
+    ]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Configuration: rule profiles, consumable standards, rescue tariffs (one JSON document)
+# ------------------------------------------------------------------------------------------------
+
+
+class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: Code
+    #: the branch the profile belongs to; "" or absent: the default profile
+    branch: str = ""
+    valid_from: date
+    valid_to: date | None = None
+    #: partial: what is not given takes the built-in default (`review.ProfileSettings`)
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class ConsumableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: Code
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+    max_quantity: Decimal
+    max_unit_price: Decimal | None = None
+    vehicle_class: Literal["A", "B", "C", "D", "E"] | None = None
+    valid_from: date
+    valid_to: date | None = None
+
+
+class RescueIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    region: Code
+    base_fee: Decimal
+    included_km: Annotated[int, msgspec.Meta(ge=0, le=10000)]
+    per_km: Decimal
+    valid_from: date
+    valid_to: date | None = None
+
+
+class ReviewConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    rule_profiles: list[ProfileIn] = msgspec.field(default_factory=list)
+    consumable_standards: list[ConsumableIn] = msgspec.field(default_factory=list)
+    rescue_tariffs: list[RescueIn] = msgspec.field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigReport:
+    inserted: dict[str, int]
+    closed: dict[str, int]
+    unchanged: dict[str, int]
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"{k}: {self.inserted[k]} new, {self.closed[k]} closed, {self.unchanged[k]} unchanged"
+            for k in self.inserted
+        )
+
+
+def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(review.ProfileSettings)}
+    for key in raw:
+        if key not in known:
+            raise InvalidInput(
+                f"{field}.{key}: unknown setting (known: {', '.join(sorted(known))})",
+                field=f"{field}.{key}",
+            )
+    try:
+        settings = msgspec.convert(raw, review.ProfileSettings, strict=False)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        found = _AT.search(message)
+        sub = found.group(1) if found else ""
+        raise InvalidInput(f"{field}.{sub}: {_AT.sub('', message).rstrip(' -')}", field=f"{field}.{sub}".rstrip(".")) from None  # fmt: skip
+    for tier in settings.max_price_type_by_tier:
+        if tier not in SHOP_TIERS:
+            raise InvalidInput(f"{field}.max_price_type_by_tier: unknown shop tier {tier!r}", field=f"{field}.max_price_type_by_tier")  # fmt: skip
+    if settings.default_vehicle_class not in VEHICLE_CLASSES:
+        raise InvalidInput(f"{field}.default_vehicle_class must be one of A–E", field=f"{field}.default_vehicle_class")  # fmt: skip
+    for code, severity in settings.severities.items():
+        if code not in review.CODES or severity not in ("info", "warning", "error"):
+            raise InvalidInput(f"{field}.severities: {code}={severity} is not a rule code and severity", field=f"{field}.severities")  # fmt: skip
+    return msgspec.to_builtins(settings)
+
+
+def import_review_config(
+    session: Session, document: bytes | str | dict[str, Any], *, actor: str, reason: str = ""
+) -> ConfigReport:
+    """Import rule profiles, consumable standards and rescue tariffs, all or nothing.
+
+    Format (JSON; every list optional)::
+
+        {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-01-01",
+                            "settings": {"price_tolerance_pct": "3",
+                                         "price_tolerance_by_category": {"glass": "0"},
+                                         "holidays": ["2025-10-01"]}}],
+         "consumable_standards": [{"kind": "refrigerant", "name": "制冷剂", "unit": "kg",
+                                   "max_quantity": "0.8", "max_unit_price": "220.00",
+                                   "vehicle_class": "B", "valid_from": "2025-01-01"}],
+         "rescue_tariffs": [{"region": "440300", "base_fee": "350.00", "included_km": 10,
+                             "per_km": "12.00", "valid_from": "2025-01-01"}]}
+
+    Versions follow `pricebook.history.plan_version`: the same value again changes nothing; a
+    new value closes the version in force on its `valid_from`; a profile's `version` counts up
+    per code. Unknown settings keys are errors; settings not given take the defaults.
+    """
+    if isinstance(document, dict):
+        try:
+            config = msgspec.convert(document, ReviewConfig)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(str(exc)) from None
+    else:
+        try:
+            config = msgspec.json.decode(document, type=ReviewConfig)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(str(exc)) from None
+        except msgspec.DecodeError as exc:
+            raise InvalidInput(f"not valid JSON: {exc}") from None
+    inserted = dict.fromkeys(("rule_profiles", "consumable_standards", "rescue_tariffs"), 0)
+    closed, unchanged = dict(inserted), dict(inserted)
+    branches = dict(session.execute(select(Branch.code, Branch.id)).all())
+    regions = dict(session.execute(select(Region.code, Region.id)).all())
+
+    def apply(kind: str, model: Any, key: dict[str, Any], valid_from: date, valid_to: date | None,
+              value: Any, values: dict[str, Any], extra: Callable[[list[Any]], dict[str, Any]]) -> None:  # fmt: skip
+        existing = list(session.scalars(select(model).filter_by(**key).order_by(model.valid_from)))
+        versions = [Version(r.id, r.valid_from, r.valid_to, _value_of(kind, r)) for r in existing]
+        plan = plan_version(versions, valid_from, valid_to, value)
+        if plan.close is not None:
+            old, day = plan.close
+            session.execute(update(model).where(model.id == old.id).values(valid_to=day))
+            closed[kind] += 1
+        if plan.insert:
+            row = {**key, **values, **extra(existing), "valid_from": valid_from, "valid_to": valid_to,
+                   "created_by": actor, "reason": reason}  # fmt: skip
+            session.execute(insert(model).values(**row))
+            inserted[kind] += 1
+            audit.record(session, actor=actor, action="create", entity=model.__tablename__,
+                         entity_id=json.dumps(key, default=str), after=row, reason=reason)  # fmt: skip
+        elif plan.close is None:
+            unchanged[kind] += 1
+
+    for n, p in enumerate(config.rule_profiles):
+        field = f"rule_profiles[{n}]"
+        branch_id = None
+        if p.branch:
+            if p.branch not in branches:
+                raise InvalidInput(f"{field}.branch: no branch {p.branch!r}", field=f"{field}.branch")  # fmt: skip
+            branch_id = branches[p.branch]
+        settings = _settings_json(p.settings, f"{field}.settings")
+        owners = set(
+            session.scalars(
+                select(RuleProfileVersion.branch_id).where(RuleProfileVersion.code == p.code)
+            )
+        )
+        if owners and owners != {branch_id}:
+            raise InvalidInput(
+                f"{field}.branch: profile {p.code} belongs to another branch",
+                field=f"{field}.branch",
+            )
+        apply("rule_profiles", RuleProfileVersion, {"code": p.code}, p.valid_from, p.valid_to,
+              _canonical(settings), {"branch_id": branch_id, "settings": settings},
+              lambda rows: {"version": max((r.version for r in rows), default=0) + 1})  # fmt: skip
+    for n, c in enumerate(config.consumable_standards):
+        field = f"consumable_standards[{n}]"
+        qty = _amount(c.max_quantity, f"{field}.max_quantity", places=3, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
+        price = None if c.max_unit_price is None else _amount(c.max_unit_price, f"{field}.max_unit_price", positive=True)  # fmt: skip
+        values = {"name": c.name, "unit": c.unit, "max_quantity_milli": int(qty * 1000),
+                  "max_unit_price_fen": None if price is None else to_fen(price)}  # fmt: skip
+        apply("consumable_standards", ConsumableStandardVersion,
+              {"kind": c.kind, "vehicle_class": c.vehicle_class}, c.valid_from, c.valid_to,
+              _canonical(values), values, lambda rows: {})  # fmt: skip
+    for n, t in enumerate(config.rescue_tariffs):
+        field = f"rescue_tariffs[{n}]"
+        if t.region not in regions:
+            raise InvalidInput(f"{field}.region: no region {t.region!r}", field=f"{field}.region")
+        values = {"base_fen": to_fen(_amount(t.base_fee, f"{field}.base_fee")),
+                  "included_km": t.included_km,
+                  "per_km_fen": to_fen(_amount(t.per_km, f"{field}.per_km"))}  # fmt: skip
+        apply("rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]},
+              t.valid_from, t.valid_to, _canonical(values), values, lambda rows: {})  # fmt: skip
+    return ConfigReport(inserted, closed, unchanged)
+
+
+def _value_of(kind: str, row: Any) -> str:
+    if kind == "rule_profiles":
+        return _canonical(row.settings)
+    if kind == "consumable_standards":
+        return _canonical({"name": row.name, "unit": row.unit, "max_quantity_milli": row.max_quantity_milli,
+                           "max_unit_price_fen": row.max_unit_price_fen})  # fmt: skip
+    return _canonical({"base_fen": row.base_fen, "included_km": row.included_km, "per_km_fen": row.per_km_fen})  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------
+# Demo configuration (`pricebook demo load` calls `load_demo_review_config`)
+# ------------------------------------------------------------------------------------------------
+
+#: 2025 public holidays (国务院办公厅通知) and the make-up working days (调休) around them.
+HOLIDAYS_2025 = (
+    ["2025-01-01", "2025-01-28", "2025-01-29", "2025-01-30", "2025-01-31", "2025-02-03",
+     "2025-02-04", "2025-04-04", "2025-05-01", "2025-05-02", "2025-05-05", "2025-06-02",
+     "2025-10-01", "2025-10-02", "2025-10-03", "2025-10-06", "2025-10-07", "2025-10-08"],
+    ["2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11"],
+)  # fmt: skip
+
+
+def demo_review_config() -> dict[str, Any]:
+    holidays, workdays = HOLIDAYS_2025
+    base = {"holidays": holidays, "workdays": workdays}
+    return {
+        "rule_profiles": [
+            {"code": "default", "branch": "", "valid_from": "2025-01-01", "settings": base},
+            {"code": "SZ01", "branch": "SZ01", "valid_from": "2025-01-01",
+             "settings": {**base, "price_tolerance_pct": "5",
+                          "price_tolerance_by_category": {"glass": "0", "electrical": "3"},
+                          "labor_hours_tolerance_pct": "10"}},
+            {"code": "BJ01", "branch": "BJ01", "valid_from": "2025-01-01",
+             "settings": {**base, "price_tolerance_pct": "3", "repeat_claim_window_days": 730}},
+        ],
+        "consumable_standards": [
+            *({"kind": "refrigerant", "name": "制冷剂R134a", "unit": "kg", "vehicle_class": c,
+               "max_quantity": q, "max_unit_price": "220.00", "valid_from": "2025-01-01"}
+              for c, q in (("A", "0.5"), ("B", "0.6"), ("C", "0.7"), ("D", "0.8"), ("E", "1.0"))),
+            *({"kind": "coolant", "name": "防冻液", "unit": "L", "vehicle_class": c,
+               "max_quantity": q, "max_unit_price": "45.00", "valid_from": "2025-01-01"}
+              for c, q in (("A", "5"), ("B", "6"), ("C", "7"), ("D", "8"), ("E", "10"))),
+            {"kind": "engine_oil", "name": "机油", "unit": "L", "max_quantity": "6",
+             "max_unit_price": "110.00", "valid_from": "2025-01-01"},
+            {"kind": "brake_fluid", "name": "制动液", "unit": "L", "max_quantity": "1",
+             "max_unit_price": "120.00", "valid_from": "2025-01-01"},
+            {"kind": "glass_adhesive", "name": "风挡玻璃胶", "unit": "支", "max_quantity": "2",
+             "max_unit_price": "150.00", "valid_from": "2025-01-01"},
+            {"kind": "washer_fluid", "name": "玻璃水", "unit": "L", "max_quantity": "4",
+             "max_unit_price": "15.00", "valid_from": "2025-01-01"},
+        ],
+        "rescue_tariffs": [
+            {"region": "CN", "base_fee": "300.00", "included_km": 10, "per_km": "10.00", "valid_from": "2025-01-01"},
+            {"region": "110000", "base_fee": "400.00", "included_km": 10, "per_km": "15.00", "valid_from": "2025-01-01"},
+            {"region": "310000", "base_fee": "400.00", "included_km": 10, "per_km": "15.00", "valid_from": "2025-01-01"},
+            {"region": "440000", "base_fee": "320.00", "included_km": 10, "per_km": "10.00", "valid_from": "2025-01-01"},
+            {"region": "440300", "base_fee": "350.00", "included_km": 10, "per_km": "12.00", "valid_from": "2025-01-01"},
+            {"region": "510000", "base_fee": "260.00", "included_km": 15, "per_km": "8.00", "valid_from": "2025-01-01"},
+        ],
+    }  # fmt: skip
+
+
+def load_demo_review_config(session: Session, *, actor: str = "demo") -> ConfigReport:
+    """The demo's rule profiles, consumable standards and rescue tariffs; loading twice changes
+    nothing. Needs the demo regions and branches."""
+    return import_review_config(
+        session, demo_review_config(), actor=actor, reason="demo review config"
+    )
+
+
+__all__ = [
+    "MAX_LINES",
+    "EstimateRequest",
+    "Validation",
+    "decode_request",
+    "import_review_config",
+    "list_validations",
+    "load_demo_review_config",
+    "load_refs",
+    "to_estimate",
+    "validate",
+]

@@ -1,0 +1,117 @@
+"""API keys: created once and shown once, stored only as SHA-256, checked in constant time.
+
+Roles are ordered for reads: admin ⊇ pricing_staff ⊇ reviewer ⊇ estimate_tool. A key never
+changes role; revoking sets `revoked_at` (the row stays, so the audit log keeps its meaning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from pricebook import audit
+from pricebook.errors import InvalidInput, NotFound
+from pricebook.models import ROLES, ApiKey
+
+KEY_PREFIX = "pbk_"
+RANK = {role: n for n, role in enumerate(ROLES)}
+
+
+def role_allows(have: str, need: str) -> bool:
+    """Whether a key of role `have` may call a route that needs role `need`."""
+    return RANK.get(have, -1) >= RANK[need]
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without a zone; they are UTC (CURRENT_TIMESTAMP)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    name: str
+    role: str
+    prefix: str
+    created_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiKey) -> KeyInfo:
+        return cls(
+            row.id, row.name, row.role, row.prefix, aware(row.created_at), aware(row.revoked_at)
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def create_key(session: Session, *, name: str, role: str, actor: str) -> tuple[KeyInfo, str]:
+    """A new key: returns its record and the key itself, which is never stored or shown again."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a key needs a name that says who or what uses it", field="name")
+    if role not in RANK:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field="role")
+    key = new_key()
+    row = ApiKey(name=name, role=role, key_hash=hash_key(key), prefix=key[: len(KEY_PREFIX) + 6])
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    audit.record(
+        session, actor=actor, action="create", entity="api_key", entity_id=row.id,
+        after={"name": name, "role": role, "prefix": row.prefix}, reason="API key created",
+    )  # fmt: skip
+    return KeyInfo.of(row), key
+
+
+def list_keys(session: Session, *, include_revoked: bool = True) -> list[KeyInfo]:
+    stmt = select(ApiKey).order_by(ApiKey.id)
+    if not include_revoked:
+        stmt = stmt.where(ApiKey.revoked_at.is_(None))
+    return [KeyInfo.of(row) for row in session.scalars(stmt)]
+
+
+def revoke_key(session: Session, key_id: int, *, actor: str, reason: str = "") -> KeyInfo:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key with id {key_id}", field="id")
+    if row.revoked_at is None:
+        now = datetime.now(UTC)
+        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=now))
+        audit.record(
+            session, actor=actor, action="revoke", entity="api_key", entity_id=key_id,
+            before={"revoked_at": None}, after={"revoked_at": now}, reason=reason or "revoked",
+        )  # fmt: skip
+        session.flush()
+        session.refresh(row)
+    return KeyInfo.of(row)
+
+
+def authenticate(session: Session, key: str) -> KeyInfo | None:
+    """The active key behind `key`, or None. One indexed lookup by hash, then a constant-time
+    comparison of the hashes (the lookup itself only sees the hash, never the key)."""
+    if not key or len(key) > 200:
+        return None
+    digest = hash_key(key)
+    row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
+        return None
+    return KeyInfo.of(row)

@@ -1,0 +1,1034 @@
+"""Market prices: observations, market references and drift detection.
+
+Scrapers only fetch and parse (``scrapers/``); everything after that happens here:
+
+1. **Parse** the price text (`parse_price` / `explain_price`): 元, ¥/￥, thousands commas, 万元,
+   ranges, per-unit suffixes; 面议 and friends are dropped with a reason. A range
+   (``850-920元``) counts as its **midpoint**: a listing's range is the spread of what that seller
+   asks (brands, grades), the midpoint is the unbiased single figure, and the market reference
+   takes a median over many listings anyway. The raw text is kept on the observation.
+2. **Match** to the catalogue: the OE number first (``parts.oe_normalized``, then
+   ``oe_supersessions``), else the matching engine (`pricebook.matching.MatchIndex`), blocked by
+   the brand/series found in the fitment text. Below the confidence threshold the observation is
+   stored ``unmatched`` (with the best candidate in ``suggested_part_id``) for a person to review.
+3. **Store** observations (`ingest_items`), change-only: a listing is (source, normalised name +
+   OE + fitment text, region, price type); while its amount does not change, its latest row's
+   ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
+   number of statements (catalogue version, bulk OE lookup, bulk listing lookup, one
+   executemany INSERT, one executemany UPDATE), whatever its size.
+4. **Market reference** (`market_references`) per part × region × price type: median, IQR
+   (p25–p75), min/max, count and freshness over a window (default 90 days). A region's reference
+   includes its sub-regions; ``region_id=None`` is the national one. Evidence for people and a
+   *candidate* for the price API, never a price layer.
+5. **Drift** (`detect_drift`): localized (branch/region) and system prices in force compared with
+   the market median of the most specific region (the price's region, then its ancestors, then
+   national) that has enough observations; beyond the threshold a drift task opens in the
+   feedback queue, or the open one is updated (`pricebook.feedback.open_or_update_drift`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, literal, select, union_all
+from sqlalchemy.orm import Session
+
+from pricebook.catalog import normalize_oe
+from pricebook.db import make_engine, transaction
+from pricebook.models import (
+    Branch,
+    Brand,
+    CatalogVersion,
+    Category,
+    Fitment,
+    MarketObservation,
+    MatchMapping,
+    OeSupersession,
+    Part,
+    PartAlias,
+    PriceType,
+    Region,
+    Series,
+    SynonymTerm,
+    VehicleModel,
+)
+from pricebook.money import FEN, from_fen, to_fen
+from pricebook.settings import Settings
+
+__all__ = [
+    "DEFAULT_DRIFT_MIN_OBSERVATIONS",
+    "DEFAULT_DRIFT_THRESHOLD_PCT",
+    "DEFAULT_MATCH_THRESHOLD_BP",
+    "DEFAULT_WINDOW_DAYS",
+    "DriftFinding",
+    "DriftReport",
+    "IngestResult",
+    "MarketReference",
+    "explain_price",
+    "ingest_items",
+    "market_references",
+    "parse_price",
+    "pick_reference",
+    "region_chains",
+]
+
+#: Window of the market reference and of drift detection.
+DEFAULT_WINDOW_DAYS = 90
+#: Drift: a price further than this from the market median (percent of the median) is flagged.
+DEFAULT_DRIFT_THRESHOLD_PCT = Decimal("20")
+#: Drift: fewer market observations than this in a region chain are not evidence enough.
+DEFAULT_DRIFT_MIN_OBSERVATIONS = 3
+#: Matching: a name match is stored as matched only when the engine decides "matched" with at
+#: least this confidence (basis points). OE matches are 10000.
+DEFAULT_MATCH_THRESHOLD_BP = 7500
+#: Items per transaction when `ingest_items` is given more than that.
+INGEST_CHUNK = 1000
+#: Names remembered per process and catalogue version with their match (a re-crawl's names).
+MATCH_CACHE_SIZE = 200_000
+#: Above this a "price" is a phone number or a typo, not a part price (yuan).
+MAX_PLAUSIBLE_YUAN = Decimal("5000000")
+
+# --------------------------------------------------------------------------------------------
+# Price text
+# --------------------------------------------------------------------------------------------
+
+NOT_GIVEN_WORDS = ("面议", "电询", "询价", "议价", "咨询", "来电", "暂无", "缺货", "待定", "私聊")
+_STRIP_WORDS = re.compile(
+    r"(人民币|rmb|cny|单价|售价|价格|报价|参考价|约|仅|含税|包邮|[¥:：])", re.I
+)
+_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+_UNIT = r"万元|万|元|块"
+_PRICE_RE = re.compile(
+    rf"^(?P<a>{_NUM})(?P<ua>{_UNIT})?"
+    rf"(?:(?:-|~|至|到|—|–)(?P<b>{_NUM})(?P<ub>{_UNIT})?)?"
+    r"(?:起)?(?:/[^\d]{1,3})?$"
+)
+_UNIT_FACTOR = {"万元": Decimal(10000), "万": Decimal(10000), "元": Decimal(1), "块": Decimal(1)}
+
+
+def explain_price(raw: str | None, unit_hint: str | None = "元") -> tuple[Decimal | None, str]:
+    """(amount in yuan rounded to the fen, "") or (None, reason the text is not a price).
+
+    Reasons: ``missing_price``, ``price_not_given`` (面议, 电询 …), ``unparseable``,
+    ``invalid_range`` (low above high), ``non_positive``, ``implausible`` (above 5,000,000 元).
+    ``unit_hint`` ("元" or "万元") is the source's unit for bare numbers.
+    """
+    if raw is None or not str(raw).strip():
+        return None, "missing_price"
+    text = unicodedata.normalize("NFKC", str(raw))  # ￥ → ¥, full-width digits and commas
+    if any(word in text for word in NOT_GIVEN_WORDS):
+        return None, "price_not_given"
+    text = re.sub(r"\s+", "", _STRIP_WORDS.sub("", text))
+    m = _PRICE_RE.match(text)
+    if not m:
+        return None, "price_not_given" if not re.search(r"\d", text) else "unparseable"
+    hint = unit_hint if unit_hint in _UNIT_FACTOR else "元"
+    unit_a = m["ua"] or m["ub"] or hint
+    try:
+        low = Decimal(m["a"].replace(",", "")) * _UNIT_FACTOR[unit_a]
+        if m["b"] is not None:
+            high = Decimal(m["b"].replace(",", "")) * _UNIT_FACTOR[m["ub"] or m["ua"] or hint]
+            if high < low:
+                return None, "invalid_range"
+            amount = (low + high) / 2
+        else:
+            amount = low
+    except InvalidOperation:
+        return None, "unparseable"
+    amount = amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    if amount <= 0:
+        return None, "non_positive"
+    if amount > MAX_PLAUSIBLE_YUAN:
+        return None, "implausible"
+    return amount, ""
+
+
+def parse_price(raw: str | None, unit_hint: str | None = "元") -> Decimal | None:
+    """The price a market listing states, in yuan, or None when it states none (see
+    `explain_price` for the reasons). ``"¥1,280.00"`` → 1280.00, ``"0.35万元"`` → 3500.00,
+    ``"850-920元"`` → 885.00 (the midpoint), ``"面议"`` → None."""
+    return explain_price(raw, unit_hint)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# The catalogue as ingest needs it (built once per process and catalogue version)
+# --------------------------------------------------------------------------------------------
+
+#: price type hint words → price type codes, most specific first; the first code that exists
+#: in the database wins (原厂件 is 市场原厂 where that type exists, else 4S).
+PRICE_TYPE_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("4s店价", "4s店", "4s价", "4s"), ("4s",)),
+    (("市场原厂", "原厂件", "原厂", "正厂", "纯正", "oem"), ("oem", "4s")),
+    (("品牌件", "品牌", "副厂", "副厂件"), ("brand",)),
+    (("适用件", "适用", "同质", "配套"), ("compatible", "brand")),
+    (("再制造", "翻新"), ("reman",)),
+    (("拆车件", "拆车", "二手"), ("salvage",)),
+)
+
+
+@dataclass
+class _Catalog:
+    version: int
+    index: Any  # pricebook.matching.MatchIndex
+    regions_by_code: dict[str, int]
+    regions_by_name: dict[str, int]
+    price_types: dict[str, int]  # code or name (lower case) → id
+    brands: list[tuple[str, int]]  # (name, id), longest name first
+    series: list[tuple[str, int, int]]  # (name, brand_id, series_id), longest first
+    series_models: dict[int, list[int]]
+    hint_cache: dict[str, int | None] = field(default_factory=dict)
+    #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
+    match_cache: dict[tuple[str, int | None, int | None, int], _Match] = field(default_factory=dict)
+
+    def price_type_id(self, hint: str | None) -> int | None:
+        key = (hint or "").strip().lower()
+        if key in self.hint_cache:
+            return self.hint_cache[key]
+        found = self.price_types.get(key)
+        if found is None and key:
+            for words, codes in PRICE_TYPE_HINTS:
+                if any(w in key for w in words):
+                    found = next(
+                        (self.price_types[c] for c in codes if c in self.price_types), None
+                    )
+                    if found is not None:
+                        break
+        self.hint_cache[key] = found
+        return found
+
+    def region_id(self, code: str | None, text: str | None) -> int | None:
+        if text:
+            t = text.strip()
+            found = self.regions_by_name.get(t) or self.regions_by_code.get(t)
+            if found is not None:
+                return found
+        return self.regions_by_code.get((code or "").strip())
+
+    def vehicle(self, text: str | None) -> tuple[int | None, int | None, int | None]:
+        """(brand id, model id to block the matcher with, model id to store) from fitment text
+        such as "大众 高尔夫7 2014-2019": the model is stored only when the series has one."""
+        if not text:
+            return None, None, None
+        brand_id = next((bid for name, bid in self.brands if name in text), None)
+        for name, series_brand, series_id in self.series:
+            if (brand_id is None or series_brand == brand_id) and name in text:
+                models = self.series_models.get(series_id, [])
+                if models:
+                    stored = models[0] if len(models) == 1 else None
+                    return series_brand, models[0], stored
+                return series_brand, None, None
+        return brand_id, None, None
+
+
+_catalog_lock = threading.Lock()
+_catalog_cache: dict[str, _Catalog] = {}
+
+
+def _catalog_version(session: Session) -> int:
+    return session.scalar(select(func.coalesce(func.max(CatalogVersion.id), 0))) or 0
+
+
+def _catalog(session: Session) -> _Catalog:
+    """The process's catalogue cache for this database, rebuilt when the version moved."""
+    key = str(session.get_bind().url)
+    version = _catalog_version(session)
+    with _catalog_lock:
+        cached = _catalog_cache.get(key)
+        if cached is None or cached.version != version:
+            cached = _catalog_cache[key] = _load_catalog(session, version)
+        return cached
+
+
+def _load_catalog(session: Session, version: int) -> _Catalog:
+    regions = session.execute(select(Region.id, Region.code, Region.name)).all()
+    by_name: dict[str, int] = {}
+    for id_, _code, name in regions:
+        by_name[name] = id_
+        short = re.sub(r"(省|市|自治区|特别行政区)$", "", name)
+        by_name.setdefault(short, id_)
+    types: dict[str, int] = {}
+    for id_, code, name in session.execute(select(PriceType.id, PriceType.code, PriceType.name)):
+        types[code.lower()] = id_
+        for part in re.split(r"[/、|]", name):
+            if part.strip():
+                types.setdefault(part.strip().lower(), id_)
+    brands = sorted(
+        ((name, id_) for id_, name in session.execute(select(Brand.id, Brand.name)) if name),
+        key=lambda x: -len(x[0]),
+    )
+    series = sorted(
+        (
+            (name, brand_id, id_)
+            for id_, brand_id, name in session.execute(
+                select(Series.id, Series.brand_id, Series.name)
+            )
+            if name
+        ),
+        key=lambda x: -len(x[0]),
+    )
+    series_models: dict[int, list[int]] = defaultdict(list)
+    model_brands: dict[int, int] = {}
+    for model_id, series_id, brand_id in session.execute(
+        select(VehicleModel.id, VehicleModel.series_id, Series.brand_id)
+        .join(Series, Series.id == VehicleModel.series_id)
+        .order_by(VehicleModel.id)
+    ):
+        series_models[series_id].append(model_id)
+        model_brands[model_id] = brand_id
+    return _Catalog(
+        version=version,
+        index=build_match_index(session, model_brands),
+        regions_by_code={code: id_ for id_, code, _ in regions},
+        regions_by_name=by_name,
+        price_types=types,
+        brands=brands,
+        series=series,
+        series_models=dict(series_models),
+    )
+
+
+def build_match_index(session: Session, model_brands: Mapping[int, int]) -> Any:
+    """The matching engine's index over the whole catalogue (the one place this module touches
+    `pricebook.matching`'s API besides `_match_names`)."""
+    from pricebook.matching import CatalogEntry, LearnedMapping, MatchIndex
+    from pricebook.matching.synonyms import default_synonym_groups
+
+    aliases: dict[int, list[str]] = defaultdict(list)
+    for part_id, alias in session.execute(select(PartAlias.part_id, PartAlias.alias)):
+        aliases[part_id].append(alias)
+    old_oes: dict[int, list[str]] = defaultdict(list)
+    for part_id, old in session.execute(
+        select(OeSupersession.part_id, OeSupersession.old_oe_normalized)
+    ):
+        old_oes[part_id].append(old)
+    fits: dict[int, set[int]] = defaultdict(set)
+    for part_id, model_id in session.execute(select(Fitment.part_id, Fitment.model_id)):
+        fits[part_id].add(model_id)
+    entries = []
+    for row in session.execute(
+        select(
+            Part.id, Part.code, Part.name, Part.oe_normalized, Part.is_assembly, Part.universal,
+            Part.position, Category.code,
+        ).join(Category, Category.id == Part.category_id).order_by(Part.id)
+    ):  # fmt: skip
+        models = frozenset() if row.universal else frozenset(fits.get(row.id, ()))
+        oes = [o for o in (row.oe_normalized, *old_oes.get(row.id, ())) if o]
+        entries.append(
+            CatalogEntry(
+                part_id=row.id,
+                part_code=row.code,
+                name=row.name,
+                aliases=tuple(aliases.get(row.id, ())),
+                oe_numbers=tuple(dict.fromkeys(oes)),
+                is_assembly=row.is_assembly,
+                model_ids=models,
+                brand_ids=frozenset(model_brands[m] for m in models if m in model_brands),
+                category=row.code_1,
+                position=row.position,
+            )
+        )
+    groups: dict[str, list[str]] = {}
+    for canonical, term in session.execute(
+        select(SynonymTerm.canonical, SynonymTerm.term).order_by(SynonymTerm.id)
+    ):
+        groups.setdefault(canonical, [canonical])
+        if term != canonical:
+            groups[canonical].append(term)
+    synonym_groups = default_synonym_groups() + list(groups.values())
+    learned = [
+        LearnedMapping(m.name_normalized, m.part_id, m.brand_id, m.model_id, m.accepted)
+        for m in session.scalars(select(MatchMapping).order_by(MatchMapping.id))
+    ]
+    return MatchIndex.build(entries, synonym_groups, learned, model_brands=model_brands)
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    part_id: int | None
+    suggested_part_id: int | None
+    confidence_bp: int
+    reason: str
+
+
+def _match_names(
+    index: Any, names: Sequence[str], model_id: int | None, brand_id: int | None, threshold_bp: int
+) -> list[_Match]:
+    """Names → matches through the matching engine (isolates its API)."""
+    out = []
+    for result in index.match(names, model_id=model_id, brand_id=brand_id):
+        best = result.best
+        if best is None:
+            out.append(_Match(None, None, 0, ""))
+            continue
+        bp = round(best.confidence * 10000)
+        if result.decision == "matched" and bp >= threshold_bp:
+            out.append(_Match(best.part_id, None, bp, best.reason))
+        else:
+            out.append(_Match(None, best.part_id, bp, best.reason or ""))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Ingest
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class IngestResult:
+    """What one or more batches did. Numeric fields become crawl stats
+    (``pricebook/ingest/<field>``), ``dropped_by_reason`` ``pricebook/ingest/dropped_by_reason/<r>``."""
+
+    items: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    dropped: int = 0
+    new: int = 0
+    updated_last_seen: int = 0
+    dropped_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def drop(self, reason: str) -> None:
+        self.dropped += 1
+        self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + 1
+
+    def add(self, other: IngestResult) -> None:
+        for key, value in asdict(other).items():
+            if isinstance(value, int):
+                setattr(self, key, getattr(self, key) + value)
+        for reason, n in other.dropped_by_reason.items():
+            self.dropped_by_reason[reason] = self.dropped_by_reason.get(reason, 0) + n
+
+
+_engines_lock = threading.Lock()
+_engines: dict[str, Engine] = {}
+
+
+def _engine_for(target: Any) -> Engine:
+    """An Engine, pricebook `Settings`, or Scrapy settings (``PRICEBOOK_DATABASE_URL`` there or
+    in the environment): one engine per database URL per process."""
+    if isinstance(target, Engine):
+        return target
+    if isinstance(target, Settings):
+        settings = target
+    else:
+        settings = Settings.from_env()
+        url = target.get("PRICEBOOK_DATABASE_URL") if hasattr(target, "get") else None
+        if url:
+            settings = Settings(database_url=str(url))
+    with _engines_lock:
+        engine = _engines.get(settings.database_url)
+        if engine is None:
+            engine = _engines[settings.database_url] = make_engine(settings)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close the engines `ingest_items` opened (the crawl pipeline calls this at the end)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def ingest_items(
+    target: Any,
+    items: Sequence[Mapping[str, Any]],
+    run_id: int | None = None,
+    *,
+    threshold_bp: int = DEFAULT_MATCH_THRESHOLD_BP,
+    chunk: int = INGEST_CHUNK,
+) -> IngestResult:
+    """Validate, match and store raw market items (`scrapers.items.MarketItem` dicts), one
+    transaction per ``chunk`` items. ``target``: Engine, `Settings` or Scrapy settings."""
+    engine = _engine_for(target)
+    total = IngestResult()
+    for start in range(0, len(items), chunk):
+        with transaction(engine) as session:
+            total.add(ingest_batch(session, items[start : start + chunk], run_id, threshold_bp))
+    return total
+
+
+@dataclass(slots=True)
+class _Parsed:
+    item: Mapping[str, Any]
+    name: str
+    amount_fen: int
+    fetched_at: datetime
+    oe: str
+    region_id: int | None
+    price_type_id: int | None
+    brand_id: int | None
+    block_model_id: int | None
+    model_id: int | None
+    item_key: str
+    match: _Match | None = None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _fetched_at(value: Any, now: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return _utc(value)
+    try:
+        return _utc(datetime.fromisoformat(str(value)))
+    except (TypeError, ValueError):
+        return now
+
+
+def _text(value: Any) -> str:
+    return re.sub(r"\s+", " ", str(value)).strip() if value is not None else ""
+
+
+def listing_key(name: str, oe: str, fitment: str) -> str:
+    """What identifies a listing within its source, whatever page it is on today."""
+    norm = unicodedata.normalize("NFKC", f"{name}|{oe}|{fitment}").lower()
+    return hashlib.sha1(re.sub(r"\s+", "", norm).encode()).hexdigest()[:32]
+
+
+_UPDATED_COLUMNS = (
+    "last_seen", "last_run_id", "part_id", "suggested_part_id", "model_id", "confidence_bp",
+    "match_reason", "status",
+)  # fmt: skip
+
+
+def ingest_batch(
+    session: Session,
+    items: Sequence[Mapping[str, Any]],
+    run_id: int | None = None,
+    threshold_bp: int = DEFAULT_MATCH_THRESHOLD_BP,
+    now: datetime | None = None,
+) -> IngestResult:
+    """One batch in the caller's transaction, in a constant number of statements."""
+    result = IngestResult(items=len(items))
+    now = _utc(now or datetime.now(UTC))
+    cat = _catalog(session)  # 1 statement (the version), more only when it moved
+
+    parsed: list[_Parsed] = []
+    for item in items:
+        name = _text(item.get("raw_name"))
+        if not name:
+            result.drop("missing_name")
+            continue
+        amount, reason = explain_price(item.get("raw_price"), item.get("price_unit_hint"))
+        if amount is None:
+            result.drop(reason)
+            continue
+        oe_raw = _text(item.get("raw_oe"))
+        fitment = _text(item.get("raw_brand_text"))
+        brand_id, block_model, model_id = cat.vehicle(fitment)
+        parsed.append(
+            _Parsed(
+                item=item,
+                name=name,
+                amount_fen=to_fen(amount),
+                fetched_at=_fetched_at(item.get("fetched_at"), now),
+                oe=normalize_oe(oe_raw) if oe_raw else "",
+                region_id=cat.region_id(item.get("region_code"), item.get("raw_region")),
+                price_type_id=cat.price_type_id(item.get("price_type_hint")),
+                brand_id=brand_id,
+                block_model_id=block_model,
+                model_id=model_id,
+                item_key=listing_key(name, oe_raw, fitment),
+            )
+        )
+    if not parsed:
+        return result
+
+    _match_batch(session, cat, parsed, threshold_bp)  # 1 statement (OE lookup)
+
+    # The latest row of every listing in the batch: 1 statement.
+    sources = sorted({_text(p.item.get("source")) for p in parsed})
+    keys = sorted({p.item_key for p in parsed})
+    latest: dict[tuple[Any, ...], Any] = {}
+    for row in session.execute(
+        select(
+            MarketObservation.id, MarketObservation.source, MarketObservation.item_key,
+            MarketObservation.region_id, MarketObservation.price_type_id,
+            MarketObservation.amount_fen, MarketObservation.last_seen,
+        )
+        .where(MarketObservation.source.in_(sources), MarketObservation.item_key.in_(keys))
+        .order_by(MarketObservation.id)
+    ):  # fmt: skip
+        latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
+            "id": row.id, "amount_fen": row.amount_fen, "last_seen": _utc(row.last_seen),
+        }  # fmt: skip
+
+    inserts: list[dict[str, Any]] = []
+    updates: dict[int, dict[str, Any]] = {}
+    for p in parsed:
+        m = p.match
+        assert m is not None
+        if m.part_id is not None:
+            result.matched += 1
+        else:
+            result.unmatched += 1
+        source = _text(p.item.get("source"))
+        match_values = {
+            "part_id": m.part_id,
+            "suggested_part_id": m.suggested_part_id,
+            "model_id": p.model_id,
+            "confidence_bp": m.confidence_bp,
+            "match_reason": m.reason,
+            "status": "matched" if m.part_id is not None else "unmatched",
+        }
+        key = (source, p.item_key, p.region_id, p.price_type_id)
+        current = latest.get(key)
+        if current is not None and current["amount_fen"] == p.amount_fen:
+            result.updated_last_seen += 1
+            if "id" not in current:  # a row inserted earlier in this batch
+                row = current["row"]
+                row["last_seen"] = max(row["last_seen"], p.fetched_at)
+                row["last_run_id"] = run_id
+                continue
+            pending = updates.get(current["id"])
+            seen = max(
+                current["last_seen"],
+                p.fetched_at,
+                pending["last_seen"] if pending else p.fetched_at,
+            )
+            updates[current["id"]] = {
+                "id": current["id"],
+                "last_seen": seen,
+                "last_run_id": run_id,
+                **match_values,
+            }
+            continue
+        result.new += 1
+        row = {
+            "source": source,
+            "item_key": p.item_key,
+            "url": _text(p.item.get("url")),
+            "fetched_at": p.fetched_at,
+            "first_seen": p.fetched_at,
+            "last_seen": p.fetched_at,
+            "raw_name": p.name,
+            "raw_price": _text(p.item.get("raw_price")),
+            "raw_oe": _text(p.item.get("raw_oe")),
+            "raw_brand_text": _text(p.item.get("raw_brand_text")),
+            "raw_region": _text(p.item.get("raw_region")),
+            "price_type_hint": _text(p.item.get("price_type_hint")),
+            "region_id": p.region_id,
+            "price_type_id": p.price_type_id,
+            "amount_fen": p.amount_fen,
+            "run_id": run_id,
+            "last_run_id": run_id,
+            **match_values,
+        }
+        inserts.append(row)
+        latest[key] = {"amount_fen": p.amount_fen, "row": row}
+
+    # Core statements, not the ORM's bulk paths: the ORM splits executemany batches wherever
+    # a row's NULL columns differ (matched vs unmatched), which would make the count grow.
+    table = MarketObservation.__table__
+    if inserts:
+        session.execute(table.insert(), inserts)  # 1 executemany
+    if updates:
+        stmt = (
+            table.update()
+            .where(table.c.id == bindparam("b_id"))
+            .values({c: bindparam(f"b_{c}") for c in _UPDATED_COLUMNS})
+        )
+        params = [
+            {"b_id": u["id"], **{f"b_{c}": u[c] for c in _UPDATED_COLUMNS}}
+            for u in updates.values()
+        ]
+        session.execute(stmt, params)  # 1 executemany
+    return result
+
+
+def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], threshold_bp: int) -> None:
+    """OE numbers first (current, then superseded, one statement); names through the engine."""
+    oes = sorted({p.oe for p in parsed if p.oe})
+    by_oe: dict[str, list[tuple[int, int]]] = defaultdict(list)  # oe → [(rank, part_id)]
+    if oes:
+        current = select(
+            Part.oe_normalized.label("oe"), Part.id.label("part_id"), literal(0).label("rank")
+        ).where(Part.oe_normalized.in_(oes))
+        old = select(
+            OeSupersession.old_oe_normalized.label("oe"),
+            OeSupersession.part_id.label("part_id"),
+            literal(1).label("rank"),
+        ).where(OeSupersession.old_oe_normalized.in_(oes))
+        both = union_all(current, old)
+        for oe, part_id, rank in session.execute(both):
+            by_oe[oe].append((rank, part_id))
+
+    pending: dict[tuple[int | None, int | None], list[_Parsed]] = defaultdict(list)
+    for p in parsed:
+        hits = sorted(set(by_oe.get(p.oe, ()))) if p.oe else []
+        if hits:
+            best_rank = hits[0][0]
+            parts = sorted({pid for rank, pid in hits if rank == best_rank})
+            if len(parts) > 1:
+                parts = _narrow_by_fitment(cat, parts, p.block_model_id, p.brand_id)
+            reason = "oe_exact" if best_rank == 0 else "oe_superseded"
+            if len(parts) == 1:
+                p.match = _Match(parts[0], None, 10000, reason)
+                continue
+        pending[(p.block_model_id, p.brand_id)].append(p)
+
+    cache = cat.match_cache
+    for (model_id, brand_id), group in pending.items():
+        names = [
+            n
+            for n in dict.fromkeys(p.name for p in group)
+            if (n, model_id, brand_id, threshold_bp) not in cache
+        ]
+        if names:
+            if len(cache) > MATCH_CACHE_SIZE:
+                cache.clear()
+            found = _match_names(cat.index, names, model_id, brand_id, threshold_bp)
+            for name, match in zip(names, found, strict=True):
+                cache[(name, model_id, brand_id, threshold_bp)] = match
+        for p in group:
+            p.match = cache[(p.name, model_id, brand_id, threshold_bp)]
+
+
+def _narrow_by_fitment(
+    cat: _Catalog, part_ids: list[int], model_id: int | None, brand_id: int | None
+) -> list[int]:
+    entries = {e.part_id: e for e in cat.index.entries if e.part_id in set(part_ids)}
+    if model_id is not None:
+        fitting = [
+            p for p in part_ids if model_id in entries[p].model_ids or not entries[p].model_ids
+        ]
+        if fitting:
+            return fitting
+    if brand_id is not None:
+        fitting = [p for p in part_ids if brand_id in entries[p].brand_ids]
+        if fitting:
+            return fitting
+    return part_ids
+
+
+# --------------------------------------------------------------------------------------------
+# Market reference
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MarketReference:
+    """The market for one part × region (None = national) × price type over a window."""
+
+    part_id: int
+    region_id: int | None
+    price_type_id: int
+    count: int
+    sources: int
+    median: Decimal
+    p25: Decimal
+    p75: Decimal
+    low: Decimal
+    high: Decimal
+    #: the freshest `last_seen` among the observations.
+    latest: datetime
+    window_days: int
+
+    @property
+    def median_fen(self) -> int:
+        return to_fen(self.median)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "region_id": self.region_id,
+            "price_type_id": self.price_type_id,
+            "count": self.count,
+            "sources": self.sources,
+            "median": str(self.median),
+            "p25": str(self.p25),
+            "p75": str(self.p75),
+            "low": str(self.low),
+            "high": str(self.high),
+            "latest": self.latest.isoformat(),
+            "window_days": self.window_days,
+        }
+
+
+def _quantile_fen(sorted_fen: Sequence[int], q: Decimal) -> Decimal:
+    """Linear interpolation between closest ranks (the usual "type 7"), in yuan to the fen."""
+    n = len(sorted_fen)
+    pos = q * (n - 1)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    frac = pos - lo
+    fen = Decimal(sorted_fen[lo]) + (Decimal(sorted_fen[hi]) - Decimal(sorted_fen[lo])) * frac
+    return (fen / 100).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def _window(on: date, window_days: int) -> tuple[datetime, datetime]:
+    until = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
+    return until - timedelta(days=window_days + 1), until
+
+
+def region_chains(session: Session) -> dict[int, list[int]]:
+    """Region id → [itself, parent, …, root] (one statement)."""
+    parents = dict(session.execute(select(Region.id, Region.parent_id)).all())
+    chains: dict[int, list[int]] = {}
+    for region_id in parents:
+        chain, seen = [], set()
+        current: int | None = region_id
+        while current is not None and current not in seen:
+            chain.append(current)
+            seen.add(current)
+            current = parents.get(current)
+        chains[region_id] = chain
+    return chains
+
+
+def market_references(
+    session: Session,
+    part_ids: Iterable[int],
+    on: date,
+    *,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    chains: Mapping[int, list[int]] | None = None,
+) -> dict[tuple[int, int | None, int], MarketReference]:
+    """Market references for these parts on ``on``: ``(part_id, region_id, price_type_id)`` →
+    `MarketReference`, for every region with observations and its ancestors, and ``None``
+    (national). Matched observations seen within ``window_days`` up to ``on`` count, one per
+    listing (its latest price). Two statements, whatever the number of parts."""
+    ids = sorted(set(part_ids))
+    if not ids:
+        return {}
+    chains = region_chains(session) if chains is None else chains
+    since, until = _window(on, window_days)
+    o = MarketObservation
+    rows = session.execute(
+        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key)
+        .where(
+            o.part_id.in_(ids), o.status == "matched", o.price_type_id.is_not(None),
+            o.last_seen >= since, o.first_seen < until,
+        )
+        .order_by(o.id)
+    ).all()  # fmt: skip
+    # one observation per listing: its latest row in the window
+    listings: dict[tuple[Any, ...], Any] = {}
+    for row in rows:
+        listings[(row.source, row.item_key, row.region_id, row.price_type_id)] = row
+    groups: dict[tuple[int, int | None, int], list[Any]] = defaultdict(list)
+    for row in listings.values():
+        regions: list[int | None] = [*chains.get(row.region_id, []), None]
+        for region_id in regions:
+            groups[(row.part_id, region_id, row.price_type_id)].append(row)
+    refs = {}
+    for key, members in groups.items():
+        fen = sorted(r.amount_fen for r in members)
+        refs[key] = MarketReference(
+            part_id=key[0],
+            region_id=key[1],
+            price_type_id=key[2],
+            count=len(fen),
+            sources=len({r.source for r in members}),
+            median=_quantile_fen(fen, Decimal("0.5")),
+            p25=_quantile_fen(fen, Decimal("0.25")),
+            p75=_quantile_fen(fen, Decimal("0.75")),
+            low=from_fen(fen[0]),
+            high=from_fen(fen[-1]),
+            latest=max(_utc(r.last_seen) for r in members),
+            window_days=window_days,
+        )
+    return refs
+
+
+def pick_reference(
+    refs: Mapping[tuple[int, int | None, int], MarketReference],
+    part_id: int,
+    price_type_id: int,
+    chain: Sequence[int | None],
+    min_observations: int = 1,
+) -> MarketReference | None:
+    """The most specific reference along ``chain`` (a region, its ancestors, then None for
+    national) with at least ``min_observations`` observations."""
+    for region_id in chain:
+        ref = refs.get((part_id, region_id, price_type_id))
+        if ref is not None and ref.count >= min_observations:
+            return ref
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Drift
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DriftFinding:
+    part_id: int
+    branch_id: int | None
+    price_type_id: int
+    model_id: int | None
+    price_id: int
+    scope: str
+    price_fen: int
+    market: MarketReference
+    deviation_bp: int  # (price − median) / median, basis points
+
+
+@dataclass
+class DriftReport:
+    checked: int = 0
+    drifting: int = 0
+    opened: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: drifting, but staff already resolved a task about this very price version.
+    already_resolved: int = 0
+    findings: list[DriftFinding] = field(default_factory=list)
+    task_ids: list[int] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"drift: {self.checked} prices checked, {self.drifting} off the market; "
+            f"tasks opened {self.opened}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"already resolved {self.already_resolved}"
+        )
+
+
+def deviation_bp(price_fen: int, median_fen: int) -> int:
+    """(price − median) / median in basis points, rounded half away from zero."""
+    value = (Decimal(price_fen - median_fen) * 10000 / Decimal(median_fen)).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    return int(value)
+
+
+def find_drift(
+    session: Session,
+    on: date,
+    *,
+    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
+    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
+) -> tuple[int, list[DriftFinding]]:
+    """(prices checked, findings): localized and system prices in force on ``on`` that are off
+    the market median by more than the threshold. Writes nothing."""
+    from pricebook.prices import versions_in_force
+
+    since, until = _window(on, window_days)
+    o = MarketObservation
+    part_ids = list(
+        session.scalars(
+            select(o.part_id)
+            .where(o.status == "matched", o.part_id.is_not(None), o.last_seen >= since, o.first_seen < until)
+            .distinct()
+        )
+    )  # fmt: skip
+    if not part_ids:
+        return 0, []
+    chains = region_chains(session)
+    refs = market_references(session, part_ids, on, window_days=window_days, chains=chains)
+    branches = dict(session.execute(select(Branch.id, Branch.region_id)).all())
+    branches_at: dict[int, list[int]] = defaultdict(list)
+    for branch_id, region_id in sorted(branches.items()):
+        branches_at[region_id].append(branch_id)
+    default_bp = int(Decimal(str(threshold_pct)) * 100)
+    limits = {b: int(Decimal(str(v)) * 100) for b, v in (branch_thresholds or {}).items()}
+
+    prices = []
+    for start in range(0, len(part_ids), 5000):
+        prices += versions_in_force(session, part_ids[start : start + 5000], on)
+    # the part-wide price first (model-specific ones only where there is none), oldest id first
+    prices.sort(key=lambda p: (p.model_id is not None, p.id))
+    checked = 0
+    seen: set[tuple[int, int | None, int]] = set()
+    findings: list[DriftFinding] = []
+    for price in prices:
+        if price.scope == "system":
+            targets: list[tuple[int | None, list[int | None]]] = [(None, [None])]
+        elif price.scope == "branch":
+            assert price.branch_id is not None
+            chain = chains.get(branches.get(price.branch_id, -1), [])
+            targets = [(price.branch_id, [*chain, None])]
+        else:
+            assert price.region_id is not None
+            chain = chains.get(price.region_id, [])
+            targets = [(b, [*chain, None]) for b in branches_at.get(price.region_id, [])]
+        for branch_id, chain in targets:
+            key = (price.part_id, branch_id, price.price_type_id)
+            if key in seen:
+                continue
+            seen.add(key)
+            ref = pick_reference(refs, price.part_id, price.price_type_id, chain, min_observations)
+            if ref is None:
+                continue
+            checked += 1
+            price_fen = to_fen(price.amount)
+            dev = deviation_bp(price_fen, ref.median_fen)
+            limit = limits.get(branch_id, default_bp) if branch_id is not None else default_bp
+            if abs(dev) > limit:
+                findings.append(
+                    DriftFinding(
+                        part_id=price.part_id, branch_id=branch_id,
+                        price_type_id=price.price_type_id, model_id=price.model_id,
+                        price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
+                        deviation_bp=dev,
+                    )
+                )  # fmt: skip
+    return checked, findings
+
+
+def detect_drift(
+    session: Session,
+    on: date,
+    *,
+    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
+    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
+    actor: str = "market-drift",
+) -> DriftReport:
+    """Find drifting prices (`find_drift`) and open or update one drift task per
+    part × branch × price type in the feedback queue, in the caller's transaction.
+
+    ``threshold_pct`` is the default; ``branch_thresholds`` (branch id → percent) overrides it
+    per branch (rule profiles will feed it). A price version whose drift task staff already
+    accepted or rejected does not reopen one; a new version of the price can.
+    """
+    from pricebook import feedback
+
+    report = DriftReport()
+    report.checked, findings = find_drift(
+        session, on, threshold_pct=threshold_pct, min_observations=min_observations,
+        window_days=window_days, branch_thresholds=branch_thresholds,
+    )  # fmt: skip
+    report.drifting = len(findings)
+    report.findings = findings
+    resolved = feedback.resolved_price_ids(session, "drift", {f.part_id for f in findings})
+    for f in findings:
+        if f.price_id in resolved.get((f.part_id, f.branch_id, f.price_type_id), set()):
+            report.already_resolved += 1
+            continue
+        evidence = {
+            "price_id": f.price_id,
+            "scope": f.scope,
+            "price": str(from_fen(f.price_fen)),
+            "deviation_pct": str((Decimal(f.deviation_bp) / 100).quantize(Decimal("0.01"))),
+            "threshold_pct": str(threshold_pct),
+            "market": f.market.as_dict(),
+            "on": on.isoformat(),
+        }
+        direction = "above" if f.deviation_bp > 0 else "below"
+        note = (
+            f"price {from_fen(f.price_fen)} is {abs(f.deviation_bp) / 100:.1f}% {direction} the "
+            f"market median {f.market.median} ({f.market.count} observations, "
+            f"p25–p75 {f.market.p25}–{f.market.p75})"
+        )
+        outcome, task_id = feedback.open_or_update_drift(
+            session, part_id=f.part_id, branch_id=f.branch_id, price_type_id=f.price_type_id,
+            model_id=f.model_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
+            evidence=evidence, note=note, actor=actor,
+        )  # fmt: skip
+        setattr(report, outcome, getattr(report, outcome) + 1)
+        report.task_ids.append(task_id)
+    return report

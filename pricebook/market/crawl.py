@@ -1,0 +1,353 @@
+"""`pricebook crawl`: run a Scrapy crawl per source in its own process, record it, report it.
+
+The Twisted reactor cannot be restarted inside one process, so every crawl is
+``python -m scrapy crawl listing|api_json -a source=… -s PRICEBOOK_RUN_ID=…`` in a subprocess,
+with ``PRICEBOOK_DATABASE_URL`` in its environment: its `CorePipeline` hands the items to
+`pricebook.market.ingest_items`. This module creates the `MarketRun` row first, relays the
+crawl's progress lines (Scrapy's LogStats every few seconds, warnings, errors), reads the final
+stats file (`scrapers.extensions.StatsFileExtension`) and stores the report on the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from pricebook.db import transaction
+from pricebook.errors import InvalidInput, NotFound
+from pricebook.keys import aware
+from pricebook.models import MarketRun
+from pricebook.settings import Settings
+
+SPIDERS = {"html": "listing", "json": "api_json"}
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlTarget:
+    name: str  # the source's name (what observations record)
+    spider: str
+    #: ("source", NAME) or ("source_file", PATH): the spider argument that selects it.
+    argument: tuple[str, str]
+    origin: str
+
+
+def resolve_targets(
+    names: list[str],
+    source_files: list[Path],
+    *,
+    all_sources: bool = False,
+    sources_dir: str | None = None,
+    base_url: str | None = None,
+) -> list[CrawlTarget]:
+    """The sources to crawl: by name (built-ins and ``sources_dir``), by file, or all of them
+    (example sources on ``.invalid`` domains are skipped)."""
+    from scrapers.sources import SourceError, find_source, list_sources, load_source
+
+    targets: list[CrawlTarget] = []
+    try:
+        chosen = [(name, False) for name in dict.fromkeys(names)]
+        if all_sources:
+            chosen += [
+                (name, True) for name in sorted(list_sources(sources_dir)) if name not in names
+            ]
+        for name, from_all in chosen:
+            src = load_source(find_source(name, sources_dir), base_url=base_url)
+            if from_all and _is_example(src.start_urls):
+                continue  # documentation, never crawled
+            targets.append(CrawlTarget(src.name, SPIDERS[src.kind], ("source", name), src.origin))
+        for path in source_files:
+            src = load_source(path, base_url=base_url)
+            targets.append(
+                CrawlTarget(
+                    src.name, SPIDERS[src.kind], ("source_file", str(path.resolve())), str(path)
+                )
+            )
+    except SourceError as exc:
+        raise NotFound(str(exc)) from None
+    if not targets:
+        raise InvalidInput("nothing to crawl: give SOURCE names, --source-file or --all")
+    return targets
+
+
+def _is_example(urls: tuple[str, ...]) -> bool:
+    return all((urlsplit(u).hostname or "").endswith(".invalid") for u in urls)
+
+
+def start_run(engine: Engine, target: CrawlTarget, actor: str) -> int:
+    with transaction(engine) as session:
+        run = MarketRun(
+            source=target.name, spider=target.spider, status="running", stats={}, created_by=actor
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, Any]) -> None:
+    with transaction(engine) as session:
+        session.execute(
+            update(MarketRun)
+            .where(MarketRun.id == run_id)
+            .values(status=status, stats=stats, finished_at=datetime.now(UTC))
+        )
+
+
+def list_runs(session: Session, limit: int = 50, source: str | None = None) -> list[MarketRun]:
+    """The latest runs first (for ``GET /api/v1/market/runs``)."""
+    stmt = select(MarketRun).order_by(MarketRun.id.desc()).limit(limit)
+    if source:
+        stmt = stmt.where(MarketRun.source == source)
+    return list(session.scalars(stmt))
+
+
+@dataclass
+class CrawlReport:
+    source: str
+    run_id: int
+    status: str = "failed"
+    finish_reason: str = ""
+    returncode: int | None = None
+    elapsed_s: float = 0.0
+    pages: int = 0
+    items: int = 0  # rows the spider parsed into items
+    matched: int = 0
+    unmatched: int = 0
+    new: int = 0
+    updated_last_seen: int = 0
+    #: rows and items dropped, by reason: the spider's (no name, no price, 面议) and the core's.
+    dropped: dict[str, int] = field(default_factory=dict)
+    page_errors: dict[str, int] = field(default_factory=dict)
+    responses: dict[str, int] = field(default_factory=dict)
+    retries: int = 0
+    robots_forbidden: int = 0
+    errors: int = 0
+    log_tail: list[str] = field(default_factory=list)
+
+    def as_stats(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in {"source", "run_id"}}
+        if self.status == "finished":
+            out.pop("log_tail")
+        return out
+
+    def lines(self) -> list[str]:
+        dropped = ", ".join(f"{r} {n}" for r, n in sorted(self.dropped.items())) or "none"
+        errors = ", ".join(f"{r} {n}" for r, n in sorted(self.page_errors.items())) or "none"
+        return [
+            f"{self.source} (run {self.run_id}): {self.status} ({self.finish_reason or '?'}) "
+            f"in {self.elapsed_s:.1f}s",
+            f"  pages {self.pages}, items {self.items}: matched {self.matched}, "
+            f"unmatched {self.unmatched}; new observations {self.new}, "
+            f"unchanged (last_seen moved) {self.updated_last_seen}",
+            f"  dropped: {sum(self.dropped.values())} ({dropped})",
+            f"  page errors: {errors}; retries {self.retries}; "
+            f"disallowed by robots.txt {self.robots_forbidden}; errors logged {self.errors}",
+        ]
+
+
+def report_from_stats(source: str, run_id: int, stats: dict[str, Any]) -> CrawlReport:
+    def n(key: str) -> int:
+        value = stats.get(key, 0)
+        return int(value) if isinstance(value, int | float) else 0
+
+    def prefixed(prefix: str) -> dict[str, int]:
+        return {
+            k.removeprefix(prefix): int(v)
+            for k, v in stats.items()
+            if k.startswith(prefix) and isinstance(v, int | float) and "/" not in k[len(prefix) :]
+        }
+
+    dropped = prefixed("pricebook/dropped/")
+    for reason, count in prefixed("pricebook/ingest/dropped_by_reason/").items():
+        dropped[reason] = dropped.get(reason, 0) + count
+    return CrawlReport(
+        source=source,
+        run_id=run_id,
+        finish_reason=str(stats.get("finish_reason", "")),
+        elapsed_s=round(float(stats.get("elapsed_time_seconds", 0.0) or 0.0), 2),
+        pages=n("pricebook/pages"),
+        items=n("pricebook/items"),
+        matched=n("pricebook/ingest/matched"),
+        unmatched=n("pricebook/ingest/unmatched"),
+        new=n("pricebook/ingest/new"),
+        updated_last_seen=n("pricebook/ingest/updated_last_seen"),
+        dropped=dropped,
+        page_errors=prefixed("pricebook/page_errors/"),
+        responses=prefixed("downloader/response_status_count/"),
+        retries=n("retry/count"),
+        robots_forbidden=n("robotstxt/forbidden"),
+        errors=n("log_count/ERROR"),
+    )
+
+
+def _subprocess_database_url(settings: Settings) -> str:
+    """The URL for the crawl process: a relative SQLite path made absolute (its cwd differs)."""
+    url = make_url(settings.database_url)
+    path = settings.sqlite_path()
+    if path is not None and not path.is_absolute():
+        url = url.set(database=str(path.resolve()))
+    return url.render_as_string(hide_password=False)
+
+
+def project_root() -> Path:
+    import scrapers
+
+    return Path(scrapers.__file__).resolve().parent.parent
+
+
+def crawl_command(
+    target: CrawlTarget,
+    run_id: int,
+    stats_file: Path,
+    *,
+    base_url: str | None = None,
+    sources_dir: str | None = None,
+    extra_settings: list[str] | None = None,
+    timeout: float | None = None,
+) -> list[str]:
+    cmd = [sys.executable, "-m", "scrapy", "crawl", target.spider, "-a", "=".join(target.argument)]
+    if base_url:
+        cmd += ["-a", f"base_url={base_url}"]
+    settings = [
+        f"PRICEBOOK_RUN_ID={run_id}",
+        f"PRICEBOOK_STATS_FILE={stats_file}",
+        "LOGSTATS_INTERVAL=5",
+    ]
+    if sources_dir:
+        settings.append(f"PRICEBOOK_SOURCES_DIR={Path(sources_dir).resolve()}")
+    if timeout:
+        settings.append(f"CLOSESPIDER_TIMEOUT={timeout}")
+    for value in [*settings, *(extra_settings or [])]:
+        cmd += ["-s", value]
+    return cmd
+
+
+def run_crawl(
+    settings: Settings,
+    engine: Engine,
+    target: CrawlTarget,
+    *,
+    actor: str,
+    base_url: str | None = None,
+    sources_dir: str | None = None,
+    extra_settings: list[str] | None = None,
+    timeout: float | None = None,
+    out: TextIO | None = None,
+) -> CrawlReport:
+    """Record a run, crawl in a subprocess while relaying progress to ``out``, store the
+    report on the run and return it."""
+    out = out or sys.stderr
+    run_id = start_run(engine, target, actor)
+    env = dict(os.environ)
+    env["PRICEBOOK_DATABASE_URL"] = _subprocess_database_url(settings)
+    env["SCRAPY_SETTINGS_MODULE"] = "scrapers.settings"
+    root = project_root()
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    started = time.perf_counter()
+    tail: deque[str] = deque(maxlen=30)
+    with tempfile.TemporaryDirectory(prefix=f"pricebook-crawl-{run_id}-") as work:
+        stats_file = Path(work) / "stats.json"
+        cmd = crawl_command(
+            target, run_id, stats_file, base_url=base_url, sources_dir=sources_dir,
+            extra_settings=extra_settings, timeout=timeout,
+        )  # fmt: skip
+        print(f"crawling {target.name} (run {run_id}, spider {target.spider})", file=out)
+        out.flush()
+        try:
+            proc = subprocess.Popen(
+                cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, encoding="utf-8", errors="replace",
+            )  # fmt: skip
+        except OSError as exc:
+            report = CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
+            finish_run(engine, run_id, "failed", report.as_stats())
+            return report
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            if _is_progress(line):
+                print(f"  [{target.name}] {_short(line)}", file=out)
+                out.flush()
+        returncode = proc.wait()
+        stats = json.loads(stats_file.read_text("utf-8")) if stats_file.exists() else {}
+    report = report_from_stats(target.name, run_id, stats)
+    report.returncode = returncode
+    report.elapsed_s = report.elapsed_s or round(time.perf_counter() - started, 1)
+    ok = returncode == 0 and report.finish_reason == "finished" and report.errors == 0
+    report.status = "finished" if ok else "failed"
+    if not ok:
+        report.log_tail = list(tail)
+    finish_run(engine, run_id, report.status, report.as_stats())
+    return report
+
+
+def _is_progress(line: str) -> bool:
+    if "WARNING: Disabled " in line:  # optional components not configured: not news
+        return False
+    return (
+        "] INFO: Crawled " in line
+        or "] WARNING: " in line
+        or "] ERROR: " in line
+        or "] CRITICAL: " in line
+        or line.startswith("Traceback")
+    )
+
+
+def _short(line: str) -> str:
+    """Drop Scrapy's timestamp and logger prefix: '2025-… [scrapy.x] INFO: text' → 'text'."""
+    _, sep, rest = line.partition("] ")
+    return rest if sep else line
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    id: int
+    source: str
+    spider: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    stats: dict[str, Any]
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    items: list[RunView]
+    total: int
+    limit: int
+    offset: int
+
+
+def page_runs(
+    session: Session, *, source: str | None = None, status: str | None = None,
+    limit: int = 50, offset: int = 0,
+) -> RunPage:  # fmt: skip
+    """Recorded crawls, newest first, with their reports (``GET /api/v1/market/runs``)."""
+    stmt = select(MarketRun)
+    if source:
+        stmt = stmt.where(MarketRun.source == source)
+    if status:
+        stmt = stmt.where(MarketRun.status == status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.scalars(stmt.order_by(MarketRun.id.desc()).limit(limit).offset(offset))
+    items = [
+        RunView(r.id, r.source, r.spider, r.status, aware(r.started_at) or r.started_at,
+                aware(r.finished_at), dict(r.stats or {}), r.created_by)
+        for r in rows
+    ]  # fmt: skip
+    return RunPage(items, total, limit, offset)

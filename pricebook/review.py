@@ -1,0 +1,1686 @@
+"""Estimate review (核损): the rules of 第六条 and the time limits of 第七条, as pure functions.
+
+Nothing here touches the database. `pricebook.estimates` loads everything the rules need into a
+`Refs` in a fixed number of statements, then calls `review(estimate, refs)`; tests build `Refs`
+by hand and check every rule with numbers.
+
+How a line is judged
+--------------------
+Every line has a claimed amount (part: quantity × claimed unit price, or the repair cost; labor:
+hours × claimed rate; consumable: quantity × unit price; rescue: the claimed fee). The line's
+rules run in a fixed order; each rule may propose a lower allowed amount. The line's allowed
+amount is the minimum of the claimed amount and every proposal, and each flag records the
+*incremental* cut it made (the allowed amount before it minus the allowed amount after it), so
+a line both over its reference and an assembly is never cut twice: the flags' cuts add up to the
+line's cut, and the line's cut is claimed − allowed. A rule that applies but proposes nothing
+lower still flags the line, with cut 0.
+
+Order, part lines (exclusions first, then substitutions, then price):
+  CUSTOM_PART (identity only) → NON_STANDARD_EQUIPMENT_NOT_COVERED → PART_NOT_FITTED →
+  REPEAT_CLAIM → DUPLICATE_LINE → REPAIR_COST_GE_REPLACE → ASSEMBLY_WHERE_COMPONENT_AVAILABLE →
+  SPEC_ABOVE_ORIGINAL → PART_PRICE_ABOVE_REFERENCE → PART_NO_REFERENCE (no money).
+Labor lines: labor on an excluded part line (same code) → DUPLICATE_LINE → LABOR_OVERLAP →
+  LABOR_HOURS_ABOVE_STANDARD (cuts hours at the claimed rate) → LABOR_RATE_ABOVE_STANDARD (cuts
+  the rate on the hours left), so hours × rate is never cut twice.
+Consumables: DUPLICATE_LINE → CONSUMABLE_ABOVE_STANDARD. Rescue: RESCUE_FEE_ABOVE_TARIFF.
+
+Money is `Decimal` yuan; every computed amount is rounded half-up to the fen (`round_yuan`):
+unit amounts first (reference × (1 + tolerance)), then unit × quantity. Tolerances are
+percentages; a claim is over its reference when it is above reference × (1 + tolerance), and is
+then allowed exactly reference × (1 + tolerance).
+
+Line status: `unknown` when the line names a part id the catalogue does not have (it is passed
+through uncut, never an error); `flagged` when a flag of severity warning or error is on it or
+it was cut; else `ok` (info flags, e.g. a custom name matched to the catalogue, keep a line ok).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Literal
+
+from pricebook.catalog import normalize_oe
+from pricebook.money import round_yuan
+from pricebook.prices import (
+    AGREEMENTS,
+    CardTerms,
+    PriceQuery,
+    PriceTypeInfo,
+    PriceVersion,
+    Resolution,
+    ScopeStep,
+    resolve,
+)
+
+Severity = Literal["info", "warning", "error"]
+Status = Literal["ok", "flagged", "unknown"]
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+CENTI = Decimal("0.01")
+
+CODES = (
+    "PART_PRICE_ABOVE_REFERENCE",
+    "PART_NO_REFERENCE",
+    "CUSTOM_PART",
+    "PART_NOT_FITTED",
+    "SPEC_ABOVE_ORIGINAL",
+    "REPAIR_COST_GE_REPLACE",
+    "ASSEMBLY_WHERE_COMPONENT_AVAILABLE",
+    "LABOR_RATE_ABOVE_STANDARD",
+    "LABOR_HOURS_ABOVE_STANDARD",
+    "LABOR_OVERLAP",
+    "DUPLICATE_LINE",
+    "CONSUMABLE_ABOVE_STANDARD",
+    "NON_STANDARD_EQUIPMENT_NOT_COVERED",
+    "REPEAT_CLAIM",
+    "RESCUE_FEE_ABOVE_TARIFF",
+)
+DEFAULT_SEVERITY: dict[str, Severity] = {
+    "PART_PRICE_ABOVE_REFERENCE": "warning",
+    "PART_NO_REFERENCE": "warning",
+    "CUSTOM_PART": "warning",  # a matched custom name is info
+    "PART_NOT_FITTED": "error",
+    "SPEC_ABOVE_ORIGINAL": "warning",
+    "REPAIR_COST_GE_REPLACE": "warning",
+    "ASSEMBLY_WHERE_COMPONENT_AVAILABLE": "warning",
+    "LABOR_RATE_ABOVE_STANDARD": "warning",
+    "LABOR_HOURS_ABOVE_STANDARD": "warning",
+    "LABOR_OVERLAP": "warning",
+    "DUPLICATE_LINE": "error",
+    "CONSUMABLE_ABOVE_STANDARD": "warning",
+    "NON_STANDARD_EQUIPMENT_NOT_COVERED": "error",
+    "REPEAT_CLAIM": "error",
+    "RESCUE_FEE_ABOVE_TARIFF": "warning",
+}
+OPERATION_ZH = {"replace": "更换", "repair": "修复", "paint": "喷漆", "remove_refit": "拆装"}
+OPERATION_EN = {
+    "replace": "replace",
+    "repair": "repair",
+    "paint": "paint",
+    "remove_refit": "remove & refit",
+}
+TIER_ZH = {"4s": "4S店", "class1": "一类修理厂", "class2": "二类修理厂", "class3": "三类修理厂"}
+
+
+def yuan(amount: Decimal) -> str:
+    """1280 -> '1,280.00' (messages only; JSON carries plain decimal strings)."""
+    return f"{amount:,.2f}"
+
+
+def pct_text(p: Decimal) -> str:
+    return f"{p.normalize():f}%"
+
+
+def hours_text(h: Decimal) -> str:
+    return f"{h.quantize(CENTI)}"
+
+
+def with_tolerance(reference: Decimal, tolerance_pct: Decimal) -> Decimal:
+    """reference × (1 + tolerance), rounded half-up to the fen."""
+    return round_yuan(reference * (HUNDRED + tolerance_pct) / HUNDRED)
+
+
+# ------------------------------------------------------------------------------------------------
+# The estimate (input)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """A catalogue model (系统车型点选) or a model typed by hand; the VIN finds earlier claims."""
+
+    model_id: int | None = None
+    brand: str = ""
+    model: str = ""
+    vin: str = ""
+    #: for a typed vehicle: the class its labor rates and hours use (else the profile default)
+    vehicle_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    tier: str = "class2"  # 4s | class1 | class2 | class3
+    channel_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """保单特别约定: repair at a 4S/specialist shop allowed; domestic or imported glass."""
+
+    four_s_allowed: bool = False
+    glass: str | None = None  # domestic | imported
+
+
+@dataclass(frozen=True, slots=True)
+class PartLine:
+    index: int
+    quantity: Decimal
+    #: replace: the claimed unit price; repair: optional (the claim is `repair_cost`)
+    claimed_unit_price: Decimal | None = None
+    part_id: int | None = None
+    oe_number: str = ""
+    custom_name: str = ""
+    price_type: str | None = None
+    action: str = "replace"  # replace | repair
+    repair_cost: Decimal | None = None
+    added_equipment: bool = False  # 加装 (non-standard added equipment)
+    added_equipment_covered: bool = False  # 新增设备损失险
+    line_id: str = ""
+
+    @property
+    def claimed(self) -> Decimal:
+        if self.action == "repair":
+            return round_yuan(self.repair_cost or ZERO)
+        return round_yuan(self.quantity * (self.claimed_unit_price or ZERO))
+
+
+@dataclass(frozen=True, slots=True)
+class LaborLine:
+    index: int
+    operation: str  # replace | repair | paint | remove_refit
+    labor_kind: str  # sheet_metal | paint | mechanical | electrical | remove_refit
+    hours: Decimal
+    claimed_rate: Decimal
+    part_id: int | None = None
+    #: the index (in `lines`) of the part line this labor acts on
+    line_ref: int | None = None
+    line_id: str = ""
+
+    @property
+    def claimed(self) -> Decimal:
+        return round_yuan(self.hours * self.claimed_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumableLine:
+    index: int
+    kind: str
+    quantity: Decimal
+    unit: str
+    unit_price: Decimal
+    line_id: str = ""
+
+    @property
+    def claimed(self) -> Decimal:
+        return round_yuan(self.quantity * self.unit_price)
+
+
+@dataclass(frozen=True, slots=True)
+class RescueLine:
+    index: int
+    distance_km: Decimal
+    claimed_fee: Decimal
+    line_id: str = ""
+
+    @property
+    def claimed(self) -> Decimal:
+        return round_yuan(self.claimed_fee)
+
+
+Line = PartLine | LaborLine | ConsumableLine | RescueLine
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    id: str
+    version: int
+    date: date  # prices, rates and profiles as of this day
+    submitted_at: datetime  # the review deadline counts from here
+    branch: str
+    vehicle: Vehicle
+    shop: Shop
+    policy: Policy
+    lines: tuple[Line, ...]
+
+
+def line_kind(line: Line) -> str:
+    return {
+        PartLine: "part",
+        LaborLine: "labor",
+        ConsumableLine: "consumable",
+        RescueLine: "rescue",
+    }[type(line)]
+
+
+# ------------------------------------------------------------------------------------------------
+# Rule profiles
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineTier:
+    #: estimates up to this amount (inclusive) get `days` working days
+    max_amount: Decimal
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSettings:
+    """Everything a branch may tune. Stored as JSON, one complete document per version."""
+
+    #: PART_PRICE_ABOVE_REFERENCE: allowed = reference × (1 + tolerance)
+    price_tolerance_pct: Decimal = Decimal("5")
+    #: per category code (glass, lamp …), overriding `price_tolerance_pct`
+    price_tolerance_by_category: dict[str, Decimal] = field(default_factory=dict)
+    labor_rate_tolerance_pct: Decimal = Decimal("0")
+    labor_hours_tolerance_pct: Decimal = Decimal("10")
+    consumable_tolerance_pct: Decimal = Decimal("0")
+    rescue_tolerance_pct: Decimal = Decimal("0")
+    repeat_claim_window_days: int = 365
+    #: the highest price type each shop tier may claim without a policy agreement (低配高选)
+    max_price_type_by_tier: dict[str, str] = field(
+        default_factory=lambda: {"4s": "4s", "class1": "oem", "class2": "brand", "class3": "brand"}
+    )
+    #: labor rates and hours for a vehicle typed by hand without a class
+    default_vehicle_class: str = "B"
+    #: 第七条: < 20,000 one working day, 20,000–50,000 two, above three
+    deadline_tiers: tuple[DeadlineTier, ...] = (
+        DeadlineTier(Decimal("19999.99"), 1),
+        DeadlineTier(Decimal("50000.00"), 2),
+    )
+    deadline_days_above: int = 3
+    #: end of the working day (第八条 正常班 8:30–17:00): deadlines fall at this time
+    closing_time: str = "17:00"
+    night_shift_below: Decimal = Decimal("5000")
+    holiday_duty_below: Decimal = Decimal("20000")
+    #: public holidays (weekdays off) and make-up working days (调休, weekends on)
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+    #: severity overrides per rule code
+    severities: dict[str, str] = field(default_factory=dict)
+
+    def price_tolerance(self, category: str) -> Decimal:
+        return self.price_tolerance_by_category.get(category, self.price_tolerance_pct)
+
+    def severity(self, code: str) -> Severity:
+        value = self.severities.get(code) or DEFAULT_SEVERITY[code]
+        return value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleProfile:
+    code: str
+    version: int
+    branch: str | None  # None: the default profile
+    settings: ProfileSettings
+    id: int | None = None
+
+
+DEFAULT_PROFILE = RuleProfile("default", 0, None, ProfileSettings())
+
+
+# ------------------------------------------------------------------------------------------------
+# References (everything the rules need, loaded up front)
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartInfo:
+    id: int
+    code: str
+    name: str
+    category_id: int
+    category: str
+    is_assembly: bool = False
+    universal: bool = False
+    unit: str = "个"
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    part_id: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleInfo:
+    model_id: int
+    code: str
+    name: str
+    brand_id: int
+    brand: str
+    vehicle_class: str
+
+
+@dataclass(frozen=True, slots=True)
+class BranchInfo:
+    id: int
+    code: str
+    name: str
+    authority_limit: Decimal
+    parent_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MatchCandidate:
+    part_id: int
+    part_code: str
+    name: str
+    score: float
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class MatchInfo:
+    """What the matching index made of a custom name (or an OE number the catalogue lacks)."""
+
+    query: str
+    decision: str  # matched | suggested | unmatched
+    reason: str | None
+    part_id: int | None  # set when decision == matched
+    candidates: tuple[MatchCandidate, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LaborRateRef:
+    labor_kind: str
+    rate: Decimal  # what applies: the channel card's rate, else the standard rate
+    standard_rate: Decimal
+    why: str
+    rate_branch: str
+    rate_id: int | None = None
+    channel: str | None = None
+    rate_card_id: int | None = None
+    valid_from: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoursRef:
+    part_id: int
+    operation: str
+    labor_kind: str
+    hours: Decimal
+    vehicle_class: str
+    id: int | None = None
+    valid_from: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionRef:
+    """(part_id, operation) already includes (included_part_id, included_operation)."""
+
+    part_id: int
+    operation: str
+    included_part_id: int
+    included_operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumableStandard:
+    kind: str
+    name: str
+    unit: str
+    max_quantity: Decimal
+    max_unit_price: Decimal | None
+    vehicle_class: str | None = None
+    id: int | None = None
+    valid_from: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RescueTariff:
+    region: str
+    base_fee: Decimal
+    included_km: Decimal
+    per_km: Decimal
+    id: int | None = None
+    valid_from: date | None = None
+
+    def fee(self, distance_km: Decimal) -> Decimal:
+        extra = max(ZERO, distance_km - self.included_km)
+        return round_yuan(self.base_fee + extra * self.per_km)
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierClaim:
+    """A part replaced in an earlier validated estimate on the same VIN."""
+
+    estimate_id: str
+    estimate_version: int
+    date: date
+    part_id: int
+    validation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refs:
+    branch: BranchInfo
+    profile: RuleProfile = DEFAULT_PROFILE
+    vehicle: VehicleInfo | None = None
+    parts: dict[int, PartInfo] = field(default_factory=dict)
+    #: normalised OE number (current or superseded) -> part id
+    oe_parts: dict[str, int] = field(default_factory=dict)
+    #: part-line index -> what the matcher made of its custom name
+    matches: dict[int, MatchInfo] = field(default_factory=dict)
+    components: dict[int, tuple[Component, ...]] = field(default_factory=dict)
+    #: part id -> fits the selected model (None: no model selected, or no fitment data)
+    fitted: dict[int, bool | None] = field(default_factory=dict)
+    price_versions: dict[int, tuple[PriceVersion, ...]] = field(default_factory=dict)
+    chain: tuple[ScopeStep, ...] = (ScopeStep("system", "system", None, "system"),)
+    price_types: dict[int, PriceTypeInfo] = field(default_factory=dict)
+    #: the channel's rate-card parts terms in force, per category id
+    card_parts: dict[int, CardTerms] = field(default_factory=dict)
+    labor_rates: dict[str, LaborRateRef] = field(default_factory=dict)
+    labor_kinds: dict[str, str] = field(default_factory=dict)  # code -> name
+    hours: dict[tuple[int, str], HoursRef] = field(default_factory=dict)
+    inclusions: tuple[InclusionRef, ...] = ()
+    consumables: dict[str, ConsumableStandard] = field(default_factory=dict)
+    rescue: RescueTariff | None = None
+    earlier: tuple[EarlierClaim, ...] = ()
+
+    @property
+    def vehicle_class(self) -> str:
+        return (
+            self.vehicle.vehicle_class
+            if self.vehicle
+            else self.profile.settings.default_vehicle_class
+        )
+
+    def type_by_code(self, code: str) -> PriceTypeInfo | None:
+        return next((t for t in self.price_types.values() if t.code == code), None)
+
+
+# ------------------------------------------------------------------------------------------------
+# The result
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """The value a claim was compared with, and where it comes from."""
+
+    value: Decimal | None
+    unit: str  # yuan | yuan/h | h | the consumable's unit
+    label_zh: str
+    label_en: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    code: str
+    severity: Severity
+    message_zh: str
+    message_en: str
+    reference: Reference | None
+    claimed: Decimal
+    allowed: Decimal  # the line's allowed amount once this flag's rule applied
+    cut: Decimal  # what this rule cut, on top of the rules before it
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PartRefOut:
+    id: int
+    code: str
+    name: str
+    category: str
+    matched_by: str  # part_id | oe | custom_name
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    index: int
+    kind: str
+    line_id: str
+    status: Status
+    claimed: Decimal
+    allowed: Decimal
+    cut: Decimal
+    flags: tuple[Flag, ...]
+    part: PartRefOut | None = None
+    match: MatchInfo | None = None
+    #: labor lines: what the standard hours of this operation already include (shown, since
+    #: estimators find it hard to see)
+    includes: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    claimed: Decimal
+    allowed: Decimal
+    cut: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    amount: Decimal
+    working_days: int
+    submitted_at: datetime
+    due_at: datetime
+    night_shift_eligible: bool
+    holiday_duty_eligible: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    required: bool
+    amount: Decimal
+    authority_limit: Decimal
+    branch: str
+    escalate_to: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Indicators:
+    """Inputs of the desk's indicators (第四条): 配件自定义率 and 系统车型点选率."""
+
+    part_lines: int
+    custom_part_lines: int
+    custom_matched: int
+    model_selected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    estimate_id: str
+    estimate_version: int
+    estimate_date: date
+    branch: str
+    profile_code: str
+    profile_version: int
+    lines: tuple[LineResult, ...]
+    totals: Totals
+    counts: dict[str, int]
+    deadline: Deadline
+    escalation: Escalation
+    indicators: Indicators
+    notes: tuple[str, ...] = ()
+
+
+# ------------------------------------------------------------------------------------------------
+# Composition: a line's allowed amount through its rules
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """What one rule says about a line: a flag, and optionally a lower allowed amount."""
+
+    code: str
+    message_zh: str
+    message_en: str
+    reference: Reference | None = None
+    allowed: Decimal | None = None  # None: no money effect
+    severity: Severity | None = None  # None: the profile's severity for the code
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+#: rules whose flag stays on a line even when an earlier rule already took it to 0
+_ALWAYS_REPORTED = frozenset(
+    {"NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM", "DUPLICATE_LINE",
+     "LABOR_OVERLAP"}
+)  # fmt: skip
+
+
+def compose(
+    claimed: Decimal, proposals: Iterable[Proposal | None], profile: ProfileSettings
+) -> tuple[Decimal, tuple[Flag, ...]]:
+    """Apply proposals in order: allowed = min(claimed, proposals); each flag's cut is what its
+    rule removed on top of the ones before it, so cuts add up to claimed − allowed."""
+    allowed = claimed
+    flags: list[Flag] = []
+    for p in proposals:
+        if p is None:
+            continue
+        before = allowed
+        if p.allowed is not None and allowed == 0 and p.code not in _ALWAYS_REPORTED:
+            continue  # the line is out already: a price or hours cut on it says nothing
+        if p.allowed is not None:
+            allowed = min(allowed, max(ZERO, round_yuan(p.allowed)))
+        flags.append(
+            Flag(
+                code=p.code,
+                severity=p.severity or profile.severity(p.code),
+                message_zh=p.message_zh,
+                message_en=p.message_en,
+                reference=p.reference,
+                claimed=claimed,
+                allowed=allowed,
+                cut=before - allowed,
+                details=p.details,
+            )
+        )
+    return allowed, tuple(flags)
+
+
+def _status(flags: Sequence[Flag], cut: Decimal, unknown: bool = False) -> Status:
+    if unknown:
+        return "unknown"
+    if cut > 0 or any(f.severity != "info" for f in flags):
+        return "flagged"
+    return "ok"
+
+
+# ------------------------------------------------------------------------------------------------
+# Part lines: identity, references, and one function per rule
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PartContext:
+    """What the part rules know about one part line once its part is identified."""
+
+    line: PartLine
+    part: PartInfo | None
+    matched_by: str | None  # part_id | oe | custom_name
+    match: MatchInfo | None
+    cap_type: PriceTypeInfo | None  # the highest price type the shop/policy allow
+    cap_reason_zh: str
+    cap_reason_en: str
+    claimed_type: PriceTypeInfo | None
+    reference: Resolution | None  # for the claimed type (or the cap, when claimed above it)
+    cap_reference: Resolution | None  # for the cap type
+    tolerance_pct: Decimal
+
+
+def identify(line: PartLine, refs: Refs) -> tuple[PartInfo | None, str | None, MatchInfo | None]:
+    """The catalogue part a line names: its part id, its OE number, or its custom name matched
+    by the index (only a `matched` decision counts)."""
+    if line.part_id is not None:
+        return refs.parts.get(line.part_id), "part_id", None
+    match = refs.matches.get(line.index)
+    if line.oe_number:
+        pid = refs.oe_parts.get(normalize_oe(line.oe_number))
+        if pid is not None and pid in refs.parts:
+            return refs.parts[pid], "oe", None
+    if match is not None and match.decision == "matched" and match.part_id in refs.parts:
+        return refs.parts[match.part_id], "custom_name", match  # type: ignore[index]
+    return None, None, match
+
+
+def price_cap(part: PartInfo, estimate: Estimate, refs: Refs) -> tuple[str | None, str, str]:
+    """The highest price type the line may claim, and why: the channel card's type for its
+    category; else a glass agreement (国产/进口玻璃) for glass; else 4S when the policy allows
+    4S/专修厂; else the profile's type for the shop tier."""
+    card = refs.card_parts.get(part.category_id)
+    if card is not None and card.price_type_id in refs.price_types:
+        code = refs.price_types[card.price_type_id].code
+        return (
+            code,
+            f"合作渠道 {card.channel_code} 协议：{part.category} 类按 {code}",
+            f"channel {card.channel_code}'s rate card prices {part.category} as {code}",
+        )
+    policy = estimate.policy
+    if part.category == "glass" and policy.glass in ("domestic", "imported"):
+        agreement = AGREEMENTS[f"glass_{policy.glass}"]
+        return (
+            agreement.price_types[0],
+            f"保单特别约定：{agreement.name}",
+            f"policy agreement {agreement.code}",
+        )
+    if policy.four_s_allowed:
+        agreement = AGREEMENTS["4s_repair"]
+        return (
+            agreement.price_types[0],
+            f"保单特别约定：{agreement.name}",
+            f"policy agreement {agreement.code}",
+        )
+    tier = estimate.shop.tier
+    code = refs.profile.settings.max_price_type_by_tier.get(tier)
+    return (
+        code,
+        f"{TIER_ZH.get(tier, tier)} 最高按 {code}",
+        f"a {tier} shop may claim up to {code}",
+    )
+
+
+def reference_for(
+    part: PartInfo, price_type: str | None, estimate: Estimate, refs: Refs
+) -> Resolution:
+    """The reference price through the one precedence function (`prices.resolve`)."""
+    card = refs.card_parts.get(part.category_id)
+    query = PriceQuery(
+        part_id=part.id,
+        category_id=part.category_id,
+        category=part.category,
+        on=estimate.date,
+        model_id=estimate.vehicle.model_id,
+        price_type=price_type,
+    )
+    return resolve(query, refs.price_versions.get(part.id, ()), refs.chain, refs.price_types, card)
+
+
+def part_context(line: PartLine, estimate: Estimate, refs: Refs) -> PartContext:
+    part, matched_by, match = identify(line, refs)
+    if part is None:
+        return PartContext(line, None, None, match, None, "", "", None, None, None, ZERO)
+    cap_code, cap_zh, cap_en = price_cap(part, estimate, refs)
+    cap_type = refs.type_by_code(cap_code) if cap_code else None
+    claimed_type = refs.type_by_code(line.price_type) if line.price_type else None
+    cap_ref = reference_for(part, cap_type.code, estimate, refs) if cap_type else None
+    if claimed_type is None or (
+        cap_type is not None and claimed_type.rank > cap_type.rank and cap_ref and cap_ref.winner
+    ):
+        ref = cap_ref
+    else:
+        ref = reference_for(part, claimed_type.code, estimate, refs)
+    tolerance = refs.profile.settings.price_tolerance(part.category)
+    return PartContext(
+        line, part, matched_by, match, cap_type, cap_zh, cap_en, claimed_type, ref, cap_ref,
+        tolerance,
+    )  # fmt: skip
+
+
+def price_reference(res: Resolution | None, unit: str = "yuan") -> Reference | None:
+    """A Reference from a price resolution: the winner's amount and where it comes from."""
+    if res is None or res.winner is None:
+        return None
+    w = res.winner
+    if w.layer == "system":
+        zh, en = f"系统价格（{w.price_type}）", f"system price ({w.price_type})"
+    elif w.layer == "channel":
+        zh = f"合作渠道 {w.scope_code} 协议价（{w.price_type} 下浮 {w.discount_pct}%）"
+        en = f"channel {w.scope_code} rate card ({w.price_type} less {w.discount_pct}%)"
+    else:
+        zh = f"本地化价格 {w.scope_code}（{w.price_type}）"
+        en = f"{w.scope_code} localized ({w.price_type})"
+    if w.model_specific:
+        zh += "，本车型"
+        en += ", this model"
+    return Reference(
+        value=w.amount,
+        unit=unit,
+        label_zh=zh,
+        label_en=en,
+        provenance={
+            "layer": w.layer,
+            "scope": w.scope_code,
+            "price_type": w.price_type,
+            "model_specific": w.model_specific,
+            "price_id": w.price_id,
+            "rate_card_id": w.rate_card_id,
+            "valid_from": w.valid_from,
+            "valid_to": w.valid_to,
+            "source": w.source,
+            "source_ref": w.source_ref,
+            "created_by": w.created_by,
+            "reason": w.reason,
+            "why": w.why,
+            "price_type_reason": res.price_type_reason,
+        },
+    )
+
+
+def _name(ctx: PartContext) -> str:
+    if ctx.part is not None:
+        return ctx.part.name
+    return ctx.line.custom_name or ctx.line.oe_number or f"#{ctx.line.part_id}"
+
+
+def rule_custom_part(ctx: PartContext) -> Proposal | None:
+    """CUSTOM_PART: a part typed by hand (自定义配件). Matched to the catalogue → info (its price
+    is then checked as that part); suggested or unmatched → warning, price not checked."""
+    line = ctx.line
+    if line.part_id is not None or ctx.matched_by == "oe":
+        return None
+    if not line.custom_name and not line.oe_number:
+        return None
+    typed = line.custom_name or line.oe_number
+    m = ctx.match
+    if ctx.part is not None and m is not None:
+        best = m.candidates[0] if m.candidates else None
+        conf = f"{best.confidence:.0%}" if best else ""
+        return Proposal(
+            "CUSTOM_PART",
+            f"自定义配件“{typed}”已匹配目录配件 {ctx.part.code} {ctx.part.name}（{m.reason}，置信度 {conf}），"
+            "按该配件核价；请定损员改为目录点选。",
+            f"Custom part '{typed}' matched catalogue part {ctx.part.code} {ctx.part.name} "
+            f"({m.reason}, confidence {conf}); priced as that part. Please pick it from the "
+            "catalogue.",
+            severity="info",
+            details={"decision": m.decision, "part_id": ctx.part.id},
+        )
+    if m is not None and m.decision == "suggested" and m.candidates:
+        names = "、".join(f"{c.part_code} {c.name}" for c in m.candidates[:3])
+        names_en = "; ".join(f"{c.part_code} {c.name}" for c in m.candidates[:3])
+        return Proposal(
+            "CUSTOM_PART",
+            f"自定义配件“{typed}”未能确定对应目录配件，候选：{names}；价格未核，请选定目录配件。",
+            f"Custom part '{typed}' could not be matched with certainty; candidates: "
+            f"{names_en}. Price not checked: pick the catalogue part.",
+            details={"decision": "suggested"},
+        )
+    return Proposal(
+        "CUSTOM_PART",
+        f"自定义配件“{typed}”在目录中找不到对应配件，价格无法核对，请人工核价。",
+        f"Custom part '{typed}' has no match in the catalogue; its price cannot be checked "
+        "automatically.",
+        details={"decision": m.decision if m else "unmatched"},
+    )
+
+
+def rule_added_equipment(ctx: PartContext) -> Proposal | None:
+    """NON_STANDARD_EQUIPMENT_NOT_COVERED (第六条 4(5)): added equipment (加装) without the
+    new-equipment cover is excluded: allowed 0."""
+    line = ctx.line
+    if not line.added_equipment or line.added_equipment_covered:
+        return None
+    return Proposal(
+        "NON_STANDARD_EQUIPMENT_NOT_COVERED",
+        f"{_name(ctx)} 为车辆标准配置外新增设备，保单未投保新增设备损失险，剔除（第六条4(5)）。",
+        f"{_name(ctx)} is non-standard added equipment and the policy has no new-equipment "
+        "cover: excluded.",
+        allowed=ZERO,
+    )
+
+
+def rule_not_fitted(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+    """PART_NOT_FITTED (非本车配件): the selected model is not among the part's fitments."""
+    if ctx.part is None or ctx.part.universal or refs.vehicle is None:
+        return None
+    if refs.fitted.get(ctx.part.id) is not False:
+        return None
+    v = refs.vehicle
+    return Proposal(
+        "PART_NOT_FITTED",
+        f"{ctx.part.code} {ctx.part.name} 不适用于本车型 {v.brand} {v.name}（非本车配件），剔除。",
+        f"{ctx.part.code} {ctx.part.name} does not fit this vehicle ({v.brand} {v.name}): "
+        "excluded.",
+        allowed=ZERO,
+        details={"model_id": v.model_id},
+    )
+
+
+def rule_repeat_claim(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+    """REPEAT_CLAIM (第六条 4(3)): the same part of the same VIN was replaced in an earlier
+    validated estimate within the profile's window: excluded."""
+    if ctx.part is None or ctx.line.action != "replace" or not estimate.vehicle.vin:
+        return None
+    window = refs.profile.settings.repeat_claim_window_days
+    hits = [
+        e
+        for e in refs.earlier
+        if e.part_id == ctx.part.id
+        and e.estimate_id != estimate.id
+        and timedelta(0) <= estimate.date - e.date <= timedelta(days=window)
+    ]
+    if not hits:
+        return None
+    e = max(hits, key=lambda h: (h.date, h.estimate_version))
+    days = (estimate.date - e.date).days
+    return Proposal(
+        "REPEAT_CLAIM",
+        f"{ctx.part.name} 已在 {e.date} 的定损单 {e.estimate_id}（第{e.estimate_version}版）中更换，"
+        f"相隔 {days} 天（窗口 {window} 天），疑似重复索赔，剔除。",
+        f"{ctx.part.name} was replaced in estimate {e.estimate_id} v{e.estimate_version} on "
+        f"{e.date}, {days} days earlier (window {window} days): repeat claim, excluded.",
+        allowed=ZERO,
+        details={
+            "earlier_estimate_id": e.estimate_id,
+            "earlier_estimate_version": e.estimate_version,
+            "earlier_date": e.date,
+            "days": days,
+            "window_days": window,
+        },
+    )
+
+
+def rule_repair_ge_replace(ctx: PartContext) -> Proposal | None:
+    """REPAIR_COST_GE_REPLACE (第六条 3(3)): a repair costing at least the replacement part is
+    replaced instead: allowed = the replacement (reference × quantity)."""
+    line = ctx.line
+    if line.action != "repair" or ctx.reference is None or ctx.reference.winner is None:
+        return None
+    unit = ctx.reference.winner.amount
+    replace_cost = round_yuan(unit * line.quantity)
+    if line.claimed < replace_cost:
+        return None
+    return Proposal(
+        "REPAIR_COST_GE_REPLACE",
+        f"{_name(ctx)} 修复费 {yuan(line.claimed)} 元不低于更换费 {yuan(replace_cost)} 元"
+        f"（{price_reference(ctx.reference).label_zh}），应更换，核减差额（第六条3(3)）。",  # type: ignore[union-attr]
+        f"Repairing {_name(ctx)} costs {yuan(line.claimed)}, at least the replacement "
+        f"{yuan(replace_cost)} ({price_reference(ctx.reference).label_en}): replace it; the "  # type: ignore[union-attr]
+        "difference is cut.",
+        reference=price_reference(ctx.reference),
+        allowed=replace_cost,
+        details={"replacement_cost": replace_cost},
+    )
+
+
+def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+    """ASSEMBLY_WHERE_COMPONENT_AVAILABLE (第六条 4(4)): an assembly whose components are all sold
+    separately (each has a reference price) is allowed the components' price: Σ component
+    reference × component quantity, per assembly. Which component is damaged the service cannot
+    see: the flag lists each component's price so the reviewer can cut further."""
+    part = ctx.part
+    if part is None or ctx.line.action != "replace" or not part.is_assembly:
+        return None
+    comps = refs.components.get(part.id, ())
+    if not comps:
+        return None
+    priced: list[dict[str, Any]] = []
+    total = ZERO
+    for c in comps:
+        info = refs.parts.get(c.part_id)
+        if info is None:
+            return None
+        res = component_reference(info, ctx.claimed_type or ctx.cap_type, estimate, refs)
+        if res.winner is None:
+            return None  # not every component sold separately: no substitution
+        amount = round_yuan(res.winner.amount * c.quantity)
+        total += amount
+        priced.append(
+            {
+                "part_id": info.id,
+                "code": info.code,
+                "name": info.name,
+                "quantity": c.quantity,
+                "unit_price": res.winner.amount,
+                "amount": amount,
+                "reference": price_reference(res),
+            }
+        )
+    allowed = round_yuan(total * ctx.line.quantity)
+    listing = "；".join(f"{p['name']}×{p['quantity']} {yuan(p['amount'])}" for p in priced)
+    listing_en = "; ".join(f"{p['name']} ×{p['quantity']} {yuan(p['amount'])}" for p in priced)
+    return Proposal(
+        "ASSEMBLY_WHERE_COMPONENT_AVAILABLE",
+        f"{part.name} 为总成件，其部件均可单独更换（{listing}，合计 {yuan(total)} 元）；"
+        "应换部件不换总成，按部件价核定（第六条4(4)）。",
+        f"{part.name} is an assembly whose components are sold separately ({listing_en}; "
+        f"total {yuan(total)}): replace the damaged component, not the assembly; allowed at "
+        "the components' price.",
+        reference=Reference(total, "yuan", "部件价合计", "components' total", {}),
+        allowed=allowed,
+        details={"components": priced},
+    )
+
+
+def component_reference(
+    part: PartInfo, wanted: PriceTypeInfo | None, estimate: Estimate, refs: Refs
+) -> Resolution:
+    """A component's reference for the assembly rule: the assembly line's price type, else
+    the nearest type above it (never harsher than like for like), else the nearest below."""
+    types = sorted(refs.price_types.values(), key=lambda t: t.rank)
+    if wanted is None:
+        order = sorted(types, key=lambda t: -t.rank)
+    else:
+        above = [t for t in types if t.rank > wanted.rank]
+        below = [t for t in reversed(types) if t.rank < wanted.rank]
+        order = [wanted, *above, *below]
+    res = reference_for(part, order[0].code if order else None, estimate, refs)
+    for t in order[1:]:
+        if res.winner is not None:
+            break
+        res = reference_for(part, t.code, estimate, refs)
+    return res
+
+
+def rule_spec_above(ctx: PartContext) -> Proposal | None:
+    """SPEC_ABOVE_ORIGINAL (低配高选, 第六条 3(4)): a price type ranked above what the shop and
+    policy allow; allowed = the allowed type's reference × (1 + tolerance)."""
+    if ctx.claimed_type is None or ctx.cap_type is None or ctx.line.action != "replace":
+        return None
+    if ctx.claimed_type.rank <= ctx.cap_type.rank:
+        return None
+    ref = price_reference(ctx.cap_reference)
+    name = _name(ctx)
+    claimed, cap = ctx.claimed_type, ctx.cap_type
+    if ref is None or ref.value is None:
+        return Proposal(
+            "SPEC_ABOVE_ORIGINAL",
+            f"{name} 按 {claimed.name} 报价，高于可用规格 {cap.name}（{ctx.cap_reason_zh}），"
+            f"但无 {cap.name} 参考价，请人工核价。",
+            f"{name} is claimed as {claimed.code}, above the allowed {cap.code} "
+            f"({ctx.cap_reason_en}); no {cap.code} reference in force: check by hand.",
+            details={"claimed_type": claimed.code, "allowed_type": cap.code},
+        )
+    unit = with_tolerance(ref.value, ctx.tolerance_pct)
+    allowed = round_yuan(unit * ctx.line.quantity)
+    return Proposal(
+        "SPEC_ABOVE_ORIGINAL",
+        f"{name} 按 {claimed.name} 报价，高于可用规格 {cap.name}（{ctx.cap_reason_zh}），低配高选；"
+        f"按 {ref.label_zh} {yuan(ref.value)} 元（容差 {pct_text(ctx.tolerance_pct)}）核定单价 "
+        f"{yuan(unit)} 元。",
+        f"{name} is claimed as {claimed.code}, above the allowed {cap.code} "
+        f"({ctx.cap_reason_en}); allowed at {ref.label_en} {yuan(ref.value)} + "
+        f"{pct_text(ctx.tolerance_pct)} tolerance = {yuan(unit)} a unit.",
+        reference=ref,
+        allowed=allowed,
+        details={
+            "claimed_type": claimed.code,
+            "allowed_type": cap.code,
+            "claimed_unit_price": ctx.line.claimed_unit_price,
+            "allowed_unit_price": unit,
+            "quantity": ctx.line.quantity,
+            "tolerance_pct": ctx.tolerance_pct,
+        },
+    )
+
+
+def rule_price_above(ctx: PartContext) -> Proposal | None:
+    """PART_PRICE_ABOVE_REFERENCE (第六条 7(1)(2)): claimed unit price above the reference ×
+    (1 + tolerance of the branch's profile for the category) → allowed that much a unit."""
+    line = ctx.line
+    if line.action != "replace" or line.claimed_unit_price is None:
+        return None
+    if ctx.claimed_type is not None and ctx.cap_type is not None:
+        above = ctx.claimed_type.rank > ctx.cap_type.rank
+        if above and ctx.cap_reference is not None and ctx.cap_reference.winner is not None:
+            return None  # SPEC_ABOVE_ORIGINAL compared it with the allowed type already
+    ref = price_reference(ctx.reference)
+    if ref is None or ref.value is None:
+        return None
+    unit = with_tolerance(ref.value, ctx.tolerance_pct)
+    if line.claimed_unit_price <= unit:
+        return None
+    allowed = round_yuan(unit * line.quantity)
+    return Proposal(
+        "PART_PRICE_ABOVE_REFERENCE",
+        f"{_name(ctx)} 报价 {yuan(line.claimed_unit_price)} 元高于参考价 {yuan(ref.value)} 元"
+        f"（{ref.label_zh}），容差 {pct_text(ctx.tolerance_pct)}，核定单价 {yuan(unit)} 元；"
+        "如市场价确有变化，请通过价格反馈说明。",
+        f"{_name(ctx)} claimed at {yuan(line.claimed_unit_price)}, above the reference "
+        f"{yuan(ref.value)} ({ref.label_en}); tolerance {pct_text(ctx.tolerance_pct)} → allowed "
+        f"{yuan(unit)} a unit. If the market moved, send price feedback.",
+        reference=ref,
+        allowed=allowed,
+        details={
+            "claimed_unit_price": line.claimed_unit_price,
+            "allowed_unit_price": unit,
+            "quantity": line.quantity,
+            "tolerance_pct": ctx.tolerance_pct,
+        },
+    )
+
+
+def rule_no_reference(ctx: PartContext) -> Proposal | None:
+    """PART_NO_REFERENCE: a catalogue part without a reference price (of the type in question)
+    in force on the estimate's date: nothing to compare with; priced by hand."""
+    if ctx.part is None or (ctx.reference is not None and ctx.reference.winner is not None):
+        return None
+    if ctx.line.action == "repair":
+        return None  # a repair is judged against the replacement only when there is one
+    wanted = (
+        ctx.claimed_type.code if ctx.claimed_type else (ctx.cap_type.code if ctx.cap_type else "")
+    )
+    return Proposal(
+        "PART_NO_REFERENCE",
+        f"{ctx.part.code} {ctx.part.name} 在定损日无 {wanted} 参考价（系统价、本地化价均无），"
+        "请人工核价。",
+        f"{ctx.part.code} {ctx.part.name} has no {wanted} reference price (system or localized) "
+        "in force on the estimate's date: price it by hand.",
+        details={
+            "price_type": wanted,
+            "why": ctx.reference.price_type_reason if ctx.reference else "",
+        },
+    )
+
+
+def duplicate_key(line: Line, part_of: Callable[[int], int | None]) -> tuple[Any, ...] | None:
+    """Lines with the same key claim the same thing twice."""
+    if isinstance(line, PartLine):
+        pid = part_of(line.index)
+        ident: Any = (
+            pid if pid is not None else ("name", (line.custom_name or line.oe_number).strip())
+        )
+        return ("part", ident, line.action)
+    if isinstance(line, LaborLine):
+        pid = part_of(line.line_ref) if line.line_ref is not None else line.part_id
+        if pid is None:
+            return None
+        return ("labor", pid, line.operation, line.labor_kind)
+    if isinstance(line, ConsumableLine):
+        return ("consumable", line.kind)
+    return None
+
+
+def rule_duplicate(line: Line, first: int | None, label: str) -> Proposal | None:
+    """DUPLICATE_LINE: the same part/operation/consumable claimed on an earlier line: this one
+    is excluded (merge quantities on one line)."""
+    if first is None or first == line.index:
+        return None
+    return Proposal(
+        "DUPLICATE_LINE",
+        f"{label} 与第 {first} 行重复，本行剔除；如确需多件请合并数量。",
+        f"{label} repeats line {first}: this line is excluded; put the total quantity on one line.",
+        allowed=ZERO,
+        details={"duplicate_of": first},
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Labor lines
+# ------------------------------------------------------------------------------------------------
+
+
+def rule_labor_hours(
+    line: LaborLine, part: PartInfo | None, refs: Refs, allowed_rate: Decimal
+) -> tuple[Proposal | None, Decimal]:
+    """LABOR_HOURS_ABOVE_STANDARD (第六条 6(1)): hours above standard × (1 + tolerance) are cut,
+    at the claimed rate. Returns the proposal and the hours allowed."""
+    if part is None:
+        return None, line.hours
+    std = refs.hours.get((part.id, line.operation))
+    if std is None:
+        return None, line.hours
+    tol = refs.profile.settings.labor_hours_tolerance_pct
+    limit = (std.hours * (HUNDRED + tol) / HUNDRED).quantize(CENTI)
+    if line.hours <= limit:
+        return None, line.hours
+    op_zh, op_en = OPERATION_ZH[line.operation], OPERATION_EN[line.operation]
+    return (
+        Proposal(
+            "LABOR_HOURS_ABOVE_STANDARD",
+            f"{op_zh}{part.name} 报 {hours_text(line.hours)} 工时，标准 {hours_text(std.hours)} 工时"
+            f"（{refs.vehicle_class} 级车，容差 {pct_text(tol)}），核定 {hours_text(limit)} 工时。",
+            f"{op_en} {part.name}: {hours_text(line.hours)} h claimed, standard "
+            f"{hours_text(std.hours)} h (class {refs.vehicle_class}, tolerance {pct_text(tol)}) "
+            f"→ {hours_text(limit)} h allowed.",
+            reference=Reference(
+                std.hours,
+                "h",
+                f"标准工时 {refs.vehicle_class} 级",
+                f"standard hours, class {refs.vehicle_class}",
+                {
+                    "standard_hours_id": std.id,
+                    "valid_from": std.valid_from,
+                    "labor_kind": std.labor_kind,
+                    "vehicle_class": std.vehicle_class,
+                },
+            ),
+            allowed=round_yuan(limit * allowed_rate),
+            details={"claimed_hours": line.hours, "allowed_hours": limit, "tolerance_pct": tol},
+        ),
+        limit,
+    )
+
+
+def rule_labor_rate(line: LaborLine, refs: Refs, hours: Decimal) -> tuple[Proposal | None, Decimal]:
+    """LABOR_RATE_ABOVE_STANDARD (第六条 6(2)): claimed rate above the branch standard rate (or
+    the channel card's) × (1 + tolerance); allowed = the allowed hours × that rate."""
+    rate = refs.labor_rates.get(line.labor_kind)
+    if rate is None:
+        return None, line.claimed_rate
+    tol = refs.profile.settings.labor_rate_tolerance_pct
+    limit = with_tolerance(rate.rate, tol)
+    if line.claimed_rate <= limit:
+        return None, line.claimed_rate
+    kind = refs.labor_kinds.get(line.labor_kind, line.labor_kind)
+    if rate.channel:
+        src_zh = f"合作渠道 {rate.channel} 协议工时费"
+        src_en = f"channel {rate.channel} card rate"
+    else:
+        src_zh = f"{rate.rate_branch} 分公司标准工时费"
+        src_en = f"{rate.rate_branch} branch standard rate"
+    return (
+        Proposal(
+            "LABOR_RATE_ABOVE_STANDARD",
+            f"{kind}工时费 {yuan(line.claimed_rate)} 元/小时高于{src_zh} {yuan(rate.rate)} 元/小时"
+            f"（容差 {pct_text(tol)}），按 {yuan(limit)} 元/小时 × {hours_text(hours)} 工时核定。",
+            f"{line.labor_kind} rate {yuan(line.claimed_rate)}/h is above the {src_en} "
+            f"{yuan(rate.rate)}/h (tolerance {pct_text(tol)}): allowed {yuan(limit)}/h × "
+            f"{hours_text(hours)} h.",
+            reference=Reference(
+                rate.rate,
+                "yuan/h",
+                src_zh,
+                src_en,
+                {
+                    "labor_rate_id": rate.rate_id,
+                    "rate_card_id": rate.rate_card_id,
+                    "standard_rate": rate.standard_rate,
+                    "why": rate.why,
+                    "valid_from": rate.valid_from,
+                },
+            ),
+            allowed=round_yuan(hours * limit),
+            details={"claimed_rate": line.claimed_rate, "allowed_rate": limit, "hours": hours},
+        ),
+        limit,
+    )
+
+
+def rule_overlap(
+    line: LaborLine,
+    part: PartInfo | None,
+    claimed_ops: dict[tuple[int, str], LaborLine],
+    refs: Refs,
+) -> Proposal | None:
+    """LABOR_OVERLAP (拆装次序重复累加, 第六条 6(1)): this operation is already included in the
+    standard hours of another claimed operation: its hours are cut. The flag names the
+    including operation and its line."""
+    if part is None:
+        return None
+    for inc in refs.inclusions:
+        if (inc.included_part_id, inc.included_operation) != (part.id, line.operation):
+            continue
+        if (inc.part_id, inc.operation) == (part.id, line.operation):
+            continue
+        by = claimed_ops.get((inc.part_id, inc.operation))
+        if by is None or by.index == line.index:
+            continue
+        host = refs.parts.get(inc.part_id)
+        host_name = host.name if host else f"#{inc.part_id}"
+        op_zh, op_en = OPERATION_ZH[line.operation], OPERATION_EN[line.operation]
+        by_zh, by_en = OPERATION_ZH[inc.operation], OPERATION_EN[inc.operation]
+        return Proposal(
+            "LABOR_OVERLAP",
+            f"{op_zh}{part.name} 已包含在第 {by.index} 行“{by_zh}{host_name}”的标准工时内"
+            f"（拆装次序重复累加，第六条6(1)），本行 {hours_text(line.hours)} 工时剔除。",
+            f"{op_en} {part.name} is already included in line {by.index} '{by_en} "
+            f"{host_name}' (its standard hours include it): these {hours_text(line.hours)} h "
+            "are counted twice and cut.",
+            allowed=ZERO,
+            details={
+                "included_in_line": by.index,
+                "included_in": {
+                    "part_id": inc.part_id,
+                    "part_name": host_name,
+                    "operation": inc.operation,
+                },
+                "included": {
+                    "part_id": part.id,
+                    "part_name": part.name,
+                    "operation": line.operation,
+                },
+            },
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Consumables and rescue
+# ------------------------------------------------------------------------------------------------
+
+_UNITS: dict[str, tuple[str, Decimal]] = {
+    "l": ("l", Decimal(1)), "升": ("l", Decimal(1)), "ml": ("l", Decimal("0.001")),
+    "毫升": ("l", Decimal("0.001")), "kg": ("kg", Decimal(1)), "千克": ("kg", Decimal(1)),
+    "公斤": ("kg", Decimal(1)), "g": ("kg", Decimal("0.001")), "克": ("kg", Decimal("0.001")),
+}  # fmt: skip
+
+
+def convert_quantity(quantity: Decimal, unit: str, to_unit: str) -> Decimal | None:
+    """quantity in `unit` expressed in `to_unit`; None when they cannot be compared."""
+    a, b = unit.strip().lower(), to_unit.strip().lower()
+    if a == b:
+        return quantity
+    if a in _UNITS and b in _UNITS and _UNITS[a][0] == _UNITS[b][0]:
+        return quantity * _UNITS[a][1] / _UNITS[b][1]
+    return None
+
+
+def rule_consumable(line: ConsumableLine, std: ConsumableStandard, refs: Refs) -> Proposal | None:
+    """CONSUMABLE_ABOVE_STANDARD (第六条 4(7)): quantity above the standard quantity for the
+    vehicle class and/or unit price above the standard price: allowed = min(quantity, standard)
+    × min(price, standard price), in the standard's unit."""
+    qty = convert_quantity(line.quantity, line.unit, std.unit)
+    if qty is None:
+        return None
+    price = round_yuan(line.claimed / qty) if qty else line.unit_price
+    tol = refs.profile.settings.consumable_tolerance_pct
+    max_qty = (std.max_quantity * (HUNDRED + tol) / HUNDRED).quantize(Decimal("0.001"))
+    max_price = with_tolerance(std.max_unit_price, tol) if std.max_unit_price is not None else None
+    over_qty = qty > max_qty
+    over_price = max_price is not None and price > max_price
+    if not over_qty and not over_price:
+        return None
+    allowed_qty = min(qty, max_qty)
+    if over_price:
+        allowed_price = max_price
+        allowed = round_yuan(allowed_qty * max_price)  # type: ignore[operator]
+    else:
+        allowed_price = price
+        allowed = round_yuan(line.claimed * allowed_qty / qty)
+    parts_zh, parts_en = [], []
+    if over_qty:
+        parts_zh.append(
+            f"用量 {qty.normalize():f}{std.unit} 超过标准 {std.max_quantity.normalize():f}{std.unit}"
+        )
+        parts_en.append(f"quantity {qty.normalize():f} {std.unit} above the standard "
+                        f"{std.max_quantity.normalize():f} {std.unit}")  # fmt: skip
+    if over_price:
+        parts_zh.append(f"单价 {yuan(price)} 元/{std.unit} 高于标准 {yuan(std.max_unit_price)} 元")  # type: ignore[arg-type]
+        parts_en.append(f"price {yuan(price)}/{std.unit} above the standard "
+                        f"{yuan(std.max_unit_price)}")  # type: ignore[arg-type]  # fmt: skip
+    return Proposal(
+        "CONSUMABLE_ABOVE_STANDARD",
+        f"{std.name}：{'，'.join(parts_zh)}（{refs.vehicle_class} 级车，容差 {pct_text(tol)}），"
+        "超标准用量剔除（第六条4(7)）。",
+        f"{std.name}: {'; '.join(parts_en)} (class {refs.vehicle_class}, tolerance "
+        f"{pct_text(tol)}): the excess is cut.",
+        reference=Reference(
+            std.max_quantity,
+            std.unit,
+            f"辅料标准 {std.name}",
+            f"consumable standard {std.kind}",
+            {
+                "consumable_standard_id": std.id,
+                "max_unit_price": std.max_unit_price,
+                "vehicle_class": std.vehicle_class,
+                "valid_from": std.valid_from,
+            },
+        ),
+        allowed=allowed,
+        details={
+            "quantity": qty,
+            "allowed_quantity": allowed_qty,
+            "unit_price": price,
+            "allowed_unit_price": allowed_price,
+            "unit": std.unit,
+        },
+    )
+
+
+def rule_rescue(line: RescueLine, refs: Refs) -> Proposal | None:
+    """RESCUE_FEE_ABOVE_TARIFF (第六条 9(1)): above the local tariff (base fee covering the first
+    km + per km beyond): allowed = the tariff."""
+    t = refs.rescue
+    if t is None:
+        return None
+    tariff = t.fee(line.distance_km)
+    tol = refs.profile.settings.rescue_tolerance_pct
+    limit = with_tolerance(tariff, tol)
+    if line.claimed <= limit:
+        return None
+    km = line.distance_km.normalize()
+    return Proposal(
+        "RESCUE_FEE_ABOVE_TARIFF",
+        f"施救费 {yuan(line.claimed)} 元高于 {t.region} 收费标准：起步 {yuan(t.base_fee)} 元含 "
+        f"{t.included_km.normalize():f} 公里，超出每公里 {yuan(t.per_km)} 元，{km:f} 公里合计 "
+        f"{yuan(tariff)} 元，按标准核定（第六条9(1)）。",
+        f"Rescue fee {yuan(line.claimed)} is above the {t.region} tariff: base "
+        f"{yuan(t.base_fee)} incl. {t.included_km.normalize():f} km + {yuan(t.per_km)}/km "
+        f"beyond → {yuan(tariff)} for {km:f} km.",
+        reference=Reference(
+            tariff,
+            "yuan",
+            f"{t.region} 施救收费标准",
+            f"{t.region} rescue tariff",
+            {
+                "rescue_tariff_id": t.id,
+                "base_fee": t.base_fee,
+                "included_km": t.included_km,
+                "per_km": t.per_km,
+                "valid_from": t.valid_from,
+            },
+        ),
+        allowed=limit,
+        details={"distance_km": line.distance_km, "tariff": tariff, "tolerance_pct": tol},
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Time limits and authority (第七条)
+# ------------------------------------------------------------------------------------------------
+
+
+def is_working_day(day: date, settings: ProfileSettings) -> bool:
+    if day in settings.workdays:
+        return True
+    if day in settings.holidays:
+        return False
+    return day.weekday() < 5
+
+
+def working_days_for(amount: Decimal, settings: ProfileSettings) -> int:
+    for tier in settings.deadline_tiers:
+        if amount <= tier.max_amount:
+            return tier.days
+    return settings.deadline_days_above
+
+
+def review_deadline(amount: Decimal, submitted_at: datetime, settings: ProfileSettings) -> Deadline:
+    """第七条: by closing time of the Nth working day after the day of submission (weekends and
+    the profile's holidays skipped, its make-up working days counted); N by amount."""
+    local = (
+        submitted_at.astimezone(CHINA)
+        if submitted_at.tzinfo
+        else submitted_at.replace(tzinfo=CHINA)
+    )
+    days = working_days_for(amount, settings)
+    day = local.date()
+    counted = 0
+    while counted < days:
+        day += timedelta(days=1)
+        if is_working_day(day, settings):
+            counted += 1
+    hour, minute = (int(x) for x in settings.closing_time.split(":"))
+    return Deadline(
+        amount=amount,
+        working_days=days,
+        submitted_at=local,
+        due_at=datetime.combine(day, time(hour, minute), CHINA),
+        night_shift_eligible=amount < settings.night_shift_below,
+        holiday_duty_eligible=amount < settings.holiday_duty_below,
+    )
+
+
+def escalation(amount: Decimal, branch: BranchInfo) -> Escalation:
+    """超权限上报: an estimate above the branch's review authority goes to its parent branch
+    (or head office for a 分公司)."""
+    required = amount > branch.authority_limit
+    return Escalation(
+        required=required,
+        amount=amount,
+        authority_limit=branch.authority_limit,
+        branch=branch.code,
+        escalate_to=(branch.parent_code or "head_office") if required else None,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# The whole estimate
+# ------------------------------------------------------------------------------------------------
+
+_EXCLUDING = ("NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM")
+
+
+def review(estimate: Estimate, refs: Refs) -> Result:
+    """Every rule over every line; totals, counts, deadline, escalation. Pure."""
+    settings = refs.profile.settings
+    contexts: dict[int, PartContext] = {
+        line.index: part_context(line, estimate, refs)
+        for line in estimate.lines
+        if isinstance(line, PartLine)
+    }
+
+    def part_of(index: int | None) -> int | None:
+        if index is None or index not in contexts:
+            return None
+        part = contexts[index].part
+        return part.id if part else None
+
+    first_of: dict[tuple[Any, ...], int] = {}
+    for line in estimate.lines:
+        key = duplicate_key(line, part_of)
+        if key is not None:
+            first_of.setdefault(key, line.index)
+
+    results: dict[int, LineResult] = {}
+    excluded: dict[int, Flag] = {}  # part-line index -> the flag that excluded it
+    notes: list[str] = []
+
+    # Part lines
+    for index, ctx in contexts.items():
+        line = ctx.line
+        unknown = line.part_id is not None and ctx.part is None
+        key = duplicate_key(line, part_of)
+        label = _name(ctx)
+        proposals: list[Proposal | None] = [
+            rule_custom_part(ctx),
+            rule_added_equipment(ctx),
+            rule_not_fitted(ctx, estimate, refs),
+            rule_repeat_claim(ctx, estimate, refs),
+            rule_duplicate(line, first_of.get(key) if key else None, label),
+            rule_repair_ge_replace(ctx),
+            rule_assembly(ctx, estimate, refs),
+            rule_spec_above(ctx),
+            rule_price_above(ctx),
+            rule_no_reference(ctx),
+        ]
+        claimed = line.claimed
+        allowed, flags = compose(claimed, proposals, settings)
+        for f in flags:
+            if f.code in _EXCLUDING and index not in excluded:
+                excluded[index] = f
+        out = None
+        if ctx.part is not None:
+            out = PartRefOut(ctx.part.id, ctx.part.code, ctx.part.name, ctx.part.category,
+                             ctx.matched_by or "part_id")  # fmt: skip
+        results[index] = LineResult(
+            index, "part", line.line_id, _status(flags, claimed - allowed, unknown), claimed,
+            allowed, claimed - allowed, flags, out, ctx.match,
+        )  # fmt: skip
+
+    # Labor lines
+    claimed_ops: dict[tuple[int, str], LaborLine] = {}
+    labor_parts: dict[int, PartInfo | None] = {}
+    for line in estimate.lines:
+        if not isinstance(line, LaborLine):
+            continue
+        pid = part_of(line.line_ref) if line.line_ref is not None else line.part_id
+        part = refs.parts.get(pid) if pid is not None else None
+        labor_parts[line.index] = part
+        if part is not None:
+            claimed_ops.setdefault((part.id, line.operation), line)
+    for line in estimate.lines:
+        if not isinstance(line, LaborLine):
+            continue
+        part = labor_parts[line.index]
+        unknown = line.part_id is not None and line.line_ref is None and part is None
+        proposals = []
+        if line.line_ref is not None and line.line_ref in excluded:
+            src = excluded[line.line_ref]
+            proposals.append(
+                Proposal(
+                    src.code,
+                    f"第 {line.line_ref} 行配件已剔除（{src.message_zh}），其工时一并剔除。",
+                    f"Line {line.line_ref} is excluded ({src.message_en}); its labor goes too.",
+                    allowed=ZERO,
+                    details={"excluded_line": line.line_ref},
+                )
+            )
+        key = duplicate_key(line, part_of)
+        op_label = f"{OPERATION_ZH.get(line.operation, line.operation)}{part.name if part else ''}"
+        proposals.append(rule_duplicate(line, first_of.get(key) if key else None, op_label))
+        proposals.append(rule_overlap(line, part, claimed_ops, refs))
+        hours_p, hours = rule_labor_hours(line, part, refs, line.claimed_rate)
+        proposals.append(hours_p)
+        rate_p, _ = rule_labor_rate(line, refs, hours)
+        proposals.append(rate_p)
+        claimed = line.claimed
+        allowed, flags = compose(claimed, proposals, settings)
+        includes: tuple[dict[str, Any], ...] = ()
+        if part is not None:
+            includes = tuple(
+                {
+                    "part_id": inc.included_part_id,
+                    "part_name": refs.parts[inc.included_part_id].name
+                    if inc.included_part_id in refs.parts else "",
+                    "operation": inc.included_operation,
+                    "claimed_on_line": claimed_ops[(inc.included_part_id, inc.included_operation)].index
+                    if (inc.included_part_id, inc.included_operation) in claimed_ops else None,
+                }
+                for inc in refs.inclusions
+                if (inc.part_id, inc.operation) == (part.id, line.operation)
+            )  # fmt: skip
+        out = PartRefOut(part.id, part.code, part.name, part.category, "part_id") if part else None
+        results[line.index] = LineResult(
+            line.index, "labor", line.line_id, _status(flags, claimed - allowed, unknown),
+            claimed, allowed, claimed - allowed, flags, out, None, includes,
+        )  # fmt: skip
+
+    # Consumables and rescue
+    for line in estimate.lines:
+        if isinstance(line, ConsumableLine):
+            std = refs.consumables.get(line.kind)
+            key = duplicate_key(line, part_of)
+            proposals = [rule_duplicate(line, first_of.get(key) if key else None,
+                                        std.name if std else line.kind)]  # fmt: skip
+            unknown = std is None
+            if std is not None:
+                if convert_quantity(line.quantity, line.unit, std.unit) is None:
+                    notes.append(
+                        f"line {line.index}: unit {line.unit!r} cannot be compared with the "
+                        f"standard's {std.unit!r}"
+                    )
+                    unknown = True
+                proposals.append(rule_consumable(line, std, refs))
+            claimed = line.claimed
+            allowed, flags = compose(claimed, proposals, settings)
+            results[line.index] = LineResult(
+                line.index, "consumable", line.line_id, _status(flags, claimed - allowed, unknown),
+                claimed, allowed, claimed - allowed, flags,
+            )  # fmt: skip
+        elif isinstance(line, RescueLine):
+            claimed = line.claimed
+            if refs.rescue is None:
+                notes.append(f"line {line.index}: no rescue tariff for the branch's region")
+            allowed, flags = compose(claimed, [rule_rescue(line, refs)], settings)
+            results[line.index] = LineResult(
+                line.index, "rescue", line.line_id,
+                _status(flags, claimed - allowed, refs.rescue is None), claimed, allowed,
+                claimed - allowed, flags,
+            )  # fmt: skip
+
+    ordered = tuple(results[line.index] for line in estimate.lines)
+    claimed_total = sum((r.claimed for r in ordered), ZERO)
+    allowed_total = sum((r.allowed for r in ordered), ZERO)
+    counts: dict[str, int] = {}
+    for r in ordered:
+        for f in r.flags:
+            counts[f.code] = counts.get(f.code, 0) + 1
+    part_lines = [c for c in contexts.values()]
+    custom = [
+        c for c in part_lines if c.line.part_id is None and c.matched_by != "oe"
+        and (c.line.custom_name or c.line.oe_number)
+    ]  # fmt: skip
+    return Result(
+        estimate_id=estimate.id,
+        estimate_version=estimate.version,
+        estimate_date=estimate.date,
+        branch=refs.branch.code,
+        profile_code=refs.profile.code,
+        profile_version=refs.profile.version,
+        lines=ordered,
+        totals=Totals(claimed_total, allowed_total, claimed_total - allowed_total),
+        counts=dict(sorted(counts.items())),
+        deadline=review_deadline(claimed_total, estimate.submitted_at, settings),
+        escalation=escalation(claimed_total, refs.branch),
+        indicators=Indicators(
+            part_lines=len(part_lines),
+            custom_part_lines=len(custom),
+            custom_matched=sum(1 for c in custom if c.part is not None),
+            model_selected=estimate.vehicle.model_id is not None,
+        ),
+        notes=tuple(notes),
+    )
+
+
+def replaced_parts(estimate: Estimate, result: Result) -> list[int]:
+    """Parts this estimate replaces and pays for: what a later REPEAT_CLAIM looks for."""
+    by_index = {r.index: r for r in result.lines}
+    out: list[int] = []
+    for line in estimate.lines:
+        if isinstance(line, PartLine) and line.action == "replace":
+            r = by_index[line.index]
+            if r.part is not None and r.allowed > 0 and r.part.id not in out:
+                out.append(r.part.id)
+    return out
+
+
+__all__ = [
+    "CODES",
+    "ConsumableLine",
+    "Estimate",
+    "Flag",
+    "LaborLine",
+    "PartLine",
+    "Policy",
+    "Refs",
+    "RescueLine",
+    "Result",
+    "RuleProfile",
+    "Shop",
+    "Vehicle",
+    "compose",
+    "review",
+    "review_deadline",
+]

@@ -1,0 +1,273 @@
+"""The API as a client sees it: OpenAPI docs offline, 503 and recovery when the database goes
+away and comes back, and schemathesis against the live spec on a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from api.app import create_app
+from pricebook import migrate
+from pricebook.db import make_engine
+from pricebook.settings import Settings
+from tests.conftest import _admin_engine, require_postgres
+from tests.test_api_base import seed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_docs_page_works_offline(tmp_path):
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}"))
+    async with AsyncTestClient(app) as client:
+        page = await client.get("/schema")
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        html = page.text
+        assert "http://" not in html and "https://" not in html.replace("https://swagger.io", "")
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "preset.js", "favicon-32x32.png"):
+            assert f"/static/swagger-ui/{asset}" in html
+            served = await client.get(f"/static/swagger-ui/{asset}")
+            assert served.status_code == 200, asset
+        assert (
+            b"SwaggerUIBundle"
+            in (await client.get("/static/swagger-ui/swagger-ui-bundle.js")).content
+        )
+        spec = (await client.get("/schema/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert spec["components"]["securitySchemes"]["ApiKey"] == {
+        "type": "apiKey", "name": "X-API-Key", "in": "header",
+        "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
+    }  # fmt: skip
+    assert spec["paths"]["/api/v1/prices/resolve"]["get"]["security"] == [{"ApiKey": []}]
+    assert "security" not in spec["paths"]["/health"]["get"]
+    resolve = spec["paths"]["/api/v1/prices/resolve"]
+    assert {"get", "post"} <= set(resolve)
+    assert "application/problem+json" in resolve["get"]["responses"]["404"]["content"]
+
+
+async def test_database_unreachable_is_503_problem():
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", pool_timeout=1)
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/api/v1/models", headers={"X-API-Key": "pbk_x"})
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["status"] == 503
+
+
+class Proxy:
+    """A TCP proxy in front of PostgreSQL, on its own thread and event loop, that can be cut
+    and restored on the same port."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = _free_port()
+        self.server: asyncio.Server | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def _call(self, coro) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
+
+    def start(self) -> None:
+        async def start() -> None:
+            self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
+        self._call(start())
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            assert self.server is not None
+            self.server.close()
+            for writer in list(self.writers):
+                writer.close()
+            await self.server.wait_closed()
+            self.writers.clear()
+
+        self._call(stop())
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+        self.loop.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(Exception):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            with contextlib.suppress(Exception):
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def postgres_db(postgres_template: str) -> Iterator[str]:
+    name = f"pricebook_t_{uuid.uuid4().hex[:10]}"
+    admin = _admin_engine()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.postgres
+async def test_recovers_by_itself_when_the_database_is_back(postgres_db: str):
+    url = make_url(require_postgres()).set(database=postgres_db)
+    made = seed(Settings(database_url=url.render_as_string(hide_password=False)))
+    proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
+    proxy.start()
+    via_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    headers = {"X-API-Key": made["estimate_tool"]}
+    async with AsyncTestClient(
+        create_app(Settings(database_url=via_proxy, pool_timeout=2))
+    ) as client:
+        assert (await client.get("/api/v1/models", headers=headers)).status_code == 200
+        proxy.stop()
+        down = await client.get("/api/v1/parts/1", headers=headers)
+        assert down.status_code == 503, down.text
+        assert down.headers["content-type"].startswith("application/problem+json")
+        health = (await client.get("/health")).json()
+        assert health["database"] == "unreachable"
+        proxy.start()
+        back = await client.get("/api/v1/parts/1", headers=headers)
+        assert back.status_code == 200, back.text
+        assert (await client.get("/health")).json()["database"] == "ok"
+    proxy.stop()
+    proxy.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# schemathesis against a live server
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    db = tmp_path_factory.mktemp("live") / "pricebook.db"
+    dropped: str | None = None
+    if request.param == "sqlite":
+        settings = Settings(database_url=f"sqlite:///{db}")
+        engine = make_engine(settings)
+        migrate.upgrade(engine)
+        engine.dispose()
+    else:
+        template = request.getfixturevalue("postgres_template")
+        dropped = f"pricebook_t_{uuid.uuid4().hex[:10]}"
+        admin = _admin_engine()
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{dropped}" TEMPLATE "{template}"'))
+        admin.dispose()
+        url = make_url(require_postgres()).set(database=dropped)
+        settings = Settings(database_url=url.render_as_string(hide_password=False))
+    made = seed(settings)
+    port = _free_port()
+    env = {**os.environ, "PRICEBOOK_DATABASE_URL": settings.database_url}
+    log_path = db.parent / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"server did not start: {log_path.read_text()}")
+            time.sleep(0.1)
+        yield base, made["admin"]
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+        if dropped:
+            admin = _admin_engine()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    base, key = live_server
+    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
+    checks = [
+        not_a_server_error, response_schema_conformance, content_type_conformance,
+        status_code_conformance,
+    ]  # fmt: skip
+    operations = [result.ok() for result in schema.get_all_operations()]
+    # revoking keys last, so the admin key is used for everything else first
+    operations.sort(key=lambda op: op.method.upper() == "DELETE")
+    assert len(operations) >= 13
+    failures = []
+
+    def fuzz(operation):
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=int(os.environ.get("PRICEBOOK_FUZZ_EXAMPLES", "25")), deadline=None, database=None,
+            suppress_health_check=list(HealthCheck),
+        )  # fmt: skip
+        def run(case) -> None:
+            case.call_and_validate(base_url=base, headers={"X-API-Key": key}, checks=checks)
+
+        return run
+
+    for operation in operations:
+        try:
+            fuzz(operation)()
+        except Exception as exc:  # collect every operation's failure, then fail once
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert not failures, "\n\n".join(failures)

@@ -1,0 +1,94 @@
+"""`pricebook match` and `pricebook match-eval`, as a person runs them (a subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import run
+
+EVAL_FILE = Path(__file__).parent / "data" / "match_eval.csv"
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('match') / 'demo.db'}"
+    assert run("db", "upgrade", db=url).returncode == 0
+    loaded = run("demo", "load", db=url)
+    assert loaded.returncode == 0, loaded.stderr
+    return url
+
+
+def test_match_json_writes_one_object_per_input_line_in_order(demo_db):
+    names = ["前叶子板（左）", "右前翼子板 原厂", "", "qbxg", "机盖", "完全不相干的东西"]
+    result = run("match", "--model", "VW-LAVIDA-23A", "--json", db=demo_db,
+                 stdin="\n".join(names) + "\n")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(names)
+    objects = [json.loads(line) for line in lines]
+    assert [o["query"] for o in objects] == names
+    for o in objects:
+        assert {"query", "decision", "side", "candidates"} <= set(o)
+        assert o["decision"] in {"matched", "suggested", "unmatched"}
+        scores = [c["score"] for c in o["candidates"]]
+        assert scores == sorted(scores, reverse=True)  # best first
+        for c in o["candidates"]:
+            assert {"part_code", "name", "score", "reason"} <= set(c)
+    left, right, blank, pinyin, hood, nothing = objects
+    assert left["decision"] == "matched" and left["side"]["label"] == "左前"
+    assert left["candidates"][0] | {"score": 0, "confidence": 0} == {
+        "part_code": "VW1-0018", "name": "左前翼子板", "score": 0, "reason": "alias_exact",
+        "confidence": 0,
+    }  # fmt: skip
+    assert right["candidates"][0]["part_code"] == "VW1-0019"
+    assert blank == {
+        "query": "", "decision": "unmatched", "reason": None, "candidates": [],
+        "side": {"lateral": None, "longitudinal": None, "vertical": None, "depth": None,
+                 "ambiguous": False, "label": ""},
+    }  # fmt: skip
+    assert pinyin["candidates"][0]["reason"] == "pinyin"
+    assert hood["candidates"][0]["name"] == "发动机盖"
+    assert nothing["decision"] == "unmatched"
+
+
+def test_match_model_by_id_and_table_output(demo_db):
+    result = run("match", "--model", "1", "--top", "2", db=demo_db, stdin="左前叶子板\n")
+    assert result.returncode == 0, result.stderr
+    assert "左前叶子板  [matched, alias_exact; side 左前]" in result.stdout
+    assert "1. VW1-0018" in result.stdout and "3." not in result.stdout
+
+
+def test_match_unknown_model_is_one_line_error(demo_db):
+    result = run("match", "--model", "NOPE", db=demo_db, stdin="机盖\n")
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: unknown model 'NOPE' (give a model id or code)"
+
+
+def test_match_eval_prints_the_figures(demo_db):
+    result = run("match-eval", str(EVAL_FILE), db=demo_db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for label in ("top-1", "top-3", "false auto-accepts", "side errors"):
+        assert label in out
+    top1 = float(out.split("top-1", 1)[1].split("%", 1)[0])
+    assert top1 >= 95.0
+    assert "side errors         0" in out
+    assert "PASS" in out
+
+
+def test_match_eval_exits_1_under_the_thresholds(demo_db, tmp_path):
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text(
+        "name,model_code,expected_part_code,note\n左前叶子板,VW-LAVIDA-23A,VW1-0001,wrong label\n",
+        encoding="utf-8",
+    )
+    result = run("match-eval", str(wrong), db=demo_db)
+    assert result.returncode == 1 and "FAIL: top-1 0.0% < 95%" in result.stdout
+    assert run("match-eval", str(wrong), "--no-fail", db=demo_db).returncode == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,model_code,expected_part_code\n机盖,,NOPE\n", encoding="utf-8")
+    result = run("match-eval", str(bad), db=demo_db)
+    assert result.returncode == 1 and "unknown part 'NOPE'" in result.stderr

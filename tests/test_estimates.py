@@ -1,0 +1,391 @@
+"""Validation against a database (SQLite and PostgreSQL): the bulk load costs a constant number
+of statements, results are stored and reused, profiles are versioned, earlier claims are found;
+and over HTTP: status codes, problem+json naming the field, 413s, no 500 for any input."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal as D
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import event, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from pricebook import estimates
+from pricebook.db import transaction
+from pricebook.errors import InvalidInput, NotFound
+from pricebook.models import Part, RuleProfileVersion, VehicleModel
+from tests import catalog_rows
+from tests.test_api_base import api_fixture, seed  # noqa: F401  (fixtures)
+
+CONFIG = {
+    "rule_profiles": [
+        {"code": "default", "valid_from": "2025-01-01", "settings": {}},
+        {"code": "SZ01", "branch": "SZ01", "valid_from": "2025-01-01",
+         "settings": {"price_tolerance_pct": "5", "holidays": ["2025-10-01"]}},
+    ],
+    "consumable_standards": [
+        {"kind": "refrigerant", "name": "制冷剂", "unit": "kg", "max_quantity": "0.6",
+         "max_unit_price": "220.00", "vehicle_class": "B", "valid_from": "2025-01-01"},
+    ],
+    "rescue_tariffs": [
+        {"region": "440300", "base_fee": "350.00", "included_km": 10, "per_km": "12.00",
+         "valid_from": "2025-01-01"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture
+def db(engine):
+    with transaction(engine) as session:
+        catalog_rows.load(session)
+        estimates.import_review_config(session, CONFIG, actor="test")
+    with transaction(engine) as session:
+        ids = {p.code: p.id for p in session.scalars(select(Part))}
+        model = session.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
+    return SimpleNamespace(engine=engine, parts=ids, model=model)
+
+
+def fake_matcher(table: dict[str, int]):
+    """`matcher(names, model_id, brand_id)`: exact names from `table`, else unmatched."""
+
+    def match(names, model_id, brand_id):
+        out = []
+        for n in names:
+            if n in table:
+                c = SimpleNamespace(part_id=table[n], part_code=f"P{table[n]}", name=n, score=100.0,
+                                    confidence=1.0)  # fmt: skip
+                out.append(
+                    SimpleNamespace(decision="matched", reason="alias_exact", candidates=[c])
+                )
+            else:
+                out.append(SimpleNamespace(decision="unmatched", reason=None, candidates=[]))
+        return out
+
+    return match
+
+
+def body(db, lines, **kw) -> dict:
+    base = {
+        "estimate_id": "E-2025-0001", "version": 1, "date": "2025-09-10", "branch": "SZ01",
+        "submitted_at": "2025-09-12T10:00:00+08:00",
+        "vehicle": {"model_id": db.model, "vin": "LSVAB4BR5PN000001"},
+        "shop": {"tier": "4s"}, "lines": lines,
+    }  # fmt: skip
+    base.update(kw)
+    return base
+
+
+def request(data: dict) -> estimates.EstimateRequest:
+    return estimates.decode_request(json.dumps(data))
+
+
+def fender_line(db, unit="1280.00", **kw) -> dict:
+    return {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": unit,
+            "price_type": "4s", **kw}  # fmt: skip
+
+
+def test_validate_stores_and_reuses(db):
+    """claimed 1,280.00, reference 990.00 (SZ01 localized), tolerance 5% → allowed 1,039.50,
+    cut 240.50."""
+    data = body(db, [fender_line(db)])
+    with transaction(db.engine) as s:
+        first = estimates.validate(s, request(data), actor="tool")
+    line = first.result["lines"][0]
+    assert (line["claimed"], line["allowed"], line["cut"]) == ("1280.00", "1039.50", "240.50")
+    flag = line["flags"][0]
+    assert flag["code"] == "PART_PRICE_ABOVE_REFERENCE"
+    assert flag["reference"]["provenance"]["scope"] == "SZ01"
+    assert first.result["profile_code"] == "SZ01" and first.result["profile_version"] == 1
+    assert not first.reused
+    with transaction(db.engine) as s:
+        again = estimates.validate(s, request(data))
+        assert again.reused and again.id == first.id and again.result == first.result
+        changed = estimates.validate(s, request(body(db, [fender_line(db, "1000.00")])))
+        assert changed.reused and changed.request_differs
+        forced = estimates.validate(s, request(data), force=True)
+        assert not forced.reused and forced.id != first.id
+        listed = estimates.list_validations(s, "E-2025-0001")
+    assert [v["validation_id"] for v in listed] == [forced.id, first.id]
+    assert listed[0]["totals"]["cut"] == "240.50"
+    assert listed[0]["counts"] == {"PART_PRICE_ABOVE_REFERENCE": 1}
+    with transaction(db.engine) as s, pytest.raises(NotFound):
+        estimates.list_validations(s, "nope")
+
+
+def _lines(db, repeat: int) -> list[dict]:
+    p = db.parts
+    pattern = [
+        {"type": "part", "part_id": p["VW1-0002"], "claimed_unit_price": "2000.00"},
+        {"type": "part", "oe_number": "5G0-821-105-A", "claimed_unit_price": "1100.00"},
+        {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1100.00"},
+        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
+         "hours": "3", "claimed_rate": "150.00"},
+        {"type": "consumable", "kind": "refrigerant", "quantity": "800", "unit": "g",
+         "unit_price": "0.30"},
+    ]  # fmt: skip
+    return [dict(line) for _ in range(repeat) for line in pattern]
+
+
+def test_statement_count_does_not_grow_with_lines(db):
+    matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
+    counts = []
+    for n, repeat in enumerate((1, 40)):
+        data = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-{n}")
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, *args, statements=statements):
+            statements.append(statement)
+
+        estimates.clear_caches()  # both runs load the small static tables too
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            with transaction(db.engine) as s:
+                result = estimates.validate(s, request(data), matcher=matcher)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        assert len(result.result["lines"]) == 5 * repeat
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert counts[0] <= 25
+
+
+def test_custom_names_go_through_the_matcher_first(db):
+    matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
+    data = body(db, [{"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1000.00"},
+                     {"type": "part", "custom_name": "不存在的件", "claimed_unit_price": "10.00"}])  # fmt: skip
+    with transaction(db.engine) as s:
+        result = estimates.validate(s, request(data), matcher=matcher).result
+    matched, unmatched = result["lines"]
+    assert matched["part"]["code"] == "VW1-0001" and matched["match"]["decision"] == "matched"
+    assert matched["status"] == "ok" and matched["flags"][0]["severity"] == "info"
+    assert unmatched["flags"][0]["code"] == "CUSTOM_PART" and unmatched["status"] == "flagged"
+    assert result["indicators"] == {"part_lines": 2, "custom_part_lines": 2, "custom_matched": 1,
+                                    "model_selected": True}  # fmt: skip
+
+
+def test_repeat_claim_across_estimates(db):
+    with transaction(db.engine) as s:
+        estimates.validate(s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-A",
+                                           date="2025-08-01")))  # fmt: skip
+        later = estimates.validate(s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-B")))  # fmt: skip
+    flag = later.result["lines"][0]["flags"][0]
+    assert flag["code"] == "REPEAT_CLAIM" and flag["details"]["earlier_estimate_id"] == "E-A"
+    assert later.result["lines"][0]["allowed"] == "0.00"
+
+
+def test_rescue_consumable_and_labor_from_the_database(db):
+    data = body(db, [
+        {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
+        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
+         "hours": "2", "claimed_rate": "150.00"},
+        {"type": "rescue", "distance_km": "25", "claimed_fee": "650.00"},
+        {"type": "consumable", "kind": "refrigerant", "quantity": "0.9", "unit": "kg",
+         "unit_price": "300.00"},
+    ])  # fmt: skip
+    with transaction(db.engine) as s:
+        lines = estimates.validate(s, request(data)).result["lines"]
+    # paint 2 h × 150.00: SZ01 standard paint 4s class B 110.00 → 220.00, cut 80.00
+    assert (lines[1]["allowed"], lines[1]["flags"][0]["code"]) == ("220.00", "LABOR_RATE_ABOVE_STANDARD")  # fmt: skip
+    assert (lines[2]["allowed"], lines[2]["cut"]) == ("530.00", "120.00")
+    assert (lines[3]["allowed"], lines[3]["cut"]) == ("132.00", "138.00")
+
+
+def test_errors_name_the_field(db):
+    cases = [
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "abc"}], "lines[0].claimed_unit_price"),
+        ([fender_line(db), {"type": "part", "part_id": 1, "claimed_unit_price": "1.001"}], "lines[1].claimed_unit_price"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "NaN"}], "lines[0].claimed_unit_price"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "1e999999"}], "lines[0].claimed_unit_price"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "-5"}], "lines[0].claimed_unit_price"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "repair_cost": "3"}], "lines[0].repair_cost"),
+        ([{"type": "part", "part_id": 1, "action": "repair"}], "lines[0].repair_cost"),
+        ([{"type": "part", "claimed_unit_price": "5"}], "lines[0].part_id"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "quantity": "0"}], "lines[0].quantity"),
+        ([{"type": "labor", "line_ref": 5, "operation": "paint", "labor_kind": "paint", "hours": "1", "claimed_rate": "1"}], "lines[0].line_ref"),
+        ([{"type": "labor", "operation": "paint", "labor_kind": "painting", "hours": "1", "claimed_rate": "1"}], "lines[0].labor_kind"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "price_type": "gold"}], "lines[0].price_type"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "colour": "red"}], "lines[0]"),
+        ([{"type": "nope"}], "lines[0].type"),
+    ]  # fmt: skip
+    for lines, field in cases:
+        with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+            estimates.validate(s, request_or_raise(body(db, lines)))
+        assert err.value.field == field, (lines, err.value.message)
+
+
+def request_or_raise(data):
+    return estimates.decode_request(json.dumps(data))
+
+
+def test_profiles_are_versioned(db):
+    with transaction(db.engine) as s:
+        again = estimates.import_review_config(s, CONFIG, actor="test")
+        assert again.inserted["rule_profiles"] == 0 and again.unchanged["rule_profiles"] == 2
+        doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
+                                  "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
+        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        assert report.inserted["rule_profiles"] == 1 and report.closed["rule_profiles"] == 1
+        rows = s.scalars(select(RuleProfileVersion).where(RuleProfileVersion.code == "SZ01")
+                         .order_by(RuleProfileVersion.version)).all()  # fmt: skip
+        assert [(r.version, r.valid_to) for r in rows] == [(1, date(2025, 9, 1)), (2, None)]
+        assert rows[1].settings["price_tolerance_pct"] == "10"
+        assert rows[1].settings["repeat_claim_window_days"] == 365  # defaults filled in
+        # 1,280.00 vs 990.00 + 10% = 1,089.00 from the new version on
+        res = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V2"))).result
+        assert res["profile_version"] == 2 and res["lines"][0]["allowed"] == "1089.00"
+        old = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V1", date="2025-08-15"))).result  # fmt: skip
+        assert old["profile_version"] == 1 and old["lines"][0]["allowed"] == "1039.50"
+        with pytest.raises(InvalidInput) as err:
+            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
+        assert err.value.field == "rule_profiles[0].settings.price_tolerance_pct"
+        with pytest.raises(InvalidInput):
+            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
+
+
+def test_default_profile_when_the_branch_has_none(db):
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(body(db, [fender_line(db)], branch="GD01"))).result
+    assert res["profile_code"] == "default"
+
+
+def test_stored_validations_are_append_only(db):
+    with transaction(db.engine) as s:
+        estimates.validate(s, request(body(db, [fender_line(db)])))
+    for sql in ("UPDATE estimate_validations SET cut_fen = 0", "DELETE FROM estimate_validations",
+                "DELETE FROM rule_profiles", "UPDATE rule_profiles SET code = 'x'"):  # fmt: skip
+        with pytest.raises((IntegrityError, DBAPIError)), transaction(db.engine) as s:
+            s.execute(text(sql))
+
+
+def test_demo_review_config_loads_twice_without_change(engine):
+    from pricebook.demo import load_demo
+
+    first = load_demo(engine)[-1]  # `demo load` ends with the review configuration
+    with transaction(engine) as s:
+        second = estimates.load_demo_review_config(s)
+    assert isinstance(first, estimates.ConfigReport)
+    assert sum(first.inserted.values()) > 0 and sum(second.inserted.values()) == 0
+
+
+# ------------------------------------------------------------------------------------------------
+# Over HTTP
+# ------------------------------------------------------------------------------------------------
+
+URL = "/api/v1/estimates/validate"
+
+
+def http_body(parts: dict[str, int], model: int, lines: list[dict], **kw) -> dict:
+    return body(SimpleNamespace(parts=parts, model=model), lines, **kw)
+
+
+@pytest.fixture
+async def http(api):
+    from pricebook.db import make_engine
+
+    engine = make_engine(api.settings)
+    with transaction(engine) as s:
+        estimates.import_review_config(s, CONFIG, actor="test")
+        parts = {p.code: p.id for p in s.scalars(select(Part))}
+        model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
+    engine.dispose()
+    return SimpleNamespace(api=api, parts=parts, model=model)
+
+
+async def test_http_validate_end_to_end(http):
+    api, parts = http.api, http.parts
+    lines = [
+        {"type": "part", "part_id": parts["VW1-0001"], "claimed_unit_price": "1280.00", "price_type": "4s"},
+        {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1000.00"},
+        {"type": "part", "part_id": 999999, "claimed_unit_price": "10.00"},
+        {"type": "rescue", "distance_km": "25", "claimed_fee": "650.00"},
+    ]  # fmt: skip
+    data = http_body(parts, http.model, lines)
+    r = await api.client.post(URL, json=data, headers=api.h("estimate_tool"))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["reused"] is False and out["validated_by"] == "test estimate_tool"
+    fender, custom, unknown, rescue = out["lines"]
+    assert (fender["allowed"], fender["cut"]) == ("1039.50", "240.50")
+    # the custom name is matched to the same fender as line 0: a duplicate
+    assert custom["part"]["code"] == "VW1-0001" and custom["match"]["decision"] == "matched"
+    assert [f["code"] for f in custom["flags"]] == ["CUSTOM_PART", "DUPLICATE_LINE"]
+    assert unknown["status"] == "unknown"
+    assert rescue["cut"] == "120.00"
+    assert out["totals"] == {"claimed": "2940.00", "allowed": "1579.50", "cut": "1360.50"}
+    assert out["deadline"]["due_at"] == "2025-09-15T17:00:00+08:00"
+    assert out["escalation"]["required"] is False
+    assert (out["profile_code"], out["profile_version"]) == ("SZ01", 1)
+
+    again = await api.client.post(URL, json=data, headers=api.h("reviewer"))
+    assert again.status_code == 200 and again.json()["reused"] is True
+    forced = await api.client.post(URL + "?force=true", json=data, headers=api.h())
+    assert forced.status_code == 201
+    listed = await api.get("/api/v1/estimates/E-2025-0001/validations")
+    assert listed.status_code == 200 and len(listed.json()) == 2
+    missing = await api.get("/api/v1/estimates/nope/validations")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_http_auth(http):
+    api = http.api
+    data = http_body(http.parts, http.model, [])
+    assert (await api.client.post(URL, json=data)).status_code == 401
+    assert (await api.client.post(URL, json=data, headers={"X-API-Key": "pbk_nope"})).status_code == 401  # fmt: skip
+
+
+async def test_http_422_names_the_line_and_field(http):
+    api = http.api
+    lines = [{"type": "part", "part_id": 1, "claimed_unit_price": "1.00"}] * 3
+    lines = [*lines, {"type": "part", "part_id": 1, "claimed_unit_price": "12.345"}]
+    r = await api.client.post(URL, json=http_body(http.parts, http.model, lines), headers=api.h())
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == "lines[3].claimed_unit_price"
+    lines = [{"type": "part", "part_id": 1, "claimed_unit_price": None}]
+    r = await api.client.post(URL, json=http_body(http.parts, http.model, lines), headers=api.h())
+    assert r.status_code == 422 and r.json()["field"] == "lines[0].claimed_unit_price"
+
+
+async def test_http_413(http):
+    api = http.api
+    line = {"type": "part", "part_id": 1, "claimed_unit_price": "1.00"}
+    r = await api.client.post(URL, json=http_body(http.parts, http.model, [line] * 501), headers=api.h())  # fmt: skip
+    assert r.status_code == 413 and r.json()["status"] == 413
+    huge = json.dumps(http_body(http.parts, http.model, [line], estimate_id="x" * 10)) + " " * 1_000_001  # fmt: skip
+    r = await api.client.post(URL, content=huge, headers=api.h(**{"content-type": "application/json"}))  # fmt: skip
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b"null", b"[]", b"{", b'{"lines": "x"}', b"\xff\xfe", b'{"estimate_id": "\\u0000"}',
+     json.dumps({"estimate_id": "E", "version": 10**30}).encode(), b"1e999999"],
+)  # fmt: skip
+async def test_http_no_input_yields_500(http, raw):
+    api = http.api
+    r = await api.client.post(URL, content=raw, headers=api.h(**{"content-type": "application/json"}))  # fmt: skip
+    assert 400 <= r.status_code < 500, r.text
+
+
+async def test_http_odd_but_valid_values_are_not_500(http):
+    api = http.api
+    odd = [
+        {"type": "part", "custom_name": "\u0000 左前叶子板", "claimed_unit_price": "0"},
+        {"type": "part", "oe_number": "----", "claimed_unit_price": "99999999.99"},
+        {"type": "labor", "part_id": 2**31 - 1, "operation": "paint", "labor_kind": "paint", "hours": "0.01", "claimed_rate": "0"},
+        {"type": "consumable", "kind": "x" * 64, "quantity": "0.001", "unit": "桶", "unit_price": "0"},
+        {"type": "rescue", "distance_km": "0", "claimed_fee": "0"},
+    ]  # fmt: skip
+    data = http_body(http.parts, http.model, odd, vehicle={"brand": "大众", "model": "朗逸"})
+    r = await api.client.post(URL, json=data, headers=api.h())
+    assert r.status_code in (201, 422), r.text
+
+
+def test_money_in_requests_is_never_float():
+    with pytest.raises(InvalidInput):
+        estimates._amount(D("1.005"), "x")
+    assert estimates._amount(D("1.5"), "x") == D("1.50")

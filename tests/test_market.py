@@ -1,0 +1,437 @@
+"""Market prices in the core: price texts, change-only observations, references, drift, queue.
+
+The catalogue here (`market_catalog_rows`) is `tests.catalog_rows` plus the parts the fixture
+market (tests/market_site) sells, so real crawls (tests/test_crawl.py) match against it: OE
+numbers of the listings, a superseded OE, a universal consumable sold by all three sources, and
+a localized price of that consumable far below the market (the one drift task).
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from pricebook import feedback
+from pricebook.db import transaction
+from pricebook.market import (
+    detect_drift as _detect_drift,
+)
+from pricebook.market import (
+    explain_price,
+    ingest_batch,
+    ingest_items,
+    market_references,
+    parse_price,
+    pick_reference,
+    region_chains,
+)
+from pricebook.market.crawl import report_from_stats
+from pricebook.models import Branch, FeedbackItem, MarketObservation, Part, PriceType, Region
+from tests import catalog_rows
+
+TODAY = date(2026, 3, 1)
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def market_catalog_rows() -> dict[str, list[dict[str, str]]]:
+    rows = copy.deepcopy(catalog_rows.BASE)
+    rows["regions"] += [
+        {"code": "320000", "name": "江苏省", "level": "province", "parent_code": "CN"},
+        {"code": "320500", "name": "苏州市", "level": "city", "parent_code": "320000"},
+    ]
+    rows["price_types"] += [
+        {"code": "oem", "name": "市场原厂件", "rank": "40"},
+        {"code": "compatible", "name": "适用件", "rank": "20"},
+        {"code": "salvage", "name": "拆车件", "rank": "10"},
+    ]
+    rows["categories"] += [
+        {"code": "consumable", "name": "辅料/油液"},
+        {"code": "mechanical", "name": "机械件"},
+    ]
+    model = dict.fromkeys(rows["models"][0], "")
+
+    def vw(code: str, series_code: str, series: str, name: str, year: int) -> dict[str, str]:
+        return model | {
+            "model_code": code, "brand_code": "VW", "brand_name": "大众",
+            "series_code": series_code, "series_name": series, "name": name,
+            "model_year": str(year), "body": "两厢", "engine": "1.4T", "vehicle_class": "B",
+        }  # fmt: skip
+
+    rows["models"] += [
+        vw("VW-GOLF7-2015", "VW-GOLF", "高尔夫", "2015款 1.4T 舒适型", 2015),
+        vw("VW-SAGITAR-2019", "VW-SAGITAR", "速腾", "2019款 1.4T 舒适型", 2019),
+    ]
+    part = dict.fromkeys(rows["parts"][0], "")
+    # the fixture market lists 左前叶子板 under the older OE number (no "A")
+    rows["parts"][0]["superseded_oe"] = "5G0 821 105"
+    rows["parts"] += [
+        part | {"part_code": "GF7-0001", "name": "前保险杠皮", "aliases": "前杠|前保险杠",
+                "category": "body", "oe_number": "5G0 807 221 A", "position": "前"},
+        part | {"part_code": "GF7-0002", "name": "后视镜总成（左）", "aliases": "左后视镜",
+                "category": "body", "oe_number": "5G0 857 507", "position": "左",
+                "is_assembly": "1"},
+        part | {"part_code": "SG-0001", "name": "左前翼子板", "aliases": "左前叶子板",
+                "category": "body", "oe_number": "5GD 821 105", "position": "左前"},
+        part | {"part_code": "TY1-0001", "name": "散热器", "aliases": "水箱|散热器总成",
+                "category": "mechanical", "oe_number": "16400-0T040"},
+        part | {"part_code": "OIL-0001", "name": "全合成机油（4L）",
+                "aliases": "机油|机油 4L|发动机油", "category": "consumable", "universal": "1",
+                "unit": "桶"},
+    ]  # fmt: skip
+    rows["fitment"] += [
+        {"part_code": "GF7-0001", "model_code": "VW-GOLF7-2015"},
+        {"part_code": "GF7-0002", "model_code": "VW-GOLF7-2015"},
+        {"part_code": "SG-0001", "model_code": "VW-SAGITAR-2019"},
+        {"part_code": "TY1-0001", "model_code": "TY-COROLLA-2022"},
+    ]
+    price = dict.fromkeys(rows["prices"][0], "")
+    rows["prices"] += [
+        # market median of 品牌件 机油 in the fixture market: 398 (398, 399, 329)
+        price | {"part_code": "OIL-0001", "scope": "system", "price_type": "brand",
+                 "amount_yuan": "390.00", "valid_from": "2025-01-01"},  # within 20%: no task
+        price | {"part_code": "OIL-0001", "scope": "SZ01", "price_type": "brand",
+                 "amount_yuan": "300.00", "valid_from": "2025-01-01"},  # 24.6% below: a task
+    ]  # fmt: skip
+    return rows
+
+
+def load_market_catalog(engine) -> None:
+    with transaction(engine) as session:
+        catalog_rows.load(session, market_catalog_rows())
+
+
+def detect_drift(session, on=TODAY, **kwargs):
+    return _detect_drift(session, on, **kwargs)
+
+
+# --- price texts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "expected"),
+    [
+        ("1,450", "元", "1450.00"),
+        ("1,260.00", "元", "1260.00"),
+        ("¥1,280.00", "元", "1280.00"),
+        ("¥ 960", "元", "960.00"),
+        ("￥420.00", "元", "420.00"),  # full-width yen sign
+        ("１，６５０元", "元", "1650.00"),  # full-width digits and comma
+        ("1,650元", "元", "1650.00"),
+        ("0.35万元", "元", "3500.00"),
+        ("0.42万", "元", "4200.00"),
+        ("1.2", "万元", "12000.00"),  # bare number in a source priced in 万元
+        ("850-920元", "元", "885.00"),  # a range counts as its midpoint
+        ("180-220", "元", "200.00"),
+        ("0.3~0.4万元", "元", "3500.00"),
+        ("399.5至400", "元", "399.75"),
+        ("415.5", "元", "415.50"),
+        ("12.345", "元", "12.35"),  # rounded half up to the fen
+        ("380元/个", "元", "380.00"),
+        ("380元起", "元", "380.00"),
+        ("单价：¥329", "元", "329.00"),
+        ("RMB 88", "元", "88.00"),
+        ("980", None, "980.00"),
+    ],
+)
+def test_parse_price(raw, unit, expected):
+    assert parse_price(raw, unit) == Decimal(expected)
+    assert explain_price(raw, unit) == (Decimal(expected), "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("面议", "price_not_given"),
+        ("电询", "price_not_given"),
+        ("价格面议", "price_not_given"),
+        ("--", "price_not_given"),
+        ("", "missing_price"),
+        (None, "missing_price"),
+        ("0", "non_positive"),
+        ("0.00元", "non_positive"),
+        ("-380", "unparseable"),
+        ("12,5", "unparseable"),
+        ("2个380元", "unparseable"),
+        ("920-850元", "invalid_range"),
+        ("0755-88880000", "implausible"),  # a phone number, read as a range
+        ("13800138000", "implausible"),  # a phone number in the price cell
+    ],
+)
+def test_parse_price_refuses_with_a_reason(raw, reason):
+    assert parse_price(raw) is None
+    assert explain_price(raw) == (None, reason)
+
+
+# --- ingest: matching and change-only history -------------------------------------------------
+
+
+def _item(name="机油 4L", price="398", **kw):
+    item = {
+        "source": "s1", "url": "http://m.test/list", "fetched_at": NOW.isoformat(),
+        "raw_name": name, "raw_price": price, "raw_oe": None, "raw_brand_text": None,
+        "price_type_hint": "品牌件", "region_code": "440300", "raw_region": None,
+        "price_unit_hint": "元", "page": 1,
+    }  # fmt: skip
+    item.update(kw)
+    return item
+
+
+def _ids(session):
+    parts = {code: id_ for id_, code in session.execute(select(Part.id, Part.code))}
+    types = {code: id_ for id_, code in session.execute(select(PriceType.id, PriceType.code))}
+    regions = {code: id_ for id_, code in session.execute(select(Region.id, Region.code))}
+    branches = {code: id_ for id_, code in session.execute(select(Branch.id, Branch.code))}
+    return parts, types, regions, branches
+
+
+def test_ingest_matches_stores_and_records_changes_only(engine):
+    load_market_catalog(engine)
+    items = [
+        _item("前杠", "1,450", raw_oe="5G0 807 221 A", price_type_hint="原厂件",
+              raw_brand_text="大众 高尔夫7 2014-2019"),
+        _item("左前叶子板", "380", raw_oe="5G0-821-105"),  # superseded OE
+        _item("机油 4L", "¥398"),  # no OE: the matching engine
+        _item("雾灯 右", "85", price_type_hint="适用件"),  # not in the catalogue
+        _item("中网", "面议"),
+        _item("", "100"),
+        _item("发动机油", "329", raw_region="苏州", region_code="320500"),
+    ]  # fmt: skip
+    result = ingest_items(engine, items, None)
+    assert (result.items, result.matched, result.unmatched, result.dropped) == (7, 4, 1, 2)
+    assert result.dropped_by_reason == {"price_not_given": 1, "missing_name": 1}
+    assert (result.new, result.updated_last_seen) == (5, 0)
+
+    with transaction(engine) as session:
+        parts, types, regions, _ = _ids(session)
+        rows = {o.raw_name: o for o in session.scalars(select(MarketObservation))}
+        bumper = rows["前杠"]
+        assert (bumper.part_id, bumper.match_reason, bumper.confidence_bp) == (
+            parts["GF7-0001"], "oe_exact", 10000,
+        )  # fmt: skip
+        assert bumper.price_type_id == types["oem"]  # 原厂件 → 市场原厂件 where it exists
+        assert bumper.amount_fen == 145000 and bumper.raw_price == "1,450"
+        assert bumper.model_id is not None  # 高尔夫 has one model in this catalogue
+        assert rows["左前叶子板"].part_id == parts["VW1-0001"]
+        assert rows["左前叶子板"].match_reason == "oe_superseded"
+        oil = rows["机油 4L"]
+        assert oil.part_id == parts["OIL-0001"] and oil.status == "matched"
+        assert oil.match_reason == "alias_exact" and oil.confidence_bp >= 7500
+        assert oil.region_id == regions["440300"] and oil.price_type_id == types["brand"]
+        fog = rows["雾灯 右"]
+        assert (fog.status, fog.part_id) == ("unmatched", None)
+        assert fog.price_type_id == types["compatible"]
+        assert rows["发动机油"].region_id == regions["320500"]
+
+    # Same prices again, a day later: no new rows, last_seen moves.
+    later = [dict(i, fetched_at=(NOW + timedelta(days=1)).isoformat()) for i in items]
+    again = ingest_items(engine, later, None)
+    assert (again.new, again.updated_last_seen) == (0, 5)
+    # A new price for one listing: one new row; the old one keeps its period.
+    changed = [dict(items[2], raw_price="420", fetched_at=(NOW + timedelta(days=2)).isoformat())]
+    assert ingest_items(engine, changed, None).new == 1
+    with transaction(engine) as session:
+        oil_rows = session.scalars(
+            select(MarketObservation)
+            .where(MarketObservation.raw_name == "机油 4L")
+            .order_by(MarketObservation.id)
+        ).all()
+        assert [o.amount_fen for o in oil_rows] == [39800, 42000]
+        first_seen = oil_rows[0].first_seen.replace(tzinfo=None)
+        last_seen = oil_rows[0].last_seen.replace(tzinfo=None)
+        assert first_seen == NOW.replace(tzinfo=None)
+        assert last_seen == (NOW + timedelta(days=1)).replace(tzinfo=None)
+        assert session.scalar(select(func.count()).select_from(MarketObservation)) == 6
+
+
+def test_ingest_batch_costs_a_constant_number_of_statements(engine):
+    load_market_catalog(engine)
+    ingest_items(engine, [_item()], None)  # warm the process's catalogue cache
+
+    def count(items) -> int:
+        statements = []
+
+        def listen(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", listen)
+        try:
+            with transaction(engine) as session:
+                ingest_batch(session, items, None)
+        finally:
+            event.remove(engine, "before_cursor_execute", listen)
+        return len(statements)
+
+    def batch(n: int, offset: int):
+        return [
+            _item(f"机油 {k}L" if k % 3 else "雾灯 右", f"{100 + k}", raw_oe=f"OE-{k}" if k % 2 else None,
+                  raw_brand_text=f"车 {k}")
+            for k in range(offset, offset + n)
+        ]  # fmt: skip
+
+    small, large = count(batch(5, 0)), count(batch(400, 1000))
+    assert small == large == 4  # catalogue version, OE lookup, listing lookup, INSERT
+    # listings seen before (last_seen UPDATE) and new ones together: one more, at any size
+    mixed_small = count(batch(3, 1000) + batch(3, 9000))
+    mixed_large = count(batch(200, 1000) + batch(200, 5000))
+    assert mixed_small == mixed_large == 5
+
+
+# --- market reference -------------------------------------------------------------------------
+
+
+def _observe(engine, prices_by_region: dict[str, list[str]], *, type_hint="品牌件", when=NOW):
+    items = []
+    for region, prices in prices_by_region.items():
+        for n, price in enumerate(prices):
+            items.append(
+                _item("机油 4L", price, source=f"shop{n}", region_code=region,
+                      price_type_hint=type_hint, fetched_at=when.isoformat())
+            )  # fmt: skip
+    result = ingest_items(engine, items, None)
+    assert result.matched == len(items)
+
+
+def test_market_reference_median_spread_count_and_freshness(engine):
+    load_market_catalog(engine)
+    _observe(engine, {"440300": ["300", "310", "320", "400"], "440100": ["500"]})
+    _observe(engine, {"320500": ["200"]}, when=NOW - timedelta(days=120))  # out of the window
+    with transaction(engine) as session:
+        parts, types, regions, _ = _ids(session)
+        oil, brand = parts["OIL-0001"], types["brand"]
+        refs = market_references(session, [oil], TODAY)
+        sz = refs[(oil, regions["440300"], brand)]
+        assert sz.count == 4 and sz.sources == 4
+        assert sz.median == Decimal("315.00")  # (310 + 320) / 2
+        assert (sz.p25, sz.p75) == (Decimal("307.50"), Decimal("340.00"))
+        assert (sz.low, sz.high) == (Decimal("300.00"), Decimal("400.00"))
+        assert sz.latest.replace(tzinfo=None) == NOW.replace(tzinfo=None)
+        gd = refs[(oil, regions["440000"], brand)]  # the province includes its cities
+        assert gd.count == 5 and gd.median == Decimal("320.00")
+        assert refs[(oil, None, brand)].count == 5  # national; the 120-day-old one is out
+        assert (oil, regions["320500"], brand) not in refs
+        # a longer window brings it back
+        wide = market_references(session, [oil], TODAY, window_days=200)
+        assert wide[(oil, None, brand)].count == 6
+        assert wide[(oil, None, brand)].median == Decimal("315.00")
+        chain = [*region_chains(session)[regions["440300"]], None]
+        assert pick_reference(refs, oil, brand, chain, 5) == gd
+        assert pick_reference(refs, oil, brand, chain, 6) is None
+        assert market_references(session, [], TODAY) == {}
+
+
+# --- drift ------------------------------------------------------------------------------------
+
+
+def test_drift_opens_one_task_updates_it_and_never_duplicates(engine):
+    load_market_catalog(engine)
+    # SZ01's localized 品牌件 price is 300; the system one 390.
+    _observe(engine, {"440300": ["398"], "440100": ["399"], "320500": ["329"]})
+    with transaction(engine) as session:
+        parts, types, regions, branches = _ids(session)
+        report = detect_drift(session)
+        assert (report.checked, report.drifting, report.opened) == (2, 1, 1)
+        finding = report.findings[0]
+        assert (finding.branch_id, finding.scope) == (branches["SZ01"], "branch")
+        assert finding.market.median == Decimal("398.00")
+        assert finding.market.region_id == regions["CN"]  # 深圳 1 and 广东 2 are too few
+        assert finding.deviation_bp == -2462  # (300 − 398) / 398
+    with transaction(engine) as session:
+        task = session.scalars(select(FeedbackItem)).one()
+        assert (task.kind, task.status, task.part_id) == ("drift", "open", parts["OIL-0001"])
+        assert (task.reference_fen, task.observed_fen) == (30000, 39800)
+        assert task.branch_id == branches["SZ01"] and task.price_type_id == types["brand"]
+        assert task.evidence["market"]["count"] == 3
+        assert "24.6% below the market median 398.00" in task.note
+        # the same market again: unchanged
+        assert detect_drift(session).unchanged == 1
+    # the market moves: the open task is updated, not duplicated
+    _observe(engine, {"440300": ["450"]}, when=NOW + timedelta(hours=1))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.updated) == (0, 1)
+        task = session.scalars(select(FeedbackItem)).one()
+        assert task.observed_fen == 39900  # median of 450, 399, 329
+    # staff reject it: the same price version does not reopen a task …
+    with transaction(engine) as session:
+        session.execute(update(FeedbackItem).values(status="rejected", resolved_by="staff"))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.already_resolved) == (0, 1)
+    # … a stricter threshold for the branch still only concerns that price version
+    with transaction(engine) as session:
+        assert detect_drift(session, threshold_pct=30).drifting == 0
+        assert detect_drift(session, min_observations=4).checked == 0
+
+
+def test_drift_threshold_is_strict_and_overridable_per_branch(engine):
+    load_market_catalog(engine)
+    # median 375 → SZ01 300 is exactly 20% below: not beyond the threshold
+    _observe(engine, {"440300": ["375", "375", "375"]})
+    with transaction(engine) as session:
+        _, _, _, branches = _ids(session)
+        report = detect_drift(session)
+        assert report.checked == 2 and report.drifting == 0
+        report = detect_drift(session, branch_thresholds={branches["SZ01"]: "19.99"})
+        assert report.opened == 1
+        # the system price (390, +4%) is compared with the national median too
+        report = detect_drift(session, threshold_pct="3.9", branch_thresholds={})
+        assert {f.scope for f in report.findings} == {"branch", "system"}
+        assert report.opened == 1 and report.updated == 1  # its evidence names the threshold
+
+
+# --- the queue's uniqueness -------------------------------------------------------------------
+
+
+def test_one_unresolved_item_per_part_branch_type_and_kind(engine):
+    load_market_catalog(engine)
+    with transaction(engine) as session:
+        parts, types, _, branches = _ids(session)
+    key = {"part_id": parts["OIL-0001"], "price_type_id": types["brand"]}
+
+    def add(**values) -> None:
+        with transaction(engine) as session:
+            session.add(FeedbackItem(**(key | {"kind": "drift", "created_by": "t"} | values)))
+
+    add(branch_id=branches["SZ01"])
+    with pytest.raises(IntegrityError):
+        add(branch_id=branches["SZ01"], status="need_info")
+    add(branch_id=branches["SZ01"], kind="reviewer")  # another kind
+    add(branch_id=branches["GD01"])  # another branch
+    add(branch_id=branches["SZ01"], status="rejected")  # resolved ones may repeat
+    add(branch_id=None)  # the system price
+    with pytest.raises(IntegrityError):
+        add(branch_id=None)
+    with transaction(engine) as session:
+        outcome, task_id = feedback.open_or_update_drift(
+            session, part_id=key["part_id"], branch_id=None, price_type_id=key["price_type_id"],
+            model_id=None, reference_fen=100, observed_fen=200, evidence={"price_id": 1},
+        )  # fmt: skip
+        assert outcome == "updated"
+        assert feedback.find_unresolved(session, "drift", key["part_id"], None, key["price_type_id"]).id == task_id  # fmt: skip
+
+
+# --- the crawl report -------------------------------------------------------------------------
+
+
+def test_crawl_report_from_scrapy_stats():
+    stats = {
+        "finish_reason": "finished", "elapsed_time_seconds": 2.345, "pricebook/pages": 3,
+        "pricebook/items": 9, "pricebook/dropped/missing_price": 2,
+        "pricebook/ingest/matched": 5, "pricebook/ingest/unmatched": 4,
+        "pricebook/ingest/new": 9, "pricebook/ingest/dropped_by_reason/missing_price": 1,
+        "pricebook/ingest/dropped_by_reason/unparseable": 1,
+        "pricebook/page_errors/http_404": 1, "retry/count": 1, "robotstxt/forbidden": 1,
+        "downloader/response_status_count/200": 4,
+    }  # fmt: skip
+    report = report_from_stats("src", 7, stats)
+    assert report.dropped == {"missing_price": 3, "unparseable": 1}
+    assert (report.pages, report.items, report.matched, report.unmatched) == (3, 9, 5, 4)
+    assert report.page_errors == {"http_404": 1} and report.responses == {"200": 4}
+    assert report.elapsed_s == 2.35
+    text = "\n".join(report.lines())
+    assert "dropped: 4 (missing_price 3, unparseable 1)" in text

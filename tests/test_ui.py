@@ -1,0 +1,421 @@
+"""The staff web UI over HTTP: login, CSRF, role checks, escaping, part pages, price edits,
+imports. Browser tests are in test_browser.py."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from pricebook import keys
+from pricebook.db import make_engine, transaction
+from pricebook.models import AuditEntry, Part, Price
+from pricebook.settings import Settings
+from tests.test_api_base import seed
+
+CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Ui:
+    client: AsyncTestClient
+    keys: dict[str, str]
+    settings: Settings
+
+    async def token(self, path: str = "/login") -> str:
+        page = await self.client.get(path)
+        match = CSRF_FIELD.search(page.text)
+        assert match, page.text[:500]
+        return match.group(1)
+
+    async def login(self, role: str) -> None:
+        token = await self.token("/login")
+        r = await self.client.post(
+            "/login", data={"api_key": self.keys[role], "next": "/parts", "_csrf_token": token}
+        )
+        assert r.status_code == 303, r.text
+        assert r.headers["location"] == "/parts"
+
+    async def post(self, path: str, data: dict[str, str], *, page: str = "/parts", **kw):
+        token = await self.token(page)
+        return await self.client.post(path, data={**data, "_csrf_token": token}, **kw)
+
+
+@pytest.fixture(name="ui")
+async def ui_fixture(settings: Settings) -> AsyncIterator[Ui]:
+    made = seed(settings)
+    async with AsyncTestClient(create_app(settings)) as client:
+        client.follow_redirects = False
+        yield Ui(client, made, settings)
+
+
+def _part_id(settings: Settings, code: str) -> int:
+    engine = make_engine(settings)
+    try:
+        with transaction(engine) as session:
+            return session.scalars(select(Part.id).where(Part.code == code)).one()
+    finally:
+        engine.dispose()
+
+
+# --- login, sessions, CSRF ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/parts", "/parts/1", "/feedback", "/feedback/new", "/indicators", "/import"]
+)
+async def test_pages_redirect_to_login_without_a_session(ui: Ui, path: str) -> None:
+    r = await ui.client.get(path)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/login?next=")
+
+
+async def test_htmx_requests_without_a_session_get_hx_redirect(ui: Ui) -> None:
+    r = await ui.client.get("/parts/search?q=翼子板", headers={"HX-Request": "true"})
+    assert r.status_code == 401
+    assert r.headers["hx-redirect"].startswith("/login")
+
+
+async def test_login_page_is_chinese_and_sets_csrf_cookie(ui: Ui) -> None:
+    r = await ui.client.get("/login")
+    assert r.status_code == 200
+    assert "API 密钥" in r.text and "登录" in r.text
+    assert "pricebook_csrf" in r.cookies
+
+
+async def test_login_sets_an_httponly_lax_session_cookie_without_the_key(ui: Ui) -> None:
+    token = await ui.token()
+    r = await ui.client.post(
+        "/login", data={"api_key": ui.keys["reviewer"], "next": "/parts", "_csrf_token": token}
+    )
+    assert r.status_code == 303
+    cookie = next(c for c in r.headers.get_list("set-cookie") if c.startswith("pricebook_session="))
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie or "samesite=lax" in cookie.lower()
+    assert ui.keys["reviewer"] not in cookie
+    page = await ui.client.get("/parts")
+    assert page.status_code == 200
+    assert "配件查询" in page.text and "核损人员" in page.text
+
+
+async def test_bad_key_and_estimate_tool_key_cannot_log_in(ui: Ui) -> None:
+    token = await ui.token()
+    r = await ui.client.post("/login", data={"api_key": "pbk_nope", "_csrf_token": token})
+    assert r.status_code == 401
+    assert "无效" in r.text
+    r = await ui.client.post(
+        "/login", data={"api_key": ui.keys["estimate_tool"], "_csrf_token": token}
+    )
+    assert r.status_code == 401
+    assert (await ui.client.get("/parts")).status_code == 303
+
+
+async def test_login_never_redirects_off_site(ui: Ui) -> None:
+    token = await ui.token()
+    r = await ui.client.post(
+        "/login",
+        data={"api_key": ui.keys["reviewer"], "next": "//evil.example/x", "_csrf_token": token},
+    )
+    assert r.headers["location"] == "/"
+
+
+async def test_form_post_without_csrf_token_is_refused(ui: Ui) -> None:
+    await ui.client.get("/login")  # has the CSRF cookie, but sends no token
+    r = await ui.client.post("/login", data={"api_key": ui.keys["admin"]})
+    assert r.status_code == 403
+    assert "CSRF" in r.text
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    r = await ui.client.post(
+        f"/parts/{part_id}/prices",
+        data={"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
+              "valid_from": date.today().isoformat(), "reason": "csrf"},
+    )  # fmt: skip
+    assert r.status_code == 403
+    r = await ui.client.post("/logout")
+    assert r.status_code == 403
+
+
+async def test_form_post_with_a_forged_token_is_refused(ui: Ui) -> None:
+    await ui.client.get("/login")
+    r = await ui.client.post("/login", data={"api_key": ui.keys["admin"], "_csrf_token": "a" * 128})
+    assert r.status_code == 403
+
+
+async def test_htmx_header_token_is_accepted(ui: Ui) -> None:
+    await ui.login("reviewer")
+    page = await ui.client.get("/parts")
+    token = re.search(r'hx-headers=\'\{"x-csrftoken": "([^"]+)"\}\'', page.text)
+    assert token
+    r = await ui.client.post("/logout", headers={"x-csrftoken": token.group(1)})
+    assert r.status_code == 303
+    assert (await ui.client.get("/parts")).status_code == 303
+
+
+async def test_logout_ends_the_session(ui: Ui) -> None:
+    await ui.login("reviewer")
+    r = await ui.post("/logout", {})
+    assert r.status_code == 303
+    assert (await ui.client.get("/parts")).status_code == 303
+
+
+async def test_revoked_key_ends_its_session(ui: Ui) -> None:
+    await ui.login("reviewer")
+    assert (await ui.client.get("/parts")).status_code == 200
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            info = keys.authenticate(session, ui.keys["reviewer"])
+            assert info is not None
+            keys.revoke_key(session, info.id, actor="test")
+    finally:
+        engine.dispose()
+    assert (await ui.client.get("/parts")).status_code == 303
+
+
+async def test_json_api_keeps_its_key_auth_and_needs_no_csrf(ui: Ui) -> None:
+    assert (await ui.client.get("/api/v1/parts")).status_code == 401
+    r = await ui.client.post(
+        "/api/v1/prices/resolve",
+        json={"items": [{"oe": "5G0 821 105 A"}]},
+        headers={"X-API-Key": ui.keys["estimate_tool"]},
+    )
+    assert r.status_code == 200
+    assert (await ui.client.get("/schema/openapi.json")).status_code == 200
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+async def test_search_page_and_htmx_fragment(ui: Ui) -> None:
+    await ui.login("reviewer")
+    r = await ui.client.get("/parts", params={"q": "叶子板"})
+    assert r.status_code == 200
+    assert "左前翼子板" in r.text and "<html" in r.text
+    fragment = await ui.client.get(
+        "/parts/search", params={"q": "5G0821105A"}, headers={"HX-Request": "true"}
+    )
+    assert fragment.status_code == 200
+    assert "左前翼子板" in fragment.text and "<html" not in fragment.text
+    assert "原厂编号" in fragment.text
+
+
+async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
+    await ui.login("reviewer")
+    part_id = _part_id(ui.settings, "VW1-0002")
+    r = await ui.client.get(f"/parts/{part_id}")
+    assert r.status_code == 200
+    page = r.text
+    for text in ("前大灯总成（左）", "左大灯", "大灯灯泡", "大灯支架（左）", "朗逸", "5G1 941 005 A",
+                 "现行价格", "本地化价格", "价格历史", 'id="history-chart"'):  # fmt: skip
+        assert text in page, text
+    assert "修改本地化价格" not in page  # reviewers do not edit prices
+
+
+async def test_part_page_of_an_unknown_part_is_404_html(ui: Ui) -> None:
+    await ui.login("reviewer")
+    r = await ui.client.get("/parts/999999")
+    assert r.status_code == 404
+    assert "未找到" in r.text
+
+
+async def test_script_in_a_part_name_is_escaped(ui: Ui) -> None:
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            from pricebook.io import import_rows
+
+            import_rows(session, "parts", [{
+                "part_code": "XSS-1", "name": "<script>alert('x')</script>保险杠",
+                "aliases": "<img src=x onerror=alert(1)>", "category": "body", "oe_number": "",
+            }], actor="test")  # fmt: skip
+            part_id = session.scalars(select(Part.id).where(Part.code == "XSS-1")).one()
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    for r in (
+        await ui.client.get("/parts", params={"q": "保险杠"}),
+        await ui.client.get("/parts/search", params={"q": "保险杠"}, headers={"HX-Request": "1"}),
+        await ui.client.get(f"/parts/{part_id}"),
+    ):
+        assert r.status_code == 200
+        assert "<script>alert" not in r.text
+        assert "&lt;script&gt;alert(" in r.text
+        assert "<img src=x" not in r.text
+
+
+# --- price edits ----------------------------------------------------------------------------
+
+
+async def test_reviewer_cannot_edit_prices(ui: Ui) -> None:
+    await ui.login("reviewer")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    r = await ui.post(
+        f"/parts/{part_id}/prices",
+        {"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
+         "valid_from": date.today().isoformat(), "reason": "x"},
+    )  # fmt: skip
+    assert r.status_code == 403
+    assert "没有权限" in r.text
+
+
+async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    today = date.today()
+    r = await ui.post(
+        f"/parts/{part_id}/prices",
+        {"target": "branch:GD01", "price_type": "4s", "amount": "1234.50",
+         "valid_from": today.isoformat(), "reason": "三家4S店询价"},
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].startswith(f"/parts/{part_id}?saved=")
+    page = (await ui.client.get(r.headers["location"])).text
+    assert "新价格已保存" in page
+    assert "1234.50" in page and "三家4S店询价" in page
+    # a second edit supersedes it from tomorrow
+    r = await ui.post(
+        f"/parts/{part_id}/prices",
+        {"target": "branch:GD01", "price_type": "4s", "amount": "1200",
+         "valid_from": (today + timedelta(days=1)).isoformat(), "reason": "下调"},
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            rows = session.scalars(
+                select(Price).where(Price.part_id == part_id, Price.scope == "branch",
+                                    Price.source == "staff").order_by(Price.valid_from)
+            ).all()  # fmt: skip
+            assert [(r.amount_fen, r.valid_to) for r in rows] == [
+                (123450, today + timedelta(days=1)),
+                (120000, None),
+            ]
+            assert rows[0].created_by.startswith("api-key:")
+            actions = session.scalars(
+                select(AuditEntry.action).where(AuditEntry.entity == "prices")
+                .order_by(AuditEntry.id)
+            ).all()  # fmt: skip
+            assert actions[-3:] == ["create", "close", "supersede"]
+    finally:
+        engine.dispose()
+
+
+async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": date.today().isoformat()}
+    r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12.345", "reason": "x"})
+    assert r.status_code == 422 and "未保存" in r.text
+    r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12", "reason": " "})
+    assert r.status_code == 422
+    r = await ui.post(
+        f"/parts/{part_id}/prices", {**base, "amount": "12", "reason": "x", "etag": '"stale"'}
+    )
+    assert r.status_code == 412
+    assert "reload" in r.text
+
+
+async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    page = (await ui.client.get(f"/parts/{part_id}")).text
+    link = re.search(r'href="(/parts/\d+\?target=branch%3ASZ01[^"]*)#edit"', page)
+    assert link, "an edit link for the SZ01 price"
+    edit = (await ui.client.get(link.group(1).replace("&amp;", "&"))).text
+    etag = re.search(r'name="etag" value="([^"]*)"', edit).group(1)
+    assert etag
+    etag = etag.replace("&#34;", '"').replace("&quot;", '"')
+    day = date.today() + timedelta(days=3)
+    # the SZ01 price has a next version from 2027-01-01: end the new one there
+    until = "2027-01-01" if day < date(2027, 1, 1) else ""
+    form = {"target": "branch:SZ01", "price_type": "4s", "valid_from": day.isoformat(),
+            "valid_to": until, "reason": "第一次"}  # fmt: skip
+    first = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "999", "etag": etag})
+    assert first.status_code == 303, first.text
+    second = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "998", "etag": etag})
+    assert second.status_code == 412
+
+
+# --- import ---------------------------------------------------------------------------------
+
+
+async def test_import_preview_then_apply(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    day = (date.today() + timedelta(days=10)).isoformat()
+    csv = ("part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+           f"VW1-0001,,GD01,brand,555.00,{day},\n").encode()  # fmt: skip
+    token = await ui.token("/import")
+    r = await ui.client.post(
+        "/import/preview",
+        data={"kind": "prices", "reason": "季度调价", "_csrf_token": token},
+        files={"file": ("prices.csv", csv, "text/csv")},
+    )
+    assert r.status_code == 200, r.text
+    assert "预览" in r.text and "确认导入" in r.text
+    apply_token = re.search(r'name="token" value="([^"]+)"', r.text).group(1)
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            assert not session.scalars(select(Price).where(Price.amount_fen == 55500)).all()
+    finally:
+        engine.dispose()
+    r = await ui.post("/import/apply", {"token": apply_token}, page="/import")
+    assert r.status_code == 200, r.text
+    assert "已导入" in r.text
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            assert len(session.scalars(select(Price).where(Price.amount_fen == 55500)).all()) == 1
+    finally:
+        engine.dispose()
+
+
+async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+           b"NOPE,,GD01,brand,abc,2026-01-01,\n")  # fmt: skip
+    token = await ui.token("/import")
+    r = await ui.client.post(
+        "/import/preview", data={"kind": "prices", "_csrf_token": token},
+        files={"file": ("bad.csv", csv, "text/csv")},
+    )  # fmt: skip
+    assert r.status_code == 422
+    assert 'id="import-errors"' in r.text and "NOPE" in r.text
+    await ui.post("/logout", {})
+    await ui.login("reviewer")
+    assert (await ui.client.get("/import")).status_code == 403
+
+
+# --- feedback and indicators ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["accept", "reject", "need-info"])
+async def test_reviewer_cannot_act_on_feedback(ui: Ui, action: str) -> None:
+    await ui.login("reviewer")
+    r = await ui.post(f"/feedback/1/{action}", {"amount": "1.00", "reason": "x"}, page="/feedback")
+    assert r.status_code == 403
+    assert "没有权限" in r.text and "报价人员" in r.text
+
+
+async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
+    await ui.login("reviewer")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    for path, text in (
+        ("/feedback", "反馈队列"),
+        (
+            f"/feedback/new?part_id={part_id}&branch=SZ01&price_type=4s&reference=990.00",
+            "左前翼子板",
+        ),
+        ("/indicators", "配件自定义率"),
+    ):
+        r = await ui.client.get(path)
+        assert r.status_code == 200, path
+        assert text in r.text
+    assert 'class="accept"' not in (await ui.client.get("/feedback")).text
