@@ -243,6 +243,11 @@ def main() -> int:
             time.sleep(0.2)
         check = httpx.get(base + paths[0], headers={"X-API-Key": key}, timeout=5)
         assert check.status_code in (200, 404), check.text
+        # every worker builds its matching index at start (seconds at 50,000 parts, and a CPU
+        # hog meanwhile): measure after the builds, each request on a new connection so that
+        # every worker is asked (the route waits for its process's first build)
+        for _ in range(8 * args.workers):
+            httpx.get(f"{base}/api/v1/match/index", headers={"X-API-Key": key}, timeout=120)
         tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
         print(f"uvicorn, {args.workers} worker(s), pool {pool}; load: {tool}, "
               f"{args.connections} connections, {args.duration:.0f} s each", flush=True)  # fmt: skip

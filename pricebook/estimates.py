@@ -17,6 +17,7 @@ Rule profiles, consumable standards and rescue tariffs are configured as one JSO
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -28,7 +29,8 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import Date, and_, any_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from pricebook import audit, review
@@ -64,7 +66,7 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import from_fen, round_yuan, to_fen
-from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for
+from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for, writes
 
 MAX_LINES = 500
 MAX_AMOUNT = Decimal("100000000")  # 1亿 yuan: anything above is a typo, not a claim
@@ -372,6 +374,27 @@ _STATIC: dict[str, tuple[float, _Static]] = {}
 def clear_caches() -> None:
     _STATIC.clear()
     _PROFILES.clear()
+    _DAY.clear()
+
+
+#: per database and day, what the branch's rule profile and standard labor rates are; kept
+#: `STATIC_SECONDS` like the static tables, dropped at once when this process writes a
+#: versioned row (`prices.writes`) or imports a review configuration.
+_DAY: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
+
+
+def _per_day(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    full = (str(session.get_bind().url), *key)
+    now = time.monotonic()
+    generation = writes()
+    hit = _DAY.get(full)
+    if hit is not None and hit[0] > now and hit[1] == generation:
+        return hit[2]
+    value = load()
+    if len(_DAY) > 10_000:
+        _DAY.clear()
+    _DAY[full] = (now + STATIC_SECONDS, generation, value)
+    return value
 
 
 def _static(session: Session) -> _Static:
@@ -424,12 +447,171 @@ _PRICE_COLUMNS = (
 )  # fmt: skip
 
 
+_ON = bindparam("on", type_=Date)
+
+
+def _in_force_on(model: Any) -> Any:
+    """`_in_force` on the bound parameter `on` (for the prebuilt statements)."""
+    return _in_force(model, _ON)
+
+
+_PART_COLS = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,
+              Part.universal, Part.unit)  # fmt: skip
+
+
+class _Statements:
+    """The statements `load_refs` and `validate` run, built once per process with bound
+    parameters: building a statement (and its cache key) costs more CPU than running it."""
+
+    def __init__(self, dialect: str) -> None:
+        self.pg = dialect == "postgresql"
+        self.vehicle = (
+            select(VehicleModel.id, VehicleModel.code, VehicleModel.name,
+                   VehicleModel.vehicle_class, Brand.id, Brand.name)
+            .join(Series, Series.id == VehicleModel.series_id)
+            .join(Brand, Brand.id == Series.brand_id)
+            .where(VehicleModel.id == bindparam("model_id"))
+        )  # fmt: skip
+        self.profiles = select(RuleProfileVersion).where(
+            or_(self._in(RuleProfileVersion.branch_id, "branch_ids"),
+                RuleProfileVersion.branch_id.is_(None)),
+            _in_force_on(RuleProfileVersion),
+        )  # fmt: skip
+        parts = select(*_PART_COLS, Part.oe_normalized).join(
+            Category, Category.id == Part.category_id
+        )
+        self.parts = parts.where(self._in(Part.id, "part_ids"))
+        superseded = select(OeSupersession.part_id).where(
+            self._in(OeSupersession.old_oe_normalized, "oes")
+        )
+        self.parts_oe = parts.where(
+            or_(self._in(Part.id, "part_ids"), self._in(Part.oe_normalized, "oes"),
+                Part.id.in_(superseded))
+        )  # fmt: skip
+        self.superseded = (
+            select(OeSupersession.old_oe_normalized, OeSupersession.part_id)
+            .where(self._in(OeSupersession.old_oe_normalized, "oes"))
+            .order_by(OeSupersession.part_id)
+        )
+        self.components = (
+            select(PartComponent.assembly_id, PartComponent.quantity, *_PART_COLS)
+            .join(Part, Part.id == PartComponent.component_id)
+            .join(Category, Category.id == Part.category_id)
+            .where(self._in(PartComponent.assembly_id, "assemblies"))
+            .order_by(PartComponent.assembly_id, PartComponent.component_id)
+        )
+        self.fitment = (
+            select(
+                Fitment.part_id,
+                func.max(case((Fitment.model_id == bindparam("model_id"), 1), else_=0)),
+            )
+            .where(self._in(Fitment.part_id, "part_ids"))
+            .group_by(Fitment.part_id)
+        )
+        self.prices = (
+            select(*_PRICE_COLUMNS)
+            .where(
+                self._in(Price.part_id, "part_ids"),
+                _in_force_on(Price),
+                or_(Price.scope == "system", self._in(Price.region_id, "region_ids"),
+                    self._in(Price.branch_id, "branch_ids")),
+            )
+            .order_by(Price.id)
+        )  # fmt: skip
+        self.card_parts = (
+            select(Channel.id, RateCard.id, RateCard.valid_from, RateCard.valid_to,
+                   RateCard.created_by, RateCard.reason, RateCardParts.category_id,
+                   RateCardParts.price_type_id, RateCardParts.discount_bp)
+            .outerjoin(RateCard, and_(RateCard.channel_id == Channel.id, _in_force_on(RateCard)))
+            .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
+            .where(Channel.code == bindparam("channel"))
+        )  # fmt: skip
+        self.card_labor = (
+            select(RateCardLabor.rate_card_id, RateCardLabor.labor_kind_id, RateCardLabor.rate_fen,
+                   RateCardLabor.pct_of_standard_bp)
+            .join(RateCard, RateCard.id == RateCardLabor.rate_card_id)
+            .join(Channel, Channel.id == RateCard.channel_id)
+            .where(Channel.code == bindparam("channel"), _in_force_on(RateCard))
+        )  # fmt: skip
+        self.labor_rates = select(
+            LaborRate.id, LaborRate.branch_id, LaborRate.labor_kind_id, LaborRate.rate_fen,
+            LaborRate.valid_from,
+        ).where(
+            self._in(LaborRate.branch_id, "branch_ids"), LaborRate.shop_tier == bindparam("tier"),
+            LaborRate.vehicle_class == bindparam("vclass"), _in_force_on(LaborRate),
+        )  # fmt: skip
+        self.hours = (
+            select(StandardHours.id, StandardHours.part_id, StandardHours.operation,
+                   StandardHours.hours_centi, StandardHours.vehicle_class,
+                   StandardHours.valid_from, LaborKind.code)
+            .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
+            .where(self._in(StandardHours.part_id, "part_ids"),
+                   StandardHours.vehicle_class == bindparam("vclass"),
+                   _in_force_on(StandardHours))
+        )  # fmt: skip
+        self.inclusions = (
+            select(OperationInclusion.id, OperationInclusion.part_id, OperationInclusion.operation,
+                   OperationInclusion.included_part_id, OperationInclusion.included_operation)
+            .where(self._in(OperationInclusion.part_id, "part_ids"),
+                   self._in(OperationInclusion.included_part_id, "part_ids"))
+            .order_by(OperationInclusion.id)
+        )  # fmt: skip
+        self.consumables = select(ConsumableStandardVersion).where(
+            self._in(ConsumableStandardVersion.kind, "kinds"),
+            or_(ConsumableStandardVersion.vehicle_class.is_(None),
+                ConsumableStandardVersion.vehicle_class == bindparam("vclass")),
+            _in_force_on(ConsumableStandardVersion),
+        )  # fmt: skip
+        self.rescue = select(RescueTariffVersion).where(
+            self._in(RescueTariffVersion.region_id, "region_ids"),
+            _in_force_on(RescueTariffVersion),
+        )
+        self.earlier = select(
+            EstimateValidation.id, EstimateValidation.estimate_id,
+            EstimateValidation.estimate_version, EstimateValidation.estimate_date,
+            EstimateValidation.replaced_part_ids,
+        ).where(
+            EstimateValidation.vin == bindparam("vin"),
+            EstimateValidation.estimate_id != bindparam("estimate_id"),
+            EstimateValidation.estimate_date <= _ON,
+            EstimateValidation.estimate_date >= bindparam("since"),
+        )  # fmt: skip
+        self.stored = (
+            select(EstimateValidation)
+            .where(EstimateValidation.estimate_id == bindparam("estimate_id"),
+                   EstimateValidation.estimate_version == bindparam("version"))
+            .order_by(EstimateValidation.id.desc())
+            .limit(1)
+        )  # fmt: skip
+        table = EstimateValidation.__table__
+        self.insert = insert(table).returning(table.c.id, table.c.created_at)
+
+    def _in(self, column: Any, name: str) -> Any:
+        """`column IN (…)` of a list parameter: on PostgreSQL `= ANY(array)`, whose SQL does
+        not change with the list's length (so the server-side prepared statement is reused);
+        elsewhere an expanding IN."""
+        if self.pg:
+            return column == any_(bindparam(name, type_=ARRAY(column.type)))
+        return column.in_(bindparam(name, expanding=True))
+
+
+@functools.cache
+def _statements_for(dialect: str) -> _Statements:
+    return _Statements(dialect)
+
+
+def _statements(session: Session) -> _Statements:
+    return _statements_for(session.get_bind().dialect.name)
+
+
 def load_refs(
     session: Session, estimate: review.Estimate, matches: dict[int, review.MatchInfo]
 ) -> review.Refs:
     """Everything `review.review` needs, in at most 19 statements whatever the line count
-    (15 when the small static tables are cached)."""
+    (13 when the small static tables and the branch's profile and labor rates of the day are
+    cached). The statements are built once per process (`_Statements`)."""
     on = estimate.date
+    q = _statements(session)
     static = _static(session)  # branches, regions, price types, labor kinds (0 or 4)
     branches = static.branches
     by_code = {b.code: b for b in branches.values()}
@@ -465,19 +647,7 @@ def load_refs(
     # the vehicle (1)
     vehicle = None
     if estimate.vehicle.model_id is not None:
-        row = session.execute(
-            select(
-                VehicleModel.id,
-                VehicleModel.code,
-                VehicleModel.name,
-                VehicleModel.vehicle_class,
-                Brand.id,
-                Brand.name,
-            )
-            .join(Series, Series.id == VehicleModel.series_id)
-            .join(Brand, Brand.id == Series.brand_id)
-            .where(VehicleModel.id == estimate.vehicle.model_id)
-        ).first()
+        row = session.execute(q.vehicle, {"model_id": estimate.vehicle.model_id}).first()
         if row is None:
             raise InvalidInput(f"no vehicle model with id {estimate.vehicle.model_id}", field="vehicle.model_id")  # fmt: skip
         mid, mcode, mname, mclass, brand_id, brand_name = row
@@ -485,18 +655,14 @@ def load_refs(
     vclass = vehicle.vehicle_class if vehicle else None
 
     # the rule profile: the branch's, a parent's, else the default (1)
-    profile_rows = list(
-        session.scalars(
-            select(RuleProfileVersion).where(
-                or_(RuleProfileVersion.branch_id.in_(branch_ids), RuleProfileVersion.branch_id.is_(None)),
-                _in_force(RuleProfileVersion, on),
-            )
-        )
-    )  # fmt: skip
-    depth = {bid: n for n, bid in enumerate(branch_ids)}
-    profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
-    best = profile_rows[0] if profile_rows else None
-    profile = profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)
+    def load_profile() -> review.RuleProfile:
+        profile_rows = list(session.scalars(q.profiles, {"branch_ids": branch_ids, "on": on}))
+        depth = {bid: n for n, bid in enumerate(branch_ids)}
+        profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
+        best = profile_rows[0] if profile_rows else None
+        return profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)
+
+    profile = _per_day(session, ("profile", tuple(branch_ids), on), load_profile)
     vclass = vclass or estimate.vehicle.vehicle_class or profile.settings.default_vehicle_class
 
     # parts: by id, by OE (current or superseded), matched custom names (1–2)
@@ -506,33 +672,20 @@ def load_refs(
     oes = {normalize_oe(l.oe_number) for l in estimate.lines if isinstance(l, review.PartLine) and l.oe_number}  # noqa: E741  # fmt: skip
     oes.discard("")
     oe_parts: dict[str, int] = {}
-    cond = Part.id.in_(part_ids)
-    if oes:
-        superseded = select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized.in_(oes))
-        cond = or_(cond, Part.oe_normalized.in_(oes), Part.id.in_(superseded))
     parts: dict[int, review.PartInfo] = {}
-
-    part_cols = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,
-                 Part.universal, Part.unit)  # fmt: skip
 
     def part_info(row: Any) -> review.PartInfo:
         return review.PartInfo(*row[:8])
 
     if part_ids or oes:
         for row in session.execute(
-            select(*part_cols, Part.oe_normalized)
-            .join(Category, Category.id == Part.category_id)
-            .where(cond)
+            q.parts_oe if oes else q.parts, {"part_ids": list(part_ids), "oes": list(oes)}
         ):
             parts[row[0]] = part_info(row)
             if row[8] in oes:
                 oe_parts.setdefault(row[8], row[0])
     if oes - set(oe_parts):
-        for old, pid in session.execute(
-            select(OeSupersession.old_oe_normalized, OeSupersession.part_id)
-            .where(OeSupersession.old_oe_normalized.in_(oes - set(oe_parts)))
-            .order_by(OeSupersession.part_id)
-        ):
+        for old, pid in session.execute(q.superseded, {"oes": list(oes - set(oe_parts))}):
             oe_parts.setdefault(old, pid)
 
     # assemblies' components, with their own part rows (1)
@@ -540,11 +693,7 @@ def load_refs(
     assemblies = [p.id for p in parts.values() if p.is_assembly]
     if assemblies:
         for assembly_id, quantity, *row in session.execute(
-            select(PartComponent.assembly_id, PartComponent.quantity, *part_cols)
-            .join(Part, Part.id == PartComponent.component_id)
-            .join(Category, Category.id == Part.category_id)
-            .where(PartComponent.assembly_id.in_(assemblies))
-            .order_by(PartComponent.assembly_id, PartComponent.component_id)
+            q.components, {"assemblies": assemblies}
         ):
             components[assembly_id].append(review.Component(row[0], quantity))
             parts.setdefault(row[0], part_info(row))
@@ -554,27 +703,18 @@ def load_refs(
     fitted: dict[int, bool | None] = {}
     if vehicle is not None and line_part_ids:
         for pid, fits in session.execute(
-            select(
-                Fitment.part_id, func.max(case((Fitment.model_id == vehicle.model_id, 1), else_=0))
-            )
-            .where(Fitment.part_id.in_(line_part_ids))
-            .group_by(Fitment.part_id)
+            q.fitment, {"model_id": vehicle.model_id, "part_ids": list(line_part_ids)}
         ):
             fitted[pid] = bool(fits)
 
     # prices in force for every part and component, on the chain's scopes (1)
     versions: dict[int, list[PriceVersion]] = defaultdict(list)
     if line_part_ids:
-        scope = [Price.scope == "system"]
-        if region_ids:
-            scope.append(Price.region_id.in_(region_ids))
-        if branch_ids:
-            scope.append(Price.branch_id.in_(branch_ids))
         for p in session.execute(
-            select(*_PRICE_COLUMNS)
-            .where(Price.part_id.in_(line_part_ids), _in_force(Price, on), or_(*scope))
-            .order_by(Price.id)
-        ):
+            q.prices,
+            {"part_ids": list(line_part_ids), "on": on, "region_ids": region_ids,
+             "branch_ids": branch_ids},
+        ):  # fmt: skip
             versions[p[1]].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
 
     # the channel's card: parts terms (1), labor lines (1); the branch standard rates (1)
@@ -582,14 +722,7 @@ def load_refs(
     card_labor: dict[int, tuple[int, int | None, int | None]] = {}
     channel = estimate.shop.channel_code
     if channel:
-        rows = session.execute(
-            select(Channel.id, RateCard.id, RateCard.valid_from, RateCard.valid_to,
-                   RateCard.created_by, RateCard.reason, RateCardParts.category_id,
-                   RateCardParts.price_type_id, RateCardParts.discount_bp)
-            .outerjoin(RateCard, and_(RateCard.channel_id == Channel.id, _in_force(RateCard, on)))
-            .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
-            .where(Channel.code == channel)
-        ).all()  # fmt: skip
+        rows = session.execute(q.card_parts, {"channel": channel, "on": on}).all()
         if not rows:
             raise InvalidInput(f"no channel with code {channel!r}", field="shop.channel_code")
         for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
@@ -598,12 +731,8 @@ def load_refs(
                     channel, card_id, category_id, type_id, discount, vf, vt, by, why
                 )
         for card_id, kind_id, rate_fen, pct_bp in session.execute(
-            select(RateCardLabor.rate_card_id, RateCardLabor.labor_kind_id, RateCardLabor.rate_fen,
-                   RateCardLabor.pct_of_standard_bp)
-            .join(RateCard, RateCard.id == RateCardLabor.rate_card_id)
-            .join(Channel, Channel.id == RateCard.channel_id)
-            .where(Channel.code == channel, _in_force(RateCard, on))
-        ):  # fmt: skip
+            q.card_labor, {"channel": channel, "on": on}
+        ):
             card_labor[kind_id] = (card_id, rate_fen, pct_bp)
     kind_rows = static.labor_kinds
     kinds = {code: name for _, code, name in kind_rows}
@@ -622,24 +751,13 @@ def load_refs(
     inclusions: list[review.InclusionRef] = []
     if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
         for h in session.execute(
-            select(StandardHours.id, StandardHours.part_id, StandardHours.operation,
-                   StandardHours.hours_centi, StandardHours.vehicle_class,
-                   StandardHours.valid_from, LaborKind.code)
-            .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
-            .where(StandardHours.part_id.in_(line_part_ids), StandardHours.vehicle_class == vclass,
-                   _in_force(StandardHours, on))
-        ):  # fmt: skip
+            q.hours, {"part_ids": list(line_part_ids), "vclass": vclass, "on": on}
+        ):
             hours[(h.part_id, h.operation)] = review.HoursRef(
                 h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
                 h.vehicle_class, h.id, h.valid_from,
             )  # fmt: skip
-        for inc in session.execute(
-            select(OperationInclusion.id, OperationInclusion.part_id, OperationInclusion.operation,
-                   OperationInclusion.included_part_id, OperationInclusion.included_operation)
-            .where(OperationInclusion.part_id.in_(line_part_ids),
-                   OperationInclusion.included_part_id.in_(line_part_ids))
-            .order_by(OperationInclusion.id)
-        ):  # fmt: skip
+        for inc in session.execute(q.inclusions, {"part_ids": list(line_part_ids)}):
             inclusions.append(review.InclusionRef(inc.part_id, inc.operation, inc.included_part_id, inc.included_operation))  # fmt: skip
 
     # consumable standards (1)
@@ -647,12 +765,8 @@ def load_refs(
     kinds_claimed = {l.kind for l in estimate.lines if isinstance(l, review.ConsumableLine)}  # noqa: E741
     if kinds_claimed:
         rows_c = session.scalars(
-            select(ConsumableStandardVersion).where(
-                ConsumableStandardVersion.kind.in_(kinds_claimed),
-                or_(ConsumableStandardVersion.vehicle_class.is_(None), ConsumableStandardVersion.vehicle_class == vclass),
-                _in_force(ConsumableStandardVersion, on),
-            )
-        )  # fmt: skip
+            q.consumables, {"kinds": list(kinds_claimed), "vclass": vclass, "on": on}
+        )
         for c in sorted(rows_c, key=lambda c: c.vehicle_class is not None):
             consumables[c.kind] = review.ConsumableStandard(
                 c.kind, c.name, c.unit, Decimal(c.max_quantity_milli) / 1000,
@@ -665,12 +779,7 @@ def load_refs(
     if any(isinstance(l, review.RescueLine) for l in estimate.lines) and region_ids:  # noqa: E741
         order = {rid: n for n, rid in enumerate(region_ids)}
         tariffs = sorted(
-            session.scalars(
-                select(RescueTariffVersion).where(
-                    RescueTariffVersion.region_id.in_(region_ids),
-                    _in_force(RescueTariffVersion, on),
-                )
-            ),
+            session.scalars(q.rescue, {"region_ids": region_ids, "on": on}),
             key=lambda t: order[t.region_id],
         )
         if tariffs:
@@ -685,13 +794,9 @@ def load_refs(
     if estimate.vehicle.vin:
         window = timedelta(days=profile.settings.repeat_claim_window_days)
         for vid, eid, ever, edate, replaced in session.execute(
-            select(EstimateValidation.id, EstimateValidation.estimate_id,
-                   EstimateValidation.estimate_version, EstimateValidation.estimate_date,
-                   EstimateValidation.replaced_part_ids)
-            .where(EstimateValidation.vin == estimate.vehicle.vin,
-                   EstimateValidation.estimate_id != estimate.id,
-                   EstimateValidation.estimate_date <= on,
-                   EstimateValidation.estimate_date >= on - window)
+            q.earlier,
+            {"vin": estimate.vehicle.vin, "estimate_id": estimate.id, "on": on,
+             "since": on - window},
         ):  # fmt: skip
             for pid in replaced or ():
                 earlier.append(review.EarlierClaim(eid, ever, edate, int(pid), vid))
@@ -722,12 +827,14 @@ def _labor_rates(
     rate or a percentage of the standard), in one statement."""
     depth = {bid: n for n, bid in enumerate(branch_ids)}
     nearest: dict[int, Any] = {}
-    rows = session.execute(
-        select(LaborRate.id, LaborRate.branch_id, LaborRate.labor_kind_id, LaborRate.rate_fen,
-               LaborRate.valid_from)
-        .where(LaborRate.branch_id.in_(branch_ids), LaborRate.shop_tier == tier,
-               LaborRate.vehicle_class == vclass, _in_force(LaborRate, on))
-    ).all()  # fmt: skip
+    rows = _per_day(
+        session,
+        ("labor_rates", tuple(branch_ids), tier, vclass, on),
+        lambda: session.execute(
+            _statements(session).labor_rates,
+            {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": on},
+        ).all(),
+    )
     for r in sorted(rows, key=lambda r: depth[r.branch_id]):
         nearest.setdefault(r.labor_kind_id, r)
     out: dict[str, review.LaborRateRef] = {}
@@ -815,12 +922,9 @@ def validate(
     request_json = _json(request)
     if not force:
         stored = session.scalars(
-            select(EstimateValidation)
-            .where(EstimateValidation.estimate_id == request.estimate_id,
-                   EstimateValidation.estimate_version == request.version)
-            .order_by(EstimateValidation.id.desc())
-            .limit(1)
-        ).first()  # fmt: skip
+            _statements(session).stored,
+            {"estimate_id": request.estimate_id, "version": request.version},
+        ).first()
         if stored is not None:
             return Validation(
                 stored.id, stored.created_at, stored.created_by, True,
@@ -833,8 +937,8 @@ def validate(
     result_json = _json(result)
     ind = result.indicators
     row_id, created_at = session.execute(
-        insert(EstimateValidation)
-        .values(
+        _statements(session).insert,
+        dict(
             estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
             branch_id=refs.branch.id, vin=estimate.vehicle.vin, model_id=estimate.vehicle.model_id,
             model_selected=ind.model_selected, part_lines=ind.part_lines,
@@ -844,8 +948,7 @@ def validate(
             profile_code=refs.profile.code, profile_version=refs.profile.version,
             replaced_part_ids=review.replaced_parts(estimate, result), request=request_json,
             result=result_json, created_by=actor,
-        )
-        .returning(EstimateValidation.id, EstimateValidation.created_at)
+        ),
     ).one()  # fmt: skip
     return Validation(row_id, created_at, actor, False, False, result_json)
 
@@ -1074,6 +1177,7 @@ def import_review_config(
                   "per_km_fen": to_fen(_amount(t.per_km, f"{field}.per_km"))}  # fmt: skip
         apply("rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]},
               t.valid_from, t.valid_to, _canonical(values), values, lambda rows: {})  # fmt: skip
+    clear_caches()
     return ConfigReport(inserted, closed, unchanged)
 
 

@@ -6,15 +6,16 @@ built on `versions_in_force`; writes go through `pricebook.history`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -537,6 +538,11 @@ class ReferenceData:
     price_types: dict[int, PriceTypeInfo]
     branches: dict[int, _Branch]
     regions: dict[int, tuple[str, int | None]]
+    branch_by_code: dict[str, _Branch] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.branch_by_code:
+            self.branch_by_code.update({b.code: b for b in self.branches.values()})
 
 
 def load_reference(session: Session) -> ReferenceData:
@@ -555,8 +561,11 @@ def load_and_resolve(
     requests: Sequence[ResolveRequest],
     reference: ReferenceData | None = None,
 ) -> list[ResolveOutcome]:
-    """Resolve many items at once in a fixed number of statements whatever their number (five
-    to eight; three to five when `reference` is given)."""
+    """Resolve many items at once in a fixed number of statements whatever their number: one
+    when `reference` is given (two with channels), four (five with channels) without it.
+
+    The parts (by id, OE number or superseded OE number), the models named, the price versions
+    and the market references all come from one `UNION ALL` statement (`_union`)."""
     if reference is not None:
         price_types = reference.price_types
     else:
@@ -566,52 +575,6 @@ def load_and_resolve(
         }
     type_codes = {t.code for t in price_types.values()}
 
-    part_ids = {r.part_id for r in requests if r.part_id is not None}
-    oes = {normalize_oe(r.oe) for r in requests if r.oe}
-    oes.discard("")
-    parts: dict[int, PartRef] = {}
-    by_oe: dict[str, int] = {}
-    by_old_oe: dict[str, int] = {}
-    if part_ids or oes:
-        cond = Part.id.in_(part_ids)
-        if oes:
-            cond = or_(
-                cond,
-                Part.oe_normalized.in_(oes),
-                Part.id.in_(
-                    select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized.in_(oes))
-                ),
-            )
-        stmt = (
-            select(Part.id, Part.code, Part.name, Category.code, Part.oe_number, Part.oe_normalized,
-                   Part.category_id)
-            .join(Category, Category.id == Part.category_id)
-            .where(cond)
-            .order_by(Part.id)
-        )  # fmt: skip
-        category_ids: dict[int, int] = {}
-        for pid, code, name, category, oe_number, oe_norm, category_id in session.execute(stmt):
-            parts[pid] = PartRef(pid, code, name, category, oe_number)
-            category_ids[pid] = category_id
-            if oe_norm in oes:
-                by_oe.setdefault(oe_norm, pid)
-        if oes:
-            for old, pid in session.execute(
-                select(OeSupersession.old_oe_normalized, OeSupersession.part_id)
-                .where(OeSupersession.old_oe_normalized.in_(oes))
-                .order_by(OeSupersession.part_id)
-            ):
-                by_old_oe.setdefault(old, pid)
-    else:
-        category_ids = {}
-
-    model_ids = {r.model_id for r in requests if r.model_id is not None}
-    known_models = (
-        set(session.scalars(select(VehicleModel.id).where(VehicleModel.id.in_(model_ids))))
-        if model_ids
-        else set()
-    )
-
     channel_codes = {r.channel for r in requests if r.channel}
     channels: dict[str, int | None] = {}
     cards: dict[str, list[CardTerms]] = defaultdict(list)
@@ -619,7 +582,10 @@ def load_and_resolve(
         lo = min(r.on for r in requests)
         hi = max(r.on for r in requests)
         stmt = (
-            select(Channel.code, Channel.branch_id, RateCard, RateCardParts)
+            select(Channel.code, Channel.branch_id, RateCard.id, RateCard.valid_from,
+                   RateCard.valid_to, RateCard.created_by, RateCard.reason,
+                   RateCardParts.category_id, RateCardParts.price_type_id,
+                   RateCardParts.discount_bp)
             .outerjoin(
                 RateCard,
                 and_(
@@ -630,29 +596,21 @@ def load_and_resolve(
             )
             .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
             .where(Channel.code.in_(channel_codes))
-        )
-        for code, branch_id, card, line in session.execute(stmt):
+        )  # fmt: skip
+        for code, branch_id, card_id, vf, vt, by, why, category_id, type_id, bp in session.execute(
+            stmt
+        ):
             channels[code] = branch_id
-            if card is not None and line is not None:
+            if card_id is not None and category_id is not None:
                 cards[code].append(
-                    CardTerms(
-                        code,
-                        card.id,
-                        line.category_id,
-                        line.price_type_id,
-                        line.discount_bp,
-                        card.valid_from,
-                        card.valid_to,
-                        card.created_by,
-                        card.reason,
-                    )
+                    CardTerms(code, card_id, category_id, type_id, bp, vf, vt, by, why)
                 )
 
     branch_codes = {r.branch for r in requests if r.branch}
     channel_branch_ids = {b for c, b in channels.items() if b is not None and c in channel_codes}
     branches: dict[int, _Branch] = {}
     if reference is not None:
-        branches = dict(reference.branches)
+        branches = reference.branches
     elif branch_codes or channel_branch_ids:
         stmt = _branch_chain(branch_codes)
         if channel_branch_ids:
@@ -671,7 +629,11 @@ def load_and_resolve(
             )
         for bid, code, parent_id, region_id in session.execute(stmt):
             branches[bid] = _Branch(bid, code, parent_id, region_id)
-    branch_by_code = {b.code: b for b in branches.values()}
+    branch_by_code = (
+        reference.branch_by_code
+        if reference is not None
+        else {b.code: b for b in branches.values()}
+    )
     regions: dict[int, tuple[str, int | None]] = {}
     if reference is not None:
         regions = reference.regions
@@ -681,10 +643,71 @@ def load_and_resolve(
         ):
             regions[rid] = (code, parent_id)
 
+    # the chain of every item (it depends on the branch or channel only, not on the part)
+    chains: list[tuple[_Branch | None, list[ScopeStep]] | None] = []
+    chain_cache: dict[int | None, tuple[_Branch | None, list[ScopeStep]]] = {}
+    for r in requests:
+        if (r.branch and r.branch not in branch_by_code) or (
+            r.channel and r.channel not in channels
+        ):
+            chains.append(None)
+            continue
+        branch = branch_by_code.get(r.branch) if r.branch else None
+        if branch is None and r.channel and channels.get(r.channel) is not None:
+            branch = branches.get(channels[r.channel])  # type: ignore[arg-type]
+        key = branch.id if branch is not None else None
+        if key not in chain_cache:
+            chain_cache[key] = (branch, chain_for(branch, branches, regions))
+        chains.append(chain_cache[key])
+
+    part_ids = {r.part_id for r in requests if r.part_id is not None}
+    oes = {normalize_oe(r.oe) for r in requests if r.oe}
+    oes.discard("")
+    model_ids = {r.model_id for r in requests if r.model_id is not None}
+    parts: dict[int, PartRef] = {}
+    category_ids: dict[int, int] = {}
+    by_oe: dict[str, int] = {}
+    by_old_oe: dict[str, int] = {}
+    known_models: set[int] = set()
+    oe_of: dict[int, str] = {}
+    price_rows: list[Any] = []
+    market_rows: list[Any] = []
+    if part_ids or oes or model_ids:
+        region_ids = {st.target_id for c in chains if c for st in c[1] if st.scope == "region"}
+        branch_ids = {st.target_id for c in chains if c for st in c[1] if st.scope == "branch"}
+        lo = min(r.on for r in requests)
+        hi = max(r.on for r in requests)
+        params = {
+            "part_ids": list(part_ids), "oes": list(oes), "model_ids": list(model_ids),
+            "region_ids": list(region_ids), "branch_ids": list(branch_ids), "lo": lo, "hi": hi,
+            "m_lo": datetime.combine(lo - timedelta(days=MARKET_WINDOW_DAYS), time.min),
+            "m_hi": datetime.combine(hi + timedelta(days=1), time.min),
+        }  # fmt: skip
+        for row in session.execute(_union(bool(oes), bool(model_ids)), params):
+            kind = row[0]
+            if kind == _K_PRICE:
+                price_rows.append(row)
+            elif kind == _K_PART:
+                pid = row[1]
+                parts[pid] = PartRef(pid, row[11], row[12], row[4], row[13])
+                category_ids[pid] = row[2]
+                oe_of[pid] = row[14]
+            elif kind == _K_MARKET:
+                market_rows.append(row)
+            elif kind == _K_OLD_OE:
+                old = row[14]
+                if old not in by_old_oe or row[2] < by_old_oe[old]:
+                    by_old_oe[old] = row[2]
+            else:
+                known_models.add(row[1])
+        for pid in sorted(oe_of):
+            if oe_of[pid] in oes:
+                by_oe.setdefault(oe_of[pid], pid)
+
     # validate each item and find its part, branch and chain
     planned: list[tuple[ResolveRequest, PartRef, str, _Branch | None, list[ScopeStep]]] = []
     outcomes: list[ResolveOutcome | None] = []
-    for r in requests:
+    for r, found in zip(requests, chains, strict=True):
         error: PricebookError | None = None
         part: PartRef | None = None
         matched_by = ""
@@ -724,38 +747,25 @@ def load_and_resolve(
         if error is not None or part is None:
             outcomes.append(ResolveOutcome(r, part, matched_by or None, error=error))
             continue
-        branch = branch_by_code.get(r.branch) if r.branch else None
-        if branch is None and r.channel and channels.get(r.channel) is not None:
-            branch = branches.get(channels[r.channel])  # type: ignore[arg-type]
-        chain = chain_for(branch, branches, regions)
+        assert found is not None
+        branch, chain = found
         planned.append((r, part, matched_by, branch, chain))
         outcomes.append(None)
 
     versions: dict[int, list[PriceVersion]] = defaultdict(list)
+    market: dict[int, list[tuple[int, date, date, int | None, MarketReference]]] = {}
     if planned:
-        lo = min(p[0].on for p in planned)
-        hi = max(p[0].on for p in planned)
-        region_ids = {st.target_id for p in planned for st in p[4] if st.scope == "region"}
-        branch_ids = {st.target_id for p in planned for st in p[4] if st.scope == "branch"}
-        scope_cond = [Price.scope == "system"]
-        if region_ids:
-            scope_cond.append(Price.region_id.in_(region_ids))
-        if branch_ids:
-            scope_cond.append(Price.branch_id.in_(branch_ids))
-        stmt = (
-            select(Price)
-            .where(
-                Price.part_id.in_({p[1].id for p in planned}),
-                Price.valid_from <= hi,
-                or_(Price.valid_to.is_(None), Price.valid_to > lo),
-                or_(*scope_cond),
-            )
-            .order_by(Price.id)
-        )
-        for row in session.scalars(stmt):
-            versions[row.part_id].append(PriceVersion.of(row))
-
-    market = _market_references(session, planned, regions, price_types) if planned else {}
+        planned_ids = {p[1].id for p in planned}
+        price_rows.sort(key=lambda row: row[1])
+        for row in price_rows:
+            if row[2] in planned_ids:
+                versions[row[2]].append(
+                    PriceVersion(
+                        row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                        from_fen(row[8]), row[9], row[10], row[11], row[12], row[13], row[14],
+                    )
+                )  # fmt: skip
+        market = _market_references(market_rows, planned, planned_ids, price_types)
 
     results = iter(planned)
     final: list[ResolveOutcome] = []
@@ -775,11 +785,13 @@ def load_and_resolve(
             part_id=part.id, category_id=category_ids[part.id], category=part.category, on=r.on,
             model_id=r.model_id, price_type=r.price_type, agreement=r.agreement,
         )  # fmt: skip
-        region_ids = {step.target_id for step in chain if step.scope == "region"}
         seen_market: dict[tuple[str, int | None, str | None], MarketReference] = {}
-        for obs_part, first, _last, m_region, ref in market.get(part.id, ()):
-            if first <= r.on and (m_region is None or m_region in region_ids) and obs_part:
-                seen_market.setdefault((ref.source, m_region, ref.price_type), ref)
+        refs = market.get(part.id, ())
+        if refs:
+            region_ids = {step.target_id for step in chain if step.scope == "region"}
+            for obs_part, first, _last, m_region, ref in refs:
+                if first <= r.on and (m_region is None or m_region in region_ids) and obs_part:
+                    seen_market.setdefault((ref.source, m_region, ref.price_type), ref)
         resolution = resolve(
             query, versions[part.id], chain, price_types, card, tuple(seen_market.values())
         )
@@ -795,39 +807,153 @@ def load_and_resolve(
     return final
 
 
+# the kinds of row `_union` returns (its first column)
+_K_PART, _K_OLD_OE, _K_MODEL, _K_PRICE, _K_MARKET = 0, 1, 2, 3, 4
+
+
+@functools.cache
+def _union(oes: bool, models: bool) -> Any:
+    """One statement for everything item-specific `load_and_resolve` needs: the parts asked for
+    (by id, OE number, superseded OE number), the models named, the price versions of those
+    parts on the items' scopes and dates, and their market references. Built once per shape
+    (with or without OE numbers, with or without models) with bound parameters `part_ids`,
+    `oes`, `model_ids`, `region_ids`, `branch_ids`, `lo`, `hi` (dates) and `m_lo`, `m_hi` (the
+    market window), so that neither the statement nor its SQL is built again per request.
+
+    Every row has the same 17 columns, the first saying what it is:
+
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+    kind  1         2          3         4            5, 6, 7      8          9/10  11   12  13
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+    part  id        category   –         category     –            –          –     code name oe
+    old   –         part id    –         –            –            –          –     –    –   –
+    price id        part id    model id  scope        reg/br/type  amount     from/to source… (14)
+    mkt   id        part id    –         –            region/–/type amount    –     source
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+
+    (14: normalised OE number for `part`, old OE number for `old`, reason for `price`; 15/16:
+    a market row's first and last seen). Rows are not ordered: the caller sorts.
+    """
+    from sqlalchemy import (
+        BigInteger,
+        Date,
+        DateTime,
+        Integer,
+        String,
+        bindparam,
+        cast,
+        literal,
+        null,
+    )
+
+    from pricebook.models import MarketObservation
+
+    timestamp = DateTime(timezone=True)
+    part_ids = bindparam("part_ids", expanding=True, type_=Integer)
+    oe_list = bindparam("oes", expanding=True, type_=String)
+    lo = bindparam("lo", type_=Date)
+    hi = bindparam("hi", type_=Date)
+    m_lo = bindparam("m_lo", type_=DateTime)
+    m_hi = bindparam("m_hi", type_=DateTime)
+
+    def n(type_: Any) -> Any:
+        return cast(null(), type_)
+
+    if oes:
+        superseded = select(OeSupersession.part_id).where(
+            OeSupersession.old_oe_normalized.in_(oe_list)
+        )
+        part_cond = or_(
+            Part.id.in_(part_ids), Part.oe_normalized.in_(oe_list), Part.id.in_(superseded)
+        )
+    else:
+        part_cond = Part.id.in_(part_ids)
+    wanted = select(Part.id).where(part_cond)
+    scope_cond = [
+        Price.scope == "system",
+        Price.region_id.in_(bindparam("region_ids", expanding=True, type_=Integer)),
+        Price.branch_id.in_(bindparam("branch_ids", expanding=True, type_=Integer)),
+    ]
+    # the first SELECT gives the columns their types
+    price_rows = select(
+        literal(_K_PRICE, Integer), Price.id, Price.part_id, Price.model_id, Price.scope,
+        Price.region_id, Price.branch_id, Price.price_type_id, Price.amount_fen,
+        Price.valid_from, Price.valid_to, Price.source, Price.source_ref, Price.created_by,
+        Price.reason, n(timestamp), n(timestamp),
+    ).where(
+        Price.part_id.in_(wanted),
+        Price.valid_from <= hi,
+        or_(Price.valid_to.is_(None), Price.valid_to > lo),
+        or_(*scope_cond),
+    )  # fmt: skip
+    part_rows = select(
+        literal(_K_PART, Integer), Part.id, Part.category_id, n(Integer), Category.code,
+        n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), Part.code,
+        Part.name, Part.oe_number, Part.oe_normalized, n(timestamp), n(timestamp),
+    ).join(Category, Category.id == Part.category_id).where(part_cond)  # fmt: skip
+    mo = MarketObservation
+    market_rows = select(
+        literal(_K_MARKET, Integer), mo.id, mo.part_id, n(Integer), n(String), mo.region_id,
+        n(Integer), mo.price_type_id, mo.amount_fen, n(Date), n(Date), mo.source, n(String),
+        n(String), n(String), mo.first_seen, mo.last_seen,
+    ).where(
+        mo.part_id.in_(wanted), mo.status == "matched", mo.last_seen >= m_lo,
+        mo.first_seen < m_hi,
+    )  # fmt: skip
+    selects = [price_rows, part_rows, market_rows]
+    if oes:
+        selects.append(
+            select(
+                literal(_K_OLD_OE, Integer), n(Integer), OeSupersession.part_id, n(Integer),
+                n(String), n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date),
+                n(String), n(String), n(String), OeSupersession.old_oe_normalized, n(timestamp),
+                n(timestamp),
+            ).where(OeSupersession.old_oe_normalized.in_(oe_list))
+        )  # fmt: skip
+    if models:
+        selects.append(
+            select(
+                literal(_K_MODEL, Integer), VehicleModel.id, n(Integer), n(Integer), n(String),
+                n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), n(String),
+                n(String), n(String), n(String), n(timestamp), n(timestamp),
+            ).where(VehicleModel.id.in_(bindparam("model_ids", expanding=True, type_=Integer)))
+        )  # fmt: skip
+    return union_all(*selects)
+
+
 #: market observations older than this before the earliest date are not shown as references.
 MARKET_WINDOW_DAYS = 180
 
 
 def _market_references(
-    session: Session,
+    rows: Sequence[Any],
     planned: Sequence[tuple[Any, ...]],
-    regions: dict[int, tuple[str, int | None]],
+    planned_ids: set[int],
     price_types: dict[int, PriceTypeInfo],
 ) -> dict[int, list[tuple[int, date, date, int | None, MarketReference]]]:
-    """Matched market observations of the planned parts, newest first, in one statement."""
-    from datetime import datetime, time, timedelta
+    """Matched market observations of the planned parts (`_union`'s market rows), newest first,
+    within `MARKET_WINDOW_DAYS` before the earliest planned date."""
+    from datetime import UTC
 
-    from pricebook.models import MarketObservation
-
-    lo = min(p[0].on for p in planned) - timedelta(days=MARKET_WINDOW_DAYS)
-    hi = max(p[0].on for p in planned) + timedelta(days=1)
-    stmt = (
-        select(
-            MarketObservation.part_id, MarketObservation.first_seen, MarketObservation.last_seen,
-            MarketObservation.region_id, MarketObservation.amount_fen, MarketObservation.source,
-            MarketObservation.price_type_id,
-        )
-        .where(
-            MarketObservation.part_id.in_({p[1].id for p in planned}),
-            MarketObservation.status == "matched",
-            MarketObservation.last_seen >= datetime.combine(lo, time.min),
-            MarketObservation.first_seen < datetime.combine(hi, time.min),
-        )
-        .order_by(MarketObservation.last_seen.desc(), MarketObservation.id.desc())
-    )  # fmt: skip
     out: dict[int, list[tuple[int, date, date, int | None, MarketReference]]] = defaultdict(list)
-    for part_id, first, last, region_id, amount_fen, source, type_id in session.execute(stmt):
+    if not rows:
+        return out
+    lo = datetime.combine(
+        min(p[0].on for p in planned) - timedelta(days=MARKET_WINDOW_DAYS), time.min
+    )
+    hi = datetime.combine(max(p[0].on for p in planned) + timedelta(days=1), time.min)
+
+    wanted = []
+    for row in rows:
+        first, last = row[15], row[16]
+        if first.tzinfo is not None:  # the database's timestamps are UTC
+            lo, hi = lo.replace(tzinfo=UTC), hi.replace(tzinfo=UTC)
+        if row[2] in planned_ids and last >= lo and first < hi:
+            wanted.append(row)
+    wanted.sort(key=lambda row: (row[16], row[1]), reverse=True)
+    for row in wanted:
+        part_id, region_id, type_id, amount_fen, source = row[2], row[5], row[7], row[8], row[11]
+        first, last = row[15], row[16]
         ref = MarketReference(
             from_fen(amount_fen), last.date(), source,
             price_types[type_id].code if type_id in price_types else None,
@@ -945,6 +1071,19 @@ def price_history(
 
 ETagLike = str | Sequence[str] | None
 
+#: versioned writes made by this process (prices, labor rates, standard hours, rate cards):
+#: per-process caches of such rows (`pricebook.estimates`) start again when it moves.
+_writes = 0
+
+
+def writes() -> int:
+    return _writes
+
+
+def _wrote() -> None:
+    global _writes
+    _writes += 1
+
 
 def etag_of(rows: Iterable[tuple[int, date, date | None]]) -> str:
     """A key's ETag: a hash of the id and validity of each of its versions."""
@@ -1051,6 +1190,7 @@ def write_version(
     """Add `value` to a key from `valid_from` (closing the version in force), or close the version
     in force early when it already has `value` — in the caller's transaction, audited."""
     table = model.__tablename__
+    _wrote()
     reason = require_reason(reason, actor)
     lock_key(session, table, *key.values())
     rows = _key_rows(session, model, key)
@@ -1117,6 +1257,7 @@ def end_version(
     """End a version's validity on `valid_to` (a version is only ever shortened; `valid_to` equal
     to its `valid_from` withdraws a version that should never have applied), audited."""
     table = model.__tablename__
+    _wrote()
     reason = require_reason(reason, actor)
     found = session.execute(
         select(*(getattr(model, c) for c in key_columns)).where(model.id == version_id)

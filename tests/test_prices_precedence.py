@@ -267,7 +267,7 @@ def test_batch_resolve_statement_count_is_constant(engine):
             [s for s in statements if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT"))]
         )
     assert counts[1] == counts[200], counts
-    assert counts[1] <= 10
+    assert counts[1] <= 5
 
 
 async def test_batch_resolve_over_http_costs_the_same_statements(matrix_api):

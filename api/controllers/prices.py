@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import ITEM_ERRORS, READ_ERRORS, REVALIDATE, OptCode, OptId, run
@@ -24,6 +27,8 @@ from api.schemas import (
 from pricebook import prices
 from pricebook.errors import NotFound
 
+T = TypeVar("T")
+
 _RESOLVE_DOC = (
     "Precedence: a channel's rate card covering the part's category (its price type's reference "
     "less the card's discount) → a policy special agreement's price type (4s_repair: 4s/oem; "
@@ -35,6 +40,22 @@ _RESOLVE_DOC = (
     "withdrawn ones never). Every candidate is listed with its validity, source and why it won "
     "or lost."
 )
+
+
+async def read(state: State, fn: Callable[..., T], /, *args: Any) -> T:
+    """Run a read-only core query on a connection in autocommit mode: no BEGIN and no ROLLBACK
+    around it (two round trips fewer). `load_and_resolve` with a `ReferenceData` is one
+    statement without channels, so it sees one snapshot; with channels two, each under READ
+    COMMITTED just as in a transaction."""
+    engine: AsyncEngine = state.engine
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+
+        def call(sync_connection: Any) -> T:
+            with Session(bind=sync_connection) as session:
+                return fn(session, *args)
+
+        return await connection.run_sync(call)
 
 
 async def reference(state: State) -> prices.ReferenceData:
@@ -91,7 +112,7 @@ class PriceController(Controller):
             on=on or dt.date.today(), part_id=part_id, oe=oe, model_id=model_id, branch=branch,
             price_type=price_type, channel=channel, agreement=agreement,
         )  # fmt: skip
-        (outcome,) = await run(state, prices.load_and_resolve, [request], await reference(state))
+        (outcome,) = await read(state, prices.load_and_resolve, [request], await reference(state))
         if outcome.error is not None:
             raise outcome.error
         return _out(outcome)
@@ -122,7 +143,7 @@ class PriceController(Controller):
             )
             for i in data.items
         ]
-        outcomes = await run(state, prices.load_and_resolve, requests, await reference(state))
+        outcomes = await read(state, prices.load_and_resolve, requests, await reference(state))
         results = []
         for n, outcome in enumerate(outcomes):
             if outcome.error is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +47,16 @@ log = logging.getLogger("pricebook.matching")
 def _log_failure(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("matching index: refresh failed: %s", task.exception())
+
+
+def _freeze_heap() -> None:
+    """Move everything alive (the new index: ~500,000 objects at 50,000 parts) out of the
+    cyclic garbage collector's reach. Otherwise every full collection walks the whole index,
+    a pause of ~200 ms in the middle of whatever requests the process is serving (the p99 of
+    every endpoint). The previous index is collected first: one such pause per rebuild."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class IndexCache:
@@ -107,6 +118,7 @@ class IndexCache:
         if new is not None:
             self._snapshot = new  # the swap: one assignment, readers see old or new
             self.rebuilds += 1
+            _freeze_heap()
             log.info(
                 "matching index %s: %s",
                 "learned mappings reloaded" if new.kind == "learned" else "built",
