@@ -16,12 +16,9 @@ from sqlalchemy.orm import Session
 
 from pricebook.errors import InvalidInput, NotFound
 
-_OE_NOISE = re.compile(r"[\s\-_./\\·]+")
-
-
-def normalize_oe(text: str) -> str:
-    """'5G0 807 221 A' / '5g0-807-221a' → '5G0807221A': what OE searches compare."""
-    return _OE_NOISE.sub("", text).upper()
+# One rule for OE numbers everywhere (imports, searches, matching): no spaces, dashes, dots or
+# slashes, upper case, full-width folded to half-width.
+from pricebook.matching.normalize import normalize_oe
 
 
 @lru_cache(maxsize=4096)
