@@ -40,24 +40,7 @@ from pricebook.models import Part, PartAlias, VehicleModel  # noqa: E402
 from pricebook.settings import Settings  # noqa: E402
 
 
-def _pad_short_price_rows() -> None:
-    """Work around a bug in `demo scale` (its closed price versions are written with 11 of the
-    13 columns, which COPY refuses): pad them as the open versions are padded."""
-    from pricebook.demo import scale
-
-    original = scale._copy_rows
-
-    def copy_rows(session, table, columns, rows, bar):  # type: ignore[no-untyped-def]
-        if table.name == "prices":
-            width = len(columns)
-            rows = (r if len(r) == width else (*r[:10], "", "scale", "") for r in rows)
-        return original(session, table, columns, rows, bar)
-
-    scale._copy_rows = copy_rows
-
-
 def prepare(url: str, parts: int, prices: int, *, fill: bool = True) -> tuple[str, dict]:
-    _pad_short_price_rows()
     engine = make_engine(Settings(database_url=url))
     try:
         if fill:
@@ -112,11 +95,14 @@ async def _load(url: str, key: str, data: dict | None, connections: int, seconds
 
     latencies: list[float] = []
     errors: dict[int, int] = {}
+    run = os.urandom(4).hex()
     deadline = time.perf_counter() + seconds
     headers = {"X-API-Key": key, "content-type": "application/json"}
 
     async def worker(w: int, session: aiohttp.ClientSession) -> None:
-        rng = random.Random(w)
+        # a fresh seed per run: a database kept from an earlier run must not answer with the
+        # stored validations of the same estimate ids (and repeat-claim hits on the same VINs)
+        rng = random.Random(f"{run}-{w}")
         n = 0
         while time.perf_counter() < deadline:
             start = time.perf_counter()
