@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from pricebook.db import as_utc
 from pricebook.models import AuditEntry, CatalogVersion
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def query(
     items = [
         AuditRow(
             r.id,
-            r.at.replace(tzinfo=UTC) if r.at and r.at.tzinfo is None else r.at,
+            as_utc(r.at),
             r.actor,
             r.action,
             r.entity,

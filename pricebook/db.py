@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, overload
 
 import msgspec
 from sqlalchemy import Engine, create_engine, event
@@ -101,3 +102,21 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """One session, one transaction: committed on success, rolled back on any error."""
     with session_factory(engine)() as session, session.begin():
         yield session
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """A timestamp as an aware UTC datetime (None stays None).
+
+    SQLite has no time-zone type: a ``DateTime(timezone=True)`` column comes back naive there,
+    and it is UTC by construction (``CURRENT_TIMESTAMP``, and every value written is UTC), so a
+    naive value is labelled UTC. PostgreSQL hands back aware values, possibly in the session's
+    time zone; they are converted to UTC, so both backends give the same thing."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from pricebook import audit, review
 from pricebook.catalog import normalize_oe
+from pricebook.db import as_utc
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
 from pricebook.models import (
@@ -612,6 +613,8 @@ def load_refs(
     cached). The statements are built once per process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
+    # column queries go straight to the connection: the ORM layer would only add overhead
+    db = session.connection()
     static = _static(session)  # branches, regions, price types, labor kinds (0 or 4)
     branches = static.branches
     by_code = {b.code: b for b in branches.values()}
@@ -647,7 +650,7 @@ def load_refs(
     # the vehicle (1)
     vehicle = None
     if estimate.vehicle.model_id is not None:
-        row = session.execute(q.vehicle, {"model_id": estimate.vehicle.model_id}).first()
+        row = db.execute(q.vehicle, {"model_id": estimate.vehicle.model_id}).first()
         if row is None:
             raise InvalidInput(f"no vehicle model with id {estimate.vehicle.model_id}", field="vehicle.model_id")  # fmt: skip
         mid, mcode, mname, mclass, brand_id, brand_name = row
@@ -678,23 +681,21 @@ def load_refs(
         return review.PartInfo(*row[:8])
 
     if part_ids or oes:
-        for row in session.execute(
+        for row in db.execute(
             q.parts_oe if oes else q.parts, {"part_ids": list(part_ids), "oes": list(oes)}
         ):
             parts[row[0]] = part_info(row)
             if row[8] in oes:
                 oe_parts.setdefault(row[8], row[0])
     if oes - set(oe_parts):
-        for old, pid in session.execute(q.superseded, {"oes": list(oes - set(oe_parts))}):
+        for old, pid in db.execute(q.superseded, {"oes": list(oes - set(oe_parts))}):
             oe_parts.setdefault(old, pid)
 
     # assemblies' components, with their own part rows (1)
     components: dict[int, list[review.Component]] = defaultdict(list)
     assemblies = [p.id for p in parts.values() if p.is_assembly]
     if assemblies:
-        for assembly_id, quantity, *row in session.execute(
-            q.components, {"assemblies": assemblies}
-        ):
+        for assembly_id, quantity, *row in db.execute(q.components, {"assemblies": assemblies}):
             components[assembly_id].append(review.Component(row[0], quantity))
             parts.setdefault(row[0], part_info(row))
     line_part_ids = set(parts)
@@ -702,7 +703,7 @@ def load_refs(
     # fitment on the selected model (1)
     fitted: dict[int, bool | None] = {}
     if vehicle is not None and line_part_ids:
-        for pid, fits in session.execute(
+        for pid, fits in db.execute(
             q.fitment, {"model_id": vehicle.model_id, "part_ids": list(line_part_ids)}
         ):
             fitted[pid] = bool(fits)
@@ -710,7 +711,7 @@ def load_refs(
     # prices in force for every part and component, on the chain's scopes (1)
     versions: dict[int, list[PriceVersion]] = defaultdict(list)
     if line_part_ids:
-        for p in session.execute(
+        for p in db.execute(
             q.prices,
             {"part_ids": list(line_part_ids), "on": on, "region_ids": region_ids,
              "branch_ids": branch_ids},
@@ -722,7 +723,7 @@ def load_refs(
     card_labor: dict[int, tuple[int, int | None, int | None]] = {}
     channel = estimate.shop.channel_code
     if channel:
-        rows = session.execute(q.card_parts, {"channel": channel, "on": on}).all()
+        rows = db.execute(q.card_parts, {"channel": channel, "on": on}).all()
         if not rows:
             raise InvalidInput(f"no channel with code {channel!r}", field="shop.channel_code")
         for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
@@ -730,7 +731,7 @@ def load_refs(
                 card_parts[category_id] = CardTerms(
                     channel, card_id, category_id, type_id, discount, vf, vt, by, why
                 )
-        for card_id, kind_id, rate_fen, pct_bp in session.execute(
+        for card_id, kind_id, rate_fen, pct_bp in db.execute(
             q.card_labor, {"channel": channel, "on": on}
         ):
             card_labor[kind_id] = (card_id, rate_fen, pct_bp)
@@ -750,14 +751,12 @@ def load_refs(
     hours: dict[tuple[int, str], review.HoursRef] = {}
     inclusions: list[review.InclusionRef] = []
     if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
-        for h in session.execute(
-            q.hours, {"part_ids": list(line_part_ids), "vclass": vclass, "on": on}
-        ):
+        for h in db.execute(q.hours, {"part_ids": list(line_part_ids), "vclass": vclass, "on": on}):
             hours[(h.part_id, h.operation)] = review.HoursRef(
                 h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
                 h.vehicle_class, h.id, h.valid_from,
             )  # fmt: skip
-        for inc in session.execute(q.inclusions, {"part_ids": list(line_part_ids)}):
+        for inc in db.execute(q.inclusions, {"part_ids": list(line_part_ids)}):
             inclusions.append(review.InclusionRef(inc.part_id, inc.operation, inc.included_part_id, inc.included_operation))  # fmt: skip
 
     # consumable standards (1)
@@ -793,7 +792,7 @@ def load_refs(
     earlier: list[review.EarlierClaim] = []
     if estimate.vehicle.vin:
         window = timedelta(days=profile.settings.repeat_claim_window_days)
-        for vid, eid, ever, edate, replaced in session.execute(
+        for vid, eid, ever, edate, replaced in db.execute(
             q.earlier,
             {"vin": estimate.vehicle.vin, "estimate_id": estimate.id, "on": on,
              "since": on - window},
@@ -830,10 +829,14 @@ def _labor_rates(
     rows = _per_day(
         session,
         ("labor_rates", tuple(branch_ids), tier, vclass, on),
-        lambda: session.execute(
-            _statements(session).labor_rates,
-            {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": on},
-        ).all(),
+        lambda: (
+            session.connection()
+            .execute(
+                _statements(session).labor_rates,
+                {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": on},
+            )
+            .all()
+        ),
     )
     for r in sorted(rows, key=lambda r: depth[r.branch_id]):
         nearest.setdefault(r.labor_kind_id, r)
@@ -873,17 +876,24 @@ class Validation:
     reused: bool
     #: reused, and this request differs from the one stored
     request_differs: bool
-    result: dict[str, Any]
+    #: the result as a JSON object, encoded once: stored as is and answered as is
+    result_json: bytes
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    @property
+    def result(self) -> dict[str, Any]:
+        return msgspec.json.decode(self.result_json)  # type: ignore[no-any-return]
+
+    def to_json(self) -> bytes:
+        """The answer: who and when, then the result's own members (spliced, not re-encoded:
+        a result runs to tens of kilobytes)."""
+        head = msgspec.json.encode({
             "validation_id": self.id,
-            "validated_at": self.created_at.isoformat() if self.created_at else None,
+            "validated_at": as_utc(self.created_at).isoformat() if self.created_at else None,
             "validated_by": self.created_by,
             "reused": self.reused,
             "request_differs": self.request_differs,
-            **self.result,
-        }
+        })  # fmt: skip
+        return head[:-1] + b"," + self.result_json[1:]
 
 
 def _matches_for(
@@ -919,7 +929,6 @@ def validate(
 ) -> Validation:
     """Validate an estimate and store the result; the same estimate id and version again
     returns the stored result unless `force`."""
-    request_json = _json(request)
     if not force:
         stored = session.scalars(
             _statements(session).stored,
@@ -928,15 +937,16 @@ def validate(
         if stored is not None:
             return Validation(
                 stored.id, stored.created_at, stored.created_by, True,
-                _canonical(stored.request) != _canonical(request_json), stored.result,
+                _canonical(stored.request) != _canonical(_json(request)),
+                msgspec.json.encode(stored.result),
             )  # fmt: skip
     estimate = to_estimate(request, now=now)
     matches = _matches_for(session, estimate, matcher)
     refs = load_refs(session, estimate, matches)
     result = review.review(estimate, refs)
-    result_json = _json(result)
+    result_json = msgspec.json.encode(result)
     ind = result.indicators
-    row_id, created_at = session.execute(
+    row_id, created_at = session.connection().execute(
         _statements(session).insert,
         dict(
             estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
@@ -946,8 +956,10 @@ def validate(
             claimed_fen=to_fen(result.totals.claimed), allowed_fen=to_fen(result.totals.allowed),
             cut_fen=to_fen(result.totals.cut), profile_id=refs.profile.id,
             profile_code=refs.profile.code, profile_version=refs.profile.version,
-            replaced_part_ids=review.replaced_parts(estimate, result), request=request_json,
-            result=result_json, created_by=actor,
+            replaced_part_ids=review.replaced_parts(estimate, result),
+            # already JSON: msgspec.Raw goes into the column as it is
+            request=msgspec.Raw(msgspec.json.encode(request)), result=msgspec.Raw(result_json),
+            created_by=actor,
         ),
     ).one()  # fmt: skip
     return Validation(row_id, created_at, actor, False, False, result_json)
@@ -985,7 +997,7 @@ def list_validations(session: Session, estimate_id: str) -> list[dict[str, Any]]
         {
             "validation_id": r.id, "estimate_id": estimate_id,
             "estimate_version": r.estimate_version, "estimate_date": r.estimate_date.isoformat(),
-            "validated_at": r.created_at.isoformat() if r.created_at else None,
+            "validated_at": as_utc(r.created_at).isoformat() if r.created_at else None,
             "validated_by": r.created_by, "profile_code": r.profile_code,
             "profile_version": r.profile_version,
             "totals": {"claimed": str(from_fen(r.claimed_fen)), "allowed": str(from_fen(r.allowed_fen)),

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from pricebook import audit
 from pricebook.catalog import Page
+from pricebook.db import as_utc
 from pricebook.errors import Conflict, InvalidInput, NotFound
-from pricebook.keys import aware
 from pricebook.models import (
     FEEDBACK_KINDS,
     FEEDBACK_STATUSES,
@@ -274,7 +274,7 @@ def _views(session: Session, items: Sequence[FeedbackItem]) -> list[FeedbackView
     )
     out = []
     for i in items:
-        created, resolved = aware(i.created_at), aware(i.resolved_at)
+        created, resolved = as_utc(i.created_at), as_utc(i.resolved_at)
         code, name = parts.get(i.part_id, ("", ""))
         out.append(
             FeedbackView(
@@ -286,7 +286,7 @@ def _views(session: Session, items: Sequence[FeedbackItem]) -> list[FeedbackView
                 observed=from_fen(i.observed_fen) if i.observed_fen is not None else None,
                 evidence=dict(i.evidence or {}), note=i.note, url=i.url,
                 estimate_ref=i.estimate_ref, created_by=i.created_by, created_at=created,
-                updated_at=aware(i.updated_at), resolved_by=i.resolved_by, resolved_at=resolved,
+                updated_at=as_utc(i.updated_at), resolved_by=i.resolved_by, resolved_at=resolved,
                 resolution_reason=i.resolution_reason, linked_to_id=i.linked_to_id,
                 resulting_price_id=i.resulting_price_id, linked_count=linked.get(i.id, 0),
                 turnaround_hours=_hours(resolved - created) if created and resolved else None,

@@ -33,8 +33,8 @@ from typing import Any, TypedDict
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from pricebook.db import as_utc
 from pricebook.errors import InvalidInput
-from pricebook.keys import aware
 from pricebook.models import (
     FEEDBACK_UNRESOLVED,
     Branch,
@@ -275,7 +275,7 @@ def _turnaround(
     for created, resolved in session.execute(
         select(FeedbackItem.created_at, FeedbackItem.resolved_at).where(and_(*conds))
     ):
-        created, resolved = aware(created), aware(resolved)
+        created, resolved = as_utc(created), as_utc(resolved)
         if created is not None and resolved is not None:
             hours.append(_hours(resolved - created))
     return Turnaround(

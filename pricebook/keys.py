@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit
+from pricebook.db import as_utc
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import ROLES, ApiKey
 
@@ -36,13 +37,6 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without a zone; they are UTC (CURRENT_TIMESTAMP)."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
 @dataclass(frozen=True, slots=True)
 class KeyInfo:
     id: int
@@ -55,7 +49,7 @@ class KeyInfo:
     @classmethod
     def of(cls, row: ApiKey) -> KeyInfo:
         return cls(
-            row.id, row.name, row.role, row.prefix, aware(row.created_at), aware(row.revoked_at)
+            row.id, row.name, row.role, row.prefix, as_utc(row.created_at), as_utc(row.revoked_at)
         )
 
     @property

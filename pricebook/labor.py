@@ -8,7 +8,7 @@ replaces the standard rate for shops of that channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -669,8 +669,19 @@ def _card_lines(session: Session, card_ids: Sequence[int]) -> dict[int, set[tupl
 
 
 def _card_version(
-    session: Session, row: RateCard, channel: str, lines: set[tuple[Any, ...]]
+    session: Session, row: RateCard, channel: str, lines: Iterable[tuple[Any, ...]]
 ) -> RateCardVersion:
+    labor_lines, parts_lines = _readable_lines(session, lines)
+    return RateCardVersion(
+        row.id, channel, row.valid_from, row.valid_to, labor_lines, parts_lines, row.created_by,
+        row.reason,
+    )  # fmt: skip
+
+
+def _readable_lines(
+    session: Session, lines: Iterable[tuple[Any, ...]]
+) -> tuple[list[CardLaborLine], list[CardPartsLine]]:
+    """A card's stored lines (ids, fen, basis points) in codes and yuan/percent, sorted."""
     kinds = {i: c for c, i in _codes(session, LaborKind).items()}
     categories = {i: c for c, i in _codes(session, Category).items()}
     types = {i: c for c, i in _codes(session, PriceType).items()}
@@ -691,10 +702,30 @@ def _card_version(
         ),
         key=lambda line: line.category,
     )  # fmt: skip
-    return RateCardVersion(
-        row.id, channel, row.valid_from, row.valid_to, labor_lines, parts_lines, row.created_by,
-        row.reason,
-    )  # fmt: skip
+    return labor_lines, parts_lines
+
+
+def _lines_for_audit(
+    session: Session, lines: Iterable[tuple[Any, ...]]
+) -> dict[str, list[dict[str, str | None]]]:
+    """A card's lines as the audit log keeps them: codes, and amounts as text."""
+
+    def text(value: Decimal | None) -> str | None:
+        return None if value is None else str(value)
+
+    labor_lines, parts_lines = _readable_lines(session, lines)
+    return {
+        "labor": [
+            {"labor_kind": x.labor_kind, "rate": text(x.rate),
+             "pct_of_standard": text(x.pct_of_standard)}
+            for x in labor_lines
+        ],
+        "parts": [
+            {"category": x.category, "price_type": x.price_type,
+             "discount_pct": text(x.discount_pct)}
+            for x in parts_lines
+        ],
+    }  # fmt: skip
 
 
 def rate_card_versions(session: Session, channel: str) -> KeyVersions:
@@ -727,7 +758,10 @@ def write_rate_card(
     wanted: set[tuple[Any, ...]] = set()
     for n, line in enumerate(labor):
         at = f"labor[{n}]"
-        kind = labor_kind_id(session, line.labor_kind)
+        try:
+            kind = labor_kind_id(session, line.labor_kind)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field=f"{at}.labor_kind") from None
         if (line.rate is None) == (line.pct_of_standard is None):
             raise InvalidInput("give exactly one of rate and pct_of_standard", field=f"{at}.rate")
         rate = to_fen(_amount(line.rate, f"{at}.rate", MAX_RATE)) if line.rate is not None else None
@@ -776,15 +810,13 @@ def write_rate_card(
 
     def describe(row: RateCard) -> dict[str, Any]:
         return {"id": row.id, "valid_from": row.valid_from, "valid_to": row.valid_to,
-                "lines": sorted(repr(line) for line in value_of(row))}  # fmt: skip
+                **_lines_for_audit(session, value_of(row))}  # fmt: skip
 
     written = write_version(
         session, RateCard, key, value=value, value_of=value_of,
         record={"created_by": actor, "reason": reason}, valid_from=valid_from, valid_to=valid_to,
         actor=actor, reason=reason, expected_etag=expected_etag, describe=describe,
-        after={"channel": ch.code, "labor": [repr(x) for x in labor],
-               "parts": [repr(x) for x in parts]},
-        on_insert=insert_lines,
+        after={"channel": ch.code, **_lines_for_audit(session, value)}, on_insert=insert_lines,
     )  # fmt: skip
     row = session.get(RateCard, written.id, populate_existing=True)
     assert row is not None
@@ -794,8 +826,18 @@ def write_rate_card(
 
 def end_rate_card(
     session: Session, version_id: int, *, valid_to: date, actor: str, reason: str,
-    expected_etag: ETagLike = None,
+    expected_etag: ETagLike = None, channel: str | None = None,
 ) -> LaborWrite:  # fmt: skip
+    """End a rate card version on `valid_to` (its first day withdraws it): from then on the
+    channel's shops get the branch standard rates and the usual price precedence, until a later
+    card. With `channel`, the card must be that channel's (NotFound otherwise)."""
+    if channel is not None:
+        wanted = get_channel(session, channel)
+        owner = session.scalar(select(RateCard.channel_id).where(RateCard.id == version_id))
+        if owner != wanted.id:
+            raise NotFound(
+                f"channel {wanted.code} has no rate card {version_id}", field="version_id"
+            )
     written = end_version(
         session, RateCard, version_id, ("channel_id",), valid_to=valid_to, actor=actor,
         reason=reason, expected_etag=expected_etag,

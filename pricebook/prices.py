@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
 from pricebook.catalog import normalize_oe
+from pricebook.db import as_utc
 from pricebook.errors import Conflict, InvalidInput, NotFound, PricebookError, StaleVersion
 from pricebook.history import Version, plan_version
 from pricebook.history import in_force as version_in_force
-from pricebook.keys import aware
 from pricebook.models import (
     PRICE_SCOPES,
     PRICE_SOURCES,
@@ -939,17 +939,15 @@ def _market_references(
     if not rows:
         return out
     lo = datetime.combine(
-        min(p[0].on for p in planned) - timedelta(days=MARKET_WINDOW_DAYS), time.min
+        min(p[0].on for p in planned) - timedelta(days=MARKET_WINDOW_DAYS), time.min, tzinfo=UTC
     )
-    hi = datetime.combine(max(p[0].on for p in planned) + timedelta(days=1), time.min)
+    hi = datetime.combine(max(p[0].on for p in planned) + timedelta(days=1), time.min, tzinfo=UTC)
 
-    wanted = []
-    for row in rows:
-        first, last = row[15], row[16]
-        if first.tzinfo is not None:  # the database's timestamps are UTC
-            lo, hi = lo.replace(tzinfo=UTC), hi.replace(tzinfo=UTC)
-        if row[2] in planned_ids and last >= lo and first < hi:
-            wanted.append(row)
+    wanted = [
+        row
+        for row in rows
+        if row[2] in planned_ids and as_utc(row[16]) >= lo and as_utc(row[15]) < hi
+    ]
     wanted.sort(key=lambda row: (row[16], row[1]), reverse=True)
     for row in wanted:
         part_id, region_id, type_id, amount_fen, source = row[2], row[5], row[7], row[8], row[11]
@@ -1050,7 +1048,7 @@ def price_history(
                 scope_code=codes.get(key, "system") if p.scope != "system" else "system",
                 model_code=model_code,
                 withdrawn=p.valid_to is not None and p.valid_to <= p.valid_from,
-                created_at=aware(p.created_at),
+                created_at=as_utc(p.created_at),
             )
         )
     return Page(items, total, limit, offset)
@@ -1278,11 +1276,13 @@ def end_version(
             f"end between those days (a version is never extended: add a new one)",
             field="valid_to",
         )
+    # the UPDATE refreshes `row` in the session: keep the old end for the audit first
+    old_end = row.valid_to
     session.execute(update(model).where(model.id == row.id).values(valid_to=valid_to))
     action = "withdraw" if valid_to == row.valid_from else "close"
     audit.record(
         session, actor=actor, action=action, entity=table, entity_id=row.id,
-        before={"valid_to": row.valid_to}, after={"valid_to": valid_to}, reason=reason,
+        before={"valid_to": old_end}, after={"valid_to": valid_to}, reason=reason,
     )  # fmt: skip
     return Written(
         "withdrawn" if action == "withdraw" else "closed",

@@ -471,6 +471,9 @@ class Refs:
     consumables: dict[str, ConsumableStandard] = field(default_factory=dict)
     rescue: RescueTariff | None = None
     earlier: tuple[EarlierClaim, ...] = ()
+    #: `reference_for`'s answers: a line asks for its part's price at the claimed type and at
+    #: the cap, an assembly for its components' — the same few dozen resolutions, many times
+    resolved: dict[tuple[Any, ...], Resolution] = field(default_factory=dict, init=False, repr=False, compare=False)  # fmt: skip
 
     @property
     def vehicle_class(self) -> str:
@@ -733,6 +736,9 @@ def reference_for(
     part: PartInfo, price_type: str | None, estimate: Estimate, refs: Refs
 ) -> Resolution:
     """The reference price through the one precedence function (`prices.resolve`)."""
+    key = (part.id, price_type, estimate.date, estimate.vehicle.model_id)
+    if (known := refs.resolved.get(key)) is not None:
+        return known
     card = refs.card_parts.get(part.category_id)
     query = PriceQuery(
         part_id=part.id,
@@ -742,7 +748,9 @@ def reference_for(
         model_id=estimate.vehicle.model_id,
         price_type=price_type,
     )
-    return resolve(query, refs.price_versions.get(part.id, ()), refs.chain, refs.price_types, card)
+    resolution = resolve(query, refs.price_versions.get(part.id, ()), refs.chain, refs.price_types, card)  # fmt: skip
+    refs.resolved[key] = resolution
+    return resolution
 
 
 def part_context(line: PartLine, estimate: Estimate, refs: Refs) -> PartContext:

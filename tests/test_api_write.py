@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pricebook.db import make_engine, transaction
-from pricebook.models import AuditEntry, CatalogVersion, Part, Price
+from pricebook.models import AuditEntry, CatalogVersion, Part, Price, VehicleModel
 from pricebook.prices import EMPTY_ETAG
 from tests.test_api_base import Api, api_fixture  # noqa: F401
 
@@ -167,13 +167,17 @@ async def test_end_validity_only_shortens(api: Api):
     r = await post(api, "/api/v1/prices/versions/999999/end", {"valid_to": "2027-01-01",
                                                                 "reason": "x"}, etag)  # fmt: skip
     assert r.status_code == 404
-    actions = db_scalars(
+    entries = db_scalars(
         api,
-        select(AuditEntry.action)
+        select(AuditEntry)
         .where(AuditEntry.entity == "prices", AuditEntry.entity_id == str(last["id"]))
         .order_by(AuditEntry.id),
     )
-    assert actions == ["close", "withdraw"]
+    # each end records the validity it replaced, not the new one twice
+    assert [(e.action, e.before, e.after) for e in entries] == [
+        ("close", {"valid_to": last["valid_to"]}, {"valid_to": "2027-06-01"}),
+        ("withdraw", {"valid_to": "2027-06-01"}, {"valid_to": "2027-01-01"}),
+    ]
 
 
 async def test_labor_rates_and_standard_hours(api: Api):
@@ -250,6 +254,282 @@ async def test_channels_and_rate_cards(api: Api):
     r = await post(api, f"/api/v1/channels/CH-PLAT/rate-cards/{first_id}/end",
                    {"valid_to": str(TODAY), "reason": "x"}, after.json()["etag"])  # fmt: skip
     assert r.status_code == 404  # that card is not CH-PLAT's
+
+
+# --- superseding and ending a channel's rate card -------------------------------------------
+
+CARDS = "/api/v1/channels/CH-SHOP1/rate-cards"
+CARD_V2 = {
+    "valid_from": "2031-01-01", "reason": "2031年合作协议",
+    "labor": [{"labor_kind": "paint", "rate": "95.00"}],
+    "parts": [{"category": "body", "price_type": "brand", "discount_pct": "15"},
+              {"category": "lamp", "price_type": "brand", "discount_pct": "20"}],
+}  # fmt: skip
+
+
+async def card_versions(api: Api, url: str = CARDS) -> dict:
+    r = await api.client.get(url, headers=api.h(STAFF))
+    assert r.status_code == 200, r.text
+    assert r.headers["etag"] == r.json()["etag"]
+    return r.json()
+
+
+async def add_body_brand_price(api: Api) -> None:
+    """A system brand price for VW1-0001 (body), the reference the card's body line discounts."""
+    body = {"part_id": part_id(api), "scope": "system", "price_type": "brand",
+            "amount": "800.00", "valid_from": "2025-01-01", "reason": "品牌件基准价"}  # fmt: skip
+    r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG)
+    assert r.status_code == 201, r.text
+
+
+def lavida_id(api: Api) -> int:
+    (found,) = db_scalars(api, select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
+    return found
+
+
+async def terms_on(api: Api, day: str) -> dict:
+    """What a CH-SHOP1 shop (SZ01) gets on `day`: the paint labor rate (rate, card id or None)
+    and, per part, the resolved price (layer, price type, amount)."""
+    r = await api.get("/api/v1/labor-rates", params={"channel": "CH-SHOP1", "kind": "paint",
+                                                     "date": day})  # fmt: skip
+    assert r.status_code == 200, r.text
+    (paint,) = r.json()["items"]
+    card = paint["channel"]
+    out: dict = {"paint": (paint["rate"], card["rate_card_id"] if card else None)}
+    lavida = lavida_id(api)
+    for code in ("VW1-0001", "VW1-0002"):
+        params = {"part_id": part_id(api, code), "model_id": lavida, "branch": "SZ01",
+                  "channel": "CH-SHOP1", "date": day}  # fmt: skip
+        r = await api.get("/api/v1/prices/resolve", params=params)
+        assert r.status_code == 200, r.text
+        out[code] = (r.json()["layer"], r.json()["price_type"], r.json()["amount"])
+    return out
+
+
+async def test_supersede_a_rate_card_from_a_future_date(api: Api):
+    await add_body_brand_price(api)
+    before = await card_versions(api)
+    (v1,) = before["versions"]
+    # the card in force: paint at 90% of SZ01's 110.00; body parts: brand 800.00 less 12.5%;
+    # it has no lamp line, so VW1-0002 gets its region's brand price
+    old_terms = {"paint": ("99.00", v1["id"]), "VW1-0001": ("channel", "brand", "700.00"),
+                 "VW1-0002": ("region", "brand", "1500.50")}  # fmt: skip
+    assert await terms_on(api, "2030-12-31") == old_terms
+
+    r = await post(api, CARDS, CARD_V2, before["etag"])
+    assert r.status_code == 201 and r.headers["content-type"].startswith("application/json")
+    written = r.json()
+    assert written["action"] == "superseded" and r.headers["etag"] == written["etag"]
+    v2 = written["version"]
+    assert (v2["channel"], v2["valid_from"], v2["valid_to"]) == ("CH-SHOP1", "2031-01-01", None)
+    assert v2["labor"] == [{"labor_kind": "paint", "rate": "95.00", "pct_of_standard": None}]
+    assert v2["parts"] == [
+        {"category": "body", "price_type": "brand", "discount_pct": "15.00"},
+        {"category": "lamp", "price_type": "brand", "discount_pct": "20.00"},
+    ]
+    assert v2["created_by"].endswith(":test pricing_staff") and v2["reason"] == "2031年合作协议"
+    after = await card_versions(api)
+    assert after["etag"] == written["etag"] != before["etag"]
+    assert [(v["id"], v["valid_from"], v["valid_to"]) for v in after["versions"]] == [
+        (v1["id"], "2025-01-01", "2031-01-01"),  # closed, not rewritten: its lines are kept
+        (v2["id"], "2031-01-01", None),
+    ]
+    assert after["versions"][0]["labor"] == v1["labor"]
+
+    # the old card still applies the day before; the new one from its first day
+    assert await terms_on(api, "2030-12-31") == old_terms
+    assert await terms_on(api, "2031-01-01") == {
+        "paint": ("95.00", v2["id"]),  # a fixed rate now, not 90% of the standard
+        "VW1-0001": ("channel", "brand", "680.00"),  # 800.00 less 15%
+        "VW1-0002": ("channel", "brand", "1200.40"),  # 1500.50 less 20%: the new lamp line
+    }
+    r = await api.get("/api/v1/prices/resolve", params={
+        "part_id": part_id(api, "VW1-0002"), "model_id": lavida_id(api), "channel": "CH-SHOP1",
+        "date": "2031-03-01"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    winner = r.json()["winner"]
+    assert (winner["base_amount"], winner["discount_pct"], winner["valid_from"]) == (
+        "1500.50", "20.00", "2031-01-01",
+    )  # fmt: skip
+
+    # the same card again changes nothing
+    r = await post(api, CARDS, CARD_V2, after["etag"])
+    assert r.status_code == 200 and r.json()["action"] == "unchanged"
+    assert r.json()["version"]["id"] == v2["id"] and r.json()["etag"] == after["etag"]
+
+    # audited: the old card closed and the new one opened, by the key, with the reason
+    r = await api.client.get("/api/v1/audit", params={"entity": "rate_cards",
+                                                      "who": "test pricing_staff"},
+                             headers=api.h(STAFF))  # fmt: skip
+    assert r.status_code == 200, r.text
+    entries = sorted(r.json()["items"], key=lambda e: e["id"])
+    assert [(e["action"], e["entity_id"]) for e in entries] == [
+        ("close", str(v1["id"])), ("supersede", str(v2["id"])),
+    ]  # fmt: skip
+    close, supersede = entries
+    assert all(e["actor"].endswith(":test pricing_staff") for e in entries)
+    assert all(e["reason"] == "2031年合作协议" for e in entries)
+    assert close["before"] == {"valid_to": None} and close["after"] == {"valid_to": "2031-01-01"}
+    assert supersede["before"]["labor"] == [
+        {"labor_kind": "paint", "rate": None, "pct_of_standard": "90.00"}
+    ]
+    assert supersede["before"]["parts"] == [
+        {"category": "body", "price_type": "brand", "discount_pct": "12.50"}
+    ]
+    assert supersede["after"]["channel"] == "CH-SHOP1"
+    assert supersede["after"]["valid_from"] == "2031-01-01"
+    assert supersede["after"]["labor"] == v2["labor"]
+    assert supersede["after"]["parts"] == v2["parts"]
+
+
+async def test_end_and_withdraw_a_rate_card(api: Api):
+    await add_body_brand_price(api)
+    r = await post(api, CARDS, CARD_V2, (await card_versions(api))["etag"])
+    assert r.status_code == 201, r.text
+    v2, etag = r.json()["version"], r.json()["etag"]
+    end = f"{CARDS}/{v2['id']}/end"
+
+    # the agreement ends early: the card stops applying on 2031-07-01
+    r = await post(api, end, {"valid_to": "2031-07-01", "reason": "协议提前终止"}, etag)
+    assert r.status_code == 200, r.text
+    assert r.json()["action"] == "closed" and r.json()["version"]["valid_to"] == "2031-07-01"
+    assert r.headers["etag"] == r.json()["etag"] != etag
+    etag = r.json()["etag"]
+    assert (await terms_on(api, "2031-06-30"))["paint"] == ("95.00", v2["id"])
+    # from its end the shop gets what any SZ01 shop gets: the standard rate, the 4s price
+    assert await terms_on(api, "2031-07-01") == {
+        "paint": ("110.00", None),
+        "VW1-0001": ("branch", "4s", "1010.00"),
+        "VW1-0002": ("region", "brand", "1500.50"),
+    }
+    r = await api.get("/api/v1/labor-rates", params={"channel": "CH-SHOP1", "date": "2031-07-01"})
+    assert r.json()["items"][0]["why"] == "branch SZ01 standard rate"
+
+    # the same end again changes nothing; a card is never extended; nor ended before it starts
+    r = await post(api, end, {"valid_to": "2031-07-01", "reason": "重复提交"}, etag)
+    assert r.status_code == 200 and r.json()["action"] == "unchanged"
+    for day in ("2031-08-01", "2030-12-31"):
+        r = await post(api, end, {"valid_to": day, "reason": "x"}, etag)
+        assert r.status_code == 409 and r.json()["field"] == "valid_to", r.text
+        assert r.headers["content-type"].startswith(PROBLEM)
+
+    # a card registered by mistake is withdrawn: ended on its first day, it never applied
+    v3_body = {**CARD_V2, "valid_from": "2032-01-01", "reason": "2032年协议",
+               "labor": [{"labor_kind": "paint", "pct_of_standard": "80"}]}  # fmt: skip
+    r = await post(api, CARDS, v3_body, etag)
+    assert r.status_code == 201 and r.json()["action"] == "created", r.text
+    v3 = r.json()["version"]
+    assert (await terms_on(api, "2032-01-01"))["paint"] == ("88.00", v3["id"])  # 80% of 110.00
+    r = await post(api, f"{CARDS}/{v3['id']}/end",
+                   {"valid_to": "2032-01-01", "reason": "录入错误"}, r.json()["etag"])  # fmt: skip
+    assert r.status_code == 200 and r.json()["action"] == "withdrawn", r.text
+    assert (await terms_on(api, "2032-01-01"))["paint"] == ("110.00", None)
+    history = await card_versions(api)
+    assert [(v["valid_from"], v["valid_to"]) for v in history["versions"]] == [
+        ("2025-01-01", "2031-01-01"), ("2031-01-01", "2031-07-01"),
+        ("2032-01-01", "2032-01-01"),
+    ]  # fmt: skip
+
+    entries = db_scalars(
+        api, select(AuditEntry).where(AuditEntry.entity == "rate_cards").order_by(AuditEntry.id)
+    )
+    ends = [(e.action, e.entity_id, e.after, e.reason) for e in entries
+            if e.actor.endswith(":test pricing_staff") and e.action in ("close", "withdraw")
+            and e.entity_id in (str(v2["id"]), str(v3["id"]))]  # fmt: skip
+    assert ends == [
+        ("close", str(v2["id"]), {"valid_to": "2031-07-01"}, "协议提前终止"),
+        ("withdraw", str(v3["id"]), {"valid_to": "2032-01-01"}, "录入错误"),
+    ]
+
+
+async def test_rate_card_edits_need_the_current_etag_and_the_role(api: Api):
+    before = await card_versions(api)
+    (v1,) = before["versions"]
+    end = f"{CARDS}/{v1['id']}/end"
+    r = await post(api, CARDS, CARD_V2, None)
+    assert r.status_code == 428 and r.json()["field"] == "If-Match"
+    r = await post(api, end, {"valid_to": "2030-01-01", "reason": "x"}, None)
+    assert r.status_code == 428
+
+    # reviewers may not touch a card (nor read its versions)
+    r = await post(api, CARDS, CARD_V2, before["etag"], role="reviewer")
+    assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
+    r = await post(api, end, {"valid_to": "2030-01-01", "reason": "x"}, before["etag"],
+                   role="reviewer")  # fmt: skip
+    assert r.status_code == 403
+    r = await api.client.get(CARDS, headers=api.h("reviewer"))
+    assert r.status_code == 403
+    assert (await card_versions(api))["etag"] == before["etag"]  # nothing written
+
+    # someone else ends the card: an edit from the old ETag is 412, and so is an end
+    r = await post(api, end, {"valid_to": "2030-01-01", "reason": "合作暂停"}, before["etag"])
+    assert r.status_code == 200 and r.json()["action"] == "closed", r.text
+    r = await post(api, CARDS, CARD_V2, before["etag"])
+    assert r.status_code == 412 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["status"] == 412 and r.json()["field"] == "etag"
+    r = await post(api, end, {"valid_to": "2029-01-01", "reason": "x"}, before["etag"])
+    assert r.status_code == 412 and r.json()["field"] == "etag"
+    history = await card_versions(api)
+    assert [(v["valid_from"], v["valid_to"]) for v in history["versions"]] == [
+        ("2025-01-01", "2030-01-01")
+    ]
+    # reloaded, the edit goes through: a new card from the day after the gap
+    r = await post(api, CARDS, CARD_V2, history["etag"])
+    assert r.status_code == 201 and r.json()["action"] == "created", r.text
+
+    # a card of another channel, an unknown card or channel: 404 naming the field
+    other = {"code": "CH-PLAT", "name": "配件直供平台", "kind": "parts_platform",
+             "reason": "合作协议登记"}  # fmt: skip
+    r = await api.client.post("/api/v1/channels", json=other, headers=api.h(STAFF))
+    assert r.status_code == 201, r.text
+    plat = await card_versions(api, "/api/v1/channels/CH-PLAT/rate-cards")
+    r = await post(api, f"/api/v1/channels/CH-PLAT/rate-cards/{v1['id']}/end",
+                   {"valid_to": "2029-01-01", "reason": "x"}, plat["etag"])  # fmt: skip
+    assert r.status_code == 404 and r.json()["field"] == "version_id"
+    r = await post(api, f"{CARDS}/999999/end", {"valid_to": "2029-01-01", "reason": "x"},
+                   plat["etag"])  # fmt: skip
+    assert r.status_code == 404 and r.json()["field"] == "version_id"
+    r = await post(api, "/api/v1/channels/NOPE/rate-cards", CARD_V2, plat["etag"])
+    assert r.status_code == 404 and r.json()["field"] == "code"
+
+
+async def test_bad_rate_cards_are_422_naming_the_field(api: Api):
+    before = await card_versions(api)
+    (v1,) = before["versions"]
+    labor0 = CARD_V2["labor"][0]
+    parts0 = CARD_V2["parts"][0]
+    cases = [
+        ({"reason": "  "}, "reason"),
+        ({"labor": [], "parts": []}, "labor"),
+        ({"labor": [{**labor0, "labor_kind": "welding"}]}, "labor[0].labor_kind"),
+        ({"labor": [{**labor0, "pct_of_standard": "90"}]}, "labor[0].rate"),
+        ({"labor": [{**labor0, "rate": "0"}]}, "labor[0].rate"),
+        ({"labor": [{"labor_kind": "paint", "pct_of_standard": "90.001"}]},
+         "labor[0].pct_of_standard"),
+        ({"labor": [labor0, {**labor0, "rate": "96.00"}]}, "labor[1]"),
+        ({"parts": [{**parts0, "discount_pct": "100"}]}, "parts[0].discount_pct"),
+        ({"parts": [{**parts0, "discount_pct": "-5"}]}, "parts[0].discount_pct"),
+        ({"parts": [{**parts0, "category": "glass"}]}, "parts[0].category"),
+        ({"parts": [parts0, {**parts0, "price_type": "oem"}]}, "parts[1].price_type"),
+    ]  # fmt: skip
+    for change, field in cases:
+        r = await post(api, CARDS, {**CARD_V2, **change}, before["etag"])
+        assert r.status_code == 422, (change, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM)
+        assert r.json()["field"] == field, (change, r.json())
+    # a date that is no date: the schema names it
+    r = await post(api, CARDS, {**CARD_V2, "valid_from": "2031-13-01"}, before["etag"])
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "valid_from", r.text
+    # a new card may not start before the card in force and run over it: that is a conflict
+    # with the stored history (409 naming valid_to), as for every versioned key
+    r = await post(api, CARDS, {**CARD_V2, "valid_from": "2024-06-01"}, before["etag"])
+    assert r.status_code == 409 and r.json()["field"] == "valid_to", r.text
+    r = await post(api, CARDS, {**CARD_V2, "valid_to": "2030-01-01"}, before["etag"])
+    assert r.status_code == 409 and r.json()["field"] == "valid_to", r.text
+    r = await post(api, f"{CARDS}/{v1['id']}/end", {"valid_to": "2030-01-01"}, before["etag"])
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    after = await card_versions(api)
+    assert after["etag"] == before["etag"] and after["versions"] == before["versions"]
 
 
 async def test_aliases_and_synonyms(api: Api):
@@ -435,6 +715,7 @@ def test_the_route_table_covers_the_write_api():
         ("POST", "/api/v1/labor-rates/versions"),
         ("POST", "/api/v1/standard-hours/versions"),
         ("POST", "/api/v1/channels/{code:str}/rate-cards"),
+        ("POST", "/api/v1/channels/{code:str}/rate-cards/{version_id:int}/end"),
         ("DELETE", "/api/v1/synonyms/{canonical:str}/terms/{term:str}"),
         ("POST", "/api/v1/feedback/{item_id:int}/accept"),
         ("POST", "/api/v1/imports/{kind:str}"),

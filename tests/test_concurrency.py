@@ -182,6 +182,51 @@ async def test_concurrent_labor_rate_edits(api: Live, monkeypatch):
     assert len(r.json()["versions"]) == 2
 
 
+async def test_concurrent_rate_card_edits(api: Live, monkeypatch):
+    url = "/api/v1/channels/CH-SHOP1/rate-cards"
+    r = await api.client.get(url, headers=api.h(STAFF))
+    etag = r.json()["etag"]
+    (v1,) = r.json()["versions"]
+    events = hold_the_lock(monkeypatch, 0.2)
+
+    def supersede(rate: str, etag: str = etag):
+        body = {"valid_from": "2031-01-01", "labor": [{"labor_kind": "paint", "rate": rate}],
+                "reason": f"协议 {rate}"}  # fmt: skip
+        return api.client.post(url, json=body, headers=api.h(STAFF, **{"If-Match": etag}))
+
+    answers = await asyncio.gather(supersede("95.00"), supersede("96.00"))
+    assert sorted(a.status_code for a in answers) == [201, 412], [a.text for a in answers]
+    assert_overlapped(events)
+    winner = next(a for a in answers if a.status_code == 201).json()
+    loser = next(a for a in answers if a.status_code == 412).json()
+    assert loser["field"] == "etag"
+    r = await api.client.get(url, headers=api.h(STAFF))
+    assert [
+        (v["valid_from"], v["valid_to"], v["labor"][0]["rate"]) for v in r.json()["versions"]
+    ] == [
+        ("2025-01-01", "2031-01-01", None),  # v1: 90% of the standard, closed
+        ("2031-01-01", None, winner["version"]["labor"][0]["rate"]),
+    ]
+
+    # a supersede and an end from the same ETag: one lands, the other is 412
+    etag = r.json()["etag"]
+    v2 = winner["version"]["id"]
+    end = api.client.post(
+        f"{url}/{v2}/end", json={"valid_to": "2031-07-01", "reason": "协议终止"},
+        headers=api.h(STAFF, **{"If-Match": etag}),
+    )  # fmt: skip
+    answers = await asyncio.gather(end, supersede("97.00", etag))
+    statuses = [a.status_code for a in answers]
+    assert statuses in ([200, 412], [412, 201]), [a.text for a in answers]
+    r = await api.client.get(url, headers=api.h(STAFF))
+    periods = [(v["id"], v["valid_to"]) for v in r.json()["versions"]]
+    if statuses[0] == 200:
+        assert periods == [(v1["id"], "2031-01-01"), (v2, "2031-07-01")]
+    else:
+        assert periods[:2] == [(v1["id"], "2031-01-01"), (v2, "2031-01-01")]  # withdrawn
+        assert len(periods) == 3 and periods[2][1] is None
+
+
 async def test_two_staff_accepting_one_feedback_at_once(api: Live, monkeypatch):
     pid = part_id(api)
     body = {"part_id": pid, "branch": "SZ01", "price_type": "4s", "reference": "990.00",

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from pricebook import feedback
 from pricebook.db import transaction
+from pricebook.io.importers import import_rows
 from pricebook.market import (
     detect_drift as _detect_drift,
 )
@@ -279,6 +280,43 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
     mixed_small = count(batch(3, 1000) + batch(3, 9000))
     mixed_large = count(batch(200, 1000) + batch(200, 5000))
     assert mixed_small == mixed_large == 5
+
+
+def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
+    """Market matching uses the index every other caller uses (`pricebook.matching.loader`):
+    once staff edit the dictionary, the stored one is the whole of it — a term moved to another
+    group does not clash with its shipped group, a removed term no longer applies."""
+    load_market_catalog(engine)
+    names = ["水箱", "冷却水箱", "水壶"]
+
+    def ingest(source: str) -> dict[str, tuple[str, int | None]]:
+        ingest_items(engine, [_item(n, "500", source=source) for n in names], None)
+        with transaction(engine) as session:
+            rows = session.scalars(
+                select(MarketObservation).where(MarketObservation.source == source)
+            )
+            return {o.raw_name: (o.status, o.part_id) for o in rows}
+
+    with transaction(engine) as session:
+        radiator = _ids(session)[0]["TY1-0001"]
+    assert ingest("before") == {
+        "水箱": ("matched", radiator),  # an alias
+        "冷却水箱": ("matched", radiator),  # shipped: 散热器 / 冷却水箱
+        "水壶": ("unmatched", None),
+    }
+    with transaction(engine) as session:
+        import_rows(
+            session, "synonyms",
+            [{"canonical": "冷却液箱", "term": "水箱"},  # moved out of the group of 散热器
+             {"canonical": "散热器", "term": "冷却水箱", "remove": "1"},
+             {"canonical": "散热器", "term": "水壶"}],
+            actor="pricing",
+        )  # fmt: skip
+    assert ingest("after") == {
+        "水箱": ("matched", radiator),
+        "冷却水箱": ("unmatched", None),
+        "水壶": ("matched", radiator),
+    }
 
 
 # --- market reference -------------------------------------------------------------------------

@@ -550,6 +550,17 @@ def test_learned_mapping_wins(index: MatchIndex) -> None:
     )
 
 
+def test_answers_are_remembered_per_index_and_scope(index: MatchIndex) -> None:
+    # the memo must key on the scope, and a copy with learned mappings must not inherit it
+    before = index.match(["老款叶子板 左"], model_id=VW)[0]
+    assert before.reason != "learned"
+    assert index.match(["老款叶子板 左"], model_id=VW)[0] is before  # remembered
+    assert index.match(["老款叶子板 左"], model_id=TOYOTA)[0] is not before  # another scope
+    learned = index.with_learned([LearnedMapping(learned_key("老款叶子板左"), 1)])
+    assert learned.match(["老款叶子板 左"], model_id=VW)[0].reason == "learned"
+    assert index.match(["老款叶子板 左"], model_id=VW)[0] is before  # the original is unchanged
+
+
 def test_learned_mapping_most_specific_scope_first(index: MatchIndex) -> None:
     key = learned_key("杠")
     idx = index.with_learned(

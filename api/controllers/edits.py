@@ -436,7 +436,9 @@ class ChannelController(Controller):
         summary="Add a rate card version (supersedes the card in force)",
         description="The card is its whole set of lines: labor (a rate, or a percentage of "
         "the branch standard) and parts (a price type's reference less a discount per "
-        "category)." + IF_MATCH_DOC,
+        "category). From `valid_from` the new card applies; the card in force that day is "
+        "closed on it, never rewritten. The same lines again change nothing (200, "
+        "`unchanged`); a period reaching into a later card is 409." + IF_MATCH_DOC,
         status_code=201,
         responses=unchanged(RateCardEdit),
     )
@@ -453,8 +455,11 @@ class ChannelController(Controller):
 
     @post(
         "/{code:str}/rate-cards/{version_id:int}/end",
-        summary="End a rate card version's validity",
-        description=IF_MATCH_DOC,
+        summary="End (or withdraw) a rate card version",
+        description="`valid_to` between the card's first day (withdraws it: it never applied) "
+        "and its end (a card is only ever shortened). From `valid_to` the channel's shops get "
+        "the branch standard labor rates and the usual price precedence. 404 when the card is "
+        "not this channel's." + IF_MATCH_DOC,
         status_code=200,
         responses=WRITE_ERRORS,
     )
@@ -467,24 +472,11 @@ class ChannelController(Controller):
         data: Annotated[EndValidity, Body()],
     ) -> Response[RateCardEdit]:
         etags = if_match(request)
-        written = await write(state, _end_card, code, version_id, data, actor_of(request), etags)
+        written = await write(
+            state, labor.end_rate_card, version_id, valid_to=data.valid_to,
+            actor=actor_of(request), reason=data.reason, expected_etag=etags, channel=code,
+        )  # fmt: skip
         return _with_etag(to(RateCardEdit, written), written.etag)
-
-
-def _end_card(
-    session: Any, code: str, version_id: int, data: EndValidity, actor: str, etags: Any
-) -> Any:
-    from pricebook.errors import NotFound
-    from pricebook.models import RateCard
-
-    channel = labor.get_channel(session, code)
-    card = session.get(RateCard, version_id)
-    if card is None or card.channel_id != channel.id:
-        raise NotFound(f"channel {code} has no rate card {version_id}", field="version_id")
-    return labor.end_rate_card(
-        session, version_id, valid_to=data.valid_to, actor=actor, reason=data.reason,
-        expected_etag=etags,
-    )  # fmt: skip
 
 
 # --- aliases and synonyms -----------------------------------------------------------------------

@@ -39,26 +39,21 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, literal, select, union_all
+from sqlalchemy import Engine, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from pricebook.catalog import normalize_oe
-from pricebook.db import make_engine, transaction
+from pricebook.db import as_utc, make_engine, transaction
+from pricebook.matching.loader import build_snapshot, catalog_version
 from pricebook.models import (
     Branch,
     Brand,
-    CatalogVersion,
-    Category,
-    Fitment,
     MarketObservation,
-    MatchMapping,
     OeSupersession,
     Part,
-    PartAlias,
     PriceType,
     Region,
     Series,
-    SynonymTerm,
     VehicleModel,
 )
 from pricebook.money import FEN, from_fen, to_fen
@@ -233,14 +228,10 @@ _catalog_lock = threading.Lock()
 _catalog_cache: dict[str, _Catalog] = {}
 
 
-def _catalog_version(session: Session) -> int:
-    return session.scalar(select(func.coalesce(func.max(CatalogVersion.id), 0))) or 0
-
-
 def _catalog(session: Session) -> _Catalog:
     """The process's catalogue cache for this database, rebuilt when the version moved."""
     key = str(session.get_bind().url)
-    version = _catalog_version(session)
+    version = catalog_version(session)
     with _catalog_lock:
         cached = _catalog_cache.get(key)
         if cached is None or cached.version != version:
@@ -276,17 +267,17 @@ def _load_catalog(session: Session, version: int) -> _Catalog:
         key=lambda x: -len(x[0]),
     )
     series_models: dict[int, list[int]] = defaultdict(list)
-    model_brands: dict[int, int] = {}
-    for model_id, series_id, brand_id in session.execute(
-        select(VehicleModel.id, VehicleModel.series_id, Series.brand_id)
-        .join(Series, Series.id == VehicleModel.series_id)
-        .order_by(VehicleModel.id)
+    for model_id, series_id in session.execute(
+        select(VehicleModel.id, VehicleModel.series_id).order_by(VehicleModel.id)
     ):
         series_models[series_id].append(model_id)
-        model_brands[model_id] = brand_id
     return _Catalog(
         version=version,
-        index=build_match_index(session, model_brands),
+        # The matching index is built the one way every index is (`pricebook.matching.loader`):
+        # the synonym dictionary in force, the latest verdict per learned mapping. Not warmed:
+        # most listings are blocked by brand or model, and the whole-catalogue block is built
+        # by the first listing that needs it.
+        index=build_snapshot(session, warm=False).index,
         regions_by_code={code: id_ for id_, code, _ in regions},
         regions_by_name=by_name,
         price_types=types,
@@ -294,61 +285,6 @@ def _load_catalog(session: Session, version: int) -> _Catalog:
         series=series,
         series_models=dict(series_models),
     )
-
-
-def build_match_index(session: Session, model_brands: Mapping[int, int]) -> Any:
-    """The matching engine's index over the whole catalogue (the one place this module touches
-    `pricebook.matching`'s API besides `_match_names`)."""
-    from pricebook.matching import CatalogEntry, LearnedMapping, MatchIndex
-    from pricebook.matching.synonyms import default_synonym_groups
-
-    aliases: dict[int, list[str]] = defaultdict(list)
-    for part_id, alias in session.execute(select(PartAlias.part_id, PartAlias.alias)):
-        aliases[part_id].append(alias)
-    old_oes: dict[int, list[str]] = defaultdict(list)
-    for part_id, old in session.execute(
-        select(OeSupersession.part_id, OeSupersession.old_oe_normalized)
-    ):
-        old_oes[part_id].append(old)
-    fits: dict[int, set[int]] = defaultdict(set)
-    for part_id, model_id in session.execute(select(Fitment.part_id, Fitment.model_id)):
-        fits[part_id].add(model_id)
-    entries = []
-    for row in session.execute(
-        select(
-            Part.id, Part.code, Part.name, Part.oe_normalized, Part.is_assembly, Part.universal,
-            Part.position, Category.code,
-        ).join(Category, Category.id == Part.category_id).order_by(Part.id)
-    ):  # fmt: skip
-        models = frozenset() if row.universal else frozenset(fits.get(row.id, ()))
-        oes = [o for o in (row.oe_normalized, *old_oes.get(row.id, ())) if o]
-        entries.append(
-            CatalogEntry(
-                part_id=row.id,
-                part_code=row.code,
-                name=row.name,
-                aliases=tuple(aliases.get(row.id, ())),
-                oe_numbers=tuple(dict.fromkeys(oes)),
-                is_assembly=row.is_assembly,
-                model_ids=models,
-                brand_ids=frozenset(model_brands[m] for m in models if m in model_brands),
-                category=row.code_1,
-                position=row.position,
-            )
-        )
-    groups: dict[str, list[str]] = {}
-    for canonical, term in session.execute(
-        select(SynonymTerm.canonical, SynonymTerm.term).order_by(SynonymTerm.id)
-    ):
-        groups.setdefault(canonical, [canonical])
-        if term != canonical:
-            groups[canonical].append(term)
-    synonym_groups = default_synonym_groups() + list(groups.values())
-    learned = [
-        LearnedMapping(m.name_normalized, m.part_id, m.brand_id, m.model_id, m.accepted)
-        for m in session.scalars(select(MatchMapping).order_by(MatchMapping.id))
-    ]
-    return MatchIndex.build(entries, synonym_groups, learned, model_brands=model_brands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,15 +408,11 @@ class _Parsed:
     match: _Match | None = None
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _fetched_at(value: Any, now: datetime) -> datetime:
     if isinstance(value, datetime):
-        return _utc(value)
+        return as_utc(value)
     try:
-        return _utc(datetime.fromisoformat(str(value)))
+        return as_utc(datetime.fromisoformat(str(value)))
     except (TypeError, ValueError):
         return now
 
@@ -510,7 +442,7 @@ def ingest_batch(
 ) -> IngestResult:
     """One batch in the caller's transaction, in a constant number of statements."""
     result = IngestResult(items=len(items))
-    now = _utc(now or datetime.now(UTC))
+    now = as_utc(now or datetime.now(UTC))
     cat = _catalog(session)  # 1 statement (the version), more only when it moved
 
     parsed: list[_Parsed] = []
@@ -560,7 +492,7 @@ def ingest_batch(
         .order_by(MarketObservation.id)
     ):  # fmt: skip
         latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
-            "id": row.id, "amount_fen": row.amount_fen, "last_seen": _utc(row.last_seen),
+            "id": row.id, "amount_fen": row.amount_fen, "last_seen": as_utc(row.last_seen),
         }  # fmt: skip
 
     inserts: list[dict[str, Any]] = []
@@ -834,7 +766,7 @@ def market_references(
             p75=_quantile_fen(fen, Decimal("0.75")),
             low=from_fen(fen[0]),
             high=from_fen(fen[-1]),
-            latest=max(_utc(r.last_seen) for r in members),
+            latest=max(as_utc(r.last_seen) for r in members),
             window_days=window_days,
         )
     return refs

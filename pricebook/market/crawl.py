@@ -27,9 +27,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from pricebook.db import transaction
+from pricebook.db import as_utc, transaction
 from pricebook.errors import InvalidInput, NotFound
-from pricebook.keys import aware
 from pricebook.models import MarketRun
 from pricebook.settings import Settings
 
@@ -346,8 +345,8 @@ def page_runs(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(MarketRun.id.desc()).limit(limit).offset(offset))
     items = [
-        RunView(r.id, r.source, r.spider, r.status, aware(r.started_at) or r.started_at,
-                aware(r.finished_at), dict(r.stats or {}), r.created_by)
+        RunView(r.id, r.source, r.spider, r.status, as_utc(r.started_at),
+                as_utc(r.finished_at), dict(r.stats or {}), r.created_by)
         for r in rows
     ]  # fmt: skip
     return RunPage(items, total, limit, offset)

@@ -296,6 +296,10 @@ def _calibrate(score: float, margin: float) -> float:
     return round(max(0.0, min(1.0, base * spread)), 3)
 
 
+#: how many answers a MatchIndex remembers (about 2 KB each)
+_MEMO_SIZE = 10_000
+
+
 class MatchIndex:
     """Build once from the catalogue (`build`), then `match` any number of names."""
 
@@ -320,6 +324,10 @@ class MatchIndex:
         self._blocks: dict[tuple[str, int | None], _Block] = {}
         self._learned_accept: dict[tuple[str, str, int | None], int] = {}
         self._learned_reject: dict[str, list[LearnedMapping]] = {}
+        # Answers already given, per (name, model, brand, top_k): adjusters type the same few
+        # thousand names over and over, and the index never changes (a new catalogue or new
+        # learned mappings make a new index, with an empty memo). Results are shared: read-only.
+        self._memo: dict[tuple[str, int | None, int | None, int], MatchResult] = {}
         self._n_strings = 0
 
     # --- building -----------------------------------------------------------------------------
@@ -446,6 +454,7 @@ class MatchIndex:
         return other
 
     def _set_learned(self, learned: Iterable[LearnedMapping]) -> None:
+        self._memo = {}
         self._learned_accept = {}
         self._learned_reject = defaultdict(list)
         for m in learned:
@@ -582,9 +591,22 @@ class MatchIndex:
         top_k: int = 5,
     ) -> list[MatchResult]:
         """Match each name; results in input order."""
-        levels = self._levels(model_id, brand_id)
+        memo = self._memo
+        levels: list[tuple[str, int | None]] | None = None
         scope_brand = brand_id if brand_id is not None else self._model_brand.get(model_id or -1)
-        return [self._match_one(n, levels, model_id, scope_brand, top_k) for n in names]
+        out = []
+        for name in names:
+            key = (name, model_id, brand_id, top_k)
+            result = memo.get(key)
+            if result is None:
+                if levels is None:
+                    levels = self._levels(model_id, brand_id)
+                result = self._match_one(name, levels, model_id, scope_brand, top_k)
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()  # crude, but a full memo is rare and rebuilding it is cheap
+                memo[key] = result
+            out.append(result)
+        return out
 
     def _match_one(
         self,
