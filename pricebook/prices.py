@@ -265,8 +265,11 @@ def resolve(
     price_types: dict[int, PriceTypeInfo],
     card: CardTerms | None = None,
     market: Sequence[MarketReference] = (),
+    *,
+    explain: bool = True,
 ) -> Resolution:
-    """The reference price of one part on one day, with every candidate and why it won or lost.
+    """The reference price of one part on one day, with every candidate and why it won or lost
+    (only the winner when not `explain`: the review rules need no more).
 
     Precedence: a channel card covering the part's category (its price type's reference less
     its discount) → a policy agreement's price type → the requested price type (else the
@@ -369,6 +372,8 @@ def resolve(
     for _, v, step in ranked:
         type_code = price_types[v.price_type_id].code
         won = channel is None and v is winner_version
+        if not (won or explain):
+            continue
         if won:
             why = f"{label(step)} is the nearest layer with a {type_code} price"
             if v.model_id is not None:
@@ -402,7 +407,7 @@ def resolve(
                 why=why,
             )
         )
-    for m in market:
+    for m in market if explain else ():
         candidates.append(
             Candidate(
                 layer="market",

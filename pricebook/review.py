@@ -748,7 +748,8 @@ def reference_for(
         model_id=estimate.vehicle.model_id,
         price_type=price_type,
     )
-    resolution = resolve(query, refs.price_versions.get(part.id, ()), refs.chain, refs.price_types, card)  # fmt: skip
+    versions = refs.price_versions.get(part.id, ())
+    resolution = resolve(query, versions, refs.chain, refs.price_types, card, explain=False)
     refs.resolved[key] = resolution
     return resolution
 

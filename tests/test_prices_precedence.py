@@ -339,3 +339,15 @@ def test_pure_resolution_rules():
     card = CardTerms("CH", 1, 1, 2, 1250, D("2025-01-01"), None, "t", "")
     res = resolve(q, versions, chain, types, card)  # card's type has no price: falls back
     assert res.winner.price_id == 1 and "not applied" in res.price_type_reason
+    applies = CardTerms("CH", 1, 1, 1, 1250, D("2025-01-01"), None, "t", "")
+    res = resolve(q, versions, chain, types, applies)
+    assert res.winner.layer == "channel" and res.amount == Decimal("87.50")  # 100.00 less 12.5%
+
+    # without `explain` (what the review rules ask): the same decision, only the winner listed
+    for query, card_terms, market_refs in [(q, None, market), (q_model, None, ()),
+                                           (q, card, ()), (q, applies, market)]:  # fmt: skip
+        full = resolve(query, versions, chain, types, card_terms, market_refs)
+        lean = resolve(query, versions, chain, types, card_terms, market_refs, explain=False)
+        assert (lean.winner, lean.price_type, lean.price_type_reason) == (
+            full.winner, full.price_type, full.price_type_reason)  # fmt: skip
+        assert lean.candidates == (full.winner,)
