@@ -5,7 +5,8 @@
 
 Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test), fills it with `pricebook.demo.scale.scale_demo`, runs
-the app under uvicorn (a separate process, `--factory api.app:create_app`) and drives it with
+the app as production does (`pricebook serve`: uvicorn, a SO_REUSEPORT socket per worker; a
+separate process) and drives it with
 `wrk` (or, without wrk, an asyncio/httpx load generator in a separate process), 32 connections,
 ~10 s per endpoint, in the same run. Prints req/s, p50 and p99 for each and the resolve/health
 ratio (goal: ≥ 50 %). The database is dropped at the end.
@@ -235,9 +236,8 @@ def main() -> int:
         "PRICEBOOK_POOL_SIZE": str(pool),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--log-level",
-         "warning", "--no-access-log"],
+        [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",
+         str(port), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
@@ -261,7 +261,7 @@ def main() -> int:
         for _ in range(8 * args.workers):
             httpx.get(f"{base}/api/v1/match/index", headers={"X-API-Key": key}, timeout=120)
         tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
-        print(f"uvicorn, {args.workers} worker(s), pool {pool}; load: {tool}, "
+        print(f"pricebook serve (uvicorn), {args.workers} worker(s), pool {pool}; load: {tool}, "
               f"{args.connections} connections, {args.duration:.0f} s each", flush=True)  # fmt: skip
         load(base, ["/health"], key, args.connections, 2)  # warm-up
         load(base, paths, key, args.connections, 2)

@@ -1,10 +1,11 @@
 """Estimate validation under load, side by side with /health in the same run.
 
     .venv/bin/python bench/validate.py [--prices 1000000] [--parts 50000] [--connections 16]
-                                       [--seconds 15] [--workers 1] [--open-rate 0.5]
+                                       [--seconds 15] [--workers 2] [--open-rate 0.5]
 
 A scratch PostgreSQL database gets the demo catalogue, `demo scale` (≥ 1,000,000 prices) and the
-demo review configuration. The app runs under uvicorn in its own process; the load generator
+demo review configuration. The app runs as production does (`pricebook serve`: uvicorn, a
+SO_REUSEPORT socket per worker) in its own processes; the load generator
 (aiohttp, `--connections` concurrent keep-alive connections) in another. Each validation is a
 new estimate (id and VIN), 40 lines: 20 catalogue parts, 10 custom names (typed as adjusters
 do: aliases and the other naming convention), 10 labor lines. Prints req/s, p50 and p99 for both
@@ -188,7 +189,7 @@ def main() -> int:
     parser.add_argument("--parts", type=int, default=50_000)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="server processes (one per core)")
     parser.add_argument("--database", help="reuse a database this script prepared before")
     parser.add_argument("--open-rate", type=float, default=0.5, metavar="FRACTION",
                         help="open-loop arrival rate as a fraction of the closed-loop validate "
@@ -206,9 +207,9 @@ def main() -> int:
         env = {**os.environ, "PRICEBOOK_DATABASE_URL": db_url,
                "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2))}  # fmt: skip
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-             "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--no-access-log",
-             "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
+            [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",
+             str(port), "--workers", str(args.workers), "--no-access-log", "--log-level",
+             "warning"],
             cwd=ROOT, env=env,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
@@ -250,7 +251,7 @@ def main() -> int:
             server.wait(timeout=30)
 
     print()
-    print(f"{args.connections} connections, {args.seconds:.0f}s each, uvicorn workers: {args.workers}, "
+    print(f"{args.connections} connections, {args.seconds:.0f}s each, server workers: {args.workers}, "
           f"{args.prices:,} prices; validate = 40 lines, 10 custom names")  # fmt: skip
     print(f"{'':22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}")
     for name, r in (("GET /health", health), ("POST validate", validate)):

@@ -130,14 +130,13 @@ def cmd_review_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from api.serve import serve  # the server is the API's business; imported only here
 
     print(f"Pricebook on http://{args.host}:{args.port}/ (API docs: /schema)", flush=True)
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=args.host, port=args.port,
-        workers=args.workers, log_level="info",
+    return serve(
+        args.host, args.port, args.workers, log_level=args.log_level,
+        access_log=not args.no_access_log,
     )  # fmt: skip
-    return 0
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
@@ -457,7 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=int, default=1,
+        help="processes, each with its own SO_REUSEPORT socket (about one per core)",
+    )  # fmt: skip
+    serve.add_argument("--log-level", default="info",
+                       choices=["critical", "error", "warning", "info", "debug"])  # fmt: skip
+    serve.add_argument("--no-access-log", action="store_true", help="no line per request")
     serve.set_defaults(handler=cmd_serve)
     return parser
 

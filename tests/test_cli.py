@@ -87,3 +87,53 @@ def test_unreachable_database_is_one_clear_line():
         "error: cannot use the database at postgresql://nobody@127.0.0.1:9/none"
     )
     assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listeners(port: int) -> int:
+    """Listening TCP sockets on `port` (each SO_REUSEPORT worker has its own)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        count += int(local.rsplit(":", 1)[1], 16) == port and state == "0A"
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_serve_workers_each_listen_and_stop_on_sigterm(db):
+    import signal
+    import time
+    import urllib.request
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2",
+         "--log-level", "warning", "--no-access-log"],
+        env=os.environ | {"PRICEBOOK_DATABASE_URL": db}, cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _listeners(port) < 2:
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.1)
+        assert _listeners(port) == 2  # one socket per worker, not one shared
+        for _ in range(10):  # each on a new connection
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+                assert r.status == 200
+        # a second server on the same port is refused with a one-line error
+        second = run("serve", "--port", str(port), "--workers", "2", db=db)
+        assert second.returncode == 1
+        assert second.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+        assert server.returncode == 0, errors
+    assert _listeners(port) == 0
