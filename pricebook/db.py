@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, overload
 
 import msgspec
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -120,3 +121,12 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
+    """`column IN (…)` of a list parameter `name`. On PostgreSQL `column = ANY(:name)`, one
+    array parameter: the SQL does not change with the list's length, so it is compiled once and
+    the server-side prepared statement is reused; elsewhere an expanding IN."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))

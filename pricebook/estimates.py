@@ -29,13 +29,12 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import Date, and_, any_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Date, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit, review
 from pricebook.catalog import normalize_oe
-from pricebook.db import as_utc
+from pricebook.db import as_utc, in_list
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
 from pricebook.models import (
@@ -588,12 +587,7 @@ class _Statements:
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
 
     def _in(self, column: Any, name: str) -> Any:
-        """`column IN (…)` of a list parameter: on PostgreSQL `= ANY(array)`, whose SQL does
-        not change with the list's length (so the server-side prepared statement is reused);
-        elsewhere an expanding IN."""
-        if self.pg:
-            return column == any_(bindparam(name, type_=ARRAY(column.type)))
-        return column.in_(bindparam(name, expanding=True))
+        return in_list(column, name, postgresql=self.pg)
 
 
 @functools.cache

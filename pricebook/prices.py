@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
 from pricebook.catalog import normalize_oe
-from pricebook.db import as_utc
+from pricebook.db import as_utc, in_list
 from pricebook.errors import Conflict, InvalidInput, NotFound, PricebookError, StaleVersion
 from pricebook.history import Version, plan_version
 from pricebook.history import in_force as version_in_force
@@ -688,7 +688,9 @@ def load_and_resolve(
             "m_lo": datetime.combine(lo - timedelta(days=MARKET_WINDOW_DAYS), time.min),
             "m_hi": datetime.combine(hi + timedelta(days=1), time.min),
         }  # fmt: skip
-        for row in session.execute(_union(bool(oes), bool(model_ids)), params):
+        postgresql = session.get_bind().dialect.name == "postgresql"
+        statement = _union(bool(oes), bool(model_ids), postgresql)
+        for row in session.connection().execute(statement, params):
             kind = row[0]
             if kind == _K_PRICE:
                 price_rows.append(row)
@@ -817,7 +819,7 @@ _K_PART, _K_OLD_OE, _K_MODEL, _K_PRICE, _K_MARKET = 0, 1, 2, 3, 4
 
 
 @functools.cache
-def _union(oes: bool, models: bool) -> Any:
+def _union(oes: bool, models: bool, postgresql: bool) -> Any:
     """One statement for everything item-specific `load_and_resolve` needs: the parts asked for
     (by id, OE number, superseded OE number), the models named, the price versions of those
     parts on the items' scopes and dates, and their market references. Built once per shape
@@ -854,8 +856,10 @@ def _union(oes: bool, models: bool) -> Any:
     from pricebook.models import MarketObservation
 
     timestamp = DateTime(timezone=True)
-    part_ids = bindparam("part_ids", expanding=True, type_=Integer)
-    oe_list = bindparam("oes", expanding=True, type_=String)
+
+    def in_(column: Any, name: str) -> Any:
+        return in_list(column, name, postgresql=postgresql)
+
     lo = bindparam("lo", type_=Date)
     hi = bindparam("hi", type_=Date)
     m_lo = bindparam("m_lo", type_=DateTime)
@@ -866,18 +870,18 @@ def _union(oes: bool, models: bool) -> Any:
 
     if oes:
         superseded = select(OeSupersession.part_id).where(
-            OeSupersession.old_oe_normalized.in_(oe_list)
+            in_(OeSupersession.old_oe_normalized, "oes")
         )
         part_cond = or_(
-            Part.id.in_(part_ids), Part.oe_normalized.in_(oe_list), Part.id.in_(superseded)
+            in_(Part.id, "part_ids"), in_(Part.oe_normalized, "oes"), Part.id.in_(superseded)
         )
     else:
-        part_cond = Part.id.in_(part_ids)
+        part_cond = in_(Part.id, "part_ids")
     wanted = select(Part.id).where(part_cond)
     scope_cond = [
         Price.scope == "system",
-        Price.region_id.in_(bindparam("region_ids", expanding=True, type_=Integer)),
-        Price.branch_id.in_(bindparam("branch_ids", expanding=True, type_=Integer)),
+        in_(Price.region_id, "region_ids"),
+        in_(Price.branch_id, "branch_ids"),
     ]
     # the first SELECT gives the columns their types
     price_rows = select(
@@ -913,7 +917,7 @@ def _union(oes: bool, models: bool) -> Any:
                 n(String), n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date),
                 n(String), n(String), n(String), OeSupersession.old_oe_normalized, n(timestamp),
                 n(timestamp),
-            ).where(OeSupersession.old_oe_normalized.in_(oe_list))
+            ).where(in_(OeSupersession.old_oe_normalized, "oes"))
         )  # fmt: skip
     if models:
         selects.append(
@@ -921,7 +925,7 @@ def _union(oes: bool, models: bool) -> Any:
                 literal(_K_MODEL, Integer), VehicleModel.id, n(Integer), n(Integer), n(String),
                 n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), n(String),
                 n(String), n(String), n(String), n(timestamp), n(timestamp),
-            ).where(VehicleModel.id.in_(bindparam("model_ids", expanding=True, type_=Integer)))
+            ).where(in_(VehicleModel.id, "model_ids"))
         )  # fmt: skip
     return union_all(*selects)
 
