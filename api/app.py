@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import HEADER, KeyCache
-from api.caching import etag_middleware
+from api.caching import SingleFlight, etag_middleware
 from api.controllers import reject_nul
 from api.controllers.edits import (
     AliasController,
@@ -145,7 +145,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[database, match_index_lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        state=State({"settings": settings, "key_cache": KeyCache()}),
+        state=State(
+            {"settings": settings, "key_cache": KeyCache(), "single_flight": SingleFlight()}
+        ),
         openapi_config=openapi,
         template_config=template_config(),
         type_encoders={Decimal: str},

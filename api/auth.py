@@ -57,8 +57,12 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyInfo:
     digest = hash_key(key)
     info = cache.get(digest)
     if info is None:
-        async with state.sessions() as session:
-            info = await session.run_sync(authenticate, key)
+
+        async def lookup() -> KeyInfo | None:
+            async with state.sessions() as session:
+                return await session.run_sync(authenticate, key)
+
+        info = await state.single_flight.run(("api_key", digest), lookup)
         if info is None:
             raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
         cache.put(digest, info)

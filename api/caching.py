@@ -8,10 +8,14 @@ and labor must be revalidated, which the ETag makes cheap).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+T = TypeVar("T")
 
 _DROP_ON_304 = {b"content-length", b"content-type", b"content-encoding"}
 
@@ -65,3 +69,28 @@ def etag_middleware(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, capture)
 
     return middleware
+
+
+class SingleFlight:
+    """At most one load per key at a time; whoever asks meanwhile awaits the same result.
+
+    A per-process cache (API keys, the branch and region trees) expires for every request in
+    flight at once: under load each of them would reload it, a burst of identical queries every
+    few seconds that shows up in the tail latency."""
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}
+
+    async def run(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+        future = self._running.get(key)
+        if future is None:
+            future = asyncio.ensure_future(load())
+            self._running[key] = future
+            future.add_done_callback(lambda f: self._done(key, f))
+        # shielded: one waiter's cancellation (a client gone) must not cancel the others' load
+        return await asyncio.shield(future)  # type: ignore[no-any-return]
+
+    def _done(self, key: Hashable, future: asyncio.Future[Any]) -> None:
+        self._running.pop(key, None)
+        if not future.cancelled():
+            future.exception()  # retrieved: an error every waiter already got is not "unhandled"

@@ -63,8 +63,8 @@ async def reference(state: State) -> prices.ReferenceData:
     cached = state.get("reference")
     now = time.monotonic()
     if cached is None or cached[1] < now:
-        data = await run(state, prices.load_reference)
-        cached = (data, now + state.settings.catalog_poll_seconds)
+        data = await state.single_flight.run("reference", lambda: run(state, prices.load_reference))  # fmt: skip
+        cached = (data, time.monotonic() + state.settings.catalog_poll_seconds)
         state.reference = cached
     return cached[0]
 
