@@ -28,9 +28,22 @@ result. Body: `estimate_id`, `version`, `date` (prices, rates and profiles as of
 `channel_code`), `policy` (`four_s_allowed`, `glass`: domestic|imported), `submitted_at`, and
 `lines`, each with `type`: `part` (`part_id` | `oe_number` | `custom_name`, `quantity`,
 `claimed_unit_price`, `price_type`, `action` replace|repair, `repair_cost`, `added_equipment`,
-`added_equipment_covered`), `labor` (`line_ref` or `part_id`, `operation`, `labor_kind`,
-`hours`, `claimed_rate`), `consumable` (`kind`, `quantity`, `unit`, `unit_price`) or `rescue`
-(`distance_km`, `claimed_fee`). Money is a decimal string of yuan.
+`added_equipment_covered`, `damaged_components`), `labor` (`line_ref` or `part_id`, `operation`,
+`labor_kind`, `hours`, `claimed_rate`), `consumable` (`kind`, `quantity`, `unit`, `unit_price`)
+or `rescue` (`distance_km`, `claimed_fee`). Money is a decimal string of yuan.
+
+`damaged_components` (optional, on an assembly 总成 line, at most {estimates.MAX_DAMAGED}): the
+component(s) actually damaged, each `{{"part_id": …}}` or `{{"oe_number": …}}` (current or
+superseded OE). When every one named is a component of the assembly with a reference price,
+ASSEMBLY_WHERE_COMPONENT_AVAILABLE allows Σ their price × their quantity in the assembly × the
+line's quantity (without the field: all the components'), and its message names them. A
+catalogue part that is not a component of the line's assembly is 422 naming
+`lines[i].damaged_components[j]`; one the catalogue does not have is not an error (like an
+unknown `part_id`): the rule then allows all the components and `notes` says so.
+
+LABOR_OVERLAP follows inclusions transitively: when operation A's standard hours include B and
+B's include C, a claimed C is cut as included in a claimed A even when B is not claimed; the
+flag names the including line and gives the chain in `details.path`.
 
 The answer lists every line with its status (ok | flagged | unknown), its flags (code, severity,
 message_zh, message_en, reference with provenance, claimed, allowed, cut) and, for a custom

@@ -6,8 +6,8 @@
 2. custom part names (and OE numbers) through the in-memory matching index — no SQL;
 3. every reference the rules need, in a fixed number of statements whatever the number of
    lines (prices of the lines' parts and their components, fitment, labor rates, standard hours
-   and inclusions, the channel's card, the rule profile, consumable standards, the rescue
-   tariff, earlier claims on the VIN);
+   and every operation inclusion reachable from theirs (one recursive query), the channel's
+   card, the rule profile, consumable standards, the rescue tariff, earlier claims on the VIN);
 4. `review.review(estimate, refs)`;
 5. one INSERT of the request, the result and the indicator figures.
 
@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import Date, and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit, review
 from pricebook.catalog import normalize_oe
@@ -106,10 +106,21 @@ class PolicyIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     glass: Literal["domestic", "imported"] | None = None
 
 
+class DamagedComponentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A component of the line's assembly that is damaged: `part_id` or `oe_number`."""
+
+    part_id: Id | None = None
+    oe_number: Annotated[str, msgspec.Meta(max_length=64)] = ""
+
+
+MAX_DAMAGED = 50
+
+
 class PartLineIn(
     msgspec.Struct, tag="part", tag_field="type", forbid_unknown_fields=True, kw_only=True
 ):
-    """A part: `part_id`, or `oe_number` and/or `custom_name` (自定义配件)."""
+    """A part: `part_id`, or `oe_number` and/or `custom_name` (自定义配件). An assembly (总成)
+    may name its damaged components: the assembly rule then allows only theirs."""
 
     part_id: Id | None = None
     oe_number: Annotated[str, msgspec.Meta(max_length=64)] = ""
@@ -122,6 +133,9 @@ class PartLineIn(
     added_equipment: bool = False
     added_equipment_covered: bool = False
     line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    damaged_components: Annotated[
+        list[DamagedComponentIn], msgspec.Meta(max_length=MAX_DAMAGED)
+    ] = msgspec.field(default_factory=list)
 
 
 class LaborLineIn(
@@ -235,6 +249,12 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
                     unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
             if line.added_equipment_covered and not line.added_equipment:
                 raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
+            damaged = []
+            for j, c in enumerate(line.damaged_components):
+                oe = c.oe_number.strip()
+                if (c.part_id is None) == (not oe):
+                    raise InvalidInput("give part_id or oe_number, one of them", field=f"{at}.damaged_components[{j}].part_id")  # fmt: skip
+                damaged.append(review.ComponentName(c.part_id, oe))
             lines.append(
                 review.PartLine(
                     index=i,
@@ -249,6 +269,7 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
                     added_equipment=line.added_equipment,
                     added_equipment_covered=line.added_equipment_covered,
                     line_id=line.line_id,
+                    damaged_components=tuple(damaged),
                 )
             )
         elif isinstance(line, LaborLineIn):
@@ -456,7 +477,7 @@ def _in_force_on(model: Any) -> Any:
 
 
 _PART_COLS = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,
-              Part.universal, Part.unit)  # fmt: skip
+              Part.universal, Part.unit, Part.oe_normalized)  # fmt: skip
 
 
 class _Statements:
@@ -477,9 +498,7 @@ class _Statements:
                 RuleProfileVersion.branch_id.is_(None)),
             _in_force_on(RuleProfileVersion),
         )  # fmt: skip
-        parts = select(*_PART_COLS, Part.oe_normalized).join(
-            Category, Category.id == Part.category_id
-        )
+        parts = select(*_PART_COLS).join(Category, Category.id == Part.category_id)
         self.parts = parts.where(self._in(Part.id, "part_ids"))
         superseded = select(OeSupersession.part_id).where(
             self._in(OeSupersession.old_oe_normalized, "oes")
@@ -549,12 +568,28 @@ class _Statements:
                    StandardHours.vehicle_class == bindparam("vclass"),
                    _in_force_on(StandardHours))
         )  # fmt: skip
+        # every inclusion reachable from an operation on the estimate's parts (A includes B, B
+        # includes C …, through parts not on the estimate too), with the included part's row;
+        # UNION (not UNION ALL) ends cycles: an inclusion already found is not followed again
+        inc = OperationInclusion
+        start = (
+            select(inc.id, inc.part_id, inc.operation, inc.included_part_id, inc.included_operation)
+            .where(self._in(inc.part_id, "part_ids"))
+            .cte("inclusion_closure", recursive=True)
+        )  # fmt: skip
+        step = aliased(OperationInclusion)
+        closure = start.union(
+            select(step.id, step.part_id, step.operation, step.included_part_id,
+                   step.included_operation)
+            .join(start, and_(step.part_id == start.c.included_part_id,
+                              step.operation == start.c.included_operation))
+        )  # fmt: skip
         self.inclusions = (
-            select(OperationInclusion.id, OperationInclusion.part_id, OperationInclusion.operation,
-                   OperationInclusion.included_part_id, OperationInclusion.included_operation)
-            .where(self._in(OperationInclusion.part_id, "part_ids"),
-                   self._in(OperationInclusion.included_part_id, "part_ids"))
-            .order_by(OperationInclusion.id)
+            select(closure.c.id, closure.c.part_id, closure.c.operation,
+                   closure.c.included_part_id, closure.c.included_operation, *_PART_COLS)
+            .join(Part, Part.id == closure.c.included_part_id)
+            .join(Category, Category.id == Part.category_id)
+            .order_by(closure.c.id)
         )  # fmt: skip
         self.consumables = select(ConsumableStandardVersion).where(
             self._in(ConsumableStandardVersion.kind, "kinds"),
@@ -667,12 +702,21 @@ def load_refs(
     part_ids |= {l.part_id for l in estimate.lines if isinstance(l, review.LaborLine) and l.part_id}  # noqa: E741
     part_ids |= {m.part_id for m in matches.values() if m.part_id is not None}
     oes = {normalize_oe(l.oe_number) for l in estimate.lines if isinstance(l, review.PartLine) and l.oe_number}  # noqa: E741  # fmt: skip
+    # components named as damaged: with the parts, so that one the catalogue has but that is not
+    # a component of the line's assembly (422) is told from one the catalogue lacks
+    for line in estimate.lines:
+        if isinstance(line, review.PartLine):
+            for named in line.damaged_components:
+                if named.part_id is not None:
+                    part_ids.add(named.part_id)
+                else:
+                    oes.add(normalize_oe(named.oe_number))
     oes.discard("")
     oe_parts: dict[str, int] = {}
     parts: dict[int, review.PartInfo] = {}
 
     def part_info(row: Any) -> review.PartInfo:
-        return review.PartInfo(*row[:8])
+        return review.PartInfo(*row[:9])
 
     if part_ids or oes:
         for row in db.execute(
@@ -741,7 +785,8 @@ def load_refs(
     labor = _labor_rates(session, on, branch_ids, branches, estimate.shop.tier, vclass,
                          card_labor, channel, kind_code)  # fmt: skip
 
-    # standard hours and inclusions of the parts the labor lines act on (2)
+    # standard hours of the parts the labor lines act on, and every inclusion reachable from
+    # their operations, through parts no line names too, with those parts' rows (2)
     hours: dict[tuple[int, str], review.HoursRef] = {}
     inclusions: list[review.InclusionRef] = []
     if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
@@ -750,8 +795,11 @@ def load_refs(
                 h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
                 h.vehicle_class, h.id, h.valid_from,
             )  # fmt: skip
-        for inc in db.execute(q.inclusions, {"part_ids": list(line_part_ids)}):
-            inclusions.append(review.InclusionRef(inc.part_id, inc.operation, inc.included_part_id, inc.included_operation))  # fmt: skip
+        for _, pid, op, included_pid, included_op, *row in db.execute(
+            q.inclusions, {"part_ids": list(line_part_ids)}
+        ):
+            inclusions.append(review.InclusionRef(pid, op, included_pid, included_op))
+            parts.setdefault(included_pid, part_info(row))  # names the chain's parts
 
     # consumable standards (1)
     consumables: dict[str, review.ConsumableStandard] = {}
@@ -794,7 +842,7 @@ def load_refs(
             for pid in replaced or ():
                 earlier.append(review.EarlierClaim(eid, ever, edate, int(pid), vid))
 
-    return review.Refs(
+    refs = review.Refs(
         branch=branch_info, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
         matches=matches, components={k: tuple(v) for k, v in components.items()}, fitted=fitted,
         price_versions={k: tuple(v) for k, v in versions.items()}, chain=chain,
@@ -802,6 +850,35 @@ def load_refs(
         hours=hours, inclusions=tuple(inclusions), consumables=consumables, rescue=rescue,
         earlier=tuple(earlier),
     )  # fmt: skip
+    _check_damaged_components(estimate, refs)
+    return refs
+
+
+def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> None:
+    """A damaged component the catalogue has but that is not a component of the line's assembly
+    is an error in the estimate (422 naming it). One the catalogue lacks is not: like an unknown
+    part id on a line, it is passed through, and the assembly rule falls back to all components.
+    A line whose own part is unknown cannot be checked."""
+    for line in estimate.lines:
+        if not isinstance(line, review.PartLine) or not line.damaged_components:
+            continue
+        assembly = review.identify(line, refs)[0]
+        if assembly is None:
+            continue
+        named = review.damaged_components(line, assembly, refs)
+        if named.not_components:
+            j = named.not_components[0]
+            name = line.damaged_components[j]
+            pid = name.part_id if name.part_id is not None else refs.oe_parts.get(normalize_oe(name.oe_number))  # fmt: skip
+            part = refs.parts.get(pid) if pid is not None else None
+            what = f"part {part.code} {part.name}" if part else name.text()
+            comps = refs.components.get(assembly.id, ())
+            listed = ", ".join(refs.parts[c.part_id].code for c in comps if c.part_id in refs.parts)
+            raise InvalidInput(
+                f"{what} is not a component of {assembly.code} {assembly.name}"
+                + (f" (its components: {listed})" if listed else " (it has no components)"),
+                field=f"lines[{line.index}].damaged_components[{j}]",
+            )
 
 
 def _labor_rates(
@@ -931,7 +1008,7 @@ def validate(
         if stored is not None:
             return Validation(
                 stored.id, stored.created_at, stored.created_by, True,
-                _canonical(stored.request) != _canonical(_json(request)),
+                _canonical(_as_now(stored.request)) != _canonical(_json(request)),
                 msgspec.json.encode(stored.result),
             )  # fmt: skip
     estimate = to_estimate(request, now=now)
@@ -957,6 +1034,15 @@ def validate(
         ),
     ).one()  # fmt: skip
     return Validation(row_id, created_at, actor, False, False, result_json)
+
+
+def _as_now(stored: Any) -> Any:
+    """A stored request as this version of the request type reads it: a field added since
+    (with its default) does not make the same estimate look different."""
+    try:
+        return _json(msgspec.json.decode(msgspec.json.encode(stored), type=EstimateRequest))
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return stored
 
 
 def _json(value: Any) -> Any:

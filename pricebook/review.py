@@ -30,8 +30,10 @@ percentages; a claim is over its reference when it is above reference × (1 + to
 then allowed exactly reference × (1 + tolerance).
 
 Line status: `unknown` when the line names a part id the catalogue does not have (it is passed
-through uncut, never an error); `flagged` when a flag of severity warning or error is on it or
-it was cut; else `ok` (info flags, e.g. a custom name matched to the catalogue, keep a line ok).
+through uncut, never an error; likewise a damaged component the catalogue does not have only
+leaves the assembly rule at all the components' price, with a note); `flagged` when a flag of
+severity warning or error is on it or it was cut; else `ok` (info flags, e.g. a custom name
+matched to the catalogue, keep a line ok).
 """
 
 from __future__ import annotations
@@ -156,6 +158,18 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class ComponentName:
+    """A component an assembly line names as the damaged one: its catalogue part id or its OE
+    number (current or superseded), as part lines name parts."""
+
+    part_id: int | None = None
+    oe_number: str = ""
+
+    def text(self) -> str:
+        return self.oe_number if self.part_id is None else f"#{self.part_id}"
+
+
+@dataclass(frozen=True, slots=True)
 class PartLine:
     index: int
     quantity: Decimal
@@ -170,6 +184,9 @@ class PartLine:
     added_equipment: bool = False  # 加装 (non-standard added equipment)
     added_equipment_covered: bool = False  # 新增设备损失险
     line_id: str = ""
+    #: an assembly line: the component(s) actually damaged (ASSEMBLY_WHERE_COMPONENT_AVAILABLE
+    #: then allows those components' price, not all of them)
+    damaged_components: tuple[ComponentName, ...] = ()
 
     @property
     def claimed(self) -> Decimal:
@@ -328,6 +345,7 @@ class PartInfo:
     is_assembly: bool = False
     universal: bool = False
     unit: str = "个"
+    oe_normalized: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -952,26 +970,71 @@ def rule_repair_ge_replace(ctx: PartContext) -> Proposal | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DamagedComponents:
+    """What an assembly line's `damaged_components` name, resolved against the catalogue."""
+
+    #: the named components of the assembly, each once, in the order first named
+    components: tuple[Component, ...] = ()
+    #: positions (in `damaged_components`) of names the catalogue does not have
+    unknown: tuple[int, ...] = ()
+    #: positions of catalogue parts that are not components of this assembly (load_refs: 422)
+    not_components: tuple[int, ...] = ()
+
+
+def damaged_components(line: PartLine, assembly: PartInfo, refs: Refs) -> DamagedComponents:
+    """Resolve the components a line names as damaged: a part id, or an OE number (a component
+    whose own OE it is first, else the catalogue's current or superseded OE, as part lines)."""
+    comps = refs.components.get(assembly.id, ())
+    by_id = {c.part_id: c for c in comps}
+    chosen: dict[int, Component] = {}
+    unknown: list[int] = []
+    foreign: list[int] = []
+    for j, name in enumerate(line.damaged_components):
+        pid: int | None = name.part_id
+        if pid is None and (oe := normalize_oe(name.oe_number)):
+            own = (c.part_id for c in comps if c.part_id in refs.parts)
+            pid = next((i for i in own if refs.parts[i].oe_normalized == oe), None)
+            pid = pid if pid is not None else refs.oe_parts.get(oe)
+        if pid is None or pid not in refs.parts:
+            unknown.append(j)
+        elif pid not in by_id:
+            foreign.append(j)
+        else:
+            chosen.setdefault(pid, by_id[pid])
+    return DamagedComponents(tuple(chosen.values()), tuple(unknown), tuple(foreign))
+
+
 def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
-    """ASSEMBLY_WHERE_COMPONENT_AVAILABLE (第六条 4(4)): an assembly whose components are all sold
-    separately (each has a reference price) is allowed the components' price: Σ component
-    reference × component quantity, per assembly. Which component is damaged the service cannot
-    see: the flag lists each component's price so the reviewer can cut further."""
+    """ASSEMBLY_WHERE_COMPONENT_AVAILABLE (第六条 4(4)): an assembly claimed where the damaged
+    component is sold separately is allowed that component's price, not the assembly's.
+
+    When the line names the damaged component(s) (`damaged_components`) and every one is a
+    component of the assembly with a reference price: allowed = Σ named component's reference ×
+    its quantity in the assembly × line quantity. Without them (or when a name is not in the
+    catalogue: the service cannot tell which component it is) every component must be sold
+    separately and allowed = Σ all components' — the flag lists each component's price so the
+    reviewer can cut further. A damaged component that is not sold separately justifies the
+    assembly: no flag."""
     part = ctx.part
     if part is None or ctx.line.action != "replace" or not part.is_assembly:
         return None
     comps = refs.components.get(part.id, ())
     if not comps:
         return None
+    named = damaged_components(ctx.line, part, refs) if ctx.line.damaged_components else None
+    chosen, by_name = comps, False
+    if named is not None and named.components and not (named.unknown or named.not_components):
+        chosen, by_name = named.components, True
     priced: list[dict[str, Any]] = []
     total = ZERO
-    for c in comps:
+    for c in chosen:
         info = refs.parts.get(c.part_id)
         if info is None:
             return None
         res = component_reference(info, ctx.claimed_type or ctx.cap_type, estimate, refs)
         if res.winner is None:
-            return None  # not every component sold separately: no substitution
+            return None  # not sold separately: the assembly is justified
         amount = round_yuan(res.winner.amount * c.quantity)
         total += amount
         priced.append(
@@ -988,16 +1051,43 @@ def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal 
     allowed = round_yuan(total * ctx.line.quantity)
     listing = "；".join(f"{p['name']}×{p['quantity']} {yuan(p['amount'])}" for p in priced)
     listing_en = "; ".join(f"{p['name']} ×{p['quantity']} {yuan(p['amount'])}" for p in priced)
+    details: dict[str, Any] = {
+        "basis": "damaged_components" if by_name else "all_components",
+        "components": priced,
+    }
+    if by_name:
+        details["damaged_components"] = [p["part_id"] for p in priced]
+        return Proposal(
+            "ASSEMBLY_WHERE_COMPONENT_AVAILABLE",
+            f"{part.name} 为总成件，定损单注明受损部件为 {listing}（合计 {yuan(total)} 元），均可"
+            "单独更换；应换受损部件不换总成，按受损部件价核定（第六条4(4)）。",
+            f"{part.name} is an assembly and the line names the damaged component(s): "
+            f"{listing_en} (total {yuan(total)}), sold separately: replace those, not the "
+            "assembly; allowed at their price.",
+            reference=Reference(total, "yuan", "受损部件价合计", "damaged components' total", {}),
+            allowed=allowed,
+            details=details,
+        )
+    note_zh = note_en = ""
+    if named is not None and (named.unknown or named.not_components):
+        names = ctx.line.damaged_components
+        odd = [names[j].text() for j in (*named.unknown, *named.not_components)]
+        details["unresolved_damaged_components"] = odd
+        note_zh = f"定损单注明的受损部件 {'、'.join(odd)} 不是目录中本总成的部件，无法据此核定；"
+        note_en = (
+            f" The damaged component(s) named, {', '.join(odd)}, are not catalogue components "
+            "of this assembly: the allowance cannot use them."
+        )
     return Proposal(
         "ASSEMBLY_WHERE_COMPONENT_AVAILABLE",
-        f"{part.name} 为总成件，其部件均可单独更换（{listing}，合计 {yuan(total)} 元）；"
+        f"{part.name} 为总成件，其部件均可单独更换（{listing}，合计 {yuan(total)} 元）；{note_zh}"
         "应换部件不换总成，按部件价核定（第六条4(4)）。",
         f"{part.name} is an assembly whose components are sold separately ({listing_en}; "
         f"total {yuan(total)}): replace the damaged component, not the assembly; allowed at "
-        "the components' price.",
+        f"the components' price.{note_en}",
         reference=Reference(total, "yuan", "部件价合计", "components' total", {}),
         allowed=allowed,
-        details={"components": priced},
+        details=details,
     )
 
 
@@ -1246,52 +1336,126 @@ def rule_labor_rate(line: LaborLine, refs: Refs, hours: Decimal) -> tuple[Propos
     )
 
 
+Op = tuple[int, str]  # (part id, operation)
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionGraph:
+    """The operation inclusions as a graph: (part, operation) → what its standard hours include
+    directly (`children`) and what includes it directly (`parents`)."""
+
+    parents: dict[Op, tuple[Op, ...]]
+    children: dict[Op, tuple[Op, ...]]
+
+    @classmethod
+    def of(cls, inclusions: Iterable[InclusionRef]) -> InclusionGraph:
+        parents: dict[Op, list[Op]] = {}
+        children: dict[Op, list[Op]] = {}
+        for inc in inclusions:
+            host: Op = (inc.part_id, inc.operation)
+            included: Op = (inc.included_part_id, inc.included_operation)
+            if host == included:
+                continue
+            if host not in parents.setdefault(included, []):
+                parents[included].append(host)
+                children.setdefault(host, []).append(included)
+        return cls(
+            {k: tuple(v) for k, v in parents.items()}, {k: tuple(v) for k, v in children.items()}
+        )
+
+    def below(self, op: Op) -> set[Op]:
+        """Every operation `op` includes, directly or through others (cycles end)."""
+        seen: set[Op] = set()
+        todo = [op]
+        while todo:
+            for child in self.children.get(todo.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    todo.append(child)
+        return seen
+
+
+def _op_label(op: Op, refs: Refs) -> tuple[str, str, str]:
+    part = refs.parts.get(op[0])
+    name = part.name if part else f"#{op[0]}"
+    zh, en = OPERATION_ZH.get(op[1], op[1]), OPERATION_EN.get(op[1], op[1])
+    return name, f"{zh}{name}", f"{en} {name}"
+
+
 def rule_overlap(
     line: LaborLine,
     part: PartInfo | None,
     claimed_ops: dict[tuple[int, str], LaborLine],
     refs: Refs,
+    graph: InclusionGraph | None = None,
 ) -> Proposal | None:
     """LABOR_OVERLAP (拆装次序重复累加, 第六条 6(1)): this operation is already included in the
-    standard hours of another claimed operation: its hours are cut. The flag names the
-    including operation and its line."""
+    standard hours of another claimed operation: its hours are cut. Inclusions are transitive:
+    when A includes B and B includes C, a claimed C is included in a claimed A even when B is
+    not claimed. The nearest including claimed operation wins (fewest steps; then the order of
+    the inclusions); the flag names it, its line and the chain of operations (`path`).
+
+    Operations on a cycle (A includes C and C includes A) are the same work: only the later of
+    the two lines is cut."""
     if part is None:
         return None
-    for inc in refs.inclusions:
-        if (inc.included_part_id, inc.included_operation) != (part.id, line.operation):
-            continue
-        if (inc.part_id, inc.operation) == (part.id, line.operation):
-            continue
-        by = claimed_ops.get((inc.part_id, inc.operation))
-        if by is None or by.index == line.index:
-            continue
-        host = refs.parts.get(inc.part_id)
-        host_name = host.name if host else f"#{inc.part_id}"
-        op_zh, op_en = OPERATION_ZH[line.operation], OPERATION_EN[line.operation]
-        by_zh, by_en = OPERATION_ZH[inc.operation], OPERATION_EN[inc.operation]
-        return Proposal(
-            "LABOR_OVERLAP",
-            f"{op_zh}{part.name} 已包含在第 {by.index} 行“{by_zh}{host_name}”的标准工时内"
-            f"（拆装次序重复累加，第六条6(1)），本行 {hours_text(line.hours)} 工时剔除。",
-            f"{op_en} {part.name} is already included in line {by.index} '{by_en} "
-            f"{host_name}' (its standard hours include it): these {hours_text(line.hours)} h "
-            "are counted twice and cut.",
-            allowed=ZERO,
-            details={
-                "included_in_line": by.index,
-                "included_in": {
-                    "part_id": inc.part_id,
-                    "part_name": host_name,
-                    "operation": inc.operation,
-                },
-                "included": {
-                    "part_id": part.id,
-                    "part_name": part.name,
-                    "operation": line.operation,
-                },
-            },
-        )
+    graph = graph if graph is not None else InclusionGraph.of(refs.inclusions)
+    target: Op = (part.id, line.operation)
+    if target not in graph.parents:
+        return None
+    towards: dict[Op, Op | None] = {target: None}  # each op reached -> the op it includes
+    queue = [target]
+    below: set[Op] | None = None
+    for node in queue:  # breadth first: the nearest host first
+        for host in graph.parents.get(node, ()):
+            if host in towards:
+                continue  # seen: cycles end here
+            towards[host] = node
+            queue.append(host)
+            by = claimed_ops.get(host)
+            if by is None or by.index == line.index:
+                continue
+            if by.index > line.index:
+                below = graph.below(target) if below is None else below
+                if host in below:
+                    continue  # the same work both ways: the later line is the overlap
+            path: list[Op] = [host]
+            step = towards[host]
+            while step is not None:
+                path.append(step)
+                step = towards[step]
+            return _overlap(line, part, by, path, refs)
     return None
+
+
+def _overlap(
+    line: LaborLine, part: PartInfo, by: LaborLine, path: list[Op], refs: Refs
+) -> Proposal:
+    host_name, by_zh, by_en = _op_label(path[0], refs)
+    op_zh, op_en = OPERATION_ZH[line.operation], OPERATION_EN[line.operation]
+    labels = [_op_label(op, refs) for op in path]
+    via_zh = via_en = ""
+    if len(path) > 2:
+        via_zh = f"经包含链 {' → '.join(zh for _, zh, _ in labels)} "
+        via_en = f" through {' → '.join(en for _, _, en in labels)}"
+    return Proposal(
+        "LABOR_OVERLAP",
+        f"{op_zh}{part.name} {via_zh}已包含在第 {by.index} 行“{by_zh}”的标准工时内"
+        f"（拆装次序重复累加，第六条6(1)），本行 {hours_text(line.hours)} 工时剔除。",
+        f"{op_en} {part.name} is already included in line {by.index} '{by_en}'{via_en} (its "
+        f"standard hours include it): these {hours_text(line.hours)} h are counted twice and "
+        "cut.",
+        allowed=ZERO,
+        details={
+            "included_in_line": by.index,
+            "included_in": {"part_id": path[0][0], "part_name": host_name, "operation": path[0][1]},
+            "included": {"part_id": part.id, "part_name": part.name, "operation": line.operation},
+            "path": [
+                {"part_id": op[0], "part_name": name, "operation": op[1]}
+                for op, (name, _, _) in zip(path, labels, strict=True)
+            ],
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1526,6 +1690,13 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         ]
         claimed = line.claimed
         allowed, flags = compose(claimed, proposals, settings)
+        if line.damaged_components and ctx.part is not None:
+            named = damaged_components(line, ctx.part, refs)
+            for j in named.unknown:
+                notes.append(
+                    f"line {index}: damaged_components[{j}] "
+                    f"{line.damaged_components[j].text()!r} is not in the catalogue"
+                )
         for f in flags:
             if f.code in _EXCLUDING and index not in excluded:
                 excluded[index] = f
@@ -1539,6 +1710,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         )  # fmt: skip
 
     # Labor lines
+    graph = InclusionGraph.of(refs.inclusions)
     claimed_ops: dict[tuple[int, str], LaborLine] = {}
     labor_parts: dict[int, PartInfo | None] = {}
     for line in estimate.lines:
@@ -1569,7 +1741,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         key = duplicate_key(line, part_of)
         op_label = f"{OPERATION_ZH.get(line.operation, line.operation)}{part.name if part else ''}"
         proposals.append(rule_duplicate(line, first_of.get(key) if key else None, op_label))
-        proposals.append(rule_overlap(line, part, claimed_ops, refs))
+        proposals.append(rule_overlap(line, part, claimed_ops, refs, graph))
         hours_p, hours = rule_labor_hours(line, part, refs, line.claimed_rate)
         proposals.append(hours_p)
         rate_p, _ = rule_labor_rate(line, refs, hours)

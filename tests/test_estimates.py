@@ -118,7 +118,8 @@ def test_validate_stores_and_reuses(db):
 def _lines(db, repeat: int) -> list[dict]:
     p = db.parts
     pattern = [
-        {"type": "part", "part_id": p["VW1-0002"], "claimed_unit_price": "2000.00"},
+        {"type": "part", "part_id": p["VW1-0002"], "claimed_unit_price": "2000.00",
+         "damaged_components": [{"part_id": p["VW1-0003"]}, {"oe_number": "5G0 805 071"}]},
         {"type": "part", "oe_number": "5G0-821-105-A", "claimed_unit_price": "1100.00"},
         {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1100.00"},
         {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
@@ -191,6 +192,128 @@ def test_rescue_consumable_and_labor_from_the_database(db):
     assert (lines[1]["allowed"], lines[1]["flags"][0]["code"]) == ("220.00", "LABOR_RATE_ABOVE_STANDARD")  # fmt: skip
     assert (lines[2]["allowed"], lines[2]["cut"]) == ("530.00", "120.00")
     assert (lines[3]["allowed"], lines[3]["cut"]) == ("132.00", "138.00")
+
+
+#: the headlamp assembly's components priced (system 4S), and a chain of inclusions through a
+#: part no line names: replacing the bumper beam includes R&I of the bumper cover, whose R&I
+#: includes R&I of the fog lamp (and, a data loop, the fog lamp's R&I includes the cover's)
+ASSEMBLY_AND_CHAIN = {
+    "parts": [
+        {"part_code": "VW1-0011", "name": "前保险杠骨架", "aliases": "", "category": "body",
+         "oe_number": "5G0 807 109"},
+        {"part_code": "VW1-0012", "name": "前保险杠皮", "aliases": "", "category": "body",
+         "oe_number": "5G0 807 217"},
+        {"part_code": "VW1-0013", "name": "左前雾灯", "aliases": "", "category": "lamp",
+         "oe_number": "5G0 941 661"},
+    ],
+    "prices": [
+        {"part_code": code, "model_code": "", "scope": "system", "price_type": "4s",
+         "amount_yuan": amount, "valid_from": "2025-01-01", "valid_to": ""}
+        for code, amount in (("VW1-0002", "1800.00"), ("VW1-0003", "120.00"), ("VW1-0004", "85.00"))
+    ],
+    "standard_hours": [
+        {"part_code": "VW1-0011", "operation": "replace", "vehicle_class": "B",
+         "labor_kind": "sheet_metal", "hours": "2.0", "includes": "remove_refit@VW1-0012"},
+        {"part_code": "VW1-0012", "operation": "remove_refit", "vehicle_class": "B",
+         "labor_kind": "remove_refit", "hours": "1.0", "includes": "remove_refit@VW1-0013"},
+        {"part_code": "VW1-0013", "operation": "remove_refit", "vehicle_class": "B",
+         "labor_kind": "remove_refit", "hours": "0.3", "includes": "remove_refit@VW1-0012"},
+    ],
+}  # fmt: skip
+
+
+def headlamp_line(db, *damaged, qty="1") -> dict:
+    return {"type": "part", "part_id": db.parts["VW1-0002"], "claimed_unit_price": "1800.00",
+            "price_type": "4s", "quantity": qty, "damaged_components": list(damaged)}  # fmt: skip
+
+
+def test_assembly_with_damaged_components_from_the_database(db):
+    """前大灯总成（左） claimed 1,800.00 (its 4S reference 1,800.00: within the price rule);
+    components: bulb 120.00 ×1, bracket 85.00 ×2. Without names: 120.00 + 170.00 = 290.00, cut
+    1,510.00. Naming the bulb by its OE number: allowed 120.00, cut 1,680.00. Two headlamps with
+    damaged brackets (by part id): 2 × 85.00 × 2 = 340.00 of 3,600.00, cut 3,260.00."""
+    with transaction(db.engine) as s:
+        catalog_rows.load(s, {"prices": ASSEMBLY_AND_CHAIN["prices"]})
+    p = db.parts
+    cases = [
+        ([headlamp_line(db)], "290.00", "all_components"),
+        ([headlamp_line(db, {"oe_number": "N 105 182 02"})], "120.00", "damaged_components"),
+        ([headlamp_line(db, {"part_id": p["VW1-0004"]}, qty="2")], "340.00", "damaged_components"),
+    ]
+    for n, (lines, allowed, basis) in enumerate(cases):
+        with transaction(db.engine) as s:
+            res = estimates.validate(
+                s, request(body(db, lines, estimate_id="E-ASM", version=n + 1))
+            ).result
+        line = res["lines"][0]
+        flag = line["flags"][0]
+        assert flag["code"] == "ASSEMBLY_WHERE_COMPONENT_AVAILABLE", flag
+        assert (line["allowed"], flag["details"]["basis"]) == (allowed, basis)
+    assert "大灯支架（左）×2 170.00" in flag["message_zh"] and line["cut"] == "3260.00"
+    # a damaged component the catalogue lacks: not an error; all the components, with a note
+    lines = [headlamp_line(db, {"part_id": p["VW1-0003"]}, {"oe_number": "NO-SUCH-OE"})]
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(body(db, lines, estimate_id="E-ASM", version=9))).result
+    assert res["lines"][0]["allowed"] == "290.00"
+    assert res["notes"] == ["line 0: damaged_components[1] 'NO-SUCH-OE' is not in the catalogue"]
+
+
+def test_damaged_component_not_of_the_assembly_is_422(db):
+    p = db.parts
+    cases = [
+        # the fender is in the catalogue but not a component of the headlamp
+        ([fender_line(db), headlamp_line(db, {"part_id": p["VW1-0003"]}, {"part_id": p["VW1-0001"]})],
+         "lines[1].damaged_components[1]"),
+        ([headlamp_line(db, {"oe_number": "5G0 821 105 A"})], "lines[0].damaged_components[0]"),
+        # the fender has no components at all
+        ([fender_line(db, damaged_components=[{"part_id": p["VW1-0003"]}])], "lines[0].damaged_components[0]"),
+        ([headlamp_line(db, {"part_id": p["VW1-0003"], "oe_number": "N 105 182 02"})], "lines[0].damaged_components[0].part_id"),
+        ([headlamp_line(db, {"oe_number": " "})], "lines[0].damaged_components[0].part_id"),
+        ([headlamp_line(db, {"part_id": p["VW1-0003"], "qty": 1})], "lines[0].damaged_components[0]"),
+    ]  # fmt: skip
+    for lines, field in cases:
+        with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+            estimates.validate(s, request_or_raise(body(db, lines)))
+        assert err.value.field == field, (lines, err.value.message)
+    with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+        estimates.validate(s, request(body(db, cases[0][0])))
+    assert err.value.message.startswith("part VW1-0001 左前翼子板 is not a component of VW1-0002")
+
+
+def test_a_request_stored_before_damaged_components_reads_the_same(db):
+    # stored requests predating the field lack it: the same estimate must not look different
+    data = body(db, [fender_line(db)])
+    now = estimates._json(request(data))
+    before = json.loads(json.dumps(now))
+    del before["lines"][0]["damaged_components"]
+    assert estimates._canonical(estimates._as_now(before)) == estimates._canonical(now)
+
+
+def test_labor_overlap_through_a_part_no_line_names(db):
+    """Replace 前保险杠骨架 2.00 h × 90.00 = 180.00 and R&I 左前雾灯 0.30 h × 60.00 = 18.00: the
+    fog lamp's R&I is in the beam's hours through the bumper cover's R&I, which no line names
+    (loaded by the recursive query; the cover ↔ fog lamp loop ends) → cut 18.00."""
+    with transaction(db.engine) as s:
+        catalog_rows.load(s, {k: ASSEMBLY_AND_CHAIN[k] for k in ("parts", "standard_hours")})
+        ids = {p.code: p.id for p in s.scalars(select(Part))}
+    lines = [
+        {"type": "labor", "part_id": ids["VW1-0011"], "operation": "replace",
+         "labor_kind": "sheet_metal", "hours": "2.0", "claimed_rate": "90.00"},
+        {"type": "labor", "part_id": ids["VW1-0013"], "operation": "remove_refit",
+         "labor_kind": "remove_refit", "hours": "0.3", "claimed_rate": "60.00"},
+    ]  # fmt: skip
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(body(db, lines))).result
+    beam, fog = res["lines"]
+    assert (beam["status"], beam["cut"]) == ("ok", "0.00")
+    assert beam["includes"] == [{"part_id": ids["VW1-0012"], "part_name": "前保险杠皮",
+                                 "operation": "remove_refit", "claimed_on_line": None}]  # fmt: skip
+    assert (fog["claimed"], fog["allowed"], fog["cut"]) == ("18.00", "0.00", "18.00")
+    flag = fog["flags"][0]
+    assert flag["code"] == "LABOR_OVERLAP" and flag["details"]["included_in_line"] == 0
+    assert [(s["part_name"], s["operation"]) for s in flag["details"]["path"]] == [
+        ("前保险杠骨架", "replace"), ("前保险杠皮", "remove_refit"), ("左前雾灯", "remove_refit")]  # fmt: skip
+    assert "更换前保险杠骨架 → 拆装前保险杠皮 → 拆装左前雾灯" in flag["message_zh"]
 
 
 def test_errors_name_the_field(db):
@@ -348,6 +471,16 @@ async def test_http_422_names_the_line_and_field(http):
     lines = [{"type": "part", "part_id": 1, "claimed_unit_price": None}]
     r = await api.client.post(URL, json=http_body(http.parts, http.model, lines), headers=api.h())
     assert r.status_code == 422 and r.json()["field"] == "lines[0].claimed_unit_price"
+
+
+async def test_http_422_names_a_damaged_component_not_of_the_assembly(http):
+    api, parts = http.api, http.parts
+    line = {"type": "part", "part_id": parts["VW1-0002"], "claimed_unit_price": "1800.00",
+            "damaged_components": [{"part_id": parts["VW1-0004"]}, {"part_id": parts["VW1-0001"]}]}  # fmt: skip
+    r = await api.client.post(URL, json=http_body(parts, http.model, [line]), headers=api.h())
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "lines[0].damaged_components[1]"
+    assert "not a component of VW1-0002" in r.json()["detail"]
 
 
 async def test_http_413(http):

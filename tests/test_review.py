@@ -271,6 +271,89 @@ def test_assembly_not_flagged_when_a_component_is_not_sold():
     assert out.status == "ok"
 
 
+def headlamp(qty: str = "1", *names: r.ComponentName, unit: str = "3000.00") -> r.PartLine:
+    return part(p=HEADLAMP, unit=unit, qty=qty, damaged_components=names)
+
+
+def test_assembly_damaged_component_named_allows_only_its_price():
+    """Headlamp assembly claimed 3,000.00; the line names the damaged lens (500.00) → allowed
+    500.00, cut 2,500.00 (all components would allow 920.00). The flag names the lens."""
+    out = one(r.review(estimate(headlamp("1", r.ComponentName(LENS.id))), refs()))
+    assert codes(out) == ["ASSEMBLY_WHERE_COMPONENT_AVAILABLE", "PART_PRICE_ABOVE_REFERENCE"]
+    flag = out.flags[0]
+    assert (flag.allowed, flag.cut, out.cut) == (D("500.00"), D("2500.00"), D("2500.00"))
+    assert flag.details["basis"] == "damaged_components"
+    assert flag.details["damaged_components"] == [LENS.id]
+    assert [c["name"] for c in flag.details["components"]] == ["左前照灯灯罩"]
+    assert "受损部件为 左前照灯灯罩×1 500.00" in flag.message_zh
+    assert "damaged component(s): 左前照灯灯罩 ×1 500.00 (total 500.00)" in flag.message_en
+    assert flag.reference.value == D("500.00")
+
+
+def test_assembly_damaged_components_by_id_and_oe_times_quantities():
+    """2 headlamps, damaged: the bulbs (2 a headlamp × 150.00 = 300.00, named by part id) and the
+    lens (500.00, named by OE number, and again by id: counted once) → (300.00 + 500.00) × 2 =
+    1,600.00; claimed 2 × 3,000.00 = 6,000.00 → cut 4,400.00. The price rule's own limit
+    (2 × 2,940.00 = 5,880.00) is above that: its cut is 0."""
+    line = headlamp("2", r.ComponentName(BULB.id), r.ComponentName(oe_number="5G0 941 029"),
+                    r.ComponentName(LENS.id))  # fmt: skip
+    result = r.review(estimate(line), refs(oe_parts={"5G0941029": LENS.id}))
+    out = one(result)
+    assembly, price_flag = out.flags
+    assert (out.claimed, out.allowed, out.cut) == (D("6000.00"), D("1600.00"), D("4400.00"))
+    assert [(c["name"], c["quantity"], c["amount"]) for c in assembly.details["components"]] == [
+        ("前照灯灯泡", 2, D("300.00")), ("左前照灯灯罩", 1, D("500.00"))]  # fmt: skip
+    assert (price_flag.code, price_flag.cut) == ("PART_PRICE_ABOVE_REFERENCE", D("0.00"))
+    check_cuts_add_up(result)
+
+
+def test_assembly_damaged_component_oe_prefers_the_assemblys_own_component():
+    # the OE number is also on another catalogue part: the component of this assembly wins
+    bulb = replace(BULB, oe_normalized="N10518202")
+    parts = {**PARTS, BULB.id: bulb}
+    line = headlamp("1", r.ComponentName(oe_number="N 105 182 02"))
+    out = one(r.review(estimate(line), refs(parts=parts, oe_parts={"N10518202": FENDER.id})))
+    assert (out.allowed, out.flags[0].details["damaged_components"]) == (D("300.00"), [BULB.id])
+
+
+def test_assembly_damaged_component_sold_separately_even_if_another_is_not():
+    """The lens is not sold separately, so without names the assembly stands (claimed 3,000.00
+    vs 2,800.00 + 5%: cut 60.00 by price only). Named: the bulbs are damaged and sold →
+    allowed 2 × 150.00 = 300.00, cut 2,700.00; the lens named damaged → the assembly stands."""
+    prices = [p for p in PRICES if p.part_id != LENS.id]
+    out = one(r.review(estimate(headlamp()), refs(prices=prices)))
+    assert codes(out) == ["PART_PRICE_ABOVE_REFERENCE"] and out.cut == D("60.00")
+    out = one(r.review(estimate(headlamp("1", r.ComponentName(BULB.id))), refs(prices=prices)))
+    assert codes(out)[0] == "ASSEMBLY_WHERE_COMPONENT_AVAILABLE"
+    assert (out.allowed, out.cut) == (D("300.00"), D("2700.00"))
+    out = one(r.review(estimate(headlamp("1", r.ComponentName(LENS.id))), refs(prices=prices)))
+    assert codes(out) == ["PART_PRICE_ABOVE_REFERENCE"] and out.cut == D("60.00")
+
+
+def test_assembly_damaged_component_unknown_falls_back_to_all_components():
+    """A damaged component the catalogue does not have (id 424242) is not an error, like an
+    unknown part id on a line: the service cannot tell which component it is, so the assembly
+    is allowed all its components (920.00, cut 2,080.00, as without names), and says so."""
+    line = headlamp("1", r.ComponentName(LENS.id), r.ComponentName(424242))
+    result = r.review(estimate(line), refs())
+    out = one(result)
+    flag = out.flags[0]
+    assert (out.allowed, out.cut, out.status) == (D("920.00"), D("2080.00"), "flagged")
+    assert flag.details["basis"] == "all_components"
+    assert flag.details["unresolved_damaged_components"] == ["#424242"]
+    assert "#424242" in flag.message_zh and "#424242" in flag.message_en
+    assert result.notes == ("line 0: damaged_components[1] '#424242' is not in the catalogue",)
+
+
+def test_damaged_components_resolution():
+    line = headlamp("1", r.ComponentName(BULB.id), r.ComponentName(FENDER.id),
+                    r.ComponentName(oe_number="NOPE-1"), r.ComponentName(BULB.id))  # fmt: skip
+    named = r.damaged_components(line, HEADLAMP, refs())
+    assert named == r.DamagedComponents((r.Component(BULB.id, 2),), unknown=(2,), not_components=(1,))  # fmt: skip
+    # without names the rule is as before: every component (test above: 920.00)
+    assert one(r.review(estimate(headlamp()), refs())).allowed == D("920.00")
+
+
 def test_duplicate_line():
     result = r.review(estimate(part(0, unit="1000.00"), part(1, unit="1000.00")), refs())
     assert result.lines[0].status == "ok"
@@ -358,6 +441,61 @@ def test_labor_overlap_names_the_including_operation():
     assert host.includes == ({"part_id": FOG.id, "part_name": "左前雾灯",
                               "operation": "remove_refit", "claimed_on_line": 1},)  # fmt: skip
     assert host.status == "ok"
+
+
+BEAM = r.PartInfo(9, "VW1-0003", "前保险杠骨架", 1, "body")
+
+
+def test_labor_overlap_is_transitive_through_an_unclaimed_operation():
+    """Replacing 前保险杠骨架 includes R&I of 前保险杠皮, whose R&I includes R&I of 左前雾灯.
+    Claimed: replace the beam (2.00 h × 91.00 = 182.00) and R&I of the fog lamp (0.50 h × 72.00
+    = 36.00), not the bumper cover's R&I: the fog lamp is still included → cut 36.00, and the
+    flag gives the chain."""
+    inclusions = (r.InclusionRef(BEAM.id, "replace", BUMPER.id, "remove_refit"),
+                  r.InclusionRef(BUMPER.id, "remove_refit", FOG.id, "remove_refit"))  # fmt: skip
+    lines = (labor(0, BEAM, "replace", "sheet_metal", "2", "91.00"),
+             labor(1, FOG, "remove_refit", "remove_refit", "0.5", "72.00"))  # fmt: skip
+    parts = {**PARTS, BEAM.id: BEAM}
+    result = r.review(estimate(*lines), refs(parts=parts, inclusions=inclusions))
+    host, fog = result.lines
+    assert (host.status, host.cut) == ("ok", D("0.00"))
+    assert codes(fog) == ["LABOR_OVERLAP"] and (fog.claimed, fog.cut) == (D("36.00"), D("36.00"))
+    flag = fog.flags[0]
+    assert flag.details["included_in_line"] == 0
+    assert flag.details["included_in"] == {"part_id": BEAM.id, "part_name": "前保险杠骨架", "operation": "replace"}  # fmt: skip
+    assert [(p["part_name"], p["operation"]) for p in flag.details["path"]] == [
+        ("前保险杠骨架", "replace"), ("前保险杠皮", "remove_refit"), ("左前雾灯", "remove_refit")]  # fmt: skip
+    assert "经包含链 更换前保险杠骨架 → 拆装前保险杠皮 → 拆装左前雾灯 已包含在第 0 行“更换前保险杠骨架”" in flag.message_zh  # fmt: skip
+    assert "through replace 前保险杠骨架 → remove & refit 前保险杠皮 → remove & refit 左前雾灯" in flag.message_en  # fmt: skip
+    # the bumper's R&I claimed too: the fog lamp is included in it, the nearest (line 2, 36.00),
+    # and it in the beam (line 0): 0.80 h × 72.00 = 57.60 cut too
+    lines = (*lines, labor(2, BUMPER, "remove_refit", "remove_refit", "0.8", "72.00"))
+    result = r.review(estimate(*lines), refs(parts=parts, inclusions=inclusions))
+    host, fog, cover = result.lines
+    assert fog.flags[0].details["included_in_line"] == 2 and len(fog.flags[0].details["path"]) == 2
+    assert cover.flags[0].details["included_in_line"] == 0 and cover.cut == D("57.60")
+    assert result.totals.cut == D("93.60")
+
+
+def test_labor_overlap_cycles_end_and_cut_only_the_later_line():
+    """A includes B, B includes C, C includes A (a data loop): claimed A (line 0, 182.00) and C
+    (line 1, 36.00) are the same work both ways — only the later line, C, is cut (36.00); a
+    cycle with no claimed host flags nothing and ends."""
+    a, b, c = (BEAM.id, "replace"), (BUMPER.id, "remove_refit"), (FOG.id, "remove_refit")
+    inclusions = tuple(r.InclusionRef(*x, *y) for x, y in ((a, b), (b, c), (c, a), (c, c)))
+    parts = {**PARTS, BEAM.id: BEAM}
+    lines = (labor(0, BEAM, "replace", "sheet_metal", "2", "91.00"),
+             labor(1, FOG, "remove_refit", "remove_refit", "0.5", "72.00"))  # fmt: skip
+    first, later = r.review(estimate(*lines), refs(parts=parts, inclusions=inclusions)).lines
+    assert (first.status, first.cut) == ("ok", D("0.00"))
+    assert codes(later) == ["LABOR_OVERLAP"] and later.cut == D("36.00")
+    assert [p["operation"] for p in later.flags[0].details["path"]] == ["replace", "remove_refit", "remove_refit"]  # fmt: skip
+    # the other way round in the estimate: the beam is now the later line
+    swapped = (replace(lines[1], index=0), replace(lines[0], index=1))
+    first, later = r.review(estimate(*swapped), refs(parts=parts, inclusions=inclusions)).lines
+    assert (first.cut, later.cut) == (D("0.00"), D("182.00"))
+    alone = r.review(estimate(lines[1]), refs(parts=parts, inclusions=inclusions))
+    assert one(alone).status == "ok"
 
 
 # ------------------------------------------------------------------------------------------------
