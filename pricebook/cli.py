@@ -170,34 +170,50 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
+    import time
     from datetime import date
     from decimal import Decimal, InvalidOperation
 
     from pricebook.db import transaction
     from pricebook.market import detect_drift
-    from pricebook.market.crawl import resolve_targets, run_crawl
+    from pricebook.market.crawl import (
+        DEFAULT_JOBS,
+        CrawlReport,
+        CrawlTarget,
+        crawl_groups,
+        resolve_targets,
+        run_crawl,
+        run_crawls,
+    )
 
     try:
         threshold = Decimal(args.drift_threshold)
     except InvalidOperation:
         raise InvalidInput(f"--drift-threshold {args.drift_threshold!r} is not a number") from None
+    if args.jobs is not None and args.jobs < 1:
+        raise InvalidInput(f"--jobs {args.jobs}: give at least 1")
     targets = resolve_targets(
         args.sources, args.source_file, all_sources=args.all, sources_dir=args.sources_dir,
         base_url=args.base_url,
     )  # fmt: skip
+    jobs = min(args.jobs or DEFAULT_JOBS, len(crawl_groups(targets)))
+
+    def crawl(target: CrawlTarget) -> CrawlReport:
+        return run_crawl(
+            settings, engine, target, actor=args.who, base_url=args.base_url,
+            sources_dir=args.sources_dir, extra_settings=args.set, timeout=args.timeout,
+        )  # fmt: skip
+
+    def show(report: CrawlReport) -> None:  # one block per crawl, whole (run_crawls's lock)
+        print("\n".join(report.lines()), flush=True)
+        if report.status != "finished":
+            tail = [f"  | {line}" for line in report.log_tail[-15:]]
+            print("\n".join(tail), file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
     engine = _engine(settings)
-    failed = 0
     try:
-        for target in targets:
-            report = run_crawl(
-                settings, engine, target, actor=args.who, base_url=args.base_url,
-                sources_dir=args.sources_dir, extra_settings=args.set, timeout=args.timeout,
-            )  # fmt: skip
-            print("\n".join(report.lines()), flush=True)
-            if report.status != "finished":
-                failed += 1
-                for line in report.log_tail[-15:]:
-                    print(f"  | {line}", file=sys.stderr)
+        reports = run_crawls(targets, crawl, jobs=jobs, on_report=show)
         if not args.no_drift:
             with transaction(engine) as session:
                 drift = detect_drift(
@@ -207,6 +223,13 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
             print(drift.summary())
     finally:
         engine.dispose()
+    failed = sum(r.status != "finished" for r in reports)
+    print(
+        f"crawled {len(reports)} source(s) in {time.perf_counter() - started:.1f}s, "
+        f"{jobs} at a time: {len(reports) - failed} finished, {failed} failed; "
+        f"items {sum(r.items for r in reports)}, new observations {sum(r.new for r in reports)}",
+        flush=True,
+    )
     if failed:
         print(f"error: {failed} of {len(targets)} crawl(s) failed", file=sys.stderr)
         return 1
@@ -405,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument(
         "-s", "--set", action="append", default=[], metavar="NAME=VALUE",
         help="Scrapy setting for the crawl processes (repeatable), e.g. -s DOWNLOAD_DELAY=2",
+    )  # fmt: skip
+    crawl.add_argument(
+        "-j", "--jobs", type=int, metavar="N",
+        help="crawl up to N sources at once (default: up to 4; 1: one after another). "
+        "Sources on one site (host and port) or with one name still crawl one after another",
     )  # fmt: skip
     crawl.add_argument("--timeout", type=float, help="stop each crawl after this many seconds")
     crawl.add_argument("--no-drift", action="store_true", help="skip drift detection")

@@ -7,17 +7,23 @@ PRICEBOOK_DATABASE_URL pointing at the test database (SQLite file or PostgreSQL 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, event, func, select
 
 from pricebook.db import transaction
+from pricebook.market import ingest_items
+from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
 from tests.market_site.server import SOURCES_DIR, MarketSite
-from tests.test_market import load_market_catalog
+from tests.test_market import _item, load_market_catalog
 
 REPO = Path(__file__).resolve().parent.parent
 FAST = [
@@ -27,12 +33,16 @@ FAST = [
 SOURCES = ["a_huaqiang.toml", "b_chepei.toml", "c_api.toml"]
 
 
-def pricebook(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+def pricebook(
+    *args: str, database_url: str, merged: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``merged``: stderr into stdout, as a terminal shows them."""
     env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
     env["PRICEBOOK_DATABASE_URL"] = database_url
     return subprocess.run(
         [sys.executable, "-m", "pricebook.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+        cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=180,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
     )  # fmt: skip
 
 
@@ -49,7 +59,7 @@ def crawl_all(site: MarketSite, database_url: str) -> subprocess.CompletedProces
 def test_crawl_help():
     result = pricebook("crawl", "--help", database_url="sqlite:///unused.db")
     assert result.returncode == 0
-    for option in ("--all", "--source-file", "--base-url", "--drift-threshold", "SOURCE"):
+    for option in ("--all", "--source-file", "--base-url", "--drift-threshold", "--jobs", "SOURCE"):
         assert option in result.stdout
 
 
@@ -61,6 +71,10 @@ def test_crawl_without_sources_is_one_clear_error(tmp_path):
     )
     result = pricebook("crawl", "no_such_source", database_url=f"sqlite:///{tmp_path / 'x.db'}")
     assert result.returncode == 1 and "no source named 'no_such_source'" in result.stderr
+    result = pricebook(
+        "crawl", "--all", "--jobs", "0", database_url=f"sqlite:///{tmp_path / 'x.db'}"
+    )
+    assert (result.returncode, result.stderr.strip()) == (1, "error: --jobs 0: give at least 1")
 
 
 @pytest.mark.slow
@@ -184,3 +198,267 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
             assert {o.run_id for o in again} == {1, 2, 3}
             assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
             assert session.scalar(select(func.count()).select_from(MarketRun)) == 6
+
+
+# --- parallel crawls (--jobs) ----------------------------------------------------------------
+
+
+def test_concurrent_ingests_of_one_source_never_duplicate_a_listing(engine):
+    """Ingests of one source at once (the source twice in one `pricebook crawl`, or two crawls
+    overlapping): the later waits for the earlier to commit, then sees its rows. A hook holds
+    each ingest a moment between reading the listings and writing, where, without the lock,
+    both would read "no row yet" and both insert. Another source's ingest runs alongside."""
+    load_market_catalog(engine)
+    ingest_items(engine, [_item(source="warm-up")], None)  # the process's catalogue cache
+    names = ["机油 4L", "雾灯 右", "前杠", "水箱"]
+    batches = [
+        [_item(name, "398", source=source) for name in names]
+        for source in ("s1", "s1", "s2", "s2", "s1")
+    ]
+
+    def hold(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO MARKET_OBSERVATIONS"):
+            time.sleep(0.3)
+
+    start = threading.Barrier(len(batches))
+    results: list[Any] = [None] * len(batches)
+
+    def ingest(i: int) -> None:
+        start.wait()
+        results[i] = ingest_items(engine, batches[i], None)
+
+    event.listen(engine, "before_cursor_execute", hold)
+    try:
+        threads = [threading.Thread(target=ingest, args=(i,)) for i in range(len(batches))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(engine, "before_cursor_execute", hold)
+    assert all(r is not None for r in results)  # none failed (no deadlock, no busy database)
+    for source, batch_ids in (("s1", [0, 1, 4]), ("s2", [2, 3])):
+        news = sorted(results[i].new for i in batch_ids)
+        unchanged = sorted(results[i].updated_last_seen for i in batch_ids)
+        assert news == [0] * (len(batch_ids) - 1) + [len(names)], source
+        assert unchanged == [0] + [len(names)] * (len(batch_ids) - 1), source
+    with transaction(engine) as session:
+        rows = session.execute(
+            select(MarketObservation.source, func.count())
+            .where(MarketObservation.source != "warm-up")
+            .group_by(MarketObservation.source)
+        ).all()
+    assert sorted(rows) == [("s1", len(names)), ("s2", len(names))]
+
+
+def _target(name: str, *sites: str) -> CrawlTarget:
+    return CrawlTarget(name, "listing", ("source", name), f"{name}.toml", sites)
+
+
+def test_crawl_groups_keep_one_source_and_one_site_to_one_crawl_at_a_time():
+    a, b, a2, c, d = (
+        _target("a", "x.test:80"), _target("b", "y.test:80"), _target("a", "z.test:443"),
+        _target("c", "z.test:443", "x.test:80"), _target("d", "w.test:80"),
+    )  # fmt: skip
+    assert crawl_groups([a, b, a2, c, d]) == [[a, a2, c], [b], [d]]
+    assert crawl_groups([b, d]) == [[b], [d]]
+
+
+def test_run_crawls_runs_up_to_jobs_at_once_and_reports_each_as_it_finishes():
+    targets = [_target(n, f"{n}.test:80") for n in "abcde"] + [_target("f", "a.test:80")]
+    lock = threading.Lock()
+    running: set[str] = set()
+    most = 0
+    together: list[set[str]] = []
+
+    def crawl(target: CrawlTarget) -> CrawlReport:
+        nonlocal most
+        with lock:
+            running.add(target.name)
+            most = max(most, len(running))
+            together.append(set(running))
+        time.sleep(0.1)
+        with lock:
+            running.discard(target.name)
+        return CrawlReport(target.name, 0, status="finished", items=1)
+
+    shown: list[str] = []
+    reports = run_crawls(targets, crawl, jobs=3, on_report=lambda r: shown.append(r.source))
+    assert most == 3
+    assert not any({"a", "f"} <= names for names in together)  # one site: one after another
+    assert sorted(shown) == sorted(r.source for r in reports) == list("abcdef")
+    assert shown.index("a") < shown.index("f")
+
+    order: list[str] = []
+    sequential = run_crawls(targets, lambda t: order.append(t.name) or crawl(t), jobs=1)
+    assert order == [r.source for r in sequential] == list("abcdef")
+
+
+def test_run_crawls_stops_starting_crawls_after_an_unexpected_error():
+    b_running = threading.Event()
+    started: list[str] = []
+    done: list[str] = []
+
+    def crawl(target: CrawlTarget) -> CrawlReport:
+        started.append(target.name)
+        if target.name == "a":
+            assert b_running.wait(10)
+            raise RuntimeError("the database went away")
+        b_running.set()
+        time.sleep(0.2)
+        done.append(target.name)
+        return CrawlReport(target.name, 0, status="finished")
+
+    targets = [_target(n, f"{n}.test:80") for n in "abcdef"]
+    with pytest.raises(RuntimeError, match="went away"):
+        run_crawls(targets, crawl, jobs=2)
+    assert started == ["a", "b"]  # c … f never started
+    assert done == ["b"]  # the running crawl was waited for
+
+
+def _sources_on(sites: list[MarketSite], directory: Path, names: list[str] = SOURCES) -> list[str]:
+    """The fixture sources, each on its own site (their own host:port, so they may overlap)."""
+    args = []
+    for site, name in zip(sites, names, strict=True):
+        path = directory / name
+        text = (SOURCES_DIR / name).read_text("utf-8")
+        path.write_text(text.replace("{base}", site.base_url), "utf-8")
+        args += ["--source-file", str(path)]
+    return args
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _snapshot(engine) -> tuple[list[Any], list[Any]]:
+    """Runs and observations without ids, times and durations (run ids as their source)."""
+    with transaction(engine) as session:
+        runs = session.scalars(select(MarketRun)).all()
+        source_of = {r.id: r.source for r in runs}
+        run_rows = sorted(
+            (r.source, r.spider, r.status, r.created_by, r.finished_at is not None,
+             sorted((k, repr(v)) for k, v in r.stats.items() if k != "elapsed_s"))
+            for r in runs
+        )  # fmt: skip
+        o = MarketObservation
+        observations = sorted(
+            (source_of[o.run_id], source_of[o.last_run_id], *row)
+            for o, *row in session.execute(
+                select(o, o.source, o.item_key, o.url, o.raw_name, o.raw_price, o.raw_oe,
+                       o.raw_brand_text, o.amount_fen, o.part_id, o.suggested_part_id,
+                       o.model_id, o.region_id, o.price_type_id, o.confidence_bp,
+                       o.match_reason, o.status)
+            )
+        )  # fmt: skip
+    return run_rows, observations
+
+
+def _blocks(output: str, runs: list[MarketRun]) -> list[int]:
+    """Where each run's report block starts in the output; asserts each is whole: its header,
+    its three report lines and, when it failed, its log tail, with no other line between."""
+    lines = output.splitlines()
+    starts = []
+    for run in runs:
+        header = f"{run.source} (run {run.id}): {run.status} "
+        [i] = [k for k, line in enumerate(lines) if line.startswith(header)]
+        block = lines[i : i + 4 + (min(15, len(run.stats["log_tail"])) if run.status == "failed" else 0)]  # fmt: skip
+        assert [line[:8] for line in block[1:4]] == ["  pages ", "  droppe", "  page e"], block
+        assert all(line.startswith("  | ") for line in block[4:]), block
+        starts.append(i)
+    return starts
+
+
+@pytest.mark.slow
+def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_path):
+    load_market_catalog(engine)
+    with MarketSite() as one, MarketSite() as two, MarketSite() as three:
+        sites = [one, two, three]
+        files = _sources_on(sites, tmp_path)
+        for site in sites:
+            site.reset()
+        sequential = pricebook(
+            "crawl", *files, "--jobs", "1", "--no-drift", *FAST,
+            database_url=settings.database_url, merged=True,
+        )  # fmt: skip
+        assert sequential.returncode == 0, sequential.stdout
+        expected = _snapshot(engine)
+        with transaction(engine) as session:
+            sequential_runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+            session.execute(delete(MarketObservation))
+            session.execute(delete(MarketRun))
+        for site in sites:
+            site.reset()
+        parallel = pricebook(
+            "crawl", *files, "--jobs", "2", *FAST, database_url=settings.database_url,
+            merged=True,
+        )  # fmt: skip
+        assert parallel.returncode == 0, parallel.stdout
+    assert _snapshot(engine) == expected
+    runs, observations = expected
+    assert [r[:3] for r in runs] == [
+        ("fixture_a_huaqiang", "listing", "finished"),
+        ("fixture_b_chepei", "listing", "finished"),
+        ("fixture_c_api", "api_json", "finished"),
+    ]
+    assert len(observations) == 26
+
+    def begun(output: str, runs: list[MarketRun]) -> list[int]:
+        lines = output.splitlines()
+        return [lines.index(f"crawling {r.source} (run {r.id}, spider {r.spider})") for r in runs]
+
+    # --jobs 1: one crawl after the other, as before
+    began, ended = (
+        begun(sequential.stdout, sequential_runs),
+        _blocks(sequential.stdout, sequential_runs),
+    )
+    assert began[0] < ended[0] < began[1] < ended[1] < began[2] < ended[2]
+
+    # --jobs 2: two at once; the second began before either ended, the third waited for a job
+    with transaction(engine) as session:
+        runs_now = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+    began, ended = begun(parallel.stdout, runs_now), _blocks(parallel.stdout, runs_now)
+    assert began[1] < min(ended[:2]) < began[2]
+    lines = parallel.stdout.splitlines()
+    drift = [k for k, line in enumerate(lines) if line.startswith("drift: ")]
+    assert len(drift) == 1 and drift[0] > max(ended)  # once, after every crawl
+    assert "tasks opened 1" in lines[drift[0]]
+    assert lines[-1].startswith("crawled 3 source(s) in ")
+    assert lines[-1].endswith(", 2 at a time: 3 finished, 0 failed; items 26, new observations 26")
+
+
+@pytest.mark.slow
+def test_a_failing_source_fails_alone_while_the_others_finish(settings, engine, tmp_path):
+    load_market_catalog(engine)
+    with MarketSite() as one, MarketSite() as two:
+        files = _sources_on([one, two], tmp_path, ["a_huaqiang.toml", "b_chepei.toml"])
+        dead = tmp_path / "c_api.toml"
+        text = (SOURCES_DIR / "c_api.toml").read_text("utf-8")
+        dead.write_text(text.replace("{base}", f"http://127.0.0.1:{_closed_port()}"), "utf-8")
+        result = pricebook(
+            "crawl", *files, "--source-file", str(dead), *FAST,
+            database_url=settings.database_url, merged=True,
+        )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    with transaction(engine) as session:
+        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+        per_source = dict(
+            session.execute(
+                select(MarketObservation.source, func.count()).group_by(MarketObservation.source)
+            ).all()
+        )
+    assert {r.source: r.status for r in runs} == {
+        "fixture_a_huaqiang": "finished", "fixture_b_chepei": "finished",
+        "fixture_c_api": "failed",
+    }  # fmt: skip
+    assert all(r.finished_at is not None for r in runs)
+    failed = next(r for r in runs if r.status == "failed")
+    assert failed.stats["page_errors"] == {"DownloadConnectionRefusedError": 1}
+    assert failed.stats["errors"] >= 1 and failed.stats["log_tail"]
+    assert per_source == {"fixture_a_huaqiang": 9, "fixture_b_chepei": 9}
+    _blocks(result.stdout, runs)
+    lines = result.stdout.splitlines()
+    assert "3 at a time: 2 finished, 1 failed; items 18, new observations 18" in lines[-2]
+    assert lines[-1] == "error: 1 of 3 crawl(s) failed"

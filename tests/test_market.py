@@ -275,11 +275,11 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
         ]  # fmt: skip
 
     small, large = count(batch(5, 0)), count(batch(400, 1000))
-    assert small == large == 4  # catalogue version, OE lookup, listing lookup, INSERT
+    assert small == large == 5  # catalogue version, OE lookup, lock, listing lookup, INSERT
     # listings seen before (last_seen UPDATE) and new ones together: one more, at any size
     mixed_small = count(batch(3, 1000) + batch(3, 9000))
     mixed_large = count(batch(200, 1000) + batch(200, 5000))
-    assert mixed_small == mixed_large == 5
+    assert mixed_small == mixed_large == 6
 
 
 def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):

@@ -14,8 +14,10 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
 3. **Store** observations (`ingest_items`), change-only: a listing is (source, normalised name +
    OE + fitment text, region, price type); while its amount does not change, its latest row's
    ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
-   number of statements (catalogue version, bulk OE lookup, bulk listing lookup, one
-   executemany INSERT, one executemany UPDATE), whatever its size.
+   number of statements (catalogue version, bulk OE lookup, a lock per source, bulk listing
+   lookup, one executemany INSERT, one executemany UPDATE), whatever its size. The lock makes
+   ingests of one source at once take turns (`lock_key`: an advisory lock on PostgreSQL, the
+   write lock on SQLite), so a listing is never inserted twice.
 4. **Market reference** (`market_references`) per part × region × price type: median, IQR
    (p25–p75), min/max, count and freshness over a window (default 90 days). A region's reference
    includes its sub-regions; ``region_id=None`` is the national one. Evidence for people and a
@@ -478,8 +480,17 @@ def ingest_batch(
 
     _match_batch(session, cat, parsed, threshold_bp)  # 1 statement (OE lookup)
 
-    # The latest row of every listing in the batch: 1 statement.
+    # Writers of one source's listings take turns from here to the commit (crawls at once,
+    # the same source twice): read, decide and write as one step, or both would read "no
+    # row yet" and insert the listing twice. Sorted: no deadlock. 1 statement per source
+    # (a crawl's batch has one); other sources' writers do not wait (PostgreSQL).
+    from pricebook.prices import lock_key
+
     sources = sorted({_text(p.item.get("source")) for p in parsed})
+    for source in sources:
+        lock_key(session, "market_observations", source)
+
+    # The latest row of every listing in the batch: 1 statement.
     keys = sorted({p.item_key for p in parsed})
     latest: dict[tuple[Any, ...], Any] = {}
     for row in session.execute(

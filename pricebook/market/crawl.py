@@ -6,6 +6,10 @@ with ``PRICEBOOK_DATABASE_URL`` in its environment: its `CorePipeline` hands the
 `pricebook.market.ingest_items`. This module creates the `MarketRun` row first, relays the
 crawl's progress lines (Scrapy's LogStats every few seconds, warnings, errors), reads the final
 stats file (`scrapers.extensions.StatsFileExtension`) and stores the report on the run.
+
+`run_crawls` runs several such crawls at once (``pricebook crawl --jobs N``): threads, each
+waiting on its crawl's subprocess. Crawls that would share rows or a site never overlap (see
+`crawl_groups`); a crawl's output lines are written whole (`say`, `output_lock`).
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +41,8 @@ from pricebook.models import MarketRun
 from pricebook.settings import Settings
 
 SPIDERS = {"html": "listing", "json": "api_json"}
+#: ``pricebook crawl`` without ``--jobs``: at most this many crawls at once.
+DEFAULT_JOBS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +52,8 @@ class CrawlTarget:
     #: ("source", NAME) or ("source_file", PATH): the spider argument that selects it.
     argument: tuple[str, str]
     origin: str
+    #: the sites (``host:port``) of its start URLs: politeness is per site.
+    sites: tuple[str, ...] = ()
 
 
 def resolve_targets(
@@ -67,14 +79,20 @@ def resolve_targets(
             src = load_source(find_source(name, sources_dir), base_url=base_url)
             if from_all and _is_example(src.start_urls):
                 continue  # documentation, never crawled
-            targets.append(CrawlTarget(src.name, SPIDERS[src.kind], ("source", name), src.origin))
+            targets.append(
+                CrawlTarget(
+                    src.name, SPIDERS[src.kind], ("source", name), src.origin,
+                    _sites(src.start_urls),
+                )
+            )  # fmt: skip
         for path in source_files:
             src = load_source(path, base_url=base_url)
             targets.append(
                 CrawlTarget(
-                    src.name, SPIDERS[src.kind], ("source_file", str(path.resolve())), str(path)
+                    src.name, SPIDERS[src.kind], ("source_file", str(path.resolve())), str(path),
+                    _sites(src.start_urls),
                 )
-            )
+            )  # fmt: skip
     except SourceError as exc:
         raise NotFound(str(exc)) from None
     if not targets:
@@ -84,6 +102,110 @@ def resolve_targets(
 
 def _is_example(urls: tuple[str, ...]) -> bool:
     return all((urlsplit(u).hostname or "").endswith(".invalid") for u in urls)
+
+
+def _sites(urls: tuple[str, ...]) -> tuple[str, ...]:
+    sites = []
+    for url in urls:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme, 0)
+        sites.append(f"{(parts.hostname or '').lower()}:{port}")
+    return tuple(dict.fromkeys(sites))
+
+
+def crawl_groups(targets: list[CrawlTarget]) -> list[list[CrawlTarget]]:
+    """The targets in groups that crawl one after another, each group in the given order,
+    groups by their first target. Two targets share a group when they have the same source
+    name (their crawls would write the same listings) or a site (one request per site at a
+    time is a promise of each crawl; two crawls of one site at once would break it)."""
+    parent = list(range(len(targets)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, target in enumerate(targets):
+        for key in [("name", target.name), *(("site", s) for s in target.sites)]:
+            j = first.setdefault(key, i)
+            a, b = root(i), root(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[CrawlTarget]] = {}
+    for i, target in enumerate(targets):
+        groups.setdefault(root(i), []).append(target)
+    return list(groups.values())
+
+
+#: Held while a crawl's lines are written, so that parallel crawls' lines never interleave
+#: (a whole report block, a progress line). Reentrant: `run_crawls` holds it around
+#: ``on_report``, which may call `say`.
+output_lock = threading.RLock()
+
+
+def say(out: TextIO, *lines: str) -> None:
+    """Write these lines to ``out`` together, flushed."""
+    with output_lock:
+        out.write("".join(f"{line}\n" for line in lines))
+        out.flush()
+
+
+def run_crawls(
+    targets: list[CrawlTarget],
+    crawl: Callable[[CrawlTarget], CrawlReport],
+    *,
+    jobs: int = DEFAULT_JOBS,
+    on_report: Callable[[CrawlReport], None] | None = None,
+) -> list[CrawlReport]:
+    """``crawl`` every target, up to ``jobs`` at once (threads: the work is in each crawl's
+    subprocess), and return the reports in the order the crawls finished. `crawl_groups`
+    decides what may overlap. ``on_report`` gets each report as its crawl finishes, holding
+    `output_lock`. ``jobs=1`` crawls in the given order in this thread.
+
+    An exception from ``crawl`` (`run_crawl` records a failing crawl and returns its report;
+    this is for what it cannot record, such as a lost database) stops new crawls from
+    starting, lets the running ones finish, and propagates; so does KeyboardInterrupt.
+    """
+    reports: list[CrawlReport] = []
+
+    def finished(report: CrawlReport) -> None:
+        with output_lock:
+            reports.append(report)
+            if on_report is not None:
+                on_report(report)
+
+    groups = crawl_groups(targets)
+    jobs = max(1, min(jobs, len(groups)))
+    if jobs == 1:
+        for target in targets:
+            finished(crawl(target))
+        return reports
+
+    stop = threading.Event()
+
+    def work(group: list[CrawlTarget]) -> None:
+        for target in group:
+            if stop.is_set():
+                return
+            try:
+                report = crawl(target)
+            except BaseException:
+                stop.set()  # before this thread takes the next group
+                raise
+            finished(report)
+
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="pricebook-crawl")
+    try:
+        for future in as_completed([pool.submit(work, group) for group in groups]):
+            future.result()
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return reports
 
 
 def start_run(engine: Engine, target: CrawlTarget, actor: str) -> int:
@@ -247,9 +369,33 @@ def run_crawl(
     out: TextIO | None = None,
 ) -> CrawlReport:
     """Record a run, crawl in a subprocess while relaying progress to ``out``, store the
-    report on the run and return it."""
+    report on the run and return it. A crawl that fails, however it fails, is recorded and
+    reported as failed; only the database (recording it) can make this raise."""
     out = out or sys.stderr
     run_id = start_run(engine, target, actor)
+    try:
+        report = _crawl(
+            settings, target, run_id, base_url=base_url, sources_dir=sources_dir,
+            extra_settings=extra_settings, timeout=timeout, out=out,
+        )  # fmt: skip
+    except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
+        tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
+        report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
+    finish_run(engine, run_id, report.status, report.as_stats())
+    return report
+
+
+def _crawl(
+    settings: Settings,
+    target: CrawlTarget,
+    run_id: int,
+    *,
+    base_url: str | None,
+    sources_dir: str | None,
+    extra_settings: list[str] | None,
+    timeout: float | None,
+    out: TextIO,
+) -> CrawlReport:
     env = dict(os.environ)
     env["PRICEBOOK_DATABASE_URL"] = _subprocess_database_url(settings)
     env["SCRAPY_SETTINGS_MODULE"] = "scrapers.settings"
@@ -263,24 +409,25 @@ def run_crawl(
             target, run_id, stats_file, base_url=base_url, sources_dir=sources_dir,
             extra_settings=extra_settings, timeout=timeout,
         )  # fmt: skip
-        print(f"crawling {target.name} (run {run_id}, spider {target.spider})", file=out)
-        out.flush()
+        say(out, f"crawling {target.name} (run {run_id}, spider {target.spider})")
         try:
             proc = subprocess.Popen(
                 cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 text=True, encoding="utf-8", errors="replace",
             )  # fmt: skip
         except OSError as exc:
-            report = CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
-            finish_run(engine, run_id, "failed", report.as_stats())
-            return report
+            return CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
         assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            if _is_progress(line):
-                print(f"  [{target.name}] {_short(line)}", file=out)
-                out.flush()
+        try:
+            for line in proc.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                if _is_progress(line):
+                    say(out, f"  [{target.name}] {_short(line)}")
+        except Exception:
+            proc.kill()  # nobody would read it any more
+            proc.wait()
+            raise
         returncode = proc.wait()
         stats = json.loads(stats_file.read_text("utf-8")) if stats_file.exists() else {}
     report = report_from_stats(target.name, run_id, stats)
@@ -290,7 +437,6 @@ def run_crawl(
     report.status = "finished" if ok else "failed"
     if not ok:
         report.log_tail = list(tail)
-    finish_run(engine, run_id, report.status, report.as_stats())
     return report
 
 
