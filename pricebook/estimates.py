@@ -964,6 +964,8 @@ class Validation:
             "reused": self.reused,
             "request_differs": self.request_differs,
         })  # fmt: skip
+        if self.result_json in (b"", b"{}"):
+            return head
         return head[:-1] + b"," + self.result_json[1:]
 
 

@@ -100,6 +100,11 @@ def test_validate_stores_and_reuses(db):
     assert flag["reference"]["provenance"]["scope"] == "SZ01"
     assert first.result["profile_code"] == "SZ01" and first.result["profile_version"] == 1
     assert not first.reused
+    # the answer: who and when, then the result's members, as one JSON object
+    answer = json.loads(first.to_json())
+    assert answer["validation_id"] == first.id and answer["validated_by"] == "tool"
+    assert answer["validated_at"].endswith("+00:00") and not answer["reused"]
+    assert {k: v for k, v in answer.items() if k in first.result} == first.result
     with transaction(db.engine) as s:
         again = estimates.validate(s, request(data))
         assert again.reused and again.id == first.id and again.result == first.result
