@@ -396,6 +396,7 @@ def clear_caches() -> None:
     _STATIC.clear()
     _PROFILES.clear()
     _DAY.clear()
+    _RELOADING.clear()
 
 
 #: per database and day, what the branch's rule profile and standard labor rates are; kept
@@ -404,14 +405,24 @@ def clear_caches() -> None:
 _DAY: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
 
 
+#: keys being reloaded right now. Requests run concurrently on one thread (greenlets), so a
+#: lock would deadlock; instead, while one request reloads an expired entry the others keep
+#: using it (at most one reload older) rather than all reloading it at once.
+_RELOADING: set[Any] = set()
+
+
 def _per_day(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
     full = (str(session.get_bind().url), *key)
     now = time.monotonic()
     generation = writes()
     hit = _DAY.get(full)
-    if hit is not None and hit[0] > now and hit[1] == generation:
-        return hit[2]
-    value = load()
+    if hit is not None and hit[1] == generation and (hit[0] > now or full in _RELOADING):
+        return hit[2]  # (never stale across a write this process made: the generation moved)
+    _RELOADING.add(full)
+    try:
+        value = load()
+    finally:
+        _RELOADING.discard(full)
     if len(_DAY) > 10_000:
         _DAY.clear()
     _DAY[full] = (now + STATIC_SECONDS, generation, value)
@@ -421,8 +432,16 @@ def _per_day(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) ->
 def _static(session: Session) -> _Static:
     key = str(session.get_bind().url)
     hit = _STATIC.get(key)
-    if hit is not None and hit[0] > time.monotonic():
+    if hit is not None and (hit[0] > time.monotonic() or ("static", key) in _RELOADING):
         return hit[1]
+    _RELOADING.add(("static", key))
+    try:
+        return _load_static(session, key)
+    finally:
+        _RELOADING.discard(("static", key))
+
+
+def _load_static(session: Session, key: str) -> _Static:
     branches = {
         b.id: b
         for b in session.execute(
