@@ -14,7 +14,6 @@ non-zero, so that the process manager (systemd, Kubernetes) restarts the whole s
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import signal
 import socket
@@ -23,8 +22,6 @@ import time
 from typing import Any
 
 from pricebook.errors import InvalidInput
-
-log = logging.getLogger("pricebook.serve")
 
 APP = "api.app:create_app"
 
@@ -91,7 +88,6 @@ def serve(
     while any(p.is_alive() for p in processes):
         dead = [p for p in processes if not p.is_alive()]
         if dead and not stopping:
-            log.error("worker %s exited with %s: stopping the server", dead[0].name, dead[0].exitcode)  # fmt: skip
             print(f"worker {dead[0].name} exited with {dead[0].exitcode}: stopping", file=sys.stderr)  # fmt: skip
             status = 1
             stop(signal.SIGTERM, None)

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -86,12 +85,6 @@ async def main(base, paths, key, connections, duration):
 args = json.loads(sys.argv[1])
 asyncio.run(main(**args))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def prepare(url: str, parts: int, prices: int) -> tuple[str, str, list[str]]:
@@ -224,6 +217,8 @@ def main() -> int:
     else:
         name, key, paths = prepare(url, args.parts, args.prices)
     from sqlalchemy.engine import make_url
+
+    from bench.common import free_port
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

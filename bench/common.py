@@ -6,6 +6,7 @@ import asyncio
 import math
 import multiprocessing
 import os
+import socket
 import sys
 import threading
 import time
@@ -44,6 +45,13 @@ def scratch_database(prefix: str = "pricebook_bench", template: str | None = Non
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for the server under test)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def database_name(url: str) -> str:

@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.common import open_loop, scratch_database  # noqa: E402
+from bench.common import free_port, open_loop, scratch_database  # noqa: E402
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.demo.scale import scale_demo  # noqa: E402
@@ -175,12 +175,6 @@ def measure(url: str, key: str, data: dict | None, connections: int, seconds: fl
     result = queue.get()
     proc.join()
     return result
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:

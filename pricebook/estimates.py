@@ -386,23 +386,21 @@ class _Static:
     labor_kinds: list[Any]
 
 
-#: small tables every validation reads, per database, kept `STATIC_SECONDS` (like API keys:
-#: a new branch, region, price type or labor kind is seen within that time)
+#: how long the small tables every validation reads (branches, regions, price types, labor
+#: kinds) and a branch's rule profile and standard labor rates of a day are kept per process
+#: (like API keys: a change made elsewhere is seen within that time)
 STATIC_SECONDS = 5.0
-_STATIC: dict[str, tuple[float, _Static]] = {}
 
 
 def clear_caches() -> None:
-    _STATIC.clear()
     _PROFILES.clear()
-    _DAY.clear()
+    _CACHE.clear()
     _RELOADING.clear()
 
 
-#: per database and day, what the branch's rule profile and standard labor rates are; kept
-#: `STATIC_SECONDS` like the static tables, dropped at once when this process writes a
-#: versioned row (`prices.writes`) or imports a review configuration.
-_DAY: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
+#: per database and key: (expires, `prices.writes()` generation, value). An entry is also
+#: dropped at once when this process writes a versioned row or imports a review configuration.
+_CACHE: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
 
 
 #: keys being reloaded right now. Requests run concurrently on one thread (greenlets), so a
@@ -411,11 +409,11 @@ _DAY: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
 _RELOADING: set[Any] = set()
 
 
-def _per_day(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+def _cached(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
     full = (str(session.get_bind().url), *key)
     now = time.monotonic()
     generation = writes()
-    hit = _DAY.get(full)
+    hit = _CACHE.get(full)
     if hit is not None and hit[1] == generation and (hit[0] > now or full in _RELOADING):
         return hit[2]  # (never stale across a write this process made: the generation moved)
     _RELOADING.add(full)
@@ -423,25 +421,17 @@ def _per_day(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) ->
         value = load()
     finally:
         _RELOADING.discard(full)
-    if len(_DAY) > 10_000:
-        _DAY.clear()
-    _DAY[full] = (now + STATIC_SECONDS, generation, value)
+    if len(_CACHE) > 10_000:
+        _CACHE.clear()
+    _CACHE[full] = (now + STATIC_SECONDS, generation, value)
     return value
 
 
 def _static(session: Session) -> _Static:
-    key = str(session.get_bind().url)
-    hit = _STATIC.get(key)
-    if hit is not None and (hit[0] > time.monotonic() or ("static", key) in _RELOADING):
-        return hit[1]
-    _RELOADING.add(("static", key))
-    try:
-        return _load_static(session, key)
-    finally:
-        _RELOADING.discard(("static", key))
+    return _cached(session, ("static",), lambda: _load_static(session))  # type: ignore[no-any-return]
 
 
-def _load_static(session: Session, key: str) -> _Static:
+def _load_static(session: Session) -> _Static:
     branches = {
         b.id: b
         for b in session.execute(
@@ -455,11 +445,7 @@ def _load_static(session: Session, key: str) -> _Static:
         for t in session.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
     }  # fmt: skip
     kinds = session.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
-    static = _Static(branches, regions, price_types, kinds)
-    if len(_STATIC) > 100:
-        _STATIC.clear()
-    _STATIC[key] = (time.monotonic() + STATIC_SECONDS, static)
-    return static
+    return _Static(branches, regions, price_types, kinds)
 
 
 _PROFILES: dict[int, review.RuleProfile] = {}
@@ -713,7 +699,7 @@ def load_refs(
         best = profile_rows[0] if profile_rows else None
         return profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)
 
-    profile = _per_day(session, ("profile", tuple(branch_ids), on), load_profile)
+    profile = _cached(session, ("profile", tuple(branch_ids), on), load_profile)
     vclass = vclass or estimate.vehicle.vehicle_class or profile.settings.default_vehicle_class
 
     # parts: by id, by OE (current or superseded), matched custom names (1–2)
@@ -916,7 +902,7 @@ def _labor_rates(
     rate or a percentage of the standard), in one statement."""
     depth = {bid: n for n, bid in enumerate(branch_ids)}
     nearest: dict[int, Any] = {}
-    rows = _per_day(
+    rows = _cached(
         session,
         ("labor_rates", tuple(branch_ids), tier, vclass, on),
         lambda: (

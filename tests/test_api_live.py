@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from pricebook import migrate
 from pricebook.db import make_engine
 from pricebook.settings import Settings
 from tests.conftest import _admin_engine, require_postgres
+from tests.net import free_port
 from tests.test_api_base import seed
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,7 +75,7 @@ class Proxy:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = _free_port()
+        self.port = free_port()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
         self.loop = asyncio.new_event_loop()
@@ -124,12 +124,6 @@ class Proxy:
                 dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -198,7 +192,7 @@ def live_server(
         url = make_url(require_postgres()).set(database=dropped)
         settings = Settings(database_url=url.render_as_string(hide_password=False))
     made = seed(settings)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PRICEBOOK_DATABASE_URL": settings.database_url}
     log_path = db.parent / "server.log"
     log = log_path.open("wb")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pricebook.db import make_engine, transaction
 from pricebook.demo.load import load_demo
 from pricebook.models import ROLES
 from pricebook.settings import Settings
+from tests.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -60,12 +60,6 @@ class Server:
         return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _require_chromium()
@@ -82,7 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             }
     finally:
         engine.dispose()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PRICEBOOK_DATABASE_URL": settings.database_url,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.net import free_port
+
 
 def run(*args: str, db: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = os.environ | {"PRICEBOOK_DATABASE_URL": db}
@@ -89,14 +91,6 @@ def test_unreachable_database_is_one_clear_line():
     assert "Traceback" not in result.stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _listeners(port: int) -> int:
     """Listening TCP sockets on `port` (each SO_REUSEPORT worker has its own)."""
     count = 0
@@ -112,7 +106,7 @@ def test_serve_workers_each_listen_and_stop_on_sigterm(db):
     import time
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2",
          "--log-level", "warning", "--no-access-log"],

@@ -531,22 +531,22 @@ def test_money_in_requests_is_never_float():
 
 
 def test_an_expired_cache_entry_is_reloaded_once_while_others_keep_using_it(monkeypatch):
-    class Session:  # what _per_day asks of a session
+    class Session:  # what _cached asks of a session
         def get_bind(self) -> Any:
             return type("Bind", (), {"url": "sqlite:///cache-test"})()
 
     session = Session()
     estimates.clear_caches()
     monkeypatch.setattr(estimates, "STATIC_SECONDS", -1.0)  # every entry is stored expired
-    assert estimates._per_day(session, ("k",), lambda: 1) == 1
+    assert estimates._cached(session, ("k",), lambda: 1) == 1
     seen = []
 
     def reload() -> int:
         # another request asks while this one reloads: it gets the previous value
-        seen.append(estimates._per_day(session, ("k",), lambda: pytest.fail("reloaded twice")))
+        seen.append(estimates._cached(session, ("k",), lambda: pytest.fail("reloaded twice")))
         return 2
 
-    assert estimates._per_day(session, ("k",), reload) == 2
+    assert estimates._cached(session, ("k",), reload) == 2
     assert seen == [1]
-    assert estimates._per_day(session, ("k",), lambda: 3) == 3  # expired, nobody reloading
+    assert estimates._cached(session, ("k",), lambda: 3) == 3  # expired, nobody reloading
     estimates.clear_caches()
