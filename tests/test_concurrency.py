@@ -26,8 +26,8 @@ from api.app import create_app
 from pricebook import prices
 from pricebook.models import FeedbackItem, Price
 from pricebook.settings import Settings
+from tests.net import free_port
 from tests.test_api_base import seed
-from tests.test_api_live import _free_port
 from tests.test_api_write import db_scalars, part_id
 
 TODAY = date.today()
@@ -47,7 +47,7 @@ class Live:
 @pytest.fixture
 def server(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     made = seed(settings)
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none",
         http="h11", lifespan="on",
