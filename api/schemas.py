@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 
 def to(dto: type[T], value: Any) -> T:
-    """A core dataclass (or list of them) as the boundary type."""
+    """A core record (or list of them) as the boundary type."""
     return msgspec.convert(value, dto, from_attributes=True)
 
 

@@ -84,6 +84,13 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
         _prepare_sqlite_file(url)
     else:
         kwargs.update(pool_size=settings.pool_size, pool_timeout=settings.pool_timeout)
+        # asyncpg prepares every statement once per connection; PostgreSQL then re-plans it
+        # on each execution ("custom" plans) unless the generic plan looks no dearer, and for
+        # `= ANY(:ids)` it never does (it guesses ten ids). Our statements are prebuilt lookups
+        # by id lists whose best plan does not depend on the values, so planning was most of
+        # their server time (resolve: 0.25 ms planning for 0.04 ms executing). Generic plans
+        # are made once per connection and statement.
+        kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_generic_plan"}}
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

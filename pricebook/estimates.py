@@ -1153,9 +1153,7 @@ class ConfigReport:
 
 
 def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
-    import dataclasses
-
-    known = {f.name for f in dataclasses.fields(review.ProfileSettings)}
+    known = {f.name for f in msgspec.structs.fields(review.ProfileSettings)}
     for key in raw:
         if key not in known:
             raise InvalidInput(

@@ -10,11 +10,12 @@ import functools
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 from sqlalchemy import and_, func, insert, or_, select, text, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -43,8 +44,7 @@ from pricebook.models import (
 from pricebook.money import MoneyError, from_fen, parse_yuan, round_yuan, to_fen
 
 
-@dataclass(frozen=True, slots=True)
-class PriceVersion:
+class PriceVersion(msgspec.Struct, frozen=True):
     id: int
     part_id: int
     model_id: int | None
@@ -114,8 +114,7 @@ FOREVER = date(9999, 12, 31)
 BP = 10000
 
 
-@dataclass(frozen=True, slots=True)
-class Agreement:
+class Agreement(msgspec.Struct, frozen=True):
     """A policy special agreement (保单特别约定) as a choice of price type: the first type in
     `price_types` with a price in force wins. `categories` limits it (None = every category)."""
 
@@ -138,16 +137,14 @@ AGREEMENTS: dict[str, Agreement] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class PriceTypeInfo:
+class PriceTypeInfo(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
     rank: int
 
 
-@dataclass(frozen=True, slots=True)
-class ScopeStep:
+class ScopeStep(msgspec.Struct, frozen=True):
     """One step of the localized chain, nearest first: the branch, its parent branches, the
     branch's region and the regions above it, then the system price."""
 
@@ -158,8 +155,7 @@ class ScopeStep:
     depth: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CardTerms:
+class CardTerms(msgspec.Struct, frozen=True):
     """The parts line of a channel's rate card for one category."""
 
     channel_code: str
@@ -178,8 +174,7 @@ class CardTerms:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class MarketReference:
+class MarketReference(msgspec.Struct, frozen=True):
     """A market reference price: evidence shown beside the candidates, never the winner."""
 
     amount: Decimal
@@ -188,8 +183,7 @@ class MarketReference:
     price_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PriceQuery:
+class PriceQuery(msgspec.Struct, frozen=True):
     part_id: int
     category_id: int
     category: str
@@ -199,8 +193,7 @@ class PriceQuery:
     agreement: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
+class Candidate(msgspec.Struct, frozen=True):
     layer: str  # channel | branch | parent_branch | region | system | market
     scope_code: str
     price_type: str | None
@@ -221,8 +214,7 @@ class Candidate:
     rate_card_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
+class Resolution(msgspec.Struct, frozen=True):
     part_id: int
     on: date
     model_id: int | None
@@ -439,8 +431,7 @@ def resolve(
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class ResolveRequest:
+class ResolveRequest(msgspec.Struct, frozen=True):
     on: date
     part_id: int | None = None
     oe: str | None = None
@@ -451,8 +442,7 @@ class ResolveRequest:
     agreement: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class PartRef:
+class PartRef(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
@@ -460,8 +450,7 @@ class PartRef:
     oe_number: str
 
 
-@dataclass(frozen=True, slots=True)
-class ResolveOutcome:
+class ResolveOutcome(msgspec.Struct, frozen=True):
     request: ResolveRequest
     part: PartRef | None = None
     matched_by: str | None = None  # part_id | oe | superseded_oe
@@ -535,15 +524,14 @@ def chain_for(
     return steps
 
 
-@dataclass(frozen=True, slots=True)
-class ReferenceData:
+class ReferenceData(msgspec.Struct, frozen=True):
     """The small, rarely edited tables resolution walks: price types, the branch tree, the
     region tree. The API keeps one per process for a few seconds (`load_reference`)."""
 
     price_types: dict[int, PriceTypeInfo]
     branches: dict[int, _Branch]
     regions: dict[int, tuple[str, int | None]]
-    branch_by_code: dict[str, _Branch] = field(default_factory=dict)
+    branch_by_code: dict[str, _Branch] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.branch_by_code:
@@ -969,8 +957,7 @@ def _market_references(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryRow:
+class HistoryRow(msgspec.Struct, frozen=True):
     version: PriceVersion
     price_type: str
     layer: str
@@ -1143,8 +1130,7 @@ def require_reason(reason: str, actor: str) -> str:
     return reason
 
 
-@dataclass(frozen=True, slots=True)
-class Written:
+class Written(msgspec.Struct, frozen=True):
     """What a versioned write did: created | superseded | closed | withdrawn | unchanged; the
     version it wrote (or found in force, when unchanged); the key's ETag afterwards."""
 
@@ -1305,8 +1291,7 @@ def end_version(
 PRICE_KEY_COLUMNS = ("part_id", "model_id", "scope", "region_id", "branch_id", "price_type_id")
 
 
-@dataclass(frozen=True, slots=True)
-class PriceKey:
+class PriceKey(msgspec.Struct, frozen=True):
     """One versioned price key: part × model (None: all models) × scope target × price type."""
 
     part_id: int
@@ -1320,15 +1305,13 @@ class PriceKey:
         return {c: getattr(self, c) for c in PRICE_KEY_COLUMNS}
 
 
-@dataclass(frozen=True, slots=True)
-class PriceKeyVersions:
+class PriceKeyVersions(msgspec.Struct, frozen=True):
     key: PriceKey
     etag: str
     versions: list[PriceVersion]
 
 
-@dataclass(frozen=True, slots=True)
-class PriceWrite:
+class PriceWrite(msgspec.Struct, frozen=True):
     action: str
     version: PriceVersion
     etag: str
@@ -1521,15 +1504,13 @@ def end_price(
     return PriceWrite(written.action, PriceVersion.of(row), written.etag)
 
 
-@dataclass(frozen=True, slots=True)
-class Coded:
+class Coded(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReferenceLists:
+class ReferenceLists(msgspec.Struct, frozen=True):
     """What an edit form offers: branches, regions and price types (highest rank first)."""
 
     branches: list[Coded]

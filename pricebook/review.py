@@ -34,15 +34,21 @@ through uncut, never an error; likewise a damaged component the catalogue does n
 leaves the assembly rule at all the components' price, with a note); `flagged` when a flag of
 severity warning or error is on it or it was cut; else `ok` (info flags, e.g. a custom name
 matched to the catalogue, keep a line ok).
+
+The records here (and in `pricebook.prices`) are frozen `msgspec.Struct`s, not frozen
+dataclasses: one validation builds a thousand or more of them, and a frozen dataclass costs
+about ten times as much to build (it sets each field through `object.__setattr__`); they encode
+to JSON natively, in field order, as the dataclasses did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Literal
+
+import msgspec
 
 from pricebook.catalog import normalize_oe
 from pricebook.money import round_yuan
@@ -131,8 +137,7 @@ def with_tolerance(reference: Decimal, tolerance_pct: Decimal) -> Decimal:
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Vehicle:
+class Vehicle(msgspec.Struct, frozen=True):
     """A catalogue model (系统车型点选) or a model typed by hand; the VIN finds earlier claims."""
 
     model_id: int | None = None
@@ -143,22 +148,19 @@ class Vehicle:
     vehicle_class: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Shop:
+class Shop(msgspec.Struct, frozen=True):
     tier: str = "class2"  # 4s | class1 | class2 | class3
     channel_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(msgspec.Struct, frozen=True):
     """保单特别约定: repair at a 4S/specialist shop allowed; domestic or imported glass."""
 
     four_s_allowed: bool = False
     glass: str | None = None  # domestic | imported
 
 
-@dataclass(frozen=True, slots=True)
-class ComponentName:
+class ComponentName(msgspec.Struct, frozen=True):
     """A component an assembly line names as the damaged one: its catalogue part id or its OE
     number (current or superseded), as part lines name parts."""
 
@@ -169,8 +171,7 @@ class ComponentName:
         return self.oe_number if self.part_id is None else f"#{self.part_id}"
 
 
-@dataclass(frozen=True, slots=True)
-class PartLine:
+class PartLine(msgspec.Struct, frozen=True):
     index: int
     quantity: Decimal
     #: replace: the claimed unit price; repair: optional (the claim is `repair_cost`)
@@ -195,8 +196,7 @@ class PartLine:
         return round_yuan(self.quantity * (self.claimed_unit_price or ZERO))
 
 
-@dataclass(frozen=True, slots=True)
-class LaborLine:
+class LaborLine(msgspec.Struct, frozen=True):
     index: int
     operation: str  # replace | repair | paint | remove_refit
     labor_kind: str  # sheet_metal | paint | mechanical | electrical | remove_refit
@@ -212,8 +212,7 @@ class LaborLine:
         return round_yuan(self.hours * self.claimed_rate)
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumableLine:
+class ConsumableLine(msgspec.Struct, frozen=True):
     index: int
     kind: str
     quantity: Decimal
@@ -226,8 +225,7 @@ class ConsumableLine:
         return round_yuan(self.quantity * self.unit_price)
 
 
-@dataclass(frozen=True, slots=True)
-class RescueLine:
+class RescueLine(msgspec.Struct, frozen=True):
     index: int
     distance_km: Decimal
     claimed_fee: Decimal
@@ -241,8 +239,7 @@ class RescueLine:
 Line = PartLine | LaborLine | ConsumableLine | RescueLine
 
 
-@dataclass(frozen=True, slots=True)
-class Estimate:
+class Estimate(msgspec.Struct, frozen=True):
     id: str
     version: int
     date: date  # prices, rates and profiles as of this day
@@ -268,28 +265,26 @@ def line_kind(line: Line) -> str:
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DeadlineTier:
+class DeadlineTier(msgspec.Struct, frozen=True):
     #: estimates up to this amount (inclusive) get `days` working days
     max_amount: Decimal
     days: int
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileSettings:
+class ProfileSettings(msgspec.Struct, frozen=True):
     """Everything a branch may tune. Stored as JSON, one complete document per version."""
 
     #: PART_PRICE_ABOVE_REFERENCE: allowed = reference × (1 + tolerance)
     price_tolerance_pct: Decimal = Decimal("5")
     #: per category code (glass, lamp …), overriding `price_tolerance_pct`
-    price_tolerance_by_category: dict[str, Decimal] = field(default_factory=dict)
+    price_tolerance_by_category: dict[str, Decimal] = msgspec.field(default_factory=dict)
     labor_rate_tolerance_pct: Decimal = Decimal("0")
     labor_hours_tolerance_pct: Decimal = Decimal("10")
     consumable_tolerance_pct: Decimal = Decimal("0")
     rescue_tolerance_pct: Decimal = Decimal("0")
     repeat_claim_window_days: int = 365
     #: the highest price type each shop tier may claim without a policy agreement (低配高选)
-    max_price_type_by_tier: dict[str, str] = field(
+    max_price_type_by_tier: dict[str, str] = msgspec.field(
         default_factory=lambda: {"4s": "4s", "class1": "oem", "class2": "brand", "class3": "brand"}
     )
     #: labor rates and hours for a vehicle typed by hand without a class
@@ -308,7 +303,7 @@ class ProfileSettings:
     holidays: tuple[date, ...] = ()
     workdays: tuple[date, ...] = ()
     #: severity overrides per rule code
-    severities: dict[str, str] = field(default_factory=dict)
+    severities: dict[str, str] = msgspec.field(default_factory=dict)
 
     def price_tolerance(self, category: str) -> Decimal:
         return self.price_tolerance_by_category.get(category, self.price_tolerance_pct)
@@ -318,8 +313,7 @@ class ProfileSettings:
         return value  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, slots=True)
-class RuleProfile:
+class RuleProfile(msgspec.Struct, frozen=True):
     code: str
     version: int
     branch: str | None  # None: the default profile
@@ -335,8 +329,7 @@ DEFAULT_PROFILE = RuleProfile("default", 0, None, ProfileSettings())
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PartInfo:
+class PartInfo(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
@@ -348,14 +341,12 @@ class PartInfo:
     oe_normalized: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
+class Component(msgspec.Struct, frozen=True):
     part_id: int
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
-class VehicleInfo:
+class VehicleInfo(msgspec.Struct, frozen=True):
     model_id: int
     code: str
     name: str
@@ -364,8 +355,7 @@ class VehicleInfo:
     vehicle_class: str
 
 
-@dataclass(frozen=True, slots=True)
-class BranchInfo:
+class BranchInfo(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
@@ -373,8 +363,7 @@ class BranchInfo:
     parent_code: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class MatchCandidate:
+class MatchCandidate(msgspec.Struct, frozen=True):
     part_id: int
     part_code: str
     name: str
@@ -382,8 +371,7 @@ class MatchCandidate:
     confidence: float
 
 
-@dataclass(frozen=True, slots=True)
-class MatchInfo:
+class MatchInfo(msgspec.Struct, frozen=True):
     """What the matching index made of a custom name (or an OE number the catalogue lacks)."""
 
     query: str
@@ -393,8 +381,7 @@ class MatchInfo:
     candidates: tuple[MatchCandidate, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class LaborRateRef:
+class LaborRateRef(msgspec.Struct, frozen=True):
     labor_kind: str
     rate: Decimal  # what applies: the channel card's rate, else the standard rate
     standard_rate: Decimal
@@ -406,8 +393,7 @@ class LaborRateRef:
     valid_from: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class HoursRef:
+class HoursRef(msgspec.Struct, frozen=True):
     part_id: int
     operation: str
     labor_kind: str
@@ -417,8 +403,7 @@ class HoursRef:
     valid_from: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class InclusionRef:
+class InclusionRef(msgspec.Struct, frozen=True):
     """(part_id, operation) already includes (included_part_id, included_operation)."""
 
     part_id: int
@@ -427,8 +412,7 @@ class InclusionRef:
     included_operation: str
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumableStandard:
+class ConsumableStandard(msgspec.Struct, frozen=True):
     kind: str
     name: str
     unit: str
@@ -439,8 +423,7 @@ class ConsumableStandard:
     valid_from: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RescueTariff:
+class RescueTariff(msgspec.Struct, frozen=True):
     region: str
     base_fee: Decimal
     included_km: Decimal
@@ -453,8 +436,7 @@ class RescueTariff:
         return round_yuan(self.base_fee + extra * self.per_km)
 
 
-@dataclass(frozen=True, slots=True)
-class EarlierClaim:
+class EarlierClaim(msgspec.Struct, frozen=True):
     """A part replaced in an earlier validated estimate on the same VIN."""
 
     estimate_id: str
@@ -464,34 +446,34 @@ class EarlierClaim:
     validation_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Refs:
+class Refs(msgspec.Struct, frozen=True):
     branch: BranchInfo
     profile: RuleProfile = DEFAULT_PROFILE
     vehicle: VehicleInfo | None = None
-    parts: dict[int, PartInfo] = field(default_factory=dict)
+    parts: dict[int, PartInfo] = msgspec.field(default_factory=dict)
     #: normalised OE number (current or superseded) -> part id
-    oe_parts: dict[str, int] = field(default_factory=dict)
+    oe_parts: dict[str, int] = msgspec.field(default_factory=dict)
     #: part-line index -> what the matcher made of its custom name
-    matches: dict[int, MatchInfo] = field(default_factory=dict)
-    components: dict[int, tuple[Component, ...]] = field(default_factory=dict)
+    matches: dict[int, MatchInfo] = msgspec.field(default_factory=dict)
+    components: dict[int, tuple[Component, ...]] = msgspec.field(default_factory=dict)
     #: part id -> fits the selected model (None: no model selected, or no fitment data)
-    fitted: dict[int, bool | None] = field(default_factory=dict)
-    price_versions: dict[int, tuple[PriceVersion, ...]] = field(default_factory=dict)
+    fitted: dict[int, bool | None] = msgspec.field(default_factory=dict)
+    price_versions: dict[int, tuple[PriceVersion, ...]] = msgspec.field(default_factory=dict)
     chain: tuple[ScopeStep, ...] = (ScopeStep("system", "system", None, "system"),)
-    price_types: dict[int, PriceTypeInfo] = field(default_factory=dict)
+    price_types: dict[int, PriceTypeInfo] = msgspec.field(default_factory=dict)
     #: the channel's rate-card parts terms in force, per category id
-    card_parts: dict[int, CardTerms] = field(default_factory=dict)
-    labor_rates: dict[str, LaborRateRef] = field(default_factory=dict)
-    labor_kinds: dict[str, str] = field(default_factory=dict)  # code -> name
-    hours: dict[tuple[int, str], HoursRef] = field(default_factory=dict)
+    card_parts: dict[int, CardTerms] = msgspec.field(default_factory=dict)
+    labor_rates: dict[str, LaborRateRef] = msgspec.field(default_factory=dict)
+    labor_kinds: dict[str, str] = msgspec.field(default_factory=dict)  # code -> name
+    hours: dict[tuple[int, str], HoursRef] = msgspec.field(default_factory=dict)
     inclusions: tuple[InclusionRef, ...] = ()
-    consumables: dict[str, ConsumableStandard] = field(default_factory=dict)
+    consumables: dict[str, ConsumableStandard] = msgspec.field(default_factory=dict)
     rescue: RescueTariff | None = None
     earlier: tuple[EarlierClaim, ...] = ()
     #: `reference_for`'s answers: a line asks for its part's price at the claimed type and at
-    #: the cap, an assembly for its components' — the same few dozen resolutions, many times
-    resolved: dict[tuple[Any, ...], Resolution] = field(default_factory=dict, init=False, repr=False, compare=False)  # fmt: skip
+    #: the cap, an assembly for its components' — the same few dozen resolutions, many times.
+    #: A memo, not data: callers leave it empty.
+    resolved: dict[tuple[Any, ...], Resolution] = msgspec.field(default_factory=dict)
 
     @property
     def vehicle_class(self) -> str:
@@ -510,19 +492,17 @@ class Refs:
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(msgspec.Struct, frozen=True):
     """The value a claim was compared with, and where it comes from."""
 
     value: Decimal | None
     unit: str  # yuan | yuan/h | h | the consumable's unit
     label_zh: str
     label_en: str
-    provenance: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(msgspec.Struct, frozen=True):
     code: str
     severity: Severity
     message_zh: str
@@ -531,11 +511,10 @@ class Flag:
     claimed: Decimal
     allowed: Decimal  # the line's allowed amount once this flag's rule applied
     cut: Decimal  # what this rule cut, on top of the rules before it
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PartRefOut:
+class PartRefOut(msgspec.Struct, frozen=True):
     id: int
     code: str
     name: str
@@ -543,8 +522,7 @@ class PartRefOut:
     matched_by: str  # part_id | oe | custom_name
 
 
-@dataclass(frozen=True, slots=True)
-class LineResult:
+class LineResult(msgspec.Struct, frozen=True):
     index: int
     kind: str
     line_id: str
@@ -560,15 +538,13 @@ class LineResult:
     includes: tuple[dict[str, Any], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Totals:
+class Totals(msgspec.Struct, frozen=True):
     claimed: Decimal
     allowed: Decimal
     cut: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
+class Deadline(msgspec.Struct, frozen=True):
     amount: Decimal
     working_days: int
     submitted_at: datetime
@@ -577,8 +553,7 @@ class Deadline:
     holiday_duty_eligible: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Escalation:
+class Escalation(msgspec.Struct, frozen=True):
     required: bool
     amount: Decimal
     authority_limit: Decimal
@@ -586,8 +561,7 @@ class Escalation:
     escalate_to: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Indicators:
+class Indicators(msgspec.Struct, frozen=True):
     """Inputs of the desk's indicators (第四条): 配件自定义率 and 系统车型点选率."""
 
     part_lines: int
@@ -596,8 +570,7 @@ class Indicators:
     model_selected: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Result:
+class Result(msgspec.Struct, frozen=True):
     estimate_id: str
     estimate_version: int
     estimate_date: date
@@ -618,8 +591,7 @@ class Result:
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Proposal:
+class Proposal(msgspec.Struct, frozen=True):
     """What one rule says about a line: a flag, and optionally a lower allowed amount."""
 
     code: str
@@ -628,7 +600,7 @@ class Proposal:
     reference: Reference | None = None
     allowed: Decimal | None = None  # None: no money effect
     severity: Severity | None = None  # None: the profile's severity for the code
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 #: rules whose flag stays on a line even when an earlier rule already took it to 0
@@ -682,8 +654,7 @@ def _status(flags: Sequence[Flag], cut: Decimal, unknown: bool = False) -> Statu
 # ------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class PartContext:
+class PartContext(msgspec.Struct, frozen=True):
     """What the part rules know about one part line once its part is identified."""
 
     line: PartLine
@@ -970,8 +941,7 @@ def rule_repair_ge_replace(ctx: PartContext) -> Proposal | None:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class DamagedComponents:
+class DamagedComponents(msgspec.Struct, frozen=True):
     """What an assembly line's `damaged_components` name, resolved against the catalogue."""
 
     #: the named components of the assembly, each once, in the order first named
@@ -1339,8 +1309,7 @@ def rule_labor_rate(line: LaborLine, refs: Refs, hours: Decimal) -> tuple[Propos
 Op = tuple[int, str]  # (part id, operation)
 
 
-@dataclass(frozen=True, slots=True)
-class InclusionGraph:
+class InclusionGraph(msgspec.Struct, frozen=True):
     """The operation inclusions as a graph: (part, operation) → what its standard hours include
     directly (`children`) and what includes it directly (`parents`)."""
 

@@ -41,3 +41,26 @@ def test_upgrade_downgrade_upgrade_and_models_match(empty_url: str):
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_stored_validations_are_lz4_compressed_and_downgrade_restores_pglz(empty_postgres_url: str):
+    """0006: a validation's stored result (~60 KB of JSON) is compressed with lz4, not pglz."""
+    engine = make_engine(Settings(database_url=empty_postgres_url))
+
+    def compression() -> dict[str, str]:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql(
+                "SELECT attname, attcompression FROM pg_attribute "
+                "WHERE attrelid = 'estimate_validations'::regclass "
+                "AND attname IN ('request', 'result')"
+            )
+            return {name: str(method) for name, method in rows}
+
+    try:
+        migrate.upgrade(engine)
+        assert compression() == {"request": "l", "result": "l"}
+        migrate.downgrade(engine, "0005")
+        assert compression() == {"request": "p", "result": "p"}
+    finally:
+        engine.dispose()

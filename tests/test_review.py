@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal as D
 
 import pytest
+from msgspec.structs import replace
 
 from pricebook import review as r
 from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, ScopeStep
