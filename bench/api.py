@@ -13,7 +13,7 @@ ratio (goal: ≥ 50 %). The database is dropped at the end.
 
 Those runs are closed-loop (each connection sends its next request as soon as the previous one
 answers): they find the saturation throughput, and their latency is mostly queueing (≈
-connections ÷ req/s). Then resolve runs open-loop (`bench.common.open_loop`: aiohttp in a separate
+connections ÷ req/s). Then resolve runs open-loop (`bench.common.open_loop`: a plain HTTP/1.1 client in a separate
 process, at most `--connections` keep-alive connections) at a fixed arrival rate,
 `--open-rate` × the closed-loop req/s (default 0.5; 0 skips it), for `--duration`; its p50, p99
 and max are timed from each request's scheduled send time, so queueing is not hidden (goal:
@@ -286,7 +286,7 @@ def main() -> int:
           f"(goal < 10 ms)")  # fmt: skip
     if opened:
         print(f"\nopen loop: evenly spaced arrivals, ≤ {args.connections} keep-alive connections "
-              f"(aiohttp), latency from each request's scheduled send time")  # fmt: skip
+              f"(plain HTTP/1.1 client), latency from each request's scheduled send time")  # fmt: skip
         print(f"{'endpoint':<28}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}"
               f"{'max ms':>10}{'errors':>10}")  # fmt: skip
         r = opened

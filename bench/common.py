@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from queue import Empty
@@ -79,6 +80,79 @@ def _pick(values: list[float], q: float) -> float:
     return values[max(0, math.ceil(q * len(values)) - 1)] * 1000
 
 
+class _Connection(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection that sends prepared request bytes and reads each
+    answer just far enough to know its status and where it ends (Content-Length).
+
+    The open-loop generator shares the server's cores on this machine; an HTTP client library
+    (aiohttp) cost as much CPU per request as a cheap endpoint, slowing the server it measures.
+    This is the least a client can do, as if it ran elsewhere."""
+
+    def __init__(self, on_answer: Callable[[_Connection, int | None, str | None], None]) -> None:
+        self.on_answer = on_answer
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.need: int | None = None  # bytes of head + body, once the head is in
+        self.status: int | None = None
+        self.busy = False
+        self.lost = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def send(self, raw: bytes) -> None:
+        self.busy = True
+        assert self.transport is not None
+        self.transport.write(raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            if self.need is None:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
+                self.status = int(head[0].split(" ", 2)[1])
+                length = None
+                for line in head[1:]:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                if length is None:  # our server always sends a length; anything else is a bug
+                    self.fail("no Content-Length")
+                    return
+                self.need = end + 4 + length
+            if len(self.buffer) < self.need:
+                return
+            del self.buffer[: self.need]
+            self.need = None
+            self.busy = False
+            self.on_answer(self, self.status, None)
+
+    def fail(self, why: str) -> None:
+        if self.busy:
+            self.busy = False
+            self.on_answer(self, None, why)
+        if self.transport is not None:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.busy:
+            self.busy = False
+            self.on_answer(self, None, type(exc).__name__ if exc else "ConnectionClosed")
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+
+def _raw_request(host: str, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:  # fmt: skip
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b"")
+
+
 async def _open_loop(
     base: str,
     make_requests: Callable[[int], list[Request]],
@@ -87,82 +161,95 @@ async def _open_loop(
     seconds: float,
     connections: int,
 ) -> dict:
-    import aiohttp
+    from urllib.parse import urlsplit
 
+    url = urlsplit(base)
+    host, port = url.hostname or "127.0.0.1", url.port or 80
     total = max(1, round(rate * seconds))
     requests = make_requests(total)  # all built before the clock starts (estimates take CPU)
     if len(requests) != total:
         raise ValueError(f"make_requests({total}) returned {len(requests)} requests")
+    raw = [
+        _raw_request(url.netloc, m, url.path.rstrip("/") + p, b, headers) for m, p, b in requests
+    ]
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[int] = asyncio.Queue()
     latencies = [math.inf] * total  # from the scheduled send time; inf: never answered
-    lags = [math.inf] * total  # scheduled time → handed to the workers (the generator's own delay)
+    lags = [math.inf] * total  # scheduled time → handed to a connection (the generator's delay)
     errors: dict[str, int] = {}
     finished = asyncio.Event()
     state = {"completed": 0, "last": 0.0}
     stop = threading.Event()
+    # `connections` keep-alive connections; a request that finds every one busy waits in
+    # `pending`, and that wait is part of its latency
+    idle: list[_Connection] = []
+    pending: deque[int] = deque()
+    in_flight: dict[_Connection, int] = {}
 
-    # a pool of `connections` keep-alive connections: one worker each; when every worker is
-    # busy a request waits in the queue, and that wait is part of its latency
-    connector = aiohttp.TCPConnector(limit=connections, keepalive_timeout=300)
-    timeout = aiohttp.ClientTimeout(total=None)
-    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=timeout) as session:  # fmt: skip
+    def answered(conn: _Connection, status: int | None, error: str | None) -> None:
+        i = in_flight.pop(conn)
+        end = time.perf_counter()
+        latencies[i] = end - (start + i / rate)
+        what = error or (str(status) if status is not None and status >= 300 else None)
+        if what:
+            errors[what] = errors.get(what, 0) + 1
+        state["completed"] += 1
+        state["last"] = end
+        if state["completed"] == total:
+            finished.set()
+        if error is None:
+            send(conn)
 
-        async def ping() -> None:
-            async with session.get(f"{base}/health") as resp:
-                await resp.read()
+    def send(conn: _Connection) -> None:
+        if pending:
+            i = pending.popleft()
+            in_flight[conn] = i
+            conn.send(raw[i])
+        else:
+            idle.append(conn)
 
-        await asyncio.gather(*(ping() for _ in range(connections)))  # open the pool beforehand
+    async def ready(conn: _Connection) -> None:  # open the pool beforehand
+        done = loop.create_future()
+        conn.on_answer = lambda c, status, error: done.set_result(error)
+        conn.send(_raw_request(url.netloc, "GET", "/health", None, {}))
+        if error := await done:
+            raise RuntimeError(f"open-loop generator: /health failed: {error}")
+        conn.on_answer = answered
 
-        async def worker() -> None:
-            while True:
-                i = await queue.get()
-                method, path, body = requests[i]
-                try:
-                    async with session.request(method, base + path, data=body) as resp:
-                        await resp.read()
-                        status = str(resp.status) if resp.status >= 300 else None
-                except (aiohttp.ClientError, OSError) as exc:
-                    status = type(exc).__name__
-                end = time.perf_counter()
-                latencies[i] = end - (start + i / rate)
-                if status:
-                    errors[status] = errors.get(status, 0) + 1
-                state["completed"] += 1
-                state["last"] = end
-                if state["completed"] == total:
-                    finished.set()
+    opened = [
+        (await loop.create_connection(lambda: _Connection(answered), host, port))[1]
+        for _ in range(connections)
+    ]
+    await asyncio.gather(*(ready(c) for c in opened))
+    idle.extend(opened)
 
-        def dispatch(i: int) -> None:
-            lags[i] = time.perf_counter() - (start + i / rate)
-            queue.put_nowait(i)
+    def dispatch(i: int) -> None:
+        lags[i] = time.perf_counter() - (start + i / rate)
+        pending.append(i)
+        if idle:
+            send(idle.pop())
 
-        def schedule() -> None:
-            # a thread: time.sleep is precise to ~0.1 ms, the event loop's timers to ~1 ms
-            for i in range(total):
-                delay = start + i / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-                if stop.is_set():
-                    return
-                loop.call_soon_threadsafe(dispatch, i)
+    def schedule() -> None:
+        # a thread: time.sleep is precise to ~0.1 ms, the event loop's timers to ~1 ms
+        for i in range(total):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            if stop.is_set():
+                return
+            loop.call_soon_threadsafe(dispatch, i)
 
-        start = time.perf_counter() + 0.05  # request i is scheduled at start + i / rate
-        workers = [asyncio.create_task(worker()) for _ in range(connections)]
-        scheduler = threading.Thread(target=schedule, daemon=True)
-        scheduler.start()
-        await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
-        drain = max(10.0, seconds)  # then give up on what is still queued or in flight
-        with suppress(TimeoutError):
-            await asyncio.wait_for(finished.wait(), drain)
-        stop.set()
-        for task in workers:
-            task.cancel()
-        outcomes = await asyncio.gather(*workers, return_exceptions=True)
-        scheduler.join()
-        for outcome in outcomes:  # a worker that died of a bug must not pass for a slow server
-            if isinstance(outcome, Exception):
-                raise outcome
+    start = time.perf_counter() + 0.05  # request i is scheduled at start + i / rate
+    scheduler = threading.Thread(target=schedule, daemon=True)
+    scheduler.start()
+    await asyncio.sleep(max(0.0, start + seconds - time.perf_counter()))
+    drain = max(10.0, seconds)  # then give up on what is still queued or in flight
+    with suppress(TimeoutError):
+        await asyncio.wait_for(finished.wait(), drain)
+    stop.set()
+    scheduler.join()
+    for conn in opened:
+        if conn.transport is not None:
+            conn.transport.close()
 
     completed = state["completed"]
     if completed < total:
@@ -202,7 +289,7 @@ def open_loop(
     connections: int,
 ) -> dict:
     """Send `rate` requests/s, evenly spaced, for `seconds` over at most `connections` keep-alive
-    connections, from a process of its own (aiohttp on uvloop).
+    connections, from a process of its own (`_Connection`: plain HTTP/1.1 on uvloop).
 
     `make_requests(total)` (picklable; called in that process before the clock starts) returns
     the requests in order. Latency runs from each request's scheduled send time to its

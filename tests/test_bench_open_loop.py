@@ -1,0 +1,88 @@
+"""The benchmarks' open-loop generator: every request answered and timed from its scheduled
+send time, statuses counted, answers split across reads reassembled."""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+
+from bench.common import _open_loop, cycle_requests
+
+
+async def _server(delay: float, seen: list[bytes] | None = None) -> tuple[asyncio.Server, str]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head:
+                return
+            path = head.split(b" ", 2)[1]
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = await reader.readexactly(length)
+            if seen is not None:
+                seen.append(body)
+            if path == b"/slow":
+                await asyncio.sleep(delay)
+            status = b"503 Service Unavailable" if path == b"/down" else b"200 OK"
+            answer = b"echo:" + body if body else b"ok"
+            # head and body in separate writes: the client must wait for the whole body
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(answer))
+            await writer.drain()
+            writer.write(answer)
+            await writer.drain()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await handle(reader, writer)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}"
+
+
+async def test_every_request_is_answered_and_errors_are_counted_by_status():
+    server, base = await _server(0.0)
+    async with server:
+        paths = ["/fast", "/down", "/fast", "/fast"]
+        result = await _open_loop(
+            base, partial(cycle_requests, "GET", paths), {"X-API-Key": "k"}, 200.0, 0.5, 4
+        )
+    assert result["requests"] == result["completed"] == 100
+    assert result["errors"] == {"503": 25}
+    assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"] < 1000
+
+
+async def test_latency_counts_the_wait_for_a_busy_connection():
+    """One connection, a server taking 50 ms, a request every 10 ms: the requests queue up
+    behind each other, and the generator must report that wait, not 50 ms each."""
+    server, base = await _server(0.05)
+    async with server:
+        result = await _open_loop(
+            base, partial(cycle_requests, "GET", ["/slow"]), {}, 100.0, 0.2, 1
+        )
+    assert result["completed"] == 20
+    # the 20th request is sent at 190 ms and answered at ~20 × 50 = 1000 ms
+    assert result["max_ms"] > 700
+    assert result["p50_ms"] > 100
+
+
+async def test_bodies_are_sent_with_their_length():
+    seen: list[bytes] = []
+    server, base = await _server(0.0, seen)
+    async with server:
+
+        def make(total: int) -> list[tuple[str, str, bytes | None]]:
+            return [("POST", "/echo", b'{"n": %d}' % i) for i in range(total)]
+
+        result = await _open_loop(base, make, {"content-type": "application/json"}, 50.0, 0.2, 2)
+    assert result["completed"] == 10
+    assert result["errors"] == {}
+    # the pool's two /health pings first, then each body whole
+    assert seen[:2] == [b"", b""]
+    assert sorted(seen[2:]) == sorted(b'{"n": %d}' % i for i in range(10))
