@@ -1571,11 +1571,11 @@ def working_days_for(amount: Decimal, settings: ProfileSettings) -> int:
 def review_deadline(amount: Decimal, submitted_at: datetime, settings: ProfileSettings) -> Deadline:
     """第七条: by closing time of the Nth working day after the day of submission (weekends and
     the profile's holidays skipped, its make-up working days counted); N by amount."""
-    local = (
-        submitted_at.astimezone(CHINA)
-        if submitted_at.tzinfo
-        else submitted_at.replace(tzinfo=CHINA)
-    )
+    if submitted_at.tzinfo is None:
+        # which day a naive time falls on depends on a zone nobody named: the caller decides
+        # (`pricebook.estimates` reads a request's naive time as China time)
+        raise ValueError("submitted_at must carry a time zone")
+    local = submitted_at.astimezone(CHINA)
     days = working_days_for(amount, settings)
     day = local.date()
     counted = 0

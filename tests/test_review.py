@@ -566,6 +566,8 @@ def test_deadline_skips_weekends():
 
     utc = datetime(2025, 9, 11, 23, 0, tzinfo=UTC)
     assert r.review_deadline(D("8000"), utc, S).due_at.date() == date(2025, 9, 15)
+    with pytest.raises(ValueError, match="time zone"):  # which day is "9 a.m." on? not guessed
+        r.review_deadline(D("8000"), datetime(2025, 9, 12, 9, 0), S)
 
 
 def test_deadline_skips_holidays_and_counts_make_up_days():
