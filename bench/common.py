@@ -181,7 +181,9 @@ async def _open_loop(
     stop = threading.Event()
     # `connections` keep-alive connections; a request that finds every one busy waits in
     # `pending`, and that wait is part of its latency
-    idle: list[_Connection] = []
+    # used in turn (FIFO): a connection left idle for seconds would be closed by the server
+    # (uvicorn's keep-alive timeout is 5 s) and the request sent on it lost
+    idle: deque[_Connection] = deque()
     pending: deque[int] = deque()
     in_flight: dict[_Connection, int] = {}
 
@@ -225,8 +227,10 @@ async def _open_loop(
     def dispatch(i: int) -> None:
         lags[i] = time.perf_counter() - (start + i / rate)
         pending.append(i)
-        if idle:
-            send(idle.pop())
+        while idle and pending:
+            conn = idle.popleft()
+            if not conn.lost.done():  # closed by the server meanwhile: left out
+                send(conn)
 
     def schedule() -> None:
         # a thread: time.sleep is precise to ~0.1 ms, the event loop's timers to ~1 ms
