@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, overload
 
 import msgspec
-from sqlalchemy import Engine, any_, bindparam, create_engine, event
+from sqlalchemy import Connection, Engine, any_, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -128,6 +128,11 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def dialect_of(db: Session | Connection) -> str:
+    """The database's dialect name ("postgresql", "sqlite") of a session or a connection."""
+    return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
 def in_list(column: Any, name: str, *, postgresql: bool) -> Any:

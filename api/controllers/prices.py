@@ -9,7 +9,6 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import ITEM_ERRORS, READ_ERRORS, REVALIDATE, OptCode, OptId, run
@@ -43,19 +42,14 @@ _RESOLVE_DOC = (
 
 
 async def read(state: State, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run a read-only core query on a connection in autocommit mode: no BEGIN and no ROLLBACK
-    around it (two round trips fewer). `load_and_resolve` with a `ReferenceData` is one
-    statement without channels, so it sees one snapshot; with channels two, each under READ
-    COMMITTED just as in a transaction."""
+    """Run a read-only core query function on a bare connection in autocommit mode: no BEGIN
+    and no ROLLBACK around it (two round trips fewer), and no Session. `load_and_resolve` with
+    a `ReferenceData` is one statement without channels, so it sees one snapshot; with channels
+    two, each under READ COMMITTED just as in a transaction."""
     engine: AsyncEngine = state.engine
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
-
-        def call(sync_connection: Any) -> T:
-            with Session(bind=sync_connection) as session:
-                return fn(session, *args)
-
-        return await connection.run_sync(call)
+        return await connection.run_sync(fn, *args)
 
 
 async def reference(state: State) -> prices.ReferenceData:
