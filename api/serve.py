@@ -8,8 +8,10 @@ one at 100% CPU and the other at 0%. With a socket per worker and SO_REUSEPORT t
 spreads connections over the workers by their address hash.
 
 The supervisor here is deliberately small: it starts the workers, passes SIGINT/SIGTERM on to
-them (uvicorn shuts each down gracefully) and, when one dies, stops the others and exits
-non-zero, so that the process manager (systemd, Kubernetes) restarts the whole server.
+them (uvicorn shuts each down gracefully) and restarts a worker that dies; the others serve on
+meanwhile (the kernel stops handing connections to a closed socket). A worker that keeps dying
+— more than `RESTARTS` times in `RESTART_WINDOW` seconds, a crash loop — stops the server with a
+non-zero exit, for the process manager (systemd, Kubernetes) to deal with.
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from typing import Any
 
 from pricebook.errors import InvalidInput
 
 APP = "api.app:create_app"
+RESTARTS = 5
+RESTART_WINDOW = 60.0
 
 
 def _listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
@@ -35,6 +40,23 @@ def _listening_socket(host: str, port: int, *, shared: bool = True) -> socket.so
     sock.bind((host, port))
     sock.listen(2048)
     return sock
+
+
+class RestartBudget:
+    """At most `restarts` worker restarts in any `window` seconds; beyond that, a crash loop."""
+
+    def __init__(self, restarts: int = RESTARTS, window: float = RESTART_WINDOW) -> None:
+        self.restarts, self.window = restarts, window
+        self._times: deque[float] = deque()
+
+    def spend(self, now: float) -> bool:
+        """Record a restart at `now` if the budget allows it; False when it does not."""
+        while self._times and now - self._times[0] > self.window:
+            self._times.popleft()
+        if len(self._times) >= self.restarts:
+            return False
+        self._times.append(now)
+        return True
 
 
 def _worker(host: str, port: int, options: dict[str, Any]) -> None:
@@ -67,12 +89,15 @@ def serve(
     except OSError as exc:
         raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}", field="port") from exc
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=_worker, args=(host, port, options), name=f"pricebook-worker-{n}")
-        for n in range(workers)
-    ]
-    for process in processes:
+
+    def start(n: int) -> Any:
+        process = context.Process(
+            target=_worker, args=(host, port, options), name=f"pricebook-worker-{n}"
+        )
         process.start()
+        return process
+
+    processes = [start(n) for n in range(workers)]
     stopping = False
 
     def stop(signum: int, _frame: Any) -> None:
@@ -85,12 +110,19 @@ def serve(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     status = 0
-    while any(p.is_alive() for p in processes):
-        dead = [p for p in processes if not p.is_alive()]
-        if dead and not stopping:
-            print(f"worker {dead[0].name} exited with {dead[0].exitcode}: stopping", file=sys.stderr)  # fmt: skip
-            status = 1
-            stop(signal.SIGTERM, None)
+    budget = RestartBudget()
+    while not stopping or any(p.is_alive() for p in processes):
+        for n, process in enumerate(processes):
+            if stopping or process.is_alive():
+                continue
+            if not budget.spend(time.monotonic()):
+                print(f"worker {process.name} exited with {process.exitcode}, after "
+                      f"{RESTARTS} restarts in {RESTART_WINDOW:.0f} s: stopping", file=sys.stderr)  # fmt: skip
+                status = 1
+                stop(signal.SIGTERM, None)
+                break
+            print(f"worker {process.name} exited with {process.exitcode}: restarting it", file=sys.stderr)  # fmt: skip
+            processes[n] = start(n)
         time.sleep(0.2)
     for process in processes:
         process.join()

@@ -131,3 +131,63 @@ def test_serve_workers_each_listen_and_stop_on_sigterm(db):
         _, errors = server.communicate(timeout=30)
         assert server.returncode == 0, errors
     assert _listeners(port) == 0
+
+
+def _workers_of(pid: int) -> set[int]:
+    """The server's worker processes (spawned children; not multiprocessing's helpers)."""
+    found = set()
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            found.add(int(child))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_serve_restarts_a_worker_that_dies_and_keeps_serving(db):
+    import signal
+    import time
+    import urllib.request
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2",
+         "--log-level", "warning", "--no-access-log"],
+        env=os.environ | {"PRICEBOOK_DATABASE_URL": db}, cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while _listeners(port) < 2:
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.1)
+        before = _workers_of(server.pid)
+        assert len(before) == 2
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        # the other worker serves meanwhile; a new one takes the dead one's place
+        while not (len(after := _workers_of(server.pid)) == 2 and victim not in after
+                   and _listeners(port) == 2):  # fmt: skip
+            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
+            time.sleep(0.1)
+        assert after & before == before - {victim}
+        for _ in range(10):  # each on a new connection, spread over both workers
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+                assert r.status == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors
+    assert f"exited with -{signal.SIGKILL}: restarting it" in errors
+    assert _listeners(port) == 0
+
+
+def test_worker_restarts_are_budgeted_against_crash_loops():
+    from api.serve import RestartBudget
+
+    budget = RestartBudget(restarts=3, window=60.0)
+    assert [budget.spend(t) for t in (0.0, 1.0, 2.0)] == [True, True, True]
+    assert budget.spend(30.0) is False  # a fourth within a minute: a crash loop, stop
+    assert budget.spend(60.5) is True  # the first one has left the window
+    assert budget.spend(61.5) is True
+    assert budget.spend(62.0) is False
