@@ -37,6 +37,7 @@ from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, in_list
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
+from pricebook.labor import applied_rate
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
@@ -65,7 +66,7 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
-from pricebook.money import from_fen, round_yuan, to_fen
+from pricebook.money import from_fen, to_fen
 from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for, writes
 
 MAX_LINES = 500
@@ -920,17 +921,9 @@ def _labor_rates(
     for kind_id, r in nearest.items():
         standard = from_fen(r.rate_fen)
         code = branches[r.branch_id].code
-        why = f"branch {code} standard rate"
-        if r.branch_id != branch_ids[0]:
-            why = f"parent branch {code} standard rate (none of its own)"
-        rate, card_id = standard, None
-        if kind_id in card_labor:
-            card_id, rate_fen, pct_bp = card_labor[kind_id]
-            if rate_fen is not None:
-                rate, why = from_fen(rate_fen), f"channel {channel} card rate replaces the {why}"
-            else:
-                rate = round_yuan(standard * (pct_bp or 0) / 10000)
-                why = f"channel {channel} card: {Decimal(pct_bp or 0) / 100}% of the {why}"
+        card_id, rate_fen, pct_bp = card_labor.get(kind_id, (None, None, None))
+        rate, why, _ = applied_rate(standard, code, r.branch_id == branch_ids[0],
+                                    channel if card_id else None, rate_fen, pct_bp)  # fmt: skip
         out[kind_code[kind_id]] = review.LaborRateRef(
             kind_code[kind_id], rate, standard, why, code, r.id,
             channel if card_id else None, card_id, r.valid_from,

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -57,6 +57,39 @@ def _in_force(model: Any, on: date) -> Any:
         model.valid_from <= on,
         or_(model.valid_to.is_(None), model.valid_to > on),
         or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
+    )
+
+
+class AppliedRate(NamedTuple):
+    rate: Decimal
+    why: str
+    #: the card's percentage of the standard rate, when that is how the card sets the rate
+    pct_of_standard: Decimal | None
+
+
+def applied_rate(
+    standard: Decimal,
+    rate_branch: str,
+    own: bool,
+    channel: str | None = None,
+    card_rate_fen: int | None = None,
+    card_pct_bp: int | None = None,
+) -> AppliedRate:
+    """The labor rate that applies and why: the branch standard rate (`own`: the branch's own,
+    else the nearest parent's), replaced by a channel card's labor line — a fixed rate, or a
+    percentage of the standard. One rule for the labor-rate listing and for estimate review."""
+    why = f"branch {rate_branch} standard rate"
+    if not own:
+        why = f"parent branch {rate_branch} standard rate (none of its own)"
+    if channel is None or (card_rate_fen is None and card_pct_bp is None):
+        return AppliedRate(standard, why, None)
+    if card_rate_fen is not None:
+        return AppliedRate(from_fen(card_rate_fen), f"channel {channel} card rate replaces the {why}", None)  # fmt: skip
+    pct = (Decimal(card_pct_bp or 0) / 100).quantize(Decimal("0.01"))
+    return AppliedRate(
+        round_yuan(standard * (card_pct_bp or 0) / 10000),
+        f"channel {channel} card: {pct}% of the {why}",
+        pct,
     )
 
 
@@ -170,20 +203,14 @@ def labor_rates(
         standard = from_fen(r.rate_fen)
         k = kinds[kind_id]
         ch: ChannelRate | None = None
-        rate, why = standard, f"branch {branches[r.branch_id].code} standard rate"
-        if r.branch_id != for_branch:
-            why = f"parent branch {branches[r.branch_id].code} standard rate (none of its own)"
+        rate_branch, own = branches[r.branch_id].code, r.branch_id == for_branch
         if kind_id in card_lines:
             card_id, line, card = card_lines[kind_id]
-            if line.rate_fen is not None:
-                ch_rate, pct = from_fen(line.rate_fen), None
-                why = f"channel {channel} card rate replaces the {why}"
-            else:
-                pct = (Decimal(line.pct_of_standard_bp) / 100).quantize(Decimal("0.01"))
-                ch_rate = round_yuan(standard * line.pct_of_standard_bp / 10000)
-                why = f"channel {channel} card: {pct}% of the {why}"
-            ch = ChannelRate(channel, card_id, ch_rate, pct, card.valid_from, card.valid_to)
-            rate = ch_rate
+            rate, why, pct = applied_rate(standard, rate_branch, own, channel, line.rate_fen,
+                                          line.pct_of_standard_bp)  # fmt: skip
+            ch = ChannelRate(channel, card_id, rate, pct, card.valid_from, card.valid_to)
+        else:
+            rate, why, _ = applied_rate(standard, rate_branch, own)
         rows.append(
             LaborRateRow(
                 branch=branches[for_branch].code,

@@ -550,3 +550,30 @@ def test_an_expired_cache_entry_is_reloaded_once_while_others_keep_using_it(monk
     assert seen == [1]
     assert estimates._cached(session, ("k",), lambda: 3) == 3  # expired, nobody reloading
     estimates.clear_caches()
+
+
+@pytest.mark.parametrize("channel", [None, "CH-SHOP1"])
+def test_labor_rate_reference_agrees_with_the_labor_rate_listing(db, channel):
+    """Review loads labor rates with its own prebuilt statement; which rate applies and why is
+    one rule (`labor.applied_rate`), so the validation's reference and GET /labor-rates agree.
+    SZ01 paint, 4S, class B: standard 110.00; CH-SHOP1's card pays 90% of it → 99.00."""
+    from pricebook import labor
+
+    shop = {"tier": "4s", **({"channel_code": channel} if channel else {})}
+    data = body(db, [
+        {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
+        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
+         "hours": "1", "claimed_rate": "500.00"},
+    ], shop=shop)  # fmt: skip
+    with transaction(db.engine) as s:
+        line = estimates.validate(s, request(data)).result["lines"][1]
+        listed = labor.labor_rates(
+            s, on=date(2025, 9, 10), branch="SZ01", kind="paint", shop_tier="4s",
+            vehicle_class="B", channel=channel or "",
+        ).items  # fmt: skip
+    (flag,) = [f for f in line["flags"] if f["code"] == "LABOR_RATE_ABOVE_STANDARD"]
+    (row,) = listed
+    assert flag["reference"]["value"] == str(row.rate) == ("99.00" if channel else "110.00")
+    assert flag["reference"]["provenance"]["why"] == row.why
+    if channel:
+        assert row.why == "channel CH-SHOP1 card: 90.00% of the branch SZ01 standard rate"
