@@ -100,24 +100,33 @@ def _listeners(port: int) -> int:
     return count
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
-def test_serve_workers_each_listen_and_stop_on_sigterm(db):
-    import signal
+def _serve_two_workers(db: str, port: int) -> subprocess.Popen[str]:
+    """`pricebook serve --workers 2` on `port`, returned once both workers listen."""
     import time
-    import urllib.request
 
-    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2",
          "--log-level", "warning", "--no-access-log"],
         env=os.environ | {"PRICEBOOK_DATABASE_URL": db}, cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _listeners(port) < 2:
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise AssertionError(f"the server did not start: {server.communicate()}")
+        time.sleep(0.1)
+    return server
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_serve_workers_each_listen_and_stop_on_sigterm(db):
+    import signal
+    import urllib.request
+
+    port = free_port()
+    server = _serve_two_workers(db, port)
     try:
-        deadline = time.monotonic() + 60
-        while _listeners(port) < 2:
-            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
-            time.sleep(0.1)
         assert _listeners(port) == 2  # one socket per worker, not one shared
         for _ in range(10):  # each on a new connection
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
@@ -150,17 +159,9 @@ def test_serve_restarts_a_worker_that_dies_and_keeps_serving(db):
     import urllib.request
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2",
-         "--log-level", "warning", "--no-access-log"],
-        env=os.environ | {"PRICEBOOK_DATABASE_URL": db}, cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+    server = _serve_two_workers(db, port)
     try:
         deadline = time.monotonic() + 60
-        while _listeners(port) < 2:
-            assert server.poll() is None and time.monotonic() < deadline, server.communicate()
-            time.sleep(0.1)
         before = _workers_of(server.pid)
         assert len(before) == 2
         victim = min(before)
