@@ -668,6 +668,8 @@ class PartContext(msgspec.Struct, frozen=True):
     reference: Resolution | None  # for the claimed type (or the cap, when claimed above it)
     cap_reference: Resolution | None  # for the cap type
     tolerance_pct: Decimal
+    #: the line's `damaged_components` resolved against its part (None: it names none)
+    damaged: DamagedComponents | None = None
 
 
 def identify(line: PartLine, refs: Refs) -> tuple[PartInfo | None, str | None, MatchInfo | None]:
@@ -758,9 +760,10 @@ def part_context(line: PartLine, estimate: Estimate, refs: Refs) -> PartContext:
     else:
         ref = reference_for(part, claimed_type.code, estimate, refs)
     tolerance = refs.profile.settings.price_tolerance(part.category)
+    damaged = damaged_components(line, part, refs) if line.damaged_components else None
     return PartContext(
         line, part, matched_by, match, cap_type, cap_zh, cap_en, claimed_type, ref, cap_ref,
-        tolerance,
+        tolerance, damaged,
     )  # fmt: skip
 
 
@@ -992,7 +995,7 @@ def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal 
     comps = refs.components.get(part.id, ())
     if not comps:
         return None
-    named = damaged_components(ctx.line, part, refs) if ctx.line.damaged_components else None
+    named = ctx.damaged
     chosen, by_name = comps, False
     if named is not None and named.components and not (named.unknown or named.not_components):
         chosen, by_name = named.components, True
@@ -1659,9 +1662,8 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         ]
         claimed = line.claimed
         allowed, flags = compose(claimed, proposals, settings)
-        if line.damaged_components and ctx.part is not None:
-            named = damaged_components(line, ctx.part, refs)
-            for j in named.unknown:
+        if ctx.damaged is not None:
+            for j in ctx.damaged.unknown:
                 notes.append(
                     f"line {index}: damaged_components[{j}] "
                     f"{line.damaged_components[j].text()!r} is not in the catalogue"
