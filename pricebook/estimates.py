@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit, review
 from pricebook.catalog import normalize_oe
-from pricebook.db import as_utc, in_list
+from pricebook.db import as_utc, dialect_of, in_list
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
 from pricebook.labor import applied_rate
@@ -637,7 +637,7 @@ def _statements_for(dialect: str) -> _Statements:
 
 
 def _statements(session: Session) -> _Statements:
-    return _statements_for(session.get_bind().dialect.name)
+    return _statements_for(dialect_of(session))
 
 
 def load_refs(
@@ -922,11 +922,12 @@ def _labor_rates(
         standard = from_fen(r.rate_fen)
         code = branches[r.branch_id].code
         card_id, rate_fen, pct_bp = card_labor.get(kind_id, (None, None, None))
-        rate, why, _ = applied_rate(standard, code, r.branch_id == branch_ids[0],
-                                    channel if card_id else None, rate_fen, pct_bp)  # fmt: skip
+        card_channel = channel if card_id else None
+        rate, why, _ = applied_rate(standard, code, r.branch_id == branch_ids[0], card_channel,
+                                    rate_fen, pct_bp)  # fmt: skip
         out[kind_code[kind_id]] = review.LaborRateRef(
-            kind_code[kind_id], rate, standard, why, code, r.id,
-            channel if card_id else None, card_id, r.valid_from,
+            kind_code[kind_id], rate, standard, why, code, r.id, card_channel, card_id,
+            r.valid_from,
         )  # fmt: skip
     return out
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from pricebook import audit
 from pricebook.catalog import Page
-from pricebook.db import as_utc
+from pricebook.db import as_utc, dialect_of
 from pricebook.errors import Conflict, InvalidInput, NotFound
 from pricebook.models import (
     FEEDBACK_KINDS,
@@ -76,7 +76,7 @@ def find_unresolved(
 def _insert_unless_open(session: Session, values: dict[str, Any]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING against the matching partial unique index; the new id,
     or None when an unresolved item for the key already exists."""
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_of(session)
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

@@ -1099,7 +1099,7 @@ def lock_key(session: Session, *key: Hashable) -> None:
     makes every later read of the transaction see what the previous writer committed. Call it
     before reading what the write depends on.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_of(session) == "postgresql":
         digest = hashlib.blake2b(repr(key).encode(), digest_size=8).digest()
         session.execute(
             select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True)))
