@@ -13,10 +13,10 @@ ratio (goal: ≥ 50 %). The database is dropped at the end.
 
 Those runs are closed-loop (each connection sends its next request as soon as the previous one
 answers): they find the saturation throughput, and their latency is mostly queueing (≈
-connections ÷ req/s). Then resolve runs open-loop (`bench.common.open_loop`: a plain HTTP/1.1 client in a separate
-process, at most `--connections` keep-alive connections) at a fixed arrival rate,
-`--open-rate` × the closed-loop req/s (default 0.5; 0 skips it), for `--duration`; its p50, p99
-and max are timed from each request's scheduled send time, so queueing is not hidden (goal:
+connections ÷ req/s). Then resolve runs open-loop (`bench.common.open_loop`: a plain HTTP/1.1
+client in a separate process, at most `--connections` keep-alive connections) at a fixed arrival
+rate, `--open-rate` × the closed-loop req/s (default 0.5; 0 skips it), for `--duration`; its p50,
+p99 and max are timed from each request's scheduled send time, so queueing is not hidden (goal:
 resolve p99 < 10 ms at that load).
 """
 

@@ -119,25 +119,37 @@ def _serve_two_workers(db: str, port: int) -> subprocess.Popen[str]:
     return server
 
 
-@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
-def test_serve_workers_each_listen_and_stop_on_sigterm(db):
-    import signal
+def _health_on_new_connections(port: int, times: int = 10) -> None:
+    """GET /health `times` times, each on a new connection (spread over the workers)."""
     import urllib.request
 
+    for _ in range(times):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
+            assert r.status == 200
+
+
+def _stop(server: subprocess.Popen[str]) -> str:
+    """SIGTERM the server, wait for it; its stderr."""
+    import signal
+
+    server.send_signal(signal.SIGTERM)
+    _, errors = server.communicate(timeout=30)
+    return errors
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+def test_serve_workers_each_listen_and_stop_on_sigterm(db):
     port = free_port()
     server = _serve_two_workers(db, port)
     try:
         assert _listeners(port) == 2  # one socket per worker, not one shared
-        for _ in range(10):  # each on a new connection
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
-                assert r.status == 200
+        _health_on_new_connections(port)
         # a second server on the same port is refused with a one-line error
         second = run("serve", "--port", str(port), "--workers", "2", db=db)
         assert second.returncode == 1
         assert second.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        errors = _stop(server)
         assert server.returncode == 0, errors
     assert _listeners(port) == 0
 
@@ -156,7 +168,6 @@ def _workers_of(pid: int) -> set[int]:
 def test_serve_restarts_a_worker_that_dies_and_keeps_serving(db):
     import signal
     import time
-    import urllib.request
 
     port = free_port()
     server = _serve_two_workers(db, port)
@@ -172,12 +183,9 @@ def test_serve_restarts_a_worker_that_dies_and_keeps_serving(db):
             assert server.poll() is None and time.monotonic() < deadline, server.communicate()
             time.sleep(0.1)
         assert after & before == before - {victim}
-        for _ in range(10):  # each on a new connection, spread over both workers
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as r:
-                assert r.status == 200
+        _health_on_new_connections(port)
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        errors = _stop(server)
     assert server.returncode == 0, errors
     assert f"exited with -{signal.SIGKILL}: restarting it" in errors
     assert _listeners(port) == 0
