@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -59,6 +58,7 @@ from pricebook.models import (
     RateCard,
     RateCardLabor,
     RateCardParts,
+    ReferenceGeneration,
     Region,
     RescueTariffVersion,
     RuleProfileVersion,
@@ -67,7 +67,7 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import from_fen, to_fen
-from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for, writes
+from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for
 
 MAX_LINES = 500
 MAX_AMOUNT = Decimal("100000000")  # 1亿 yuan: anything above is a typo, not a claim
@@ -387,49 +387,61 @@ class _Static:
     labor_kinds: list[Any]
 
 
-#: how long the small tables every validation reads (branches, regions, price types, labor
-#: kinds) and a branch's rule profile and standard labor rates of a day are kept per process
-#: (like API keys: a change made elsewhere is seen within that time)
-STATIC_SECONDS = 5.0
+#: a process keeps at most this many entries (a part's prices in one context, its fitment on
+#: one model, …) per database before it starts afresh: ~100 MB at worst
+MAX_REFERENCES = 100_000
+
+
+@dataclass(slots=True)
+class _References:
+    """What validations read of one database as of one reference generation (its
+    `reference_generation` row): kept in this process and shared by every validation that
+    reads the same generation. The database moves the generation in every transaction that
+    changes one of these tables (migration 0007), so nothing here is ever stale, whoever wrote.
+
+    A validation loads only what the memo lacks, each kind in one statement for all the parts
+    missing it (so the number of statements stays fixed, cold or warm). A part's entry is kept
+    per context that decides it: prices per (branch chain, date), fitment per model, standard
+    hours per (vehicle class, date); None is kept for "the catalogue has none"."""
+
+    generation: tuple[str, int]
+    static: _Static | None = None
+    profiles: dict[tuple[Any, ...], review.RuleProfile] = field(default_factory=dict)
+    labor_rates: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    vehicles: dict[int, review.VehicleInfo | None] = field(default_factory=dict)
+    parts: dict[int, review.PartInfo | None] = field(default_factory=dict)
+    components: dict[int, tuple[review.Component, ...]] = field(default_factory=dict)
+    fitted: dict[tuple[int, int], bool | None] = field(default_factory=dict)
+    prices: dict[tuple[Any, ...], tuple[PriceVersion, ...]] = field(default_factory=dict)
+    hours: dict[tuple[Any, ...], tuple[review.HoursRef, ...]] = field(default_factory=dict)
+    #: part → every inclusion reachable from its operations, as (inclusion id, inclusion)
+    inclusions: dict[int, tuple[tuple[int, review.InclusionRef], ...]] = field(default_factory=dict)
+    entries: int = 0
+
+
+#: per database (its URL): the references of the newest generation this process has read
+_REFERENCES: dict[str, _References] = {}
 
 
 def clear_caches() -> None:
     _PROFILES.clear()
-    _CACHE.clear()
-    _RELOADING.clear()
+    _REFERENCES.clear()
 
 
-#: per database and key: (expires, `prices.writes()` generation, value). An entry is also
-#: dropped at once when this process writes a versioned row or imports a review configuration.
-_CACHE: dict[tuple[Any, ...], tuple[float, int, Any]] = {}
-
-
-#: keys being reloaded right now. Requests run concurrently on one thread (greenlets), so a
-#: lock would deadlock; instead, while one request reloads an expired entry the others keep
-#: using it (at most one reload older) rather than all reloading it at once.
-_RELOADING: set[Any] = set()
-
-
-def _cached(session: Session, key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
-    full = (str(session.get_bind().url), *key)
-    now = time.monotonic()
-    generation = writes()
-    hit = _CACHE.get(full)
-    if hit is not None and hit[1] == generation and (hit[0] > now or full in _RELOADING):
-        return hit[2]  # (never stale across a write this process made: the generation moved)
-    _RELOADING.add(full)
-    try:
-        value = load()
-    finally:
-        _RELOADING.discard(full)
-    if len(_CACHE) > 10_000:
-        _CACHE.clear()
-    _CACHE[full] = (now + STATIC_SECONDS, generation, value)
-    return value
-
-
-def _static(session: Session) -> _Static:
-    return _cached(session, ("static",), lambda: _load_static(session))  # type: ignore[no-any-return]
+def _references(session: Session) -> _References:
+    """This process's references for the database's current generation (one statement)."""
+    url = str(session.get_bind().url)
+    token, value = session.connection().execute(_statements(session).generation).one()
+    refs = _REFERENCES.get(url)
+    if refs is not None and refs.generation == (token, value) and refs.entries <= MAX_REFERENCES:
+        return refs
+    fresh = _References((token, value))
+    if refs is None or refs.generation[0] != token or refs.generation[1] <= value:
+        _REFERENCES[url] = fresh
+    # else this request's snapshot is older than the memo's generation: it gets a memo of its
+    # own (under snapshot isolation, as on SQLite, what it loads would be older than the
+    # shared memo claims)
+    return fresh
 
 
 def _load_static(session: Session) -> _Static:
@@ -492,6 +504,9 @@ class _Statements:
 
     def __init__(self, dialect: str) -> None:
         self.pg = dialect == "postgresql"
+        self.generation = select(ReferenceGeneration.token, ReferenceGeneration.value).where(
+            ReferenceGeneration.id == 1
+        )
         self.vehicle = (
             select(VehicleModel.id, VehicleModel.code, VehicleModel.name,
                    VehicleModel.vehicle_class, Brand.id, Brand.name)
@@ -577,25 +592,28 @@ class _Statements:
         # every inclusion reachable from an operation on the estimate's parts (A includes B, B
         # includes C …, through parts not on the estimate too), with the included part's row;
         # UNION (not UNION ALL) ends cycles: an inclusion already found is not followed again
+        # (`root`: the estimate's part it was reached from, so that each part's closure can
+        # be kept on its own)
         inc = OperationInclusion
         start = (
-            select(inc.id, inc.part_id, inc.operation, inc.included_part_id, inc.included_operation)
+            select(inc.part_id.label("root"), inc.id, inc.part_id, inc.operation,
+                   inc.included_part_id, inc.included_operation)
             .where(self._in(inc.part_id, "part_ids"))
             .cte("inclusion_closure", recursive=True)
         )  # fmt: skip
         step = aliased(OperationInclusion)
         closure = start.union(
-            select(step.id, step.part_id, step.operation, step.included_part_id,
+            select(start.c.root, step.id, step.part_id, step.operation, step.included_part_id,
                    step.included_operation)
             .join(start, and_(step.part_id == start.c.included_part_id,
                               step.operation == start.c.included_operation))
         )  # fmt: skip
         self.inclusions = (
-            select(closure.c.id, closure.c.part_id, closure.c.operation,
+            select(closure.c.root, closure.c.id, closure.c.part_id, closure.c.operation,
                    closure.c.included_part_id, closure.c.included_operation, *_PART_COLS)
             .join(Part, Part.id == closure.c.included_part_id)
             .join(Category, Category.id == Part.category_id)
-            .order_by(closure.c.id)
+            .order_by(closure.c.root, closure.c.id)
         )  # fmt: skip
         self.consumables = select(ConsumableStandardVersion).where(
             self._in(ConsumableStandardVersion.kind, "kinds"),
@@ -643,14 +661,21 @@ def _statements(session: Session) -> _Statements:
 def load_refs(
     session: Session, estimate: review.Estimate, matches: dict[int, review.MatchInfo]
 ) -> review.Refs:
-    """Everything `review.review` needs, in at most 19 statements whatever the line count
-    (13 when the small static tables and the branch's profile and labor rates of the day are
-    cached). The statements are built once per process (`_Statements`)."""
+    """Everything `review.review` needs, in a fixed number of statements whatever the line
+    count: one for the reference generation, then at most one per kind of reference this
+    process does not hold yet for that generation (`_References`): the small static tables,
+    vehicle, profile, parts, components, fitment, prices, labor rates, standard hours,
+    inclusions — and, always, what is not kept: OE lookups, the channel's card, consumable
+    standards, the rescue tariff, earlier claims on the VIN. The statements are built once per
+    process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
     # column queries go straight to the connection: the ORM layer would only add overhead
     db = session.connection()
-    static = _static(session)  # branches, regions, price types, labor kinds (0 or 4)
+    memo = _references(session)  # (1)
+    if memo.static is None:
+        memo.static = _load_static(session)  # branches, regions, price types, labor kinds (4)
+    static = memo.static
     branches = static.branches
     by_code = {b.code: b for b in branches.values()}
     branch = by_code.get(estimate.branch)
@@ -682,28 +707,34 @@ def load_refs(
                 field=f"lines[{line.index}].price_type",
             )
 
-    # the vehicle (1)
+    # the vehicle (0–1)
     vehicle = None
-    if estimate.vehicle.model_id is not None:
-        row = db.execute(q.vehicle, {"model_id": estimate.vehicle.model_id}).first()
-        if row is None:
-            raise InvalidInput(f"no vehicle model with id {estimate.vehicle.model_id}", field="vehicle.model_id")  # fmt: skip
-        mid, mcode, mname, mclass, brand_id, brand_name = row
-        vehicle = review.VehicleInfo(mid, mcode, mname, brand_id, brand_name, mclass)
+    model_id = estimate.vehicle.model_id
+    if model_id is not None:
+        if model_id not in memo.vehicles:
+            row = db.execute(q.vehicle, {"model_id": model_id}).first()
+            memo.vehicles[model_id] = (
+                None if row is None else review.VehicleInfo(row[0], row[1], row[2], row[4], row[5], row[3])
+            )  # fmt: skip
+            memo.entries += 1
+        vehicle = memo.vehicles[model_id]
+        if vehicle is None:
+            raise InvalidInput(f"no vehicle model with id {model_id}", field="vehicle.model_id")
     vclass = vehicle.vehicle_class if vehicle else None
 
-    # the rule profile: the branch's, a parent's, else the default (1)
-    def load_profile() -> review.RuleProfile:
+    # the rule profile: the branch's, a parent's, else the default (0–1)
+    profile_key = (tuple(branch_ids), on)
+    profile = memo.profiles.get(profile_key)
+    if profile is None:
         profile_rows = list(session.scalars(q.profiles, {"branch_ids": branch_ids, "on": on}))
         depth = {bid: n for n, bid in enumerate(branch_ids)}
         profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
         best = profile_rows[0] if profile_rows else None
-        return profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)
-
-    profile = _cached(session, ("profile", tuple(branch_ids), on), load_profile)
+        profile = profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)  # fmt: skip
+        memo.profiles[profile_key] = profile
     vclass = vclass or estimate.vehicle.vehicle_class or profile.settings.default_vehicle_class
 
-    # parts: by id, by OE (current or superseded), matched custom names (1–2)
+    # parts: by id, matched custom names (0–1); by OE, current or superseded (0 or 2)
     part_ids = {l.part_id for l in estimate.lines if isinstance(l, review.PartLine) and l.part_id}  # noqa: E741
     part_ids |= {l.part_id for l in estimate.lines if isinstance(l, review.LaborLine) and l.part_id}  # noqa: E741
     part_ids |= {m.part_id for m in matches.values() if m.part_id is not None}
@@ -724,45 +755,72 @@ def load_refs(
     def part_info(row: Any) -> review.PartInfo:
         return review.PartInfo(*row[:9])
 
-    if part_ids or oes:
+    missing = [pid for pid in part_ids if pid not in memo.parts]
+    if missing or oes:
         for row in db.execute(
-            q.parts_oe if oes else q.parts, {"part_ids": list(part_ids), "oes": list(oes)}
+            q.parts_oe if oes else q.parts, {"part_ids": missing, "oes": list(oes)}
         ):
-            parts[row[0]] = part_info(row)
+            memo.parts[row[0]] = parts[row[0]] = part_info(row)
             if row[8] in oes:
                 oe_parts.setdefault(row[8], row[0])
+        for pid in missing:
+            memo.parts.setdefault(pid, None)  # not in the catalogue
+        memo.entries += len(missing)
     if oes - set(oe_parts):
         for old, pid in db.execute(q.superseded, {"oes": list(oes - set(oe_parts))}):
             oe_parts.setdefault(old, pid)
+    for pid in part_ids:
+        if (info := memo.parts[pid]) is not None:
+            parts.setdefault(pid, info)
 
-    # assemblies' components, with their own part rows (1)
-    components: dict[int, list[review.Component]] = defaultdict(list)
+    # assemblies' components, with their own part rows (0–1)
     assemblies = [p.id for p in parts.values() if p.is_assembly]
-    if assemblies:
-        for assembly_id, quantity, *row in db.execute(q.components, {"assemblies": assemblies}):
-            components[assembly_id].append(review.Component(row[0], quantity))
-            parts.setdefault(row[0], part_info(row))
-    line_part_ids = set(parts)
+    missing = [a for a in assemblies if a not in memo.components]
+    if missing:
+        found: dict[int, list[review.Component]] = defaultdict(list)
+        for assembly_id, quantity, *row in db.execute(q.components, {"assemblies": missing}):
+            found[assembly_id].append(review.Component(row[0], quantity))
+            memo.parts[row[0]] = part_info(row)
+        for a in missing:
+            memo.components[a] = tuple(found.get(a, ()))
+        memo.entries += len(missing)
+    components = {a: memo.components[a] for a in assemblies if memo.components[a]}
+    for comps in components.values():
+        for c in comps:
+            parts.setdefault(c.part_id, memo.parts[c.part_id])  # type: ignore[arg-type]
+    line_part_ids = list(parts)
 
-    # fitment on the selected model (1)
-    fitted: dict[int, bool | None] = {}
+    # fitment on the selected model (0–1)
+    fitted: dict[int, bool] = {}
     if vehicle is not None and line_part_ids:
-        for pid, fits in db.execute(
-            q.fitment, {"model_id": vehicle.model_id, "part_ids": list(line_part_ids)}
-        ):
-            fitted[pid] = bool(fits)
+        mid = vehicle.model_id
+        missing = [pid for pid in line_part_ids if (mid, pid) not in memo.fitted]
+        if missing:
+            for pid, fits in db.execute(q.fitment, {"model_id": mid, "part_ids": missing}):
+                memo.fitted[(mid, pid)] = bool(fits)
+            for pid in missing:
+                memo.fitted.setdefault((mid, pid), None)  # no fitment recorded at all
+            memo.entries += len(missing)
+        for pid in line_part_ids:
+            if (fits := memo.fitted[(mid, pid)]) is not None:
+                fitted[pid] = fits
 
-    # prices in force for every part and component, on the chain's scopes (1)
-    versions: dict[int, list[PriceVersion]] = defaultdict(list)
-    if line_part_ids:
+    # prices in force for every part and component, on the chain's scopes (0–1)
+    where = (tuple(branch_ids), tuple(region_ids), on)
+    missing = [pid for pid in line_part_ids if (pid, *where) not in memo.prices]
+    if missing:
+        loaded: dict[int, list[PriceVersion]] = defaultdict(list)
         for p in db.execute(
             q.prices,
-            {"part_ids": list(line_part_ids), "on": on, "region_ids": region_ids,
-             "branch_ids": branch_ids},
-        ):  # fmt: skip
-            versions[p[1]].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
+            {"part_ids": missing, "on": on, "region_ids": region_ids, "branch_ids": branch_ids},
+        ):
+            loaded[p[1]].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
+        for pid in missing:
+            memo.prices[(pid, *where)] = tuple(loaded.get(pid, ()))
+        memo.entries += len(missing)
+    versions = {pid: v for pid in line_part_ids if (v := memo.prices[(pid, *where)])}
 
-    # the channel's card: parts terms (1), labor lines (1); the branch standard rates (1)
+    # the channel's card: parts terms (1), labor lines (1); the branch standard rates (0–1)
     card_parts: dict[int, CardTerms] = {}
     card_labor: dict[int, tuple[int, int | None, int | None]] = {}
     channel = estimate.shop.channel_code
@@ -788,24 +846,50 @@ def load_refs(
                 f"labor_kind must be one of {', '.join(sorted(kinds))}",
                 field=f"lines[{line.index}].labor_kind",
             )
-    labor = _labor_rates(session, on, branch_ids, branches, estimate.shop.tier, vclass,
-                         card_labor, channel, kind_code)  # fmt: skip
+    rates_key = (tuple(branch_ids), estimate.shop.tier, vclass, on)
+    rate_rows = memo.labor_rates.get(rates_key)
+    if rate_rows is None:
+        rate_rows = memo.labor_rates[rates_key] = db.execute(
+            q.labor_rates,
+            {"branch_ids": branch_ids, "tier": estimate.shop.tier, "vclass": vclass, "on": on},
+        ).all()  # fmt: skip
+    labor = _labor_rates(rate_rows, branch_ids, branches, card_labor, channel, kind_code)
 
     # standard hours of the parts the labor lines act on, and every inclusion reachable from
-    # their operations, through parts no line names too, with those parts' rows (2)
+    # their operations, through parts no line names too, with those parts' rows (0–2)
     hours: dict[tuple[int, str], review.HoursRef] = {}
     inclusions: list[review.InclusionRef] = []
     if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
-        for h in db.execute(q.hours, {"part_ids": list(line_part_ids), "vclass": vclass, "on": on}):
-            hours[(h.part_id, h.operation)] = review.HoursRef(
-                h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
-                h.vehicle_class, h.id, h.valid_from,
-            )  # fmt: skip
-        for _, pid, op, included_pid, included_op, *row in db.execute(
-            q.inclusions, {"part_ids": list(line_part_ids)}
-        ):
-            inclusions.append(review.InclusionRef(pid, op, included_pid, included_op))
-            parts.setdefault(included_pid, part_info(row))  # names the chain's parts
+        missing = [pid for pid in line_part_ids if (pid, vclass, on) not in memo.hours]
+        if missing:
+            found_hours: dict[int, list[review.HoursRef]] = defaultdict(list)
+            for h in db.execute(q.hours, {"part_ids": missing, "vclass": vclass, "on": on}):
+                found_hours[h.part_id].append(review.HoursRef(
+                    h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
+                    h.vehicle_class, h.id, h.valid_from,
+                ))  # fmt: skip
+            for pid in missing:
+                memo.hours[(pid, vclass, on)] = tuple(found_hours.get(pid, ()))
+            memo.entries += len(missing)
+        for pid in line_part_ids:
+            for h in memo.hours[(pid, vclass, on)]:
+                hours[(h.part_id, h.operation)] = h
+        missing = [pid for pid in line_part_ids if pid not in memo.inclusions]
+        if missing:
+            reached: dict[int, list[tuple[int, review.InclusionRef]]] = defaultdict(list)
+            for root, inc_id, pid, op, included_pid, included_op, *row in db.execute(
+                q.inclusions, {"part_ids": missing}
+            ):
+                reached[root].append((inc_id, review.InclusionRef(pid, op, included_pid, included_op)))  # fmt: skip
+                memo.parts[included_pid] = part_info(row)
+            for pid in missing:
+                memo.inclusions[pid] = tuple(reached.get(pid, ()))
+            memo.entries += len(missing)
+        every = {inc_id: inc for pid in line_part_ids for inc_id, inc in memo.inclusions[pid]}
+        for inc_id in sorted(every):
+            inc = every[inc_id]
+            inclusions.append(inc)
+            parts.setdefault(inc.included_part_id, memo.parts[inc.included_part_id])  # type: ignore[arg-type]
 
     # consumable standards (1)
     consumables: dict[str, review.ConsumableStandard] = {}
@@ -888,33 +972,18 @@ def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> N
 
 
 def _labor_rates(
-    session: Session,
-    on: date,
+    rows: Sequence[Any],
     branch_ids: list[int],
     branches: dict[int, Any],
-    tier: str,
-    vclass: str,
     card_labor: dict[int, tuple[int, int | None, int | None]],
     channel: str | None,
     kind_code: dict[int, str],
 ) -> dict[str, review.LaborRateRef]:
     """The rate per labor kind, as `pricebook.labor.labor_rates` decides it (the branch's own
     standard rate, else the nearest parent's; a channel card's labor line replaces it: a fixed
-    rate or a percentage of the standard), in one statement."""
+    rate or a percentage of the standard), from the chain's standard rates (`rows`)."""
     depth = {bid: n for n, bid in enumerate(branch_ids)}
     nearest: dict[int, Any] = {}
-    rows = _cached(
-        session,
-        ("labor_rates", tuple(branch_ids), tier, vclass, on),
-        lambda: (
-            session.connection()
-            .execute(
-                _statements(session).labor_rates,
-                {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": on},
-            )
-            .all()
-        ),
-    )
     for r in sorted(rows, key=lambda r: depth[r.branch_id]):
         nearest.setdefault(r.labor_kind_id, r)
     out: dict[str, review.LaborRateRef] = {}

@@ -439,6 +439,22 @@ class CatalogVersion(Base):
     reason: Mapped[str] = mapped_column(default="")
 
 
+class ReferenceGeneration(Base):
+    """One row that the database itself moves forward (triggers, migration 0007) in every
+    transaction that changes what a validation reads: the catalogue, prices, labor rates and
+    standard hours, operation inclusions, branches and regions, rule profiles. A process keys
+    its in-memory copy of that data on (`token`, `value`) and reads the row once per validation:
+    a write by any process, or by hand, is seen at once. `token` is drawn when the database is
+    created, so two databases (tests recreate them) never share a key."""
+
+    __tablename__ = "reference_generation"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class ApiKey(Base):
     """An API key: only its SHA-256 is stored; `prefix` lets people tell keys apart."""
 

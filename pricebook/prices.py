@@ -1066,19 +1066,6 @@ def price_history(
 
 ETagLike = str | Sequence[str] | None
 
-#: versioned writes made by this process (prices, labor rates, standard hours, rate cards):
-#: per-process caches of such rows (`pricebook.estimates`) start again when it moves.
-_writes = 0
-
-
-def writes() -> int:
-    return _writes
-
-
-def _wrote() -> None:
-    global _writes
-    _writes += 1
-
 
 def etag_of(rows: Iterable[tuple[int, date, date | None]]) -> str:
     """A key's ETag: a hash of the id and validity of each of its versions."""
@@ -1184,7 +1171,6 @@ def write_version(
     """Add `value` to a key from `valid_from` (closing the version in force), or close the version
     in force early when it already has `value` — in the caller's transaction, audited."""
     table = model.__tablename__
-    _wrote()
     reason = require_reason(reason, actor)
     lock_key(session, table, *key.values())
     rows = _key_rows(session, model, key)
@@ -1251,7 +1237,6 @@ def end_version(
     """End a version's validity on `valid_to` (a version is only ever shortened; `valid_to` equal
     to its `valid_from` withdraws a version that should never have applied), audited."""
     table = model.__tablename__
-    _wrote()
     reason = require_reason(reason, actor)
     found = session.execute(
         select(*(getattr(model, c) for c in key_columns)).where(model.id == version_id)
