@@ -97,9 +97,12 @@ class EstimateController(Controller):
         matcher = await matcher_for(state) if needs_matcher else None
         caller = getattr(request.state, "caller", None)
         actor = caller.name if caller is not None else ""
+        keep = state.settings.reference_cache_entries
         async with state.sessions.begin() as session:
             validation = await session.run_sync(
-                lambda s: estimates.validate(s, estimate, force=force, matcher=matcher, actor=actor)
+                lambda s: estimates.validate(
+                    s, estimate, force=force, matcher=matcher, actor=actor, keep=keep
+                )
             )
         # the body is JSON already (see Validation.to_json); the annotation documents its shape
         return Response(

@@ -2,12 +2,16 @@
 (`pricebook.review`), and the stored result.
 
 `validate(session, request)`:
-1. the stored result of the same estimate id and version, unless `force` (one statement);
+1. the database's reference generation and, unless `force`, the stored result of the same
+   estimate id and version (one statement);
 2. custom part names (and OE numbers) through the in-memory matching index — no SQL;
 3. every reference the rules need, in a fixed number of statements whatever the number of
    lines (prices of the lines' parts and their components, fitment, labor rates, standard hours
    and every operation inclusion reachable from theirs (one recursive query), the channel's
-   card, the rule profile, consumable standards, the rescue tariff, earlier claims on the VIN);
+   card, the rule profile, consumable standards, the rescue tariff, earlier claims on the VIN).
+   What does not change between estimates is kept in this process per generation
+   (`_References`): once warm, a validation reads only earlier claims, and what is never kept
+   (OE lookups, a channel's card, consumable standards, rescue tariffs);
 4. `review.review(estimate, refs)`;
 5. one INSERT of the request, the result and the indicator figures.
 
@@ -387,8 +391,9 @@ class _Static:
     labor_kinds: list[Any]
 
 
-#: a process keeps at most this many entries (a part's prices in one context, its fitment on
-#: one model, …) per database before it starts afresh: ~100 MB at worst
+#: by default a process keeps at most this many entries (a part's prices in one context, its
+#: fitment on one model, …) per database before it starts afresh: ~100 MB at worst
+#: (`Settings.reference_cache_entries`)
 MAX_REFERENCES = 100_000
 
 
@@ -414,6 +419,9 @@ class _References:
     fitted: dict[tuple[int, int], bool | None] = field(default_factory=dict)
     prices: dict[tuple[Any, ...], tuple[PriceVersion, ...]] = field(default_factory=dict)
     hours: dict[tuple[Any, ...], tuple[review.HoursRef, ...]] = field(default_factory=dict)
+    #: `review.reference_for`'s answers per (branch chain, date), shared by validations without
+    #: a channel card (a card is read afresh every time, so its answers are not kept)
+    resolved: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = field(default_factory=dict)
     #: part → every inclusion reachable from its operations, as (inclusion id, inclusion)
     inclusions: dict[int, tuple[tuple[int, review.InclusionRef], ...]] = field(default_factory=dict)
     entries: int = 0
@@ -428,15 +436,19 @@ def clear_caches() -> None:
     _REFERENCES.clear()
 
 
-def _references(session: Session) -> _References:
-    """This process's references for the database's current generation (one statement)."""
+def _references(
+    session: Session, keep: int = MAX_REFERENCES, generation: tuple[str, int] | None = None
+) -> _References:
+    """This process's references for the database's current generation (read in one statement
+    unless given: `validate` reads it with the stored-result lookup); with `keep` 0, a memo of
+    this validation's own."""
     url = str(session.get_bind().url)
-    token, value = session.connection().execute(_statements(session).generation).one()
+    token, value = generation or session.connection().execute(_statements(session).generation).one()
     refs = _REFERENCES.get(url)
-    if refs is not None and refs.generation == (token, value) and refs.entries <= MAX_REFERENCES:
+    if refs is not None and refs.generation == (token, value) and refs.entries <= keep:
         return refs
     fresh = _References((token, value))
-    if refs is None or refs.generation[0] != token or refs.generation[1] <= value:
+    if keep and (refs is None or refs.generation[0] != token or refs.generation[1] <= value):
         _REFERENCES[url] = fresh
     # else this request's snapshot is older than the memo's generation: it gets a memo of its
     # own (under snapshot isolation, as on SQLite, what it loads would be older than the
@@ -635,13 +647,15 @@ class _Statements:
             EstimateValidation.estimate_date <= _ON,
             EstimateValidation.estimate_date >= bindparam("since"),
         )  # fmt: skip
-        self.stored = (
-            select(EstimateValidation)
+        # the generation and the newest stored validation of the estimate id and version (its
+        # id, or NULL): a new estimate's validation costs one statement less
+        stored = (
+            select(func.max(EstimateValidation.id))
             .where(EstimateValidation.estimate_id == bindparam("estimate_id"),
                    EstimateValidation.estimate_version == bindparam("version"))
-            .order_by(EstimateValidation.id.desc())
-            .limit(1)
+            .scalar_subquery()
         )  # fmt: skip
+        self.generation_and_stored = self.generation.add_columns(stored)
         table = EstimateValidation.__table__
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
 
@@ -659,20 +673,25 @@ def _statements(session: Session) -> _Statements:
 
 
 def load_refs(
-    session: Session, estimate: review.Estimate, matches: dict[int, review.MatchInfo]
+    session: Session,
+    estimate: review.Estimate,
+    matches: dict[int, review.MatchInfo],
+    *,
+    keep: int = MAX_REFERENCES,
+    generation: tuple[str, int] | None = None,
 ) -> review.Refs:
     """Everything `review.review` needs, in a fixed number of statements whatever the line
-    count: one for the reference generation, then at most one per kind of reference this
-    process does not hold yet for that generation (`_References`): the small static tables,
-    vehicle, profile, parts, components, fitment, prices, labor rates, standard hours,
-    inclusions — and, always, what is not kept: OE lookups, the channel's card, consumable
-    standards, the rescue tariff, earlier claims on the VIN. The statements are built once per
-    process (`_Statements`)."""
+    count: one for the reference generation (unless given), then at most one per kind of
+    reference this process does not hold yet for that generation (`_References`): the small
+    static tables, vehicle, profile, parts, components, fitment, prices, labor rates, standard
+    hours, inclusions — and, always, what is not kept: OE lookups, the channel's card,
+    consumable standards, the rescue tariff, earlier claims on the VIN. The statements are
+    built once per process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
     # column queries go straight to the connection: the ORM layer would only add overhead
     db = session.connection()
-    memo = _references(session)  # (1)
+    memo = _references(session, keep, generation)  # (0–1)
     if memo.static is None:
         memo.static = _load_static(session)  # branches, regions, price types, labor kinds (4)
     static = memo.static
@@ -932,7 +951,13 @@ def load_refs(
             for pid in replaced or ():
                 earlier.append(review.EarlierClaim(eid, ever, edate, int(pid), vid))
 
+    resolved: dict[tuple[Any, ...], Any] = {}
+    if not channel:
+        resolved = memo.resolved.setdefault(where, {})
+        if len(resolved) > keep:
+            resolved.clear()
     refs = review.Refs(
+        resolved=resolved,
         branch=branch_info, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
         matches=matches, components={k: tuple(v) for k, v in components.items()}, fitted=fitted,
         price_versions={k: tuple(v) for k, v in versions.items()}, chain=chain,
@@ -1067,15 +1092,24 @@ def validate(
     matcher: Matcher = None,
     actor: str = "",
     now: datetime | None = None,
+    keep: int = MAX_REFERENCES,
 ) -> Validation:
     """Validate an estimate and store the result; the same estimate id and version again
-    returns the stored result unless `force`."""
+    returns the stored result unless `force`. `keep`: how many reference entries this process
+    keeps between validations (`load_refs`)."""
+    generation = None
     if not force:
-        stored = session.scalars(
-            _statements(session).stored,
-            {"estimate_id": request.estimate_id, "version": request.version},
-        ).first()
-        if stored is not None:
+        token, value, stored_id = (
+            session.connection()
+            .execute(
+                _statements(session).generation_and_stored,
+                {"estimate_id": request.estimate_id, "version": request.version},
+            )
+            .one()
+        )
+        generation = (token, value)
+        if stored_id is not None:
+            stored = session.get_one(EstimateValidation, stored_id)
             return Validation(
                 stored.id, stored.created_at, stored.created_by, True,
                 _canonical(_as_now(stored.request)) != _canonical(_json(request)),
@@ -1083,7 +1117,7 @@ def validate(
             )  # fmt: skip
     estimate = to_estimate(request, now=now)
     matches = _matches_for(session, estimate, matcher)
-    refs = load_refs(session, estimate, matches)
+    refs = load_refs(session, estimate, matches, keep=keep, generation=generation)
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
     ind = result.indicators

@@ -472,7 +472,8 @@ class Refs(msgspec.Struct, frozen=True):
     earlier: tuple[EarlierClaim, ...] = ()
     #: `reference_for`'s answers: a line asks for its part's price at the claimed type and at
     #: the cap, an assembly for its components' — the same few dozen resolutions, many times.
-    #: A memo, not data: callers leave it empty.
+    #: A memo, not data: empty, or (`pricebook.estimates.load_refs`) the answers kept for the
+    #: same branch chain, date and price versions without a channel card.
     resolved: dict[tuple[Any, ...], Resolution] = msgspec.field(default_factory=dict)
 
     @property
@@ -1682,6 +1683,9 @@ def review(estimate: Estimate, refs: Refs) -> Result:
 
     # Labor lines
     graph = InclusionGraph.of(refs.inclusions)
+    direct: dict[Op, list[InclusionRef]] = {}  # what each operation includes, as stored
+    for inc in refs.inclusions:
+        direct.setdefault((inc.part_id, inc.operation), []).append(inc)
     claimed_ops: dict[tuple[int, str], LaborLine] = {}
     labor_parts: dict[int, PartInfo | None] = {}
     for line in estimate.lines:
@@ -1730,8 +1734,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
                     "claimed_on_line": claimed_ops[(inc.included_part_id, inc.included_operation)].index
                     if (inc.included_part_id, inc.included_operation) in claimed_ops else None,
                 }
-                for inc in refs.inclusions
-                if (inc.part_id, inc.operation) == (part.id, line.operation)
+                for inc in direct.get((part.id, line.operation), ())
             )  # fmt: skip
         out = PartRefOut(part.id, part.code, part.name, part.category, "part_id") if part else None
         results[line.index] = LineResult(

@@ -28,6 +28,10 @@ class Settings:
     scraper_contact_url: str = "https://pricebook.invalid/contact"
     #: Seconds between checks of the catalogue version (matching index rebuild).
     catalog_poll_seconds: float = 2.0
+    #: Reference entries a server process keeps per database for validation (a part's prices
+    #: in one context, its fitment on one model, …; `pricebook.estimates._References`): ~1 KB
+    #: each at most. 0 keeps none: every validation reads every reference.
+    reference_cache_entries: int = 100_000
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -42,6 +46,7 @@ class Settings:
                 "PRICEBOOK_SCRAPER_CONTACT_URL", "https://pricebook.invalid/contact"
             ),
             catalog_poll_seconds=float(env.get("PRICEBOOK_CATALOG_POLL_SECONDS", "2")),
+            reference_cache_entries=int(env.get("PRICEBOOK_REFERENCE_CACHE_ENTRIES", "100000")),
         )
 
     @property

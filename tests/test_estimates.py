@@ -135,7 +135,7 @@ def _lines(db, repeat: int) -> list[dict]:
     return [dict(line) for _ in range(repeat) for line in pattern]
 
 
-def _statements_of(db, data: dict, matcher) -> tuple[list[str], dict]:
+def _statements_of(db, data: dict, matcher, **kw) -> tuple[list[str], dict]:
     statements: list[str] = []
 
     def count(conn, cursor, statement, *args):
@@ -144,7 +144,7 @@ def _statements_of(db, data: dict, matcher) -> tuple[list[str], dict]:
     event.listen(db.engine, "before_cursor_execute", count)
     try:
         with transaction(db.engine) as s:
-            result = estimates.validate(s, request(data), matcher=matcher).result
+            result = estimates.validate(s, request(data), matcher=matcher, **kw).result
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     return statements, result
@@ -177,6 +177,30 @@ def test_statement_count_does_not_grow_with_lines(db):
         assert not [kept for kept in KEPT if kept in read], read
     assert cold[0] == cold[1] and warm[0] == warm[1], (cold, warm)
     assert cold[0] <= 25 and warm[0] < cold[0] - 8, (cold, warm)
+
+
+def test_keeping_no_references_reads_them_all_every_time(db):
+    """`PRICEBOOK_REFERENCE_CACHE_ENTRIES=0` (keep=0): nothing is kept between validations."""
+    from pricebook.settings import Settings
+
+    assert (
+        Settings.from_env({"PRICEBOOK_REFERENCE_CACHE_ENTRIES": "0"}).reference_cache_entries == 0
+    )
+    assert Settings.from_env({}).reference_cache_entries == estimates.MAX_REFERENCES
+    estimates.clear_caches()
+    matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
+    counts = []
+    for n in range(2):
+        data = body(db, _lines(db, 1), estimate_id=f"E-KEEP0-{n}",
+                    vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00002{n}"})  # fmt: skip
+        statements, _ = _statements_of(db, data, matcher, keep=0)
+        read = " ".join(statements)
+        for kept in ("FROM prices", "FROM fitments", "inclusion_closure", "FROM labor_rates",
+                     "FROM rule_profiles", "FROM branches", "FROM vehicle_models"):  # fmt: skip
+            assert kept in read, (n, kept)
+        counts.append(len(statements))
+    assert counts[0] == counts[1]
+    assert not estimates._REFERENCES
 
 
 def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
