@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from sqlalchemy import Date, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit, review
@@ -436,14 +437,20 @@ def clear_caches() -> None:
     _REFERENCES.clear()
 
 
+def _connection(db: Session | Connection) -> Connection:
+    """The connection of a session (in its transaction), or the connection itself: the
+    reference queries are Core, and the API validates on a bare autocommit connection."""
+    return db if isinstance(db, Connection) else db.connection()
+
+
 def _references(
-    session: Session, keep: int = MAX_REFERENCES, generation: tuple[str, int] | None = None
+    db: Connection, keep: int = MAX_REFERENCES, generation: tuple[str, int] | None = None
 ) -> _References:
     """This process's references for the database's current generation (read in one statement
     unless given: `validate` reads it with the stored-result lookup); with `keep` 0, a memo of
     this validation's own."""
-    url = str(session.get_bind().url)
-    token, value = generation or session.connection().execute(_statements(session).generation).one()
+    url = str(db.engine.url)
+    token, value = generation or db.execute(_statements(db).generation).one()
     refs = _REFERENCES.get(url)
     if refs is not None and refs.generation == (token, value) and refs.entries <= keep:
         return refs
@@ -456,29 +463,29 @@ def _references(
     return fresh
 
 
-def _load_static(session: Session) -> _Static:
+def _load_static(db: Connection) -> _Static:
     branches = {
         b.id: b
-        for b in session.execute(
+        for b in db.execute(
             select(Branch.id, Branch.code, Branch.name, Branch.parent_id, Branch.region_id,
                    Branch.authority_limit_fen)
         )
     }  # fmt: skip
-    regions = list(session.execute(select(Region.id, Region.code, Region.parent_id, Region.name)))
+    regions = list(db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)))
     price_types = {
         t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)
-        for t in session.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
+        for t in db.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
     }  # fmt: skip
-    kinds = session.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
+    kinds = db.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
     return _Static(branches, regions, price_types, kinds)
 
 
 _PROFILES: dict[int, review.RuleProfile] = {}
 
 
-def profile_of(row: RuleProfileVersion | None, branch_code: str | None) -> review.RuleProfile:
-    """The core's profile of a stored version; cached per process by id, since a stored
-    version's settings never change (the database refuses it)."""
+def profile_of(row: Any, branch_code: str | None) -> review.RuleProfile:
+    """The core's profile of a stored version (a `rule_profiles` row); cached per process by
+    id, since a stored version's settings never change (the database refuses it)."""
     if row is None:
         return review.DEFAULT_PROFILE
     cached = _PROFILES.get(row.id)
@@ -656,6 +663,10 @@ class _Statements:
             .scalar_subquery()
         )  # fmt: skip
         self.generation_and_stored = self.generation.add_columns(stored)
+        self.stored = select(
+            EstimateValidation.id, EstimateValidation.created_at, EstimateValidation.created_by,
+            EstimateValidation.request, EstimateValidation.result,
+        ).where(EstimateValidation.id == bindparam("id"))  # fmt: skip
         table = EstimateValidation.__table__
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
 
@@ -668,12 +679,12 @@ def _statements_for(dialect: str) -> _Statements:
     return _Statements(dialect)
 
 
-def _statements(session: Session) -> _Statements:
-    return _statements_for(dialect_of(session))
+def _statements(db: Session | Connection) -> _Statements:
+    return _statements_for(dialect_of(db))
 
 
 def load_refs(
-    session: Session,
+    session: Session | Connection,
     estimate: review.Estimate,
     matches: dict[int, review.MatchInfo],
     *,
@@ -689,11 +700,11 @@ def load_refs(
     built once per process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
-    # column queries go straight to the connection: the ORM layer would only add overhead
-    db = session.connection()
-    memo = _references(session, keep, generation)  # (0–1)
+    # Core queries on the connection: the ORM layer would only add overhead
+    db = _connection(session)
+    memo = _references(db, keep, generation)  # (0–1)
     if memo.static is None:
-        memo.static = _load_static(session)  # branches, regions, price types, labor kinds (4)
+        memo.static = _load_static(db)  # branches, regions, price types, labor kinds (4)
     static = memo.static
     branches = static.branches
     by_code = {b.code: b for b in branches.values()}
@@ -745,7 +756,7 @@ def load_refs(
     profile_key = (tuple(branch_ids), on)
     profile = memo.profiles.get(profile_key)
     if profile is None:
-        profile_rows = list(session.scalars(q.profiles, {"branch_ids": branch_ids, "on": on}))
+        profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
         depth = {bid: n for n, bid in enumerate(branch_ids)}
         profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
         best = profile_rows[0] if profile_rows else None
@@ -914,7 +925,7 @@ def load_refs(
     consumables: dict[str, review.ConsumableStandard] = {}
     kinds_claimed = {l.kind for l in estimate.lines if isinstance(l, review.ConsumableLine)}  # noqa: E741
     if kinds_claimed:
-        rows_c = session.scalars(
+        rows_c = db.execute(
             q.consumables, {"kinds": list(kinds_claimed), "vclass": vclass, "on": on}
         )
         for c in sorted(rows_c, key=lambda c: c.vehicle_class is not None):
@@ -929,7 +940,7 @@ def load_refs(
     if any(isinstance(l, review.RescueLine) for l in estimate.lines) and region_ids:  # noqa: E741
         order = {rid: n for n, rid in enumerate(region_ids)}
         tariffs = sorted(
-            session.scalars(q.rescue, {"region_ids": region_ids, "on": on}),
+            db.execute(q.rescue, {"region_ids": region_ids, "on": on}),
             key=lambda t: order[t.region_id],
         )
         if tariffs:
@@ -1063,7 +1074,7 @@ class Validation:
 
 
 def _matches_for(
-    session: Session, estimate: review.Estimate, matcher: Matcher
+    db: Connection, estimate: review.Estimate, matcher: Matcher
 ) -> dict[int, review.MatchInfo]:
     wanted = [
         (line.index, line.custom_name or line.oe_number)
@@ -1075,7 +1086,7 @@ def _matches_for(
     brand_id = None
     v = estimate.vehicle
     if v.model_id is None and v.brand:
-        brand_id = session.scalar(
+        brand_id = db.scalar(
             select(Brand.id)
             .where(or_(Brand.name == v.brand, Brand.code == v.brand.upper()))
             .limit(1)
@@ -1085,7 +1096,7 @@ def _matches_for(
 
 
 def validate(
-    session: Session,
+    session: Session | Connection,
     request: EstimateRequest,
     *,
     force: bool = False,
@@ -1096,33 +1107,35 @@ def validate(
 ) -> Validation:
     """Validate an estimate and store the result; the same estimate id and version again
     returns the stored result unless `force`. `keep`: how many reference entries this process
-    keeps between validations (`load_refs`)."""
+    keeps between validations (`load_refs`).
+
+    A session validates in its transaction; a connection may be in autocommit mode (the API's
+    is): every statement reads committed data anyway (READ COMMITTED), and the only write is
+    the one INSERT."""
+    db = _connection(session)
+    q = _statements(db)
     generation = None
     if not force:
-        token, value, stored_id = (
-            session.connection()
-            .execute(
-                _statements(session).generation_and_stored,
-                {"estimate_id": request.estimate_id, "version": request.version},
-            )
-            .one()
-        )
+        token, value, stored_id = db.execute(
+            q.generation_and_stored,
+            {"estimate_id": request.estimate_id, "version": request.version},
+        ).one()
         generation = (token, value)
         if stored_id is not None:
-            stored = session.get_one(EstimateValidation, stored_id)
+            stored = db.execute(q.stored, {"id": stored_id}).one()
             return Validation(
                 stored.id, stored.created_at, stored.created_by, True,
                 _canonical(_as_now(stored.request)) != _canonical(_json(request)),
                 msgspec.json.encode(stored.result),
             )  # fmt: skip
     estimate = to_estimate(request, now=now)
-    matches = _matches_for(session, estimate, matcher)
-    refs = load_refs(session, estimate, matches, keep=keep, generation=generation)
+    matches = _matches_for(db, estimate, matcher)
+    refs = load_refs(db, estimate, matches, keep=keep, generation=generation)
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
     ind = result.indicators
-    row_id, created_at = session.connection().execute(
-        _statements(session).insert,
+    row_id, created_at = db.execute(
+        q.insert,
         dict(
             estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
             branch_id=refs.branch.id, vin=estimate.vehicle.vin, model_id=estimate.vehicle.model_id,

@@ -271,17 +271,17 @@ def test_a_request_reading_an_older_generation_does_not_fill_the_shared_memo(db)
     load after: it gets a memo of its own, the process keeps the newer one."""
     estimates.clear_caches()
     with transaction(db.engine) as s:
-        current = estimates._references(s)
-        assert estimates._references(s) is current  # the same generation: shared
+        current = estimates._references(s.connection())
+        assert estimates._references(s.connection()) is current  # the same generation: shared
         url = str(s.get_bind().url)
         token, value = current.generation
         newer = estimates._References((token, value + 1))
         estimates._REFERENCES[url] = newer
-        older = estimates._references(s)
+        older = estimates._references(s.connection())
         assert older is not newer and older.generation == (token, value)
         assert estimates._REFERENCES[url] is newer
         estimates._REFERENCES[url] = estimates._References((token, value - 1))
-        assert estimates._references(s) is estimates._REFERENCES[url]  # newer replaces older
+        assert estimates._references(s.connection()) is estimates._REFERENCES[url]  # newer replaces older
     estimates.clear_caches()
 
 
