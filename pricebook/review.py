@@ -485,7 +485,10 @@ class Refs(msgspec.Struct, frozen=True):
         )
 
     def type_by_code(self, code: str) -> PriceTypeInfo | None:
-        return next((t for t in self.price_types.values() if t.code == code), None)
+        for t in self.price_types.values():  # a handful: a scan beats building a dict per Refs
+            if t.code == code:
+                return t
+        return None
 
 
 # ------------------------------------------------------------------------------------------------
