@@ -281,7 +281,8 @@ def test_a_request_reading_an_older_generation_does_not_fill_the_shared_memo(db)
         assert older is not newer and older.generation == (token, value)
         assert estimates._REFERENCES[url] is newer
         estimates._REFERENCES[url] = estimates._References((token, value - 1))
-        assert estimates._references(s.connection()) is estimates._REFERENCES[url]  # newer replaces older
+        # a newer generation replaces the older memo
+        assert estimates._references(s.connection()) is estimates._REFERENCES[url]
     estimates.clear_caches()
 
 
