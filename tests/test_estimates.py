@@ -4,10 +4,13 @@ and over HTTP: status codes, problem+json naming the field, 413s, no 500 for any
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from datetime import date
 from decimal import Decimal as D
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text
@@ -231,12 +234,39 @@ def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
     assert (after["allowed"], after["cut"]) == ("1102.50", "177.50")
 
 
-@pytest.mark.parametrize(
-    "table",
-    ["regions", "branches", "brands", "series", "vehicle_models", "categories", "parts",
-     "part_components", "fitments", "price_types", "prices", "labor_kinds", "labor_rates",
-     "standard_hours", "operation_inclusions", "rule_profiles"],
-)  # fmt: skip
+def _migration_0007() -> Any:
+    path = (
+        Path(__file__).parent.parent / "migrations/versions/20261204_0007_reference_generation.py"
+    )
+    spec = importlib.util.spec_from_file_location("migration_0007", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: the tables whose rows move the reference generation (migration 0007)
+GENERATION_TABLES: tuple[str, ...] = _migration_0007().TABLES
+
+
+def test_every_table_whose_rows_validation_keeps_moves_the_generation():
+    """The kept references are only as fresh as the generation: every table a kept statement
+    reads (and the small static tables) must have migration 0007's triggers."""
+    from sqlalchemy.sql.util import find_tables
+
+    from pricebook.models import Base
+
+    q = estimates._Statements("postgresql")
+    kept = [q.vehicle, q.profiles, q.parts, q.components, q.fitment, q.prices, q.labor_rates,
+            q.hours, q.inclusions]  # fmt: skip
+    read = {t.name for st in kept for t in find_tables(st, include_joins=True, include_aliases=True)
+            if getattr(t, "name", None) in Base.metadata.tables}  # fmt: skip
+    read |= {"branches", "regions", "price_types", "labor_kinds"}  # estimates._load_static
+    assert "operation_inclusions" in read and "prices" in read
+    assert read <= set(GENERATION_TABLES), read - set(GENERATION_TABLES)
+
+
+@pytest.mark.parametrize("table", GENERATION_TABLES)
 def test_every_kept_table_moves_the_generation_once_per_transaction(db, table):
     """A write to any table whose rows validation keeps moves the generation when it commits
     (once per transaction on PostgreSQL, however many rows); a rolled-back one does not."""
