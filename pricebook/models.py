@@ -445,7 +445,13 @@ class ReferenceGeneration(Base):
     standard hours, operation inclusions, branches and regions, rule profiles. A process keys
     its in-memory copy of that data on (`token`, `value`) and reads the row once per validation:
     a write by any process, or by hand, is seen at once. `token` is drawn when the database is
-    created, so two databases (tests recreate them) never share a key."""
+    created, so two databases (tests recreate them) never share a key.
+
+    `catalog` and `catalog_build` do the same for the matching indexes (migration 0008): every
+    committed transaction that adds a `catalog_versions` row moves `catalog`, and
+    `catalog_build` too unless all its rows are match confirmations (learned mappings only:
+    no re-indexing needed). Unlike ``max(catalog_versions.id)`` — ids are taken at insert, not
+    at commit — they never miss a change that commits after a newer one."""
 
     __tablename__ = "reference_generation"
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
@@ -453,6 +459,8 @@ class ReferenceGeneration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
     value: Mapped[int] = mapped_column(BigInteger)
+    catalog: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    catalog_build: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class ApiKey(Base):

@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, make_engine, transaction
-from pricebook.matching.loader import build_snapshot, catalog_version
+from pricebook.matching.loader import build_snapshot, catalog_generation
 from pricebook.models import (
     Branch,
     Brand,
@@ -174,7 +174,8 @@ PRICE_TYPE_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
 
 @dataclass
 class _Catalog:
-    version: int
+    #: `catalog_generation` it was built at
+    generation: tuple[int, int]
     index: Any  # pricebook.matching.MatchIndex
     regions_by_code: dict[str, int]
     regions_by_name: dict[str, int]
@@ -231,17 +232,18 @@ _catalog_cache: dict[str, _Catalog] = {}
 
 
 def _catalog(session: Session) -> _Catalog:
-    """The process's catalogue cache for this database, rebuilt when the version moved."""
+    """The process's catalogue cache for this database, rebuilt when the catalogue moved
+    (`catalog_generation`: counted at commit, so no change is missed)."""
     key = str(session.get_bind().url)
-    version = catalog_version(session)
+    generation = catalog_generation(session)
     with _catalog_lock:
         cached = _catalog_cache.get(key)
-        if cached is None or cached.version != version:
-            cached = _catalog_cache[key] = _load_catalog(session, version)
+        if cached is None or cached.generation != generation:
+            cached = _catalog_cache[key] = _load_catalog(session, generation)
         return cached
 
 
-def _load_catalog(session: Session, version: int) -> _Catalog:
+def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
     regions = session.execute(select(Region.id, Region.code, Region.name)).all()
     by_name: dict[str, int] = {}
     for id_, _code, name in regions:
@@ -274,7 +276,7 @@ def _load_catalog(session: Session, version: int) -> _Catalog:
     ):
         series_models[series_id].append(model_id)
     return _Catalog(
-        version=version,
+        generation=generation,
         # The matching index is built the one way every index is (`pricebook.matching.loader`):
         # the synonym dictionary in force, the latest verdict per learned mapping. Not warmed:
         # most listings are blocked by brand or model, and the whole-catalogue block is built

@@ -9,17 +9,21 @@ Loading costs a fixed number of bulk queries whatever the catalogue's size (no q
   (name, brand, model, part) counts, earlier ones on the same key are history;
 * `load_synonym_groups` — the colloquial dictionary in ``synonym_terms`` (1), or the shipped
   ``synonyms.tsv`` while the table is empty;
-* `catalog_version` — ``max(catalog_versions.id)`` (1): the version an index is built from.
+* `catalog_version` — ``max(catalog_versions.id)`` (1): the version an index is labelled with;
+* `catalog_generation` — the commit-ordered counters ``reference_generation.catalog`` and
+  ``catalog_build`` (1, migration 0008): what tells an index it is out of date. (The maximum
+  id cannot: ids are taken at insert, so a change committing after a newer one leaves it as
+  it was.)
 
-`build_snapshot` reads the version *first*, then the data: a change committed meanwhile is
-either already in the data or moves the version past the snapshot's, so the next check
+`build_snapshot` reads the generation *first*, then the data: a change committed meanwhile is
+either already in the data or moves the generation past the snapshot's, so the next check
 rebuilds — an index is never labelled newer than what it holds.
 
 `refresh_snapshot` is the rebuild step the per-process cache (`pricebook.matching.cache`) runs:
-nothing when the version has not moved; when every change since the snapshot is a match
-confirmation (their catalogue-version rows carry the reason `LEARNED_REASON`), only the learned
-mappings are reloaded and swapped into a copy of the index (`MatchIndex.with_learned`, no
-re-indexing); otherwise a full build.
+nothing when the generation has not moved; when only ``catalog`` moved — every change since
+the snapshot was a match confirmation (catalogue-version rows with the reason
+`LEARNED_REASON`) — only the learned mappings are reloaded and swapped into a copy of the index
+(`MatchIndex.with_learned`, no re-indexing); otherwise a full build.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from pricebook.models import (
     OeSupersession,
     Part,
     PartAlias,
+    ReferenceGeneration,
     Series,
     SynonymTerm,
     VehicleModel,
@@ -86,6 +91,14 @@ class LoadedEntries(NamedTuple):
 def catalog_version(session: Session) -> int:
     """The catalogue version: ``max(catalog_versions.id)``, 0 for a catalogue never changed."""
     return session.scalar(select(func.max(CatalogVersion.id))) or 0
+
+
+def catalog_generation(session: Session) -> tuple[int, int]:
+    """(catalogue changes, changes that need a full build), counted at commit."""
+    row = session.execute(
+        select(ReferenceGeneration.catalog, ReferenceGeneration.catalog_build)
+    ).one()
+    return row[0], row[1]
 
 
 def load_entries(session: Session) -> LoadedEntries:
@@ -191,6 +204,8 @@ class Snapshot:
 
     index: MatchIndex
     version: int
+    #: `catalog_generation` when it was built (what `refresh_snapshot` compares)
+    generation: tuple[int, int]
     size: IndexSize
     built_at: datetime
     build_seconds: float
@@ -221,6 +236,7 @@ def build_snapshot(
 
     ``warm`` builds the whole-catalogue block now, so that no request pays for it."""
     started = time.perf_counter()
+    generation = catalog_generation(session)
     version = catalog_version(session)
     entries, model_brands = load_entries(session)
     groups, source = load_synonym_groups(session)
@@ -233,6 +249,7 @@ def build_snapshot(
     return Snapshot(
         index=index,
         version=version,
+        generation=generation,
         size=index.size,
         built_at=datetime.now(UTC),
         build_seconds=time.perf_counter() - started,
@@ -245,13 +262,6 @@ def build_snapshot(
     )
 
 
-def _only_learned_since(session: Session, after: int, upto: int) -> bool:
-    reasons = session.scalars(
-        select(CatalogVersion.reason).where(CatalogVersion.id > after, CatalogVersion.id <= upto)
-    ).all()
-    return bool(reasons) and all(r.startswith(LEARNED_REASON) for r in reasons)
-
-
 def refresh_snapshot(
     session: Session, current: Snapshot | None, *, config: MatchConfig | None = None
 ) -> Snapshot | None:
@@ -259,16 +269,18 @@ def refresh_snapshot(
     learned mappings swapped when nothing else changed, see the module doc)."""
     if current is None:
         return build_snapshot(session, config=config)
-    version = catalog_version(session)
-    if version == current.version:
+    generation = catalog_generation(session)
+    if generation == current.generation:
         return None
-    if version > current.version and _only_learned_since(session, current.version, version):
+    if generation[1] == current.generation[1]:  # match confirmations only
         started = time.perf_counter()
+        version = catalog_version(session)
         learned = load_learned(session)
         return replace(
             current,
             index=current.index.with_learned(learned),
             version=version,
+            generation=generation,
             built_at=datetime.now(UTC),
             build_seconds=time.perf_counter() - started,
             learned=len(learned),
