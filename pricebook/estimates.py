@@ -25,7 +25,7 @@ import functools
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -427,6 +427,23 @@ class _References:
     inclusions: dict[int, tuple[tuple[int, review.InclusionRef], ...]] = field(default_factory=dict)
     entries: int = 0
 
+    def fill(
+        self,
+        kept: dict[Any, Any],
+        keys: Iterable[Any],
+        load: Callable[[list[Any]], dict[Any, Any]],
+        nothing: Any,
+    ) -> None:
+        """Load into `kept` (one of the dicts above) the `keys` it lacks, all of them with one
+        call of `load(missing) -> {key: value}`; a key `load` finds nothing for keeps `nothing`,
+        so that it is not asked for again."""
+        missing = [k for k in keys if k not in kept]
+        if missing:
+            found = load(missing)
+            for k in missing:
+                kept[k] = found.get(k, nothing)
+            self.entries += len(missing)
+
 
 #: per database (its URL): the references of the newest generation this process has read
 _REFERENCES: dict[str, _References] = {}
@@ -804,50 +821,49 @@ def load_refs(
             parts.setdefault(pid, info)
 
     # assemblies' components, with their own part rows (0–1)
-    assemblies = [p.id for p in parts.values() if p.is_assembly]
-    missing = [a for a in assemblies if a not in memo.components]
-    if missing:
+    def load_components(assemblies: list[int]) -> dict[int, tuple[review.Component, ...]]:
         found: dict[int, list[review.Component]] = defaultdict(list)
-        for assembly_id, quantity, *row in db.execute(q.components, {"assemblies": missing}):
+        for assembly_id, quantity, *row in db.execute(q.components, {"assemblies": assemblies}):
             found[assembly_id].append(review.Component(row[0], quantity))
             memo.parts[row[0]] = part_info(row)
-        for a in missing:
-            memo.components[a] = tuple(found.get(a, ()))
-        memo.entries += len(missing)
+        return {a: tuple(comps) for a, comps in found.items()}
+
+    assemblies = [p.id for p in parts.values() if p.is_assembly]
+    memo.fill(memo.components, assemblies, load_components, ())
     components = {a: memo.components[a] for a in assemblies if memo.components[a]}
     for comps in components.values():
         for c in comps:
             parts.setdefault(c.part_id, memo.parts[c.part_id])  # type: ignore[arg-type]
     line_part_ids = list(parts)
 
-    # fitment on the selected model (0–1)
+    # fitment on the selected model (0–1); None: no fitment recorded for the part at all
     fitted: dict[int, bool] = {}
     if vehicle is not None and line_part_ids:
         mid = vehicle.model_id
-        missing = [pid for pid in line_part_ids if (mid, pid) not in memo.fitted]
-        if missing:
-            for pid, fits in db.execute(q.fitment, {"model_id": mid, "part_ids": missing}):
-                memo.fitted[(mid, pid)] = bool(fits)
-            for pid in missing:
-                memo.fitted.setdefault((mid, pid), None)  # no fitment recorded at all
-            memo.entries += len(missing)
+
+        def load_fitment(keys: list[tuple[int, int]]) -> dict[tuple[int, int], bool]:
+            rows = db.execute(q.fitment, {"model_id": mid, "part_ids": [pid for _, pid in keys]})
+            return {(mid, pid): bool(fits) for pid, fits in rows}
+
+        memo.fill(memo.fitted, [(mid, pid) for pid in line_part_ids], load_fitment, None)
         for pid in line_part_ids:
             if (fits := memo.fitted[(mid, pid)]) is not None:
                 fitted[pid] = fits
 
     # prices in force for every part and component, on the chain's scopes (0–1)
     where = (tuple(branch_ids), tuple(region_ids), on)
-    missing = [pid for pid in line_part_ids if (pid, *where) not in memo.prices]
-    if missing:
-        loaded: dict[int, list[PriceVersion]] = defaultdict(list)
+
+    def load_prices(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[PriceVersion, ...]]:
+        found: dict[tuple[Any, ...], list[PriceVersion]] = defaultdict(list)
         for p in db.execute(
             q.prices,
-            {"part_ids": missing, "on": on, "region_ids": region_ids, "branch_ids": branch_ids},
-        ):
-            loaded[p[1]].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
-        for pid in missing:
-            memo.prices[(pid, *where)] = tuple(loaded.get(pid, ()))
-        memo.entries += len(missing)
+            {"part_ids": [k[0] for k in keys], "on": on, "region_ids": region_ids,
+             "branch_ids": branch_ids},
+        ):  # fmt: skip
+            found[(p[1], *where)].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
+        return {k: tuple(v) for k, v in found.items()}
+
+    memo.fill(memo.prices, [(pid, *where) for pid in line_part_ids], load_prices, ())
     versions = {pid: v for pid in line_part_ids if (v := memo.prices[(pid, *where)])}
 
     # the channel's card: parts terms (1), labor lines (1); the branch standard rates (0–1)
@@ -890,31 +906,37 @@ def load_refs(
     hours: dict[tuple[int, str], review.HoursRef] = {}
     inclusions: list[review.InclusionRef] = []
     if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
-        missing = [pid for pid in line_part_ids if (pid, vclass, on) not in memo.hours]
-        if missing:
-            found_hours: dict[int, list[review.HoursRef]] = defaultdict(list)
-            for h in db.execute(q.hours, {"part_ids": missing, "vclass": vclass, "on": on}):
-                found_hours[h.part_id].append(review.HoursRef(
+
+        def load_hours(
+            keys: list[tuple[Any, ...]],
+        ) -> dict[tuple[Any, ...], tuple[review.HoursRef, ...]]:
+            found: dict[tuple[Any, ...], list[review.HoursRef]] = defaultdict(list)
+            rows = db.execute(
+                q.hours, {"part_ids": [k[0] for k in keys], "vclass": vclass, "on": on}
+            )
+            for h in rows:
+                found[(h.part_id, vclass, on)].append(review.HoursRef(
                     h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
                     h.vehicle_class, h.id, h.valid_from,
                 ))  # fmt: skip
-            for pid in missing:
-                memo.hours[(pid, vclass, on)] = tuple(found_hours.get(pid, ()))
-            memo.entries += len(missing)
+            return {k: tuple(v) for k, v in found.items()}
+
+        def load_inclusions(
+            roots: list[int],
+        ) -> dict[int, tuple[tuple[int, review.InclusionRef], ...]]:
+            found: dict[int, list[tuple[int, review.InclusionRef]]] = defaultdict(list)
+            for root, inc_id, pid, op, included_pid, included_op, *row in db.execute(
+                q.inclusions, {"part_ids": roots}
+            ):
+                found[root].append((inc_id, review.InclusionRef(pid, op, included_pid, included_op)))  # fmt: skip
+                memo.parts[included_pid] = part_info(row)
+            return {root: tuple(v) for root, v in found.items()}
+
+        memo.fill(memo.hours, [(pid, vclass, on) for pid in line_part_ids], load_hours, ())
         for pid in line_part_ids:
             for h in memo.hours[(pid, vclass, on)]:
                 hours[(h.part_id, h.operation)] = h
-        missing = [pid for pid in line_part_ids if pid not in memo.inclusions]
-        if missing:
-            reached: dict[int, list[tuple[int, review.InclusionRef]]] = defaultdict(list)
-            for root, inc_id, pid, op, included_pid, included_op, *row in db.execute(
-                q.inclusions, {"part_ids": missing}
-            ):
-                reached[root].append((inc_id, review.InclusionRef(pid, op, included_pid, included_op)))  # fmt: skip
-                memo.parts[included_pid] = part_info(row)
-            for pid in missing:
-                memo.inclusions[pid] = tuple(reached.get(pid, ()))
-            memo.entries += len(missing)
+        memo.fill(memo.inclusions, line_part_ids, load_inclusions, ())
         every = {inc_id: inc for pid in line_part_ids for inc_id, inc in memo.inclusions[pid]}
         for inc_id in sorted(every):
             inc = every[inc_id]
@@ -970,8 +992,7 @@ def load_refs(
     refs = review.Refs(
         resolved=resolved,
         branch=branch_info, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
-        matches=matches, components={k: tuple(v) for k, v in components.items()}, fitted=fitted,
-        price_versions={k: tuple(v) for k, v in versions.items()}, chain=chain,
+        matches=matches, components=components, fitted=fitted, price_versions=versions, chain=chain,
         price_types=price_types, card_parts=card_parts, labor_rates=labor, labor_kinds=kinds,
         hours=hours, inclusions=tuple(inclusions), consumables=consumables, rescue=rescue,
         earlier=tuple(earlier),
