@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 
 from api.auth import require
-from api.controllers import NO_STORE, run
+from api.controllers import NO_STORE, autocommit, run
 from api.problems import problem_responses
 from pricebook import estimates
 
@@ -97,16 +97,10 @@ class EstimateController(Controller):
         matcher = await matcher_for(state) if needs_matcher else None
         caller = getattr(request.state, "caller", None)
         actor = caller.name if caller is not None else ""
-        keep = state.settings.reference_cache_entries
-        # a bare connection in autocommit mode: no BEGIN and COMMIT round trips (the one write
-        # is a single INSERT; see estimates.validate)
-        async with state.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            validation = await connection.run_sync(
-                lambda c: estimates.validate(
-                    c, estimate, force=force, matcher=matcher, actor=actor, keep=keep
-                )
-            )
+        validation = await autocommit(
+            state, estimates.validate, estimate, force=force, matcher=matcher, actor=actor,
+            keep=state.settings.reference_cache_entries,
+        )  # fmt: skip
         # the body is JSON already (see Validation.to_json); the annotation documents its shape
         return Response(
             validation.to_json(),  # type: ignore[arg-type]

@@ -2,16 +2,22 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.controllers import ITEM_ERRORS, READ_ERRORS, REVALIDATE, OptCode, OptId, run
+from api.controllers import (
+    ITEM_ERRORS,
+    READ_ERRORS,
+    REVALIDATE,
+    OptCode,
+    OptId,
+    autocommit,
+    run,
+)
 from api.problems import problem_responses
 from api.schemas import (
     BatchResolution,
@@ -26,8 +32,6 @@ from api.schemas import (
 from pricebook import prices
 from pricebook.errors import NotFound
 
-T = TypeVar("T")
-
 _RESOLVE_DOC = (
     "Precedence: a channel's rate card covering the part's category (its price type's reference "
     "less the card's discount) → a policy special agreement's price type (4s_repair: 4s/oem; "
@@ -39,17 +43,6 @@ _RESOLVE_DOC = (
     "withdrawn ones never). Every candidate is listed with its validity, source and why it won "
     "or lost."
 )
-
-
-async def read(state: State, fn: Callable[..., T], /, *args: Any) -> T:
-    """Run a read-only core query function on a bare connection in autocommit mode: no BEGIN
-    and no ROLLBACK around it (two round trips fewer), and no Session. `load_and_resolve` with
-    a `ReferenceData` is one statement without channels, so it sees one snapshot; with channels
-    two, each under READ COMMITTED just as in a transaction."""
-    engine: AsyncEngine = state.engine
-    async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        return await connection.run_sync(fn, *args)
 
 
 async def reference(state: State) -> prices.ReferenceData:
@@ -106,7 +99,11 @@ class PriceController(Controller):
             on=on or dt.date.today(), part_id=part_id, oe=oe, model_id=model_id, branch=branch,
             price_type=price_type, channel=channel, agreement=agreement,
         )  # fmt: skip
-        (outcome,) = await read(state, prices.load_and_resolve, [request], await reference(state))
+        # load_and_resolve with a ReferenceData is one statement without channels (one
+        # snapshot); with channels two, each under READ COMMITTED as in a transaction
+        (outcome,) = await autocommit(
+            state, prices.load_and_resolve, [request], await reference(state)
+        )
         if outcome.error is not None:
             raise outcome.error
         return _out(outcome)
@@ -137,7 +134,9 @@ class PriceController(Controller):
             )
             for i in data.items
         ]
-        outcomes = await read(state, prices.load_and_resolve, requests, await reference(state))
+        outcomes = await autocommit(
+            state, prices.load_and_resolve, requests, await reference(state)
+        )
         results = []
         for n, outcome in enumerate(outcomes):
             if outcome.error is None:
