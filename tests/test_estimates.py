@@ -4,19 +4,17 @@ and over HTTP: status codes, problem+json naming the field, 413s, no 500 for any
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from pricebook import estimates
+from pricebook import estimates, migrate
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import Part, RuleProfileVersion, VehicleModel
@@ -234,19 +232,10 @@ def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
     assert (after["allowed"], after["cut"]) == ("1102.50", "177.50")
 
 
-def _migration_0007() -> Any:
-    path = (
-        Path(__file__).parent.parent / "migrations/versions/20261204_0007_reference_generation.py"
-    )
-    spec = importlib.util.spec_from_file_location("migration_0007", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 #: the tables whose rows move the reference generation (migration 0007)
-GENERATION_TABLES: tuple[str, ...] = _migration_0007().TABLES
+GENERATION_TABLES: tuple[str, ...] = (
+    ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0007").module.TABLES
+)
 
 
 def test_every_table_whose_rows_validation_keeps_moves_the_generation():

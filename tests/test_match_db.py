@@ -367,14 +367,14 @@ def test_a_change_committed_after_a_newer_one_is_not_missed(demo):
 
 def test_migration_0008_knows_the_learned_reason():
     """Migration 0008's trigger tells confirmations from other changes by the reason's prefix."""
-    import importlib.util
-    from pathlib import Path
+    from alembic.script import ScriptDirectory
 
+    from pricebook import migrate
     from pricebook.matching.loader import LEARNED_REASON
 
-    path = Path(__file__).parent.parent / "migrations/versions/20261204_0008_catalog_generation.py"
-    spec = importlib.util.spec_from_file_location("migration_0008", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert module.LEARNED_REASON == LEARNED_REASON
+    assert (
+        ScriptDirectory.from_config(migrate.alembic_config())
+        .get_revision("0008")
+        .module.LEARNED_REASON
+        == LEARNED_REASON
+    )
