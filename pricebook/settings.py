@@ -22,6 +22,8 @@ class Settings:
     pool_size: int = 10
     #: Seconds a request waits for a free connection before answering 503.
     pool_timeout: float = 5.0
+    #: A pooled connection idle for longer than this is pinged before use (`db._ping_when_idle`).
+    pool_ping_idle_seconds: float = 1.0
     #: Where the staff UI session cookie secret comes from (random per process when empty).
     session_secret: str = ""
     #: Contact URL named in the scrapers' User-Agent.
@@ -41,6 +43,7 @@ class Settings:
             echo_sql=env.get("PRICEBOOK_ECHO_SQL", "") in {"1", "true", "yes"},
             pool_size=int(env.get("PRICEBOOK_POOL_SIZE", "10")),
             pool_timeout=float(env.get("PRICEBOOK_POOL_TIMEOUT", "5")),
+            pool_ping_idle_seconds=float(env.get("PRICEBOOK_POOL_PING_IDLE_SECONDS", "1")),
             session_secret=env.get("PRICEBOOK_SESSION_SECRET", ""),
             scraper_contact_url=env.get(
                 "PRICEBOOK_SCRAPER_CONTACT_URL", "https://pricebook.invalid/contact"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
-from pricebook.db import make_async_engine
+from pricebook.db import make_async_engine, make_engine
 from pricebook.settings import Settings
 
 
@@ -20,3 +23,75 @@ async def test_api_connections_plan_prepared_statements_once(empty_postgres_url:
     finally:
         await engine.dispose()
     assert mode == "force_generic_plan"
+
+
+def _terminate(url: str, pid: int) -> None:
+    """End a backend from outside, as a database restart or a proxy's idle timeout would."""
+    admin = make_engine(Settings(database_url=url))
+    try:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            for _ in range(100):  # pg_terminate_backend only signals the backend
+                gone = not connection.scalar(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                )
+                if gone:
+                    return
+                time.sleep(0.02)
+    finally:
+        admin.dispose()
+    raise AssertionError(f"backend {pid} did not end")
+
+
+@pytest.mark.postgres
+async def test_a_connection_lost_while_idle_is_pinged_and_replaced_unseen(empty_postgres_url: str):
+    engine = make_async_engine(
+        Settings(database_url=empty_postgres_url, pool_ping_idle_seconds=0.05)
+    )
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        _terminate(empty_postgres_url, first)
+        time.sleep(0.1)  # idle past the limit
+        async with engine.connect() as connection:  # no error: the ping found it gone
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+    finally:
+        await engine.dispose()
+    assert second != first
+
+
+@pytest.mark.postgres
+async def test_a_connection_reused_within_the_idle_limit_is_not_pinged(empty_postgres_url: str):
+    """No ping under the limit: a connection cut between two uses fails its request once (the
+    API answers 503 for an invalidated connection), and the pool then starts afresh."""
+    engine = make_async_engine(
+        Settings(database_url=empty_postgres_url, pool_ping_idle_seconds=3600)
+    )
+    try:
+        async with engine.connect() as connection:
+            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        _terminate(empty_postgres_url, first)
+        with pytest.raises(DBAPIError) as lost:
+            async with engine.connect() as connection:
+                await connection.scalar(text("SELECT 1"))
+        assert lost.value.connection_invalidated
+        async with engine.connect() as connection:
+            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+    finally:
+        await engine.dispose()
+    assert second != first
+
+
+@pytest.mark.postgres
+def test_the_cli_engine_pings_idle_connections_too(empty_postgres_url: str):
+    engine = make_engine(Settings(database_url=empty_postgres_url, pool_ping_idle_seconds=0.05))
+    try:
+        with engine.connect() as connection:
+            first = connection.scalar(text("SELECT pg_backend_pid()"))
+        _terminate(empty_postgres_url, first)
+        time.sleep(0.1)
+        with engine.connect() as connection:
+            second = connection.scalar(text("SELECT pg_backend_pid()"))
+    finally:
+        engine.dispose()
+    assert second != first
