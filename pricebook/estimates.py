@@ -226,6 +226,10 @@ def _amount(value: Decimal | None, field: str, *, places: int = 2, maximum: Deci
     return value.quantize(Decimal(1).scaleb(-places))
 
 
+def normalized_vin(vin: str) -> str:
+    return vin.strip().upper()
+
+
 def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> review.Estimate:
     """Check what the types cannot (amounts, consistency between fields) and build the core's
     estimate. Errors name the field: `lines[3].repair_cost`."""
@@ -329,7 +333,7 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
     return review.Estimate(
         id=request.estimate_id, version=request.version, date=request.date,
         submitted_at=submitted, branch=request.branch,
-        vehicle=review.Vehicle(v.model_id, v.brand.strip(), v.model.strip(), v.vin.strip().upper(), v.vehicle_class),
+        vehicle=review.Vehicle(v.model_id, v.brand.strip(), v.model.strip(), normalized_vin(v.vin), v.vehicle_class),
         shop=review.Shop(request.shop.tier, request.shop.channel_code),
         policy=review.Policy(request.policy.four_s_allowed, request.policy.glass),
         lines=tuple(lines),
@@ -386,10 +390,44 @@ def _in_force(model: Any, on: date) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class _Static:
+    """The small tables every validation reads, and what is derived from them."""
+
     branches: dict[int, Any]
-    regions: list[Any]
+    branch_by_code: dict[str, Any]
+    #: region id → (code, parent id), and as the rescue tariff names it
+    regions: dict[int, tuple[str, int | None]]
+    region_names: dict[int, str]
     price_types: dict[int, PriceTypeInfo]
-    labor_kinds: list[Any]
+    type_codes: frozenset[str]
+    #: labor kind code → name, id → code
+    labor_kinds: dict[str, str]
+    labor_kind_code: dict[int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where an estimate is reviewed: its branch and the chain of branches and regions whose
+    prices, rates and profiles apply to it, nearest first."""
+
+    branch: review.BranchInfo
+    chain: tuple[Any, ...]
+    branch_ids: list[int]
+    region_ids: list[int]
+
+    @classmethod
+    def of(cls, branch: Any, static: _Static) -> _Place:
+        branches = static.branches
+        light = {b.id: _Branch(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()}
+        chain = tuple(chain_for(light[branch.id], light, static.regions))
+        parent = branches.get(branch.parent_id) if branch.parent_id else None
+        info = review.BranchInfo(
+            branch.id, branch.code, branch.name, from_fen(branch.authority_limit_fen),
+            parent.code if parent else None,
+        )  # fmt: skip
+        return cls(
+            info, chain, [s.target_id for s in chain if s.scope == "branch"],
+            [s.target_id for s in chain if s.scope == "region"],
+        )  # fmt: skip
 
 
 #: by default a process keeps at most this many entries (a part's prices in one context, its
@@ -412,6 +450,8 @@ class _References:
 
     generation: tuple[str, int]
     static: _Static | None = None
+    #: per branch code (as estimates give it)
+    places: dict[str, _Place] = field(default_factory=dict)
     profiles: dict[tuple[Any, ...], review.RuleProfile] = field(default_factory=dict)
     labor_rates: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
     vehicles: dict[int, review.VehicleInfo | None] = field(default_factory=dict)
@@ -488,13 +528,19 @@ def _load_static(db: Connection) -> _Static:
                    Branch.authority_limit_fen)
         )
     }  # fmt: skip
-    regions = list(db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)))
+    regions = db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)).all()
     price_types = {
         t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)
         for t in db.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
     }  # fmt: skip
     kinds = db.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
-    return _Static(branches, regions, price_types, kinds)
+    return _Static(
+        branches, {b.code: b for b in branches.values()},
+        {r.id: (r.code, r.parent_id) for r in regions},
+        {r.id: f"{r.name}（{r.code}）" for r in regions},
+        price_types, frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
+    )  # fmt: skip
 
 
 _PROFILES: dict[int, review.RuleProfile] = {}
@@ -671,15 +717,28 @@ class _Statements:
             EstimateValidation.estimate_date <= _ON,
             EstimateValidation.estimate_date >= bindparam("since"),
         )  # fmt: skip
-        # the generation and the newest stored validation of the estimate id and version (its
-        # id, or NULL): a new estimate's validation costs one statement less
+        # a validation's first statement, one round trip for three things: the generation,
+        # the newest stored validation of the estimate id and version (its id, or NULL), and
+        # the earlier validations of the VIN (a row each, or one row of NULLs: an outer join).
+        # The profile, and so the repeat-claim window, is not known yet: `load_refs` applies it.
         stored = (
             select(func.max(EstimateValidation.id))
             .where(EstimateValidation.estimate_id == bindparam("estimate_id"),
                    EstimateValidation.estimate_version == bindparam("version"))
             .scalar_subquery()
         )  # fmt: skip
-        self.generation_and_stored = self.generation.add_columns(stored)
+        prior = aliased(EstimateValidation, name="prior")  # not correlated with `stored`
+        self.opening = (
+            select(ReferenceGeneration.token, ReferenceGeneration.value, stored, prior.id,
+                   prior.estimate_id, prior.estimate_version, prior.estimate_date,
+                   prior.replaced_part_ids)
+            .select_from(ReferenceGeneration)
+            .outerjoin(prior, and_(prior.vin == bindparam("vin"),
+                                   prior.estimate_id != bindparam("estimate_id"),
+                                   prior.estimate_date <= _ON))
+            .where(ReferenceGeneration.id == 1)
+            .order_by(prior.id)
+        )  # fmt: skip
         self.stored = select(
             EstimateValidation.id, EstimateValidation.created_at, EstimateValidation.created_by,
             EstimateValidation.request, EstimateValidation.result,
@@ -707,14 +766,16 @@ def load_refs(
     *,
     keep: int = MAX_REFERENCES,
     generation: tuple[str, int] | None = None,
+    prior: Sequence[Any] | None = None,
 ) -> review.Refs:
     """Everything `review.review` needs, in a fixed number of statements whatever the line
     count: one for the reference generation (unless given), then at most one per kind of
     reference this process does not hold yet for that generation (`_References`): the small
     static tables, vehicle, profile, parts, components, fitment, prices, labor rates, standard
     hours, inclusions — and, always, what is not kept: OE lookups, the channel's card,
-    consumable standards, the rescue tariff, earlier claims on the VIN. The statements are
-    built once per process (`_Statements`)."""
+    consumable standards, the rescue tariff, earlier claims on the VIN (unless given: `prior`,
+    the VIN's earlier validations up to the estimate date, as `_Statements.opening` reads
+    them). The statements are built once per process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
     # Core queries on the connection: the ORM layer would only add overhead
@@ -724,25 +785,16 @@ def load_refs(
         memo.static = _load_static(db)  # branches, regions, price types, labor kinds (4)
     static = memo.static
     branches = static.branches
-    by_code = {b.code: b for b in branches.values()}
-    branch = by_code.get(estimate.branch)
-    if branch is None:
-        raise InvalidInput(f"no branch with code {estimate.branch!r}", field="branch")
-    region_rows = static.regions
-    regions = {r.id: (r.code, r.parent_id) for r in region_rows}
-    region_names = {r.id: f"{r.name}（{r.code}）" for r in region_rows}
-    light = {b.id: _Branch(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()}
-    chain = tuple(chain_for(light[branch.id], light, regions))
-    branch_ids = [s.target_id for s in chain if s.scope == "branch"]
-    region_ids = [s.target_id for s in chain if s.scope == "region"]
-    parent = branches.get(branch.parent_id) if branch.parent_id else None
-    branch_info = review.BranchInfo(
-        branch.id, branch.code, branch.name, from_fen(branch.authority_limit_fen),
-        parent.code if parent else None,
-    )  # fmt: skip
+    place = memo.places.get(estimate.branch)
+    if place is None:
+        branch = static.branch_by_code.get(estimate.branch)
+        if branch is None:
+            raise InvalidInput(f"no branch with code {estimate.branch!r}", field="branch")
+        place = memo.places[estimate.branch] = _Place.of(branch, static)
+    chain, branch_ids, region_ids = place.chain, place.branch_ids, place.region_ids
 
     price_types = static.price_types
-    type_codes = {t.code for t in price_types.values()}
+    type_codes = static.type_codes
     for line in estimate.lines:
         if (
             isinstance(line, review.PartLine)
@@ -883,9 +935,7 @@ def load_refs(
             q.card_labor, {"channel": channel, "on": on}
         ):
             card_labor[kind_id] = (card_id, rate_fen, pct_bp)
-    kind_rows = static.labor_kinds
-    kinds = {code: name for _, code, name in kind_rows}
-    kind_code = {kid: code for kid, code, _ in kind_rows}
+    kinds, kind_code = static.labor_kinds, static.labor_kind_code
     for line in estimate.lines:
         if isinstance(line, review.LaborLine) and line.labor_kind not in kinds:
             raise InvalidInput(
@@ -968,21 +1018,26 @@ def load_refs(
         if tariffs:
             t = tariffs[0]
             rescue = review.RescueTariff(
-                region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
+                static.region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
                 from_fen(t.per_km_fen), t.id, t.valid_from,
             )  # fmt: skip
 
-    # earlier claims on the VIN within the profile's window (1)
+    # earlier claims on the VIN within the profile's window (0–1: `validate` reads them with
+    # the generation)
     earlier: list[review.EarlierClaim] = []
     if estimate.vehicle.vin:
-        window = timedelta(days=profile.settings.repeat_claim_window_days)
-        for vid, eid, ever, edate, replaced in db.execute(
-            q.earlier,
-            {"vin": estimate.vehicle.vin, "estimate_id": estimate.id, "on": on,
-             "since": on - window},
-        ):  # fmt: skip
-            for pid in replaced or ():
-                earlier.append(review.EarlierClaim(eid, ever, edate, int(pid), vid))
+        since = on - timedelta(days=profile.settings.repeat_claim_window_days)
+        if prior is None:
+            prior = db.execute(
+                q.earlier,
+                {"vin": estimate.vehicle.vin, "estimate_id": estimate.id, "on": on,
+                 "since": since},
+            ).all()  # fmt: skip
+        for vid, eid, ever, edate, replaced in prior:
+            if edate >= since:
+                earlier.extend(
+                    review.EarlierClaim(eid, ever, edate, int(p), vid) for p in replaced or ()
+                )
 
     resolved: dict[tuple[Any, ...], Any] = {}
     if not channel:
@@ -991,7 +1046,7 @@ def load_refs(
             resolved.clear()
     refs = review.Refs(
         resolved=resolved,
-        branch=branch_info, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
+        branch=place.branch, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
         matches=matches, components=components, fitted=fitted, price_versions=versions, chain=chain,
         price_types=price_types, card_parts=card_parts, labor_rates=labor, labor_kinds=kinds,
         hours=hours, inclusions=tuple(inclusions), consumables=consumables, rescue=rescue,
@@ -1135,23 +1190,23 @@ def validate(
     the one INSERT."""
     db = _connection(session)
     q = _statements(db)
-    generation = None
-    if not force:
-        token, value, stored_id = db.execute(
-            q.generation_and_stored,
-            {"estimate_id": request.estimate_id, "version": request.version},
-        ).one()
-        generation = (token, value)
-        if stored_id is not None:
-            stored = db.execute(q.stored, {"id": stored_id}).one()
-            return Validation(
-                stored.id, stored.created_at, stored.created_by, True,
-                _canonical(_as_now(stored.request)) != _canonical(_json(request)),
-                msgspec.json.encode(stored.result),
-            )  # fmt: skip
+    rows = db.execute(
+        q.opening,
+        {"estimate_id": request.estimate_id, "version": request.version, "on": request.date,
+         "vin": normalized_vin(request.vehicle.vin) or None},  # NULL: no VIN matches none
+    ).all()  # fmt: skip
+    token, value, stored_id = rows[0][:3]
+    if stored_id is not None and not force:
+        stored = db.execute(q.stored, {"id": stored_id}).one()
+        return Validation(
+            stored.id, stored.created_at, stored.created_by, True,
+            _canonical(_as_now(stored.request)) != _canonical(_json(request)),
+            msgspec.json.encode(stored.result),
+        )  # fmt: skip
+    prior = [row[3:] for row in rows if row[3] is not None]
     estimate = to_estimate(request, now=now)
     matches = _matches_for(db, estimate, matcher)
-    refs = load_refs(db, estimate, matches, keep=keep, generation=generation)
+    refs = load_refs(db, estimate, matches, keep=keep, generation=(token, value), prior=prior)
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
     ind = result.indicators

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from pricebook import estimates, migrate
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput, NotFound
-from pricebook.models import Part, RuleProfileVersion, VehicleModel
+from pricebook.models import EstimateValidation, Part, RuleProfileVersion, VehicleModel
 from tests import catalog_rows
 from tests.test_api_base import api_fixture, seed  # noqa: F401  (fixtures)
 
@@ -327,6 +327,37 @@ def test_repeat_claim_across_estimates(db):
     flag = later.result["lines"][0]["flags"][0]
     assert flag["code"] == "REPEAT_CLAIM" and flag["details"]["earlier_estimate_id"] == "E-A"
     assert later.result["lines"][0]["allowed"] == "0.00"
+
+
+def test_repeat_claim_only_within_the_window_and_on_the_same_vin(db):
+    """SZ01's window is 365 days. The fender was replaced on this VIN (typed in lower case: VINs
+    compare normalized) on 2025-01-02, 368 days before 2026-01-05: not a repeat claim; nor is
+    another VIN's replacement on 2025-12-01. Then one on 2026-01-04, a day before, is: allowed
+    0.00."""
+    vin = {"model_id": db.model, "vin": "LSVAB4BR5PN000077"}
+
+    def fender(estimate_id: str, date: str, vehicle: dict = vin, **kw):
+        data = body(db, [fender_line(db, "990.00")], estimate_id=estimate_id, date=date,
+                    submitted_at=f"{date}T10:00:00+08:00", vehicle=vehicle, **kw)  # fmt: skip
+        return estimates.validate(s, request(data)).result["lines"][0]
+
+    with transaction(db.engine) as s:
+        fender("E-OLD", "2025-01-02", {"model_id": db.model, "vin": "lsvab4br5pn000077"})
+        fender("E-OTHER", "2025-12-01", {"model_id": db.model, "vin": "LSVAB4BR5PN000078"})
+        alone = fender("E-NOW", "2026-01-05")
+        fender("E-IN", "2026-01-04")  # 367 days after E-OLD: paid, not a repeat itself
+        again = fender(
+            "E-NOW", "2026-01-05", {"model_id": db.model, "vin": "lsvab4br5pn000077"}, version=2
+        )
+        replaced = dict(s.execute(select(EstimateValidation.estimate_id,
+                                         EstimateValidation.replaced_part_ids)).all())  # fmt: skip
+    # the earlier ones did replace the fender and were paid: only the window and VIN keep them out
+    assert replaced["E-OLD"] == replaced["E-OTHER"] == replaced["E-IN"] == [db.parts["VW1-0001"]]
+    assert "REPEAT_CLAIM" not in {f["code"] for f in alone["flags"]}
+    assert alone["allowed"] == "990.00"
+    flag = next(f for f in again["flags"] if f["code"] == "REPEAT_CLAIM")
+    assert flag["details"]["earlier_estimate_id"] == "E-IN" and flag["details"]["days"] == 1
+    assert (again["allowed"], again["cut"]) == ("0.00", "990.00")
 
 
 def test_rescue_consumable_and_labor_from_the_database(db):
