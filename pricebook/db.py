@@ -95,11 +95,32 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
         # statistics change (ANALYZE, autovacuum's included): they follow the data's growth
         # (seen: the inclusion closure moves from a hash join to index lookups at 150,000 rows).
         kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_generic_plan"}}
+        kwargs["json_serializer"] = msgspec.json.encode  # bytes: see _asyncpg_json_as_bytes
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)
     _ping_when_idle(engine.sync_engine, settings.pool_ping_idle_seconds)
     return engine
+
+
+def _json_bytes(value: bytes | str) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _asyncpg_json_as_bytes(dbapi_connection: Any, _record: Any) -> None:
+    """JSON goes to and from asyncpg as bytes. SQLAlchemy's codec takes text: a stored
+    validation (~75 KB of mostly Chinese text, encoded once by msgspec) went bytes → str → bytes
+    on the way in and bytes → str on the way out, ~0.1 ms of a validation's CPU. Runs after the
+    dialect's own codec setup, which it replaces; a str (SQL text with a json parameter) is
+    still accepted."""
+    dbapi_connection.run_async(
+        lambda connection: connection.set_type_codec(
+            "json", encoder=_json_bytes, decoder=msgspec.json.decode, schema="pg_catalog",
+            format="binary",
+        )
+    )  # fmt: skip
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

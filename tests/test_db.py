@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import JSON, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 
 from pricebook.db import make_async_engine, make_engine
@@ -95,3 +96,25 @@ def test_the_cli_engine_pings_idle_connections_too(empty_postgres_url: str):
     finally:
         engine.dispose()
     assert second != first
+
+
+@pytest.mark.postgres
+async def test_json_goes_through_asyncpg_as_bytes_both_ways(empty_postgres_url: str):
+    """The API's engine hands asyncpg JSON as msgspec's bytes and reads it back decoded; text
+    SQL with a json parameter (a str) still works."""
+    value = {"name": "左前翼子板", "amount": "1280.00", "ids": [1, 2]}
+    engine = make_async_engine(Settings(database_url=empty_postgres_url))
+    try:
+        async with engine.connect() as connection:
+            typed = await connection.scalar(select(bindparam("v", value, type_=JSON)))
+            raw = await connection.scalar(
+                text("SELECT CAST(:v AS json)"), {"v": '{"名": "翼子板"}'}
+            )
+            as_text = await connection.scalar(
+                text("SELECT CAST(:v AS json)::text").bindparams(bindparam("v", type_=JSON)),
+                {"v": value},
+            )
+    finally:
+        await engine.dispose()
+    assert typed == value and raw == {"名": "翼子板"}
+    assert json.loads(as_text) == value
