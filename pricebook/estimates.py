@@ -221,9 +221,13 @@ def _amount(value: Decimal | None, field: str, *, places: int = 2, maximum: Deci
         )
     if value > maximum:
         raise InvalidInput(f"{field} must be at most {maximum}", field=field)
-    if value != value.quantize(Decimal(1).scaleb(-places)):
+    rounded = value.quantize(_STEPS[places])
+    if rounded != value:
         raise InvalidInput(f"{field} has more than {places} decimals", field=field)
-    return value.quantize(Decimal(1).scaleb(-places))
+    return rounded
+
+
+_STEPS = {places: Decimal(1).scaleb(-places) for places in range(4)}
 
 
 def normalized_vin(vin: str) -> str:
