@@ -1636,11 +1636,11 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         part = contexts[index].part
         return part.id if part else None
 
+    keys = {line.index: duplicate_key(line, part_of) for line in estimate.lines}
     first_of: dict[tuple[Any, ...], int] = {}
-    for line in estimate.lines:
-        key = duplicate_key(line, part_of)
+    for index, key in keys.items():
         if key is not None:
-            first_of.setdefault(key, line.index)
+            first_of.setdefault(key, index)
 
     results: dict[int, LineResult] = {}
     excluded: dict[int, Flag] = {}  # part-line index -> the flag that excluded it
@@ -1650,7 +1650,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
     for index, ctx in contexts.items():
         line = ctx.line
         unknown = line.part_id is not None and ctx.part is None
-        key = duplicate_key(line, part_of)
+        key = keys[index]
         label = _name(ctx)
         proposals: list[Proposal | None] = [
             rule_custom_part(ctx),
@@ -1716,7 +1716,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
                     details={"excluded_line": line.line_ref},
                 )
             )
-        key = duplicate_key(line, part_of)
+        key = keys[line.index]
         op_label = f"{OPERATION_ZH.get(line.operation, line.operation)}{part.name if part else ''}"
         proposals.append(rule_duplicate(line, first_of.get(key) if key else None, op_label))
         proposals.append(rule_overlap(line, part, claimed_ops, refs, graph))
@@ -1749,7 +1749,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
     for line in estimate.lines:
         if isinstance(line, ConsumableLine):
             std = refs.consumables.get(line.kind)
-            key = duplicate_key(line, part_of)
+            key = keys[line.index]
             proposals = [rule_duplicate(line, first_of.get(key) if key else None,
                                         std.name if std else line.kind)]  # fmt: skip
             unknown = std is None
