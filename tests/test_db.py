@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import JSON, bindparam, select, text
@@ -44,18 +45,22 @@ def _terminate(url: str, pid: int) -> None:
     raise AssertionError(f"backend {pid} did not end")
 
 
+async def _backend(engine: Any) -> int:
+    """The backend serving the connection the pool hands out next."""
+    async with engine.connect() as connection:
+        return int(await connection.scalar(text("SELECT pg_backend_pid()")))
+
+
 @pytest.mark.postgres
 async def test_a_connection_lost_while_idle_is_pinged_and_replaced_unseen(empty_postgres_url: str):
     engine = make_async_engine(
         Settings(database_url=empty_postgres_url, pool_ping_idle_seconds=0.05)
     )
     try:
-        async with engine.connect() as connection:
-            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        first = await _backend(engine)
         _terminate(empty_postgres_url, first)
         time.sleep(0.1)  # idle past the limit
-        async with engine.connect() as connection:  # no error: the ping found it gone
-            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        second = await _backend(engine)  # no error: the ping found it gone
     finally:
         await engine.dispose()
     assert second != first
@@ -69,15 +74,12 @@ async def test_a_connection_reused_within_the_idle_limit_is_not_pinged(empty_pos
         Settings(database_url=empty_postgres_url, pool_ping_idle_seconds=3600)
     )
     try:
-        async with engine.connect() as connection:
-            first = await connection.scalar(text("SELECT pg_backend_pid()"))
+        first = await _backend(engine)
         _terminate(empty_postgres_url, first)
         with pytest.raises(DBAPIError) as lost:
-            async with engine.connect() as connection:
-                await connection.scalar(text("SELECT 1"))
+            await _backend(engine)
         assert lost.value.connection_invalidated
-        async with engine.connect() as connection:
-            second = await connection.scalar(text("SELECT pg_backend_pid()"))
+        second = await _backend(engine)
     finally:
         await engine.dispose()
     assert second != first
