@@ -2,16 +2,15 @@
 (`pricebook.review`), and the stored result.
 
 `validate(session, request)`:
-1. the database's reference generation and, unless `force`, the stored result of the same
-   estimate id and version (one statement);
+1. the database's reference generation, the stored result of the same estimate id and
+   version (returned unless `force`) and the VIN's earlier validations (one statement);
 2. custom part names (and OE numbers) through the in-memory matching index — no SQL;
 3. every reference the rules need, in a fixed number of statements whatever the number of
    lines (prices of the lines' parts and their components, fitment, labor rates, standard hours
    and every operation inclusion reachable from theirs (one recursive query), the channel's
-   card, the rule profile, consumable standards, the rescue tariff, earlier claims on the VIN).
-   What does not change between estimates is kept in this process per generation
-   (`_References`): once warm, a validation reads only earlier claims, and what is never kept
-   (OE lookups, a channel's card, consumable standards, rescue tariffs);
+   card, the rule profile, consumable standards, the rescue tariff). What does not change
+   between estimates is kept in this process per generation (`_References`): once warm, a
+   validation reads none of them, OE lookups apart;
 4. `review.review(estimate, refs)`;
 5. one INSERT of the request, the result and the indicator figures.
 
@@ -409,6 +408,15 @@ class _Static:
 
 
 @dataclass(frozen=True, slots=True)
+class _Card:
+    """A channel's rate card in force: parts terms per category id, and per labor kind id the
+    card id with its fixed rate or percentage of the standard."""
+
+    parts: dict[int, CardTerms]
+    labor: dict[int, tuple[int, int | None, int | None]]
+
+
+@dataclass(frozen=True, slots=True)
 class _Place:
     """Where an estimate is reviewed: its branch and the chain of branches and regions whose
     prices, rates and profiles apply to it, nearest first."""
@@ -464,9 +472,18 @@ class _References:
     fitted: dict[tuple[int, int], bool | None] = field(default_factory=dict)
     prices: dict[tuple[Any, ...], tuple[PriceVersion, ...]] = field(default_factory=dict)
     hours: dict[tuple[Any, ...], tuple[review.HoursRef, ...]] = field(default_factory=dict)
-    #: `review.reference_for`'s answers per (branch chain, date), shared by validations without
-    #: a channel card (a card is read afresh every time, so its answers are not kept)
+    #: `review.reference_for`'s answers per (branch chain, date, channel)
     resolved: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = field(default_factory=dict)
+    #: a channel's card on a date: parts terms per category, labor terms per labor kind (None:
+    #: no channel with that code)
+    cards: dict[tuple[str, date], _Card | None] = field(default_factory=dict)
+    #: per (kind, vehicle class, date); per (region chain, date)
+    consumables: dict[tuple[str, str, date], review.ConsumableStandard | None] = field(
+        default_factory=dict
+    )
+    rescue: dict[tuple[tuple[int, ...], date], review.RescueTariff | None] = field(
+        default_factory=dict
+    )
     #: part → every inclusion reachable from its operations, as (inclusion id, inclusion)
     inclusions: dict[int, tuple[tuple[int, review.InclusionRef], ...]] = field(default_factory=dict)
     entries: int = 0
@@ -776,10 +793,10 @@ def load_refs(
     count: one for the reference generation (unless given), then at most one per kind of
     reference this process does not hold yet for that generation (`_References`): the small
     static tables, vehicle, profile, parts, components, fitment, prices, labor rates, standard
-    hours, inclusions — and, always, what is not kept: OE lookups, the channel's card,
-    consumable standards, the rescue tariff, earlier claims on the VIN (unless given: `prior`,
-    the VIN's earlier validations up to the estimate date, as `_Statements.opening` reads
-    them). The statements are built once per process (`_Statements`)."""
+    hours, inclusions, the channel's card, consumable standards, the rescue tariff — and,
+    always, what is not kept: OE lookups, earlier claims on the VIN (unless given: `prior`, the
+    VIN's earlier validations up to the estimate date, as `_Statements.opening` reads them).
+    The statements are built once per process (`_Statements`)."""
     on = estimate.date
     q = _statements(session)
     # Core queries on the connection: the ORM layer would only add overhead
@@ -922,23 +939,18 @@ def load_refs(
     memo.fill(memo.prices, [(pid, *where) for pid in line_part_ids], load_prices, ())
     versions = {pid: v for pid in line_part_ids if (v := memo.prices[(pid, *where)])}
 
-    # the channel's card: parts terms (1), labor lines (1); the branch standard rates (0–1)
-    card_parts: dict[int, CardTerms] = {}
-    card_labor: dict[int, tuple[int, int | None, int | None]] = {}
+    # the channel's card: parts terms, labor lines (0–2); the branch standard rates (0–1)
+    card = _Card({}, {})
     channel = estimate.shop.channel_code
     if channel:
-        rows = db.execute(q.card_parts, {"channel": channel, "on": on}).all()
-        if not rows:
+        if (channel, on) not in memo.cards:
+            memo.cards[(channel, on)] = _load_card(db, q, channel, on)
+            memo.entries += 1
+        found_card = memo.cards[(channel, on)]
+        if found_card is None:
             raise InvalidInput(f"no channel with code {channel!r}", field="shop.channel_code")
-        for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
-            if card_id is not None and category_id is not None:
-                card_parts[category_id] = CardTerms(
-                    channel, card_id, category_id, type_id, discount, vf, vt, by, why
-                )
-        for card_id, kind_id, rate_fen, pct_bp in db.execute(
-            q.card_labor, {"channel": channel, "on": on}
-        ):
-            card_labor[kind_id] = (card_id, rate_fen, pct_bp)
+        card = found_card
+    card_parts, card_labor = card.parts, card.labor
     kinds, kind_code = static.labor_kinds, static.labor_kind_code
     for line in estimate.lines:
         if isinstance(line, review.LaborLine) and line.labor_kind not in kinds:
@@ -997,34 +1009,35 @@ def load_refs(
             inclusions.append(inc)
             parts.setdefault(inc.included_part_id, memo.parts[inc.included_part_id])  # type: ignore[arg-type]
 
-    # consumable standards (1)
-    consumables: dict[str, review.ConsumableStandard] = {}
+    # consumable standards of the kinds claimed, the vehicle class's over every class's (0–1)
     kinds_claimed = {l.kind for l in estimate.lines if isinstance(l, review.ConsumableLine)}  # noqa: E741
-    if kinds_claimed:
-        rows_c = db.execute(
-            q.consumables, {"kinds": list(kinds_claimed), "vclass": vclass, "on": on}
+
+    def load_consumables(
+        keys: list[tuple[str, str, date]],
+    ) -> dict[tuple[str, str, date], review.ConsumableStandard]:
+        rows = db.execute(
+            q.consumables, {"kinds": [k[0] for k in keys], "vclass": vclass, "on": on}
         )
-        for c in sorted(rows_c, key=lambda c: c.vehicle_class is not None):
-            consumables[c.kind] = review.ConsumableStandard(
+        found: dict[tuple[str, str, date], review.ConsumableStandard] = {}
+        for c in sorted(rows, key=lambda c: c.vehicle_class is not None):
+            found[(c.kind, vclass, on)] = review.ConsumableStandard(
                 c.kind, c.name, c.unit, Decimal(c.max_quantity_milli) / 1000,
                 from_fen(c.max_unit_price_fen) if c.max_unit_price_fen is not None else None,
                 c.vehicle_class, c.id, c.valid_from,
             )  # fmt: skip
+        return found
 
-    # the rescue tariff of the nearest region (1)
+    memo.fill(memo.consumables, [(k, vclass, on) for k in kinds_claimed], load_consumables, None)
+    consumables = {k: std for k in kinds_claimed if (std := memo.consumables[(k, vclass, on)])}
+
+    # the rescue tariff of the nearest region (0–1)
     rescue = None
     if any(isinstance(l, review.RescueLine) for l in estimate.lines) and region_ids:  # noqa: E741
-        order = {rid: n for n, rid in enumerate(region_ids)}
-        tariffs = sorted(
-            db.execute(q.rescue, {"region_ids": region_ids, "on": on}),
-            key=lambda t: order[t.region_id],
-        )
-        if tariffs:
-            t = tariffs[0]
-            rescue = review.RescueTariff(
-                static.region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
-                from_fen(t.per_km_fen), t.id, t.valid_from,
-            )  # fmt: skip
+        rescue_key = (tuple(region_ids), on)
+        if rescue_key not in memo.rescue:
+            memo.rescue[rescue_key] = _load_rescue(db, q, region_ids, on, static)
+            memo.entries += 1
+        rescue = memo.rescue[rescue_key]
 
     # earlier claims on the VIN within the profile's window (0–1: `validate` reads them with
     # the generation)
@@ -1043,11 +1056,9 @@ def load_refs(
                     review.EarlierClaim(eid, ever, edate, int(p), vid) for p in replaced or ()
                 )
 
-    resolved: dict[tuple[Any, ...], Any] = {}
-    if not channel:
-        resolved = memo.resolved.setdefault(where, {})
-        if len(resolved) > keep:
-            resolved.clear()
+    resolved = memo.resolved.setdefault((*where, channel), {})
+    if len(resolved) > keep:
+        resolved.clear()
     refs = review.Refs(
         resolved=resolved,
         branch=place.branch, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
@@ -1058,6 +1069,43 @@ def load_refs(
     )  # fmt: skip
     _check_damaged_components(estimate, refs)
     return refs
+
+
+def _load_card(db: Connection, q: _Statements, channel: str, on: date) -> _Card | None:
+    rows = db.execute(q.card_parts, {"channel": channel, "on": on}).all()
+    if not rows:
+        return None  # no such channel
+    parts: dict[int, CardTerms] = {}
+    for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
+        if card_id is not None and category_id is not None:
+            parts[category_id] = CardTerms(
+                channel, card_id, category_id, type_id, discount, vf, vt, by, why
+            )
+    labor = {
+        kind_id: (card_id, rate_fen, pct_bp)
+        for card_id, kind_id, rate_fen, pct_bp in db.execute(
+            q.card_labor, {"channel": channel, "on": on}
+        )
+    }
+    return _Card(parts, labor)
+
+
+def _load_rescue(
+    db: Connection, q: _Statements, region_ids: list[int], on: date, static: _Static
+) -> review.RescueTariff | None:
+    """The tariff in force of the nearest region in the chain."""
+    order = {rid: n for n, rid in enumerate(region_ids)}
+    tariffs = sorted(
+        db.execute(q.rescue, {"region_ids": region_ids, "on": on}),
+        key=lambda t: order[t.region_id],
+    )
+    if not tariffs:
+        return None
+    t = tariffs[0]
+    return review.RescueTariff(
+        static.region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
+        from_fen(t.per_km_fen), t.id, t.valid_from,
+    )  # fmt: skip
 
 
 def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> None:

@@ -473,7 +473,7 @@ class Refs(msgspec.Struct, frozen=True):
     #: `reference_for`'s answers: a line asks for its part's price at the claimed type and at
     #: the cap, an assembly for its components' — the same few dozen resolutions, many times.
     #: A memo, not data: empty, or (`pricebook.estimates.load_refs`) the answers kept for the
-    #: same branch chain, date and price versions without a channel card.
+    #: same branch chain, date, channel and reference generation.
     resolved: dict[tuple[Any, ...], Resolution] = msgspec.field(default_factory=dict)
 
     @property

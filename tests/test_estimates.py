@@ -132,6 +132,7 @@ def _lines(db, repeat: int) -> list[dict]:
          "hours": "3", "claimed_rate": "150.00"},
         {"type": "consumable", "kind": "refrigerant", "quantity": "800", "unit": "g",
          "unit_price": "0.30"},
+        {"type": "rescue", "distance_km": "25", "claimed_fee": "600.00"},
     ]  # fmt: skip
     return [dict(line) for _ in range(repeat) for line in pattern]
 
@@ -154,22 +155,27 @@ def _statements_of(db, data: dict, matcher, **kw) -> tuple[list[str], dict]:
 #: what a validation reads of the references this process keeps per generation
 KEPT = ("FROM prices", "FROM fitments", "FROM standard_hours", "inclusion_closure",
         "FROM part_components", "FROM labor_rates", "FROM rule_profiles", "FROM vehicle_models",
-        "FROM branches", "FROM regions", "FROM price_types", "FROM labor_kinds")  # fmt: skip
+        "FROM branches", "FROM regions", "FROM price_types", "FROM labor_kinds", "FROM channels",
+        "FROM rate_card_labor", "FROM consumable_standards", "FROM rescue_tariffs")  # fmt: skip
+
+
+CHANNEL_SHOP = {"tier": "4s", "channel_code": "CH-SHOP1"}
 
 
 def test_statement_count_does_not_grow_with_lines(db):
     """Cold (nothing kept) and warm (the same references kept from a validation before): the
-    count is the same for 5 and 200 lines; warm, only what is never kept is read."""
+    count is the same for 6 and 240 lines (a channel shop; parts, labor, a consumable, a
+    rescue); warm, only what is never kept is read."""
     matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
     cold, warm = [], []
     for n, repeat in enumerate((1, 40)):
         estimates.clear_caches()
-        data = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-{n}",
+        data = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-{n}", shop=CHANNEL_SHOP,
                     vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00000{n}"})  # fmt: skip
         statements, result = _statements_of(db, data, matcher)
-        assert len(result["lines"]) == 5 * repeat
+        assert len(result["lines"]) == 6 * repeat
         cold.append(len(statements))
-        again = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-WARM-{n}",
+        again = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-WARM-{n}", shop=CHANNEL_SHOP,
                      vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00001{n}"})  # fmt: skip
         statements, result_warm = _statements_of(db, again, matcher)
         assert result_warm["lines"] == result["lines"]
@@ -178,6 +184,32 @@ def test_statement_count_does_not_grow_with_lines(db):
         assert not [kept for kept in KEPT if kept in read], read
     assert cold[0] == cold[1] and warm[0] == warm[1], (cold, warm)
     assert cold[0] <= 25 and warm[0] < cold[0] - 8, (cold, warm)
+
+
+def test_kept_answers_with_and_without_a_channel_card_stay_apart(db):
+    """The memo keeps price resolutions per channel: CH-SHOP1's card prices body parts as
+    brand, for which the fender has no price (SPEC_ABOVE_ORIGINAL, to be priced by hand, on
+    top of the price cut); without the card only the price cut: 1,280.00 against SZ01's 990.00
+    + 5% = 1,039.50. Interleaved, each answer is what a validation keeping nothing gives."""
+    estimates.clear_caches()
+
+    def fender(n: int, shop: dict, keep: int = estimates.MAX_REFERENCES) -> dict:
+        data = body(db, [fender_line(db)], estimate_id=f"E-CARD-{n}", shop=shop,
+                    vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0001{n:02d}"})  # fmt: skip
+        with transaction(db.engine) as s:
+            line = estimates.validate(s, request(data), keep=keep).result["lines"][0]
+        return {k: line[k] for k in ("allowed", "cut", "flags")}
+
+    plain = {"tier": "4s"}
+    answers = [fender(n, CHANNEL_SHOP if n % 2 else plain) for n in range(4)]
+    assert answers[0] == answers[2] == fender(4, plain, keep=0)
+    assert answers[1] == answers[3] == fender(5, CHANNEL_SHOP, keep=0)
+    assert [f["code"] for f in answers[0]["flags"]] == ["PART_PRICE_ABOVE_REFERENCE"]
+    assert (answers[0]["allowed"], answers[0]["cut"]) == ("1039.50", "240.50")
+    spec, price = answers[1]["flags"]
+    assert spec["code"] == "SPEC_ABOVE_ORIGINAL" and "CH-SHOP1" in spec["message_zh"]
+    assert spec["reference"] is None and spec["cut"] == "0.00"
+    assert price["code"] == "PART_PRICE_ABOVE_REFERENCE" and answers[1]["allowed"] == "1039.50"
 
 
 def test_keeping_no_references_reads_them_all_every_time(db):
@@ -232,26 +264,30 @@ def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
     assert (after["allowed"], after["cut"]) == ("1102.50", "177.50")
 
 
-#: the tables whose rows move the reference generation (migration 0007)
-GENERATION_TABLES: tuple[str, ...] = (
-    ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0007").module.TABLES
+#: the tables whose rows move the reference generation (migrations 0007 and 0009)
+GENERATION_TABLES: tuple[str, ...] = tuple(
+    table
+    for revision in ("0007", "0009")
+    for table in ScriptDirectory.from_config(migrate.alembic_config())
+    .get_revision(revision)
+    .module.TABLES
 )
 
 
 def test_every_table_whose_rows_validation_keeps_moves_the_generation():
     """The kept references are only as fresh as the generation: every table a kept statement
-    reads (and the small static tables) must have migration 0007's triggers."""
+    reads (and the small static tables) must have the triggers of migration 0007 or 0009."""
     from sqlalchemy.sql.util import find_tables
 
     from pricebook.models import Base
 
     q = estimates._Statements("postgresql")
     kept = [q.vehicle, q.profiles, q.parts, q.components, q.fitment, q.prices, q.labor_rates,
-            q.hours, q.inclusions]  # fmt: skip
+            q.hours, q.inclusions, q.card_parts, q.card_labor, q.consumables, q.rescue]  # fmt: skip
     read = {t.name for st in kept for t in find_tables(st, include_joins=True, include_aliases=True)
             if getattr(t, "name", None) in Base.metadata.tables}  # fmt: skip
     read |= {"branches", "regions", "price_types", "labor_kinds"}  # estimates._load_static
-    assert "operation_inclusions" in read and "prices" in read
+    assert {"operation_inclusions", "prices", "rate_card_parts", "rescue_tariffs"} <= read
     assert read <= set(GENERATION_TABLES), read - set(GENERATION_TABLES)
 
 
@@ -259,7 +295,8 @@ def test_every_table_whose_rows_validation_keeps_moves_the_generation():
 def test_every_kept_table_moves_the_generation_once_per_transaction(db, table):
     """A write to any table whose rows validation keeps moves the generation when it commits
     (once per transaction on PostgreSQL, however many rows); a rolled-back one does not."""
-    versioned = table in ("prices", "labor_rates", "standard_hours", "rule_profiles")
+    versioned = table in ("prices", "labor_rates", "standard_hours", "rule_profiles", "rate_cards",
+                          "consumable_standards", "rescue_tariffs")  # fmt: skip
     key = {"part_components": "assembly_id", "fitments": "part_id"}.get(table, "id")
     # versioned rows may only be shortened; every other row is rewritten as it was
     change = (
