@@ -62,8 +62,8 @@ from pricebook.settings import Settings  # noqa: E402
 def prepare(url: str, parts: int, prices: int, *, fill: bool = True) -> tuple[str, dict]:
     engine = make_engine(Settings(database_url=url))
     try:
+        migrate.upgrade(engine)  # a database kept from an earlier run may be behind the code
         if fill:
-            migrate.upgrade(engine)
             scale_demo(engine, parts=parts, prices=prices)
             with transaction(engine) as session:
                 load_demo_review_config(session)
