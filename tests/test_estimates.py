@@ -212,6 +212,23 @@ def test_kept_answers_with_and_without_a_channel_card_stay_apart(db):
     assert price["code"] == "PART_PRICE_ABOVE_REFERENCE" and answers[1]["allowed"] == "1039.50"
 
 
+def test_an_unknown_channel_is_422_until_it_exists(db):
+    """ "No such channel" is kept like any reference, and goes with the generation: once the
+    channel is added (here by hand, as in psql), the next validation finds it."""
+    estimates.clear_caches()
+    data = body(db, [fender_line(db)], shop={"tier": "4s", "channel_code": "CH-NEW"})
+    for _ in range(2):
+        with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+            estimates.validate(s, request(data))
+        assert err.value.field == "shop.channel_code"
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO channels (code, name, kind) VALUES ('CH-NEW', '新渠道', "
+                          "'repair_shop')"))  # fmt: skip
+    with transaction(db.engine) as s:
+        line = estimates.validate(s, request(data)).result["lines"][0]
+    assert line["allowed"] == "1039.50"  # no card in force: the branch's price, as without one
+
+
 def test_keeping_no_references_reads_them_all_every_time(db):
     """`PRICEBOOK_REFERENCE_CACHE_ENTRIES=0` (keep=0): nothing is kept between validations."""
     from pricebook.settings import Settings
