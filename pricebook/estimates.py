@@ -25,10 +25,10 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from sqlalchemy import Date, and_, bindparam, case, func, insert, or_, select, update
@@ -448,19 +448,29 @@ class _Place:
 MAX_REFERENCES = 100_000
 
 
+class Generation(NamedTuple):
+    """Where the database's references stand (its `reference_generation` row): `value` moves
+    in every transaction that changes what validation keeps, prices apart; `prices` in every
+    one that changes prices (migrations 0007, 0009, 0010). `token` tells databases apart."""
+
+    token: str
+    value: int
+    prices: int
+
+
 @dataclass(slots=True)
 class _References:
-    """What validations read of one database as of one reference generation (its
-    `reference_generation` row): kept in this process and shared by every validation that
-    reads the same generation. The database moves the generation in every transaction that
-    changes one of these tables (migration 0007), so nothing here is ever stale, whoever wrote.
+    """What validations read of one database as of one reference generation: kept in this
+    process and shared by every validation that reads the same generation. The database moves
+    the generation in every transaction that changes one of these tables, so nothing here is
+    ever stale, whoever wrote; a price change replaces only the prices (`after_prices_moved`).
 
     A validation loads only what the memo lacks, each kind in one statement for all the parts
     missing it (so the number of statements stays fixed, cold or warm). A part's entry is kept
     per context that decides it: prices per (branch chain, date), fitment per model, standard
     hours per (vehicle class, date); None is kept for "the catalogue has none"."""
 
-    generation: tuple[str, int]
+    generation: Generation
     static: _Static | None = None
     #: per branch code (as estimates give it)
     places: dict[str, _Place] = field(default_factory=dict)
@@ -487,6 +497,15 @@ class _References:
     #: part → every inclusion reachable from its operations, as (inclusion id, inclusion)
     inclusions: dict[int, tuple[tuple[int, review.InclusionRef], ...]] = field(default_factory=dict)
     entries: int = 0
+
+    def after_prices_moved(self, generation: Generation) -> _References:
+        """The same references as of `generation`, a later one in which only prices moved:
+        everything but the prices and the resolutions made from them, shared (the dicts are
+        the same objects: what a validation of either generation adds to them holds for both)."""
+        return replace(
+            self, generation=generation, prices={}, resolved={},
+            entries=self.entries - len(self.prices),
+        )  # fmt: skip
 
     def fill(
         self,
@@ -522,23 +541,32 @@ def _connection(db: Session | Connection) -> Connection:
 
 
 def _references(
-    db: Connection, keep: int = MAX_REFERENCES, generation: tuple[str, int] | None = None
+    db: Connection, keep: int = MAX_REFERENCES, generation: Generation | None = None
 ) -> _References:
     """This process's references for the database's current generation (read in one statement
-    unless given: `validate` reads it with the stored-result lookup); with `keep` 0, a memo of
-    this validation's own."""
+    unless given: `validate` reads it in its first statement); with `keep` 0, a memo of this
+    validation's own."""
     url = str(db.engine.url)
-    token, value = generation or db.execute(_statements(db).generation).one()
+    if generation is None:
+        generation = Generation(*db.execute(_statements(db).generation).one())
     refs = _REFERENCES.get(url)
-    if refs is not None and refs.generation == (token, value) and refs.entries <= keep:
+    if refs is not None and refs.generation == generation and refs.entries <= keep:
         return refs
-    fresh = _References((token, value))
-    if keep and (refs is None or refs.generation[0] != token or refs.generation[1] <= value):
-        _REFERENCES[url] = fresh
-    # else this request's snapshot is older than the memo's generation: it gets a memo of its
-    # own (under snapshot isolation, as on SQLite, what it loads would be older than the
-    # shared memo claims)
-    return fresh
+    if not keep:
+        return _References(generation)
+    if refs is not None and refs.generation.token == generation.token:
+        # the counters only grow, and one snapshot sees both as of one moment: (value,
+        # prices) of two snapshots are ordered the same way
+        if refs.generation[1:] > generation[1:]:
+            # this request's snapshot is older than the memo's: a memo of its own (under
+            # snapshot isolation, as on SQLite, what it loads would be older than the shared
+            # memo claims)
+            return _References(generation)
+        if refs.generation.value == generation.value and refs.entries <= keep:
+            _REFERENCES[url] = refs.after_prices_moved(generation)
+            return _REFERENCES[url]
+    _REFERENCES[url] = _References(generation)
+    return _REFERENCES[url]
 
 
 def _load_static(db: Connection) -> _Static:
@@ -607,9 +635,9 @@ class _Statements:
 
     def __init__(self, dialect: str) -> None:
         self.pg = dialect == "postgresql"
-        self.generation = select(ReferenceGeneration.token, ReferenceGeneration.value).where(
-            ReferenceGeneration.id == 1
-        )
+        self.generation = select(
+            ReferenceGeneration.token, ReferenceGeneration.value, ReferenceGeneration.prices
+        ).where(ReferenceGeneration.id == 1)
         self.vehicle = (
             select(VehicleModel.id, VehicleModel.code, VehicleModel.name,
                    VehicleModel.vehicle_class, Brand.id, Brand.name)
@@ -750,9 +778,9 @@ class _Statements:
         )  # fmt: skip
         prior = aliased(EstimateValidation, name="prior")  # not correlated with `stored`
         self.opening = (
-            select(ReferenceGeneration.token, ReferenceGeneration.value, stored, prior.id,
-                   prior.estimate_id, prior.estimate_version, prior.estimate_date,
-                   prior.replaced_part_ids)
+            select(ReferenceGeneration.token, ReferenceGeneration.value,
+                   ReferenceGeneration.prices, stored, prior.id, prior.estimate_id,
+                   prior.estimate_version, prior.estimate_date, prior.replaced_part_ids)
             .select_from(ReferenceGeneration)
             .outerjoin(prior, and_(prior.vin == bindparam("vin"),
                                    prior.estimate_id != bindparam("estimate_id"),
@@ -786,7 +814,7 @@ def load_refs(
     matches: dict[int, review.MatchInfo],
     *,
     keep: int = MAX_REFERENCES,
-    generation: tuple[str, int] | None = None,
+    generation: Generation | None = None,
     prior: Sequence[Any] | None = None,
 ) -> review.Refs:
     """Everything `review.review` needs, in a fixed number of statements whatever the line
@@ -1247,7 +1275,7 @@ def validate(
         {"estimate_id": request.estimate_id, "version": request.version, "on": request.date,
          "vin": normalized_vin(request.vehicle.vin) or None},  # NULL: no VIN matches none
     ).all()  # fmt: skip
-    token, value, stored_id = rows[0][:3]
+    generation, stored_id = Generation(*rows[0][:3]), rows[0][3]
     if stored_id is not None and not force:
         stored = db.execute(q.stored, {"id": stored_id}).one()
         return Validation(
@@ -1255,10 +1283,10 @@ def validate(
             _canonical(_as_now(stored.request)) != _canonical(_json(request)),
             msgspec.json.encode(stored.result),
         )  # fmt: skip
-    prior = [row[3:] for row in rows if row[3] is not None]
+    prior = [row[4:] for row in rows if row[4] is not None]
     estimate = to_estimate(request, now=now)
     matches = _matches_for(db, estimate, matcher)
-    refs = load_refs(db, estimate, matches, keep=keep, generation=(token, value), prior=prior)
+    refs = load_refs(db, estimate, matches, keep=keep, generation=generation, prior=prior)
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
     ind = result.indicators

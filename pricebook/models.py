@@ -447,6 +447,9 @@ class ReferenceGeneration(Base):
     a write by any process, or by hand, is seen at once. `token` is drawn when the database is
     created, so two databases (tests recreate them) never share a key.
 
+    `prices` moves instead of `value` for the `prices` table (migration 0010): a price edit
+    leaves the rest of what a process keeps in place.
+
     `catalog` and `catalog_build` do the same for the matching indexes (migration 0008): every
     committed transaction that adds a `catalog_versions` row moves `catalog`, and
     `catalog_build` too unless all its rows are match confirmations (learned mappings only:
@@ -461,6 +464,7 @@ class ReferenceGeneration(Base):
     value: Mapped[int] = mapped_column(BigInteger)
     catalog: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     catalog_build: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    prices: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
 
 
 class ApiKey(Base):

@@ -253,32 +253,47 @@ def test_keeping_no_references_reads_them_all_every_time(db):
     assert not estimates._REFERENCES
 
 
+def _flag(line: dict, code: str) -> dict:
+    return next(f for f in line["flags"] if f["code"] == code)
+
+
 def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
     """The references kept in this process follow the database's reference generation, moved
     by triggers: a price version closed by hand (as in psql, not through pricebook) is seen at
     once. Fender: SZ01's 990.00 → allowed 1,039.50 (5%); with it closed, the system's 1,050.00
-    → allowed 1,102.50."""
-    first = body(db, [fender_line(db)], estimate_id="E-GEN-1")
+    → allowed 1,102.50. A price change moves only the generation's `prices`: the next
+    validation (a channel shop's, with labor, a consumable and a rescue: everything kept is
+    used) reads prices again and nothing else it keeps."""
+    estimates.clear_caches()
+    first = body(db, [fender_line(db), *_lines(db, 1)[3:]], estimate_id="E-GEN-1",
+                 shop=CHANNEL_SHOP)  # fmt: skip
     with transaction(db.engine) as s:
         before = estimates.validate(s, request(first)).result["lines"][0]
-    reference = before["flags"][0]["reference"]
+    reference = _flag(before, "PART_PRICE_ABOVE_REFERENCE")["reference"]
     assert (reference["value"], before["allowed"]) == ("990.00", "1039.50")
+
+    def counters() -> tuple[int, int]:
+        with db.engine.connect() as conn:
+            return tuple(conn.execute(text("SELECT value, prices FROM reference_generation")).one())
+
+    start = counters()
     with db.engine.begin() as conn:
-        generation = conn.execute(text("SELECT value FROM reference_generation")).scalar_one()
         conn.execute(
             text("UPDATE prices SET valid_to = '2025-09-01' WHERE id = :id"),
             {"id": reference["provenance"]["price_id"]},
         )
-    with db.engine.connect() as conn:
-        moved = conn.execute(text("SELECT value FROM reference_generation")).scalar_one()
-    assert moved > generation
-    with transaction(db.engine) as s:
-        second = body(db, [fender_line(db)], estimate_id="E-GEN-2",
-                      vehicle={"model_id": db.model, "vin": "LSVAB4BR5PN000002"})  # fmt: skip
-        after = estimates.validate(s, request(second)).result["lines"][0]
-    reference = after["flags"][0]["reference"]
+    moved = counters()
+    assert moved[0] == start[0] and moved[1] > start[1]
+    second = body(db, [fender_line(db), *_lines(db, 1)[3:]], estimate_id="E-GEN-2",
+                  shop=CHANNEL_SHOP, vehicle={"model_id": db.model, "vin": "LSVAB4BR5PN000002"})  # fmt: skip
+    statements, result = _statements_of(db, second, None)
+    after = result["lines"][0]
+    reference = _flag(after, "PART_PRICE_ABOVE_REFERENCE")["reference"]
     assert (reference["value"], reference["provenance"]["scope"]) == ("1050.00", "system")
     assert (after["allowed"], after["cut"]) == ("1102.50", "177.50")
+    read = " ".join(statements)
+    assert "FROM prices" in read
+    assert not [kept for kept in KEPT if kept != "FROM prices" and kept in read], read
 
 
 #: the tables whose rows move the reference generation (migrations 0007 and 0009)
@@ -324,9 +339,11 @@ def test_every_kept_table_moves_the_generation_once_per_transaction(db, table):
         f"(SELECT {key} FROM {table} ORDER BY {key} LIMIT 2)"
     )
 
+    counter = "prices" if table == "prices" else "value"  # migration 0010
+
     def generation() -> int:
         with db.engine.connect() as conn:
-            return conn.execute(text("SELECT value FROM reference_generation")).scalar_one()
+            return conn.execute(text(f"SELECT {counter} FROM reference_generation")).scalar_one()
 
     start = generation()
     with db.engine.connect() as conn, conn.begin() as tx:
@@ -341,21 +358,31 @@ def test_every_kept_table_moves_the_generation_once_per_transaction(db, table):
 
 def test_a_request_reading_an_older_generation_does_not_fill_the_shared_memo(db):
     """Under snapshot isolation a request may read the generation before a write commits and
-    load after: it gets a memo of its own, the process keeps the newer one."""
+    load after: it gets a memo of its own, the process keeps the newer one. A newer generation
+    replaces the memo; when only prices moved, the new memo keeps everything but prices."""
     estimates.clear_caches()
     with transaction(db.engine) as s:
         current = estimates._references(s.connection())
         assert estimates._references(s.connection()) is current  # the same generation: shared
         url = str(s.get_bind().url)
-        token, value = current.generation
-        newer = estimates._References((token, value + 1))
-        estimates._REFERENCES[url] = newer
-        older = estimates._references(s.connection())
-        assert older is not newer and older.generation == (token, value)
-        assert estimates._REFERENCES[url] is newer
-        estimates._REFERENCES[url] = estimates._References((token, value - 1))
-        # a newer generation replaces the older memo
-        assert estimates._references(s.connection()) is estimates._REFERENCES[url]
+        now = current.generation
+        for newer in (now._replace(value=now.value + 1), now._replace(prices=now.prices + 1)):
+            estimates._REFERENCES[url] = estimates._References(newer)
+            older = estimates._references(s.connection())
+            assert older is not estimates._REFERENCES[url] and older.generation == now
+            assert estimates._REFERENCES[url].generation == newer
+        # a newer generation replaces the older memo …
+        estimates._REFERENCES[url] = estimates._References(now._replace(value=now.value - 1))
+        assert estimates._references(s.connection()).generation == now
+        # … keeping what prices do not decide when only they moved
+        kept = estimates._References(now._replace(prices=now.prices - 1))
+        kept.fitted[(1, 2)] = True
+        kept.prices[(2, "where")] = ()
+        kept.entries = 2
+        estimates._REFERENCES[url] = kept
+        fresh = estimates._references(s.connection())
+        assert fresh is estimates._REFERENCES[url] and fresh.generation == now
+        assert fresh.fitted is kept.fitted and fresh.prices == {} and fresh.entries == 1
     estimates.clear_caches()
 
 
