@@ -314,3 +314,74 @@ def open_loop(
                     raise RuntimeError(f"open-loop generator died (exit {proc.exitcode})") from None
     finally:
         proc.join()
+
+
+# -- where the CPU goes --------------------------------------------------------------------------
+#
+# Server, database and load generator share this machine's cores, so a ratio of two endpoints'
+# req/s is a ratio of what a request costs all three. Reading each one's CPU time from /proc
+# before and after a load (Linux only) says who pays: the server's worker processes, every
+# PostgreSQL process (backends and the WAL writer, checkpointer …: the server's share of
+# commits and checkpoints lands there), and the generator.
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of a process (its threads included)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as f:
+            out.extend(int(c) for c in f.read().split())
+    return out
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with suppress(OSError), open(f"/proc/{entry}/comm") as f:
+                if f.read().startswith("postgres"):
+                    pids.append(int(entry))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by a server process and its children (the workers) and by PostgreSQL
+    between `start()` and `stop()`; `None` figures where /proc is not readable (not Linux, or
+    another user's PostgreSQL)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._before: dict[str, dict[int, float]] = {}
+
+    def _read(self) -> dict[str, dict[int, float]]:
+        groups: dict[str, dict[int, float]] = {"server": {}, "postgres": {}}
+        with suppress(OSError):
+            for pid in [self.server_pid, *_children(self.server_pid)]:
+                with suppress(OSError):
+                    groups["server"][pid] = _cpu_of(pid)
+            for pid in _postgres_pids():
+                with suppress(OSError):
+                    groups["postgres"][pid] = _cpu_of(pid)
+        return groups
+
+    def start(self) -> None:
+        self._before = self._read()
+
+    def stop(self) -> dict[str, float | None]:
+        after = self._read()
+        out: dict[str, float | None] = {}
+        for group, now in after.items():
+            then = self._before.get(group, {})
+            # a process that started in between counts from 0; one that ended in between is
+            # lost (rare here: the server keeps its pooled connections)
+            spent = sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items())
+            out[group] = spent if now else None
+        return out

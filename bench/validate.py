@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.common import free_port, open_loop, scratch_database  # noqa: E402
+from bench.common import CpuMeter, free_port, open_loop, scratch_database  # noqa: E402
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.demo.scale import scale_demo  # noqa: E402
@@ -181,10 +181,10 @@ async def _load(url: str, key: str, data: dict | None, connections: int, seconds
             n += 1
 
     connector = aiohttp.TCPConnector(limit=connections)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(worker(w, session) for w in range(connections)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -192,6 +192,7 @@ async def _load(url: str, key: str, data: dict | None, connections: int, seconds
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "errors": errors,
+        "generator_cpu_s": cpu,
     }
 
 
@@ -205,14 +206,42 @@ def load_process(url: str, key: str, data: dict | None, connections: int, second
     out.put(asyncio.run(_load(url, key, data, connections, seconds)))
 
 
-def measure(url: str, key: str, data: dict | None, connections: int, seconds: float) -> dict:
-    """Run the load generator in its own process (not the server's, not this one)."""
+def measure(
+    url: str, key: str, data: dict | None, connections: int, seconds: float,
+    meter: CpuMeter | None = None,
+) -> dict:  # fmt: skip
+    """Run the load generator in its own process (not the server's, not this one); with a
+    meter, also the CPU milliseconds per request of the server, PostgreSQL and the generator."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
     proc = multiprocessing.Process(target=load_process, args=(url, key, data, connections, seconds, queue))  # fmt: skip
+    if meter:
+        meter.start()  # the generator builds its bodies first: server and database idle meanwhile
     proc.start()
     result = queue.get()
+    spent = meter.stop() if meter else {}
     proc.join()
+    n = max(result["requests"], 1)
+    spent["generator"] = result["generator_cpu_s"]
+    result["cpu_ms"] = {k: (v * 1000 / n if v is not None else None) for k, v in spent.items()}
     return result
+
+
+def print_cpu(health: dict, validate: dict) -> None:
+    """Who pays for a request: the three share the machine's cores, so validate reaches 25%
+    of /health's req/s only if it costs at most 4× the CPU of a /health, all three counted."""
+    cols = ("server", "postgres", "generator")
+    print()
+    print(f"{'CPU ms per request':21}{'server':>11}{'postgres':>11}{'generator':>11}{'total':>11}")
+    totals = []
+    for name, r in (("GET /health", health), ("POST validate", validate)):
+        cpu = r["cpu_ms"]
+        if any(cpu.get(c) is None for c in cols):
+            print(f"{name:21}  (not measured: needs Linux and a readable /proc)")
+            return
+        totals.append(sum(cpu[c] for c in cols))
+        print(f"{name:21}" + "".join(f"{cpu[c]:>11.3f}" for c in cols) + f"{totals[-1]:>11.3f}")
+    print(f"validate costs {totals[1] / totals[0]:.1f}× a /health (25% of its req/s needs ≤ 4×: "
+          f"≤ {totals[0] * 4:.2f} ms in all)")  # fmt: skip
 
 
 def main() -> int:
@@ -272,8 +301,9 @@ def main() -> int:
             warm = measure(f"{base}/api/v1/estimates/validate", key, data, args.connections, 10)
             if warm["errors"]:
                 print(f"warm-up errors: {warm['errors']}", flush=True)
-            health = measure(f"{base}/health", key, None, args.connections, args.seconds)
-            validate = measure(f"{base}/api/v1/estimates/validate", key, data, args.connections, args.seconds)  # fmt: skip
+            meter = CpuMeter(server.pid)
+            health = measure(f"{base}/health", key, None, args.connections, args.seconds, meter)
+            validate = measure(f"{base}/api/v1/estimates/validate", key, data, args.connections, args.seconds, meter)  # fmt: skip
             opened = None
             if args.open_rate > 0 and validate["rps"] > 0:
                 opened = open_loop(
@@ -299,6 +329,7 @@ def main() -> int:
             print(f"{'':22}errors: {r['errors']}")
     ratio = validate["rps"] / health["rps"]
     print(f"validate/health: {ratio:.1%} (goal ≥ 25%); validate p99 {validate['p99_ms']:.1f} ms (goal < 50 ms)")  # fmt: skip
+    print_cpu(health, validate)
     if opened:
         r = opened
         print()

@@ -1,0 +1,56 @@
+"""The benchmarks' CPU meter: it counts the server's process tree (workers started after it
+began included) and nothing else on the machine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.common import CpuMeter
+
+
+def _burner(seconds: float, done: Path) -> list[str]:
+    """A process that burns `seconds` of CPU, says so in a file, then idles."""
+    code = (
+        "import time\n"
+        f"t = time.process_time()\nwhile time.process_time() - t < {seconds}: pass\n"
+        f"open({str(done)!r}, 'w').close()\ntime.sleep(60)\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_counts_the_server_tree_and_not_other_processes(tmp_path: Path) -> None:
+    go, worker_done, other_done = tmp_path / "go", tmp_path / "worker", tmp_path / "other"
+    # a "server" that starts a worker burning 0.3 s of CPU once told to; meanwhile an unrelated
+    # process burns 0.6 s
+    server_code = (
+        "import subprocess, time\n"
+        f"while not __import__('os').path.exists({str(go)!r}): time.sleep(0.01)\n"
+        f"subprocess.Popen({_burner(0.3, worker_done)!r})\n"
+        "time.sleep(60)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", server_code])
+    other = None
+    try:
+        meter = CpuMeter(server.pid)
+        meter.start()
+        go.touch()  # the worker starts after start(): it counts from 0
+        other = subprocess.Popen(_burner(0.6, other_done))
+        deadline = time.monotonic() + 30
+        while not (worker_done.exists() and other_done.exists()):
+            assert time.monotonic() < deadline, "the burners did not finish"
+            time.sleep(0.05)
+        spent = meter.stop()
+    finally:
+        for proc in (server, other):
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+    # the worker's 0.3 s and its interpreter's start-up; not the other process's 0.6 s
+    assert spent["server"] is not None
+    assert 0.3 <= spent["server"] < 0.8
