@@ -12,7 +12,10 @@ new estimate (id and VIN), 40 lines: 20 catalogue parts, 10 custom names (typed 
 do: aliases and the other naming convention), 10 labor lines. The lines are drawn before the
 clock starts (50 estimates per connection, each request stamps a new id and VIN into one), so
 the generator's share of the two cores is its HTTP work, as for /health. Prints req/s, p50 and
-p99 for both and the ratio (goal: validate ≥ 25% of /health req/s).
+p99 for both and the ratio (goal: validate ≥ 25% of /health req/s), then what a request of each
+cost in CPU: the server's workers, PostgreSQL and the generator (`bench.common.CpuMeter`; the
+three share the cores, so 25% means validate may cost at most 4× a /health). Each measured load
+starts at a fresh `CHECKPOINT`, so no run has a checkpoint inside it that another lacks.
 
 Those runs are closed-loop (each connection sends its next request as soon as the previous one
 answers): they find the saturation throughput, and their latency is mostly queueing (≈
