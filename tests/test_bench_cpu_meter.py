@@ -3,6 +3,8 @@ began included) and nothing else on the machine."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -34,7 +36,8 @@ def test_counts_the_server_tree_and_not_other_processes(tmp_path: Path) -> None:
         f"subprocess.Popen({_burner(0.3, worker_done)!r})\n"
         "time.sleep(60)\n"
     )
-    server = subprocess.Popen([sys.executable, "-c", server_code])
+    # a session of its own: the worker it starts goes with it when the test kills its group
+    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
     other = None
     try:
         meter = CpuMeter(server.pid)
@@ -47,10 +50,11 @@ def test_counts_the_server_tree_and_not_other_processes(tmp_path: Path) -> None:
             time.sleep(0.05)
         spent = meter.stop()
     finally:
-        for proc in (server, other):
-            if proc is not None:
-                proc.kill()
-                proc.wait()
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        if other is not None:
+            other.kill()
+            other.wait()
     # the worker's 0.3 s and its interpreter's start-up; not the other process's 0.6 s
     assert spent["server"] is not None
     assert 0.3 <= spent["server"] < 0.8
