@@ -100,6 +100,7 @@ class EstimateController(Controller):
         validation = await autocommit(
             state, estimates.validate, estimate, force=force, matcher=matcher, actor=actor,
             keep=state.settings.reference_cache_entries,
+            synchronous_commit=state.settings.validation_synchronous_commit,
         )  # fmt: skip
         # the body is JSON already (see Validation.to_json); the annotation documents its shape
         return Response(

@@ -274,6 +274,9 @@ def main() -> int:
     parser.add_argument("--database", help="reuse a database this script prepared before")
     parser.add_argument("--reference-cache", type=int, metavar="N",
                         help="the server's PRICEBOOK_REFERENCE_CACHE_ENTRIES (0: keep none)")  # fmt: skip
+    parser.add_argument("--synchronous-commit", choices=("on", "off"),
+                        help="the server's PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT (default: "
+                        "its default, on: each stored validation waits for its WAL flush)")  # fmt: skip
     parser.add_argument("--open-rate", type=float, default=0.5, metavar="FRACTION",
                         help="open-loop arrival rate as a fraction of the closed-loop validate "
                         "req/s (default 0.5; 0 skips the open-loop run)")  # fmt: skip
@@ -291,6 +294,8 @@ def main() -> int:
                "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2))}  # fmt: skip
         if args.reference_cache is not None:
             env["PRICEBOOK_REFERENCE_CACHE_ENTRIES"] = str(args.reference_cache)
+        if args.synchronous_commit is not None:
+            env["PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT"] = args.synchronous_commit
         server = subprocess.Popen(
             [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",
              str(port), "--workers", str(args.workers), "--no-access-log", "--log-level",
@@ -340,6 +345,8 @@ def main() -> int:
 
     print()
     kept = "" if args.reference_cache is None else f", reference cache {args.reference_cache:,}"
+    if args.synchronous_commit is not None:
+        kept += f", validation synchronous_commit {args.synchronous_commit}"
     print(f"{args.connections} connections, {args.seconds:.0f}s each, server workers: {args.workers}, "
           f"{args.prices:,} prices; validate = 40 lines, 10 custom names{kept}")  # fmt: skip
     print(f"{'':22}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'requests':>10}")

@@ -121,6 +121,43 @@ def test_validate_stores_and_reuses(db):
         estimates.list_validations(s, "nope")
 
 
+def test_storing_without_waiting_for_the_flush_is_local_to_that_transaction(db):
+    """`synchronous_commit=False` stores the same validation; on PostgreSQL the transaction
+    that stores it commits without waiting for the WAL flush (SET LOCAL), and the connection
+    goes back to the pool with the server's setting (the next transaction waits again)."""
+    pg = db.engine.dialect.name == "postgresql"
+    data = body(db, [fender_line(db)], estimate_id="E-ASYNC-1")
+    with transaction(db.engine) as s:
+        before = s.scalar(text("SHOW synchronous_commit")) if pg else None
+        stored = estimates.validate(s, request(data), synchronous_commit=False)
+        during = s.scalar(text("SHOW synchronous_commit")) if pg else None
+    with transaction(db.engine) as s:
+        after = s.scalar(text("SHOW synchronous_commit")) if pg else None
+        row = s.get(EstimateValidation, stored.id)
+        assert row is not None and row.result == stored.result and row.cut_fen == 24050
+        assert row.created_at is not None and stored.created_at is not None
+        again = estimates.validate(s, request(data), synchronous_commit=False)
+    assert again.reused and again.id == stored.id
+    if pg:
+        assert (before, during, after) == ("on", "off", "on")
+    # durable by default: the INSERT alone, nothing set
+    with transaction(db.engine) as s:
+        estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-ASYNC-2")))
+        assert not pg or s.scalar(text("SHOW synchronous_commit")) == "on"
+
+
+def test_validation_commit_setting():
+    from pricebook.settings import Settings
+
+    assert Settings.from_env({}).validation_synchronous_commit is True
+    cases = (("off", False), ("FALSE", False), ("0", False), ("on", True), (" yes ", True))
+    for raw, want in cases:
+        env = {"PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT": raw}
+        assert Settings.from_env(env).validation_synchronous_commit is want
+    with pytest.raises(ValueError, match="PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT='sometimes'"):
+        Settings.from_env({"PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT": "sometimes"})
+
+
 def _lines(db, repeat: int) -> list[dict]:
     p = db.parts
     pattern = [
@@ -715,6 +752,29 @@ async def test_http_validate_end_to_end(http):
     missing = await api.get("/api/v1/estimates/nope/validations")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_http_validate_without_waiting_for_the_flush(http):
+    """PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT=off: the same answers, stored and reused."""
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+
+    api, parts = http.api, http.parts
+    data = http_body(parts, http.model, [{"type": "part", "part_id": parts["VW1-0001"],
+                                          "claimed_unit_price": "1280.00", "price_type": "4s"}],
+                     estimate_id="E-ASYNC-HTTP")  # fmt: skip
+    settings = replace(api.settings, validation_synchronous_commit=False)
+    async with AsyncTestClient(create_app(settings)) as client:
+        first = await client.post(URL, json=data, headers=api.h())
+        again = await client.post(URL, json=data, headers=api.h())
+    assert first.status_code == 201, first.text
+    assert first.json()["totals"] == {"claimed": "1280.00", "allowed": "1039.50", "cut": "240.50"}
+    assert again.status_code == 200 and again.json()["reused"] is True
+    listed = await api.get("/api/v1/estimates/E-ASYNC-HTTP/validations")
+    assert [v["validation_id"] for v in listed.json()] == [first.json()["validation_id"]]
 
 
 async def test_http_auth(http):
