@@ -8,6 +8,7 @@ as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue versi
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -16,11 +17,20 @@ from litestar.exceptions import HTTPException
 from litestar.params import Parameter
 
 from api.auth import require
-from api.controllers import NO_STORE, autocommit, run
+from api.controllers import NO_STORE, Limit, Offset, autocommit, run
 from api.problems import problem_responses
 from pricebook import estimates
 
 MAX_BODY = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationPage:
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
 
 _VALIDATE_DOC = f"""Validate a whole estimate against the review rules (第六条) and store the
 result. Body: `estimate_id`, `version`, `date` (prices, rates and profiles as of it), `branch`,
@@ -111,12 +121,18 @@ class EstimateController(Controller):
 
     @get(
         "/{estimate_id:str}/validations",
-        summary="Every stored validation of an estimate, newest first",
+        summary="The stored validations of an estimate, newest first, a page at a time",
+        description="`items` (each: id, version, date, who and when, profile, totals, counts by "
+        "code, flagged and custom part lines), `total`, `limit`, `offset`. 404 when the "
+        "estimate has none.",
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def validations(
         self,
         state: State,
         estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
-    ) -> list[dict[str, Any]]:
-        return await run(state, estimates.list_validations, estimate_id)
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> ValidationPage:
+        page = await run(state, estimates.list_validations, estimate_id, limit=limit, offset=offset)
+        return ValidationPage(page.items, page.total, page.limit, page.offset)

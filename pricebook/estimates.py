@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit, review
-from pricebook.catalog import normalize_oe
+from pricebook.catalog import Page, normalize_oe
 from pricebook.db import as_utc, dialect_of, in_list
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
@@ -1354,8 +1354,16 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def list_validations(session: Session, estimate_id: str) -> list[dict[str, Any]]:
-    """Every stored validation of an estimate, newest first (404 when there is none)."""
+def list_validations(
+    session: Session, estimate_id: str, *, limit: int = 50, offset: int = 0
+) -> Page:
+    """The stored validations of an estimate, newest first, a page at a time (404 when there
+    is none). Each item reads its stored result for the counts: a page bounds that work."""
+    total = session.scalar(
+        select(func.count()).where(EstimateValidation.estimate_id == estimate_id)
+    )
+    if not total:
+        raise NotFound(f"no validation of estimate {estimate_id!r}", field="id")
     rows = list(
         session.execute(
             select(
@@ -1369,11 +1377,11 @@ def list_validations(session: Session, estimate_id: str) -> list[dict[str, Any]]
             )
             .where(EstimateValidation.estimate_id == estimate_id)
             .order_by(EstimateValidation.id.desc())
+            .limit(limit)
+            .offset(offset)
         )
     )  # fmt: skip
-    if not rows:
-        raise NotFound(f"no validation of estimate {estimate_id!r}", field="id")
-    return [
+    items = [
         {
             "validation_id": r.id, "estimate_id": estimate_id,
             "estimate_version": r.estimate_version, "estimate_date": r.estimate_date.isoformat(),
@@ -1389,6 +1397,7 @@ def list_validations(session: Session, estimate_id: str) -> list[dict[str, Any]]
         }
         for r in rows
     ]  # fmt: skip
+    return Page(items, total, limit, offset)
 
 
 # ------------------------------------------------------------------------------------------------

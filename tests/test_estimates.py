@@ -114,9 +114,14 @@ def test_validate_stores_and_reuses(db):
         forced = estimates.validate(s, request(data), force=True)
         assert not forced.reused and forced.id != first.id
         listed = estimates.list_validations(s, "E-2025-0001")
-    assert [v["validation_id"] for v in listed] == [forced.id, first.id]
-    assert listed[0]["totals"]["cut"] == "240.50"
-    assert listed[0]["counts"] == {"PART_PRICE_ABOVE_REFERENCE": 1}
+        second_page = estimates.list_validations(s, "E-2025-0001", limit=1, offset=1)
+        past_the_end = estimates.list_validations(s, "E-2025-0001", offset=5)
+    assert [v["validation_id"] for v in listed.items] == [forced.id, first.id]
+    assert (listed.total, listed.limit, listed.offset) == (2, 50, 0)
+    assert listed.items[0]["totals"]["cut"] == "240.50"
+    assert listed.items[0]["counts"] == {"PART_PRICE_ABOVE_REFERENCE": 1}
+    assert [v["validation_id"] for v in second_page.items] == [first.id]
+    assert past_the_end.items == [] and past_the_end.total == 2
     with transaction(db.engine) as s, pytest.raises(NotFound):
         estimates.list_validations(s, "nope")
 
@@ -748,7 +753,16 @@ async def test_http_validate_end_to_end(http):
     forced = await api.client.post(URL + "?force=true", json=data, headers=api.h())
     assert forced.status_code == 201
     listed = await api.get("/api/v1/estimates/E-2025-0001/validations")
-    assert listed.status_code == 200 and len(listed.json()) == 2
+    assert listed.status_code == 200
+    assert [v["validation_id"] for v in listed.json()["items"]] == [
+        forced.json()["validation_id"], out["validation_id"]
+    ]  # fmt: skip
+    assert listed.json()["items"][1]["totals"] == out["totals"]
+    page = await api.get("/api/v1/estimates/E-2025-0001/validations?limit=1&offset=1")
+    assert page.json() == {**listed.json(), "items": listed.json()["items"][1:], "limit": 1,
+                           "offset": 1}  # fmt: skip
+    too_big = await api.get("/api/v1/estimates/E-2025-0001/validations?limit=500")
+    assert too_big.status_code == 400 and "limit" in too_big.text
     missing = await api.get("/api/v1/estimates/nope/validations")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
@@ -774,7 +788,7 @@ async def test_http_validate_without_waiting_for_the_flush(http):
     assert first.json()["totals"] == {"claimed": "1280.00", "allowed": "1039.50", "cut": "240.50"}
     assert again.status_code == 200 and again.json()["reused"] is True
     listed = await api.get("/api/v1/estimates/E-ASYNC-HTTP/validations")
-    assert [v["validation_id"] for v in listed.json()] == [first.json()["validation_id"]]
+    assert [v["validation_id"] for v in listed.json()["items"]] == [first.json()["validation_id"]]
 
 
 async def test_http_auth(http):
