@@ -1288,7 +1288,7 @@ def validate(
     consistent; a crash of PostgreSQL or of its machine (not of this process) can lose the
     validations stored in the last moments before it (up to 3 × `wal_writer_delay`, 0.6 s by
     default). A lost one is validated afresh when it is sent again, and REPEAT_CLAIM no longer
-    sees its parts. Saves the flush's CPU and wake-ups: ~5% more validations a second on a
+    sees its parts. Saves the flush's CPU and wake-ups: 2–6% more validations a second on a
     saturated 2-core machine (README).
 
     A session validates in its transaction; a connection may be in autocommit mode (the API's
