@@ -75,6 +75,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = make_async_engine(settings)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
+        if not settings.validation_synchronous_commit and not settings.is_sqlite:
+            log.warning(
+                "PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT=off: stored validations do not wait "
+                "for their WAL flush; a crash of PostgreSQL can lose the last ~0.6 s of them"
+            )
         try:
             yield
         finally:

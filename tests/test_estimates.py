@@ -5,6 +5,7 @@ and over HTTP: status codes, problem+json naming the field, 413s, no 500 for any
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date
 from decimal import Decimal as D
 from types import SimpleNamespace
@@ -781,9 +782,19 @@ async def test_http_validate_without_waiting_for_the_flush(http):
                                           "claimed_unit_price": "1280.00", "price_type": "4s"}],
                      estimate_id="E-ASYNC-HTTP")  # fmt: skip
     settings = replace(api.settings, validation_synchronous_commit=False)
-    async with AsyncTestClient(create_app(settings)) as client:
-        first = await client.post(URL, json=data, headers=api.h())
-        again = await client.post(URL, json=data, headers=api.h())
+    # Litestar's logging setup replaces the root handlers (caplog's too): listen on the logger
+    records: list[logging.LogRecord] = []
+    listener = logging.Handler(logging.WARNING)
+    listener.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("pricebook.api").addHandler(listener)
+    try:
+        async with AsyncTestClient(create_app(settings)) as client:
+            first = await client.post(URL, json=data, headers=api.h())
+            again = await client.post(URL, json=data, headers=api.h())
+    finally:
+        logging.getLogger("pricebook.api").removeHandler(listener)
+    warned = [r.getMessage() for r in records if "SYNCHRONOUS_COMMIT=off" in r.getMessage()]
+    assert len(warned) == (0 if settings.is_sqlite else 1)  # said at start, where it applies
     assert first.status_code == 201, first.text
     assert first.json()["totals"] == {"claimed": "1280.00", "allowed": "1039.50", "cut": "240.50"}
     assert again.status_code == 200 and again.json()["reused"] is True
