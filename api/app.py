@@ -41,7 +41,7 @@ from api.controllers.match import MatchController, match_index_lifespan
 from api.controllers.models import ModelController
 from api.controllers.parts import PartController
 from api.controllers.prices import PriceController
-from api.estimates import EstimateController
+from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS
 from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
@@ -75,14 +75,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
         engine = make_async_engine(settings)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
+        # validations are stored by one writer per process (group commit), on this engine or,
+        # when they need not wait for the WAL flush, on a small one of their own that says so
+        writes_on = engine
         if not settings.validation_synchronous_commit and not settings.is_sqlite:
             log.warning(
                 "PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT=off: stored validations do not wait "
                 "for their WAL flush; a crash of PostgreSQL can lose the last ~0.6 s of them"
             )
+            writes_on = make_async_engine(settings, pool_size=2, synchronous_commit=False)
+        app.state.validation_writer = ValidationWriter(store_on(writes_on))
         try:
             yield
         finally:
+            batches = app.state.validation_writer.batches
+            if batches:
+                log.info("validations stored: %d in %d INSERTs", sum(batches), len(batches))
+            if writes_on is not engine:
+                await writes_on.dispose()
             await engine.dispose()
 
     v1 = Router(

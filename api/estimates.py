@@ -8,6 +8,9 @@ as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue versi
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -15,6 +18,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
 from api.controllers import NO_STORE, Limit, Offset, autocommit, run
@@ -64,6 +68,78 @@ id and version again returns the stored result (`reused: true`) unless `force=tr
 {estimates.MAX_LINES} lines and {MAX_BODY:,} bytes (413)."""
 
 
+class ValidationWriter:
+    """Stores the validations of concurrent requests together: one INSERT in flight per
+    process at a time, and the rows that arrive meanwhile go into the next one (group commit).
+    Each request still answers only once its own row is committed, so nothing answered can be
+    lost or raced; what it saves is a statement, a commit and a round trip per row (under load
+    ~3.4 rows per INSERT: validate +10% req/s, −11% CPU each; README).
+
+    `store_batch` stores a list in one statement (`estimates.store_validations` on a
+    connection of its own). When a batch fails, its rows are stored one by one, so a row that
+    cannot be stored fails only its own request."""
+
+    def __init__(
+        self,
+        store_batch: Callable[[list[estimates.Unstored]], Awaitable[list[estimates.Validation]]],
+    ) -> None:
+        self._store_batch = store_batch
+        self._waiting: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        #: rows per INSERT so far (logged at shutdown; the tests read them)
+        self.batches: list[int] = []
+
+    async def store(self, unstored: estimates.Unstored) -> estimates.Validation:
+        done: asyncio.Future[estimates.Validation] = asyncio.get_running_loop().create_future()
+        self._waiting.append((unstored, done))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush())
+        return await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                self.batches.append(len(batch))
+                await self._store(batch)
+        finally:
+            self._flushing = None
+
+    async def _store(
+        self, batch: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]]
+    ) -> None:
+        try:
+            stored = await self._store_batch([u for u, _ in batch])
+        except Exception as exc:
+            if len(batch) > 1:
+                for one in batch:
+                    await self._store([one])
+                return
+            stored, failure = [], exc
+        else:
+            failure = None
+        for (_, done), validation in itertools.zip_longest(batch, stored):
+            if done.done():  # the request went away (client disconnected): nothing to tell
+                continue
+            if failure is not None:
+                done.set_exception(failure)
+            else:
+                done.set_result(validation)
+
+
+def store_on(
+    engine: AsyncEngine,
+) -> Callable[[list[estimates.Unstored]], Awaitable[list[estimates.Validation]]]:
+    """A `ValidationWriter`'s `store_batch` on `engine`, in autocommit mode."""
+
+    async def store_batch(batch: list[estimates.Unstored]) -> list[estimates.Validation]:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await connection.run_sync(estimates.store_validations, batch)
+
+    return store_batch
+
+
 async def matcher_for(state: State) -> Any:
     """This process's matching index (`pricebook.matching.cache.IndexCache`, started with the
     app); waits only for its very first build (503 when that takes too long)."""
@@ -107,11 +183,15 @@ class EstimateController(Controller):
         matcher = await matcher_for(state) if needs_matcher else None
         caller = getattr(request.state, "caller", None)
         actor = caller.name if caller is not None else ""
-        validation = await autocommit(
-            state, estimates.validate, estimate, force=force, matcher=matcher, actor=actor,
-            keep=state.settings.reference_cache_entries,
-            synchronous_commit=state.settings.validation_synchronous_commit,
+        outcome = await autocommit(
+            state, estimates.validate_unstored, estimate, force=force, matcher=matcher,
+            actor=actor, keep=state.settings.reference_cache_entries,
         )  # fmt: skip
+        validation = (
+            outcome
+            if isinstance(outcome, estimates.Validation)
+            else await state.validation_writer.store(outcome)
+        )
         # the body is JSON already (see Validation.to_json); the annotation documents its shape
         return Response(
             validation.to_json(),  # type: ignore[arg-type]

@@ -79,13 +79,18 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     return engine
 
 
-def make_async_engine(settings: Settings) -> AsyncEngine:
+def make_async_engine(
+    settings: Settings, *, pool_size: int | None = None, synchronous_commit: bool = True
+) -> AsyncEngine:
+    """The API's engine. `synchronous_commit=False` (PostgreSQL): its connections commit
+    without waiting for the WAL flush (`Settings.validation_synchronous_commit`: the engine
+    that stores validations)."""
     url = async_url(settings.database_url)
     kwargs: dict[str, Any] = {"echo": settings.echo_sql, **_JSON}
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
     else:
-        kwargs.update(pool_size=settings.pool_size, pool_timeout=settings.pool_timeout)
+        kwargs.update(pool_size=pool_size or settings.pool_size, pool_timeout=settings.pool_timeout)
         # asyncpg prepares every statement once per connection; PostgreSQL then re-plans it
         # on each execution ("custom" plans) unless the generic plan looks no dearer, and for
         # `= ANY(:ids)` it never does (it guesses ten ids). Our statements are prebuilt lookups
@@ -94,7 +99,10 @@ def make_async_engine(settings: Settings) -> AsyncEngine:
         # are made once per connection and statement, and made again whenever the tables'
         # statistics change (ANALYZE, autovacuum's included): they follow the data's growth
         # (seen: the inclusion closure moves from a hash join to index lookups at 150,000 rows).
-        kwargs["connect_args"] = {"server_settings": {"plan_cache_mode": "force_generic_plan"}}
+        server_settings = {"plan_cache_mode": "force_generic_plan"}
+        if not synchronous_commit:
+            server_settings["synchronous_commit"] = "off"
+        kwargs["connect_args"] = {"server_settings": server_settings}
         kwargs["json_serializer"] = msgspec.json.encode  # bytes: see _asyncpg_json_as_bytes
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":

@@ -794,22 +794,10 @@ class _Statements:
         ).where(EstimateValidation.id == bindparam("id"))  # fmt: skip
         table = EstimateValidation.__table__
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
-        # PostgreSQL: the same INSERT, whose own transaction (autocommit) or the caller's
-        # commits without waiting for its WAL to reach the disk (`validate`'s
-        # `synchronous_commit=False`). set_config(…, true) is SET LOCAL: it holds until that
-        # transaction ends, after its commit record is written, and is read then; it rides in
-        # the statement (a SELECT over the INSERT) so that it costs no round trip of its own.
-        stored = (
-            insert(table)
-            .values({c.name: bindparam(c.name, type_=c.type) for c in table.c
-                     if c.name not in ("id", "created_at")})
-            .returning(table.c.id, table.c.created_at)
-            .cte("stored")
-        )  # fmt: skip
-        self.insert_async_commit = select(
-            stored.c.id, stored.c.created_at,
-            func.set_config("synchronous_commit", "off", True).label("synchronous_commit"),
-        )  # fmt: skip
+        # several validations in one statement, RETURNING in the order of their rows
+        self.insert_many = insert(table).returning(
+            table.c.id, table.c.created_at, sort_by_parameter_order=True
+        )
 
     def _in(self, column: Any, name: str) -> Any:
         return in_list(column, name, postgresql=self.pg)
@@ -1267,6 +1255,15 @@ def _matches_for(
     return {index: info for (index, _), info in zip(wanted, infos, strict=True)}
 
 
+@dataclass(frozen=True, slots=True)
+class Unstored:
+    """A validation worked out and not stored yet: its row and its answer."""
+
+    row: dict[str, Any]
+    result_json: bytes
+    actor: str
+
+
 def validate(
     session: Session | Connection,
     request: EstimateRequest,
@@ -1276,24 +1273,50 @@ def validate(
     actor: str = "",
     now: datetime | None = None,
     keep: int = MAX_REFERENCES,
-    synchronous_commit: bool = True,
 ) -> Validation:
     """Validate an estimate and store the result; the same estimate id and version again
     returns the stored result unless `force`. `keep`: how many reference entries this process
-    keeps between validations (`load_refs`).
+    keeps between validations (`load_refs`). `validate_unstored`, then `store_validations`
+    (the API stores the validations of concurrent requests together: `api.estimates`)."""
+    outcome = validate_unstored(
+        session, request, force=force, matcher=matcher, actor=actor, now=now, keep=keep
+    )
+    if isinstance(outcome, Validation):
+        return outcome
+    return store_validations(session, [outcome])[0]
 
-    `synchronous_commit=False` (PostgreSQL; `Settings.validation_synchronous_commit`): the
-    transaction that stores the validation commits without waiting for the WAL flush. The row
-    is visible to every other session at once, as after any commit, and the database stays
-    consistent; a crash of PostgreSQL or of its machine (not of this process) can lose the
-    validations stored in the last moments before it (up to 3 × `wal_writer_delay`, 0.6 s by
-    default). A lost one is validated afresh when it is sent again, and REPEAT_CLAIM no longer
-    sees its parts. Saves the flush's CPU and wake-ups: 2–6% more validations a second on a
-    saturated 2-core machine (README).
+
+def store_validations(
+    session: Session | Connection, unstored: Sequence[Unstored]
+) -> list[Validation]:
+    """Store validations in one INSERT, whatever their number; in the order given."""
+    db = _connection(session)
+    q = _statements(db)
+    if len(unstored) == 1:
+        rows = [db.execute(q.insert, unstored[0].row).one()]
+    else:
+        rows = db.execute(q.insert_many, [u.row for u in unstored]).all()
+    return [
+        Validation(row.id, row.created_at, u.actor, False, False, u.result_json)
+        for u, row in zip(unstored, rows, strict=True)
+    ]
+
+
+def validate_unstored(
+    session: Session | Connection,
+    request: EstimateRequest,
+    *,
+    force: bool = False,
+    matcher: Matcher = None,
+    actor: str = "",
+    now: datetime | None = None,
+    keep: int = MAX_REFERENCES,
+) -> Validation | Unstored:
+    """`validate` up to the INSERT: the stored validation when the estimate id and version
+    have one (and not `force`), else the new one, unstored.
 
     A session validates in its transaction; a connection may be in autocommit mode (the API's
-    is): every statement reads committed data anyway (READ COMMITTED), and the only write is
-    the one INSERT."""
+    is): every statement reads committed data anyway (READ COMMITTED)."""
     db = _connection(session)
     q = _statements(db)
     rows = db.execute(
@@ -1316,9 +1339,7 @@ def validate(
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
     ind = result.indicators
-    store = q.insert if synchronous_commit or not q.pg else q.insert_async_commit
-    row_id, created_at, *_ = db.execute(
-        store,
+    return Unstored(
         dict(
             estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
             branch_id=refs.branch.id, vin=estimate.vehicle.vin, model_id=estimate.vehicle.model_id,
@@ -1332,8 +1353,9 @@ def validate(
             request=msgspec.Raw(msgspec.json.encode(request)), result=msgspec.Raw(result_json),
             created_by=actor,
         ),
-    ).one()  # fmt: skip
-    return Validation(row_id, created_at, actor, False, False, result_json)
+        result_json,
+        actor,
+    )  # fmt: skip
 
 
 def _as_now(stored: Any) -> Any:
@@ -1653,12 +1675,15 @@ def load_demo_review_config(session: Session, *, actor: str = "demo") -> ConfigR
 __all__ = [
     "MAX_LINES",
     "EstimateRequest",
+    "Unstored",
     "Validation",
     "decode_request",
     "import_review_config",
     "list_validations",
     "load_demo_review_config",
     "load_refs",
+    "store_validations",
     "to_estimate",
     "validate",
+    "validate_unstored",
 ]

@@ -127,29 +127,128 @@ def test_validate_stores_and_reuses(db):
         estimates.list_validations(s, "nope")
 
 
-def test_storing_without_waiting_for_the_flush_is_local_to_that_transaction(db):
-    """`synchronous_commit=False` stores the same validation; on PostgreSQL the transaction
-    that stores it commits without waiting for the WAL flush (SET LOCAL), and the connection
-    goes back to the pool with the server's setting (the next transaction waits again)."""
-    pg = db.engine.dialect.name == "postgresql"
-    data = body(db, [fender_line(db)], estimate_id="E-ASYNC-1")
+def test_validations_worked_out_apart_are_stored_in_one_statement(db):
+    """`store_validations`: three validations, one INSERT (PostgreSQL), ids and answers in
+    their order."""
+    unstored = []
     with transaction(db.engine) as s:
-        before = s.scalar(text("SHOW synchronous_commit")) if pg else None
-        stored = estimates.validate(s, request(data), synchronous_commit=False)
-        during = s.scalar(text("SHOW synchronous_commit")) if pg else None
+        for n, unit in enumerate(("1280.00", "1000.00", "900.00")):
+            data = body(db, [fender_line(db, unit)], estimate_id=f"E-GROUP-{n}")
+            outcome = estimates.validate_unstored(s, request(data), actor=f"tool {n}")
+            assert isinstance(outcome, estimates.Unstored)
+            unstored.append(outcome)
+    inserts: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserts.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with transaction(db.engine) as s:
+            stored = estimates.store_validations(s, unstored)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    # SQLite: SQLAlchemy runs one per row there, to keep RETURNING in the rows' order
+    assert len(inserts) == (1 if db.engine.dialect.name == "postgresql" else 3)
+    assert [v.created_by for v in stored] == ["tool 0", "tool 1", "tool 2"]
+    assert len({v.id for v in stored}) == 3 and all(v.created_at for v in stored)
     with transaction(db.engine) as s:
-        after = s.scalar(text("SHOW synchronous_commit")) if pg else None
-        row = s.get(EstimateValidation, stored.id)
-        assert row is not None and row.result == stored.result and row.cut_fen == 24050
-        assert row.created_at is not None and stored.created_at is not None
-        again = estimates.validate(s, request(data), synchronous_commit=False)
-    assert again.reused and again.id == stored.id
-    if pg:
-        assert (before, during, after) == ("on", "off", "on")
-    # durable by default: the INSERT alone, nothing set
-    with transaction(db.engine) as s:
-        estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-ASYNC-2")))
-        assert not pg or s.scalar(text("SHOW synchronous_commit")) == "on"
+        for n, v in enumerate(stored):
+            row = s.get(EstimateValidation, v.id)
+            assert row is not None and row.estimate_id == f"E-GROUP-{n}" and row.result == v.result
+        # 1280.00 and 1000.00 are above 1,039.50; 900.00 is not
+        assert [s.get(EstimateValidation, v.id).cut_fen for v in stored] == [24050, 0, 0]
+        again = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-GROUP-0")))
+    assert again.reused and again.id == stored[0].id
+
+
+@pytest.mark.postgres
+def test_an_engine_that_does_not_wait_for_the_flush_says_so(empty_postgres_url: str):
+    """The API stores validations on an engine of its own when
+    PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT=off: its connections commit without waiting for
+    the WAL flush; the main engine's wait."""
+    import asyncio
+
+    from pricebook.db import make_async_engine
+    from pricebook.settings import Settings
+
+    settings = Settings(database_url=empty_postgres_url)
+
+    async def setting_of(engine) -> str:
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text("SHOW synchronous_commit"))).scalar_one()
+        finally:
+            await engine.dispose()
+
+    async def both() -> tuple[str, str]:
+        return (
+            await setting_of(make_async_engine(settings)),
+            await setting_of(make_async_engine(settings, pool_size=2, synchronous_commit=False)),
+        )
+
+    assert asyncio.run(both()) == ("on", "off")
+
+
+def _unstored(name: str) -> estimates.Unstored:
+    return estimates.Unstored({"estimate_id": name}, b"{}", actor=name)
+
+
+async def test_the_writer_groups_what_arrives_while_a_store_is_in_flight():
+    """The first validation is stored alone; the four that arrive while its INSERT runs go
+    together in the next one; each request gets its own row back."""
+    import asyncio
+
+    from api.estimates import ValidationWriter
+
+    release = asyncio.Event()
+    calls: list[list[str]] = []
+
+    async def store_batch(batch):
+        calls.append([u.row["estimate_id"] for u in batch])
+        if len(calls) == 1:
+            await release.wait()  # the first INSERT is slow
+        return [estimates.Validation(100 + len(calls) * 10 + i, None, u.actor, False, False, b"{}")
+                for i, u in enumerate(batch)]  # fmt: skip
+
+    writer = ValidationWriter(store_batch)
+    first = asyncio.create_task(writer.store(_unstored("A")))
+    await asyncio.sleep(0)
+    rest = [asyncio.create_task(writer.store(_unstored(n))) for n in "BCDE"]
+    await asyncio.sleep(0)
+    release.set()
+    stored = await asyncio.gather(first, *rest)
+    assert calls == [["A"], ["B", "C", "D", "E"]]
+    assert [(v.id, v.created_by) for v in stored] == [
+        (110, "A"), (120, "B"), (121, "C"), (122, "D"), (123, "E")
+    ]  # fmt: skip
+    assert writer.batches == [1, 4]
+
+
+async def test_a_row_that_cannot_be_stored_fails_only_its_own_request():
+    import asyncio
+
+    from api.estimates import ValidationWriter
+
+    calls: list[list[str]] = []
+
+    async def store_batch(batch):
+        names = [u.row["estimate_id"] for u in batch]
+        calls.append(names)
+        if "BAD" in names:
+            raise DBAPIError("INSERT", {}, Exception("value too long"))
+        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
+                for i, u in enumerate(batch)]  # fmt: skip
+
+    writer = ValidationWriter(store_batch)
+    tasks = [asyncio.create_task(writer.store(_unstored(n))) for n in ("OK1", "BAD", "OK2")]
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(o).__name__ for o in outcomes] == ["Validation", "DBAPIError", "Validation"]
+    # the batch failed as a whole, then each row was tried alone
+    assert calls == [["OK1", "BAD", "OK2"], ["OK1"], ["BAD"], ["OK2"]]
+    later = await writer.store(_unstored("LATER"))  # the writer goes on
+    assert later.created_by == "LATER"
 
 
 def test_validation_commit_setting():
@@ -800,6 +899,30 @@ async def test_http_validate_without_waiting_for_the_flush(http):
     assert again.status_code == 200 and again.json()["reused"] is True
     listed = await api.get("/api/v1/estimates/E-ASYNC-HTTP/validations")
     assert [v["validation_id"] for v in listed.json()["items"]] == [first.json()["validation_id"]]
+
+
+async def test_http_concurrent_validations_each_get_their_own_stored_row(http):
+    """Sent together (the writer may store them in one INSERT): six answers, six rows, each
+    its own estimate's."""
+    import asyncio
+
+    api, parts = http.api, http.parts
+    units = ["1280.00", "1000.00", "1100.00", "900.00", "1500.00", "1039.50"]
+    sent = [
+        http_body(parts, http.model, [{"type": "part", "part_id": parts["VW1-0001"],
+                                       "claimed_unit_price": u, "price_type": "4s"}],
+                  estimate_id=f"E-TOGETHER-{n}")
+        for n, u in enumerate(units)
+    ]  # fmt: skip
+    answers = await asyncio.gather(*(api.client.post(URL, json=d, headers=api.h()) for d in sent))
+    assert [a.status_code for a in answers] == [201] * 6
+    ids = [a.json()["validation_id"] for a in answers]
+    assert len(set(ids)) == 6
+    for n, (a, u) in enumerate(zip(answers, units, strict=True)):
+        assert a.json()["estimate_id"] == f"E-TOGETHER-{n}" and a.json()["totals"]["claimed"] == u
+        listed = (await api.get(f"/api/v1/estimates/E-TOGETHER-{n}/validations")).json()
+        assert [v["validation_id"] for v in listed["items"]] == [ids[n]]
+        assert listed["items"][0]["totals"] == a.json()["totals"]
 
 
 async def test_http_auth(http):
