@@ -73,7 +73,7 @@ class ValidationWriter:
     process at a time, and the rows that arrive meanwhile go into the next one (group commit).
     Each request still answers only once its own row is committed, so nothing answered can be
     lost or raced; what it saves is a statement, a commit and a round trip per row (under load
-    ~3.4 rows per INSERT: validate +10% req/s, −11% CPU each; README).
+    2.5–3 rows per INSERT: validate +6–10% req/s, −8% CPU each; README).
 
     `store_batch` stores a list in one statement (`estimates.store_validations` on a
     connection of its own). When a batch fails, its rows are stored one by one, so a row that

@@ -36,7 +36,7 @@ class Settings:
     reference_cache_entries: int = 100_000
     #: PostgreSQL: a validation's INSERT waits for its WAL flush (the default). False: it does
     #: not, which raises throughput and risks the last ~0.6 s of stored validations on a
-    #: crash of PostgreSQL or its machine (`pricebook.estimates.validate`).
+    #: crash of PostgreSQL or its machine (`pricebook.db.make_async_engine`, `api.app`).
     validation_synchronous_commit: bool = True
 
     @classmethod
