@@ -88,9 +88,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
-            batches = app.state.validation_writer.batches
-            if batches:
-                log.info("validations stored: %d in %d INSERTs", sum(batches), len(batches))
+            writer = app.state.validation_writer
+            if writer.inserts:
+                log.info("validations stored: %d in %d INSERTs", writer.rows, writer.inserts)
             if writes_on is not engine:
                 await writes_on.dispose()
             await engine.dispose()

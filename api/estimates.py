@@ -86,8 +86,8 @@ class ValidationWriter:
         self._store_batch = store_batch
         self._waiting: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]] = []
         self._flushing: asyncio.Task[None] | None = None
-        #: rows per INSERT so far (logged at shutdown; the tests read them)
-        self.batches: list[int] = []
+        #: rows and INSERTs so far (logged at shutdown)
+        self.rows = self.inserts = 0
 
     async def store(self, unstored: estimates.Unstored) -> estimates.Validation:
         done: asyncio.Future[estimates.Validation] = asyncio.get_running_loop().create_future()
@@ -100,7 +100,7 @@ class ValidationWriter:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                self.batches.append(len(batch))
+                self.rows, self.inserts = self.rows + len(batch), self.inserts + 1
                 await self._store(batch)
         finally:
             self._flushing = None

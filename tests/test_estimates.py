@@ -223,7 +223,7 @@ async def test_the_writer_groups_what_arrives_while_a_store_is_in_flight():
     assert [(v.id, v.created_by) for v in stored] == [
         (110, "A"), (120, "B"), (121, "C"), (122, "D"), (123, "E")
     ]  # fmt: skip
-    assert writer.batches == [1, 4]
+    assert (writer.rows, writer.inserts) == (5, 2)
 
 
 async def test_a_row_that_cannot_be_stored_fails_only_its_own_request():
