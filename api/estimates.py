@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
@@ -23,17 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import require
 from api.controllers import NO_STORE, Limit, Offset, autocommit, run
 from api.problems import problem_responses
+from api.schemas import ValidationPage, to
 from pricebook import estimates
 
 MAX_BODY = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class ValidationPage:
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
 
 
 _VALIDATE_DOC = f"""Validate a whole estimate against the review rules (第六条) and store the
@@ -215,4 +207,4 @@ class EstimateController(Controller):
         offset: Offset = 0,
     ) -> ValidationPage:
         page = await run(state, estimates.list_validations, estimate_id, limit=limit, offset=offset)
-        return ValidationPage(page.items, page.total, page.limit, page.offset)
+        return to(ValidationPage, page)

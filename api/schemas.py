@@ -578,6 +578,14 @@ class FeedbackPage(Struct):
     offset: int
 
 
+class ValidationPage(Struct):
+    #: each a stored validation's summary (`pricebook.estimates.list_validations`)
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
 class AcceptFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
     #: the new price; the observed price when absent
     amount: Money | None = None
