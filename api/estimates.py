@@ -9,7 +9,6 @@ as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue versi
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -100,22 +99,18 @@ class ValidationWriter:
     async def _store(
         self, batch: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]]
     ) -> None:
+        # a request that went away (client disconnected) has its future done: nothing to tell
         try:
             stored = await self._store_batch([u for u, _ in batch])
         except Exception as exc:
             if len(batch) > 1:
                 for one in batch:
                     await self._store([one])
-                return
-            stored, failure = [], exc
-        else:
-            failure = None
-        for (_, done), validation in itertools.zip_longest(batch, stored):
-            if done.done():  # the request went away (client disconnected): nothing to tell
-                continue
-            if failure is not None:
-                done.set_exception(failure)
-            else:
+            elif not batch[0][1].done():
+                batch[0][1].set_exception(exc)
+            return
+        for (_, done), validation in zip(batch, stored, strict=True):
+            if not done.done():
                 done.set_result(validation)
 
 
