@@ -232,6 +232,16 @@ def measure(
     return result
 
 
+def _execute(url: str, sql: str) -> None:
+    """One statement outside any transaction, on an engine of its own."""
+    engine = make_engine(Settings(database_url=url))
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(sql)
+    finally:
+        engine.dispose()
+
+
 def checkpoint(url: str) -> None:
     """Start a measurement at a fresh checkpoint: a validation writes ~14 KB of WAL, so with the
     stock `max_wal_size` PostgreSQL checkpoints every minute or so, and a checkpoint falling
@@ -239,26 +249,17 @@ def checkpoint(url: str) -> None:
     `pg_checkpoint`); skipped otherwise."""
     from sqlalchemy.exc import DBAPIError
 
-    engine = make_engine(Settings(database_url=url))
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("CHECKPOINT")
+        _execute(url, "CHECKPOINT")
     except DBAPIError as exc:
         print(f"(no CHECKPOINT before measuring: {exc.orig})", flush=True)
-    finally:
-        engine.dispose()
 
 
 def vacuum_validations(url: str) -> None:
     """After the warm-up: its thousands of stored validations would otherwise bring
     autovacuum and ANALYZE into the first measured load (a /health one), slowing it by ~10%
     and flattering that round's ratio."""
-    engine = make_engine(Settings(database_url=url))
-    try:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM (ANALYZE) estimate_validations")
-    finally:
-        engine.dispose()
+    _execute(url, "VACUUM (ANALYZE) estimate_validations")
 
 
 def _ratio(health: dict, validate: dict) -> float:
