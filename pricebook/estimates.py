@@ -1349,6 +1349,8 @@ def validate_unstored(
             cut_fen=to_fen(result.totals.cut), profile_id=refs.profile.id,
             profile_code=refs.profile.code, profile_version=refs.profile.version,
             replaced_part_ids=review.replaced_parts(estimate, result),
+            part_ids=review.line_part_ids(result), flag_counts=result.counts,
+            flagged_lines=review.flagged_lines(result),
             # already JSON: msgspec.Raw goes into the column as it is
             request=msgspec.Raw(msgspec.json.encode(request)), result=msgspec.Raw(result_json),
             created_by=actor,
@@ -1380,7 +1382,7 @@ def list_validations(
     session: Session, estimate_id: str, *, limit: int = 50, offset: int = 0
 ) -> Page:
     """The stored validations of an estimate, newest first, a page at a time (404 when there
-    is none). Each item reads its stored result for the counts: a page bounds that work."""
+    is none). Their results are not read: the counts have columns of their own."""
     total = session.scalar(
         select(func.count()).where(EstimateValidation.estimate_id == estimate_id)
     )
@@ -1395,7 +1397,8 @@ def list_validations(
                 EstimateValidation.profile_version, EstimateValidation.claimed_fen,
                 EstimateValidation.allowed_fen, EstimateValidation.cut_fen,
                 EstimateValidation.part_lines, EstimateValidation.custom_part_lines,
-                EstimateValidation.model_selected, EstimateValidation.result,
+                EstimateValidation.model_selected, EstimateValidation.flag_counts,
+                EstimateValidation.flagged_lines,
             )
             .where(EstimateValidation.estimate_id == estimate_id)
             .order_by(EstimateValidation.id.desc())
@@ -1412,8 +1415,7 @@ def list_validations(
             "profile_version": r.profile_version,
             "totals": {"claimed": str(from_fen(r.claimed_fen)), "allowed": str(from_fen(r.allowed_fen)),
                        "cut": str(from_fen(r.cut_fen))},
-            "counts": (r.result or {}).get("counts", {}),
-            "flagged_lines": sum(1 for line in (r.result or {}).get("lines", ()) if line.get("status") == "flagged"),
+            "counts": r.flag_counts, "flagged_lines": r.flagged_lines,
             "part_lines": r.part_lines, "custom_part_lines": r.custom_part_lines,
             "model_selected": r.model_selected,
         }

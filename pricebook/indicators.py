@@ -153,7 +153,7 @@ def compute_indicators(
         select(
             EstimateValidation.branch_id, EstimateValidation.model_id,
             EstimateValidation.model_selected, EstimateValidation.part_lines,
-            EstimateValidation.custom_part_lines, EstimateValidation.result,
+            EstimateValidation.custom_part_lines, EstimateValidation.part_ids,
         ).join(latest, latest.c.id == EstimateValidation.id)
     ).all()  # fmt: skip
     estimates = len(rows)
@@ -168,10 +168,7 @@ def compute_indicators(
         branches_seen.add(r.branch_id)
         if r.model_id is not None:
             model_counts[r.model_id] += 1
-        for line in (r.result or {}).get("lines") or ():
-            part = line.get("part") if line.get("kind") == "part" else None
-            if isinstance(part, dict) and isinstance(part.get("id"), int):
-                part_counts[part["id"]] += 1
+        part_counts.update(r.part_ids)
     top_models = [m for m, _ in sorted(model_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
     top_parts = [p for p, _ in sorted(part_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
     localized, pairs = _localization(

@@ -767,6 +767,12 @@ class EstimateValidation(Base):
     profile_version: Mapped[int]
     #: parts replaced and paid for: what REPEAT_CLAIM looks for in later estimates of the VIN
     replaced_part_ids: Mapped[list[int]] = mapped_column(JSON)
+    #: the catalogue part of each part line, in line order, as often as claimed (the
+    #: indicators' top parts); with the next two, what is read without reading `result`
+    part_ids: Mapped[list[int]] = mapped_column(JSON, server_default=text("'[]'"))
+    #: flags by code (the result's `counts`)
+    flag_counts: Mapped[dict[str, int]] = mapped_column(JSON, server_default=text("'{}'"))
+    flagged_lines: Mapped[int] = mapped_column(server_default=text("0"))
     request: Mapped[dict[str, Any]]
     result: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(default="")

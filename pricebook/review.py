@@ -1824,6 +1824,16 @@ def replaced_parts(estimate: Estimate, result: Result) -> list[int]:
     return out
 
 
+def line_part_ids(result: Result) -> list[int]:
+    """The catalogue part of each part line, in line order, as often as claimed: what the
+    indicators' top parts count."""
+    return [r.part.id for r in result.lines if r.kind == "part" and r.part is not None]
+
+
+def flagged_lines(result: Result) -> int:
+    return sum(1 for r in result.lines if r.status == "flagged")
+
+
 __all__ = [
     "CODES",
     "ConsumableLine",

@@ -789,6 +789,39 @@ def test_stored_validations_are_append_only(db):
             s.execute(text(sql))
 
 
+def test_stored_summary_columns_and_their_fill_by_migration_0011(db):
+    """What the indicators and the validations list read without reading the result: the part
+    of each part line (as often as claimed, not the labor line's), flags by code, flagged
+    lines. Rows stored before 0011 get the same from their results when it runs."""
+    matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
+    lines = [
+        fender_line(db),  # 1,280.00 over 1,039.50: flagged
+        {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "500.00"},  # ok
+        {"type": "part", "part_id": 999_999, "claimed_unit_price": "10.00"},  # unknown
+        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "sheet_metal",
+         "hours": "1.5", "claimed_rate": "120.00"},
+    ]  # fmt: skip
+    with transaction(db.engine) as s:
+        result = estimates.validate(s, request(body(db, lines)), matcher=matcher).result
+    columns = (EstimateValidation.part_ids, EstimateValidation.flag_counts,
+               EstimateValidation.flagged_lines)  # fmt: skip
+
+    def stored() -> tuple:
+        with transaction(db.engine) as s:
+            return tuple(s.execute(select(*columns)).one())
+
+    fender = db.parts["VW1-0001"]
+    part_ids, counts, flagged = stored()
+    assert part_ids == [fender, fender]
+    assert counts == result["counts"] and counts["PART_PRICE_ABOVE_REFERENCE"] == 1
+    assert flagged == sum(1 for line in result["lines"] if line["status"] == "flagged") >= 1
+    migrate.downgrade(db.engine, "0010")
+    migrate.upgrade(db.engine)
+    assert stored() == (part_ids, counts, flagged)
+    with pytest.raises((IntegrityError, DBAPIError)), transaction(db.engine) as s:
+        s.execute(text("UPDATE estimate_validations SET flagged_lines = 0"))  # guarded again
+
+
 def test_demo_review_config_loads_twice_without_change(engine):
     from pricebook.demo import load_demo
 

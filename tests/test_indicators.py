@@ -48,10 +48,7 @@ def _validation(session, estimate, version, day, branch, model, parts, part_line
             vin="", model_id=model, model_selected=model is not None, part_lines=part_lines,
             custom_part_lines=custom, custom_matched=0, claimed_fen=0, allowed_fen=0, cut_fen=0,
             profile_id=None, profile_code="default", profile_version=1, replaced_part_ids=[],
-            request={},
-            result={"lines": [
-                {"kind": "part", "part": {"id": p} if p else None} for p in parts
-            ] + [{"kind": "labor", "part": {"id": parts[0]}}]},
+            part_ids=[p for p in parts if p], request={}, result={},
         )
     )  # fmt: skip
 
