@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             writer = app.state.validation_writer
+            await writer.close()
             if writer.inserts:
                 log.info("validations stored: %d in %d INSERTs", writer.rows, writer.inserts)
             if writes_on is not engine:

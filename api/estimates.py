@@ -9,6 +9,7 @@ as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue versi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from api.controllers import NO_STORE, Limit, Offset, autocommit, run
 from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
+from pricebook.errors import Unavailable
 
 MAX_BODY = 1_000_000
 
@@ -67,14 +69,20 @@ class ValidationWriter:
     2.5–3 rows per INSERT: validate +6–10% req/s, −8% CPU each; README).
 
     `store_batch` stores a list in one statement (`estimates.store_validations` on a
-    connection of its own). When a batch fails, its rows are stored one by one, so a row that
-    cannot be stored fails only its own request."""
+    connection of its own), at most `max_rows` of them (a burst of requests makes several
+    statements of a bounded size, not one of every row waiting). When a batch fails, its rows
+    are stored one by one, so a row that cannot be stored fails only its own request. When the
+    writer's task is cancelled (the server stopping), the requests still waiting get
+    `Unavailable` (503: retry) rather than waiting for ever."""
 
     def __init__(
         self,
         store_batch: Callable[[list[estimates.Unstored]], Awaitable[list[estimates.Validation]]],
+        *,
+        max_rows: int = 32,
     ) -> None:
         self._store_batch = store_batch
+        self._max_rows = max_rows
         self._waiting: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]] = []
         self._flushing: asyncio.Task[None] | None = None
         #: rows and INSERTs so far (logged at shutdown)
@@ -87,12 +95,34 @@ class ValidationWriter:
             self._flushing = asyncio.create_task(self._flush())
         return await done
 
+    async def close(self, timeout: float = 10.0) -> None:
+        """At shutdown, before the engines go: let the rows waiting be stored (at most
+        `timeout` seconds), then give up on the rest (their requests get 503)."""
+        task = self._flushing
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
     async def _flush(self) -> None:
+        batch: list[tuple[estimates.Unstored, asyncio.Future[estimates.Validation]]] = []
         try:
             while self._waiting:
-                batch, self._waiting = self._waiting, []
+                batch = self._waiting[: self._max_rows]
+                del self._waiting[: self._max_rows]
                 self.rows, self.inserts = self.rows + len(batch), self.inserts + 1
                 await self._store(batch)
+        except asyncio.CancelledError:
+            gone = Unavailable("the server is stopping: the validation was not stored")
+            for _, done in batch + self._waiting:
+                if not done.done():
+                    done.set_exception(gone)
+            self._waiting = []
+            raise
         finally:
             self._flushing = None
 

@@ -251,6 +251,70 @@ async def test_a_row_that_cannot_be_stored_fails_only_its_own_request():
     assert later.created_by == "LATER"
 
 
+async def test_the_writer_stores_at_most_max_rows_per_insert():
+    import asyncio
+
+    from api.estimates import ValidationWriter
+
+    release = asyncio.Event()
+    calls: list[list[str]] = []
+
+    async def store_batch(batch):
+        calls.append([u.row["estimate_id"] for u in batch])
+        if len(calls) == 1:
+            await release.wait()
+        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
+                for i, u in enumerate(batch)]  # fmt: skip
+
+    writer = ValidationWriter(store_batch, max_rows=2)
+    tasks = [asyncio.create_task(writer.store(_unstored("A")))]
+    await asyncio.sleep(0)
+    tasks += [asyncio.create_task(writer.store(_unstored(n))) for n in "BCDEF"]
+    await asyncio.sleep(0)
+    release.set()
+    stored = await asyncio.gather(*tasks)
+    assert calls == [["A"], ["B", "C"], ["D", "E"], ["F"]]
+    assert [v.created_by for v in stored] == list("ABCDEF")
+    assert (writer.rows, writer.inserts) == (6, 4)
+
+
+async def test_closing_the_writer_drains_it_or_fails_what_it_cannot_store():
+    """At shutdown: rows waiting are stored if their INSERT finishes in time; past the
+    timeout, the requests still waiting get Unavailable (503) instead of hanging."""
+    import asyncio
+
+    from api.estimates import ValidationWriter
+    from pricebook.errors import Unavailable
+
+    release = asyncio.Event()
+
+    async def store_batch(batch):
+        await release.wait()
+        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
+                for i, u in enumerate(batch)]  # fmt: skip
+
+    writer = ValidationWriter(store_batch)
+    tasks = [asyncio.create_task(writer.store(_unstored(n))) for n in "AB"]
+    await asyncio.sleep(0)
+    closing = asyncio.create_task(writer.close(timeout=5))
+    await asyncio.sleep(0)
+    release.set()
+    await closing
+    assert [v.created_by for v in await asyncio.gather(*tasks)] == ["A", "B"]
+
+    release.clear()  # the database hangs now
+    writer = ValidationWriter(store_batch)
+    tasks = [asyncio.create_task(writer.store(_unstored("C")))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(writer.store(_unstored("D"))))  # waits behind C
+    await asyncio.sleep(0)
+    await writer.close(timeout=0.05)
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert [type(o) for o in outcomes] == [Unavailable, Unavailable]
+    assert "stopping" in str(outcomes[0])
+    await writer.close()  # nothing left: returns at once
+
+
 def test_validation_commit_setting():
     from pricebook.settings import Settings
 
