@@ -1,4 +1,4 @@
-"""POST /api/v1/estimates/validate and GET /api/v1/estimates/{id}/validations.
+"""POST /api/v1/estimates/validate, GET /api/v1/estimates/{id}/validations[/{validation_id}].
 
 The body is read and decoded here (not by Litestar's own decoding) so that a malformed line is a
 422 problem naming its index and field (`lines[3].claimed_unit_price`); more than 500 lines or a
@@ -215,6 +215,23 @@ class EstimateController(Controller):
             media_type=MediaType.JSON,
             status_code=200 if validation.reused else 201,
         )
+
+    @get(
+        "/{estimate_id:str}/validations/{validation_id:int}",
+        summary="One stored validation: the answer as it was given, and the request it answered",
+        description="`validation_id`, `validated_at`, `validated_by`, `request` (as stored), then "
+        "the result's members as the validation answered them (lines, totals, counts, deadline, "
+        "escalation, profile). 404 when the estimate has no validation of that id.",
+        responses=problem_responses(400, 401, 403, 404, 503),
+    )
+    async def validation(
+        self,
+        state: State,
+        estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
+        validation_id: Annotated[int, Parameter(ge=1)],
+    ) -> Response[dict[str, Any]]:
+        found = await run(state, estimates.stored_validation, estimate_id, validation_id)
+        return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get(
         "/{estimate_id:str}/validations",

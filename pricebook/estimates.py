@@ -31,7 +31,19 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
-from sqlalchemy import Date, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Date,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
@@ -1422,6 +1434,32 @@ def list_validations(
         for r in rows
     ]  # fmt: skip
     return Page(items, total, limit, offset)
+
+
+def stored_validation(session: Session, estimate_id: str, validation_id: int) -> bytes:
+    """One stored validation as JSON, as it was answered (who and when, then the result's
+    members) with the request it answered under `request`. Both are spliced in as stored, not
+    decoded and encoded again. 404 when the estimate has no validation of that id."""
+    row = session.execute(
+        select(
+            EstimateValidation.created_at, EstimateValidation.created_by,
+            cast(EstimateValidation.request, Text), cast(EstimateValidation.result, Text),
+        ).where(EstimateValidation.id == validation_id,
+                EstimateValidation.estimate_id == estimate_id)
+    ).one_or_none()  # fmt: skip
+    if row is None:
+        raise NotFound(
+            f"estimate {estimate_id!r} has no validation {validation_id}", field="validation_id"
+        )
+    created_at, created_by, request, result = row
+    head = msgspec.json.encode({
+        "validation_id": validation_id,
+        "validated_at": as_utc(created_at).isoformat() if created_at else None,
+        "validated_by": created_by,
+        "request": msgspec.Raw(request.encode()),
+    })  # fmt: skip
+    body = result.strip().encode()
+    return head if body in (b"", b"{}") else head[:-1] + b"," + body[1:]
 
 
 # ------------------------------------------------------------------------------------------------

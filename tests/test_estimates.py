@@ -964,6 +964,20 @@ async def test_http_validate_end_to_end(http):
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
 
+    # one stored validation: the answer as it was given, and the request it answered
+    one = await api.get(f"/api/v1/estimates/E-2025-0001/validations/{out['validation_id']}")
+    assert one.status_code == 200, one.text
+    stored = one.json()
+    request_stored = stored.pop("request")  # the request as decoded: defaults filled in
+    assert (request_stored["estimate_id"], request_stored["version"]) == ("E-2025-0001", 1)
+    assert [line["claimed_unit_price"] if line["type"] == "part" else line["claimed_fee"]
+            for line in request_stored["lines"]] == ["1280.00", "1000.00", "10.00", "650.00"]  # fmt: skip
+    assert request_stored["lines"][1]["custom_name"] == "左前叶子板"
+    answered = {k: v for k, v in out.items() if k not in ("reused", "request_differs")}
+    assert stored == answered
+    other = await api.get(f"/api/v1/estimates/E-OTHER/validations/{out['validation_id']}")
+    assert other.status_code == 404 and other.json()["field"] == "validation_id"
+
 
 async def test_http_validate_without_waiting_for_the_flush(http):
     """PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT=off: the same answers, stored and reused."""
