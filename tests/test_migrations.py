@@ -64,3 +64,85 @@ def test_stored_validations_are_lz4_compressed_and_downgrade_restores_pglz(empty
         assert compression() == {"request": "p", "result": "p"}
     finally:
         engine.dispose()
+
+
+def _revision_module(revision: str):
+    """A migration's module (its helpers), loaded from its file."""
+    import importlib.util
+
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(revision)
+    spec = importlib.util.spec_from_file_location(f"migration_{revision}", script.path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: stored results as 0011's fill may find them, odd ones included
+ODD_RESULTS = [
+    {"lines": [
+        {"kind": "part", "status": "flagged", "part": {"id": 7}},
+        {"kind": "part", "status": "ok", "part": None},
+        {"kind": "labor", "status": "flagged", "part": {"id": 7}},
+        {"kind": "part", "status": "unknown", "part": {"id": "8"}},
+        {"kind": "part", "status": "ok", "part": {"id": True}},
+        {"kind": "part", "status": "flagged", "part": {"id": 7}},
+        "not a line",
+    ], "counts": {"PART_PRICE_ABOVE_REFERENCE": 2, "LABOR_RATE_ABOVE_STANDARD": 1}},
+    {},
+    {"lines": "not a list", "counts": ["not", "a", "dict"]},
+    [1, 2, 3],
+]  # fmt: skip
+
+
+def test_0011_fills_the_summary_columns_of_earlier_rows_as_its_python_summary_says(empty_url):
+    """On PostgreSQL the fill is SQL, on SQLite Python (`summary`): over the same stored
+    results, odd ones included, both give what `summary` gives."""
+    import json
+
+    from sqlalchemy import text
+
+    engine = make_engine(Settings(database_url=empty_url))
+    try:
+        migrate.upgrade(engine, "0010")
+        with engine.begin() as c:
+            c.execute(text("INSERT INTO regions (id, code, name, level) "
+                           "VALUES (1, '440300', '深圳', 'city')"))  # fmt: skip
+            c.execute(text("INSERT INTO branches (id, code, name, kind, region_id, "
+                           "authority_limit_fen) VALUES (1, 'SZ01', '深圳分公司', 'branch', 1, 0)"))  # fmt: skip
+            for n, result in enumerate(ODD_RESULTS, start=1):
+                c.execute(
+                    text(
+                        "INSERT INTO estimate_validations (id, estimate_id, estimate_version, "
+                        "estimate_date, branch_id, vin, model_selected, part_lines, "
+                        "custom_part_lines, custom_matched, claimed_fen, allowed_fen, cut_fen, "
+                        "profile_code, profile_version, replaced_part_ids, request, result, "
+                        "created_by) VALUES (:n, :e, 1, '2026-11-02', 1, '', false, 0, 0, 0, 0, "
+                        "0, 0, 'default', 1, '[]', '{}', :result, 'test')"
+                    ),
+                    {"n": n, "e": f"E-{n}", "result": json.dumps(result)},
+                )
+        migrate.upgrade(engine)
+        with engine.connect() as c:
+            rows = c.execute(
+                text(
+                    "SELECT part_ids, flag_counts, flagged_lines FROM estimate_validations "
+                    "ORDER BY id"
+                )
+            ).all()
+        filled = [
+            {"part_ids": json.loads(p) if isinstance(p, str) else p,
+             "flag_counts": json.loads(f) if isinstance(f, str) else f, "flagged_lines": n}
+            for p, f, n in rows
+        ]  # fmt: skip
+        summary = _revision_module("0011").summary
+        assert filled == [summary(r) for r in ODD_RESULTS]
+        assert filled[0] == {
+            "part_ids": [7, 7],  # the part lines' parts, as often as claimed; "8", true: no ids
+            "flag_counts": {"PART_PRICE_ABOVE_REFERENCE": 2, "LABOR_RATE_ABOVE_STANDARD": 1},
+            "flagged_lines": 3,
+        }
+        assert filled[1:] == [{"part_ids": [], "flag_counts": {}, "flagged_lines": 0}] * 3
+    finally:
+        engine.dispose()

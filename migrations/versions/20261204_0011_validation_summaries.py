@@ -49,7 +49,7 @@ def summary(result: Any) -> dict[str, Any]:
     part_ids = []
     for line in lines:
         part = line.get("part") if line.get("kind") == "part" else None
-        if isinstance(part, dict) and isinstance(part.get("id"), int):
+        if isinstance(part, dict) and type(part.get("id")) is int:  # not a bool
             part_ids.append(part["id"])
     counts = result.get("counts")
     return {
