@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.controllers import NO_STORE, Limit, Offset, autocommit, run
+from api.controllers import NO_STORE, Limit, Offset, PathId, autocommit, run
 from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
@@ -228,7 +228,7 @@ class EstimateController(Controller):
         self,
         state: State,
         estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
-        validation_id: Annotated[int, Parameter(ge=1)],
+        validation_id: PathId,
     ) -> Response[dict[str, Any]]:
         found = await run(state, estimates.stored_validation, estimate_id, validation_id)
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]

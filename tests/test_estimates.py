@@ -977,6 +977,8 @@ async def test_http_validate_end_to_end(http):
     assert stored == answered
     other = await api.get(f"/api/v1/estimates/E-OTHER/validations/{out['validation_id']}")
     assert other.status_code == 404 and other.json()["field"] == "validation_id"
+    too_large = await api.get(f"/api/v1/estimates/E-2025-0001/validations/{2**40}")
+    assert too_large.status_code == 400 and "validation_id" in too_large.text
 
 
 async def test_http_validate_without_waiting_for_the_flush(http):
