@@ -1240,9 +1240,13 @@ class Validation:
             "reused": self.reused,
             "request_differs": self.request_differs,
         })  # fmt: skip
-        if self.result_json in (b"", b"{}"):
-            return head
-        return head[:-1] + b"," + self.result_json[1:]
+        return _merged(head, self.result_json)
+
+
+def _merged(head: bytes, rest: bytes) -> bytes:
+    """Two encoded JSON objects as one: `head`'s members, then `rest`'s (not decoded)."""
+    rest = rest.strip()
+    return head if rest in (b"", b"{}") else head[:-1] + b"," + rest[1:]
 
 
 def _matches_for(
@@ -1458,8 +1462,7 @@ def stored_validation(session: Session, estimate_id: str, validation_id: int) ->
         "validated_by": created_by,
         "request": msgspec.Raw(request.encode()),
     })  # fmt: skip
-    body = result.strip().encode()
-    return head if body in (b"", b"{}") else head[:-1] + b"," + body[1:]
+    return _merged(head, result.encode())
 
 
 # ------------------------------------------------------------------------------------------------
