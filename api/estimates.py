@@ -20,7 +20,7 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.controllers import NO_STORE, Limit, Offset, PathId, autocommit, run
+from api.controllers import NO_STORE, Limit, Offset, PathCode, PathId, autocommit, run
 from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
@@ -227,7 +227,7 @@ class EstimateController(Controller):
     async def validation(
         self,
         state: State,
-        estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
+        estimate_id: PathCode,
         validation_id: PathId,
     ) -> Response[dict[str, Any]]:
         found = await run(state, estimates.stored_validation, estimate_id, validation_id)
@@ -244,7 +244,7 @@ class EstimateController(Controller):
     async def validations(
         self,
         state: State,
-        estimate_id: Annotated[str, Parameter(min_length=1, max_length=64)],
+        estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ValidationPage:

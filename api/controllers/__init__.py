@@ -22,6 +22,8 @@ Text = Annotated[str, QueryParameter(max_length=100)]
 OptId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 OptCode = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+#: a code or external id in the path (a channel's code, an estimate's id)
+PathCode = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
 #: catalogue answers change rarely; prices and labor must be revalidated (ETag makes it cheap).
 CATALOGUE_CACHE = CacheControlHeader(private=True, max_age=300)

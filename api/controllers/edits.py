@@ -19,7 +19,7 @@ from litestar.exceptions import HTTPException
 from litestar.params import Body, FromQuery, PathParameter, QueryParameter
 
 from api.auth import require
-from api.controllers import NO_STORE, OptId, PathId, run, write
+from api.controllers import NO_STORE, OptId, PathCode, PathId, run, write
 from api.problems import problem, problem_responses
 from api.schemas import (
     AliasSet,
@@ -392,7 +392,7 @@ def _write_card(
     )  # fmt: skip
 
 
-ChannelCode = Annotated[str, PathParameter(min_length=1, max_length=64)]
+ChannelCode = PathCode
 
 
 class ChannelController(Controller):
