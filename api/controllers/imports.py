@@ -15,12 +15,18 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery, PathParameter
 
 from api.auth import require
-from api.controllers import NO_STORE, run, write
+from api.controllers import NO_STORE, autocommit, run, write
 from api.controllers.edits import actor_of
 from api.problems import problem_responses
 from api.schemas import ImportReport
 from pricebook.errors import InvalidInput
-from pricebook.io.importers import IMPORT_KINDS, check_columns, check_kind, import_rows
+from pricebook.io.importers import (
+    IMPORT_KINDS,
+    analyze_import,
+    check_columns,
+    check_kind,
+    import_rows,
+)
 from pricebook.io.tables import read_table
 from pricebook.prices import require_reason
 
@@ -113,7 +119,10 @@ class ImportController(Controller):
         header, rows = await asyncio.to_thread(_read, content, name)
         check_columns(kind, header)
         call = run if dry_run else write
-        return await call(
+        report = await call(
             state, _import, kind, header, rows, actor=actor, reason=reason, name=name,
             dry_run=dry_run,
         )  # fmt: skip
+        if not dry_run:  # committed by `write`: a big import's tables get fresh statistics
+            await autocommit(state, analyze_import, kind, changed=report.changed)
+        return report
