@@ -1,15 +1,18 @@
-"""API benchmark: /health vs single price resolve on a catalogue of ≥ 1,000,000 prices.
+"""API benchmark: /health, single price resolve and batch resolve (100 items) on a catalogue of
+≥ 1,000,000 prices, side by side in one run.
 
     .venv/bin/python bench/api.py [--parts 50000] [--prices 1000000] [--workers 2]
                                   [--connections 32] [--duration 10] [--open-rate 0.5]
 
 Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/test), fills it with `pricebook.demo.scale.scale_demo`, runs
-the app as production does (`pricebook serve`: uvicorn, a SO_REUSEPORT socket per worker; a
-separate process) and drives it with
-`wrk` (or, without wrk, an asyncio/httpx load generator in a separate process), 32 connections,
-~10 s per endpoint, in the same run. Prints req/s, p50 and p99 for each and the resolve/health
-ratio (goal: ≥ 50 %). The database is dropped at the end.
+postgresql://postgres@127.0.0.1:5432/test) and fills it as a user does, with `pricebook.demo.
+scale.scale_demo` (COPY, then the ANALYZE every bulk load runs; the bench adds no tuning of its
+own), runs the app as production does (`pricebook serve`: uvicorn, a SO_REUSEPORT socket per
+worker; a separate process) and drives it with `wrk` (or, without wrk and for the batches, an
+asyncio/httpx load generator in a separate process), 32 connections, ~10 s per endpoint. Prints
+req/s, p50 and p99 for each, the resolve/health ratio (goal: ≥ 50 %) and the batch/health ratio
+(goal: ≥ 10 %). The database is dropped at the end; `--keep`/`--reuse` keep one between runs for
+development only (a kept database's figures are not the ones to quote).
 
 Those runs are closed-loop (each connection sends its next request as soon as the previous one
 answers): they find the saturation throughput, and their latency is mostly queueing (≈
@@ -60,7 +63,7 @@ PY_LOADGEN = r"""
 import asyncio, json, sys, time
 import httpx
 
-async def main(base, paths, key, connections, duration):
+async def main(base, paths, key, connections, duration, bodies=None):
     latencies, errors = [], 0
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, limits=limits) as c:
@@ -70,7 +73,11 @@ async def main(base, paths, key, connections, duration):
             i = n
             while time.perf_counter() < stop:
                 t = time.perf_counter()
-                r = await c.get(paths[i % len(paths)])
+                if bodies:
+                    r = await c.post(paths[i % len(paths)], content=bodies[i % len(bodies)],
+                                     headers={"Content-Type": "application/json"})
+                else:
+                    r = await c.get(paths[i % len(paths)])
                 latencies.append(time.perf_counter() - t)
                 errors += r.status_code != 200
                 i += connections
@@ -82,7 +89,7 @@ async def main(base, paths, key, connections, duration):
     print("JSON " + json.dumps({"requests": len(latencies), "seconds": seconds, "p50": pick(0.5),
                                 "p99": pick(0.99), "errors": 0, "non2xx": errors}))
 
-args = json.loads(sys.argv[1])
+args = json.loads(sys.stdin.read())
 asyncio.run(main(**args))
 """
 
@@ -109,26 +116,20 @@ def prepare(url: str, parts: int, prices: int) -> tuple[str, str, list[str]]:
     try:
         migrate.upgrade(engine)
         started = time.perf_counter()
+        # as a user loads one: `demo scale` leaves statistics behind itself (no ANALYZE here)
         scale_demo(engine, parts=parts, prices=prices)
-        with engine.connect() as conn:
-            conn.execute(text("ANALYZE"))
         with transaction(engine) as session:
             count = session.scalar(select(func.count()).select_from(Price))
             print(f"\ndatabase {name}: {count:,} prices "
                   f"(loaded in {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
             _, key = keys.create_key(session, name="bench", role="estimate_tool", actor="bench")
             branches = list(session.scalars(select(Branch.code)))
-            rng = random.Random(1)
             part_ids = list(
                 session.scalars(
                     select(Price.part_id).where(Price.scope == "system").distinct().limit(20000)
                 )
             )
-            paths = [
-                f"/api/v1/prices/resolve?part_id={rng.choice(part_ids)}"
-                f"&branch={rng.choice(branches)}&date=2026-01-15"
-                for _ in range(2000)
-            ]
+        paths = resolve_paths(part_ids, branches)
         ok = True
     finally:
         engine.dispose()
@@ -159,13 +160,34 @@ def reuse(url: str, name: str) -> tuple[str, str, list[str]]:
             )
     finally:
         engine.dispose()
+    return name, key, resolve_paths(part_ids, branches)
+
+
+def resolve_paths(part_ids: list[int], branches: list[str]) -> list[str]:
+    """Single resolves, then the batches as JSON lines after a `#batch` marker (see split)."""
     rng = random.Random(1)
     paths = [
         f"/api/v1/prices/resolve?part_id={rng.choice(part_ids)}"
         f"&branch={rng.choice(branches)}&date=2026-01-15"
         for _ in range(2000)
     ]
-    return name, key, paths
+    batches = [
+        json.dumps({"date": "2026-01-15", "items": [
+            {"part_id": rng.choice(part_ids), "branch": rng.choice(branches)}
+            for _ in range(BATCH_ITEMS)
+        ]})
+        for _ in range(200)
+    ]  # fmt: skip
+    return [*paths, "#batch", *batches]
+
+
+def split(paths: list[str]) -> tuple[list[str], list[str]]:
+    cut = paths.index("#batch")
+    return paths[:cut], paths[cut + 1 :]
+
+
+#: items per batch resolve (goal: ≥ 10% of /health req/s)
+BATCH_ITEMS = 100
 
 
 def drop(url: str, name: str) -> None:
@@ -179,17 +201,26 @@ def drop(url: str, name: str) -> None:
     admin.dispose()
 
 
-def load(base: str, paths: list[str], key: str, connections: int, duration: float) -> dict:
-    if shutil.which("wrk"):
+def load(
+    base: str,
+    paths: list[str],
+    key: str,
+    connections: int,
+    duration: float,
+    bodies: list[str] | None = None,
+) -> dict:
+    given = None
+    if shutil.which("wrk") and not bodies:
         quoted = ", ".join(json.dumps(p) for p in paths)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
             f.write(WRK_SCRIPT % (quoted, key))
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "-s", f.name, base]
     else:
         args = {"base": base, "paths": paths, "key": key, "connections": connections,
-                "duration": duration}  # fmt: skip
-        cmd = [sys.executable, "-c", PY_LOADGEN, json.dumps(args)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+                "duration": duration, "bodies": bodies}  # fmt: skip
+        cmd = [sys.executable, "-c", PY_LOADGEN]
+        given = json.dumps(args)  # on stdin: the batches do not fit an argument list
+    out = subprocess.run(cmd, input=given, capture_output=True, text=True, check=True).stdout
     line = next(line for line in out.splitlines() if line.startswith("JSON "))
     result = json.loads(line[5:])
     result["rps"] = result["requests"] / result["seconds"]
@@ -216,6 +247,7 @@ def main() -> int:
         args.keep = True
     else:
         name, key, paths = prepare(url, args.parts, args.prices)
+    paths, batches = split(paths)
     from sqlalchemy.engine import make_url
 
     from bench.common import free_port
@@ -260,8 +292,11 @@ def main() -> int:
               f"{args.connections} connections, {args.duration:.0f} s each", flush=True)  # fmt: skip
         load(base, ["/health"], key, args.connections, 2)  # warm-up
         load(base, paths, key, args.connections, 2)
+        batch_path = ["/api/v1/prices/resolve"]
+        load(base, batch_path, key, args.connections, 2, batches)
         health = load(base, ["/health"], key, args.connections, args.duration)
         resolve = load(base, paths, key, args.connections, args.duration)
+        batch = load(base, batch_path, key, args.connections, args.duration, batches)
         opened = None
         if args.open_rate > 0 and resolve["rps"] > 0:
             from bench.common import cycle_requests, open_loop
@@ -278,12 +313,15 @@ def main() -> int:
             drop(url, name)
 
     print(f"\n{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    for label, r in (("GET /health", health), ("GET /api/v1/prices/resolve", resolve)):
+    rows = (("GET /health", health), ("GET /api/v1/prices/resolve", resolve),
+            (f"POST resolve ×{BATCH_ITEMS}", batch))  # fmt: skip
+    for label, r in rows:
         print(f"{label:<28}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
               f"{r['non2xx'] + r['errors']:>10}")  # fmt: skip
     ratio = resolve["rps"] / health["rps"]
-    print(f"\nresolve / health: {ratio:.0%} (goal ≥ 50%); resolve p99 {resolve['p99']:.2f} ms "
-          f"(goal < 10 ms)")  # fmt: skip
+    print(f"\nresolve / health: {ratio:.1%} (goal ≥ 50%)")
+    print(f"batch of {BATCH_ITEMS} / health: {batch['rps'] / health['rps']:.1%} (goal ≥ 10%; "
+          f"{batch['rps'] * BATCH_ITEMS:,.0f} items/s)")  # fmt: skip
     if opened:
         print(f"\nopen loop: evenly spaced arrivals, ≤ {args.connections} keep-alive connections "
               f"(plain HTTP/1.1 client), latency from each request's scheduled send time")  # fmt: skip

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, literal, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from pricebook.db import in_select
 from pricebook.errors import InvalidInput, NotFound
 
 # One rule for OE numbers everywhere (imports, searches, matching): no spaces, dashes, dots or
@@ -114,6 +115,25 @@ class Page:
     total: int
     limit: int
     offset: int
+
+
+#: the characters of a normalised OE number, in the order every collation sorts them
+_OE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _prefix(column: Any, prefix: str) -> Any:
+    """`column LIKE 'prefix%'` for a normalised OE number, as a range the column's index can
+    serve in a generic plan (a LIKE of a parameter cannot be turned into one): strings of
+    digits and capital letters sort alike in every collation, so `prefix <= column < next`,
+    `next` the prefix with its last character counted up. The LIKE stays as the exact test."""
+    like = column.like(_like(prefix)[1:], escape="\\")
+    if any(c not in _OE_ALPHABET for c in prefix):
+        return like
+    stem = prefix.rstrip(_OE_ALPHABET[-1])
+    if not stem:
+        return and_(column >= prefix, like)
+    following = stem[:-1] + _OE_ALPHABET[_OE_ALPHABET.index(stem[-1]) + 1]
+    return and_(column >= prefix, column < following, like)
 
 
 def _like(text: str) -> str:
@@ -265,14 +285,17 @@ def search_parts(
     oe_conds: list[Any] = []
     text_conds: list[Any] = []
     if oe_norm:
+        postgresql = session.get_bind().dialect.name == "postgresql"
         exact = Part.oe_normalized == oe_norm
-        superseded = Part.id.in_(
-            select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized == oe_norm)
+        superseded = in_select(
+            Part.id,
+            select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized == oe_norm),
+            postgresql=postgresql,
         )
         rank_cases += [(exact, 0), (superseded, 1)]
         oe_conds += [exact, superseded]
         if oe and len(oe_norm) >= 4:  # a partial OE number: prefix match ranks as oe
-            prefix = Part.oe_normalized.like(_like(oe_norm)[1:], escape="\\")
+            prefix = _prefix(Part.oe_normalized, oe_norm)
             rank_cases.append((prefix, 0))
             oe_conds.append(prefix)
     if text:

@@ -13,7 +13,18 @@ from datetime import UTC, datetime
 from typing import Any, overload
 
 import msgspec
-from sqlalchemy import Connection, Engine, Table, any_, bindparam, create_engine, event, exc, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -244,3 +255,14 @@ def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
     if postgresql:
         return column == any_(bindparam(name, type_=ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
+
+
+def in_select(column: Any, ids: Any, *, postgresql: bool) -> Any:
+    """`column IN (SELECT …)` of a one-column select `ids`. On PostgreSQL `column =
+    ANY(ARRAY(SELECT …))`: the select runs first (an InitPlan) and `column` is looked up in its
+    index like a list parameter. A generic plan cannot tell how many rows `IN (SELECT …)` gives
+    and, on a large table without fresh statistics, joins it to a sequential scan of the whole
+    table (resolve: 1,000,000 prices read for 6)."""
+    if postgresql:
+        return column == any_(func.array(ids.scalar_subquery()))
+    return column.in_(ids)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
 from pricebook.catalog import normalize_oe
-from pricebook.db import as_utc, dialect_of, in_list
+from pricebook.db import as_utc, dialect_of, in_list, in_select
 from pricebook.errors import Conflict, InvalidInput, NotFound, PricebookError, StaleVersion
 from pricebook.history import Version, plan_version
 from pricebook.history import in_force as version_in_force
@@ -862,11 +862,19 @@ def _union(oes: bool, models: bool, postgresql: bool) -> Any:
             in_(OeSupersession.old_oe_normalized, "oes")
         )
         part_cond = or_(
-            in_(Part.id, "part_ids"), in_(Part.oe_normalized, "oes"), Part.id.in_(superseded)
+            in_(Part.id, "part_ids"),
+            in_(Part.oe_normalized, "oes"),
+            in_select(Part.id, superseded, postgresql=postgresql),
+        )
+        wanted = in_select(Price.part_id, select(Part.id).where(part_cond), postgresql=postgresql)
+        observed = in_select(
+            MarketObservation.part_id, select(Part.id).where(part_cond), postgresql=postgresql
         )
     else:
+        # by id only: the prices' and observations' own part_id against the list, no join
         part_cond = in_(Part.id, "part_ids")
-    wanted = select(Part.id).where(part_cond)
+        wanted = in_(Price.part_id, "part_ids")
+        observed = in_(MarketObservation.part_id, "part_ids")
     scope_cond = [
         Price.scope == "system",
         in_(Price.region_id, "region_ids"),
@@ -879,7 +887,7 @@ def _union(oes: bool, models: bool, postgresql: bool) -> Any:
         Price.valid_from, Price.valid_to, Price.source, Price.source_ref, Price.created_by,
         Price.reason, n(timestamp), n(timestamp),
     ).where(
-        Price.part_id.in_(wanted),
+        wanted,
         Price.valid_from <= hi,
         or_(Price.valid_to.is_(None), Price.valid_to > lo),
         or_(*scope_cond),
@@ -895,7 +903,7 @@ def _union(oes: bool, models: bool, postgresql: bool) -> Any:
         n(Integer), mo.price_type_id, mo.amount_fen, n(Date), n(Date), mo.source, n(String),
         n(String), n(String), mo.first_seen, mo.last_seen,
     ).where(
-        mo.part_id.in_(wanted), mo.status == "matched", mo.last_seen >= m_lo,
+        observed, mo.status == "matched", mo.last_seen >= m_lo,
         mo.first_seen < m_hi,
     )  # fmt: skip
     selects = [price_rows, part_rows, market_rows]
