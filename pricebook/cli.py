@@ -38,6 +38,15 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         elif args.action == "downgrade":
             migrate.downgrade(engine, args.revision or "-1")
             print(f"database at revision {migrate.current(engine) or 'base (empty)'}")
+        elif args.action == "analyze":
+            # a restore (pg_restore brings no statistics) or a load made outside pricebook
+            from pricebook.db import analyze
+            from pricebook.models import Base
+
+            tables = Base.metadata.sorted_tables
+            analyze(engine, tables)
+            done = "analyzed" if engine.dialect.name == "postgresql" else "nothing to do on SQLite:"
+            print(f"{done} {len(tables)} tables")
         else:
             current = migrate.current(engine)
             head = migrate.head()
@@ -367,7 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     db = sub.add_parser("db", help="migrate the database schema")
-    db.add_argument("action", choices=("upgrade", "downgrade", "current"))
+    db.add_argument(
+        "action",
+        choices=("upgrade", "downgrade", "current", "analyze"),
+        help="analyze: refresh the planner's statistics of every table (PostgreSQL), e.g. "
+        "after a pg_restore, which brings none",
+    )
     db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: -1)")
     db.set_defaults(handler=cmd_db)
 

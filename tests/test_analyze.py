@@ -4,6 +4,7 @@ changed at least `ANALYZE_MIN_ROWS` rows, `demo scale`, `demo load`. SQLite: not
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -180,3 +181,26 @@ def test_demo_scale_analyzes_the_tables_it_filled(engine, settings):
         assert_analyzed_since(stamps, last_analyze(settings, tables))
     else:
         assert not sqlite_stats(engine)
+
+
+def test_db_analyze_refreshes_every_table(settings):
+    """`pricebook db analyze`, for a database restored or loaded outside pricebook."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from pricebook.models import EstimateValidation, MarketObservation
+
+    tables = [Price, Part, Fitment, MarketObservation, EstimateValidation, AuditEntry]
+    before = last_analyze(settings, tables)
+    done = subprocess.run(
+        [sys.executable, "-m", "pricebook.cli", "db", "analyze"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+        env={**os.environ, "PRICEBOOK_DATABASE_URL": settings.database_url},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    if settings.is_sqlite:
+        assert "nothing to do on SQLite" in done.stdout
+        return
+    assert done.stdout.startswith("analyzed ")
+    assert_analyzed_since(before, last_analyze(settings, tables))
