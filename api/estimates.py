@@ -1,4 +1,5 @@
-"""POST /api/v1/estimates/validate, GET /api/v1/estimates/{id}/validations[/{validation_id}].
+"""POST /api/v1/estimates/validate, GET /api/v1/estimates/{id}/validations[/{validation_id}],
+GET /api/v1/estimates/reference-cache (this process's reference memo: hits, misses, entries).
 
 The body is read and decoded here (not by Litestar's own decoding) so that a malformed line is a
 422 problem naming its index and field (`lines[3].claimed_unit_price`); more than 500 lines or a
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -17,6 +19,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.params import Parameter
+from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
@@ -165,6 +168,19 @@ async def matcher_for(state: State) -> Any:
     return (await current_snapshot(state)).index
 
 
+class ReferenceCacheInfo(Struct):
+    #: the server process answering (a server has one per worker: ask until each has answered)
+    pid: int
+    #: references its validations found in its memo, and read from the database, since it
+    #: started (`pricebook.estimates.ReferenceStats`)
+    hits: int
+    misses: int
+    #: memos let go when over `limit` entries, to start afresh
+    dropped: int
+    entries: int
+    limit: int
+
+
 class EstimateController(Controller):
     path = "/estimates"
     tags = ["estimates"]  # noqa: RUF012
@@ -214,6 +230,22 @@ class EstimateController(Controller):
             validation.to_json(),  # type: ignore[arg-type]
             media_type=MediaType.JSON,
             status_code=200 if validation.reused else 201,
+        )
+
+    @get(
+        "/reference-cache",
+        summary="This server process's reference memo: lookups found in it and read, entries",
+        description="Counters since the process started (never reset: take differences). A "
+        "hit is one reference a validation found kept (a part's prices in one context, its "
+        "fitment on one model, the vehicle, …), a miss one it read from the database; with "
+        "PRICEBOOK_REFERENCE_CACHE_ENTRIES=0 every one is a miss. Each worker process keeps "
+        "its own memo and counters, `pid` says which one answered.",
+        responses=problem_responses(401, 403),
+    )
+    async def reference_cache(self, state: State) -> ReferenceCacheInfo:
+        stats = estimates.reference_cache_stats()
+        return ReferenceCacheInfo(
+            pid=os.getpid(), limit=state.settings.reference_cache_entries, **stats
         )
 
     @get(

@@ -24,7 +24,7 @@ import functools
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -522,7 +522,7 @@ class _References:
     def fill(
         self,
         kept: dict[Any, Any],
-        keys: Iterable[Any],
+        keys: Sequence[Any],
         load: Callable[[list[Any]], dict[Any, Any]],
         nothing: Any,
     ) -> None:
@@ -530,6 +530,7 @@ class _References:
         call of `load(missing) -> {key: value}`; a key `load` finds nothing for keeps `nothing`,
         so that it is not asked for again."""
         missing = [k for k in keys if k not in kept]
+        _looked_up(len(keys) - len(missing), len(missing))
         if missing:
             found = load(missing)
             for k in missing:
@@ -539,6 +540,38 @@ class _References:
 
 #: per database (its URL): the references of the newest generation this process has read
 _REFERENCES: dict[str, _References] = {}
+
+
+@dataclass(slots=True)
+class ReferenceStats:
+    """How this process's validations found their references, since it started: `hits` in the
+    memo (`_References`), `misses` not (read from the database). One count per reference looked
+    up: the static tables, the branch's place, the vehicle, the profile, each part's row, its
+    components, its fitment on the model, its prices in the estimate's context, its standard
+    hours and inclusions, each consumable standard, the card, the labor rates, the rescue
+    tariff (OE lookups and earlier claims are never kept: not counted). `dropped`: how often a
+    memo over its bound was let go to start afresh. Plain integers, never reset (readers take
+    differences; `clear_caches` leaves them), without a lock: the API validates on its event
+    loop's thread (run_sync), and a lost increment elsewhere would only blur a statistic."""
+
+    hits: int = 0
+    misses: int = 0
+    dropped: int = 0
+
+
+REFERENCE_STATS = ReferenceStats()
+
+
+def _looked_up(found: int, read: int) -> None:
+    REFERENCE_STATS.hits += found
+    REFERENCE_STATS.misses += read
+
+
+def reference_cache_stats() -> dict[str, int]:
+    """This process's `REFERENCE_STATS` and the entries its memos hold now."""
+    s = REFERENCE_STATS
+    entries = sum(r.entries for r in _REFERENCES.values())
+    return {"hits": s.hits, "misses": s.misses, "dropped": s.dropped, "entries": entries}
 
 
 def clear_caches() -> None:
@@ -577,6 +610,8 @@ def _references(
         if refs.generation.value == generation.value and refs.entries <= keep:
             _REFERENCES[url] = refs.after_prices_moved(generation)
             return _REFERENCES[url]
+    if refs is not None and refs.entries > keep:
+        REFERENCE_STATS.dropped += 1
     _REFERENCES[url] = _References(generation)
     return _REFERENCES[url]
 
@@ -846,11 +881,13 @@ def load_refs(
     # Core queries on the connection: the ORM layer would only add overhead
     db = _connection(session)
     memo = _references(db, keep, generation)  # (0–1)
+    _looked_up(memo.static is not None, memo.static is None)
     if memo.static is None:
         memo.static = _load_static(db)  # branches, regions, price types, labor kinds (4)
     static = memo.static
     branches = static.branches
     place = memo.places.get(estimate.branch)
+    _looked_up(place is not None, place is None)
     if place is None:
         branch = static.branch_by_code.get(estimate.branch)
         if branch is None:
@@ -875,6 +912,7 @@ def load_refs(
     vehicle = None
     model_id = estimate.vehicle.model_id
     if model_id is not None:
+        _looked_up(model_id in memo.vehicles, model_id not in memo.vehicles)
         if model_id not in memo.vehicles:
             row = db.execute(q.vehicle, {"model_id": model_id}).first()
             memo.vehicles[model_id] = (
@@ -889,6 +927,7 @@ def load_refs(
     # the rule profile: the branch's, a parent's, else the default (0–1)
     profile_key = (tuple(branch_ids), on)
     profile = memo.profiles.get(profile_key)
+    _looked_up(profile is not None, profile is None)
     if profile is None:
         profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
         depth = {bid: n for n, bid in enumerate(branch_ids)}
@@ -920,6 +959,7 @@ def load_refs(
         return review.PartInfo(*row[:9])
 
     missing = [pid for pid in part_ids if pid not in memo.parts]
+    _looked_up(len(part_ids) - len(missing), len(missing))
     if missing or oes:
         for row in db.execute(
             q.parts_oe if oes else q.parts, {"part_ids": missing, "oes": list(oes)}
@@ -987,6 +1027,7 @@ def load_refs(
     card = _Card({}, {})
     channel = estimate.shop.channel_code
     if channel:
+        _looked_up((channel, on) in memo.cards, (channel, on) not in memo.cards)
         if (channel, on) not in memo.cards:
             memo.cards[(channel, on)] = _load_card(db, q, channel, on)
             memo.entries += 1
@@ -1004,6 +1045,7 @@ def load_refs(
             )
     rates_key = (tuple(branch_ids), estimate.shop.tier, vclass, on)
     rate_rows = memo.labor_rates.get(rates_key)
+    _looked_up(rate_rows is not None, rate_rows is None)
     if rate_rows is None:
         rate_rows = memo.labor_rates[rates_key] = db.execute(
             q.labor_rates,
@@ -1078,6 +1120,7 @@ def load_refs(
     rescue = None
     if any(isinstance(l, review.RescueLine) for l in estimate.lines) and region_ids:  # noqa: E741
         rescue_key = (tuple(region_ids), on)
+        _looked_up(rescue_key in memo.rescue, rescue_key not in memo.rescue)
         if rescue_key not in memo.rescue:
             memo.rescue[rescue_key] = _load_rescue(db, q, region_ids, on, static)
             memo.entries += 1
