@@ -18,7 +18,7 @@ the generator's share of the two cores is its HTTP work, as for /health.
 
 The mixes differ in which references the validations need, and so in how often the server
 processes find them in their memo (`pricebook.estimates._References`, at most
-`PRICEBOOK_REFERENCE_CACHE_ENTRIES` entries per process, then started afresh):
+`PRICEBOOK_REFERENCE_CACHE_ENTRIES` entries per process, then the oldest half let go):
 
 - warm: every estimate on one model (VW-LAVIDA) and its 134 parts (576 aliases): after the
   warm-up every reference is in the memo. 50 estimates per connection, reused with a new id and
@@ -29,8 +29,8 @@ processes find them in their memo (`pricebook.estimates._References`, at most
   than 20 fitted parts left out); the 20 parts come from that model's fitted parts, ranked by
   their place in the platform (one seeded order of the part templates, so the same kind of
   part, a bumper say, is popular on every model) and drawn with the same law, without
-  repetition. The 10 custom names stay the demo's VW1 aliases (the matcher finds VW1 parts, so
-  their fitment on each synthetic model is a reference of its own). Every request is a
+  repetition. The 10 custom names are aliases of 10 more of that model's parts, drawn the
+  same way (what an adjuster types for a part of the vehicle in front of them). Every request is a
   different estimate (enough are drawn beforehand from the warm-up's rate; a connection that
   runs out draws more on the fly), so nothing is answered from the memo by repetition.
 - cold: the realistic lines on a server started with `PRICEBOOK_REFERENCE_CACHE_ENTRIES=0`:
@@ -145,18 +145,27 @@ def prepare(
                 .where(VehicleModel.code.like("SCALE-M%"), Part.code.like("SCALE-%"))
                 .order_by(Fitment.model_id, Fitment.part_id)
             ).all()  # fmt: skip
-        with engine.begin() as conn:  # committed: statistics from a rolled-back ANALYZE vanish
-            conn.exec_driver_sql("ANALYZE")
+            # what adjusters type for the synthetic parts (`demo scale` copies the demo's)
+            typed: dict[int, list[str]] = {}
+            for part_id, alias in session.execute(
+                select(PartAlias.part_id, PartAlias.alias)
+                .join(Part, Part.id == PartAlias.part_id)
+                .where(Part.code.like("SCALE-%"))
+                .order_by(PartAlias.id)
+            ):
+                typed.setdefault(part_id, []).append(alias)
     finally:
         engine.dispose()
     warm = {"mix": "warm", "models": [model], "parts": [[p for p, _ in vw]],
             "aliases": list(aliases), "zipf": None}  # fmt: skip
-    return key, {"warm": warm, "realistic": realistic_mix(fitted, list(aliases), seed, zipf)}
+    return key, {"warm": warm, "realistic": realistic_mix(fitted, typed, seed, zipf)}
 
 
-def realistic_mix(fitted: list, aliases: list[str], seed: int, zipf: float) -> dict:
+def realistic_mix(fitted: list, typed: dict[int, list[str]], seed: int, zipf: float) -> dict:
     """Models in a seeded popularity order, each with its fitted parts in popularity order: a
-    part's rank is its place in the platform (parts by id) in one seeded order of places."""
+    part's rank is its place in the platform (parts by id) in one seeded order of places.
+    Custom names are aliases of the model's own parts (`typed`: part → aliases), as an
+    adjuster types the name of a part of the vehicle in front of them."""
     by_model: dict[int, list[int]] = {}
     for model_id, part_id in fitted:
         by_model.setdefault(model_id, []).append(part_id)
@@ -171,7 +180,7 @@ def realistic_mix(fitted: list, aliases: list[str], seed: int, zipf: float) -> d
     for m in usable:
         ps = by_model[m]
         ranked.append([ps[i] for i in places if i < len(ps)])
-    return {"mix": "realistic", "models": usable, "parts": ranked, "aliases": aliases,
+    return {"mix": "realistic", "models": usable, "parts": ranked, "typed": typed,
             "zipf": zipf}  # fmt: skip
 
 
@@ -208,12 +217,14 @@ def template(data: dict, rng: random.Random) -> bytes:
     if data["zipf"] is None:
         model = data["models"][0]
         parts = rng.sample(data["parts"][0], PART_LINES)
+        names = rng.sample(data["aliases"], NAME_LINES)
     else:
         s = data["zipf"]
         m = zipf_rank(rng, len(data["models"]), s)
         model = data["models"][m]
-        parts = zipf_distinct(rng, data["parts"][m], s, PART_LINES)
-    names = rng.sample(data["aliases"], NAME_LINES)
+        chosen = zipf_distinct(rng, data["parts"][m], s, PART_LINES + NAME_LINES)
+        parts, named = chosen[:PART_LINES], chosen[PART_LINES:]
+        names = [rng.choice(data["typed"][p]) for p in named if data["typed"].get(p)]
     lines: list[dict] = []
     for pid in parts:
         lines.append({"type": "part", "part_id": pid, "price_type": "4s",

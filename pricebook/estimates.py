@@ -21,6 +21,7 @@ Rule profiles, consumable standards and rescue tariffs are configured as one JSO
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -519,6 +520,28 @@ class _References:
             entries=self.entries - len(self.prices),
         )  # fmt: skip
 
+    def newest(self, keep: int) -> _References:
+        """A memo of the same generation holding about `keep` of these entries, those read
+        last: over its bound a memo lets go of what it read first, not of everything (starting
+        afresh cost every validation after it a full read, and under a wide mix of parts the
+        bound came round every few seconds). New dicts: a validation still reading this memo
+        (it waits on the database between statements) keeps finding what it loaded.
+        Components and inclusions name parts they expect to find in `parts`: they start
+        afresh, and `resolved` with them (it is rebuilt from the prices)."""
+        share = keep / max(self.entries, 1)
+
+        def last(kept: dict[Any, Any]) -> dict[Any, Any]:
+            return dict(itertools.islice(kept.items(), len(kept) - int(len(kept) * share), None))
+
+        fresh = replace(
+            self, vehicles=last(self.vehicles), parts=last(self.parts), components={},
+            fitted=last(self.fitted), prices=last(self.prices), hours=last(self.hours),
+            resolved={}, consumables=last(self.consumables), inclusions={},
+        )  # fmt: skip
+        kinds = (fresh.vehicles, fresh.parts, fresh.fitted, fresh.prices, fresh.hours)
+        fresh.entries = sum(map(len, kinds)) + len(fresh.consumables)
+        return fresh
+
     def fill(
         self,
         kept: dict[Any, Any],
@@ -550,7 +573,7 @@ class ReferenceStats:
     components, its fitment on the model, its prices in the estimate's context, its standard
     hours and inclusions, each consumable standard, the card, the labor rates, the rescue
     tariff (OE lookups and earlier claims are never kept: not counted). `dropped`: how often a
-    memo over its bound was let go to start afresh. Plain integers, never reset (readers take
+    memo over its bound let go of the entries it read first (`_References.newest`). Plain integers, never reset (readers take
     differences; `clear_caches` leaves them), without a lock: the API validates on its event
     loop's thread (run_sync), and a lost increment elsewhere would only blur a statistic."""
 
@@ -607,11 +630,15 @@ def _references(
             # snapshot isolation, as on SQLite, what it loads would be older than the shared
             # memo claims)
             return _References(generation)
-        if refs.generation.value == generation.value and refs.entries <= keep:
-            _REFERENCES[url] = refs.after_prices_moved(generation)
-            return _REFERENCES[url]
-    if refs is not None and refs.entries > keep:
-        REFERENCE_STATS.dropped += 1
+        if refs.generation.value == generation.value:
+            if refs.generation.prices != generation.prices:
+                refs = refs.after_prices_moved(generation)
+            if refs.entries > keep:
+                # half the bound: the next trim is another keep/2 misses away
+                REFERENCE_STATS.dropped += 1
+                refs = refs.newest(keep // 2)
+            _REFERENCES[url] = refs
+            return refs
     _REFERENCES[url] = _References(generation)
     return _REFERENCES[url]
 

@@ -42,12 +42,34 @@ def test_first_validation_misses_the_next_hits_every_one(db):
     assert cold == {"hits": 0, "misses": first["misses"], "dropped": 0}, (first, cold)
 
 
-def test_a_memo_over_its_bound_is_dropped_and_counted(db):
+def test_a_memo_over_its_bound_lets_go_of_its_parts_and_keeps_the_rest(db):
     estimates.clear_caches()
     first = _validate(db, 4, keep=1)
     assert first["dropped"] == 0
-    again = _validate(db, 5, keep=1)  # the memo holds more than 1 entry: started afresh
-    assert again == {"hits": 0, "misses": first["misses"], "dropped": 1}, (first, again)
+    again = _validate(db, 5, keep=1)  # over the bound of 1: the part entries go (newest(0))
+    assert again["dropped"] == 1
+    # the branch's place, the profile, the static tables, the card, the labor rates and the
+    # rescue tariff are not part entries: still found; every part entry read again
+    assert 0 < again["hits"] < first["misses"], (first, again)
+    assert again["hits"] + again["misses"] == first["misses"], (first, again)
+
+
+def test_newest_keeps_the_entries_read_last_in_new_dicts():
+    from pricebook.estimates import Generation, _References
+
+    memo = _References(Generation("t", 1, 1))
+    memo.parts.update({pid: None for pid in range(10)})
+    memo.prices.update({(pid, "chain"): () for pid in range(10)})
+    memo.components[3] = ()
+    memo.inclusions[3] = ()
+    memo.entries = 20
+    kept = memo.newest(10)
+    assert list(kept.parts) == [5, 6, 7, 8, 9]
+    assert list(kept.prices) == [(pid, "chain") for pid in (5, 6, 7, 8, 9)]
+    assert kept.components == {} and kept.inclusions == {} and kept.entries == 10
+    # a validation still reading the old memo finds everything it had
+    assert len(memo.parts) == 10 and memo.components == {3: ()} and memo.entries == 20
+    assert kept.generation == memo.generation and kept.places is memo.places
 
 
 async def test_http_reference_cache_counts_this_process(http):
