@@ -3,9 +3,8 @@
 Domain errors map by class (see pricebook.errors); Litestar's own HTTP errors (the router's
 404/405, validation 400s) keep their status; a validation 400 names its `field` (and lists
 `errors`), each with a hint (`pricebook.hints`: a date's format, an enum's allowed values, a
-missing body field's name); an unreachable
-database is 503 so clients retry; anything else is logged with its traceback and answered as a
-500 problem without internals.
+missing body field's name); an unreachable database is 503 so clients retry; anything else is
+logged with its traceback and answered as a 500 problem without internals.
 """
 
 from __future__ import annotations
