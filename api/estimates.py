@@ -2,7 +2,7 @@
 GET /api/v1/estimates/reference-cache (this process's reference memo: hits, misses, entries).
 
 The body is read and decoded here (not by Litestar's own decoding) so that a malformed line is a
-422 problem naming its index and field (`lines[3].claimed_unit_price`); more than 500 lines or a
+422 problem naming its index and field (`lines[3].claimed_unit_price`, "line 4: …"); more than 500 lines or a
 body over 1 MB is a 413. Custom part names go through the process's matching index (the same one
 as /api/v1/match: in memory, rebuilt in a worker thread when the catalogue version moves).
 """
@@ -55,12 +55,19 @@ LABOR_OVERLAP follows inclusions transitively: when operation A's standard hours
 B's include C, a claimed C is cut as included in a claimed A even when B is not claimed; the
 flag names the including line and gives the chain in `details.path`.
 
-The answer lists every line with its status (ok | flagged | unknown), its flags (code, severity,
+The answer lists every line with its `index` (0-based) and `line_no` (index + 1: messages
+count lines from 1), its status (ok | flagged | unknown), its flags (code, severity,
 message_zh, message_en, reference with provenance, claimed, allowed, cut) and, for a custom
 part, the match that found its reference; then totals, counts by code, the review deadline
-(第七条), escalation above the branch's authority and the rule profile used. The same estimate
-id and version again returns the stored result (`reused: true`) unless `force=true`.
-201 for a new validation, 200 for a stored one. 422 names the bad field; at most
+(第七条), escalation above the branch's authority, the rule profile used and `notes`. A line
+the service cannot check (unknown part id, consumable kind without a standard, unit that does
+not convert, no rescue tariff) keeps its claimed amount but is `unknown` with an UNCHECKED flag
+saying why (`details.reason`). `notes` (code, message_zh, message_en, field, index, line_no)
+say what the answer assumed: DEFAULT_APPLIED for `shop.tier` left out (class2 assumed),
+`vehicle.vehicle_class` of a vehicle typed by hand, `submitted_at`. The same estimate id and
+version again returns the stored result (`reused: true`) unless `force=true`. 201 for a new
+validation, 200 for a stored one. Every 422 names the bad `field` with a hint (a missing field,
+a date's format, an enum's allowed values); `lines` must not be empty; at most
 {estimates.MAX_LINES} lines and {MAX_BODY:,} bytes (413)."""
 
 

@@ -1,9 +1,10 @@
 """One exception handler: every error leaves as RFC 9457 problem+json, never as a bare 500.
 
 Domain errors map by class (see pricebook.errors); Litestar's own HTTP errors (the router's
-404/405, validation 400s) keep their status and gain the fields they name; an unreachable
-database is 503 so clients retry; anything else is logged with its traceback and answered as a
-500 problem without internals.
+404/405, validation 400s) keep their status; a validation 400 names its `field` (and lists
+`errors`), each with a hint (`pricebook.hints`: a date's format, an enum's allowed values, a
+missing body field's name); an unreachable database is 503 so clients retry; anything else is
+logged with its traceback and answered as a 500 problem without internals.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from pricebook import hints
 from pricebook.errors import (
     Conflict,
     ImportRejected,
@@ -98,22 +100,35 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def _field_of(item: dict[str, Any]) -> str:
-    key = item.get("key") or ""
-    if key:
-        return str(key)
-    message = str(item.get("message", ""))
-    # msgspec names the body field as "... - at `$.items[0].part_id`"
-    if "at `$." in message:
-        return message.rsplit("at `$.", 1)[1].rstrip("`")
-    return str(item.get("source") or "")
+def _alias(handler: Any, key: str) -> str:
+    """The name a client sends for the handler's parameter `key` (`QueryParameter(name=…)`)."""
+    try:
+        kwarg = handler.parsed_fn_signature.parameters[key].kwarg_definition
+    except (AttributeError, KeyError):
+        return key
+    return getattr(kwarg, "name", None) or getattr(kwarg, "query", None) or key
 
 
-def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[dict[str, Any]]:  # fmt: skip
+    """Litestar's validation errors (query, path, body), each naming its field with a hint:
+    a missing body field by its name, a bad date with the format, an enum-like parameter with
+    its allowed values (read from the handler's signature model)."""
+    handler = request.scope.get("route_handler")
+    model = getattr(handler, "signature_model", None)
     errors = []
     for item in exc.extra or []:
-        if isinstance(item, dict):
-            errors.append({"field": _field_of(item), "message": str(item.get("message", ""))})
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "")
+        message = str(item.get("message", ""))
+        if key in ("", "data"):  # the body as a whole: msgspec's message names the path
+            field, text = hints.describe(message, model, prefix="data.")
+            field = field or str(item.get("source") or "") or None
+        elif item.get("source") == "body":  # a body field, named by `key`
+            field, text = hints.describe(message, model, name=key, prefix="data.")
+        else:
+            field, text = hints.describe(message, model, name=_alias(handler, key), lookup=key)
+        errors.append({"field": field or "", "message": text})
     return errors
 
 
@@ -127,10 +142,12 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         extra = {"field": exc.field} if exc.field else {}
         return problem(status, exc.message, title=exc.title, **extra)
     if isinstance(exc, ValidationException):
-        errors = _validation_errors(exc)
-        fields = ", ".join(e["field"] for e in errors if e["field"])
-        detail = f"invalid {fields}: {errors[0]['message']}" if fields else str(exc.detail)
-        return problem(400, detail, errors=errors)
+        errors = _validation_errors(request, exc)
+        fields = [e["field"] for e in errors if e["field"]]
+        if not fields:
+            return problem(400, str(exc.detail), errors=errors)
+        detail = "; ".join(e["message"] for e in errors)  # each names its field
+        return problem(400, detail, field=fields[0], errors=errors)
     if isinstance(exc, HTTPException):
         headers = getattr(exc, "headers", None)
         response = problem(exc.status_code, str(exc.detail))

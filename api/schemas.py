@@ -435,6 +435,33 @@ class ChannelOut(Struct):
     branch: str | None
 
 
+class ChannelCard(Struct):
+    """A channel's rate card in force: its period and what it covers (its terms: GET
+    /channels/{code}/rate-cards, pricing staff)."""
+
+    id: int
+    valid_from: dt.date
+    valid_to: dt.date | None
+    labor_kinds: list[str]
+    part_categories: list[str]
+
+
+class ChannelListing(Struct):
+    id: int
+    code: str
+    name: str
+    kind: str
+    branch: str | None
+    rate_card: ChannelCard | None
+
+
+class ChannelPage(Struct):
+    items: list[ChannelListing]
+    total: int
+    limit: int
+    offset: int
+
+
 class NewChannel(Struct, forbid_unknown_fields=True, kw_only=True):
     code: Code
     name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]

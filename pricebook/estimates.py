@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
-from pricebook import audit, review
+from pricebook import audit, hints, review
 from pricebook.catalog import Page, normalize_oe
 from pricebook.db import as_utc, dialect_of, in_list
 from pricebook.errors import InvalidInput, NotFound
@@ -112,8 +112,13 @@ class VehicleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     vehicle_class: Literal["A", "B", "C", "D", "E"] | None = None
 
 
+#: the shop tier assumed when the request gives none (the answer's `notes` say so)
+DEFAULT_TIER = "class2"
+
+
 class ShopIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    tier: Literal["4s", "class1", "class2", "class3"] = "class2"
+    #: None (left out): `DEFAULT_TIER`, with a DEFAULT_APPLIED note in the answer
+    tier: Literal["4s", "class1", "class2", "class3"] | None = None
     channel_code: Code | None = None
 
 
@@ -204,19 +209,24 @@ class EstimateRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     submitted_at: datetime | None = None
 
 
-_AT = re.compile(r"at `\$\.?(.*)`$")
+_LINE = re.compile(r"^lines\[(\d+)\]")
+
+
+def line_message(field: str | None, message: str) -> str:
+    """A message about `lines[i]…` numbered as adjusters count lines, from 1 (`field` keeps
+    the 0-based JSON path): "line 4: lines[3].quantity must be more than 0"."""
+    found = _LINE.match(field or "")
+    return f"line {int(found.group(1)) + 1}: {message}" if found else message
 
 
 def decode_request(body: bytes | str) -> EstimateRequest:
-    """JSON → EstimateRequest; a decoding error names its field (`lines[3].quantity`)."""
+    """JSON → EstimateRequest; a decoding error names its field (`lines[3].quantity`, `branch`
+    when it is missing) with a hint (a date's format, an enum's allowed values)."""
     try:
         return msgspec.json.decode(body, type=EstimateRequest)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        found = _AT.search(message)
-        field = found.group(1) if found else None
-        text = _AT.sub("", message).rstrip(" -")
-        raise InvalidInput(f"{field}: {text}" if field else text, field=field) from None
+        field, text = hints.describe(str(exc), EstimateRequest)
+        raise InvalidInput(line_message(field, text), field=field) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not valid JSON: {exc}") from None
 
@@ -248,7 +258,10 @@ def normalized_vin(vin: str) -> str:
 
 def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> review.Estimate:
     """Check what the types cannot (amounts, consistency between fields) and build the core's
-    estimate. Errors name the field: `lines[3].repair_cost`."""
+    estimate. Errors name the field (`lines[3].repair_cost`) and number lines from 1 in their
+    message ("line 4: …")."""
+    if not request.lines:
+        raise InvalidInput("lines: an estimate needs at least one line", field="lines")
     if len(request.lines) > MAX_LINES:
         raise InvalidInput(f"at most {MAX_LINES} lines", field="lines")
     v = request.vehicle
@@ -257,92 +270,14 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
     lines: list[review.Line] = []
     part_indexes = {i for i, line in enumerate(request.lines) if isinstance(line, PartLineIn)}
     for i, line in enumerate(request.lines):
-        at = f"lines[{i}]"
-        if isinstance(line, PartLineIn):
-            if line.part_id is not None and (line.oe_number or line.custom_name):
-                raise InvalidInput("give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id")  # fmt: skip
-            if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
-                raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
-            qty = _amount(line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
-            unit = repair = None
-            if line.action == "replace":
-                if line.repair_cost is not None:
-                    raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")  # fmt: skip
-                unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
-            else:
-                repair = _amount(line.repair_cost, f"{at}.repair_cost")
-                if line.claimed_unit_price is not None:
-                    unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
-            if line.added_equipment_covered and not line.added_equipment:
-                raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
-            damaged = []
-            for j, c in enumerate(line.damaged_components):
-                oe = c.oe_number.strip()
-                if (c.part_id is None) == (not oe):
-                    raise InvalidInput("give part_id or oe_number, one of them", field=f"{at}.damaged_components[{j}].part_id")  # fmt: skip
-                damaged.append(review.ComponentName(c.part_id, oe))
-            lines.append(
-                review.PartLine(
-                    index=i,
-                    quantity=qty,
-                    claimed_unit_price=unit,
-                    part_id=line.part_id,
-                    oe_number=line.oe_number.strip(),
-                    custom_name=line.custom_name.strip(),
-                    price_type=line.price_type,
-                    action=line.action,
-                    repair_cost=repair,
-                    added_equipment=line.added_equipment,
-                    added_equipment_covered=line.added_equipment_covered,
-                    line_id=line.line_id,
-                    damaged_components=tuple(damaged),
-                )
-            )
-        elif isinstance(line, LaborLineIn):
-            if line.line_ref is not None and line.part_id is not None:
-                raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
-            if line.line_ref is not None and line.line_ref not in part_indexes:
-                raise InvalidInput(f"line {line.line_ref} is not a part line", field=f"{at}.line_ref")  # fmt: skip
-            lines.append(
-                review.LaborLine(
-                    index=i,
-                    operation=line.operation,
-                    labor_kind=line.labor_kind,
-                    hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
-                    claimed_rate=_amount(line.claimed_rate, f"{at}.claimed_rate"),
-                    part_id=line.part_id,
-                    line_ref=line.line_ref,
-                    line_id=line.line_id,
-                )
-            )
-        elif isinstance(line, ConsumableLineIn):
-            lines.append(
-                review.ConsumableLine(
-                    index=i,
-                    kind=line.kind,
-                    quantity=_amount(
-                        line.quantity,
-                        f"{at}.quantity",
-                        places=3,
-                        maximum=MAX_QUANTITY,
-                        positive=True,
-                    ),
-                    unit=line.unit.strip(),
-                    unit_price=_amount(line.unit_price, f"{at}.unit_price"),
-                    line_id=line.line_id,
-                )
-            )
-        else:
-            lines.append(
-                review.RescueLine(
-                    index=i,
-                    distance_km=_amount(
-                        line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM
-                    ),
-                    claimed_fee=_amount(line.claimed_fee, f"{at}.claimed_fee"),
-                    line_id=line.line_id,
-                )
-            )
+        try:
+            lines.append(_line(i, line, part_indexes))
+        except InvalidInput as exc:
+            raise InvalidInput(line_message(exc.field, exc.message), field=exc.field) from None
+    defaults = tuple(
+        name for name, missing in (("shop.tier", request.shop.tier is None),
+                                   ("submitted_at", request.submitted_at is None)) if missing
+    )  # fmt: skip
     submitted = request.submitted_at or now or datetime.now(UTC)
     if submitted.tzinfo is None:
         submitted = submitted.replace(tzinfo=review.CHINA)
@@ -350,10 +285,90 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
         id=request.estimate_id, version=request.version, date=request.date,
         submitted_at=submitted, branch=request.branch,
         vehicle=review.Vehicle(v.model_id, v.brand.strip(), v.model.strip(), normalized_vin(v.vin), v.vehicle_class),
-        shop=review.Shop(request.shop.tier, request.shop.channel_code),
+        shop=review.Shop(request.shop.tier or DEFAULT_TIER, request.shop.channel_code),
         policy=review.Policy(request.policy.four_s_allowed, request.policy.glass),
-        lines=tuple(lines),
+        lines=tuple(lines), defaults=defaults,
     )  # fmt: skip
+
+
+def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
+    """One request line as the core's, checked; errors name `lines[i].…`."""
+    at = f"lines[{i}]"
+    if isinstance(line, PartLineIn):
+        if line.part_id is not None and (line.oe_number or line.custom_name):
+            raise InvalidInput("give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id")  # fmt: skip
+        if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
+            raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
+        qty = _amount(line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
+        unit = repair = None
+        if line.action == "replace":
+            if line.repair_cost is not None:
+                raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")  # fmt: skip
+            unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+        else:
+            repair = _amount(line.repair_cost, f"{at}.repair_cost")
+            if line.claimed_unit_price is not None:
+                unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+        if line.added_equipment_covered and not line.added_equipment:
+            raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
+        damaged = []
+        for j, c in enumerate(line.damaged_components):
+            oe = c.oe_number.strip()
+            if (c.part_id is None) == (not oe):
+                raise InvalidInput("give part_id or oe_number, one of them", field=f"{at}.damaged_components[{j}].part_id")  # fmt: skip
+            damaged.append(review.ComponentName(c.part_id, oe))
+        return review.PartLine(
+            index=i,
+            quantity=qty,
+            claimed_unit_price=unit,
+            part_id=line.part_id,
+            oe_number=line.oe_number.strip(),
+            custom_name=line.custom_name.strip(),
+            price_type=line.price_type,
+            action=line.action,
+            repair_cost=repair,
+            added_equipment=line.added_equipment,
+            added_equipment_covered=line.added_equipment_covered,
+            line_id=line.line_id,
+            damaged_components=tuple(damaged),
+        )
+    elif isinstance(line, LaborLineIn):
+        if line.line_ref is not None and line.part_id is not None:
+            raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
+        if line.line_ref is not None and line.line_ref not in part_indexes:
+            raise InvalidInput(f"line_ref {line.line_ref} (line {line.line_ref + 1}) is not a part line", field=f"{at}.line_ref")  # fmt: skip
+        return review.LaborLine(
+            index=i,
+            operation=line.operation,
+            labor_kind=line.labor_kind,
+            hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
+            claimed_rate=_amount(line.claimed_rate, f"{at}.claimed_rate"),
+            part_id=line.part_id,
+            line_ref=line.line_ref,
+            line_id=line.line_id,
+        )
+    elif isinstance(line, ConsumableLineIn):
+        return review.ConsumableLine(
+            index=i,
+            kind=line.kind,
+            quantity=_amount(
+                line.quantity,
+                f"{at}.quantity",
+                places=3,
+                maximum=MAX_QUANTITY,
+                positive=True,
+            ),
+            unit=line.unit.strip(),
+            unit_price=_amount(line.unit_price, f"{at}.unit_price"),
+            line_id=line.line_id,
+        )
+    else:
+        return review.RescueLine(
+            index=i,
+            distance_km=_amount(line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM),
+            claimed_fee=_amount(line.claimed_fee, f"{at}.claimed_fee"),
+            line_id=line.line_id,
+        )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -931,7 +946,7 @@ def load_refs(
             and line.price_type not in type_codes
         ):
             raise InvalidInput(
-                f"price_type must be one of {', '.join(sorted(type_codes))}",
+                f"line {line.index + 1}: price_type must be one of {', '.join(sorted(type_codes))}",
                 field=f"lines[{line.index}].price_type",
             )
 
@@ -1067,7 +1082,7 @@ def load_refs(
     for line in estimate.lines:
         if isinstance(line, review.LaborLine) and line.labor_kind not in kinds:
             raise InvalidInput(
-                f"labor_kind must be one of {', '.join(sorted(kinds))}",
+                f"line {line.index + 1}: labor_kind must be one of {', '.join(sorted(kinds))}",
                 field=f"lines[{line.index}].labor_kind",
             )
     rates_key = (tuple(branch_ids), estimate.shop.tier, vclass, on)
@@ -1243,7 +1258,8 @@ def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> N
             comps = refs.components.get(assembly.id, ())
             listed = ", ".join(refs.parts[c.part_id].code for c in comps if c.part_id in refs.parts)
             raise InvalidInput(
-                f"{what} is not a component of {assembly.code} {assembly.name}"
+                f"line {line.index + 1}: {what} is not a component of {assembly.code} "
+                f"{assembly.name}"
                 + (f" (its components: {listed})" if listed else " (it has no components)"),
                 field=f"lines[{line.index}].damaged_components[{j}]",
             )
@@ -1600,10 +1616,9 @@ def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
     try:
         settings = msgspec.convert(raw, review.ProfileSettings, strict=False)
     except msgspec.ValidationError as exc:
-        message = str(exc)
-        found = _AT.search(message)
-        sub = found.group(1) if found else ""
-        raise InvalidInput(f"{field}.{sub}: {_AT.sub('', message).rstrip(' -')}", field=f"{field}.{sub}".rstrip(".")) from None  # fmt: skip
+        sub, text = hints.describe(str(exc), review.ProfileSettings)
+        at = hints.join(field, sub or "")
+        raise InvalidInput(text.replace(sub, at, 1) if sub else f"{field}: {text}", field=at) from None  # fmt: skip
     for tier in settings.max_price_type_by_tier:
         if tier not in SHOP_TIERS:
             raise InvalidInput(f"{field}.max_price_type_by_tier: unknown shop tier {tier!r}", field=f"{field}.max_price_type_by_tier")  # fmt: skip

@@ -643,6 +643,82 @@ def list_channels(session: Session) -> list[ChannelInfo]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class CardSummary:
+    """A channel's rate card in force: its period and what it covers (labor kinds, part
+    categories), without its terms' authorship (who wrote it and why stay with the staff)."""
+
+    id: int
+    valid_from: date
+    valid_to: date | None
+    labor_kinds: list[str]
+    part_categories: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelListing:
+    id: int
+    code: str
+    name: str
+    kind: str
+    branch: str | None
+    #: the card in force on the listing's date; None: the channel has none that day
+    rate_card: CardSummary | None
+
+
+def channel_page(session: Session, *, on: date, limit: int = 50, offset: int = 0) -> Page:
+    """Special channels by code, a page at a time, each with its rate card in force on `on`
+    (what an estimate tool needs to pass `shop.channel_code`): four statements per page."""
+    total = session.scalar(select(func.count()).select_from(Channel)) or 0
+    rows = session.execute(
+        select(Channel.id, Channel.code, Channel.name, Channel.kind, Branch.code)
+        .outerjoin(Branch, Branch.id == Channel.branch_id)
+        .order_by(Channel.code)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    ids = [r[0] for r in rows]
+    cards: dict[int, Any] = {}
+    for card in session.execute(
+        select(RateCard.id, RateCard.channel_id, RateCard.valid_from, RateCard.valid_to)
+        .where(
+            RateCard.channel_id.in_(ids),
+            RateCard.valid_from <= on,
+            or_(RateCard.valid_to.is_(None), RateCard.valid_to > on),
+        )
+        .order_by(RateCard.valid_from, RateCard.id)
+    ):
+        cards[card.channel_id] = card  # the latest start wins (periods do not overlap)
+    card_ids = [c.id for c in cards.values()]
+    kinds: dict[int, list[str]] = {}
+    for card_id, code in session.execute(
+        select(RateCardLabor.rate_card_id, LaborKind.code)
+        .join(LaborKind, LaborKind.id == RateCardLabor.labor_kind_id)
+        .where(RateCardLabor.rate_card_id.in_(card_ids))
+        .order_by(LaborKind.code)
+    ):
+        kinds.setdefault(card_id, []).append(code)
+    categories: dict[int, list[str]] = {}
+    for card_id, code in session.execute(
+        select(RateCardParts.rate_card_id, Category.code)
+        .join(Category, Category.id == RateCardParts.category_id)
+        .where(RateCardParts.rate_card_id.in_(card_ids))
+        .order_by(Category.code)
+    ):
+        categories.setdefault(card_id, []).append(code)
+    items = []
+    for cid, code, name, kind, branch in rows:
+        card = cards.get(cid)
+        summary = None
+        if card is not None:
+            summary = CardSummary(
+                card.id, card.valid_from, card.valid_to, kinds.get(card.id, []),
+                categories.get(card.id, []),
+            )  # fmt: skip
+        items.append(ChannelListing(cid, code, name, kind, branch, summary))
+    return Page(items, total, limit, offset)
+
+
 def get_channel(session: Session, code: str) -> Channel:
     row = session.scalars(select(Channel).where(Channel.code == code)).first()
     if row is None:

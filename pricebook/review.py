@@ -86,6 +86,7 @@ CODES = (
     "NON_STANDARD_EQUIPMENT_NOT_COVERED",
     "REPEAT_CLAIM",
     "RESCUE_FEE_ABOVE_TARIFF",
+    "UNCHECKED",
 )
 DEFAULT_SEVERITY: dict[str, Severity] = {
     "PART_PRICE_ABOVE_REFERENCE": "warning",
@@ -103,6 +104,7 @@ DEFAULT_SEVERITY: dict[str, Severity] = {
     "NON_STANDARD_EQUIPMENT_NOT_COVERED": "error",
     "REPEAT_CLAIM": "error",
     "RESCUE_FEE_ABOVE_TARIFF": "warning",
+    "UNCHECKED": "warning",
 }
 OPERATION_ZH = {"replace": "更换", "repair": "修复", "paint": "喷漆", "remove_refit": "拆装"}
 OPERATION_EN = {
@@ -249,6 +251,9 @@ class Estimate(msgspec.Struct, frozen=True):
     shop: Shop
     policy: Policy
     lines: tuple[Line, ...]
+    #: the request's fields left out and given their default here (`shop.tier`,
+    #: `submitted_at`): the answer's `notes` say what was assumed
+    defaults: tuple[str, ...] = ()
 
 
 def line_kind(line: Line) -> str:
@@ -527,7 +532,8 @@ class PartRefOut(msgspec.Struct, frozen=True):
 
 
 class LineResult(msgspec.Struct, frozen=True):
-    index: int
+    index: int  # 0-based, as in the request's `lines`
+    line_no: int  # index + 1: the line as adjusters count them (and every message names it)
     kind: str
     line_id: str
     status: Status
@@ -574,6 +580,20 @@ class Indicators(msgspec.Struct, frozen=True):
     model_selected: bool
 
 
+class Note(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Something the answer rests on that no line's flag says: a default the validation
+    assumed for a field left out (`DEFAULT_APPLIED`, `field` names it), a damaged component
+    the catalogue does not have (`DAMAGED_COMPONENT_UNKNOWN`, on line `line_no`)."""
+
+    code: str
+    message_zh: str
+    message_en: str
+    field: str | None = None
+    index: int | None = None
+    line_no: int | None = None
+    details: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class Result(msgspec.Struct, frozen=True):
     estimate_id: str
     estimate_version: int
@@ -587,7 +607,7 @@ class Result(msgspec.Struct, frozen=True):
     deadline: Deadline
     escalation: Escalation
     indicators: Indicators
-    notes: tuple[str, ...] = ()
+    notes: tuple[Note, ...] = ()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1214,10 +1234,11 @@ def rule_duplicate(line: Line, first: int | None, label: str) -> Proposal | None
         return None
     return Proposal(
         "DUPLICATE_LINE",
-        f"{label} 与第 {first} 行重复，本行剔除；如确需多件请合并数量。",
-        f"{label} repeats line {first}: this line is excluded; put the total quantity on one line.",
+        f"{label} 与第 {first + 1} 行重复，本行剔除；如确需多件请合并数量。",
+        f"{label} repeats line {first + 1}: this line is excluded; put the total quantity on "
+        "one line.",
         allowed=ZERO,
-        details={"duplicate_of": first},
+        details={"duplicate_of": first, "duplicate_of_line_no": first + 1},
     )
 
 
@@ -1416,14 +1437,15 @@ def _overlap(
         via_en = f" through {' → '.join(en for _, _, en in labels)}"
     return Proposal(
         "LABOR_OVERLAP",
-        f"{op_zh}{part.name} {via_zh}已包含在第 {by.index} 行“{by_zh}”的标准工时内"
+        f"{op_zh}{part.name} {via_zh}已包含在第 {by.index + 1} 行“{by_zh}”的标准工时内"
         f"（拆装次序重复累加，第六条6(1)），本行 {hours_text(line.hours)} 工时剔除。",
-        f"{op_en} {part.name} is already included in line {by.index} '{by_en}'{via_en} (its "
+        f"{op_en} {part.name} is already included in line {by.index + 1} '{by_en}'{via_en} (its "
         f"standard hours include it): these {hours_text(line.hours)} h are counted twice and "
         "cut.",
         allowed=ZERO,
         details={
             "included_in_line": by.index,
+            "included_in_line_no": by.index + 1,
             "included_in": {"part_id": path[0][0], "part_name": host_name, "operation": path[0][1]},
             "included": {"part_id": part.id, "part_name": part.name, "operation": line.operation},
             "path": [
@@ -1620,6 +1642,79 @@ def escalation(amount: Decimal, branch: BranchInfo) -> Escalation:
 
 _EXCLUDING = ("NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM")
 
+#: why a line could not be checked (UNCHECKED's `details.reason`), zh and en
+UNCHECKED_REASONS: dict[str, tuple[str, str]] = {
+    "unknown_part_id": ("配件编号 {value} 不在目录中", "part id {value} is not in the catalogue"),
+    "unknown_consumable_kind": (
+        "辅料种类 {value} 无用量标准",
+        "consumable kind {value!r} has no standard",
+    ),
+    "unit_not_comparable": (
+        "单位 {value} 无法与标准单位 {standard} 换算",
+        "unit {value!r} cannot be compared with the standard's {standard!r}",
+    ),
+    "no_rescue_tariff": ("分公司所在地区无施救费标准", "no rescue tariff for the branch's region"),
+}
+
+
+def rule_unchecked(reason: str, *, what_zh: str = "本行", what_en: str = "this line",
+                   **values: Any) -> Proposal:  # fmt: skip
+    """UNCHECKED: the service has nothing to check the line (or part of it) against. It cannot
+    cut what it cannot check, so the allowed amount stays the claimed one (no money effect),
+    but the line is never silently "allowed in full": this flag says why, and the line's
+    status is `unknown`; the reviewer checks it by hand."""
+    zh, en = UNCHECKED_REASONS[reason]
+    return Proposal(
+        "UNCHECKED",
+        f"{zh.format(**values)}：{what_zh}未能核对，按申报金额暂列，请人工核定。",
+        f"{en.format(**values)}: {what_en} could not be checked; the claimed amount is kept, "
+        "check it by hand.",
+        details={"reason": reason, **{k: v for k, v in values.items() if v is not None}},
+    )
+
+
+def assumed_notes(estimate: Estimate, refs: Refs) -> list[Note]:
+    """DEFAULT_APPLIED notes: each default the validation assumed for a field the request left
+    out, and what it decides."""
+    notes = []
+    if "shop.tier" in estimate.defaults:
+        tier = estimate.shop.tier
+        cap = refs.profile.settings.max_price_type_by_tier.get(tier)
+        cap_zh = f"，配件最高按 {cap} 价核定" if cap else ""
+        cap_en = f": parts are allowed up to the {cap} price" if cap else ""
+        notes.append(Note(
+            "DEFAULT_APPLIED",
+            f"未提供修理厂类型（shop.tier），按默认 {TIER_ZH.get(tier, tier)}（{tier}）核损{cap_zh}、"
+            "工时费按该类标准；如为4S店或其他类型请注明后重新核损。",
+            f"shop.tier was not given: assumed {tier}{cap_en}, and labor at that tier's standard "
+            "rates; give the shop's tier (4s, class1, class2, class3) and validate again.",
+            field="shop.tier", details={"assumed": tier, "max_price_type": cap},
+        ))  # fmt: skip
+    if (
+        estimate.vehicle.model_id is None
+        and estimate.vehicle.vehicle_class is None
+        and refs.vehicle is None
+    ):
+        vclass = refs.profile.settings.default_vehicle_class
+        notes.append(Note(
+            "DEFAULT_APPLIED",
+            f"车型未从目录点选且未提供车辆级别（vehicle.vehicle_class），按默认 {vclass} 级核定"
+            "工时费、标准工时与辅料用量。",
+            f"vehicle.vehicle_class was not given for a vehicle typed by hand: assumed class "
+            f"{vclass} for labor rates, standard hours and consumable standards.",
+            field="vehicle.vehicle_class", details={"assumed": vclass},
+        ))  # fmt: skip
+    if "submitted_at" in estimate.defaults:
+        at = estimate.submitted_at.astimezone(CHINA).isoformat(timespec="seconds")
+        notes.append(Note(
+            "DEFAULT_APPLIED",
+            f"未提供提交时间（submitted_at），核损时限自收到请求时（{at}）起算。",
+            f"submitted_at was not given: the review deadline counts from when the request "
+            f"arrived ({at}).",
+            field="submitted_at", details={"assumed": at},
+        ))  # fmt: skip
+    return notes
+
 
 def review(estimate: Estimate, refs: Refs) -> Result:
     """Every rule over every line; totals, counts, deadline, escalation. Pure."""
@@ -1644,7 +1739,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
 
     results: dict[int, LineResult] = {}
     excluded: dict[int, Flag] = {}  # part-line index -> the flag that excluded it
-    notes: list[str] = []
+    notes: list[Note] = assumed_notes(estimate, refs)
 
     # Part lines
     for index, ctx in contexts.items():
@@ -1663,15 +1758,22 @@ def review(estimate: Estimate, refs: Refs) -> Result:
             rule_spec_above(ctx),
             rule_price_above(ctx),
             rule_no_reference(ctx),
+            rule_unchecked("unknown_part_id", value=line.part_id) if unknown else None,
         ]
         claimed = line.claimed
         allowed, flags = compose(claimed, proposals, settings)
         if ctx.damaged is not None:
             for j in ctx.damaged.unknown:
-                notes.append(
-                    f"line {index}: damaged_components[{j}] "
-                    f"{line.damaged_components[j].text()!r} is not in the catalogue"
-                )
+                name = line.damaged_components[j].text()
+                notes.append(Note(
+                    "DAMAGED_COMPONENT_UNKNOWN",
+                    f"第 {index + 1} 行 damaged_components[{j}] {name} 不在目录中：总成规则按全部"
+                    "组件核定。",
+                    f"line {index + 1}: damaged_components[{j}] {name!r} is not in the "
+                    "catalogue: the assembly rule allows all the components.",
+                    field=f"lines[{index}].damaged_components[{j}]", index=index,
+                    line_no=index + 1,
+                ))  # fmt: skip
         for f in flags:
             if f.code in _EXCLUDING and index not in excluded:
                 excluded[index] = f
@@ -1680,7 +1782,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
             out = PartRefOut(ctx.part.id, ctx.part.code, ctx.part.name, ctx.part.category,
                              ctx.matched_by or "part_id")  # fmt: skip
         results[index] = LineResult(
-            index, "part", line.line_id, _status(flags, claimed - allowed, unknown), claimed,
+            index, index + 1, "part", line.line_id, _status(flags, claimed - allowed, unknown), claimed,
             allowed, claimed - allowed, flags, out, ctx.match,
         )  # fmt: skip
 
@@ -1710,10 +1812,10 @@ def review(estimate: Estimate, refs: Refs) -> Result:
             proposals.append(
                 Proposal(
                     src.code,
-                    f"第 {line.line_ref} 行配件已剔除（{src.message_zh}），其工时一并剔除。",
-                    f"Line {line.line_ref} is excluded ({src.message_en}); its labor goes too.",
+                    f"第 {line.line_ref + 1} 行配件已剔除（{src.message_zh}），其工时一并剔除。",
+                    f"Line {line.line_ref + 1} is excluded ({src.message_en}); its labor goes too.",
                     allowed=ZERO,
-                    details={"excluded_line": line.line_ref},
+                    details={"excluded_line": line.line_ref, "excluded_line_no": line.line_ref + 1},
                 )
             )
         key = keys[line.index]
@@ -1724,6 +1826,11 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         proposals.append(hours_p)
         rate_p, _ = rule_labor_rate(line, refs, hours)
         proposals.append(rate_p)
+        if unknown:
+            proposals.append(rule_unchecked(
+                "unknown_part_id", value=line.part_id, what_zh="本行工时（标准工时、重复计算）",
+                what_en="the line's hours (standard hours, overlaps)",
+            ))  # fmt: skip
         claimed = line.claimed
         allowed, flags = compose(claimed, proposals, settings)
         includes: tuple[dict[str, Any], ...] = ()
@@ -1736,12 +1843,14 @@ def review(estimate: Estimate, refs: Refs) -> Result:
                     "operation": inc.included_operation,
                     "claimed_on_line": claimed_ops[(inc.included_part_id, inc.included_operation)].index
                     if (inc.included_part_id, inc.included_operation) in claimed_ops else None,
+                    "claimed_on_line_no": claimed_ops[(inc.included_part_id, inc.included_operation)].index + 1
+                    if (inc.included_part_id, inc.included_operation) in claimed_ops else None,
                 }
                 for inc in direct.get((part.id, line.operation), ())
             )  # fmt: skip
         out = PartRefOut(part.id, part.code, part.name, part.category, "part_id") if part else None
         results[line.index] = LineResult(
-            line.index, "labor", line.line_id, _status(flags, claimed - allowed, unknown),
+            line.index, line.index + 1, "labor", line.line_id, _status(flags, claimed - allowed, unknown),
             claimed, allowed, claimed - allowed, flags, out, None, includes,
         )  # fmt: skip
 
@@ -1753,27 +1862,27 @@ def review(estimate: Estimate, refs: Refs) -> Result:
             proposals = [rule_duplicate(line, first_of.get(key) if key else None,
                                         std.name if std else line.kind)]  # fmt: skip
             unknown = std is None
-            if std is not None:
+            if std is None:
+                proposals.append(rule_unchecked("unknown_consumable_kind", value=line.kind))
+            else:
                 if convert_quantity(line.quantity, line.unit, std.unit) is None:
-                    notes.append(
-                        f"line {line.index}: unit {line.unit!r} cannot be compared with the "
-                        f"standard's {std.unit!r}"
-                    )
+                    proposals.append(rule_unchecked(
+                        "unit_not_comparable", value=line.unit, standard=std.unit
+                    ))  # fmt: skip
                     unknown = True
                 proposals.append(rule_consumable(line, std, refs))
             claimed = line.claimed
             allowed, flags = compose(claimed, proposals, settings)
             results[line.index] = LineResult(
-                line.index, "consumable", line.line_id, _status(flags, claimed - allowed, unknown),
+                line.index, line.index + 1, "consumable", line.line_id, _status(flags, claimed - allowed, unknown),
                 claimed, allowed, claimed - allowed, flags,
             )  # fmt: skip
         elif isinstance(line, RescueLine):
             claimed = line.claimed
-            if refs.rescue is None:
-                notes.append(f"line {line.index}: no rescue tariff for the branch's region")
-            allowed, flags = compose(claimed, [rule_rescue(line, refs)], settings)
+            unchecked = rule_unchecked("no_rescue_tariff") if refs.rescue is None else None
+            allowed, flags = compose(claimed, [rule_rescue(line, refs), unchecked], settings)
             results[line.index] = LineResult(
-                line.index, "rescue", line.line_id,
+                line.index, line.index + 1, "rescue", line.line_id,
                 _status(flags, claimed - allowed, refs.rescue is None), claimed, allowed,
                 claimed - allowed, flags,
             )  # fmt: skip

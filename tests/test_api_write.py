@@ -225,7 +225,7 @@ async def test_channels_and_rate_cards(api: Api):
     )
     assert r.status_code == 422
     r = await api.client.get("/api/v1/channels", headers=api.h(STAFF))
-    assert {c["code"] for c in r.json()} == {"CH-SHOP1", "CH-PLAT"}
+    assert {c["code"] for c in r.json()["items"]} == {"CH-SHOP1", "CH-PLAT"}
 
     r = await api.client.get("/api/v1/channels/CH-SHOP1/rate-cards", headers=api.h(STAFF))
     cards = r.json()

@@ -725,7 +725,13 @@ def test_assembly_with_damaged_components_from_the_database(db):
     with transaction(db.engine) as s:
         res = estimates.validate(s, request(body(db, lines, estimate_id="E-ASM", version=9))).result
     assert res["lines"][0]["allowed"] == "290.00"
-    assert res["notes"] == ["line 0: damaged_components[1] 'NO-SUCH-OE' is not in the catalogue"]
+    assert [n for n in res["notes"] if n["code"] == "DAMAGED_COMPONENT_UNKNOWN"] == [{
+        "code": "DAMAGED_COMPONENT_UNKNOWN",
+        "message_zh": "第 1 行 damaged_components[1] NO-SUCH-OE 不在目录中：总成规则按全部组件核定。",
+        "message_en": "line 1: damaged_components[1] 'NO-SUCH-OE' is not in the catalogue: the "
+        "assembly rule allows all the components.",
+        "field": "lines[0].damaged_components[1]", "index": 0, "line_no": 1,
+    }]  # fmt: skip
 
 
 def test_damaged_component_not_of_the_assembly_is_422(db):
@@ -739,7 +745,7 @@ def test_damaged_component_not_of_the_assembly_is_422(db):
         ([fender_line(db, damaged_components=[{"part_id": p["VW1-0003"]}])], "lines[0].damaged_components[0]"),
         ([headlamp_line(db, {"part_id": p["VW1-0003"], "oe_number": "N 105 182 02"})], "lines[0].damaged_components[0].part_id"),
         ([headlamp_line(db, {"oe_number": " "})], "lines[0].damaged_components[0].part_id"),
-        ([headlamp_line(db, {"part_id": p["VW1-0003"], "qty": 1})], "lines[0].damaged_components[0]"),
+        ([headlamp_line(db, {"part_id": p["VW1-0003"], "qty": 1})], "lines[0].damaged_components[0].qty"),
     ]  # fmt: skip
     for lines, field in cases:
         with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
@@ -747,7 +753,9 @@ def test_damaged_component_not_of_the_assembly_is_422(db):
         assert err.value.field == field, (lines, err.value.message)
     with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
         estimates.validate(s, request(body(db, cases[0][0])))
-    assert err.value.message.startswith("part VW1-0001 左前翼子板 is not a component of VW1-0002")
+    assert err.value.message.startswith(
+        "line 2: part VW1-0001 左前翼子板 is not a component of VW1-0002"
+    )
 
 
 def test_a_request_stored_before_damaged_components_reads_the_same(db):
@@ -777,7 +785,8 @@ def test_labor_overlap_through_a_part_no_line_names(db):
     beam, fog = res["lines"]
     assert (beam["status"], beam["cut"]) == ("ok", "0.00")
     assert beam["includes"] == [{"part_id": ids["VW1-0012"], "part_name": "前保险杠皮",
-                                 "operation": "remove_refit", "claimed_on_line": None}]  # fmt: skip
+                                 "operation": "remove_refit", "claimed_on_line": None,
+                                 "claimed_on_line_no": None}]  # fmt: skip
     assert (fog["claimed"], fog["allowed"], fog["cut"]) == ("18.00", "0.00", "18.00")
     flag = fog["flags"][0]
     assert flag["code"] == "LABOR_OVERLAP" and flag["details"]["included_in_line"] == 0
@@ -800,13 +809,106 @@ def test_errors_name_the_field(db):
         ([{"type": "labor", "line_ref": 5, "operation": "paint", "labor_kind": "paint", "hours": "1", "claimed_rate": "1"}], "lines[0].line_ref"),
         ([{"type": "labor", "operation": "paint", "labor_kind": "painting", "hours": "1", "claimed_rate": "1"}], "lines[0].labor_kind"),
         ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "price_type": "gold"}], "lines[0].price_type"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "colour": "red"}], "lines[0]"),
+        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "colour": "red"}], "lines[0].colour"),
         ([{"type": "nope"}], "lines[0].type"),
+        ([], "lines"),
     ]  # fmt: skip
     for lines, field in cases:
         with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
             estimates.validate(s, request_or_raise(body(db, lines)))
         assert err.value.field == field, (lines, err.value.message)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"lines": []}, "lines", "lines: an estimate needs at least one line"),
+        ({"branch": None}, "branch", "branch is required"),
+        ({"vehicle": None}, "vehicle", "vehicle is required"),
+        (
+            {"date": "2025/09/10"},
+            "date",
+            "date: Invalid RFC3339 encoded date; expected a date as YYYY-MM-DD",
+        ),
+        (
+            {"submitted_at": "yesterday"},
+            "submitted_at",
+            "expected a date-time as YYYY-MM-DDTHH:MM:SS",
+        ),
+        (
+            {"shop": {"tier": "5s"}},
+            "shop.tier",
+            "shop.tier: '5s' is not one of 4s, class1, class2, class3",
+        ),
+        (
+            {"policy": {"glass": "plastic"}},
+            "policy.glass",
+            "'plastic' is not one of domestic, imported",
+        ),
+        ({"shop": {"grade": 1}}, "shop.grade", "shop.grade is not a known field"),
+    ],
+)
+def test_422s_name_the_field_with_a_hint(db, change, field, message):
+    """Every 422 names its field (a missing one too) and says what was expected."""
+    data = body(db, [fender_line(db)])
+    for key, value in change.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+        estimates.validate(s, request_or_raise(data))
+    assert err.value.field == field and message in err.value.message, err.value.message
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "message"),
+    [
+        (
+            {"type": "part", "part_id": 1, "claimed_unit_price": "5", "action": "swap"},
+            "lines[1].action",
+            "line 2: lines[1].action: 'swap' is not one of repair, replace",
+        ),
+        (
+            {"type": "labour"},
+            "lines[1].type",
+            "line 2: lines[1].type: 'labour' is not one of consumable, labor, part, rescue",
+        ),
+        (
+            {"type": "part", "part_id": 1, "claimed_unit_price": "5", "quantity": "0"},
+            "lines[1].quantity",
+            "line 2: lines[1].quantity must be more than 0",
+        ),
+        (
+            {
+                "type": "labor",
+                "line_ref": 5,
+                "operation": "paint",
+                "labor_kind": "paint",
+                "hours": "1",
+                "claimed_rate": "1",
+            },
+            "lines[1].line_ref",
+            "line 2: line_ref 5 (line 6) is not a part line",
+        ),
+        (
+            {
+                "type": "labor",
+                "operation": "paint",
+                "labor_kind": "painting",
+                "hours": "1",
+                "claimed_rate": "1",
+            },
+            "lines[1].labor_kind",
+            "line 2: labor_kind must be one of",
+        ),
+    ],
+)
+def test_line_errors_number_lines_from_1(db, line, field, message):
+    """The field stays the 0-based JSON path; the message counts lines as adjusters do."""
+    with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
+        estimates.validate(s, request_or_raise(body(db, [fender_line(db), line])))
+    assert err.value.field == field and err.value.message.startswith(message), err.value.message
 
 
 def request_or_raise(data):
@@ -1134,3 +1236,54 @@ def test_labor_rate_reference_agrees_with_the_labor_rate_listing(db, channel):
     assert flag["reference"]["provenance"]["why"] == row.why
     if channel:
         assert row.why == "channel CH-SHOP1 card: 90.00% of the branch SZ01 standard rate"
+
+
+def test_shop_left_out_is_assumed_class2_and_said_so(db):
+    """The testers' case: a 4S-priced fender claimed at 1,000.00 with no `shop`. The service
+    assumes a class-2 shop (二类修理厂), whose parts are allowed at most at the brand price
+    (SZ01 brand 621.00 + 5% = 652.05): allowed 652.05, cut 347.95 — and `notes` now says it
+    assumed that, zh and en, naming the field. The same claim from a 4S shop (tier given):
+    nothing assumed, its 4S reference applies (990.00 + 5% = 1,039.50): allowed 1,000.00."""
+    with transaction(db.engine) as s:
+        catalog_rows.load(s, {"prices": [
+            {"part_code": "VW1-0001", "model_code": "", "scope": "SZ01", "price_type": "brand",
+             "amount_yuan": "621.00", "valid_from": "2025-01-01", "valid_to": ""}]})  # fmt: skip
+    data = body(db, [fender_line(db, unit="1000.00")])
+    del data["shop"]
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(data)).result
+    line = res["lines"][0]
+    assert (line["claimed"], line["allowed"], line["cut"]) == ("1000.00", "652.05", "347.95")
+    assert (line["index"], line["line_no"]) == (0, 1)
+    (note,) = res["notes"]
+    assert note["code"] == "DEFAULT_APPLIED" and note["field"] == "shop.tier"
+    assert note["details"] == {"assumed": "class2", "max_price_type": "brand"}
+    assert note["message_zh"].startswith(
+        "未提供修理厂类型（shop.tier），按默认 二类修理厂（class2）核损"
+    )
+    assert note["message_en"].startswith("shop.tier was not given: assumed class2: parts are allowed up to the brand price")  # fmt: skip
+    given = body(
+        db, [fender_line(db, unit="1000.00")], estimate_id="E-4S", vehicle={"model_id": db.model}
+    )  # another vehicle: no repeat claim
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(given)).result
+    assert res["notes"] == [] and res["lines"][0]["allowed"] == "1000.00"
+
+
+def test_unknown_part_id_and_consumable_kind_are_flagged_not_silently_allowed(db):
+    """Part id 999999 (no such part) 2 × 150.00 = 300.00 and 3 L of 'nitrogen' (no standard)
+    at 20.00 = 60.00: neither can be checked, so neither is cut (allowed 360.00 of 360.00),
+    and each carries UNCHECKED with its reason; status unknown; counts say 2."""
+    lines = [
+        {"type": "part", "part_id": 999999, "quantity": "2", "claimed_unit_price": "150.00"},
+        {"type": "consumable", "kind": "nitrogen", "quantity": "3", "unit": "L", "unit_price": "20.00"},
+    ]  # fmt: skip
+    with transaction(db.engine) as s:
+        res = estimates.validate(s, request(body(db, lines))).result
+    part, gas = res["lines"]
+    assert (part["status"], part["claimed"], part["allowed"], part["cut"]) == ("unknown", "300.00", "300.00", "0.00")  # fmt: skip
+    assert (gas["status"], gas["claimed"], gas["allowed"], gas["line_no"]) == ("unknown", "60.00", "60.00", 2)  # fmt: skip
+    assert [(f["code"], f["details"]) for f in part["flags"]] == [("UNCHECKED", {"reason": "unknown_part_id", "value": 999999})]  # fmt: skip
+    assert [(f["code"], f["details"]) for f in gas["flags"]] == [("UNCHECKED", {"reason": "unknown_consumable_kind", "value": "nitrogen"})]  # fmt: skip
+    assert res["counts"] == {"UNCHECKED": 2}
+    assert res["totals"] == {"claimed": "360.00", "allowed": "360.00", "cut": "0.00"}

@@ -170,10 +170,47 @@ def test_part_no_reference():
     assert line.cut == 0 and line.status == "flagged"
 
 
-def test_unknown_part_id_is_unknown_not_an_error():
-    line = r.PartLine(index=0, quantity=D(1), claimed_unit_price=D("10.00"), part_id=424242)
-    out = one(r.review(estimate(line), refs()))
-    assert out.status == "unknown" and out.flags == () and out.allowed == D("10.00")
+def test_unknown_part_id_is_flagged_unchecked_not_an_error():
+    """Part id 424242 (not in the catalogue), 2 × 10.00 = 20.00: nothing to check it against,
+    so nothing is cut (allowed 20.00, cut 0.00), but the line is not silently allowed in full:
+    status unknown and an UNCHECKED flag naming the part id, in zh and en."""
+    line = r.PartLine(index=0, quantity=D(2), claimed_unit_price=D("10.00"), part_id=424242)
+    result = r.review(estimate(line), refs())
+    out = one(result)
+    assert (out.status, out.claimed, out.allowed, out.cut) == ("unknown", D("20.00"), D("20.00"), D("0.00"))  # fmt: skip
+    assert (out.index, out.line_no) == (0, 1)
+    (flag,) = out.flags
+    assert (flag.code, flag.severity, flag.allowed, flag.cut) == ("UNCHECKED", "warning", D("20.00"), D("0.00"))  # fmt: skip
+    assert flag.details == {"reason": "unknown_part_id", "value": 424242}
+    assert "424242" in flag.message_zh and "人工核定" in flag.message_zh
+    assert "part id 424242 is not in the catalogue" in flag.message_en
+    assert result.counts == {"UNCHECKED": 1} and result.totals.allowed == D("20.00")
+
+
+def test_labor_on_an_unknown_part_id_is_unchecked_but_its_rate_is_checked():
+    """Labor on part 424242: 2.00 h × 100.00 = 200.00; the hours cannot be checked (UNCHECKED),
+    the rate can: sheet metal standard 91.00 → allowed 182.00, cut 18.00."""
+    out = one(r.review(estimate(r.LaborLine(0, "repair", "sheet_metal", D(2), D("100.00"), part_id=424242)), refs()))  # fmt: skip
+    assert codes(out) == ["LABOR_RATE_ABOVE_STANDARD", "UNCHECKED"] and out.status == "unknown"
+    assert (out.allowed, out.cut) == (D("182.00"), D("18.00"))
+    assert out.flags[1].details["reason"] == "unknown_part_id"
+
+
+def test_assumed_defaults_are_noted():
+    """A shop tier left out is assumed class2 (brand parts at most, profile default) and said
+    so in `notes`, zh and en; a vehicle typed by hand without a class, the profile's class B;
+    a missing submitted_at, the request's arrival."""
+    est = estimate(part(), shop=r.Shop("class2"), defaults=("shop.tier", "submitted_at"))
+    notes = {n.field: n for n in r.review(est, refs()).notes}
+    assert set(notes) == {"shop.tier", "vehicle.vehicle_class", "submitted_at"}
+    tier = notes["shop.tier"]
+    assert tier.code == "DEFAULT_APPLIED" and tier.details == {"assumed": "class2", "max_price_type": "brand"}  # fmt: skip
+    assert "二类修理厂" in tier.message_zh and "assumed class2" in tier.message_en
+    assert notes["vehicle.vehicle_class"].details == {"assumed": "B"}
+    assert "2025-09-12T10:00:00+08:00" in notes["submitted_at"].message_en
+    # given: nothing assumed
+    given = estimate(part(), vehicle=r.Vehicle(brand="大众", model="朗逸", vehicle_class="B"))
+    assert r.review(given, refs()).notes == ()
 
 
 def test_custom_part_matched_is_priced_as_the_catalogue_part():
@@ -342,7 +379,10 @@ def test_assembly_damaged_component_unknown_falls_back_to_all_components():
     assert flag.details["basis"] == "all_components"
     assert flag.details["unresolved_damaged_components"] == ["#424242"]
     assert "#424242" in flag.message_zh and "#424242" in flag.message_en
-    assert result.notes == ("line 0: damaged_components[1] '#424242' is not in the catalogue",)
+    (note,) = [n for n in result.notes if n.code == "DAMAGED_COMPONENT_UNKNOWN"]
+    assert (note.index, note.line_no, note.field) == (0, 1, "lines[0].damaged_components[1]")
+    assert note.message_en == "line 1: damaged_components[1] '#424242' is not in the catalogue: the assembly rule allows all the components."  # fmt: skip
+    assert note.message_zh.startswith("第 1 行 damaged_components[1] #424242 不在目录中")
 
 
 def test_damaged_components_resolution():
@@ -359,7 +399,12 @@ def test_duplicate_line():
     assert result.lines[0].status == "ok"
     dup = result.lines[1]
     assert codes(dup) == ["DUPLICATE_LINE"] and dup.allowed == 0 and dup.cut == D("1000.00")
-    assert dup.flags[0].details["duplicate_of"] == 0
+    assert dup.flags[0].details["duplicate_of"] == 0 and dup.flags[0].details["duplicate_of_line_no"] == 1  # fmt: skip
+    # lines count from 1 in messages, as adjusters count them; `index` stays 0-based
+    assert (
+        "与第 1 行重复" in dup.flags[0].message_zh and "repeats line 1:" in dup.flags[0].message_en
+    )
+    assert (dup.index, dup.line_no) == (1, 2)
 
 
 def test_added_equipment_not_covered_takes_its_labor_too():
@@ -437,9 +482,12 @@ def test_labor_overlap_names_the_including_operation():
     assert codes(overlap) == ["LABOR_OVERLAP"] and overlap.cut == D("36.00")
     d = overlap.flags[0].details
     assert d["included_in_line"] == 0 and d["included_in"]["part_name"] == "前保险杠皮"
-    assert "第 0 行“更换前保险杠皮”" in overlap.flags[0].message_zh
+    assert d["included_in_line_no"] == 1
+    assert "第 1 行“更换前保险杠皮”" in overlap.flags[0].message_zh
+    assert "included in line 1 'replace 前保险杠皮'" in overlap.flags[0].message_en
     assert host.includes == ({"part_id": FOG.id, "part_name": "左前雾灯",
-                              "operation": "remove_refit", "claimed_on_line": 1},)  # fmt: skip
+                              "operation": "remove_refit", "claimed_on_line": 1,
+                              "claimed_on_line_no": 2},)  # fmt: skip
     assert host.status == "ok"
 
 
@@ -465,7 +513,7 @@ def test_labor_overlap_is_transitive_through_an_unclaimed_operation():
     assert flag.details["included_in"] == {"part_id": BEAM.id, "part_name": "前保险杠骨架", "operation": "replace"}  # fmt: skip
     assert [(p["part_name"], p["operation"]) for p in flag.details["path"]] == [
         ("前保险杠骨架", "replace"), ("前保险杠皮", "remove_refit"), ("左前雾灯", "remove_refit")]  # fmt: skip
-    assert "经包含链 更换前保险杠骨架 → 拆装前保险杠皮 → 拆装左前雾灯 已包含在第 0 行“更换前保险杠骨架”" in flag.message_zh  # fmt: skip
+    assert "经包含链 更换前保险杠骨架 → 拆装前保险杠皮 → 拆装左前雾灯 已包含在第 1 行“更换前保险杠骨架”" in flag.message_zh  # fmt: skip
     assert "through replace 前保险杠骨架 → remove & refit 前保险杠皮 → remove & refit 左前雾灯" in flag.message_en  # fmt: skip
     # the bumper's R&I claimed too: the fog lamp is included in it, the nearest (line 2, 36.00),
     # and it in the beam (line 0): 0.80 h × 72.00 = 57.60 cut too
@@ -522,10 +570,24 @@ def test_consumable_above_standard_quantity_only():
     assert (out.allowed, out.cut) == (D("240.00"), D("80.00"))
 
 
-def test_consumable_unknown_kind_or_unit_is_unknown():
+def test_consumable_unknown_kind_or_unit_is_flagged_unchecked():
+    """2 桶 at 40.00 = 80.00: a standard in L cannot be compared with barrels, and with no standard for
+    coolant at all nothing can be checked: either way allowed 80.00 (nothing to cut it by),
+    status unknown, an UNCHECKED flag with the reason."""
     line = r.ConsumableLine(0, "coolant", D("2"), "桶", D("40.00"))
-    assert one(r.review(estimate(line), refs(consumables={"coolant": COOLANT}))).status == "unknown"
-    assert one(r.review(estimate(line), refs())).status == "unknown"
+    odd_unit = one(r.review(estimate(line), refs(consumables={"coolant": COOLANT})))
+    no_std = one(r.review(estimate(line), refs()))
+    for out in (odd_unit, no_std):
+        assert (out.status, out.allowed, out.cut, codes(out)) == ("unknown", D("80.00"), D("0.00"), ["UNCHECKED"])  # fmt: skip
+    assert odd_unit.flags[0].details == {"reason": "unit_not_comparable", "value": "桶", "standard": "L"}  # fmt: skip
+    assert no_std.flags[0].details == {"reason": "unknown_consumable_kind", "value": "coolant"}
+    assert "辅料种类 coolant 无用量标准" in no_std.flags[0].message_zh
+
+
+def test_rescue_without_tariff_is_flagged_unchecked():
+    out = one(r.review(estimate(r.RescueLine(0, D("25"), D("650.00"))), refs()))
+    assert (out.status, out.allowed, codes(out)) == ("unknown", D("650.00"), ["UNCHECKED"])
+    assert out.flags[0].details == {"reason": "no_rescue_tariff"}
 
 
 def test_rescue_fee_above_tariff():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -71,3 +72,42 @@ async def reject_nul(request: Request[Any, Any, Any]) -> None:
                 f"invalid {key}: NUL characters are not allowed",
                 extra=[{"key": key, "message": "NUL characters are not allowed"}],
             )
+
+
+def accepted_query(handler: Any, path_params: Any) -> frozenset[str]:
+    """The query parameter names `handler` declares (its own and its dependencies', as the
+    client spells them), from the kwargs model Litestar builds for it; kept on the handler."""
+    names: frozenset[str] | None = getattr(handler, "_pricebook_query", None)
+    if names is None:
+        model = handler.create_kwargs_model({name: None for name in path_params})
+        names = frozenset(p.field_alias for p in model.expected_query_params)
+        with contextlib.suppress(AttributeError):  # a handler without a __dict__: no memo
+            handler._pricebook_query = names
+    return names
+
+
+async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
+    """A query parameter the route does not declare is a 400 naming it (and what the route
+    accepts), not silently ignored: a misspelt `chanel=` must not quietly change the answer.
+    For /api/v1 only; the staff UI stays lenient."""
+    handler = request.scope.get("route_handler")
+    if handler is None or not hasattr(handler, "create_kwargs_model"):
+        return
+    accepted = accepted_query(handler, request.path_params)
+    unknown = sorted({key for key in request.query_params if key not in accepted})
+    if unknown:
+        allowed = ", ".join(sorted(accepted)) or "none"
+        raise ValidationException(
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            extra=[
+                {"key": key, "source": "query",
+                 "message": f"unknown query parameter; this route accepts: {allowed}"}
+                for key in unknown
+            ],
+        )  # fmt: skip
+
+
+async def check_query(request: Request[Any, Any, Any]) -> None:
+    """/api/v1's before-request hook: no NUL anywhere, no undeclared query parameter."""
+    await reject_nul(request)
+    await reject_unknown_query(request)

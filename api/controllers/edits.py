@@ -11,6 +11,7 @@ other gets 412. Every write needs a `reason` (422 without) and is audited with t
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, delete, get, post
@@ -19,11 +20,22 @@ from litestar.exceptions import HTTPException
 from litestar.params import Body, FromQuery, PathParameter, QueryParameter
 
 from api.auth import require
-from api.controllers import NO_STORE, OptId, PathCode, PathId, run, write
+from api.controllers import (
+    NO_STORE,
+    READ_ERRORS,
+    Limit,
+    Offset,
+    OptId,
+    PathCode,
+    PathId,
+    run,
+    write,
+)
 from api.problems import problem, problem_responses
 from api.schemas import (
     AliasSet,
     ChannelOut,
+    ChannelPage,
     EndValidity,
     HoursEdit,
     HoursVersions,
@@ -395,16 +407,43 @@ def _write_card(
 ChannelCode = PathCode
 
 
+STAFF = [require("pricing_staff")]
+
+
 class ChannelController(Controller):
+    """The list is for every role (estimate tools pass `shop.channel_code`); the rest, the
+    cards' terms and every write, for pricing staff."""
+
     path = "/channels"
     tags = ["channels"]  # noqa: RUF012
-    guards = [require("pricing_staff")]  # noqa: RUF012
+    guards = [require("estimate_tool")]  # noqa: RUF012
     exception_handlers = EDIT_HANDLERS
     cache_control = NO_STORE
 
-    @get("/", summary="Special channels (特殊合作渠道)", responses=VERSIONS_ERRORS)
-    async def list_channels(self, state: State) -> list[ChannelOut]:
-        return to(list[ChannelOut], await run(state, labor.list_channels))
+    @get(
+        "/",
+        summary="Special channels (特殊合作渠道), a page at a time, each with its card in force",
+        description="`items` (each: `code` to pass as an estimate's `shop.channel_code`, name, "
+        "kind, branch, and `rate_card`: the card in force on `date` (default today) — its id, "
+        "period and the labor kinds and part categories it covers — or null), `total`, "
+        "`limit`, `offset`; by code. Any role; the cards' terms and history are for pricing "
+        "staff (`/channels/{code}/rate-cards`).",
+        responses=READ_ERRORS,
+    )
+    async def list_channels(
+        self,
+        state: State,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        on: Annotated[
+            dt.date | None,
+            QueryParameter(name="date", description="the day whose rate cards apply (today)"),
+        ] = None,
+    ) -> ChannelPage:
+        page = await run(
+            state, labor.channel_page, on=on or dt.date.today(), limit=limit, offset=offset
+        )
+        return to(ChannelPage, page)
 
     @post(
         "/",
@@ -412,6 +451,7 @@ class ChannelController(Controller):
         description="409 when the code exists. `reason` is required.",
         status_code=201,
         responses=problem_responses(400, 401, 403, 409, 422, 503),
+        guards=STAFF,
     )
     async def create_channel(
         self, state: State, request: Request[Any, Any, Any], data: Annotated[NewChannel, Body()]
@@ -426,6 +466,7 @@ class ChannelController(Controller):
         "/{code:str}/rate-cards",
         summary="Every version of a channel's rate card, with the card's ETag",
         responses=VERSIONS_ERRORS,
+        guards=STAFF,
     )
     async def cards(self, state: State, code: ChannelCode) -> Response[RateCardVersions]:
         found = await run(state, labor.rate_card_versions, code)
@@ -441,6 +482,7 @@ class ChannelController(Controller):
         "`unchanged`); a period reaching into a later card is 409." + IF_MATCH_DOC,
         status_code=201,
         responses=unchanged(RateCardEdit),
+        guards=STAFF,
     )
     async def add_card(
         self,
@@ -462,6 +504,7 @@ class ChannelController(Controller):
         "not this channel's." + IF_MATCH_DOC,
         status_code=200,
         responses=WRITE_ERRORS,
+        guards=STAFF,
     )
     async def end_card(
         self,
