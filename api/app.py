@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import HEADER, KeyCache
 from api.caching import SingleFlight, etag_middleware
-from api.controllers import reject_nul
+from api.controllers import check_request
 from api.controllers.edits import (
     AliasController,
     ChannelController,
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         security=[{"ApiKey": []}],
         middleware=[etag_middleware],
-        before_request=reject_nul,
+        before_request=check_request,
     )  # fmt: skip
     openapi = OpenAPIConfig(
         title="Pricebook",

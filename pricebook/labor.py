@@ -38,7 +38,7 @@ from pricebook.models import (
     RateCardParts,
     StandardHours,
 )
-from pricebook.money import MoneyError, from_fen, parse_yuan, round_yuan, to_fen
+from pricebook.money import MoneyError, from_fen, parse_money, round_yuan, to_fen
 from pricebook.prices import (
     ETagLike,
     end_version,
@@ -376,7 +376,7 @@ class HoursVersion:
 @dataclass(frozen=True, slots=True)
 class CardLaborLine:
     labor_kind: str
-    rate: Decimal | None = None
+    rate: Decimal | str | None = None
     pct_of_standard: Decimal | None = None
 
 
@@ -453,11 +453,9 @@ def labor_kind_id(session: Session, code: str) -> int:
 
 def _amount(value: Decimal | str, field: str, maximum: Decimal) -> Decimal:
     try:
-        yuan = parse_yuan(value)
+        yuan = parse_money(value, maximum=maximum)
     except MoneyError as exc:
-        raise InvalidInput(str(exc), field=field) from exc
-    if yuan <= 0 or yuan > maximum:
-        raise InvalidInput(f"{field} must be above 0 and at most {maximum}", field=field)
+        raise InvalidInput(f"{field}: {exc}", field=field) from exc
     return yuan
 
 

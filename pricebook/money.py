@@ -1,29 +1,79 @@
-"""Money: integer fen in the database, `Decimal` yuan in code and at the API. Never float."""
+"""Money: integer fen in the database, `Decimal` yuan in code and at the API. Never float.
+
+Every amount that comes in (API bodies, imports, UI forms, CLI) goes through `parse_money`: plain
+ASCII decimal text, an optional `-` only where a caller allows negatives (no write path does
+today: prices, labor rates, rate cards, feedback amounts and authority limits are all above 0),
+at most two decimals and at most `MAX_YUAN`. No exponent, no `_`, no full-width digits, no `+`,
+no thousands separators and no surrounding spaces: a value is refused, never cleaned up.
+"""
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import re
+from decimal import ROUND_HALF_UP, Decimal
 
 FEN = Decimal("0.01")
+
+#: the largest amount anything accepts (10 million yuan for one price, rate or limit): above it
+#: is a typing error. One limit for the API, imports, the UI and the CLI.
+MAX_YUAN = Decimal("10000000.00")
+#: digits before the point that MAX_YUAN needs: longer text is refused before `Decimal` sees it.
+_INT_DIGITS = len(str(int(MAX_YUAN)))
+_PLAIN = re.compile(rf"(-?)([0-9]{{1,{_INT_DIGITS}}})(?:\.([0-9]{{1,2}}))?")
+#: how much of a refused value an error message quotes
+QUOTE_CHARS = 80
 
 
 class MoneyError(ValueError):
     """A text or number that is not an amount of yuan with at most two decimals."""
 
 
-def parse_yuan(value: str | int | Decimal) -> Decimal:
-    """Parse '1234.5' / 1234 / Decimal into yuan; floats are refused on purpose."""
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """`repr` of a value for an error message, cut to about `limit` characters."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + f"… ({len(text)} characters)"
+    return repr(text)
+
+
+def parse_money(
+    value: str | int | Decimal,
+    *,
+    allow_negative: bool = False,
+    allow_zero: bool = False,
+    maximum: Decimal = MAX_YUAN,
+) -> Decimal:
+    """Parse an amount of yuan ('1234.5', '-3.20' where negatives are allowed) to a Decimal
+    with two places. Text must be plain ASCII `-?digits(.d{1,2})?`; an int or a finite Decimal
+    from code is held to the same rules. Raises MoneyError with an English message."""
     if isinstance(value, (bool, float)):
         raise MoneyError("amounts must be given as text or Decimal, never float")
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise MoneyError(f"not an amount: {value!r}") from exc
-    if not amount.is_finite():
-        raise MoneyError(f"not an amount: {value!r}")
-    if amount != amount.quantize(FEN):
-        raise MoneyError(f"more than two decimals: {value!r}")
-    return amount.quantize(FEN)
+    if isinstance(value, int):
+        value = str(value)
+    elif isinstance(value, Decimal):
+        if not value.is_finite() or value.adjusted() > _INT_DIGITS:
+            raise MoneyError(f"not an amount: {quote(value)}")
+        value = format(value, "f")
+        if "." in value and len(value.split(".")[1]) > 2:  # Decimal("1.500") is fine
+            head, tail = value.split(".")
+            if tail[2:].strip("0"):
+                raise MoneyError(f"more than two decimals: {quote(value)}")
+            value = head + "." + tail[:2]
+    elif not isinstance(value, str):
+        raise MoneyError(f"not an amount: {quote(value)}")
+    match = _PLAIN.fullmatch(value)
+    if match is None:
+        decimals = re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", value)
+        why = "more than two decimals" if decimals else "not a plain decimal amount"
+        raise MoneyError(f"{why}: {quote(value)} (write e.g. 1234.50)")
+    amount = Decimal(value).quantize(FEN)
+    if amount < 0 and not allow_negative:
+        raise MoneyError("must be more than 0")
+    if amount == 0 and not allow_zero:
+        raise MoneyError("must be more than 0")
+    if abs(amount) > maximum:
+        raise MoneyError(f"must be at most {maximum}")
+    return amount
 
 
 def to_fen(yuan: Decimal) -> int:
