@@ -98,7 +98,7 @@ def import_upload(
     if suffix not in {".csv", ".xlsx"}:
         raise InvalidInput("upload a .csv or .xlsx file", field="file")
     with tempfile.TemporaryDirectory(prefix="pricebook-import-") as folder:
-        path = Path(folder) / f"upload{suffix}"
+        path = Path(folder) / Path(filename).name  # errors name the file as uploaded
         path.write_bytes(content)
         return import_path(
             settings, path, kind, actor=actor, reason=reason, name=filename, dry_run=dry_run
