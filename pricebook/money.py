@@ -17,9 +17,8 @@ FEN = Decimal("0.01")
 #: the largest amount anything accepts (10 million yuan for one price, rate or limit): above it
 #: is a typing error. One limit for the API, imports, the UI and the CLI.
 MAX_YUAN = Decimal("10000000.00")
-#: digits before the point that MAX_YUAN needs: longer text is refused before `Decimal` sees it.
-_INT_DIGITS = len(str(int(MAX_YUAN)))
-_PLAIN = re.compile(rf"(-?)([0-9]{{1,{_INT_DIGITS}}})(?:\.([0-9]{{1,2}}))?")
+#: a Decimal from code with more digits than this before the point is refused outright
+_INT_DIGITS = 15
 #: how much of a refused value an error message quotes
 QUOTE_CHARS = 80
 
@@ -46,30 +45,45 @@ def parse_money(
     """Parse an amount of yuan ('1234.5', '-3.20' where negatives are allowed) to a Decimal
     with two places. Text must be plain ASCII `-?digits(.d{1,2})?`; an int or a finite Decimal
     from code is held to the same rules. Raises MoneyError with an English message."""
+    return parse_plain(
+        value, places=2, maximum=maximum, allow_negative=allow_negative, allow_zero=allow_zero
+    )
+
+
+def parse_plain(
+    value: str | int | Decimal,
+    *,
+    places: int,
+    maximum: Decimal,
+    allow_negative: bool = False,
+    allow_zero: bool = False,
+) -> Decimal:
+    """`parse_money`'s rules for any decimal quantity with at most `places` decimals (hours,
+    percentages): plain ASCII text, no exponent, `_`, full-width digits or spaces; above 0
+    (unless allowed) and at most `maximum`. Raises MoneyError."""
     if isinstance(value, (bool, float)):
-        raise MoneyError("amounts must be given as text or Decimal, never float")
+        raise MoneyError("give amounts as text or Decimal, never float")
     if isinstance(value, int):
         value = str(value)
     elif isinstance(value, Decimal):
         if not value.is_finite() or value.adjusted() > _INT_DIGITS:
-            raise MoneyError(f"not an amount: {quote(value)}")
+            raise MoneyError(f"not a plain decimal number: {quote(value)}")
         value = format(value, "f")
-        if "." in value and len(value.split(".")[1]) > 2:  # Decimal("1.500") is fine
-            head, tail = value.split(".")
-            if tail[2:].strip("0"):
-                raise MoneyError(f"more than two decimals: {quote(value)}")
-            value = head + "." + tail[:2]
+        head, _, tail = value.partition(".")
+        if len(tail) > places:  # Decimal("1.500") is fine
+            if tail[places:].strip("0"):
+                raise MoneyError(f"more than {places} decimals: {quote(value)}")
+            value = head + ("." + tail[:places] if places else "")
     elif not isinstance(value, str):
-        raise MoneyError(f"not an amount: {quote(value)}")
-    match = _PLAIN.fullmatch(value)
-    if match is None:
-        decimals = re.fullmatch(r"-?[0-9]+\.[0-9]{3,}", value)
-        why = "more than two decimals" if decimals else "not a plain decimal amount"
+        raise MoneyError(f"not a plain decimal number: {quote(value)}")
+    digits = len(str(int(maximum)))
+    fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
+    if re.fullmatch(rf"-?[0-9]{{1,{digits}}}{fraction}", value) is None:
+        decimals = re.fullmatch(r"-?[0-9]+\.[0-9]+", value)
+        why = f"more than {places} decimals" if decimals else "not a plain decimal number"
         raise MoneyError(f"{why}: {quote(value)} (write e.g. 1234.50)")
-    amount = Decimal(value).quantize(FEN)
-    if amount < 0 and not allow_negative:
-        raise MoneyError("must be more than 0")
-    if amount == 0 and not allow_zero:
+    amount = Decimal(value).quantize(Decimal(1).scaleb(-places))
+    if (amount < 0 and not allow_negative) or (amount == 0 and not allow_zero):
         raise MoneyError("must be more than 0")
     if abs(amount) > maximum:
         raise MoneyError(f"must be at most {maximum}")

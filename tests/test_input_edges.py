@@ -126,6 +126,27 @@ def test_an_import_with_one_bad_amount_reports_the_row_and_writes_nothing(
         assert session.scalar(select(func.count()).select_from(Price)) == before
 
 
+@pytest.mark.parametrize("value", ["NaN", "sNaN", "Infinity", "1e30", "9" * 29, "１"])
+def test_hours_and_percentages_in_imports_follow_the_same_rules(engine, tmp_path, value) -> None:
+    with transaction(engine) as session:
+        catalog_rows.load(session)
+    hours = tmp_path / "hours.csv"
+    write_table(hours, ("part_code", "operation", "vehicle_class", "labor_kind", "hours"),
+                [{"part_code": "VW1-0001", "operation": "replace", "vehicle_class": "B",
+                  "labor_kind": "sheet_metal", "hours": value}])  # fmt: skip
+    with pytest.raises(ImportRejected) as caught:
+        import_file(engine, "standard_hours", hours, actor="tester", reason="x")
+    assert [(e.row, e.column) for e in caught.value.errors] == [(2, "hours")]
+    cards = tmp_path / "cards.csv"
+    write_table(cards, ("channel_code", "valid_from", "valid_to", "line", "labor_kind",
+                        "rate_yuan", "pct_of_standard", "category", "price_type", "discount_pct"),
+                [{"channel_code": "CH-SHOP1", "valid_from": "2027-01-01", "line": "parts",
+                  "category": "body", "price_type": "brand", "discount_pct": value}])  # fmt: skip
+    with pytest.raises(ImportRejected) as caught:
+        import_file(engine, "rate_cards", cards, actor="tester", reason="x")
+    assert (2, "discount_pct") in [(e.row, e.column) for e in caught.value.errors]
+
+
 async def test_an_api_import_with_a_bad_amount_is_a_row_report(api: Api) -> None:
     for value in BAD_AMOUNTS:
         bad = PRICES_CSV + f"VW1-0001,,GD01,4s,{value},2026-01-01,\n"

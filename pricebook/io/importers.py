@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from pricebook.db import analyze, session_factory
 from pricebook.errors import Conflict, ImportRejected, InvalidInput, RowError
 from pricebook.history import Version, plan_version
 from pricebook.io.tables import Row, TableLimits, read_table
-from pricebook.labor import MAX_RATE
+from pricebook.labor import MAX_HOURS, MAX_RATE
 from pricebook.models import (
     BRANCH_KINDS,
     CHANNEL_KINDS,
@@ -62,7 +62,7 @@ from pricebook.models import (
     VehicleModel,
     VinPrefix,
 )
-from pricebook.money import MAX_YUAN, MoneyError, parse_money, quote, to_fen
+from pricebook.money import MAX_YUAN, MoneyError, parse_money, parse_plain, quote, to_fen
 from pricebook.prices import lock_version_keys
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -242,16 +242,11 @@ def _basis_points(ctx: _Context, n: int, row: Row, column: str, *, upper: int) -
     if not value:
         return None
     try:
-        pct = Decimal(value)
-    except InvalidOperation:
-        ctx.error(n, column, f"{quote(value)} is not a percentage")
+        pct = parse_plain(value, places=2, maximum=Decimal(upper) / 100, allow_zero=True)
+    except MoneyError as exc:
+        ctx.error(n, column, f"a percentage between 0 and {upper // 100}: {exc}")
         return None
     bp = pct * 100
-    if bp != bp.to_integral_value() or not 0 <= bp <= upper:
-        ctx.error(
-            n, column, f"{quote(value)} must be between 0 and {upper // 100} with ≤ 2 decimals"
-        )
-        return None
     return int(bp)
 
 
@@ -821,14 +816,11 @@ def _hours_centi(ctx: _Context, n: int, row: Row) -> int | None:
     if not value:
         return None
     try:
-        hours = Decimal(value)
-    except InvalidOperation:
-        ctx.error(n, "hours", f"{quote(value)} is not a number of hours")
+        hours = parse_plain(value, places=2, maximum=MAX_HOURS)
+    except MoneyError as exc:
+        ctx.error(n, "hours", f"hours: {exc}")
         return None
     centi = hours * 100
-    if centi <= 0 or centi != centi.to_integral_value():
-        ctx.error(n, "hours", f"{quote(value)} must be more than 0 with at most two decimals")
-        return None
     return int(centi)
 
 
