@@ -15,6 +15,18 @@ MAX_ID = 2_147_483_647
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
 Money = Annotated[Decimal, Meta(description='yuan, as a decimal string such as "1050.00"')]
+#: money sent to the API: kept as the text sent, parsed by `pricebook.money.parse_money` (one
+#: rule for every amount: ASCII digits, at most two decimals, above 0, at most 10,000,000 yuan;
+#: no exponent, `_`, full-width digits or spaces), a bad one → 422 naming the field.
+MoneyIn = Annotated[
+    str,
+    Meta(
+        description="yuan as a decimal string: ASCII digits with up to two decimals, above 0 and "
+        'at most 10000000.00, e.g. "1050.00"',
+        max_length=40,
+        examples=["1050.00"],
+    ),
+]
 
 T = TypeVar("T")
 
@@ -336,7 +348,7 @@ class NewPrice(Struct, forbid_unknown_fields=True, kw_only=True):
     region: Code | None = None
     branch: Code | None = None
     price_type: Code
-    amount: Money
+    amount: MoneyIn
     valid_from: dt.date
     valid_to: dt.date | None = None
     reason: Reason = ""
@@ -380,7 +392,7 @@ class NewLaborRate(Struct, forbid_unknown_fields=True, kw_only=True):
     labor_kind: Code
     shop_tier: ShopTier
     vehicle_class: VehicleClass
-    rate: Money
+    rate: MoneyIn
     valid_from: dt.date
     valid_to: dt.date | None = None
     reason: Reason = ""
@@ -478,6 +490,14 @@ class CardLaborLine(Struct, forbid_unknown_fields=True):
     pct_of_standard: Decimal | None = None
 
 
+class NewCardLaborLine(Struct, forbid_unknown_fields=True):
+    """A labor line: a fixed `rate` or `pct_of_standard` of the branch standard rate."""
+
+    labor_kind: Code
+    rate: MoneyIn | None = None
+    pct_of_standard: Decimal | None = None
+
+
 class CardPartsLine(Struct, forbid_unknown_fields=True):
     """A parts line: `price_type` reference less `discount_pct` for a category."""
 
@@ -507,7 +527,9 @@ class NewRateCard(Struct, forbid_unknown_fields=True, kw_only=True):
 
     valid_from: dt.date
     valid_to: dt.date | None = None
-    labor: Annotated[list[CardLaborLine], Meta(max_length=50)] = msgspec.field(default_factory=list)
+    labor: Annotated[list[NewCardLaborLine], Meta(max_length=50)] = msgspec.field(
+        default_factory=list
+    )
     parts: Annotated[list[CardPartsLine], Meta(max_length=200)] = msgspec.field(
         default_factory=list
     )
@@ -560,9 +582,9 @@ class NewFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
     branch: Code | None = None
     price_type: Code
     #: the reference price as the reviewer saw it
-    reference: Money | None = None
+    reference: MoneyIn | None = None
     #: the market price the reviewer observed
-    observed: Money
+    observed: MoneyIn
     #: evidence: what the reviewer saw (quotes, shops, dates)
     note: Annotated[str, Meta(max_length=2000)] = ""
     url: Annotated[str, Meta(max_length=2000)] = ""
@@ -615,7 +637,7 @@ class ValidationPage(Struct):
 
 class AcceptFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
     #: the new price; the observed price when absent
-    amount: Money | None = None
+    amount: MoneyIn | None = None
     #: today when absent
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None

@@ -37,7 +37,7 @@ from pricebook.models import (
     PriceType,
     VehicleModel,
 )
-from pricebook.money import MoneyError, from_fen, parse_yuan, to_fen
+from pricebook.money import MoneyError, from_fen, parse_money, to_fen
 
 __all__ = [
     "FeedbackView", "accept_feedback", "answer_feedback", "feedback_queue", "find_unresolved",
@@ -303,18 +303,14 @@ def get_feedback(session: Session, item_id: int) -> FeedbackView:
 
 
 def _yuan(value: Decimal | str | None, field: str, *, required: bool) -> int | None:
-    from pricebook.prices import MAX_PRICE
-
     if value is None or value == "":
         if required:
             raise InvalidInput(f"{field} is required", field=field)
         return None
     try:
-        yuan = parse_yuan(value)
+        yuan = parse_money(value)
     except MoneyError as exc:
-        raise InvalidInput(str(exc), field=field) from exc
-    if yuan <= 0 or yuan > MAX_PRICE:
-        raise InvalidInput(f"{field} must be above 0 and at most {MAX_PRICE}", field=field)
+        raise InvalidInput(f"{field}: {exc}", field=field) from exc
     return to_fen(yuan)
 
 

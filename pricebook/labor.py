@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, insert, or_, select
@@ -38,7 +38,7 @@ from pricebook.models import (
     RateCardParts,
     StandardHours,
 )
-from pricebook.money import MoneyError, from_fen, parse_yuan, round_yuan, to_fen
+from pricebook.money import MoneyError, from_fen, parse_money, parse_plain, round_yuan, to_fen
 from pricebook.prices import (
     ETagLike,
     end_version,
@@ -376,7 +376,7 @@ class HoursVersion:
 @dataclass(frozen=True, slots=True)
 class CardLaborLine:
     labor_kind: str
-    rate: Decimal | None = None
+    rate: Decimal | str | None = None
     pct_of_standard: Decimal | None = None
 
 
@@ -453,26 +453,22 @@ def labor_kind_id(session: Session, code: str) -> int:
 
 def _amount(value: Decimal | str, field: str, maximum: Decimal) -> Decimal:
     try:
-        yuan = parse_yuan(value)
+        yuan = parse_money(value, maximum=maximum)
     except MoneyError as exc:
-        raise InvalidInput(str(exc), field=field) from exc
-    if yuan <= 0 or yuan > maximum:
-        raise InvalidInput(f"{field} must be above 0 and at most {maximum}", field=field)
+        raise InvalidInput(f"{field}: {exc}", field=field) from exc
     return yuan
 
 
 def _pct_bp(value: Decimal | str, field: str, upper_bp: int, *, positive: bool) -> int:
     try:
-        pct = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(f"{field} must be a number", field=field) from None
-    bp = pct * 100
-    if not pct.is_finite() or bp != bp.to_integral_value():
-        raise InvalidInput(f"{field} has at most two decimals", field=field)
-    if (bp <= 0 if positive else bp < 0) or bp > upper_bp:
+        pct = parse_plain(value, places=2, maximum=Decimal(upper_bp) / 100, allow_zero=not positive)
+    except MoneyError as exc:
         raise InvalidInput(
-            f"{field} is out of range (up to {Decimal(upper_bp) / 100})", field=field
-        )
+            f"{field} is out of range (up to {Decimal(upper_bp) / 100}, at most two decimals): "
+            f"{exc}",
+            field=field,
+        ) from exc
+    bp = pct * 100
     return int(bp)
 
 

@@ -38,6 +38,15 @@ class Settings:
     #: not, which raises throughput and risks the last ~0.6 s of stored validations on a
     #: crash of PostgreSQL or its machine (`pricebook.db.make_async_engine`, `api.app`).
     validation_synchronous_commit: bool = True
+    #: An uploaded import file larger than this many bytes is refused (413).
+    import_max_bytes: int = 20 * 1024 * 1024
+    #: An import file with more rows than this (after the header) is refused (422).
+    import_max_rows: int = 200_000
+    #: An import cell longer than this many characters is refused (422).
+    import_max_cell_chars: int = 1000
+    #: A JSON request body nested deeper than this ([ and { levels) is refused (400) before
+    #: it is decoded: the decoders recurse, and ~1,000 levels exhaust Python's stack.
+    json_max_depth: int = 32
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -57,6 +66,10 @@ class Settings:
             validation_synchronous_commit=_flag(
                 env, "PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT", default=True
             ),
+            import_max_bytes=int(env.get("PRICEBOOK_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+            import_max_rows=int(env.get("PRICEBOOK_IMPORT_MAX_ROWS", "200000")),
+            import_max_cell_chars=int(env.get("PRICEBOOK_IMPORT_MAX_CELL_CHARS", "1000")),
+            json_max_depth=int(env.get("PRICEBOOK_JSON_MAX_DEPTH", "32")),
         )
 
     @property

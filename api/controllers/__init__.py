@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -58,8 +59,48 @@ async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any
         return await session.run_sync(fn, *args, **kwargs)
 
 
-async def reject_nul(request: Request[Any, Any, Any]) -> None:
-    """NUL cannot be stored or compared as text (PostgreSQL refuses it): a 400, not a 500."""
+#: a JSON string, escapes included: what is inside is text, not structure
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+#: every bracket as `[`/`]`, everything else dropped
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+#: bodies the JSON decoder never sees
+_NOT_JSON = ("multipart/", "application/x-www-form-urlencoded")
+
+
+def json_too_deep(body: bytes, limit: int) -> bool:
+    """Whether `[`/`{` outside strings nest deeper than `limit` in a JSON body, without
+    recursing (the decoders, msgspec and json, do: ~1,000 levels raise RecursionError). The
+    brackets left once strings are cut out lose their innermost level with each pass of
+    `replace`; all of it runs in C. A body whose brackets do not pair up is left to the
+    decoder, which refuses it."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # cannot be deeper: the common case
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
+    too_deep = b"[" * (limit + 1)
+    for _ in range(limit):
+        if too_deep in brackets:  # a run of openers: the usual deep body, found at once
+            return True
+        inner = brackets.replace(b"[]", b"")
+        if not inner or inner == brackets:
+            return False
+        brackets = inner
+    return True
+
+
+async def check_request(request: Request[Any, Any, Any]) -> None:
+    """Before any /api/v1 handler decodes anything: NUL cannot be stored or compared as text
+    (PostgreSQL refuses it), and a JSON body nested deeper than `Settings.json_max_depth`
+    exhausts the decoder's stack: a 400 each, not a 500."""
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        content_type = request.headers.get("content-type", "").lower()
+        if not content_type.startswith(_NOT_JSON):
+            limit = request.app.state.settings.json_max_depth
+            if json_too_deep(await request.body(), limit):
+                raise ValidationException(
+                    f"the JSON body is nested deeper than {limit} levels",
+                    extra=[{"key": "body", "message": f"nested deeper than {limit} levels"}],
+                )
     for key, value in request.query_params.multi_items():
         if "\x00" in key or "\x00" in value:
             raise ValidationException(
@@ -108,6 +149,7 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
 
 
 async def check_query(request: Request[Any, Any, Any]) -> None:
-    """/api/v1's before-request hook: no NUL anywhere, no undeclared query parameter."""
-    await reject_nul(request)
+    """/api/v1's before-request hook: the body's depth, no NUL anywhere, no undeclared query
+    parameter."""
+    await check_request(request)
     await reject_unknown_query(request)

@@ -12,26 +12,29 @@ from typing import Annotated, Any
 from litestar import Controller, Request, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.exceptions import HTTPException
 from litestar.params import Body, FromQuery, PathParameter
+from sqlalchemy.pool import NullPool
 
 from api.auth import require
-from api.controllers import NO_STORE, autocommit, run, write
+from api.controllers import NO_STORE, check_query
 from api.controllers.edits import actor_of
 from api.problems import problem_responses
 from api.schemas import ImportReport
+from pricebook.db import make_engine
 from pricebook.errors import InvalidInput
-from pricebook.io.importers import (
-    IMPORT_KINDS,
-    analyze_import,
-    check_columns,
-    check_kind,
-    import_rows,
-)
-from pricebook.io.tables import read_table
+from pricebook.io.importers import IMPORT_KINDS, check_kind, import_file
+from pricebook.io.importers import ImportReport as CoreReport
+from pricebook.io.tables import TableLimits, TooLarge
 from pricebook.prices import require_reason
+from pricebook.settings import Settings
 
-#: the largest upload (413 above): about 200 000 price rows as CSV
-MAX_UPLOAD = 20 * 1024 * 1024
+#: the largest request the import route reads at all; `Settings.import_max_bytes` (20 MB by
+#: default) is the limit that applies, checked on Content-Length before the body is read and on
+#: the file itself after.
+MAX_BODY_CEILING = 256 * 1024 * 1024
+#: room for the multipart envelope and the reason beside the file
+ENVELOPE = 64 * 1024
 
 
 @dataclass
@@ -42,40 +45,64 @@ class ImportUpload:
     reason: str = ""
 
 
-def _read(content: bytes, filename: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
-    suffix = Path(filename).suffix.lower()
-    if suffix not in {".csv", ".xlsx"}:
-        raise InvalidInput("upload a .csv or .xlsx file", field="file")
-    with tempfile.TemporaryDirectory(prefix="pricebook-import-") as folder:
-        path = Path(folder) / f"upload{suffix}"
-        path.write_bytes(content)
-        header, rows = read_table(path)
-        return header, list(rows)
+def _too_large(settings: Settings) -> HTTPException:
+    megabytes = settings.import_max_bytes / 2**20
+    return HTTPException(status_code=413, detail=f"the file is larger than {megabytes:g} MB")
 
 
-def _import(
-    session: Any,
+async def refuse_large_body(request: Request[Any, Any, Any]) -> None:
+    """413 on the declared size, before the multipart body is read (and the router's checks)."""
+    await check_query(request)
+    settings: Settings = request.app.state.settings
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.import_max_bytes + ENVELOPE:
+        raise _too_large(settings)
+
+
+def import_path(
+    settings: Settings,
+    path: Path,
     kind: str,
-    header: list[str],
-    rows: list[tuple[int, dict[str, str]]],
     *,
     actor: str,
     reason: str,
     name: str,
     dry_run: bool,
-) -> ImportReport:
-    report = import_rows(
-        session, kind, rows, actor=actor, reason=reason, source_ref=name, dry_run=dry_run,
-        header=header,
-    )  # fmt: skip
-    if dry_run:
-        session.rollback()
-    return ImportReport(
-        kind=report.kind, dry_run=report.dry_run, rows=report.rows, changed=report.changed,
-        created=report.created, updated=report.updated, superseded=report.superseded,
-        closed=report.closed, unchanged=report.unchanged, removed=report.removed,
-        notes=list(report.notes),
-    )  # fmt: skip
+) -> CoreReport:
+    """Read, check and (unless `dry_run`) write a file, blocking: callers run it in a worker
+    thread (a 200,000-row file takes seconds to parse, and the event loop keeps serving other
+    requests meanwhile), on a short-lived synchronous engine of its own. The file is held to
+    the `Settings.import_max_*` limits while it is read."""
+    engine = make_engine(settings, poolclass=NullPool)
+    try:
+        return import_file(
+            engine, kind, path, actor=actor, reason=reason, dry_run=dry_run,
+            limits=TableLimits.of(settings), source_ref=name,
+        )  # fmt: skip
+    finally:
+        engine.dispose()
+
+
+def import_upload(
+    settings: Settings,
+    content: bytes,
+    filename: str,
+    kind: str,
+    *,
+    actor: str,
+    reason: str,
+    dry_run: bool,
+) -> CoreReport:
+    """`import_path` on an uploaded file's bytes (in a private temporary folder)."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in {".csv", ".xlsx"}:
+        raise InvalidInput("upload a .csv or .xlsx file", field="file")
+    with tempfile.TemporaryDirectory(prefix="pricebook-import-") as folder:
+        path = Path(folder) / Path(filename).name  # errors name the file as uploaded
+        path.write_bytes(content)
+        return import_path(
+            settings, path, kind, actor=actor, reason=reason, name=filename, dry_run=dry_run
+        )
 
 
 class ImportController(Controller):
@@ -92,9 +119,12 @@ class ImportController(Controller):
         "Every row is checked before anything is written: with `dry_run=true` (the default) "
         "the answer counts what would change; with `dry_run=false` everything is written in "
         "one transaction, or nothing. Bad rows → 422 problem+json with `errors` listing each "
-        "row and field. Larger than 20 MB → 413.",
+        "row and field. Larger than `PRICEBOOK_IMPORT_MAX_BYTES` (20 MB) → 413; more rows than "
+        "`PRICEBOOK_IMPORT_MAX_ROWS` (200,000) or a cell longer than "
+        "`PRICEBOOK_IMPORT_MAX_CELL_CHARS` (1,000) → 422.",
         status_code=200,
-        request_max_body_size=MAX_UPLOAD + 64 * 1024,
+        request_max_body_size=MAX_BODY_CEILING,
+        before_request=refuse_large_body,
         responses=problem_responses(400, 401, 403, 409, 413, 422, 503),
     )
     async def upload(
@@ -110,19 +140,21 @@ class ImportController(Controller):
         actor = actor_of(request)
         if not dry_run:
             require_reason(reason, actor)
+        settings: Settings = state.settings
         content = await data.file.read()
-        if len(content) > MAX_UPLOAD:
-            from litestar.exceptions import HTTPException
-
-            raise HTTPException(status_code=413, detail="the file is larger than 20 MB")
+        if len(content) > settings.import_max_bytes:
+            raise _too_large(settings)
         name = Path(data.file.filename or "upload").name[:200]
-        header, rows = await asyncio.to_thread(_read, content, name)
-        check_columns(kind, header)
-        call = run if dry_run else write
-        report = await call(
-            state, _import, kind, header, rows, actor=actor, reason=reason, name=name,
-            dry_run=dry_run,
+        try:
+            report = await asyncio.to_thread(
+                import_upload, settings, content, name, kind, actor=actor, reason=reason,
+                dry_run=dry_run,
+            )  # fmt: skip
+        except TooLarge as exc:
+            raise HTTPException(status_code=413, detail=exc.message) from exc
+        return ImportReport(
+            kind=report.kind, dry_run=report.dry_run, rows=report.rows, changed=report.changed,
+            created=report.created, updated=report.updated, superseded=report.superseded,
+            closed=report.closed, unchanged=report.unchanged, removed=report.removed,
+            notes=list(report.notes),
         )  # fmt: skip
-        if not dry_run:  # committed by `write`: a big import's tables get fresh statistics
-            await autocommit(state, analyze_import, kind, changed=report.changed)
-        return report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from litestar import Request
@@ -12,6 +13,8 @@ from litestar.params import PathParameter
 from litestar.response import Template
 
 from api.ui.auth import User
+from pricebook.errors import InvalidInput
+from pricebook.money import MAX_YUAN, MoneyError, parse_money
 
 T = TypeVar("T")
 
@@ -54,6 +57,28 @@ async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any
 def text(form: Mapping[str, Any], name: str, limit: int = 500) -> str:
     value = form.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def money_text(form: Mapping[str, Any], name: str) -> str:
+    """An amount field exactly as typed (not stripped: `ui_money` refuses spaces around it, as
+    every other way in does)."""
+    value = form.get(name)
+    return value[:64] if isinstance(value, str) else ""
+
+
+def ui_money(value: str, field: str, *, required: bool) -> Decimal | None:
+    """An amount typed in a form, by `pricebook.money.parse_money`; InvalidInput in Chinese."""
+    if not value:
+        if required:
+            raise InvalidInput("请填写金额", field=field)
+        return None
+    try:
+        return parse_money(value)
+    except MoneyError:
+        raise InvalidInput(
+            f"金额须为大于零、不超过 {MAX_YUAN} 的数字，最多两位小数，不含空格、全角数字或科学计数法",
+            field=field,
+        ) from None
 
 
 def parse_date(value: str) -> date | None:

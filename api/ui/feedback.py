@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from api.problems import STATUS_OF
 from api.ui import corefns
 from api.ui.auth import login_required
-from api.ui.common import PathId, parse_date, parse_int, render, text, write
+from api.ui.common import PathId, money_text, parse_date, parse_int, render, text, ui_money, write
 from pricebook import catalog, prices
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 from pricebook.money import from_fen
@@ -23,20 +23,6 @@ from pricebook.money import from_fen
 STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回"}
 KIND_NAMES = {"reviewer": "核损反馈", "drift": "市场偏离"}
 Code = Annotated[str, QueryParameter(max_length=64)]
-
-
-def _money(form_value: str, field: str, *, required: bool) -> Decimal | None:
-    if not form_value:
-        if required:
-            raise InvalidInput("请填写金额", field=field)
-        return None
-    try:
-        amount = Decimal(form_value)
-    except InvalidOperation:
-        raise InvalidInput("金额须为数字，最多两位小数", field=field) from None
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise InvalidInput("金额须大于零，最多两位小数", field=field)
-    return amount
 
 
 def _yuan(item: Any, name: str) -> Decimal | None:
@@ -169,6 +155,7 @@ class FeedbackPages(Controller):
         form = {k: text(raw, k, 1000) for k in
                 ("part_id", "branch", "price_type", "model_id", "reference", "observed", "note",
                  "url", "estimate_ref")}  # fmt: skip
+        form |= {k: money_text(raw, k) for k in ("reference", "observed")}
         user = request.state.ui_user
         try:
             fn = corefns.get("submit")
@@ -193,7 +180,7 @@ class FeedbackPages(Controller):
         kwargs: dict[str, Any] = {"actor": user.actor, "reason": reason}
         try:
             if feature == "accept":
-                kwargs["amount"] = _money(text(form, "amount"), "amount", required=True)
+                kwargs["amount"] = ui_money(money_text(form, "amount"), "amount", required=True)
                 kwargs["valid_from"] = parse_date(text(form, "valid_from")) or date.today()
             elif not reason:
                 raise InvalidInput("请填写原因", field="reason")
@@ -248,7 +235,7 @@ async def _feedback_args(state: State, form: dict[str, str]) -> dict[str, Any]:
     return {
         "part_id": part_id, "model_id": model_id, "branch_id": branch_id,
         "price_type_id": type_id,
-        "reference": _money(form["reference"], "reference", required=False),
-        "observed": _money(form["observed"], "observed", required=True),
+        "reference": ui_money(form["reference"], "reference", required=False),
+        "observed": ui_money(form["observed"], "observed", required=True),
         "note": form["note"], "url": form["url"], "estimate_ref": form["estimate_ref"],
     }  # fmt: skip

@@ -8,6 +8,7 @@ it is at that moment, not as it was at the preview.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import tempfile
@@ -18,13 +19,14 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.response import Template
-from sqlalchemy.orm import Session
 
+from api.controllers.imports import import_path
 from api.ui.auth import login_required
 from api.ui.common import render, text
 from pricebook.errors import ImportRejected, PricebookError
-from pricebook.io.importers import IMPORT_KINDS, ImportReport, import_rows
-from pricebook.io.tables import read_table
+from pricebook.io.importers import IMPORT_KINDS
+from pricebook.io.tables import TooLarge
+from pricebook.settings import Settings
 
 KIND_NAMES = {
     "prices": "配件价格", "labor_rates": "分公司标准工时费", "standard_hours": "标准工时",
@@ -32,7 +34,6 @@ KIND_NAMES = {
     "models": "车型", "fitment": "适用车型", "categories": "配件分类", "regions": "地区",
     "branches": "机构", "price_types": "价格类型",
 }  # fmt: skip
-MAX_UPLOAD = 20 * 1024 * 1024
 STASH_SECONDS = 3600
 
 
@@ -44,17 +45,6 @@ def _stash_dir() -> Path:
         if now - old.stat().st_mtime > STASH_SECONDS:
             old.unlink(missing_ok=True)
     return path
-
-
-def _run_import(
-    session: Session, path: Path, kind: str, *, actor: str, reason: str, name: str, dry_run: bool
-) -> ImportReport:
-    header, rows = read_table(path)
-    report = import_rows(
-        session, kind, rows, actor=actor, reason=reason, source_ref=name, dry_run=dry_run,
-        header=header,
-    )  # fmt: skip
-    return report
 
 
 class ImportPages(Controller):
@@ -87,9 +77,11 @@ class ImportPages(Controller):
         suffix = Path(upload.filename).suffix.lower()
         if suffix not in {".csv", ".xlsx"}:
             return self._page(request, 422, error="只支持 .csv 或 .xlsx 文件", **ctx)
+        settings: Settings = state.settings
         content = await upload.read()
-        if len(content) > MAX_UPLOAD:
-            return self._page(request, 413, error="文件超过 20 MB", **ctx)
+        if len(content) > settings.import_max_bytes:
+            megabytes = settings.import_max_bytes / 2**20
+            return self._page(request, 413, error=f"文件超过 {megabytes:g} MB", **ctx)
         user = request.state.ui_user
         token = secrets.token_urlsafe(18)
         stash = _stash_dir()
@@ -100,14 +92,14 @@ class ImportPages(Controller):
                 "suffix": suffix}  # fmt: skip
         (stash / f"{token}.json").write_text(json.dumps(meta))
         try:
-            async with state.sessions() as session:
-                report = await session.run_sync(
-                    _run_import, path, kind, actor=user.actor, reason=reason, name=name,
-                    dry_run=True,
-                )  # fmt: skip
-                await session.rollback()
+            report = await asyncio.to_thread(
+                import_path, settings, path, kind, actor=user.actor, reason=reason, name=name,
+                dry_run=True,
+            )  # fmt: skip
         except ImportRejected as exc:
             return self._page(request, 422, error=exc.message, errors=exc.errors, **ctx)
+        except TooLarge as exc:
+            return self._page(request, 413, error=exc.message, **ctx)
         except PricebookError as exc:
             return self._page(request, 422, error=exc.message, **ctx)
         return self._page(request, report=report, token=token, filename=name, **ctx)
@@ -127,11 +119,10 @@ class ImportPages(Controller):
         path = stash / f"{token}{meta['suffix']}"
         ctx = {"kind": meta["kind"], "reason": meta["reason"], "filename": meta["name"]}
         try:
-            async with state.sessions.begin() as session:
-                report = await session.run_sync(
-                    _run_import, path, meta["kind"], actor=user.actor, reason=meta["reason"],
-                    name=meta["name"], dry_run=False,
-                )  # fmt: skip
+            report = await asyncio.to_thread(
+                import_path, state.settings, path, meta["kind"], actor=user.actor,
+                reason=meta["reason"], name=meta["name"], dry_run=False,
+            )  # fmt: skip
         except ImportRejected as exc:
             return self._page(request, 422, error=exc.message, errors=exc.errors, **ctx)
         except PricebookError as exc:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -22,11 +21,13 @@ from api.ui.common import (
     SCOPE_NAMES,
     SOURCE_NAMES,
     PathId,
+    money_text,
     parse_date,
     parse_int,
     render,
     run,
     text,
+    ui_money,
     write,
 )
 from pricebook import catalog, prices
@@ -107,6 +108,7 @@ class PartPages(Controller):
         values = {k: text(form, k) for k in
                   ("target", "price_type", "model_id", "amount", "valid_from", "valid_to",
                    "reason", "etag")}  # fmt: skip
+        values["amount"] = money_text(form, "amount")
         user = request.state.ui_user
         try:
             args = await run(state, _edit_args, part_id, values)
@@ -153,10 +155,7 @@ def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[s
     model_id = parse_int(values["model_id"]) if values["model_id"] else None
     if values["model_id"] and model_id is None:
         raise InvalidInput("车型无效", field="model_id")
-    try:
-        amount = Decimal(values["amount"])
-    except InvalidOperation:
-        raise InvalidInput("金额须为数字，最多两位小数", field="amount") from None
+    amount = ui_money(values["amount"], "amount", required=True)
     valid_from = parse_date(values["valid_from"])
     if valid_from is None:
         raise InvalidInput("请填写生效日期", field="valid_from")

@@ -14,11 +14,12 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pricebook import audit
@@ -26,7 +27,8 @@ from pricebook.catalog import model_search_text, normalize_oe, pinyin_forms
 from pricebook.db import analyze, session_factory
 from pricebook.errors import Conflict, ImportRejected, InvalidInput, RowError
 from pricebook.history import Version, plan_version
-from pricebook.io.tables import Row, read_table
+from pricebook.io.tables import Row, TableLimits, read_table
+from pricebook.labor import MAX_HOURS, MAX_RATE
 from pricebook.models import (
     BRANCH_KINDS,
     CHANNEL_KINDS,
@@ -60,7 +62,8 @@ from pricebook.models import (
     VehicleModel,
     VinPrefix,
 )
-from pricebook.money import MoneyError, parse_yuan, to_fen
+from pricebook.money import MAX_YUAN, MoneyError, parse_money, parse_plain, quote, to_fen
+from pricebook.prices import lock_version_keys
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "regions": ("code", "name", "level", "parent_code"),
@@ -175,7 +178,7 @@ def _choice(ctx: _Context, n: int, row: Row, column: str, allowed: Iterable[str]
     value = _text(ctx, n, row, column)
     allowed = tuple(allowed)
     if value is not None and value not in allowed:
-        ctx.error(n, column, f"{value!r} is not one of {', '.join(allowed)}")
+        ctx.error(n, column, f"{quote(value)} is not one of {', '.join(allowed)}")
         return None
     return value
 
@@ -189,23 +192,24 @@ def _lookup(
         return None
     found = codes.get(value)
     if found is None:
-        ctx.error(n, column, f"unknown {what} {value!r}")
+        ctx.error(n, column, f"unknown {what} {quote(value)}")
     return found
 
 
 def _money_fen(
-    ctx: _Context, n: int, row: Row, column: str, *, required: bool = True
-) -> int | None:
-    value = _text(ctx, n, row, column, required=required)
-    if not value:
+    ctx: _Context, n: int, row: Row, column: str, *, required: bool = True,
+    maximum: Decimal = MAX_YUAN,
+) -> int | None:  # fmt: skip
+    """An amount cell, exactly as written (`pricebook.money.parse_money`: no spaces around it)."""
+    raw = row.get(column, "")
+    if not raw.strip():
+        if required:
+            ctx.error(n, column, "required")
         return None
     try:
-        amount = parse_yuan(value)
+        amount = parse_money(raw, maximum=maximum)
     except MoneyError as exc:
         ctx.error(n, column, str(exc))
-        return None
-    if amount <= 0:
-        ctx.error(n, column, "must be more than 0")
         return None
     return to_fen(amount)
 
@@ -217,7 +221,7 @@ def _date(ctx: _Context, n: int, row: Row, column: str, *, required: bool = True
     try:
         return date.fromisoformat(value)
     except ValueError:
-        ctx.error(n, column, f"{value!r} is not a date YYYY-MM-DD")
+        ctx.error(n, column, f"{quote(value)} is not a date YYYY-MM-DD")
         return None
 
 
@@ -228,7 +232,7 @@ def _int(ctx: _Context, n: int, row: Row, column: str, *, required: bool = True)
     try:
         return int(value)
     except ValueError:
-        ctx.error(n, column, f"{value!r} is not a whole number")
+        ctx.error(n, column, f"{quote(value)} is not a whole number")
         return None
 
 
@@ -238,14 +242,11 @@ def _basis_points(ctx: _Context, n: int, row: Row, column: str, *, upper: int) -
     if not value:
         return None
     try:
-        pct = Decimal(value)
-    except InvalidOperation:
-        ctx.error(n, column, f"{value!r} is not a percentage")
+        pct = parse_plain(value, places=2, maximum=Decimal(upper) / 100, allow_zero=True)
+    except MoneyError as exc:
+        ctx.error(n, column, f"a percentage between 0 and {upper // 100}: {exc}")
         return None
     bp = pct * 100
-    if bp != bp.to_integral_value() or not 0 <= bp <= upper:
-        ctx.error(n, column, f"{value!r} must be between 0 and {upper // 100} with ≤ 2 decimals")
-        return None
     return int(bp)
 
 
@@ -255,7 +256,7 @@ def _bool(ctx: _Context, n: int, row: Row, column: str) -> bool:
         return False
     if value in {"1", "true", "yes", "是"}:
         return True
-    ctx.error(n, column, f"{value!r} is not 1 or 0")
+    ctx.error(n, column, f"{quote(value)} is not 1 or 0")
     return False
 
 
@@ -380,7 +381,7 @@ def _import_regions(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         level = _choice(ctx, n, row, "level", REGION_LEVELS)
         parent = _text(ctx, n, row, "parent_code", required=False) or ""
         if parent and parent not in existing and parent not in file_codes:
-            ctx.error(n, "parent_code", f"unknown region {parent!r}")
+            ctx.error(n, "parent_code", f"unknown region {quote(parent)}")
         if level and level != "country" and not parent:
             ctx.error(n, "parent_code", f"a {level} needs a parent region")
         if code and name and level:
@@ -411,7 +412,7 @@ def _import_branches(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         limit = _money_fen(ctx, n, row, "authority_limit_yuan")
         parent = row.get("parent_code", "").strip()
         if parent and parent not in branches and parent not in file_codes:
-            ctx.error(n, "parent_code", f"unknown branch {parent!r}")
+            ctx.error(n, "parent_code", f"unknown branch {quote(parent)}")
         if code and name and region_id and kind and limit:
             desired[code] = {
                 "name": name, "region_id": region_id, "kind": kind, "authority_limit_fen": limit,
@@ -492,7 +493,7 @@ def _import_models(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         prefixes[code] = [p.upper() for p in _split(row.get("vin_prefixes", ""))]
         for prefix in prefixes[code]:
             if not 3 <= len(prefix) <= 11:
-                ctx.error(n, "vin_prefixes", f"{prefix!r}: a prefix has 3 to 11 characters")
+                ctx.error(n, "vin_prefixes", f"{quote(prefix)}: a prefix has 3 to 11 characters")
     ctx.raise_if_errors()
     brand_ids = _upsert(ctx, Brand, brands)
     series_ids = _upsert(
@@ -525,11 +526,11 @@ def _import_parts(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         for item in _split(row.get("components", "")):
             component, _, qty = item.partition("*")
             if component not in known_parts and component not in file_codes:
-                ctx.error(n, "components", f"unknown part {component!r}")
+                ctx.error(n, "components", f"unknown part {quote(component)}")
             elif component == code:
                 ctx.error(n, "components", "a part is not its own component")
             elif qty and not qty.isdigit():
-                ctx.error(n, "components", f"{item!r}: quantity must be a whole number")
+                ctx.error(n, "components", f"{quote(item)}: quantity must be a whole number")
             else:
                 links.append((component, int(qty or 1)))
         if links and not is_assembly:
@@ -633,6 +634,10 @@ def _apply_versions(
     close superseded versions and insert new ones in bulk."""
     session = ctx.session
     table = model.__table__  # type: ignore[attr-defined]
+    if not ctx.dry_run:  # the locks staff edits take, before the versions are read
+        lock_version_keys(
+            session, table.name, [dict(zip(key_columns, i.key, strict=True)) for i in items]
+        )
     versions: dict[tuple[Any, ...], list[Version]] = defaultdict(list)
     load_values = sorted({item.key[key_columns.index(load_column)] for item in items})
     columns = [table.c.id, *(table.c[c] for c in key_columns), table.c.valid_from, table.c.valid_to]
@@ -736,13 +741,15 @@ def _import_prices(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         scope_cell = _text(ctx, n, row, "scope")
         scope = scopes.get(scope_cell or "")
         if scope_cell and scope is None:
-            ctx.error(n, "scope", f"{scope_cell!r} is not system, a region code or a branch code")
+            ctx.error(
+                n, "scope", f"{quote(scope_cell)} is not system, a region code or a branch code"
+            )
         price_type = _lookup(ctx, n, row, "price_type", price_types, "price type")
         amount = _money_fen(ctx, n, row, "amount_yuan")
         valid_from, valid_to = _date_range(ctx, n, row)
         source = row.get("source", "").strip() or "import"
         if source not in PRICE_SOURCES:
-            ctx.error(n, "source", f"{source!r} is not one of {', '.join(PRICE_SOURCES)}")
+            ctx.error(n, "source", f"{quote(source)} is not one of {', '.join(PRICE_SOURCES)}")
         if not (part and scope and price_type and amount and valid_from):
             continue
         scope_name, target = scope
@@ -785,7 +792,7 @@ def _import_labor_rates(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         kind = _lookup(ctx, n, row, "labor_kind", kinds, "labor kind")
         tier = _choice(ctx, n, row, "shop_tier", SHOP_TIERS)
         vclass = _choice(ctx, n, row, "vehicle_class", VEHICLE_CLASSES)
-        rate = _money_fen(ctx, n, row, "rate_yuan")
+        rate = _money_fen(ctx, n, row, "rate_yuan", maximum=MAX_RATE)
         valid_from, valid_to = _date_range(ctx, n, row)
         if not (branch and kind is not None and tier and vclass and rate and valid_from):
             continue
@@ -809,14 +816,11 @@ def _hours_centi(ctx: _Context, n: int, row: Row) -> int | None:
     if not value:
         return None
     try:
-        hours = Decimal(value)
-    except InvalidOperation:
-        ctx.error(n, "hours", f"{value!r} is not a number of hours")
+        hours = parse_plain(value, places=2, maximum=MAX_HOURS)
+    except MoneyError as exc:
+        ctx.error(n, "hours", f"hours: {exc}")
         return None
     centi = hours * 100
-    if centi <= 0 or centi != centi.to_integral_value():
-        ctx.error(n, "hours", f"{value!r} must be more than 0 with at most two decimals")
-        return None
     return int(centi)
 
 
@@ -835,9 +839,9 @@ def _import_standard_hours(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         for included in _split(row.get("includes", "")):
             op, _, other = included.partition("@")
             if op not in OPERATIONS:
-                ctx.error(n, "includes", f"{op!r} is not one of {', '.join(OPERATIONS)}")
+                ctx.error(n, "includes", f"{quote(op)} is not one of {', '.join(OPERATIONS)}")
             elif other and other not in parts:
-                ctx.error(n, "includes", f"unknown part {other!r}")
+                ctx.error(n, "includes", f"unknown part {quote(other)}")
             elif part and operation:
                 inclusions.add((part, operation, parts[other] if other else part, op))
         if not (part and operation and vclass and kind is not None and centi and valid_from):
@@ -882,7 +886,7 @@ def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         entry: tuple[Any, ...] | None = None
         if line == "labor":
             kind = _lookup(ctx, n, row, "labor_kind", kinds, "labor kind")
-            rate = _money_fen(ctx, n, row, "rate_yuan", required=False)
+            rate = _money_fen(ctx, n, row, "rate_yuan", required=False, maximum=MAX_RATE)
             pct = (
                 _basis_points(ctx, n, row, "pct_of_standard", upper=100000)
                 if row.get("pct_of_standard", "").strip()
@@ -993,12 +997,14 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         if not canonical or not term or bad:
             continue
         if term in seen and seen[term][1:] != (canonical, remove):
-            ctx.error(n, "term", f"{term!r} is already given differently in row {seen[term][0]}")
+            ctx.error(
+                n, "term", f"{quote(term)} is already given differently in row {seen[term][0]}"
+            )
             continue
         seen[term] = (n, canonical, remove)
         if remove:
             if desired.get(term) != canonical:
-                ctx.error(n, "term", f"{term!r} is not in the group of {canonical!r}")
+                ctx.error(n, "term", f"{quote(term)} is not in the group of {quote(canonical)}")
             else:
                 del desired[term]
         else:
@@ -1010,15 +1016,17 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     for term, (n, canonical, remove) in seen.items():
         if remove:
             if term == canonical and canonical in canonicals:
-                ctx.error(n, "term", f"the group of {canonical!r} still has terms: remove them too")
+                ctx.error(
+                    n, "term", f"the group of {quote(canonical)} still has terms: remove them too"
+                )
         elif desired.get(canonical) != canonical:
             ctx.error(
                 n, "canonical",
-                f"{canonical!r} is a term of the group of {desired.get(canonical)!r}, "
+                f"{quote(canonical)} is a term of the group of {desired.get(canonical)!r}, "
                 "so it cannot name a group",
             )  # fmt: skip
         elif term != canonical and term in canonicals:
-            ctx.error(n, "term", f"{term!r} names a group of its own: move its terms first")
+            ctx.error(n, "term", f"{quote(term)} names a group of its own: move its terms first")
     if not ctx.errors:
         groups: dict[str, list[str]] = {}
         for term, canonical in desired.items():
@@ -1120,7 +1128,9 @@ def analyze_import(bind: Engine | Connection, kind: str, *, changed: int) -> boo
 
 def check_kind(kind: str) -> None:
     if kind not in IMPORTERS:
-        raise InvalidInput(f"unknown kind {kind!r}: one of {', '.join(IMPORT_KINDS)}", field="kind")
+        raise InvalidInput(
+            f"unknown kind {quote(kind)}: one of {', '.join(IMPORT_KINDS)}", field="kind"
+        )
 
 
 def check_columns(kind: str, header: Sequence[str]) -> None:
@@ -1176,20 +1186,32 @@ def import_file(
     reason: str = "",
     dry_run: bool = False,
     progress: Progress | None = None,
+    limits: TableLimits | None = None,
+    source_ref: str | None = None,
 ) -> ImportReport:
     """Import a CSV or XLSX file in one transaction (rolled back for a dry run); a big import
-    then ANALYZEs the tables it wrote (`analyze_import`)."""
+    then ANALYZEs the tables it wrote (`analyze_import`). Blocking from start to end: the API
+    runs it in a worker thread. A write that still collides with a concurrent one (the
+    database refuses an overlap) raises Conflict, with nothing written."""
     check_kind(kind)
-    header, rows = read_table(path)
+    header, rows = read_table(path, limits)
     check_columns(kind, header)
     with session_factory(engine)() as session:  # closing without commit rolls back
-        report = import_rows(
-            session, kind, rows, actor=actor or getpass.getuser(), reason=reason,
-            source_ref=path.name, dry_run=dry_run, header=header, progress=progress,
-        )  # fmt: skip
-        if dry_run:
+        try:
+            report = import_rows(
+                session, kind, rows, actor=actor or getpass.getuser(), reason=reason,
+                source_ref=source_ref or path.name, dry_run=dry_run, header=header,
+                progress=progress,
+            )  # fmt: skip
+            if dry_run:
+                session.rollback()
+                return report
+            session.commit()
+        except IntegrityError as exc:
             session.rollback()
-            return report
-        session.commit()
+            raise Conflict(
+                f"{kind}: a concurrent change to the same keys collided with this import; "
+                "nothing was written: run it again"
+            ) from exc
     analyze_import(engine, kind, changed=report.changed)
     return report
