@@ -83,7 +83,7 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
-from pricebook.money import from_fen, to_fen
+from pricebook.money import MAX_YUAN, MONEY_PATTERN, MoneyError, from_fen, parse_money, to_fen
 from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for
 
 MAX_LINES = 500
@@ -139,6 +139,19 @@ class DamagedComponentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
 MAX_DAMAGED = 50
 
 
+#: an amount of yuan as text, read by `pricebook.money.parse_money` (its rules and limit)
+MoneyText = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=40,
+        pattern=MONEY_PATTERN,
+        description="yuan as a decimal string: ASCII digits with up to two decimals, at most "
+        f'{MAX_YUAN}, e.g. "1050.00"',
+        examples=["1050.00"],
+    ),
+]
+
+
 class PartLineIn(
     msgspec.Struct, tag="part", tag_field="type", forbid_unknown_fields=True, kw_only=True
 ):
@@ -149,10 +162,10 @@ class PartLineIn(
     oe_number: Annotated[str, msgspec.Meta(max_length=64)] = ""
     custom_name: ShortText = ""
     quantity: Decimal = Decimal(1)
-    claimed_unit_price: Decimal | None = None
+    claimed_unit_price: MoneyText | None = None
     price_type: Code | None = None
     action: Literal["replace", "repair"] = "replace"
-    repair_cost: Decimal | None = None
+    repair_cost: MoneyText | None = None
     added_equipment: bool = False
     added_equipment_covered: bool = False
     line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
@@ -169,7 +182,7 @@ class LaborLineIn(
     operation: Literal["replace", "repair", "paint", "remove_refit"]
     labor_kind: Code
     hours: Decimal
-    claimed_rate: Decimal
+    claimed_rate: MoneyText
     part_id: Id | None = None
     line_ref: Index | None = None
     line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
@@ -181,7 +194,7 @@ class ConsumableLineIn(
     kind: Code
     quantity: Decimal
     unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
-    unit_price: Decimal
+    unit_price: MoneyText
     line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
@@ -189,7 +202,7 @@ class RescueLineIn(
     msgspec.Struct, tag="rescue", tag_field="type", forbid_unknown_fields=True, kw_only=True
 ):
     distance_km: Decimal
-    claimed_fee: Decimal
+    claimed_fee: MoneyText
     line_id: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
@@ -229,6 +242,16 @@ def decode_request(body: bytes | str) -> EstimateRequest:
         raise InvalidInput(line_message(field, text), field=field) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not valid JSON: {exc}") from None
+
+
+def _money(value: str | None, field: str, *, positive: bool = False) -> Decimal:
+    """A claimed amount, by the one money parser (`pricebook.money.parse_money`)."""
+    if value is None:
+        raise InvalidInput(f"{field} is required", field=field)
+    try:
+        return parse_money(value, allow_zero=not positive)
+    except MoneyError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
 def _amount(value: Decimal | None, field: str, *, places: int = 2, maximum: Decimal = MAX_AMOUNT,
@@ -304,11 +327,11 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
         if line.action == "replace":
             if line.repair_cost is not None:
                 raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")  # fmt: skip
-            unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+            unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
         else:
-            repair = _amount(line.repair_cost, f"{at}.repair_cost")
+            repair = _money(line.repair_cost, f"{at}.repair_cost")
             if line.claimed_unit_price is not None:
-                unit = _amount(line.claimed_unit_price, f"{at}.claimed_unit_price")
+                unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
         if line.added_equipment_covered and not line.added_equipment:
             raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
         damaged = []
@@ -342,7 +365,7 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
             operation=line.operation,
             labor_kind=line.labor_kind,
             hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
-            claimed_rate=_amount(line.claimed_rate, f"{at}.claimed_rate"),
+            claimed_rate=_money(line.claimed_rate, f"{at}.claimed_rate"),
             part_id=line.part_id,
             line_ref=line.line_ref,
             line_id=line.line_id,
@@ -359,14 +382,14 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
                 positive=True,
             ),
             unit=line.unit.strip(),
-            unit_price=_amount(line.unit_price, f"{at}.unit_price"),
+            unit_price=_money(line.unit_price, f"{at}.unit_price"),
             line_id=line.line_id,
         )
     else:
         return review.RescueLine(
             index=i,
             distance_km=_amount(line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM),
-            claimed_fee=_amount(line.claimed_fee, f"{at}.claimed_fee"),
+            claimed_fee=_money(line.claimed_fee, f"{at}.claimed_fee"),
             line_id=line.line_id,
         )
 
@@ -1571,7 +1594,7 @@ class ConsumableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     unit: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
     max_quantity: Decimal
-    max_unit_price: Decimal | None = None
+    max_unit_price: MoneyText | None = None
     vehicle_class: Literal["A", "B", "C", "D", "E"] | None = None
     valid_from: date
     valid_to: date | None = None
@@ -1579,9 +1602,9 @@ class ConsumableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class RescueIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     region: Code
-    base_fee: Decimal
+    base_fee: MoneyText
     included_km: Annotated[int, msgspec.Meta(ge=0, le=10000)]
-    per_km: Decimal
+    per_km: MoneyText
     valid_from: date
     valid_to: date | None = None
 
@@ -1711,7 +1734,7 @@ def import_review_config(
     for n, c in enumerate(config.consumable_standards):
         field = f"consumable_standards[{n}]"
         qty = _amount(c.max_quantity, f"{field}.max_quantity", places=3, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
-        price = None if c.max_unit_price is None else _amount(c.max_unit_price, f"{field}.max_unit_price", positive=True)  # fmt: skip
+        price = None if c.max_unit_price is None else _money(c.max_unit_price, f"{field}.max_unit_price", positive=True)  # fmt: skip
         values = {"name": c.name, "unit": c.unit, "max_quantity_milli": int(qty * 1000),
                   "max_unit_price_fen": None if price is None else to_fen(price)}  # fmt: skip
         apply("consumable_standards", ConsumableStandardVersion,
@@ -1721,9 +1744,9 @@ def import_review_config(
         field = f"rescue_tariffs[{n}]"
         if t.region not in regions:
             raise InvalidInput(f"{field}.region: no region {t.region!r}", field=f"{field}.region")
-        values = {"base_fen": to_fen(_amount(t.base_fee, f"{field}.base_fee")),
+        values = {"base_fen": to_fen(_money(t.base_fee, f"{field}.base_fee")),
                   "included_km": t.included_km,
-                  "per_km_fen": to_fen(_amount(t.per_km, f"{field}.per_km"))}  # fmt: skip
+                  "per_km_fen": to_fen(_money(t.per_km, f"{field}.per_km"))}  # fmt: skip
         apply("rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]},
               t.valid_from, t.valid_to, _canonical(values), values, lambda rows: {})  # fmt: skip
     clear_caches()

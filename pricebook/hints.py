@@ -16,6 +16,8 @@ from typing import Any
 
 import msgspec
 
+from pricebook.money import MAX_YUAN, MONEY_PATTERN
+
 _AT = re.compile(r"\s*-\s*at `\$\.?(.*)`$")
 _MISSING = re.compile(r"^Object missing required field `([^`]+)`")
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
@@ -23,6 +25,10 @@ _ENUM = re.compile(r"^Invalid (?:enum )?value (.+)$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 DATE_HINT = "expected a date as YYYY-MM-DD"
+MONEY_HINT = (
+    f"expected yuan as plain digits with at most two decimals, at most {MAX_YUAN}, "
+    'e.g. "1234.50" (no exponent, spaces, separators or full-width digits)'
+)
 DATETIME_HINT = "expected a date-time as YYYY-MM-DDTHH:MM:SS with an offset (+08:00) or Z"
 
 
@@ -111,6 +117,8 @@ def describe(
         return field, f"{where}: {text}; {DATETIME_HINT}"
     if "RFC3339 encoded date" in text:
         return field, f"{where}: {text}; {DATE_HINT}"
+    if MONEY_PATTERN in text.replace("\\\\", "\\"):
+        return field, f"{where}: not an amount of yuan; {MONEY_HINT}"
     if (found := _ENUM.match(text)) and field and root is not None:
         values = allowed_values(root, lookup or prefix + field)
         if values:

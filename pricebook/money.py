@@ -17,6 +17,8 @@ FEN = Decimal("0.01")
 #: the largest amount anything accepts (10 million yuan for one price, rate or limit): above it
 #: is a typing error. One limit for the API, imports, the UI and the CLI.
 MAX_YUAN = Decimal("10000000.00")
+#: what `parse_money` reads as text (above 0 apart), for schemas that document it
+MONEY_PATTERN = r"^[0-9]{1,8}(\.[0-9]{1,2})?$"
 #: a Decimal from code with more digits than this before the point is refused outright
 _INT_DIGITS = 15
 #: how much of a refused value an error message quotes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from pricebook.money import MAX_YUAN, MoneyError, parse_money, quote
@@ -57,3 +58,33 @@ def test_an_error_quotes_at_most_80_characters_of_a_value() -> None:
         "x" * 5000
     )
     assert quote("short") == "'short'"
+
+
+LINE_MONEY = [
+    ({"type": "part", "part_id": 1}, "claimed_unit_price"),
+    ({"type": "part", "part_id": 1, "action": "repair"}, "repair_cost"),
+    ({"type": "labor", "part_id": 1, "operation": "paint", "labor_kind": "paint",
+      "hours": "1.0"}, "claimed_rate"),
+    ({"type": "consumable", "kind": "refrigerant", "quantity": "1", "unit": "g"}, "unit_price"),
+    ({"type": "rescue", "distance_km": "12"}, "claimed_fee"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [*BAD, "12.345", "10000000.01"])
+@pytest.mark.parametrize(("line", "money"), LINE_MONEY)
+def test_every_amount_an_estimate_claims_goes_through_the_money_rules(line, money, value):
+    """The validate body's amounts: the same refusals, as 422s naming the line's field."""
+    from pricebook import estimates
+    from pricebook.errors import InvalidInput
+
+    body = {"estimate_id": "E-MONEY", "version": 1, "date": "2025-09-10", "branch": "SZ01",
+            "vehicle": {"model_id": 1}, "shop": {"tier": "class1"},
+            "lines": [{**line, money: value}]}  # fmt: skip
+    with pytest.raises(InvalidInput) as refused:
+        estimates.to_estimate(estimates.decode_request(msgspec.json.encode(body)))
+    assert refused.value.field == f"lines[0].{money}"
+    assert "line 1" in refused.value.message
+    body["lines"][0][money] = "1234.50"
+    estimate = estimates.to_estimate(estimates.decode_request(msgspec.json.encode(body)))
+    line_read = estimate.lines[0]
+    assert Decimal("1234.50") in msgspec.structs.astuple(line_read)
