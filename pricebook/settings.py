@@ -38,6 +38,19 @@ class Settings:
     #: not, which raises throughput and risks the last ~0.6 s of stored validations on a
     #: crash of PostgreSQL or its machine (`pricebook.db.make_async_engine`, `api.app`).
     validation_synchronous_commit: bool = True
+    #: Seconds to open a database connection (asyncpg `timeout`) before the request gets 503.
+    db_connect_timeout: float = 3.0
+    #: Seconds one statement may take (asyncpg `command_timeout`, client-side: it also ends the
+    #: wait on a frozen server; and PostgreSQL's `statement_timeout`) before the request gets 503.
+    #: 0: no limit.
+    db_statement_timeout: float = 5.0
+    #: Seconds /health waits for the database before it answers 503 "unreachable".
+    health_timeout: float = 0.8
+    #: A keep-alive connection is closed (`Connection: close`) after this many requests or this
+    #: many seconds, so clients spread again over the workers after one restarts
+    #: (`api.rebalance`). 0: no limit.
+    connection_max_requests: int = 1000
+    connection_max_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -57,6 +70,11 @@ class Settings:
             validation_synchronous_commit=_flag(
                 env, "PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT", default=True
             ),
+            db_connect_timeout=float(env.get("PRICEBOOK_DB_CONNECT_TIMEOUT", "3")),
+            db_statement_timeout=float(env.get("PRICEBOOK_DB_STATEMENT_TIMEOUT", "5")),
+            health_timeout=float(env.get("PRICEBOOK_HEALTH_TIMEOUT", "0.8")),
+            connection_max_requests=int(env.get("PRICEBOOK_CONNECTION_MAX_REQUESTS", "1000")),
+            connection_max_seconds=float(env.get("PRICEBOOK_CONNECTION_MAX_SECONDS", "30")),
         )
 
     @property
