@@ -8,10 +8,15 @@ tests (slow) start a PostgreSQL cluster of their own on a free port and serve th
 from __future__ import annotations
 
 import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_dbapi
@@ -21,6 +26,9 @@ from api.app import create_app
 from api.problems import handle, sqlstate_of
 from api.rebalance import Connections
 from pricebook.settings import Settings
+from tests.net import free_port
+from tests.test_cli import _listeners, _serve_two_workers, _stop, _workers_of
+from tests.test_cli import db as db  # the fixture
 
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 REQUEST: Any = SimpleNamespace(method="GET", url=SimpleNamespace(path="/x"))
@@ -129,3 +137,71 @@ async def test_answers_name_their_worker_and_close_the_connection_at_the_limit(t
         ]
     assert [a.headers["x-pricebook-worker"] for a in answers] == [str(os.getpid())] * 3
     assert [a.headers.get("connection") for a in answers] == [None, "close", None]
+
+
+# ------------------------------------------------------------------------------------------------
+# keep-alive clients spread again over the workers after one restarts
+# ------------------------------------------------------------------------------------------------
+
+
+def _busy_until(
+    clients: list[httpx.Client], done: Callable[[set[int]], bool], limit: float
+) -> set[int]:
+    """Each client GETs /health in turn (keeping its connection busy) until `done(pids)` or
+    `limit` seconds; the worker pids that answered."""
+    answered_by: set[int] = set()
+    deadline = time.monotonic() + limit
+    while not done(answered_by) and time.monotonic() < deadline:
+        for client in clients:
+            answered_by.add(int(client.get("/health").headers["x-pricebook-worker"]))
+        time.sleep(0.02)
+    return answered_by
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("max_seconds", ["1", "0"], ids=["closed-after-1s", "no-limit"])
+def test_keep_alive_clients_spread_again_over_a_restarted_worker(
+    db: str, monkeypatch: pytest.MonkeyPatch, max_seconds: str
+):
+    """Four busy keep-alive clients on `pricebook serve --workers 2`; one worker is killed, and
+    while it restarts every client connects to the survivor. With connections closed after
+    PRICEBOOK_CONNECTION_MAX_SECONDS=1 the new worker answers some of them within seconds;
+    without a limit (0) it answers none: the clients stay where they are."""
+    monkeypatch.setenv("PRICEBOOK_CONNECTION_MAX_SECONDS", max_seconds)
+    monkeypatch.setenv("PRICEBOOK_CONNECTION_MAX_REQUESTS", "0")
+    port = free_port()
+    server = _serve_two_workers(db, port)
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) for _ in range(4)]
+    try:
+        before = _workers_of(server.pid)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        while _listeners(port) != 1:  # its socket closes with it
+            time.sleep(0.01)
+        (survivor,) = before - {victim}
+
+        def restarted(_seen: object = None) -> bool:
+            workers = _workers_of(server.pid)
+            return len(workers) == 2 and victim not in workers and _listeners(port) == 2
+
+        # (with a limit, a client may reconnect to the new worker before this loop sees it)
+        meanwhile = _busy_until(clients, restarted, limit=60)
+        assert restarted() and server.poll() is None
+        (newcomer,) = _workers_of(server.pid) - {survivor}
+        started = time.monotonic()
+        window = 6.0 if max_seconds != "0" else 3.0
+        answered_by = meanwhile | _busy_until(
+            clients, lambda seen: newcomer in seen | meanwhile, limit=window
+        )
+        took = time.monotonic() - started
+    finally:
+        for client in clients:
+            client.close()
+        errors = _stop(server)
+    assert server.returncode == 0, errors
+    if max_seconds == "0":
+        assert answered_by == {survivor}, f"{answered_by} in {took:.1f} s; meanwhile {meanwhile}"
+    else:
+        assert answered_by == {survivor, newcomer}, f"only {answered_by} after {took:.1f} s"
+        print(f"the restarted worker answered after {took:.2f} s")
