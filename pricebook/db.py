@@ -125,7 +125,6 @@ def make_async_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)
-        event.listen(engine.sync_engine, "handle_error", _drop_timed_out_connection)
     _ping_when_idle(engine.sync_engine, settings.pool_ping_idle_seconds)
     return engine
 
@@ -141,16 +140,6 @@ def _timeouts(settings: Settings) -> dict[str, Any]:
     if settings.db_statement_timeout > 0:
         out["command_timeout"] = settings.db_statement_timeout
     return out
-
-
-def _drop_timed_out_connection(context: Any) -> None:
-    """A connection whose statement timed out on our side (asyncpg's `command_timeout`) is
-    closed, not handed back to the pool: asyncpg has sent a cancel request and refuses the
-    next statement until the server answers it ("another operation is in progress"), which on
-    a stalled server is never. Only that connection: the others end their own waits."""
-    if isinstance(context.original_exception, TimeoutError):
-        context.is_disconnect = True
-        context.invalidate_pool_on_disconnect = False
 
 
 def _server_timeouts(settings: Settings) -> dict[str, str]:
