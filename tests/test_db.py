@@ -33,7 +33,7 @@ def _terminate(url: str, pid: int) -> None:
     try:
         with admin.connect() as connection:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            for _ in range(100):  # pg_terminate_backend only signals the backend
+            for _ in range(500):  # pg_terminate_backend only signals the backend (≤ 10 s)
                 gone = not connection.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
                 )
