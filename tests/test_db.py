@@ -33,10 +33,13 @@ def _terminate(url: str, pid: int) -> None:
     try:
         with admin.connect() as connection:
             connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            for _ in range(500):  # pg_terminate_backend only signals the backend (≤ 10 s)
+            for _ in range(100):  # pg_terminate_backend only signals the backend
                 gone = not connection.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
                 )
+                # pg_stat_activity is read once per transaction: end it, or every later read
+                # sees the backend still there if the first one did
+                connection.rollback()
                 if gone:
                     return
                 time.sleep(0.02)
