@@ -5,16 +5,18 @@ Run: `litestar --app api.app:create_app run` or `uvicorn --factory api.app:creat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from litestar import Litestar, Router, get
+import msgspec
+from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
 from litestar.static_files import create_static_files_router
@@ -42,7 +44,8 @@ from api.controllers.models import ModelController
 from api.controllers.parts import PartController
 from api.controllers.prices import PriceController
 from api.estimates import EstimateController, ValidationWriter, store_on
-from api.problems import EXCEPTION_HANDLERS
+from api.problems import EXCEPTION_HANDLERS, RETRY_AFTER
+from api.rebalance import rebalance_middleware
 from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
@@ -53,18 +56,38 @@ SWAGGER = "/static/swagger-ui"
 log = logging.getLogger("pricebook.api")
 
 
-@get("/health", summary="Liveness and database reachability", tags=["health"])
-async def health(state: State) -> dict[str, Any]:
-    """Always 200 while the process serves; `database` says whether the database answers."""
+class Health(msgspec.Struct):
+    #: ok | unavailable (the database does not answer)
+    status: str
+    #: ok | unreachable
+    database: str
+
+
+@get(
+    "/health",
+    summary="Liveness and database reachability",
+    tags=["health"],
+    responses={503: ResponseSpec(Health, description="The database does not answer")},
+)
+async def health(state: State) -> Response[Health]:
+    """200 while the process serves and the database answers `SELECT 1` within
+    `PRICEBOOK_HEALTH_TIMEOUT` seconds; 503 (with Retry-After) and `"database": "unreachable"`
+    when it does not — refused, failing, or stalled (a frozen server would otherwise hold the
+    check as long as the statement timeout)."""
     engine: AsyncEngine = state.engine
+    settings: Settings = state.settings
     try:
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-        database = "ok"
+        async with asyncio.timeout(settings.health_timeout):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure to reach it is "unreachable" to a health check
-        log.warning("health: database unreachable: %s", exc)
-        database = "unreachable"
-    return {"status": "ok", "database": database}
+        log.warning("health: database unreachable: %s: %s", type(exc).__name__, exc)
+        return Response(
+            Health(status="unavailable", database="unreachable"),
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER},
+        )
+    return Response(Health(status="ok", database="ok"))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -160,6 +183,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ui_router(settings),  # the staff web UI at /, with its own session and CSRF
         ],
         lifespan=[database, match_index_lifespan],
+        middleware=[
+            rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds)
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         state=State(
             {"settings": settings, "key_cache": KeyCache(), "single_flight": SingleFlight()}

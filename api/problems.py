@@ -5,6 +5,18 @@ Domain errors map by class (see pricebook.errors); Litestar's own HTTP errors (t
 `errors`), each with a hint (`pricebook.hints`: a date's format, an enum's allowed values, a
 missing body field's name); an unreachable database is 503 so clients retry; anything else is
 logged with its traceback and answered as a 500 problem without internals.
+
+Database errors are told apart by the driver's SQLSTATE (asyncpg `sqlstate`, psycopg `sqlstate`
+or psycopg2 `pgcode`), not by SQLAlchemy's class: asyncpg's CannotConnectNowError (57P03, the
+server shutting down or starting) reaches us as a plain `DBAPIError`. 503 with Retry-After for
+the database being unavailable: connection exceptions (class 08), the server shutting down or
+gone (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now), too many
+connections (53300), a statement cancelled by its timeout (57014), and a timeout on our side
+(opening a connection, a statement on a stalled server: `TimeoutError`, the pool's timeout).
+A serialization failure (40001) or a deadlock (40P01) is not the database being down: the
+transaction lost a race with another one and was rolled back whole, so the same request can be
+sent again at once — 409 with `Retry-After: 0`, distinct from the 409 of a conflict with the
+stored history (which a retry would not fix) by its title.
 """
 
 from __future__ import annotations
@@ -46,6 +58,47 @@ TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not f
           429: "Too many requests", 500: "Internal server error", 503: "Service unavailable"}  # fmt: skip
 
 
+#: SQLSTATEs of a database that is unavailable for now (503); a class is its first two letters
+UNAVAILABLE_CLASSES = frozenset({"08"})
+UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
+#: SQLSTATEs of a transaction that lost a race and was rolled back: retry it (409)
+RETRY_STATES = frozenset({"40001", "40P01"})
+RETRY_AFTER = "5"
+
+
+def sqlstate_of(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (SQLAlchemy's wrapper, its driver exception or what
+    that was raised from), None when there is none."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for attribute in ("sqlstate", "pgcode"):
+            value = getattr(current, attribute, None)
+            if isinstance(value, str) and value:
+                return value
+        if isinstance(current, DBAPIError) and current.orig is not None:
+            current = current.orig
+        else:
+            current = current.__cause__ or current.__context__
+    return None
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    if isinstance(
+        exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | OSError
+    ):  # TimeoutError (asyncpg's connect and command timeouts) is an OSError
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = sqlstate_of(exc)
+        return state is not None and (
+            state[:2] in UNAVAILABLE_CLASSES or state in UNAVAILABLE_STATES
+        )
+    return False
+
+
 def problem(status: int, detail: str, *, title: str | None = None, **extra: Any) -> Response[Any]:
     body = {
         "type": "about:blank",
@@ -54,7 +107,7 @@ def problem(status: int, detail: str, *, title: str | None = None, **extra: Any)
         "detail": detail,
         **extra,
     }
-    headers = {"Retry-After": "5"} if status == 503 else None
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -81,7 +134,8 @@ _DESCRIPTIONS = {
     401: "No X-API-Key header, or an unknown or revoked key",
     403: "The key's role may not call this route",
     404: "No such resource",
-    409: "Conflicts with the stored history",
+    409: "Conflicts with the stored history; or (title `Concurrent update`, Retry-After: 0) "
+    "rolled back by a concurrent transaction: send it again",
     422: "A value that breaks a rule; `field` names it",
     503: "The database cannot be reached; retry after the Retry-After seconds",
 }
@@ -154,10 +208,17 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if headers:
             response.headers.update(headers)
         return response
-    if isinstance(
-        exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | OSError
-    ) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
-        log.warning("database unavailable: %s", exc)
+    if isinstance(exc, DBAPIError) and sqlstate_of(exc) in RETRY_STATES:
+        log.warning("transaction rolled back by a concurrent one: %s", exc)
+        response = problem(
+            409,
+            "the request conflicted with a concurrent one and was rolled back; send it again",
+            title="Concurrent update",
+        )
+        response.headers["Retry-After"] = "0"
+        return response
+    if _database_unavailable(exc):
+        log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
         return problem(503, "the database cannot be reached; retry shortly")
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(500, "unexpected error; it has been logged")

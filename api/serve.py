@@ -31,14 +31,17 @@ RESTARTS = 5
 RESTART_WINDOW = 60.0
 
 
-def _listening_socket(host: str, port: int, *, shared: bool = True) -> socket.socket:
+def _listening_socket(
+    host: str, port: int, *, shared: bool = True, listen: bool = True
+) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if shared:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     return sock
 
 
@@ -63,7 +66,12 @@ def _worker(host: str, port: int, options: dict[str, Any]) -> None:
     import uvicorn
 
     config = uvicorn.Config(APP, factory=True, **options)
-    uvicorn.Server(config).run(sockets=[_listening_socket(host, port)])
+    # Bound but not listening: the kernel hands a SO_REUSEPORT group's connections only to its
+    # listening sockets, and asyncio starts listening once uvicorn serves, after the app's
+    # import and startup. A socket listening from the start queued the connections the kernel
+    # gave it meanwhile: a restarting worker held its share of new clients for seconds.
+    sock = _listening_socket(host, port, listen=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def serve(

@@ -6,6 +6,7 @@ The core's query functions take a sync `Session`; the API calls them through
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -83,6 +84,10 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
     url = sync_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
+    if url.get_backend_name() == "postgresql":
+        # libpq waits ~2 minutes for a server that accepts and never answers; whole seconds, ≥ 2
+        connect_args = {"connect_timeout": max(2, math.ceil(settings.db_connect_timeout))}
+        kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
     engine = create_engine(url, echo=settings.echo_sql, **_JSON, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -110,10 +115,10 @@ def make_async_engine(
         # are made once per connection and statement, and made again whenever the tables'
         # statistics change (ANALYZE, autovacuum's included): they follow the data's growth
         # (seen: the inclusion closure moves from a hash join to index lookups at 150,000 rows).
-        server_settings = {"plan_cache_mode": "force_generic_plan"}
+        server_settings = {"plan_cache_mode": "force_generic_plan", **_server_timeouts(settings)}
         if not synchronous_commit:
             server_settings["synchronous_commit"] = "off"
-        kwargs["connect_args"] = {"server_settings": server_settings}
+        kwargs["connect_args"] = {"server_settings": server_settings, **_timeouts(settings)}
         kwargs["json_serializer"] = msgspec.json.encode  # bytes: see _asyncpg_json_as_bytes
     engine = create_async_engine(url, **kwargs)
     if url.get_backend_name() == "sqlite":
@@ -122,6 +127,25 @@ def make_async_engine(
         event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)
     _ping_when_idle(engine.sync_engine, settings.pool_ping_idle_seconds)
     return engine
+
+
+def _timeouts(settings: Settings) -> dict[str, Any]:
+    """asyncpg's limits on waiting for the database, so that a request ends (503) instead of
+    hanging. `timeout`: opening a connection. `command_timeout`: each statement, measured by
+    the client — it also ends the wait on a server that accepts bytes but never answers
+    (SIGSTOPped, a dead peer without a reset), where PostgreSQL's own `statement_timeout`
+    (set too: it frees the server of a runaway statement) never fires. asyncpg raises
+    `TimeoutError` and cancels the statement; `api.problems` answers 503."""
+    out: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    if settings.db_statement_timeout > 0:
+        out["command_timeout"] = settings.db_statement_timeout
+    return out
+
+
+def _server_timeouts(settings: Settings) -> dict[str, str]:
+    if settings.db_statement_timeout <= 0:
+        return {}
+    return {"statement_timeout": str(max(1, round(settings.db_statement_timeout * 1000)))}
 
 
 def _json_bytes(value: bytes | str) -> bytes:

@@ -47,6 +47,19 @@ class Settings:
     #: A JSON request body nested deeper than this ([ and { levels) is refused (400) before
     #: it is decoded: the decoders recurse, and ~1,000 levels exhaust Python's stack.
     json_max_depth: int = 32
+    #: Seconds to open a database connection (asyncpg `timeout`) before the request gets 503.
+    db_connect_timeout: float = 3.0
+    #: Seconds one statement may take (asyncpg `command_timeout`, client-side: it also ends the
+    #: wait on a frozen server; and PostgreSQL's `statement_timeout`) before the request gets 503.
+    #: 0: no limit.
+    db_statement_timeout: float = 5.0
+    #: Seconds /health waits for the database before it answers 503 "unreachable".
+    health_timeout: float = 0.8
+    #: A keep-alive connection is closed (`Connection: close`) after this many requests or this
+    #: many seconds, so clients spread again over the workers after one restarts
+    #: (`api.rebalance`). 0: no limit.
+    connection_max_requests: int = 1000
+    connection_max_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -70,6 +83,11 @@ class Settings:
             import_max_rows=int(env.get("PRICEBOOK_IMPORT_MAX_ROWS", "200000")),
             import_max_cell_chars=int(env.get("PRICEBOOK_IMPORT_MAX_CELL_CHARS", "1000")),
             json_max_depth=int(env.get("PRICEBOOK_JSON_MAX_DEPTH", "32")),
+            db_connect_timeout=float(env.get("PRICEBOOK_DB_CONNECT_TIMEOUT", "3")),
+            db_statement_timeout=float(env.get("PRICEBOOK_DB_STATEMENT_TIMEOUT", "5")),
+            health_timeout=float(env.get("PRICEBOOK_HEALTH_TIMEOUT", "0.8")),
+            connection_max_requests=int(env.get("PRICEBOOK_CONNECTION_MAX_REQUESTS", "1000")),
+            connection_max_seconds=float(env.get("PRICEBOOK_CONNECTION_MAX_SECONDS", "30")),
         )
 
     @property

@@ -37,6 +37,9 @@ def _terminate(url: str, pid: int) -> None:
                 gone = not connection.scalar(
                     text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
                 )
+                # pg_stat_activity is read once per transaction: end it, or every later read
+                # sees the backend still there if the first one did
+                connection.rollback()
                 if gone:
                     return
                 time.sleep(0.02)
@@ -120,3 +123,22 @@ async def test_json_goes_through_asyncpg_as_bytes_both_ways(empty_postgres_url: 
         await engine.dispose()
     assert typed == value and raw == {"名": "翼子板"}
     assert json.loads(as_text) == value
+
+
+@pytest.mark.postgres
+async def test_api_connections_end_a_statement_at_the_statement_timeout(empty_postgres_url: str):
+    """`PRICEBOOK_DB_STATEMENT_TIMEOUT`: PostgreSQL's `statement_timeout` and asyncpg's own
+    `command_timeout` (which also ends the wait on a server that stopped answering)."""
+    engine = make_async_engine(Settings(database_url=empty_postgres_url, db_statement_timeout=0.5))
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SHOW statement_timeout")) == "500ms"
+        started = time.monotonic()
+        with pytest.raises((TimeoutError, DBAPIError)):
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT pg_sleep(5)"))
+        assert time.monotonic() - started < 3  # well before the 5 s sleep ends
+        async with engine.connect() as connection:  # and the pool serves on
+            assert await connection.scalar(text("SELECT 1")) == 1
+    finally:
+        await engine.dispose()

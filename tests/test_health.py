@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
@@ -17,8 +22,49 @@ async def test_health_says_when_the_database_is_unreachable():
     unreachable = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", pool_timeout=1)
     async with AsyncTestClient(create_app(unreachable)) as client:
         response = await client.get("/health")
-    assert response.status_code == 200
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json() == {"status": "unavailable", "database": "unreachable"}
+
+
+@contextmanager
+def black_hole() -> Iterator[int]:
+    """A port on 127.0.0.1 that accepts connections and never answers: a frozen database
+    (SIGSTOPped server) as its clients see it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+async def test_health_answers_within_a_second_when_the_database_is_frozen():
+    with black_hole() as port:
+        frozen = Settings(database_url=f"postgresql://nobody@127.0.0.1:{port}/none")
+        async with AsyncTestClient(create_app(frozen)) as client:
+            started = time.monotonic()
+            response = await client.get("/health")
+            took = time.monotonic() - started
+    assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+    assert took < 1.0  # PRICEBOOK_HEALTH_TIMEOUT=0.8, not the 3 s connect timeout
+
+
+async def test_a_request_on_a_frozen_database_is_a_503_within_the_connect_timeout(tmp_path):
+    with black_hole() as port:
+        frozen = Settings(
+            database_url=f"postgresql://nobody@127.0.0.1:{port}/none", db_connect_timeout=0.5
+        )
+        async with AsyncTestClient(create_app(frozen)) as client:
+            started = time.monotonic()
+            response = await client.get("/api/v1/models", headers={"X-API-Key": "pbk_x"})
+            took = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["retry-after"] == "5"
+    assert took < 2.0  # the connect timeout (0.5 s) ends the wait, not the pool's 5 s
 
 
 async def test_unknown_route_and_method_are_problem_json(tmp_path):
