@@ -675,8 +675,8 @@ def load_and_resolve(
         params = {
             "part_ids": list(part_ids), "oes": list(oes), "model_ids": list(model_ids),
             "region_ids": list(region_ids), "branch_ids": list(branch_ids), "lo": lo, "hi": hi,
-            "m_lo": datetime.combine(lo - timedelta(days=MARKET_WINDOW_DAYS), time.min),
-            "m_hi": datetime.combine(hi + timedelta(days=1), time.min),
+            "m_lo": datetime.combine(_days_from(lo, -MARKET_WINDOW_DAYS), time.min),
+            "m_hi": datetime.combine(_days_from(hi, 1), time.min),
         }  # fmt: skip
         statement = _union(bool(oes), bool(model_ids), dialect_of(db) == "postgresql")
         for row in db.execute(statement, params):
@@ -931,6 +931,15 @@ def _union(oes: bool, models: bool, postgresql: bool) -> Any:
 MARKET_WINDOW_DAYS = 180
 
 
+def _days_from(day: date, days: int) -> date:
+    """`day` + `days`, held within the calendar (an estimate dated 0001-01-01 or 9999-12-31
+    is a valid date whose market window reaches past it)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.min if days < 0 else date.max
+
+
 def _market_references(
     rows: Sequence[Any],
     planned: Sequence[tuple[Any, ...]],
@@ -945,9 +954,9 @@ def _market_references(
     if not rows:
         return out
     lo = datetime.combine(
-        min(p[0].on for p in planned) - timedelta(days=MARKET_WINDOW_DAYS), time.min, tzinfo=UTC
+        _days_from(min(p[0].on for p in planned), -MARKET_WINDOW_DAYS), time.min, tzinfo=UTC
     )
-    hi = datetime.combine(max(p[0].on for p in planned) + timedelta(days=1), time.min, tzinfo=UTC)
+    hi = datetime.combine(_days_from(max(p[0].on for p in planned), 1), time.min, tzinfo=UTC)
 
     wanted = [
         row

@@ -168,3 +168,16 @@ async def test_bad_input_is_4xx_problem_naming_the_field(api: Api):
     assert "q" in body["detail"]
     is_problem(await api.get("/api/v1/nowhere"), 404)
     is_problem(await api.client.put("/api/v1/models/1", headers=api.h()), 405)
+
+
+async def test_resolve_on_the_calendars_first_and_last_day_is_no_500(api: Api):
+    """The market window (180 days back, one day on) reaches past 0001-01-01 and 9999-12-31."""
+    for day in ("0001-01-01", "9999-12-31"):
+        single = await api.get(f"/api/v1/prices/resolve?part_id=1&date={day}")
+        assert single.status_code in (200, 404), single.text
+        batch = await api.client.post(
+            "/api/v1/prices/resolve", json={"date": day, "items": [{"part_id": 1}]},
+            headers=api.h(),
+        )  # fmt: skip
+        assert batch.status_code == 200, batch.text
+        assert batch.json()["results"][0]["status"] in (200, 404)
