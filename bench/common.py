@@ -95,6 +95,9 @@ class _Connection(asyncio.Protocol):
         self.need: int | None = None  # bytes of head + body, once the head is in
         self.status: int | None = None
         self.busy = False
+        #: the server said `Connection: close` (it closes keep-alive connections after a while,
+        #: `api.rebalance`): the answer counts, and a new connection takes this one's place
+        self.closing = False
         self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -119,6 +122,8 @@ class _Connection(asyncio.Protocol):
                     name, _, value = line.partition(":")
                     if name.strip().lower() == "content-length":
                         length = int(value)
+                    elif name.strip().lower() == "connection" and value.strip() == "close":
+                        self.closing = True
                 if length is None:  # our server always sends a length; anything else is a bug
                     self.fail("no Content-Length")
                     return
@@ -186,6 +191,7 @@ async def _open_loop(
     idle: deque[_Connection] = deque()
     pending: deque[int] = deque()
     in_flight: dict[_Connection, int] = {}
+    reopening: set[asyncio.Task[None]] = set()
 
     def answered(conn: _Connection, status: int | None, error: str | None) -> None:
         i = in_flight.pop(conn)
@@ -198,8 +204,16 @@ async def _open_loop(
         state["last"] = end
         if state["completed"] == total:
             finished.set()
-        if error is None:
+        if error is None and not conn.closing:
             send(conn)
+        elif error is None:
+            reopening.add(task := loop.create_task(replace()))
+            task.add_done_callback(reopening.discard)
+
+    async def replace() -> None:
+        conn = (await loop.create_connection(lambda: _Connection(answered), host, port))[1]
+        opened.append(conn)
+        send(conn)
 
     def send(conn: _Connection) -> None:
         if pending:

@@ -27,11 +27,16 @@ async def _server(delay: float, seen: list[bytes] | None = None) -> tuple[asynci
                 await asyncio.sleep(delay)
             status = b"503 Service Unavailable" if path == b"/down" else b"200 OK"
             answer = b"echo:" + body if body else b"ok"
+            close = path == b"/close"  # as the API does after a connection's quota of requests
+            extra = b"Connection: close\r\n" if close else b""
             # head and body in separate writes: the client must wait for the whole body
-            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(answer))
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n" % len(answer)
+                         + extra + b"\r\n")  # fmt: skip
             await writer.drain()
             writer.write(answer)
             await writer.drain()
+            if close:
+                return
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -86,3 +91,16 @@ async def test_bodies_are_sent_with_their_length():
     # the pool's two /health pings first, then each body whole
     assert seen[:2] == [b"", b""]
     assert sorted(seen[2:]) == sorted(b'{"n": %d}' % i for i in range(10))
+
+
+async def test_a_connection_the_server_closes_is_replaced():
+    """Every answer says `Connection: close`: each request after the first on a connection
+    would be lost without a new connection in its place."""
+    server, base = await _server(0.0)
+    async with server:
+        result = await _open_loop(
+            base, partial(cycle_requests, "GET", ["/close"]), {}, rate=200, seconds=0.5,
+            connections=2,
+        )  # fmt: skip
+    assert result["completed"] == result["requests"] == 100
+    assert result["errors"] == {}
