@@ -21,7 +21,7 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import HEADER, KeyCache
+from api.auth import HEADER
 from api.caching import SingleFlight, etag_middleware
 from api.controllers import reject_nul
 from api.controllers.edits import (
@@ -43,6 +43,8 @@ from api.controllers.parts import PartController
 from api.controllers.prices import PriceController
 from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS
+from api.ratelimit import RateLimiter
+from api.security import security_headers
 from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
@@ -161,8 +163,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[database, match_index_lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[security_headers],
         state=State(
-            {"settings": settings, "key_cache": KeyCache(), "single_flight": SingleFlight()}
+            {
+                "settings": settings,
+                "single_flight": SingleFlight(),
+                "rate_limiter": RateLimiter(*rate) if (rate := settings.rate) else None,
+            }
         ),
         openapi_config=openapi,
         template_config=template_config(),

@@ -25,6 +25,7 @@ from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
 from pricebook.errors import Unavailable
+from pricebook.keys import role_allows
 
 MAX_BODY = 1_000_000
 
@@ -56,7 +57,9 @@ The answer lists every line with its status (ok | flagged | unknown), its flags 
 message_zh, message_en, reference with provenance, claimed, allowed, cut) and, for a custom
 part, the match that found its reference; then totals, counts by code, the review deadline
 (第七条), escalation above the branch's authority and the rule profile used. The same estimate
-id and version again returns the stored result (`reused: true`) unless `force=true`.
+id and version again returns the stored result (`reused: true`) unless `force=true`; for an
+estimate_tool key only a result that key stored: another tool posting the same estimate id gets
+a validation of its own, never the other's answer (the GETs below show a tool only its own).
 201 for a new validation, 200 for a stored one. 422 names the bad field; at most
 {estimates.MAX_LINES} lines and {MAX_BODY:,} bytes (413)."""
 
@@ -165,6 +168,13 @@ async def matcher_for(state: State) -> Any:
     return (await current_snapshot(state)).index
 
 
+def _only_key(request: Request[Any, Any, Any]) -> int | None:
+    """The key whose validations alone the caller may read and reuse: its own for an
+    estimate_tool key; None (every key's) for reviewers and up."""
+    caller = request.state.caller
+    return None if role_allows(caller.role, "reviewer") else caller.id
+
+
 class EstimateController(Controller):
     path = "/estimates"
     tags = ["estimates"]  # noqa: RUF012
@@ -198,11 +208,12 @@ class EstimateController(Controller):
             for line in estimate.lines
         )
         matcher = await matcher_for(state) if needs_matcher else None
-        caller = getattr(request.state, "caller", None)
-        actor = caller.name if caller is not None else ""
+        caller = request.state.caller  # set by the guard
+        actor = caller.name
         outcome = await autocommit(
             state, estimates.validate_unstored, estimate, force=force, matcher=matcher,
             actor=actor, keep=state.settings.reference_cache_entries,
+            key_id=caller.id, own_only=_only_key(request) is not None,
         )  # fmt: skip
         validation = (
             outcome
@@ -221,16 +232,21 @@ class EstimateController(Controller):
         summary="One stored validation: the answer as it was given, and the request it answered",
         description="`validation_id`, `validated_at`, `validated_by`, `request` (as stored), then "
         "the result's members as the validation answered them (lines, totals, counts, deadline, "
-        "escalation, profile). 404 when the estimate has no validation of that id.",
+        "escalation, profile). 404 when the estimate has no validation of that id (for an "
+        "estimate_tool key: none of that id stored by this key; reviewers and up read all).",
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def validation(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         estimate_id: PathCode,
         validation_id: PathId,
     ) -> Response[dict[str, Any]]:
-        found = await run(state, estimates.stored_validation, estimate_id, validation_id)
+        found = await run(
+            state, estimates.stored_validation, estimate_id, validation_id,
+            only_key=_only_key(request),
+        )  # fmt: skip
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get(
@@ -238,15 +254,20 @@ class EstimateController(Controller):
         summary="The stored validations of an estimate, newest first, a page at a time",
         description="`items` (each: id, version, date, who and when, profile, totals, counts by "
         "code, flagged and custom part lines), `total`, `limit`, `offset`. 404 when the "
-        "estimate has none.",
+        "estimate has none. An estimate_tool key sees only the validations it stored; "
+        "reviewers and up see all.",
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def validations(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ValidationPage:
-        page = await run(state, estimates.list_validations, estimate_id, limit=limit, offset=offset)
+        page = await run(
+            state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
+            only_key=_only_key(request),
+        )  # fmt: skip
         return to(ValidationPage, page)
