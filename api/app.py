@@ -45,6 +45,7 @@ from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS
 from api.ratelimit import RateLimiter
 from api.security import security_headers
+from api.serve import redact_access_log
 from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
@@ -71,6 +72,7 @@ async def health(state: State) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    redact_access_log()
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
