@@ -314,7 +314,8 @@ def main() -> int:
         print(f"prepared {args.prices:,} prices, {args.parts:,} parts in {time.perf_counter() - t0:.0f}s", flush=True)  # fmt: skip
         port = free_port()
         env = {**os.environ, "PRICEBOOK_DATABASE_URL": db_url,
-               "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2))}  # fmt: skip
+               "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2)),
+               "PRICEBOOK_RATE_LIMIT": "0"}  # a throughput bench, not a limit test  # fmt: skip
         if args.reference_cache is not None:
             env["PRICEBOOK_REFERENCE_CACHE_ENTRIES"] = str(args.reference_cache)
         if args.synchronous_commit is not None:
