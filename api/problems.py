@@ -81,12 +81,16 @@ _DESCRIPTIONS = {
     404: "No such resource",
     409: "Conflicts with the stored history",
     422: "A value that breaks a rule; `field` names it",
+    429: "Past the key's rate limit (PRICEBOOK_RATE_LIMIT); retry after the Retry-After seconds",
     503: "The database cannot be reached; retry after the Retry-After seconds",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem+json answers a route gives."""
+    """OpenAPI entries for the problem+json answers a route gives. A route that needs a key
+    (401) is rate limited too (429, `api.auth`)."""
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)
     return {
         s: ResponseSpec(
             data_container=Problem,

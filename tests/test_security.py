@@ -314,6 +314,20 @@ async def test_a_key_past_its_rate_limit_gets_429_problem_with_retry_after(setti
         ).status_code == 429
 
 
+async def test_the_spec_documents_429_wherever_a_key_is_needed(api: Api):
+    spec = (await api.client.get("/schema/openapi.json")).json()
+    keyed = [
+        (path, method, answers["responses"])
+        for path, item in spec["paths"].items()
+        for method, answers in item.items()
+        if "401" in answers.get("responses", {})
+    ]
+    assert len(keyed) > 20
+    for path, method, responses in keyed:
+        assert "429" in responses, (method, path)
+    assert "429" not in spec["paths"]["/health"]["get"]["responses"]
+
+
 async def test_no_rate_limit_when_off(settings):
     settings = dataclasses.replace(settings, rate_limit="0")
     made = seed(settings)
