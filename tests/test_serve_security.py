@@ -72,6 +72,10 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int
     """uvicorn in a thread with one of our protocols, its access log captured."""
     port = free_port()
     access = logging.getLogger("uvicorn.access")
+    # earlier tests in this process may have configured logging (disabled or quieter loggers)
+    was = access.disabled, access.level
+    access.disabled = False
+    access.setLevel(logging.INFO)
     lines = _Lines()
     access.addHandler(lines)
     config = uvicorn.Config(
@@ -92,6 +96,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int
         srv.should_exit = True
         thread.join(30)
         access.removeHandler(lines)
+        access.disabled, access.level = was
 
 
 def test_a_partial_request_line_is_closed_within_the_header_timeout(server):
