@@ -23,7 +23,7 @@ from litestar.static_files import create_static_files_router
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from api.auth import HEADER, KeyCache
+from api.auth import HEADER
 from api.caching import SingleFlight, etag_middleware
 from api.controllers import check_query
 from api.controllers.edits import (
@@ -45,7 +45,10 @@ from api.controllers.parts import PartController
 from api.controllers.prices import PriceController
 from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS, RETRY_AFTER
+from api.ratelimit import RateLimiter
 from api.rebalance import rebalance_middleware
+from api.security import security_headers
+from api.serve import redact_access_log
 from api.ui import template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
@@ -92,6 +95,7 @@ async def health(state: State) -> Response[Health]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    redact_access_log()
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -187,8 +191,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds)
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[security_headers],
         state=State(
-            {"settings": settings, "key_cache": KeyCache(), "single_flight": SingleFlight()}
+            {
+                "settings": settings,
+                "single_flight": SingleFlight(),
+                "rate_limiter": RateLimiter(*rate) if (rate := settings.rate) else None,
+            }
         ),
         openapi_config=openapi,
         template_config=template_config(),

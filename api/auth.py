@@ -1,71 +1,71 @@
-"""API-key authentication and role guards.
+"""API-key authentication, role guards and per-key rate limits.
 
 `require(role)` is the guard of a route: it reads `X-API-Key`, finds the key by its SHA-256 (the
 database holds nothing else) and compares the hashes in constant time (`pricebook.keys`). Answers
-are 401 without a valid key and 403 when the key's role is below the route's. A key's lookup is
-remembered for `CACHE_SECONDS` per process, so a key revoked from the CLI stops working within
-that time (at once when revoked through the API on the same process).
+are 401 without a valid key, 403 when the key's role is below the route's and 429 (with
+Retry-After) past the key's rate limit (`api.ratelimit`, PRICEBOOK_RATE_LIMIT).
+
+Every request reads its key from the database: nothing is remembered between requests, so a key
+revoked by any process (the API, the CLI, by hand) is refused by every process on its next
+request. The lookup is one statement on the unique index of `api_keys.key_hash`: on PostgreSQL a
+median 0.7 ms per request on the loaded 2-core test machine, 0.5 ms of it the round trip any
+per-request check (a key generation counter) would cost too (README, "The API").
+Concurrent requests with the same key share one lookup (`SingleFlight`).
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import (
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
+from api.ratelimit import RateLimiter, retry_after
 from pricebook.keys import KeyInfo, authenticate, hash_key, role_allows
 
 HEADER = "X-API-Key"
-CACHE_SECONDS = 10.0
-_CACHE_LIMIT = 10_000
 _CHALLENGE = {"WWW-Authenticate": f'ApiKey header="{HEADER}"'}
 
 
-class KeyCache:
-    def __init__(self) -> None:
-        self._entries: dict[str, tuple[KeyInfo, float]] = {}
+def _limit(connection: ASGIConnection[Any, Any, Any, Any], who: tuple[str, Any]) -> None:
+    limiter: RateLimiter | None = connection.app.state.get("rate_limiter")
+    if limiter is None:
+        return
+    wait = limiter.hit(who)
+    if wait is not None:
+        raise TooManyRequestsException(
+            f"too many requests: at most {limiter.count} per {limiter.period:g} s "
+            f"for one {'key' if who[0] == 'key' else 'client without a valid key'}",
+            headers={"Retry-After": retry_after(wait)},
+        )
 
-    def get(self, digest: str) -> KeyInfo | None:
-        entry = self._entries.get(digest)
-        if entry is None:
-            return None
-        if entry[1] < time.monotonic():
-            self._entries.pop(digest, None)
-            return None
-        return entry[0]
 
-    def put(self, digest: str, info: KeyInfo) -> None:
-        if len(self._entries) >= _CACHE_LIMIT:
-            self._entries.clear()
-        self._entries[digest] = (info, time.monotonic() + CACHE_SECONDS)
-
-    def forget(self, key_id: int) -> None:
-        for digest, (info, _) in list(self._entries.items()):
-            if info.id == key_id:
-                self._entries.pop(digest, None)
+def _client(connection: ASGIConnection[Any, Any, Any, Any]) -> tuple[str, Any]:
+    client = connection.scope.get("client")
+    return ("ip", client[0] if client else "")
 
 
 async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyInfo:
     key = connection.headers.get(HEADER.lower(), "")
     if not key:
+        _limit(connection, _client(connection))
         raise NotAuthorizedException(f"send an API key in the {HEADER} header", headers=_CHALLENGE)
     state = connection.app.state
-    cache: KeyCache = state.key_cache
-    digest = hash_key(key)
-    info = cache.get(digest)
+
+    async def lookup() -> KeyInfo | None:
+        async with state.sessions() as session:
+            return await session.run_sync(authenticate, key)
+
+    info = await state.single_flight.run(("api_key", hash_key(key)), lookup)
     if info is None:
-
-        async def lookup() -> KeyInfo | None:
-            async with state.sessions() as session:
-                return await session.run_sync(authenticate, key)
-
-        info = await state.single_flight.run(("api_key", digest), lookup)
-        if info is None:
-            raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
-        cache.put(digest, info)
+        _limit(connection, _client(connection))
+        raise NotAuthorizedException("unknown or revoked API key", headers=_CHALLENGE)
+    _limit(connection, ("key", info.id))
     connection.state.caller = info
     return info
 

@@ -28,6 +28,7 @@ from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
 from pricebook.errors import Unavailable
+from pricebook.keys import role_allows
 
 MAX_BODY = 1_000_000
 
@@ -65,9 +66,11 @@ not convert, no rescue tariff) keeps its claimed amount but is `unknown` with an
 saying why (`details.reason`). `notes` (code, message_zh, message_en, field, index, line_no)
 say what the answer assumed: DEFAULT_APPLIED for `shop.tier` left out (class2 assumed),
 `vehicle.vehicle_class` of a vehicle typed by hand, `submitted_at`. The same estimate id and
-version again returns the stored result (`reused: true`) unless `force=true`. 201 for a new
-validation, 200 for a stored one. Every 422 names the bad `field` with a hint (a missing field,
-a date's format, an enum's allowed values); `lines` must not be empty; at most
+version again returns the stored result (`reused: true`) unless `force=true`; for an
+estimate_tool key only a result that key stored: another tool posting the same estimate id gets
+a validation of its own, never the other's answer (the GETs below show a tool only its own).
+201 for a new validation, 200 for a stored one. Every 422 names the bad `field` with a hint (a
+missing field, a date's format, an enum's allowed values); `lines` must not be empty; at most
 {estimates.MAX_LINES} lines and {MAX_BODY:,} bytes (413)."""
 
 
@@ -182,10 +185,17 @@ class ReferenceCacheInfo(Struct):
     #: started (`pricebook.estimates.ReferenceStats`)
     hits: int
     misses: int
-    #: memos let go when over `limit` entries, to start afresh
+    #: how often a memo over `limit` entries let go of the entries it read first
     dropped: int
     entries: int
     limit: int
+
+
+def _only_key(request: Request[Any, Any, Any]) -> int | None:
+    """The key whose validations alone the caller may read and reuse: its own for an
+    estimate_tool key; None (every key's) for reviewers and up."""
+    caller = request.state.caller
+    return None if role_allows(caller.role, "reviewer") else caller.id
 
 
 class EstimateController(Controller):
@@ -221,11 +231,12 @@ class EstimateController(Controller):
             for line in estimate.lines
         )
         matcher = await matcher_for(state) if needs_matcher else None
-        caller = getattr(request.state, "caller", None)
-        actor = caller.name if caller is not None else ""
+        caller = request.state.caller  # set by the guard
+        actor = caller.name
         outcome = await autocommit(
             state, estimates.validate_unstored, estimate, force=force, matcher=matcher,
             actor=actor, keep=state.settings.reference_cache_entries,
+            key_id=caller.id, own_only=_only_key(request) is not None,
         )  # fmt: skip
         validation = (
             outcome
@@ -260,16 +271,21 @@ class EstimateController(Controller):
         summary="One stored validation: the answer as it was given, and the request it answered",
         description="`validation_id`, `validated_at`, `validated_by`, `request` (as stored), then "
         "the result's members as the validation answered them (lines, totals, counts, deadline, "
-        "escalation, profile). 404 when the estimate has no validation of that id.",
+        "escalation, profile). 404 when the estimate has no validation of that id (for an "
+        "estimate_tool key: none of that id stored by this key; reviewers and up read all).",
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def validation(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         estimate_id: PathCode,
         validation_id: PathId,
     ) -> Response[dict[str, Any]]:
-        found = await run(state, estimates.stored_validation, estimate_id, validation_id)
+        found = await run(
+            state, estimates.stored_validation, estimate_id, validation_id,
+            only_key=_only_key(request),
+        )  # fmt: skip
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get(
@@ -277,15 +293,20 @@ class EstimateController(Controller):
         summary="The stored validations of an estimate, newest first, a page at a time",
         description="`items` (each: id, version, date, who and when, profile, totals, counts by "
         "code, flagged and custom part lines), `total`, `limit`, `offset`. 404 when the "
-        "estimate has none.",
+        "estimate has none. An estimate_tool key sees only the validations it stored; "
+        "reviewers and up see all.",
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def validations(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ValidationPage:
-        page = await run(state, estimates.list_validations, estimate_id, limit=limit, offset=offset)
+        page = await run(
+            state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
+            only_key=_only_key(request),
+        )  # fmt: skip
         return to(ValidationPage, page)

@@ -137,12 +137,16 @@ _DESCRIPTIONS = {
     409: "Conflicts with the stored history; or (title `Concurrent update`, Retry-After: 0) "
     "rolled back by a concurrent transaction: send it again",
     422: "A value that breaks a rule; `field` names it",
+    429: "Past the key's rate limit (PRICEBOOK_RATE_LIMIT); retry after the Retry-After seconds",
     503: "The database cannot be reached; retry after the Retry-After seconds",
 }
 
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem+json answers a route gives."""
+    """OpenAPI entries for the problem+json answers a route gives. A route that needs a key
+    (401) is rate limited too (429, `api.auth`)."""
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)
     return {
         s: ResponseSpec(
             data_container=Problem,

@@ -12,11 +12,24 @@ them (uvicorn shuts each down gracefully) and restarts a worker that dies; the o
 meanwhile (the kernel stops handing connections to a closed socket). A worker that keeps dying
 — more than `RESTARTS` times in `RESTART_WINDOW` seconds, a crash loop — stops the server with a
 non-zero exit, for the process manager (systemd, Kubernetes) to deal with.
+
+Two protections uvicorn lacks, for every way of serving here:
+- A header-read timeout (PRICEBOOK_HEADER_TIMEOUT, 10 s): uvicorn waits for ever for a request's
+  headers (its keep-alive timer stops at the first byte, and a new connection has none), so a
+  client trickling a request line — or sending nothing — holds a connection for good. The
+  protocols below (`HEADER_TIMEOUT_PROTOCOLS`) close a connection whose request headers are not
+  complete within that time of the connection, or of a new request's first byte.
+- `redact_access_log`: the access log prints each request's path with its query string; a key
+  sent there (refused, but sent) would be written to the log. A filter on the `uvicorn.access`
+  logger replaces key-like query values and anything shaped like a Pricebook key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import multiprocessing
+import re
 import signal
 import socket
 import sys
@@ -24,11 +37,154 @@ import time
 from collections import deque
 from typing import Any
 
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
 from pricebook.errors import InvalidInput
 
 APP = "api.app:create_app"
 RESTARTS = 5
 RESTART_WINDOW = 60.0
+DEFAULT_HEADER_TIMEOUT = 10.0
+
+# --- the access log never holds a key ---------------------------------------------------------
+
+#: query parameters whose value is a credential, whatever else the request carries
+_SECRET_PARAMS = re.compile(
+    r"([?&;](?:[^=&;]*[-_.])?(?:api[-_.]?key|key|token|access[-_.]?token|secret|password|"
+    r"session|auth|authorization)=)[^&;#]*",
+    re.IGNORECASE,
+)
+#: a Pricebook key (`pricebook.keys.KEY_PREFIX`), anywhere in the path
+_KEY_SHAPED = re.compile(r"pbk_[A-Za-z0-9_%\-]+")
+REDACTED = "[redacted]"
+
+
+def redact(path: str) -> str:
+    """A request path with its query, as logged: credentials replaced by `[redacted]`."""
+    return _KEY_SHAPED.sub("pbk_" + REDACTED, _SECRET_PARAMS.sub(r"\1" + REDACTED, path))
+
+
+class RedactKeys(logging.Filter):
+    """On `uvicorn.access`: its record's args are (client, method, path+query, version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact(args[2]), *args[3:])
+        elif isinstance(record.msg, str) and "pbk_" in record.msg:
+            record.msg = redact(record.msg)
+        return True
+
+
+def redact_access_log() -> None:
+    """Installs `RedactKeys` on uvicorn's access logger, once per process (the app factory
+    calls it: it runs in each worker after uvicorn has set its logging up)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactKeys) for f in logger.filters):
+        logger.addFilter(RedactKeys())
+
+
+# --- header-read timeout ----------------------------------------------------------------------
+
+
+class _HeaderTimer:
+    """The timer of one connection: armed while a request's headers are awaited."""
+
+    transport: asyncio.Transport
+    config: Any
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None:
+            seconds = getattr(self.config, "header_timeout", DEFAULT_HEADER_TIMEOUT)
+            self._header_timer = asyncio.get_running_loop().call_later(seconds, self._headers_late)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+class H11HeaderTimeout(_HeaderTimer, H11Protocol):
+    """uvicorn's h11 protocol with a header-read timeout."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the request's headers are in
+            self._disarm_header_timer()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._arm_header_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+
+HEADER_TIMEOUT_PROTOCOLS = {"h11": f"{__name__}:H11HeaderTimeout"}
+
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+except ImportError:  # httptools is optional: uvicorn then uses h11
+    pass
+else:
+
+    class HttpToolsHeaderTimeout(_HeaderTimer, HttpToolsProtocol):
+        """uvicorn's httptools protocol (its default when installed) with a header-read
+        timeout: armed at the connection and at each request's first byte, disarmed once its
+        headers are complete."""
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_header_timer()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_header_timer()
+
+        def on_headers_complete(self) -> None:
+            self._disarm_header_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_header_timer()
+            super().connection_lost(exc)
+
+    HEADER_TIMEOUT_PROTOCOLS["httptools"] = f"{__name__}:HttpToolsHeaderTimeout"
+
+
+def http_protocol(name: str = "auto") -> str:
+    """The protocol to give uvicorn (`http=`): `auto` picks httptools when installed, as
+    uvicorn does."""
+    if name == "auto":
+        name = "httptools" if "httptools" in HEADER_TIMEOUT_PROTOCOLS else "h11"
+    return HEADER_TIMEOUT_PROTOCOLS[name]
+
+
+def make_config(header_timeout: float = DEFAULT_HEADER_TIMEOUT, **options: Any) -> Any:
+    """A uvicorn Config of the app with the header timeout (an attribute the protocols read;
+    it travels with the config to worker processes)."""
+    import uvicorn
+
+    options.setdefault("http", http_protocol())
+    config = uvicorn.Config(APP, factory=True, **options)
+    config.header_timeout = header_timeout  # type: ignore[attr-defined]
+    return config
+
+
+# --- serving ----------------------------------------------------------------------------------
 
 
 def _listening_socket(
@@ -62,10 +218,10 @@ class RestartBudget:
         return True
 
 
-def _worker(host: str, port: int, options: dict[str, Any]) -> None:
+def _worker(host: str, port: int, options: dict[str, Any], header_timeout: float) -> None:
     import uvicorn
 
-    config = uvicorn.Config(APP, factory=True, **options)
+    config = make_config(header_timeout, **options)
     # Bound but not listening: the kernel hands a SO_REUSEPORT group's connections only to its
     # listening sockets, and asyncio starts listening once uvicorn serves, after the app's
     # import and startup. A socket listening from the start queued the connections the kernel
@@ -81,14 +237,25 @@ def serve(
     *,
     log_level: str = "info",
     access_log: bool = True,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
 ) -> int:
     """Serve until interrupted; returns the exit status."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     options: dict[str, Any] = {"log_level": log_level, "access_log": access_log}
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(APP, factory=True, host=host, port=port, workers=workers, **options)
-        return 0
+        # what uvicorn.run does, with the protocol and its timeout on the config
+        config = make_config(header_timeout, host=host, port=port, workers=workers, **options)
+        server = uvicorn.Server(config)
+        try:
+            if workers > 1:
+                Multiprocess(config, sockets=[config.bind_socket()]).run()
+            else:
+                server.run()
+        except KeyboardInterrupt:
+            pass
+        return 0 if workers > 1 or server.started else 1
 
     # Bind once here first, without SO_REUSEPORT: a port already taken — by anything, another
     # Pricebook included, which SO_REUSEPORT would silently share it with — is an error now.
@@ -100,7 +267,9 @@ def serve(
 
     def start(n: int) -> Any:
         process = context.Process(
-            target=_worker, args=(host, port, options), name=f"pricebook-worker-{n}"
+            target=_worker,
+            args=(host, port, options, header_timeout),
+            name=f"pricebook-worker-{n}",
         )
         process.start()
         return process

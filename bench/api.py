@@ -261,6 +261,7 @@ def main() -> int:
         .set(database=name)
         .render_as_string(hide_password=False),
         "PRICEBOOK_POOL_SIZE": str(pool),
+        "PRICEBOOK_RATE_LIMIT": "0",  # a throughput bench, not a limit test
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",

@@ -440,7 +440,8 @@ def _ratio(health: dict, validate: dict) -> float:
 def start_server(db_url: str, args: argparse.Namespace, cache: int | None) -> tuple[subprocess.Popen, int]:  # fmt: skip
     port = free_port()
     env = {**os.environ, "PRICEBOOK_DATABASE_URL": db_url,
-           "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2))}  # fmt: skip
+           "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2)),
+           "PRICEBOOK_RATE_LIMIT": "0"}  # a throughput bench, not a limit test  # fmt: skip
     env.pop("PRICEBOOK_REFERENCE_CACHE_ENTRIES", None)
     if cache is not None:
         env["PRICEBOOK_REFERENCE_CACHE_ENTRIES"] = str(cache)

@@ -34,6 +34,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import msgspec
 from sqlalchemy import (
     Date,
+    Integer,
     Text,
     and_,
     bindparam,
@@ -882,10 +883,13 @@ class _Statements:
         # the newest stored validation of the estimate id and version (its id, or NULL), and
         # the earlier validations of the VIN (a row each, or one row of NULLs: an outer join).
         # The profile, and so the repeat-claim window, is not known yet: `load_refs` applies it.
+        # `owner` (a key id, or NULL for any) limits the stored validation to one key's.
+        owner = cast(bindparam("owner", type_=Integer), Integer)
         stored = (
             select(func.max(EstimateValidation.id))
             .where(EstimateValidation.estimate_id == bindparam("estimate_id"),
-                   EstimateValidation.estimate_version == bindparam("version"))
+                   EstimateValidation.estimate_version == bindparam("version"),
+                   or_(owner.is_(None), EstimateValidation.created_by_key_id == owner))
             .scalar_subquery()
         )  # fmt: skip
         prior = aliased(EstimateValidation, name="prior")  # not correlated with `stored`
@@ -1436,18 +1440,24 @@ def validate_unstored(
     actor: str = "",
     now: datetime | None = None,
     keep: int = MAX_REFERENCES,
+    key_id: int | None = None,
+    own_only: bool = False,
 ) -> Validation | Unstored:
     """`validate` up to the INSERT: the stored validation when the estimate id and version
     have one (and not `force`), else the new one, unstored.
 
     A session validates in its transaction; a connection may be in autocommit mode (the API's
-    is): every statement reads committed data anyway (READ COMMITTED)."""
+    is): every statement reads committed data anyway (READ COMMITTED).
+
+    `key_id`: the API key validating (stored with the row). `own_only`: reuse only a validation
+    that key stored (an estimate_tool key never receives another key's stored answer)."""
     db = _connection(session)
     q = _statements(db)
     rows = db.execute(
         q.opening,
         {"estimate_id": request.estimate_id, "version": request.version, "on": request.date,
-         "vin": normalized_vin(request.vehicle.vin) or None},  # NULL: no VIN matches none
+         "vin": normalized_vin(request.vehicle.vin) or None,  # NULL: no VIN matches none
+         "owner": key_id if own_only else None},
     ).all()  # fmt: skip
     generation, stored_id = Generation(*rows[0][:3]), rows[0][3]
     if stored_id is not None and not force:
@@ -1478,7 +1488,7 @@ def validate_unstored(
             flagged_lines=review.flagged_lines(result),
             # already JSON: msgspec.Raw goes into the column as it is
             request=msgspec.Raw(msgspec.json.encode(request)), result=msgspec.Raw(result_json),
-            created_by=actor,
+            created_by=actor, created_by_key_id=key_id,
         ),
         result_json,
         actor,
@@ -1503,14 +1513,27 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
+def _readable(estimate_id: str, only_key: int | None) -> list[Any]:
+    """The rows of an estimate a caller may read: all, or only those `only_key` stored."""
+    where = [EstimateValidation.estimate_id == estimate_id]
+    if only_key is not None:
+        where.append(EstimateValidation.created_by_key_id == only_key)
+    return where
+
+
 def list_validations(
-    session: Session, estimate_id: str, *, limit: int = 50, offset: int = 0
+    session: Session,
+    estimate_id: str,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    only_key: int | None = None,
 ) -> Page:
     """The stored validations of an estimate, newest first, a page at a time (404 when there
-    is none). Their results are not read: the counts have columns of their own."""
-    total = session.scalar(
-        select(func.count()).where(EstimateValidation.estimate_id == estimate_id)
-    )
+    is none). Their results are not read: the counts have columns of their own. `only_key`:
+    only the validations that key stored (others' are as if they did not exist)."""
+    where = _readable(estimate_id, only_key)
+    total = session.scalar(select(func.count()).where(*where))
     if not total:
         raise NotFound(f"no validation of estimate {estimate_id!r}", field="id")
     rows = list(
@@ -1525,7 +1548,7 @@ def list_validations(
                 EstimateValidation.model_selected, EstimateValidation.flag_counts,
                 EstimateValidation.flagged_lines,
             )
-            .where(EstimateValidation.estimate_id == estimate_id)
+            .where(*where)
             .order_by(EstimateValidation.id.desc())
             .limit(limit)
             .offset(offset)
@@ -1549,16 +1572,18 @@ def list_validations(
     return Page(items, total, limit, offset)
 
 
-def stored_validation(session: Session, estimate_id: str, validation_id: int) -> bytes:
+def stored_validation(
+    session: Session, estimate_id: str, validation_id: int, *, only_key: int | None = None
+) -> bytes:
     """One stored validation as JSON, as it was answered (who and when, then the result's
     members) with the request it answered under `request`. Both are spliced in as stored, not
-    decoded and encoded again. 404 when the estimate has no validation of that id."""
+    decoded and encoded again. 404 when the estimate has no validation of that id (or, with
+    `only_key`, none of that id stored by that key)."""
     row = session.execute(
         select(
             EstimateValidation.created_at, EstimateValidation.created_by,
             cast(EstimateValidation.request, Text), cast(EstimateValidation.result, Text),
-        ).where(EstimateValidation.id == validation_id,
-                EstimateValidation.estimate_id == estimate_id)
+        ).where(EstimateValidation.id == validation_id, *_readable(estimate_id, only_key))
     ).one_or_none()  # fmt: skip
     if row is None:
         raise NotFound(

@@ -482,6 +482,20 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class UiSession(Base):
+    """A staff UI login: the session cookie holds a random token, the row only its SHA-256.
+    Logging out deletes the row, so a copy of the cookie stops working in every process at
+    once; a row past `expires_at` is refused and removed at a later login (migration 0012)."""
+
+    __tablename__ = "ui_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class MatchMapping(Base):
     """A person's verdict that custom name X is (accepted) or is not (rejected) part Y,
     optionally only for a brand or a model. The latest verdict per (name, scope, part) counts."""
@@ -776,4 +790,7 @@ class EstimateValidation(Base):
     request: Mapped[dict[str, Any]]
     result: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(default="")
+    #: the API key that stored it (NULL: stored from the CLI, or before migration 0012): an
+    #: estimate_tool key reads, and reuses, only the validations of its own key
+    created_by_key_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

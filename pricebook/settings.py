@@ -60,6 +60,15 @@ class Settings:
     #: (`api.rebalance`). 0: no limit.
     connection_max_requests: int = 1000
     connection_max_seconds: float = 30.0
+    #: The staff UI's cookies carry `Secure` (browsers then send them over HTTPS only). Off by
+    #: default for the local demo over plain http; turn it on behind HTTPS.
+    cookie_secure: bool = False
+    #: Seconds a client has to send a request's complete headers, from the connection or from
+    #: the first byte of a request on a kept-alive one; then the server closes it (`api.serve`).
+    header_timeout: float = 10.0
+    #: Requests per API key (`N/second|minute|hour`) in each server process: a burst of N, then
+    #: N per period. "0" or "" turns the limit off (`api.ratelimit`).
+    rate_limit: str = "600/minute"
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -88,7 +97,15 @@ class Settings:
             health_timeout=float(env.get("PRICEBOOK_HEALTH_TIMEOUT", "0.8")),
             connection_max_requests=int(env.get("PRICEBOOK_CONNECTION_MAX_REQUESTS", "1000")),
             connection_max_seconds=float(env.get("PRICEBOOK_CONNECTION_MAX_SECONDS", "30")),
+            cookie_secure=_flag(env, "PRICEBOOK_COOKIE_SECURE", default=False),
+            header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
+            rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
         )
+
+    @property
+    def rate(self) -> tuple[int, float] | None:
+        """`rate_limit` as (requests, period in seconds), or None when off."""
+        return parse_rate(self.rate_limit)
 
     @property
     def is_sqlite(self) -> bool:
@@ -114,3 +131,38 @@ def _flag(env: os._Environ[str] | dict[str, str], name: str, *, default: bool) -
     if raw in _TRUE | _FALSE:
         return raw in _TRUE
     raise ValueError(f"{name}={env[name]!r}: expected one of on/off, true/false, yes/no, 1/0")
+
+
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0}
+
+
+def parse_rate(value: str) -> tuple[int, float] | None:
+    """ "600/minute" → (600, 60.0); "0" or "" → None; anything else is a ValueError."""
+    value = value.strip().lower()
+    if value in {"", "0"}:
+        return None
+    count, _, period = value.partition("/")
+    if not count.strip().isdigit() or period.strip() not in _PERIODS:
+        raise ValueError(f"{value!r}: expected N/second, N/minute or N/hour, or 0 for no limit")
+    n = int(count)
+    return None if n == 0 else (n, _PERIODS[period.strip()])
+
+
+def _rate(env: os._Environ[str] | dict[str, str], name: str, default: str) -> str:
+    raw = env.get(name, default)
+    try:
+        parse_rate(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name}={exc}") from None
+    return raw
+
+
+def _positive(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{name}={raw!r}: expected a number of seconds above 0")
+    return value

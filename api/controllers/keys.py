@@ -46,7 +46,6 @@ class KeyController(Controller):
     @delete("/{key_id:int}", summary="Revoke a key", status_code=200, responses=ITEM_ERRORS)
     async def revoke(self, state: State, request: Request[Any, Any, Any], key_id: PathId) -> ApiKey:
         info = await write(state, keys.revoke_key, key_id, actor=_actor(request))
-        state.key_cache.forget(key_id)
         return to(ApiKey, info)
 
 

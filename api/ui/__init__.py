@@ -5,7 +5,8 @@ under /api/v1 keeps its X-API-Key auth and is untouched by both); `template_conf
 app's template engine. Pages read and write through core functions only.
 
 - Session: Litestar's encrypted client-side cookie (`pricebook_session`, HttpOnly, SameSite=Lax,
-  8 hours) holding the key id and role; see `api.ui.auth`.
+  8 hours, `Secure` with PRICEBOOK_COOKIE_SECURE) holding a server-side session's token, the key
+  id and role; see `api.ui.auth` and `pricebook.sessions`.
 - CSRF: Litestar's CSRF middleware on every unsafe method of the UI: a signed token in the
   `pricebook_csrf` cookie must come back in the form field `_csrf_token` (forms render
   `csrf_input`) or the `x-csrftoken` header (htmx sends it via `hx-headers` on <body>); else 403.
@@ -97,11 +98,12 @@ def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> SessionMid
 def ui_router(settings: Settings) -> Router:
     session = CookieBackendConfig(
         secret=derive_secret(settings, "session"), key=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
-        httponly=True, samesite="lax", path="/",
+        httponly=True, samesite="lax", path="/", secure=settings.cookie_secure,
     )  # fmt: skip
     csrf = CSRFConfig(
         secret=derive_secret(settings, "csrf").hex(), cookie_name=CSRF_COOKIE,
         header_name=CSRF_HEADER, cookie_samesite="lax", cookie_httponly=True,
+        cookie_secure=settings.cookie_secure,
     )  # fmt: skip
     return Router(
         path="/",

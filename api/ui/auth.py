@@ -1,10 +1,12 @@
 """Web UI login: an API key typed into a form, a session cookie, role guards.
 
 The login form posts the key; `pricebook.keys.authenticate` checks it (SHA-256 lookup, constant
-time comparison) and the session stores only the key's id, name, prefix and role — never the key.
-The session is Litestar's client-side cookie backend: encrypted and authenticated (AES-GCM) with
-a secret from `Settings.session_secret` (random per process when empty), HttpOnly, SameSite=Lax.
-Every request re-reads the key by id, so a revoked key's session stops working at once.
+time comparison) and a server-side session starts (`pricebook.sessions`: a row holding the
+SHA-256 of a random token). The cookie holds that token, the key's id and role — never the key.
+It is Litestar's client-side cookie backend: encrypted and authenticated (AES-GCM) with a secret
+from `Settings.session_secret` (random per process when empty), HttpOnly, SameSite=Lax, and
+`Secure` when `Settings.cookie_secure`. Every request reads the session row with its key, so a
+logout (which deletes the row) or a revoked key ends the session in every process at once.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from urllib.parse import quote
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from sqlalchemy.orm import Session
 
 from pricebook.keys import role_allows
-from pricebook.models import ApiKey
+from pricebook.sessions import session_key
 from pricebook.settings import Settings
 
 #: the lowest role that may use the web UI (estimate tools are software, not people).
@@ -74,23 +75,18 @@ class User:
         return role_allows(self.role, role)
 
 
-def _active_key(session: Session, key_id: int) -> ApiKey | None:
-    row = session.get(ApiKey, key_id)
-    return row if row is not None and row.revoked_at is None else None
-
-
 async def current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> User | None:
     """The logged-in user of this request (checked against the database), or None."""
     cached = connection.state.get("ui_user")
     if cached is not None:
         return cached
     data = connection.scope.get("session") or {}
-    key_id = data.get("key_id") if isinstance(data, dict) else None
-    if not isinstance(key_id, int):
+    token = data.get("sid") if isinstance(data, dict) else None
+    if not isinstance(token, str):
         return None
     async with connection.app.state.sessions() as session:
-        row = await session.run_sync(_active_key, key_id)
-    if row is None or row.role != data.get("role"):
+        row = await session.run_sync(session_key, token)
+    if row is None or row.id != data.get("key_id") or row.role != data.get("role"):
         return None
     user = User(row.id, row.name, row.role, row.prefix)
     connection.state.ui_user = user

@@ -9,9 +9,17 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
-from api.ui.auth import ROLE_NAMES, UI_MIN_ROLE, current_user, login_required, safe_next
-from api.ui.common import render, run, text
+from api.ui.auth import (
+    ROLE_NAMES,
+    SESSION_MAX_AGE,
+    UI_MIN_ROLE,
+    current_user,
+    login_required,
+    safe_next,
+)
+from api.ui.common import render, run, text, write
 from pricebook.keys import authenticate, role_allows
+from pricebook.sessions import end_session, start_session
 
 
 class LoginPages(Controller):
@@ -48,10 +56,16 @@ class LoginPages(Controller):
             return render(request, "login.html", {"title": "登录", "next": next_, "error": error},
                           status_code=401)  # fmt: skip
         assert info is not None
-        request.set_session({"key_id": info.id, "role": info.role})
+        token = await write(state, start_session, info.id, max_age=SESSION_MAX_AGE)
+        request.set_session({"sid": token, "key_id": info.id, "role": info.role})
         return Redirect(next_, status_code=303)
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def logout(self, request: Request[Any, Any, Any], state: State) -> Redirect:
+        """Ends the session in the database too: a copy of the cookie no longer works."""
+        data = request.scope.get("session") or {}
+        token = data.get("sid") if isinstance(data, dict) else None
+        if isinstance(token, str):
+            await write(state, end_session, token)
         request.clear_session()
         return Redirect("/login", status_code=303)
