@@ -7,9 +7,11 @@ Retry-After) past the key's rate limit (`api.ratelimit`, PRICEBOOK_RATE_LIMIT).
 
 Every request reads its key from the database: nothing is remembered between requests, so a key
 revoked by any process (the API, the CLI, by hand) is refused by every process on its next
-request. The lookup is one statement on the unique index of `api_keys.key_hash`: on PostgreSQL a
-median 0.7 ms per request on the loaded 2-core test machine, 0.5 ms of it the round trip any
-per-request check (a key generation counter) would cost too (README, "The API").
+request. The lookup is one statement on the unique index of `api_keys.key_hash`, on a bare
+autocommit connection (one round trip; in a session, BEGIN and ROLLBACK made it three): any
+per-request check (a key generation counter) would cost that round trip too. A cache told of
+changes by LISTEN/NOTIFY was tried and lost the race: a request sent right after a revocation
+was sometimes answered before the notification was read.
 Concurrent requests with the same key share one lookup (`SingleFlight`).
 """
 
@@ -24,6 +26,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
 )
 from litestar.handlers.base import BaseRouteHandler
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.ratelimit import RateLimiter, retry_after
 from pricebook.keys import KeyInfo, authenticate, hash_key, role_allows
@@ -58,8 +61,11 @@ async def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> KeyInfo:
     state = connection.app.state
 
     async def lookup() -> KeyInfo | None:
-        async with state.sessions() as session:
-            return await session.run_sync(authenticate, key)
+        # a bare autocommit connection: one round trip (a session adds BEGIN and ROLLBACK)
+        engine: AsyncEngine = state.engine
+        async with engine.connect() as db:
+            await db.execution_options(isolation_level="AUTOCOMMIT")
+            return await db.run_sync(authenticate, key)
 
     info = await state.single_flight.run(("api_key", hash_key(key)), lookup)
     if info is None:
