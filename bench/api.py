@@ -8,8 +8,9 @@ Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_UR
 postgresql://postgres@127.0.0.1:5432/test) and fills it as a user does, with `pricebook.demo.
 scale.scale_demo` (COPY, then the ANALYZE every bulk load runs; the bench adds no tuning of its
 own), runs the app as production does (`pricebook serve`: uvicorn, a SO_REUSEPORT socket per
-worker; a separate process) and drives it with `wrk` (or, without wrk and for the batches, an
-asyncio/httpx load generator in a separate process), 32 connections, ~10 s per endpoint. Prints
+worker; a separate process) and drives it with `wrk` (Debian's `wrk` package; without it an
+asyncio/httpx load generator in a separate process, which saturates first at ~400 req/s on this
+machine: its figures measure the generator), 32 connections, ~10 s per endpoint. Prints
 req/s, p50 and p99 for each, the resolve/health ratio (goal: ≥ 50 %) and the batch/health ratio
 (goal: ≥ 10 %). The database is dropped at the end; `--keep`/`--reuse` keep one between runs for
 development only (a kept database's figures are not the ones to quote).
@@ -45,10 +46,16 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 WRK_SCRIPT = """
 local paths = {%s}
+local bodies = {%s}
 local i = 0
 request = function()
   i = i + 1
-  return wrk.format("GET", paths[(i %% #paths) + 1], {["X-API-Key"] = "%s"})
+  local path = paths[(i %% #paths) + 1]
+  if #bodies > 0 then
+    return wrk.format("POST", path, {["X-API-Key"] = "%s", ["Content-Type"] = "application/json"},
+                      bodies[(i %% #bodies) + 1])
+  end
+  return wrk.format("GET", path, {["X-API-Key"] = "%s"})
 end
 done = function(summary, latency, requests)
   io.write(string.format("JSON {\\"requests\\": %%d, \\"seconds\\": %%f, \\"p50\\": %%f, \\"p99\\": %%f, \\"errors\\": %%d, \\"non2xx\\": %%d}\\n",
@@ -210,10 +217,12 @@ def load(
     bodies: list[str] | None = None,
 ) -> dict:
     given = None
-    if shutil.which("wrk") and not bodies:
+    if shutil.which("wrk"):
         quoted = ", ".join(json.dumps(p) for p in paths)
+        # JSON strings of ASCII are Lua string literals too (the batches hold ids and codes)
+        sent = ", ".join(json.dumps(b) for b in bodies or ())
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-            f.write(WRK_SCRIPT % (quoted, key))
+            f.write(WRK_SCRIPT % (quoted, sent, key, key))
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "-s", f.name, base]
     else:
         args = {"base": base, "paths": paths, "key": key, "connections": connections,
