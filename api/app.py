@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
+        sys.setswitchinterval(settings.gil_switch_interval)
         engine = make_async_engine(settings)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)

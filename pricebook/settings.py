@@ -63,6 +63,12 @@ class Settings:
     #: The staff UI's cookies carry `Secure` (browsers then send them over HTTPS only). Off by
     #: default for the local demo over plain http; turn it on behind HTTPS.
     cookie_secure: bool = False
+    #: Seconds a thread may hold the GIL while another waits (`sys.setswitchinterval`, applied
+    #: by the API at start). Imports and the match-index rebuild run Python in worker threads;
+    #: at CPython's 5 ms the event loop, which gives the GIL up at every system call, waited
+    #: ~5 ms each time to get it back: /health took 1–1.6 s during a 300,000-row import parse.
+    #: At 1 ms it took ≤ 50 ms and the import took as long.
+    gil_switch_interval: float = 0.001
     #: Seconds a client has to send a request's complete headers, from the connection or from
     #: the first byte of a request on a kept-alive one; then the server closes it (`api.serve`).
     header_timeout: float = 10.0
@@ -98,6 +104,7 @@ class Settings:
             connection_max_requests=int(env.get("PRICEBOOK_CONNECTION_MAX_REQUESTS", "1000")),
             connection_max_seconds=float(env.get("PRICEBOOK_CONNECTION_MAX_SECONDS", "30")),
             cookie_secure=_flag(env, "PRICEBOOK_COOKIE_SECURE", default=False),
+            gil_switch_interval=_positive(env, "PRICEBOOK_GIL_SWITCH_INTERVAL", "0.001"),
             header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
         )

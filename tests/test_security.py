@@ -167,11 +167,16 @@ def test_settings_from_env():
     s = Settings.from_env(env)
     assert (s.cookie_secure, s.header_timeout, s.rate) == (True, 2.5, (20, 1.0))
     assert Settings.from_env({"PRICEBOOK_RATE_LIMIT": "0"}).rate is None
+    assert default.gil_switch_interval == 0.001
+    assert (
+        Settings.from_env({"PRICEBOOK_GIL_SWITCH_INTERVAL": "0.005"}).gil_switch_interval == 0.005
+    )
     assert Settings.from_env({"PRICEBOOK_RATE_LIMIT": ""}).rate is None
     assert parse_rate("5/hour") == (5, 3600.0)
     for name, bad in [("PRICEBOOK_RATE_LIMIT", "lots"), ("PRICEBOOK_RATE_LIMIT", "5/week"),
                       ("PRICEBOOK_HEADER_TIMEOUT", "0"), ("PRICEBOOK_HEADER_TIMEOUT", "soon"),
-                      ("PRICEBOOK_COOKIE_SECURE", "maybe")]:  # fmt: skip
+                      ("PRICEBOOK_COOKIE_SECURE", "maybe"),
+                      ("PRICEBOOK_GIL_SWITCH_INTERVAL", "0")]:  # fmt: skip
         with pytest.raises(ValueError, match=name):
             Settings.from_env({name: bad})
 
