@@ -85,7 +85,14 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import MAX_YUAN, MONEY_PATTERN, MoneyError, from_fen, parse_money, to_fen
-from pricebook.prices import CardTerms, PriceTypeInfo, PriceVersion, _Branch, chain_for
+from pricebook.prices import (
+    CardTerms,
+    PriceTypeInfo,
+    PriceVersion,
+    _Branch,
+    chain_for,
+    require_reason,
+)
 
 MAX_LINES = 500
 MAX_AMOUNT = Decimal("100000000")  # 1亿 yuan: anything above is a typo, not a claim
@@ -1697,7 +1704,8 @@ def import_review_config(
 
     Versions follow `pricebook.history.plan_version`: the same value again changes nothing; a
     new value closes the version in force on its `valid_from`; a profile's `version` counts up
-    per code. Unknown settings keys are errors; settings not given take the defaults.
+    per code. Unknown settings keys are errors; settings not given take the defaults. A change
+    needs a `reason` (as every staff edit does), and closing a version is audited like creating one.
     """
     if isinstance(document, dict):
         try:
@@ -1721,17 +1729,22 @@ def import_review_config(
         existing = list(session.scalars(select(model).filter_by(**key).order_by(model.valid_from)))
         versions = [Version(r.id, r.valid_from, r.valid_to, _value_of(kind, r)) for r in existing]
         plan = plan_version(versions, valid_from, valid_to, value)
+        if plan.close is not None or plan.insert:
+            why = require_reason(reason, actor)  # a change says who and why, as a staff edit does
         if plan.close is not None:
             old, day = plan.close
             session.execute(update(model).where(model.id == old.id).values(valid_to=day))
             closed[kind] += 1
+            audit.record(session, actor=actor, action="close", entity=model.__tablename__,
+                         entity_id=old.id, before={"valid_to": old.valid_to},
+                         after={"valid_to": day}, reason=why)  # fmt: skip
         if plan.insert:
             row = {**key, **values, **extra(existing), "valid_from": valid_from, "valid_to": valid_to,
-                   "created_by": actor, "reason": reason}  # fmt: skip
+                   "created_by": actor, "reason": why}  # fmt: skip
             session.execute(insert(model).values(**row))
             inserted[kind] += 1
             audit.record(session, actor=actor, action="create", entity=model.__tablename__,
-                         entity_id=json.dumps(key, default=str), after=row, reason=reason)  # fmt: skip
+                         entity_id=json.dumps(key, default=str), after=row, reason=why)  # fmt: skip
         elif plan.close is None:
             unchanged[kind] += 1
 

@@ -100,7 +100,7 @@ async def test_body_errors_name_the_field_even_when_missing(api: Api):
 def configured(api: Api) -> Api:
     engine = make_engine(api.settings)
     with transaction(engine) as s:
-        estimates.import_review_config(s, CONFIG, actor="test")
+        estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
     engine.dispose()
     return api
 

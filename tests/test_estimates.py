@@ -18,7 +18,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from pricebook import estimates, migrate
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput, NotFound
-from pricebook.models import EstimateValidation, Part, RuleProfileVersion, VehicleModel
+from pricebook.models import (
+    AuditEntry,
+    EstimateValidation,
+    Part,
+    RuleProfileVersion,
+    VehicleModel,
+)
 from tests import catalog_rows
 from tests.test_api_base import api_fixture, seed  # noqa: F401  (fixtures)
 
@@ -43,7 +49,7 @@ CONFIG = {
 def db(engine):
     with transaction(engine) as session:
         catalog_rows.load(session)
-        estimates.import_review_config(session, CONFIG, actor="test")
+        estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
     with transaction(engine) as session:
         ids = {p.code: p.id for p in session.scalars(select(Part))}
         model = session.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
@@ -917,7 +923,7 @@ def request_or_raise(data):
 
 def test_profiles_are_versioned(db):
     with transaction(db.engine) as s:
-        again = estimates.import_review_config(s, CONFIG, actor="test")
+        again = estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
         assert again.inserted["rule_profiles"] == 0 and again.unchanged["rule_profiles"] == 2
         doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
                                   "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
@@ -938,6 +944,32 @@ def test_profiles_are_versioned(db):
         assert err.value.field == "rule_profiles[0].settings.price_tolerance_pct"
         with pytest.raises(InvalidInput):
             estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
+
+
+def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
+    doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
+                              "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
+    with transaction(db.engine) as s:
+        for reason in ("", "   "):
+            with pytest.raises(InvalidInput) as err:
+                estimates.import_review_config(s, doc, actor="staff", reason=reason)
+            assert err.value.field == "reason"
+        # the same config again changes nothing, so it needs no reason
+        again = estimates.import_review_config(s, CONFIG, actor="staff")
+        assert sum(again.inserted.values()) == sum(again.closed.values()) == 0
+    with transaction(db.engine) as s:
+        assert s.scalar(select(RuleProfileVersion.valid_to).where(
+            RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1)) is None  # fmt: skip
+        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        assert report.closed["rule_profiles"] == 1
+        first = s.scalar(select(RuleProfileVersion.id).where(
+            RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1))  # fmt: skip
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.actor == "staff")).all()
+    assert {(e.action, e.entity) for e in entries} == {
+        ("close", "rule_profiles"), ("create", "rule_profiles")}  # fmt: skip
+    (closing,) = [e for e in entries if e.action == "close"]
+    assert closing.entity_id == str(first) and closing.reason == "更宽容差"
+    assert closing.after == {"valid_to": "2025-09-01"} and closing.before == {"valid_to": None}
 
 
 def test_default_profile_when_the_branch_has_none(db):
@@ -1015,7 +1047,7 @@ async def http(api):
 
     engine = make_engine(api.settings)
     with transaction(engine) as s:
-        estimates.import_review_config(s, CONFIG, actor="test")
+        estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
         parts = {p.code: p.id for p in s.scalars(select(Part))}
         model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
     engine.dispose()

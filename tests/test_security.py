@@ -224,7 +224,7 @@ async def tools(api: Api) -> AsyncIterator[SimpleNamespace]:
     engine = make_engine(api.settings)
     try:
         with transaction(engine) as s:
-            estimates.import_review_config(s, CONFIG, actor="test")
+            estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
             parts = {p.code: p.id for p in s.scalars(select(Part))}
             model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
             other = keys.create_key(s, name="other tool", role="estimate_tool", actor="test")[1]
