@@ -310,7 +310,7 @@ class Caller(Struct):
     prefix: str
 
 
-# --- staff writes (issue 7): versioned keys, aliases, synonyms --------------------------------
+# --- staff writes: versioned keys, aliases, synonyms --------------------------------
 
 #: why the change is made: required by every write (422 when missing or blank)
 Reason = Annotated[str, Meta(max_length=1000, description="why: required (422 when missing)")]

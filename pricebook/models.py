@@ -528,7 +528,7 @@ class SynonymTerm(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-# --- Market prices (issue 6) ---------------------------------------------------------------
+# --- Market prices ---------------------------------------------------------------
 
 MARKET_RUN_STATUSES = ("running", "finished", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched")
@@ -661,7 +661,7 @@ class FeedbackItem(Base):
     resulting_price_id: Mapped[int | None] = mapped_column(ForeignKey("prices.id"))
 
 
-# --- Estimate review (issue 5) -------------------------------------------------------------
+# --- Estimate review -------------------------------------------------------------
 
 
 class RuleProfileVersion(Base):

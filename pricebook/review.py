@@ -256,15 +256,6 @@ class Estimate(msgspec.Struct, frozen=True):
     defaults: tuple[str, ...] = ()
 
 
-def line_kind(line: Line) -> str:
-    return {
-        PartLine: "part",
-        LaborLine: "labor",
-        ConsumableLine: "consumable",
-        RescueLine: "rescue",
-    }[type(line)]
-
-
 # ------------------------------------------------------------------------------------------------
 # Rule profiles
 # ------------------------------------------------------------------------------------------------

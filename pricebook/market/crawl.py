@@ -227,14 +227,6 @@ def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, Any]) 
         )
 
 
-def list_runs(session: Session, limit: int = 50, source: str | None = None) -> list[MarketRun]:
-    """The latest runs first (for ``GET /api/v1/market/runs``)."""
-    stmt = select(MarketRun).order_by(MarketRun.id.desc()).limit(limit)
-    if source:
-        stmt = stmt.where(MarketRun.source == source)
-    return list(session.scalars(stmt))
-
-
 @dataclass
 class CrawlReport:
     source: str

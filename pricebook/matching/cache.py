@@ -8,18 +8,19 @@ the whole request, so a request never waits for a rebuild and never sees half of
   server starts listening without waiting; requests that arrive before the first build ends
   wait for it (`wait_ready`, with a timeout: 503 after it). On the demo catalogue the first
   build takes about a second; on 50,000 parts / 200,000+ names, several seconds.
-* **Poll**: a background task checks ``max(catalog_versions.id)`` every ``poll_seconds``
+* **Poll**: a background task reads the catalogue generation (`reference_generation.catalog`
+  and `.catalog_build`, counters the database moves at commit) every ``poll_seconds``
   (`Settings.catalog_poll_seconds`) and, when it moved, rebuilds in the worker thread and
   swaps the new snapshot in (one assignment). Imports, staff edits, synonym imports and match
-  confirmations all bump that version, so every process sharing the database — each with its
-  own cache — converges within a poll interval. Confirmations alone only reload the learned
-  mappings (`refresh_snapshot`), which takes milliseconds.
+  confirmations all move it, so every process sharing the database — each with its own
+  cache — converges within a poll interval. Confirmations move only the first counter and
+  only reload the learned mappings (`refresh_snapshot`), which takes milliseconds.
 * **Failures**: a failed build (database away, a bad dictionary) is logged and the previous
   snapshot stays in service; the next poll tries again.
 
 Builds run on one dedicated thread, one at a time. The build is Python code and holds the GIL
-for much of its work, so requests served meanwhile are slowed (the interpreter switches threads
-every few milliseconds) but never blocked.
+for much of its work, so requests served meanwhile are slowed but never blocked (the API sets a
+short GIL switch interval, `Settings.gil_switch_interval`, so the event loop gets it back soon).
 """
 
 from __future__ import annotations
