@@ -1402,21 +1402,6 @@ def price_key_versions(session: Session, key: PriceKey) -> PriceKeyVersions:
     return PriceKeyVersions(key, etag, [PriceVersion.of(r) for r in rows])
 
 
-def price_key_etag(
-    session: Session,
-    *,
-    part_id: int,
-    model_id: int | None,
-    scope: str,
-    region_id: int | None,
-    branch_id: int | None,
-    price_type_id: int,
-) -> str:
-    """The ETag of one price key: it changes whenever a version of the key is added or closed."""
-    key = PriceKey(part_id, model_id, scope, region_id, branch_id, price_type_id)
-    return key_versions(session, Price, key.columns())[1]
-
-
 KeyTuple = tuple[int | None, str, int | None, int | None, int]
 
 
