@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 
-from api.ui import corefns
 from pricebook import keys, migrate
 from pricebook.db import make_engine, transaction
 from pricebook.demo.load import load_demo
@@ -196,10 +195,6 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
 
 
 def test_reviewer_feedback_accepted_by_staff_becomes_the_price(server: Server, browser) -> None:
-    missing = [f for f in ("submit", "list", "accept") if corefns.find(f) is None]
-    if missing:
-        # TODO(issue 7): remove once pricebook.feedback has the reviewer workflow functions
-        pytest.skip(f"core feedback functions missing: {', '.join(missing)} (see api/ui/corefns)")
     page = browser.new_page()
     _login(page, server, "reviewer")
     part_url = _find_part(page, server, "左前雾灯", "左前雾灯")

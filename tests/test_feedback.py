@@ -246,7 +246,7 @@ async def test_drift_tasks_are_accepted_on_their_own_key(api: Api):
 
 
 def test_core_functions_the_web_ui_calls(settings):
-    """The keyword arguments api/ui/corefns documents."""
+    """The keyword arguments the web UI (api/ui/feedback.py) calls the core with."""
     from tests.test_api_base import seed
 
     seed(settings)

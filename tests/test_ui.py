@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from pricebook import keys
+from pricebook import feedback, keys
 from pricebook.db import make_engine, transaction
-from pricebook.models import AuditEntry, Part, Price
+from pricebook.models import AuditEntry, Branch, MarketObservation, Part, Price, PriceType
 from pricebook.settings import Settings
 from tests.test_api_base import seed
 
@@ -218,6 +218,36 @@ async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
     assert "修改本地化价格" not in page  # reviewers do not edit prices
 
 
+async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) -> None:
+    part_id = _part_id(ui.settings, "VW1-0002")
+    seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            t4s = session.scalar(select(PriceType.id).where(PriceType.code == "4s"))
+            for status, amount_fen, part in (
+                ("matched", 123450, part_id),
+                ("unmatched", 99900, None),
+            ):
+                session.add(MarketObservation(
+                    source="shop-a", item_key=f"k{amount_fen}", url="http://127.0.0.1/x",
+                    fetched_at=seen, first_seen=seen, last_seen=seen + timedelta(days=3),
+                    raw_name="前大灯总成 左", raw_price="1234.50", part_id=part,
+                    suggested_part_id=part_id if part is None else None, price_type_id=t4s,
+                    amount_fen=amount_fen, status=status,
+                ))  # fmt: skip
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    page = (await ui.client.get(f"/parts/{part_id}")).text
+    assert "市场观测 shop-a：1234.50 元（2026-03-02 至 2026-03-05）" in page
+    assert "999.00" not in page  # an unmatched listing is not this part's evidence
+    assert "等待" not in page
+    # filtered to another price type, the dot goes
+    other = (await ui.client.get(f"/parts/{part_id}?price_type=oem")).text
+    assert "市场观测 shop-a" not in other
+
+
 async def test_part_page_of_an_unknown_part_is_404_html(ui: Ui) -> None:
     await ui.login("reviewer")
     r = await ui.client.get("/parts/999999")
@@ -394,6 +424,27 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
 
 
 # --- feedback and indicators ----------------------------------------------------------------
+
+
+async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
+    """A feedback item decided within the hour has a turnaround of 0.0 hours: the page shows
+    it (it showed "— / —", reading 0.0 as missing)."""
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            item = feedback.submit_feedback(
+                session, part_id=_part_id(ui.settings, "VW1-0001"), model_id=None,
+                branch_id=session.scalar(select(Branch.id).where(Branch.code == "GD01")),
+                price_type_id=session.scalar(select(PriceType.id).where(PriceType.code == "4s")),
+                reference=None, observed="800.00", actor="api-key:9:ui",
+            )  # fmt: skip
+            feedback.reject_feedback(session, item.id, actor="api-key:1:staff", reason="证据不足")
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    page = (await ui.client.get("/indicators")).text
+    card = re.search(r'data-indicator="turnaround"><div class="value">([^<]*)<', page)
+    assert card and card.group(1) == "0.0 / 0.0", card and card.group(1)
 
 
 @pytest.mark.parametrize("action", ["accept", "reject", "need-info"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -13,55 +13,38 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from api.problems import STATUS_OF
-from api.ui import corefns
 from api.ui.auth import login_required
 from api.ui.common import PathId, money_text, parse_date, parse_int, render, text, ui_money, write
-from pricebook import catalog, prices
+from pricebook import catalog, feedback, prices
 from pricebook.errors import InvalidInput, NotFound, PricebookError
-from pricebook.money import from_fen
 
 STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回"}
 KIND_NAMES = {"reviewer": "核损反馈", "drift": "市场偏离"}
 Code = Annotated[str, QueryParameter(max_length=64)]
+#: what staff do to a queue item: `feedback.accept_feedback`, `reject_feedback`, `need_info_feedback`
+Action = Callable[..., feedback.FeedbackView]
 
 
-def _yuan(item: Any, name: str) -> Decimal | None:
-    value = getattr(item, name, None)
-    if isinstance(value, Decimal):
-        return value
-    fen = getattr(item, f"{name}_fen", None)
-    return from_fen(fen) if isinstance(fen, int) else None
-
-
-def _rows(session: Session, items: list[Any]) -> list[dict[str, Any]]:
+def _rows(session: Session, items: list[feedback.FeedbackView]) -> list[dict[str, Any]]:
     refs = prices.reference_lists(session)
     branches = {b.id: b for b in refs.branches}
     types = {t.id: t for t in refs.price_types}
-    names: dict[int, str] = {}
     today = date.today()
     rows = []
     for item in items:
-        part_id = item.part_id
-        if part_id not in names:
-            try:
-                names[part_id] = catalog.get_part(session, part_id).part.name
-            except NotFound:
-                names[part_id] = f"#{part_id}"
-        created = getattr(item, "created_at", None)
-        age = (today - created.date()).days if isinstance(created, datetime) else None
+        age = (today - item.created_at.date()).days if item.created_at else None
         branch = branches.get(item.branch_id) if item.branch_id else None
         ptype = types.get(item.price_type_id)
         rows.append({
-            "id": item.id, "kind": KIND_NAMES.get(item.kind, item.kind), "part_id": part_id,
-            "part_name": names[part_id], "branch": branch.name if branch else "全国（系统价格）",
-            "price_type": ptype.name if ptype else "", "reference": _yuan(item, "reference"),
-            "observed": _yuan(item, "observed"), "note": getattr(item, "note", ""),
-            "url": getattr(item, "url", ""), "estimate_ref": getattr(item, "estimate_ref", ""),
-            "status": item.status, "status_name": STATUS_NAMES.get(item.status, item.status),
+            "id": item.id, "kind": KIND_NAMES.get(item.kind, item.kind), "part_id": item.part_id,
+            "part_name": item.part_name, "branch": branch.name if branch else "全国（系统价格）",
+            "price_type": ptype.name if ptype else "", "reference": item.reference,
+            "observed": item.observed, "note": item.note, "url": item.url,
+            "estimate_ref": item.estimate_ref, "status": item.status,
+            "status_name": STATUS_NAMES.get(item.status, item.status),
             "created_by": item.created_by, "age": age,
-            "resolution_reason": getattr(item, "resolution_reason", ""),
-            "linked_to_id": getattr(item, "linked_to_id", None),
-            "resulting_price_id": getattr(item, "resulting_price_id", None),
+            "resolution_reason": item.resolution_reason, "linked_to_id": item.linked_to_id,
+            "resulting_price_id": item.resulting_price_id,
         })  # fmt: skip
     return rows
 
@@ -87,18 +70,15 @@ class FeedbackPages(Controller):
     ) -> Template:
         user = request.state.ui_user
         staff = user.can("pricing_staff")
-        features = corefns.available()
         async with state.sessions() as session:
             refs = await session.run_sync(prices.reference_lists)
-            rows: list[dict[str, Any]] = []
-            if features["list"]:
-                branch_id = next((b.id for b in refs.branches if b.code == branch), None)
-                items = await session.run_sync(
-                    corefns.get("list"), status=status or (None if not staff else "open"),
-                    branch_id=branch_id, created_by=None if staff else user.actor,
-                    max_age_days=max_age, limit=200,
-                )  # fmt: skip
-                rows = await session.run_sync(_rows, list(items))
+            branch_id = next((b.id for b in refs.branches if b.code == branch), None)
+            items = await session.run_sync(
+                feedback.list_feedback, status=status or (None if not staff else "open"),
+                branch_id=branch_id, created_by=None if staff else user.actor,
+                max_age_days=max_age, limit=200,
+            )  # fmt: skip
+            rows = await session.run_sync(_rows, items)
         messages = []
         if submitted:
             messages.append({"kind": "ok", "text": f"反馈 #{submitted} 已提交，等待报价人员处理。"})
@@ -106,7 +86,7 @@ class FeedbackPages(Controller):
             messages.append({"kind": "ok", "text": f"反馈 #{done} 已处理。"})
         return render(request, "feedback.html", {
             "title": "反馈队列", "nav": "feedback", "rows": rows, "refs": refs, "staff": staff,
-            "features": features, "status": status or ("open" if staff else ""),
+            "status": status or ("open" if staff else ""),
             "branch": branch, "age": max_age, "status_names": STATUS_NAMES,
             "today": date.today().isoformat(), "messages": messages,
         })  # fmt: skip
@@ -146,7 +126,7 @@ class FeedbackPages(Controller):
                     part = None
         return render(request, "feedback_new.html", {
             "title": "提交价格反馈", "nav": "feedback", "form": form, "refs": refs, "part": part,
-            "error": error, "supported": corefns.find("submit") is not None,
+            "error": error,
         }, status_code=status_code)  # fmt: skip
 
     @post("/", status_code=303)
@@ -158,37 +138,27 @@ class FeedbackPages(Controller):
         form |= {k: money_text(raw, k) for k in ("reference", "observed")}
         user = request.state.ui_user
         try:
-            fn = corefns.get("submit")
             args = await _feedback_args(state, form)
-            item = await write(state, fn, **args, actor=user.actor)
-        except corefns.Missing as exc:
-            return await self._form(request, state, form, f"反馈功能尚未就绪（缺少 {exc}）", 501)
+            item = await write(state, feedback.submit_feedback, **args, actor=user.actor)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return await self._form(request, state, form, f"未提交：{exc.message}", status)
-        item_id = item if isinstance(item, int) else getattr(item, "id", item)
-        if isinstance(item_id, tuple):  # (outcome, id)
-            item_id = item_id[-1]
-        return Redirect(f"/feedback?submitted={item_id}", status_code=303)
+        return Redirect(f"/feedback?submitted={item.id}", status_code=303)
 
     async def _act(
-        self, request: Request[Any, Any, Any], state: State, item_id: int, feature: str
+        self, request: Request[Any, Any, Any], state: State, item_id: int, action: Action
     ) -> Redirect | Template:
         form = await request.form()
         reason = text(form, "reason")
         user = request.state.ui_user
         kwargs: dict[str, Any] = {"actor": user.actor, "reason": reason}
         try:
-            if feature == "accept":
+            if action is feedback.accept_feedback:
                 kwargs["amount"] = ui_money(money_text(form, "amount"), "amount", required=True)
                 kwargs["valid_from"] = parse_date(text(form, "valid_from")) or date.today()
             elif not reason:
                 raise InvalidInput("请填写原因", field="reason")
-            fn = corefns.get(feature)
-            await write(state, fn, item_id, **kwargs)
-        except corefns.Missing as exc:
-            return render(request, "error.html", {"heading": "功能尚未就绪",
-                          "detail": f"缺少核心函数 {exc}"}, status_code=501)  # fmt: skip
+            await write(state, action, item_id, **kwargs)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "error.html", {"heading": "未处理", "detail": exc.message},
@@ -199,19 +169,19 @@ class FeedbackPages(Controller):
     async def accept(
         self, request: Request[Any, Any, Any], state: State, item_id: PathId
     ) -> Redirect | Template:
-        return await self._act(request, state, item_id, "accept")
+        return await self._act(request, state, item_id, feedback.accept_feedback)
 
     @post("/{item_id:int}/reject", guards=[login_required("pricing_staff")], status_code=303)
     async def reject(
         self, request: Request[Any, Any, Any], state: State, item_id: PathId
     ) -> Redirect | Template:
-        return await self._act(request, state, item_id, "reject")
+        return await self._act(request, state, item_id, feedback.reject_feedback)
 
     @post("/{item_id:int}/need-info", guards=[login_required("pricing_staff")], status_code=303)
     async def need_info(
         self, request: Request[Any, Any, Any], state: State, item_id: PathId
     ) -> Redirect | Template:
-        return await self._act(request, state, item_id, "need_info")
+        return await self._act(request, state, item_id, feedback.need_info_feedback)
 
 
 async def _feedback_args(state: State, form: dict[str, str]) -> dict[str, Any]:

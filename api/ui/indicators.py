@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -11,11 +10,10 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Template
 
-from api.ui import corefns
 from api.ui.auth import login_required
 from api.ui.charts import Bar, bar_chart
 from api.ui.common import render
-from pricebook import prices
+from pricebook import indicators, prices
 from pricebook.errors import PricebookError
 
 RATES = (
@@ -25,22 +23,8 @@ RATES = (
 )
 
 
-def _get(result: Any, name: str) -> Any:
-    if isinstance(result, dict):
-        return result.get(name)
-    return getattr(result, name, None)
-
-
-def _rate(value: Any) -> float | None:
-    """A share as 0–1 (Decimal, float, or a percent above 1)."""
-    if value is None:
-        return None
-    if isinstance(value, dict):  # {"rate": …, "numerator": …, "denominator": …}
-        value = value.get("rate", value.get("value"))
-    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        number = float(value)
-        return number / 100 if number > 1 else number
-    return None
+def _rate(rate: indicators.Rate) -> float | None:
+    return None if rate["rate"] is None else float(rate["rate"])
 
 
 class IndicatorPages(Controller):
@@ -59,36 +43,33 @@ class IndicatorPages(Controller):
         today = date.today()
         date_to = date_to or today
         date_from = date_from or date_to - timedelta(days=30)
-        fn = corefns.find("indicators")
-        result: Any = None
+        result: indicators.Indicators | None = None
         error = ""
         async with state.sessions() as session:
             refs = await session.run_sync(prices.reference_lists)
-            if fn is not None:
-                try:
-                    result = await session.run_sync(
-                        fn, branch=branch or None, date_from=date_from, date_to=date_to
-                    )
-                except PricebookError as exc:
-                    error = exc.message
+            try:
+                result = await session.run_sync(
+                    indicators.compute_indicators, branch=branch or None, date_from=date_from,
+                    date_to=date_to,
+                )  # fmt: skip
+            except PricebookError as exc:
+                error = exc.message
         rates = []
         for name, label, help_text in RATES:
-            rate = _rate(_get(result, name)) if result is not None else None
+            rate = _rate(getattr(result, name)) if result is not None else None
             rates.append({"name": name, "label": label, "help": help_text, "rate": rate,
                           "text": "—" if rate is None else f"{rate * 100:.1f}%"})  # fmt: skip
         bars = bar_chart(
             [Bar(r["label"], r["rate"] or 0.0, r["text"]) for r in rates], maximum=1.0, width=560
         )
-        turnaround = _get(result, "feedback_turnaround") if result is not None else None
+        turnaround = result.feedback_turnaround if result is not None else None
         others = {
-            "open_queue": _get(result, "open_queue") if result is not None else None,
-            "median": _get(turnaround, "median_hours") or _get(turnaround, "median")
-            if turnaround is not None else None,
-            "p90": _get(turnaround, "p90_hours") or _get(turnaround, "p90")
-            if turnaround is not None else None,
-        }  # fmt: skip
+            "open_queue": result.open_queue if result is not None else None,
+            "median": turnaround["median_hours"] if turnaround else None,
+            "p90": turnaround["p90_hours"] if turnaround else None,
+        }
         return render(request, "indicators.html", {
             "title": "核损指标", "nav": "indicators", "refs": refs, "branch": branch,
             "date_from": date_from, "date_to": date_to, "rates": rates, "bars": bars,
-            "others": others, "supported": fn is not None, "error": error,
+            "others": others, "error": error,
         })  # fmt: skip

@@ -261,10 +261,11 @@ def _load_part(
                  f"{'，至 ' + str(v.valid_to) if v.valid_to else ''}（{SOURCE_NAMES.get(v.source, v.source)}"
                  f"{'：' + v.reason if v.reason else ''}）")  # fmt: skip
         lines.setdefault(label, []).append(Segment(v.valid_from, v.valid_to, v.amount, title))
-    market_points: list[MarketPoint] = markets.observations(session, part_id)
+    type_filter = next((t.id for t in refs.price_types if t.code == price_type), None)
+    market_points: list[MarketPoint] = markets.observations(session, part_id, type_filter)
     chart = price_history_chart(
         [(" · ".join(x for x in label if x), segs) for label, segs in sorted(lines.items())],
         market_points, today=today,
     )  # fmt: skip
     return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
-            "chart": chart, "market_supported": markets.supported()}  # fmt: skip
+            "chart": chart}  # fmt: skip

@@ -70,10 +70,12 @@ __all__ = [
     "DriftReport",
     "IngestResult",
     "MarketReference",
+    "PartObservation",
     "explain_price",
     "ingest_items",
     "market_references",
     "parse_price",
+    "part_observations",
     "pick_reference",
     "region_chains",
 ]
@@ -783,6 +785,55 @@ def market_references(
             window_days=window_days,
         )
     return refs
+
+
+@dataclass(frozen=True, slots=True)
+class PartObservation:
+    """One matched market price of a part, over the period it was seen unchanged."""
+
+    source: str
+    amount: Decimal
+    first_seen: datetime
+    last_seen: datetime
+    region_id: int | None
+    price_type_id: int | None
+    url: str
+
+
+#: At most this many observations of a part are read for a chart (the latest ones).
+PART_OBSERVATIONS_LIMIT = 500
+
+
+def part_observations(
+    session: Session,
+    part_id: int,
+    *,
+    price_type_id: int | None = None,
+    limit: int = PART_OBSERVATIONS_LIMIT,
+) -> list[PartObservation]:
+    """A part's matched observations, the latest seen first (one statement, on the
+    ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
+    o = MarketObservation
+    stmt = (
+        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url)
+        .where(o.part_id == part_id, o.status == "matched")
+        .order_by(o.last_seen.desc(), o.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    if price_type_id is not None:
+        stmt = stmt.where(o.price_type_id == price_type_id)
+    return [
+        PartObservation(
+            source=row.source,
+            amount=from_fen(row.amount_fen),
+            first_seen=as_utc(row.first_seen),
+            last_seen=as_utc(row.last_seen),
+            region_id=row.region_id,
+            price_type_id=row.price_type_id,
+            url=row.url,
+        )
+        for row in session.execute(stmt)
+    ]
 
 
 def pick_reference(
