@@ -20,6 +20,7 @@ from pricebook.settings import Settings
 from tests.test_api_base import seed
 
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
+SEEN_FIELD = re.compile(r'name="seen" value="([^"]*)"')
 
 
 @dataclass
@@ -41,6 +42,12 @@ class Ui:
         )
         assert r.status_code == 303, r.text
         assert r.headers["location"] == "/parts"
+
+    async def seen(self, part_id: int) -> str:
+        """What the part page's edit form says it showed (its price keys' ETags)."""
+        match = SEEN_FIELD.search((await self.client.get(f"/parts/{part_id}")).text)
+        assert match, "the edit form carries `seen`"
+        return match.group(1)
 
     async def post(self, path: str, data: dict[str, str], *, page: str = "/parts", **kw):
         token = await self.token(page)
@@ -244,8 +251,9 @@ async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) ->
     assert "999.00" not in page  # an unmatched listing is not this part's evidence
     assert "等待" not in page
     # filtered to another price type, the dot goes
-    other = (await ui.client.get(f"/parts/{part_id}?price_type=oem")).text
-    assert "市场观测 shop-a" not in other
+    other = await ui.client.get(f"/parts/{part_id}?price_type=brand")
+    assert other.status_code == 200 and 'id="history-chart"' in other.text
+    assert "市场观测 shop-a" not in other.text
 
 
 async def test_part_page_of_an_unknown_part_is_404_html(ui: Ui) -> None:
@@ -302,7 +310,7 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     r = await ui.post(
         f"/parts/{part_id}/prices",
         {"target": "branch:GD01", "price_type": "4s", "amount": "1234.50",
-         "valid_from": today.isoformat(), "reason": "三家4S店询价"},
+         "valid_from": today.isoformat(), "reason": "三家4S店询价", "seen": await ui.seen(part_id)},
     )  # fmt: skip
     assert r.status_code == 303, r.text
     assert r.headers["location"].startswith(f"/parts/{part_id}?saved=")
@@ -313,7 +321,8 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     r = await ui.post(
         f"/parts/{part_id}/prices",
         {"target": "branch:GD01", "price_type": "4s", "amount": "1200",
-         "valid_from": (today + timedelta(days=1)).isoformat(), "reason": "下调"},
+         "valid_from": (today + timedelta(days=1)).isoformat(), "reason": "下调",
+         "seen": await ui.seen(part_id)},
     )  # fmt: skip
     assert r.status_code == 303, r.text
     engine = make_engine(ui.settings)
@@ -340,7 +349,8 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
 async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     await ui.login("pricing_staff")
     part_id = _part_id(ui.settings, "VW1-0001")
-    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": date.today().isoformat()}
+    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": date.today().isoformat(),
+            "seen": await ui.seen(part_id)}  # fmt: skip
     r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12.345", "reason": "x"})
     assert r.status_code == 422 and "未保存" in r.text
     r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12", "reason": " "})
@@ -350,6 +360,35 @@ async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     )
     assert r.status_code == 412
     assert "reload" in r.text
+
+
+async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None:
+    """Two tabs open the part page; each saves the same key from the form at the bottom (no
+    edit link, so no per-key ETag). The second save is refused (412), whether the key had
+    versions (SZ01 4S) or not (GD01 品牌件, whose first version the first tab creates)."""
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    tab1, tab2 = await ui.seen(part_id), await ui.seen(part_id)
+    day = (date.today() + timedelta(days=2)).isoformat()
+    for target, price_type, until in (
+        ("branch:GD01", "brand", ""),
+        ("branch:SZ01", "4s", "2027-01-01"),
+    ):
+        form = {"target": target, "price_type": price_type, "valid_from": day, "valid_to": until,
+                "reason": "两个标签页"}  # fmt: skip
+        first = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "501", "seen": tab1})
+        assert first.status_code == 303, first.text
+        second = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "502", "seen": tab2})
+        assert second.status_code == 412, (target, second.status_code)
+        assert "未保存" in second.text
+        # the refusal shows the page as it is now: saving again from it works
+        fresh = SEEN_FIELD.search(second.text).group(1)
+        again = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "503", "seen": fresh})
+        assert again.status_code == 303, again.text
+        tab1 = tab2 = await ui.seen(part_id)
+    # a post that carries no record of what it saw saves nothing
+    blind = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "504"})
+    assert blind.status_code == 422 and "刷新页面" in blind.text
 
 
 async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -31,7 +32,7 @@ from api.ui.common import (
     write,
 )
 from pricebook import catalog, prices
-from pricebook.errors import PricebookError
+from pricebook.errors import InvalidInput, PricebookError, StaleVersion
 
 MATCHED_NAMES = {
     "oe": "原厂编号",
@@ -91,6 +92,7 @@ class PartPages(Controller):
         form = {
             "target": target, "price_type": price_type, "model_id": model_id, "etag": etag,
             "amount": "", "valid_from": date.today().isoformat(), "valid_to": "", "reason": "",
+            "seen": "",
         }  # fmt: skip
         context = await _part_context(state, part_id, branch=branch, price_type=price_type)
         messages = []
@@ -108,6 +110,7 @@ class PartPages(Controller):
         values = {k: text(form, k) for k in
                   ("target", "price_type", "model_id", "amount", "valid_from", "valid_to",
                    "reason", "etag")}  # fmt: skip
+        values["seen"] = text(form, "seen", MAX_SEEN)
         values["amount"] = money_text(form, "amount")
         user = request.state.ui_user
         try:
@@ -116,6 +119,8 @@ class PartPages(Controller):
                                   source="staff")  # fmt: skip
         except PricebookError as exc:
             context = await _part_context(state, part_id)
+            if isinstance(exc, StaleVersion):  # the page now shows the prices as they are
+                values["etag"] = values["seen"] = ""
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "part.html", {
                 **context, "form": values, "edit_error": f"未保存：{exc.message}",
@@ -132,10 +137,36 @@ class _Empty:
 _EMPTY = _Empty()
 
 
+#: A part page's form carries the ETag of each of the part's price keys as the page showed
+#: them (`seen`): the form at the bottom lets staff pick any key, and a save must fail when
+#: that key changed since the page was loaded, or gained its first version meanwhile.
+MAX_SEEN = 200_000
+
+
+def encode_seen(etags: Mapping[prices.KeyTuple, str]) -> str:
+    """``model.scope.region.branch.type=hash`` pairs, comma-separated (ids, '' for none)."""
+    return ",".join(
+        ".".join("" if v is None else str(v) for v in key) + "=" + etag.strip('"')
+        for key, etag in sorted(etags.items(), key=lambda item: str(item[0]))
+    )
+
+
+def expected_from_seen(seen: str, key: prices.KeyTuple) -> str:
+    """The ETag the page showed for `key`; `EMPTY_ETAG` when it showed the key without
+    versions. InvalidInput when the form carries no such record (an old page, a crafted post):
+    saving blind could replace a price nobody looked at."""
+    if not seen:
+        raise InvalidInput("页面已过期：请刷新页面后再修改", field="seen")
+    wanted = ".".join("" if v is None else str(v) for v in key)
+    for pair in seen.split(","):
+        name, _, etag = pair.partition("=")
+        if name == wanted:
+            return f'"{etag}"'
+    return prices.EMPTY_ETAG
+
+
 def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[str, Any]:
     """Form values → the core write's arguments (codes to ids); InvalidInput on bad values."""
-    from pricebook.errors import InvalidInput
-
     refs = prices.reference_lists(session)
     scope, _, code = values["target"].partition(":")
     branch_id = region_id = None
@@ -166,7 +197,9 @@ def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[s
         "part_id": part_id, "model_id": model_id, "scope": scope, "region_id": region_id,
         "branch_id": branch_id, "price_type_id": type_id, "amount": amount,
         "valid_from": valid_from, "valid_to": valid_to, "reason": values["reason"],
-        "expected_etag": values["etag"] or None,
+        "expected_etag": values["etag"] or expected_from_seen(
+            values["seen"], (model_id, scope, region_id, branch_id, type_id)
+        ),
     }  # fmt: skip
 
 
@@ -268,4 +301,4 @@ def _load_part(
         market_points, today=today,
     )  # fmt: skip
     return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
-            "chart": chart}  # fmt: skip
+            "chart": chart, "seen": encode_seen(etags)}  # fmt: skip
