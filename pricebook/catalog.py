@@ -261,6 +261,10 @@ def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> Pa
 _MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
 
 
+def _has_digit(text: str) -> bool:
+    return any(c.isdigit() for c in text)
+
+
 def search_parts(
     session: Session,
     *,
@@ -273,8 +277,8 @@ def search_parts(
     offset: int = 0,
 ) -> Page:
     """Parts by OE number first (normalised; superseded numbers find their successor), then by
-    standard name, then by alias. `q` is tried both as an OE number and as text; `oe` only as an
-    OE number. `model_id` keeps parts that fit the model (or fit every model)."""
+    standard name, then by alias. `q` is tried both as an OE number (a partial one from 5
+    characters with a digit) and as text; `oe` only as an OE number (partial from 4). `model_id` keeps parts that fit the model (or fit every model)."""
     from pricebook.models import Category, Fitment, OeSupersession, Part, PartAlias
 
     text = q.strip()
@@ -294,7 +298,10 @@ def search_parts(
         )
         rank_cases += [(exact, 0), (superseded, 1)]
         oe_conds += [exact, superseded]
-        if oe and len(oe_norm) >= 4:  # a partial OE number: prefix match ranks as oe
+        # a partial OE number (18G805 of 18G805615B): prefix match ranks as oe; typed in the
+        # search box it needs a digit and 5 characters, so words such as ABS stay text
+        partial = len(oe_norm) >= 4 if oe else (len(oe_norm) >= 5 and _has_digit(oe_norm))
+        if partial:
             prefix = _prefix(Part.oe_normalized, oe_norm)
             rank_cases.append((prefix, 0))
             oe_conds.append(prefix)

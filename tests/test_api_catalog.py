@@ -84,6 +84,10 @@ async def test_parts_search_oe_first_then_names_and_aliases(api: Api):
     assert (await search(model_id=2))["total"] == 0
     assert (await search(sort="-code", limit=2))["items"][0]["code"] == "VW1-0004"
     assert (await search(oe="5G08"))["items"][0]["code"] == "VW1-0004"  # OE prefix
+    # typed in the search box, a partial OE number finds it too (from 5 characters, a digit)
+    page = await search(q="5g0 80")
+    assert [(p["code"], p["matched_by"]) for p in page["items"]][:1] == [("VW1-0004", "oe")]
+    assert (await search(q="5G08"))["total"] == 0  # shorter: only an exact number
 
 
 async def test_part_detail(api: Api):

@@ -211,6 +211,8 @@ async def test_search_page_and_htmx_fragment(ui: Ui) -> None:
     assert fragment.status_code == 200
     assert "左前翼子板" in fragment.text and "<html" not in fragment.text
     assert "原厂编号" in fragment.text
+    partial = await ui.client.get("/parts", params={"q": "5G0 805"})  # of 5G0 805 071
+    assert "大灯支架（左）" in partial.text
 
 
 async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
