@@ -176,12 +176,22 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
 
     page.select_option("select[name=target]", "branch:BJ01")
     page.select_option("#edit select[name=price_type]", "4s")
+    # a refused save shows its error where the form is, not ~2,800 px below the top
+    page.fill("input[name=amount]", "4321.00")
+    page.fill("input[name=valid_from]", date.today().isoformat())
+    page.fill("input[name=reason]", " ")
+    page.click("button:has-text('保存新版本')")
+    page.wait_for_selector("#edit-error")
+    assert _in_view(page, "#edit-error")
+    page.select_option("select[name=target]", "branch:BJ01")
+    page.select_option("#edit select[name=price_type]", "4s")
     page.fill("input[name=amount]", "4321.00")
     page.fill("input[name=valid_from]", date.today().isoformat())
     page.fill("input[name=reason]", "浏览器测试：4S店询价后调整")
     page.click("button:has-text('保存新版本')")
     page.wait_for_url(re.compile(r"saved=\d+"))
-    assert "新价格已保存" in page.locator(".flash.ok").inner_text()
+    assert "新价格已保存" in page.locator("#edit-saved").inner_text()
+    assert _in_view(page, "#edit-saved")  # the confirmation is where the page lands
     chart = page.locator("#history-chart")
     assert chart.locator("g.series[data-label='北京分公司 · 4S店价/原厂件']").count() == 1
     assert chart.locator("circle title", has_text="4321.00").count() >= 1
@@ -192,6 +202,11 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
     # htmx, the live search, the chart and the forms all work under the policy, and it
     # blocked nothing the UI meant to load
     assert [m for m in console if "Content Security Policy" in m] == []
+
+
+def _in_view(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    return box is not None and 0 <= box["y"] < page.viewport_size["height"]
 
 
 def test_reviewer_feedback_accepted_by_staff_becomes_the_price(server: Server, browser) -> None:

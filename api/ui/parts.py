@@ -95,12 +95,8 @@ class PartPages(Controller):
             "seen": "",
         }  # fmt: skip
         context = await _part_context(state, part_id, branch=branch, price_type=price_type)
-        messages = []
-        if saved:
-            messages.append(
-                {"kind": "ok", "text": f"新价格已保存（版本 #{saved}），已写入价格历史。"}
-            )
-        return render(request, "part.html", {**context, "form": form, "messages": messages})
+        # the confirmation sits by the form the redirect scrolls to (#edit)
+        return render(request, "part.html", {**context, "form": form, "saved": saved})
 
     @post("/{part_id:int}/prices", guards=[login_required("pricing_staff")], status_code=303)
     async def edit_price(
@@ -125,7 +121,7 @@ class PartPages(Controller):
             return render(request, "part.html", {
                 **context, "form": values, "edit_error": f"未保存：{exc.message}",
             }, status_code=status)  # fmt: skip
-        return Redirect(f"/parts/{part_id}?saved={version.id}#history", status_code=303)
+        return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
 
 
 @dataclass(frozen=True, slots=True)
