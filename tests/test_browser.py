@@ -240,6 +240,9 @@ def test_reviewer_feedback_accepted_by_staff_becomes_the_price(server: Server, b
     row.locator("input[name=reason]").first.fill("核实属实，采纳")
     row.locator("button:has-text('采纳')").click()
     page.wait_for_url(re.compile(r"done=\d+"))
+    assert (
+        f"反馈 #{item_id} 已采纳" in page.locator(".flash.ok").inner_text()
+    )  # says what was decided
     server.shot(page, "05-feedback-accepted")
     page.goto(part_url)
     cell = page.locator("#price-matrix tr[data-branch='SH01'] td[data-price-type='4s']")

@@ -319,6 +319,7 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     page = (await ui.client.get(r.headers["location"])).text
     assert "新价格已保存" in page
     assert "1234.50" in page and "三家4S店询价" in page
+    assert "<td>test pricing_staff</td>" in page and "api-key:" not in page  # the key's name
     # a second edit supersedes it from tomorrow
     r = await ui.post(
         f"/parts/{part_id}/prices",

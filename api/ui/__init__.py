@@ -55,8 +55,22 @@ HEADINGS = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: 
             503: "服务暂不可用"}  # fmt: skip
 
 
+def person(actor: str | None) -> str:
+    """Who did it, as people say it: an actor recorded as ``api-key:<id>:<name>`` is its key's
+    name (the id is the database's); anything else (a CLI user, ``demo``) as recorded."""
+    if not actor:
+        return ""
+    kind, _, rest = actor.partition(":")
+    key_id, _, name = rest.partition(":")
+    return name if kind == "api-key" and key_id.isdigit() and name else actor
+
+
+def _filters(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["person"] = person
+
+
 def template_config() -> TemplateConfig[Any]:
-    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_filters)
 
 
 def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -20,6 +20,9 @@ from pricebook.errors import InvalidInput, NotFound, PricebookError
 
 STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回"}
 KIND_NAMES = {"reviewer": "核损反馈", "drift": "市场偏离"}
+#: the flash after a decision says which (`decided` is the action's name)
+DECISIONS = {"accept_feedback": "已采纳，已写入新价格版本", "reject_feedback": "已驳回",
+             "need_info_feedback": "已退回，要求提交人补充信息"}  # fmt: skip
 Code = Annotated[str, QueryParameter(max_length=64)]
 #: what staff do to a queue item: `feedback.accept_feedback`, `reject_feedback`, `need_info_feedback`
 Action = Callable[..., feedback.FeedbackView]
@@ -67,6 +70,7 @@ class FeedbackPages(Controller):
         max_age: Annotated[int | None, QueryParameter(name="age", ge=0, le=3650)] = None,
         submitted: Code = "",
         done: Code = "",
+        decided: Code = "",
     ) -> Template:
         user = request.state.ui_user
         staff = user.can("pricing_staff")
@@ -83,7 +87,8 @@ class FeedbackPages(Controller):
         if submitted:
             messages.append({"kind": "ok", "text": f"反馈 #{submitted} 已提交，等待报价人员处理。"})
         if done:
-            messages.append({"kind": "ok", "text": f"反馈 #{done} 已处理。"})
+            what = DECISIONS.get(decided, "已处理")
+            messages.append({"kind": "ok", "text": f"反馈 #{done} {what}。"})
         return render(request, "feedback.html", {
             "title": "反馈队列", "nav": "feedback", "rows": rows, "refs": refs, "staff": staff,
             "status": status or ("open" if staff else ""),
@@ -163,7 +168,7 @@ class FeedbackPages(Controller):
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "error.html", {"heading": "未处理", "detail": exc.message},
                           status_code=status)  # fmt: skip
-        return Redirect(f"/feedback?done={item_id}", status_code=303)
+        return Redirect(f"/feedback?done={item_id}&decided={action.__name__}", status_code=303)
 
     @post("/{item_id:int}/accept", guards=[login_required("pricing_staff")], status_code=303)
     async def accept(
