@@ -487,6 +487,9 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     page = (await ui.client.get("/indicators")).text
     card = re.search(r'data-indicator="turnaround"><div class="value">([^<]*)<', page)
     assert card and card.group(1) == "0.0 / 0.0", card and card.group(1)
+    # no estimate was validated in the period: the page says so, and shows the counts
+    assert 'id="no-estimates"' in page and "没有核损的定损单" in page
+    assert re.search(r'data-indicator="custom_part_rate">.*?<div class="counts">0 / 0<', page)
 
 
 @pytest.mark.parametrize("action", ["accept", "reject", "need-info"])

@@ -56,9 +56,11 @@ class IndicatorPages(Controller):
                 error = exc.message
         rates = []
         for name, label, help_text in RATES:
-            rate = _rate(getattr(result, name)) if result is not None else None
+            counts: indicators.Rate | None = getattr(result, name) if result is not None else None
+            rate = _rate(counts) if counts is not None else None
             rates.append({"name": name, "label": label, "help": help_text, "rate": rate,
-                          "text": "—" if rate is None else f"{rate * 100:.1f}%"})  # fmt: skip
+                          "text": "—" if rate is None else f"{rate * 100:.1f}%",
+                          "counts": counts})  # fmt: skip
         bars = bar_chart(
             [Bar(r["label"], r["rate"] or 0.0, r["text"]) for r in rates], maximum=1.0, width=560
         )
@@ -72,4 +74,5 @@ class IndicatorPages(Controller):
             "title": "核损指标", "nav": "indicators", "refs": refs, "branch": branch,
             "date_from": date_from, "date_to": date_to, "rates": rates, "bars": bars,
             "others": others, "error": error,
+            "estimates": result.estimates if result is not None else None,
         })  # fmt: skip
