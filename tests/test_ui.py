@@ -492,6 +492,29 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     assert re.search(r'data-indicator="custom_part_rate">.*?<div class="counts">0 / 0<', page)
 
 
+async def test_feedback_form_takes_a_part_code_or_oe_number_not_a_database_id(ui: Ui) -> None:
+    await ui.login("reviewer")
+    form = (await ui.client.get("/feedback/new")).text
+    assert 'name="part"' in form and "配件编号（ID）" not in form
+    base = {"part_id": "", "branch": "GD01", "price_type": "4s", "model_id": "", "reference": "",
+            "observed": "800.00", "note": "", "url": "", "estimate_ref": ""}  # fmt: skip
+    # a part code; an OE number as typed (another branch: not linked to the first)
+    for named, branch in (("VW1-0001", "GD01"), ("5g0-821-105a", "SZ01")):
+        r = await ui.post(
+            "/feedback", {**base, "part": named, "branch": branch}, page="/feedback/new"
+        )
+        assert r.status_code == 303, (named, r.text[-800:])
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            items = feedback.list_feedback(session, status="open", limit=10)
+    finally:
+        engine.dispose()
+    assert [i.part_code for i in items] == ["VW1-0001", "VW1-0001"]
+    r = await ui.post("/feedback", {**base, "part": "NOPE-1"}, page="/feedback/new")
+    assert r.status_code == 422 and "没有配件代码或原厂编号为“NOPE-1”的配件" in r.text
+
+
 @pytest.mark.parametrize("action", ["accept", "reject", "need-info"])
 async def test_reviewer_cannot_act_on_feedback(ui: Ui, action: str) -> None:
     await ui.login("reviewer")

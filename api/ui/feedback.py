@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.problems import STATUS_OF
@@ -107,7 +108,7 @@ class FeedbackPages(Controller):
         model_id: Code = "",
         reference: Code = "",
     ) -> Template:
-        form = {"part_id": str(part_id or ""), "branch": branch, "price_type": price_type,
+        form = {"part_id": str(part_id or ""), "part": "", "branch": branch, "price_type": price_type,
                 "model_id": model_id, "reference": reference, "observed": "", "note": "",
                 "url": "", "estimate_ref": ""}  # fmt: skip
         return await self._form(request, state, form)
@@ -138,8 +139,8 @@ class FeedbackPages(Controller):
     async def submit(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         raw = await request.form()
         form = {k: text(raw, k, 1000) for k in
-                ("part_id", "branch", "price_type", "model_id", "reference", "observed", "note",
-                 "url", "estimate_ref")}  # fmt: skip
+                ("part_id", "part", "branch", "price_type", "model_id", "reference", "observed",
+                 "note", "url", "estimate_ref")}  # fmt: skip
         form |= {k: money_text(raw, k) for k in ("reference", "observed")}
         user = request.state.ui_user
         try:
@@ -189,11 +190,31 @@ class FeedbackPages(Controller):
         return await self._act(request, state, item_id, feedback.need_info_feedback)
 
 
+def _part_named(session: Session, text: str) -> int:
+    """The part a person named by its code or OE number (current or superseded)."""
+    from pricebook.models import Part
+
+    by_code = session.scalar(select(Part.id).where(Part.code == text))
+    if by_code is not None:
+        return by_code
+    found = catalog.search_parts(session, oe=text, limit=2)
+    exact = [p for p in found.items if p.matched_by in {"oe", "superseded_oe"}]
+    if found.total == 1 and exact:
+        return exact[0].id
+    if found.total > 1:
+        raise InvalidInput(
+            f"“{text[:40]}”对应多个配件：请输入完整的配件代码或原厂编号", field="part"
+        )
+    raise InvalidInput(f"没有配件代码或原厂编号为“{text[:40]}”的配件", field="part")
+
+
 async def _feedback_args(state: State, form: dict[str, str]) -> dict[str, Any]:
     part_id = parse_int(form["part_id"])
-    if part_id is None:
-        raise InvalidInput("请选择配件", field="part_id")
     async with state.sessions() as session:
+        if part_id is None:
+            if not form["part"]:
+                raise InvalidInput("请填写配件代码或原厂编号", field="part")
+            part_id = await session.run_sync(_part_named, form["part"])
         refs = await session.run_sync(prices.reference_lists)
         await session.run_sync(catalog.get_part, part_id)  # NotFound for an unknown part
     branch_id = None
