@@ -16,6 +16,7 @@ from pathlib import Path
 import msgspec
 from litestar import Litestar, Response, Router, get
 from litestar.datastructures import State
+from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -50,7 +51,7 @@ from api.ratelimit import RateLimiter
 from api.rebalance import rebalance_middleware
 from api.security import security_headers
 from api.serve import redact_access_log
-from api.ui import template_config, ui_router
+from api.ui import routing_error, template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
 
@@ -192,7 +193,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds)
         ],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={  # type: ignore[arg-type]
+            **EXCEPTION_HANDLERS,
+            NotFoundException: routing_error,
+            MethodNotAllowedException: routing_error,
+        },
         before_send=[security_headers],
         state=State(
             {

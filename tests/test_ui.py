@@ -258,6 +258,24 @@ async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) ->
     assert "市场观测 shop-a" not in other.text
 
 
+async def test_a_browser_never_gets_raw_json_from_a_ui_address(ui: Ui) -> None:
+    """Reloading the address a failed form post left (GET on a POST-only path) and unknown
+    pages answer the UI's Chinese error page; the API's paths keep problem+json."""
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    await ui.login("pricing_staff")
+    for path, status, text in (("/parts/1/prices", 405, "只接受表单提交"),
+                               ("/feedback/1/accept", 405, "只接受表单提交"),
+                               ("/no-such-page", 404, "页面或记录不存在")):  # fmt: skip
+        r = await ui.client.get(path, headers=html)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), path
+        assert text in r.text and '"status"' not in r.text, path
+    assert "POST" in (await ui.client.get("/parts/1/prices", headers=html)).headers["allow"]
+    api = await ui.client.get("/api/v1/no-such-thing", headers=html)
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+    plain = await ui.client.get("/no-such-page")  # no HTML asked for: problem+json
+    assert plain.headers["content-type"] == "application/problem+json"
+
+
 async def test_part_page_of_an_unknown_part_is_404_html(ui: Ui) -> None:
     await ui.login("reviewer")
     r = await ui.client.get("/parts/999999")

@@ -95,6 +95,24 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     return _template_response(request, status, detail)
 
 
+#: Paths that are the machine API's: their errors stay problem+json whatever the client accepts.
+_API_PATHS = ("/api/", "/schema", "/static/", "/health")
+_ROUTING_DETAIL = {404: "页面或记录不存在。", 405: "这个地址只接受表单提交（刷新提交后的页面会来到这里）：请回到上一页重新操作。"}  # fmt: skip
+
+
+def routing_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """An unknown page (404) or a form's address opened directly (405, e.g. reloading the page
+    a failed save left) in a browser: the UI's error page, never raw JSON. The machine API's
+    paths, and clients that do not ask for HTML, keep problem+json."""
+    path = request.url.path
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if path.startswith(_API_PATHS) or not wants_page or exc.status_code not in _ROUTING_DETAIL:
+        return handle(request, exc)
+    response = _template_response(request, exc.status_code, _ROUTING_DETAIL[exc.status_code])
+    response.headers.update(getattr(exc, "headers", None) or {})  # a 405's Allow
+    return response
+
+
 def _template_response(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
     heading = HEADINGS.get(status, "出错了")
     return render(
