@@ -380,7 +380,36 @@ async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
         f"/parts/{part_id}/prices", {**base, "amount": "12", "reason": "x", "etag": '"stale"'}
     )
     assert r.status_code == 412
-    assert "reload" in r.text
+    assert "已被他人修改" in r.text
+
+
+ENGLISH = re.compile(r"[A-Za-z]{3,}")
+EDIT_ERROR = re.compile(r'id="edit-error">([^<]*)<')
+
+
+async def test_price_edit_errors_are_in_chinese(ui: Ui) -> None:
+    """Each error a staff member can get from the price form reads in Chinese (the core's
+    messages are English, for API clients)."""
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    today = date.today()
+    base = {"target": "branch:SZ01", "price_type": "4s", "amount": "12", "reason": "核价",
+            "valid_from": today.isoformat()}  # fmt: skip
+    tries = {
+        "reason": {"reason": " "},
+        "stale": {"etag": '"stale"'},
+        "valid_to before valid_from": {"valid_to": (today - timedelta(days=1)).isoformat()},
+        "overlaps the next version": {"valid_from": "2026-12-01", "valid_to": "2027-06-01"},
+        "amount": {"amount": "1e3"},
+    }
+    for what, change in tries.items():
+        r = await ui.post(
+            f"/parts/{part_id}/prices", {**base, "seen": await ui.seen(part_id), **change}
+        )
+        assert r.status_code in {412, 409, 422}, (what, r.status_code)
+        shown = EDIT_ERROR.search(r.text)
+        assert shown, what
+        assert not ENGLISH.search(shown.group(1)), (what, shown.group(1))
 
 
 async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None:

@@ -45,6 +45,7 @@ from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
 from api.ui.login import LoginPages
+from api.ui.messages import zh
 from api.ui.parts import PartPages
 from pricebook.errors import PricebookError
 from pricebook.settings import Settings
@@ -83,7 +84,7 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
         return Redirect(target, status_code=303)
     if isinstance(exc, PricebookError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
-        detail = exc.message
+        detail = zh(exc)
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         if isinstance(exc, NotFoundException):

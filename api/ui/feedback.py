@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from api.problems import STATUS_OF
 from api.ui.auth import login_required
 from api.ui.common import PathId, money_text, parse_date, parse_int, render, text, ui_money, write
+from api.ui.messages import zh
 from pricebook import catalog, feedback, prices
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 
@@ -148,7 +149,7 @@ class FeedbackPages(Controller):
             item = await write(state, feedback.submit_feedback, **args, actor=user.actor)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return await self._form(request, state, form, f"未提交：{exc.message}", status)
+            return await self._form(request, state, form, f"未提交：{zh(exc)}", status)
         return Redirect(f"/feedback?submitted={item.id}", status_code=303)
 
     async def _act(
@@ -167,7 +168,7 @@ class FeedbackPages(Controller):
             await write(state, action, item_id, **kwargs)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return render(request, "error.html", {"heading": "未处理", "detail": exc.message},
+            return render(request, "error.html", {"heading": "未处理", "detail": zh(exc)},
                           status_code=status)  # fmt: skip
         return Redirect(f"/feedback?done={item_id}&decided={action.__name__}", status_code=303)
 

@@ -23,6 +23,7 @@ from litestar.response import Template
 from api.controllers.imports import import_path
 from api.ui.auth import login_required
 from api.ui.common import render, text
+from api.ui.messages import zh
 from pricebook.errors import ImportRejected, PricebookError
 from pricebook.io.importers import IMPORT_KINDS
 from pricebook.io.tables import TooLarge
@@ -101,7 +102,7 @@ class ImportPages(Controller):
         except TooLarge as exc:
             return self._page(request, 413, error=exc.message, **ctx)
         except PricebookError as exc:
-            return self._page(request, 422, error=exc.message, **ctx)
+            return self._page(request, 422, error=zh(exc), **ctx)
         return self._page(request, report=report, token=token, filename=name, **ctx)
 
     @post("/apply", status_code=200)
@@ -126,7 +127,7 @@ class ImportPages(Controller):
         except ImportRejected as exc:
             return self._page(request, 422, error=exc.message, errors=exc.errors, **ctx)
         except PricebookError as exc:
-            return self._page(request, 409, error=exc.message, **ctx)
+            return self._page(request, 409, error=zh(exc), **ctx)
         meta_path.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
         return self._page(request, applied=report, **ctx)

@@ -13,6 +13,7 @@ from litestar.response import Template
 from api.ui.auth import login_required
 from api.ui.charts import Bar, bar_chart
 from api.ui.common import render
+from api.ui.messages import zh
 from pricebook import indicators, prices
 from pricebook.errors import PricebookError
 
@@ -53,7 +54,7 @@ class IndicatorPages(Controller):
                     date_to=date_to,
                 )  # fmt: skip
             except PricebookError as exc:
-                error = exc.message
+                error = zh(exc)
         rates = []
         for name, label, help_text in RATES:
             counts: indicators.Rate | None = getattr(result, name) if result is not None else None

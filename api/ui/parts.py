@@ -31,6 +31,7 @@ from api.ui.common import (
     ui_money,
     write,
 )
+from api.ui.messages import zh
 from pricebook import catalog, prices
 from pricebook.errors import InvalidInput, PricebookError, StaleVersion
 
@@ -119,7 +120,7 @@ class PartPages(Controller):
                 values["etag"] = values["seen"] = ""
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "part.html", {
-                **context, "form": values, "edit_error": f"未保存：{exc.message}",
+                **context, "form": values, "edit_error": f"未保存：{zh(exc)}",
             }, status_code=status)  # fmt: skip
         return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
 

@@ -1,0 +1,72 @@
+"""The core's error messages in Chinese, for the people who use the web UI.
+
+The core speaks English to API clients (problem+json `detail`); staff and reviewers read Chinese.
+`zh` finds the first rule whose error class, field and pattern fit and fills the Chinese text
+with the pattern's groups (dates, numbers, ids); an error no rule knows keeps its message, so a
+new core error is never hidden — the UI test that tries each form's errors fails on it instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pricebook.errors import Conflict, InvalidInput, NotFound, PricebookError, StaleVersion
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    kind: type[PricebookError]
+    #: the pattern the English message matches (from its start); groups fill `text`
+    pattern: re.Pattern[str]
+    text: str
+
+
+def _rule(kind: type[PricebookError], pattern: str, text: str) -> Rule:
+    return Rule(kind, re.compile(pattern), text)
+
+
+#: Most specific first: a StaleVersion is also a Conflict.
+RULES = (
+    _rule(StaleVersion, r"", "数据在您打开页面后已被他人修改：页面已显示最新内容，请核对后重新保存。"),
+    _rule(InvalidInput, r"say why: a reason is required", "请填写原因：每次修改都要说明原因。"),
+    _rule(InvalidInput, r"a reason has at most (\d+) characters", "原因最多 {0} 个字。"),
+    _rule(InvalidInput, r"say why the feedback is rejected", "请填写驳回原因。"),
+    _rule(InvalidInput, r"say what information is needed", "请说明需要补充哪些信息。"),
+    _rule(InvalidInput, r"give the amount to accept", "请填写采纳金额。"),
+    _rule(InvalidInput, r"the evidence URL must start with", "证据链接须以 http:// 或 https:// 开头。"),
+    _rule(InvalidInput, r"(\w+) is required", "请填写{0}。"),
+    _rule(InvalidInput, r"(\w+): at most (\d+) characters", "{0} 最多 {1} 个字。"),
+    _rule(Conflict, r"valid_to (\S+) must be after valid_from (\S+)", "失效日期 {0} 须晚于生效日期 {1}。"),
+    _rule(Conflict, r"overlaps the version from (\S+): give valid_to (\S+) or earlier",
+          "与 {0} 起的版本重叠：失效日期须为 {1} 或更早。"),
+    _rule(Conflict, r"the version from (\S+) ends on (\S+); a version is never extended",
+          "{0} 起的版本于 {1} 结束；版本不能延长：请从 {1} 起新增一个版本。"),
+    _rule(Conflict, r"the version runs from (\S+) to (.+?): it can only end between",
+          "该版本从 {0} 到 {1}：只能在此期间内提前结束（版本不能延长，请新增版本）。"),
+    _rule(Conflict, r"another edit of this key was saved at the same time",
+          "同一价格刚刚被他人保存：请刷新页面后重新修改。"),
+    _rule(Conflict, r"feedback #(\d+) is linked to #(\d+)", "反馈 #{0} 已关联到 #{1}：请处理 #{1}。"),
+    _rule(Conflict, r"feedback #(\d+) is already (\w+)", "反馈 #{0} 已处理过（{1}）。"),
+    _rule(Conflict, r"feedback #(\d+) is (\w+), not open", "反馈 #{0} 当前状态为 {1}，不是待处理。"),
+    _rule(Conflict, r"the feedback queue is busy", "反馈队列正忙：请稍后再试。"),
+    _rule(NotFound, r"no feedback item with id (\d+)", "没有编号为 {0} 的反馈。"),
+    _rule(NotFound, r"no part with id (\d+)", "没有编号为 {0} 的配件。"),
+    _rule(InvalidInput, r"no (?:vehicle )?model with id (\d+)", "没有编号为 {0} 的车型。"),
+    _rule(InvalidInput, r"no branch with (?:id|code) (\S+)", "没有机构 {0}。"),
+    _rule(InvalidInput, r"no region with (?:id|code) (\S+)", "没有地区 {0}。"),
+    _rule(InvalidInput, r"no price type with (?:id|code) (\S+)", "没有价格类型 {0}。"),
+)  # fmt: skip
+
+#: Field names as the forms label them.
+FIELDS = {"reason": "原因", "amount": "金额", "observed": "市场价", "reference": "参考价",
+          "note": "说明", "estimate_ref": "案件/定损单号", "valid_from": "生效日期",
+          "valid_to": "失效日期"}  # fmt: skip
+
+
+def zh(exc: PricebookError) -> str:
+    """The error as the UI shows it."""
+    for rule in RULES:
+        if isinstance(exc, rule.kind) and (match := rule.pattern.match(exc.message)):
+            return rule.text.format(*(FIELDS.get(g, g) for g in match.groups()))
+    return exc.message
