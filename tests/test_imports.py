@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -162,10 +163,41 @@ def test_csv_with_and_without_bom_reads_the_same(tmp_path):
     assert read_table(with_bom)[0] == ["code", "name"]
 
 
-def test_the_documented_example_files_import_in_order(engine):
-    from pathlib import Path
+EXAMPLES = Path(__file__).resolve().parent.parent / "docs" / "examples"
 
-    examples = Path(__file__).resolve().parent.parent / "docs" / "examples"
+
+def test_the_documented_example_files_import_in_order(engine):
     for kind in catalog_rows.ORDER:
-        report = import_file(engine, kind, examples / f"{kind}.csv", actor="docs")
+        report = import_file(engine, kind, EXAMPLES / f"{kind}.csv", actor="docs", reason="docs")
         assert report.created > 0, kind
+
+
+def test_the_documented_example_files_import_onto_the_demo_catalogue(engine):
+    """What a new user tries first: the docs' files onto `make run`'s demo. They add to it
+    (two 2025 朗逸 models, a tail-lamp assembly with its components, their prices, a channel)
+    and change none of the demo's own rows except the labor rate they supersede from 2027."""
+    from pricebook.demo import load_demo
+
+    load_demo(engine)
+    reports = {
+        kind: import_file(engine, kind, EXAMPLES / f"{kind}.csv", actor="docs", reason="docs")
+        for kind in catalog_rows.ORDER
+    }
+    for kind in ("regions", "categories", "price_types", "branches"):
+        assert reports[kind].changed == 0, (kind, reports[kind])
+    for kind in (
+        "models",
+        "parts",
+        "fitment",
+        "prices",
+        "standard_hours",
+        "channels",
+        "rate_cards",
+    ):
+        assert reports[kind].created > 0 and reports[kind].updated == 0, (kind, reports[kind])
+    assert reports["labor_rates"].superseded == 1
+    with transaction(engine) as session:
+        lamp = session.scalars(select(Part).where(Part.code == "VW9-0001")).one()
+        (sz,) = [v for v in versions_in_force(session, [lamp.id], date(2026, 1, 1))
+                 if v.scope == "branch"]  # fmt: skip
+        assert sz.amount == Decimal("880.00")
