@@ -2,7 +2,9 @@
 
 The price-history chart draws one step line per price key (scope × price type × model): each
 version is a horizontal segment over its validity, joined vertically to the next version when it
-starts the day the previous one ends. Market observations are dots.
+starts the day the previous one ends. Lines of one price type share a colour and lines of one
+layer (system, region, branch) a dash, so a dozen lines stay tellable apart. Market
+observations are hollow dots.
 """
 
 from __future__ import annotations
@@ -35,12 +37,30 @@ class MarketPoint:
     title: str
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    label: str
+    segments: Sequence[Segment]
+    #: the price type: lines of one kind share a colour
+    kind: str = ""
+    #: the layer (system / region / branch): lines of one layer share a dash
+    layer: str = ""
+
+
+#: stroke-dasharray per layer: the national price solid, regional dashed, a branch's dotted
+LAYER_DASH = {"system": "", "region": "9 4", "branch": "3 3"}
+#: month steps for the x axis, the smallest giving at most `MAX_X_LABELS` labels is used
+MONTH_STEPS = (1, 2, 3, 6, 12, 24)
+MAX_X_LABELS = 12
+
+
 @dataclass
 class Series:
     label: str
     color: str
     path: str
     points: list[tuple[float, float, str]] = field(default_factory=list)
+    dash: str = ""
 
 
 @dataclass
@@ -72,25 +92,31 @@ def nice_step(span: float, ticks: int = 5) -> float:
 
 
 def price_history_chart(
-    lines: Sequence[tuple[str, Sequence[Segment]]],
+    lines: Sequence[Line | tuple[str, Sequence[Segment]]],
     market: Iterable[MarketPoint] = (),
     *,
     today: date,
-    width: int = 820,
-    height: int = 320,
+    kinds: Sequence[str] = (),
+    width: int = 1100,
+    height: int = 340,
 ) -> Chart:
+    """`kinds` orders the colours (the price types in rank order: a type keeps its colour from
+    part to part); kinds it does not list follow, in the order their lines come."""
     left, right, top, bottom = 70, width - 20, 20, height - 40
     market = list(market)
-    days = [s.valid_from for _, segs in lines for s in segs]
-    days += [s.valid_to for _, segs in lines for s in segs if s.valid_to is not None]
+    lines = [line if isinstance(line, Line) else Line(*line) for line in lines]
+    kinds = list(dict.fromkeys([*kinds, *(line.kind for line in lines)]))
+    days = [s.valid_from for line in lines for s in line.segments]
+    days += [s.valid_to for line in lines for s in line.segments if s.valid_to is not None]
     days += [m.on for m in market]
-    amounts = [float(s.amount) for _, segs in lines for s in segs] + [
-        float(m.amount) for m in market
-    ]
+    amounts = [float(s.amount) for line in lines for s in line.segments]
+    amounts += [float(m.amount) for m in market]
     if not days or not amounts:
         return Chart(width, height, left, top, right, bottom, [], [], [], [], None, empty=True)
     start = min(days)
-    end = max(*days, today) + timedelta(days=30)
+    # room after the last change (or today) so an open-ended price reads as a line, not a dot
+    last = max(*days, today)
+    end = last + timedelta(days=max(30, (last - start).days // 8))
     if (end - start).days < 60:
         start = end - timedelta(days=60)
     span_days = (end - start).days
@@ -106,7 +132,8 @@ def price_history_chart(
         return round(bottom - (bottom - top) * amount / y_max, 1)
 
     series: list[Series] = []
-    for n, (label, segments) in enumerate(lines):
+    for line in lines:
+        label, segments = line.label, line.segments
         parts: list[str] = []
         points: list[tuple[float, float, str]] = []
         previous_end: date | None = None
@@ -118,11 +145,15 @@ def price_history_chart(
                 parts.append(f"M {x0} {yy} H {x1}")
             points.append((x0, yy, seg.title))
             previous_end = seg.valid_to
-        series.append(Series(label, PALETTE[n % len(PALETTE)], " ".join(parts), points))
+        color = PALETTE[kinds.index(line.kind) % len(PALETTE)]
+        dash = LAYER_DASH.get(line.layer, "")
+        series.append(Series(label, color, " ".join(parts), points, dash))
 
     x_ticks: list[tuple[float, str]] = []
     month = date(start.year, start.month, 1)
-    months = max(1, span_days // 30 // 8 + 1)  # at most about 8 labels
+    span_months = span_days // 30 + 1
+    months = next((m for m in MONTH_STEPS if span_months // m <= MAX_X_LABELS), MONTH_STEPS[-1])
+    month = date(month.year, month.month - (month.month - 1) % months, 1)  # steps align to Jan
     while month <= end:
         if month >= start:
             x_ticks.append((x(month), f"{month.year}-{month.month:02d}"))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from api.problems import STATUS_OF
 from api.ui import markets
 from api.ui.auth import login_required
-from api.ui.charts import MarketPoint, Segment, price_history_chart
+from api.ui.charts import Line, MarketPoint, Segment, price_history_chart
 from api.ui.common import (
     SCOPE_NAMES,
     SOURCE_NAMES,
@@ -276,6 +276,7 @@ def _load_part(
         session, part_id, branch=branch, price_type=price_type, limit=1000
     ).items
     lines: dict[tuple[str, str, str], list[Segment]] = {}
+    line_style: dict[tuple[str, str, str], tuple[str, str]] = {}  # label → (price type, layer)
     for row in history:
         if row.withdrawn:
             continue
@@ -291,11 +292,14 @@ def _load_part(
                  f"{'，至 ' + str(v.valid_to) if v.valid_to else ''}（{SOURCE_NAMES.get(v.source, v.source)}"
                  f"{'：' + v.reason if v.reason else ''}）")  # fmt: skip
         lines.setdefault(label, []).append(Segment(v.valid_from, v.valid_to, v.amount, title))
+        line_style[label] = (row.price_type, v.scope)
     type_filter = next((t.id for t in refs.price_types if t.code == price_type), None)
     market_points: list[MarketPoint] = markets.observations(session, part_id, type_filter)
+    rank = {t.code: n for n, t in enumerate(refs.price_types)}  # colours follow the types' order
     chart = price_history_chart(
-        [(" · ".join(x for x in label if x), segs) for label, segs in sorted(lines.items())],
-        market_points, today=today,
+        [Line(" · ".join(x for x in label if x), segs, *line_style[label])
+         for label, segs in sorted(lines.items(), key=lambda i: (rank.get(line_style[i[0]][0], 99), i[0]))],
+        market_points, today=today, kinds=list(rank),
     )  # fmt: skip
     return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
             "chart": chart, "seen": encode_seen(etags)}  # fmt: skip
