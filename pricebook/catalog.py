@@ -7,6 +7,7 @@ model's search text is built (names, pinyin, initials, codes), how a VIN is chec
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -272,13 +273,16 @@ def search_parts(
     oe: str = "",
     model_id: int | None = None,
     category: str = "",
+    brand: str = "",
     sort: str = "relevance",
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
     """Parts by OE number first (normalised; superseded numbers find their successor), then by
     standard name, then by alias. `q` is tried both as an OE number (a partial one from 5
-    characters with a digit) and as text; `oe` only as an OE number (partial from 4). `model_id` keeps parts that fit the model (or fit every model)."""
+    characters with a digit) and as text; `oe` only as an OE number (partial from 4).
+    `model_id` keeps parts that fit the model, `brand` (a brand code) parts that fit one of the
+    brand's models; both keep universal parts."""
     from pricebook.models import Category, Fitment, OeSupersession, Part, PartAlias
 
     text = q.strip()
@@ -330,6 +334,17 @@ def search_parts(
                 Part.id.in_(select(Fitment.part_id).where(Fitment.model_id == model_id)),
             )
         )
+    if brand:
+        from pricebook.models import Brand, Series, VehicleModel
+
+        of_brand = (
+            select(Fitment.part_id)
+            .join(VehicleModel, VehicleModel.id == Fitment.model_id)
+            .join(Series, Series.id == VehicleModel.series_id)
+            .join(Brand, Brand.id == Series.brand_id)
+            .where(Brand.code == brand)
+        )
+        stmt = stmt.where(or_(Part.universal.is_(True), Part.id.in_(of_brand)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders = {
         "relevance": (rank, Part.name, Part.id),
@@ -360,6 +375,45 @@ class PartDetail:
     assemblies: list[ComponentLine]
     superseded_oe: list[str]
     fitment: list[ModelSummary]
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """What part search can be narrowed by: categories and brands, as (code, name)."""
+
+    categories: list[tuple[str, str]]
+    brands: list[tuple[str, str]]
+
+
+def search_filters(session: Session) -> SearchFilters:
+    from pricebook.models import Brand, Category
+
+    return SearchFilters(
+        categories=[tuple(r) for r in session.execute(select(Category.code, Category.name).order_by(Category.code))],
+        brands=[tuple(r) for r in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))],
+    )  # fmt: skip
+
+
+def fitment_names(session: Session, part_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Each part's vehicles as people name them (品牌 车系, once each, by brand and series
+    name), for a page of search results: one statement, whatever the number of parts."""
+    from pricebook.models import Brand, Fitment, Series, VehicleModel
+
+    if not part_ids:
+        return {}
+    rows = session.execute(
+        select(Fitment.part_id, Brand.name, Series.name)
+        .join(VehicleModel, VehicleModel.id == Fitment.model_id)
+        .join(Series, Series.id == VehicleModel.series_id)
+        .join(Brand, Brand.id == Series.brand_id)
+        .where(Fitment.part_id.in_(sorted(set(part_ids))))
+        .distinct()
+        .order_by(Fitment.part_id, Brand.name, Series.name)
+    )
+    names: dict[int, list[str]] = {}
+    for part_id, brand, series in rows:
+        names.setdefault(part_id, []).append(f"{brand} {series}")
+    return names
 
 
 def get_part(session: Session, part_id: int) -> PartDetail:

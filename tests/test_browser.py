@@ -168,6 +168,18 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
     page.wait_for_selector("#results table.results")
     assert "前保险杠" in page.locator("#results").inner_text()
     server.shot(page, "02-search")
+    # many hits page by 50, with the vehicles and a reference price on each row
+    page.goto(f"{server.url}/parts?q=灯")
+    assert "第 1 / " in page.locator("#result-count").inner_text()
+    assert page.locator("#results tbody tr").count() == 50
+    page.click("a[rel=next]")
+    page.wait_for_url(re.compile(r"page=2"))
+    assert "第 2 / " in page.locator("#result-count").inner_text()
+    # the category filter searches by itself (the live search follows the selects too)
+    page.goto(f"{server.url}/parts")
+    page.select_option("select[name=category]", "glass")
+    page.wait_for_selector("#results table.results")
+    assert "玻璃" in page.locator("#results tbody tr").first.inner_text()
 
     part_url = _find_part(page, server, "前保险杠皮", "前保险杠皮")
     assert page.locator("h1").inner_text().startswith("前保险杠皮")

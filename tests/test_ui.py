@@ -215,6 +215,29 @@ async def test_search_page_and_htmx_fragment(ui: Ui) -> None:
     assert "大灯支架（左）" in partial.text
 
 
+async def test_search_results_tell_parts_apart_and_filter(ui: Ui) -> None:
+    await ui.login("reviewer")
+    page = (await ui.client.get("/parts", params={"q": "翼子板"})).text
+    row = re.search(r'<tr data-part="VW1-0001">(.*?)</tr>', page, re.S)
+    assert row, page[-2000:]
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
+    # code, name, category, position, OE, vehicles, national reference price (4S, today)
+    assert cells[4] == "5G0 821 105 A" and cells[5] == "大众 朗逸" and cells[6] == "1050.00"
+    assert "参考价（全国 · 4S店价）" in page
+    # filters alone search: a category, a brand (universal parts stay)
+    lamps = (await ui.client.get("/parts", params={"category": "lamp"})).text
+    assert "共 3 个配件" in lamps and 'data-part="VW1-0001"' not in lamps
+    other = (await ui.client.get("/parts", params={"q": "大灯", "brand": "NOPE"})).text
+    assert "没有找到匹配的配件" in other
+    fragment = await ui.client.get(
+        "/parts/search", params={"q": "大灯", "brand": "VW", "category": "lamp"},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+    # only the assembly is fitted to a VW model in the test catalogue (its components are not)
+    assert "共 1 个配件" in fragment.text and "<html" not in fragment.text
+    assert 'data-part="VW1-0002"' in fragment.text
+
+
 async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
     await ui.login("reviewer")
     part_id = _part_id(ui.settings, "VW1-0002")

@@ -51,6 +51,9 @@ LAYER_MARKS = {
 
 Q = Annotated[str, QueryParameter(max_length=100)]
 Code = Annotated[str, QueryParameter(max_length=64)]
+PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
+#: search results a page
+PAGE_SIZE = 50
 
 
 class PartPages(Controller):
@@ -59,23 +62,30 @@ class PartPages(Controller):
 
     @get("/")
     async def search_page(
-        self, request: Request[Any, Any, Any], state: State, q: Q = ""
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        q: Q = "",
+        category: Code = "",
+        brand: Code = "",
+        page: PageNo = 1,
     ) -> Template:
-        page = await run(state, catalog.search_parts, q=q, limit=50) if q.strip() else None
-        return render(request, "parts.html", {
-            "title": "配件查询", "nav": "parts", "q": q, "page": page or _EMPTY,
-            "matched_names": MATCHED_NAMES,
-        })  # fmt: skip
+        results = await run(state, _search, q, category, brand, page)
+        return render(request, "parts.html", {"title": "配件查询", "nav": "parts", **results})
 
     @get("/search")
     async def search_results(
-        self, request: Request[Any, Any, Any], state: State, q: Q = ""
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        q: Q = "",
+        category: Code = "",
+        brand: Code = "",
+        page: PageNo = 1,
     ) -> Template:
         """The htmx live-search fragment (the result table only)."""
-        page = await run(state, catalog.search_parts, q=q, limit=50) if q.strip() else None
-        return render(request, "_part_results.html", {
-            "q": q, "page": page or _EMPTY, "matched_names": MATCHED_NAMES,
-        })  # fmt: skip
+        results = await run(state, _search, q, category, brand, page)
+        return render(request, "_part_results.html", results)
 
     @get("/{part_id:int}")
     async def part_page(
@@ -123,6 +133,36 @@ class PartPages(Controller):
                 **context, "form": values, "edit_error": f"未保存：{zh(exc)}",
             }, status_code=status)  # fmt: skip
         return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
+
+
+def _search(session: Session, q: str, category: str, brand: str, page: int) -> dict[str, Any]:
+    """A page of part search with what tells parts apart: the vehicles each fits and the
+    national reference price of the highest-ranked price type (one resolve for the page)."""
+    filters = catalog.search_filters(session)
+    context: dict[str, Any] = {
+        "q": q, "category": category, "brand": brand, "filters": filters, "page_no": page,
+        "matched_names": MATCHED_NAMES, "page": _EMPTY, "fits": {}, "reference": {},
+        "reference_type": "",
+    }  # fmt: skip
+    if not (q.strip() or category or brand):
+        return context
+    found = catalog.search_parts(
+        session, q=q, category=category, brand=brand, limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )  # fmt: skip
+    ids = [p.id for p in found.items]
+    top_type = prices.reference_lists(session).price_types[0]
+    today = date.today()
+    outcomes = prices.load_and_resolve(
+        session, [prices.ResolveRequest(on=today, part_id=i, price_type=top_type.code) for i in ids]
+    )
+    reference = {}
+    for part_id, outcome in zip(ids, outcomes, strict=True):
+        winner = outcome.resolution.winner if outcome.resolution is not None else None
+        reference[part_id] = winner.amount if winner else None
+    pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
+    return {**context, "page": found, "fits": catalog.fitment_names(session, ids),
+            "reference": reference, "reference_type": top_type.name, "pages": pages}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
