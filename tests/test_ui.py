@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -19,6 +20,7 @@ from pricebook.models import AuditEntry, Branch, MarketObservation, Part, Price,
 from pricebook.settings import Settings
 from tests.test_api_base import seed
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 SEEN_FIELD = re.compile(r'name="seen" value="([^"]*)"')
 
@@ -530,6 +532,23 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     )  # fmt: skip
     assert r.status_code == 422
     assert 'id="import-errors"' in r.text and "NOPE" in r.text
+    assert "没有这个配件：&#39;NOPE&#39;" in r.text and "配件价格文件有 2 处错误" in r.text
+
+    # another kind's file is said to be one, once; a binary file is said not to be text
+    async def preview(name: str, content: bytes) -> str:
+        token = await ui.token("/import")
+        r = await ui.client.post(
+            "/import/preview", data={"kind": "prices", "_csrf_token": token},
+            files={"file": (name, content, "text/csv")},
+        )  # fmt: skip
+        assert r.status_code == 422, name
+        return r.text
+
+    page = await preview("parts.csv", (EXAMPLES / "parts.csv").read_bytes())
+    shown = re.findall(r"<tr><td>1</td><td>[^<]*</td><td>([^<]*)</td></tr>", page)
+    assert len(shown) == 1 and shown[0].startswith("这不是配件价格文件"), shown
+    page = await preview("photo.csv", b"\x89PNG\r\n\x1a\n\xff\xd8" + bytes(range(128, 250)))
+    assert "photo.csv 不是 UTF-8 编码的文本" in page
     await ui.post("/logout", {})
     await ui.login("reviewer")
     assert (await ui.client.get("/import")).status_code == 403

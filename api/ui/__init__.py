@@ -45,7 +45,7 @@ from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
 from api.ui.login import LoginPages
-from api.ui.messages import zh
+from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
 from pricebook.errors import PricebookError
 from pricebook.settings import Settings
@@ -68,6 +68,7 @@ def person(actor: str | None) -> str:
 
 def _filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["person"] = person
+    engine.engine.filters["zh_row"] = zh_row
 
 
 def template_config() -> TemplateConfig[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -38,14 +39,28 @@ KIND_NAMES = {
 STASH_SECONDS = 3600
 
 
+def _rejected(exc: ImportRejected) -> str:
+    what = KIND_NAMES.get(exc.kind, exc.kind)
+    return f"{what}文件有 {len(exc.errors)} 处错误，没有写入任何数据：请按下表修改后重新上传。"
+
+
 def _stash_dir() -> Path:
     path = Path(tempfile.gettempdir()) / "pricebook-ui-imports"
     path.mkdir(mode=0o700, exist_ok=True)
     now = time.time()
     for old in path.iterdir():
         if now - old.stat().st_mtime > STASH_SECONDS:
-            old.unlink(missing_ok=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
     return path
+
+
+def _stashed(stash: Path, token: str, name: str) -> Path:
+    """Where a previewed upload waits for its apply: a folder per token, the file under the
+    name it was uploaded with (the import's errors name the file as the user knows it)."""
+    return stash / token / name
 
 
 class ImportPages(Controller):
@@ -86,11 +101,11 @@ class ImportPages(Controller):
         user = request.state.ui_user
         token = secrets.token_urlsafe(18)
         stash = _stash_dir()
-        path = stash / f"{token}{suffix}"
-        path.write_bytes(content)
         name = Path(upload.filename).name[:200]
-        meta = {"kind": kind, "reason": reason, "name": name, "key_id": user.key_id,
-                "suffix": suffix}  # fmt: skip
+        path = _stashed(stash, token, name)
+        path.parent.mkdir(mode=0o700)
+        path.write_bytes(content)
+        meta = {"kind": kind, "reason": reason, "name": name, "key_id": user.key_id}
         (stash / f"{token}.json").write_text(json.dumps(meta))
         try:
             report = await asyncio.to_thread(
@@ -98,7 +113,7 @@ class ImportPages(Controller):
                 dry_run=True,
             )  # fmt: skip
         except ImportRejected as exc:
-            return self._page(request, 422, error=exc.message, errors=exc.errors, **ctx)
+            return self._page(request, 422, error=_rejected(exc), errors=exc.errors, **ctx)
         except TooLarge as exc:
             return self._page(request, 413, error=exc.message, **ctx)
         except PricebookError as exc:
@@ -117,7 +132,7 @@ class ImportPages(Controller):
         meta = json.loads(meta_path.read_text())
         if meta.get("key_id") != user.key_id:
             return self._page(request, 403, error="只能导入自己预览过的文件。")
-        path = stash / f"{token}{meta['suffix']}"
+        path = _stashed(stash, token, meta["name"])
         ctx = {"kind": meta["kind"], "reason": meta["reason"], "filename": meta["name"]}
         try:
             report = await asyncio.to_thread(
@@ -125,9 +140,9 @@ class ImportPages(Controller):
                 reason=meta["reason"], name=meta["name"], dry_run=False,
             )  # fmt: skip
         except ImportRejected as exc:
-            return self._page(request, 422, error=exc.message, errors=exc.errors, **ctx)
+            return self._page(request, 422, error=_rejected(exc), errors=exc.errors, **ctx)
         except PricebookError as exc:
             return self._page(request, 409, error=zh(exc), **ctx)
         meta_path.unlink(missing_ok=True)
-        path.unlink(missing_ok=True)
+        shutil.rmtree(path.parent, ignore_errors=True)
         return self._page(request, applied=report, **ctx)

@@ -30,6 +30,9 @@ def _rule(kind: type[PricebookError], pattern: str, text: str) -> Rule:
 RULES = (
     _rule(StaleVersion, r"", "数据在您打开页面后已被他人修改：页面已显示最新内容，请核对后重新保存。"),
     _rule(InvalidInput, r"say why: a reason is required", "请填写原因：每次修改都要说明原因。"),
+    _rule(InvalidInput, r"(.+) is not UTF-8 text",
+          "{0} 不是 UTF-8 编码的文本：请在表格软件中另存为“CSV UTF-8”，或上传 XLSX 文件。"),
+    _rule(InvalidInput, r"(.+) is empty$", "{0} 是空文件。"),
     _rule(InvalidInput, r"a reason has at most (\d+) characters", "原因最多 {0} 个字。"),
     _rule(InvalidInput, r"say why the feedback is rejected", "请填写驳回原因。"),
     _rule(InvalidInput, r"say what information is needed", "请说明需要补充哪些信息。"),
@@ -62,6 +65,35 @@ RULES = (
 FIELDS = {"reason": "原因", "amount": "金额", "observed": "市场价", "reference": "参考价",
           "note": "说明", "estimate_ref": "案件/定损单号", "valid_from": "生效日期",
           "valid_to": "失效日期"}  # fmt: skip
+
+
+#: An import's row errors (`pricebook.io.importers`): the message text only, no error class.
+ROW_RULES = (
+    (re.compile(r"missing column$"), "文件缺少这一列"),
+    (re.compile(r"not a (\w+) file: its header lacks most of the columns (.+)$"),
+     "这不是{0}文件：表头缺少{0}文件的大部分列（应为 {1}）。请检查选择的类型和文件。"),
+    (re.compile(r"required$"), "必填"),
+    (re.compile(r"unknown (\w+(?: \w+)?) (.+)$"), "没有这个{0}：{1}"),
+    (re.compile(r"(.+) is not one of (.+)$"), "{0} 不是可选值之一（{1}）"),
+    (re.compile(r"must be after valid_from (\S+)$"), "须晚于生效日期 {0}"),
+    (re.compile(r"a part is not its own component$"), "配件不能是自己的组件"),
+    (re.compile(r"a part with components must be an assembly"), "有组件的配件须标为总成（is_assembly 填 1）"),
+)  # fmt: skip
+#: what the row rules' groups name, in Chinese
+NOUNS = {"prices": "配件价格", "labor_rates": "工时费", "standard_hours": "标准工时",
+         "rate_cards": "渠道价格表", "channels": "合作渠道", "parts": "配件", "models": "车型",
+         "fitment": "适用车型", "categories": "配件分类", "regions": "地区", "branches": "机构",
+         "price_types": "价格类型", "synonyms": "同义词", "region": "地区", "branch": "机构",
+         "part": "配件", "model": "车型", "category": "分类", "channel": "合作渠道",
+         "price type": "价格类型", "labor kind": "工种", "brand": "品牌"}  # fmt: skip
+
+
+def zh_row(message: str) -> str:
+    """An import row error as the UI shows it; a message no rule knows stays as it is."""
+    for pattern, text in ROW_RULES:
+        if match := pattern.match(message):
+            return text.format(*(NOUNS.get(g, g) for g in match.groups()))
+    return message
 
 
 def zh(exc: PricebookError) -> str:

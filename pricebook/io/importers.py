@@ -1134,7 +1134,14 @@ def check_kind(kind: str) -> None:
 
 
 def check_columns(kind: str, header: Sequence[str]) -> None:
-    missing = [c for c in REQUIRED_COLUMNS[kind] if c not in header]
+    """Each missing column is a row-1 error; a header sharing at most one of the kind's (three
+    or more) columns is one error saying the file is not of this kind (another kind's, or no
+    table at all) rather than a list of every column."""
+    required = REQUIRED_COLUMNS[kind]
+    missing = [c for c in required if c not in header]
+    if len(required) > 2 and len(required) - len(missing) <= 1:
+        message = f"not a {kind} file: its header lacks most of the columns {', '.join(required)}"
+        raise ImportRejected(kind, [RowError(1, "", message)])
     if missing:
         raise ImportRejected(kind, [RowError(1, c, "missing column") for c in missing])
 
