@@ -3,6 +3,7 @@ imports. Browser tests are in test_browser.py."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,9 +15,17 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from pricebook import feedback, keys
+from pricebook import estimates, feedback, keys
 from pricebook.db import make_engine, transaction
-from pricebook.models import AuditEntry, Branch, MarketObservation, Part, Price, PriceType
+from pricebook.models import (
+    AuditEntry,
+    Branch,
+    MarketObservation,
+    Part,
+    Price,
+    PriceType,
+    VehicleModel,
+)
 from pricebook.settings import Settings
 from tests.test_api_base import seed
 
@@ -552,6 +561,57 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     await ui.post("/logout", {})
     await ui.login("reviewer")
     assert (await ui.client.get("/import")).status_code == 403
+
+
+# --- the reviewer's estimate view -------------------------------------------------------------
+
+
+async def test_reviewer_finds_a_validation_and_sends_feedback_from_a_flagged_line(ui: Ui) -> None:
+    """claimed 1,280.00 for 左前翼子板 at SZ01, reference 990.00 (SZ01's 4S price), tolerance
+    5% → allowed 1,039.50, cut 240.50; the flagged line links to the feedback form filled in."""
+    from tests.test_estimates import CONFIG
+
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+            fender = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
+            model = session.scalar(
+                select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023")
+            )
+            lamp = session.scalar(select(Part.id).where(Part.code == "VW1-0002"))
+            # E-UI-2: the headlamp at its reference (no flag); E-UI-1: the fender, over it
+            for estimate_id, part, unit, price_type in (("E-UI-2", lamp, "1500.50", "brand"),
+                                                        ("E-UI-1", fender, "1280.00", "4s")):  # fmt: skip
+                body = {
+                    "estimate_id": estimate_id, "version": 1, "date": "2025-09-10",
+                    "branch": "SZ01", "submitted_at": "2025-09-12T10:00:00+08:00",
+                    "vehicle": {"model_id": model, "vin": "LSVAB4BR5PN000001"},
+                    "shop": {"tier": "4s"},
+                    "lines": [{"type": "part", "part_id": part, "claimed_unit_price": unit,
+                               "price_type": price_type}],
+                }  # fmt: skip
+                estimates.validate(
+                    session, estimates.decode_request(json.dumps(body)), actor="api-key:7:理赔系统"
+                )
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    listed = (await ui.client.get("/validations", params={"vin": "lsvab4", "flagged": "yes"})).text
+    count = re.search(r"id=\"result-count\">([^<]*)<", listed).group(1)
+    assert count == "共 1 条核损记录", count
+    assert "E-UI-1" in listed and "E-UI-2" not in listed
+    assert "<td>理赔系统</td>" in listed
+    link = re.search(r'<a href="(/validations/\d+)">E-UI-1</a>', listed).group(1)
+    page = (await ui.client.get(link)).text
+    for text in ("1280.00", "1039.50", "240.50", "左前翼子板", "核损时限", "本级权限内"):
+        assert text in page, text
+    feedback = re.search(r'<a href="(/feedback/new\?[^"]+)" class="feedback">', page)
+    assert feedback, "a price-feedback link on the flagged line"
+    form = (await ui.client.get(feedback.group(1).replace("&amp;", "&"))).text
+    assert "左前翼子板" in form and 'value="990.00"' in form
+    assert re.search(r'<option value="SZ01"\s+selected', form)
+    assert (await ui.client.get("/validations/999999")).status_code == 404
 
 
 # --- feedback and indicators ----------------------------------------------------------------

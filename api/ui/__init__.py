@@ -47,6 +47,7 @@ from api.ui.indicators import IndicatorPages
 from api.ui.login import LoginPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
+from api.ui.validations import ValidationPages
 from pricebook.errors import PricebookError
 from pricebook.settings import Settings
 
@@ -141,7 +142,14 @@ def ui_router(settings: Settings) -> Router:
     )  # fmt: skip
     return Router(
         path="/",
-        route_handlers=[LoginPages, PartPages, FeedbackPages, IndicatorPages, ImportPages],
+        route_handlers=[
+            LoginPages,
+            PartPages,
+            ValidationPages,
+            FeedbackPages,
+            IndicatorPages,
+            ImportPages,
+        ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),
             DefineMiddleware(CSRFMiddleware, config=csrf),
