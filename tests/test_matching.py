@@ -107,7 +107,9 @@ def one(index: MatchIndex, name: str, model_id: int | None = VW, **kw: object): 
         ("前叶子板[左]", "前叶子板(左)"),
         ("前叶子板［左］", "前叶子板(左)"),
         ("ＬＨ前照灯", "lh前照灯"),
-        ("  前  保险杠 ", "前 保险杠"),
+        ("  前  保险杠 ", "前保险杠"),  # spaces between Chinese characters are typing, not words
+        ("前 档 风 玻 璃", "前档风玻璃"),
+        ("RH 后视镜", "rh 后视镜"),
         ("前保险杠，支架", "前保险杠 支架"),
         ("後視鏡總成（左）", "后视镜(左)"),
         ("前保險槓", "前保险杠"),
@@ -175,6 +177,45 @@ def test_assembly_marker() -> None:
     assert n.is_assembly and n.text == "大灯(左)"
     assert normalize("大灯总承").is_assembly  # a common typo
     assert not normalize("大灯").is_assembly
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("後保險槓衷成", "后保险杠"),  # zhong for zong: fuzzy pinyin
+        ("前保险杠总忱", "前保险杠"),  # chen for cheng
+        ("倒车镜 总 层", "倒车镜"),
+        ("后车门踪承（左）", "后车门(左)"),
+    ],
+)
+def test_assembly_marker_typed_with_the_wrong_pick(raw: str, text: str) -> None:
+    n = normalize(raw)
+    assert n.is_assembly and n.text == text
+
+
+def test_assembly_homophones_leave_side_characters_alone() -> None:
+    assert normalize("中撑杆").text == "中撑杆" and not normalize("中撑杆").is_assembly
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "action"),
+    [
+        ("前 档 风 玻 璃 需更换", "前档风玻璃", "更换"),
+        ("更换 前门外板(右)(原装)", "前门外板(右)", "更换"),
+        ("换新 左前叶子板", "左前叶子板", "更换"),
+        ("前保险杠 修复", "前保险杠", "修复"),
+        ("前保险杠", "前保险杠", None),
+    ],
+)
+def test_action_words_become_attributes(raw: str, text: str, action: str | None) -> None:
+    n = normalize(raw)
+    assert (n.text, n.action) == (text, action)
+
+
+def test_latin_side_glued_to_a_quantity() -> None:
+    n = normalize("后门玻璃 Rx2")
+    assert (n.text, n.quantity) == ("后门玻璃 r", 2)
+    assert normalize("x5前叶子板").quantity == 5
 
 
 @pytest.mark.parametrize(
