@@ -20,6 +20,7 @@ from pricebook.matching import (
     parse_synonym_tsv,
     synonym_groups_to_tsv,
 )
+from pricebook.matching.demo_entries import DemoCatalog, demo_catalog
 
 VW, TOYOTA = 1, 2  # model ids
 VW_BRAND, TOYOTA_BRAND = 10, 20
@@ -210,6 +211,22 @@ def test_assembly_homophones_leave_side_characters_alone() -> None:
 def test_action_words_become_attributes(raw: str, text: str, action: str | None) -> None:
     n = normalize(raw)
     assert (n.text, n.action) == (text, action)
+
+
+@pytest.fixture(scope="module")
+def demo_index() -> tuple[MatchIndex, DemoCatalog]:
+    catalog = demo_catalog()
+    return MatchIndex.build(catalog.entries, model_brands=catalog.model_brands), catalog
+
+
+def test_doubled_character(demo_index: tuple[MatchIndex, DemoCatalog]) -> None:
+    # Typed twice, a character costs less than a different one (倒车镜片 is one character off);
+    # written twice in the catalogue (大灯灯泡), the name as written still wins.
+    index, _ = demo_index
+    model = next(iter(index.entry_by_code("TY1-0084").model_ids))  # type: ignore[union-attr]
+    best = one(index, "倒 车 镜 镜 总 成（左）", model).candidates[0]
+    assert best.part_code == "TY1-0084"
+    assert one(index, "大灯灯泡", model).candidates[0].name == "大灯灯泡"
 
 
 def test_latin_side_glued_to_a_quantity() -> None:

@@ -134,6 +134,8 @@ class Attributes:
     quantity: int | None = None
     unit: str | None = None
     assembly: bool = False
+    #: What is to be done (更换, 修复), if the name said so.
+    action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +191,8 @@ class MatchConfig:
     side_hint_penalty: float = 4.0
     #: The query matched only once its bracketed note was dropped.
     note_dropped_penalty: float = 4.0
+    #: The query matched only once a character typed twice was typed once.
+    doubled_penalty: float = 1.0
     assembly_bonus: float = 3.0
     assembly_missing_penalty: float = 3.0
     assembly_unasked_penalty: float = 1.5
@@ -242,6 +246,7 @@ _SCORERS = {
 # Parts looked at beyond top_k: enough to see the runner-up and a same-name part on another side.
 _EXTRA = 5
 _SIDE_SUFFIX = re.compile(r"^(.+?)\(([左右前后上下内外中]+)\)$")
+_DOUBLED = re.compile(r"([\u3400-\u9fff])\1+")
 _OE_TOKEN = re.compile(r"[0-9a-z][0-9a-z\-./ ]{3,}[0-9a-z]", re.IGNORECASE)
 
 
@@ -622,6 +627,7 @@ class MatchIndex:
             quantity=q.normalized.quantity,
             unit=q.normalized.unit,
             assembly=q.normalized.is_assembly,
+            action=q.normalized.action,
         )
 
         def result(
@@ -768,6 +774,20 @@ class MatchIndex:
                 score_cutoff=cfg.floor,
             ):
                 keep(i, score)
+        undoubled = _DOUBLED.sub(r"\1", q.written_core)
+        if undoubled != q.written_core:
+            # A character typed twice (倒车镜镜总成): the name with it once, at a small cost, so
+            # that a name really written with it twice (大灯灯泡) still wins.
+            for core in dict.fromkeys((_DOUBLED.sub(r"\1", q.core), undoubled)):
+                for _, score, i in process.extract(
+                    core,
+                    block.cores,
+                    scorer=scorer,
+                    processor=None,
+                    limit=cfg.core_limit,
+                    score_cutoff=cfg.floor + cfg.doubled_penalty,
+                ):
+                    keep(i, score - cfg.doubled_penalty)
         if q.bare_core and q.bare_core != q.core:
             # The query's bracketed note dropped: a part without the note is the same part,
             # but one that also carries the note is better.
