@@ -730,3 +730,34 @@ def test_demo_entries() -> None:
     assert p1.model_ids == {2} and p1.brand_ids == {2} and p1.position == "左前"
     assert p2.model_ids == frozenset() and p2.part_id == 2
     assert cat.model_brands == {1: 1, 2: 2}
+
+
+@pytest.mark.parametrize(
+    ("typed", "standard"),
+    [
+        ("RH 後視鏡總成 x1", "右后视镜总成"),
+        ("RH 後視鏡總成 x1", "倒车镜总成（右）"),
+        ("前 档 风 玻 璃 需更换", "前挡风玻璃"),
+        ("左前页子板(副厂)", "前叶子板（左）"),
+        ("左前页子板(副厂)", "左前翼子板"),
+        ("水相框架 左侧", "水箱框架"),
+        ("后 车 闷 总 成 （ 左 ） 2个", "后车门总成（左）"),
+        ("更换 前们外板(右)(原装)", "前门外板（右）"),
+        ("倒车镜衷成（左）", "倒车镜总成（左）"),
+        ("前杠支架 LH", "左前保险杠支架"),
+        ("尾 燈（內 右）", "尾灯（内右）"),
+        ("前左叶子板 拆车件 *1", "前叶子板（左）"),
+    ],
+)
+def test_names_as_typed_on_a_phone(
+    demo_index: tuple[MatchIndex, DemoCatalog], typed: str, standard: str
+) -> None:
+    """The issue's examples and their kind, on a model of each convention: the standard name
+    wins and the side read is the part's (never the other side)."""
+    index, _ = demo_index
+    for entry in [e for e in index.entries if e.name == standard][:3]:
+        model = min(entry.model_ids) if entry.model_ids else None
+        result = one(index, typed, model)
+        assert result.candidates and result.candidates[0].name == standard, result
+        side = index.side_of(entry.part_code)
+        assert side is not None and not contradicts(result.side, side)
