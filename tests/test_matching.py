@@ -761,3 +761,18 @@ def test_names_as_typed_on_a_phone(
         assert result.candidates and result.candidates[0].name == standard, result
         side = index.side_of(entry.part_code)
         assert side is not None and not contradicts(result.side, side)
+
+
+def test_side_word_with_its_filler_in_the_middle_is_a_side() -> None:
+    index = MatchIndex.build([])
+    assert _side_core(index, "后保险杠左下侧支架") == (
+        Side(lateral="左", longitudinal="后", vertical="下"),
+        "保险杠支架",
+    )
+    assert _side_core(index, "后保险杠下侧支架 LH")[0] == Side(
+        lateral="左", longitudinal="后", vertical="下"
+    )
+    # 侧 starting a word stays (侧围, 侧饰); 下 without its filler stays a hint (保险杠下格栅).
+    assert _side_core(index, "后侧围板")[1] == "侧围板"
+    assert _side_core(index, "门内侧饰板")[1] == "门内侧饰板"
+    assert _side_core(index, "前保险杠下格栅")[1] == "保险杠下格栅"
