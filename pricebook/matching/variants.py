@@ -163,7 +163,7 @@ def _t2s() -> Any:
 # --- reading a standard name --------------------------------------------------------------------
 
 
-def _split_side(name: str, position: str) -> tuple[str, str]:
+def _split_side(name: str) -> tuple[str, str]:
     """(side, name without it): ``前叶子板（左）`` → 左, 前叶子板; ``左前翼子板`` → 左, 前翼子板.
 
     Only the side the catalogue writes apart is taken (a bracket, or 左/右 in front); 前/后
@@ -319,7 +319,7 @@ _WEIGHTS = {"homophone": 4, "near-homophone": 1, "missing": 2, "doubled": 1, "ab
 
 def _one(rng: random.Random, entry: CatalogEntry) -> tuple[str, tuple[str, ...], list[str]] | None:
     """(variant, kinds applied, its skeleton) or None when the kinds drawn do not apply."""
-    side, base = _split_side(entry.name, entry.position)
+    side, base = _split_side(entry.name)
     kinds_pool = [k for k in _WEIGHTS if k != "side" or side]
     n = rng.choice((2, 2, 3))
     kinds: list[str] = []
@@ -402,7 +402,7 @@ def generate(
         skeletons.append([_skeleton(f) for f in forms])
         side = _side_axes(e.position)
         if not side:
-            side = _side_axes(_split_side(e.name, e.position)[0])
+            side = _side_axes(_split_side(e.name)[0])
         sides.append(side)
 
     by_name: dict[str, list[int]] = {}
