@@ -92,3 +92,20 @@ def test_match_eval_exits_1_under_the_thresholds(demo_db, tmp_path):
     bad.write_text("name,model_code,expected_part_code\n机盖,,NOPE\n", encoding="utf-8")
     result = run("match-eval", str(bad), db=demo_db)
     assert result.returncode == 1 and "unknown part 'NOPE'" in result.stderr
+
+
+def test_match_eval_typed_reports_both_halves_and_passes_on_the_held_out_one(demo_db):
+    result = run("match-eval", "--typed", "--failures", "3", db=demo_db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "names as typed, tuning half" in out and "names as typed, held-out half" in out
+    held_out = out.split("held-out half", 1)[1]
+    assert float(held_out.split("top-1", 1)[1].split("%", 1)[0]) >= 98.0
+    assert float(held_out.split("top-3", 1)[1].split("%", 1)[0]) >= 99.5
+    assert "side errors         0" in held_out
+    assert "PASS" in out and "held-out top-1 >= 98%" in out
+
+
+def test_match_eval_needs_a_file_or_typed(demo_db):
+    result = run("match-eval", db=demo_db)
+    assert result.returncode == 1 and "--typed" in result.stderr

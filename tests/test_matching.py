@@ -20,6 +20,7 @@ from pricebook.matching import (
     parse_synonym_tsv,
     synonym_groups_to_tsv,
 )
+from pricebook.matching.demo_entries import DemoCatalog, demo_catalog
 
 VW, TOYOTA = 1, 2  # model ids
 VW_BRAND, TOYOTA_BRAND = 10, 20
@@ -107,7 +108,9 @@ def one(index: MatchIndex, name: str, model_id: int | None = VW, **kw: object): 
         ("前叶子板[左]", "前叶子板(左)"),
         ("前叶子板［左］", "前叶子板(左)"),
         ("ＬＨ前照灯", "lh前照灯"),
-        ("  前  保险杠 ", "前 保险杠"),
+        ("  前  保险杠 ", "前保险杠"),  # spaces between Chinese characters are typing, not words
+        ("前 档 风 玻 璃", "前档风玻璃"),
+        ("RH 后视镜", "rh 后视镜"),
         ("前保险杠，支架", "前保险杠 支架"),
         ("後視鏡總成（左）", "后视镜(左)"),
         ("前保險槓", "前保险杠"),
@@ -175,6 +178,61 @@ def test_assembly_marker() -> None:
     assert n.is_assembly and n.text == "大灯(左)"
     assert normalize("大灯总承").is_assembly  # a common typo
     assert not normalize("大灯").is_assembly
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("後保險槓衷成", "后保险杠"),  # zhong for zong: fuzzy pinyin
+        ("前保险杠总忱", "前保险杠"),  # chen for cheng
+        ("倒车镜 总 层", "倒车镜"),
+        ("后车门踪承（左）", "后车门(左)"),
+    ],
+)
+def test_assembly_marker_typed_with_the_wrong_pick(raw: str, text: str) -> None:
+    n = normalize(raw)
+    assert n.is_assembly and n.text == text
+
+
+def test_assembly_homophones_leave_side_characters_alone() -> None:
+    assert normalize("中撑杆").text == "中撑杆" and not normalize("中撑杆").is_assembly
+
+
+@pytest.mark.parametrize(
+    ("raw", "text", "action"),
+    [
+        ("前 档 风 玻 璃 需更换", "前档风玻璃", "更换"),
+        ("更换 前门外板(右)(原装)", "前门外板(右)", "更换"),
+        ("换新 左前叶子板", "左前叶子板", "更换"),
+        ("前保险杠 修复", "前保险杠", "修复"),
+        ("前保险杠", "前保险杠", None),
+    ],
+)
+def test_action_words_become_attributes(raw: str, text: str, action: str | None) -> None:
+    n = normalize(raw)
+    assert (n.text, n.action) == (text, action)
+
+
+@pytest.fixture(scope="module")
+def demo_index() -> tuple[MatchIndex, DemoCatalog]:
+    catalog = demo_catalog()
+    return MatchIndex.build(catalog.entries, model_brands=catalog.model_brands), catalog
+
+
+def test_doubled_character(demo_index: tuple[MatchIndex, DemoCatalog]) -> None:
+    # Typed twice, a character costs less than a different one (倒车镜片 is one character off);
+    # written twice in the catalogue (大灯灯泡), the name as written still wins.
+    index, _ = demo_index
+    model = next(iter(index.entry_by_code("TY1-0084").model_ids))  # type: ignore[union-attr]
+    best = one(index, "倒 车 镜 镜 总 成（左）", model).candidates[0]
+    assert best.part_code == "TY1-0084"
+    assert one(index, "大灯灯泡", model).candidates[0].name == "大灯灯泡"
+
+
+def test_latin_side_glued_to_a_quantity() -> None:
+    n = normalize("后门玻璃 Rx2")
+    assert (n.text, n.quantity) == ("后门玻璃 r", 2)
+    assert normalize("x5前叶子板").quantity == 5
 
 
 @pytest.mark.parametrize(
@@ -672,3 +730,49 @@ def test_demo_entries() -> None:
     assert p1.model_ids == {2} and p1.brand_ids == {2} and p1.position == "左前"
     assert p2.model_ids == frozenset() and p2.part_id == 2
     assert cat.model_brands == {1: 1, 2: 2}
+
+
+@pytest.mark.parametrize(
+    ("typed", "standard"),
+    [
+        ("RH 後視鏡總成 x1", "右后视镜总成"),
+        ("RH 後視鏡總成 x1", "倒车镜总成（右）"),
+        ("前 档 风 玻 璃 需更换", "前挡风玻璃"),
+        ("左前页子板(副厂)", "前叶子板（左）"),
+        ("左前页子板(副厂)", "左前翼子板"),
+        ("水相框架 左侧", "水箱框架"),
+        ("后 车 闷 总 成 （ 左 ） 2个", "后车门总成（左）"),
+        ("更换 前们外板(右)(原装)", "前门外板（右）"),
+        ("倒车镜衷成（左）", "倒车镜总成（左）"),
+        ("前杠支架 LH", "左前保险杠支架"),
+        ("尾 燈（內 右）", "尾灯（内右）"),
+        ("前左叶子板 拆车件 *1", "前叶子板（左）"),
+    ],
+)
+def test_names_as_typed_on_a_phone(
+    demo_index: tuple[MatchIndex, DemoCatalog], typed: str, standard: str
+) -> None:
+    """The issue's examples and their kind, on a model of each convention: the standard name
+    wins and the side read is the part's (never the other side)."""
+    index, _ = demo_index
+    for entry in [e for e in index.entries if e.name == standard][:3]:
+        model = min(entry.model_ids) if entry.model_ids else None
+        result = one(index, typed, model)
+        assert result.candidates and result.candidates[0].name == standard, result
+        side = index.side_of(entry.part_code)
+        assert side is not None and not contradicts(result.side, side)
+
+
+def test_side_word_with_its_filler_in_the_middle_is_a_side() -> None:
+    index = MatchIndex.build([])
+    assert _side_core(index, "后保险杠左下侧支架") == (
+        Side(lateral="左", longitudinal="后", vertical="下"),
+        "保险杠支架",
+    )
+    assert _side_core(index, "后保险杠下侧支架 LH")[0] == Side(
+        lateral="左", longitudinal="后", vertical="下"
+    )
+    # 侧 starting a word stays (侧围, 侧饰); 下 without its filler stays a hint (保险杠下格栅).
+    assert _side_core(index, "后侧围板")[1] == "侧围板"
+    assert _side_core(index, "门内侧饰板")[1] == "门内侧饰板"
+    assert _side_core(index, "前保险杠下格栅")[1] == "保险杠下格栅"

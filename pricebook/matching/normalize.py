@@ -35,6 +35,8 @@ class Normalized:
     #: Unit written with the quantity (个, 只, 对, 套 …), if any.
     unit: str | None = None
     is_assembly: bool = False
+    #: What is to be done, if written (需更换 → 更换, 修复 …): noise for matching.
+    action: str | None = None
 
     @property
     def compact(self) -> str:
@@ -162,6 +164,8 @@ _UNITS = "个只件套对片副块根条支张组台把颗粒"
 #   x2 ×2 *2 (not glued to preceding letters/digits, so a model code like ``x5`` inside a word is
 #   left alone unless it ends the word), 2个 / 两只 / 一对 / 2pcs, 数量:2, and a bare unit word
 #   standing on its own (``刹车片 (套)``).
+# A Latin side glued to a multiplier (``Rx2``, ``LH*1``): the side stays, the quantity is read.
+_SIDE_THEN_QTY = re.compile(r"(?<![a-z0-9])(lh|rh|l|r)(?=[x×*]\s*\d{1,3}(?![0-9a-z]))")
 _QTY_MULT = re.compile(r"(?<![a-z0-9])[x×*]\s*(\d{1,3})(?![0-9a-z])")
 _QTY_UNIT = re.compile(
     rf"(\d{{1,3}}|[一二两俩三四五六七八九十]{{1,2}})\s*(pcs|pc|[{_UNITS}])(?![a-z])"
@@ -169,6 +173,28 @@ _QTY_UNIT = re.compile(
 _QTY_FIELD = re.compile(r"数量\s*[:：]?\s*(\d{1,3})")
 _QTY_BARE_UNIT = re.compile(rf"(?:(?<=^)|(?<=[\s(]))([{_UNITS}])(?=$|[\s)])")
 _ASSEMBLY = re.compile(r"总成件|总成|总承|总程|(?<![a-z])(?:assy|assembly)(?![a-z])")
+# What the adjuster wants done with the part: not part of its name.
+_ACTIONS: dict[str, str] = {
+    "需要更换": "更换", "需更换": "更换", "待更换": "更换", "更换": "更换", "需换": "更换",
+    "换新": "更换", "需修复": "修复", "修复": "修复", "维修": "修复",
+}  # fmt: skip
+_ACTION_RE = re.compile("|".join(sorted(_ACTIONS, key=len, reverse=True)))
+# Spaces between two Chinese characters: typed apart (前 挡 风 玻 璃, 空  线 束), read together.
+# A side or a word written apart still reads the same joined (大灯总成 左 = 大灯总成左).
+_CJK_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+
+
+@cache
+def _assembly_homophones() -> re.Pattern[str]:
+    """总成 typed with an input method's wrong pick (衷成, 总程, 踪承, 众层): a common character
+    read zong (or zhong, fuzzy pinyin) followed by one read cheng (chen, ceng). Side characters
+    (中) never count: 中撑 is not 总成."""
+    from pricebook.matching.pinyin import near_homophones
+
+    def chars(ch: str) -> str:
+        return "".join(c for c in near_homophones(ch) if c not in "左右前后上下内外中")
+
+    return re.compile(f"[{chars('总')}][{chars('成')}]")
 
 
 def _cn_number(text: str) -> int:
@@ -186,7 +212,16 @@ def normalize(text: str) -> Normalized:
     raw = text
     text = unicodedata.normalize("NFKC", text)
     text = to_simplified(text).lower().translate(_BRACKETS)
+    text = _CJK_SPACE.sub("", text)
 
+    action: str | None = None
+
+    def take_action(m: re.Match[str]) -> str:
+        nonlocal action
+        action = action or _ACTIONS[m.group(0)]
+        return " "
+
+    text = _ACTION_RE.sub(take_action, text)
     quality: list[str] = []
 
     def take_quality(m: re.Match[str]) -> str:
@@ -203,6 +238,8 @@ def normalize(text: str) -> Normalized:
         return " "
 
     text = _ASSEMBLY.sub(take_assembly, text)
+    if not is_assembly:
+        text = _assembly_homophones().sub(take_assembly, text)
 
     quantity: int | None = None
     unit: str | None = None
@@ -215,6 +252,7 @@ def normalize(text: str) -> Normalized:
                 unit = "个" if m.group(2).startswith("pc") else m.group(2)
         return " "
 
+    text = _SIDE_THEN_QTY.sub(r"\1 ", text)
     for pattern in (_QTY_FIELD, _QTY_MULT, _QTY_UNIT):
         text = pattern.sub(take_qty, text)
 
@@ -239,6 +277,7 @@ def normalize(text: str) -> Normalized:
         quantity=quantity,
         unit=unit,
         is_assembly=is_assembly,
+        action=action,
     )
 
 

@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["initials", "is_pinyin_query", "pinyin_full"]
+__all__ = [
+    "fuzzy_syllable",
+    "homophones",
+    "initials",
+    "is_pinyin_query",
+    "near_homophones",
+    "pinyin_full",
+]
 
 _LETTERS = re.compile(r"^[a-z]+$")
 
@@ -44,3 +51,47 @@ def initials(text: str) -> str:
 def is_pinyin_query(compact: str) -> bool:
     """Whether a normalised, space-free query is Latin letters only (and so pinyin)."""
     return len(compact) >= 2 and bool(_LETTERS.match(compact))
+
+
+@lru_cache(maxsize=1)
+def _common_by_syllable() -> dict[str, tuple[str, ...]]:
+    """Toneless syllable → the 3,755 common characters (GB 2312 level 1) read so: what an input
+    method offers first for a syllable, and so what a wrong pick is made of."""
+    out: dict[str, list[str]] = {}
+    for hi in range(0xB0, 0xD8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                ch = bytes((hi, lo)).decode("gb2312")
+            except UnicodeDecodeError:
+                continue
+            out.setdefault(pinyin_full(ch), []).append(ch)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def homophones(ch: str) -> tuple[str, ...]:
+    """The common characters of ``ch``'s toneless syllable (``ch`` itself included)."""
+    return _common_by_syllable().get(pinyin_full(ch), (ch,))
+
+
+# An input method's fuzzy pinyin (模糊音): the pairs people confuse and phones accept for each
+# other. Each syllable is reduced to one form of its pair.
+_FUZZY_INITIAL = re.compile(r"^(zh|ch|sh)")
+_FUZZY_FINAL = re.compile(r"(ang|eng|ing)$")
+
+
+def fuzzy_syllable(syllable: str) -> str:
+    """``zhong`` → ``zon``, ``cheng`` → ``cen``: equal for syllables a fuzzy input method
+    confuses (zh/z, ch/c, sh/s, an/ang, en/eng, in/ing)."""
+    syllable = _FUZZY_INITIAL.sub(lambda m: m.group(1)[0], syllable)
+    return _FUZZY_FINAL.sub(lambda m: m.group(1)[:-1], syllable)
+
+
+def near_homophones(ch: str) -> tuple[str, ...]:
+    """The common characters whose syllable is ``ch``'s under fuzzy pinyin (homophones too)."""
+    key = fuzzy_syllable(pinyin_full(ch))
+    return tuple(
+        c
+        for syllable, chars in _common_by_syllable().items()
+        if fuzzy_syllable(syllable) == key
+        for c in chars
+    )

@@ -271,7 +271,21 @@ def parse_side(text: str) -> tuple[Side, str]:
     #    never part of a part's own name, so this is safe; other side characters in the middle
     #    stay in the name (保险杠下格栅).
     core = _take_inner_lateral_runs(core, found)
+
+    # 7. A side word with its filler in the middle: 后保险杠下侧支架, 门内侧饰板. With the filler
+    #    it is a side, not part of a word (下摆臂 has none); 侧 starting a word (侧围) is left.
+    core = _INNER_WITH_FILLER.sub(lambda m: _take_filled(core, m, found), core)
     return found.side(), core
+
+
+_INNER_WITH_FILLER = re.compile(r"(?<=.)([上下前后内外])([侧边])(?=.)")
+
+
+def _take_filled(core: str, m: re.Match[str], found: _Collector) -> str:
+    if _is_protected_at(core, m.start(2)) or _ends_protected(core, m.start(1)):
+        return m.group(0)
+    found.add(_WORDS[m.group(1)])
+    return ""
 
 
 _HINT_CHARS = {"前": "longitudinal", "后": "longitudinal", "上": "vertical", "下": "vertical",
@@ -335,6 +349,8 @@ def _take_inner_lateral_runs(core: str, found: _Collector) -> str:
             ):
                 end += 1
             found.add_words(_split_run(core[start:end]))
+            if end < len(core) and core[end] in _FILLERS and not _is_protected_at(core, end):
+                end += 1  # 后保险杠左下侧支架: the filler goes with the side
             i = end
             continue
         out.append(core[i])
