@@ -269,6 +269,7 @@ def test_other_pages_render_in_chinese(server: Server, browser) -> None:
         ("/feedback", "反馈队列", "07-feedback-queue"),
         ("/indicators", "核损指标", "08-indicators"),
         ("/import", "导入", "09-import"),
+        ("/validations", "核损记录", "10-validations"),
     ):
         page.goto(f"{server.url}{path}")
         assert page.locator("h1").inner_text() == heading
