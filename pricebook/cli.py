@@ -201,8 +201,9 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"--drift-threshold {args.drift_threshold!r} is not a number") from None
     if args.jobs is not None and args.jobs < 1:
         raise InvalidInput(f"--jobs {args.jobs}: give at least 1")
+    sources_dir = args.sources_dir or settings.sources_dir
     targets = resolve_targets(
-        args.sources, args.source_file, all_sources=args.all, sources_dir=args.sources_dir,
+        args.sources, args.source_file, all_sources=args.all, sources_dir=sources_dir,
         base_url=args.base_url,
     )  # fmt: skip
     jobs = min(args.jobs or DEFAULT_JOBS, len(crawl_groups(targets)))
@@ -210,7 +211,7 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
     def crawl(target: CrawlTarget) -> CrawlReport:
         return run_crawl(
             settings, engine, target, actor=args.who, base_url=args.base_url,
-            sources_dir=args.sources_dir, extra_settings=args.set, timeout=args.timeout,
+            sources_dir=sources_dir, extra_settings=args.set, timeout=args.timeout,
         )  # fmt: skip
 
     def show(report: CrawlReport) -> None:  # one block per crawl, whole (run_crawls's lock)
@@ -478,7 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     crawl.add_argument("--base-url", metavar="URL", help="replaces {base} in the start URLs")
     crawl.add_argument(
-        "--sources-dir", metavar="DIR", help="extra directory of source files (before built-ins)"
+        "--sources-dir",
+        metavar="DIR",
+        help="extra directory of source files, searched before the built-ins (default: "
+        "$PRICEBOOK_SOURCES_DIR)",
     )
     crawl.add_argument(
         "-s", "--set", action="append", default=[], metavar="NAME=VALUE",

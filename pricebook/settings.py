@@ -69,6 +69,9 @@ class Settings:
     #: ~5 ms each time to get it back: /health took 1–1.6 s during a 300,000-row import parse.
     #: At 1 ms it took ≤ 50 ms and the import took as long.
     gil_switch_interval: float = 0.001
+    #: A directory of market source files searched before the built-in `scrapers/sources/`
+    #: (`pricebook crawl --sources-dir` overrides it for one run).
+    sources_dir: str | None = None
     #: Seconds a client has to send a request's complete headers, from the connection or from
     #: the first byte of a request on a kept-alive one; then the server closes it (`api.serve`).
     header_timeout: float = 10.0
@@ -105,6 +108,7 @@ class Settings:
             connection_max_seconds=float(env.get("PRICEBOOK_CONNECTION_MAX_SECONDS", "30")),
             cookie_secure=_flag(env, "PRICEBOOK_COOKIE_SECURE", default=False),
             gil_switch_interval=_positive(env, "PRICEBOOK_GIL_SWITCH_INTERVAL", "0.001"),
+            sources_dir=env.get("PRICEBOOK_SOURCES_DIR") or None,
             header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
         )

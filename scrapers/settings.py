@@ -65,7 +65,9 @@ ITEM_PIPELINES = {
 PRICEBOOK_BATCH_SIZE = 500
 PRICEBOOK_ITEMS_FILE = None
 PRICEBOOK_RUN_ID = None  # set by `pricebook crawl`; also accepted as `-a run_id=N`
-PRICEBOOK_SOURCES_DIR = None  # extra directory of source files, searched before the built-ins
+# extra directory of source files, searched before the built-ins: from the environment too, as
+# Scrapyd passes it to its crawl processes (docs/scaling-crawls.md)
+PRICEBOOK_SOURCES_DIR = os.environ.get("PRICEBOOK_SOURCES_DIR") or None
 PRICEBOOK_STATS_FILE = None  # if set, final crawl stats are written there as JSON
 EXTENSIONS = {
     "scrapers.extensions.StatsFileExtension": 500,

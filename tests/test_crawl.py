@@ -23,6 +23,7 @@ from pricebook.market import ingest_items
 from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
 from tests.market_site.server import SOURCES_DIR, MarketSite
+from tests.net import free_port
 from tests.test_market import _item, load_market_catalog
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,6 +76,39 @@ def test_crawl_without_sources_is_one_clear_error(tmp_path):
         "crawl", "--all", "--jobs", "0", database_url=f"sqlite:///{tmp_path / 'x.db'}"
     )
     assert (result.returncode, result.stderr.strip()) == (1, "error: --jobs 0: give at least 1")
+
+
+def test_the_sources_directory_comes_from_the_environment_too(tmp_path, monkeypatch):
+    """PRICEBOOK_SOURCES_DIR names a directory of source files for `pricebook crawl` and for
+    the Scrapy processes Scrapyd starts (docs/scaling-crawls.md); `--sources-dir` wins."""
+    import importlib
+
+    import scrapers.settings
+    from pricebook.settings import Settings
+
+    assert Settings.from_env({"PRICEBOOK_SOURCES_DIR": str(tmp_path)}).sources_dir == str(tmp_path)
+    assert Settings.from_env({}).sources_dir is None
+    monkeypatch.setenv("PRICEBOOK_SOURCES_DIR", str(tmp_path))
+    assert str(tmp_path) == importlib.reload(scrapers.settings).PRICEBOOK_SOURCES_DIR
+    monkeypatch.delenv("PRICEBOOK_SOURCES_DIR")
+    assert importlib.reload(scrapers.settings).PRICEBOOK_SOURCES_DIR is None
+    # the CLI finds a source by name in it (the crawl itself then fails: nothing listens)
+    text = (SOURCES_DIR / "a_huaqiang.toml").read_text("utf-8")
+    (tmp_path / "from_env.toml").write_text(
+        text.replace("{base}", f"http://127.0.0.1:{free_port()}"), "utf-8"
+    )
+    database_url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert pricebook("db", "upgrade", database_url=database_url).returncode == 0
+    env_run = subprocess.run(
+        [sys.executable, "-m", "pricebook.cli", "crawl", "from_env", *FAST, "--timeout", "60"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
+        env={**os.environ, "PRICEBOOK_SOURCES_DIR": str(tmp_path),
+             "PRICEBOOK_DATABASE_URL": database_url},
+    )  # fmt: skip
+    assert "no source named" not in env_run.stdout, env_run.stdout
+    assert "crawling fixture_a_huaqiang" in env_run.stdout  # the file's source, found by name
+    without = pricebook("crawl", "from_env", database_url=database_url)
+    assert "no source named 'from_env'" in without.stderr
 
 
 @pytest.mark.slow
