@@ -210,6 +210,8 @@ class EstimateController(Controller):
         description=_VALIDATE_DOC,
         request_max_body_size=MAX_BODY,
         responses=problem_responses(400, 401, 403, 413, 422, 503),
+        # the body is read and decoded below; the document gets its schema from here (api.spec)
+        opt={"request_body": estimates.EstimateRequest},
     )
     async def validate(
         self,

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
+from pricebook.money import MONEY_PATTERN
+
 #: ids are 32-bit in the database; anything larger cannot exist.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
@@ -25,6 +27,8 @@ MoneyIn = Annotated[
         'at most 10000000.00, e.g. "1050.00"',
         max_length=40,
         examples=["1050.00"],
+        # documented, not enforced by the decoder: parse_money's 422 names the field with a hint
+        extra_json_schema={"pattern": MONEY_PATTERN},
     ),
 ]
 

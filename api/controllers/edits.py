@@ -203,6 +203,7 @@ class PriceEditController(Controller):
         "early; the same amount and period changes nothing (200, `unchanged`). A period "
         "reaching into a later version is 409." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(PriceEdit),
     )
     async def add(
@@ -219,6 +220,7 @@ class PriceEditController(Controller):
         description="`valid_to` between the version's first day (withdraws it) and its end "
         "(a version is only ever shortened)." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end(
@@ -301,6 +303,7 @@ class LaborEditController(Controller):
         summary="Add a labor rate version (supersedes the one in force)",
         description="Branch × labor kind × shop tier × vehicle class." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(LaborRateEdit),
     )
     async def add_rate(
@@ -315,6 +318,7 @@ class LaborEditController(Controller):
         summary="End a labor rate version's validity",
         description=IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end_rate(
@@ -355,6 +359,7 @@ class LaborEditController(Controller):
         description="Part × operation × vehicle class; hours and the labor kind they are paid "
         "at." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(HoursEdit),
     )
     async def add_hours(
@@ -372,6 +377,7 @@ class LaborEditController(Controller):
         summary="End a standard-hours version's validity",
         description=IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end_hours(
@@ -481,6 +487,7 @@ class ChannelController(Controller):
         "closed on it, never rewritten. The same lines again change nothing (200, "
         "`unchanged`); a period reaching into a later card is 409." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(RateCardEdit),
         guards=STAFF,
     )
@@ -503,6 +510,7 @@ class ChannelController(Controller):
         "the branch standard labor rates and the usual price precedence. 404 when the card is "
         "not this channel's." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
         guards=STAFF,
     )
@@ -542,6 +550,7 @@ class AliasController(Controller):
         summary="Add an alias (a name adjusters type for the part)",
         description="The matcher learns it at its next rebuild." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(AliasSet),
     )
     async def add(
@@ -563,6 +572,7 @@ class AliasController(Controller):
         summary="Remove an alias",
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def remove(
@@ -603,6 +613,7 @@ class SynonymController(Controller):
         summary="Add a colloquial term to a group (叶子板 → 翼子板)",
         description="409 when the term is in another group (remove it there first)." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(SynonymGroup),
     )
     async def add(
@@ -624,6 +635,7 @@ class SynonymController(Controller):
         summary="Remove a term from a group",
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def remove(
