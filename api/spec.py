@@ -34,14 +34,21 @@ from api import examples
 #: what `check_request` lets through in a query or path parameter
 NO_NUL = r"^[^\x00]*$"
 REF = "#/components/schemas/{name}"
+_ETAG = r'(W/)?"[^"\x00-\x20\x7f]*"'
+_ETAGS = rf"^{_ETAG}( *, *{_ETAG})*$"
 IF_MATCH = {
     "name": "If-Match",
     "in": "header",
     "required": True,
     "description": "The ETag from the GET of the key's versions (its `ETag` header or `etag`): "
     "428 without it (or with `*`), 412 when the key has changed since.",
-    "schema": {"type": "string", "minLength": 1, "pattern": r"^[^*]*$"},
+    # entity-tags (RFC 9110 §8.8.3); `*` is refused (428), one not current is 412
+    "schema": {"type": "string", "minLength": 1, "pattern": _ETAGS},
 }
+#: a Decimal in a request body: msgspec reads a JSON number or a decimal string (its own
+#: schema says only `format: decimal`, which generators fill with any text); the core then
+#: holds it to its places and bounds (422 naming the field)
+DECIMAL = [{"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,4})?$"}, {"type": "number"}]
 _BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
 
 
@@ -78,6 +85,32 @@ def _strings(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [schema] if kind == "string" or (isinstance(kind, list) and "string" in kind) else []
 
 
+def _nodes(schema: Any) -> list[dict[str, Any]]:
+    """Every schema object inside `schema`, itself included."""
+    if isinstance(schema, list):
+        return [n for item in schema for n in _nodes(item)]
+    if not isinstance(schema, dict):
+        return []
+    return [schema, *(n for value in schema.values() for n in _nodes(value))]
+
+
+def _refused_default(schema: dict[str, Any]) -> bool:
+    """A default of "" the schema itself refuses (`minLength` ≥ 1): the decoder fills it in,
+    the core then refuses it (422), so for a client the field is required."""
+    return schema.get("default") == "" and schema.get("minLength", 0) >= 1
+
+
+def _finish_body(component: dict[str, Any]) -> None:
+    for node in _nodes(component):
+        if node.get("type") == "string" and node.get("format") == "decimal":
+            del node["type"], node["format"]
+            node["anyOf"] = copy.deepcopy(DECIMAL)
+    for name, field in component.get("properties", {}).items():
+        if _refused_default(field):
+            del field["default"]
+            component.setdefault("required", []).append(name)
+
+
 def _finish_parameters(operation: dict[str, Any], handler: HTTPRouteHandler) -> None:
     declared = {}
     for name, field in handler.parsed_fn_signature.parameters.items():
@@ -90,6 +123,9 @@ def _finish_parameters(operation: dict[str, Any], handler: HTTPRouteHandler) -> 
             for string in _strings(schema):
                 if "enum" not in string and "format" not in string:
                     string.setdefault("pattern", NO_NUL)
+        if _refused_default(schema):
+            del schema["default"]
+            parameter["required"] = True
         kwarg = declared.get(parameter["name"])
         for bound, keyword in _BOUNDS.items():
             value = getattr(kwarg, bound, None)
@@ -111,6 +147,8 @@ def finish(app: Litestar, generated: dict[str, Any]) -> dict[str, Any]:
             bodies[(path, method)] = body
     types = sorted(set(bodies.values()), key=lambda t: t.__name__)
     refs, components = msgspec.json.schema_components(types, ref_template=REF)
+    for component in components.values():
+        _finish_body(component)
     spec["components"]["schemas"].update(components)
     ref_of = dict(zip(types, refs, strict=True))
     for (path, method), body in bodies.items():

@@ -151,8 +151,10 @@ def test_parameters_say_their_bounds_and_refuse_nul(spec):
             if parameter["in"] in ("query", "path"):
                 for string in strings:
                     if "enum" not in string and "format" not in string:
-                        assert string["pattern"] == NO_NUL, (method, path, parameter["name"])
+                        label = (method, path, parameter["name"])
+                        assert not re.search(string["pattern"], "a\x00b"), label
     parts = {p["name"]: p for p in spec["paths"]["/api/v1/parts"]["get"]["parameters"]}
+    assert parts["q"]["schema"]["pattern"] == NO_NUL
     assert re.fullmatch(parts["q"]["schema"]["pattern"], "翼子板")
     assert not re.fullmatch(parts["q"]["schema"]["pattern"], "a\x00b")
 
@@ -190,3 +192,35 @@ def test_options_agrees_with_the_document_on_every_path(spec_and_app):
                 "GET", "POST", "PUT", "PATCH", "DELETE"
             }  # fmt: skip
             assert documented == set(route.methods) - {"OPTIONS", "HEAD"}, route.path
+
+
+def test_a_reason_the_core_requires_is_required_in_the_document(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("NewPrice", "EndValidity", "NewChannel", "NewTerm", "Decision"):
+        assert "reason" in schemas[name]["required"], name
+        assert "default" not in schemas[name]["properties"]["reason"]
+    # accepting feedback has a reason of its own when none is given
+    assert "reason" not in schemas["AcceptFeedback"].get("required", [])
+    delete = spec["paths"]["/api/v1/parts/{part_id}/aliases/{alias}"]["delete"]
+    reason = next(p for p in delete["parameters"] if p["name"] == "reason")
+    assert reason["required"] is True and reason["schema"]["minLength"] == 1
+
+
+async def test_a_blank_reason_is_still_the_cores_422_and_nul_a_400(api: Api):
+    staff = api.h("pricing_staff")
+    body = {"code": "X", "name": "n", "kind": "repair_shop", "reason": "  "}
+    r = await api.client.post("/api/v1/channels", json=body, headers=staff)
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = await api.client.post("/api/v1/channels", json={**body, "reason": "a\x00"}, headers=staff)
+    assert r.status_code == 400 and r.json()["field"] == "reason"
+
+
+def test_decimals_in_bodies_are_numbers_or_decimal_strings(spec):
+    hours = spec["components"]["schemas"]["NewStandardHours"]["properties"]["hours"]
+    assert [arm["type"] for arm in hours["anyOf"]] == ["string", "number"]
+    assert re.fullmatch(hours["anyOf"][0]["pattern"], "2.5")
+
+
+def test_validate_documents_a_new_and_a_stored_answer(spec):
+    responses = spec["paths"]["/api/v1/estimates/validate"]["post"]["responses"]
+    assert {"200", "201", "400", "413", "422"} <= set(responses)

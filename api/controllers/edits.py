@@ -33,6 +33,7 @@ from api.controllers import (
 )
 from api.problems import problem, problem_responses
 from api.schemas import (
+    ONE_LINE,
     AliasSet,
     ChannelOut,
     ChannelPage,
@@ -63,9 +64,20 @@ from api.schemas import (
 from pricebook import aliases, labor, prices
 
 ReqCode = Annotated[str, QueryParameter(min_length=1, max_length=64)]
-TermPath = Annotated[str, PathParameter(min_length=1, max_length=50)]
+#: a synonym term or alias in the path: one line, not blank (another is the core's 422)
+TermPath = Annotated[
+    str, PathParameter(min_length=1, max_length=50, schema_extra={"pattern": ONE_LINE})
+]
+#: a group's canonical word to read: any (one nobody can write reads as an empty group)
+GroupPath = Annotated[str, PathParameter(min_length=1, max_length=50)]
 ReasonQuery = Annotated[
-    str, QueryParameter(max_length=1000, description="why: required (422 when missing)")
+    str,
+    QueryParameter(
+        max_length=1000,
+        description="why: required (422 when missing or blank)",
+        # documented, refused by the core (422), not by the decoder
+        schema_extra={"minLength": 1, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
+    ),
 ]
 
 #: what an edit answers besides success
@@ -604,7 +616,7 @@ class SynonymController(Controller):
         description="An unknown canonical word is an empty group: add a term to start it.",
         responses=VERSIONS_ERRORS,
     )
-    async def group(self, state: State, canonical: TermPath) -> Response[SynonymGroup]:
+    async def group(self, state: State, canonical: GroupPath) -> Response[SynonymGroup]:
         found = await run(state, aliases.synonym_group, canonical)
         return _with_etag(to(SynonymGroup, found), found.etag)
 
