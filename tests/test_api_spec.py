@@ -224,3 +224,11 @@ def test_decimals_in_bodies_are_numbers_or_decimal_strings(spec):
 def test_validate_documents_a_new_and_a_stored_answer(spec):
     responses = spec["paths"]["/api/v1/estimates/validate"]["post"]["responses"]
     assert {"200", "201", "400", "413", "422"} <= set(responses)
+
+
+@pytest.mark.parametrize("field", ["part_code", "brand", "name", "reason"])
+async def test_nul_in_a_confirmation_is_a_400_not_a_500(api: Api, field):
+    """Found by schemathesis on PostgreSQL: a part_code with NUL reached the database (500)."""
+    body = {"name": "左前叶子板", "accepted": False, "part_code": "VW1-0001", field: "t\x00x"}
+    r = await api.client.post("/api/v1/match/confirmations", json=body, headers=api.h("admin"))
+    assert r.status_code == 400 and r.json()["field"] == field, r.text
