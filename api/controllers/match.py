@@ -106,10 +106,11 @@ class MatchResponse(Struct):
 
 
 class ConfirmationRequest(Struct, forbid_unknown_fields=True):
-    """A verdict on a name: stored (and looked up) as text, so no NUL anywhere (PostgreSQL
-    cannot store or compare it: a 400, not a 500)."""
+    """A verdict on a name: stored (and looked up) as text, so no NUL in any of it
+    (PostgreSQL cannot store or compare it: a 400 or 422, not a 500)."""
 
-    name: Annotated[str, Meta(max_length=MAX_NAME * 2, pattern=NO_NUL)]
+    #: NUL here is the core's 422 (`check_name`), as every other bad name
+    name: Annotated[str, Meta(max_length=MAX_NAME * 2)]
     accepted: bool
     part_id: Id | None = None
     part_code: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
