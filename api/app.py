@@ -15,13 +15,14 @@ from pathlib import Path
 
 import msgspec
 from litestar import Litestar, Response, Router, get
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.exceptions import MethodNotAllowedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
+from litestar.types import Message, Scope
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -51,6 +52,7 @@ from api.ratelimit import RateLimiter
 from api.rebalance import rebalance_middleware
 from api.security import security_headers
 from api.serve import redact_access_log
+from api.spec import SpecJson, SpecSwagger
 from api.ui import routing_error, template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.settings import Settings
@@ -93,6 +95,26 @@ async def health(state: State) -> Response[Health]:
             headers={"Retry-After": RETRY_AFTER},
         )
     return Response(Health(status="ok", database="ok"))
+
+
+async def allow_every_method(message: Message, scope: Scope) -> None:
+    """`Allow` of an OPTIONS answer: every method of the path. Litestar's own OPTIONS handler
+    lists the methods of the handlers registered first on a path, not those a later
+    controller added to it (GET and POST of /api/v1/prices/resolve: `GET, OPTIONS`)."""
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    handler = scope.get("route_handler")
+    headers = MutableScopeHeaders.from_message(message)
+    if handler is None or "allow" not in headers:
+        return
+    methods = {
+        method
+        for route in scope["app"].routes
+        if isinstance(route, HTTPRoute) and any(h is handler for h in route.route_handlers)
+        for method in route.methods
+    }
+    if methods:
+        headers["Allow"] = ", ".join(sorted(methods))
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -150,13 +172,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "problem+json; money is a decimal string of yuan.",
         path="/schema",
         render_plugins=[
-            SwaggerRenderPlugin(
+            SpecJson(),
+            SpecSwagger(
                 path="/",
                 js_url=f"{SWAGGER}/swagger-ui-bundle.js",
                 css_url=f"{SWAGGER}/swagger-ui.css",
                 standalone_preset_js_url=f"{SWAGGER}/preset.js",
                 favicon=f"<link rel='icon' type='image/png' href='{SWAGGER}/favicon-32x32.png'>",
-            )
+            ),
         ],
         components=Components(
             security_schemes={
@@ -198,7 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotFoundException: routing_error,
             MethodNotAllowedException: routing_error,
         },
-        before_send=[security_headers],
+        before_send=[security_headers, allow_every_method],
         state=State(
             {
                 "settings": settings,

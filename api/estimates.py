@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -209,7 +210,23 @@ class EstimateController(Controller):
         summary="Validate an estimate: every review rule, with reasons, references and cuts",
         description=_VALIDATE_DOC,
         request_max_body_size=MAX_BODY,
-        responses=problem_responses(400, 401, 403, 413, 422, 503),
+        responses={
+            **problem_responses(400, 401, 403, 413, 422, 503),
+            201: ResponseSpec(
+                dict[str, Any],
+                generate_examples=False,
+                description="A new validation, stored: every line with its status, flags and "
+                "amounts; totals, counts by code, deadline, escalation, profile, notes",
+            ),
+            200: ResponseSpec(
+                dict[str, Any],
+                generate_examples=False,
+                description="The stored validation of this estimate id and version "
+                "(`reused: true`): the same answer as when it was new",
+            ),
+        },
+        # the body is read and decoded below; the document gets its schema from here (api.spec)
+        opt={"request_body": estimates.EstimateRequest},
     )
     async def validate(
         self,

@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
+from pricebook.money import MONEY_PATTERN
+
 #: ids are 32-bit in the database; anything larger cannot exist.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
@@ -25,6 +27,8 @@ MoneyIn = Annotated[
         'at most 10000000.00, e.g. "1050.00"',
         max_length=40,
         examples=["1050.00"],
+        # documented, not enforced by the decoder: parse_money's 422 names the field with a hint
+        extra_json_schema={"pattern": MONEY_PATTERN},
     ),
 ]
 
@@ -313,8 +317,31 @@ class Caller(Struct):
 # --- staff writes: versioned keys, aliases, synonyms --------------------------------
 
 #: why the change is made: required by every write (422 when missing or blank)
-Reason = Annotated[str, Meta(max_length=1000, description="why: required (422 when missing)")]
-Term = Annotated[str, Meta(min_length=1, max_length=50, pattern=r"^[^\x00\t\r\n]*$")]
+#: why a change is made: required, but refused by the core (422 naming `reason`), not the
+#: decoder; the document says so (`api.spec` makes a field whose default it refuses required)
+Reason = Annotated[
+    str,
+    Meta(
+        max_length=1000,
+        pattern=r"^[^\x00]*$",  # NUL: 400 (PostgreSQL cannot store it); blank: the core's 422
+        description="why: required (422 when missing or blank)",
+        # the decoder's pattern wins in msgspec's schema: the stricter one goes beside it
+        extra_json_schema={"minLength": 1, "allOf": [{"pattern": r"\S"}]},
+    ),
+]
+#: why, when the server has a default of its own
+OptionalReason = Annotated[str, Meta(max_length=1000, description="why (optional)")]
+#: one line, not blank: what `pricebook.aliases` accepts as a term (a blank one is its 422)
+ONE_LINE = r"^[^\x00\t\r\n]*[^\s\x00][^\x00\t\r\n]*$"
+Term = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=50,
+        pattern=r"^[^\x00\t\r\n]*$",
+        extra_json_schema={"allOf": [{"pattern": ONE_LINE}]},
+    ),
+]
 ShopTier = Literal["4s", "class1", "class2", "class3"]
 VehicleClass = Literal["A", "B", "C", "D", "E"]
 Operation = Literal["replace", "repair", "paint", "remove_refit"]
@@ -641,7 +668,8 @@ class AcceptFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
     #: today when absent
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
-    reason: Reason = ""
+    #: "feedback #id accepted" when absent
+    reason: OptionalReason = ""
     #: price only the item's model (default: drift tasks follow the drifted price's key,
     #: reviewer feedback prices every model)
     model_specific: bool | None = None

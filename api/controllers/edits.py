@@ -33,6 +33,7 @@ from api.controllers import (
 )
 from api.problems import problem, problem_responses
 from api.schemas import (
+    ONE_LINE,
     AliasSet,
     ChannelOut,
     ChannelPage,
@@ -63,9 +64,20 @@ from api.schemas import (
 from pricebook import aliases, labor, prices
 
 ReqCode = Annotated[str, QueryParameter(min_length=1, max_length=64)]
-TermPath = Annotated[str, PathParameter(min_length=1, max_length=50)]
+#: a synonym term or alias in the path: one line, not blank (another is the core's 422)
+TermPath = Annotated[
+    str, PathParameter(min_length=1, max_length=50, schema_extra={"pattern": ONE_LINE})
+]
+#: a group's canonical word to read: any (one nobody can write reads as an empty group)
+GroupPath = Annotated[str, PathParameter(min_length=1, max_length=50)]
 ReasonQuery = Annotated[
-    str, QueryParameter(max_length=1000, description="why: required (422 when missing)")
+    str,
+    QueryParameter(
+        max_length=1000,
+        description="why: required (422 when missing or blank)",
+        # documented, refused by the core (422), not by the decoder
+        schema_extra={"minLength": 1, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
+    ),
 ]
 
 #: what an edit answers besides success
@@ -203,6 +215,7 @@ class PriceEditController(Controller):
         "early; the same amount and period changes nothing (200, `unchanged`). A period "
         "reaching into a later version is 409." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(PriceEdit),
     )
     async def add(
@@ -219,6 +232,7 @@ class PriceEditController(Controller):
         description="`valid_to` between the version's first day (withdraws it) and its end "
         "(a version is only ever shortened)." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end(
@@ -301,6 +315,7 @@ class LaborEditController(Controller):
         summary="Add a labor rate version (supersedes the one in force)",
         description="Branch × labor kind × shop tier × vehicle class." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(LaborRateEdit),
     )
     async def add_rate(
@@ -315,6 +330,7 @@ class LaborEditController(Controller):
         summary="End a labor rate version's validity",
         description=IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end_rate(
@@ -355,6 +371,7 @@ class LaborEditController(Controller):
         description="Part × operation × vehicle class; hours and the labor kind they are paid "
         "at." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(HoursEdit),
     )
     async def add_hours(
@@ -372,6 +389,7 @@ class LaborEditController(Controller):
         summary="End a standard-hours version's validity",
         description=IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def end_hours(
@@ -481,6 +499,7 @@ class ChannelController(Controller):
         "closed on it, never rewritten. The same lines again change nothing (200, "
         "`unchanged`); a period reaching into a later card is 409." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(RateCardEdit),
         guards=STAFF,
     )
@@ -503,6 +522,7 @@ class ChannelController(Controller):
         "the branch standard labor rates and the usual price precedence. 404 when the card is "
         "not this channel's." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
         guards=STAFF,
     )
@@ -542,6 +562,7 @@ class AliasController(Controller):
         summary="Add an alias (a name adjusters type for the part)",
         description="The matcher learns it at its next rebuild." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(AliasSet),
     )
     async def add(
@@ -563,6 +584,7 @@ class AliasController(Controller):
         summary="Remove an alias",
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def remove(
@@ -594,7 +616,7 @@ class SynonymController(Controller):
         description="An unknown canonical word is an empty group: add a term to start it.",
         responses=VERSIONS_ERRORS,
     )
-    async def group(self, state: State, canonical: TermPath) -> Response[SynonymGroup]:
+    async def group(self, state: State, canonical: GroupPath) -> Response[SynonymGroup]:
         found = await run(state, aliases.synonym_group, canonical)
         return _with_etag(to(SynonymGroup, found), found.etag)
 
@@ -603,6 +625,7 @@ class SynonymController(Controller):
         summary="Add a colloquial term to a group (叶子板 → 翼子板)",
         description="409 when the term is in another group (remove it there first)." + IF_MATCH_DOC,
         status_code=201,
+        opt={"if_match": True},
         responses=unchanged(SynonymGroup),
     )
     async def add(
@@ -624,6 +647,7 @@ class SynonymController(Controller):
         summary="Remove a term from a group",
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
+        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def remove(

@@ -131,7 +131,11 @@ class ImportController(Controller):
         self,
         state: State,
         request: Request[Any, Any, Any],
-        kind: Annotated[str, PathParameter(min_length=1, max_length=32)],
+        kind: Annotated[
+            str,
+            # the kinds are documented; another is the core's 422 naming them (`check_kind`)
+            PathParameter(min_length=1, max_length=32, schema_extra={"enum": list(IMPORT_KINDS)}),
+        ],
         data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
         dry_run: FromQuery[bool] = True,
     ) -> ImportReport:

@@ -23,6 +23,7 @@ from api.auth import require
 from api.controllers import NO_STORE, write
 from api.problems import problem_responses
 from api.schemas import MAX_ID, Id
+from api.spec import NO_NUL
 from pricebook.errors import InvalidInput, Unavailable
 from pricebook.matching import MatchResult
 from pricebook.matching.cache import IndexCache
@@ -49,7 +50,7 @@ class MatchRequest(Struct, forbid_unknown_fields=True):
     names: list[str]
     model_id: Annotated[int, Meta(ge=1, le=MAX_ID)] | None = None
     #: brand code or name; taken from the model when only `model_id` is given
-    brand: Annotated[str, Meta(max_length=64)] | None = None
+    brand: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
     top_k: Annotated[int, Meta(ge=1, le=20)] = 5
 
 
@@ -105,13 +106,17 @@ class MatchResponse(Struct):
 
 
 class ConfirmationRequest(Struct, forbid_unknown_fields=True):
+    """A verdict on a name: stored (and looked up) as text, so no NUL in any of it
+    (PostgreSQL cannot store or compare it: a 400 or 422, not a 500)."""
+
+    #: NUL here is the core's 422 (`check_name`), as every other bad name
     name: Annotated[str, Meta(max_length=MAX_NAME * 2)]
     accepted: bool
     part_id: Id | None = None
-    part_code: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    part_code: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     model_id: Id | None = None
-    brand: Annotated[str, Meta(max_length=64)] | None = None
-    reason: Annotated[str, Meta(max_length=500)] = ""
+    brand: Annotated[str, Meta(max_length=64, pattern=NO_NUL)] | None = None
+    reason: Annotated[str, Meta(max_length=500, pattern=NO_NUL)] = ""
 
 
 class ConfirmationOut(Struct):

@@ -63,6 +63,12 @@ class ModelController(Controller):
         responses=READ_ERRORS,
     )
     async def by_vin(
-        self, state: State, vin: Annotated[str, PathParameter(max_length=64)]
+        self,
+        state: State,
+        vin: Annotated[
+            str,
+            # documented (ISO 3779): another is the core's 422 saying why (`vin_problem`)
+            PathParameter(max_length=64, schema_extra={"pattern": r"^[A-HJ-NPR-Z0-9]{17}$"}),
+        ],
     ) -> VinLookup:
         return to(VinLookup, await run(state, catalog.models_by_vin, vin))

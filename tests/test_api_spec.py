@@ -1,0 +1,234 @@
+"""The OpenAPI document says what the server enforces (issue 18): validate's body, If-Match on
+the writes that require it, closed request objects, money patterns, parameter bounds and no
+NUL, and OPTIONS answers listing every method of a path."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from api.app import create_app
+from api.spec import NO_NUL
+from pricebook import migrate
+from pricebook.db import make_engine
+from pricebook.money import MONEY_PATTERN
+from pricebook.settings import Settings
+from tests.test_api_base import Api, api_fixture  # noqa: F401
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture(scope="module")
+def spec_and_app(tmp_path_factory):
+    from litestar.testing import TestClient
+
+    db = tmp_path_factory.mktemp("spec") / "x.db"
+    settings = Settings(database_url=f"sqlite:///{db}")
+    engine = make_engine(settings)
+    migrate.upgrade(engine)
+    engine.dispose()
+    app = create_app(settings)
+    with TestClient(app) as client:
+        spec = client.get("/schema/openapi.json").json()
+        page = client.get("/schema")
+    assert page.status_code == 200 and "EstimateRequest" in page.text  # Swagger embeds it too
+    return spec, app
+
+
+@pytest.fixture(scope="module")
+def spec(spec_and_app):
+    return spec_and_app[0]
+
+
+def resolve(spec: dict, schema: dict) -> dict:
+    while "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def operations(spec: dict):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield path, method, operation
+
+
+def test_validate_declares_its_body_with_the_line_union_discriminated_by_type(spec):
+    body = spec["paths"]["/api/v1/estimates/validate"]["post"]["requestBody"]
+    assert body["required"] is True
+    estimate = resolve(spec, body["content"]["application/json"]["schema"])
+    assert {"estimate_id", "version", "date", "branch", "vehicle", "lines"} <= set(
+        estimate["required"]
+    )
+    lines = estimate["properties"]["lines"]["items"]
+    assert lines["discriminator"]["propertyName"] == "type"
+    assert set(lines["discriminator"]["mapping"]) == {"part", "labor", "consumable", "rescue"}
+    part = resolve(spec, {"$ref": lines["discriminator"]["mapping"]["part"]})
+    assert part["properties"]["type"]["enum"] == ["part"]
+    assert part["properties"]["claimed_unit_price"]["anyOf"][0]["pattern"] == MONEY_PATTERN
+
+
+def _if_match_handlers(app) -> set[tuple[str, str]]:
+    """(path, method) of every handler whose code calls `if_match(request)` (428 without)."""
+    found = set()
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for method, (handler, _) in route.route_handler_map.items():
+                if "if_match(request)" in inspect.getsource(handler.fn):
+                    found.add((route.path_format, method.lower()))
+    return found
+
+
+def test_if_match_is_a_required_header_on_exactly_the_operations_that_enforce_it(spec_and_app):
+    spec, app = spec_and_app
+    declared = set()
+    for path, method, operation in operations(spec):
+        for parameter in operation.get("parameters") or []:
+            if parameter["name"] == "If-Match":
+                assert parameter["in"] == "header" and parameter["required"] is True
+                assert "ETag from the GET" in parameter["description"]
+                declared.add((path, method))
+    enforced = _if_match_handlers(app)
+    assert len(enforced) == 12
+    assert declared == enforced
+    # feedback accept takes an optional If-Match: not declared as required
+    assert ("/api/v1/feedback/{item_id}/accept", "post") not in declared
+
+
+def test_every_request_body_is_closed_as_the_server_closes_it(spec):
+    bodies = 0
+    for path, method, operation in operations(spec):
+        content = (operation.get("requestBody") or {}).get("content", {})
+        if "application/json" not in content:
+            continue
+        bodies += 1
+        schema = resolve(spec, content["application/json"]["schema"])
+        assert schema.get("additionalProperties") is False, (method, path)
+    assert bodies >= 20
+    for name in ("VehicleIn", "ShopIn", "PartLineIn", "NewCardLaborLine", "ResolveItem"):
+        assert spec["components"]["schemas"][name]["additionalProperties"] is False
+
+
+async def test_an_unknown_body_field_is_refused(api: Api):
+    r = await api.client.post(
+        "/api/v1/prices/resolve", json={"items": [{"part_id": 1}], "colour": 1}, headers=api.h()
+    )
+    assert r.status_code == 400 and r.json()["field"] == "colour"
+
+
+def test_money_fields_document_the_pattern_and_length(spec):
+    schemas = spec["components"]["schemas"]
+    for name, field in [("NewPrice", "amount"), ("NewLaborRate", "rate"),
+                        ("RescueLineIn", "claimed_fee"), ("ConsumableLineIn", "unit_price")]:  # fmt: skip
+        money = schemas[name]["properties"][field]
+        assert money["pattern"] == MONEY_PATTERN and money["maxLength"] == 40, (name, field)
+
+
+async def test_a_money_field_against_the_pattern_is_still_a_422_with_a_hint(api: Api):
+    """The pattern is documentation: the server's answer stays parse_money's 422 naming the
+    field, not a decoder 400."""
+    body = {"part_id": 1, "scope": "system", "price_type": "4s", "amount": "1e3",
+            "valid_from": "2031-01-01", "reason": "r"}  # fmt: skip
+    r = await api.client.post(
+        "/api/v1/prices/versions", json=body, headers=api.h("pricing_staff", **{"If-Match": '"x"'})
+    )
+    assert r.status_code == 422 and r.headers["content-type"].startswith(PROBLEM), r.text
+    assert r.json()["field"] == "amount"
+
+
+def test_parameters_say_their_bounds_and_refuse_nul(spec):
+    feedback = {p["name"]: p for p in spec["paths"]["/api/v1/feedback"]["get"]["parameters"]}
+    for name in ("min_age_days", "max_age_days"):
+        assert feedback[name]["schema"]["minimum"] == 0
+        assert feedback[name]["schema"]["maximum"] == 3650
+    for path, method, operation in operations(spec):
+        for parameter in operation.get("parameters") or []:
+            schema = parameter["schema"]
+            strings = [s for s in schema.get("oneOf", [schema]) if s.get("type") == "string"]
+            if parameter["in"] in ("query", "path"):
+                for string in strings:
+                    if "enum" not in string and "format" not in string:
+                        label = (method, path, parameter["name"])
+                        assert not re.search(string["pattern"], "a\x00b"), label
+    parts = {p["name"]: p for p in spec["paths"]["/api/v1/parts"]["get"]["parameters"]}
+    assert parts["q"]["schema"]["pattern"] == NO_NUL
+    assert re.fullmatch(parts["q"]["schema"]["pattern"], "翼子板")
+    assert not re.fullmatch(parts["q"]["schema"]["pattern"], "a\x00b")
+
+
+async def test_nul_and_a_negative_age_are_refused_as_declared(api: Api):
+    r = await api.get("/api/v1/parts?q=a%00b")
+    assert r.status_code == 400 and r.json()["field"] == "q"
+    r = await api.get("/api/v1/feedback?min_age_days=-1", role="reviewer")
+    assert r.status_code == 400 and r.json()["field"] == "min_age_days"
+
+
+@pytest.mark.parametrize(
+    ("url", "allow"),
+    [
+        ("/api/v1/prices/resolve", "GET, OPTIONS, POST"),
+        ("/api/v1/keys", "GET, OPTIONS, POST"),
+        ("/api/v1/prices/versions", "GET, OPTIONS, POST"),
+        ("/api/v1/channels/CH-SHOP1/rate-cards", "GET, OPTIONS, POST"),
+        ("/api/v1/parts/1/aliases", "GET, OPTIONS, POST"),
+        ("/api/v1/feedback", "GET, OPTIONS, POST"),
+        ("/api/v1/estimates/validate", "OPTIONS, POST"),
+        ("/health", "GET, OPTIONS"),
+    ],
+)
+async def test_options_allows_every_method_of_the_path(api: Api, url, allow):
+    r = await api.client.options(url, headers=api.h("admin"))
+    assert r.status_code == 204 and r.headers["allow"] == allow
+
+
+def test_options_agrees_with_the_document_on_every_path(spec_and_app):
+    spec, app = spec_and_app
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path_format in spec["paths"]:
+            documented = {m.upper() for m in spec["paths"][route.path_format]} & {
+                "GET", "POST", "PUT", "PATCH", "DELETE"
+            }  # fmt: skip
+            assert documented == set(route.methods) - {"OPTIONS", "HEAD"}, route.path
+
+
+def test_a_reason_the_core_requires_is_required_in_the_document(spec):
+    schemas = spec["components"]["schemas"]
+    for name in ("NewPrice", "EndValidity", "NewChannel", "NewTerm", "Decision"):
+        assert "reason" in schemas[name]["required"], name
+        assert "default" not in schemas[name]["properties"]["reason"]
+    # accepting feedback has a reason of its own when none is given
+    assert "reason" not in schemas["AcceptFeedback"].get("required", [])
+    delete = spec["paths"]["/api/v1/parts/{part_id}/aliases/{alias}"]["delete"]
+    reason = next(p for p in delete["parameters"] if p["name"] == "reason")
+    assert reason["required"] is True and reason["schema"]["minLength"] == 1
+
+
+async def test_a_blank_reason_is_still_the_cores_422_and_nul_a_400(api: Api):
+    staff = api.h("pricing_staff")
+    body = {"code": "X", "name": "n", "kind": "repair_shop", "reason": "  "}
+    r = await api.client.post("/api/v1/channels", json=body, headers=staff)
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = await api.client.post("/api/v1/channels", json={**body, "reason": "a\x00"}, headers=staff)
+    assert r.status_code == 400 and r.json()["field"] == "reason"
+
+
+def test_decimals_in_bodies_are_numbers_or_decimal_strings(spec):
+    hours = spec["components"]["schemas"]["NewStandardHours"]["properties"]["hours"]
+    assert [arm["type"] for arm in hours["anyOf"]] == ["string", "number"]
+    assert re.fullmatch(hours["anyOf"][0]["pattern"], "2.5")
+
+
+def test_validate_documents_a_new_and_a_stored_answer(spec):
+    responses = spec["paths"]["/api/v1/estimates/validate"]["post"]["responses"]
+    assert {"200", "201", "400", "413", "422"} <= set(responses)
+
+
+@pytest.mark.parametrize("field", ["part_code", "brand", "reason"])
+async def test_nul_in_a_confirmation_is_a_400_not_a_500(api: Api, field):
+    """Found by schemathesis on PostgreSQL: a part_code with NUL reached the database (500)."""
+    body = {"name": "左前叶子板", "accepted": False, "part_code": "VW1-0001", field: "t\x00x"}
+    r = await api.client.post("/api/v1/match/confirmations", json=body, headers=api.h("admin"))
+    assert r.status_code == 400 and r.json()["field"] == field, r.text
