@@ -705,6 +705,54 @@ def _load_static(db: Connection) -> _Static:
     )  # fmt: skip
 
 
+class _BranchRow(NamedTuple):
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    region_id: int
+    authority_limit_fen: int
+
+
+class _ProfileRow(NamedTuple):
+    """What `profile_of` reads of a `rule_profiles` row."""
+
+    id: int
+    code: str
+    branch_id: int | None
+    version: int
+    settings: Any
+
+
+class _Loaded(NamedTuple):
+    """`_load_static_with`'s answer: the static tables, the estimate's vehicle row (None: no
+    such model, or none asked for) and every rule profile version in force on its date."""
+
+    static: _Static
+    vehicle: Any
+    profiles: list[_ProfileRow]
+
+
+def _load_static_with(db: Connection, q: _Statements, model_id: int | None, on: date) -> _Loaded:
+    """PostgreSQL: the four static tables, the vehicle and the profiles in force on `on`, in
+    one statement (`_Statements.static`: a row of JSON arrays) instead of six."""
+    branch_rows, region_rows, type_rows, kind_rows, vehicle, profiles = db.execute(
+        q.static, {"model_id": model_id, "on": on}
+    ).one()
+    branches = {b[0]: _BranchRow(*b) for b in branch_rows or ()}
+    regions = region_rows or ()
+    price_types = {t[0]: PriceTypeInfo(*t) for t in type_rows or ()}
+    kinds = kind_rows or ()
+    static = _Static(
+        branches, {b.code: b for b in branches.values()},
+        {rid: (code, parent_id) for rid, code, parent_id, _ in regions},
+        {rid: f"{name}（{code}）" for rid, code, _, name in regions},
+        price_types, frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
+    )  # fmt: skip
+    return _Loaded(static, vehicle, [_ProfileRow(*p) for p in profiles or ()])
+
+
 _PROFILES: dict[int, review.RuleProfile] = {}
 
 
@@ -915,6 +963,27 @@ class _Statements:
             table.c.id, table.c.created_at, sort_by_parameter_order=True
         )
 
+        if self.pg:
+            # `_load_static_with`: one row, a JSON array per table (each a scalar subquery)
+            def rows(*columns: Any) -> Any:
+                return func.json_agg(func.json_build_array(*columns))
+
+            vehicle = self.vehicle.with_only_columns(func.json_build_array(
+                VehicleModel.id, VehicleModel.code, VehicleModel.name,
+                VehicleModel.vehicle_class, Brand.id, Brand.name,
+            ))  # fmt: skip
+            rpv = RuleProfileVersion
+            self.static = select(
+                select(rows(Branch.id, Branch.code, Branch.name, Branch.parent_id,
+                            Branch.region_id, Branch.authority_limit_fen)).scalar_subquery(),
+                select(rows(Region.id, Region.code, Region.parent_id, Region.name)).scalar_subquery(),
+                select(rows(PriceType.id, PriceType.code, PriceType.name, PriceType.rank)).scalar_subquery(),
+                select(rows(LaborKind.id, LaborKind.code, LaborKind.name)).scalar_subquery(),
+                vehicle.scalar_subquery(),
+                select(rows(rpv.id, rpv.code, rpv.branch_id, rpv.version, rpv.settings))
+                .where(_in_force_on(rpv)).scalar_subquery(),
+            )  # fmt: skip
+
     def _in(self, column: Any, name: str) -> Any:
         return in_list(column, name, postgresql=self.pg)
 
@@ -951,7 +1020,13 @@ def load_refs(
     db = _connection(session)
     memo = _references(db, keep, generation)  # (0–1)
     _looked_up(memo.static is not None, memo.static is None)
-    if memo.static is None:
+    model_id = estimate.vehicle.model_id
+    loaded: _Loaded | None = None
+    if memo.static is None and q.pg:
+        # branches, regions, price types, labor kinds, with the vehicle and the profiles (1)
+        loaded = _load_static_with(db, q, model_id, on)
+        memo.static = loaded.static
+    elif memo.static is None:
         memo.static = _load_static(db)  # branches, regions, price types, labor kinds (4)
     static = memo.static
     branches = static.branches
@@ -979,11 +1054,13 @@ def load_refs(
 
     # the vehicle (0–1)
     vehicle = None
-    model_id = estimate.vehicle.model_id
     if model_id is not None:
         _looked_up(model_id in memo.vehicles, model_id not in memo.vehicles)
         if model_id not in memo.vehicles:
-            row = db.execute(q.vehicle, {"model_id": model_id}).first()
+            if loaded is not None:
+                row = loaded.vehicle
+            else:
+                row = db.execute(q.vehicle, {"model_id": model_id}).first()
             memo.vehicles[model_id] = (
                 None if row is None else review.VehicleInfo(row[0], row[1], row[2], row[4], row[5], row[3])
             )  # fmt: skip
@@ -998,7 +1075,12 @@ def load_refs(
     profile = memo.profiles.get(profile_key)
     _looked_up(profile is not None, profile is None)
     if profile is None:
-        profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
+        if loaded is not None:
+            profile_rows = [
+                p for p in loaded.profiles if p.branch_id is None or p.branch_id in branch_ids
+            ]
+        else:
+            profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
         depth = {bid: n for n, bid in enumerate(branch_ids)}
         profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
         best = profile_rows[0] if profile_rows else None

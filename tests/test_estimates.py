@@ -521,7 +521,8 @@ def test_every_table_whose_rows_validation_keeps_moves_the_generation():
 
     q = estimates._Statements("postgresql")
     kept = [q.vehicle, q.profiles, q.parts, q.components, q.fitment, q.prices, q.labor_rates,
-            q.hours, q.inclusions, q.card_parts, q.card_labor, q.consumables, q.rescue]  # fmt: skip
+            q.hours, q.inclusions, q.card_parts, q.card_labor, q.consumables, q.rescue,
+            q.static]  # fmt: skip
     read = {t.name for st in kept for t in find_tables(st, include_joins=True, include_aliases=True)
             if getattr(t, "name", None) in Base.metadata.tables}  # fmt: skip
     read |= {"branches", "regions", "price_types", "labor_kinds"}  # estimates._load_static
