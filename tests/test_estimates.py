@@ -389,7 +389,11 @@ def test_statement_count_does_not_grow_with_lines(db):
         read = " ".join(statements)
         assert not [kept for kept in KEPT if kept in read], read
     assert cold[0] == cold[1] and warm[0] == warm[1], (cold, warm)
-    assert cold[0] <= 25 and warm[0] < cold[0] - 8, (cold, warm)
+    # PostgreSQL reads the static tables with the vehicle and the profiles, and fitment, prices,
+    # standard hours and inclusions, one statement each (`_Statements.static`,
+    # `_part_refs_statement`)
+    most = 11 if db.engine.dialect.name == "postgresql" else 25
+    assert cold[0] <= most and warm[0] < cold[0] - 7, (cold, warm)
 
 
 def test_kept_answers_with_and_without_a_channel_card_stay_apart(db):
