@@ -712,6 +712,54 @@ def _load_static(db: Connection) -> _Static:
     )  # fmt: skip
 
 
+class _BranchRow(NamedTuple):
+    id: int
+    code: str
+    name: str
+    parent_id: int | None
+    region_id: int
+    authority_limit_fen: int
+
+
+class _ProfileRow(NamedTuple):
+    """What `profile_of` reads of a `rule_profiles` row."""
+
+    id: int
+    code: str
+    branch_id: int | None
+    version: int
+    settings: Any
+
+
+class _Loaded(NamedTuple):
+    """`_load_static_with`'s answer: the static tables, the estimate's vehicle row (None: no
+    such model, or none asked for) and every rule profile version in force on its date."""
+
+    static: _Static
+    vehicle: Any
+    profiles: list[_ProfileRow]
+
+
+def _load_static_with(db: Connection, q: _Statements, model_id: int | None, on: date) -> _Loaded:
+    """PostgreSQL: the four static tables, the vehicle and the profiles in force on `on`, in
+    one statement (`_Statements.static`: a row of JSON arrays) instead of six."""
+    branch_rows, region_rows, type_rows, kind_rows, vehicle, profiles = db.execute(
+        q.static, {"model_id": model_id, "on": on}
+    ).one()
+    branches = {b[0]: _BranchRow(*b) for b in branch_rows or ()}
+    regions = region_rows or ()
+    price_types = {t[0]: PriceTypeInfo(*t) for t in type_rows or ()}
+    kinds = kind_rows or ()
+    static = _Static(
+        branches, {b.code: b for b in branches.values()},
+        {rid: (code, parent_id) for rid, code, parent_id, _ in regions},
+        {rid: f"{name}（{code}）" for rid, code, _, name in regions},
+        price_types, frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
+    )  # fmt: skip
+    return _Loaded(static, vehicle, [_ProfileRow(*p) for p in profiles or ()])
+
+
 _PROFILES: dict[int, review.RuleProfile] = {}
 
 
@@ -753,8 +801,11 @@ class _Statements:
     """The statements `load_refs` and `validate` run, built once per process with bound
     parameters: building a statement (and its cache key) costs more CPU than running it."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, prefix: str = "") -> None:
         self.pg = dialect == "postgresql"
+        #: before every list parameter's name (`_part_refs_statement` combines several of these
+        #: statements, each of which names its part ids `part_ids`)
+        self.prefix = prefix
         self.generation = select(
             ReferenceGeneration.token, ReferenceGeneration.value, ReferenceGeneration.prices
         ).where(ReferenceGeneration.id == 1)
@@ -922,8 +973,87 @@ class _Statements:
             table.c.id, table.c.created_at, sort_by_parameter_order=True
         )
 
+        if self.pg and not prefix:
+            # `_load_static_with`: one row, a JSON array per table (each a scalar subquery)
+            def rows(*columns: Any) -> Any:
+                return func.json_agg(func.json_build_array(*columns))
+
+            vehicle = self.vehicle.with_only_columns(func.json_build_array(
+                VehicleModel.id, VehicleModel.code, VehicleModel.name,
+                VehicleModel.vehicle_class, Brand.id, Brand.name,
+            ))  # fmt: skip
+            rpv = RuleProfileVersion
+            self.static = select(
+                select(rows(Branch.id, Branch.code, Branch.name, Branch.parent_id,
+                            Branch.region_id, Branch.authority_limit_fen)).scalar_subquery(),
+                select(rows(Region.id, Region.code, Region.parent_id, Region.name)).scalar_subquery(),
+                select(rows(PriceType.id, PriceType.code, PriceType.name, PriceType.rank)).scalar_subquery(),
+                select(rows(LaborKind.id, LaborKind.code, LaborKind.name)).scalar_subquery(),
+                vehicle.scalar_subquery(),
+                select(rows(rpv.id, rpv.code, rpv.branch_id, rpv.version, rpv.settings))
+                .where(_in_force_on(rpv)).scalar_subquery(),
+            )  # fmt: skip
+
     def _in(self, column: Any, name: str) -> Any:
-        return in_list(column, name, postgresql=self.pg)
+        return in_list(column, self.prefix + name, postgresql=self.pg)
+
+
+#: `_part_refs_statement`'s kinds: the `_Statements` attribute read, its list parameters'
+#: prefix, and how many leading columns order its rows (as the statement's ORDER BY)
+_PART_REFS = (("fitment", "f_", 0), ("prices", "p_", 1), ("hours", "h_", 0),
+              ("inclusions", "i_", 2))  # fmt: skip
+
+
+@functools.cache
+def _part_refs_statement(kinds: tuple[bool, ...]) -> Any:
+    """PostgreSQL: the fitment, price, standard hours and inclusion statements of `load_refs`
+    (those of `kinds`, in `_PART_REFS` order) as one statement: one row, each statement's rows
+    as a JSON array of arrays (their list parameters prefixed: `f_part_ids`, `p_part_ids`,
+    `p_region_ids` …; `on`, `model_id` and `vclass` shared). One round trip instead of four."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    columns = []
+    for (name, prefix, ordered), wanted in zip(_PART_REFS, kinds, strict=True):
+        if not wanted:
+            continue
+        sub = getattr(_Statements("postgresql", prefix), name).order_by(None).subquery()
+        cols = list(sub.c)
+        rows = func.json_build_array(*cols)
+        if ordered:
+            rows = aggregate_order_by(rows, *cols[:ordered])
+        columns.append(select(func.json_agg(rows)).select_from(sub).scalar_subquery())
+    return select(*columns)
+
+
+class _HoursRow(NamedTuple):
+    id: int
+    part_id: int
+    operation: str
+    hours_centi: int
+    vehicle_class: str
+    valid_from: date
+    code: str
+
+
+def _load_part_refs(
+    db: Connection, kinds: tuple[bool, ...], params: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """`_part_refs_statement(kinds)` run: {kind: its rows, as the statement alone gives them}."""
+    found = iter(db.execute(_part_refs_statement(kinds), params).one())
+    out: dict[str, list[Any]] = {}
+    for (name, _, _), wanted in zip(_PART_REFS, kinds, strict=True):
+        if not wanted:
+            continue
+        rows = next(found) or []
+        if name == "prices":  # dates come as ISO text
+            rows = [
+                (*r[:8], date.fromisoformat(r[8]), r[9] and date.fromisoformat(r[9]), *r[10:])
+                for r in rows
+            ]
+        elif name == "hours":
+            rows = [_HoursRow(*r[:5], date.fromisoformat(r[5]), r[6]) for r in rows]
+        out[name] = rows
+    return out
 
 
 @functools.cache
@@ -958,7 +1088,13 @@ def load_refs(
     db = _connection(session)
     memo = _references(db, keep, generation)  # (0–1)
     _looked_up(memo.static is not None, memo.static is None)
-    if memo.static is None:
+    model_id = estimate.vehicle.model_id
+    loaded: _Loaded | None = None
+    if memo.static is None and q.pg:
+        # branches, regions, price types, labor kinds, with the vehicle and the profiles (1)
+        loaded = _load_static_with(db, q, model_id, on)
+        memo.static = loaded.static
+    elif memo.static is None:
         memo.static = _load_static(db)  # branches, regions, price types, labor kinds (4)
     static = memo.static
     branches = static.branches
@@ -986,11 +1122,13 @@ def load_refs(
 
     # the vehicle (0–1)
     vehicle = None
-    model_id = estimate.vehicle.model_id
     if model_id is not None:
         _looked_up(model_id in memo.vehicles, model_id not in memo.vehicles)
         if model_id not in memo.vehicles:
-            row = db.execute(q.vehicle, {"model_id": model_id}).first()
+            if loaded is not None:
+                row = loaded.vehicle
+            else:
+                row = db.execute(q.vehicle, {"model_id": model_id}).first()
             memo.vehicles[model_id] = (
                 None if row is None else review.VehicleInfo(row[0], row[1], row[2], row[4], row[5], row[3])
             )  # fmt: skip
@@ -1005,7 +1143,12 @@ def load_refs(
     profile = memo.profiles.get(profile_key)
     _looked_up(profile is not None, profile is None)
     if profile is None:
-        profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
+        if loaded is not None:
+            profile_rows = [
+                p for p in loaded.profiles if p.branch_id is None or p.branch_id in branch_ids
+            ]
+        else:
+            profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
         depth = {bid: n for n, bid in enumerate(branch_ids)}
         profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
         best = profile_rows[0] if profile_rows else None
@@ -1069,13 +1212,38 @@ def load_refs(
             parts.setdefault(c.part_id, memo.parts[c.part_id])  # type: ignore[arg-type]
     line_part_ids = list(parts)
 
+    where = (tuple(branch_ids), tuple(region_ids), on)
+    with_labor = bool(line_part_ids) and any(isinstance(l, review.LaborLine) for l in estimate.lines)  # noqa: E741  # fmt: skip
+    # PostgreSQL: what the memo lacks of fitment, prices, standard hours and inclusions comes in
+    # one statement (0–1), each kind's load below taking its rows from it
+    pre: dict[str, list[Any]] = {}
+    if q.pg and line_part_ids:
+        wants = (
+            [pid for pid in line_part_ids if (vehicle.model_id, pid) not in memo.fitted]
+            if vehicle is not None else [],
+            [pid for pid in line_part_ids if (pid, *where) not in memo.prices],
+            [pid for pid in line_part_ids if (pid, vclass, on) not in memo.hours]
+            if with_labor else [],
+            [pid for pid in line_part_ids if pid not in memo.inclusions] if with_labor else [],
+        )  # fmt: skip
+        kinds = tuple(bool(w) for w in wants)
+        if any(kinds):
+            pre = _load_part_refs(db, kinds, {
+                "model_id": vehicle.model_id if vehicle is not None else None,
+                "f_part_ids": wants[0], "p_part_ids": wants[1], "h_part_ids": wants[2],
+                "i_part_ids": wants[3], "p_region_ids": region_ids, "p_branch_ids": branch_ids,
+                "on": on, "vclass": vclass,
+            })  # fmt: skip
+
     # fitment on the selected model (0–1); None: no fitment recorded for the part at all
     fitted: dict[int, bool] = {}
     if vehicle is not None and line_part_ids:
         mid = vehicle.model_id
 
         def load_fitment(keys: list[tuple[int, int]]) -> dict[tuple[int, int], bool]:
-            rows = db.execute(q.fitment, {"model_id": mid, "part_ids": [pid for _, pid in keys]})
+            rows = pre["fitment"] if pre else db.execute(
+                q.fitment, {"model_id": mid, "part_ids": [pid for _, pid in keys]}
+            )  # fmt: skip
             return {(mid, pid): bool(fits) for pid, fits in rows}
 
         memo.fill(memo.fitted, [(mid, pid) for pid in line_part_ids], load_fitment, None)
@@ -1084,11 +1252,9 @@ def load_refs(
                 fitted[pid] = fits
 
     # prices in force for every part and component, on the chain's scopes (0–1)
-    where = (tuple(branch_ids), tuple(region_ids), on)
-
     def load_prices(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[PriceVersion, ...]]:
         found: dict[tuple[Any, ...], list[PriceVersion]] = defaultdict(list)
-        for p in db.execute(
+        for p in pre["prices"] if pre else db.execute(
             q.prices,
             {"part_ids": [k[0] for k in keys], "on": on, "region_ids": region_ids,
              "branch_ids": branch_ids},
@@ -1133,15 +1299,15 @@ def load_refs(
     # their operations, through parts no line names too, with those parts' rows (0–2)
     hours: dict[tuple[int, str], review.HoursRef] = {}
     inclusions: list[review.InclusionRef] = []
-    if line_part_ids and any(isinstance(l, review.LaborLine) for l in estimate.lines):  # noqa: E741
+    if with_labor:
 
         def load_hours(
             keys: list[tuple[Any, ...]],
         ) -> dict[tuple[Any, ...], tuple[review.HoursRef, ...]]:
             found: dict[tuple[Any, ...], list[review.HoursRef]] = defaultdict(list)
-            rows = db.execute(
+            rows = pre["hours"] if pre else db.execute(
                 q.hours, {"part_ids": [k[0] for k in keys], "vclass": vclass, "on": on}
-            )
+            )  # fmt: skip
             for h in rows:
                 found[(h.part_id, vclass, on)].append(review.HoursRef(
                     h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
@@ -1153,9 +1319,8 @@ def load_refs(
             roots: list[int],
         ) -> dict[int, tuple[tuple[int, review.InclusionRef], ...]]:
             found: dict[int, list[tuple[int, review.InclusionRef]]] = defaultdict(list)
-            for root, inc_id, pid, op, included_pid, included_op, *row in db.execute(
-                q.inclusions, {"part_ids": roots}
-            ):
+            rows = pre["inclusions"] if pre else db.execute(q.inclusions, {"part_ids": roots})
+            for root, inc_id, pid, op, included_pid, included_op, *row in rows:
                 found[root].append((inc_id, review.InclusionRef(pid, op, included_pid, included_op)))  # fmt: skip
                 memo.parts[included_pid] = part_info(row)
             return {root: tuple(v) for root, v in found.items()}

@@ -351,3 +351,24 @@ def test_pure_resolution_rules():
         assert (lean.winner, lean.price_type, lean.price_type_reason) == (
             full.winner, full.price_type, full.price_type_reason)  # fmt: skip
         assert lean.candidates == (full.winner,)
+
+
+def test_the_api_encodes_the_core_records_as_its_own():
+    """`api.controllers.prices._out` puts the core's PartRef and Candidates in the answer as
+    they are: they must encode as the API's types do (same fields, order and defaults)."""
+    import msgspec
+
+    from api import schemas
+    from pricebook import prices
+
+    for core, api in ((prices.PartRef, schemas.PartRef), (prices.Candidate, schemas.Candidate)):
+        assert core.__struct_fields__ == api.__struct_fields__
+        assert core.__struct_defaults__ == api.__struct_defaults__
+        assert core.__struct_config__.omit_defaults == api.__struct_config__.omit_defaults
+        assert core.__struct_encode_fields__ == api.__struct_encode_fields__
+    c = prices.Candidate(
+        "branch", "SZ01", "4s", False, Decimal("990.00"), D("2025-01-01"), None, "import",
+        "f.csv", "x", "r", 7, True, "why",
+    )  # fmt: skip
+    as_api = msgspec.convert(c, schemas.Candidate, from_attributes=True)
+    assert msgspec.json.encode(c) == msgspec.json.encode(as_api)
