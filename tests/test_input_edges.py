@@ -173,7 +173,8 @@ async def test_ui_forms_refuse_bad_amounts_in_chinese(ui: Ui) -> None:
             before = session.scalar(select(func.count()).select_from(Price))
     finally:
         engine.dispose()
-    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": str(TODAY), "reason": "x"}
+    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": str(TODAY), "reason": "x",
+            "seen": await ui.seen(pid)}  # fmt: skip
     for value in BAD_AMOUNTS:
         r = await ui.post(f"/parts/{pid}/prices", {**base, "amount": value})
         assert r.status_code == 422 and "金额须为" in r.text, value
