@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 
 __all__ = [
+    "common_by_syllable",
     "fuzzy_syllable",
     "homophones",
     "initials",
@@ -54,7 +55,7 @@ def is_pinyin_query(compact: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _common_by_syllable() -> dict[str, tuple[str, ...]]:
+def common_by_syllable() -> dict[str, tuple[str, ...]]:
     """Toneless syllable → the 3,755 common characters (GB 2312 level 1) read so: what an input
     method offers first for a syllable, and so what a wrong pick is made of."""
     out: dict[str, list[str]] = {}
@@ -70,7 +71,7 @@ def _common_by_syllable() -> dict[str, tuple[str, ...]]:
 
 def homophones(ch: str) -> tuple[str, ...]:
     """The common characters of ``ch``'s toneless syllable (``ch`` itself included)."""
-    return _common_by_syllable().get(pinyin_full(ch), (ch,))
+    return common_by_syllable().get(pinyin_full(ch), (ch,))
 
 
 # An input method's fuzzy pinyin (模糊音): the pairs people confuse and phones accept for each
@@ -91,7 +92,7 @@ def near_homophones(ch: str) -> tuple[str, ...]:
     key = fuzzy_syllable(pinyin_full(ch))
     return tuple(
         c
-        for syllable, chars in _common_by_syllable().items()
+        for syllable, chars in common_by_syllable().items()
         if fuzzy_syllable(syllable) == key
         for c in chars
     )

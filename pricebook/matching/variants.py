@@ -43,6 +43,7 @@ from typing import Any
 from rapidfuzz.distance import Levenshtein
 
 from pricebook.matching.index import CatalogEntry
+from pricebook.matching.pinyin import common_by_syllable
 
 __all__ = ["Variant", "generate", "is_held_out", "split"]
 
@@ -121,20 +122,6 @@ def _syllable(ch: str) -> str:
     return lazy_pinyin(ch)[0] if _CJK.match(ch) else ch
 
 
-@cache
-def _common_by_syllable() -> dict[str, tuple[str, ...]]:
-    """Toneless syllable → the GB 2312 level-1 characters read so (the common ones)."""
-    out: dict[str, list[str]] = {}
-    for hi in range(0xB0, 0xD8):
-        for lo in range(0xA1, 0xFF):
-            try:
-                ch = bytes((hi, lo)).decode("gb2312")
-            except UnicodeDecodeError:
-                continue
-            out.setdefault(_syllable(ch), []).append(ch)
-    return {k: tuple(v) for k, v in out.items()}
-
-
 def _near_syllables(syl: str) -> list[str]:
     """Syllables an input method's fuzzy pinyin confuses with ``syl`` (common ones only)."""
     m = _SYLLABLE.match(syl)
@@ -142,7 +129,7 @@ def _near_syllables(syl: str) -> list[str]:
         return []
     initial, final = m.group(1) or "", m.group(2)
     out = [_FUZZY.get(initial, initial) + final, initial + _FUZZY.get(final, final)]
-    table = _common_by_syllable()
+    table = common_by_syllable()
     return [s for s in dict.fromkeys(out) if s != syl and s in table]
 
 
@@ -197,7 +184,7 @@ def _typo_positions(base: str) -> list[int]:
 def _homophone(rng: random.Random, base: str, *, near: bool) -> str | None:
     positions = _typo_positions(base)
     rng.shuffle(positions)
-    table = _common_by_syllable()
+    table = common_by_syllable()
     for i in positions:
         syl = _syllable(base[i])
         pool_syl = _near_syllables(syl) if near else [syl]
