@@ -788,42 +788,31 @@ class MatchIndex:
             if score > scores.get(i, 0.0):
                 scores[i] = score
 
-        for core in dict.fromkeys((q.core, q.written_core)):
+        def score_core(core: str, penalty: float = 0.0) -> None:
+            """The block's cores against `core`, each score less `penalty` (a reading of the
+            query that needed a correction must beat the floor by that much)."""
             for _, score, i in process.extract(
                 core,
                 block.cores,
                 scorer=scorer,
                 processor=None,
                 limit=cfg.core_limit,
-                score_cutoff=cfg.floor,
+                score_cutoff=cfg.floor + penalty,
             ):
-                keep(i, score)
+                keep(i, score - penalty)
+
+        for core in dict.fromkeys((q.core, q.written_core)):
+            score_core(core)
         undoubled = _DOUBLED.sub(r"\1", q.written_core)
         if undoubled != q.written_core:
             # A character typed twice (倒车镜镜总成): the name with it once, at a small cost, so
             # that a name really written with it twice (大灯灯泡) still wins.
             for core in dict.fromkeys((_DOUBLED.sub(r"\1", q.core), undoubled)):
-                for _, score, i in process.extract(
-                    core,
-                    block.cores,
-                    scorer=scorer,
-                    processor=None,
-                    limit=cfg.core_limit,
-                    score_cutoff=cfg.floor + cfg.doubled_penalty,
-                ):
-                    keep(i, score - cfg.doubled_penalty)
+                score_core(core, cfg.doubled_penalty)
         if q.bare_core and q.bare_core != q.core:
             # The query's bracketed note dropped: a part without the note is the same part,
             # but one that also carries the note is better.
-            for _, score, i in process.extract(
-                q.bare_core,
-                block.cores,
-                scorer=scorer,
-                processor=None,
-                limit=cfg.core_limit,
-                score_cutoff=cfg.floor + cfg.note_dropped_penalty,
-            ):
-                keep(i, score - cfg.note_dropped_penalty)
+            score_core(q.bare_core, cfg.note_dropped_penalty)
         if cfg.pinyin_weight > 0:
             for py in dict.fromkeys((q.core_pinyin, q.written_pinyin)):
                 if not py:
