@@ -389,8 +389,8 @@ def search_filters(session: Session) -> SearchFilters:
     from pricebook.models import Brand, Category
 
     return SearchFilters(
-        categories=[tuple(r) for r in session.execute(select(Category.code, Category.name).order_by(Category.code))],
-        brands=[tuple(r) for r in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))],
+        categories=[(c, n) for c, n in session.execute(select(Category.code, Category.name).order_by(Category.code))],
+        brands=[(c, n) for c, n in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))],
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -21,7 +22,7 @@ from pricebook.settings import Settings
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def _engine(settings: Settings):
+def _engine(settings: Settings) -> Engine:
     from pricebook.db import make_engine
 
     return make_engine(settings)
@@ -266,7 +267,7 @@ def _model_id(snapshot, value: str | None) -> int | None:  # type: ignore[no-unt
     if value.isdigit() and int(value) in snapshot.model_brands:
         return int(value)
     if value in snapshot.model_codes:
-        return snapshot.model_codes[value]
+        return int(snapshot.model_codes[value])
     raise InvalidInput(f"unknown model {value!r} (give a model id or code)", field="model")
 
 
@@ -323,7 +324,7 @@ TYPED_MAX_FALSE_AUTO_ACCEPT = 0.005
 
 
 def _eval_failures(
-    report,  # type: ignore[no-untyped-def]
+    report: Any,
     min_top1: float,
     max_false: float,
     min_top3: float | None = None,
@@ -568,7 +569,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     try:
-        return args.handler(args, settings)
+        code: int | None = args.handler(args, settings)
+        return code or 0
     except ImportRejected as exc:
         for error in exc.errors:
             print(f"error: {exc.kind}: {error}", file=sys.stderr)

@@ -33,6 +33,8 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
     Date,
     Integer,
     Text,
@@ -50,11 +52,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit, hints, review
-from pricebook.catalog import Page, normalize_oe
+from pricebook.catalog import Page
 from pricebook.db import as_utc, dialect_of, in_list
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import Version, plan_version
 from pricebook.labor import applied_rate
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
@@ -442,7 +445,7 @@ def run_matcher(
 # ------------------------------------------------------------------------------------------------
 
 
-def _in_force(model: Any, on: date) -> Any:
+def _in_force(model: Any, on: date | BindParameter[date]) -> Any:
     return and_(
         model.valid_from <= on,
         or_(model.valid_to.is_(None), model.valid_to > on),
@@ -496,8 +499,9 @@ class _Place:
             parent.code if parent else None,
         )  # fmt: skip
         return cls(
-            info, chain, [s.target_id for s in chain if s.scope == "branch"],
-            [s.target_id for s in chain if s.scope == "region"],
+            info, chain,
+            [s.target_id for s in chain if s.scope == "branch" and s.target_id is not None],
+            [s.target_id for s in chain if s.scope == "region" and s.target_id is not None],
         )  # fmt: skip
 
 
@@ -585,7 +589,7 @@ class _References:
             resolved={}, consumables=last(self.consumables), inclusions={},
         )  # fmt: skip
         kinds = (fresh.vehicles, fresh.parts, fresh.fitted, fresh.prices, fresh.hours)
-        fresh.entries = sum(map(len, kinds)) + len(fresh.consumables)
+        fresh.entries = sum(len(k) for k in kinds) + len(fresh.consumables)
         return fresh
 
     def fill(
@@ -966,7 +970,7 @@ class _Statements:
             EstimateValidation.id, EstimateValidation.created_at, EstimateValidation.created_by,
             EstimateValidation.request, EstimateValidation.result,
         ).where(EstimateValidation.id == bindparam("id"))  # fmt: skip
-        table = EstimateValidation.__table__
+        table = EstimateValidation.metadata.tables[EstimateValidation.__tablename__]
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
         # several validations in one statement, RETURNING in the order of their rows
         self.insert_many = insert(table).returning(
@@ -1018,7 +1022,7 @@ def _part_refs_statement(kinds: tuple[bool, ...]) -> Any:
             continue
         sub = getattr(_Statements("postgresql", prefix), name).order_by(None).subquery()
         cols = list(sub.c)
-        rows = func.json_build_array(*cols)
+        rows: ColumnElement[Any] = func.json_build_array(*cols)
         if ordered:
             rows = aggregate_order_by(rows, *cols[:ordered])
         columns.append(select(func.json_agg(rows)).select_from(sub).scalar_subquery())
@@ -1051,7 +1055,10 @@ def _load_part_refs(
                 for r in rows
             ]
         elif name == "hours":
-            rows = [_HoursRow(*r[:5], date.fromisoformat(r[5]), r[6]) for r in rows]
+            rows = [
+                _HoursRow(r[0], r[1], r[2], r[3], r[4], date.fromisoformat(r[5]), r[6])
+                for r in rows
+            ]
         out[name] = rows
     return out
 
@@ -1148,7 +1155,10 @@ def load_refs(
                 p for p in loaded.profiles if p.branch_id is None or p.branch_id in branch_ids
             ]
         else:
-            profile_rows = list(db.execute(q.profiles, {"branch_ids": branch_ids, "on": on}))
+            profile_rows = [
+                _ProfileRow(r.id, r.code, r.branch_id, r.version, r.settings)
+                for r in db.execute(q.profiles, {"branch_ids": branch_ids, "on": on})
+            ]
         depth = {bid: n for n, bid in enumerate(branch_ids)}
         profile_rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
         best = profile_rows[0] if profile_rows else None
@@ -1236,7 +1246,7 @@ def load_refs(
             })  # fmt: skip
 
     # fitment on the selected model (0–1); None: no fitment recorded for the part at all
-    fitted: dict[int, bool] = {}
+    fitted: dict[int, bool | None] = {}
     if vehicle is not None and line_part_ids:
         mid = vehicle.model_id
 
@@ -1259,7 +1269,10 @@ def load_refs(
             {"part_ids": [k[0] for k in keys], "on": on, "region_ids": region_ids,
              "branch_ids": branch_ids},
         ):  # fmt: skip
-            found[(p[1], *where)].append(PriceVersion(*p[:7], from_fen(p[7]), *p[8:]))
+            found[(p[1], *where)].append(PriceVersion(
+                p[0], p[1], p[2], p[3], p[4], p[5], p[6], from_fen(p[7]), p[8], p[9], p[10], p[11],
+                p[12], p[13],
+            ))  # fmt: skip
         return {k: tuple(v) for k, v in found.items()}
 
     memo.fill(memo.prices, [(pid, *where) for pid in line_part_ids], load_prices, ())
@@ -1278,21 +1291,21 @@ def load_refs(
             raise InvalidInput(f"no channel with code {channel!r}", field="shop.channel_code")
         card = found_card
     card_parts, card_labor = card.parts, card.labor
-    kinds, kind_code = static.labor_kinds, static.labor_kind_code
+    labor_kinds, kind_code = static.labor_kinds, static.labor_kind_code
     for line in estimate.lines:
-        if isinstance(line, review.LaborLine) and line.labor_kind not in kinds:
+        if isinstance(line, review.LaborLine) and line.labor_kind not in labor_kinds:
             raise InvalidInput(
-                f"line {line.index + 1}: labor_kind must be one of {', '.join(sorted(kinds))}",
+                f"line {line.index + 1}: labor_kind must be one of {', '.join(sorted(labor_kinds))}",
                 field=f"lines[{line.index}].labor_kind",
             )
     rates_key = (tuple(branch_ids), estimate.shop.tier, vclass, on)
     rate_rows = memo.labor_rates.get(rates_key)
     _looked_up(rate_rows is not None, rate_rows is None)
     if rate_rows is None:
-        rate_rows = memo.labor_rates[rates_key] = db.execute(
+        rate_rows = memo.labor_rates[rates_key] = list(db.execute(
             q.labor_rates,
             {"branch_ids": branch_ids, "tier": estimate.shop.tier, "vclass": vclass, "on": on},
-        ).all()  # fmt: skip
+        ))  # fmt: skip
     labor = _labor_rates(rate_rows, branch_ids, branches, card_labor, channel, kind_code)
 
     # standard hours of the parts the labor lines act on, and every inclusion reachable from
@@ -1391,7 +1404,7 @@ def load_refs(
         resolved=resolved,
         branch=place.branch, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
         matches=matches, components=components, fitted=fitted, price_versions=versions, chain=chain,
-        price_types=price_types, card_parts=card_parts, labor_rates=labor, labor_kinds=kinds,
+        price_types=price_types, card_parts=card_parts, labor_rates=labor, labor_kinds=labor_kinds,
         hours=hours, inclusions=tuple(inclusions), consumables=consumables, rescue=rescue,
         earlier=tuple(earlier),
     )  # fmt: skip
@@ -1596,7 +1609,7 @@ def store_validations(
     if len(unstored) == 1:
         rows = [db.execute(q.insert, unstored[0].row).one()]
     else:
-        rows = db.execute(q.insert_many, [u.row for u in unstored]).all()
+        rows = list(db.execute(q.insert_many, [u.row for u in unstored]).all())
     return [
         Validation(row.id, row.created_at, u.actor, False, False, u.result_json)
         for u, row in zip(unstored, rows, strict=True)
@@ -1847,7 +1860,8 @@ def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
     for code, severity in settings.severities.items():
         if code not in review.CODES or severity not in ("info", "warning", "error"):
             raise InvalidInput(f"{field}.severities: {code}={severity} is not a rule code and severity", field=f"{field}.severities")  # fmt: skip
-    return msgspec.to_builtins(settings)
+    built: dict[str, Any] = msgspec.to_builtins(settings)
+    return built
 
 
 def import_review_config(

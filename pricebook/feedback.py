@@ -80,7 +80,8 @@ def _insert_unless_open(session: Session, values: dict[str, Any]) -> int | None:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
+        # the same on_conflict API; mypy sees two dialects' Insert classes under one name
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     unresolved = ", ".join(f"'{s}'" for s in FEEDBACK_UNRESOLVED)
     # the predicates of the partial unique indexes (migration 0005): linked items are not keys
     if values["branch_id"] is None:

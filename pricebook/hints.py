@@ -105,6 +105,7 @@ def describe(
     whose message is about the parameter itself)."""
     path, text = split(message)
     text = text.rstrip(" -")
+    field: str | None
     if found := _MISSING.match(text):
         field = join(path, found.group(1))
         return field, f"{field} is required"

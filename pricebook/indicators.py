@@ -231,19 +231,19 @@ def _localization(
         if b in branches
     }
     # localized prices in force of the top parts (1)
-    held: dict[tuple[str, int], set[tuple[int, int | None]]] = defaultdict(set)
-    for part_id, model_id, scope, region_id, branch_id in session.execute(
+    held: dict[tuple[str, int | None], set[tuple[int, int | None]]] = defaultdict(set)
+    for part_id, for_model, scope, at_region, at_branch in session.execute(
         select(Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id).where(
             Price.part_id.in_(parts), Price.scope != "system", in_force_clause(on)
         )
     ):
-        target = branch_id if scope == "branch" else region_id
-        held[(scope, target)].add((part_id, model_id))
+        target = at_branch if scope == "branch" else at_region
+        held[(scope, target)].add((part_id, for_model))
     localized = total = 0
     for chain in chains.values():
         have: set[tuple[int, int | None]] = set()
         for step in chain:
-            have |= held.get((step.scope, step.target_id), set())  # type: ignore[arg-type]
+            have |= held.get((step.scope, step.target_id), set())
         for m, p in pairs:
             total += 1
             localized += (p, m) in have or (p, None) in have

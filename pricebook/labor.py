@@ -296,8 +296,9 @@ def standard_hours(
         "hours": (StandardHours.hours_centi, StandardHours.id),
         "-hours": (StandardHours.hours_centi.desc(), StandardHours.id),
     }[sort]
-    rows = session.execute(stmt.order_by(*order, StandardHours.id).limit(limit).offset(offset))
-    rows = list(rows)
+    rows = list(
+        session.execute(stmt.order_by(*order, StandardHours.id).limit(limit).offset(offset))
+    )
     keys = {(h.part_id, h.operation) for h, *_ in rows}
     included: dict[tuple[int, str], list[Inclusion]] = {k: [] for k in keys}
     if keys:
@@ -431,7 +432,7 @@ def _id_of(session: Session, model: Any, code: str, field: str, what: str) -> in
     found = session.scalar(select(model.id).where(model.code == code))
     if found is None:
         raise InvalidInput(f"no {what} with code {code!r}", field=field)
-    return found
+    return int(found)
 
 
 def labor_kind_id(session: Session, code: str) -> int:
@@ -704,12 +705,12 @@ def channel_page(session: Session, *, on: date, limit: int = 50, offset: int = 0
         categories.setdefault(card_id, []).append(code)
     items = []
     for cid, code, name, kind, branch in rows:
-        card = cards.get(cid)
+        current = cards.get(cid)
         summary = None
-        if card is not None:
+        if current is not None:
             summary = CardSummary(
-                card.id, card.valid_from, card.valid_to, kinds.get(card.id, []),
-                categories.get(card.id, []),
+                current.id, current.valid_from, current.valid_to, kinds.get(current.id, []),
+                categories.get(current.id, []),
             )  # fmt: skip
         items.append(ChannelListing(cid, code, name, kind, branch, summary))
     return Page(items, total, limit, offset)
@@ -809,7 +810,7 @@ def _lines_for_audit(
 ) -> dict[str, list[dict[str, str | None]]]:
     """A card's lines as the audit log keeps them: codes, and amounts as text."""
 
-    def text(value: Decimal | None) -> str | None:
+    def text(value: Decimal | str | None) -> str | None:
         return None if value is None else str(value)
 
     labor_lines, parts_lines = _readable_lines(session, lines)

@@ -16,16 +16,27 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
-from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, dialect_of, in_list, in_select
 from pricebook.errors import Conflict, InvalidInput, NotFound, PricebookError, StaleVersion
 from pricebook.history import Version, plan_version
 from pricebook.history import in_force as version_in_force
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     PRICE_SCOPES,
     PRICE_SOURCES,
@@ -80,7 +91,7 @@ class PriceVersion(msgspec.Struct, frozen=True):
         )
 
 
-def in_force_clause(on: date):
+def in_force_clause(on: date) -> ColumnElement[bool]:
     return and_(
         Price.valid_from <= on,
         or_(Price.valid_to.is_(None), Price.valid_to > on),
@@ -356,8 +367,8 @@ def resolve(
             chosen = query.price_type
             reason = f"price type {chosen} requested"
         elif ranked:
-            chosen = min(ranked, key=lambda r: (r[0][2], r[0][0], r[0][1]))[1]
-            chosen = price_types[chosen.price_type_id].code
+            top = min(ranked, key=lambda r: (r[0][2], r[0][0], r[0][1]))[1]
+            chosen = price_types[top.price_type_id].code
             reason = f"no price type requested: {chosen} is the highest-ranked type with a price"
         else:
             reason = "no price in force"
@@ -657,11 +668,11 @@ def load_and_resolve(
         branch = branch_by_code.get(r.branch) if r.branch else None
         if branch is None and r.channel and channels.get(r.channel) is not None:
             branch = branches.get(channels[r.channel])  # type: ignore[arg-type]
-        key = branch.id if branch is not None else None
-        if key not in chain_cache:
-            chain_cache[key] = (branch, chain_for(branch, branches, regions))
-            steps_of[id(chain_cache[key][1])] = chain_steps(chain_cache[key][1])
-        chains.append(chain_cache[key])
+        branch_key = branch.id if branch is not None else None
+        if branch_key not in chain_cache:
+            chain_cache[branch_key] = (branch, chain_for(branch, branches, regions))
+            steps_of[id(chain_cache[branch_key][1])] = chain_steps(chain_cache[branch_key][1])
+        chains.append(chain_cache[branch_key])
 
     part_ids = {r.part_id for r in requests if r.part_id is not None}
     oes = {normalize_oe(r.oe) for r in requests if r.oe}

@@ -50,7 +50,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from pricebook.catalog import normalize_oe
+from pricebook.matching.normalize import normalize_oe
 from pricebook.money import round_yuan
 from pricebook.prices import (
     AGREEMENTS,
@@ -698,7 +698,7 @@ def identify(line: PartLine, refs: Refs) -> tuple[PartInfo | None, str | None, M
         if pid is not None and pid in refs.parts:
             return refs.parts[pid], "oe", None
     if match is not None and match.decision == "matched" and match.part_id in refs.parts:
-        return refs.parts[match.part_id], "custom_name", match  # type: ignore[index]
+        return refs.parts[match.part_id], "custom_name", match
     return None, None, match
 
 
@@ -730,11 +730,11 @@ def price_cap(part: PartInfo, estimate: Estimate, refs: Refs) -> tuple[str | Non
             f"policy agreement {agreement.code}",
         )
     tier = estimate.shop.tier
-    code = refs.profile.settings.max_price_type_by_tier.get(tier)
+    cap = refs.profile.settings.max_price_type_by_tier.get(tier)
     return (
-        code,
-        f"{TIER_ZH.get(tier, tier)} 最高按 {code}",
-        f"a {tier} shop may claim up to {code}",
+        cap,
+        f"{TIER_ZH.get(tier, tier)} 最高按 {cap}",
+        f"a {tier} shop may claim up to {cap}",
     )
 
 
@@ -1728,6 +1728,7 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         if key is not None:
             first_of.setdefault(key, index)
 
+    line: PartLine | LaborLine | ConsumableLine | RescueLine
     results: dict[int, LineResult] = {}
     excluded: dict[int, Flag] = {}  # part-line index -> the flag that excluded it
     notes: list[Note] = assumed_notes(estimate, refs)

@@ -21,7 +21,7 @@ from pricebook.models import (
 def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport | ConfigReport]:
     """Import every kind of the demo catalogue in one transaction; loading twice changes nothing.
     Then ANALYZE every table written (PostgreSQL; `pricebook.db.analyze`)."""
-    reports = []
+    reports: list[ImportReport | ConfigReport] = []
     rows_by_kind = demo_rows()
     with transaction(engine) as session:
         for kind, rows in rows_by_kind.items():

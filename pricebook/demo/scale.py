@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, text
 
-from pricebook.catalog import normalize_oe
 from pricebook.db import analyze, session_factory
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     Branch,
     Brand,
@@ -36,7 +36,7 @@ MODELS_PER_PLATFORM = 3
 
 
 def _copy_rows(
-    session: Any, table: Any, columns: list[str], rows: Iterator[tuple], bar: ProgressBar
+    session: Any, table: Any, columns: list[str], rows: Iterator[tuple[Any, ...]], bar: ProgressBar
 ) -> int:
     connection = session.connection()
     count = 0
@@ -117,7 +117,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                     "vehicle_class", "price_band", "manufacturer_code", "search_text"], model_rows, bar)  # fmt: skip
         bar.finish()
 
-        def part_rows() -> Iterator[tuple]:
+        def part_rows() -> Iterator[tuple[Any, ...]]:
             for i in range(parts):
                 t = templates[i % len(templates)]
                 p = i // len(templates)
@@ -132,7 +132,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                     "oe_normalized", "is_assembly", "universal"], part_rows(), bar)  # fmt: skip
         bar.finish()
 
-        def alias_rows() -> Iterator[tuple]:
+        def alias_rows() -> Iterator[tuple[Any, ...]]:
             for i in range(parts):
                 t = templates[i % len(templates)]
                 for alias in [a for a in t["aliases"].split("|") if a]:
@@ -142,7 +142,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
         _copy_rows(session, PartAlias.__table__, ["part_id", "alias"], alias_rows(), bar)
         bar.finish()
 
-        def fitment_rows() -> Iterator[tuple]:
+        def fitment_rows() -> Iterator[tuple[Any, ...]]:
             for i in range(parts):
                 p = i // len(templates)
                 for m in range(MODELS_PER_PLATFORM):
@@ -157,7 +157,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
         keys_needed = -(-prices * 5 // 6)
         per_part = min(keys_per_part, -(-keys_needed // parts))
 
-        def price_rows() -> Iterator[tuple]:
+        def price_rows() -> Iterator[tuple[Any, ...]]:
             written = 0
             for i in range(parts):
                 base_fen = rng.randrange(5_000, 500_000)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import getpass
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from pricebook import audit
-from pricebook.catalog import model_search_text, normalize_oe, pinyin_forms
+from pricebook.catalog import model_search_text, pinyin_forms
 from pricebook.db import analyze, session_factory
 from pricebook.errors import Conflict, ImportRejected, InvalidInput, RowError
 from pricebook.history import Version, plan_version
 from pricebook.io.tables import Row, TableLimits, read_table
 from pricebook.labor import MAX_HOURS, MAX_RATE
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     BRANCH_KINDS,
     CHANNEL_KINDS,
@@ -296,11 +297,11 @@ def _upsert(
     attr = getattr(model, key)
     existing: dict[str, Any] = {}
     for chunk in _chunks(list(desired)):
-        for obj in session.scalars(select(model).where(attr.in_(chunk))):
-            existing[getattr(obj, key)] = obj
+        for stored in session.scalars(select(model).where(attr.in_(chunk))):
+            existing[getattr(stored, key)] = stored
     entity = model.__tablename__
     entries: list[dict[str, Any]] = []
-    new_objects = []
+    new_objects: list[Any] = []  # instances of `model`, whose columns mypy cannot see
     for code, values in desired.items():
         obj = existing.get(code)
         if obj is None:
@@ -350,7 +351,7 @@ def _entry(
 
 def _ensure_links(
     ctx: _Context, model: type[Base], wanted: Iterable[tuple[Any, ...]], columns: tuple[str, ...],
-    existing: set[tuple[Any, ...]], *, extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
+    existing: Container[Any], *, extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
 ) -> None:  # fmt: skip
     """Add link rows (aliases, fitment, components …) that are missing; existing ones stay."""
     ordered = list(dict.fromkeys(wanted))  # the file's order, so exports list links as imported
@@ -633,7 +634,7 @@ def _apply_versions(
     """Plan every new version against the stored ones (and earlier rows of the same file), then
     close superseded versions and insert new ones in bulk."""
     session = ctx.session
-    table = model.__table__  # type: ignore[attr-defined]
+    table = model.metadata.tables[model.__tablename__]
     if not ctx.dry_run:  # the locks staff edits take, before the versions are read
         lock_version_keys(
             session, table.name, [dict(zip(key_columns, i.key, strict=True)) for i in items]
@@ -707,11 +708,10 @@ def _bulk_insert(session: Session, table: Any, records: list[dict[str, Any]]) ->
         # COPY is several times faster than multi-row INSERT for large imports.
         columns = list(records[0])
         raw = connection.connection.driver_connection
+        assert raw is not None  # a pooled connection is open
         with (
             raw.cursor() as cursor,
-            cursor.copy(  # type: ignore[union-attr]
-                f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-            ) as copy,
+            cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
             for record in records:
                 copy.write_row([record[c] for c in columns])
@@ -920,8 +920,10 @@ def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         stored_lines[r.rate_card_id].add(
             ("labor", r.labor_kind_id, r.rate_fen, r.pct_of_standard_bp)
         )
-    for r in session.execute(select(RateCardParts)).scalars():
-        stored_lines[r.rate_card_id].add(("parts", r.category_id, r.price_type_id, r.discount_bp))
+    for rp in session.execute(select(RateCardParts)).scalars():
+        stored_lines[rp.rate_card_id].add(
+            ("parts", rp.category_id, rp.price_type_id, rp.discount_bp)
+        )
     items = [
         _NewVersion(card["row"], (channel,), valid_from, card["valid_to"],
                     frozenset(card["lines"].values()),
@@ -979,8 +981,8 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     desired: dict[str, str] = {term: canonical for term, (_, canonical) in stored.items()}
     if not stored:
         for group in default_synonym_groups():
-            for term in group:
-                desired.setdefault(term, group[0])
+            for member in group:
+                desired.setdefault(member, group[0])
         ctx.report.notes.append(
             f"synonym_terms was empty: started from the {len(desired)} shipped terms"
         )

@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pricebook.errors import InvalidInput
 from pricebook.money import quote
@@ -80,9 +81,9 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     if hasattr(value, "date") and hasattr(value, "hour"):  # openpyxl gives datetimes for dates
-        return value.date().isoformat()  # type: ignore[attr-defined]
+        return str(value.date().isoformat())
     if hasattr(value, "isoformat"):
-        return value.isoformat()  # type: ignore[attr-defined]
+        return str(value.isoformat())
     if isinstance(value, float):
         # Excel keeps numbers as float; repr is the shortest text that reads back the same.
         text = repr(value)
@@ -233,7 +234,7 @@ def write_table(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> int:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
 
-    def text(value: str) -> WriteOnlyCell:
+    def text(value: str) -> Any:  # openpyxl's WriteOnlyCell is a factory function, not a type
         # Text cells keep codes such as "0001" and amounts exactly as written; data_type "s"
         # keeps anything that looks like a formula a string (openpyxl makes "=…" a formula).
         cell = WriteOnlyCell(sheet, value=neutralise(value))

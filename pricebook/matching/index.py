@@ -677,7 +677,12 @@ class MatchIndex:
 
         # 2. Learned mappings, most specific scope first.
         key = q.normalized.compact
-        for scope in ((key, "model", model_id), (key, "brand", brand_id), (key, "global", None)):
+        scopes: tuple[tuple[str, str, int | None], ...] = (
+            (key, "model", model_id),
+            (key, "brand", brand_id),
+            (key, "global", None),
+        )
+        for scope in scopes:
             if scope[1] != "global" and scope[2] is None:
                 continue
             part_id = self._learned_accept.get(scope)

@@ -56,7 +56,7 @@ def to_simplified(text: str) -> str:
     """Traditional → simplified Chinese (a no-op for text that is already simplified)."""
     if text.isascii():
         return text
-    return _t2s().convert(text)
+    return str(_t2s().convert(text))
 
 
 # NFKC already folds full-width forms (（ → (, ［ → [, ＬＨ → LH, digits, the ideographic space);

@@ -107,11 +107,11 @@ class SynonymTable:
         out: list[str] = []
         i = 0
         while i < n:
-            term = choice[i]
-            if term is None:
+            taken = choice[i]
+            if taken is None:
                 out.append(text[i])
                 i += 1
             else:
-                out.append(self._canonical[term])
-                i += len(term)
+                out.append(self._canonical[taken])
+                i += len(taken)
         return "".join(out)

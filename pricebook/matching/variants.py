@@ -106,7 +106,8 @@ def is_held_out(standard_name: str) -> bool:
 
 def split(variants: Iterable[Variant]) -> tuple[list[Variant], list[Variant]]:
     """(tuning half, held-out half)."""
-    tuning, held = [], []
+    tuning: list[Variant] = []
+    held: list[Variant] = []
     for v in variants:
         (held if v.held_out else tuning).append(v)
     return tuning, held
@@ -270,7 +271,7 @@ def _spaces(rng: random.Random, text: str) -> str:
 
 
 def _traditional(rng: random.Random, text: str) -> str:
-    full = _s2t().convert(text)
+    full = str(_s2t().convert(text))
     if rng.random() < 0.5:
         return full
     # Mixed: some characters only (a phone's input method switched halfway).
