@@ -493,11 +493,13 @@ class HoursKeyView:
     versions: list[Any]
     includes: list[IncludedOperation]
     etag: str
+    #: the ETag of what the operation includes (`labor.set_inclusions` checks it)
+    includes_etag: str
 
 
 def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
     from pricebook.errors import NotFound
-    from pricebook.labor import hours_versions
+    from pricebook.labor import hours_versions, inclusion_etag
 
     row = session.get(StandardHours, version_id)
     if row is None:
@@ -507,5 +509,6 @@ def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
     found = hours_versions(session, {"part_id": row.part_id, "operation": row.operation,
                                      "vehicle_class": row.vehicle_class})  # fmt: skip
     included = inclusions(session, {(row.part_id, row.operation)})[(row.part_id, row.operation)]
+    etag = inclusion_etag((i.part_id, i.operation) for i in included)
     return HoursKeyView(part.id, part.code, part.name, row.operation, row.vehicle_class,
-                        found.versions, included, found.etag)  # fmt: skip
+                        found.versions, included, found.etag, etag)  # fmt: skip

@@ -27,13 +27,13 @@ from pricebook.models import (
 )
 from tests.test_ui import ENGLISH, Ui, ui_fixture  # noqa: F401  (the fixture)
 
-ETAG = re.compile(r'name="etag" value="([^"]*)"')
 TODAY = date.today()
 KINDS = ("sheet_metal", "paint", "mechanical", "electrical", "remove_refit")
 
 
-def _etag(page: str) -> str:
-    match = ETAG.search(page)
+def _etag(page: str, section: str = "edit") -> str:
+    """The ETag the form in section `section` carries."""
+    match = re.search(rf'<section id="{section}">.*?name="etag" value="([^"]*)"', page, re.S)
     assert match, "the form carries the key's ETag"
     return html.unescape(match.group(1))
 
@@ -300,6 +300,7 @@ async def test_reviewers_see_the_labor_pages_but_cannot_change_anything(ui: Ui) 
         ("/standard-hours", {"part": "VW1-0002", "reason": "x"}),
         (f"{hours_url}/versions", {"hours": "1", "reason": "x", "etag": '"x"'}),
         (f"{hours_url}/end", {"version": "1", "reason": "x", "etag": '"x"'}),
+        (f"{hours_url}/includes", {"keep": "paint@VW1-0001", "reason": "x", "etag": '"x"'}),
         ("/channels", {"code": "CH-X", "name": "x", "kind": "repair_shop", "reason": "x"}),
         ("/channels/CH-SHOP1/cards", {"labor_rate_paint": "1", "reason": "x", "etag": '"x"'}),
         ("/channels/CH-SHOP1/cards/end", {"version": "1", "reason": "x", "etag": '"x"'}),
@@ -385,6 +386,50 @@ async def test_staff_create_and_supersede_standard_hours(ui: Ui) -> None:
                 .order_by(StandardHours.valid_from)
             ).all()
             assert rows == [75, 90]
+    finally:
+        engine.dispose()
+
+
+async def test_staff_change_what_an_operation_includes(ui: Ui) -> None:
+    """The fender's replacement includes its own remove & refit (test catalogue): staff drop
+    that and add the bracket's; a stale form, a self-inclusion and an unknown part are refused
+    in Chinese; the change is audited with the set before and after."""
+    await ui.login("pricing_staff")
+    listed = (await ui.client.get("/standard-hours?operation=replace&q=VW1-0001")).text
+    url = re.search(r'href="(/standard-hours/\d+)"', listed).group(1)
+    page = (await ui.client.get(url)).text
+    seen = _etag(page, "includes-edit")
+    form = {"add_part": "VW1-0004", "add_operation": "remove_refit", "reason": "手册更新",
+            "etag": seen}  # fmt: skip
+    r = await ui.post(f"{url}/includes", form, page=url)  # nothing kept: the old one goes
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].endswith("?done=updated#includes-edit")
+    after = (await ui.client.get(r.headers["location"])).text
+    assert "已保存包含项目" in after
+    shown = re.search(r'<dd id="includes">(.*?)</dd>', after, re.S).group(1)
+    assert "大灯支架（左） 拆装" in shown and "左前翼子板 拆装" not in shown
+    listed = (await ui.client.get("/standard-hours?operation=replace&q=VW1-0001")).text
+    assert "大灯支架（左） 拆装" in listed
+    stale = await ui.post(f"{url}/includes", {**form, "add_part": "VW1-0003"}, page=url)
+    assert stale.status_code == 412 and "已被他人修改" in _shown_error(stale.text, "includes")
+    fresh = _etag(after, "includes-edit")
+    for part, operation, expected in (("VW1-0001", "replace", "不能包含它自己"),
+                                      ("NOPE-9", "paint", "没有编码为"),
+                                      ("VW1-0003", "", "请选择要新增的作业")):  # fmt: skip
+        bad = await ui.post(f"{url}/includes", {**form, "etag": fresh, "add_part": part,
+                                                "add_operation": operation}, page=url)  # fmt: skip
+        assert bad.status_code == 422, (part, bad.status_code)
+        assert expected in _shown_error(bad.text, "includes")
+        assert 'id="err-add_part"' in bad.text or 'id="err-add_operation"' in bad.text
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            entry = session.scalars(
+                select(AuditEntry).where(AuditEntry.entity == "operation_inclusions")
+            ).one()  # fmt: skip
+            assert entry.before == {"includes": ["remove_refit@VW1-0001"]}
+            assert entry.after == {"includes": ["remove_refit@VW1-0004"]}
+            assert entry.reason == "手册更新" and entry.actor.endswith("test pricing_staff")
     finally:
         engine.dispose()
 

@@ -48,7 +48,8 @@ CHANNEL_KIND_NAMES = {"repair_shop": "合作修理厂", "dealer_group": "经销�
 #: what a save did, as the confirmation says it (the core's `LaborWrite.action`)
 DONE = {"created": "已新增", "superseded": "已保存新版本（原版本在新版本生效当天结束）",
         "closed": "已提前结束版本", "withdrawn": "已撤销版本（该版本从未生效）",
-        "unchanged": "内容与现行版本相同，没有变化"}  # fmt: skip
+        "unchanged": "内容与现行版本相同，没有变化", "updated": "已保存包含项目",
+        "same": "包含项目没有变化"}  # fmt: skip
 NAMES = {"tiers": TIER_NAMES, "operations": OPERATION_NAMES, "classes": CLASS_NAMES,
          "labor_kinds": LABOR_KINDS, "channel_kinds": CHANNEL_KIND_NAMES,
          "sources": SOURCE_NAMES}  # fmt: skip
@@ -508,6 +509,34 @@ def _end_hours(
                                     reason=values["reason"], expected_etag=etag)  # fmt: skip
 
 
+INCLUDES_FIELDS = ("add_part", "add_operation", "reason", "etag")
+
+
+def _set_includes(
+    session: Session, version_id: int, keep: list[str], values: dict[str, str], actor: str
+) -> labor.InclusionSet:
+    """The set an inclusions form asks for: the included operations it kept ticked, and the
+    one it adds."""
+    view = labor_lists.hours_key_view(session, version_id)
+    etag = _etag(values)
+    pairs = []
+    for item in keep:
+        operation, _, code = item.partition("@")
+        pairs.append((code, operation))
+    if values["add_part"] or values["add_operation"]:
+        if not values["add_part"]:
+            raise InvalidInput("请填写要新增的配件编码", field="add_part")
+        _choice(values["add_operation"], OPERATION_NAMES, "add_operation", "要新增的作业")
+        pairs.append((values["add_part"], values["add_operation"]))
+    try:
+        return labor.set_inclusions(session, view.part_id, view.operation, pairs, actor=actor,
+                                    reason=values["reason"], expected_etag=etag)  # fmt: skip
+    except InvalidInput as exc:
+        if exc.field and exc.field.startswith("includes["):  # the core's field: the added pair
+            raise InvalidInput(exc.message, field="add_part") from None
+        raise
+
+
 class StandardHoursPages(Controller):
     path = "/standard-hours"
     guards = [login_required()]  # noqa: RUF012
@@ -551,6 +580,9 @@ class StandardHoursPages(Controller):
     async def detail(
         self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
     ) -> Template:
+        if done in ("updated", "same"):  # the confirmation sits by the form the redirect scrolls to
+            return await self._detail(request, state, version_id,
+                                      includes_saved=_flash(done))  # fmt: skip
         return await self._detail(request, state, version_id, saved=_flash(
             done, "/standard-hours", "返回标准工时列表"))  # fmt: skip
 
@@ -567,6 +599,8 @@ class StandardHoursPages(Controller):
         end = {"version": str(current.id) if current else "", "valid_to": today.isoformat(),
                "reason": ""} | (end_form or {})  # fmt: skip
         operation = OPERATION_NAMES.get(view.operation, view.operation)
+        extra.setdefault("includes_form", {"add_part": view.part_code, "add_operation": "",
+                                           "reason": ""})  # fmt: skip
         return render(request, "standard_hours_one.html", {
             "title": f"标准工时 · {view.part_name} {operation}", "nav": "standard-hours",
             "view": view, "page_id": version_id, "today": today, "current": current,
@@ -586,6 +620,23 @@ class StandardHoursPages(Controller):
             return await self._detail(request, state, version_id, _status(exc), form=values,
                                       **_failure(exc, "edit"))  # fmt: skip
         return Redirect(f"/standard-hours/{written.version.id}?done={written.action}#history",
+                        status_code=303)  # fmt: skip
+
+    @post("/{version_id:int}/includes", guards=STAFF, status_code=303)
+    async def includes(
+        self, request: Request[Any, Any, Any], state: State, version_id: PathId
+    ) -> Redirect | Template:
+        raw = await request.form()
+        keep = [str(v)[:200] for v in raw.getall("keep")] if "keep" in raw else []
+        values = _values(raw, INCLUDES_FIELDS)
+        try:
+            written = await write(state, _set_includes, version_id, keep[:100], values,
+                                  request.state.ui_user.actor)  # fmt: skip
+        except PricebookError as exc:
+            return await self._detail(request, state, version_id, _status(exc),
+                                      includes_form=values, **_failure(exc, "includes"))  # fmt: skip
+        done = "updated" if written.action == "updated" else "same"
+        return Redirect(f"/standard-hours/{version_id}?done={done}#includes-edit",
                         status_code=303)  # fmt: skip
 
     @post("/{version_id:int}/end", guards=STAFF, status_code=303)

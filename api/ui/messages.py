@@ -60,6 +60,8 @@ RULES = (
     _rule(InvalidInput, r"no region with (?:id|code) (\S+)", "没有地区 {0}。"),
     _rule(InvalidInput, r"no price type with (?:id|code) (\S+)", "没有价格类型 {0}。"),
     _rule(InvalidInput, r"no category with code (\S+)", "没有配件分类 {0}。"),
+    _rule(InvalidInput, r"no part with code (.+)$", "没有编码为 {0} 的配件。"),
+    _rule(InvalidInput, r"an operation cannot include itself", "作业不能包含它自己。"),
     # labor rates, standard hours, channels and rate cards (`pricebook.labor`)
     _rule(Conflict, r"channel (.+) exists$", "渠道代码 {0} 已存在：请换一个代码，或打开该渠道修改。"),
     _rule(NotFound, r"no channel with code (.+)$", "没有渠道 {0}。"),
