@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook.catalog import Page
 from pricebook.errors import InvalidInput
+from pricebook.labor import applied_rate
 from pricebook.models import (
     Branch,
     Category,
@@ -115,6 +116,34 @@ class LaborRateListRow:
     source: str
     created_by: str
     reason: str
+    #: with a channel: the rate its card in force makes of this standard rate (None: the card
+    #: has no line for the kind, the standard applies), and the card's percentage if it is one
+    channel_rate: Decimal | None = None
+    channel_pct: Decimal | None = None
+
+
+def _card_labor_lines(
+    session: Session, channel: str, on: date
+) -> tuple[int | None, dict[int, Any]]:
+    """A channel's branch and the labor lines (by labor kind) of its card in force on `on`:
+    two statements. InvalidInput for an unknown channel."""
+    found = session.execute(
+        select(Channel.id, Channel.branch_id).where(Channel.code == channel)
+    ).first()
+    if found is None:
+        raise InvalidInput(f"no channel with code {channel}", field="channel")
+    card = (
+        select(RateCard.id)
+        .where(RateCard.channel_id == found[0], _in_force(RateCard, on))
+        .order_by(RateCard.valid_from.desc(), RateCard.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    lines = {
+        line.labor_kind_id: line
+        for line in session.scalars(select(RateCardLabor).where(RateCardLabor.rate_card_id == card))
+    }
+    return found[1], lines
 
 
 def list_labor_rates(
@@ -127,11 +156,14 @@ def list_labor_rates(
     kind: str = "",
     shop_tier: str = "",
     vehicle_class: str = "",
+    channel: str = "",
     sort: str = "branch",
     limit: int | None = 50,
     offset: int = 0,
 ) -> Page:
-    """The branch standard labor rates in force on `on`, one version per key."""
+    """The branch standard labor rates in force on `on`, one version per key. With `channel`:
+    the rates of the channel's branch (all, for a channel of no branch), each with the rate the
+    channel's card in force makes of it (`pricebook.labor.applied_rate`, the review's rule)."""
     stmt = (
         select(LaborRate, Branch.code, Branch.name, Region.name, LaborKind.code, LaborKind.name)
         .join(Branch, Branch.id == LaborRate.branch_id)
@@ -153,6 +185,11 @@ def list_labor_rates(
         stmt = stmt.where(LaborRate.shop_tier == shop_tier)
     if vehicle_class:
         stmt = stmt.where(LaborRate.vehicle_class == vehicle_class)
+    card_lines: dict[int, Any] = {}
+    if channel:
+        channel_branch, card_lines = _card_labor_lines(session, channel, on)
+        if channel_branch is not None:
+            stmt = stmt.where(LaborRate.branch_id == channel_branch)
     order = _order(sort, {
         "branch": (Branch.code, LaborKind.code, LaborRate.shop_tier, LaborRate.vehicle_class),
         "region": (Region.code, Branch.code, LaborKind.code),
@@ -163,13 +200,18 @@ def list_labor_rates(
         "from": (LaborRate.valid_from,),
     }, LaborRate.id)  # fmt: skip
     rows, total = _page(session, stmt, order, limit, offset)
-    items = [
-        LaborRateListRow(
-            r.id, bcode, bname, rname, kcode, kname, r.shop_tier, r.vehicle_class,
-            from_fen(r.rate_fen), r.valid_from, r.valid_to, r.source, r.created_by, r.reason,
-        )
-        for r, bcode, bname, rname, kcode, kname in rows
-    ]  # fmt: skip
+    items = []
+    for r, bcode, bname, rname, kcode, kname in rows:
+        standard = from_fen(r.rate_fen)
+        applied: tuple[Decimal | None, Decimal | None] = (None, None)
+        if (line := card_lines.get(r.labor_kind_id)) is not None:
+            got = applied_rate(standard, bcode, True, channel, line.rate_fen,
+                               line.pct_of_standard_bp)  # fmt: skip
+            applied = (got.rate, got.pct_of_standard)
+        items.append(LaborRateListRow(
+            r.id, bcode, bname, rname, kcode, kname, r.shop_tier, r.vehicle_class, standard,
+            r.valid_from, r.valid_to, r.source, r.created_by, r.reason, *applied,
+        ))  # fmt: skip
     return Page(items, total, limit or total, offset)
 
 

@@ -48,9 +48,10 @@ def _load(ui: Ui, kind: str, rows: list[dict[str, str]]) -> None:
 
 
 def _rates(n: int) -> list[dict[str, str]]:
-    """`n` more labor rates (GD01 and SZ01, every kind, tier and class), rate 100.01, 100.02 …"""
-    keys = [(b, k, t, c) for b in ("GD01", "SZ01") for k in KINDS for t in SHOP_TIERS
-            for c in VEHICLE_CLASSES if (b, k, t, c) != ("SZ01", "paint", "4s", "B")]  # fmt: skip
+    """`n` more labor rates (GD01 and SZ01 in turn, every kind, tier and class), rate 100.01,
+    100.02 …"""
+    keys = [(b, k, t, c) for k in KINDS for t in SHOP_TIERS for c in VEHICLE_CLASSES
+            for b in ("GD01", "SZ01") if (b, k, t, c) != ("SZ01", "paint", "4s", "B")]  # fmt: skip
     return [
         {"branch_code": b, "labor_kind": k, "shop_tier": t, "vehicle_class": c,
          "rate_yuan": f"{100 + (i + 1) / 100:.2f}", "valid_from": "2025-01-01", "valid_to": ""}
@@ -124,6 +125,21 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     assert "共 2 条" in paint  # GD01's and SZ01's
     text = (await ui.client.get("/labor-rates", params={"q": "深圳"})).text
     assert f"共 {sz_count} 条" in text
+    # a channel: its branch's rates, each with what the channel's card makes of it
+    shop = (await ui.client.get("/labor-rates?channel=CH-SHOP1&kind=paint")).text
+    rows = _rows(shop, "labor-rates")
+    paint_4s_b = next(r for r in rows if "110.00" in r)
+    assert "99.00" in paint_4s_b and "标准的 90.00%" in paint_4s_b
+    assert all("深圳中心支公司" in r for r in rows) and len(rows) > 1
+    other = (await ui.client.get("/labor-rates?channel=CH-SHOP1&kind=sheet_metal")).text
+    assert "费率卡未约定，按标准" in other
+    nope = (await ui.client.get("/labor-rates?channel=NOPE")).text
+    assert "没有渠道 NOPE" in nope
+    card = _csv(
+        (await ui.client.get("/labor-rates/export.csv?channel=CH-SHOP1&kind=paint")).content
+    )
+    assert card[0][-1] == "渠道适用单价（元）"
+    assert [row[-1] for row in card[1:] if row[6] == "110.00"] == ["99.00"]
     # an unknown sort key falls back to the default instead of failing
     assert (await ui.client.get("/labor-rates?sort=drop")).status_code == 200
 

@@ -33,7 +33,7 @@ from api.ui.messages import zh
 from pricebook import catalog, labor, labor_lists, prices
 from pricebook.errors import Conflict, InvalidInput, PricebookError
 from pricebook.io.importers import LABOR_KINDS
-from pricebook.models import VEHICLE_CLASSES, Part
+from pricebook.models import VEHICLE_CLASSES, Channel, Part
 from pricebook.money import MoneyError, parse_money, parse_plain
 
 Q = Annotated[str, QueryParameter(max_length=100)]
@@ -124,7 +124,9 @@ def _etag(values: Mapping[str, str]) -> str:
 def _refs(session: Session) -> dict[str, Any]:
     """What the filters and forms offer: branches, regions, price types, categories."""
     refs = prices.reference_lists(session)
-    return {"refs": refs, "categories": catalog.search_filters(session).categories}
+    channels = [(c.code, c.name) for c in session.scalars(select(Channel).order_by(Channel.code))]
+    return {"refs": refs, "categories": catalog.search_filters(session).categories,
+            "channels": channels}  # fmt: skip
 
 
 def _on(value: str) -> date:
@@ -183,7 +185,7 @@ def _terms_text(card: labor_lists.CardListing | None, kind: str) -> str:
 
 RATES = Listing(
     fetch=labor_lists.list_labor_rates,
-    filters=("q", "branch", "region", "kind", "shop_tier", "vehicle_class"),
+    filters=("q", "branch", "region", "kind", "shop_tier", "vehicle_class", "channel"),
     sorts=labor_lists.LABOR_RATE_SORTS,
     columns=(
         ("机构代码", lambda r: r.branch_code), ("机构", lambda r: r.branch_name),
@@ -193,6 +195,7 @@ RATES = Listing(
         ("生效日期", lambda r: r.valid_from), ("失效日期", lambda r: r.valid_to),
         ("来源", lambda r: SOURCE_NAMES.get(r.source, r.source)),
         ("修改人", lambda r: _person(r.created_by)), ("原因", lambda r: r.reason),
+        ("渠道适用单价（元）", lambda r: r.channel_rate),
     ),
 )  # fmt: skip
 HOURS = Listing(
