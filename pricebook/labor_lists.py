@@ -39,6 +39,8 @@ from pricebook.models import (
 )
 from pricebook.money import from_fen
 
+#: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
+MAX_ID = 2**31 - 1
 #: sort keys the listings accept (each also as `-key`); the first is the default
 LABOR_RATE_SORTS = ("branch", "region", "kind", "tier", "class", "rate", "from")
 HOURS_SORTS = ("part", "category", "operation", "class", "kind", "hours", "from")
@@ -508,7 +510,7 @@ def labor_rate_key_view(session: Session, version_id: int) -> LaborRateKeyView:
     from pricebook.errors import NotFound
     from pricebook.labor import labor_rate_versions
 
-    row = session.get(LaborRate, version_id)
+    row = session.get(LaborRate, version_id) if version_id <= MAX_ID else None
     if row is None:
         raise NotFound(f"no labor_rates version with id {version_id}", field="id")
     branch = session.get(Branch, row.branch_id)
@@ -543,7 +545,7 @@ def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
     from pricebook.errors import NotFound
     from pricebook.labor import hours_versions, inclusion_etag
 
-    row = session.get(StandardHours, version_id)
+    row = session.get(StandardHours, version_id) if version_id <= MAX_ID else None
     if row is None:
         raise NotFound(f"no standard_hours version with id {version_id}", field="id")
     part = session.get(Part, row.part_id)

@@ -580,3 +580,35 @@ async def test_every_labor_form_error_reads_in_chinese(ui: Ui) -> None:
         assert r.status_code in {409, 412, 422}, (path, data, r.status_code)
         shown = _shown_error(r.text, which).replace("NOPE", "")
         assert not ENGLISH.search(shown), (path, data, shown)
+
+
+async def test_odd_addresses_and_forms_are_never_a_server_error(ui: Ui) -> None:
+    """Hand-made addresses and forms get a page or a Chinese 4xx, never a 500."""
+    await ui.login("pricing_staff")
+    big = 2**53
+    for path in (f"/labor-rates/{big}", f"/standard-hours/{big}", "/channels/%E4%B8%8D%E5%AD%98",
+                 "/labor-rates?page=-3&on=2026-13-45&sort=--rate&q=%25_%5C",
+                 "/labor-rates?region=NOPE", "/labor-rates/export.csv?region=NOPE",
+                 "/standard-hours?page=99999&sort=-hours", "/channels?sort=-card&on=1900-01-01",
+                 "/channels/export.csv?price_type=NOPE"):  # fmt: skip
+        r = await ui.client.get(path)
+        assert r.status_code < 500, (path, r.status_code)
+        assert "Internal" not in r.text
+    page, url = await _rate_page(ui)
+    etag = _etag(page)
+    for path, data in (
+        (f"/labor-rates/{big}/versions", {"rate": "1", "valid_from": "2026-01-01",
+                                          "reason": "x", "etag": etag}),
+        (f"{url}/end", {"version": str(big), "valid_to": "2026-01-01", "reason": "x",
+                        "etag": etag}),
+        (f"{url}/versions", {"rate": "１２", "valid_from": "2026-02-30", "reason": "x" * 5000,
+                             "etag": etag}),
+        ("/channels/CH-SHOP1/cards/end", {"version": "abc", "valid_to": "x", "reason": "x",
+                                          "etag": etag}),
+        ("/channels/NOPE/cards", {"labor_rate_paint": "1", "valid_from": "2026-01-01",
+                                  "reason": "x", "etag": etag}),
+        ("/standard-hours/1/includes", {"keep": "bogus", "reason": "x", "etag": etag}),
+        ("/channels", {"code": "x" * 300, "name": "y", "kind": "nope", "reason": "x"}),
+    ):  # fmt: skip
+        r = await ui.post(path, data, page="/labor-rates")
+        assert 400 <= r.status_code < 500, (path, r.status_code)
