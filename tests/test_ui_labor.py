@@ -476,6 +476,7 @@ async def test_channel_list_shows_cards_filters_and_exports(ui: Ui) -> None:
     assert [row[0] for row in table[1:]] == ["CH-SHOP1", "PP-GD-01"]
     assert table[1][4] == "2025-01-01" and table[1][6] == "喷漆 标准工时费的 90.00%"
     one = (await ui.client.get("/channels/CH-SHOP1")).text
+    assert 'href="/labor-rates?channel=CH-SHOP1"' in one
     assert "现行费率卡" in one and "机构标准工时费的 90.00%" in one and "保存费率卡" not in one
     missing = await ui.client.get("/channels/NOPE")
     assert missing.status_code == 404 and "没有渠道" in missing.text
