@@ -4,6 +4,7 @@ supersede and end forms (reason required, ETag carried, Chinese errors, reviewer
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import html
 import io
@@ -211,6 +212,29 @@ async def test_staff_create_a_labor_rate_then_see_it_in_the_list_and_its_history
             assert entry.reason == "2027 年度工时费标准" and entry.actor.endswith(
                 "test pricing_staff"
             )
+    finally:
+        engine.dispose()
+
+
+async def test_two_staff_creating_the_same_rate_at_once_make_one_version(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    token = await ui.token("/labor-rates/new")
+    form = {"branch": "SZ01", "kind": "mechanical", "shop_tier": "class2", "vehicle_class": "D",
+            "valid_from": TODAY.isoformat(), "_csrf_token": token}  # fmt: skip
+    answers = await asyncio.gather(*(
+        ui.client.post("/labor-rates", data={**form, "rate": rate, "reason": f"同时新增 {rate}"})
+        for rate in ("70.00", "71.00")
+    ))  # fmt: skip
+    assert sorted(r.status_code for r in answers) == [303, 409]
+    refused = next(r for r in answers if r.status_code == 409)
+    assert "已有工时单价" in _shown_error(refused.text, "create")
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            made = session.scalars(
+                select(LaborRate).where(LaborRate.reason.like("同时新增%"))
+            ).all()
+            assert len(made) == 1
     finally:
         engine.dispose()
 

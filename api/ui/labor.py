@@ -31,7 +31,7 @@ from api.ui.common import SOURCE_NAMES, PathId, parse_date, parse_int, render, r
 from api.ui.listing import PAGE_SIZE, csv_response, pages, parse_sort, query, sort_links
 from api.ui.messages import zh
 from pricebook import catalog, labor, labor_lists, prices
-from pricebook.errors import Conflict, InvalidInput, PricebookError
+from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersion
 from pricebook.io.importers import LABOR_KINDS
 from pricebook.models import VEHICLE_CLASSES, Channel, Part
 from pricebook.money import MoneyError, parse_money, parse_plain
@@ -122,7 +122,7 @@ def _etag(values: Mapping[str, str]) -> str:
 
 
 def _refs(session: Session) -> dict[str, Any]:
-    """What the filters and forms offer: branches, regions, price types, categories."""
+    """What the filters and forms offer: branches, regions, price types, categories, channels."""
     refs = prices.reference_lists(session)
     channels = [(c.code, c.name) for c in session.scalars(select(Channel).order_by(Channel.code))]
     return {"refs": refs, "categories": catalog.search_filters(session).categories,
@@ -299,14 +299,21 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
     valid_to = _optional_date(values["valid_to"], "valid_to")
     key = labor.labor_rate_key(session, branch=values["branch"], labor_kind=kind, shop_tier=tier,
                                vehicle_class=vclass)  # fmt: skip
-    existing = labor.labor_rate_versions(session, key)
-    if existing.versions:
-        raise KeyExists("该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
-                        field="branch", url=f"/labor-rates/{existing.versions[-1].id}")  # fmt: skip
-    return labor.write_labor_rate(
-        session, key, rate=rate, valid_from=valid_from, valid_to=valid_to, actor=actor,
-        reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
-    )  # fmt: skip
+
+    def exists() -> KeyExists:
+        latest = labor.labor_rate_versions(session, key).versions[-1]
+        return KeyExists("该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
+                         field="branch", url=f"/labor-rates/{latest.id}")  # fmt: skip
+
+    if labor.labor_rate_versions(session, key).versions:
+        raise exists()
+    try:  # the key must still have no versions when the write holds its lock
+        return labor.write_labor_rate(
+            session, key, rate=rate, valid_from=valid_from, valid_to=valid_to, actor=actor,
+            reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
+        )  # fmt: skip
+    except StaleVersion:  # someone created it meanwhile
+        raise exists() from None
 
 
 def _supersede_rate(
@@ -478,14 +485,21 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
     vclass = _choice(values["vehicle_class"], CLASS_NAMES, "vehicle_class", "车辆级别")
     kind, hours, valid_from, valid_to = _hours_values(values)
     key = labor.hours_key(session, part_id=part_id, operation=operation, vehicle_class=vclass)
-    existing = labor.hours_versions(session, key)
-    if existing.versions:
-        raise KeyExists("该配件、作业和车辆级别已有标准工时：请在它的页面上修改", field="part",
-                        url=f"/standard-hours/{existing.versions[-1].id}")  # fmt: skip
-    return labor.write_standard_hours(
-        session, key, labor_kind=kind, hours=hours, valid_from=valid_from, valid_to=valid_to,
-        actor=actor, reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
-    )  # fmt: skip
+
+    def exists() -> KeyExists:
+        latest = labor.hours_versions(session, key).versions[-1]
+        return KeyExists("该配件、作业和车辆级别已有标准工时：请在它的页面上修改", field="part",
+                         url=f"/standard-hours/{latest.id}")  # fmt: skip
+
+    if labor.hours_versions(session, key).versions:
+        raise exists()
+    try:  # the key must still have no versions when the write holds its lock
+        return labor.write_standard_hours(
+            session, key, labor_kind=kind, hours=hours, valid_from=valid_from, valid_to=valid_to,
+            actor=actor, reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
+        )  # fmt: skip
+    except StaleVersion:  # someone created it meanwhile
+        raise exists() from None
 
 
 def _supersede_hours(
