@@ -307,3 +307,8 @@ def test_staff_supersede_a_labor_rate_with_errors_in_view(server: Server, browse
     page.wait_for_url(re.compile(r"/channels/.+"))
     assert page.locator("#card-labor").is_visible()
     server.shot(page, "15-channel")
+    page.goto(f"{server.url}/standard-hours?operation=replace")
+    page.locator("#standard-hours tbody a").first.click()
+    page.wait_for_url(re.compile(r"/standard-hours/\d+"))
+    assert page.locator("#includes-edit input[name=keep]").count() >= 1
+    server.shot(page, "16-standard-hours-one")
