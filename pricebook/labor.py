@@ -8,13 +8,14 @@ replaces the standard rate for shops of that channel.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
@@ -41,6 +42,7 @@ from pricebook.models import (
 from pricebook.money import MoneyError, from_fen, parse_money, parse_plain, round_yuan, to_fen
 from pricebook.prices import (
     ETagLike,
+    check_etag,
     end_version,
     key_versions,
     lock_key,
@@ -948,3 +950,114 @@ def end_rate_card(
     assert ch is not None
     lines = _card_lines(session, [row.id])[row.id]
     return LaborWrite(written.action, _card_version(session, row, ch.code, lines), written.etag)
+
+
+# --- operation inclusions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionSet:
+    """What one operation on a part already includes (part code, operation), sorted, with the
+    set's ETag: an edit sends it back, so two people editing the set cannot lose a change."""
+
+    part_id: int
+    operation: str
+    includes: list[tuple[str, str]]
+    etag: str
+    action: str = ""
+
+
+def inclusion_etag(pairs: Iterable[tuple[int, str]]) -> str:
+    text_ = ";".join(f"{p}:{o}" for p, o in sorted(pairs))
+    return '"' + hashlib.sha256(("inclusions|" + text_).encode()).hexdigest()[:20] + '"'
+
+
+def _inclusion_pairs(session: Session, part_id: int, operation: str) -> set[tuple[int, str]]:
+    return {
+        (other, op)
+        for other, op in session.execute(
+            select(OperationInclusion.included_part_id, OperationInclusion.included_operation)
+            .where(OperationInclusion.part_id == part_id, OperationInclusion.operation == operation)
+        )
+    }  # fmt: skip
+
+
+def _inclusion_set(
+    session: Session, part_id: int, operation: str, pairs: set[tuple[int, str]], action: str = ""
+) -> InclusionSet:
+    codes: dict[int, str] = {}
+    if pairs:
+        stmt = select(Part.id, Part.code).where(Part.id.in_(sorted({p for p, _ in pairs})))
+        codes = {i: c for i, c in session.execute(stmt)}
+    readable = sorted((codes[p], o) for p, o in pairs)
+    return InclusionSet(part_id, operation, readable, inclusion_etag(pairs), action)
+
+
+def operation_inclusions(session: Session, part_id: int, operation: str) -> InclusionSet:
+    _choice(operation, OPERATIONS, "operation")
+    return _inclusion_set(
+        session, part_id, operation, _inclusion_pairs(session, part_id, operation)
+    )
+
+
+def set_inclusions(
+    session: Session,
+    part_id: int,
+    operation: str,
+    includes: Sequence[tuple[str, str]],
+    *,
+    actor: str,
+    reason: str,
+    expected_etag: ETagLike,
+) -> InclusionSet:
+    """Make (part code, operation) pairs the whole set that `operation` on the part already
+    includes (拆装次序重复累加: claiming one of them as well counts its hours twice). The set
+    has no validity period, so the change is audited with the set before and after; the
+    reference generation moves with the table, so validation sees it at once."""
+    reason = require_reason(reason, actor)
+    if not operation or operation not in OPERATIONS:
+        raise InvalidInput(f"operation must be one of {', '.join(OPERATIONS)}", field="operation")
+    if session.get(Part, part_id) is None:
+        raise NotFound(f"no part with id {part_id}", field="part_id")
+    codes = {code for code, _ in includes}
+    ids = {c: i for c, i in session.execute(select(Part.code, Part.id).where(Part.code.in_(codes)))}
+    wanted: set[tuple[int, str]] = set()
+    for n, (code, op) in enumerate(includes):
+        if code not in ids:
+            raise InvalidInput(f"no part with code {code!r}", field=f"includes[{n}].part")
+        if op not in OPERATIONS:
+            raise InvalidInput(
+                f"operation must be one of {', '.join(OPERATIONS)}",
+                field=f"includes[{n}].operation",
+            )
+        if (ids[code], op) == (part_id, operation):
+            raise InvalidInput("an operation cannot include itself", field=f"includes[{n}].part")
+        wanted.add((ids[code], op))
+    lock_key(session, "operation_inclusions", part_id, operation)
+    have = _inclusion_pairs(session, part_id, operation)
+    check_etag(inclusion_etag(have), expected_etag)
+    if wanted == have:
+        return _inclusion_set(session, part_id, operation, have, "unchanged")
+    before = _inclusion_set(session, part_id, operation, have)
+    if gone := sorted(have - wanted):
+        session.execute(
+            delete(OperationInclusion).where(
+                OperationInclusion.part_id == part_id, OperationInclusion.operation == operation,
+                tuple_(OperationInclusion.included_part_id,
+                       OperationInclusion.included_operation).in_(gone),
+            )
+        )  # fmt: skip
+    if added := sorted(wanted - have):
+        session.execute(insert(OperationInclusion), [
+            {"part_id": part_id, "operation": operation, "included_part_id": other,
+             "included_operation": op}
+            for other, op in added
+        ])  # fmt: skip
+    after = _inclusion_set(session, part_id, operation, wanted, "updated")
+    audit.record(
+        session, actor=actor, action="update", entity="operation_inclusions",
+        entity_id=f"{part_id}:{operation}",
+        before={"includes": [f"{op}@{code}" for code, op in before.includes]},
+        after={"includes": [f"{op}@{code}" for code, op in after.includes]}, reason=reason,
+    )  # fmt: skip
+    return after

@@ -270,7 +270,45 @@ def test_other_pages_render_in_chinese(server: Server, browser) -> None:
         ("/indicators", "核损指标", "08-indicators"),
         ("/import", "导入", "09-import"),
         ("/validations", "核损记录", "10-validations"),
+        ("/labor-rates", "工时单价", "11-labor-rates"),
+        ("/standard-hours", "标准工时", "12-standard-hours"),
+        ("/channels", "专项渠道", "13-channels"),
     ):
         page.goto(f"{server.url}{path}")
         assert page.locator("h1").inner_text() == heading
         server.shot(page, name)
+
+
+def test_staff_supersede_a_labor_rate_with_errors_in_view(server: Server, browser) -> None:
+    """From the list (sorted by a column click) to a rate's page; a save without a reason
+    shows the Chinese error where the form is, a save with one lands on its confirmation."""
+    page = browser.new_page()
+    _login(page, server, "pricing_staff")
+    page.goto(f"{server.url}/labor-rates?branch=BJ01")
+    page.click("th[data-sort=rate] a")
+    page.wait_for_url(re.compile(r"sort=rate"))
+    assert page.locator("th[data-sort=rate]").get_attribute("aria-sort") == "ascending"
+    page.locator("#labor-rates tbody a").first.click()
+    page.wait_for_url(re.compile(r"/labor-rates/\d+"))
+    page.fill("#edit input[name=rate]", "99.50")
+    page.fill("#edit input[name=reason]", " ")
+    page.click("button:has-text('保存新版本')")
+    page.wait_for_selector("#edit-error")
+    assert "请填写原因" in page.locator("#err-reason").inner_text()
+    assert _in_view(page, "#edit-error")
+    page.fill("#edit input[name=reason]", "浏览器测试：年度调整")
+    page.click("button:has-text('保存新版本')")
+    page.wait_for_url(re.compile(r"done=superseded"))
+    assert _in_view(page, "#saved")
+    assert "浏览器测试：年度调整" in page.locator("#versions").inner_text()
+    server.shot(page, "14-labor-rate-saved")
+    page.goto(f"{server.url}/channels")
+    page.locator("#channels tbody a").first.click()
+    page.wait_for_url(re.compile(r"/channels/.+"))
+    assert page.locator("#card-labor").is_visible()
+    server.shot(page, "15-channel")
+    page.goto(f"{server.url}/standard-hours?operation=replace")
+    page.locator("#standard-hours tbody a").first.click()
+    page.wait_for_url(re.compile(r"/standard-hours/\d+"))
+    assert page.locator("#includes-edit input[name=keep]").count() >= 1
+    server.shot(page, "16-standard-hours-one")

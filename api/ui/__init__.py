@@ -44,6 +44,7 @@ from api.ui.common import render
 from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
+from api.ui.labor import ChannelPages, LaborRatePages, StandardHoursPages
 from api.ui.login import LoginPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
@@ -149,6 +150,9 @@ def ui_router(settings: Settings) -> Router:
             FeedbackPages,
             IndicatorPages,
             ImportPages,
+            LaborRatePages,
+            StandardHoursPages,
+            ChannelPages,
         ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),

@@ -59,12 +59,33 @@ RULES = (
     _rule(InvalidInput, r"no branch with (?:id|code) (\S+)", "没有机构 {0}。"),
     _rule(InvalidInput, r"no region with (?:id|code) (\S+)", "没有地区 {0}。"),
     _rule(InvalidInput, r"no price type with (?:id|code) (\S+)", "没有价格类型 {0}。"),
+    _rule(InvalidInput, r"no category with code (\S+)", "没有配件分类 {0}。"),
+    _rule(InvalidInput, r"no part with code (.+)$", "没有编码为 {0} 的配件。"),
+    _rule(InvalidInput, r"an operation cannot include itself", "作业不能包含它自己。"),
+    # labor rates, standard hours, channels and rate cards (`pricebook.labor`)
+    _rule(Conflict, r"channel (.+) exists$", "渠道代码 {0} 已存在：请换一个代码，或打开该渠道修改。"),
+    _rule(PricebookError, r"no channel with code (.+)$", "没有渠道 {0}。"),
+    _rule(NotFound, r"channel (\S+) has no rate card", "该费率卡不属于渠道 {0}。"),
+    _rule(NotFound, r"no (\w+) version with id (\d+)", "没有这个版本：请检查链接。"),
+    _rule(InvalidInput, r"a channel needs a code and a name", "请填写渠道代码和名称。"),
+    _rule(InvalidInput, r"a rate card needs at least one", "费率卡至少要有一项工时或配件条款。"),
+    _rule(InvalidInput, r"give exactly one of rate and pct_of_standard",
+          "每个工种只填协议单价或标准工时费百分比之一。"),
+    _rule(InvalidInput, r"(?:labor kind|category) (\S+) is given twice", "{0} 填写了两次。"),
+    _rule(InvalidInput, r"(?:labor|parts)\[\d+\]\.(\w+) is out of range", "{0}超出范围（最多两位小数）。"),
+    _rule(InvalidInput, r"give shop_tier and vehicle_class", "请选择修理厂级别和车辆级别。"),
+    _rule(InvalidInput, r"give operation and vehicle_class", "请选择作业和车辆级别。"),
+    _rule(InvalidInput, r"(rate|hours): ", "{0}须为大于零的数字，最多两位小数，且不超过上限。"),
+    _rule(InvalidInput, r"(\w+) must be one of", "{0}须为可选值之一。"),
 )  # fmt: skip
 
 #: Field names as the forms label them.
 FIELDS = {"reason": "原因", "amount": "金额", "observed": "市场价", "reference": "参考价",
           "note": "说明", "estimate_ref": "案件/定损单号", "valid_from": "生效日期",
-          "valid_to": "失效日期"}  # fmt: skip
+          "valid_to": "失效日期", "rate": "工时单价", "hours": "标准工时", "kind": "类型",
+          "labor_kind": "工种", "shop_tier": "修理厂级别", "vehicle_class": "车辆级别",
+          "operation": "作业", "pct_of_standard": "标准工时费百分比", "discount_pct": "折让百分比",
+          "code": "渠道代码", "name": "名称"}  # fmt: skip
 
 
 #: An import's row errors (`pricebook.io.importers`): the message text only, no error class.
