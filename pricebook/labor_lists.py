@@ -70,8 +70,13 @@ def _like(column: Any, q: str) -> ColumnElement[bool]:
     return func.lower(column).contains(q.lower(), autoescape=True)
 
 
-def _page(session: Session, stmt: Select[Any], order: Sequence[Any], limit: int | None,
-          offset: int) -> tuple[list[Any], int]:  # fmt: skip
+def _page(
+    session: Session,
+    stmt: Select[*tuple[Any, ...]],
+    order: Sequence[Any],
+    limit: int | None,
+    offset: int,
+) -> tuple[list[Any], int]:
     """The rows of one page and the total: two statements."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     paged = stmt.order_by(*order).offset(offset)
@@ -175,8 +180,14 @@ def list_labor_rates(
     )
     if q.strip():
         text = q.strip()
-        stmt = stmt.where(or_(_like(Branch.code, text), _like(Branch.name, text),
-                              _like(LaborKind.name, text), _like(LaborRate.reason, text)))  # fmt: skip
+        stmt = stmt.where(
+            or_(
+                _like(Branch.code, text),
+                _like(Branch.name, text),
+                _like(LaborKind.name, text),
+                _like(LaborRate.reason, text),
+            )
+        )
     if branch:
         stmt = stmt.where(Branch.code == branch)
     if region:
@@ -192,28 +203,48 @@ def list_labor_rates(
         channel_branch, card_lines = _card_labor_lines(session, channel, on)
         if channel_branch is not None:
             stmt = stmt.where(LaborRate.branch_id == channel_branch)
-    order = _order(sort, {
-        "branch": (Branch.code, LaborKind.code, LaborRate.shop_tier, LaborRate.vehicle_class),
-        "region": (Region.code, Branch.code, LaborKind.code),
-        "kind": (LaborKind.code, Branch.code, LaborRate.shop_tier, LaborRate.vehicle_class),
-        "tier": (LaborRate.shop_tier, Branch.code, LaborKind.code),
-        "class": (LaborRate.vehicle_class, Branch.code, LaborKind.code),
-        "rate": (LaborRate.rate_fen,),
-        "from": (LaborRate.valid_from,),
-    }, LaborRate.id)  # fmt: skip
+    order = _order(
+        sort,
+        {
+            "branch": (Branch.code, LaborKind.code, LaborRate.shop_tier, LaborRate.vehicle_class),
+            "region": (Region.code, Branch.code, LaborKind.code),
+            "kind": (LaborKind.code, Branch.code, LaborRate.shop_tier, LaborRate.vehicle_class),
+            "tier": (LaborRate.shop_tier, Branch.code, LaborKind.code),
+            "class": (LaborRate.vehicle_class, Branch.code, LaborKind.code),
+            "rate": (LaborRate.rate_fen,),
+            "from": (LaborRate.valid_from,),
+        },
+        LaborRate.id,
+    )
     rows, total = _page(session, stmt, order, limit, offset)
     items = []
     for r, bcode, bname, rname, kcode, kname in rows:
         standard = from_fen(r.rate_fen)
         applied: tuple[Decimal | None, Decimal | None] = (None, None)
         if (line := card_lines.get(r.labor_kind_id)) is not None:
-            got = applied_rate(standard, bcode, True, channel, line.rate_fen,
-                               line.pct_of_standard_bp)  # fmt: skip
+            got = applied_rate(
+                standard, bcode, True, channel, line.rate_fen, line.pct_of_standard_bp
+            )
             applied = (got.rate, got.pct_of_standard)
-        items.append(LaborRateListRow(
-            r.id, bcode, bname, rname, kcode, kname, r.shop_tier, r.vehicle_class, standard,
-            r.valid_from, r.valid_to, r.source, r.created_by, r.reason, *applied,
-        ))  # fmt: skip
+        items.append(
+            LaborRateListRow(
+                r.id,
+                bcode,
+                bname,
+                rname,
+                kcode,
+                kname,
+                r.shop_tier,
+                r.vehicle_class,
+                standard,
+                r.valid_from,
+                r.valid_to,
+                r.source,
+                r.created_by,
+                r.reason,
+                *applied,
+            )
+        )
     return Page(items, total, limit or total, offset)
 
 
@@ -297,8 +328,9 @@ def list_standard_hours(
     )
     if q.strip():
         text = q.strip()
-        stmt = stmt.where(or_(_like(Part.code, text), _like(Part.name, text),
-                              _like(Part.oe_number, text)))  # fmt: skip
+        stmt = stmt.where(
+            or_(_like(Part.code, text), _like(Part.name, text), _like(Part.oe_number, text))
+        )
     if category:
         stmt = stmt.where(Category.code == category)
     if operation:
@@ -307,25 +339,41 @@ def list_standard_hours(
         stmt = stmt.where(StandardHours.vehicle_class == vehicle_class)
     if kind:
         stmt = stmt.where(LaborKind.code == kind)
-    order = _order(sort, {
-        "part": (Part.code, StandardHours.operation, StandardHours.vehicle_class),
-        "category": (Category.code, Part.code, StandardHours.operation),
-        "operation": (StandardHours.operation, Part.code, StandardHours.vehicle_class),
-        "class": (StandardHours.vehicle_class, Part.code, StandardHours.operation),
-        "kind": (LaborKind.code, Part.code, StandardHours.operation),
-        "hours": (StandardHours.hours_centi,),
-        "from": (StandardHours.valid_from,),
-    }, StandardHours.id)  # fmt: skip
+    order = _order(
+        sort,
+        {
+            "part": (Part.code, StandardHours.operation, StandardHours.vehicle_class),
+            "category": (Category.code, Part.code, StandardHours.operation),
+            "operation": (StandardHours.operation, Part.code, StandardHours.vehicle_class),
+            "class": (StandardHours.vehicle_class, Part.code, StandardHours.operation),
+            "kind": (LaborKind.code, Part.code, StandardHours.operation),
+            "hours": (StandardHours.hours_centi,),
+            "from": (StandardHours.valid_from,),
+        },
+        StandardHours.id,
+    )
     rows, total = _page(session, stmt, order, limit, offset)
     included = inclusions(session, {(h.part_id, h.operation) for h, *_ in rows})
     items = [
         HoursListRow(
-            h.id, h.part_id, pcode, pname, cname, h.operation, h.vehicle_class, kcode, kname,
-            hours_of(h.hours_centi), h.valid_from, h.valid_to, h.created_by, h.reason,
+            h.id,
+            h.part_id,
+            pcode,
+            pname,
+            cname,
+            h.operation,
+            h.vehicle_class,
+            kcode,
+            kname,
+            hours_of(h.hours_centi),
+            h.valid_from,
+            h.valid_to,
+            h.created_by,
+            h.reason,
             included[(h.part_id, h.operation)],
         )
         for h, pcode, pname, cname, kcode, kname in rows
-    ]  # fmt: skip
+    ]
     return Page(items, total, limit or total, offset)
 
 
@@ -384,12 +432,17 @@ def card_terms(session: Session, card_ids: Sequence[int]) -> dict[int, list[Card
         .where(RateCardLabor.rate_card_id.in_(card_ids))
         .order_by(LaborKind.code)
     ):
-        terms[line.rate_card_id].append(CardTerm(
-            "labor", code, name,
-            rate=from_fen(line.rate_fen) if line.rate_fen is not None else None,
-            pct_of_standard=_pct(line.pct_of_standard_bp)
-            if line.pct_of_standard_bp is not None else None,
-        ))  # fmt: skip
+        terms[line.rate_card_id].append(
+            CardTerm(
+                "labor",
+                code,
+                name,
+                rate=from_fen(line.rate_fen) if line.rate_fen is not None else None,
+                pct_of_standard=_pct(line.pct_of_standard_bp)
+                if line.pct_of_standard_bp is not None
+                else None,
+            )
+        )
     for pline, code, name, tcode, tname in session.execute(
         select(RateCardParts, Category.code, Category.name, PriceType.code, PriceType.name)
         .join(Category, Category.id == RateCardParts.category_id)
@@ -397,10 +450,16 @@ def card_terms(session: Session, card_ids: Sequence[int]) -> dict[int, list[Card
         .where(RateCardParts.rate_card_id.in_(card_ids))
         .order_by(Category.code)
     ):
-        terms[pline.rate_card_id].append(CardTerm(
-            "parts", code, name, price_type=tcode, price_type_name=tname,
-            discount_pct=_pct(pline.discount_bp),
-        ))  # fmt: skip
+        terms[pline.rate_card_id].append(
+            CardTerm(
+                "parts",
+                code,
+                name,
+                price_type=tcode,
+                price_type_name=tname,
+                discount_pct=_pct(pline.discount_bp),
+            )
+        )
     return terms
 
 
@@ -427,10 +486,9 @@ def list_channels(
         .correlate(Channel)
         .scalar_subquery()
     )
-    stmt = (
-        select(Channel, Branch.code, Branch.name, in_force.label("card_id"))
-        .outerjoin(Branch, Branch.id == Channel.branch_id)
-    )  # fmt: skip
+    stmt = select(Channel, Branch.code, Branch.name, in_force.label("card_id")).outerjoin(
+        Branch, Branch.id == Channel.branch_id
+    )
     if q.strip():
         text = q.strip()
         stmt = stmt.where(or_(_like(Channel.code, text), _like(Channel.name, text)))
@@ -439,36 +497,51 @@ def list_channels(
     if branch:
         stmt = stmt.where(Branch.code == branch)
     if price_type:
-        stmt = stmt.where(exists(
-            select(RateCardParts.id)
-            .join(PriceType, PriceType.id == RateCardParts.price_type_id)
-            .where(RateCardParts.rate_card_id == in_force, PriceType.code == price_type)
-        ))  # fmt: skip
+        stmt = stmt.where(
+            exists(
+                select(RateCardParts.id)
+                .join(PriceType, PriceType.id == RateCardParts.price_type_id)
+                .where(RateCardParts.rate_card_id == in_force, PriceType.code == price_type)
+            )
+        )
     card_from = (
         select(RateCard.valid_from).where(RateCard.id == in_force).correlate(Channel)
     ).scalar_subquery()
-    order = _order(sort, {
-        "code": (Channel.code,),
-        "name": (Channel.name, Channel.code),
-        "kind": (Channel.kind, Channel.code),
-        "branch": (Branch.code, Channel.code),
-        "card": (card_from, Channel.code),
-    }, Channel.id)  # fmt: skip
+    order = _order(
+        sort,
+        {
+            "code": (Channel.code,),
+            "name": (Channel.name, Channel.code),
+            "kind": (Channel.kind, Channel.code),
+            "branch": (Branch.code, Channel.code),
+            "card": (card_from, Channel.code),
+        },
+        Channel.id,
+    )
     rows, total = _page(session, stmt, order, limit, offset)
     card_ids = sorted({cid for *_, cid in rows if cid is not None})
-    cards = {
-        c.id: c for c in session.scalars(select(RateCard).where(RateCard.id.in_(card_ids)))
-    } if card_ids else {}  # fmt: skip
+    cards = (
+        {c.id: c for c in session.scalars(select(RateCard).where(RateCard.id.in_(card_ids)))}
+        if card_ids
+        else {}
+    )
     terms = card_terms(session, card_ids)
     items = []
     for ch, bcode, bname, cid in rows:
         found = cards.get(cid) if cid is not None else None
         listing = None
         if found is not None:
-            listing = CardListing(found.id, found.valid_from, found.valid_to, found.created_by,
-                                  found.reason, terms[found.id])  # fmt: skip
-        items.append(ChannelListRow(ch.id, ch.code, ch.name, ch.kind, bcode or "", bname or "",
-                                    listing))  # fmt: skip
+            listing = CardListing(
+                found.id,
+                found.valid_from,
+                found.valid_to,
+                found.created_by,
+                found.reason,
+                terms[found.id],
+            )
+        items.append(
+            ChannelListRow(ch.id, ch.code, ch.name, ch.kind, bcode or "", bname or "", listing)
+        )
     return Page(items, total, limit or total, offset)
 
 
@@ -482,8 +555,10 @@ def channel_cards(session: Session, code: str) -> tuple[Channel, str, list[CardL
     branch = session.get(Branch, ch.branch_id) if ch.branch_id is not None else None
     rows, etag = key_versions(session, RateCard, {"channel_id": ch.id})
     terms = card_terms(session, [r.id for r in rows])
-    cards = [CardListing(r.id, r.valid_from, r.valid_to, r.created_by, r.reason, terms[r.id])
-             for r in rows]  # fmt: skip
+    cards = [
+        CardListing(r.id, r.valid_from, r.valid_to, r.created_by, r.reason, terms[r.id])
+        for r in rows
+    ]
     return ch, branch.name if branch else "", cards, etag
 
 
@@ -516,12 +591,25 @@ def labor_rate_key_view(session: Session, version_id: int) -> LaborRateKeyView:
     branch = session.get(Branch, row.branch_id)
     kind = session.get(LaborKind, row.labor_kind_id)
     assert branch is not None and kind is not None
-    found = labor_rate_versions(session, {"branch_id": row.branch_id,
-                                          "labor_kind_id": row.labor_kind_id,
-                                          "shop_tier": row.shop_tier,
-                                          "vehicle_class": row.vehicle_class})  # fmt: skip
-    return LaborRateKeyView(branch.code, branch.name, kind.code, kind.name, row.shop_tier,
-                            row.vehicle_class, found.versions, found.etag)  # fmt: skip
+    found = labor_rate_versions(
+        session,
+        {
+            "branch_id": row.branch_id,
+            "labor_kind_id": row.labor_kind_id,
+            "shop_tier": row.shop_tier,
+            "vehicle_class": row.vehicle_class,
+        },
+    )
+    return LaborRateKeyView(
+        branch.code,
+        branch.name,
+        kind.code,
+        kind.name,
+        row.shop_tier,
+        row.vehicle_class,
+        found.versions,
+        found.etag,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -550,9 +638,20 @@ def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
         raise NotFound(f"no standard_hours version with id {version_id}", field="id")
     part = session.get(Part, row.part_id)
     assert part is not None
-    found = hours_versions(session, {"part_id": row.part_id, "operation": row.operation,
-                                     "vehicle_class": row.vehicle_class})  # fmt: skip
+    found = hours_versions(
+        session,
+        {"part_id": row.part_id, "operation": row.operation, "vehicle_class": row.vehicle_class},
+    )
     included = inclusions(session, {(row.part_id, row.operation)})[(row.part_id, row.operation)]
     etag = inclusion_etag((i.part_id, i.operation) for i in included)
-    return HoursKeyView(part.id, part.code, part.name, row.operation, row.vehicle_class,
-                        found.versions, included, found.etag, etag)  # fmt: skip
+    return HoursKeyView(
+        part.id,
+        part.code,
+        part.name,
+        row.operation,
+        row.vehicle_class,
+        found.versions,
+        included,
+        found.etag,
+        etag,
+    )

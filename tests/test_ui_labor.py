@@ -612,6 +612,7 @@ async def test_odd_addresses_and_forms_are_never_a_server_error(ui: Ui) -> None:
     await ui.login("pricing_staff")
     big = 2**53
     for path in (f"/labor-rates/{big}", f"/standard-hours/{big}", "/channels/%E4%B8%8D%E5%AD%98",
+                 f"/parts/{big}", f"/feedback/new?part_id={big}",
                  "/labor-rates?page=-3&on=2026-13-45&sort=--rate&q=%25_%5C",
                  "/labor-rates?region=NOPE", "/labor-rates/export.csv?region=NOPE",
                  "/standard-hours?page=99999&sort=-hours", "/channels?sort=-card&on=1900-01-01",

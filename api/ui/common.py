@@ -12,13 +12,15 @@ from litestar.datastructures import State
 from litestar.params import PathParameter
 from litestar.response import Template
 
+from api.schemas import MAX_ID
 from api.ui.auth import User
 from pricebook.errors import InvalidInput
 from pricebook.money import MAX_YUAN, MoneyError, parse_money
 
 T = TypeVar("T")
 
-PathId = Annotated[int, PathParameter(ge=1, le=2**53)]
+#: ids are 32-bit in the database: a larger one in an address is a 400, not a failed query
+PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 SOURCE_NAMES = {
     "system": "系统",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.problems import STATUS_OF
+from api.schemas import MAX_ID
 from api.ui.auth import login_required
 from api.ui.common import PathId, money_text, parse_date, parse_int, render, text, ui_money, write
 from api.ui.messages import zh
@@ -103,7 +104,7 @@ class FeedbackPages(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        part_id: Annotated[int | None, QueryParameter(ge=1, le=2**53)] = None,
+        part_id: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,
         branch: Code = "",
         price_type: Code = "",
         model_id: Code = "",

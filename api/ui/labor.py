@@ -43,16 +43,29 @@ ChannelCode = Annotated[str, PathParameter(min_length=1, max_length=64)]
 TIER_NAMES = {"4s": "4S店", "class1": "一类修理厂", "class2": "二类修理厂", "class3": "三类修理厂"}
 OPERATION_NAMES = {"replace": "更换", "repair": "修复", "paint": "喷漆", "remove_refit": "拆装"}
 CLASS_NAMES = {c: f"{c} 级" for c in VEHICLE_CLASSES}
-CHANNEL_KIND_NAMES = {"repair_shop": "合作修理厂", "dealer_group": "经销商集团",
-                      "parts_platform": "配件直供平台"}  # fmt: skip
+CHANNEL_KIND_NAMES = {
+    "repair_shop": "合作修理厂",
+    "dealer_group": "经销商集团",
+    "parts_platform": "配件直供平台",
+}
 #: what a save did, as the confirmation says it (the core's `LaborWrite.action`)
-DONE = {"created": "已新增", "superseded": "已保存新版本（原版本在新版本生效当天结束）",
-        "closed": "已提前结束版本", "withdrawn": "已撤销版本（该版本从未生效）",
-        "unchanged": "内容与现行版本相同，没有变化", "updated": "已保存包含项目",
-        "same": "包含项目没有变化"}  # fmt: skip
-NAMES = {"tiers": TIER_NAMES, "operations": OPERATION_NAMES, "classes": CLASS_NAMES,
-         "labor_kinds": LABOR_KINDS, "channel_kinds": CHANNEL_KIND_NAMES,
-         "sources": SOURCE_NAMES}  # fmt: skip
+DONE = {
+    "created": "已新增",
+    "superseded": "已保存新版本（原版本在新版本生效当天结束）",
+    "closed": "已提前结束版本",
+    "withdrawn": "已撤销版本（该版本从未生效）",
+    "unchanged": "内容与现行版本相同，没有变化",
+    "updated": "已保存包含项目",
+    "same": "包含项目没有变化",
+}
+NAMES = {
+    "tiers": TIER_NAMES,
+    "operations": OPERATION_NAMES,
+    "classes": CLASS_NAMES,
+    "labor_kinds": LABOR_KINDS,
+    "channel_kinds": CHANNEL_KIND_NAMES,
+    "sources": SOURCE_NAMES,
+}
 
 
 class KeyExists(Conflict):
@@ -70,9 +83,12 @@ def _status(exc: PricebookError) -> int:
 def _failure(exc: PricebookError, form: str) -> dict[str, Any]:
     """What a refused save shows: the message at the top of the form and beside its field."""
     message = zh(exc)
-    return {"failed": form, "edit_error": f"未保存：{message}",
-            "errors": {exc.field: message} if exc.field else {},
-            "exists_url": getattr(exc, "url", "")}  # fmt: skip
+    return {
+        "failed": form,
+        "edit_error": f"未保存：{message}",
+        "errors": {exc.field: message} if exc.field else {},
+        "exists_url": getattr(exc, "url", ""),
+    }
 
 
 def _values(form: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, str]:
@@ -125,8 +141,11 @@ def _refs(session: Session) -> dict[str, Any]:
     """What the filters and forms offer: branches, regions, price types, categories, channels."""
     refs = prices.reference_lists(session)
     channels = [(c.code, c.name) for c in session.scalars(select(Channel).order_by(Channel.code))]
-    return {"refs": refs, "categories": catalog.search_filters(session).categories,
-            "channels": channels}  # fmt: skip
+    return {
+        "refs": refs,
+        "categories": catalog.search_filters(session).categories,
+        "channels": channels,
+    }
 
 
 def _on(value: str) -> date:
@@ -188,36 +207,47 @@ RATES = Listing(
     filters=("q", "branch", "region", "kind", "shop_tier", "vehicle_class", "channel"),
     sorts=labor_lists.LABOR_RATE_SORTS,
     columns=(
-        ("机构代码", lambda r: r.branch_code), ("机构", lambda r: r.branch_name),
-        ("地区", lambda r: r.region_name), ("工种", lambda r: r.kind_name),
+        ("机构代码", lambda r: r.branch_code),
+        ("机构", lambda r: r.branch_name),
+        ("地区", lambda r: r.region_name),
+        ("工种", lambda r: r.kind_name),
         ("修理厂级别", lambda r: TIER_NAMES.get(r.shop_tier, r.shop_tier)),
-        ("车辆级别", lambda r: r.vehicle_class), ("工时单价（元）", lambda r: r.rate),
-        ("生效日期", lambda r: r.valid_from), ("失效日期", lambda r: r.valid_to),
+        ("车辆级别", lambda r: r.vehicle_class),
+        ("工时单价（元）", lambda r: r.rate),
+        ("生效日期", lambda r: r.valid_from),
+        ("失效日期", lambda r: r.valid_to),
         ("来源", lambda r: SOURCE_NAMES.get(r.source, r.source)),
-        ("修改人", lambda r: _person(r.created_by)), ("原因", lambda r: r.reason),
+        ("修改人", lambda r: _person(r.created_by)),
+        ("原因", lambda r: r.reason),
         ("渠道适用单价（元）", lambda r: r.channel_rate),
     ),
-)  # fmt: skip
+)
 HOURS = Listing(
     fetch=labor_lists.list_standard_hours,
     filters=("q", "category", "operation", "vehicle_class", "kind"),
     sorts=labor_lists.HOURS_SORTS,
     columns=(
-        ("配件编码", lambda r: r.part_code), ("配件名称", lambda r: r.part_name),
+        ("配件编码", lambda r: r.part_code),
+        ("配件名称", lambda r: r.part_name),
         ("分类", lambda r: r.category_name),
         ("作业", lambda r: OPERATION_NAMES.get(r.operation, r.operation)),
-        ("车辆级别", lambda r: r.vehicle_class), ("工种", lambda r: r.kind_name),
-        ("标准工时", lambda r: r.hours), ("已包含的作业", _includes_text),
-        ("生效日期", lambda r: r.valid_from), ("失效日期", lambda r: r.valid_to),
-        ("修改人", lambda r: _person(r.created_by)), ("原因", lambda r: r.reason),
+        ("车辆级别", lambda r: r.vehicle_class),
+        ("工种", lambda r: r.kind_name),
+        ("标准工时", lambda r: r.hours),
+        ("已包含的作业", _includes_text),
+        ("生效日期", lambda r: r.valid_from),
+        ("失效日期", lambda r: r.valid_to),
+        ("修改人", lambda r: _person(r.created_by)),
+        ("原因", lambda r: r.reason),
     ),
-)  # fmt: skip
+)
 CHANNELS = Listing(
     fetch=labor_lists.list_channels,
     filters=("q", "kind", "branch", "price_type"),
     sorts=labor_lists.CHANNEL_SORTS,
     columns=(
-        ("渠道代码", lambda r: r.code), ("渠道名称", lambda r: r.name),
+        ("渠道代码", lambda r: r.code),
+        ("渠道名称", lambda r: r.name),
         ("类型", lambda r: CHANNEL_KIND_NAMES.get(r.kind, r.kind)),
         ("所属机构", lambda r: r.branch_name),
         ("费率卡生效", lambda r: r.card.valid_from if r.card else None),
@@ -225,7 +255,7 @@ CHANNELS = Listing(
         ("工时条款", lambda r: _terms_text(r.card, "labor")),
         ("配件条款", lambda r: _terms_text(r.card, "parts")),
     ),
-)  # fmt: skip
+)
 
 
 async def _list(
@@ -246,8 +276,14 @@ async def _list(
 
     def load(session: Session) -> dict[str, Any]:
         try:
-            found = listing.fetch(session, on=on, **filters, sort=sort, limit=PAGE_SIZE,
-                                  offset=(page_no - 1) * PAGE_SIZE)  # fmt: skip
+            found = listing.fetch(
+                session,
+                on=on,
+                **filters,
+                sort=sort,
+                limit=PAGE_SIZE,
+                offset=(page_no - 1) * PAGE_SIZE,
+            )
             error = ""
         except InvalidInput as exc:  # an unknown code in a hand-made address
             found, error = None, zh(exc)
@@ -255,12 +291,24 @@ async def _list(
 
     data = await run(state, load)
     total = data["found"].total if data["found"] else 0
-    return render(request, template, {
-        **extra, **data, **NAMES, "messages": messages, "form": shown, "sort": sort,
-        "links": sort_links(sort, listing.sorts), "page_no": page_no, "pages": pages(total),
-        "filter_query": query(shown), "page_query": query(shown, sort=sort),
-        "total": total,
-    })  # fmt: skip
+    return render(
+        request,
+        template,
+        {
+            **extra,
+            **data,
+            **NAMES,
+            "messages": messages,
+            "form": shown,
+            "sort": sort,
+            "links": sort_links(sort, listing.sorts),
+            "page_no": page_no,
+            "pages": pages(total),
+            "filter_query": query(shown),
+            "page_query": query(shown, sort=sort),
+            "total": total,
+        },
+    )
 
 
 async def _export(state: State, listing: Listing, name: str, params: dict[str, str]) -> Response:
@@ -282,8 +330,16 @@ STAFF = [login_required("pricing_staff")]
 # --- labor rates --------------------------------------------------------------------------------
 
 
-RATE_CREATE = ("branch", "kind", "shop_tier", "vehicle_class", "rate", "valid_from", "valid_to",
-               "reason")  # fmt: skip
+RATE_CREATE = (
+    "branch",
+    "kind",
+    "shop_tier",
+    "vehicle_class",
+    "rate",
+    "valid_from",
+    "valid_to",
+    "reason",
+)
 RATE_EDIT = ("rate", "valid_from", "valid_to", "reason", "etag")
 END_FIELDS = ("version", "valid_to", "reason", "etag")
 
@@ -297,21 +353,31 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
     rate = _number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
     valid_from = _require_date(values["valid_from"], "valid_from", "生效日期")
     valid_to = _optional_date(values["valid_to"], "valid_to")
-    key = labor.labor_rate_key(session, branch=values["branch"], labor_kind=kind, shop_tier=tier,
-                               vehicle_class=vclass)  # fmt: skip
+    key = labor.labor_rate_key(
+        session, branch=values["branch"], labor_kind=kind, shop_tier=tier, vehicle_class=vclass
+    )
 
     def exists() -> KeyExists:
         latest = labor.labor_rate_versions(session, key).versions[-1]
-        return KeyExists("该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
-                         field="branch", url=f"/labor-rates/{latest.id}")  # fmt: skip
+        return KeyExists(
+            "该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
+            field="branch",
+            url=f"/labor-rates/{latest.id}",
+        )
 
     if labor.labor_rate_versions(session, key).versions:
         raise exists()
     try:  # the key must still have no versions when the write holds its lock
         return labor.write_labor_rate(
-            session, key, rate=rate, valid_from=valid_from, valid_to=valid_to, actor=actor,
-            reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
-        )  # fmt: skip
+            session,
+            key,
+            rate=rate,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            actor=actor,
+            reason=values["reason"],
+            expected_etag=prices.EMPTY_ETAG,
+        )
     except StaleVersion:  # someone created it meanwhile
         raise exists() from None
 
@@ -324,12 +390,23 @@ def _supersede_rate(
     rate = _number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
     valid_from = _require_date(values["valid_from"], "valid_from", "生效日期")
     valid_to = _optional_date(values["valid_to"], "valid_to")
-    key = labor.labor_rate_key(session, branch=view.branch_code, labor_kind=view.kind_code,
-                               shop_tier=view.shop_tier, vehicle_class=view.vehicle_class)  # fmt: skip
+    key = labor.labor_rate_key(
+        session,
+        branch=view.branch_code,
+        labor_kind=view.kind_code,
+        shop_tier=view.shop_tier,
+        vehicle_class=view.vehicle_class,
+    )
     return labor.write_labor_rate(
-        session, key, rate=rate, valid_from=valid_from, valid_to=valid_to, actor=actor,
-        reason=values["reason"], expected_etag=etag,
-    )  # fmt: skip
+        session,
+        key,
+        rate=rate,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=values["reason"],
+        expected_etag=etag,
+    )
 
 
 def _end_args(values: dict[str, str], versions: list[Any]) -> tuple[int, date]:
@@ -346,8 +423,9 @@ def _end_rate(
     view = labor_lists.labor_rate_key_view(session, version_id)
     etag = _etag(values)
     target, valid_to = _end_args(values, view.versions)
-    return labor.end_labor_rate(session, target, valid_to=valid_to, actor=actor,
-                                reason=values["reason"], expected_etag=etag)  # fmt: skip
+    return labor.end_labor_rate(
+        session, target, valid_to=valid_to, actor=actor, reason=values["reason"], expected_etag=etag
+    )
 
 
 def _version_state(valid_from: date, valid_to: date | None, today: date) -> str:
@@ -362,8 +440,12 @@ def _version_state(valid_from: date, valid_to: date | None, today: date) -> str:
 
 def _endable(versions: list[Any], today: date) -> list[Any]:
     """Versions an end form offers: those still running or yet to start."""
-    return [v for v in versions if (v.valid_to is None or v.valid_to > today)
-            and (v.valid_to is None or v.valid_to > v.valid_from)]  # fmt: skip
+    return [
+        v
+        for v in versions
+        if (v.valid_to is None or v.valid_to > today)
+        and (v.valid_to is None or v.valid_to > v.valid_from)
+    ]
 
 
 class LaborRatePages(Controller):
@@ -372,8 +454,14 @@ class LaborRatePages(Controller):
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
-        return await _list(request, state, RATES, "labor_rates.html",
-                           {"title": "工时单价", "nav": "labor-rates"}, _params(request))  # fmt: skip
+        return await _list(
+            request,
+            state,
+            RATES,
+            "labor_rates.html",
+            {"title": "工时单价", "nav": "labor-rates"},
+            _params(request),
+        )
 
     @get("/export.csv")
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
@@ -384,14 +472,29 @@ class LaborRatePages(Controller):
         form = dict.fromkeys(RATE_CREATE, "") | {"valid_from": date.today().isoformat()}
         return await self._new_page(request, state, form)
 
-    async def _new_page(self, request: Request[Any, Any, Any], state: State,
-                        form: dict[str, str], status_code: int = 200,
-                        **extra: Any) -> Template:  # fmt: skip
+    async def _new_page(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        form: dict[str, str],
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
         data = await run(state, _refs)
-        return render(request, "labor_rate_new.html", {
-            "title": "新增工时单价", "nav": "labor-rates", **data, **NAMES, "form": form,
-            "errors": {}, **extra,
-        }, status_code=status_code)  # fmt: skip
+        return render(
+            request,
+            "labor_rate_new.html",
+            {
+                "title": "新增工时单价",
+                "nav": "labor-rates",
+                **data,
+                **NAMES,
+                "form": form,
+                "errors": {},
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/", guards=STAFF, status_code=303)
     async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
@@ -399,36 +502,72 @@ class LaborRatePages(Controller):
         try:
             written = await write(state, _create_rate, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._new_page(request, state, values, _status(exc),
-                                        **_failure(exc, "create"))  # fmt: skip
-        return Redirect(f"/labor-rates/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._new_page(
+                request, state, values, _status(exc), **_failure(exc, "create")
+            )
+        return Redirect(
+            f"/labor-rates/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
     @get("/{version_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
     ) -> Template:
-        return await self._detail(request, state, version_id, saved=_flash(
-            done, "/labor-rates", "返回工时单价列表"))  # fmt: skip
+        return await self._detail(
+            request, state, version_id, saved=_flash(done, "/labor-rates", "返回工时单价列表")
+        )
 
-    async def _detail(self, request: Request[Any, Any, Any], state: State, version_id: int,
-                      status_code: int = 200, form: dict[str, str] | None = None,
-                      end_form: dict[str, str] | None = None, **extra: Any) -> Template:  # fmt: skip
+    async def _detail(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        version_id: int,
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+        end_form: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Template:
         view = await run(state, labor_lists.labor_rate_key_view, version_id)
         today = date.today()
-        current = next((v for v in reversed(view.versions)
-                        if _version_state(v.valid_from, v.valid_to, today) == "现行"), None)  # fmt: skip
-        edit = {"rate": str(current.rate) if current else "", "valid_from": today.isoformat(),
-                "valid_to": "", "reason": ""} | (form or {})  # fmt: skip
-        end = {"version": str(current.id) if current else "", "valid_to": today.isoformat(),
-               "reason": ""} | (end_form or {})  # fmt: skip
-        return render(request, "labor_rate.html", {
-            "title": f"工时单价 · {view.branch_name} {LABOR_KINDS.get(view.kind_code, view.kind_name)}",
-            "nav": "labor-rates", "view": view, "page_id": version_id, "today": today,
-            "current": current, "endable": _endable(view.versions, today),
-            "state_of": _version_state, "form": edit, "end_form": end, "errors": {}, **NAMES,
-            **extra,
-        }, status_code=status_code)  # fmt: skip
+        current = next(
+            (
+                v
+                for v in reversed(view.versions)
+                if _version_state(v.valid_from, v.valid_to, today) == "现行"
+            ),
+            None,
+        )
+        edit = {
+            "rate": str(current.rate) if current else "",
+            "valid_from": today.isoformat(),
+            "valid_to": "",
+            "reason": "",
+        } | (form or {})
+        end = {
+            "version": str(current.id) if current else "",
+            "valid_to": today.isoformat(),
+            "reason": "",
+        } | (end_form or {})
+        return render(
+            request,
+            "labor_rate.html",
+            {
+                "title": f"工时单价 · {view.branch_name} {LABOR_KINDS.get(view.kind_code, view.kind_name)}",
+                "nav": "labor-rates",
+                "view": view,
+                "page_id": version_id,
+                "today": today,
+                "current": current,
+                "endable": _endable(view.versions, today),
+                "state_of": _version_state,
+                "form": edit,
+                "end_form": end,
+                "errors": {},
+                **NAMES,
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/{version_id:int}/versions", guards=STAFF, status_code=303)
     async def supersede(
@@ -436,13 +575,16 @@ class LaborRatePages(Controller):
     ) -> Redirect | Template:
         values = _values(await request.form(), RATE_EDIT)
         try:
-            written = await write(state, _supersede_rate, version_id, values,
-                                  request.state.ui_user.actor)  # fmt: skip
+            written = await write(
+                state, _supersede_rate, version_id, values, request.state.ui_user.actor
+            )
         except PricebookError as exc:
-            return await self._detail(request, state, version_id, _status(exc), form=values,
-                                      **_failure(exc, "edit"))  # fmt: skip
-        return Redirect(f"/labor-rates/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, version_id, _status(exc), form=values, **_failure(exc, "edit")
+            )
+        return Redirect(
+            f"/labor-rates/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
     @post("/{version_id:int}/end", guards=STAFF, status_code=303)
     async def end(
@@ -450,20 +592,29 @@ class LaborRatePages(Controller):
     ) -> Redirect | Template:
         values = _values(await request.form(), END_FIELDS)
         try:
-            written = await write(state, _end_rate, version_id, values,
-                                  request.state.ui_user.actor)  # fmt: skip
+            written = await write(state, _end_rate, version_id, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._detail(request, state, version_id, _status(exc), end_form=values,
-                                      **_failure(exc, "end"))  # fmt: skip
-        return Redirect(f"/labor-rates/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, version_id, _status(exc), end_form=values, **_failure(exc, "end")
+            )
+        return Redirect(
+            f"/labor-rates/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
 
 # --- standard hours -----------------------------------------------------------------------------
 
 
-HOURS_CREATE = ("part", "operation", "vehicle_class", "kind", "hours", "valid_from", "valid_to",
-                "reason")  # fmt: skip
+HOURS_CREATE = (
+    "part",
+    "operation",
+    "vehicle_class",
+    "kind",
+    "hours",
+    "valid_from",
+    "valid_to",
+    "reason",
+)
 HOURS_EDIT = ("hours", "kind", "valid_from", "valid_to", "reason", "etag")
 
 
@@ -488,16 +639,26 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
 
     def exists() -> KeyExists:
         latest = labor.hours_versions(session, key).versions[-1]
-        return KeyExists("该配件、作业和车辆级别已有标准工时：请在它的页面上修改", field="part",
-                         url=f"/standard-hours/{latest.id}")  # fmt: skip
+        return KeyExists(
+            "该配件、作业和车辆级别已有标准工时：请在它的页面上修改",
+            field="part",
+            url=f"/standard-hours/{latest.id}",
+        )
 
     if labor.hours_versions(session, key).versions:
         raise exists()
     try:  # the key must still have no versions when the write holds its lock
         return labor.write_standard_hours(
-            session, key, labor_kind=kind, hours=hours, valid_from=valid_from, valid_to=valid_to,
-            actor=actor, reason=values["reason"], expected_etag=prices.EMPTY_ETAG,
-        )  # fmt: skip
+            session,
+            key,
+            labor_kind=kind,
+            hours=hours,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            actor=actor,
+            reason=values["reason"],
+            expected_etag=prices.EMPTY_ETAG,
+        )
     except StaleVersion:  # someone created it meanwhile
         raise exists() from None
 
@@ -508,12 +669,20 @@ def _supersede_hours(
     view = labor_lists.hours_key_view(session, version_id)
     etag = _etag(values)
     kind, hours, valid_from, valid_to = _hours_values(values)
-    key = labor.hours_key(session, part_id=view.part_id, operation=view.operation,
-                          vehicle_class=view.vehicle_class)  # fmt: skip
+    key = labor.hours_key(
+        session, part_id=view.part_id, operation=view.operation, vehicle_class=view.vehicle_class
+    )
     return labor.write_standard_hours(
-        session, key, labor_kind=kind, hours=hours, valid_from=valid_from, valid_to=valid_to,
-        actor=actor, reason=values["reason"], expected_etag=etag,
-    )  # fmt: skip
+        session,
+        key,
+        labor_kind=kind,
+        hours=hours,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=values["reason"],
+        expected_etag=etag,
+    )
 
 
 def _end_hours(
@@ -522,8 +691,9 @@ def _end_hours(
     view = labor_lists.hours_key_view(session, version_id)
     etag = _etag(values)
     target, valid_to = _end_args(values, view.versions)
-    return labor.end_standard_hours(session, target, valid_to=valid_to, actor=actor,
-                                    reason=values["reason"], expected_etag=etag)  # fmt: skip
+    return labor.end_standard_hours(
+        session, target, valid_to=valid_to, actor=actor, reason=values["reason"], expected_etag=etag
+    )
 
 
 INCLUDES_FIELDS = ("add_part", "add_operation", "reason", "etag")
@@ -546,8 +716,15 @@ def _set_includes(
         _choice(values["add_operation"], OPERATION_NAMES, "add_operation", "要新增的作业")
         pairs.append((values["add_part"], values["add_operation"]))
     try:
-        return labor.set_inclusions(session, view.part_id, view.operation, pairs, actor=actor,
-                                    reason=values["reason"], expected_etag=etag)  # fmt: skip
+        return labor.set_inclusions(
+            session,
+            view.part_id,
+            view.operation,
+            pairs,
+            actor=actor,
+            reason=values["reason"],
+            expected_etag=etag,
+        )
     except InvalidInput as exc:
         if exc.field and exc.field.startswith("includes["):  # the core's field: the added pair
             raise InvalidInput(exc.message, field="add_part") from None
@@ -561,8 +738,14 @@ class StandardHoursPages(Controller):
     @get("/")
     async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
         params = _params(request)
-        return await _list(request, state, HOURS, "standard_hours.html",
-                           {"title": "标准工时", "nav": "standard-hours"}, params)  # fmt: skip
+        return await _list(
+            request,
+            state,
+            HOURS,
+            "standard_hours.html",
+            {"title": "标准工时", "nav": "standard-hours"},
+            params,
+        )
 
     @get("/export.csv")
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
@@ -570,17 +753,33 @@ class StandardHoursPages(Controller):
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State, part: Code = "") -> Template:
-        form = dict.fromkeys(HOURS_CREATE, "") | {"valid_from": date.today().isoformat(),
-                                                  "part": part}  # fmt: skip
+        form = dict.fromkeys(HOURS_CREATE, "") | {
+            "valid_from": date.today().isoformat(),
+            "part": part,
+        }
         return await self._new_page(request, state, form)
 
-    async def _new_page(self, request: Request[Any, Any, Any], state: State,
-                        form: dict[str, str], status_code: int = 200,
-                        **extra: Any) -> Template:  # fmt: skip
-        return render(request, "standard_hours_new.html", {
-            "title": "新增标准工时", "nav": "standard-hours", **NAMES, "form": form,
-            "errors": {}, **extra,
-        }, status_code=status_code)  # fmt: skip
+    async def _new_page(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        form: dict[str, str],
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        return render(
+            request,
+            "standard_hours_new.html",
+            {
+                "title": "新增标准工时",
+                "nav": "standard-hours",
+                **NAMES,
+                "form": form,
+                "errors": {},
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/", guards=STAFF, status_code=303)
     async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
@@ -588,42 +787,79 @@ class StandardHoursPages(Controller):
         try:
             written = await write(state, _create_hours, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._new_page(request, state, values, _status(exc),
-                                        **_failure(exc, "create"))  # fmt: skip
-        return Redirect(f"/standard-hours/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._new_page(
+                request, state, values, _status(exc), **_failure(exc, "create")
+            )
+        return Redirect(
+            f"/standard-hours/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
     @get("/{version_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
     ) -> Template:
         if done in ("updated", "same"):  # the confirmation sits by the form the redirect scrolls to
-            return await self._detail(request, state, version_id,
-                                      includes_saved=_flash(done))  # fmt: skip
-        return await self._detail(request, state, version_id, saved=_flash(
-            done, "/standard-hours", "返回标准工时列表"))  # fmt: skip
+            return await self._detail(request, state, version_id, includes_saved=_flash(done))
+        return await self._detail(
+            request, state, version_id, saved=_flash(done, "/standard-hours", "返回标准工时列表")
+        )
 
-    async def _detail(self, request: Request[Any, Any, Any], state: State, version_id: int,
-                      status_code: int = 200, form: dict[str, str] | None = None,
-                      end_form: dict[str, str] | None = None, **extra: Any) -> Template:  # fmt: skip
+    async def _detail(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        version_id: int,
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+        end_form: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Template:
         view = await run(state, labor_lists.hours_key_view, version_id)
         today = date.today()
-        current = next((v for v in reversed(view.versions)
-                        if _version_state(v.valid_from, v.valid_to, today) == "现行"), None)  # fmt: skip
-        edit = {"hours": str(current.hours) if current else "",
-                "kind": current.labor_kind if current else "", "valid_from": today.isoformat(),
-                "valid_to": "", "reason": ""} | (form or {})  # fmt: skip
-        end = {"version": str(current.id) if current else "", "valid_to": today.isoformat(),
-               "reason": ""} | (end_form or {})  # fmt: skip
+        current = next(
+            (
+                v
+                for v in reversed(view.versions)
+                if _version_state(v.valid_from, v.valid_to, today) == "现行"
+            ),
+            None,
+        )
+        edit = {
+            "hours": str(current.hours) if current else "",
+            "kind": current.labor_kind if current else "",
+            "valid_from": today.isoformat(),
+            "valid_to": "",
+            "reason": "",
+        } | (form or {})
+        end = {
+            "version": str(current.id) if current else "",
+            "valid_to": today.isoformat(),
+            "reason": "",
+        } | (end_form or {})
         operation = OPERATION_NAMES.get(view.operation, view.operation)
-        extra.setdefault("includes_form", {"add_part": view.part_code, "add_operation": "",
-                                           "reason": ""})  # fmt: skip
-        return render(request, "standard_hours_one.html", {
-            "title": f"标准工时 · {view.part_name} {operation}", "nav": "standard-hours",
-            "view": view, "page_id": version_id, "today": today, "current": current,
-            "endable": _endable(view.versions, today), "state_of": _version_state, "form": edit,
-            "end_form": end, "errors": {}, **NAMES, **extra,
-        }, status_code=status_code)  # fmt: skip
+        extra.setdefault(
+            "includes_form", {"add_part": view.part_code, "add_operation": "", "reason": ""}
+        )
+        return render(
+            request,
+            "standard_hours_one.html",
+            {
+                "title": f"标准工时 · {view.part_name} {operation}",
+                "nav": "standard-hours",
+                "view": view,
+                "page_id": version_id,
+                "today": today,
+                "current": current,
+                "endable": _endable(view.versions, today),
+                "state_of": _version_state,
+                "form": edit,
+                "end_form": end,
+                "errors": {},
+                **NAMES,
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/{version_id:int}/versions", guards=STAFF, status_code=303)
     async def supersede(
@@ -631,13 +867,16 @@ class StandardHoursPages(Controller):
     ) -> Redirect | Template:
         values = _values(await request.form(), HOURS_EDIT)
         try:
-            written = await write(state, _supersede_hours, version_id, values,
-                                  request.state.ui_user.actor)  # fmt: skip
+            written = await write(
+                state, _supersede_hours, version_id, values, request.state.ui_user.actor
+            )
         except PricebookError as exc:
-            return await self._detail(request, state, version_id, _status(exc), form=values,
-                                      **_failure(exc, "edit"))  # fmt: skip
-        return Redirect(f"/standard-hours/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, version_id, _status(exc), form=values, **_failure(exc, "edit")
+            )
+        return Redirect(
+            f"/standard-hours/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
     @post("/{version_id:int}/includes", guards=STAFF, status_code=303)
     async def includes(
@@ -647,14 +886,20 @@ class StandardHoursPages(Controller):
         keep = [str(v)[:200] for v in raw.getall("keep")] if "keep" in raw else []
         values = _values(raw, INCLUDES_FIELDS)
         try:
-            written = await write(state, _set_includes, version_id, keep[:100], values,
-                                  request.state.ui_user.actor)  # fmt: skip
+            written = await write(
+                state, _set_includes, version_id, keep[:100], values, request.state.ui_user.actor
+            )
         except PricebookError as exc:
-            return await self._detail(request, state, version_id, _status(exc),
-                                      includes_form=values, **_failure(exc, "includes"))  # fmt: skip
+            return await self._detail(
+                request,
+                state,
+                version_id,
+                _status(exc),
+                includes_form=values,
+                **_failure(exc, "includes"),
+            )
         done = "updated" if written.action == "updated" else "same"
-        return Redirect(f"/standard-hours/{version_id}?done={done}#includes-edit",
-                        status_code=303)  # fmt: skip
+        return Redirect(f"/standard-hours/{version_id}?done={done}#includes-edit", status_code=303)
 
     @post("/{version_id:int}/end", guards=STAFF, status_code=303)
     async def end(
@@ -662,13 +907,16 @@ class StandardHoursPages(Controller):
     ) -> Redirect | Template:
         values = _values(await request.form(), END_FIELDS)
         try:
-            written = await write(state, _end_hours, version_id, values,
-                                  request.state.ui_user.actor)  # fmt: skip
+            written = await write(
+                state, _end_hours, version_id, values, request.state.ui_user.actor
+            )
         except PricebookError as exc:
-            return await self._detail(request, state, version_id, _status(exc), end_form=values,
-                                      **_failure(exc, "end"))  # fmt: skip
-        return Redirect(f"/standard-hours/{written.version.id}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, version_id, _status(exc), end_form=values, **_failure(exc, "end")
+            )
+        return Redirect(
+            f"/standard-hours/{written.version.id}?done={written.action}#history", status_code=303
+        )
 
 
 # --- channels and rate cards --------------------------------------------------------------------
@@ -713,8 +961,13 @@ def _card_lines(
             continue
         if not ptype:
             raise InvalidInput(f"{name}：请选择价格类型", field=f"parts_type_{code}")
-        off = _number(discount or "0", f"parts_discount_{code}", f"{name}折让百分比",
-                      Decimal("99.99"), zero=True)  # fmt: skip
+        off = _number(
+            discount or "0",
+            f"parts_discount_{code}",
+            f"{name}折让百分比",
+            Decimal("99.99"),
+            zero=True,
+        )
         parts_lines.append(labor.CardPartsLine(code, ptype, off))
     if not labor_lines and not parts_lines:
         raise InvalidInput("费率卡至少要有一项工时或配件条款", field="labor_rate_sheet_metal")
@@ -731,17 +984,31 @@ def _write_card(
     valid_from = _require_date(values["valid_from"], "valid_from", "生效日期")
     valid_to = _optional_date(values["valid_to"], "valid_to")
     return labor.write_rate_card(
-        session, code, labor=labor_lines, parts=parts_lines, valid_from=valid_from,
-        valid_to=valid_to, actor=actor, reason=values["reason"], expected_etag=etag,
-    )  # fmt: skip
+        session,
+        code,
+        labor=labor_lines,
+        parts=parts_lines,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=values["reason"],
+        expected_etag=etag,
+    )
 
 
 def _end_card(session: Session, code: str, values: dict[str, str], actor: str) -> labor.LaborWrite:
     _, _, cards, _ = labor_lists.channel_cards(session, code)
     etag = _etag(values)
     target, valid_to = _end_args(values, cards)
-    return labor.end_rate_card(session, target, valid_to=valid_to, actor=actor,
-                               reason=values["reason"], expected_etag=etag, channel=code)  # fmt: skip
+    return labor.end_rate_card(
+        session,
+        target,
+        valid_to=valid_to,
+        actor=actor,
+        reason=values["reason"],
+        expected_etag=etag,
+        channel=code,
+    )
 
 
 def _create_channel(session: Session, values: dict[str, str], actor: str) -> labor.ChannelInfo:
@@ -750,15 +1017,26 @@ def _create_channel(session: Session, values: dict[str, str], actor: str) -> lab
     if not values["name"]:
         raise InvalidInput("请填写渠道名称", field="name")
     kind = _choice(values["kind"], CHANNEL_KIND_NAMES, "kind", "渠道类型")
-    return labor.create_channel(session, code=values["code"], name=values["name"], kind=kind,
-                                branch=values["branch"] or None, actor=actor,
-                                reason=values["reason"])  # fmt: skip
+    return labor.create_channel(
+        session,
+        code=values["code"],
+        name=values["name"],
+        kind=kind,
+        branch=values["branch"] or None,
+        actor=actor,
+        reason=values["reason"],
+    )
 
 
 def _channel_page_data(session: Session, code: str) -> dict[str, Any]:
     channel, branch_name, cards, etag = labor_lists.channel_cards(session, code)
-    return {**_refs(session), "channel": channel, "branch_name": branch_name, "cards": cards,
-            "etag": etag}  # fmt: skip
+    return {
+        **_refs(session),
+        "channel": channel,
+        "branch_name": branch_name,
+        "cards": cards,
+        "etag": etag,
+    }
 
 
 class ChannelPages(Controller):
@@ -771,11 +1049,22 @@ class ChannelPages(Controller):
         created = params.pop("created", "")
         messages = []
         if created:
-            messages = [{"kind": "ok", "text": f"已登记专项渠道 {created}",
-                         "link": f"/channels/{quote(created, safe='')}", "label": "添加费率卡"}]  # fmt: skip
-        return await _list(request, state, CHANNELS, "channels.html",
-                           {"title": "专项渠道", "nav": "channels", "messages": messages},
-                           params)  # fmt: skip
+            messages = [
+                {
+                    "kind": "ok",
+                    "text": f"已登记专项渠道 {created}",
+                    "link": f"/channels/{quote(created, safe='')}",
+                    "label": "添加费率卡",
+                }
+            ]
+        return await _list(
+            request,
+            state,
+            CHANNELS,
+            "channels.html",
+            {"title": "专项渠道", "nav": "channels", "messages": messages},
+            params,
+        )
 
     @get("/export.csv")
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
@@ -785,14 +1074,29 @@ class ChannelPages(Controller):
     async def new(self, request: Request[Any, Any, Any], state: State) -> Template:
         return await self._new_page(request, state, dict.fromkeys(CHANNEL_CREATE, ""))
 
-    async def _new_page(self, request: Request[Any, Any, Any], state: State,
-                        form: dict[str, str], status_code: int = 200,
-                        **extra: Any) -> Template:  # fmt: skip
+    async def _new_page(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        form: dict[str, str],
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
         data = await run(state, _refs)
-        return render(request, "channel_new.html", {
-            "title": "登记专项渠道", "nav": "channels", **data, **NAMES, "form": form,
-            "errors": {}, **extra,
-        }, status_code=status_code)  # fmt: skip
+        return render(
+            request,
+            "channel_new.html",
+            {
+                "title": "登记专项渠道",
+                "nav": "channels",
+                **data,
+                **NAMES,
+                "form": form,
+                "errors": {},
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/", guards=STAFF, status_code=303)
     async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
@@ -801,25 +1105,40 @@ class ChannelPages(Controller):
         try:
             info = await write(state, _create_channel, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._new_page(request, state, values, _status(exc),
-                                        **_failure(exc, "create"))  # fmt: skip
+            return await self._new_page(
+                request, state, values, _status(exc), **_failure(exc, "create")
+            )
         return Redirect(f"/channels?{urlencode({'created': info.code})}", status_code=303)
 
     @get("/{code:str}")
     async def detail(
         self, request: Request[Any, Any, Any], state: State, code: ChannelCode, done: Code = ""
     ) -> Template:
-        return await self._detail(request, state, code, saved=_flash(
-            done, "/channels", "返回专项渠道列表"))  # fmt: skip
+        return await self._detail(
+            request, state, code, saved=_flash(done, "/channels", "返回专项渠道列表")
+        )
 
-    async def _detail(self, request: Request[Any, Any, Any], state: State, code: str,
-                      status_code: int = 200, form: dict[str, str] | None = None,
-                      end_form: dict[str, str] | None = None, **extra: Any) -> Template:  # fmt: skip
+    async def _detail(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        code: str,
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+        end_form: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Template:
         data = await run(state, _channel_page_data, code)
         today = date.today()
         cards = data["cards"]
-        current = next((c for c in reversed(cards)
-                        if _version_state(c.valid_from, c.valid_to, today) == "现行"), None)  # fmt: skip
+        current = next(
+            (
+                c
+                for c in reversed(cards)
+                if _version_state(c.valid_from, c.valid_to, today) == "现行"
+            ),
+            None,
+        )
         edit: dict[str, str] = {"valid_from": today.isoformat(), "valid_to": "", "reason": ""}
         if form is None and current is not None:  # the new card starts from the one in force
             for t in current.terms:
@@ -831,14 +1150,30 @@ class ChannelPages(Controller):
                     edit[f"parts_type_{t.code}"] = t.price_type
                     edit[f"parts_discount_{t.code}"] = str(t.discount_pct)
         edit |= form or {}
-        end = {"version": str(current.id) if current else "", "valid_to": today.isoformat(),
-               "reason": ""} | (end_form or {})  # fmt: skip
-        return render(request, "channel.html", {
-            "title": f"专项渠道 · {data['channel'].name}", "nav": "channels", **data,
-            "today": today, "current": current, "endable": _endable(cards, today),
-            "state_of": _version_state, "form": edit, "end_form": end, "errors": {}, **NAMES,
-            **extra,
-        }, status_code=status_code)  # fmt: skip
+        end = {
+            "version": str(current.id) if current else "",
+            "valid_to": today.isoformat(),
+            "reason": "",
+        } | (end_form or {})
+        return render(
+            request,
+            "channel.html",
+            {
+                "title": f"专项渠道 · {data['channel'].name}",
+                "nav": "channels",
+                **data,
+                "today": today,
+                "current": current,
+                "endable": _endable(cards, today),
+                "state_of": _version_state,
+                "form": edit,
+                "end_form": end,
+                "errors": {},
+                **NAMES,
+                **extra,
+            },
+            status_code=status_code,
+        )
 
     @post("/{code:str}/cards", guards=STAFF, status_code=303)
     async def add_card(
@@ -850,10 +1185,12 @@ class ChannelPages(Controller):
         try:
             written = await write(state, _write_card, code, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._detail(request, state, code, _status(exc), form=values,
-                                      **_failure(exc, "edit"))  # fmt: skip
-        return Redirect(f"/channels/{quote(code, safe='')}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, code, _status(exc), form=values, **_failure(exc, "edit")
+            )
+        return Redirect(
+            f"/channels/{quote(code, safe='')}?done={written.action}#history", status_code=303
+        )
 
     @post("/{code:str}/cards/end", guards=STAFF, status_code=303)
     async def end_card(
@@ -863,10 +1200,12 @@ class ChannelPages(Controller):
         try:
             written = await write(state, _end_card, code, values, request.state.ui_user.actor)
         except PricebookError as exc:
-            return await self._detail(request, state, code, _status(exc), end_form=values,
-                                      **_failure(exc, "end"))  # fmt: skip
-        return Redirect(f"/channels/{quote(code, safe='')}?done={written.action}#history",
-                        status_code=303)  # fmt: skip
+            return await self._detail(
+                request, state, code, _status(exc), end_form=values, **_failure(exc, "end")
+            )
+        return Redirect(
+            f"/channels/{quote(code, safe='')}?done={written.action}#history", status_code=303
+        )
 
 
 __all__ = ["ChannelPages", "LaborRatePages", "StandardHoursPages"]
