@@ -8,7 +8,9 @@ How a line is judged
 --------------------
 Every line has a claimed amount (part: quantity × claimed unit price, or the repair cost; labor:
 hours × claimed rate; consumable: quantity × unit price; rescue: the claimed fee). The line's
-rules run in a fixed order; each rule may propose a lower allowed amount. The line's allowed
+rules run in the order of its kind's registry (`PART_RULES`, `LABOR_RULES`, `CONSUMABLE_RULES`,
+`RESCUE_RULES`: each rule a function of one check, `PartCheck` …, with its code and default
+severity beside it); each rule may propose a lower allowed amount. The line's allowed
 amount is the minimum of the claimed amount and every proposal, and each flag records the
 *incremental* cut it made (the allowed amount before it minus the allowed amount after it), so
 a line both over its reference and an assembly is never cut twice: the flags' cuts add up to the
@@ -43,10 +45,12 @@ to JSON natively, in field order, as the dataclasses did.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 import msgspec
 
@@ -70,42 +74,6 @@ ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
 CENTI = Decimal("0.01")
 
-CODES = (
-    "PART_PRICE_ABOVE_REFERENCE",
-    "PART_NO_REFERENCE",
-    "CUSTOM_PART",
-    "PART_NOT_FITTED",
-    "SPEC_ABOVE_ORIGINAL",
-    "REPAIR_COST_GE_REPLACE",
-    "ASSEMBLY_WHERE_COMPONENT_AVAILABLE",
-    "LABOR_RATE_ABOVE_STANDARD",
-    "LABOR_HOURS_ABOVE_STANDARD",
-    "LABOR_OVERLAP",
-    "DUPLICATE_LINE",
-    "CONSUMABLE_ABOVE_STANDARD",
-    "NON_STANDARD_EQUIPMENT_NOT_COVERED",
-    "REPEAT_CLAIM",
-    "RESCUE_FEE_ABOVE_TARIFF",
-    "UNCHECKED",
-)
-DEFAULT_SEVERITY: dict[str, Severity] = {
-    "PART_PRICE_ABOVE_REFERENCE": "warning",
-    "PART_NO_REFERENCE": "warning",
-    "CUSTOM_PART": "warning",  # a matched custom name is info
-    "PART_NOT_FITTED": "error",
-    "SPEC_ABOVE_ORIGINAL": "warning",
-    "REPAIR_COST_GE_REPLACE": "warning",
-    "ASSEMBLY_WHERE_COMPONENT_AVAILABLE": "warning",
-    "LABOR_RATE_ABOVE_STANDARD": "warning",
-    "LABOR_HOURS_ABOVE_STANDARD": "warning",
-    "LABOR_OVERLAP": "warning",
-    "DUPLICATE_LINE": "error",
-    "CONSUMABLE_ABOVE_STANDARD": "warning",
-    "NON_STANDARD_EQUIPMENT_NOT_COVERED": "error",
-    "REPEAT_CLAIM": "error",
-    "RESCUE_FEE_ABOVE_TARIFF": "warning",
-    "UNCHECKED": "warning",
-}
 OPERATION_ZH = {"replace": "更换", "repair": "修复", "paint": "喷漆", "remove_refit": "拆装"}
 OPERATION_EN = {
     "replace": "replace",
@@ -118,13 +86,23 @@ TIER_ZH = {"4s": "4S店", "class1": "一类修理厂", "class2": "二类修理�
 
 def yuan(amount: Decimal) -> str:
     """1280 -> '1,280.00' (messages only; JSON carries plain decimal strings)."""
+    # -0 equals 0 (one cache entry) but formats as "-0.00"
+    return f"{amount:,.2f}" if amount.is_signed() else _yuan(amount)
+
+
+# The message formatters are memoised: a validation formats ~200 amounts, most of them a few
+# recurring references and tolerances, and equal Decimals (1.0, 1.00) format alike in each.
+@functools.lru_cache(maxsize=4096)
+def _yuan(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
+@functools.lru_cache(maxsize=256)
 def pct_text(p: Decimal) -> str:
     return f"{p.normalize():f}%"
 
 
+@functools.lru_cache(maxsize=1024)
 def hours_text(h: Decimal) -> str:
     return f"{h.quantize(CENTI)}"
 
@@ -618,13 +596,6 @@ class Proposal(msgspec.Struct, frozen=True):
     details: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-#: rules whose flag stays on a line even when an earlier rule already took it to 0
-_ALWAYS_REPORTED = frozenset(
-    {"NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM", "DUPLICATE_LINE",
-     "LABOR_OVERLAP"}
-)  # fmt: skip
-
-
 def compose(
     claimed: Decimal, proposals: Iterable[Proposal | None], profile: ProfileSettings
 ) -> tuple[Decimal, tuple[Flag, ...]]:
@@ -662,6 +633,84 @@ def _status(flags: Sequence[Flag], cut: Decimal, unknown: bool = False) -> Statu
     if cut > 0 or any(f.severity != "info" for f in flags):
         return "flagged"
     return "ok"
+
+
+# ------------------------------------------------------------------------------------------------
+# What a rule sees: one check per line kind, one signature per rule (`Rule`, the registries below)
+# ------------------------------------------------------------------------------------------------
+
+
+class LineCheck(Protocol):
+    """What every check has: the rules shared by several line kinds (DUPLICATE_LINE) read it."""
+
+    @property
+    def line(self) -> Line: ...
+    @property
+    def first(self) -> int | None: ...
+    @property
+    def label(self) -> str: ...
+
+
+class PartCheck(NamedTuple):
+    line: PartLine
+    ctx: PartContext
+    estimate: Estimate
+    refs: Refs
+    #: the earlier line claiming the same part and action (DUPLICATE_LINE), if any
+    first: int | None
+    #: the part as messages name it
+    label: str
+    #: the line names a part id the catalogue does not have
+    unknown: bool
+
+
+class LaborCheck(NamedTuple):
+    line: LaborLine
+    part: PartInfo | None
+    refs: Refs
+    first: int | None
+    label: str
+    #: the flag that excluded the part line this labor works on, if one did
+    excluded: Flag | None
+    #: the first labor line of each (part, operation), for LABOR_OVERLAP
+    claimed_ops: dict[tuple[int, str], LaborLine]
+    graph: InclusionGraph
+    unknown: bool
+    #: the hours the rate rule prices: the claimed ones, or the standard's when cut to it
+    hours: Decimal
+
+
+class ConsumableCheck(NamedTuple):
+    line: ConsumableLine
+    standard: ConsumableStandard | None
+    refs: Refs
+    first: int | None
+    label: str
+
+
+class RescueCheck(NamedTuple):
+    line: RescueLine
+    refs: Refs
+
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule(Generic[C]):
+    """One review rule, with what the rest of the service knows about it. A line's rules run
+    in their registry's order (see the module doc); adding a rule is a function, a registry
+    line and its worked example in tests/test_review.py."""
+
+    #: the flag it raises (None: the flag that excluded the line's part, LABOR_OF_EXCLUDED_PART)
+    code: str | None
+    #: its severity unless the branch's rule profile sets another
+    severity: Severity
+    check: Callable[[C], Proposal | None]
+    #: its flag stays on a line an earlier rule already took to 0 (an exclusion says why)
+    reported_when_out: bool = False
+    #: a part line it flags loses its labor too
+    excludes_labor: bool = False
 
 
 # ------------------------------------------------------------------------------------------------
@@ -828,9 +877,10 @@ def _name(ctx: PartContext) -> str:
     return ctx.line.custom_name or ctx.line.oe_number or f"#{ctx.line.part_id}"
 
 
-def rule_custom_part(ctx: PartContext) -> Proposal | None:
+def rule_custom_part(c: PartCheck) -> Proposal | None:
     """CUSTOM_PART: a part typed by hand (自定义配件). Matched to the catalogue → info (its price
     is then checked as that part); suggested or unmatched → warning, price not checked."""
+    ctx = c.ctx
     line = ctx.line
     if line.part_id is not None or ctx.matched_by == "oe":
         return None
@@ -870,9 +920,10 @@ def rule_custom_part(ctx: PartContext) -> Proposal | None:
     )
 
 
-def rule_added_equipment(ctx: PartContext) -> Proposal | None:
+def rule_added_equipment(c: PartCheck) -> Proposal | None:
     """NON_STANDARD_EQUIPMENT_NOT_COVERED (第六条 4(5)): added equipment (加装) without the
     new-equipment cover is excluded: allowed 0."""
+    ctx = c.ctx
     line = ctx.line
     if not line.added_equipment or line.added_equipment_covered:
         return None
@@ -885,8 +936,9 @@ def rule_added_equipment(ctx: PartContext) -> Proposal | None:
     )
 
 
-def rule_not_fitted(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+def rule_not_fitted(c: PartCheck) -> Proposal | None:
     """PART_NOT_FITTED (非本车配件): the selected model is not among the part's fitments."""
+    ctx, refs = c.ctx, c.refs
     if ctx.part is None or ctx.part.universal or refs.vehicle is None:
         return None
     if refs.fitted.get(ctx.part.id) is not False:
@@ -902,9 +954,10 @@ def rule_not_fitted(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposa
     )
 
 
-def rule_repeat_claim(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+def rule_repeat_claim(c: PartCheck) -> Proposal | None:
     """REPEAT_CLAIM (第六条 4(3)): the same part of the same VIN was replaced in an earlier
     validated estimate within the profile's window: excluded."""
+    ctx, estimate, refs = c.ctx, c.estimate, c.refs
     if ctx.part is None or ctx.line.action != "replace" or not estimate.vehicle.vin:
         return None
     window = refs.profile.settings.repeat_claim_window_days
@@ -936,9 +989,10 @@ def rule_repeat_claim(ctx: PartContext, estimate: Estimate, refs: Refs) -> Propo
     )
 
 
-def rule_repair_ge_replace(ctx: PartContext) -> Proposal | None:
+def rule_repair_ge_replace(c: PartCheck) -> Proposal | None:
     """REPAIR_COST_GE_REPLACE (第六条 3(3)): a repair costing at least the replacement part is
     replaced instead: allowed = the replacement (reference × quantity)."""
+    ctx = c.ctx
     line = ctx.line
     if line.action != "repair" or ctx.reference is None or ctx.reference.winner is None:
         return None
@@ -993,7 +1047,7 @@ def damaged_components(line: PartLine, assembly: PartInfo, refs: Refs) -> Damage
     return DamagedComponents(tuple(chosen.values()), tuple(unknown), tuple(foreign))
 
 
-def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal | None:
+def rule_assembly(check: PartCheck) -> Proposal | None:
     """ASSEMBLY_WHERE_COMPONENT_AVAILABLE (第六条 4(4)): an assembly claimed where the damaged
     component is sold separately is allowed that component's price, not the assembly's.
 
@@ -1004,6 +1058,7 @@ def rule_assembly(ctx: PartContext, estimate: Estimate, refs: Refs) -> Proposal 
     separately and allowed = Σ all components' — the flag lists each component's price so the
     reviewer can cut further. A damaged component that is not sold separately justifies the
     assembly: no flag."""
+    ctx, estimate, refs = check.ctx, check.estimate, check.refs
     part = ctx.part
     if part is None or ctx.line.action != "replace" or not part.is_assembly:
         return None
@@ -1099,9 +1154,10 @@ def component_reference(
     return res
 
 
-def rule_spec_above(ctx: PartContext) -> Proposal | None:
+def rule_spec_above(c: PartCheck) -> Proposal | None:
     """SPEC_ABOVE_ORIGINAL (低配高选, 第六条 3(4)): a price type ranked above what the shop and
     policy allow; allowed = the allowed type's reference × (1 + tolerance)."""
+    ctx = c.ctx
     if ctx.claimed_type is None or ctx.cap_type is None or ctx.line.action != "replace":
         return None
     if ctx.claimed_type.rank <= ctx.cap_type.rank:
@@ -1141,9 +1197,10 @@ def rule_spec_above(ctx: PartContext) -> Proposal | None:
     )
 
 
-def rule_price_above(ctx: PartContext) -> Proposal | None:
+def rule_price_above(c: PartCheck) -> Proposal | None:
     """PART_PRICE_ABOVE_REFERENCE (第六条 7(1)(2)): claimed unit price above the reference ×
     (1 + tolerance of the branch's profile for the category) → allowed that much a unit."""
+    ctx = c.ctx
     line = ctx.line
     if line.action != "replace" or line.claimed_unit_price is None:
         return None
@@ -1177,9 +1234,10 @@ def rule_price_above(ctx: PartContext) -> Proposal | None:
     )
 
 
-def rule_no_reference(ctx: PartContext) -> Proposal | None:
+def rule_no_reference(c: PartCheck) -> Proposal | None:
     """PART_NO_REFERENCE: a catalogue part without a reference price (of the type in question)
     in force on the estimate's date: nothing to compare with; priced by hand."""
+    ctx = c.ctx
     if ctx.part is None or (ctx.reference is not None and ctx.reference.winner is not None):
         return None
     if ctx.line.action == "repair":
@@ -1218,9 +1276,10 @@ def duplicate_key(line: Line, part_of: Callable[[int], int | None]) -> tuple[Any
     return None
 
 
-def rule_duplicate(line: Line, first: int | None, label: str) -> Proposal | None:
+def rule_duplicate(c: LineCheck) -> Proposal | None:
     """DUPLICATE_LINE: the same part/operation/consumable claimed on an earlier line: this one
     is excluded (merge quantities on one line)."""
+    line, first, label = c.line, c.first, c.label
     if first is None or first == line.index:
         return None
     return Proposal(
@@ -1238,58 +1297,67 @@ def rule_duplicate(line: Line, first: int | None, label: str) -> Proposal | None
 # ------------------------------------------------------------------------------------------------
 
 
-def rule_labor_hours(
-    line: LaborLine, part: PartInfo | None, refs: Refs, allowed_rate: Decimal
-) -> tuple[Proposal | None, Decimal]:
-    """LABOR_HOURS_ABOVE_STANDARD (第六条 6(1)): hours above standard × (1 + tolerance) are cut,
-    at the claimed rate. Returns the proposal and the hours allowed."""
+def hours_over_standard(
+    line: LaborLine, part: PartInfo | None, refs: Refs
+) -> tuple[HoursRef, Decimal, Decimal] | None:
+    """(standard, tolerance, hours allowed) when the line claims more hours than its standard ×
+    (1 + tolerance); None when it does not, or has no standard."""
     if part is None:
-        return None, line.hours
+        return None
     std = refs.hours.get((part.id, line.operation))
     if std is None:
-        return None, line.hours
+        return None
     tol = refs.profile.settings.labor_hours_tolerance_pct
     limit = (std.hours * (HUNDRED + tol) / HUNDRED).quantize(CENTI)
-    if line.hours <= limit:
-        return None, line.hours
+    return None if line.hours <= limit else (std, tol, limit)
+
+
+def rule_labor_hours(c: LaborCheck) -> Proposal | None:
+    """LABOR_HOURS_ABOVE_STANDARD (第六条 6(1)): hours above standard × (1 + tolerance) are cut,
+    at the claimed rate."""
+    line, part, refs = c.line, c.part, c.refs
+    over = hours_over_standard(line, part, refs)
+    if over is None or part is None:
+        return None
+    std, tol, limit = over
+    allowed_rate = line.claimed_rate
     op_zh, op_en = OPERATION_ZH[line.operation], OPERATION_EN[line.operation]
-    return (
-        Proposal(
-            "LABOR_HOURS_ABOVE_STANDARD",
-            f"{op_zh}{part.name} 报 {hours_text(line.hours)} 工时，标准 {hours_text(std.hours)} 工时"
-            f"（{refs.vehicle_class} 级车，容差 {pct_text(tol)}），核定 {hours_text(limit)} 工时。",
-            f"{op_en} {part.name}: {hours_text(line.hours)} h claimed, standard "
-            f"{hours_text(std.hours)} h (class {refs.vehicle_class}, tolerance {pct_text(tol)}) "
-            f"→ {hours_text(limit)} h allowed.",
-            reference=Reference(
-                std.hours,
-                "h",
-                f"标准工时 {refs.vehicle_class} 级",
-                f"standard hours, class {refs.vehicle_class}",
-                {
-                    "standard_hours_id": std.id,
-                    "valid_from": std.valid_from,
-                    "labor_kind": std.labor_kind,
-                    "vehicle_class": std.vehicle_class,
-                },
-            ),
-            allowed=round_yuan(limit * allowed_rate),
-            details={"claimed_hours": line.hours, "allowed_hours": limit, "tolerance_pct": tol},
+    return Proposal(
+        "LABOR_HOURS_ABOVE_STANDARD",
+        f"{op_zh}{part.name} 报 {hours_text(line.hours)} 工时，标准 {hours_text(std.hours)} 工时"
+        f"（{refs.vehicle_class} 级车，容差 {pct_text(tol)}），核定 {hours_text(limit)} 工时。",
+        f"{op_en} {part.name}: {hours_text(line.hours)} h claimed, standard "
+        f"{hours_text(std.hours)} h (class {refs.vehicle_class}, tolerance {pct_text(tol)}) "
+        f"→ {hours_text(limit)} h allowed.",
+        reference=Reference(
+            std.hours,
+            "h",
+            f"标准工时 {refs.vehicle_class} 级",
+            f"standard hours, class {refs.vehicle_class}",
+            {
+                "standard_hours_id": std.id,
+                "valid_from": std.valid_from,
+                "labor_kind": std.labor_kind,
+                "vehicle_class": std.vehicle_class,
+            },
         ),
-        limit,
+        allowed=round_yuan(limit * allowed_rate),
+        details={"claimed_hours": line.hours, "allowed_hours": limit, "tolerance_pct": tol},
     )
 
 
-def rule_labor_rate(line: LaborLine, refs: Refs, hours: Decimal) -> tuple[Proposal | None, Decimal]:
+def rule_labor_rate(c: LaborCheck) -> Proposal | None:
     """LABOR_RATE_ABOVE_STANDARD (第六条 6(2)): claimed rate above the branch standard rate (or
-    the channel card's) × (1 + tolerance); allowed = the allowed hours × that rate."""
+    the channel card's) × (1 + tolerance); allowed = the allowed hours (after the hours rule)
+    × that rate."""
+    line, refs, hours = c.line, c.refs, c.hours
     rate = refs.labor_rates.get(line.labor_kind)
     if rate is None:
-        return None, line.claimed_rate
+        return None
     tol = refs.profile.settings.labor_rate_tolerance_pct
     limit = with_tolerance(rate.rate, tol)
     if line.claimed_rate <= limit:
-        return None, line.claimed_rate
+        return None
     kind = refs.labor_kinds.get(line.labor_kind, line.labor_kind)
     if rate.channel:
         src_zh = f"合作渠道 {rate.channel} 协议工时费"
@@ -1297,31 +1365,28 @@ def rule_labor_rate(line: LaborLine, refs: Refs, hours: Decimal) -> tuple[Propos
     else:
         src_zh = f"{rate.rate_branch} 分公司标准工时费"
         src_en = f"{rate.rate_branch} branch standard rate"
-    return (
-        Proposal(
-            "LABOR_RATE_ABOVE_STANDARD",
-            f"{kind}工时费 {yuan(line.claimed_rate)} 元/小时高于{src_zh} {yuan(rate.rate)} 元/小时"
-            f"（容差 {pct_text(tol)}），按 {yuan(limit)} 元/小时 × {hours_text(hours)} 工时核定。",
-            f"{line.labor_kind} rate {yuan(line.claimed_rate)}/h is above the {src_en} "
-            f"{yuan(rate.rate)}/h (tolerance {pct_text(tol)}): allowed {yuan(limit)}/h × "
-            f"{hours_text(hours)} h.",
-            reference=Reference(
-                rate.rate,
-                "yuan/h",
-                src_zh,
-                src_en,
-                {
-                    "labor_rate_id": rate.rate_id,
-                    "rate_card_id": rate.rate_card_id,
-                    "standard_rate": rate.standard_rate,
-                    "why": rate.why,
-                    "valid_from": rate.valid_from,
-                },
-            ),
-            allowed=round_yuan(hours * limit),
-            details={"claimed_rate": line.claimed_rate, "allowed_rate": limit, "hours": hours},
+    return Proposal(
+        "LABOR_RATE_ABOVE_STANDARD",
+        f"{kind}工时费 {yuan(line.claimed_rate)} 元/小时高于{src_zh} {yuan(rate.rate)} 元/小时"
+        f"（容差 {pct_text(tol)}），按 {yuan(limit)} 元/小时 × {hours_text(hours)} 工时核定。",
+        f"{line.labor_kind} rate {yuan(line.claimed_rate)}/h is above the {src_en} "
+        f"{yuan(rate.rate)}/h (tolerance {pct_text(tol)}): allowed {yuan(limit)}/h × "
+        f"{hours_text(hours)} h.",
+        reference=Reference(
+            rate.rate,
+            "yuan/h",
+            src_zh,
+            src_en,
+            {
+                "labor_rate_id": rate.rate_id,
+                "rate_card_id": rate.rate_card_id,
+                "standard_rate": rate.standard_rate,
+                "why": rate.why,
+                "valid_from": rate.valid_from,
+            },
         ),
-        limit,
+        allowed=round_yuan(hours * limit),
+        details={"claimed_rate": line.claimed_rate, "allowed_rate": limit, "hours": hours},
     )
 
 
@@ -1370,13 +1435,7 @@ def _op_label(op: Op, refs: Refs) -> tuple[str, str, str]:
     return name, f"{zh}{name}", f"{en} {name}"
 
 
-def rule_overlap(
-    line: LaborLine,
-    part: PartInfo | None,
-    claimed_ops: dict[tuple[int, str], LaborLine],
-    refs: Refs,
-    graph: InclusionGraph | None = None,
-) -> Proposal | None:
+def rule_overlap(c: LaborCheck) -> Proposal | None:
     """LABOR_OVERLAP (拆装次序重复累加, 第六条 6(1)): this operation is already included in the
     standard hours of another claimed operation: its hours are cut. Inclusions are transitive:
     when A includes B and B includes C, a claimed C is included in a claimed A even when B is
@@ -1385,9 +1444,9 @@ def rule_overlap(
 
     Operations on a cycle (A includes C and C includes A) are the same work: only the later of
     the two lines is cut."""
+    line, part, claimed_ops, refs, graph = c.line, c.part, c.claimed_ops, c.refs, c.graph
     if part is None:
         return None
-    graph = graph if graph is not None else InclusionGraph.of(refs.inclusions)
     target: Op = (part.id, line.operation)
     if target not in graph.parents:
         return None
@@ -1468,10 +1527,14 @@ def convert_quantity(quantity: Decimal, unit: str, to_unit: str) -> Decimal | No
     return None
 
 
-def rule_consumable(line: ConsumableLine, std: ConsumableStandard, refs: Refs) -> Proposal | None:
+def rule_consumable(c: ConsumableCheck) -> Proposal | None:
     """CONSUMABLE_ABOVE_STANDARD (第六条 4(7)): quantity above the standard quantity for the
     vehicle class and/or unit price above the standard price: allowed = min(quantity, standard)
     × min(price, standard price), in the standard's unit."""
+    line, refs = c.line, c.refs
+    if c.standard is None:
+        return None
+    std = c.standard
     qty = convert_quantity(line.quantity, line.unit, std.unit)
     if qty is None:
         return None
@@ -1530,9 +1593,10 @@ def rule_consumable(line: ConsumableLine, std: ConsumableStandard, refs: Refs) -
     )
 
 
-def rule_rescue(line: RescueLine, refs: Refs) -> Proposal | None:
+def rule_rescue(c: RescueCheck) -> Proposal | None:
     """RESCUE_FEE_ABOVE_TARIFF (第六条 9(1)): above the local tariff (base fee covering the first
     km + per km beyond): allowed = the tariff."""
+    line, refs = c.line, c.refs
     t = refs.rescue
     if t is None:
         return None
@@ -1631,8 +1695,6 @@ def escalation(amount: Decimal, branch: BranchInfo) -> Escalation:
 # The whole estimate
 # ------------------------------------------------------------------------------------------------
 
-_EXCLUDING = ("NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM")
-
 #: why a line could not be checked (UNCHECKED's `details.reason`), zh and en
 UNCHECKED_REASONS: dict[str, tuple[str, str]] = {
     "unknown_part_id": ("配件编号 {value} 不在目录中", "part id {value} is not in the catalogue"),
@@ -1662,6 +1724,103 @@ def rule_unchecked(reason: str, *, what_zh: str = "本行", what_en: str = "this
         "check it by hand.",
         details={"reason": reason, **{k: v for k, v in values.items() if v is not None}},
     )
+
+
+def rule_unknown_part(c: PartCheck) -> Proposal | None:
+    """UNCHECKED: the line names a part id the catalogue does not have."""
+    return rule_unchecked("unknown_part_id", value=c.line.part_id) if c.unknown else None
+
+
+def rule_labor_of_excluded_part(c: LaborCheck) -> Proposal | None:
+    """The labor on an excluded part line goes with it, under the exclusion's code."""
+    src, ref = c.excluded, c.line.line_ref
+    if src is None or ref is None:
+        return None
+    return Proposal(
+        src.code,
+        f"第 {ref + 1} 行配件已剔除（{src.message_zh}），其工时一并剔除。",
+        f"Line {ref + 1} is excluded ({src.message_en}); its labor goes too.",
+        allowed=ZERO,
+        details={"excluded_line": ref, "excluded_line_no": ref + 1},
+    )
+
+
+def rule_unknown_labor_part(c: LaborCheck) -> Proposal | None:
+    """UNCHECKED: the labor names a part id the catalogue does not have."""
+    if not c.unknown:
+        return None
+    return rule_unchecked(
+        "unknown_part_id",
+        value=c.line.part_id,
+        what_zh="本行工时（标准工时、重复计算）",
+        what_en="the line's hours (standard hours, overlaps)",
+    )
+
+
+def rule_unknown_consumable(c: ConsumableCheck) -> Proposal | None:
+    """UNCHECKED: a consumable kind without a standard."""
+    return (
+        rule_unchecked("unknown_consumable_kind", value=c.line.kind) if c.standard is None else None
+    )
+
+
+def rule_consumable_unit(c: ConsumableCheck) -> Proposal | None:
+    """UNCHECKED: a unit the standard's cannot be converted to."""
+    std = c.standard
+    if std is None or convert_quantity(c.line.quantity, c.line.unit, std.unit) is not None:
+        return None
+    return rule_unchecked("unit_not_comparable", value=c.line.unit, standard=std.unit)
+
+
+def rule_no_rescue_tariff(c: RescueCheck) -> Proposal | None:
+    """UNCHECKED: no rescue tariff for the branch's region."""
+    return rule_unchecked("no_rescue_tariff") if c.refs.rescue is None else None
+
+
+# ------------------------------------------------------------------------------------------------
+# The registries: each line kind's rules in the order they run (第六条), with their metadata
+# ------------------------------------------------------------------------------------------------
+
+PART_RULES: tuple[Rule[PartCheck], ...] = (
+    Rule("CUSTOM_PART", "warning", rule_custom_part),  # a matched custom name is info
+    Rule("NON_STANDARD_EQUIPMENT_NOT_COVERED", "error", rule_added_equipment, True, True),
+    Rule("PART_NOT_FITTED", "error", rule_not_fitted, True, True),
+    Rule("REPEAT_CLAIM", "error", rule_repeat_claim, True, True),
+    Rule("DUPLICATE_LINE", "error", rule_duplicate, True),
+    Rule("REPAIR_COST_GE_REPLACE", "warning", rule_repair_ge_replace),
+    Rule("ASSEMBLY_WHERE_COMPONENT_AVAILABLE", "warning", rule_assembly),
+    Rule("SPEC_ABOVE_ORIGINAL", "warning", rule_spec_above),
+    Rule("PART_PRICE_ABOVE_REFERENCE", "warning", rule_price_above),
+    Rule("PART_NO_REFERENCE", "warning", rule_no_reference),
+    Rule("UNCHECKED", "warning", rule_unknown_part),
+)  # fmt: skip
+LABOR_RULES: tuple[Rule[LaborCheck], ...] = (
+    Rule(None, "error", rule_labor_of_excluded_part, True),
+    Rule("DUPLICATE_LINE", "error", rule_duplicate, True),
+    Rule("LABOR_OVERLAP", "warning", rule_overlap, True),
+    Rule("LABOR_HOURS_ABOVE_STANDARD", "warning", rule_labor_hours),
+    Rule("LABOR_RATE_ABOVE_STANDARD", "warning", rule_labor_rate),
+    Rule("UNCHECKED", "warning", rule_unknown_labor_part),
+)  # fmt: skip
+CONSUMABLE_RULES: tuple[Rule[ConsumableCheck], ...] = (
+    Rule("DUPLICATE_LINE", "error", rule_duplicate, True),
+    Rule("UNCHECKED", "warning", rule_unknown_consumable),
+    Rule("UNCHECKED", "warning", rule_consumable_unit),
+    Rule("CONSUMABLE_ABOVE_STANDARD", "warning", rule_consumable),
+)  # fmt: skip
+RESCUE_RULES: tuple[Rule[RescueCheck], ...] = (
+    Rule("RESCUE_FEE_ABOVE_TARIFF", "warning", rule_rescue),
+    Rule("UNCHECKED", "warning", rule_no_rescue_tariff),
+)  # fmt: skip
+
+_RULES: tuple[Rule[Any], ...] = (*PART_RULES, *LABOR_RULES, *CONSUMABLE_RULES, *RESCUE_RULES)
+#: every flag code, and its severity unless a rule profile sets another
+DEFAULT_SEVERITY: dict[str, Severity] = {r.code: r.severity for r in _RULES if r.code}
+CODES = tuple(DEFAULT_SEVERITY)
+#: codes whose flag stays on a line even when an earlier rule already took it to 0
+_ALWAYS_REPORTED = frozenset(r.code for r in _RULES if r.code and r.reported_when_out)
+#: part-line codes that take the line's labor with them
+_EXCLUDING = frozenset(r.code for r in PART_RULES if r.code and r.excludes_labor)
 
 
 def assumed_notes(estimate: Estimate, refs: Refs) -> list[Note]:
@@ -1738,22 +1897,10 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         line = ctx.line
         unknown = line.part_id is not None and ctx.part is None
         key = keys[index]
-        label = _name(ctx)
-        proposals: list[Proposal | None] = [
-            rule_custom_part(ctx),
-            rule_added_equipment(ctx),
-            rule_not_fitted(ctx, estimate, refs),
-            rule_repeat_claim(ctx, estimate, refs),
-            rule_duplicate(line, first_of.get(key) if key else None, label),
-            rule_repair_ge_replace(ctx),
-            rule_assembly(ctx, estimate, refs),
-            rule_spec_above(ctx),
-            rule_price_above(ctx),
-            rule_no_reference(ctx),
-            rule_unchecked("unknown_part_id", value=line.part_id) if unknown else None,
-        ]
+        check = PartCheck(line, ctx, estimate, refs, first_of.get(key) if key else None,
+                          _name(ctx), unknown)  # fmt: skip
         claimed = line.claimed
-        allowed, flags = compose(claimed, proposals, settings)
+        allowed, flags = compose(claimed, [r.check(check) for r in PART_RULES], settings)
         if ctx.damaged is not None:
             for j in ctx.damaged.unknown:
                 name = line.damaged_components[j].text()
@@ -1798,33 +1945,16 @@ def review(estimate: Estimate, refs: Refs) -> Result:
             continue
         part = labor_parts[line.index]
         unknown = line.part_id is not None and line.line_ref is None and part is None
-        proposals = []
-        if line.line_ref is not None and line.line_ref in excluded:
-            src = excluded[line.line_ref]
-            proposals.append(
-                Proposal(
-                    src.code,
-                    f"第 {line.line_ref + 1} 行配件已剔除（{src.message_zh}），其工时一并剔除。",
-                    f"Line {line.line_ref + 1} is excluded ({src.message_en}); its labor goes too.",
-                    allowed=ZERO,
-                    details={"excluded_line": line.line_ref, "excluded_line_no": line.line_ref + 1},
-                )
-            )
         key = keys[line.index]
         op_label = f"{OPERATION_ZH.get(line.operation, line.operation)}{part.name if part else ''}"
-        proposals.append(rule_duplicate(line, first_of.get(key) if key else None, op_label))
-        proposals.append(rule_overlap(line, part, claimed_ops, refs, graph))
-        hours_p, hours = rule_labor_hours(line, part, refs, line.claimed_rate)
-        proposals.append(hours_p)
-        rate_p, _ = rule_labor_rate(line, refs, hours)
-        proposals.append(rate_p)
-        if unknown:
-            proposals.append(rule_unchecked(
-                "unknown_part_id", value=line.part_id, what_zh="本行工时（标准工时、重复计算）",
-                what_en="the line's hours (standard hours, overlaps)",
-            ))  # fmt: skip
+        over = hours_over_standard(line, part, refs)
+        labor = LaborCheck(
+            line, part, refs, first_of.get(key) if key else None, op_label,
+            excluded.get(line.line_ref) if line.line_ref is not None else None, claimed_ops,
+            graph, unknown, line.hours if over is None else over[2],
+        )  # fmt: skip
         claimed = line.claimed
-        allowed, flags = compose(claimed, proposals, settings)
+        allowed, flags = compose(claimed, [r.check(labor) for r in LABOR_RULES], settings)
         includes: tuple[dict[str, Any], ...] = ()
         if part is not None:
             includes = tuple(
@@ -1851,28 +1981,21 @@ def review(estimate: Estimate, refs: Refs) -> Result:
         if isinstance(line, ConsumableLine):
             std = refs.consumables.get(line.kind)
             key = keys[line.index]
-            proposals = [rule_duplicate(line, first_of.get(key) if key else None,
-                                        std.name if std else line.kind)]  # fmt: skip
-            unknown = std is None
-            if std is None:
-                proposals.append(rule_unchecked("unknown_consumable_kind", value=line.kind))
-            else:
-                if convert_quantity(line.quantity, line.unit, std.unit) is None:
-                    proposals.append(rule_unchecked(
-                        "unit_not_comparable", value=line.unit, standard=std.unit
-                    ))  # fmt: skip
-                    unknown = True
-                proposals.append(rule_consumable(line, std, refs))
+            consumable = ConsumableCheck(line, std, refs, first_of.get(key) if key else None,
+                                         std.name if std else line.kind)  # fmt: skip
+            unknown = std is None or convert_quantity(line.quantity, line.unit, std.unit) is None
             claimed = line.claimed
-            allowed, flags = compose(claimed, proposals, settings)
+            allowed, flags = compose(
+                claimed, [r.check(consumable) for r in CONSUMABLE_RULES], settings
+            )
             results[line.index] = LineResult(
                 line.index, line.index + 1, "consumable", line.line_id, _status(flags, claimed - allowed, unknown),
                 claimed, allowed, claimed - allowed, flags,
             )  # fmt: skip
         elif isinstance(line, RescueLine):
             claimed = line.claimed
-            unchecked = rule_unchecked("no_rescue_tariff") if refs.rescue is None else None
-            allowed, flags = compose(claimed, [rule_rescue(line, refs), unchecked], settings)
+            rescue = RescueCheck(line, refs)
+            allowed, flags = compose(claimed, [r.check(rescue) for r in RESCUE_RULES], settings)
             results[line.index] = LineResult(
                 line.index, line.index + 1, "rescue", line.line_id,
                 _status(flags, claimed - allowed, refs.rescue is None), claimed, allowed,
