@@ -190,7 +190,8 @@ class ReplicaSet:
         if state == was:
             return
         if state == "in_use":
-            log.warning("replica %s: in use again (%.2f s behind)", replica.name, replica.lag)
+            again = "" if was == "unchecked" else " again"
+            log.warning("replica %s: in use%s (%.2f s behind)", replica.name, again, replica.lag)
         elif was in {"in_use", "unchecked"}:
             why = error or f"{replica.lag:.2f} s behind, over {self.max_lag:g} s"
             log.warning("replica %s: dropped, reads go to the primary: %s", replica.name, why)
