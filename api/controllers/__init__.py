@@ -66,10 +66,13 @@ async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any
 log = logging.getLogger("pricebook.replicas")
 
 
+def _who(caller: Any) -> Hashable | None:
+    return None if caller is None else ("api-key", caller.id)
+
+
 def reader_of(request: Request[Any, Any, Any]) -> Hashable | None:
     """Whose reads these are, for read-your-writes: the calling API key (set by its guard)."""
-    caller = request.state.get("caller")
-    return None if caller is None else ("api-key", caller.id)
+    return _who(request.state.get("caller"))
 
 
 async def on_replica(
@@ -78,7 +81,9 @@ async def on_replica(
     """`call(engine)` on a replica in use (`pricebook.replicas`: lag within the bound, and the
     caller has not written in the read-your-writes window), else on the primary. A replica
     that fails is dropped and the read runs again on the primary: reads are safe to repeat,
-    and a replica going away must not cost an answer."""
+    and a replica going away must not cost an answer. (A `call` that also uses the primary,
+    as a validation does, drops the replica for a failure of the primary too: the next check,
+    within a second, brings it back.)"""
     state = request.app.state
     replicas: ReplicaSet = state.replicas
     replica = replicas.for_read(reader_of(request))
@@ -94,7 +99,9 @@ async def on_replica(
     return await call(state.engine)
 
 
-async def read(request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:  # fmt: skip
+async def read(
+    request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """`run` for a read that may be served by a replica (see `on_replica`)."""
 
     async def on(engine: AsyncEngine) -> T:
@@ -104,7 +111,9 @@ async def read(request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: 
     return await on_replica(request, on)
 
 
-async def read_autocommit(request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:  # fmt: skip
+async def read_autocommit(
+    request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
     """`autocommit` for a read that may be served by a replica (see `on_replica`)."""
 
     async def on(engine: AsyncEngine) -> T:
@@ -136,9 +145,9 @@ def read_your_writes_middleware(app: ASGIApp) -> ASGIApp:
 
         async def marking(message: Message) -> None:
             if message["type"] == "http.response.start":
-                caller = (scope.get("state") or {}).get("caller")
-                if caller is not None:
-                    scope["app"].state.replicas.wrote(("api-key", caller.id))
+                writer = _who((scope.get("state") or {}).get("caller"))
+                if writer is not None:
+                    scope["app"].state.replicas.wrote(writer)
             await send(message)
 
         await app(scope, receive, marking)
