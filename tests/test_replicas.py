@@ -226,7 +226,7 @@ async def node(cluster: Cluster) -> AsyncIterator[Node]:
     settings = Settings(
         database_url=cluster.primary, database_replica_urls=(cluster.replica,),
         replica_max_lag_seconds=MAX_LAG, read_your_writes_seconds=MAX_LAG, rate_limit="0",
-        db_connect_timeout=1.0,
+        db_connect_timeout=1.0, health_timeout=2.0,  # the lag check's timeout: a busy CI machine
     )  # fmt: skip
     app = create_app(settings)
     async with AsyncTestClient(app) as client:
