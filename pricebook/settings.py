@@ -53,7 +53,8 @@ class Settings:
     #: wait on a frozen server; and PostgreSQL's `statement_timeout`) before the request gets 503.
     #: 0: no limit.
     db_statement_timeout: float = 5.0
-    #: Seconds /health waits for the database before it answers 503 "unreachable".
+    #: Seconds /health waits for the database before it answers 503 "unreachable"; also the
+    #: read replicas' lag check's wait for each database (`pricebook.replicas`).
     health_timeout: float = 0.8
     #: A keep-alive connection is closed (`Connection: close`) after this many requests or this
     #: many seconds, so clients spread again over the workers after one restarts
