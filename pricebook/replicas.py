@@ -11,10 +11,10 @@ ETags), stored validations, API keys, the staff UI — goes to the primary.
 replay position (`pg_last_wal_replay_lsn()`). A replica that has replayed a position the
 primary had at time t holds everything committed before t, so it is at most `now - t` behind,
 now and until the next check (replay only moves forward): that t is its `fresh_as_of`, the
-newest noted primary position it has replayed. When WAL waits un-replayed past every position
-noted in the last `max_lag` seconds (a process just started, a long stall), the age of its last
-replayed commit (`now() - pg_last_xact_replay_timestamp()` on the replica, an upper bound on
-its lag while WAL waits) may vouch for it instead. An idle primary moves no WAL: its replica
+newest noted primary position it has replayed. While WAL waits un-replayed, the age of its
+last replayed commit (`now() - pg_last_xact_replay_timestamp()` on the replica) bounds its lag
+too, and the nearer of the two counts (it helps a process that just started, with no position
+noted yet that the replica has replayed). An idle primary moves no WAL: its replica
 has replayed the last noted position and is current, however old its last commit. A read goes
 to a replica only while `now - fresh_as_of <= max_lag`, checked per request without SQL: the
 bound holds between checks too, and a replica whose checks stop (the primary or the monitor
