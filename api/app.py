@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import HEADER
 from api.caching import SingleFlight, etag_middleware
-from api.controllers import check_query
+from api.controllers import check_query, read_your_writes_middleware
 from api.controllers.edits import (
     AliasController,
     ChannelController,
@@ -55,6 +55,7 @@ from api.serve import redact_access_log
 from api.spec import SpecJson, SpecSwagger
 from api.ui import routing_error, template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
+from pricebook.replicas import ReplicaSet, display_name
 from pricebook.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -63,11 +64,24 @@ SWAGGER = "/static/swagger-ui"
 log = logging.getLogger("pricebook.api")
 
 
-class Health(msgspec.Struct):
+class ReplicaHealth(msgspec.Struct):
+    #: host:port/database
+    name: str
+    #: in_use | lagging (behind by more than PRICEBOOK_REPLICA_MAX_LAG_SECONDS) | down |
+    #: not_a_replica (not in recovery) | unchecked (not checked yet)
+    state: str
+    #: seconds behind the primary at most, as last measured (null: not measured)
+    lag_seconds: float | None
+
+
+class Health(msgspec.Struct, omit_defaults=True):
     #: ok | unavailable (the database does not answer)
     status: str
     #: ok | unreachable
     database: str
+    #: the read replicas (PRICEBOOK_DATABASE_REPLICA_URLS), when there are any; one that is
+    #: not in use leaves the status ok: the primary serves its reads
+    replicas: list[ReplicaHealth] = []
 
 
 @get(
@@ -83,6 +97,7 @@ async def health(state: State) -> Response[Health]:
     check as long as the statement timeout)."""
     engine: AsyncEngine = state.engine
     settings: Settings = state.settings
+    replicas = [ReplicaHealth(**r) for r in state.replicas.report()]
     try:
         async with asyncio.timeout(settings.health_timeout):
             async with engine.connect() as connection:
@@ -90,11 +105,11 @@ async def health(state: State) -> Response[Health]:
     except Exception as exc:  # any failure to reach it is "unreachable" to a health check
         log.warning("health: database unreachable: %s: %s", type(exc).__name__, exc)
         return Response(
-            Health(status="unavailable", database="unreachable"),
+            Health(status="unavailable", database="unreachable", replicas=replicas),
             status_code=503,
             headers={"Retry-After": RETRY_AFTER},
         )
-    return Response(Health(status="ok", database="ok"))
+    return Response(Health(status="ok", database="ok", replicas=replicas))
 
 
 async def allow_every_method(message: Message, scope: Scope) -> None:
@@ -137,9 +152,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             writes_on = make_async_engine(settings, pool_size=2, synchronous_commit=False)
         app.state.validation_writer = ValidationWriter(store_on(writes_on))
+        app.state.replicas = replicas = ReplicaSet(
+            engine,
+            [
+                (display_name(url), make_async_engine(settings, url=url))
+                for url in settings.database_replica_urls
+            ],
+            max_lag=settings.replica_max_lag_seconds,
+            read_your_writes=settings.read_your_writes_seconds,
+            check_timeout=settings.health_timeout,
+        )
+        replicas.start()
         try:
             yield
         finally:
+            await replicas.close()
             writer = app.state.validation_writer
             await writer.close()
             if writer.inserts:
@@ -161,7 +188,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ImportController,
         ],
         security=[{"ApiKey": []}],
-        middleware=[etag_middleware],
+        middleware=[etag_middleware, read_your_writes_middleware],
         before_request=check_query,
     )  # fmt: skip
     openapi = OpenAPIConfig(

@@ -24,7 +24,16 @@ from msgspec import Struct
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import require
-from api.controllers import NO_STORE, Limit, Offset, PathCode, PathId, autocommit, run
+from api.controllers import (
+    NO_STORE,
+    Limit,
+    Offset,
+    PathCode,
+    PathId,
+    autocommit,
+    on_replica,
+    run,
+)
 from api.problems import problem_responses
 from api.schemas import ValidationPage, to
 from pricebook import estimates
@@ -226,7 +235,8 @@ class EstimateController(Controller):
             ),
         },
         # the body is read and decoded below; the document gets its schema from here (api.spec)
-        opt={"request_body": estimates.EstimateRequest},
+        # its only write is the validation, read back on the primary alone: no read-your-writes
+        opt={"request_body": estimates.EstimateRequest, "writes": False},
     )
     async def validate(
         self,
@@ -250,11 +260,24 @@ class EstimateController(Controller):
         matcher = await matcher_for(state) if needs_matcher else None
         caller = request.state.caller  # set by the guard
         actor = caller.name
-        outcome = await autocommit(
-            state, estimates.validate_unstored, estimate, force=force, matcher=matcher,
-            actor=actor, keep=state.settings.reference_cache_entries,
+        arguments = dict(
+            force=force, matcher=matcher, actor=actor, keep=state.settings.reference_cache_entries,
             key_id=caller.id, own_only=_only_key(request) is not None,
         )  # fmt: skip
+
+        async def validate_on(engine: AsyncEngine) -> estimates.Validation | estimates.Unstored:
+            # stored validations are read on the primary; the references where `on_replica`
+            # says (a replica in use, else the primary)
+            if engine is state.engine:
+                return await autocommit(state, estimates.validate_unstored, estimate, **arguments)
+            async with engine.connect() as refs:
+                await refs.execution_options(isolation_level="AUTOCOMMIT")
+                return await autocommit(
+                    state, estimates.validate_unstored, estimate,
+                    references=refs.sync_connection, **arguments,
+                )  # fmt: skip
+
+        outcome = await on_replica(request, validate_on)
         validation = (
             outcome
             if isinstance(outcome, estimates.Validation)

@@ -84,7 +84,8 @@ def sqlstate_of(exc: BaseException) -> str | None:
     return None
 
 
-def _database_unavailable(exc: Exception) -> bool:
+def database_unavailable(exc: Exception) -> bool:
+    """Whether `exc` says the database cannot serve now (503), not that a statement failed."""
     if isinstance(
         exc, OperationalError | InterfaceError | PoolTimeout | ConnectionError | OSError
     ):  # TimeoutError (asyncpg's connect and command timeouts) is an OSError
@@ -221,7 +222,7 @@ def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         )
         response.headers["Retry-After"] = "0"
         return response
-    if _database_unavailable(exc):
+    if database_unavailable(exc):
         log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
         return problem(503, "the database cannot be reached; retry shortly")
     log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)

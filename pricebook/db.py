@@ -96,15 +96,20 @@ def make_engine(settings: Settings, **kwargs: Any) -> Engine:
 
 
 def make_async_engine(
-    settings: Settings, *, pool_size: int | None = None, synchronous_commit: bool = True
+    settings: Settings,
+    *,
+    pool_size: int | None = None,
+    synchronous_commit: bool = True,
+    url: str | None = None,
 ) -> AsyncEngine:
     """The API's engine. `synchronous_commit=False` (PostgreSQL): its connections commit
     without waiting for the WAL flush (`Settings.validation_synchronous_commit`: the engine
-    that stores validations)."""
-    url = async_url(settings.database_url)
+    that stores validations). `url`: another database than `settings.database_url` with the
+    same options (a read replica: `pricebook.replicas`)."""
+    url_ = async_url(url or settings.database_url)
     kwargs: dict[str, Any] = {"echo": settings.echo_sql, **_JSON}
-    if url.get_backend_name() == "sqlite":
-        _prepare_sqlite_file(url)
+    if url_.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(url_)
     else:
         kwargs.update(pool_size=pool_size or settings.pool_size, pool_timeout=settings.pool_timeout)
         # asyncpg prepares every statement once per connection; PostgreSQL then re-plans it
@@ -120,8 +125,8 @@ def make_async_engine(
             server_settings["synchronous_commit"] = "off"
         kwargs["connect_args"] = {"server_settings": server_settings, **_timeouts(settings)}
         kwargs["json_serializer"] = msgspec.json.encode  # bytes: see _asyncpg_json_as_bytes
-    engine = create_async_engine(url, **kwargs)
-    if url.get_backend_name() == "sqlite":
+    engine = create_async_engine(url_, **kwargs)
+    if url_.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)

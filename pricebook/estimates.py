@@ -1627,6 +1627,7 @@ def validate_unstored(
     keep: int = MAX_REFERENCES,
     key_id: int | None = None,
     own_only: bool = False,
+    references: Connection | None = None,
 ) -> Validation | Unstored:
     """`validate` up to the INSERT: the stored validation when the estimate id and version
     have one (and not `force`), else the new one, unstored.
@@ -1635,7 +1636,12 @@ def validate_unstored(
     is): every statement reads committed data anyway (READ COMMITTED).
 
     `key_id`: the API key validating (stored with the row). `own_only`: reuse only a validation
-    that key stored (an estimate_tool key never receives another key's stored answer)."""
+    that key stored (an estimate_tool key never receives another key's stored answer).
+
+    `references`: another connection (a read replica's, `pricebook.replicas`) for the reference
+    reads, with its own generation read there, so the memo of that database stays keyed on
+    what it holds. The stored validations (this one's earlier answer, the VIN's earlier
+    claims) are read on `session`: they are written on the primary and must not lag."""
     db = _connection(session)
     q = _statements(db)
     rows = db.execute(
@@ -1654,6 +1660,9 @@ def validate_unstored(
         )  # fmt: skip
     prior = [row[4:] for row in rows if row[4] is not None]
     estimate = to_estimate(request, now=now)
+    if references is not None:
+        db = references
+        generation = Generation(*db.execute(_statements(db).generation).one())
     matches = _matches_for(db, estimate, matcher)
     refs = load_refs(db, estimate, matches, keep=keep, generation=generation, prior=prior)
     result = review.review(estimate, refs)

@@ -53,7 +53,8 @@ class Settings:
     #: wait on a frozen server; and PostgreSQL's `statement_timeout`) before the request gets 503.
     #: 0: no limit.
     db_statement_timeout: float = 5.0
-    #: Seconds /health waits for the database before it answers 503 "unreachable".
+    #: Seconds /health waits for the database before it answers 503 "unreachable"; also the
+    #: read replicas' lag check's wait for each database (`pricebook.replicas`).
     health_timeout: float = 0.8
     #: A keep-alive connection is closed (`Connection: close`) after this many requests or this
     #: many seconds, so clients spread again over the workers after one restarts
@@ -78,6 +79,15 @@ class Settings:
     #: Requests per API key (`N/second|minute|hour`) in each server process: a burst of N, then
     #: N per period. "0" or "" turns the limit off (`api.ratelimit`).
     rate_limit: str = "600/minute"
+    #: Read-only PostgreSQL URLs (streaming replicas of `database_url`): price resolves,
+    #: catalogue reads and validation's reference reads may go to one (`pricebook.replicas`).
+    database_replica_urls: tuple[str, ...] = ()
+    #: A replica serves only while what it holds is at most this many seconds behind the
+    #: primary (measured by `pricebook.replicas.ReplicaSet`, every fifth of it).
+    replica_max_lag_seconds: float = 5.0
+    #: After a write, the same API key reads from the primary for this many seconds. At least
+    #: `replica_max_lag_seconds`: past that bound every replica in use holds the write.
+    read_your_writes_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -111,6 +121,7 @@ class Settings:
             sources_dir=env.get("PRICEBOOK_SOURCES_DIR") or None,
             header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
+            **_replicas(env),
         )
 
     @property
@@ -166,6 +177,34 @@ def _rate(env: os._Environ[str] | dict[str, str], name: str, default: str) -> st
     except ValueError as exc:
         raise ValueError(f"{name}={exc}") from None
     return raw
+
+
+def _replicas(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
+    """The read-replica settings, checked together: replicas of a SQLite database, or a
+    read-your-writes window shorter than the lag bound (a writer could then read a replica
+    that does not hold its write yet), are errors rather than surprises."""
+    urls = tuple(u.strip() for u in env.get("PRICEBOOK_DATABASE_REPLICA_URLS", "").split(","))
+    urls = tuple(u for u in urls if u)
+    primary = env.get("PRICEBOOK_DATABASE_URL", DEFAULT_DATABASE_URL)
+    for url in ([primary] if urls else []) + list(urls):
+        if not url.startswith("postgresql"):
+            raise ValueError(
+                "PRICEBOOK_DATABASE_REPLICA_URLS: replicas need PostgreSQL, for the primary "
+                f"and each replica (got {url.split(':', 1)[0]}:…)"
+            )
+    max_lag = _positive(env, "PRICEBOOK_REPLICA_MAX_LAG_SECONDS", "5")
+    window = float(env.get("PRICEBOOK_READ_YOUR_WRITES_SECONDS", str(max_lag)))
+    if not window >= max_lag:
+        raise ValueError(
+            f"PRICEBOOK_READ_YOUR_WRITES_SECONDS={window:g}: at least "
+            f"PRICEBOOK_REPLICA_MAX_LAG_SECONDS ({max_lag:g}), or a writer could read a replica "
+            "that does not hold its write yet"
+        )
+    return {
+        "database_replica_urls": urls,
+        "replica_max_lag_seconds": max_lag,
+        "read_your_writes_seconds": window,
+    }
 
 
 def _positive(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:

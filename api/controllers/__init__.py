@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, TypeVar
 
 from litestar import Request
 from litestar.datastructures import CacheControlHeader, State
 from litestar.exceptions import ValidationException
 from litestar.params import PathParameter, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncEngine
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.problems import problem_responses
+from api.problems import database_unavailable, problem_responses
 from api.schemas import MAX_ID
+from pricebook.replicas import ReplicaSet
 
 T = TypeVar("T")
 
@@ -57,6 +61,98 @@ async def write(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any
     """Run a core write in one transaction (committed on success)."""
     async with state.sessions.begin() as session:
         return await session.run_sync(fn, *args, **kwargs)
+
+
+log = logging.getLogger("pricebook.replicas")
+
+
+def _who(caller: Any) -> Hashable | None:
+    return None if caller is None else ("api-key", caller.id)
+
+
+def reader_of(request: Request[Any, Any, Any]) -> Hashable | None:
+    """Whose reads these are, for read-your-writes: the calling API key (set by its guard)."""
+    return _who(request.state.get("caller"))
+
+
+async def on_replica(
+    request: Request[Any, Any, Any], call: Callable[[AsyncEngine], Awaitable[T]]
+) -> T:
+    """`call(engine)` on a replica in use (`pricebook.replicas`: lag within the bound, and the
+    caller has not written in the read-your-writes window), else on the primary. A replica
+    that fails is dropped and the read runs again on the primary: reads are safe to repeat,
+    and a replica going away must not cost an answer. (A `call` that also uses the primary,
+    as a validation does, drops the replica for a failure of the primary too: the next check,
+    within a second, brings it back.)"""
+    state = request.app.state
+    replicas: ReplicaSet = state.replicas
+    replica = replicas.for_read(reader_of(request))
+    if replica is not None:
+        try:
+            return await call(replica.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            if database_unavailable(exc):
+                replicas.failed(replica, exc)
+            else:  # e.g. a query cancelled by a recovery conflict: the primary has none
+                log.warning("replica %s: a read failed, retried on the primary: %s",
+                            replica.name, exc)  # fmt: skip
+    return await call(state.engine)
+
+
+async def read(
+    request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """`run` for a read that may be served by a replica (see `on_replica`)."""
+
+    async def on(engine: AsyncEngine) -> T:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            return await session.run_sync(fn, *args, **kwargs)
+
+    return await on_replica(request, on)
+
+
+async def read_autocommit(
+    request: Request[Any, Any, Any], fn: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """`autocommit` for a read that may be served by a replica (see `on_replica`)."""
+
+    async def on(engine: AsyncEngine) -> T:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            return await connection.run_sync(fn, *args, **kwargs)
+
+    return await on_replica(request, on)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def read_your_writes_middleware(app: ASGIApp) -> ASGIApp:
+    """Marks the API key of every /api/v1 request that may have written (any method but GET,
+    HEAD and OPTIONS, on a route without `opt={"writes": False}`), before its answer leaves:
+    that key then reads from the primary for PRICEBOOK_READ_YOUR_WRITES_SECONDS
+    (`pricebook.replicas`)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if (
+            scope["type"] != "http"
+            or scope["method"] in _SAFE_METHODS
+            or (handler is not None and handler.opt.get("writes") is False)
+        ):
+            await app(scope, receive, send)
+            return
+
+        async def marking(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                writer = _who((scope.get("state") or {}).get("caller"))
+                if writer is not None:
+                    scope["app"].state.replicas.wrote(writer)
+            await send(message)
+
+        await app(scope, receive, marking)
+
+    return middleware
 
 
 #: a JSON string, escapes included: what is inside is text, not structure

@@ -246,6 +246,7 @@ class MatchController(Controller):
         guards=[require("estimate_tool")],
         request_max_body_size=1_000_000,
         responses=problem_responses(400, 401, 403, 413, 422, 503),
+        opt={"writes": False},  # a POST that writes nothing: no read-your-writes window
     )
     async def match(self, state: State, data: Annotated[MatchRequest, Body()]) -> MatchResponse:
         if not data.names:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, get
-from litestar.datastructures import State
+from litestar import Controller, Request, get
 from litestar.params import FromQuery, PathParameter, QueryParameter
 
 from api.auth import require
@@ -15,7 +14,7 @@ from api.controllers import (
     Offset,
     PathId,
     Text,
-    run,
+    read,
 )
 from api.schemas import Model, ModelPage, VinLookup, to
 from pricebook import catalog
@@ -30,7 +29,7 @@ class ModelController(Controller):
     @get("/", summary="Search vehicle models", responses=READ_ERRORS)
     async def search(
         self,
-        state: State,
+        request: Request[Any, Any, Any],
         q: Annotated[
             Text,
             QueryParameter(
@@ -44,15 +43,15 @@ class ModelController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> ModelPage:
-        page = await run(
-            state, catalog.search_models, q=q, brand=brand, year=year, sort=sort, limit=limit,
+        page = await read(
+            request, catalog.search_models, q=q, brand=brand, year=year, sort=sort, limit=limit,
             offset=offset,
         )  # fmt: skip
         return to(ModelPage, page)
 
     @get("/{model_id:int}", summary="One vehicle model", responses=ITEM_ERRORS)
-    async def one(self, state: State, model_id: PathId) -> Model:
-        return to(Model, await run(state, catalog.get_model, model_id))
+    async def one(self, request: Request[Any, Any, Any], model_id: PathId) -> Model:
+        return to(Model, await read(request, catalog.get_model, model_id))
 
     @get(
         "/by-vin/{vin:str}",
@@ -64,11 +63,11 @@ class ModelController(Controller):
     )
     async def by_vin(
         self,
-        state: State,
+        request: Request[Any, Any, Any],
         vin: Annotated[
             str,
             # documented (ISO 3779): another is the core's 422 saying why (`vin_problem`)
             PathParameter(max_length=64, schema_extra={"pattern": r"^[A-HJ-NPR-Z0-9]{17}$"}),
         ],
     ) -> VinLookup:
-        return to(VinLookup, await run(state, catalog.models_by_vin, vin))
+        return to(VinLookup, await read(request, catalog.models_by_vin, vin))

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.params import FromQuery, QueryParameter
 
@@ -17,6 +17,7 @@ from api.controllers import (
     OptId,
     PathId,
     Text,
+    read,
     run,
 )
 from api.schemas import HistoryPage, PartDetail, PartPage, to
@@ -39,7 +40,7 @@ class PartController(Controller):
     )
     async def search(
         self,
-        state: State,
+        request: Request[Any, Any, Any],
         q: Text = "",
         oe: Annotated[str, QueryParameter(max_length=64)] = "",
         model_id: OptId = None,
@@ -48,8 +49,8 @@ class PartController(Controller):
         limit: Limit = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> PartPage:
-        page = await run(
-            state, catalog.search_parts, q=q, oe=oe, model_id=model_id, category=category,
+        page = await read(
+            request, catalog.search_parts, q=q, oe=oe, model_id=model_id, category=category,
             sort=sort, limit=limit, offset=offset,
         )  # fmt: skip
         return to(PartPage, page)
@@ -59,8 +60,8 @@ class PartController(Controller):
         summary="A part with aliases, assembly and components, supersessions, fitment",
         responses=ITEM_ERRORS,
     )
-    async def one(self, state: State, part_id: PathId) -> PartDetail:
-        return to(PartDetail, await run(state, catalog.get_part, part_id))
+    async def one(self, request: Request[Any, Any, Any], part_id: PathId) -> PartDetail:
+        return to(PartDetail, await read(request, catalog.get_part, part_id))
 
     @get(
         "/{part_id:int}/price-history",

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
 
@@ -15,7 +15,7 @@ from api.controllers import (
     REVALIDATE,
     OptCode,
     OptId,
-    autocommit,
+    read_autocommit,
     run,
 )
 from api.problems import problem_responses
@@ -83,6 +83,7 @@ class PriceController(Controller):
     )
     async def resolve(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         part_id: OptId = None,
         oe: Annotated[str | None, QueryParameter(min_length=1, max_length=64)] = None,
@@ -95,14 +96,14 @@ class PriceController(Controller):
         ] = None,
         agreement: OptCode = None,
     ) -> Resolution:
-        request = prices.ResolveRequest(
+        wanted = prices.ResolveRequest(
             on=on or dt.date.today(), part_id=part_id, oe=oe, model_id=model_id, branch=branch,
             price_type=price_type, channel=channel, agreement=agreement,
         )  # fmt: skip
         # load_and_resolve with a ReferenceData is one statement without channels (one
         # snapshot); with channels two, each under READ COMMITTED as in a transaction
-        (outcome,) = await autocommit(
-            state, prices.load_and_resolve, [request], await reference(state)
+        (outcome,) = await read_autocommit(
+            request, prices.load_and_resolve, [wanted], await reference(state)
         )
         if outcome.error is not None:
             raise outcome.error
@@ -116,9 +117,10 @@ class PriceController(Controller):
         status_code=200,
         responses=problem_responses(400, 401, 403, 503),
         cache_control=None,
+        opt={"writes": False},  # a POST that writes nothing: no read-your-writes window
     )
     async def resolve_batch(
-        self, state: State, data: Annotated[ResolveBatch, Body()]
+        self, request: Request[Any, Any, Any], state: State, data: Annotated[ResolveBatch, Body()]
     ) -> BatchResolution:
         today = data.date or dt.date.today()
         requests = [
@@ -134,8 +136,8 @@ class PriceController(Controller):
             )
             for i in data.items
         ]
-        outcomes = await autocommit(
-            state, prices.load_and_resolve, requests, await reference(state)
+        outcomes = await read_autocommit(
+            request, prices.load_and_resolve, requests, await reference(state)
         )
         results = []
         for n, outcome in enumerate(outcomes):
