@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/pricebook.db"
 
@@ -179,7 +180,13 @@ def _rate(env: os._Environ[str] | dict[str, str], name: str, default: str) -> st
     return raw
 
 
-def _replicas(env: os._Environ[str] | dict[str, str]) -> dict[str, object]:
+class _ReplicaSettings(TypedDict):
+    database_replica_urls: tuple[str, ...]
+    replica_max_lag_seconds: float
+    read_your_writes_seconds: float
+
+
+def _replicas(env: os._Environ[str] | dict[str, str]) -> _ReplicaSettings:
     """The read-replica settings, checked together: replicas of a SQLite database, or a
     read-your-writes window shorter than the lag bound (a writer could then read a replica
     that does not hold its write yet), are errors rather than surprises."""
