@@ -63,6 +63,7 @@ _TOP_KEYS = {
     "region",
     "price_type",
     "price_unit",
+    "price_preference",
     "max_pages",
     "item",
     "pagination",
@@ -119,6 +120,8 @@ class Source:
     title: str = ""
     price_type: str | None = None
     price_unit: str = "元"
+    #: labels in the order this source's two-price texts are decided (`price_text`).
+    price_preference: tuple[str, ...] = ()
     max_pages: int = 50
     pagination: Pagination = field(default_factory=Pagination)
     headers: dict[str, str] = field(default_factory=dict)
@@ -219,6 +222,8 @@ def parse_source(
         err("price_unit", f"one of {', '.join(PRICE_UNITS)}")
         price_unit = "元"
 
+    price_preference = _price_preference(raw.get("price_preference"), err)
+
     max_pages = raw.get("max_pages", 50)
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         err("max_pages", "a positive integer")
@@ -266,6 +271,7 @@ def parse_source(
         region=region,
         price_type=price_type,
         price_unit=price_unit,
+        price_preference=price_preference,
         max_pages=max_pages,
         item=item,
         fields=fields,
@@ -273,6 +279,30 @@ def parse_source(
         headers=dict(headers),
         origin=origin,
     )
+
+
+def _price_preference(value: Any, err: Any) -> tuple[str, ...]:
+    """Price labels (现价, 会员价, 含税价 … or any word that writes one, e.g. VIP价) →
+    their canonical labels, in order."""
+    from pricebook.market.price_text import PRICE_LABELS
+
+    if value is None:
+        return ()
+    known = {word: label for label, words in PRICE_LABELS.items() for word in (label, *words)}
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        err("price_preference", 'a list of price labels, e.g. ["现价", "会员价", "含税价"]')
+        return ()
+    labels = []
+    for i, word in enumerate(value):
+        label = known.get(word.strip().lower())
+        if label is None:
+            err(
+                f"price_preference[{i}]",
+                f"{word!r} is not a price label; known: {', '.join(PRICE_LABELS)}",
+            )
+        else:
+            labels.append(label)
+    return tuple(dict.fromkeys(labels))
 
 
 def _start_urls(value: Any, base_url: str | None, err: Any) -> list[str]:

@@ -164,6 +164,7 @@ class SourceSpider(scrapy.Spider):
             raw_region=values.get("region"),
             price_unit_hint=self.src.price_unit,
             page=page,
+            price_preference=list(self.src.price_preference),
         )
 
     def inc_stat(self, key: str, count: int = 1) -> None:
