@@ -25,6 +25,8 @@ class MarketItem:
     page: int = 1  # page number within the crawl of one start URL (1-based)
     #: the source's order of price labels for texts with two prices, e.g. ["现价", "会员价"]
     price_preference: list[str] = field(default_factory=list)
+    #: the source's own price type words (word → code), which win over the vocabulary
+    price_type_words: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -362,6 +362,7 @@ def test_market_item_keys():
         "price_unit_hint",
         "page",
         "price_preference",
+        "price_type_words",
     )
 
 

@@ -62,6 +62,8 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import FEN, from_fen, to_fen
+from pricebook.price_words import load_words as load_price_type_words
+from pricebook.price_words import resolve as resolve_price_type
 from pricebook.settings import Settings
 
 __all__ = [
@@ -109,17 +111,6 @@ MATCH_CACHE_SIZE = 200_000
 # The catalogue as ingest needs it (built once per process and catalogue version)
 # --------------------------------------------------------------------------------------------
 
-#: price type hint words → price type codes, most specific first; the first code that exists
-#: in the database wins (原厂件 is 市场原厂 where that type exists, else 4S).
-PRICE_TYPE_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("4s店价", "4s店", "4s价", "4s"), ("4s",)),
-    (("市场原厂", "原厂件", "原厂", "正厂", "纯正", "oem"), ("oem", "4s")),
-    (("品牌件", "品牌", "副厂", "副厂件"), ("brand",)),
-    (("适用件", "适用", "同质", "配套"), ("compatible", "brand")),
-    (("再制造", "翻新"), ("reman",)),
-    (("拆车件", "拆车", "二手"), ("salvage",)),
-)
-
 
 @dataclass
 class _Catalog:
@@ -132,25 +123,26 @@ class _Catalog:
     brands: list[tuple[str, int]]  # (name, id), longest name first
     series: list[tuple[str, int, int]]  # (name, brand_id, series_id), longest first
     series_models: dict[int, list[int]]
-    hint_cache: dict[str, int | None] = field(default_factory=dict)
+    #: the price type vocabulary (word → code), loaded with the catalogue: an edit moves the
+    #: catalogue version, so the next batch reads it
+    price_type_words: dict[str, str] = field(default_factory=dict)
+    hint_cache: dict[tuple[str, tuple[tuple[str, str], ...]], int | None] = field(
+        default_factory=dict
+    )
     #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
     match_cache: dict[tuple[str, int | None, int | None, int], _Match] = field(default_factory=dict)
 
-    def price_type_id(self, hint: str | None) -> int | None:
-        key = (hint or "").strip().lower()
-        if key in self.hint_cache:
-            return self.hint_cache[key]
-        found = self.price_types.get(key)
-        if found is None and key:
-            for words, codes in PRICE_TYPE_HINTS:
-                if any(w in key for w in words):
-                    found = next(
-                        (self.price_types[c] for c in codes if c in self.price_types), None
-                    )
-                    if found is not None:
-                        break
-        self.hint_cache[key] = found
-        return found
+    def price_type_id(
+        self, hint: str | None, overrides: Mapping[str, str] | None = None
+    ) -> int | None:
+        """The price type a listing's hint means: the source's own words first, then the one
+        vocabulary (`pricebook.price_words.resolve`)."""
+        key = (hint or "", tuple(sorted((overrides or {}).items())))
+        if key not in self.hint_cache:
+            self.hint_cache[key] = resolve_price_type(
+                hint, self.price_type_words, self.price_types, overrides
+            )
+        return self.hint_cache[key]
 
     def region_id(self, code: str | None, text: str | None) -> int | None:
         if text:
@@ -234,6 +226,7 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         regions_by_code={code: id_ for id_, code, _ in regions},
         regions_by_name=by_name,
         price_types=types,
+        price_type_words=load_price_type_words(session),
         brands=brands,
         series=series,
         series_models=dict(series_models),
@@ -361,6 +354,13 @@ class _Parsed:
     match: _Match | None = None
 
 
+def _overrides(value: Any) -> dict[str, str] | None:
+    """A source's price type words as the item carries them (a mapping of strings)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): str(v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _fetched_at(value: Any, now: datetime) -> datetime:
     if isinstance(value, datetime):
         return as_utc(value)
@@ -421,7 +421,9 @@ def ingest_batch(
                 fetched_at=_fetched_at(item.get("fetched_at"), now),
                 oe=normalize_oe(oe_raw) if oe_raw else "",
                 region_id=cat.region_id(item.get("region_code"), item.get("raw_region")),
-                price_type_id=cat.price_type_id(item.get("price_type_hint")),
+                price_type_id=cat.price_type_id(
+                    item.get("price_type_hint"), _overrides(item.get("price_type_words"))
+                ),
                 brand_id=brand_id,
                 block_model_id=block_model,
                 model_id=model_id,
