@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from pricebook import price_words
 from pricebook.db import transaction
-from pricebook.models import MarketObservation, MarketRun, Region
+from pricebook.models import MarketObservation, MarketRun, PriceType, Region
 from tests.market_site.server import MarketSite
 from tests.test_crawl import FAST, pricebook
 from tests.test_market import load_market_catalog
@@ -124,3 +125,91 @@ def test_labelled_prices_stored_as_the_page_means_and_suspicious_runs(settings, 
         f"pagination stopped at page 1 of 3 the site declares ({site.base_url}/d/list_1.html)"
     ]
     assert (last["suspicious"], last["notes"], last["pages"]) == ([], [], 3)
+
+
+JSON_SOURCE = """
+name = "fixture_d_api"
+kind = "json"
+start_urls = ["{base}/d/api/parts-1.json"]
+region = "440300"
+price_type = "brand"
+item = "data.list"
+%(extra)s
+
+[pagination]
+next = "data.next"
+last_page = "data.pages"
+
+[fields]
+name = "title"
+price = "price.text"
+price_type = "quality"
+region = "city"
+"""
+
+
+def _types_by_source(engine) -> dict[tuple[str, str], str | None]:
+    """(source, listing title) → the price type code of its latest observation."""
+    with transaction(engine) as session:
+        codes = dict(session.execute(select(PriceType.id, PriceType.code)).all())
+        rows = session.execute(
+            select(MarketObservation.source, MarketObservation.raw_name,
+                   MarketObservation.price_type_id, MarketObservation.price_type_hint)
+            .order_by(MarketObservation.id)
+        ).all()  # fmt: skip
+    return {(s, n): (codes.get(t), hint) for s, n, t, hint in rows}
+
+
+@pytest.mark.slow
+def test_both_spiders_read_one_vocabulary_staff_edits_it_and_a_source_overrides_it(
+    settings, engine, tmp_path
+):
+    load_market_catalog(engine)
+    with MarketSite() as site:
+        html = _source(tmp_path, site)
+        api = tmp_path / "api.toml"
+        api.write_text((JSON_SOURCE % {"extra": ""}).replace("{base}", site.base_url), "utf-8")
+        for source_file in (html, str(api)):
+            assert _crawl(settings, source_file).returncode == 0
+        first = _types_by_source(engine)
+        # HTML 原厂件 and JSON 原厂 / 原厂件: one type; JSON 品牌件: brand
+        assert {code for (source, _), (code, hint) in first.items() if "原厂" in hint} == {"oem"}
+        assert {s for (s, _), (_, hint) in first.items() if "原厂" in hint} == {
+            "fixture_d_labels", "fixture_d_api",
+        }  # fmt: skip
+        assert first[("fixture_d_api", "丰田卡罗拉 水箱")] == ("brand", "品牌件")
+        # the JSON listings' labelled prices, as the page means them
+        with transaction(engine) as session:
+            fen = dict(
+                session.execute(
+                    select(MarketObservation.raw_name, MarketObservation.amount_fen).where(
+                        MarketObservation.source == "fixture_d_api"
+                    )
+                ).all()
+            )
+        assert fen == {"大众朗逸 左后叶子板": 10100, "本田雅阁 前大灯 左": 132000,
+                       "丰田卡罗拉 水箱": 128000}  # fmt: skip
+
+        # pricing staff: this market's 原厂件 is the 4S price; the next crawl follows
+        with transaction(engine) as session:
+            etag = price_words.vocabulary(session).etag
+            price_words.set_word(
+                session, "原厂件", "4s", actor="staff:li", reason="本地原厂件按4S价",
+                expected_etag=etag,
+            )  # fmt: skip
+        assert _crawl(settings, str(api)).returncode == 0
+        second = _types_by_source(engine)
+        assert second[("fixture_d_api", "本田雅阁 前大灯 左")] == ("4s", "原厂件")
+        assert second[("fixture_d_api", "大众朗逸 左后叶子板")] == ("oem", "原厂")  # unedited
+
+        # this one source says 原厂 means 品牌件 on its site: its word wins, for it alone
+        api.write_text(
+            (JSON_SOURCE % {"extra": '[price_type_words]\n"原厂" = "brand"'}).replace(
+                "{base}", site.base_url
+            ),
+            "utf-8",
+        )
+        assert _crawl(settings, str(api)).returncode == 0
+        third = _types_by_source(engine)
+    assert third[("fixture_d_api", "大众朗逸 左后叶子板")] == ("brand", "原厂")
+    assert third[("fixture_d_labels", "大众朗逸 左后叶子板 原厂")] == ("oem", "原厂件")
