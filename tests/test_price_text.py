@@ -42,6 +42,8 @@ WORKED_EXAMPLES = [
     ("会员价 850-920元", "885.00", "会员价"),  # a range still counts as its midpoint
     ("参考价 ¥660", "660.00", "市场价"),  # one price: whatever its label, it is the price
     ("原价¥500", "500.00", "原价"),
+    ("会员价格：¥99", "99.00", "会员价"),
+    ("市场价格 ¥600 销售价格 ¥520", "520.00", "现价"),
 ]
 
 

@@ -80,7 +80,13 @@ _PRICE = (
     rf"(?P<from>起)?(?:{_PER})?(?P<from2>起)?"
 )
 _LABEL_WORDS = sorted(
-    ((w, label) for label, words in PRICE_LABELS.items() for w in words), key=lambda x: -len(x[0])
+    (
+        (spelling, label)
+        for label, words in PRICE_LABELS.items()
+        for w in words
+        for spelling in ((w, f"{w}格") if w.endswith("价") else (w,))  # 会员价格
+    ),
+    key=lambda x: -len(x[0]),
 )
 _LABEL_OF = dict(_LABEL_WORDS)
 #: Words that say nothing about which price it is (a lone "价" after a label's word included).
