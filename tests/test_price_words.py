@@ -142,6 +142,11 @@ async def test_price_type_words_over_http(api: Api):
     )  # fmt: skip
     assert r.status_code == 201, r.text
     assert {"word": "高仿件", "price_type": "brand"} in r.json()["words"]
+    r = await api.client.put(
+        f"{url}/高仿件", json={"price_type": "4s", "reason": "本地按4S价"},
+        headers=api.h(STAFF, **{"If-Match": r.headers["etag"]}),
+    )  # fmt: skip
+    assert (r.status_code, r.json()["action"]) == (200, "updated"), r.text
     etag = r.headers["etag"]
     r = await api.client.put(
         f"{url}/高仿件", json={"price_type": "brand", "reason": "again"},

@@ -17,6 +17,7 @@ from api.controllers.edits import (
     EDIT_HANDLERS,
     IF_MATCH_DOC,
     VERSIONS_ERRORS,
+    WRITE_ERRORS,
     ReasonQuery,
     _with_etag,
     _written,
@@ -77,7 +78,9 @@ class PriceTypeWordController(Controller):
     @put(
         "/{word:str}",
         summary="Map a word to a price type (add it, or change its type)",
-        description="The next crawl reads it; stored observations keep their type." + IF_MATCH_DOC,
+        description="201 when the word is new, 200 when its type changed (or already was that "
+        "one). The next crawl reads it; stored observations keep their type." + IF_MATCH_DOC,
+        status_code=201,
         opt={"if_match": True},
         responses=unchanged(PriceTypeVocabulary),
     )
@@ -101,7 +104,7 @@ class PriceTypeWordController(Controller):
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
         opt={"if_match": True},
-        responses=unchanged(PriceTypeVocabulary),
+        responses=WRITE_ERRORS,
     )
     async def remove_word(
         self,
