@@ -478,7 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Crawl market price sources, each in its own Scrapy process; the items are "
         "validated, matched and stored as market observations, the run and its report "
         "(pages, items, matched, unmatched, dropped with reasons) are recorded, then drift "
-        "detection opens or updates review tasks in the feedback queue.",
+        "detection opens or updates review tasks in the feedback queue. Exit status 1 when a "
+        "crawl failed or was suspicious (0 listings kept, pages or listings below half the "
+        "median of the source's last 5 finished runs, pagination short of the page count the "
+        "site declares); see docs/market-sources.md.",
     )
     crawl.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (see --all)")
     crawl.add_argument("--all", action="store_true", help="every source (examples skipped)")
