@@ -45,6 +45,7 @@ from api.controllers.market import MarketController
 from api.controllers.match import MatchController, match_index_lifespan
 from api.controllers.models import ModelController
 from api.controllers.parts import PartController
+from api.controllers.price_words import PriceTypeWordController
 from api.controllers.prices import PriceController
 from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS, RETRY_AFTER
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MarketController,
             PriceEditController, LaborEditController, ChannelController, AliasController,
             SynonymController, FeedbackController, IndicatorController, AuditController,
-            ImportController,
+            ImportController, PriceTypeWordController,
         ],
         security=[{"ApiKey": []}],
         middleware=[etag_middleware, read_your_writes_middleware],

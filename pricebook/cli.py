@@ -217,7 +217,7 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
 
     def show(report: CrawlReport) -> None:  # one block per crawl, whole (run_crawls's lock)
         print("\n".join(report.lines()), flush=True)
-        if report.status != "finished":
+        if report.status == "failed":
             tail = [f"  | {line}" for line in report.log_tail[-15:]]
             print("\n".join(tail), file=sys.stderr, flush=True)
 
@@ -234,17 +234,26 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
             print(drift.summary())
     finally:
         engine.dispose()
-    failed = sum(r.status != "finished" for r in reports)
+    failed = sum(r.status == "failed" for r in reports)
+    suspicious = sum(r.status == "suspicious" for r in reports)
+    finished = f"{len(reports) - failed} finished" + (
+        f" ({suspicious} suspicious)" if suspicious else ""
+    )
     print(
         f"crawled {len(reports)} source(s) in {time.perf_counter() - started:.1f}s, "
-        f"{jobs} at a time: {len(reports) - failed} finished, {failed} failed; "
+        f"{jobs} at a time: {finished}, {failed} failed; "
         f"items {sum(r.items for r in reports)}, new observations {sum(r.new for r in reports)}",
         flush=True,
     )
     if failed:
         print(f"error: {failed} of {len(targets)} crawl(s) failed", file=sys.stderr)
-        return 1
-    return 0
+    if suspicious:
+        # a crawl that brought back far less than usual is not a success a scheduler may ignore
+        print(
+            f"error: {suspicious} of {len(targets)} crawl(s) suspicious (see their reports)",
+            file=sys.stderr,
+        )
+    return 1 if failed or suspicious else 0
 
 
 def _match_snapshot(settings: Settings):  # type: ignore[no-untyped-def]
@@ -470,7 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Crawl market price sources, each in its own Scrapy process; the items are "
         "validated, matched and stored as market observations, the run and its report "
         "(pages, items, matched, unmatched, dropped with reasons) are recorded, then drift "
-        "detection opens or updates review tasks in the feedback queue.",
+        "detection opens or updates review tasks in the feedback queue. Exit status 1 when a "
+        "crawl failed or was suspicious (0 listings kept, pages or listings below half the "
+        "median of the source's last 5 finished runs, pagination short of the page count the "
+        "site declares); see docs/market-sources.md.",
     )
     crawl.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (see --all)")
     crawl.add_argument("--all", action="store_true", help="every source (examples skipped)")

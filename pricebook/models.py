@@ -231,6 +231,20 @@ class PriceType(Base):
     rank: Mapped[int]
 
 
+class PriceTypeWord(Base):
+    """The one price-type vocabulary (原厂件 → oem) read by the market ingest and imports;
+    pricing staff edit it (`pricebook.price_words`). A code, not a key: a word may name a
+    type the database does not have yet."""
+
+    __tablename__ = "price_type_words"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(unique=True)
+    price_type_code: Mapped[str]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
 class Price(Base):
     """One version of a price for a key (part, model, scope, price type) over a period."""
 
@@ -530,7 +544,9 @@ class SynonymTerm(Base):
 
 # --- Market prices ---------------------------------------------------------------
 
-MARKET_RUN_STATUSES = ("running", "finished", "failed")
+#: ``suspicious``: finished, but far below the source's usual pages or listings, or pagination
+#: stopped early (`pricebook.market.crawl.assess_run`).
+MARKET_RUN_STATUSES = ("running", "finished", "suspicious", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched")
 FEEDBACK_KINDS = ("reviewer", "drift")
 FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected")

@@ -19,6 +19,8 @@ def _jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, int | float | str | bool) or value is None:
         return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
     return str(value)
 
 
@@ -45,6 +47,10 @@ class StatsFileExtension:
         return ext
 
     def spider_closed(self, reason: str) -> None:
+        # the spider's last words (pagination that stopped early) before the stats are read
+        finalize = getattr(self.crawler.spider, "finalize_stats", None)
+        if callable(finalize):
+            finalize()
         assert self.crawler.stats is not None
         stats = {k: _jsonable(v) for k, v in self.crawler.stats.get_stats().items()}
         stats.setdefault("finish_reason", reason)

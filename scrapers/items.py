@@ -6,7 +6,7 @@ Nothing is converted here: ``raw_price`` keeps the text (``"¥1,280.00"``, ``"0.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 
 @dataclass(slots=True)
@@ -23,6 +23,10 @@ class MarketItem:
     raw_region: str | None = None  # region text on the row, if the source has one (e.g. "广州")
     price_unit_hint: str = "元"  # the source's unit for bare numbers: "元" or "万元"
     page: int = 1  # page number within the crawl of one start URL (1-based)
+    #: the source's order of price labels for texts with two prices, e.g. ["现价", "会员价"]
+    price_preference: list[str] = field(default_factory=list)
+    #: the source's own price type words (word → code), which win over the vocabulary
+    price_type_words: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -133,7 +133,6 @@ def detect_drift(session, on=TODAY, **kwargs):
         ("415.5", "元", "415.50"),
         ("12.345", "元", "12.35"),  # rounded half up to the fen
         ("380元/个", "元", "380.00"),
-        ("380元起", "元", "380.00"),
         ("单价：¥329", "元", "329.00"),
         ("RMB 88", "元", "88.00"),
         ("980", None, "980.00"),
@@ -158,6 +157,7 @@ def test_parse_price(raw, unit, expected):
         ("-380", "unparseable"),
         ("12,5", "unparseable"),
         ("2个380元", "unparseable"),
+        ("380元起", "price_from"),  # a floor over variants (tests/test_price_text.py)
         ("920-850元", "invalid_range"),
         ("0755-88880000", "implausible"),  # a phone number, read as a range
         ("13800138000", "implausible"),  # a phone number in the price cell

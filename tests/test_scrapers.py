@@ -361,6 +361,8 @@ def test_market_item_keys():
         "raw_region",
         "price_unit_hint",
         "page",
+        "price_preference",
+        "price_type_words",
     )
 
 

@@ -44,8 +44,9 @@ class MarketController(Controller):
         "/runs",
         summary="Recorded market crawls, newest first, with their reports",
         description="One row per source per `pricebook crawl`: status (running, finished, "
-        "failed), start and end, and the report (pages, items, matched, unmatched, new "
-        "observations, unchanged, dropped by reason, page errors).",
+        "suspicious — finished far below the source's recent runs, with `stats.suspicious` "
+        "saying why — or failed), start and end, and the report (pages, items, matched, "
+        "unmatched, new observations, unchanged, dropped by reason, page errors, warnings).",
         responses=READ_ERRORS,
     )
     async def runs(

@@ -281,6 +281,16 @@ def _codes(session: Session, model: type[Base], column: str = "code") -> dict[st
     return {code: id_ for code, id_ in session.execute(select(attr, model.id))}  # type: ignore[attr-defined]
 
 
+def _price_type_codes(session: Session) -> dict[str, int]:
+    """Price type codes, and the words of the one vocabulary (`pricebook.price_words`: 原厂件,
+    品牌件 …) a file may write instead; a code wins over a word spelled the same."""
+    from pricebook.price_words import load_words
+
+    codes = _codes(session, PriceType)
+    words = {w: codes[c] for w, c in load_words(session).items() if c in codes}
+    return {**words, **codes}
+
+
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
@@ -732,7 +742,7 @@ def _import_prices(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     session = ctx.session
     parts = _codes(session, Part)
     models = _codes(session, VehicleModel)
-    price_types = _codes(session, PriceType)
+    price_types = _price_type_codes(session)
     scopes = _scope_codes(session)
     items: list[_NewVersion] = []
     for n, row in rows:
@@ -877,7 +887,7 @@ def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     channels = _codes(session, Channel)
     kinds = _labor_kinds(ctx)
     categories = _codes(session, Category)
-    price_types = _codes(session, PriceType)
+    price_types = _price_type_codes(session)
     cards: dict[tuple[int, date], dict[str, Any]] = {}
     for n, row in rows:
         channel = _lookup(ctx, n, row, "channel_code", channels, "channel")

@@ -2,8 +2,10 @@
 
 Scrapers only fetch and parse (``scrapers/``); everything after that happens here:
 
-1. **Parse** the price text (`parse_price` / `explain_price`): 元, ¥/￥, thousands commas, 万元,
-   ranges, per-unit suffixes; 面议 and friends are dropped with a reason. A range
+1. **Parse** the price text (`pricebook.market.price_text`): 元, ¥/￥, thousands commas, 万元,
+   ranges, per-unit suffixes, labels (会员价, 含税价 …) and the rule that picks one of two
+   prices (现价 over 原价, per source configurable); 面议, ``¥99起`` and friends are dropped
+   with a reason. A range
    (``850-920元``) counts as its **midpoint**: a listing's range is the spread of what that seller
    asks (brands, grades), the midpoint is the unbiased single figure, and the market reference
    takes a median over many listings anyway. The raw text is kept on the observation.
@@ -38,7 +40,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Engine, bindparam, literal, select, union_all
@@ -46,6 +48,7 @@ from sqlalchemy.orm import Session
 
 from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, make_engine, transaction
+from pricebook.market.price_text import explain_price, parse_price, read_price
 from pricebook.matching.loader import build_snapshot, catalog_generation
 from pricebook.models import (
     Branch,
@@ -59,6 +62,8 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import FEN, from_fen, to_fen
+from pricebook.price_words import load_words as load_price_type_words
+from pricebook.price_words import resolve as resolve_price_type
 from pricebook.settings import Settings
 
 __all__ = [
@@ -77,6 +82,7 @@ __all__ = [
     "parse_price",
     "part_observations",
     "pick_reference",
+    "read_price",
     "region_chains",
 ]
 
@@ -93,85 +99,17 @@ DEFAULT_MATCH_THRESHOLD_BP = 7500
 INGEST_CHUNK = 1000
 #: Names remembered per process and catalogue version with their match (a re-crawl's names).
 MATCH_CACHE_SIZE = 200_000
-#: Above this a "price" is a phone number or a typo, not a part price (yuan).
-MAX_PLAUSIBLE_YUAN = Decimal("5000000")
 
 # --------------------------------------------------------------------------------------------
 # Price text
 # --------------------------------------------------------------------------------------------
 
-NOT_GIVEN_WORDS = ("面议", "电询", "询价", "议价", "咨询", "来电", "暂无", "缺货", "待定", "私聊")
-_STRIP_WORDS = re.compile(
-    r"(人民币|rmb|cny|单价|售价|价格|报价|参考价|约|仅|含税|包邮|[¥:：])", re.I
-)
-_NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
-_UNIT = r"万元|万|元|块"
-_PRICE_RE = re.compile(
-    rf"^(?P<a>{_NUM})(?P<ua>{_UNIT})?"
-    rf"(?:(?:-|~|至|到|—|–)(?P<b>{_NUM})(?P<ub>{_UNIT})?)?"
-    r"(?:起)?(?:/[^\d]{1,3})?$"
-)
-_UNIT_FACTOR = {"万元": Decimal(10000), "万": Decimal(10000), "元": Decimal(1), "块": Decimal(1)}
-
-
-def explain_price(raw: str | None, unit_hint: str | None = "元") -> tuple[Decimal | None, str]:
-    """(amount in yuan rounded to the fen, "") or (None, reason the text is not a price).
-
-    Reasons: ``missing_price``, ``price_not_given`` (面议, 电询 …), ``unparseable``,
-    ``invalid_range`` (low above high), ``non_positive``, ``implausible`` (above 5,000,000 元).
-    ``unit_hint`` ("元" or "万元") is the source's unit for bare numbers.
-    """
-    if raw is None or not str(raw).strip():
-        return None, "missing_price"
-    text = unicodedata.normalize("NFKC", str(raw))  # ￥ → ¥, full-width digits and commas
-    if any(word in text for word in NOT_GIVEN_WORDS):
-        return None, "price_not_given"
-    text = re.sub(r"\s+", "", _STRIP_WORDS.sub("", text))
-    m = _PRICE_RE.match(text)
-    if not m:
-        return None, "price_not_given" if not re.search(r"\d", text) else "unparseable"
-    hint = unit_hint if unit_hint in _UNIT_FACTOR else "元"
-    unit_a = m["ua"] or m["ub"] or hint
-    try:
-        low = Decimal(m["a"].replace(",", "")) * _UNIT_FACTOR[unit_a]
-        if m["b"] is not None:
-            high = Decimal(m["b"].replace(",", "")) * _UNIT_FACTOR[m["ub"] or m["ua"] or hint]
-            if high < low:
-                return None, "invalid_range"
-            amount = (low + high) / 2
-        else:
-            amount = low
-    except InvalidOperation:
-        return None, "unparseable"
-    amount = amount.quantize(FEN, rounding=ROUND_HALF_UP)
-    if amount <= 0:
-        return None, "non_positive"
-    if amount > MAX_PLAUSIBLE_YUAN:
-        return None, "implausible"
-    return amount, ""
-
-
-def parse_price(raw: str | None, unit_hint: str | None = "元") -> Decimal | None:
-    """The price a market listing states, in yuan, or None when it states none (see
-    `explain_price` for the reasons). ``"¥1,280.00"`` → 1280.00, ``"0.35万元"`` → 3500.00,
-    ``"850-920元"`` → 885.00 (the midpoint), ``"面议"`` → None."""
-    return explain_price(raw, unit_hint)[0]
+# The reading itself lives in `pricebook.market.price_text` (labels, qualifiers, two prices).
 
 
 # --------------------------------------------------------------------------------------------
 # The catalogue as ingest needs it (built once per process and catalogue version)
 # --------------------------------------------------------------------------------------------
-
-#: price type hint words → price type codes, most specific first; the first code that exists
-#: in the database wins (原厂件 is 市场原厂 where that type exists, else 4S).
-PRICE_TYPE_HINTS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (("4s店价", "4s店", "4s价", "4s"), ("4s",)),
-    (("市场原厂", "原厂件", "原厂", "正厂", "纯正", "oem"), ("oem", "4s")),
-    (("品牌件", "品牌", "副厂", "副厂件"), ("brand",)),
-    (("适用件", "适用", "同质", "配套"), ("compatible", "brand")),
-    (("再制造", "翻新"), ("reman",)),
-    (("拆车件", "拆车", "二手"), ("salvage",)),
-)
 
 
 @dataclass
@@ -185,25 +123,26 @@ class _Catalog:
     brands: list[tuple[str, int]]  # (name, id), longest name first
     series: list[tuple[str, int, int]]  # (name, brand_id, series_id), longest first
     series_models: dict[int, list[int]]
-    hint_cache: dict[str, int | None] = field(default_factory=dict)
+    #: the price type vocabulary (word → code), loaded with the catalogue: an edit moves the
+    #: catalogue version, so the next batch reads it
+    price_type_words: dict[str, str] = field(default_factory=dict)
+    hint_cache: dict[tuple[str, tuple[tuple[str, str], ...]], int | None] = field(
+        default_factory=dict
+    )
     #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
     match_cache: dict[tuple[str, int | None, int | None, int], _Match] = field(default_factory=dict)
 
-    def price_type_id(self, hint: str | None) -> int | None:
-        key = (hint or "").strip().lower()
-        if key in self.hint_cache:
-            return self.hint_cache[key]
-        found = self.price_types.get(key)
-        if found is None and key:
-            for words, codes in PRICE_TYPE_HINTS:
-                if any(w in key for w in words):
-                    found = next(
-                        (self.price_types[c] for c in codes if c in self.price_types), None
-                    )
-                    if found is not None:
-                        break
-        self.hint_cache[key] = found
-        return found
+    def price_type_id(
+        self, hint: str | None, overrides: Mapping[str, str] | None = None
+    ) -> int | None:
+        """The price type a listing's hint means: the source's own words first, then the one
+        vocabulary (`pricebook.price_words.resolve`)."""
+        key = (hint or "", tuple(sorted((overrides or {}).items())))
+        if key not in self.hint_cache:
+            self.hint_cache[key] = resolve_price_type(
+                hint, self.price_type_words, self.price_types, overrides
+            )
+        return self.hint_cache[key]
 
     def region_id(self, code: str | None, text: str | None) -> int | None:
         if text:
@@ -287,6 +226,7 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         regions_by_code={code: id_ for id_, code, _ in regions},
         regions_by_name=by_name,
         price_types=types,
+        price_type_words=load_price_type_words(session),
         brands=brands,
         series=series,
         series_models=dict(series_models),
@@ -414,6 +354,13 @@ class _Parsed:
     match: _Match | None = None
 
 
+def _overrides(value: Any) -> dict[str, str] | None:
+    """A source's price type words as the item carries them (a mapping of strings)."""
+    if not isinstance(value, Mapping):
+        return None
+    return {str(k): str(v) for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}
+
+
 def _fetched_at(value: Any, now: datetime) -> datetime:
     if isinstance(value, datetime):
         return as_utc(value)
@@ -457,7 +404,9 @@ def ingest_batch(
         if not name:
             result.drop("missing_name")
             continue
-        amount, reason = explain_price(item.get("raw_price"), item.get("price_unit_hint"))
+        amount, reason = explain_price(
+            item.get("raw_price"), item.get("price_unit_hint"), item.get("price_preference")
+        )
         if amount is None:
             result.drop(reason)
             continue
@@ -472,7 +421,9 @@ def ingest_batch(
                 fetched_at=_fetched_at(item.get("fetched_at"), now),
                 oe=normalize_oe(oe_raw) if oe_raw else "",
                 region_id=cat.region_id(item.get("region_code"), item.get("raw_region")),
-                price_type_id=cat.price_type_id(item.get("price_type_hint")),
+                price_type_id=cat.price_type_id(
+                    item.get("price_type_hint"), _overrides(item.get("price_type_words"))
+                ),
                 brand_id=brand_id,
                 block_model_id=block_model,
                 model_id=model_id,

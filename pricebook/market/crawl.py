@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -248,11 +250,25 @@ class CrawlReport:
     retries: int = 0
     robots_forbidden: int = 0
     errors: int = 0
+    #: pages the sites declare (``pagination.last_page``, capped by ``max_pages``), 0 if unknown
+    pages_expected: int = 0
+    #: start URLs whose pagination stopped before the declared page count
+    pagination_short: int = 0
+    #: the spider's warnings: "no rows match …", "pagination stopped at page 1 of 3 …"
+    warnings: list[str] = field(default_factory=list)
+    #: why the run is ``suspicious`` (`assess_run`); notes that do not make it so
+    suspicious: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     log_tail: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> int:
+        """Listings the core kept (matched or not): items minus the core's drops."""
+        return self.matched + self.unmatched
 
     def as_stats(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items() if k not in {"source", "run_id"}}
-        if self.status == "finished":
+        if self.status != "failed":
             out.pop("log_tail")
         return out
 
@@ -268,6 +284,9 @@ class CrawlReport:
             f"  dropped: {sum(self.dropped.values())} ({dropped})",
             f"  page errors: {errors}; retries {self.retries}; "
             f"disallowed by robots.txt {self.robots_forbidden}; errors logged {self.errors}",
+            *(f"  suspicious: {reason}" for reason in self.suspicious),
+            *(f"  note: {note}" for note in self.notes),
+            *(f"  warning: {warning}" for warning in self.warnings),
         ]
 
 
@@ -303,6 +322,9 @@ def report_from_stats(source: str, run_id: int, stats: dict[str, Any]) -> CrawlR
         retries=n("retry/count"),
         robots_forbidden=n("robotstxt/forbidden"),
         errors=n("log_count/ERROR"),
+        pages_expected=n("pricebook/pages_expected"),
+        pagination_short=n("pricebook/pagination_short"),
+        warnings=[str(w) for w in stats.get("pricebook/warnings") or [] if isinstance(w, str)],
     )
 
 
@@ -373,8 +395,63 @@ def run_crawl(
     except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
         tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
+    if report.status == "finished":
+        with transaction(engine) as session:
+            assess_run(session, report)
     finish_run(engine, run_id, report.status, report.as_stats())
     return report
+
+
+#: The runs a crawl is compared with: the source's last this many finished ones.
+HEALTH_RUNS = 5
+#: A crawl with fewer pages or kept listings than this share of their median is suspicious.
+HEALTH_SHARE = Decimal("0.5")
+
+
+def assess_run(session: Session, report: CrawlReport) -> None:
+    """Mark a finished crawl ``suspicious`` (with its reasons) when it brought back far less
+    than the source usually does: no listing kept; pages or kept listings below half the
+    median of the source's last `HEALTH_RUNS` finished runs; pagination stopping before the
+    page count the site declares. A wrong item, price or pagination selector is valid CSS
+    and fails quietly; this is where it shows. Fewer pages than the previous run is noted."""
+    previous = session.scalars(
+        select(MarketRun.stats)
+        .where(
+            MarketRun.source == report.source,
+            MarketRun.status == "finished",
+            MarketRun.id != report.run_id,
+        )
+        .order_by(MarketRun.id.desc())
+        .limit(HEALTH_RUNS)
+    ).all()
+    reasons: list[str] = []
+    if report.kept == 0:
+        reasons.append(f"0 listings kept (items {report.items})")
+    if previous:
+        pages = [int(s.get("pages", 0) or 0) for s in previous]
+        kept = [int(s.get("matched", 0) or 0) + int(s.get("unmatched", 0) or 0) for s in previous]
+        checks = [("pages", report.pages, pages)]
+        if report.kept:  # 0 is said above
+            checks.append(("listings kept", report.kept, kept))
+        for what, now, before in checks:
+            median = Decimal(str(statistics.median(before)))
+            if now < median * HEALTH_SHARE:
+                reasons.append(
+                    f"{what} {now}: below half the median {median.normalize():f} of the last "
+                    f"{len(before)} finished run(s)"
+                )
+        if report.pages < pages[0]:
+            report.notes.append(
+                f"pages {report.pages}, the previous finished run crawled {pages[0]}"
+            )
+    if report.pagination_short:
+        reasons.append(
+            f"pagination stopped before the page count the site declares "
+            f"({report.pages} of {report.pages_expected} pages)"
+        )
+    if reasons:
+        report.status = "suspicious"
+        report.suspicious = reasons
 
 
 def _crawl(

@@ -1,8 +1,8 @@
 """Market sources are data: one TOML file per source in this directory.
 
 Pricing staff add a source by adding a file; no code. ``load_source`` reads and validates one
-file into a :class:`Source`; every error names the file and the field. The format is shown,
-annotated, in ``example_qipeicheng.toml``.
+file into a :class:`Source`; every error names the file and the field. The format (HTML and
+JSON sources, annotated) is documented in ``docs/market-sources.md``.
 
 Selectors:
 
@@ -63,6 +63,8 @@ _TOP_KEYS = {
     "region",
     "price_type",
     "price_unit",
+    "price_preference",
+    "price_type_words",
     "max_pages",
     "item",
     "pagination",
@@ -70,7 +72,7 @@ _TOP_KEYS = {
     "headers",
     "notes",
 }
-_PAGINATION_KEYS = {"next", "page_param"}
+_PAGINATION_KEYS = {"next", "page_param", "last_page"}
 
 
 class SourceError(ValueError):
@@ -101,10 +103,15 @@ class Pagination:
     page's URL or page number (null/empty/false ends the crawl); ``page_param`` is the query
     parameter that carries page numbers. With only ``page_param`` the page number is incremented
     until a page has no items.
+
+    ``last_page`` reads the number of pages the site declares (HTML: the largest number in the
+    texts it selects, e.g. the pager's page links; JSON: a path to a number). A crawl that
+    stops before that page (or ``max_pages``) says so in its run record and is suspicious.
     """
 
     next: Selector | None = None
     page_param: str | None = None
+    last_page: Selector | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +126,10 @@ class Source:
     title: str = ""
     price_type: str | None = None
     price_unit: str = "元"
+    #: labels in the order this source's two-price texts are decided (`price_text`).
+    price_preference: tuple[str, ...] = ()
+    #: this site's own words for price types (word → code); they win over the vocabulary
+    price_type_words: dict[str, str] = field(default_factory=dict)
     max_pages: int = 50
     pagination: Pagination = field(default_factory=Pagination)
     headers: dict[str, str] = field(default_factory=dict)
@@ -219,6 +230,20 @@ def parse_source(
         err("price_unit", f"one of {', '.join(PRICE_UNITS)}")
         price_unit = "元"
 
+    price_preference = _price_preference(raw.get("price_preference"), err)
+
+    price_type_words = raw.get("price_type_words", {})
+    if not isinstance(price_type_words, dict) or not all(
+        isinstance(k, str) and k.strip() and isinstance(v, str) and _SLUG_RE.match(v)
+        for k, v in price_type_words.items()
+    ):
+        err(
+            "price_type_words",
+            'a table of word = price type code, e.g. "原厂件" = "4s" (codes: '
+            f"{', '.join(KNOWN_PRICE_TYPES)} or one staff added)",
+        )
+        price_type_words = {}
+
     max_pages = raw.get("max_pages", 50)
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         err("max_pages", "a positive integer")
@@ -266,6 +291,8 @@ def parse_source(
         region=region,
         price_type=price_type,
         price_unit=price_unit,
+        price_preference=price_preference,
+        price_type_words=dict(price_type_words),
         max_pages=max_pages,
         item=item,
         fields=fields,
@@ -273,6 +300,30 @@ def parse_source(
         headers=dict(headers),
         origin=origin,
     )
+
+
+def _price_preference(value: Any, err: Any) -> tuple[str, ...]:
+    """Price labels (现价, 会员价, 含税价 … or any word that writes one, e.g. VIP价) →
+    their canonical labels, in order."""
+    from pricebook.market.price_text import PRICE_LABELS
+
+    if value is None:
+        return ()
+    known = {word: label for label, words in PRICE_LABELS.items() for word in (label, *words)}
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        err("price_preference", 'a list of price labels, e.g. ["现价", "会员价", "含税价"]')
+        return ()
+    labels = []
+    for i, word in enumerate(value):
+        label = known.get(word.strip().lower())
+        if label is None:
+            err(
+                f"price_preference[{i}]",
+                f"{word!r} is not a price label; known: {', '.join(PRICE_LABELS)}",
+            )
+        else:
+            labels.append(label)
+    return tuple(dict.fromkeys(labels))
 
 
 def _start_urls(value: Any, base_url: str | None, err: Any) -> list[str]:
@@ -370,6 +421,7 @@ def _pagination(value: Any, kind: str, err: Any) -> Pagination:
     for key in sorted(set(value) - _PAGINATION_KEYS):
         err(f"pagination.{key}", f"unknown field; known: {', '.join(sorted(_PAGINATION_KEYS))}")
     next_sel = _selector(value.get("next"), kind, "pagination.next", err)
+    last_page = _selector(value.get("last_page"), kind, "pagination.last_page", err)
     page_param = value.get("page_param")
     if page_param is not None:
         if kind != "json":
@@ -378,4 +430,4 @@ def _pagination(value: Any, kind: str, err: Any) -> Pagination:
         elif not isinstance(page_param, str) or not page_param:
             err("pagination.page_param", 'a query parameter name, e.g. "page"')
             page_param = None
-    return Pagination(next=next_sel, page_param=page_param)
+    return Pagination(next=next_sel, page_param=page_param, last_page=last_page)

@@ -60,17 +60,21 @@ class ApiJsonSpider(SourceSpider):
             data = json.loads(response.text)
         except (ValueError, AttributeError):
             self.inc_stat("page_errors/invalid_json")
-            self.logger.warning("%s: response is not JSON: %s", self.src.name, response)
+            self.warn(f"{self.src.name}: response is not JSON: {response.url}")
             return
-        self.inc_stat("pages")
+        self.page_parsed(response)
+        if self.src.pagination.last_page is not None:
+            declared = get_path(data, self.src.pagination.last_page.expr)
+            if isinstance(declared, str) and declared.strip().isdigit():
+                declared = int(declared)
+            if isinstance(declared, int) and not isinstance(declared, bool):
+                self.pages_declared_on(response, declared)
         rows = get_path(data, self.src.item.expr)
         if not isinstance(rows, list):
             self.inc_stat("page_errors/no_item_list")
-            self.logger.warning(
-                "%s: %r is not a list on %s (API changed?)",
-                self.src.name,
-                self.src.item.expr,
-                response,
+            self.warn(
+                f"{self.src.name}: {self.src.item.expr!r} is not a list on {response.url} "
+                "(API changed?)"
             )
             rows = []
         elif not rows:

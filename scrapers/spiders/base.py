@@ -27,6 +27,8 @@ _SPACE_RE = re.compile(r"\s+")
 _DIGIT_RE = re.compile(r"\d")
 
 STATS_PREFIX = "pricebook"
+#: At most this many warnings are kept in the run record (all are logged).
+MAX_WARNINGS = 50
 
 
 def clean_text(value: str | None) -> str | None:
@@ -68,6 +70,12 @@ class SourceSpider(scrapy.Spider):
         self._max_pages_arg = int(max_pages) if max_pages not in (None, "") else None
         self.run_id: int | None = int(run_id) if run_id not in (None, "") else None
         self.source_config: Source | None = None
+        #: warnings worth keeping in the run record ("no rows match", pagination stopped early)
+        self.run_warnings: list[str] = []
+        #: per start URL (its index): the deepest page parsed, the page count the site declares
+        self.pages_reached: dict[int, int] = {}
+        self.pages_declared: dict[int, int] = {}
+        self._finalized = False
         if source_file:  # no settings needed: load now so errors surface early
             self._load_source(None)
 
@@ -100,16 +108,16 @@ class SourceSpider(scrapy.Spider):
 
     # --- requests -----------------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
-        for url in self.src.start_urls:
-            yield self.page_request(url, page=1)
+        for index, url in enumerate(self.src.start_urls):
+            yield self.page_request(url, page=1, start=index)
 
-    def page_request(self, url: str, *, page: int) -> scrapy.Request:
+    def page_request(self, url: str, *, page: int, start: int = 0) -> scrapy.Request:
         return scrapy.Request(
             url,
             callback=self.parse,
             errback=self.on_error,
             headers=self.src.headers or None,
-            meta={"pricebook_page": page},
+            meta={"pricebook_page": page, "pricebook_start": start},
         )
 
     def follow_page(self, response: Response, url: str, page: int) -> scrapy.Request | None:
@@ -118,7 +126,8 @@ class SourceSpider(scrapy.Spider):
             self.inc_stat("max_pages_reached")
             logger.info("%s: max_pages=%d reached at %s", self.src.name, self.max_pages, url)
             return None
-        return self.page_request(response.urljoin(url), page=page)
+        start = response.meta.get("pricebook_start", 0)
+        return self.page_request(response.urljoin(url), page=page, start=start)
 
     def on_error(self, failure: Failure) -> None:
         if failure.check(HttpError):
@@ -164,7 +173,54 @@ class SourceSpider(scrapy.Spider):
             raw_region=values.get("region"),
             price_unit_hint=self.src.price_unit,
             page=page,
+            price_preference=list(self.src.price_preference),
+            price_type_words=dict(self.src.price_type_words),
         )
+
+    # --- run health -----------------------------------------------------------------------
+    def warn(self, message: str) -> None:
+        """Log a warning and keep it for the run record (``pricebook/warnings``)."""
+        self.logger.warning(message)
+        if len(self.run_warnings) < MAX_WARNINGS:
+            self.run_warnings.append(message)
+        stats = getattr(getattr(self, "crawler", None), "stats", None)
+        if stats is not None:
+            stats.set_value(f"{STATS_PREFIX}/warnings", list(self.run_warnings))
+
+    def page_parsed(self, response: Response) -> None:
+        """Count a parsed page and remember how deep its start URL's pagination went."""
+        self.inc_stat("pages")
+        start = response.meta.get("pricebook_start", 0)
+        page = response.meta.get("pricebook_page", 1)
+        self.pages_reached[start] = max(self.pages_reached.get(start, 0), page)
+
+    def pages_declared_on(self, response: Response, declared: int | None) -> None:
+        """The page count the site declares on this page (`Pagination.last_page`)."""
+        if declared is not None and declared > 0:
+            start = response.meta.get("pricebook_start", 0)
+            self.pages_declared[start] = max(self.pages_declared.get(start, 0), declared)
+
+    def finalize_stats(self) -> None:
+        """Before the stats are written (`StatsFileExtension`): pagination that stopped before
+        the page count the site declares (or ``max_pages``) becomes a warning."""
+        if self._finalized:
+            return
+        self._finalized = True
+        expected_total = 0
+        for start, declared in sorted(self.pages_declared.items()):
+            expected = min(declared, self.max_pages)
+            expected_total += expected
+            reached = self.pages_reached.get(start, 0)
+            if reached < expected:
+                self.inc_stat("pagination_short")
+                self.warn(
+                    f"pagination stopped at page {reached} of {declared} the site declares "
+                    f"({self.src.start_urls[start]})"
+                )
+        if self.pages_declared:
+            stats = getattr(getattr(self, "crawler", None), "stats", None)
+            if stats is not None:
+                stats.set_value(f"{STATS_PREFIX}/pages_expected", expected_total)
 
     def inc_stat(self, key: str, count: int = 1) -> None:
         stats = getattr(getattr(self, "crawler", None), "stats", None)
@@ -172,6 +228,7 @@ class SourceSpider(scrapy.Spider):
             stats.inc_value(f"{STATS_PREFIX}/{key}", count)
 
     def closed(self, reason: str) -> None:
+        self.finalize_stats()
         stats = getattr(getattr(self, "crawler", None), "stats", None)
         if stats is None:
             return

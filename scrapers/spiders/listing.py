@@ -9,6 +9,7 @@ Rows are selected with the source's ``item`` selector, fields inside each row wi
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from scrapers.spiders.base import SourceSpider, clean_text
@@ -56,21 +57,39 @@ def extract_link(node: Any, selector: Selector) -> str | None:
     return None
 
 
+def declared_pages(node: Any, selector: Selector) -> int | None:
+    """The largest whole number in the texts the selector matches (a pager's "1 2 3 下一页",
+    "共 3 页"), or None."""
+    numbers = [int(n) for text in _texts(node, selector) for n in re.findall(r"\d+", text)]
+    return max(numbers) if numbers else None
+
+
+def _texts(node: Any, selector: Selector) -> list[str]:
+    out = []
+    for match in select(node, selector):
+        if isinstance(match.root, str):
+            out.append(match.root)
+        else:
+            out.append(" ".join(match.xpath(".//text()").getall()))
+    return out
+
+
 class ListingSpider(SourceSpider):
     name = "listing"
     source_kind = "html"
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[Any]:
         page = response.meta.get("pricebook_page", 1)
-        self.inc_stat("pages")
+        self.page_parsed(response)
+        if self.src.pagination.last_page is not None:
+            self.pages_declared_on(
+                response, declared_pages(response, self.src.pagination.last_page)
+            )
         rows = select(response, self.src.item)
         if not rows:
             self.inc_stat("empty_pages")
-            self.logger.warning(
-                "%s: no rows match %s on %s (layout changed?)",
-                self.src.name,
-                self.src.item,
-                response,
+            self.warn(
+                f"{self.src.name}: no rows match {self.src.item} on {response.url} (layout changed?)"
             )
         for row in rows:
             values = {key: extract_text(row, sel) for key, sel in self.src.fields.items()}

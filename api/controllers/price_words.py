@@ -1,0 +1,121 @@
+"""``/api/v1/price-type-words``: the one price-type vocabulary (原厂件 → oem), edited by pricing
+staff like the synonym dictionary: reason required, audited, If-Match on the whole vocabulary.
+The core is `pricebook.price_words`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, put
+from litestar.datastructures import State
+from litestar.params import Body, PathParameter
+from msgspec import Meta, Struct
+
+from api.auth import require
+from api.controllers import NO_STORE, run, write
+from api.controllers.edits import (
+    EDIT_HANDLERS,
+    IF_MATCH_DOC,
+    VERSIONS_ERRORS,
+    WRITE_ERRORS,
+    ReasonQuery,
+    _with_etag,
+    _written,
+    actor_of,
+    if_match,
+    unchanged,
+)
+from api.schemas import ONE_LINE, Code, Reason
+from pricebook import price_words
+
+#: a word in the path: one line, not blank (the core refuses the rest with 422)
+WordPath = Annotated[
+    str, PathParameter(min_length=1, max_length=20, schema_extra={"pattern": ONE_LINE})
+]
+
+
+class PriceTypeWordOut(Struct):
+    word: str
+    price_type: str
+
+
+class PriceTypeVocabulary(Struct):
+    #: words in order, each with the price type code it means
+    words: list[PriceTypeWordOut]
+    etag: str
+    #: added, updated, removed or unchanged (writes only)
+    action: str = ""
+
+
+class PriceTypeWordEdit(Struct, forbid_unknown_fields=True, kw_only=True):
+    price_type: Annotated[Code, Meta(description="a price type code, e.g. oem, 4s, brand")]
+    reason: Reason = ""
+
+
+def _out(found: price_words.Vocabulary) -> PriceTypeVocabulary:
+    words = [PriceTypeWordOut(w, c) for w, c in found.words.items()]
+    return PriceTypeVocabulary(words, found.etag, found.action)
+
+
+class PriceTypeWordController(Controller):
+    path = "/price-type-words"
+    tags = ["catalogue"]  # noqa: RUF012
+    guards = [require("pricing_staff")]  # noqa: RUF012
+    exception_handlers = EDIT_HANDLERS
+    cache_control = NO_STORE
+
+    @get(
+        "/",
+        summary="The price type vocabulary (word → price type), with its ETag",
+        description="What market listings and import files mean by 原厂件, 品牌件, 拆车件 …; a "
+        "source file's `[price_type_words]` overrides it for that source.",
+        responses=VERSIONS_ERRORS,
+    )
+    async def words(self, state: State) -> Response[PriceTypeVocabulary]:
+        found = await run(state, price_words.vocabulary)
+        return _with_etag(_out(found), found.etag)
+
+    @put(
+        "/{word:str}",
+        summary="Map a word to a price type (add it, or change its type)",
+        description="201 when the word is new, 200 when its type changed (or already was that "
+        "one). The next crawl reads it; stored observations keep their type." + IF_MATCH_DOC,
+        status_code=201,
+        opt={"if_match": True},
+        responses=unchanged(PriceTypeVocabulary),
+    )
+    async def set_word(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        word: WordPath,
+        data: Annotated[PriceTypeWordEdit, Body()],
+    ) -> Response[PriceTypeVocabulary]:
+        etags = if_match(request)
+        found = await write(
+            state, price_words.set_word, word, data.price_type, actor=actor_of(request),
+            reason=data.reason, expected_etag=etags,
+        )  # fmt: skip
+        return _written(_out(found), found.action, found.etag)
+
+    @delete(
+        "/{word:str}",
+        summary="Remove a word from the vocabulary",
+        description="`reason` is a query parameter here." + IF_MATCH_DOC,
+        status_code=200,
+        opt={"if_match": True},
+        responses=WRITE_ERRORS,
+    )
+    async def remove_word(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        word: WordPath,
+        reason: ReasonQuery = "",
+    ) -> Response[PriceTypeVocabulary]:
+        etags = if_match(request)
+        found = await write(
+            state, price_words.remove_word, word, actor=actor_of(request), reason=reason,
+            expected_etag=etags,
+        )  # fmt: skip
+        return _with_etag(_out(found), found.etag)
