@@ -473,3 +473,104 @@ def test_crawl_report_from_scrapy_stats():
     assert report.elapsed_s == 2.35
     text = "\n".join(report.lines())
     assert "dropped: 4 (missing_price 3, unparseable 1)" in text
+
+
+# --- shop titles: the vehicle in the title narrows the match ----------------------------------
+
+#: Name-only shop titles over the demo catalogue (`pricebook.demo`): title → the part it sells,
+#: or None where the catalogue has no such part for that vehicle (the series has no parts of
+#: its own, or the part does not exist): those must stay unmatched.
+TITLES: dict[str, str | None] = {
+    "大众朗逸 左后叶子板 原厂": "VW1-0092",
+    "本田雅阁 前大灯 左 原厂": "HD1-0012",
+    "比亚迪秦PLUS 左后视镜": "BYD1-0035",
+    "大众朗逸 左后雾灯 原厂": "VW1-0111",
+    "丰田卡罗拉 左前叶子板": "TY1-0018",
+    "日产轩逸 水箱 原厂": "NS1-0019",
+    "吉利帝豪 右大灯": "GL1-0013",
+    "哈弗H6 2023款 机盖": "HV1-0009",
+    "比亚迪秦 PLUS 右前大灯总成": "BYD1-0013",
+    "宝马3系 左前门": "BM1-0027",
+    "奔驰C级 右后视镜总成 原厂": "BZ1-0036",
+    "特斯拉Model Y 前挡风玻璃": "TS1-0022",
+    "东风日产轩逸 右前门玻璃": "NS1-0024",
+    "帝豪 左后门玻璃 品牌件": "GL1-0025",
+    "适用于丰田卡罗拉 右大灯灯罩": "TY1-0030",
+    "一汽丰田卡罗拉 21款 水箱": "TY1-0035",
+    "宝马 3系 右后视镜壳": "BM1-0040",
+    "朗逸 1.5L 右前叶子板": "VW1-0019",
+    "本田雅阁 前杠": "HD1-0002",  # 前杠 names the skin and the assembly: a person decides
+    # not in the catalogue for that vehicle: never matched
+    "一汽大众速腾 右前大灯总成": None,  # 速腾 has no parts in the demo catalogue
+    "广汽本田思域 右后视镜": None,
+    "特斯拉Model 3 前挡风玻璃": None,
+    "本田雅阁 行车记录仪": None,
+    "丰田卡罗拉 左后轮眉": None,
+}
+
+
+@pytest.fixture
+def demo_engine(engine):
+    from pricebook.demo import load_demo
+
+    load_demo(engine)
+    return engine
+
+
+def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
+    items = [
+        _item(title, "500", source="titles", url=f"http://m.test/item/{n}",
+              price_type_hint="原厂件")
+        for n, title in enumerate(TITLES)
+    ]  # fmt: skip
+    result = ingest_items(demo_engine, items)
+    assert result.dropped == 0
+    with transaction(demo_engine) as session:
+        codes = dict(session.execute(select(Part.id, Part.code)).all())
+        stored = {
+            row.raw_name: (codes.get(row.part_id), codes.get(row.suggested_part_id))
+            for row in session.execute(
+                select(
+                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.suggested_part_id,
+                ).where(MarketObservation.source == "titles")
+            )
+        }  # fmt: skip
+    assert set(stored) == set(TITLES)
+    exists = {t: code for t, code in TITLES.items() if code is not None}
+    right = [t for t, code in exists.items() if stored[t][0] == code]
+    wrong = [t for t, (got, _) in stored.items() if got is not None and got != TITLES[t]]
+    assert wrong == []
+    assert len(right) / len(exists) >= 0.9, sorted(set(exists) - set(right))
+    # the one left for a person is offered the right vehicle's part
+    assert stored["本田雅阁 前杠"][1] in {"HD1-0001", "HD1-0002"}
+    # where the vehicle has no such part, another vehicle's part is at most a suggestion
+    assert stored["一汽大众速腾 右前大灯总成"] == (None, "VW1-0025")
+
+
+def test_title_vehicle_words(demo_engine):
+    from pricebook.market import _catalog
+    from pricebook.models import Brand, Series
+
+    with transaction(demo_engine) as session:
+        words = _catalog(session).vehicle_words
+        brand = {n: i for i, n in session.execute(select(Brand.id, Brand.name))}
+        series = {n: i for i, n in session.execute(select(Series.id, Series.name))}
+    found = words.find("一汽-大众 朗逸 2023款 左后叶子板")
+    assert (found.brand_id, found.series_id, found.model_year) == (
+        brand["大众"], series["朗逸"], 2023,
+    )  # fmt: skip
+    assert found.rest == "左后叶子板"
+    assert words.find("比亚迪秦plus左后视镜").series_id == series["秦PLUS"]
+    assert words.find("昂克赛拉 左大灯").series_id == series["马自达3 昂克赛拉"]
+    assert words.find("长安CS75 PLUS 中网").series_id == series["CS75 PLUS"]
+    # a one- or two-character series word counts only beside its brand
+    assert words.find("比亚迪汉 前杠").series_id == series["汉"]
+    assert words.find("汉 前杠").series_id is None
+    assert words.find("H6 前杠").series_id is None
+    assert words.find("哈弗H6 前杠").rest == "前杠"
+    # a brand and another brand's series: nothing trusted, nothing taken out of the name
+    mixed = words.find("本田朗逸 前杠")
+    assert (mixed.brand_id, mixed.series_id, mixed.rest) == (None, None, "本田朗逸 前杠")
+    # Latin series words are whole words: no H6 inside an OE number
+    assert words.find("前杠 5GH68072").series_id is None

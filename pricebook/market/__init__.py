@@ -9,8 +9,11 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
    takes a median over many listings anyway. The raw text is kept on the observation.
 2. **Match** to the catalogue: the OE number first (``parts.oe_normalized``, then
    ``oe_supersessions``), else the matching engine (`pricebook.matching.MatchIndex`), blocked by
-   the brand/series found in the fitment text. Below the confidence threshold the observation is
-   stored ``unmatched`` (with the best candidate in ``suggested_part_id``) for a person to review.
+   the brand/series found in the fitment text or, where there is none, in the title
+   (`pricebook.market.titles`: "大众朗逸 左后叶子板" is 左后叶子板 among 朗逸's parts); the
+   vehicle words never reach the matcher, and a part that does not fit the vehicle named is at
+   most a suggestion. Below the confidence threshold the observation is stored ``unmatched``
+   (with the best candidate in ``suggested_part_id``) for a person to review.
 3. **Store** observations (`ingest_items`), change-only: a listing is (source, normalised name +
    OE + fitment text, region, price type); while its amount does not change, its latest row's
    ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
@@ -46,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, make_engine, transaction
+from pricebook.market.titles import VehicleWords
 from pricebook.matching.loader import build_snapshot, catalog_generation
 from pricebook.models import (
     Branch,
@@ -182,9 +186,10 @@ class _Catalog:
     regions_by_code: dict[str, int]
     regions_by_name: dict[str, int]
     price_types: dict[str, int]  # code or name (lower case) → id
-    brands: list[tuple[str, int]]  # (name, id), longest name first
-    series: list[tuple[str, int, int]]  # (name, brand_id, series_id), longest first
-    series_models: dict[int, list[int]]
+    #: the catalogue's brand and series words, for titles and fitment texts
+    vehicle_words: VehicleWords
+    #: series id → [(model id, model year)], by model id
+    series_models: dict[int, list[tuple[int, int]]]
     hint_cache: dict[str, int | None] = field(default_factory=dict)
     #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
     match_cache: dict[tuple[str, int | None, int | None, int], _Match] = field(default_factory=dict)
@@ -213,20 +218,27 @@ class _Catalog:
                 return found
         return self.regions_by_code.get((code or "").strip())
 
-    def vehicle(self, text: str | None) -> tuple[int | None, int | None, int | None]:
-        """(brand id, model id to block the matcher with, model id to store) from fitment text
-        such as "大众 高尔夫7 2014-2019": the model is stored only when the series has one."""
-        if not text:
-            return None, None, None
-        brand_id = next((bid for name, bid in self.brands if name in text), None)
-        for name, series_brand, series_id in self.series:
-            if (brand_id is None or series_brand == brand_id) and name in text:
-                models = self.series_models.get(series_id, [])
-                if models:
-                    stored = models[0] if len(models) == 1 else None
-                    return series_brand, models[0], stored
-                return series_brand, None, None
-        return brand_id, None, None
+    def vehicle(
+        self, title: str, fitment: str | None
+    ) -> tuple[int | None, int | None, int | None, str]:
+        """(brand id, model id to block the matcher with, model id to store, the title without
+        its vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names
+        no vehicle, from the title ("大众朗逸 左后叶子板 原厂"). A model is stored only when the
+        series (narrowed by the model year written, if any) has one."""
+        in_title = self.vehicle_words.find(title)
+        found = self.vehicle_words.find(fitment) if fitment else None
+        if found is None or (found.brand_id is None and found.series_id is None):
+            found = in_title
+        rest = in_title.rest or title
+        if found.series_id is None:
+            return found.brand_id, None, None, rest
+        models = self.series_models.get(found.series_id, [])
+        if found.model_year is not None:
+            models = [m for m in models if m[1] == found.model_year] or models
+        if not models:
+            return found.brand_id, None, None, rest
+        stored = models[0][0] if len(models) == 1 else None
+        return found.brand_id, models[0][0], stored, rest
 
 
 _catalog_lock = threading.Lock()
@@ -258,25 +270,17 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         for part in re.split(r"[/、|]", name):
             if part.strip():
                 types.setdefault(part.strip().lower(), id_)
-    brands = sorted(
-        ((name, id_) for id_, name in session.execute(select(Brand.id, Brand.name)) if name),
-        key=lambda x: -len(x[0]),
-    )
-    series = sorted(
-        (
-            (name, brand_id, id_)
-            for id_, brand_id, name in session.execute(
-                select(Series.id, Series.brand_id, Series.name)
-            )
-            if name
-        ),
-        key=lambda x: -len(x[0]),
-    )
-    series_models: dict[int, list[int]] = defaultdict(list)
-    for model_id, series_id in session.execute(
-        select(VehicleModel.id, VehicleModel.series_id).order_by(VehicleModel.id)
+    brands = [(id_, name) for id_, name in session.execute(select(Brand.id, Brand.name))]
+    series = [
+        (i, b, n) for i, b, n in session.execute(select(Series.id, Series.brand_id, Series.name))
+    ]
+    series_models: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for model_id, series_id, year in session.execute(
+        select(VehicleModel.id, VehicleModel.series_id, VehicleModel.model_year).order_by(
+            VehicleModel.id
+        )
     ):
-        series_models[series_id].append(model_id)
+        series_models[series_id].append((model_id, year))
     return _Catalog(
         generation=generation,
         # The matching index is built the one way every index is (`pricebook.matching.loader`):
@@ -287,8 +291,7 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         regions_by_code={code: id_ for id_, code, _ in regions},
         regions_by_name=by_name,
         price_types=types,
-        brands=brands,
-        series=series,
+        vehicle_words=VehicleWords(brands, series),
         series_models=dict(series_models),
     )
 
@@ -312,11 +315,26 @@ def _match_names(
             out.append(_Match(None, None, 0, ""))
             continue
         bp = round(best.confidence * 10000)
-        if result.decision == "matched" and bp >= threshold_bp:
+        # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
+        # parts of its own: a part of another vehicle is then a suggestion, never the match.
+        if (
+            result.decision == "matched"
+            and bp >= threshold_bp
+            and _fits(index.entry_by_code(best.part_code), model_id, brand_id)
+        ):
             out.append(_Match(best.part_id, None, bp, best.reason))
         else:
             out.append(_Match(None, best.part_id, bp, best.reason or ""))
     return out
+
+
+def _fits(entry: Any, model_id: int | None, brand_id: int | None) -> bool:
+    """The part fits the vehicle the listing names (universal parts fit every vehicle)."""
+    if entry is None or not entry.model_ids:
+        return True
+    if model_id is not None:
+        return model_id in entry.model_ids
+    return brand_id is None or brand_id in entry.brand_ids
 
 
 # --------------------------------------------------------------------------------------------
@@ -402,6 +420,8 @@ def ingest_items(
 class _Parsed:
     item: Mapping[str, Any]
     name: str
+    #: the name the matcher sees: the title without its vehicle words
+    match_name: str
     amount_fen: int
     fetched_at: datetime
     oe: str
@@ -463,11 +483,12 @@ def ingest_batch(
             continue
         oe_raw = _text(item.get("raw_oe"))
         fitment = _text(item.get("raw_brand_text"))
-        brand_id, block_model, model_id = cat.vehicle(fitment)
+        brand_id, block_model, model_id, match_name = cat.vehicle(name, fitment)
         parsed.append(
             _Parsed(
                 item=item,
                 name=name,
+                match_name=match_name,
                 amount_fen=to_fen(amount),
                 fetched_at=_fetched_at(item.get("fetched_at"), now),
                 oe=normalize_oe(oe_raw) if oe_raw else "",
@@ -628,7 +649,7 @@ def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], thresho
     for (model_id, brand_id), group in pending.items():
         names = [
             n
-            for n in dict.fromkeys(p.name for p in group)
+            for n in dict.fromkeys(p.match_name for p in group)
             if (n, model_id, brand_id, threshold_bp) not in cache
         ]
         if names:
@@ -638,7 +659,7 @@ def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], thresho
             for name, match in zip(names, found, strict=True):
                 cache[(name, model_id, brand_id, threshold_bp)] = match
         for p in group:
-            p.match = cache[(p.name, model_id, brand_id, threshold_bp)]
+            p.match = cache[(p.match_name, model_id, brand_id, threshold_bp)]
 
 
 def _narrow_by_fitment(
