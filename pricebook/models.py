@@ -533,7 +533,7 @@ class SynonymTerm(Base):
 MARKET_RUN_STATUSES = ("running", "finished", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched")
 FEEDBACK_KINDS = ("reviewer", "drift")
-FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected")
+FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected", "resolved_by_market")
 #: Statuses that still wait for pricing staff: at most one such item per key and kind.
 FEEDBACK_UNRESOLVED = ("open", "need_info")
 

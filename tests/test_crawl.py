@@ -7,6 +7,7 @@ PRICEBOOK_DATABASE_URL pointing at the test database (SQLite file or PostgreSQL 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pricebook.db import transaction
 from pricebook.market import ingest_items
 from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
-from tests.market_site.server import SOURCES_DIR, MarketSite
+from tests.market_site.server import SITE_DIR, SOURCES_DIR, MarketSite
 from tests.net import free_port
 from tests.test_market import _item, load_market_catalog
 
@@ -232,6 +233,75 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
             assert {o.run_id for o in again} == {1, 2, 3}
             assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
             assert session.scalar(select(func.count()).select_from(MarketRun)) == 6
+
+
+# --- drift follows the market across re-crawls ------------------------------------------------
+
+#: Where the fixture pages state 品牌件 机油 4L's price (source A, B; C stays at 329).
+OIL_PRICES = {
+    Path("a/list_2.html"): ('<td class="price">{}</td>', 398),
+    Path("b/cat/fluids.html"): ('<em class="price">¥{}.00</em>', 399),
+}
+
+
+def _set_oil_prices(root: Path, a: int, b: int) -> None:
+    for (path, (template, shipped)), price in zip(OIL_PRICES.items(), (a, b), strict=True):
+        original = (SITE_DIR / path).read_text(encoding="utf-8")
+        assert original.count(template.format(shipped)) == 1
+        changed = original.replace(template.format(shipped), template.format(price))
+        (root / path).write_text(changed, encoding="utf-8")
+
+
+def test_recrawls_with_changed_prices_open_update_close_and_reopen_the_drift_task(
+    settings, engine, tmp_path
+):
+    """SZ01's localized 品牌件 机油 is 300; sources A and B move their price between crawls."""
+    load_market_catalog(engine)
+    root = tmp_path / "site"
+    shutil.copytree(SITE_DIR, root)
+
+    def task() -> FeedbackItem:
+        with transaction(engine) as session:
+            return session.scalars(select(FeedbackItem)).one()
+
+    with MarketSite(root=root) as site:
+        # 398, 399, 329 → median 398: 24.6% below, a task opens
+        first = crawl_all(site, settings.database_url)
+        assert "tasks opened 1, updated 0" in first.stdout
+        opened = task()
+        assert (opened.status, opened.observed_fen) == ("open", 39800)
+        assert f"opened: #{opened.id}" in first.stdout
+        assert opened.note.startswith("价格 300.00 元比市场中位数 398.00 元低 24.6%")
+
+        # 380, 385, 329 → median 380: still beyond 20%, the task's figures follow
+        _set_oil_prices(root, 380, 385)
+        second = crawl_all(site, settings.database_url)
+        assert "tasks opened 0, updated 1, unchanged 0, closed 0" in second.stdout
+        assert f"updated: #{opened.id}" in second.stdout
+        updated = task()
+        assert (updated.id, updated.status, updated.observed_fen) == (opened.id, "open", 38000)
+        assert updated.evidence["deviation_pct"] == "-21.05"
+        assert updated.evidence["market"]["count"] == 3
+
+        # 340, 345, 329 → median 340: 11.8% below, back within 20% — closed by the market
+        _set_oil_prices(root, 340, 345)
+        third = crawl_all(site, settings.database_url)
+        assert "tasks opened 0, updated 0, unchanged 0, closed 1" in third.stdout
+        assert f"closed: #{opened.id}" in third.stdout
+        closed = task()
+        assert (closed.status, closed.observed_fen) == ("resolved_by_market", 34000)
+        assert "已回到阈值 20.0% 以内" in closed.note
+
+        # 420, 430, 329 → median 420: 28.6% below again — the same task reopens
+        _set_oil_prices(root, 420, 430)
+        fourth = crawl_all(site, settings.database_url)
+        assert "closed 0 (back within the threshold), reopened 1" in fourth.stdout
+        assert f"reopened: #{opened.id}" in fourth.stdout
+        reopened = task()
+        assert (reopened.id, reopened.status, reopened.observed_fen) == (
+            opened.id, "open", 42000,
+        )  # fmt: skip
+        assert reopened.resolved_at is None
 
 
 # --- parallel crawls (--jobs) ----------------------------------------------------------------

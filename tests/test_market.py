@@ -32,7 +32,15 @@ from pricebook.market import (
     region_chains,
 )
 from pricebook.market.crawl import report_from_stats
-from pricebook.models import Branch, FeedbackItem, MarketObservation, Part, PriceType, Region
+from pricebook.models import (
+    AuditEntry,
+    Branch,
+    FeedbackItem,
+    MarketObservation,
+    Part,
+    PriceType,
+    Region,
+)
 from tests import catalog_rows
 
 TODAY = date(2026, 3, 1)
@@ -384,7 +392,7 @@ def test_drift_opens_one_task_updates_it_and_never_duplicates(engine):
         assert (task.reference_fen, task.observed_fen) == (30000, 39800)
         assert task.branch_id == branches["SZ01"] and task.price_type_id == types["brand"]
         assert task.evidence["market"]["count"] == 3
-        assert "24.6% below the market median 398.00" in task.note
+        assert task.note.startswith("价格 300.00 元比市场中位数 398.00 元低 24.6%，超过阈值 20.0%")
         # the same market again: unchanged
         assert detect_drift(session).unchanged == 1
     # the market moves: the open task is updated, not duplicated
@@ -404,6 +412,71 @@ def test_drift_opens_one_task_updates_it_and_never_duplicates(engine):
     with transaction(engine) as session:
         assert detect_drift(session, threshold_pct=30).drifting == 0
         assert detect_drift(session, min_observations=4).checked == 0
+
+
+def test_drift_tasks_follow_the_market_open_update_close_reopen(engine):
+    load_market_catalog(engine)
+    # SZ01's localized 品牌件 机油 is 300: the market at 398 → 24.6% below, a task opens
+    _observe(engine, {"440300": ["398"], "440100": ["399"], "320500": ["329"]})
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.closed) == (1, 0)
+        task_id = report.task_ids[0]
+        assert report.tasks == [("opened", task_id)]
+        assert f"opened: #{task_id}" in report.summary()
+    # the market drops but stays beyond the threshold: the same task, new figures
+    _observe(engine, {"440300": ["380"], "440100": ["385"]}, when=NOW + timedelta(hours=1))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.updated, report.closed) == (0, 1, 0)
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.observed_fen) == ("open", 38000)  # 380, 385, 329
+        assert task.evidence["market"]["median"] == "380.00"
+        assert task.evidence["deviation_pct"] == "-21.05"
+    # the market comes back within 20% of 300: closed by the market, with the figures that
+    # show it, in Chinese for the UI; audited
+    _observe(engine, {"440300": ["340"], "440100": ["345"]}, when=NOW + timedelta(hours=2))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.updated, report.closed) == (0, 0, 1)
+        assert report.tasks == [("closed", task_id)]
+        assert "closed 1 (back within the threshold)" in report.summary()
+        assert f"closed: #{task_id}" in report.summary()
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.resolved_by, task.observed_fen) == (
+            "resolved_by_market", "market-drift", 34000,
+        )  # fmt: skip
+        assert task.resolved_at is not None
+        assert task.evidence["within_threshold"] is True
+        assert task.note.startswith("价格 300.00 元与市场中位数 340.00 元相差 11.8%，已回到阈值")
+        assert task.resolution_reason == task.note
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "feedback_items")
+        ).all()
+        assert "resolve_by_market" in actions
+        # nothing left to close, nothing to open: a quiet run
+        quiet = detect_drift(session)
+        assert (quiet.opened, quiet.updated, quiet.closed, quiet.reopened) == (0, 0, 0, 0)
+        assert quiet.tasks == []
+    # the gap widens again: the same task reopens (its history stays in one place)
+    _observe(engine, {"440300": ["420"], "440100": ["430"]}, when=NOW + timedelta(hours=3))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.reopened, report.closed) == (0, 1, 0)
+        assert report.tasks == [("reopened", task_id)]
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.resolved_by, task.resolved_at) == ("open", None, None)
+        assert task.observed_fen == 42000
+        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
+    # staff reject it now: a decision the market does not undo, and no new task for that price
+    with transaction(engine) as session:
+        session.execute(update(FeedbackItem).values(status="rejected", resolved_by="staff"))
+    _observe(engine, {"440300": ["340"], "440100": ["345"]}, when=NOW + timedelta(hours=4))
+    _observe(engine, {"440300": ["420"], "440100": ["430"]}, when=NOW + timedelta(hours=5))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.reopened, report.already_resolved) == (0, 0, 1)
+        assert session.get(FeedbackItem, task_id).status == "rejected"
 
 
 def test_drift_threshold_is_strict_and_overridable_per_branch(engine):

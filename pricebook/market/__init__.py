@@ -889,26 +889,46 @@ class DriftFinding:
     price_fen: int
     market: MarketReference
     deviation_bp: int  # (price − median) / median, basis points
+    #: the threshold that applied (basis points): beyond it the price drifts
+    limit_bp: int = 0
+
+    @property
+    def drifting(self) -> bool:
+        return abs(self.deviation_bp) > self.limit_bp
 
 
 @dataclass
 class DriftReport:
+    """What a drift run did to the queue. ``tasks`` lists every task it touched:
+    (outcome, task id) with outcome opened, reopened, updated or closed."""
+
     checked: int = 0
     drifting: int = 0
     opened: int = 0
+    #: a task the market had closed, reopened because the gap widened again
+    reopened: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: closed as `resolved_by_market`: the price is back within the threshold
+    closed: int = 0
     #: drifting, but staff already resolved a task about this very price version.
     already_resolved: int = 0
     findings: list[DriftFinding] = field(default_factory=list)
     task_ids: list[int] = field(default_factory=list)
+    tasks: list[tuple[str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        lines = [
             f"drift: {self.checked} prices checked, {self.drifting} off the market; "
             f"tasks opened {self.opened}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"closed {self.closed} (back within the threshold), reopened {self.reopened}, "
             f"already resolved {self.already_resolved}"
-        )
+        ]
+        for outcome in ("opened", "reopened", "updated", "closed"):
+            ids = [f"#{task_id}" for o, task_id in self.tasks if o == outcome]
+            if ids:
+                lines.append(f"  {outcome}: {', '.join(ids)}")
+        return "\n".join(lines)
 
 
 def deviation_bp(price_fen: int, median_fen: int) -> int:
@@ -930,6 +950,25 @@ def find_drift(
 ) -> tuple[int, list[DriftFinding]]:
     """(prices checked, findings): localized and system prices in force on ``on`` that are off
     the market median by more than the threshold. Writes nothing."""
+    checked, compared = compare_with_market(
+        session, on, threshold_pct=threshold_pct, min_observations=min_observations,
+        window_days=window_days, branch_thresholds=branch_thresholds,
+    )  # fmt: skip
+    return checked, [f for f in compared if f.drifting]
+
+
+def compare_with_market(
+    session: Session,
+    on: date,
+    *,
+    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
+    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
+) -> tuple[int, list[DriftFinding]]:
+    """(prices checked, every comparison): localized and system prices in force on ``on`` with
+    the market median they were compared with, drifting or not (`DriftFinding.drifting`): the
+    ones within the threshold close the tasks the market answered. Writes nothing."""
     from pricebook.prices import versions_in_force
 
     since, until = _window(on, window_days)
@@ -983,15 +1022,14 @@ def find_drift(
             price_fen = to_fen(price.amount)
             dev = deviation_bp(price_fen, ref.median_fen)
             limit = limits.get(branch_id, default_bp) if branch_id is not None else default_bp
-            if abs(dev) > limit:
-                findings.append(
-                    DriftFinding(
-                        part_id=price.part_id, branch_id=branch_id,
-                        price_type_id=price.price_type_id, model_id=price.model_id,
-                        price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
-                        deviation_bp=dev,
-                    )
-                )  # fmt: skip
+            findings.append(
+                DriftFinding(
+                    part_id=price.part_id, branch_id=branch_id,
+                    price_type_id=price.price_type_id, model_id=price.model_id,
+                    price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
+                    deviation_bp=dev, limit_bp=limit,
+                )
+            )  # fmt: skip
     return checked, findings
 
 
@@ -1015,10 +1053,11 @@ def detect_drift(
     from pricebook import feedback
 
     report = DriftReport()
-    report.checked, findings = find_drift(
+    report.checked, compared = compare_with_market(
         session, on, threshold_pct=threshold_pct, min_observations=min_observations,
         window_days=window_days, branch_thresholds=branch_thresholds,
     )  # fmt: skip
+    findings = [f for f in compared if f.drifting]
     report.drifting = len(findings)
     report.findings = findings
     resolved = feedback.resolved_price_ids(session, "drift", {f.part_id for f in findings})
@@ -1026,26 +1065,60 @@ def detect_drift(
         if f.price_id in resolved.get((f.part_id, f.branch_id, f.price_type_id), set()):
             report.already_resolved += 1
             continue
-        evidence = {
-            "price_id": f.price_id,
-            "scope": f.scope,
-            "price": str(from_fen(f.price_fen)),
-            "deviation_pct": str((Decimal(f.deviation_bp) / 100).quantize(Decimal("0.01"))),
-            "threshold_pct": str(threshold_pct),
-            "market": f.market.as_dict(),
-            "on": on.isoformat(),
-        }
-        direction = "above" if f.deviation_bp > 0 else "below"
-        note = (
-            f"price {from_fen(f.price_fen)} is {abs(f.deviation_bp) / 100:.1f}% {direction} the "
-            f"market median {f.market.median} ({f.market.count} observations, "
-            f"p25–p75 {f.market.p25}–{f.market.p75})"
-        )
         outcome, task_id = feedback.open_or_update_drift(
             session, part_id=f.part_id, branch_id=f.branch_id, price_type_id=f.price_type_id,
             model_id=f.model_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
-            evidence=evidence, note=note, actor=actor,
+            evidence=_drift_evidence(f, on), note=drift_note(f), actor=actor,
         )  # fmt: skip
         setattr(report, outcome, getattr(report, outcome) + 1)
         report.task_ids.append(task_id)
+        if outcome != "unchanged":
+            report.tasks.append((outcome, task_id))
+
+    # Tasks the market answered: the price is back within the threshold of the median.
+    within = [f for f in compared if not f.drifting]
+    open_tasks = feedback.unresolved_drift_tasks(session, {f.part_id for f in within})
+    for f in within:
+        task_id = open_tasks.get((f.part_id, f.branch_id, f.price_type_id))
+        if task_id is None:
+            continue
+        if feedback.close_drift_by_market(
+            session, task_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
+            evidence=_drift_evidence(f, on), reason=drift_note(f), actor=actor,
+        ):  # fmt: skip
+            report.closed += 1
+            report.tasks.append(("closed", task_id))
     return report
+
+
+def _drift_evidence(f: DriftFinding, on: date) -> dict[str, Any]:
+    return {
+        "price_id": f.price_id,
+        "scope": f.scope,
+        "price": str(from_fen(f.price_fen)),
+        "deviation_pct": str((Decimal(f.deviation_bp) / 100).quantize(Decimal("0.01"))),
+        "threshold_pct": str((Decimal(f.limit_bp) / 100).quantize(Decimal("0.01"))),
+        "within_threshold": not f.drifting,
+        "market": f.market.as_dict(),
+        "on": on.isoformat(),
+    }
+
+
+def drift_note(f: DriftFinding) -> str:
+    """The task's note as pricing staff read it in the (Chinese) UI: the gap and the evidence;
+    for a price back within the threshold, why the market closed the task."""
+    pct = f"{abs(f.deviation_bp) / 100:.1f}%"
+    threshold = f"{Decimal(f.limit_bp) / 100:.1f}%"
+    m = f.market
+    price = from_fen(f.price_fen)
+    evidence = f"{m.count} 条报价，{m.sources} 个来源，p25–p75 {m.p25}–{m.p75} 元"
+    if f.drifting:
+        direction = "高" if f.deviation_bp > 0 else "低"
+        return (
+            f"价格 {price} 元比市场中位数 {m.median} 元{direction} {pct}，超过阈值 {threshold}"
+            f"（{evidence}）"
+        )
+    return (
+        f"价格 {price} 元与市场中位数 {m.median} 元相差 {pct}，已回到阈值 {threshold} 以内，"
+        f"由市场关闭（{evidence}）"
+    )
