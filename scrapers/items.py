@@ -23,6 +23,9 @@ class MarketItem:
     raw_region: str | None = None  # region text on the row, if the source has one (e.g. "广州")
     price_unit_hint: str = "元"  # the source's unit for bare numbers: "元" or "万元"
     page: int = 1  # page number within the crawl of one start URL (1-based)
+    listing_url: str | None = None  # the listing's own page, absolute, if the source links it
+    item_id: str | None = None  # the source's id of the listing (SKU, goods id), if it has one
+    seller: str | None = None  # the shop or seller offering it, if the source names one
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pricebook import feedback
-from pricebook.db import transaction
+from pricebook.db import as_utc, transaction
 from pricebook.io.importers import import_rows
 from pricebook.market import (
     detect_drift as _detect_drift,
@@ -325,6 +326,69 @@ def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
         "冷却水箱": ("unmatched", None),
         "水壶": ("matched", radiator),
     }
+
+
+# --- sellers kept apart ------------------------------------------------------------------------
+
+
+def test_the_same_title_from_several_sellers_is_several_listings(engine):
+    load_market_catalog(engine)
+    oil = {"raw_name": "机油 4L", "raw_oe": None, "raw_brand_text": None}
+
+    def crawl(prices: dict[str, str], when: datetime) -> Any:
+        items = [
+            _item(price=price, fetched_at=when.isoformat(), **oil, **listing)
+            for listing, price in zip(LISTINGS, prices.values(), strict=True)
+        ]
+        return ingest_items(engine, items)
+
+    LISTINGS = [
+        {"seller": "华强汽配"},  # a seller named: title + seller
+        {"seller": "南方配件"},
+        {"item_id": "SKU-77", "seller": "南方配件"},  # the source's id: that alone
+        {"listing_url": "http://m.test/goods/9.html"},  # the listing's own page
+    ]
+    first = crawl({"a": "398", "b": "420", "c": "380", "d": "405"}, NOW)
+    assert (first.new, first.updated_last_seen) == (4, 0)
+    # a re-crawl: each listing moves its own last_seen; one seller's new price adds its row
+    later = NOW + timedelta(hours=6)
+    again = crawl({"a": "398", "b": "420", "c": "390", "d": "405"}, later)
+    assert (again.new, again.updated_last_seen) == (1, 3)
+    with transaction(engine) as session:
+        rows = session.scalars(select(MarketObservation).order_by(MarketObservation.id)).all()
+        assert len(rows) == 5
+        assert len({r.item_key for r in rows}) == 4
+        assert [(r.seller, r.item_id, r.listing_url) for r in rows[:4]] == [
+            ("华强汽配", "", ""), ("南方配件", "", ""), ("南方配件", "SKU-77", ""),
+            ("", "", "http://m.test/goods/9.html"),
+        ]  # fmt: skip
+        assert [as_utc(r.last_seen) for r in rows[:2]] == [later, later]
+        assert as_utc(rows[2].last_seen) == NOW and rows[4].amount_fen == 39000
+        # the market counts each listing once (its latest price), and its distinct sellers
+        parts, types, _, _ = _ids(session)
+        refs = market_references(session, [parts["OIL-0001"]], TODAY + timedelta(days=1))
+        ref = refs[(parts["OIL-0001"], None, types["brand"])]
+        assert (ref.count, ref.sellers, ref.sources) == (4, 3, 1)
+        assert ref.median == Decimal("401.50")  # 390, 398, 405, 420
+        assert ref.as_dict()["sellers"] == 3
+    # an item id keeps its listing when the title changes; a title-keyed one cannot
+    renamed = _item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
+                    item_id="SKU-77", seller="南方配件")  # fmt: skip
+    assert ingest_items(engine, [renamed]).updated_last_seen == 1
+
+
+def test_listing_key_is_the_item_id_else_the_link_else_title_and_seller():
+    from pricebook.market import listing_key
+
+    plain = listing_key("机油 4L", "", "")
+    assert listing_key("机油  4L", "", "") == plain  # spaces do not make a listing
+    assert listing_key("机油 4L", "", "", seller="华强汽配") != plain
+    by_id = listing_key("机油 4L", "", "", item_id="SKU-1", seller="华强汽配")
+    assert by_id == listing_key("别的标题", "X1", "大众", item_id="SKU-1")
+    assert by_id != listing_key("机油 4L", "", "", item_id="SKU-2")
+    by_url = listing_key("机油 4L", "", "", listing_url="http://m.test/g/1")
+    assert by_url == listing_key("新标题", "", "", listing_url="http://m.test/g/1")
+    assert len({plain, by_id, by_url}) == 3
 
 
 # --- market reference -------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""market: drift tasks the market closed (`resolved_by_market`)
+"""market: sellers kept apart; drift tasks the market closed (`resolved_by_market`)
+
+``market_observations`` gains ``listing_url``, ``item_id`` and ``seller``: a listing's identity
+(``item_key``) is now the source's item id, else the listing's own page, else title + OE +
+fitment + seller, so listings with the same title from several sellers are stored apart and a
+re-crawl of one listing moves its own ``last_seen``. Listings of sources that give none of these
+keep the key they had. Drift counts distinct sellers.
 
 A drift task whose price came back within the threshold of the market median is closed by the
 next drift run as ``resolved_by_market`` (and reopened if the gap widens again), so the queue
@@ -34,11 +40,20 @@ def _status_check(statuses: tuple[str, ...]) -> None:
         )
 
 
+LISTING_COLUMNS = ("listing_url", "item_id", "seller")
+
+
 def upgrade() -> None:
     _status_check(NEW_STATUSES)
+    with op.batch_alter_table("market_observations", schema=None) as batch_op:
+        for name in LISTING_COLUMNS:
+            batch_op.add_column(sa.Column(name, sa.String(), server_default="", nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("market_observations", schema=None) as batch_op:
+        for name in reversed(LISTING_COLUMNS):
+            batch_op.drop_column(name)
     op.execute(
         sa.text(
             "UPDATE feedback_items SET status = 'rejected', "

@@ -14,9 +14,11 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
    vehicle words never reach the matcher, and a part that does not fit the vehicle named is at
    most a suggestion. Below the confidence threshold the observation is stored ``unmatched``
    (with the best candidate in ``suggested_part_id``) for a person to review.
-3. **Store** observations (`ingest_items`), change-only: a listing is (source, normalised name +
-   OE + fitment text, region, price type); while its amount does not change, its latest row's
-   ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
+3. **Store** observations (`ingest_items`), change-only: a listing is (source, `listing_key`,
+   region, price type), the key being the source's item id, else the listing's own page, else
+   normalised name + OE + fitment text (+ seller): the same title from several sellers is
+   several listings, and drift counts distinct sellers. While its amount does not change, its
+   latest row's ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
    number of statements (catalogue version, bulk OE lookup, a lock per source, bulk listing
    lookup, one executemany INSERT, one executemany UPDATE), whatever its size. The lock makes
    ingests of one source at once take turns (`lock_key`: an advisory lock on PostgreSQL, the
@@ -316,11 +318,15 @@ def _match_names(
             continue
         bp = round(best.confidence * 10000)
         # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
-        # parts of its own: a part of another vehicle is then a suggestion, never the match.
+        # parts of its own: a part of another vehicle is then a suggestion, never the match —
+        # unless a person confirmed it for this name and vehicle (reason "learned").
         if (
             result.decision == "matched"
             and bp >= threshold_bp
-            and _fits(index.entry_by_code(best.part_code), model_id, brand_id)
+            and (
+                best.reason == "learned"
+                or _fits(index.entry_by_code(best.part_code), model_id, brand_id)
+            )
         ):
             out.append(_Match(best.part_id, None, bp, best.reason))
         else:
@@ -447,9 +453,20 @@ def _text(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip() if value is not None else ""
 
 
-def listing_key(name: str, oe: str, fitment: str) -> str:
-    """What identifies a listing within its source, whatever page it is on today."""
-    norm = unicodedata.normalize("NFKC", f"{name}|{oe}|{fitment}").lower()
+def listing_key(
+    name: str, oe: str, fitment: str, *, item_id: str = "", listing_url: str = "", seller: str = ""
+) -> str:
+    """What identifies a listing within its source, whatever page it is on today: the source's
+    item id, else the listing's own page, else title + OE + fitment (+ the seller, where named).
+    The same title from several sellers is several listings; without any of the three a
+    listing keeps the key it always had."""
+    if item_id:
+        text = f"id:{item_id}"
+    elif listing_url:
+        text = f"url:{listing_url}"
+    else:
+        text = f"{name}|{oe}|{fitment}" + (f"|seller:{seller}" if seller else "")
+    norm = unicodedata.normalize("NFKC", text).lower()
     return hashlib.sha1(re.sub(r"\s+", "", norm).encode()).hexdigest()[:32]
 
 
@@ -483,6 +500,9 @@ def ingest_batch(
             continue
         oe_raw = _text(item.get("raw_oe"))
         fitment = _text(item.get("raw_brand_text"))
+        item_id = _text(item.get("item_id"))
+        listing_url = _text(item.get("listing_url"))
+        seller = _text(item.get("seller"))
         brand_id, block_model, model_id, match_name = cat.vehicle(name, fitment)
         parsed.append(
             _Parsed(
@@ -497,7 +517,9 @@ def ingest_batch(
                 brand_id=brand_id,
                 block_model_id=block_model,
                 model_id=model_id,
-                item_key=listing_key(name, oe_raw, fitment),
+                item_key=listing_key(
+                    name, oe_raw, fitment, item_id=item_id, listing_url=listing_url, seller=seller
+                ),
             )
         )
     if not parsed:
@@ -576,6 +598,9 @@ def ingest_batch(
             "source": source,
             "item_key": p.item_key,
             "url": _text(p.item.get("url")),
+            "listing_url": _text(p.item.get("listing_url")),
+            "item_id": _text(p.item.get("item_id")),
+            "seller": _text(p.item.get("seller")),
             "fetched_at": p.fetched_at,
             "first_seen": p.fetched_at,
             "last_seen": p.fetched_at,
@@ -693,6 +718,8 @@ class MarketReference:
     price_type_id: int
     count: int
     sources: int
+    #: distinct sellers (a listing without a named seller counts as its own)
+    sellers: int
     median: Decimal
     p25: Decimal
     p75: Decimal
@@ -712,6 +739,7 @@ class MarketReference:
             "price_type_id": self.price_type_id,
             "count": self.count,
             "sources": self.sources,
+            "sellers": self.sellers,
             "median": str(self.median),
             "p25": str(self.p25),
             "p75": str(self.p75),
@@ -772,7 +800,7 @@ def market_references(
     since, until = _window(on, window_days)
     o = MarketObservation
     rows = session.execute(
-        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key)
+        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key, o.seller)
         .where(
             o.part_id.in_(ids), o.status == "matched", o.price_type_id.is_not(None),
             o.last_seen >= since, o.first_seen < until,
@@ -797,6 +825,7 @@ def market_references(
             price_type_id=key[2],
             count=len(fen),
             sources=len({r.source for r in members}),
+            sellers=len({(r.source, r.seller or f"listing:{r.item_key}") for r in members}),
             median=_quantile_fen(fen, Decimal("0.5")),
             p25=_quantile_fen(fen, Decimal("0.25")),
             p75=_quantile_fen(fen, Decimal("0.75")),
@@ -818,7 +847,9 @@ class PartObservation:
     last_seen: datetime
     region_id: int | None
     price_type_id: int | None
+    #: the listing's own page where known, else the page it was found on
     url: str
+    seller: str = ""
 
 
 #: At most this many observations of a part are read for a chart (the latest ones).
@@ -836,7 +867,7 @@ def part_observations(
     ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
     o = MarketObservation
     stmt = (
-        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url)
+        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller)
         .where(o.part_id == part_id, o.status == "matched")
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
@@ -851,7 +882,8 @@ def part_observations(
             last_seen=as_utc(row.last_seen),
             region_id=row.region_id,
             price_type_id=row.price_type_id,
-            url=row.url,
+            url=row.listing_url or row.url,
+            seller=row.seller,
         )
         for row in session.execute(stmt)
     ]
@@ -1111,7 +1143,9 @@ def drift_note(f: DriftFinding) -> str:
     threshold = f"{Decimal(f.limit_bp) / 100:.1f}%"
     m = f.market
     price = from_fen(f.price_fen)
-    evidence = f"{m.count} 条报价，{m.sources} 个来源，p25–p75 {m.p25}–{m.p75} 元"
+    evidence = (
+        f"{m.count} 条报价，{m.sellers} 个卖家，{m.sources} 个来源，p25–p75 {m.p25}–{m.p75} 元"
+    )
     if f.drifting:
         direction = "高" if f.deviation_bp > 0 else "低"
         return (

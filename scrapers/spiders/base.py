@@ -164,6 +164,9 @@ class SourceSpider(scrapy.Spider):
             raw_region=values.get("region"),
             price_unit_hint=self.src.price_unit,
             page=page,
+            listing_url=response.urljoin(link) if (link := values.get("link")) else None,
+            item_id=values.get("item_id"),
+            seller=values.get("seller"),
         )
 
     def inc_stat(self, key: str, count: int = 1) -> None:
