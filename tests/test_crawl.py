@@ -235,6 +235,56 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
             assert session.scalar(select(func.count()).select_from(MarketRun)) == 6
 
 
+# --- shop titles over the demo catalogue, sellers kept apart ------------------------------------
+
+
+def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, engine):
+    """The fixture title shop (tests/market_site/site/titles) lists `TITLES` — name-only
+    listings whose titles carry the vehicle — over the demo catalogue, each with its own page,
+    item id and seller; one title comes from three sellers."""
+    from pricebook.demo import load_demo
+    from tests.test_market import TITLES
+
+    load_demo(engine)
+    files = ["--source-file", str(SOURCES_DIR / "titles_shop.toml")]
+    with MarketSite() as site:
+        first = pricebook(
+            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            database_url=settings.database_url,
+        )  # fmt: skip
+        assert first.returncode == 0, first.stdout + first.stderr
+        with transaction(engine) as session:
+            codes = dict(session.execute(select(Part.id, Part.code)).all())
+            rows = session.scalars(select(MarketObservation)).all()
+        assert len(rows) == len(TITLES) + 2
+        seller_rows = [r for r in rows if r.raw_name == "大众朗逸 左后叶子板 原厂"]
+        assert sorted(r.seller for r in seller_rows) == ["华强汽配", "南方配件", "车配优选"]
+        assert {codes.get(r.part_id) for r in seller_rows} == {"VW1-0092"}
+        assert all(r.listing_url.startswith(f"{site.base_url}/titles/goods/T") for r in rows)
+        assert all(r.item_id.startswith("T") for r in rows)
+        # the goal, on the crawled listings: ≥ 90% of those whose part exists matched right,
+        # none matched wrong (a side word never wrong), the rest never matched
+        got = {r.raw_name: codes.get(r.part_id) for r in rows}
+        exists = [t for t, code in TITLES.items() if code is not None]
+        right = [t for t in exists if got[t] == TITLES[t]]
+        assert [t for t, code in got.items() if code is not None and code != TITLES[t]] == []
+        assert len(right) / len(exists) >= 0.9
+        assert all(got[t] is None for t, code in TITLES.items() if code is None)
+
+        # a re-crawl: every listing moves its own last_seen, nothing new
+        again = pricebook(
+            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            database_url=settings.database_url,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"unchanged (last_seen moved) {len(TITLES) + 2}" in again.stdout
+        with transaction(engine) as session:
+            assert (
+                session.scalar(select(func.count()).select_from(MarketObservation))
+                == len(TITLES) + 2
+            )
+
+
 # --- drift follows the market across re-crawls ------------------------------------------------
 
 #: Where the fixture pages state 品牌件 机油 4L's price (source A, B; C stays at 329).
