@@ -711,3 +711,7 @@ def test_title_vehicle_words(demo_engine):
     assert (mixed.brand_id, mixed.series_id, mixed.rest) == (None, None, "本田朗逸 前杠")
     # Latin series words are whole words: no H6 inside an OE number
     assert words.find("前杠 5GH68072").series_id is None
+    # an engine beside a vehicle is taken out; without one, "1.5L" may be a volume
+    assert words.find("朗逸 1.5L 前杠").rest == "前杠"
+    assert words.find("防冻液 1.5L").rest == "防冻液 1.5l"
+    assert words.find("前杠 2019-2022款").rest == "前杠"

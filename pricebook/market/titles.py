@@ -177,8 +177,10 @@ class VehicleWords:
             last = int(digits[-1])
             year = last + 2000 if last < 100 else last
             spans.append(m.span())
-        for pattern in (_ENGINE_RE, _FILLER_RE):
-            spans += [m.span() for m in pattern.finditer(text)]
+        if brand_id is not None or series_id is not None:
+            # "1.5L" beside a vehicle is its engine; alone it may be a volume (防冻液 1.5L)
+            for pattern in (_ENGINE_RE, _FILLER_RE):
+                spans += [m.span() for m in pattern.finditer(text)]
         rest = _cut(text, spans) if spans else text
         return TitleVehicle(brand_id, series_id, year, re.sub(r"\s+", " ", rest).strip())
 
