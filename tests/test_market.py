@@ -715,3 +715,86 @@ def test_title_vehicle_words(demo_engine):
     assert words.find("朗逸 1.5L 前杠").rest == "前杠"
     assert words.find("防冻液 1.5L").rest == "防冻液 1.5l"
     assert words.find("前杠 2019-2022款").rest == "前杠"
+
+
+# --- the unmatched listings queue: confirm, reject ----------------------------------------------
+
+
+def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_suggestion(
+    demo_engine,
+):
+    from pricebook.errors import Conflict, InvalidInput
+    from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
+
+    def title(name: str, n: int, **kw):
+        return _item(name, "500", source="titles", price_type_hint="原厂件",
+                     url="http://m.test/list", listing_url=f"http://m.test/item/{n}", **kw)  # fmt: skip
+
+    sagitar = "一汽大众速腾 右前大灯总成"  # 速腾 has no parts of its own in the demo catalogue
+    bumper = "本田雅阁 前杠"  # skin or assembly: the matcher cannot tell
+    ingest_items(demo_engine, [title(sagitar, 1), title(bumper, 2), title("大众朗逸 左后叶子板 原厂", 3),
+                               title("丰田卡罗拉 左后轮眉", 4)])  # fmt: skip
+    # a second price of listing 2: the queue shows each listing once, its latest row
+    ingest_items(demo_engine, [title(bumper, 2, raw_price="520",
+                                     fetched_at=(NOW + timedelta(hours=1)).isoformat())])  # fmt: skip
+    with transaction(demo_engine) as session:
+        codes = dict(session.execute(select(Part.id, Part.code)).all())
+        queue = unmatched_listings(session, source="titles")
+        assert queue.total == 3
+        by_name = {i.raw_name: i for i in queue.items}
+        assert set(by_name) == {sagitar, bumper, "丰田卡罗拉 左后轮眉"}
+        assert by_name[bumper].amount == Decimal("520.00")  # the latest price
+        assert by_name[bumper].url == "http://m.test/item/2"
+        assert by_name[sagitar].suggested_part_code == "VW1-0025"
+        assert by_name[sagitar].confidence_bp > 0
+        assert unmatched_listings(session, source="elsewhere").total == 0
+
+    # confirm the suggestion: matched now, and learned for the next crawl
+    with transaction(demo_engine) as session:
+        confirm_listing(session, by_name[sagitar].id, actor="pricing", reason="速腾与朗逸同款")
+    with transaction(demo_engine) as session:
+        obs = session.get(MarketObservation, by_name[sagitar].id)
+        assert (obs.status, codes[obs.part_id], obs.match_reason) == (
+            "matched",
+            "VW1-0025",
+            "learned",
+        )
+        with pytest.raises(Conflict):
+            confirm_listing(session, obs.id, actor="pricing")
+    another_seller = title(sagitar, 9, seller="南方配件")
+    assert ingest_items(demo_engine, [another_seller]).matched == 1
+
+    # reject the suggestion: gone from the listing, never offered again for that title
+    rejected_code = by_name[bumper].suggested_part_code
+    with transaction(demo_engine) as session:
+        with pytest.raises(InvalidInput) as refused:
+            reject_suggestion(session, by_name[bumper].id, actor="pricing")
+        assert refused.value.field == "reason"
+    with transaction(demo_engine) as session:
+        reject_suggestion(session, by_name[bumper].id, actor="pricing", reason="是骨架不是皮")
+    ingest_items(demo_engine, [title(bumper, 10)])
+    with transaction(demo_engine) as session:
+        rows = session.scalars(
+            select(MarketObservation).where(MarketObservation.raw_name == bumper)
+        ).all()
+        offered = {
+            r.listing_url: [codes.get(r.part_id), codes.get(r.suggested_part_id)] for r in rows
+        }
+        assert offered["http://m.test/item/2"] == [None, None]
+        # the new listing: the other candidate (matched or suggested), never the rejected one
+        assert rejected_code not in offered["http://m.test/item/10"]
+        assert {"HD1-0001", "HD1-0002"} - {rejected_code} <= set(offered["http://m.test/item/10"])
+        actions = set(session.scalars(select(AuditEntry.action)))
+        assert {"confirm", "reject", "match_listing", "reject_suggestion"} <= actions
+
+    # a part on the other side is refused; without a suggestion a part must be named
+    with transaction(demo_engine) as session:
+        lunmei = by_name["丰田卡罗拉 左后轮眉"]
+        with pytest.raises(InvalidInput) as side:
+            confirm_listing(session, lunmei.id, actor="pricing", part_code="TY1-0019")
+        assert side.value.field == "part_code"
+        session.execute(update(MarketObservation).where(MarketObservation.id == lunmei.id)
+                        .values(suggested_part_id=None))  # fmt: skip
+        with pytest.raises(InvalidInput) as missing:
+            confirm_listing(session, lunmei.id, actor="pricing")
+        assert missing.value.field == "part_code"

@@ -45,6 +45,7 @@ from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
 from api.ui.login import LoginPages
+from api.ui.markets import MarketPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
 from api.ui.validations import ValidationPages
@@ -147,6 +148,7 @@ def ui_router(settings: Settings) -> Router:
             PartPages,
             ValidationPages,
             FeedbackPages,
+            MarketPages,
             IndicatorPages,
             ImportPages,
         ],
