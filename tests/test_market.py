@@ -371,6 +371,10 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
         assert (ref.count, ref.sellers, ref.sources) == (4, 3, 1)
         assert ref.median == Decimal("401.50")  # 390, 398, 405, 420
         assert ref.as_dict()["sellers"] == 3
+        # drift needs as many distinct sellers as observations: 4 listings are 3 sellers' word
+        chain = [None]
+        assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 3) == ref
+        assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 4) is None
     # an item id keeps its listing when the title changes; a title-keyed one cannot
     renamed = _item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
                     item_id="SKU-77", seller="南方配件")  # fmt: skip

@@ -69,6 +69,8 @@ RULES = (
     _rule(InvalidInput, r"unknown part '(.+)'", "没有编码为 {0} 的配件。"),
     _rule(InvalidInput, r"the name says (\S+), part (\S+) (.+) is (\S+): a part on the other side",
           "标题写的是{0}，配件 {1} {2} 是{3}：另一侧的配件不能作为匹配。"),
+    _rule(InvalidInput, r"nothing is left of the name once quality and quantity words",
+          "标题去掉车型、品质和数量词后没有配件名称，无法学习。"),
     _rule(InvalidInput, r"at most (\d+) characters", "最多 {0} 个字。"),
 )  # fmt: skip
 

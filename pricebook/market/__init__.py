@@ -30,7 +30,8 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
 5. **Drift** (`detect_drift`): localized (branch/region) and system prices in force compared with
    the market median of the most specific region (the price's region, then its ancestors, then
    national) that has enough observations; beyond the threshold a drift task opens in the
-   feedback queue, or the open one is updated (`pricebook.feedback.open_or_update_drift`).
+   feedback queue, or the open one is updated (`pricebook.feedback.open_or_update_drift`);
+   back within it, the open task is closed as ``resolved_by_market`` (reopened if it widens).
 """
 
 from __future__ import annotations
@@ -825,7 +826,13 @@ def market_references(
             price_type_id=key[2],
             count=len(fen),
             sources=len({r.source for r in members}),
-            sellers=len({(r.source, r.seller or f"listing:{r.item_key}") for r in members}),
+            # a listing without a named seller is its own seller (one per city it lists in)
+            sellers=len(
+                {
+                    (r.source, r.seller) if r.seller else (r.source, r.item_key, r.region_id)
+                    for r in members
+                }
+            ),
             median=_quantile_fen(fen, Decimal("0.5")),
             p25=_quantile_fen(fen, Decimal("0.25")),
             p75=_quantile_fen(fen, Decimal("0.75")),
@@ -897,10 +904,11 @@ def pick_reference(
     min_observations: int = 1,
 ) -> MarketReference | None:
     """The most specific reference along ``chain`` (a region, its ancestors, then None for
-    national) with at least ``min_observations`` observations."""
+    national) with at least ``min_observations`` observations from as many distinct sellers:
+    one shop listing a part five times is one seller's word, not five."""
     for region_id in chain:
         ref = refs.get((part_id, region_id, price_type_id))
-        if ref is not None and ref.count >= min_observations:
+        if ref is not None and ref.sellers >= min_observations:
             return ref
     return None
 
@@ -1075,8 +1083,12 @@ def detect_drift(
     branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
     actor: str = "market-drift",
 ) -> DriftReport:
-    """Find drifting prices (`find_drift`) and open or update one drift task per
-    part × branch × price type in the feedback queue, in the caller's transaction.
+    """Compare prices with the market (`compare_with_market`) and make the drift tasks follow
+    it, in the caller's transaction: a drifting price opens one task per part × branch × price
+    type, or updates the open one with the latest median, gap, count and sellers, or reopens
+    the one the market had closed; an open task whose price is back within the threshold is
+    closed as ``resolved_by_market``. A task whose key has no market reference this run (too
+    few observations in the window) stays as it is: no evidence either way.
 
     ``threshold_pct`` is the default; ``branch_thresholds`` (branch id → percent) overrides it
     per branch (rule profiles will feed it). A price version whose drift task staff already
