@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy import CursorResult, Result, and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit
@@ -178,6 +178,11 @@ def open_or_update_drift(
     raise RuntimeError("could not open or update the drift task")  # pragma: no cover
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (a DML statement's result is a CursorResult)."""
+    return cast(CursorResult[Any], result).rowcount
+
+
 def _reopen_market_resolved(
     session: Session,
     *,
@@ -212,14 +217,14 @@ def _reopen_market_resolved(
         return None
     try:
         with session.begin_nested():
-            done = session.execute(
+            done = _rowcount(session.execute(
                 update(FeedbackItem)
                 .where(FeedbackItem.id == item_id, FeedbackItem.status == MARKET_RESOLVED)
                 .values(
                     status="open", resolved_by=None, resolved_at=None, resolution_reason="",
                     updated_at=now, **values,
                 )
-            ).rowcount  # fmt: skip
+            ))  # fmt: skip
     except IntegrityError:
         return None
     if not done:
@@ -245,7 +250,7 @@ def close_drift_by_market(
     """Close an unresolved drift task whose price is back within the threshold of the market,
     with the evidence that shows it; audited. False if it was no longer unresolved."""
     now = datetime.now(UTC)
-    done = session.execute(
+    done = _rowcount(session.execute(
         update(FeedbackItem)
         .where(
             FeedbackItem.id == item_id, FeedbackItem.kind == "drift",
@@ -256,7 +261,7 @@ def close_drift_by_market(
             evidence=evidence, note=reason, resolution_reason=reason, resolved_by=actor,
             resolved_at=now, updated_at=now,
         )
-    ).rowcount  # fmt: skip
+    ))  # fmt: skip
     if done:
         audit.record(
             session, actor=actor, action="resolve_by_market", entity="feedback_items",

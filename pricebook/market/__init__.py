@@ -1123,15 +1123,15 @@ def detect_drift(
     within = [f for f in compared if not f.drifting]
     open_tasks = feedback.unresolved_drift_tasks(session, {f.part_id for f in within})
     for f in within:
-        task_id = open_tasks.get((f.part_id, f.branch_id, f.price_type_id))
-        if task_id is None:
+        open_id = open_tasks.get((f.part_id, f.branch_id, f.price_type_id))
+        if open_id is None:
             continue
         if feedback.close_drift_by_market(
-            session, task_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
+            session, open_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
             evidence=_drift_evidence(f, on), reason=drift_note(f), actor=actor,
         ):  # fmt: skip
             report.closed += 1
-            report.tasks.append(("closed", task_id))
+            report.tasks.append(("closed", open_id))
     return report
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
@@ -58,7 +59,7 @@ class UnmatchedListing:
     confidence_bp: int
 
 
-def _latest_ids() -> Select[tuple[int]]:
+def _latest_ids() -> Select[Any]:
     """Each listing's latest row (a listing: source, key, region, price type)."""
     o = MarketObservation
     return select(func.max(o.id)).group_by(o.source, o.item_key, o.region_id, o.price_type_id)
