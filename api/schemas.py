@@ -622,7 +622,7 @@ class NewFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
 class Feedback(Struct):
     id: int
     kind: Literal["reviewer", "drift"]
-    status: Literal["open", "need_info", "accepted", "rejected"]
+    status: Literal["open", "need_info", "accepted", "rejected", "resolved_by_market"]
     part_id: int
     part_code: str
     part_name: str

@@ -514,7 +514,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     crawl.add_argument(
         "--drift-min-observations", type=int, default=3, metavar="N",
-        help="market observations needed before a drift counts (default 3)",
+        help="market observations (from as many distinct sellers) needed before a drift "
+        "counts (default 3)",
     )  # fmt: skip
     crawl.add_argument("--who", default=getpass.getuser(), help="recorded on runs and tasks")
     crawl.set_defaults(handler=cmd_crawl)

@@ -549,7 +549,7 @@ class SynonymTerm(Base):
 MARKET_RUN_STATUSES = ("running", "finished", "suspicious", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched")
 FEEDBACK_KINDS = ("reviewer", "drift")
-FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected")
+FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected", "resolved_by_market")
 #: Statuses that still wait for pricing staff: at most one such item per key and kind.
 FEEDBACK_UNRESOLVED = ("open", "need_info")
 
@@ -575,7 +575,11 @@ class MarketObservation(Base):
     """A market price as seen on a source: evidence, never a price layer.
 
     History records changes only: while a listing (source + `item_key` + region + price type)
-    shows the same amount, its latest row's `last_seen` moves; a new amount adds a row.
+    shows the same amount, its latest row's `last_seen` moves; a new amount adds a row. A
+    listing is the source's item id, else its own page (`listing_url`), else title + OE +
+    fitment + `seller` (`pricebook.market.listing_key`): the same title from several sellers is
+    several listings. No unique constraint: a listing has one row per price it showed; ingests
+    of a source take turns (a lock), so its latest row is never inserted twice.
     """
 
     __tablename__ = "market_observations"
@@ -589,9 +593,15 @@ class MarketObservation(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source: Mapped[str]
-    #: what identifies the listing within its source: normalised name | OE | fitment text.
+    #: what identifies the listing within its source (`pricebook.market.listing_key`).
     item_key: Mapped[str]
+    #: the page the listing was found on
     url: Mapped[str]
+    #: the listing's own page and the source's id of it, where the source gives them
+    listing_url: Mapped[str] = mapped_column(default="", server_default="")
+    item_id: Mapped[str] = mapped_column(default="", server_default="")
+    #: the shop or seller offering it, where the source names one
+    seller: Mapped[str] = mapped_column(default="", server_default="")
     #: when the page showing this amount was first fetched; `first_seen`/`last_seen` bound the
     #: period the amount was seen unchanged.
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

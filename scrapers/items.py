@@ -27,6 +27,9 @@ class MarketItem:
     price_preference: list[str] = field(default_factory=list)
     #: the source's own price type words (word → code), which win over the vocabulary
     price_type_words: dict[str, str] = field(default_factory=dict)
+    listing_url: str | None = None  # the listing's own page, absolute, if the source links it
+    item_id: str | None = None  # the source's id of the listing (SKU, goods id), if it has one
+    seller: str | None = None  # the shop or seller offering it, if the source names one
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -1,12 +1,16 @@
-"""GET /api/v1/market/runs: recorded crawls with their reports."""
+"""/api/v1/market: recorded crawls, a part's observations, the unmatched listings queue."""
 
 from __future__ import annotations
 
+import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import insert
 
+from api.app import create_app
 from pricebook.db import make_engine, transaction
+from pricebook.market import ingest_items
 from pricebook.models import MarketRun
-from tests.test_api_base import api_fixture  # noqa: F401
+from tests.test_api_base import Api, api_fixture, seed  # noqa: F401
 
 
 def _record_runs(settings) -> None:
@@ -46,3 +50,88 @@ async def test_runs_need_a_reviewer_key(api):
     forbidden = await api.get("/api/v1/market/runs", role="estimate_tool")
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith("application/problem+json")
+
+
+# --- observations by part, the unmatched queue, confirm / reject --------------------------------
+
+
+@pytest.fixture
+async def market_api(settings):
+    from tests.test_market import _item, market_catalog_rows
+
+    made = seed(settings, market_catalog_rows())
+    engine = make_engine(settings)
+    try:
+        ingest_items(engine, [
+            _item("机油 4L", "398", seller="华强汽配"),
+            _item("机油 4L", "420", seller="南方配件", listing_url="http://m.test/goods/2"),
+            _item("前保险杠皮", "1,100", raw_brand_text="丰田 卡罗拉 2021款"),
+            _item("轮眉 右后", "85"),
+        ])  # fmt: skip
+    finally:
+        engine.dispose()
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield Api(client, made, settings)
+
+
+async def test_observations_by_part(market_api):
+    api = market_api
+    response = await api.get("/api/v1/market/parts/OIL-0001/observations", role="reviewer")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["part_code"], len(body["items"])) == ("OIL-0001", 2)
+    by_seller = {o["seller"]: o for o in body["items"]}
+    assert by_seller["南方配件"]["amount"] == "420.00"
+    assert by_seller["南方配件"]["url"] == "http://m.test/goods/2"  # the listing's own page
+    assert by_seller["华强汽配"]["url"] == "http://m.test/list"
+    narrowed = await api.get(
+        "/api/v1/market/parts/OIL-0001/observations?price_type=oem&limit=1", role="reviewer"
+    )
+    assert narrowed.json()["items"] == []
+    missing = await api.get("/api/v1/market/parts/NOPE-1/observations", role="reviewer")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    bad_type = await api.get(
+        "/api/v1/market/parts/OIL-0001/observations?price_type=nope", role="reviewer"
+    )
+    assert bad_type.status_code == 422 and "price_type" in bad_type.text
+    too_many = await api.get(
+        "/api/v1/market/parts/OIL-0001/observations?limit=501", role="reviewer"
+    )
+    assert too_many.status_code == 400
+
+
+async def test_unmatched_queue_confirm_and_reject(market_api):
+    api = market_api
+    assert (await api.get("/api/v1/market/unmatched", role="reviewer")).status_code == 403
+    response = await api.get("/api/v1/market/unmatched", role="pricing_staff")
+    assert response.status_code == 200
+    queue = {i["raw_name"]: i for i in response.json()["items"]}
+    assert set(queue) == {"前保险杠皮", "轮眉 右后"}
+    bumper = queue["前保险杠皮"]
+    assert bumper["suggested_part_code"] == "GF7-0001" and bumper["amount"] == "1100.00"
+
+    staff = api.h("pricing_staff")
+    url = f"/api/v1/market/unmatched/{bumper['id']}"
+    refused = await api.client.post(f"{url}/reject", json={}, headers=staff)
+    assert refused.status_code == 400 and "reason" in refused.text
+    done = await api.client.post(f"{url}/confirm", json={"reason": "同一件"}, headers=staff)
+    assert done.status_code == 200 and done.json()["mapping_id"] >= 1
+    again = await api.client.post(f"{url}/confirm", json={}, headers=staff)
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith("application/problem+json")
+    left = await api.get("/api/v1/market/unmatched", role="pricing_staff")
+    assert [i["raw_name"] for i in left.json()["items"]] == ["轮眉 右后"]
+    matched = await api.get("/api/v1/market/parts/GF7-0001/observations", role="reviewer")
+    assert [o["amount"] for o in matched.json()["items"]] == ["1100.00"]
+
+    other = left.json()["items"][0]
+    wrong_side = await api.client.post(
+        f"/api/v1/market/unmatched/{other['id']}/confirm", json={"part_code": "GF7-0002"},
+        headers=staff,
+    )  # fmt: skip
+    assert wrong_side.status_code == 422 and "part_code" in wrong_side.text
+    unknown = await api.client.post(
+        "/api/v1/market/unmatched/999999/confirm", json={}, headers=staff
+    )
+    assert unknown.status_code == 404

@@ -7,6 +7,7 @@ PRICEBOOK_DATABASE_URL pointing at the test database (SQLite file or PostgreSQL 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pricebook.db import transaction
 from pricebook.market import ingest_items
 from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
-from tests.market_site.server import SOURCES_DIR, MarketSite
+from tests.market_site.server import SITE_DIR, SOURCES_DIR, MarketSite
 from tests.net import free_port
 from tests.test_market import _item, load_market_catalog
 
@@ -232,6 +233,125 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
             assert {o.run_id for o in again} == {1, 2, 3}
             assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
             assert session.scalar(select(func.count()).select_from(MarketRun)) == 6
+
+
+# --- shop titles over the demo catalogue, sellers kept apart ------------------------------------
+
+
+def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, engine):
+    """The fixture title shop (tests/market_site/site/titles) lists `TITLES` — name-only
+    listings whose titles carry the vehicle — over the demo catalogue, each with its own page,
+    item id and seller; one title comes from three sellers."""
+    from pricebook.demo import load_demo
+    from tests.test_market import TITLES
+
+    load_demo(engine)
+    files = ["--source-file", str(SOURCES_DIR / "titles_shop.toml")]
+    with MarketSite() as site:
+        first = pricebook(
+            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            database_url=settings.database_url,
+        )  # fmt: skip
+        assert first.returncode == 0, first.stdout + first.stderr
+        with transaction(engine) as session:
+            codes = dict(session.execute(select(Part.id, Part.code)).all())
+            rows = session.scalars(select(MarketObservation)).all()
+        assert len(rows) == len(TITLES) + 2
+        seller_rows = [r for r in rows if r.raw_name == "大众朗逸 左后叶子板 原厂"]
+        assert sorted(r.seller for r in seller_rows) == ["华强汽配", "南方配件", "车配优选"]
+        assert {codes.get(r.part_id) for r in seller_rows} == {"VW1-0092"}
+        assert all(r.listing_url.startswith(f"{site.base_url}/titles/goods/T") for r in rows)
+        assert all(r.item_id.startswith("T") for r in rows)
+        # the goal, on the crawled listings: ≥ 90% of those whose part exists matched right,
+        # none matched wrong (a side word never wrong), the rest never matched
+        got = {r.raw_name: codes.get(r.part_id) for r in rows}
+        exists = [t for t, code in TITLES.items() if code is not None]
+        right = [t for t in exists if got[t] == TITLES[t]]
+        assert [t for t, code in got.items() if code is not None and code != TITLES[t]] == []
+        assert len(right) / len(exists) >= 0.9
+        assert all(got[t] is None for t, code in TITLES.items() if code is None)
+
+        # a re-crawl: every listing moves its own last_seen, nothing new
+        again = pricebook(
+            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            database_url=settings.database_url,
+        )  # fmt: skip
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert f"unchanged (last_seen moved) {len(TITLES) + 2}" in again.stdout
+        with transaction(engine) as session:
+            assert (
+                session.scalar(select(func.count()).select_from(MarketObservation))
+                == len(TITLES) + 2
+            )
+
+
+# --- drift follows the market across re-crawls ------------------------------------------------
+
+#: Where the fixture pages state 品牌件 机油 4L's price (source A, B; C stays at 329).
+OIL_PRICES = {
+    Path("a/list_2.html"): ('<td class="price">{}</td>', 398),
+    Path("b/cat/fluids.html"): ('<em class="price">¥{}.00</em>', 399),
+}
+
+
+def _set_oil_prices(root: Path, a: int, b: int) -> None:
+    for (path, (template, shipped)), price in zip(OIL_PRICES.items(), (a, b), strict=True):
+        original = (SITE_DIR / path).read_text(encoding="utf-8")
+        assert original.count(template.format(shipped)) == 1
+        changed = original.replace(template.format(shipped), template.format(price))
+        (root / path).write_text(changed, encoding="utf-8")
+
+
+def test_recrawls_with_changed_prices_open_update_close_and_reopen_the_drift_task(
+    settings, engine, tmp_path
+):
+    """SZ01's localized 品牌件 机油 is 300; sources A and B move their price between crawls."""
+    load_market_catalog(engine)
+    root = tmp_path / "site"
+    shutil.copytree(SITE_DIR, root)
+
+    def task() -> FeedbackItem:
+        with transaction(engine) as session:
+            return session.scalars(select(FeedbackItem)).one()
+
+    with MarketSite(root=root) as site:
+        # 398, 399, 329 → median 398: 24.6% below, a task opens
+        first = crawl_all(site, settings.database_url)
+        assert "tasks opened 1, updated 0" in first.stdout
+        opened = task()
+        assert (opened.status, opened.observed_fen) == ("open", 39800)
+        assert f"opened: #{opened.id}" in first.stdout
+        assert opened.note.startswith("价格 300.00 元比市场中位数 398.00 元低 24.6%")
+
+        # 380, 385, 329 → median 380: still beyond 20%, the task's figures follow
+        _set_oil_prices(root, 380, 385)
+        second = crawl_all(site, settings.database_url)
+        assert "tasks opened 0, updated 1, unchanged 0, closed 0" in second.stdout
+        assert f"updated: #{opened.id}" in second.stdout
+        updated = task()
+        assert (updated.id, updated.status, updated.observed_fen) == (opened.id, "open", 38000)
+        assert updated.evidence["deviation_pct"] == "-21.05"
+        assert updated.evidence["market"]["count"] == 3
+
+        # 340, 345, 329 → median 340: 11.8% below, back within 20% — closed by the market
+        _set_oil_prices(root, 340, 345)
+        third = crawl_all(site, settings.database_url)
+        assert "tasks opened 0, updated 0, unchanged 0, closed 1" in third.stdout
+        assert f"closed: #{opened.id}" in third.stdout
+        closed = task()
+        assert (closed.status, closed.observed_fen) == ("resolved_by_market", 34000)
+        assert "已回到阈值 20.0% 以内" in closed.note
+
+        # 420, 430, 329 → median 420: 28.6% below again — the same task reopens
+        _set_oil_prices(root, 420, 430)
+        fourth = crawl_all(site, settings.database_url)
+        assert "closed 0 (back within the threshold), reopened 1" in fourth.stdout
+        assert f"reopened: #{opened.id}" in fourth.stdout
+        reopened = task()
+        assert (reopened.id, reopened.status, reopened.observed_fen) == (
+            opened.id, "open", 42000,
+        )  # fmt: skip
+        assert reopened.resolved_at is None
 
 
 # --- parallel crawls (--jobs) ----------------------------------------------------------------

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from pricebook import feedback
-from pricebook.db import transaction
+from pricebook.db import as_utc, transaction
 from pricebook.io.importers import import_rows
 from pricebook.market import (
     detect_drift as _detect_drift,
@@ -32,7 +33,15 @@ from pricebook.market import (
     region_chains,
 )
 from pricebook.market.crawl import report_from_stats
-from pricebook.models import Branch, FeedbackItem, MarketObservation, Part, PriceType, Region
+from pricebook.models import (
+    AuditEntry,
+    Branch,
+    FeedbackItem,
+    MarketObservation,
+    Part,
+    PriceType,
+    Region,
+)
 from tests import catalog_rows
 
 TODAY = date(2026, 3, 1)
@@ -319,6 +328,73 @@ def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
     }
 
 
+# --- sellers kept apart ------------------------------------------------------------------------
+
+
+def test_the_same_title_from_several_sellers_is_several_listings(engine):
+    load_market_catalog(engine)
+    oil = {"raw_name": "机油 4L", "raw_oe": None, "raw_brand_text": None}
+
+    def crawl(prices: dict[str, str], when: datetime) -> Any:
+        items = [
+            _item(price=price, fetched_at=when.isoformat(), **oil, **listing)
+            for listing, price in zip(LISTINGS, prices.values(), strict=True)
+        ]
+        return ingest_items(engine, items)
+
+    LISTINGS = [
+        {"seller": "华强汽配"},  # a seller named: title + seller
+        {"seller": "南方配件"},
+        {"item_id": "SKU-77", "seller": "南方配件"},  # the source's id: that alone
+        {"listing_url": "http://m.test/goods/9.html"},  # the listing's own page
+    ]
+    first = crawl({"a": "398", "b": "420", "c": "380", "d": "405"}, NOW)
+    assert (first.new, first.updated_last_seen) == (4, 0)
+    # a re-crawl: each listing moves its own last_seen; one seller's new price adds its row
+    later = NOW + timedelta(hours=6)
+    again = crawl({"a": "398", "b": "420", "c": "390", "d": "405"}, later)
+    assert (again.new, again.updated_last_seen) == (1, 3)
+    with transaction(engine) as session:
+        rows = session.scalars(select(MarketObservation).order_by(MarketObservation.id)).all()
+        assert len(rows) == 5
+        assert len({r.item_key for r in rows}) == 4
+        assert [(r.seller, r.item_id, r.listing_url) for r in rows[:4]] == [
+            ("华强汽配", "", ""), ("南方配件", "", ""), ("南方配件", "SKU-77", ""),
+            ("", "", "http://m.test/goods/9.html"),
+        ]  # fmt: skip
+        assert [as_utc(r.last_seen) for r in rows[:2]] == [later, later]
+        assert as_utc(rows[2].last_seen) == NOW and rows[4].amount_fen == 39000
+        # the market counts each listing once (its latest price), and its distinct sellers
+        parts, types, _, _ = _ids(session)
+        refs = market_references(session, [parts["OIL-0001"]], TODAY + timedelta(days=1))
+        ref = refs[(parts["OIL-0001"], None, types["brand"])]
+        assert (ref.count, ref.sellers, ref.sources) == (4, 3, 1)
+        assert ref.median == Decimal("401.50")  # 390, 398, 405, 420
+        assert ref.as_dict()["sellers"] == 3
+        # drift needs as many distinct sellers as observations: 4 listings are 3 sellers' word
+        chain = [None]
+        assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 3) == ref
+        assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 4) is None
+    # an item id keeps its listing when the title changes; a title-keyed one cannot
+    renamed = _item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
+                    item_id="SKU-77", seller="南方配件")  # fmt: skip
+    assert ingest_items(engine, [renamed]).updated_last_seen == 1
+
+
+def test_listing_key_is_the_item_id_else_the_link_else_title_and_seller():
+    from pricebook.market import listing_key
+
+    plain = listing_key("机油 4L", "", "")
+    assert listing_key("机油  4L", "", "") == plain  # spaces do not make a listing
+    assert listing_key("机油 4L", "", "", seller="华强汽配") != plain
+    by_id = listing_key("机油 4L", "", "", item_id="SKU-1", seller="华强汽配")
+    assert by_id == listing_key("别的标题", "X1", "大众", item_id="SKU-1")
+    assert by_id != listing_key("机油 4L", "", "", item_id="SKU-2")
+    by_url = listing_key("机油 4L", "", "", listing_url="http://m.test/g/1")
+    assert by_url == listing_key("新标题", "", "", listing_url="http://m.test/g/1")
+    assert len({plain, by_id, by_url}) == 3
+
+
 # --- market reference -------------------------------------------------------------------------
 
 
@@ -384,7 +460,7 @@ def test_drift_opens_one_task_updates_it_and_never_duplicates(engine):
         assert (task.reference_fen, task.observed_fen) == (30000, 39800)
         assert task.branch_id == branches["SZ01"] and task.price_type_id == types["brand"]
         assert task.evidence["market"]["count"] == 3
-        assert "24.6% below the market median 398.00" in task.note
+        assert task.note.startswith("价格 300.00 元比市场中位数 398.00 元低 24.6%，超过阈值 20.0%")
         # the same market again: unchanged
         assert detect_drift(session).unchanged == 1
     # the market moves: the open task is updated, not duplicated
@@ -404,6 +480,71 @@ def test_drift_opens_one_task_updates_it_and_never_duplicates(engine):
     with transaction(engine) as session:
         assert detect_drift(session, threshold_pct=30).drifting == 0
         assert detect_drift(session, min_observations=4).checked == 0
+
+
+def test_drift_tasks_follow_the_market_open_update_close_reopen(engine):
+    load_market_catalog(engine)
+    # SZ01's localized 品牌件 机油 is 300: the market at 398 → 24.6% below, a task opens
+    _observe(engine, {"440300": ["398"], "440100": ["399"], "320500": ["329"]})
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.closed) == (1, 0)
+        task_id = report.task_ids[0]
+        assert report.tasks == [("opened", task_id)]
+        assert f"opened: #{task_id}" in report.summary()
+    # the market drops but stays beyond the threshold: the same task, new figures
+    _observe(engine, {"440300": ["380"], "440100": ["385"]}, when=NOW + timedelta(hours=1))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.updated, report.closed) == (0, 1, 0)
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.observed_fen) == ("open", 38000)  # 380, 385, 329
+        assert task.evidence["market"]["median"] == "380.00"
+        assert task.evidence["deviation_pct"] == "-21.05"
+    # the market comes back within 20% of 300: closed by the market, with the figures that
+    # show it, in Chinese for the UI; audited
+    _observe(engine, {"440300": ["340"], "440100": ["345"]}, when=NOW + timedelta(hours=2))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.updated, report.closed) == (0, 0, 1)
+        assert report.tasks == [("closed", task_id)]
+        assert "closed 1 (back within the threshold)" in report.summary()
+        assert f"closed: #{task_id}" in report.summary()
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.resolved_by, task.observed_fen) == (
+            "resolved_by_market", "market-drift", 34000,
+        )  # fmt: skip
+        assert task.resolved_at is not None
+        assert task.evidence["within_threshold"] is True
+        assert task.note.startswith("价格 300.00 元与市场中位数 340.00 元相差 11.8%，已回到阈值")
+        assert task.resolution_reason == task.note
+        actions = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.entity == "feedback_items")
+        ).all()
+        assert "resolve_by_market" in actions
+        # nothing left to close, nothing to open: a quiet run
+        quiet = detect_drift(session)
+        assert (quiet.opened, quiet.updated, quiet.closed, quiet.reopened) == (0, 0, 0, 0)
+        assert quiet.tasks == []
+    # the gap widens again: the same task reopens (its history stays in one place)
+    _observe(engine, {"440300": ["420"], "440100": ["430"]}, when=NOW + timedelta(hours=3))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.reopened, report.closed) == (0, 1, 0)
+        assert report.tasks == [("reopened", task_id)]
+        task = session.get(FeedbackItem, task_id)
+        assert (task.status, task.resolved_by, task.resolved_at) == ("open", None, None)
+        assert task.observed_fen == 42000
+        assert session.scalar(select(func.count()).select_from(FeedbackItem)) == 1
+    # staff reject it now: a decision the market does not undo, and no new task for that price
+    with transaction(engine) as session:
+        session.execute(update(FeedbackItem).values(status="rejected", resolved_by="staff"))
+    _observe(engine, {"440300": ["340"], "440100": ["345"]}, when=NOW + timedelta(hours=4))
+    _observe(engine, {"440300": ["420"], "440100": ["430"]}, when=NOW + timedelta(hours=5))
+    with transaction(engine) as session:
+        report = detect_drift(session)
+        assert (report.opened, report.reopened, report.already_resolved) == (0, 0, 1)
+        assert session.get(FeedbackItem, task_id).status == "rejected"
 
 
 def test_drift_threshold_is_strict_and_overridable_per_branch(engine):
@@ -473,3 +614,191 @@ def test_crawl_report_from_scrapy_stats():
     assert report.elapsed_s == 2.35
     text = "\n".join(report.lines())
     assert "dropped: 4 (missing_price 3, unparseable 1)" in text
+
+
+# --- shop titles: the vehicle in the title narrows the match ----------------------------------
+
+#: Name-only shop titles over the demo catalogue (`pricebook.demo`): title → the part it sells,
+#: or None where the catalogue has no such part for that vehicle (the series has no parts of
+#: its own, or the part does not exist): those must stay unmatched.
+TITLES: dict[str, str | None] = {
+    "大众朗逸 左后叶子板 原厂": "VW1-0092",
+    "本田雅阁 前大灯 左 原厂": "HD1-0012",
+    "比亚迪秦PLUS 左后视镜": "BYD1-0035",
+    "大众朗逸 左后雾灯 原厂": "VW1-0111",
+    "丰田卡罗拉 左前叶子板": "TY1-0018",
+    "日产轩逸 水箱 原厂": "NS1-0019",
+    "吉利帝豪 右大灯": "GL1-0013",
+    "哈弗H6 2023款 机盖": "HV1-0009",
+    "比亚迪秦 PLUS 右前大灯总成": "BYD1-0013",
+    "宝马3系 左前门": "BM1-0027",
+    "奔驰C级 右后视镜总成 原厂": "BZ1-0036",
+    "特斯拉Model Y 前挡风玻璃": "TS1-0022",
+    "东风日产轩逸 右前门玻璃": "NS1-0024",
+    "帝豪 左后门玻璃 品牌件": "GL1-0025",
+    "适用于丰田卡罗拉 右大灯灯罩": "TY1-0030",
+    "一汽丰田卡罗拉 21款 水箱": "TY1-0035",
+    "宝马 3系 右后视镜壳": "BM1-0040",
+    "朗逸 1.5L 右前叶子板": "VW1-0019",
+    "本田雅阁 前杠": "HD1-0002",  # 前杠 names the skin and the assembly: a person decides
+    # not in the catalogue for that vehicle: never matched
+    "一汽大众速腾 右前大灯总成": None,  # 速腾 has no parts in the demo catalogue
+    "广汽本田思域 右后视镜": None,
+    "特斯拉Model 3 前挡风玻璃": None,
+    "本田雅阁 行车记录仪": None,
+    "丰田卡罗拉 左后轮眉": None,
+}
+
+
+@pytest.fixture
+def demo_engine(engine):
+    from pricebook.demo import load_demo
+
+    load_demo(engine)
+    return engine
+
+
+def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
+    items = [
+        _item(title, "500", source="titles", url=f"http://m.test/item/{n}",
+              price_type_hint="原厂件")
+        for n, title in enumerate(TITLES)
+    ]  # fmt: skip
+    result = ingest_items(demo_engine, items)
+    assert result.dropped == 0
+    with transaction(demo_engine) as session:
+        codes = dict(session.execute(select(Part.id, Part.code)).all())
+        stored = {
+            row.raw_name: (codes.get(row.part_id), codes.get(row.suggested_part_id))
+            for row in session.execute(
+                select(
+                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.suggested_part_id,
+                ).where(MarketObservation.source == "titles")
+            )
+        }  # fmt: skip
+    assert set(stored) == set(TITLES)
+    exists = {t: code for t, code in TITLES.items() if code is not None}
+    right = [t for t, code in exists.items() if stored[t][0] == code]
+    wrong = [t for t, (got, _) in stored.items() if got is not None and got != TITLES[t]]
+    assert wrong == []
+    assert len(right) / len(exists) >= 0.9, sorted(set(exists) - set(right))
+    # the one left for a person is offered the right vehicle's part
+    assert stored["本田雅阁 前杠"][1] in {"HD1-0001", "HD1-0002"}
+    # where the vehicle has no such part, another vehicle's part is at most a suggestion
+    assert stored["一汽大众速腾 右前大灯总成"] == (None, "VW1-0025")
+
+
+def test_title_vehicle_words(demo_engine):
+    from pricebook.market import _catalog
+    from pricebook.models import Brand, Series
+
+    with transaction(demo_engine) as session:
+        words = _catalog(session).vehicle_words
+        brand = {n: i for i, n in session.execute(select(Brand.id, Brand.name))}
+        series = {n: i for i, n in session.execute(select(Series.id, Series.name))}
+    found = words.find("一汽-大众 朗逸 2023款 左后叶子板")
+    assert (found.brand_id, found.series_id, found.model_year) == (
+        brand["大众"], series["朗逸"], 2023,
+    )  # fmt: skip
+    assert found.rest == "左后叶子板"
+    assert words.find("比亚迪秦plus左后视镜").series_id == series["秦PLUS"]
+    assert words.find("昂克赛拉 左大灯").series_id == series["马自达3 昂克赛拉"]
+    assert words.find("长安CS75 PLUS 中网").series_id == series["CS75 PLUS"]
+    # a one- or two-character series word counts only beside its brand
+    assert words.find("比亚迪汉 前杠").series_id == series["汉"]
+    assert words.find("汉 前杠").series_id is None
+    assert words.find("H6 前杠").series_id is None
+    assert words.find("哈弗H6 前杠").rest == "前杠"
+    # a brand and another brand's series: nothing trusted, nothing taken out of the name
+    mixed = words.find("本田朗逸 前杠")
+    assert (mixed.brand_id, mixed.series_id, mixed.rest) == (None, None, "本田朗逸 前杠")
+    # Latin series words are whole words: no H6 inside an OE number
+    assert words.find("前杠 5GH68072").series_id is None
+    # an engine beside a vehicle is taken out; without one, "1.5L" may be a volume
+    assert words.find("朗逸 1.5L 前杠").rest == "前杠"
+    assert words.find("防冻液 1.5L").rest == "防冻液 1.5l"
+    assert words.find("前杠 2019-2022款").rest == "前杠"
+
+
+# --- the unmatched listings queue: confirm, reject ----------------------------------------------
+
+
+def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_suggestion(
+    demo_engine,
+):
+    from pricebook.errors import Conflict, InvalidInput
+    from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
+
+    def title(name: str, n: int, **kw):
+        return _item(name, "500", source="titles", price_type_hint="原厂件",
+                     url="http://m.test/list", listing_url=f"http://m.test/item/{n}", **kw)  # fmt: skip
+
+    sagitar = "一汽大众速腾 右前大灯总成"  # 速腾 has no parts of its own in the demo catalogue
+    bumper = "本田雅阁 前杠"  # skin or assembly: the matcher cannot tell
+    ingest_items(demo_engine, [title(sagitar, 1), title(bumper, 2), title("大众朗逸 左后叶子板 原厂", 3),
+                               title("丰田卡罗拉 左后轮眉", 4)])  # fmt: skip
+    # a second price of listing 2: the queue shows each listing once, its latest row
+    ingest_items(demo_engine, [title(bumper, 2, raw_price="520",
+                                     fetched_at=(NOW + timedelta(hours=1)).isoformat())])  # fmt: skip
+    with transaction(demo_engine) as session:
+        codes = dict(session.execute(select(Part.id, Part.code)).all())
+        queue = unmatched_listings(session, source="titles")
+        assert queue.total == 3
+        by_name = {i.raw_name: i for i in queue.items}
+        assert set(by_name) == {sagitar, bumper, "丰田卡罗拉 左后轮眉"}
+        assert by_name[bumper].amount == Decimal("520.00")  # the latest price
+        assert by_name[bumper].url == "http://m.test/item/2"
+        assert by_name[sagitar].suggested_part_code == "VW1-0025"
+        assert by_name[sagitar].confidence_bp > 0
+        assert unmatched_listings(session, source="elsewhere").total == 0
+
+    # confirm the suggestion: matched now, and learned for the next crawl
+    with transaction(demo_engine) as session:
+        confirm_listing(session, by_name[sagitar].id, actor="pricing", reason="速腾与朗逸同款")
+    with transaction(demo_engine) as session:
+        obs = session.get(MarketObservation, by_name[sagitar].id)
+        assert (obs.status, codes[obs.part_id], obs.match_reason) == (
+            "matched",
+            "VW1-0025",
+            "learned",
+        )
+        with pytest.raises(Conflict):
+            confirm_listing(session, obs.id, actor="pricing")
+    another_seller = title(sagitar, 9, seller="南方配件")
+    assert ingest_items(demo_engine, [another_seller]).matched == 1
+
+    # reject the suggestion: gone from the listing, never offered again for that title
+    rejected_code = by_name[bumper].suggested_part_code
+    with transaction(demo_engine) as session:
+        with pytest.raises(InvalidInput) as refused:
+            reject_suggestion(session, by_name[bumper].id, actor="pricing")
+        assert refused.value.field == "reason"
+    with transaction(demo_engine) as session:
+        reject_suggestion(session, by_name[bumper].id, actor="pricing", reason="是骨架不是皮")
+    ingest_items(demo_engine, [title(bumper, 10)])
+    with transaction(demo_engine) as session:
+        rows = session.scalars(
+            select(MarketObservation).where(MarketObservation.raw_name == bumper)
+        ).all()
+        offered = {
+            r.listing_url: [codes.get(r.part_id), codes.get(r.suggested_part_id)] for r in rows
+        }
+        assert offered["http://m.test/item/2"] == [None, None]
+        # the new listing: the other candidate (matched or suggested), never the rejected one
+        assert rejected_code not in offered["http://m.test/item/10"]
+        assert {"HD1-0001", "HD1-0002"} - {rejected_code} <= set(offered["http://m.test/item/10"])
+        actions = set(session.scalars(select(AuditEntry.action)))
+        assert {"confirm", "reject", "match_listing", "reject_suggestion"} <= actions
+
+    # a part on the other side is refused; without a suggestion a part must be named
+    with transaction(demo_engine) as session:
+        lunmei = by_name["丰田卡罗拉 左后轮眉"]
+        with pytest.raises(InvalidInput) as side:
+            confirm_listing(session, lunmei.id, actor="pricing", part_code="TY1-0019")
+        assert side.value.field == "part_code"
+        session.execute(update(MarketObservation).where(MarketObservation.id == lunmei.id)
+                        .values(suggested_part_id=None))  # fmt: skip
+        with pytest.raises(InvalidInput) as missing:
+            confirm_listing(session, lunmei.id, actor="pricing")
+        assert missing.value.field == "part_code"

@@ -220,6 +220,39 @@ def test_listing_parses_cards_with_varied_price_texts():
     assert [r.url for r in requests] == [f"{BASE}/private/body-3.html"]
 
 
+SELLERS_PAGE = """<html><body>
+<div class="card" data-sku="A-1"><a href="/goods/1.html">大众朗逸 左后叶子板</a>
+  <span class="price">¥420</span><span class="shop">华强汽配</span></div>
+<div class="card" data-sku="B-7"><a href="https://other.test/goods/7.html">大众朗逸 左后叶子板</a>
+  <span class="price">¥455</span><span class="shop">南方配件</span></div>
+<div class="card"><a>大众朗逸 左后叶子板</a><span class="price">¥430</span></div>
+</body></html>"""
+
+
+def test_listing_reads_the_listing_link_item_id_and_seller(tmp_path):
+    source = tmp_path / "sellers.toml"
+    source.write_text(
+        'name = "sellers"\nkind = "html"\nstart_urls = ["{base}/s/list.html"]\n'
+        'region = "440300"\nitem = "css:div.card"\n[fields]\nname = "css:a::text"\n'
+        'price = "css:span.price::text"\nlink = "css:a::attr(href)"\n'
+        'item_id = "css:div.card::attr(data-sku)"\nseller = "css:span.shop::text"\n',
+        encoding="utf-8",
+    )
+    spider, _ = _spider(ListingSpider, source)
+    url = f"{BASE}/s/list.html"
+    response = HtmlResponse(
+        url=url, body=SELLERS_PAGE.encode(), encoding="utf-8",
+        request=Request(url, meta={"pricebook_page": 1}),
+    )  # fmt: skip
+    items, _ = _split(list(spider.parse(response)))
+    assert [(i.listing_url, i.item_id, i.seller) for i in items] == [
+        (f"{BASE}/goods/1.html", "A-1", "华强汽配"),  # a relative link made absolute
+        ("https://other.test/goods/7.html", "B-7", "南方配件"),
+        (None, None, None),  # the source's fields are optional per row
+    ]
+    assert {i.url for i in items} == {url}  # the page it was found on stays the page
+
+
 def test_listing_warns_on_a_page_without_rows(caplog):
     spider, stats = _spider(ListingSpider, SOURCE_A)
     response = _html_response("b/cat/fluids.html")  # the wrong layout for source A
@@ -363,6 +396,9 @@ def test_market_item_keys():
         "page",
         "price_preference",
         "price_type_words",
+        "listing_url",
+        "item_id",
+        "seller",
     )
 
 

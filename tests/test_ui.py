@@ -687,3 +687,81 @@ async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
         assert r.status_code == 200, path
         assert text in r.text
     assert 'class="accept"' not in (await ui.client.get("/feedback")).text
+
+
+# --- the unmatched market listings queue ---------------------------------------------------------
+
+
+def _unmatched_listings(settings: Settings) -> dict[str, int]:
+    """Two unmatched listings: one with a suggestion, one without; name → observation id."""
+    suggested = _part_id(settings, "VW1-0002")
+    seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    engine = make_engine(settings)
+    try:
+        with transaction(engine) as session:
+            rows = {}
+            for name, suggestion in (("大灯总成 左 原厂", suggested), ("门槛 右", None)):
+                obs = MarketObservation(
+                    source="shop-a", item_key=name, url="http://127.0.0.1/list",
+                    listing_url=f"http://127.0.0.1/item/{len(rows)}", seller="华强汽配",
+                    fetched_at=seen, first_seen=seen, last_seen=seen, raw_name=name,
+                    raw_price="¥1,234.50", suggested_part_id=suggestion, confidence_bp=7100,
+                    amount_fen=123450, status="unmatched",
+                )  # fmt: skip
+                session.add(obs)
+                session.flush()
+                rows[name] = obs.id
+            return rows
+    finally:
+        engine.dispose()
+
+
+async def test_unmatched_market_listings_confirm_and_reject_in_chinese(ui: Ui) -> None:
+    ids = _unmatched_listings(ui.settings)
+    await ui.login("pricing_staff")
+    page = await ui.client.get("/market/unmatched")
+    assert page.status_code == 200
+    assert "市场待匹配" in page.text and "共 2 条" in page.text
+    assert "VW1-0002 前大灯总成（左）" in page.text and "置信度 71%" in page.text
+    assert "华强汽配" in page.text and 'href="http://127.0.0.1/item/0"' in page.text
+    assert "无建议" in page.text  # the listing without a suggestion asks for a part code
+
+    # Chinese errors: no reason, a part on the other side, no part at all
+    lamp, sill = ids["大灯总成 左 原厂"], ids["门槛 右"]
+    no_reason = await ui.post(f"/market/unmatched/{lamp}/reject", {}, page="/market/unmatched")
+    assert no_reason.status_code == 422 and "请填写否定原因" in no_reason.text
+    wrong_side = await ui.post(
+        f"/market/unmatched/{sill}/confirm", {"part_code": "VW1-0001"}, page="/market/unmatched"
+    )
+    assert wrong_side.status_code == 422
+    assert "另一侧的配件不能作为匹配" in wrong_side.text and "VW1-0001" in wrong_side.text
+    no_part = await ui.post(f"/market/unmatched/{sill}/confirm", {}, page="/market/unmatched")
+    assert no_part.status_code == 422 and "没有建议配件：请填写配件编码" in no_part.text
+
+    # confirm the suggestion: matched, learned, gone from the queue
+    done = await ui.post(
+        f"/market/unmatched/{lamp}/confirm", {"reason": "同一件"}, page="/market/unmatched"
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/market/unmatched?done={lamp}&verdict=confirmed"
+    after = await ui.client.get(done.headers["location"])
+    assert "已确认配件" in after.text and "共 1 条" in after.text
+    again = await ui.post(f"/market/unmatched/{lamp}/confirm", {}, page="/market/unmatched")
+    assert again.status_code == 409 and f"市场观测 #{lamp} 已匹配到配件" in again.text
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            obs = session.get(MarketObservation, lamp)
+            assert (obs.status, obs.part_id) == ("matched", _part_id(ui.settings, "VW1-0002"))
+            assert obs.match_reason == "learned"
+    finally:
+        engine.dispose()
+
+
+async def test_reviewers_do_not_work_the_unmatched_queue(ui: Ui) -> None:
+    ids = _unmatched_listings(ui.settings)
+    await ui.login("reviewer")
+    assert (await ui.client.get("/market/unmatched")).status_code == 403
+    r = await ui.post(f"/market/unmatched/{ids['门槛 右']}/reject", {"reason": "x"})
+    assert r.status_code == 403 and "没有权限" in r.text
+    assert "市场待匹配" not in (await ui.client.get("/parts")).text  # not in their menu

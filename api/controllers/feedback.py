@@ -117,7 +117,8 @@ class FeedbackController(Controller):
         request: Request[Any, Any, Any],
         mine: FromQuery[bool] = False,
         status: FromQuery[
-            Literal["open", "need_info", "accepted", "rejected", "unresolved"] | None
+            Literal["open", "need_info", "accepted", "rejected", "resolved_by_market", "unresolved"]
+            | None
         ] = None,
         kind: FromQuery[Literal["reviewer", "drift"] | None] = None,
         branch: OptCode = None,

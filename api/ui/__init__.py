@@ -46,6 +46,7 @@ from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
 from api.ui.labor import ChannelPages, LaborRatePages, StandardHoursPages
 from api.ui.login import LoginPages
+from api.ui.markets import MarketPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
 from api.ui.validations import ValidationPages
@@ -148,6 +149,7 @@ def ui_router(settings: Settings) -> Router:
             PartPages,
             ValidationPages,
             FeedbackPages,
+            MarketPages,
             IndicatorPages,
             ImportPages,
             LaborRatePages,

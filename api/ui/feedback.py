@@ -21,7 +21,8 @@ from api.ui.messages import zh
 from pricebook import catalog, feedback, prices
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 
-STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回"}
+STATUS_NAMES = {"open": "待处理", "need_info": "待补充", "accepted": "已采纳", "rejected": "已驳回",
+                "resolved_by_market": "市场回归，已关闭"}  # fmt: skip
 KIND_NAMES = {"reviewer": "核损反馈", "drift": "市场偏离"}
 #: the flash after a decision says which (`decided` is the action's name)
 DECISIONS = {"accept_feedback": "已采纳，已写入新价格版本", "reject_feedback": "已驳回",

@@ -77,6 +77,19 @@ RULES = (
     _rule(InvalidInput, r"give operation and vehicle_class", "请选择作业和车辆级别。"),
     _rule(InvalidInput, r"(rate|hours): ", "{0}须为大于零的数字，最多两位小数，且不超过上限。"),
     _rule(InvalidInput, r"(\w+) must be one of", "{0}须为可选值之一。"),
+    # the unmatched market listings (`pricebook.market.review`)
+    _rule(Conflict, r"observation (\d+) is already matched to part (\d+)",
+          "市场观测 #{0} 已匹配到配件 #{1}：无需再处理。"),
+    _rule(NotFound, r"no market observation with id (\d+)", "没有编号为 {0} 的市场观测。"),
+    _rule(InvalidInput, r"no suggestion to confirm: give a part_code", "没有建议配件：请填写配件编码。"),
+    _rule(InvalidInput, r"the listing has no suggestion to reject", "这条报价没有建议配件，无需否定。"),
+    _rule(InvalidInput, r"say why the suggestion is wrong", "请填写否定原因。"),
+    _rule(InvalidInput, r"unknown part '(.+)'", "没有编码为 {0} 的配件。"),
+    _rule(InvalidInput, r"the name says (\S+), part (\S+) (.+) is (\S+): a part on the other side",
+          "标题写的是{0}，配件 {1} {2} 是{3}：另一侧的配件不能作为匹配。"),
+    _rule(InvalidInput, r"nothing is left of the name once quality and quantity words",
+          "标题去掉车型、品质和数量词后没有配件名称，无法学习。"),
+    _rule(InvalidInput, r"at most (\d+) characters", "最多 {0} 个字。"),
 )  # fmt: skip
 
 #: Field names as the forms label them.

@@ -11,11 +11,16 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
    takes a median over many listings anyway. The raw text is kept on the observation.
 2. **Match** to the catalogue: the OE number first (``parts.oe_normalized``, then
    ``oe_supersessions``), else the matching engine (`pricebook.matching.MatchIndex`), blocked by
-   the brand/series found in the fitment text. Below the confidence threshold the observation is
-   stored ``unmatched`` (with the best candidate in ``suggested_part_id``) for a person to review.
-3. **Store** observations (`ingest_items`), change-only: a listing is (source, normalised name +
-   OE + fitment text, region, price type); while its amount does not change, its latest row's
-   ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
+   the brand/series found in the fitment text or, where there is none, in the title
+   (`pricebook.market.titles`: "大众朗逸 左后叶子板" is 左后叶子板 among 朗逸's parts); the
+   vehicle words never reach the matcher, and a part that does not fit the vehicle named is at
+   most a suggestion. Below the confidence threshold the observation is stored ``unmatched``
+   (with the best candidate in ``suggested_part_id``) for a person to review.
+3. **Store** observations (`ingest_items`), change-only: a listing is (source, `listing_key`,
+   region, price type), the key being the source's item id, else the listing's own page, else
+   normalised name + OE + fitment text (+ seller): the same title from several sellers is
+   several listings, and drift counts distinct sellers. While its amount does not change, its
+   latest row's ``last_seen`` moves; a new amount adds a row. Each batch is one transaction and a constant
    number of statements (catalogue version, bulk OE lookup, a lock per source, bulk listing
    lookup, one executemany INSERT, one executemany UPDATE), whatever its size. The lock makes
    ingests of one source at once take turns (`lock_key`: an advisory lock on PostgreSQL, the
@@ -27,7 +32,8 @@ Scrapers only fetch and parse (``scrapers/``); everything after that happens her
 5. **Drift** (`detect_drift`): localized (branch/region) and system prices in force compared with
    the market median of the most specific region (the price's region, then its ancestors, then
    national) that has enough observations; beyond the threshold a drift task opens in the
-   feedback queue, or the open one is updated (`pricebook.feedback.open_or_update_drift`).
+   feedback queue, or the open one is updated (`pricebook.feedback.open_or_update_drift`);
+   back within it, the open task is closed as ``resolved_by_market`` (reopened if it widens).
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from sqlalchemy.orm import Session
 from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, make_engine, transaction
 from pricebook.market.price_text import explain_price, parse_price, read_price
+from pricebook.market.titles import VehicleWords
 from pricebook.matching.loader import build_snapshot, catalog_generation
 from pricebook.models import (
     Branch,
@@ -120,9 +127,10 @@ class _Catalog:
     regions_by_code: dict[str, int]
     regions_by_name: dict[str, int]
     price_types: dict[str, int]  # code or name (lower case) → id
-    brands: list[tuple[str, int]]  # (name, id), longest name first
-    series: list[tuple[str, int, int]]  # (name, brand_id, series_id), longest first
-    series_models: dict[int, list[int]]
+    #: the catalogue's brand and series words, for titles and fitment texts
+    vehicle_words: VehicleWords
+    #: series id → [(model id, model year)], by model id
+    series_models: dict[int, list[tuple[int, int]]]
     #: the price type vocabulary (word → code), loaded with the catalogue: an edit moves the
     #: catalogue version, so the next batch reads it
     price_type_words: dict[str, str] = field(default_factory=dict)
@@ -152,20 +160,27 @@ class _Catalog:
                 return found
         return self.regions_by_code.get((code or "").strip())
 
-    def vehicle(self, text: str | None) -> tuple[int | None, int | None, int | None]:
-        """(brand id, model id to block the matcher with, model id to store) from fitment text
-        such as "大众 高尔夫7 2014-2019": the model is stored only when the series has one."""
-        if not text:
-            return None, None, None
-        brand_id = next((bid for name, bid in self.brands if name in text), None)
-        for name, series_brand, series_id in self.series:
-            if (brand_id is None or series_brand == brand_id) and name in text:
-                models = self.series_models.get(series_id, [])
-                if models:
-                    stored = models[0] if len(models) == 1 else None
-                    return series_brand, models[0], stored
-                return series_brand, None, None
-        return brand_id, None, None
+    def vehicle(
+        self, title: str, fitment: str | None
+    ) -> tuple[int | None, int | None, int | None, str]:
+        """(brand id, model id to block the matcher with, model id to store, the title without
+        its vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names
+        no vehicle, from the title ("大众朗逸 左后叶子板 原厂"). A model is stored only when the
+        series (narrowed by the model year written, if any) has one."""
+        in_title = self.vehicle_words.find(title)
+        found = self.vehicle_words.find(fitment) if fitment else None
+        if found is None or (found.brand_id is None and found.series_id is None):
+            found = in_title
+        rest = in_title.rest or title
+        if found.series_id is None:
+            return found.brand_id, None, None, rest
+        models = self.series_models.get(found.series_id, [])
+        if found.model_year is not None:
+            models = [m for m in models if m[1] == found.model_year] or models
+        if not models:
+            return found.brand_id, None, None, rest
+        stored = models[0][0] if len(models) == 1 else None
+        return found.brand_id, models[0][0], stored, rest
 
 
 _catalog_lock = threading.Lock()
@@ -197,25 +212,17 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         for part in re.split(r"[/、|]", name):
             if part.strip():
                 types.setdefault(part.strip().lower(), id_)
-    brands = sorted(
-        ((name, id_) for id_, name in session.execute(select(Brand.id, Brand.name)) if name),
-        key=lambda x: -len(x[0]),
-    )
-    series = sorted(
-        (
-            (name, brand_id, id_)
-            for id_, brand_id, name in session.execute(
-                select(Series.id, Series.brand_id, Series.name)
-            )
-            if name
-        ),
-        key=lambda x: -len(x[0]),
-    )
-    series_models: dict[int, list[int]] = defaultdict(list)
-    for model_id, series_id in session.execute(
-        select(VehicleModel.id, VehicleModel.series_id).order_by(VehicleModel.id)
+    brands = [(id_, name) for id_, name in session.execute(select(Brand.id, Brand.name))]
+    series = [
+        (i, b, n) for i, b, n in session.execute(select(Series.id, Series.brand_id, Series.name))
+    ]
+    series_models: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for model_id, series_id, year in session.execute(
+        select(VehicleModel.id, VehicleModel.series_id, VehicleModel.model_year).order_by(
+            VehicleModel.id
+        )
     ):
-        series_models[series_id].append(model_id)
+        series_models[series_id].append((model_id, year))
     return _Catalog(
         generation=generation,
         # The matching index is built the one way every index is (`pricebook.matching.loader`):
@@ -227,8 +234,7 @@ def _load_catalog(session: Session, generation: tuple[int, int]) -> _Catalog:
         regions_by_name=by_name,
         price_types=types,
         price_type_words=load_price_type_words(session),
-        brands=brands,
-        series=series,
+        vehicle_words=VehicleWords(brands, series),
         series_models=dict(series_models),
     )
 
@@ -252,11 +258,30 @@ def _match_names(
             out.append(_Match(None, None, 0, ""))
             continue
         bp = round(best.confidence * 10000)
-        if result.decision == "matched" and bp >= threshold_bp:
+        # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
+        # parts of its own: a part of another vehicle is then a suggestion, never the match —
+        # unless a person confirmed it for this name and vehicle (reason "learned").
+        if (
+            result.decision == "matched"
+            and bp >= threshold_bp
+            and (
+                best.reason == "learned"
+                or _fits(index.entry_by_code(best.part_code), model_id, brand_id)
+            )
+        ):
             out.append(_Match(best.part_id, None, bp, best.reason))
         else:
             out.append(_Match(None, best.part_id, bp, best.reason or ""))
     return out
+
+
+def _fits(entry: Any, model_id: int | None, brand_id: int | None) -> bool:
+    """The part fits the vehicle the listing names (universal parts fit every vehicle)."""
+    if entry is None or not entry.model_ids:
+        return True
+    if model_id is not None:
+        return model_id in entry.model_ids
+    return brand_id is None or brand_id in entry.brand_ids
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,6 +367,8 @@ def ingest_items(
 class _Parsed:
     item: Mapping[str, Any]
     name: str
+    #: the name the matcher sees: the title without its vehicle words
+    match_name: str
     amount_fen: int
     fetched_at: datetime
     oe: str
@@ -374,9 +401,20 @@ def _text(value: Any) -> str:
     return re.sub(r"\s+", " ", str(value)).strip() if value is not None else ""
 
 
-def listing_key(name: str, oe: str, fitment: str) -> str:
-    """What identifies a listing within its source, whatever page it is on today."""
-    norm = unicodedata.normalize("NFKC", f"{name}|{oe}|{fitment}").lower()
+def listing_key(
+    name: str, oe: str, fitment: str, *, item_id: str = "", listing_url: str = "", seller: str = ""
+) -> str:
+    """What identifies a listing within its source, whatever page it is on today: the source's
+    item id, else the listing's own page, else title + OE + fitment (+ the seller, where named).
+    The same title from several sellers is several listings; without any of the three a
+    listing keeps the key it always had."""
+    if item_id:
+        text = f"id:{item_id}"
+    elif listing_url:
+        text = f"url:{listing_url}"
+    else:
+        text = f"{name}|{oe}|{fitment}" + (f"|seller:{seller}" if seller else "")
+    norm = unicodedata.normalize("NFKC", text).lower()
     return hashlib.sha1(re.sub(r"\s+", "", norm).encode()).hexdigest()[:32]
 
 
@@ -412,11 +450,15 @@ def ingest_batch(
             continue
         oe_raw = _text(item.get("raw_oe"))
         fitment = _text(item.get("raw_brand_text"))
-        brand_id, block_model, model_id = cat.vehicle(fitment)
+        item_id = _text(item.get("item_id"))
+        listing_url = _text(item.get("listing_url"))
+        seller = _text(item.get("seller"))
+        brand_id, block_model, model_id, match_name = cat.vehicle(name, fitment)
         parsed.append(
             _Parsed(
                 item=item,
                 name=name,
+                match_name=match_name,
                 amount_fen=to_fen(amount),
                 fetched_at=_fetched_at(item.get("fetched_at"), now),
                 oe=normalize_oe(oe_raw) if oe_raw else "",
@@ -427,7 +469,9 @@ def ingest_batch(
                 brand_id=brand_id,
                 block_model_id=block_model,
                 model_id=model_id,
-                item_key=listing_key(name, oe_raw, fitment),
+                item_key=listing_key(
+                    name, oe_raw, fitment, item_id=item_id, listing_url=listing_url, seller=seller
+                ),
             )
         )
     if not parsed:
@@ -506,6 +550,9 @@ def ingest_batch(
             "source": source,
             "item_key": p.item_key,
             "url": _text(p.item.get("url")),
+            "listing_url": _text(p.item.get("listing_url")),
+            "item_id": _text(p.item.get("item_id")),
+            "seller": _text(p.item.get("seller")),
             "fetched_at": p.fetched_at,
             "first_seen": p.fetched_at,
             "last_seen": p.fetched_at,
@@ -579,7 +626,7 @@ def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], thresho
     for (model_id, brand_id), group in pending.items():
         names = [
             n
-            for n in dict.fromkeys(p.name for p in group)
+            for n in dict.fromkeys(p.match_name for p in group)
             if (n, model_id, brand_id, threshold_bp) not in cache
         ]
         if names:
@@ -589,7 +636,7 @@ def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], thresho
             for name, match in zip(names, found, strict=True):
                 cache[(name, model_id, brand_id, threshold_bp)] = match
         for p in group:
-            p.match = cache[(p.name, model_id, brand_id, threshold_bp)]
+            p.match = cache[(p.match_name, model_id, brand_id, threshold_bp)]
 
 
 def _narrow_by_fitment(
@@ -623,6 +670,8 @@ class MarketReference:
     price_type_id: int
     count: int
     sources: int
+    #: distinct sellers (a listing without a named seller counts as its own)
+    sellers: int
     median: Decimal
     p25: Decimal
     p75: Decimal
@@ -642,6 +691,7 @@ class MarketReference:
             "price_type_id": self.price_type_id,
             "count": self.count,
             "sources": self.sources,
+            "sellers": self.sellers,
             "median": str(self.median),
             "p25": str(self.p25),
             "p75": str(self.p75),
@@ -702,7 +752,7 @@ def market_references(
     since, until = _window(on, window_days)
     o = MarketObservation
     rows = session.execute(
-        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key)
+        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key, o.seller)
         .where(
             o.part_id.in_(ids), o.status == "matched", o.price_type_id.is_not(None),
             o.last_seen >= since, o.first_seen < until,
@@ -727,6 +777,13 @@ def market_references(
             price_type_id=key[2],
             count=len(fen),
             sources=len({r.source for r in members}),
+            # a listing without a named seller is its own seller (one per city it lists in)
+            sellers=len(
+                {
+                    (r.source, r.seller) if r.seller else (r.source, r.item_key, r.region_id)
+                    for r in members
+                }
+            ),
             median=_quantile_fen(fen, Decimal("0.5")),
             p25=_quantile_fen(fen, Decimal("0.25")),
             p75=_quantile_fen(fen, Decimal("0.75")),
@@ -748,7 +805,9 @@ class PartObservation:
     last_seen: datetime
     region_id: int | None
     price_type_id: int | None
+    #: the listing's own page where known, else the page it was found on
     url: str
+    seller: str = ""
 
 
 #: At most this many observations of a part are read for a chart (the latest ones).
@@ -766,7 +825,7 @@ def part_observations(
     ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
     o = MarketObservation
     stmt = (
-        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url)
+        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller)
         .where(o.part_id == part_id, o.status == "matched")
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
@@ -781,7 +840,8 @@ def part_observations(
             last_seen=as_utc(row.last_seen),
             region_id=row.region_id,
             price_type_id=row.price_type_id,
-            url=row.url,
+            url=row.listing_url or row.url,
+            seller=row.seller,
         )
         for row in session.execute(stmt)
     ]
@@ -795,10 +855,11 @@ def pick_reference(
     min_observations: int = 1,
 ) -> MarketReference | None:
     """The most specific reference along ``chain`` (a region, its ancestors, then None for
-    national) with at least ``min_observations`` observations."""
+    national) with at least ``min_observations`` observations from as many distinct sellers:
+    one shop listing a part five times is one seller's word, not five."""
     for region_id in chain:
         ref = refs.get((part_id, region_id, price_type_id))
-        if ref is not None and ref.count >= min_observations:
+        if ref is not None and ref.sellers >= min_observations:
             return ref
     return None
 
@@ -819,26 +880,46 @@ class DriftFinding:
     price_fen: int
     market: MarketReference
     deviation_bp: int  # (price − median) / median, basis points
+    #: the threshold that applied (basis points): beyond it the price drifts
+    limit_bp: int = 0
+
+    @property
+    def drifting(self) -> bool:
+        return abs(self.deviation_bp) > self.limit_bp
 
 
 @dataclass
 class DriftReport:
+    """What a drift run did to the queue. ``tasks`` lists every task it touched:
+    (outcome, task id) with outcome opened, reopened, updated or closed."""
+
     checked: int = 0
     drifting: int = 0
     opened: int = 0
+    #: a task the market had closed, reopened because the gap widened again
+    reopened: int = 0
     updated: int = 0
     unchanged: int = 0
+    #: closed as `resolved_by_market`: the price is back within the threshold
+    closed: int = 0
     #: drifting, but staff already resolved a task about this very price version.
     already_resolved: int = 0
     findings: list[DriftFinding] = field(default_factory=list)
     task_ids: list[int] = field(default_factory=list)
+    tasks: list[tuple[str, int]] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (
+        lines = [
             f"drift: {self.checked} prices checked, {self.drifting} off the market; "
             f"tasks opened {self.opened}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"closed {self.closed} (back within the threshold), reopened {self.reopened}, "
             f"already resolved {self.already_resolved}"
-        )
+        ]
+        for outcome in ("opened", "reopened", "updated", "closed"):
+            ids = [f"#{task_id}" for o, task_id in self.tasks if o == outcome]
+            if ids:
+                lines.append(f"  {outcome}: {', '.join(ids)}")
+        return "\n".join(lines)
 
 
 def deviation_bp(price_fen: int, median_fen: int) -> int:
@@ -860,6 +941,25 @@ def find_drift(
 ) -> tuple[int, list[DriftFinding]]:
     """(prices checked, findings): localized and system prices in force on ``on`` that are off
     the market median by more than the threshold. Writes nothing."""
+    checked, compared = compare_with_market(
+        session, on, threshold_pct=threshold_pct, min_observations=min_observations,
+        window_days=window_days, branch_thresholds=branch_thresholds,
+    )  # fmt: skip
+    return checked, [f for f in compared if f.drifting]
+
+
+def compare_with_market(
+    session: Session,
+    on: date,
+    *,
+    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
+    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
+) -> tuple[int, list[DriftFinding]]:
+    """(prices checked, every comparison): localized and system prices in force on ``on`` with
+    the market median they were compared with, drifting or not (`DriftFinding.drifting`): the
+    ones within the threshold close the tasks the market answered. Writes nothing."""
     from pricebook.prices import versions_in_force
 
     since, until = _window(on, window_days)
@@ -913,15 +1013,14 @@ def find_drift(
             price_fen = to_fen(price.amount)
             dev = deviation_bp(price_fen, ref.median_fen)
             limit = limits.get(branch_id, default_bp) if branch_id is not None else default_bp
-            if abs(dev) > limit:
-                findings.append(
-                    DriftFinding(
-                        part_id=price.part_id, branch_id=branch_id,
-                        price_type_id=price.price_type_id, model_id=price.model_id,
-                        price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
-                        deviation_bp=dev,
-                    )
-                )  # fmt: skip
+            findings.append(
+                DriftFinding(
+                    part_id=price.part_id, branch_id=branch_id,
+                    price_type_id=price.price_type_id, model_id=price.model_id,
+                    price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
+                    deviation_bp=dev, limit_bp=limit,
+                )
+            )  # fmt: skip
     return checked, findings
 
 
@@ -935,8 +1034,12 @@ def detect_drift(
     branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
     actor: str = "market-drift",
 ) -> DriftReport:
-    """Find drifting prices (`find_drift`) and open or update one drift task per
-    part × branch × price type in the feedback queue, in the caller's transaction.
+    """Compare prices with the market (`compare_with_market`) and make the drift tasks follow
+    it, in the caller's transaction: a drifting price opens one task per part × branch × price
+    type, or updates the open one with the latest median, gap, count and sellers, or reopens
+    the one the market had closed; an open task whose price is back within the threshold is
+    closed as ``resolved_by_market``. A task whose key has no market reference this run (too
+    few observations in the window) stays as it is: no evidence either way.
 
     ``threshold_pct`` is the default; ``branch_thresholds`` (branch id → percent) overrides it
     per branch (rule profiles will feed it). A price version whose drift task staff already
@@ -945,10 +1048,11 @@ def detect_drift(
     from pricebook import feedback
 
     report = DriftReport()
-    report.checked, findings = find_drift(
+    report.checked, compared = compare_with_market(
         session, on, threshold_pct=threshold_pct, min_observations=min_observations,
         window_days=window_days, branch_thresholds=branch_thresholds,
     )  # fmt: skip
+    findings = [f for f in compared if f.drifting]
     report.drifting = len(findings)
     report.findings = findings
     resolved = feedback.resolved_price_ids(session, "drift", {f.part_id for f in findings})
@@ -956,26 +1060,62 @@ def detect_drift(
         if f.price_id in resolved.get((f.part_id, f.branch_id, f.price_type_id), set()):
             report.already_resolved += 1
             continue
-        evidence = {
-            "price_id": f.price_id,
-            "scope": f.scope,
-            "price": str(from_fen(f.price_fen)),
-            "deviation_pct": str((Decimal(f.deviation_bp) / 100).quantize(Decimal("0.01"))),
-            "threshold_pct": str(threshold_pct),
-            "market": f.market.as_dict(),
-            "on": on.isoformat(),
-        }
-        direction = "above" if f.deviation_bp > 0 else "below"
-        note = (
-            f"price {from_fen(f.price_fen)} is {abs(f.deviation_bp) / 100:.1f}% {direction} the "
-            f"market median {f.market.median} ({f.market.count} observations, "
-            f"p25–p75 {f.market.p25}–{f.market.p75})"
-        )
         outcome, task_id = feedback.open_or_update_drift(
             session, part_id=f.part_id, branch_id=f.branch_id, price_type_id=f.price_type_id,
             model_id=f.model_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
-            evidence=evidence, note=note, actor=actor,
+            evidence=_drift_evidence(f, on), note=drift_note(f), actor=actor,
         )  # fmt: skip
         setattr(report, outcome, getattr(report, outcome) + 1)
         report.task_ids.append(task_id)
+        if outcome != "unchanged":
+            report.tasks.append((outcome, task_id))
+
+    # Tasks the market answered: the price is back within the threshold of the median.
+    within = [f for f in compared if not f.drifting]
+    open_tasks = feedback.unresolved_drift_tasks(session, {f.part_id for f in within})
+    for f in within:
+        open_id = open_tasks.get((f.part_id, f.branch_id, f.price_type_id))
+        if open_id is None:
+            continue
+        if feedback.close_drift_by_market(
+            session, open_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
+            evidence=_drift_evidence(f, on), reason=drift_note(f), actor=actor,
+        ):  # fmt: skip
+            report.closed += 1
+            report.tasks.append(("closed", open_id))
     return report
+
+
+def _drift_evidence(f: DriftFinding, on: date) -> dict[str, Any]:
+    return {
+        "price_id": f.price_id,
+        "scope": f.scope,
+        "price": str(from_fen(f.price_fen)),
+        "deviation_pct": str((Decimal(f.deviation_bp) / 100).quantize(Decimal("0.01"))),
+        "threshold_pct": str((Decimal(f.limit_bp) / 100).quantize(Decimal("0.01"))),
+        "within_threshold": not f.drifting,
+        "market": f.market.as_dict(),
+        "on": on.isoformat(),
+    }
+
+
+def drift_note(f: DriftFinding) -> str:
+    """The task's note as pricing staff read it in the (Chinese) UI: the gap and the evidence;
+    for a price back within the threshold, why the market closed the task."""
+    pct = f"{abs(f.deviation_bp) / 100:.1f}%"
+    threshold = f"{Decimal(f.limit_bp) / 100:.1f}%"
+    m = f.market
+    price = from_fen(f.price_fen)
+    evidence = (
+        f"{m.count} 条报价，{m.sellers} 个卖家，{m.sources} 个来源，p25–p75 {m.p25}–{m.p75} 元"
+    )
+    if f.drifting:
+        direction = "高" if f.deviation_bp > 0 else "低"
+        return (
+            f"价格 {price} 元比市场中位数 {m.median} 元{direction} {pct}，超过阈值 {threshold}"
+            f"（{evidence}）"
+        )
+    return (
+        f"价格 {price} 元与市场中位数 {m.median} 元相差 {pct}，已回到阈值 {threshold} 以内，"
+        f"由市场关闭（{evidence}）"
+    )

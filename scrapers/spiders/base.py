@@ -175,6 +175,9 @@ class SourceSpider(scrapy.Spider):
             page=page,
             price_preference=list(self.src.price_preference),
             price_type_words=dict(self.src.price_type_words),
+            listing_url=response.urljoin(link) if (link := values.get("link")) else None,
+            item_id=values.get("item_id"),
+            seller=values.get("seller"),
         )
 
     # --- run health -----------------------------------------------------------------------
