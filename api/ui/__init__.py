@@ -40,7 +40,7 @@ from api.ui.auth import (
     derive_secret,
     login_url,
 )
-from api.ui.common import render
+from api.ui.common import person, render
 from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
@@ -55,16 +55,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HEADINGS = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "未找到", 405: "不支持的操作",
             409: "冲突", 412: "数据已变化", 413: "文件太大", 422: "输入有误", 500: "服务器错误",
             503: "服务暂不可用"}  # fmt: skip
-
-
-def person(actor: str | None) -> str:
-    """Who did it, as people say it: an actor recorded as ``api-key:<id>:<name>`` is its key's
-    name (the id is the database's); anything else (a CLI user, ``demo``) as recorded."""
-    if not actor:
-        return ""
-    kind, _, rest = actor.partition(":")
-    key_id, _, name = rest.partition(":")
-    return name if kind == "api-key" and key_id.isdigit() and name else actor
 
 
 def _filters(engine: JinjaTemplateEngine) -> None:
