@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from pricebook import estimates
+from pricebook import audit, estimates
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from tests.test_ui import ENGLISH, Ui, _part_id, ui_fixture  # noqa: F401  (the `ui` fixture)
@@ -169,3 +169,118 @@ def test_csv_cells_never_take_a_float_and_neutralise_formulas() -> None:
     assert cell(None) == "" and cell(date(2026, 1, 2)) == "2026-01-02"
     with pytest.raises(TypeError):
         cell(1.5)
+
+
+# --- the audit log ------------------------------------------------------------------------------
+
+AUDIT_IDS = re.compile(r'<tr data-audit="(\d+)">')
+
+
+def _audit_row(page: str, audit_id: str) -> str:
+    start = page.index(f'<tr data-audit="{audit_id}">')
+    return page[start : page.index("</tr>", start)]
+
+
+async def _edit_fender(ui: Ui, amount: str, reason: str) -> int:
+    part_id = _part_id(ui.settings, "VW1-0001")
+    r = await ui.post(
+        f"/parts/{part_id}/prices",
+        {"target": "branch:SZ01", "price_type": "4s", "amount": amount,
+         "valid_from": date.today().isoformat(), "valid_to": "2027-01-01"
+         if date.today() < date(2027, 1, 1) else "", "reason": reason,
+         "seen": await ui.seen(part_id)},
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    return part_id
+
+
+async def test_audit_log_shows_a_price_edit_as_a_diff_with_who_and_why(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = await _edit_fender(ui, "1234.50", "三家4S店询价后调整")
+    # the part page links to its history
+    part_page = (await ui.client.get(f"/parts/{part_id}")).text
+    history = _href(part_page, r'<a href="([^"]+)" id="history-link">')
+    assert history == f"/audit?part={part_id}"
+    page = (await ui.client.get(history)).text
+    assert "左前翼子板（VW1-0001）" in page and 'id="part-filter"' in page
+    ids = AUDIT_IDS.findall(page)
+    newest = _audit_row(page, ids[0])
+    # the new version: who by name, why, the amount changed from the version it replaced
+    assert "新版本替换" in newest and "三家4S店询价后调整" in newest
+    assert "<td>test pricing_staff</td>" in newest and "api-key:" not in page
+    assert re.search(r'data-field="amount">.*?<del>990\.00</del> → <ins>1234\.50</ins>', newest)
+    assert re.search(
+        r'data-field="branch_id">.*?<span class="muted">—</span> → <ins>深圳中心支公司</ins>',
+        newest,
+    )
+    assert f'<a href="/parts/{part_id}">左前翼子板（VW1-0001）</a>' in newest
+    # the version it closed, and unchanged fields folded away
+    closed = _audit_row(page, ids[1])
+    assert "结束有效期" in closed and 'data-field="valid_to"' in closed
+    folded = newest[newest.index('<details class="unchanged">') :]
+    assert 'data-field="valid_to"' in folded and 'data-field="amount"' not in folded
+    # the catalogue's import of this part is in its history; the other parts' are not
+    assert re.search(r"<td>新增</td>\s*<td>配件 <span class=\"muted\">#VW1-0001</span>", page)
+    assert "VW1-0002" not in page
+
+
+async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = await _edit_fender(ui, "1111.00", "第一次")
+    today = date.today().isoformat()
+
+    async def listed(**params: str) -> list[str]:
+        return AUDIT_IDS.findall((await ui.client.get("/audit", params=params)).text)
+
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            audit.record_many(session, [
+                {"actor": "api-key:5:批量", "action": "update", "entity": "channels",
+                 "entity_id": n, "before": {"name": "旧"}, "after": {"name": "新"}, "reason": "批量"}
+                for n in range(60)
+            ])  # fmt: skip
+    finally:
+        engine.dispose()
+    first_page = (await ui.client.get("/audit", params={"who": "批量"})).text
+    assert len(AUDIT_IDS.findall(first_page)) == 50 and "第 1 / 2 页" in first_page
+    second = (await ui.client.get(_href(first_page, r'<a href="([^"]+)" rel="next">'))).text
+    assert "who=" in _href(first_page, r'<a href="([^"]+)" rel="next">')
+    assert len(AUDIT_IDS.findall(second)) == 10
+    assert not set(AUDIT_IDS.findall(second)) & set(AUDIT_IDS.findall(first_page))
+    mine = await listed(who="test pricing_staff")
+    assert len(mine) == 2
+    assert await listed(who="nobody") == []
+    closes = await listed(action="close", who="test pricing_staff")
+    assert len(closes) == 1 and closes[0] in mine
+    assert await listed(action="supersede", part=str(part_id)) == [mine[0]]
+    assert await listed(who="test pricing_staff", **{"from": today, "to": today}) == mine
+    tomorrow = date.fromordinal(date.today().toordinal() + 1).isoformat()
+    assert await listed(**{"from": tomorrow}) == []
+    assert await listed(entity="prices", entity_id="999999") == []
+    # oldest first / newest first
+    newest_first = await listed(part=str(part_id))
+    oldest_first = await listed(part=str(part_id), sort="at")
+    assert oldest_first == list(reversed(newest_first)) and len(newest_first) >= 3
+    page = (await ui.client.get("/audit", params={"part": str(part_id)})).text
+    assert 'aria-sort="descending"' in page
+    # the export is every filtered row, in order, with what changed
+    rows = _csv((await ui.client.get(_href(page, r'<a class="export" href="([^"]+)"'))).content)
+    assert rows[0][:4] == ["时间（UTC）", "操作人", "操作", "对象"]
+    assert len(rows) - 1 == len(newest_first)
+    first = rows[1]
+    assert first[1] == "test pricing_staff" and first[2] == "新版本替换" and first[3] == "配件价格"
+    assert first[5] == "左前翼子板（VW1-0001）" and "金额（元）：990.00 → 1111.00" in first[6]
+    assert json.loads(first[8])["amount"] == "1111.00" and first[9] == "第一次"
+    all_rows = _csv((await ui.client.get("/audit/export.csv", params={"who": "批量"})).content)
+    assert len(all_rows) - 1 == 60  # every page, not the first
+    assert all_rows[1][6] == "名称：旧 → 新"
+    assert (await ui.client.get("/audit", params={"sort": "actor"})).status_code == 422
+    assert (await ui.client.get("/audit", params={"part": "999999"})).status_code == 404
+
+
+async def test_reviewers_may_read_the_audit_log(ui: Ui) -> None:
+    await ui.login("reviewer")
+    page = await ui.client.get("/audit")
+    assert page.status_code == 200 and "操作日志" in page.text
+    assert '<a href="/audit" class="on">操作日志</a>' in page.text

@@ -31,6 +31,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from api.problems import STATUS_OF, handle
+from api.ui.audit_log import AuditPages
 from api.ui.auth import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -139,6 +140,7 @@ def ui_router(settings: Settings) -> Router:
             FeedbackPages,
             IndicatorPages,
             ImportPages,
+            AuditPages,
         ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),
