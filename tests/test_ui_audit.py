@@ -284,3 +284,122 @@ async def test_reviewers_may_read_the_audit_log(ui: Ui) -> None:
     page = await ui.client.get("/audit")
     assert page.status_code == 200 and "操作日志" in page.text
     assert '<a href="/audit" class="on">操作日志</a>' in page.text
+
+
+# --- part aliases -------------------------------------------------------------------------------
+
+ALIAS_ETAG = re.compile(r'<form method="post" action="/parts/\d+/aliases#aliases"[^>]*>.*?'
+                        r'name="alias_etag" value="([^"]*)"', re.S)  # fmt: skip
+ALIAS_ERROR = re.compile(r'id="alias-error" role="alert">([^<]*)<')
+
+
+def _unescape(value: str) -> str:
+    return value.replace("&#34;", '"').replace("&quot;", '"')
+
+
+async def _alias_etag(ui: Ui, part_id: int) -> str:
+    match = ALIAS_ETAG.search((await ui.client.get(f"/parts/{part_id}")).text)
+    assert match, "the add form carries the alias set's ETag"
+    return _unescape(match.group(1))
+
+
+async def test_staff_add_and_remove_an_alias_with_a_reason(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0002")
+    r = await ui.post(
+        f"/parts/{part_id}/aliases",
+        {
+            "alias": "左头灯",
+            "reason": "定损单常见写法",
+            "alias_etag": await _alias_etag(ui, part_id),
+        },
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"].endswith("#aliases")
+    page = (await ui.client.get(r.headers["location"])).text
+    assert "已添加别名“左头灯”" in page and '<tr data-alias="左头灯">' in page
+    assert f'href="/audit?part={part_id}&amp;entity=part_aliases"' in page
+    # search finds the part by its new alias
+    found = (await ui.client.get("/parts", params={"q": "左头灯"})).text
+    assert ROW_CODES.findall(found) == ["VW1-0002"]
+    # audited with who and why, linked to the part
+    log = await ui.client.get("/audit", params={"part": str(part_id), "entity": "part_aliases"})
+    row = _audit_row(log.text, AUDIT_IDS.findall(log.text)[0])
+    assert "定损单常见写法" in row and re.search(r'data-field="alias">.*?<ins>左头灯</ins>', row)
+    # removed, with a reason
+    r = await ui.post(
+        f"/parts/{part_id}/aliases/remove",
+        {"alias": "左头灯", "reason": "与右侧混淆", "alias_etag": await _alias_etag(ui, part_id)},
+    )
+    assert r.status_code == 303, r.text
+    page = (await ui.client.get(r.headers["location"])).text
+    assert "已删除别名“左头灯”" in page and 'data-alias="左头灯"' not in page
+    assert ROW_CODES.findall((await ui.client.get("/parts", params={"q": "左头灯"})).text) == []
+
+
+async def test_a_stale_alias_form_is_refused_in_chinese_and_loses_nothing(ui: Ui) -> None:
+    """Two tabs on one part: the first adds an alias; the second's add (or remove) is refused
+    with a Chinese conflict message, keeps what was typed, and shows the aliases as they are
+    now, so saving again from there works."""
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    tab1 = tab2 = await _alias_etag(ui, part_id)
+    first = await ui.post(
+        f"/parts/{part_id}/aliases",
+        {"alias": "左前叶板", "reason": "第一个标签页", "alias_etag": tab1},
+    )
+    assert first.status_code == 303
+    second = await ui.post(
+        f"/parts/{part_id}/aliases",
+        {"alias": "左叶子板", "reason": "第二个标签页", "alias_etag": tab2},
+    )
+    assert second.status_code == 412
+    shown = ALIAS_ERROR.search(second.text).group(1)
+    assert "已被他人修改" in shown and not ENGLISH.search(shown), shown
+    assert 'value="左叶子板"' in second.text and 'value="第二个标签页"' in second.text
+    assert '<tr data-alias="左前叶板">' in second.text  # the first tab's alias is shown
+    fresh = _unescape(ALIAS_ETAG.search(second.text).group(1))
+    assert fresh != tab2
+    again = await ui.post(
+        f"/parts/{part_id}/aliases",
+        {"alias": "左叶子板", "reason": "第二个标签页", "alias_etag": fresh},
+    )
+    assert again.status_code == 303
+    stale_remove = await ui.post(
+        f"/parts/{part_id}/aliases/remove",
+        {"alias": "左前叶板", "reason": "重复", "alias_etag": tab1},
+    )
+    assert stale_remove.status_code == 412 and "已被他人修改" in stale_remove.text
+    assert '<tr data-alias="左前叶板">' in stale_remove.text  # nothing was removed
+
+
+async def test_alias_form_errors_are_in_chinese(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    tries = {
+        "no reason": ("/aliases", {"alias": "左前叶板", "reason": " "}, 422),
+        "no alias": ("/aliases", {"alias": " ", "reason": "x"}, 422),
+        "too long": ("/aliases", {"alias": "叶" * 51, "reason": "x"}, 422),
+        "no such alias": ("/aliases/remove", {"alias": "没有这个", "reason": "x"}, 404),
+        "no etag": ("/aliases", {"alias": "左前叶板", "reason": "x", "alias_etag": ""}, 422),
+    }
+    for what, (path, form, status) in tries.items():
+        data = {"alias_etag": await _alias_etag(ui, part_id), **form}
+        r = await ui.post(f"/parts/{part_id}{path}", data)
+        assert r.status_code == status, (what, r.status_code)
+        shown = ALIAS_ERROR.search(r.text)
+        assert shown, what
+        assert not ENGLISH.search(shown.group(1)), (what, shown.group(1))
+
+
+async def test_reviewers_see_aliases_but_cannot_change_them(ui: Ui) -> None:
+    await ui.login("reviewer")
+    part_id = _part_id(ui.settings, "VW1-0001")
+    page = (await ui.client.get(f"/parts/{part_id}")).text
+    assert '<tr data-alias="左前叶">' in page and 'id="alias-add"' not in page
+    assert "alias-remove" not in page
+    for path in ("/aliases", "/aliases/remove"):
+        r = await ui.post(
+            f"/parts/{part_id}{path}", {"alias": "左前叶", "reason": "x", "alias_etag": '"x"'}
+        )
+        assert r.status_code == 403, path

@@ -33,7 +33,7 @@ from api.ui.common import (
 )
 from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
 from api.ui.messages import zh
-from pricebook import catalog, prices
+from pricebook import aliases, catalog, prices
 from pricebook.errors import InvalidInput, PricebookError, StaleVersion
 
 MATCHED_NAMES = {
@@ -115,15 +115,54 @@ class PartPages(Controller):
         model_id: Code = "",
         etag: Annotated[str, QueryParameter(max_length=64)] = "",
         saved: Code = "",
+        alias_done: Code = "",
+        alias: Annotated[str, QueryParameter(max_length=50)] = "",
     ) -> Template:
-        form = {
-            "target": target, "price_type": price_type, "model_id": model_id, "etag": etag,
-            "amount": "", "valid_from": date.today().isoformat(), "valid_to": "", "reason": "",
-            "seen": "",
-        }  # fmt: skip
+        form = {**_blank_form(), "target": target, "price_type": price_type,
+                "model_id": model_id, "etag": etag}  # fmt: skip
         context = await _part_context(state, part_id, branch=branch, price_type=price_type)
-        # the confirmation sits by the form the redirect scrolls to (#edit)
-        return render(request, "part.html", {**context, "form": form, "saved": saved})
+        # the confirmation sits by the form the redirect scrolls to (#edit, #aliases)
+        done = ALIAS_DONE.get(alias_done, "").format(alias=alias) if alias else ""
+        return render(request, "part.html", {**context, "form": form, "saved": saved,
+                                             "alias_saved": done})  # fmt: skip
+
+    @post("/{part_id:int}/aliases", guards=[login_required("pricing_staff")], status_code=303)
+    async def add_alias(
+        self, request: Request[Any, Any, Any], state: State, part_id: PathId
+    ) -> Redirect | Template:
+        """Add a name adjusters type for the part; the form carries the alias set's ETag."""
+        return await self._alias_write(request, state, part_id, aliases.add_alias, "add")
+
+    @post(
+        "/{part_id:int}/aliases/remove", guards=[login_required("pricing_staff")], status_code=303
+    )
+    async def remove_alias(
+        self, request: Request[Any, Any, Any], state: State, part_id: PathId
+    ) -> Redirect | Template:
+        return await self._alias_write(request, state, part_id, aliases.remove_alias, "remove")
+
+    async def _alias_write(
+        self, request: Request[Any, Any, Any], state: State, part_id: int, fn: Any, op: str
+    ) -> Redirect | Template:
+        form = await request.form()
+        # `alias_etag`: the page's price form has its own `etag`
+        values = {"op": op, "alias": text(form, "alias", 100), "reason": text(form, "reason", 1000),
+                  "etag": text(form, "alias_etag", 100)}  # fmt: skip
+        user = request.state.ui_user
+        try:
+            if not values["etag"]:
+                raise InvalidInput("页面已过期：请刷新页面后再修改", field="alias_etag")
+            found = await write(state, fn, part_id, values["alias"], actor=user.actor,
+                                reason=values["reason"], expected_etag=values["etag"])  # fmt: skip
+        except PricebookError as exc:
+            context = await _part_context(state, part_id)  # the aliases as they are now
+            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+            return render(request, "part.html", {
+                **context, "form": _blank_form(), "alias_form": values,
+                "alias_error": f"未保存：{zh(exc)}",
+            }, status_code=status)  # fmt: skip
+        query = urlencode({"alias_done": found.action, "alias": values["alias"]})
+        return Redirect(f"/parts/{part_id}?{query}#aliases", status_code=303)
 
     @post("/{part_id:int}/prices", guards=[login_required("pricing_staff")], status_code=303)
     async def edit_price(
@@ -149,6 +188,20 @@ class PartPages(Controller):
                 **context, "form": values, "edit_error": f"未保存：{zh(exc)}",
             }, status_code=status)  # fmt: skip
         return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
+
+
+#: the confirmation after an alias write, by what it did
+ALIAS_DONE = {
+    "added": "已添加别名“{alias}”：配件匹配会在几秒内用上它。",
+    "removed": "已删除别名“{alias}”。",
+    "unchanged": "别名“{alias}”本来就有，未作修改。",
+}
+
+
+def _blank_form() -> dict[str, str]:
+    """The price form as a fresh page shows it."""
+    return {"target": "", "price_type": "", "model_id": "", "etag": "", "amount": "",
+            "valid_from": date.today().isoformat(), "valid_to": "", "reason": "", "seen": ""}  # fmt: skip
 
 
 def _core_sort(sort: str) -> str:
@@ -411,4 +464,5 @@ def _load_part(
         market_points, today=today, kinds=list(rank),
     )  # fmt: skip
     return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
-            "chart": chart, "seen": encode_seen(etags)}  # fmt: skip
+            "chart": chart, "seen": encode_seen(etags),
+            "alias_set": aliases.part_aliases(session, part_id)}  # fmt: skip
