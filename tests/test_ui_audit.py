@@ -403,3 +403,166 @@ async def test_reviewers_see_aliases_but_cannot_change_them(ui: Ui) -> None:
             f"/parts/{part_id}{path}", {"alias": "左前叶", "reason": "x", "alias_etag": '"x"'}
         )
         assert r.status_code == 403, path
+
+
+# --- the synonym dictionary ---------------------------------------------------------------------
+
+GROUPS = re.compile(r'<tr data-group="([^"]+)">')
+SYNONYM_ERROR = re.compile(r'id="synonym-error" role="alert">([^<]*)<')
+
+
+def _seen(page: str) -> str:
+    return _unescape(re.search(r'name="seen" value="([^"]*)"', page).group(1))
+
+
+def _group_etag(page: str, canonical: str) -> str:
+    row = page[page.index(f'<tr data-group="{canonical}">') :]
+    return _unescape(re.search(r'name="etag" value="([^"]*)"', row).group(1))
+
+
+async def test_synonym_dictionary_lists_searches_sorts_pages_and_exports(ui: Ui) -> None:
+    from pricebook.matching.synonyms import default_synonym_groups
+
+    shipped = default_synonym_groups()
+    await ui.login("reviewer")
+    page = (await ui.client.get("/synonyms")).text
+    assert f"共 {len(shipped)} 组" in page and "内置词典" in page
+    assert GROUPS.findall(page) == [g[0] for g in shipped[:50]]  # dictionary order, 50 a page
+    second = (await ui.client.get(_href(page, r'<a href="([^"]+)" rel="next">'))).text
+    assert GROUPS.findall(second) == [g[0] for g in shipped[50:100]]
+    # search: a word anywhere in a group
+    found = (await ui.client.get("/synonyms", params={"q": "叶子板"})).text
+    assert GROUPS.findall(found) == [g[0] for g in shipped if any("叶子板" in t for t in g)]
+    assert "翼子板" in GROUPS.findall(found)
+    # by size, largest first; by canonical word and back
+    by_size = GROUPS.findall((await ui.client.get("/synonyms", params={"sort": "-size"})).text)
+    sizes = {g[0]: len(g) for g in shipped}
+    assert [sizes[c] for c in by_size] == sorted(sizes.values(), reverse=True)[:50]
+    up = (await ui.client.get("/synonyms", params={"sort": "canonical"})).text
+    down = await ui.client.get(_href(up, r'aria-sort="ascending"><a class="sort" href="([^"]+)"'))
+    assert GROUPS.findall(up) != GROUPS.findall(page)
+    assert 'aria-sort="descending"' in down.text
+    everything_down = _csv(
+        (await ui.client.get("/synonyms/export.csv", params={"sort": "-canonical"})).content
+    )
+    everything_up = _csv(
+        (await ui.client.get("/synonyms/export.csv", params={"sort": "canonical"})).content
+    )
+    order_up = list(dict.fromkeys(r[0] for r in everything_up[1:]))
+    assert order_up[:50] == GROUPS.findall(up)
+    assert list(dict.fromkeys(r[0] for r in everything_down[1:])) == list(reversed(order_up))
+    # the export of a search is its groups, one row per word, in the import's columns
+    rows = _csv((await ui.client.get(_href(found, r'<a class="export" href="([^"]+)"'))).content)
+    assert rows[0] == ["canonical", "term"]
+    assert rows[1:] == [[g[0], t] for g in shipped if any("叶子板" in t for t in g) for t in g]
+    # reviewers read it but cannot change it
+    assert 'id="synonym-add"' not in page and "synonym-remove" not in page
+    for path in ("/synonyms/terms", "/synonyms/terms/remove"):
+        r = await ui.post(path, {"canonical": "翼子板", "term": "鸟板", "reason": "x"})
+        assert r.status_code == 403, path
+    assert (await ui.client.get("/synonyms", params={"sort": "term"})).status_code == 422
+
+
+async def test_staff_add_a_synonym_the_matcher_then_uses_and_remove_it(ui: Ui) -> None:
+    from pricebook.matching.loader import build_snapshot
+
+    engine = make_engine(ui.settings)
+
+    def best(name: str) -> str | None:
+        with transaction(engine) as session:
+            found = build_snapshot(session).index.match([name])[0].best
+            return found.name if found else None
+
+    try:
+        assert best("左前鸟板") != "左前翼子板"
+        await ui.login("pricing_staff")
+        page = (await ui.client.get("/synonyms")).text
+        r = await ui.post(
+            "/synonyms/terms",
+            {"canonical": "翼子板", "term": "鸟板", "reason": "修理厂俗称", "seen": _seen(page)},
+            page="/synonyms",
+        )
+        assert r.status_code == 303, r.text
+        page = (await ui.client.get(r.headers["location"])).text
+        assert "已把“鸟板”加入“翼子板”组" in page and '<span class="tag new">鸟板</span>' in page
+        assert "数据库" in page  # the first edit stored the dictionary
+        assert best("左前鸟板") == "左前翼子板"
+        log = _href(page, r'id="synonym-saved">[^<]*<a href="([^"]+)"')
+        row = (await ui.client.get(log)).text
+        assert "修理厂俗称" in row and "同义词词典：鸟板" in row
+        # a new canonical word starts a group
+        r = await ui.post(
+            "/synonyms/terms",
+            {"canonical": "鸟笼", "term": "鸟笼子", "reason": "新词", "seen": _seen(page)},
+            page="/synonyms",
+        )
+        assert r.status_code == 303, r.text
+        page = (await ui.client.get("/synonyms", params={"q": "鸟"})).text
+        assert GROUPS.findall(page) == ["翼子板", "鸟笼"]
+        # removed with a reason
+        r = await ui.post(
+            "/synonyms/terms/remove",
+            {"canonical": "翼子板", "term": "鸟板", "reason": "误加",
+             "etag": _group_etag(page, "翼子板")}, page="/synonyms",
+        )  # fmt: skip
+        assert r.status_code == 303, r.text
+        page = (await ui.client.get(r.headers["location"])).text
+        assert "已把“鸟板”移出“翼子板”组" in page and ">鸟板<" not in page
+        assert best("左前鸟板") != "左前翼子板"
+    finally:
+        engine.dispose()
+
+
+async def test_synonym_forms_refuse_stale_and_bad_input_in_chinese(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    tab1 = tab2 = (await ui.client.get("/synonyms", params={"q": "翼子板"})).text
+    first = await ui.post(
+        "/synonyms/terms",
+        {"canonical": "翼子板", "term": "翼子版", "reason": "错别字", "seen": _seen(tab1)},
+        page="/synonyms",
+    )
+    assert first.status_code == 303
+    second = await ui.post(
+        "/synonyms/terms",
+        {"canonical": "翼子板", "term": "叶板", "reason": "第二个标签页", "seen": _seen(tab2)},
+        page="/synonyms",
+    )
+    assert second.status_code == 412
+    shown = SYNONYM_ERROR.search(second.text).group(1)
+    assert "已被他人修改" in shown and not ENGLISH.search(shown), shown
+    assert 'value="叶板"' in second.text and 'value="第二个标签页"' in second.text  # kept
+    again = await ui.post(
+        "/synonyms/terms",
+        {
+            "canonical": "翼子板",
+            "term": "叶板",
+            "reason": "第二个标签页",
+            "seen": _seen(second.text),
+        },
+        page="/synonyms",
+    )
+    assert again.status_code == 303, again.text
+    stale_remove = await ui.post(
+        "/synonyms/terms/remove",
+        {"canonical": "翼子板", "term": "翼子版", "reason": "撤回",
+         "etag": _group_etag(tab2, "翼子板")}, page="/synonyms",
+    )  # fmt: skip
+    assert stale_remove.status_code == 412
+    fresh = (await ui.client.get("/synonyms", params={"q": "翼子板"})).text
+    assert ">翼子版<" in fresh  # nothing removed
+    tries = {
+        "no reason": ("/synonyms/terms", {"canonical": "翼子板", "term": "翼版子", "reason": " "}, 422),
+        "no term": ("/synonyms/terms", {"canonical": "翼子板", "term": " ", "reason": "x"}, 422),
+        "another group's": ("/synonyms/terms", {"canonical": "翼子板", "term": "头盖", "reason": "x"}, 409),
+        "no seen": ("/synonyms/terms", {"canonical": "翼子板", "term": "翼版子", "reason": "x", "seen": ""}, 422),
+        "not in the group": ("/synonyms/terms/remove", {"canonical": "翼子板", "term": "头盖", "reason": "x"}, 404),
+        "canonical with terms": ("/synonyms/terms/remove", {"canonical": "翼子板", "term": "翼子板", "reason": "x"}, 422),
+    }  # fmt: skip
+    for what, (path, form, status) in tries.items():
+        page = (await ui.client.get("/synonyms", params={"q": "翼子板"})).text
+        data = {"seen": _seen(page), "etag": _group_etag(page, "翼子板"), **form}
+        r = await ui.post(path, data, page="/synonyms")
+        assert r.status_code == status, (what, r.status_code)
+        shown = SYNONYM_ERROR.search(r.text)
+        assert shown, what
+        assert not ENGLISH.search(shown.group(1)), (what, shown.group(1))

@@ -48,6 +48,7 @@ from api.ui.indicators import IndicatorPages
 from api.ui.login import LoginPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
+from api.ui.synonyms import SynonymPages
 from api.ui.validations import ValidationPages
 from pricebook.errors import PricebookError
 from pricebook.settings import Settings
@@ -141,6 +142,7 @@ def ui_router(settings: Settings) -> Router:
             IndicatorPages,
             ImportPages,
             AuditPages,
+            SynonymPages,
         ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),

@@ -3,7 +3,8 @@
 Filters by entity (type and id), part, who, action and days; newest first or oldest first;
 50 a page; CSV of the whole filtered list. Each entry shows the fields that changed (before →
 after), with the others folded, and links to the page of what it changed where there is one
-(a part's page for its prices, standard hours, aliases and catalogue row). Ids in before/after read as names (branch, region, price type, model).
+(a part's page for its prices, standard hours, aliases and catalogue row; the synonym
+dictionary for a term). Ids in before/after read as names (branch, region, price type, model).
 """
 
 from __future__ import annotations
@@ -150,6 +151,8 @@ def _names(session: Session, rows: list[audit.AuditRow]) -> dict[str, dict[Any, 
 def _link(row: audit.AuditRow, part: audit.EntryPart | None) -> Link | None:
     if part is not None:
         return Link(f"/parts/{part.id}", f"{part.name}（{part.code}）")
+    if row.entity == "synonym_terms" and row.entity_id:
+        return Link("/synonyms?" + urlencode({"q": row.entity_id}), f"同义词词典：{row.entity_id}")
     return None
 
 
@@ -255,7 +258,7 @@ class AuditPages(Controller):
                 e["action"],
                 e["entity"],
                 e["row"].entity_id,
-                e["link"].label if e["link"] else "",
+                e["link"].label if e["link"] and e["link"].href.startswith("/parts/") else "",
                 "；".join(f"{f.label}：{f.before} → {f.after}" for f in e["changed"]),
                 _show(e["row"].before) if e["row"].before is not None else "",
                 _show(e["row"].after) if e["row"].after is not None else "",
