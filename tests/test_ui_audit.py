@@ -220,7 +220,10 @@ async def test_audit_log_shows_a_price_edit_as_a_diff_with_who_and_why(ui: Ui) -
     folded = newest[newest.index('<details class="unchanged">') :]
     assert 'data-field="valid_to"' in folded and 'data-field="amount"' not in folded
     # the catalogue's import of this part is in its history; the other parts' are not
-    assert re.search(r"<td>新增</td>\s*<td>配件 <span class=\"muted\">#VW1-0001</span>", page)
+    imported = page[page.index('<span class="muted">#VW1-0001</span>') :]
+    imported = imported[: imported.index("</tr>")]
+    assert re.search(r'data-field="category_id">.*?<ins>外观件</ins>', imported)  # not its id
+    assert 'data-field="id"' not in imported
     assert "VW1-0002" not in page
 
 
@@ -326,6 +329,7 @@ async def test_staff_add_and_remove_an_alias_with_a_reason(ui: Ui) -> None:
     log = await ui.client.get("/audit", params={"part": str(part_id), "entity": "part_aliases"})
     row = _audit_row(log.text, AUDIT_IDS.findall(log.text)[0])
     assert "定损单常见写法" in row and re.search(r'data-field="alias">.*?<ins>左头灯</ins>', row)
+    assert re.search(r'data-field="part_id">.*?<ins>前大灯总成（左）（VW1-0002）</ins>', row)
     # removed, with a reason
     r = await ui.post(
         f"/parts/{part_id}/aliases/remove",

@@ -28,7 +28,7 @@ from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response,
 from pricebook import audit, prices
 from pricebook.catalog import Page
 from pricebook.errors import NotFound
-from pricebook.models import Part, VehicleModel
+from pricebook.models import Category, Part, VehicleModel
 
 PAGE_SIZE = 50
 SORTS = {"at": "时间"}
@@ -60,7 +60,13 @@ FIELD_NAMES = {
     "rows": "行数", "created": "新增", "updated": "修改", "superseded": "替换",
     "closed": "结束", "kind": "类型", "category_id": "分类", "oe_number": "原厂编号",
     "position": "方位", "unit": "单位", "is_assembly": "总成", "universal": "通用件",
+    "model_year": "年款", "series_id": "车系", "body": "车身", "engine": "发动机",
+    "parent_id": "上级", "level": "级别", "rank": "排序", "authority_limit_fen": "权限金额（分）",
+    "created_by": "创建人", "quantity": "数量", "discount_bp": "折扣（万分之）",
 }  # fmt: skip
+#: not shown in the diff: database ids of the row itself and values derived from others (the
+#: export keeps before and after in full)
+HIDDEN = {"id", "oe_normalized", "name_normalized"}
 
 Text = Annotated[str, QueryParameter(max_length=200)]
 Code = Annotated[str, QueryParameter(max_length=64)]
@@ -99,12 +105,15 @@ def _show(value: Any) -> str:
 def diff(
     before: dict[str, Any] | None, after: dict[str, Any] | None, names: dict[str, dict[Any, str]]
 ) -> list[Field]:
-    """Every field of before and after, changed ones first (in the order written): a field
+    """Every field of before and after but the `HIDDEN`, changed ones first (in the order
+    written): a field
     only before was removed (→ —), one only after was added (— →). `names` turns ids and codes
     into names per field (branch_id → 北京分公司)."""
     before, after = before or {}, after or {}
     fields: list[Field] = []
     for key in dict.fromkeys([*after, *before]):
+        if key in HIDDEN:
+            continue
         old, new = before.get(key), after.get(key)
         known = names.get(key, {})
 
@@ -122,7 +131,8 @@ def diff(
 
 
 def _names(session: Session, rows: list[audit.AuditRow]) -> dict[str, dict[Any, str]]:
-    """Ids and codes in before/after as people read them; one statement for the models."""
+    """Ids and codes in before/after as people read them; a statement each for the models
+    and categories named on the page."""
     refs = prices.reference_lists(session)
     model_ids = {
         v
@@ -130,6 +140,16 @@ def _names(session: Session, rows: list[audit.AuditRow]) -> dict[str, dict[Any, 
         for values in (r.before, r.after)
         if values and isinstance(v := values.get("model_id"), int)
     }
+    category_ids = {
+        v
+        for r in rows
+        for values in (r.before, r.after)
+        if values and isinstance(v := values.get("category_id"), int)
+    }
+    categories: dict[Any, str] = {}
+    if category_ids:
+        stmt = select(Category.id, Category.name).where(Category.id.in_(category_ids))
+        categories = {id_: name for id_, name in session.execute(stmt)}
     models: dict[Any, str] = {}
     if model_ids:
         for id_, name, year in session.execute(
@@ -143,6 +163,7 @@ def _names(session: Session, rows: list[audit.AuditRow]) -> dict[str, dict[Any, 
         "region_id": {r.id: r.name for r in refs.regions},
         "price_type_id": {t.id: t.name for t in refs.price_types},
         "model_id": models,
+        "category_id": categories,
         "scope": dict(SCOPE_NAMES),
         "source": dict(SOURCE_NAMES),
     }
@@ -161,6 +182,7 @@ def _entries(session: Session, page: Page) -> list[dict[str, Any]]:
     rows: list[audit.AuditRow] = page.items
     parts = audit.parts_of(session, rows)
     names = _names(session, rows)
+    names["part_id"] = {p.id: f"{p.name}（{p.code}）" for p in parts.values()}
     entries = []
     for r in rows:
         fields = diff(r.before, r.after, names)
