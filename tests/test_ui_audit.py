@@ -11,11 +11,13 @@ import re
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from pricebook import audit, estimates
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
+from pricebook.settings import Settings
+from tests.test_api_base import seed
 from tests.test_ui import ENGLISH, Ui, _part_id, ui_fixture  # noqa: F401  (the `ui` fixture)
 
 ROW_CODES = re.compile(r'<tr data-part="([^"]+)">')
@@ -570,3 +572,94 @@ async def test_synonym_forms_refuse_stale_and_bad_input_in_chinese(ui: Ui) -> No
         shown = SYNONYM_ERROR.search(r.text)
         assert shown, what
         assert not ENGLISH.search(shown.group(1)), (what, shown.group(1))
+
+
+# --- cost and access ----------------------------------------------------------------------------
+
+
+def _statements(engine, fn) -> int:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_rows(
+    settings: Settings,
+) -> None:
+    """A page of the log (with its parts, names and diffs) and the part search export are a
+    fixed number of statements, whether they hold 3 rows or 60."""
+    from api.ui.audit_log import _find
+    from api.ui.parts import _export
+    from pricebook.models import Price
+
+    seed(settings)
+    engine = make_engine(settings)
+    try:
+        with transaction(engine) as session:
+            price_ids = session.scalars(select(Price.id)).all()
+            part = session.scalar(select(Part).where(Part.code == "VW1-0002"))
+            assert part is not None
+            audit.record_many(session, [
+                entry
+                for n in range(20)
+                for entry in (
+                    {"actor": "api-key:5:批量", "action": "close", "entity": "prices",
+                     "entity_id": price_ids[n % len(price_ids)], "before": {"valid_to": None},
+                     "after": {"valid_to": "2027-01-01"}, "reason": "r"},
+                    {"actor": "api-key:5:批量", "action": "create", "entity": "part_aliases",
+                     "entity_id": 1000 + n, "after": {"part_id": part.id, "alias": f"别{n}"},
+                     "reason": "r"},
+                    {"actor": "api-key:5:批量", "action": "update", "entity": "parts",
+                     "entity_id": "VW1-0001", "before": {"category_id": 1},
+                     "after": {"category_id": 2, "model_id": 1}, "reason": "r"},
+                )
+            ])  # fmt: skip
+        filters = {"entity": "", "entity_id": "", "who": "批量", "action": "", "part_id": None,
+                   "date_from": None, "date_to": None}  # fmt: skip
+
+        def page(limit: int) -> None:
+            with transaction(engine) as session:
+                _, entries, _ = _find(session, filters, True, limit, 0)
+                assert len(entries) == limit and all(e["link"] for e in entries)
+
+        def export(category: str) -> None:
+            with transaction(engine) as session:
+                _export(session, "", category, "", "code")
+
+        page(3)  # warm the reference lists' cache
+        # three rows hold one of each kind (a price version, an alias, a part row)
+        assert _statements(engine, lambda: page(3)) == _statements(engine, lambda: page(60))
+        export("lamp")
+        assert _statements(engine, lambda: export("body")) == _statements(
+            engine, lambda: export("lamp")
+        )
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "path", ["/audit", "/audit/export.csv", "/synonyms", "/synonyms/export.csv",
+             "/parts/export.csv", "/validations/export.csv"],
+)  # fmt: skip
+async def test_new_pages_and_exports_need_a_login(ui: Ui, path: str) -> None:
+    r = await ui.client.get(path)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+
+
+@pytest.mark.parametrize(
+    "query", ["/audit?from=2026-13-01", "/audit?page=0", "/audit?part=abc", "/validations?to=x"]
+)
+async def test_a_filter_the_page_cannot_read_is_explained_in_chinese(ui: Ui, query: str) -> None:
+    await ui.login("reviewer")
+    r = await ui.client.get(query, headers={"accept": "text/html"})
+    assert r.status_code == 400
+    shown = re.search(r'<p class="flash error">([^<]*)</p>', r.text).group(1)
+    assert shown.startswith("查询条件有误（") and not ENGLISH.search(shown), shown

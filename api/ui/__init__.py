@@ -19,7 +19,7 @@ from typing import Any
 
 from litestar import Request, Response, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session import SessionMiddleware
@@ -79,6 +79,8 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if isinstance(exc, PricebookError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
         detail = zh(exc)
+    elif isinstance(exc, ValidationException):  # a query parameter of the wrong form
+        status, detail = exc.status_code, _query_error(exc)
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         if isinstance(exc, NotFoundException):
@@ -88,6 +90,22 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     else:
         return handle(request, exc)  # logs it; a problem+json 500/503
     return _template_response(request, status, detail)
+
+
+#: query parameters as the pages' filters label them
+_QUERY_NAMES = {"from": "开始日期", "to": "结束日期", "date_from": "开始日期",
+                "date_to": "结束日期", "page": "页码", "part": "配件", "part_id": "配件",
+                "age": "天数", "q": "查询词", "sort": "排序"}  # fmt: skip
+
+
+def _query_error(exc: ValidationException) -> str:
+    """A filter typed (or edited in the address) in a form the page cannot read, in Chinese:
+    which ones, by their labels (Litestar's message is English)."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    keys = dict.fromkeys(e.get("key") for e in extra if isinstance(e, dict) and e.get("key"))
+    names = "、".join(_QUERY_NAMES.get(str(k), str(k)) for k in keys)
+    where = f"（{names}）" if names else ""
+    return f"查询条件有误{where}：日期须为 年-月-日，页码须为正整数，请修改后重试。"
 
 
 #: Paths that are the machine API's: their errors stay problem+json whatever the client accepts.
