@@ -131,6 +131,7 @@ def query(
     date_from: date | None = None,
     date_to: date | None = None,
     newest_first: bool = True,
+    hide_entities: Iterable[str] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
@@ -138,7 +139,8 @@ def query(
     and id, by who (the actor as written, or an API key's name: actors of API keys read
     `api-key:<id>:<name>`), by action (create, supersede, close, delete …), by part (every row
     of the part's prices, standard hours, aliases and catalogue row), and by day (`date_from`
-    … `date_to`, both inclusive, UTC). Two statements, whatever the page size."""
+    … `date_to`, both inclusive, UTC); `hide_entities` are left out (what a reader's role does
+    not cover). Two statements, whatever the page size."""
     from pricebook.catalog import Page
 
     stmt = select(AuditEntry)
@@ -148,6 +150,8 @@ def query(
         stmt = stmt.where(AuditEntry.entity_id == entity_id)
     if action:
         stmt = stmt.where(AuditEntry.action == action)
+    if hidden := list(hide_entities):
+        stmt = stmt.where(AuditEntry.entity.not_in(hidden))
     if part_id is not None:
         stmt = stmt.where(_of_part(part_id))
     if who:

@@ -284,11 +284,19 @@ async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
     assert (await ui.client.get("/audit", params={"part": "999999"})).status_code == 404
 
 
-async def test_reviewers_may_read_the_audit_log(ui: Ui) -> None:
+async def test_reviewers_may_read_the_audit_log_but_not_the_api_keys_rows(ui: Ui) -> None:
+    await ui.login("pricing_staff")
+    keys = await ui.client.get("/audit", params={"entity": "api_key"})
+    assert len(AUDIT_IDS.findall(keys.text)) == 4  # the test catalogue's key per role
+    assert (await ui.post("/logout", {})).status_code == 303
     await ui.login("reviewer")
     page = await ui.client.get("/audit")
     assert page.status_code == 200 and "操作日志" in page.text
     assert '<a href="/audit" class="on">操作日志</a>' in page.text
+    assert 'value="api_key"' not in page.text and "API 密钥" not in page.text
+    assert AUDIT_IDS.findall((await ui.client.get("/audit?entity=api_key")).text) == []
+    rows = _csv((await ui.client.get("/audit/export.csv")).content)
+    assert len(rows) > 1 and all(row[3] != "API 密钥" for row in rows[1:])
 
 
 # --- part aliases -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ Filters by entity (type and id), part, who, action and days; newest first or old
 after), with the others folded, and links to the page of what it changed where there is one
 (a part's page for its prices, standard hours, aliases and catalogue row; the synonym
 dictionary for a term). Ids in before/after read as names (branch, region, price type, model).
+Reviewers read the log too, without the rows of API keys (pricing staff's, as in the JSON API).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.ui.auth import login_required
+from api.ui.auth import User, login_required
 from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, person, render, run
 from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
 from pricebook import audit, prices
@@ -195,9 +196,20 @@ def _entries(session: Session, page: Page) -> list[dict[str, Any]]:
     return entries
 
 
+#: what only pricing staff (and up) read in the log: API keys made and revoked (names, roles,
+#: key prefixes), as the JSON API's audit log is for pricing staff only
+STAFF_ENTITIES = ("api_key",)
+
+
+def _hidden(user: User) -> tuple[str, ...]:
+    return () if user.can("pricing_staff") else STAFF_ENTITIES
+
+
 def _find(session: Session, filters: dict[str, Any], newest_first: bool, limit: int,
-          offset: int) -> tuple[Page, list[dict[str, Any]], audit.EntryPart | None]:  # fmt: skip
-    page = audit.query(session, **filters, newest_first=newest_first, limit=limit, offset=offset)
+          offset: int, hide: tuple[str, ...] = ()) -> tuple[Page, list[dict[str, Any]],
+                                                            audit.EntryPart | None]:  # fmt: skip
+    page = audit.query(session, **filters, newest_first=newest_first, hide_entities=hide,
+                       limit=limit, offset=offset)  # fmt: skip
     part = None
     if filters["part_id"] is not None:
         row = session.get(Part, filters["part_id"])
@@ -237,15 +249,17 @@ class AuditPages(Controller):
     ) -> Template:
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         filters = _filters(entity, entity_id, who, action, part, date_from, date_to)
+        hide = _hidden(request.state.ui_user)
         found, entries, of_part = await run(
-            state, _find, filters, order.descending, PAGE_SIZE, (page - 1) * PAGE_SIZE
+            state, _find, filters, order.descending, PAGE_SIZE, (page - 1) * PAGE_SIZE, hide
         )
         query = {"entity": entity, "entity_id": entity_id, "who": who, "action": action,
                  "part": part or "", "from": date_from or "", "to": date_to or ""}  # fmt: skip
         without_part = {k: v for k, v in query.items() if k != "part" and v}
         return render(request, "audit.html", {
             "title": "操作日志", "nav": "audit", "found": found, "entries": entries,
-            "form": query, "part": of_part, "entity_names": ENTITY_NAMES,
+            "form": query, "part": of_part,
+            "entity_names": {k: v for k, v in ENTITY_NAMES.items() if k not in hide},
             "action_names": ACTION_NAMES, "page_no": page,
             "pages": (found.total + PAGE_SIZE - 1) // PAGE_SIZE,
             "listing": Listing("/audit", query, order, page),
@@ -255,6 +269,7 @@ class AuditPages(Controller):
     @get("/export.csv")
     async def export(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         entity: Code = "",
         entity_id: Text = "",
@@ -269,7 +284,8 @@ class AuditPages(Controller):
         (JSON), and the changed fields in words."""
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         filters = _filters(entity, entity_id, who, action, part, date_from, date_to)
-        found, entries, _ = await run(state, _find, filters, order.descending, EXPORT_MAX, 0)
+        hide = _hidden(request.state.ui_user)
+        found, entries, _ = await run(state, _find, filters, order.descending, EXPORT_MAX, 0, hide)
         check_export_size(found.total)
         header = ["时间（UTC）", "操作人", "操作", "对象", "对象编号", "配件", "变更", "原值",
                   "新值", "原因"]  # fmt: skip
