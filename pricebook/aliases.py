@@ -144,6 +144,25 @@ def synonym_group(session: Session, canonical: str) -> SynonymGroup:
     return SynonymGroup(canonical, list(terms), source, _etag([source, *terms]))
 
 
+@dataclass(frozen=True, slots=True)
+class SynonymDictionary:
+    groups: list[SynonymGroup]
+    #: database, or shipped while the table is empty
+    source: str
+    #: the ETag of a group not in the dictionary (what a form starting one expects)
+    new_group_etag: str
+
+
+def synonym_dictionary(session: Session) -> SynonymDictionary:
+    """The whole dictionary, each group with the ETag `synonym_group` gives it (what a page
+    listing the groups carries into its forms). One statement."""
+    from pricebook.matching.loader import load_synonym_groups
+
+    groups, source = load_synonym_groups(session)
+    found = [SynonymGroup(g[0], list(g), source, _etag([source, *g])) for g in groups if g]
+    return SynonymDictionary(found, source, _etag([source]))
+
+
 def _synonym_import(
     session: Session, canonical: str, term: str, *, remove: bool, actor: str, reason: str
 ) -> None:

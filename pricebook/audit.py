@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import String, and_, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from pricebook.db import as_utc
-from pricebook.models import AuditEntry, CatalogVersion
+from pricebook.models import AuditEntry, CatalogVersion, Part, Price, StandardHours
 
 if TYPE_CHECKING:
     from pricebook.catalog import Page
@@ -92,20 +92,55 @@ class AuditRow:
     reason: str
 
 
+#: the entities whose rows belong to one part: versions of its prices and standard hours (by
+#: their id), its aliases (the part's id is in before/after), and the part itself (by code, as
+#: imports write it)
+PART_ENTITIES = {"prices": Price, "standard_hours": StandardHours}
+
+
+def _of_part(part_id: int) -> Any:
+    """The audit rows of one part (see `PART_ENTITIES`)."""
+    by_version = [
+        and_(
+            AuditEntry.entity == entity,
+            AuditEntry.entity_id.in_(
+                select(cast(model.id, String)).where(model.part_id == part_id)
+            ),
+        )
+        for entity, model in PART_ENTITIES.items()
+    ]
+    alias = and_(
+        AuditEntry.entity == "part_aliases",
+        or_(
+            AuditEntry.after["part_id"].as_integer() == part_id,
+            AuditEntry.before["part_id"].as_integer() == part_id,
+        ),
+    )
+    code = select(Part.code).where(Part.id == part_id).scalar_subquery()
+    return or_(*by_version, alias, and_(AuditEntry.entity == "parts", AuditEntry.entity_id == code))
+
+
 def query(
     session: Session,
     *,
     entity: str = "",
     entity_id: str = "",
     who: str = "",
+    action: str = "",
+    part_id: int | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    newest_first: bool = True,
+    hide_entities: Iterable[str] = (),
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """The audit log, newest first: by entity (table name, e.g. `prices`) and id, by who (the
-    actor as written, or an API key's name: actors of API keys read `api-key:<id>:<name>`),
-    and by day (`date_from` … `date_to`, both inclusive, UTC)."""
+    """The audit log, newest first (or oldest first): by entity (table name, e.g. `prices`)
+    and id, by who (the actor as written, or an API key's name: actors of API keys read
+    `api-key:<id>:<name>`), by action (create, supersede, close, delete …), by part (every row
+    of the part's prices, standard hours, aliases and catalogue row), and by day (`date_from`
+    … `date_to`, both inclusive, UTC); `hide_entities` are left out (what a reader's role does
+    not cover). Two statements, whatever the page size."""
     from pricebook.catalog import Page
 
     stmt = select(AuditEntry)
@@ -113,6 +148,12 @@ def query(
         stmt = stmt.where(AuditEntry.entity == entity)
     if entity_id:
         stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if action:
+        stmt = stmt.where(AuditEntry.action == action)
+    if hidden := list(hide_entities):
+        stmt = stmt.where(AuditEntry.entity.not_in(hidden))
+    if part_id is not None:
+        stmt = stmt.where(_of_part(part_id))
     if who:
         stmt = stmt.where(
             or_(AuditEntry.actor == who, AuditEntry.actor.endswith(f":{who}", autoescape=True))
@@ -124,9 +165,12 @@ def query(
             AuditEntry.at < datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(
-        stmt.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit).offset(offset)
+    order = (
+        (AuditEntry.at.desc(), AuditEntry.id.desc())
+        if newest_first
+        else (AuditEntry.at, AuditEntry.id)
     )
+    rows = session.scalars(stmt.order_by(*order).limit(limit).offset(offset))
     items = [
         AuditRow(
             r.id,
@@ -142,3 +186,69 @@ def query(
         for r in rows
     ]
     return Page(items, total, limit, offset)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPart:
+    """The part an audit row is about, where it is about one."""
+
+    id: int
+    code: str
+    name: str
+
+
+def parts_of(session: Session, rows: Iterable[AuditRow]) -> dict[int, EntryPart]:
+    """Audit row id → the part it concerns (its price or standard-hours version, alias or
+    catalogue row), for a page of rows in at most three statements."""
+    rows = list(rows)
+    version_ids: dict[str, set[int]] = {entity: set() for entity in PART_ENTITIES}
+    part_ids: set[int] = set()
+    codes: set[str] = set()
+    for r in rows:
+        if r.entity in PART_ENTITIES and r.entity_id.isdigit() and len(r.entity_id) < 12:
+            version_ids[r.entity].add(int(r.entity_id))
+        elif r.entity == "part_aliases":
+            part_id = _part_id_in(r)
+            if part_id is not None:
+                part_ids.add(part_id)
+        elif r.entity == "parts" and r.entity_id:
+            codes.add(r.entity_id)
+    version_part: dict[tuple[str, int], int] = {}
+    for entity, model in PART_ENTITIES.items():
+        if version_ids[entity]:
+            for version_id, part_id in session.execute(
+                select(model.id, model.part_id).where(model.id.in_(version_ids[entity]))
+            ):
+                version_part[(entity, version_id)] = part_id
+    part_ids.update(version_part.values())
+    found: dict[int, EntryPart] = {}
+    by_code: dict[str, EntryPart] = {}
+    if part_ids or codes:
+        for id_, code, name in session.execute(
+            select(Part.id, Part.code, Part.name).where(
+                or_(Part.id.in_(part_ids), Part.code.in_(codes))
+            )
+        ):
+            found[id_] = by_code[code] = EntryPart(id_, code, name)
+    out: dict[int, EntryPart] = {}
+    for r in rows:
+        part: EntryPart | None = None
+        if r.entity in PART_ENTITIES and r.entity_id.isdigit() and len(r.entity_id) < 12:
+            part_id = version_part.get((r.entity, int(r.entity_id)))
+            part = found.get(part_id) if part_id is not None else None
+        elif r.entity == "part_aliases":
+            part_id = _part_id_in(r)
+            part = found.get(part_id) if part_id is not None else None
+        elif r.entity == "parts":
+            part = by_code.get(r.entity_id)
+        if part is not None:
+            out[r.id] = part
+    return out
+
+
+def _part_id_in(row: AuditRow) -> int | None:
+    for values in (row.after, row.before):
+        value = (values or {}).get("part_id")
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None

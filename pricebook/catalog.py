@@ -346,19 +346,29 @@ def search_parts(
         )
         stmt = stmt.where(or_(Part.universal.is_(True), Part.id.in_(of_brand)))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    orders = {
-        "relevance": (rank, Part.name, Part.id),
-        "name": (Part.name, Part.id),
-        "-name": (Part.name.desc(), Part.id),
-        "code": (Part.code,),
-        "-code": (Part.code.desc(),),
-    }[sort]
+    orders = _part_order(sort, rank, Category.name)
     rows = session.execute(stmt.order_by(*orders).limit(limit).offset(offset)).all()
     searched = bool(oe_conds or text_conds)
     items = [
         _part_summary(part, cat, _MATCH_NAMES.get(r) if searched else None) for part, cat, r in rows
     ]
     return Page(items, total, limit, offset)
+
+
+#: what part search sorts by besides relevance (`col` ascending, `-col` descending)
+PART_SORTS = ("name", "code", "category", "oe", "position")
+
+
+def _part_order(sort: str, rank: Any, category_name: Any) -> tuple[Any, ...]:
+    """ORDER BY of a part search: relevance (rank, name), or one of `PART_SORTS`; the id
+    last, so pages never repeat or skip a part among equal values."""
+    from pricebook.models import Part
+
+    if sort == "relevance":
+        return (rank, Part.name, Part.id)
+    column = {"name": Part.name, "code": Part.code, "category": category_name,
+              "oe": Part.oe_number, "position": Part.position}[sort.removeprefix("-")]  # fmt: skip
+    return (column.desc() if sort.startswith("-") else column, Part.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,10 @@ from pricebook.errors import NotFound
 from pricebook.models import Branch, EstimateValidation
 from pricebook.money import from_fen
 
-__all__ = ["StoredValidation", "ValidationSummary", "find_validations", "get_validation"]
+__all__ = [
+    "VALIDATION_SORTS", "StoredValidation", "ValidationSummary", "find_validations",
+    "get_validation",
+]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,19 @@ def _summary(row: Any) -> ValidationSummary:
     )  # fmt: skip
 
 
+#: what the list sorts by (`col` ascending, `-col` descending); ties newest first
+VALIDATION_SORTS = ("id", "estimate_id", "estimate_date", "vin", "branch", "validated_at",
+                    "claimed", "allowed", "cut", "flagged_lines")  # fmt: skip
+
+
+def _sort_columns() -> dict[str, Any]:
+    v = EstimateValidation
+    return {"id": v.id, "estimate_id": v.estimate_id, "estimate_date": v.estimate_date,
+            "vin": v.vin, "branch": Branch.code, "validated_at": v.created_at,
+            "claimed": v.claimed_fen, "allowed": v.allowed_fen, "cut": v.cut_fen,
+            "flagged_lines": v.flagged_lines}  # fmt: skip
+
+
 def find_validations(
     session: Session,
     *,
@@ -77,11 +93,13 @@ def find_validations(
     date_from: date | None = None,
     date_to: date | None = None,
     flagged: bool | None = None,
+    sort: str = "-id",
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """Stored validations, newest first. `vin` matches from its start (the last digits a
-    reviewer reads off a claim are not enough; the first are); dates are the estimates'."""
+    """Stored validations, newest first, or by one of `VALIDATION_SORTS` (`-col` descending).
+    `vin` matches from its start (the last digits a reviewer reads off a claim are not enough;
+    the first are); dates are the estimates'."""
     v = EstimateValidation
     where: list[Any] = []
     if estimate_id:
@@ -99,7 +117,9 @@ def find_validations(
         where.append(v.flagged_lines > 0 if flagged else v.flagged_lines == 0)
     joined = select(*_summary_columns()).join(Branch, Branch.id == v.branch_id).where(*where)
     total = session.scalar(select(func.count()).select_from(joined.subquery())) or 0
-    rows = session.execute(joined.order_by(v.id.desc()).limit(limit).offset(offset))
+    column = _sort_columns()[sort.removeprefix("-")]
+    order = column.desc() if sort.startswith("-") else column
+    rows = session.execute(joined.order_by(order, v.id.desc()).limit(limit).offset(offset))
     return Page([_summary(r) for r in rows], total, limit, offset)
 
 

@@ -191,7 +191,7 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
     # a refused save shows its error where the form is, not ~2,800 px below the top
     page.fill("input[name=amount]", "4321.00")
     page.fill("input[name=valid_from]", date.today().isoformat())
-    page.fill("input[name=reason]", " ")
+    page.fill("#edit input[name=reason]", " ")
     page.click("button:has-text('保存新版本')")
     page.wait_for_selector("#edit-error")
     assert _in_view(page, "#edit-error")
@@ -199,7 +199,7 @@ def test_login_search_edit_price_and_see_it_in_the_chart(server: Server, browser
     page.select_option("#edit select[name=price_type]", "4s")
     page.fill("input[name=amount]", "4321.00")
     page.fill("input[name=valid_from]", date.today().isoformat())
-    page.fill("input[name=reason]", "浏览器测试：4S店询价后调整")
+    page.fill("#edit input[name=reason]", "浏览器测试：4S店询价后调整")
     page.click("button:has-text('保存新版本')")
     page.wait_for_url(re.compile(r"saved=\d+"))
     assert "新价格已保存" in page.locator("#edit-saved").inner_text()
@@ -273,6 +273,8 @@ def test_other_pages_render_in_chinese(server: Server, browser) -> None:
         ("/labor-rates", "工时单价", "11-labor-rates"),
         ("/standard-hours", "标准工时", "12-standard-hours"),
         ("/channels", "专项渠道", "13-channels"),
+        ("/audit", "操作日志", "17-audit-log"),
+        ("/synonyms", "同义词词典", "18-synonyms"),
     ):
         page.goto(f"{server.url}{path}")
         assert page.locator("h1").inner_text() == heading
@@ -285,9 +287,10 @@ def test_staff_supersede_a_labor_rate_with_errors_in_view(server: Server, browse
     page = browser.new_page()
     _login(page, server, "pricing_staff")
     page.goto(f"{server.url}/labor-rates?branch=BJ01")
-    page.click("th[data-sort=rate] a")
+    page.click("#labor-rates th a:has-text('工时单价')")
     page.wait_for_url(re.compile(r"sort=rate"))
-    assert page.locator("th[data-sort=rate]").get_attribute("aria-sort") == "ascending"
+    assert page.locator("#labor-rates th[aria-sort]").get_attribute("aria-sort") == "ascending"
+    assert "工时单价" in page.locator("#labor-rates th[aria-sort]").inner_text()
     page.locator("#labor-rates tbody a").first.click()
     page.wait_for_url(re.compile(r"/labor-rates/\d+"))
     page.fill("#edit input[name=rate]", "99.50")
@@ -312,3 +315,32 @@ def test_staff_supersede_a_labor_rate_with_errors_in_view(server: Server, browse
     page.wait_for_url(re.compile(r"/standard-hours/\d+"))
     assert page.locator("#includes-edit input[name=keep]").count() >= 1
     server.shot(page, "16-standard-hours-one")
+
+
+def test_audit_log_sorting_and_alias_form(server: Server, browser) -> None:
+    """As pricing staff: the part page's aliases and its history link; the audit log's time
+    column turns round on a click; an alias added shows in the log as a diff."""
+    page = browser.new_page()
+    _login(page, server, "pricing_staff")
+    _find_part(page, server, "左前雾灯", "左前雾灯")
+    page.fill("#alias-add input[name=alias]", "左雾灯浏览器")
+    page.fill("#alias-add input[name=reason]", "浏览器测试：常见写法")
+    page.click("#alias-add button")
+    page.wait_for_selector("#alias-saved")
+    assert "已添加别名“左雾灯浏览器”" in page.locator("#alias-saved").inner_text()
+    assert _in_view(page, "#alias-saved")
+    server.shot(page, "19-alias-added")
+    page.click("#history-link")
+    page.wait_for_url(re.compile(r"/audit\?part=\d+"))
+    first = page.locator("#audit tbody tr").first
+    assert first.locator("li[data-field=alias] ins").inner_text() == "左雾灯浏览器"
+    # the part by name, never its database id
+    assert first.locator("li[data-field=part_id] ins").inner_text().startswith("左前雾灯（")
+    assert "浏览器测试：常见写法" in first.inner_text()
+    header = page.locator("#audit th[aria-sort]")
+    assert header.get_attribute("aria-sort") == "descending"
+    header.locator("a").click()
+    page.wait_for_url(re.compile(r"sort=at"))
+    assert page.locator("#audit th[aria-sort]").get_attribute("aria-sort") == "ascending"
+    assert "左雾灯浏览器" not in page.locator("#audit tbody tr").first.inner_text()
+    server.shot(page, "20-audit-oldest-first")

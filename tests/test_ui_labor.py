@@ -112,7 +112,7 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
                                                                               reverse=True)  # fmt: skip
     assert 'aria-sort="descending"' in by_rate
     # the pager keeps the filters and the sort
-    assert 'href="/labor-rates?sort=-rate&page=2"' in by_rate
+    assert 'href="/labor-rates?sort=-rate&amp;page=2"' in by_rate
 
     # filters: branch, region (a province covers its cities), kind, tier, class, text
     sz = (await ui.client.get("/labor-rates?branch=SZ01")).text
@@ -141,8 +141,9 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     )
     assert card[0][-1] == "渠道适用单价（元）"
     assert [row[-1] for row in card[1:] if row[6] == "110.00"] == ["99.00"]
-    # an unknown sort key falls back to the default instead of failing
-    assert (await ui.client.get("/labor-rates?sort=drop")).status_code == 200
+    # an unknown sort key is refused in Chinese, naming the columns that sort
+    refused = await ui.client.get("/labor-rates?sort=drop")
+    assert refused.status_code == 422 and "可排序的列为 机构" in refused.text
 
     # the export is exactly the filtered list, in its order, amounts as yuan text
     r = await ui.client.get("/labor-rates/export.csv?branch=SZ01&sort=-rate")

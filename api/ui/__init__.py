@@ -19,7 +19,7 @@ from typing import Any
 
 from litestar import Request, Response, Router
 from litestar.config.csrf import CSRFConfig
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session import SessionMiddleware
@@ -31,6 +31,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
 from api.problems import STATUS_OF, handle
+from api.ui.audit_log import AuditPages
 from api.ui.auth import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -40,7 +41,7 @@ from api.ui.auth import (
     derive_secret,
     login_url,
 )
-from api.ui.common import render
+from api.ui.common import person, render
 from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
@@ -49,6 +50,7 @@ from api.ui.login import LoginPages
 from api.ui.markets import MarketPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
+from api.ui.synonyms import SynonymPages
 from api.ui.validations import ValidationPages
 from pricebook.errors import PricebookError
 from pricebook.settings import Settings
@@ -57,16 +59,6 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 HEADINGS = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "未找到", 405: "不支持的操作",
             409: "冲突", 412: "数据已变化", 413: "文件太大", 422: "输入有误", 500: "服务器错误",
             503: "服务暂不可用"}  # fmt: skip
-
-
-def person(actor: str | None) -> str:
-    """Who did it, as people say it: an actor recorded as ``api-key:<id>:<name>`` is its key's
-    name (the id is the database's); anything else (a CLI user, ``demo``) as recorded."""
-    if not actor:
-        return ""
-    kind, _, rest = actor.partition(":")
-    key_id, _, name = rest.partition(":")
-    return name if kind == "api-key" and key_id.isdigit() and name else actor
 
 
 def _filters(engine: JinjaTemplateEngine) -> None:
@@ -89,6 +81,8 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     if isinstance(exc, PricebookError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
         detail = zh(exc)
+    elif isinstance(exc, ValidationException):  # a query parameter of the wrong form
+        status, detail = exc.status_code, _query_error(exc)
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
         if isinstance(exc, NotFoundException):
@@ -98,6 +92,22 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
     else:
         return handle(request, exc)  # logs it; a problem+json 500/503
     return _template_response(request, status, detail)
+
+
+#: query parameters as the pages' filters label them
+_QUERY_NAMES = {"from": "开始日期", "to": "结束日期", "date_from": "开始日期",
+                "date_to": "结束日期", "page": "页码", "part": "配件", "part_id": "配件",
+                "age": "天数", "q": "查询词", "sort": "排序"}  # fmt: skip
+
+
+def _query_error(exc: ValidationException) -> str:
+    """A filter typed (or edited in the address) in a form the page cannot read, in Chinese:
+    which ones, by their labels (Litestar's message is English)."""
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    keys = dict.fromkeys(e.get("key") for e in extra if isinstance(e, dict) and e.get("key"))
+    names = "、".join(_QUERY_NAMES.get(str(k), str(k)) for k in keys)
+    where = f"（{names}）" if names else ""
+    return f"查询条件有误{where}：日期须为 年-月-日，页码须为正整数，请修改后重试。"
 
 
 #: Paths that are the machine API's: their errors stay problem+json whatever the client accepts.
@@ -155,6 +165,8 @@ def ui_router(settings: Settings) -> Router:
             LaborRatePages,
             StandardHoursPages,
             ChannelPages,
+            AuditPages,
+            SynonymPages,
         ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),

@@ -32,6 +32,16 @@ SOURCE_NAMES = {
 SCOPE_NAMES = {"system": "系统价格", "region": "地区", "branch": "分公司"}
 
 
+def person(actor: str | None) -> str:
+    """Who did it, as people say it: an actor recorded as ``api-key:<id>:<name>`` is its key's
+    name (the id is the database's); anything else (a CLI user, ``demo``) as recorded."""
+    if not actor:
+        return ""
+    kind, _, rest = actor.partition(":")
+    key_id, _, name = rest.partition(":")
+    return name if kind == "api-key" and key_id.isdigit() and name else actor
+
+
 def render(
     request: Request[Any, Any, Any],
     name: str,

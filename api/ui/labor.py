@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from api.problems import STATUS_OF
 from api.ui.auth import login_required
 from api.ui.common import SOURCE_NAMES, PathId, parse_date, parse_int, render, run, text, write
-from api.ui.listing import PAGE_SIZE, csv_response, pages, parse_sort, query, sort_links
+from api.ui.listing import Listing, Sort, check_export_size, csv_response, parse_sort
 from api.ui.messages import zh
 from pricebook import catalog, labor, labor_lists, prices
 from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersion
@@ -163,14 +163,28 @@ def _flash(done: str, link: str = "", label: str = "") -> list[dict[str, str]]:
     return [{"kind": "ok", "text": DONE[done], "link": link, "label": label}]
 
 
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """One list page's setup: its core query, filters, sort keys and CSV columns."""
+#: rows a list page shows
+PAGE_SIZE = 50
+#: the sortable columns' names, for the message when an address asks for another
+SORT_LABELS = {
+    "branch": "机构", "region": "地区", "kind": "工种", "tier": "修理厂级别", "class": "车辆级别",
+    "rate": "工时单价", "from": "生效日期", "part": "配件", "category": "分类", "operation": "作业",
+    "hours": "标准工时", "code": "渠道代码", "name": "名称", "card": "费率卡",
+}  # fmt: skip
 
+
+@dataclass(frozen=True, slots=True)
+class ListSetup:
+    """One list page's setup: its address, core query, filters, sort keys and CSV columns."""
+
+    path: str
     fetch: Callable[..., Any]
     filters: tuple[str, ...]
     sorts: tuple[str, ...]
     columns: tuple[tuple[str, Callable[[Any], Any]], ...]
+
+    def sort(self, value: str) -> Sort:
+        return parse_sort(value, {k: SORT_LABELS[k] for k in self.sorts}, self.sorts[0])
 
 
 def _person(actor: str) -> str:
@@ -202,7 +216,8 @@ def _terms_text(card: labor_lists.CardListing | None, kind: str) -> str:
     return "；".join(parts)
 
 
-RATES = Listing(
+RATES = ListSetup(
+    path="/labor-rates",
     fetch=labor_lists.list_labor_rates,
     filters=("q", "branch", "region", "kind", "shop_tier", "vehicle_class", "channel"),
     sorts=labor_lists.LABOR_RATE_SORTS,
@@ -222,7 +237,8 @@ RATES = Listing(
         ("渠道适用单价（元）", lambda r: r.channel_rate),
     ),
 )
-HOURS = Listing(
+HOURS = ListSetup(
+    path="/standard-hours",
     fetch=labor_lists.list_standard_hours,
     filters=("q", "category", "operation", "vehicle_class", "kind"),
     sorts=labor_lists.HOURS_SORTS,
@@ -241,7 +257,8 @@ HOURS = Listing(
         ("原因", lambda r: r.reason),
     ),
 )
-CHANNELS = Listing(
+CHANNELS = ListSetup(
+    path="/channels",
     fetch=labor_lists.list_channels,
     filters=("q", "kind", "branch", "price_type"),
     sorts=labor_lists.CHANNEL_SORTS,
@@ -261,13 +278,13 @@ CHANNELS = Listing(
 async def _list(
     request: Request[Any, Any, Any],
     state: State,
-    listing: Listing,
+    listing: ListSetup,
     template: str,
     extra: dict[str, Any],
     params: dict[str, str],
 ) -> Template:
     """A list page: the filters as typed, one page of rows in the sort asked for."""
-    sort = parse_sort(params.pop("sort", ""), listing.sorts)
+    sort = listing.sort(params.pop("sort", ""))
     page_no = _page_no(params.pop("page", ""))
     on = _on(params.get("on", ""))
     filters = {k: params.get(k, "") for k in listing.filters}
@@ -280,7 +297,7 @@ async def _list(
                 session,
                 on=on,
                 **filters,
-                sort=sort,
+                sort=str(sort),
                 limit=PAGE_SIZE,
                 offset=(page_no - 1) * PAGE_SIZE,
             )
@@ -300,23 +317,28 @@ async def _list(
             **NAMES,
             "messages": messages,
             "form": shown,
-            "sort": sort,
-            "links": sort_links(sort, listing.sorts),
+            "sort": str(sort),
+            "listing": Listing(listing.path, shown, sort, page_no),
             "page_no": page_no,
-            "pages": pages(total),
-            "filter_query": query(shown),
-            "page_query": query(shown, sort=sort),
+            "pages": (total + PAGE_SIZE - 1) // PAGE_SIZE,
             "total": total,
         },
     )
 
 
-async def _export(state: State, listing: Listing, name: str, params: dict[str, str]) -> Response:
-    sort = parse_sort(params.pop("sort", ""), listing.sorts)
+async def _export(
+    state: State, listing: ListSetup, name: str, params: dict[str, str]
+) -> Response[bytes]:
+    sort = listing.sort(params.pop("sort", ""))
     on = _on(params.get("on", ""))
     filters = {k: params.get(k, "") for k in listing.filters}
-    found = await run(state, listing.fetch, on=on, **filters, sort=sort, limit=None)
-    return csv_response(f"{name}-{on.isoformat()}.csv", listing.columns, found.items)
+    found = await run(state, listing.fetch, on=on, **filters, sort=str(sort), limit=None)
+    check_export_size(len(found.items))
+    return csv_response(
+        f"{name}-{on.isoformat()}.csv",
+        [header for header, _ in listing.columns],
+        ([get(row) for _, get in listing.columns] for row in found.items),
+    )
 
 
 def _params(request: Request[Any, Any, Any]) -> dict[str, str]:

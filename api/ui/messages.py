@@ -39,6 +39,9 @@ RULES = (
     _rule(InvalidInput, r"give the amount to accept", "请填写采纳金额。"),
     _rule(InvalidInput, r"the evidence URL must start with", "证据链接须以 http:// 或 https:// 开头。"),
     _rule(InvalidInput, r"(\w+) is required", "请填写{0}。"),
+    _rule(InvalidInput, r"(\w+) must not be empty", "请填写{0}。"),
+    _rule(InvalidInput, r"(\w+): at most (\d+) characters, one line", "{0} 最多 {1} 个字，且不能换行。"),
+    _rule(InvalidInput, r"at most (\d+) characters, no tabs", "最多 {0} 个字，且不能含制表符或换行。"),
     _rule(InvalidInput, r"(\w+): at most (\d+) characters", "{0} 最多 {1} 个字。"),
     _rule(Conflict, r"valid_to (\S+) must be after valid_from (\S+)", "失效日期 {0} 须晚于生效日期 {1}。"),
     _rule(Conflict, r"overlaps the version from (\S+): give valid_to (\S+) or earlier",
@@ -55,6 +58,18 @@ RULES = (
     _rule(Conflict, r"the feedback queue is busy", "反馈队列正忙：请稍后再试。"),
     _rule(NotFound, r"no feedback item with id (\d+)", "没有编号为 {0} 的反馈。"),
     _rule(NotFound, r"no part with id (\d+)", "没有编号为 {0} 的配件。"),
+    _rule(NotFound, r"part \d+ has no alias (.+)$", "该配件没有别名 {0}（可能已被他人删除）。"),
+    _rule(NotFound, r"(.+) is not in the group of (.+)$", "{0} 不在 {1} 的同义词组中（可能已被他人移除）。"),
+    _rule(Conflict, r"(.+) is in the group of (.+): remove it there first",
+          "{0} 已在 {1} 的同义词组中：请先从该组移除，再加入这里。"),
+    _rule(InvalidInput, r"(.+) is a term of the group of (.+), so it cannot name a group",
+          "{0} 是 {1} 组的同义词，不能作为标准词：请在 {1} 组中添加。"),
+    _rule(InvalidInput, r"(.+) names a group of its own: move its terms first",
+          "{0} 本身是一个同义词组的标准词：请先移走该组的同义词。"),
+    _rule(InvalidInput, r"the group of (.+) still has terms: remove them too",
+          "{0} 组还有其他同义词：请先移除它们，最后再移除标准词本身。"),
+    _rule(InvalidInput, r"synonym (.+) is in group \d+ and group \d+",
+          "{0} 与词典中已有的词写法相同（全角/半角或空格不同）：请勿重复添加。"),
     _rule(InvalidInput, r"no (?:vehicle )?model with id (\d+)", "没有编号为 {0} 的车型。"),
     _rule(InvalidInput, r"no branch with (?:id|code) (\S+)", "没有机构 {0}。"),
     _rule(InvalidInput, r"no region with (?:id|code) (\S+)", "没有地区 {0}。"),
@@ -98,7 +113,8 @@ FIELDS = {"reason": "原因", "amount": "金额", "observed": "市场价", "refe
           "valid_to": "失效日期", "rate": "工时单价", "hours": "标准工时", "kind": "类型",
           "labor_kind": "工种", "shop_tier": "修理厂级别", "vehicle_class": "车辆级别",
           "operation": "作业", "pct_of_standard": "标准工时费百分比", "discount_pct": "折让百分比",
-          "code": "渠道代码", "name": "名称"}  # fmt: skip
+          "code": "渠道代码", "name": "名称", "alias": "别名", "term": "同义词",
+          "canonical": "标准词"}  # fmt: skip
 
 
 #: An import's row errors (`pricebook.io.importers`): the message text only, no error class.

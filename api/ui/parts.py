@@ -8,7 +8,7 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
@@ -31,8 +31,9 @@ from api.ui.common import (
     ui_money,
     write,
 )
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
 from api.ui.messages import zh
-from pricebook import catalog, prices
+from pricebook import aliases, catalog, prices
 from pricebook.errors import InvalidInput, PricebookError, StaleVersion
 
 MATCHED_NAMES = {
@@ -52,8 +53,13 @@ LAYER_MARKS = {
 Q = Annotated[str, QueryParameter(max_length=100)]
 Code = Annotated[str, QueryParameter(max_length=64)]
 PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
+SortParam = Annotated[str, QueryParameter(max_length=40)]
 #: search results a page
 PAGE_SIZE = 50
+#: the columns part search sorts by (`catalog.PART_SORTS`), as the table heads them;
+#: relevance (the default) has no header
+SORTS = {"relevance": "匹配度", "code": "编码", "name": "标准名称", "category": "分类",
+         "position": "方位", "oe": "原厂编号"}  # fmt: skip
 
 
 class PartPages(Controller):
@@ -69,8 +75,9 @@ class PartPages(Controller):
         category: Code = "",
         brand: Code = "",
         page: PageNo = 1,
+        sort: SortParam = "",
     ) -> Template:
-        results = await run(state, _search, q, category, brand, page)
+        results = await run(state, _search, q, category, brand, page, sort)
         return render(request, "parts.html", {"title": "配件查询", "nav": "parts", **results})
 
     @get("/search")
@@ -82,10 +89,19 @@ class PartPages(Controller):
         category: Code = "",
         brand: Code = "",
         page: PageNo = 1,
+        sort: SortParam = "",
     ) -> Template:
         """The htmx live-search fragment (the result table only)."""
-        results = await run(state, _search, q, category, brand, page)
+        results = await run(state, _search, q, category, brand, page, sort)
         return render(request, "_part_results.html", results)
+
+    @get("/export.csv")
+    async def export(
+        self, state: State, q: Q = "", category: Code = "", brand: Code = "", sort: SortParam = ""
+    ) -> Response[bytes]:
+        """The search's whole result (every page, in the page's order) as CSV."""
+        header, rows = await run(state, _export, q, category, brand, sort)
+        return csv_response("配件查询.csv", header, rows)
 
     @get("/{part_id:int}")
     async def part_page(
@@ -99,15 +115,54 @@ class PartPages(Controller):
         model_id: Code = "",
         etag: Annotated[str, QueryParameter(max_length=64)] = "",
         saved: Code = "",
+        alias_done: Code = "",
+        alias: Annotated[str, QueryParameter(max_length=50)] = "",
     ) -> Template:
-        form = {
-            "target": target, "price_type": price_type, "model_id": model_id, "etag": etag,
-            "amount": "", "valid_from": date.today().isoformat(), "valid_to": "", "reason": "",
-            "seen": "",
-        }  # fmt: skip
+        form = {**_blank_form(), "target": target, "price_type": price_type,
+                "model_id": model_id, "etag": etag}  # fmt: skip
         context = await _part_context(state, part_id, branch=branch, price_type=price_type)
-        # the confirmation sits by the form the redirect scrolls to (#edit)
-        return render(request, "part.html", {**context, "form": form, "saved": saved})
+        # the confirmation sits by the form the redirect scrolls to (#edit, #aliases)
+        done = ALIAS_DONE.get(alias_done, "").format(alias=alias) if alias else ""
+        return render(request, "part.html", {**context, "form": form, "saved": saved,
+                                             "alias_saved": done})  # fmt: skip
+
+    @post("/{part_id:int}/aliases", guards=[login_required("pricing_staff")], status_code=303)
+    async def add_alias(
+        self, request: Request[Any, Any, Any], state: State, part_id: PathId
+    ) -> Redirect | Template:
+        """Add a name adjusters type for the part; the form carries the alias set's ETag."""
+        return await self._alias_write(request, state, part_id, aliases.add_alias, "add")
+
+    @post(
+        "/{part_id:int}/aliases/remove", guards=[login_required("pricing_staff")], status_code=303
+    )
+    async def remove_alias(
+        self, request: Request[Any, Any, Any], state: State, part_id: PathId
+    ) -> Redirect | Template:
+        return await self._alias_write(request, state, part_id, aliases.remove_alias, "remove")
+
+    async def _alias_write(
+        self, request: Request[Any, Any, Any], state: State, part_id: int, fn: Any, op: str
+    ) -> Redirect | Template:
+        form = await request.form()
+        # `alias_etag`: the page's price form has its own `etag`
+        values = {"op": op, "alias": text(form, "alias", 100), "reason": text(form, "reason", 1000),
+                  "etag": text(form, "alias_etag", 100)}  # fmt: skip
+        user = request.state.ui_user
+        try:
+            if not values["etag"]:
+                raise InvalidInput("页面已过期：请刷新页面后再修改", field="alias_etag")
+            found = await write(state, fn, part_id, values["alias"], actor=user.actor,
+                                reason=values["reason"], expected_etag=values["etag"])  # fmt: skip
+        except PricebookError as exc:
+            context = await _part_context(state, part_id)  # the aliases as they are now
+            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+            return render(request, "part.html", {
+                **context, "form": _blank_form(), "alias_form": values,
+                "alias_error": f"未保存：{zh(exc)}",
+            }, status_code=status)  # fmt: skip
+        query = urlencode({"alias_done": found.action, "alias": values["alias"]})
+        return Redirect(f"/parts/{part_id}?{query}#aliases", status_code=303)
 
     @post("/{part_id:int}/prices", guards=[login_required("pricing_staff")], status_code=303)
     async def edit_price(
@@ -135,22 +190,29 @@ class PartPages(Controller):
         return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
 
 
-def _search(session: Session, q: str, category: str, brand: str, page: int) -> dict[str, Any]:
-    """A page of part search with what tells parts apart: the vehicles each fits and the
-    national reference price of the highest-ranked price type (one resolve for the page)."""
-    filters = catalog.search_filters(session)
-    context: dict[str, Any] = {
-        "q": q, "category": category, "brand": brand, "filters": filters, "page_no": page,
-        "matched_names": MATCHED_NAMES, "page": _EMPTY, "fits": {}, "reference": {},
-        "reference_type": "",
-    }  # fmt: skip
-    if not (q.strip() or category or brand):
-        return context
-    found = catalog.search_parts(
-        session, q=q, category=category, brand=brand, limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-    )  # fmt: skip
-    ids = [p.id for p in found.items]
+#: the confirmation after an alias write, by what it did
+ALIAS_DONE = {
+    "added": "已添加别名“{alias}”：配件匹配会在几秒内用上它。",
+    "removed": "已删除别名“{alias}”。",
+    "unchanged": "别名“{alias}”本来就有，未作修改。",
+}
+
+
+def _blank_form() -> dict[str, str]:
+    """The price form as a fresh page shows it."""
+    return {"target": "", "price_type": "", "model_id": "", "etag": "", "amount": "",
+            "valid_from": date.today().isoformat(), "valid_to": "", "reason": "", "seen": ""}  # fmt: skip
+
+
+def _core_sort(sort: str) -> str:
+    """`catalog.search_parts`'s sort: relevance has one direction."""
+    parsed = parse_sort(sort, SORTS, "relevance")
+    return "relevance" if parsed.column == "relevance" else str(parsed)
+
+
+def _references(session: Session, ids: list[int]) -> tuple[str, dict[int, Any]]:
+    """The national reference price of the highest-ranked price type for each part (one
+    resolve for all), and that type's name."""
     top_type = prices.reference_lists(session).price_types[0]
     today = date.today()
     outcomes = prices.load_and_resolve(
@@ -160,9 +222,69 @@ def _search(session: Session, q: str, category: str, brand: str, page: int) -> d
     for part_id, outcome in zip(ids, outcomes, strict=True):
         winner = outcome.resolution.winner if outcome.resolution is not None else None
         reference[part_id] = winner.amount if winner else None
+    return top_type.name, reference
+
+
+def _search(
+    session: Session, q: str, category: str, brand: str, page: int, sort: str = ""
+) -> dict[str, Any]:
+    """A page of part search with what tells parts apart: the vehicles each fits and the
+    national reference price of the highest-ranked price type (one resolve for the page)."""
+    core_sort = _core_sort(sort)
+    filters = catalog.search_filters(session)
+    listing = Listing("/parts", {"q": q, "category": category, "brand": brand},
+                      parse_sort(core_sort, SORTS, "relevance"), page)  # fmt: skip
+    context: dict[str, Any] = {
+        "q": q, "category": category, "brand": brand, "filters": filters, "page_no": page,
+        "matched_names": MATCHED_NAMES, "page": _EMPTY, "fits": {}, "reference": {},
+        "reference_type": "", "listing": listing, "sort": str(listing.sort), "pages": 0,
+    }  # fmt: skip
+    if not (q.strip() or category or brand):
+        return context
+    found = catalog.search_parts(
+        session, q=q, category=category, brand=brand, sort=core_sort, limit=PAGE_SIZE,
+        offset=(page - 1) * PAGE_SIZE,
+    )  # fmt: skip
+    ids = [p.id for p in found.items]
+    reference_type, reference = _references(session, ids)
     pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
     return {**context, "page": found, "fits": catalog.fitment_names(session, ids),
-            "reference": reference, "reference_type": top_type.name, "pages": pages}  # fmt: skip
+            "reference": reference, "reference_type": reference_type, "pages": pages}  # fmt: skip
+
+
+def _export(
+    session: Session, q: str, category: str, brand: str, sort: str
+) -> tuple[list[str], list[list[Any]]]:
+    """Every part the search finds, in its order, with the columns of the result table (the
+    vehicles in full): a fixed number of statements whatever the count."""
+    core_sort = _core_sort(sort)
+    if not (q.strip() or category or brand):
+        found: Any = _EMPTY
+    else:
+        found = catalog.search_parts(
+            session, q=q, category=category, brand=brand, sort=core_sort, limit=EXPORT_MAX
+        )
+        check_export_size(found.total)
+    ids = [p.id for p in found.items]
+    reference_type, reference = _references(session, ids) if ids else ("", {})
+    fits = catalog.fitment_names(session, ids) if ids else {}
+    header = ["编码", "标准名称", "分类", "方位", "原厂编号", "总成", "适用车型",
+              f"参考价（全国 · {reference_type}，元）", "匹配方式"]  # fmt: skip
+    rows = [
+        [
+            p.code,
+            p.name,
+            p.category.name,
+            p.position,
+            p.oe_number,
+            p.is_assembly,
+            "通用" if p.universal else "、".join(fits.get(p.id, [])),
+            reference.get(p.id),
+            MATCHED_NAMES.get(p.matched_by, ""),
+        ]
+        for p in found.items
+    ]
+    return header, rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,4 +464,5 @@ def _load_part(
         market_points, today=today, kinds=list(rank),
     )  # fmt: skip
     return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
-            "chart": chart, "seen": encode_seen(etags)}  # fmt: skip
+            "chart": chart, "seen": encode_seen(etags),
+            "alias_set": aliases.part_aliases(session, part_id)}  # fmt: skip

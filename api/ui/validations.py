@@ -8,13 +8,14 @@ from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Template
 
 from api.ui.auth import login_required
-from api.ui.common import PathId, render, run
+from api.ui.common import PathId, person, render, run
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
 from pricebook import prices, validations
 
 Code = Annotated[str, QueryParameter(max_length=64)]
@@ -25,6 +26,15 @@ STATUS_NAMES = {"ok": "通过", "flagged": "有标记", "unchecked": "未能核�
 SEVERITY_NAMES = {"info": "提示", "warning": "核减", "error": "错误"}
 #: flags whose reference is a part price: the line offers price feedback
 PRICE_FLAGS = {"PART_PRICE_ABOVE_REFERENCE"}
+#: the sortable columns (`validations.VALIDATION_SORTS`) as the table heads them
+SORTS = {"id": "序号", "estimate_id": "定损单号", "estimate_date": "定损日期", "vin": "车架号",
+         "branch": "机构", "validated_at": "核损时间", "claimed": "报价合计", "allowed": "核定合计",
+         "cut": "核减", "flagged_lines": "标记行"}  # fmt: skip
+DEFAULT_SORT = "-id"
+SortParam = Annotated[str, QueryParameter(max_length=40)]
+DateFrom = Annotated[date | None, QueryParameter(name="from")]
+DateTo = Annotated[date | None, QueryParameter(name="to")]
+Flagged = Annotated[str, QueryParameter(max_length=3)]
 
 
 def _feedback_url(result: dict[str, Any], request: dict[str, Any], line: dict[str, Any],
@@ -46,6 +56,20 @@ def _feedback_url(result: dict[str, Any], request: dict[str, Any], line: dict[st
     return "/feedback/new?" + urlencode(query)
 
 
+def _filters(
+    estimate_id: str,
+    vin: str,
+    branch: str,
+    date_from: date | None,
+    date_to: date | None,
+    flagged: str,
+) -> dict[str, Any]:
+    """The list's filters as `validations.find_validations` takes them (page and export)."""
+    return {"estimate_id": estimate_id.strip(), "vin": vin.strip(), "branch": branch,
+            "date_from": date_from, "date_to": date_to,
+            "flagged": {"yes": True, "no": False}.get(flagged)}  # fmt: skip
+
+
 class ValidationPages(Controller):
     path = "/validations"
     guards = [login_required()]  # noqa: RUF012
@@ -58,16 +82,16 @@ class ValidationPages(Controller):
         estimate_id: Code = "",
         vin: Code = "",
         branch: Code = "",
-        date_from: Annotated[date | None, QueryParameter(name="from")] = None,
-        date_to: Annotated[date | None, QueryParameter(name="to")] = None,
-        flagged: Annotated[str, QueryParameter(max_length=3)] = "",
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        flagged: Flagged = "",
         page: PageNo = 1,
+        sort: SortParam = "",
     ) -> Template:
-        only = {"yes": True, "no": False}.get(flagged)
+        order = parse_sort(sort, SORTS, DEFAULT_SORT)
         found = await run(
-            state, validations.find_validations, estimate_id=estimate_id.strip(),
-            vin=vin.strip(), branch=branch, date_from=date_from, date_to=date_to, flagged=only,
-            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
+            state, validations.find_validations, **_filters(estimate_id, vin, branch, date_from,
+            date_to, flagged), sort=str(order), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE,
         )  # fmt: skip
         refs = await run(state, prices.reference_lists)
         query = {"estimate_id": estimate_id, "vin": vin, "branch": branch, "flagged": flagged,
@@ -75,8 +99,47 @@ class ValidationPages(Controller):
         return render(request, "validations.html", {
             "title": "核损记录", "nav": "validations", "found": found, "refs": refs,
             "form": query, "page_no": page, "pages": (found.total + PAGE_SIZE - 1) // PAGE_SIZE,
-            "query": urlencode(query),
+            "listing": Listing("/validations", query, order, page),
         })  # fmt: skip
+
+    @get("/export.csv")
+    async def export(
+        self,
+        state: State,
+        estimate_id: Code = "",
+        vin: Code = "",
+        branch: Code = "",
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+        flagged: Flagged = "",
+        sort: SortParam = "",
+    ) -> Response[bytes]:
+        """The whole filtered list (every page, in the list's order) as CSV."""
+        order = parse_sort(sort, SORTS, DEFAULT_SORT)
+        found = await run(
+            state, validations.find_validations, **_filters(estimate_id, vin, branch, date_from,
+            date_to, flagged), sort=str(order), limit=EXPORT_MAX,
+        )  # fmt: skip
+        check_export_size(found.total)
+        header = ["定损单号", "版本", "定损日期", "车架号", "机构", "核损时间", "核损人",
+                  "报价合计（元）", "核定合计（元）", "核减（元）", "标记行"]  # fmt: skip
+        rows = [
+            [
+                v.estimate_id,
+                v.estimate_version,
+                v.estimate_date,
+                v.vin,
+                v.branch,
+                v.validated_at,
+                person(v.validated_by),
+                v.claimed,
+                v.allowed,
+                v.cut,
+                v.flagged_lines,
+            ]
+            for v in found.items
+        ]
+        return csv_response("核损记录.csv", header, rows)
 
     @get("/{validation_id:int}")
     async def detail(
