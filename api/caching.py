@@ -74,7 +74,7 @@ def etag_middleware(app: ASGIApp) -> ASGIApp:
 class SingleFlight:
     """At most one load per key at a time; whoever asks meanwhile awaits the same result.
 
-    A per-process cache (API keys, the branch and region trees) expires for every request in
+    A per-process cache (the price API's branch and region trees) expires for every request in
     flight at once: under load each of them would reload it, a burst of identical queries every
     few seconds that shows up in the tail latency."""
 

@@ -95,7 +95,10 @@ class AuditRow:
 #: the entities whose rows belong to one part: versions of its prices and standard hours (by
 #: their id), its aliases (the part's id is in before/after), and the part itself (by code, as
 #: imports write it)
-PART_ENTITIES = {"prices": Price, "standard_hours": StandardHours}
+PART_ENTITIES: dict[str, type[Price] | type[StandardHours]] = {
+    "prices": Price,
+    "standard_hours": StandardHours,
+}
 
 
 def _of_part(part_id: int) -> Any:

@@ -26,8 +26,8 @@ cannot.
 same snapshot, as the data it was loaded from: validation's reference memo is kept per database
 URL (`pricebook.estimates._REFERENCES`), so a replica's memo holds the replica's generation and
 data, never older than the replica and so within the bound; caches filled from the primary
-(the matching index, the price types and branch trees of resolves, API keys) stay on the
-primary and are never older than it.
+(the matching index, the price types and branch trees of resolves) stay on the primary and
+are never older than it; API keys are looked up on the primary at every request.
 
 **Read your writes.** A write marks its API key (`wrote`); for `read_your_writes` seconds
 (at least `max_lag`: after it every replica in use holds the write) that key's reads go to the

@@ -283,7 +283,7 @@ async def test_batch_resolve_over_http_costs_the_same_statements(matrix_api):
             items.append(item)
         return {"items": items}
 
-    await client.post("/api/v1/prices/resolve", json=body(1), headers=headers)  # key cached
+    await client.post("/api/v1/prices/resolve", json=body(1), headers=headers)  # warm-up
     counts = {}
     for n in (1, 200, 500):
         statements: list[str] = []

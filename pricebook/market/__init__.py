@@ -52,11 +52,11 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, literal, select, union_all
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import normalize_oe
 from pricebook.db import as_utc, make_engine, transaction
 from pricebook.market.price_text import explain_price, parse_price, read_price
 from pricebook.market.titles import VehicleWords
 from pricebook.matching.loader import build_snapshot, catalog_generation
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     Branch,
     Brand,
@@ -190,7 +190,7 @@ _catalog_cache: dict[str, _Catalog] = {}
 def _catalog(session: Session) -> _Catalog:
     """The process's catalogue cache for this database, rebuilt when the catalogue moved
     (`catalog_generation`: counted at commit, so no change is missed)."""
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     generation = catalog_generation(session)
     with _catalog_lock:
         cached = _catalog_cache.get(key)
@@ -546,7 +546,7 @@ def ingest_batch(
             }
             continue
         result.new += 1
-        row = {
+        new_row = {
             "source": source,
             "item_key": p.item_key,
             "url": _text(p.item.get("url")),
@@ -569,12 +569,12 @@ def ingest_batch(
             "last_run_id": run_id,
             **match_values,
         }
-        inserts.append(row)
-        latest[key] = {"amount_fen": p.amount_fen, "row": row}
+        inserts.append(new_row)
+        latest[key] = {"amount_fen": p.amount_fen, "row": new_row}
 
     # Core statements, not the ORM's bulk paths: the ORM splits executemany batches wherever
     # a row's NULL columns differ (matched vs unmatched), which would make the count grow.
-    table = MarketObservation.__table__
+    table = MarketObservation.metadata.tables[MarketObservation.__tablename__]
     if inserts:
         session.execute(table.insert(), inserts)  # 1 executemany
     if updates:
@@ -964,13 +964,15 @@ def compare_with_market(
 
     since, until = _window(on, window_days)
     o = MarketObservation
-    part_ids = list(
-        session.scalars(
+    part_ids = [
+        part_id
+        for part_id in session.scalars(
             select(o.part_id)
             .where(o.status == "matched", o.part_id.is_not(None), o.last_seen >= since, o.first_seen < until)
             .distinct()
         )
-    )  # fmt: skip
+        if part_id is not None
+    ]  # fmt: skip
     if not part_ids:
         return 0, []
     chains = region_chains(session)
@@ -1001,21 +1003,23 @@ def compare_with_market(
             assert price.region_id is not None
             chain = chains.get(price.region_id, [])
             targets = [(b, [*chain, None]) for b in branches_at.get(price.region_id, [])]
-        for branch_id, chain in targets:
-            key = (price.part_id, branch_id, price.price_type_id)
+        for at_branch, regions_up in targets:
+            key = (price.part_id, at_branch, price.price_type_id)
             if key in seen:
                 continue
             seen.add(key)
-            ref = pick_reference(refs, price.part_id, price.price_type_id, chain, min_observations)
+            ref = pick_reference(
+                refs, price.part_id, price.price_type_id, regions_up, min_observations
+            )
             if ref is None:
                 continue
             checked += 1
             price_fen = to_fen(price.amount)
             dev = deviation_bp(price_fen, ref.median_fen)
-            limit = limits.get(branch_id, default_bp) if branch_id is not None else default_bp
+            limit = limits.get(at_branch, default_bp) if at_branch is not None else default_bp
             findings.append(
                 DriftFinding(
-                    part_id=price.part_id, branch_id=branch_id,
+                    part_id=price.part_id, branch_id=at_branch,
                     price_type_id=price.price_type_id, model_id=price.model_id,
                     price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
                     deviation_bp=dev, limit_bp=limit,
