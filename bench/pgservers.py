@@ -90,7 +90,13 @@ class PgServers:
         self, name: str, port: int, *, listen: str = "127.0.0.1", prefix: Sequence[str] = ()
     ) -> None:
         """Start server `name` and wait until it accepts connections; its log is `NAME/log`."""
-        options = f"-p {port} -k {self.base} -c listen_addresses={listen}"
+        # a socket directory per server: two servers on one port in two namespaces share
+        # the file system, and so would share (and fight over) one socket file
+        sockets = self.base / f"{name}-sockets"
+        sockets.mkdir(exist_ok=True)
+        postgres = pwd.getpwnam("postgres")
+        os.chown(sockets, postgres.pw_uid, postgres.pw_gid)
+        options = f"-p {port} -k {sockets} -c listen_addresses={listen}"
         data = self.base / name
         self.pg("pg_ctl", "-D", str(data), "-l", str(data / "log"), "-w", "-o", options, "start",
                 prefix=prefix)  # fmt: skip
