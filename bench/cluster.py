@@ -110,6 +110,10 @@ class Topology:
     #: role → API key (`pricebook demo keys`)
     keys: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        #: the processes this object started (not saved: a later `down` finds them by id)
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+
     # -- names and addresses ------------------------------------------------------------------
 
     def ns(self, host: str) -> str:
@@ -265,6 +269,7 @@ class Topology:
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         self.node_pids[node] = process.pid
+        self._processes[process.pid] = process
         if wait:
             _wait_healthy(f"{self.node_url(node)}/health", self.log(node))
 
@@ -272,10 +277,7 @@ class Topology:
         """SIGKILL the node's whole process group: its server and workers die as in a crash."""
         pid = self.node_pids.pop(node, 0)
         if pid:
-            with suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            with suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            self._kill(pid)
 
     def haproxy_config(self, nodes: list[str]) -> str:
         servers = "\n".join(f"    server {n} {self.addr(n)}:{API_PORT} check" for n in nodes)
@@ -290,15 +292,21 @@ class Topology:
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
         self.lb_pid, self.lb_nodes = process.pid, nodes
+        self._processes[process.pid] = process
         _wait_healthy(f"{self.lb_url}/health", self.log("haproxy"))
 
     def stop_lb(self) -> None:
         if self.lb_pid:
-            with suppress(ProcessLookupError):
-                os.killpg(self.lb_pid, signal.SIGKILL)
-            with suppress(ChildProcessError):
-                os.waitpid(self.lb_pid, 0)
+            self._kill(self.lb_pid)
             self.lb_pid = 0
+
+    def _kill(self, pid: int) -> None:
+        """SIGKILL a process group we started and reap its leader (when it is our child)."""
+        with suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        process = self._processes.pop(pid, None)
+        if process is not None:
+            process.wait(timeout=10)
 
     # -- state for the command line ------------------------------------------------------------
 
