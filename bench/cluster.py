@@ -409,7 +409,7 @@ async def _drive(url: str, key: str, kind: str, seconds: float, clients: int) ->
     errors = 0
     stop = time.monotonic() + seconds
     headers = {"X-API-Key": key}
-    params = {"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE}
+    params: dict[str, str | int] = {"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE}
 
     async def client(index: int) -> None:
         nonlocal errors

@@ -203,7 +203,7 @@ class Stream:
         await asyncio.gather(*self._tasks)
 
     async def _client(self) -> None:
-        params = {"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE}
+        params: dict[str, str | int] = {"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE}
         async with httpx.AsyncClient(
             base_url=self.t.lb_url, headers={"X-API-Key": self.t.keys[TOOL]}, timeout=6
         ) as http:
