@@ -460,7 +460,22 @@ def bench(seconds: float, clients: int) -> list[dict[str, Any]]:
                         f"errors {figures['errors']:.0f}",
                         flush=True,
                     )
+    _print_ratios(rows)
     return rows
+
+
+def _print_ratios(rows: list[dict[str, Any]]) -> None:
+    """The figures that mean something on one machine: the namespaces share its cores, so a
+    second node adds processes, not CPUs. Ratios of req/s between the cases of one run."""
+    rps = {(r["kind"], r["nodes"], r["replica"]): r["rps"] for r in rows}
+    for kind in ("resolve", "validate"):
+        for replica in (False, True):
+            one, two = rps[(kind, 1, replica)], rps[(kind, 2, replica)]
+            label = "with" if replica else "without"
+            print(f"{kind:<9} 2 nodes / 1 node, {label} the replica: {two / one:.2f}")
+        for nodes in (1, 2):
+            ratio = rps[(kind, nodes, True)] / rps[(kind, nodes, False)]
+            print(f"{kind:<9} with / without the replica, {nodes} node(s): {ratio:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
