@@ -224,6 +224,11 @@ class Topology:
         servers.pg("createdb", "-h", self.addr("primary"), "-p", str(PG_PORT), "-U", "postgres",
                    "pricebook")  # fmt: skip
 
+    def partition(self, host: str, cut: bool) -> None:
+        """Cut (or restore) a host's only link: its bridge-side veth down, so packets to and
+        from it vanish as on a failed network, rather than being refused."""
+        _ip("link", "set", self.veth(host), "down" if cut else "up")
+
     def start_postgres(self, name: str) -> None:
         self.servers.start(name, PG_PORT, listen=self.addr(name), prefix=self.exec_in(name))
 

@@ -186,6 +186,8 @@ class Stream:
 
     t: Topology
     clients: int = 4
+    #: seconds a client waits for an answer
+    timeout: float = 6.0
     started: float = field(default_factory=time.monotonic)
     answers: list[tuple[float, int | str, str]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -205,7 +207,7 @@ class Stream:
     async def _client(self) -> None:
         params: dict[str, str | int] = {"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE}
         async with httpx.AsyncClient(
-            base_url=self.t.lb_url, headers={"X-API-Key": self.t.keys[TOOL]}, timeout=6
+            base_url=self.t.lb_url, headers={"X-API-Key": self.t.keys[TOOL]}, timeout=self.timeout
         ) as http:
             while not self._stop.is_set():
                 try:
@@ -267,14 +269,14 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped(
         stopped_at = stream.now()
         await asyncio.to_thread(t.stop_postgres, "replica", "immediate")
         for node in ("api1", "api2"):
-            replica = await _replica_state(t, node, "down", within=10)
+            replica = await _replica_state(t, node, ("down",), within=10)
             assert replica["state"] == "down"
         await asyncio.sleep(2.0)  # reads on the primary alone for a while
         restarted_at = stream.now()
         during = stream.between(stopped_at, restarted_at)
         await asyncio.to_thread(t.start_postgres, "replica")
         for node in ("api1", "api2"):
-            await _replica_state(t, node, "in_use", within=15)
+            await _replica_state(t, node, ("in_use",), within=15)
         await asyncio.sleep(0.5)
 
     assert _bad(stream.between(0)) == []
@@ -284,13 +286,48 @@ async def test_reads_fall_back_to_the_primary_while_the_replica_is_stopped(
     assert {s for s, _ in stream.between(restarted_at)} == {200}
 
 
-async def _replica_state(t: Topology, node: str, state: str, within: float) -> dict[str, Any]:
+async def test_a_partitioned_replica_is_dropped_and_taken_back_when_its_link_returns(
+    topology: Topology,
+) -> None:
+    """The replica's link cut (its veth down: packets vanish, nothing is refused), then back."""
+    t = topology
+    # a read in flight on the replica when its link goes waits for the statement timeout
+    # (PRICEBOOK_DB_STATEMENT_TIMEOUT, 5 s) before it is run again on the primary: ~7 s in
+    # all, measured. The client waits as long as HAProxy would (`timeout server 10s`).
+    async with Stream(t, timeout=10.0) as stream:
+        await asyncio.sleep(0.5)
+        cut_at = stream.now()
+        await asyncio.to_thread(t.partition, "replica", True)
+        try:
+            for node in ("api1", "api2"):
+                replica = await _replica_state(t, node, ("down", "lagging"), within=10)
+            # past the reads that were in flight at the cut, the primary alone for a while
+            await asyncio.sleep(max(0.0, cut_at + 10 - stream.now()))
+            healed_at = stream.now()
+        finally:
+            await asyncio.to_thread(t.partition, "replica", False)
+        for node in ("api1", "api2"):
+            await _replica_state(t, node, ("in_use",), within=15)
+        await asyncio.sleep(0.5)
+
+    assert replica["state"] in ("down", "lagging")
+    # answers stay 2xx or 503 within the timeout; once the replica is out of use the primary
+    # serves every read
+    assert _bad(stream.between(0)) == []
+    settled = stream.between(cut_at + 7, healed_at)
+    assert len(settled) > 10 and {s for s, _ in settled} == {200}, settled[:10]
+    assert {s for s, _ in stream.between(healed_at + 1)} == {200}
+
+
+async def _replica_state(
+    t: Topology, node: str, states: tuple[str, ...], within: float
+) -> dict[str, Any]:
     deadline = time.monotonic() + within
     async with httpx.AsyncClient(timeout=3) as http:
         while True:
             health = (await http.get(f"{t.node_url(node)}/health")).json()
             replica: dict[str, Any] = health["replicas"][0]
-            if replica["state"] == state:
+            if replica["state"] in states:
                 return replica
             assert time.monotonic() < deadline, (node, health)
             await asyncio.sleep(0.1)
