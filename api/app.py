@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from litestar import Litestar, Response, Router, get
@@ -83,6 +84,8 @@ class Health(msgspec.Struct, omit_defaults=True):
     #: the read replicas (PRICEBOOK_DATABASE_REPLICA_URLS), when there are any; one that is
     #: not in use leaves the status ok: the primary serves its reads
     replicas: list[ReplicaHealth] = []
+    #: this node's name (PRICEBOOK_NODE_NAME), when it has one
+    node: str = ""
 
 
 @get(
@@ -106,11 +109,16 @@ async def health(state: State) -> Response[Health]:
     except Exception as exc:  # any failure to reach it is "unreachable" to a health check
         log.warning("health: database unreachable: %s: %s", type(exc).__name__, exc)
         return Response(
-            Health(status="unavailable", database="unreachable", replicas=replicas),
+            Health(
+                status="unavailable",
+                database="unreachable",
+                replicas=replicas,
+                node=settings.node_name,
+            ),
             status_code=503,
             headers={"Retry-After": RETRY_AFTER},
         )
-    return Response(Health(status="ok", database="ok", replicas=replicas))
+    return Response(Health(status="ok", database="ok", replicas=replicas, node=settings.node_name))
 
 
 async def allow_every_method(message: Message, scope: Scope) -> None:
@@ -131,6 +139,22 @@ async def allow_every_method(message: Message, scope: Scope) -> None:
     }
     if methods:
         headers["Allow"] = ", ".join(sorted(methods))
+
+
+NODE_HEADER = "X-Pricebook-Node"
+
+
+def node_header(name: str) -> Any:
+    """A `before_send` hook naming this node on every answer (errors and the UI included):
+    behind a load balancer the answer alone must say which node gave it, since every node
+    serves the same data and nothing else tells them apart."""
+    value = name.encode("latin-1", "replace").decode("latin-1")
+
+    async def name_the_node(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            MutableScopeHeaders.from_message(message)[NODE_HEADER] = value
+
+    return name_the_node
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -249,7 +273,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             NotFoundException: routing_error,
             MethodNotAllowedException: routing_error,
         },
-        before_send=[security_headers, allow_every_method],
+        before_send=[
+            security_headers,
+            allow_every_method,
+            *([node_header(settings.node_name)] if settings.node_name else []),
+        ],
         state=State(
             {
                 "settings": settings,

@@ -89,6 +89,10 @@ class Settings:
     #: After a write, the same API key reads from the primary for this many seconds. At least
     #: `replica_max_lag_seconds`: past that bound every replica in use holds the write.
     read_your_writes_seconds: float = 5.0
+    #: This API node's name, sent back as `X-Pricebook-Node` on every answer and in /health,
+    #: so an operator (and the cluster test) can tell which node behind a load balancer
+    #: answered. Empty: no header.
+    node_name: str = ""
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -122,6 +126,7 @@ class Settings:
             sources_dir=env.get("PRICEBOOK_SOURCES_DIR") or None,
             header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
+            node_name=env.get("PRICEBOOK_NODE_NAME", "").strip(),
             **_replicas(env),
         )
 

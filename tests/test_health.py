@@ -18,6 +18,26 @@ async def test_health_reports_the_database(settings):
     assert response.json() == {"status": "ok", "database": "ok"}
 
 
+async def test_a_named_node_says_its_name_on_every_answer(tmp_path):
+    """Behind a load balancer the answer alone tells which node gave it."""
+    named = Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}", node_name="api-7")
+    async with AsyncTestClient(create_app(named)) as client:
+        health = await client.get("/health")
+        refused = await client.get("/api/v1/parts")  # no key: 401, still named
+        missing = await client.get("/no-such-page")
+    assert health.json()["node"] == "api-7"
+    assert [r.headers.get("x-pricebook-node") for r in (health, refused, missing)] == ["api-7"] * 3
+    assert refused.status_code == 401
+    assert Settings.from_env({"PRICEBOOK_NODE_NAME": " api-7 "}).node_name == "api-7"
+
+
+async def test_an_unnamed_node_sends_no_node_header(tmp_path):
+    unnamed = Settings(database_url=f"sqlite:///{tmp_path / 'n.db'}")
+    async with AsyncTestClient(create_app(unnamed)) as client:
+        health = await client.get("/health")
+    assert "x-pricebook-node" not in health.headers and "node" not in health.json()
+
+
 async def test_health_says_when_the_database_is_unreachable():
     unreachable = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", pool_timeout=1)
     async with AsyncTestClient(create_app(unreachable)) as client:

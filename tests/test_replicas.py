@@ -7,19 +7,12 @@ goes where, read-your-writes, the lag bound, and a replica that stops, comes bac
 from __future__ import annotations
 
 import asyncio
-import glob
-import os
-import pwd
 import re
-import shutil
-import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,11 +20,13 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import create_engine, event, select, text
 
 from api.app import create_app
+from bench.pgservers import PgServers, missing
 from pricebook import estimates, migrate
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
 from tests.conftest import IN_CI
+from tests.net import free_port
 from tests.test_api_base import seed
 from tests.test_estimates import CONFIG
 
@@ -39,33 +34,9 @@ MAX_LAG = 2.0  # seconds: checks every 0.4 s
 STAFF, TOOL = "pricing_staff", "estimate_tool"
 
 
-def _binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_basebackup"))
-    return Path(found[-1]).parent if found else None
-
-
-def _missing() -> str | None:
-    if _binaries() is None:
-        return "PostgreSQL server binaries (/usr/lib/postgresql/*/bin) are not installed"
-    if shutil.which("runuser") is None or os.geteuid() != 0:
-        return "initdb must run as the postgres OS user: needs root and runuser"
-    try:
-        pwd.getpwnam("postgres")
-    except KeyError:
-        return "there is no postgres OS user"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Cluster:
-    bin: Path
-    base: Path
+    servers: PgServers
     primary_port: int
     replica_port: int
     #: an API key per role; the test part (VW1-0001) and model (VW-LAVIDA-2023)
@@ -85,18 +56,13 @@ class Cluster:
         return self.url(self.replica_port)
 
     def pg(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["runuser", "-u", "postgres", "--", str(self.bin / args[0]), *args[1:]],
-            check=check, capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        return self.servers.pg(*args, check=check)
 
     def start(self, name: str, port: int) -> None:
-        options = f"-p {port} -k {self.base} -c listen_addresses=127.0.0.1"
-        data = self.base / name
-        self.pg("pg_ctl", "-D", str(data), "-l", str(data / "log"), "-w", "-o", options, "start")
+        self.servers.start(name, port)
 
     def stop(self, name: str, mode: str = "fast") -> None:
-        self.pg("pg_ctl", "-D", str(self.base / name), "-m", mode, "-w", "stop", check=False)
+        self.servers.stop(name, mode)
 
     def sql(self, port: int, statement: str) -> Any:
         engine = create_engine(
@@ -113,22 +79,15 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """A primary with the schema and the test catalogue, and its streaming replica."""
-    missing = _missing()
-    if missing:
+    reason = missing()
+    if reason:
         if IN_CI:
-            pytest.fail(f"CI=true: the read-replica tests must run, but {missing}")
-        pytest.skip(missing)
-    bin_dir = _binaries()
-    assert bin_dir is not None
-    base = Path(tempfile.mkdtemp(prefix="pricebook-replicas-"))
-    postgres = pwd.getpwnam("postgres")
-    os.chown(base, postgres.pw_uid, postgres.pw_gid)
-    c = Cluster(bin_dir, base, _free_port(), _free_port())
+            pytest.fail(f"CI=true: the read-replica tests must run, but {reason}")
+        pytest.skip(reason)
+    servers = PgServers.make("pricebook-replicas-")
+    c = Cluster(servers, free_port(), free_port())
     try:
-        c.pg("initdb", "-D", str(base / "primary"), "-A", "trust", "-U", "postgres",
-             "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
-        with open(base / "primary" / "postgresql.conf", "a") as conf:
-            conf.write("fsync = off\nfull_page_writes = off\nwal_level = replica\n")
+        servers.init_primary("primary")
         c.start("primary", c.primary_port)
         c.pg("createdb", "-h", "127.0.0.1", "-p", str(c.primary_port), "-U", "postgres",
              "pricebook")  # fmt: skip
@@ -150,14 +109,13 @@ def cluster() -> Iterator[Cluster]:
                 )
         finally:
             engine.dispose()
-        c.pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(c.primary_port), "-U", "postgres",
-             "-D", str(base / "replica"), "-R", "-X", "stream", "-c", "fast", "--no-sync")  # fmt: skip
+        servers.base_backup("replica", "127.0.0.1", c.primary_port)
         c.start("replica", c.replica_port)
         yield c
     finally:
         c.stop("replica", "immediate")
         c.stop("primary", "immediate")
-        shutil.rmtree(base, ignore_errors=True)
+        servers.remove()
 
 
 @dataclass
