@@ -296,8 +296,13 @@ class ApiKey(Struct):
     revoked_at: dt.datetime | None
 
 
+VISIBLE_NAME = r"^[^\x00]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff][^\x00]*$"
+
+
 class NewKey(Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*\S[^\x00]*$")]
+    # one visible character at least, spelled out: `\S` means other characters to Python's re
+    # (msgspec) than to the JSON Schema clients and fuzzers read (ECMA-262: \x1c-\x1f, \x85)
+    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=VISIBLE_NAME)]
     role: Literal["estimate_tool", "reviewer", "pricing_staff", "admin"]
 
 

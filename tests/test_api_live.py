@@ -281,10 +281,14 @@ RULES_422: dict[str, str] = {
     "POST /api/v1/feedback/{item_id}/accept": "an item without an observed price needs `amount`",
     "POST /api/v1/imports/{kind}": "applying needs a reason; rows that break the kind's rules",
     "POST /api/v1/labor-rates/versions": "a branch or labor kind the catalogue does not have",
+    "POST /api/v1/market/unmatched/{observation_id}/confirm": "a part code the catalogue does "
+    "not have, a listing without a suggestion, or a part on the other side of the title's",
+    "POST /api/v1/market/unmatched/{observation_id}/reject": "a listing without a suggestion",
     "POST /api/v1/match": "a brand the catalogue does not have",
     "POST /api/v1/match/confirmations": "a name of nothing but spaces or punctuation",
     "POST /api/v1/prices/versions": "a region, branch or price type that names nothing",
     "POST /api/v1/standard-hours/versions": "hours above 0 with at most two decimals; a labor kind",
+    "PUT /api/v1/price-type-words/{word}": "a price type the catalogue does not have",
 }
 #: operations left out, and why
 LEFT_OUT = {
