@@ -11,7 +11,7 @@ errors are Chinese, beside the field and at the top of the form the browser scro
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -366,6 +366,22 @@ RATE_EDIT = ("rate", "valid_from", "valid_to", "reason", "etag")
 END_FIELDS = ("version", "valid_to", "reason", "etag")
 
 
+def _create_once(
+    versions: Callable[[], Sequence[Any]],
+    write: Callable[[], labor.LaborWrite],
+    exists: Callable[[Any], KeyExists],
+) -> labor.LaborWrite:
+    """A create form's write: refused with a link to the key's page (`exists` of its latest
+    version) when the key has versions — also when another save created it while this one
+    waited for the key's lock (the write expects the empty key's ETag)."""
+    if found := versions():
+        raise exists(found[-1])
+    try:
+        return write()
+    except StaleVersion:
+        raise exists(versions()[-1]) from None
+
+
 def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.LaborWrite:
     kind = _choice(values["kind"], LABOR_KINDS, "kind", "工种")
     tier = _choice(values["shop_tier"], TIER_NAMES, "shop_tier", "修理厂级别")
@@ -379,18 +395,9 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
         session, branch=values["branch"], labor_kind=kind, shop_tier=tier, vehicle_class=vclass
     )
 
-    def exists() -> KeyExists:
-        latest = labor.labor_rate_versions(session, key).versions[-1]
-        return KeyExists(
-            "该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
-            field="branch",
-            url=f"/labor-rates/{latest.id}",
-        )
-
-    if labor.labor_rate_versions(session, key).versions:
-        raise exists()
-    try:  # the key must still have no versions when the write holds its lock
-        return labor.write_labor_rate(
+    return _create_once(
+        lambda: labor.labor_rate_versions(session, key).versions,
+        lambda: labor.write_labor_rate(
             session,
             key,
             rate=rate,
@@ -399,9 +406,13 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
             actor=actor,
             reason=values["reason"],
             expected_etag=prices.EMPTY_ETAG,
-        )
-    except StaleVersion:  # someone created it meanwhile
-        raise exists() from None
+        ),
+        lambda latest: KeyExists(
+            "该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
+            field="branch",
+            url=f"/labor-rates/{latest.id}",
+        ),
+    )
 
 
 def _supersede_rate(
@@ -659,18 +670,9 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
     kind, hours, valid_from, valid_to = _hours_values(values)
     key = labor.hours_key(session, part_id=part_id, operation=operation, vehicle_class=vclass)
 
-    def exists() -> KeyExists:
-        latest = labor.hours_versions(session, key).versions[-1]
-        return KeyExists(
-            "该配件、作业和车辆级别已有标准工时：请在它的页面上修改",
-            field="part",
-            url=f"/standard-hours/{latest.id}",
-        )
-
-    if labor.hours_versions(session, key).versions:
-        raise exists()
-    try:  # the key must still have no versions when the write holds its lock
-        return labor.write_standard_hours(
+    return _create_once(
+        lambda: labor.hours_versions(session, key).versions,
+        lambda: labor.write_standard_hours(
             session,
             key,
             labor_kind=kind,
@@ -680,9 +682,13 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
             actor=actor,
             reason=values["reason"],
             expected_etag=prices.EMPTY_ETAG,
-        )
-    except StaleVersion:  # someone created it meanwhile
-        raise exists() from None
+        ),
+        lambda latest: KeyExists(
+            "该配件、作业和车辆级别已有标准工时：请在它的页面上修改",
+            field="part",
+            url=f"/standard-hours/{latest.id}",
+        ),
+    )
 
 
 def _supersede_hours(
