@@ -729,4 +729,8 @@ def test_the_registries_agree_on_each_code_and_every_code_has_a_worked_example()
     missing = [code for code in r.CODES if f'"{code}"' not in this_file]
     assert not missing, missing
     assert r.CODES[0] == "CUSTOM_PART" and "UNCHECKED" in r.CODES
-    assert {"NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM"} == r._EXCLUDING
+    assert {
+        "NON_STANDARD_EQUIPMENT_NOT_COVERED",
+        "PART_NOT_FITTED",
+        "REPEAT_CLAIM",
+    } == r.EXCLUDING_LABOR
