@@ -24,7 +24,7 @@ cannot.
 
 **Caches.** What a process keeps is keyed on a generation read from the same database, in the
 same snapshot, as the data it was loaded from: validation's reference memo is kept per database
-URL (`pricebook.estimates._REFERENCES`), so a replica's memo holds the replica's generation and
+URL (`pricebook.estimates.memo._REFERENCES`), so a replica's memo holds the replica's generation and
 data, never older than the replica and so within the bound; caches filled from the primary
 (the matching index, the price types and branch trees of resolves) stay on the primary and
 are never older than it; API keys are looked up on the primary at every request.

@@ -21,14 +21,14 @@ from sqlalchemy import create_engine, event, select, text
 
 from api.app import create_app
 from bench.pgservers import PgServers, missing
-from pricebook import estimates, migrate
+from pricebook import migrate, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
+from tests.api_client import seed
 from tests.conftest import IN_CI
+from tests.estimate_data import CONFIG
 from tests.net import free_port
-from tests.test_api_base import seed
-from tests.test_estimates import CONFIG
 
 MAX_LAG = 2.0  # seconds: checks every 0.4 s
 STAFF, TOOL = "pricing_staff", "estimate_tool"
@@ -101,7 +101,7 @@ def cluster() -> Iterator[Cluster]:
         engine = make_engine(settings)
         try:
             with transaction(engine) as session:
-                estimates.import_review_config(session, CONFIG, actor="test", reason="test")
+                review_config.import_review_config(session, CONFIG, actor="test", reason="test")
             with transaction(engine) as session:
                 c.part = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
                 c.model = session.scalar(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -375,28 +376,10 @@ def rule_assembly(check: PartCheck) -> Proposal | None:
     chosen, by_name = comps, False
     if named is not None and named.components and not (named.unknown or named.not_components):
         chosen, by_name = named.components, True
-    priced: list[dict[str, Any]] = []
-    total = ZERO
-    for c in chosen:
-        info = refs.parts.get(c.part_id)
-        if info is None:
-            return None
-        res = component_reference(info, ctx.claimed_type or ctx.cap_type, estimate, refs)
-        if res.winner is None:
-            return None  # not sold separately: the assembly is justified
-        amount = round_yuan(res.winner.amount * c.quantity)
-        total += amount
-        priced.append(
-            {
-                "part_id": info.id,
-                "code": info.code,
-                "name": info.name,
-                "quantity": c.quantity,
-                "unit_price": res.winner.amount,
-                "amount": amount,
-                "reference": price_reference(res),
-            }
-        )
+    found = _priced_components(chosen, ctx, estimate, refs)
+    if found is None:
+        return None  # a component not sold separately: the assembly is justified
+    priced, total = found
     allowed = round_yuan(total * ctx.line.quantity)
     listing = "；".join(f"{p['name']}×{p['quantity']} {yuan(p['amount'])}" for p in priced)
     listing_en = "; ".join(f"{p['name']} ×{p['quantity']} {yuan(p['amount'])}" for p in priced)
@@ -438,6 +421,36 @@ def rule_assembly(check: PartCheck) -> Proposal | None:
         allowed=allowed,
         details=details,
     )
+
+
+def _priced_components(
+    chosen: Sequence[Component], ctx: PartContext, estimate: Estimate, refs: Refs
+) -> tuple[list[dict[str, Any]], Decimal] | None:
+    """Each component with its reference price × its quantity in the assembly, and their
+    total; None when one has no reference (or is not in the catalogue)."""
+    priced: list[dict[str, Any]] = []
+    total = ZERO
+    for c in chosen:
+        info = refs.parts.get(c.part_id)
+        if info is None:
+            return None
+        res = component_reference(info, ctx.claimed_type or ctx.cap_type, estimate, refs)
+        if res.winner is None:
+            return None
+        amount = round_yuan(res.winner.amount * c.quantity)
+        total += amount
+        priced.append(
+            {
+                "part_id": info.id,
+                "code": info.code,
+                "name": info.name,
+                "quantity": c.quantity,
+                "unit_price": res.winner.amount,
+                "amount": amount,
+                "reference": price_reference(res),
+            }
+        )
+    return priced, total
 
 
 def component_reference(
