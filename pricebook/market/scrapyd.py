@@ -209,7 +209,7 @@ def run_scrapyd_crawl(
     base_url: str | None = None,
     extra_settings: list[str] | None = None,
     timeout: float | None = None,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = 0.5,
     out: TextIO,
     sleep: Callable[[float], None] = time.sleep,
 ) -> CrawlReport:

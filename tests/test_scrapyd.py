@@ -1,0 +1,152 @@
+"""Crawls on Scrapyd, end to end: a real Scrapyd on 127.0.0.1 (configured from
+deploy/scrapyd/scrapyd.conf) in a temp directory, the project deployed to it with
+``pricebook scrapyd deploy``, the fixture market's JSON source crawled as a Scrapyd job, and the
+run recorded in the market runs table as ``pricebook crawl`` records it. Skipped only when
+scrapyd is not installed (it is in the dev extras).
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pricebook.db import transaction
+from pricebook.market.scrapyd import PROJECT, ScrapydClient, ScrapydError
+from pricebook.models import MarketObservation, MarketRun, Part
+from pricebook.settings import Settings
+from tests.market_site.server import SOURCES_DIR, MarketSite
+from tests.net import free_port
+from tests.test_crawl import FAST, REPO, pricebook
+from tests.test_market import load_market_catalog
+
+pytest.importorskip("scrapyd", reason="scrapyd is not installed (pip install -e '.[dev]')")
+
+PASSWORD = "test-only-password"
+
+
+def _wait_until_up(client: ScrapydClient, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"scrapyd exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            client.call("daemonstatus.json")
+            return
+        except ScrapydError:
+            time.sleep(0.1)
+    pytest.fail(f"scrapyd did not answer within 30 s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A Scrapyd started with the repository's configuration (port, directories and poll
+    interval changed for the test), its crawls pointed at the test database and the fixture
+    sources; the URL carries its credentials."""
+    home = tmp_path / "scrapyd"
+    home.mkdir()
+    config = configparser.ConfigParser()
+    config.read(REPO / "deploy" / "scrapyd" / "scrapyd.conf")
+    port = free_port()
+    config["scrapyd"].update(
+        http_port=str(port), poll_interval="0.2", logs_dir=str(home / "logs"),
+        eggs_dir=str(home / "eggs"), dbs_dir=str(home / "dbs"),
+    )  # fmt: skip
+    with (home / "scrapyd.conf").open("w") as f:
+        config.write(f)
+    env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
+    env.update(
+        PRICEBOOK_DATABASE_URL=settings.database_url, PRICEBOOK_SOURCES_DIR=str(SOURCES_DIR),
+        SCRAPYD_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    log = home / "scrapyd.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapyd"], cwd=home, env=env, stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://{config['scrapyd']['username']}:{PASSWORD}@127.0.0.1:{port}"
+    try:
+        _wait_until_up(ScrapydClient(url), proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# PostgreSQL alone: the production database, and each backend's run costs about 30 s of
+# process starts (Scrapyd, its spider listing, two crawls); the recording code is the same
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, engine, scrapyd_url):
+    load_market_catalog(engine)
+    deployed = pricebook(
+        "scrapyd", "deploy", scrapyd_url, "--version", "7", database_url=settings.database_url
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    assert deployed.stdout.strip().endswith(f"deployed {PROJECT} version 7 to "
+                                            f"{ScrapydClient(scrapyd_url).address}: 2 spiders")  # fmt: skip
+    assert PASSWORD not in deployed.stdout
+    with MarketSite() as site:
+        crawl = pricebook(
+            "crawl", "--scrapyd", scrapyd_url, "c_api", "--sources-dir", str(SOURCES_DIR),
+            "--base-url", site.base_url, "--who", "ops", *FAST,
+            database_url=settings.database_url, merged=True,
+        )  # fmt: skip
+        assert crawl.returncode == 0, crawl.stdout
+        assert "crawling fixture_c_api (run 1, spider api_json, job " in crawl.stdout
+        assert "fixture_c_api (run 1): finished (finished)" in crawl.stdout
+        assert "pages 3, items 8: matched 5, unmatched 3; new observations 8" in crawl.stdout
+        assert "drift: " in crawl.stdout
+        # a job scheduled straight through the API (cron, curl) records a run of its own;
+        # one page where the source gave three is suspicious, as it is for a local crawl
+        client = ScrapydClient(scrapyd_url)
+        settings_args = [FAST[i + 1] for i in range(0, len(FAST), 2)]
+        job = client.schedule(
+            "api_json", {"source": "c_api", "base_url": site.base_url, "max_pages": "1"},
+            settings_args,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while client.state(job) != "finished" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.state(job) == "finished"
+    with transaction(engine) as session:
+        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+        observed = session.execute(
+            select(MarketObservation.raw_name, Part.code, MarketObservation.amount_fen,
+                   MarketObservation.match_reason, MarketObservation.run_id)
+            .join(Part, Part.id == MarketObservation.part_id)
+            .where(MarketObservation.source == "fixture_c_api")
+        ).all()  # fmt: skip
+        total = len(session.scalars(select(MarketObservation.id)).all())
+    assert [(r.id, r.source, r.spider, r.status, r.created_by) for r in runs] == [
+        (1, "fixture_c_api", "api_json", "finished", "ops"),
+        (2, "fixture_c_api", "api_json", "suspicious", f"scrapyd:{job}"),
+    ]
+    first, second = runs[0].stats, runs[1].stats
+    assert runs[0].finished_at is not None and runs[1].finished_at is not None
+    assert (first["pages"], first["items"], first["matched"], first["unmatched"]) == (3, 8, 5, 3)
+    assert (first["new"], first["errors"], first["suspicious"]) == (8, 0, [])
+    assert first["dropped"] == {"missing_name": 1, "missing_price": 1}
+    assert second["pages"] == 1
+    assert (
+        second["suspicious"][0] == "pages 1: below half the median 3 of the last 1 finished run(s)"
+    )
+    assert total == 8  # the second run saw listings the first had stored
+    assert {(name, code, fen, reason) for name, code, fen, reason, run in observed if run == 1} >= {
+        ("水箱", "TY1-0001", 98000, "oe_exact"),
+        ("前杠", "GF7-0001", 108000, "oe_exact"),
+        ("机油 4L", "OIL-0001", 32900, "alias_exact"),
+    }
