@@ -37,7 +37,7 @@ from pricebook.market.crawl import (
     start_run,
 )
 
-#: Scrapyd's name for the project (``scrapy.cfg``'s ``[deploy] project``).
+#: The project's name on Scrapyd (``project=`` of its JSON API).
 PROJECT = "pricebook"
 #: The Scrapy settings module the deployed crawls run with.
 EGG_SETTINGS = "scrapers.scrapyd_settings"
