@@ -8,10 +8,12 @@ scrapyd is not installed (it is in the dev extras).
 from __future__ import annotations
 
 import configparser
+import io
 import os
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,15 +21,14 @@ import pytest
 from sqlalchemy import select
 
 from pricebook.db import transaction
-from pricebook.market.scrapyd import PROJECT, ScrapydClient, ScrapydError
+from pricebook.errors import InvalidInput
+from pricebook.market.scrapyd import PROJECT, ScrapydClient, ScrapydError, build_egg
 from pricebook.models import MarketObservation, MarketRun, Part
 from pricebook.settings import Settings
 from tests.market_site.server import SOURCES_DIR, MarketSite
 from tests.net import free_port
 from tests.test_crawl import FAST, REPO, pricebook
 from tests.test_market import load_market_catalog
-
-pytest.importorskip("scrapyd", reason="scrapyd is not installed (pip install -e '.[dev]')")
 
 PASSWORD = "test-only-password"
 
@@ -50,6 +51,7 @@ def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """A Scrapyd started with the repository's configuration (port, directories and poll
     interval changed for the test), its crawls pointed at the test database and the fixture
     sources; the URL carries its credentials."""
+    pytest.importorskip("scrapyd", reason="scrapyd is not installed (pip install -e '.[dev]')")
     home = tmp_path / "scrapyd"
     home.mkdir()
     config = configparser.ConfigParser()
@@ -90,7 +92,9 @@ def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, engine, scrapyd_url):
+def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(
+    settings, engine, scrapyd_url, tmp_path
+):
     load_market_catalog(engine)
     deployed = pricebook(
         "scrapyd", "deploy", scrapyd_url, "--version", "7", database_url=settings.database_url
@@ -118,12 +122,28 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
             "api_json", {"source": "c_api", "base_url": site.base_url, "max_pages": "1"},
             settings_args,
         )  # fmt: skip
+        # meanwhile: a source the Scrapyd host does not have ends its job before any spider
+        # opens; the waiting command marks its run failed, with the job's log
+        local = tmp_path / "local_sources"
+        local.mkdir()
+        text = (SOURCES_DIR / "c_api.toml").read_text("utf-8")
+        (local / "ghost.toml").write_text(text.replace("fixture_c_api", "fixture_ghost"))
+        ghost = pricebook(
+            "crawl", "--scrapyd", scrapyd_url, "ghost", "--sources-dir", str(local),
+            "--base-url", site.base_url, "--no-drift", database_url=settings.database_url,
+        )  # fmt: skip
+        assert ghost.returncode == 1
+        assert "fixture_ghost (run " in ghost.stdout and "): failed" in ghost.stdout
+        assert "error: 1 of 1 crawl(s) failed" in ghost.stderr
         deadline = time.monotonic() + 60
         while client.state(job) != "finished" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.state(job) == "finished"
     with transaction(engine) as session:
-        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+        (failed,) = session.scalars(select(MarketRun).where(MarketRun.source == "fixture_ghost"))
+        runs = session.scalars(
+            select(MarketRun).where(MarketRun.source == "fixture_c_api").order_by(MarketRun.id)
+        ).all()
         observed = session.execute(
             select(MarketObservation.raw_name, Part.code, MarketObservation.amount_fen,
                    MarketObservation.match_reason, MarketObservation.run_id)
@@ -131,9 +151,16 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
             .where(MarketObservation.source == "fixture_c_api")
         ).all()  # fmt: skip
         total = len(session.scalars(select(MarketObservation.id)).all())
-    assert [(r.id, r.source, r.spider, r.status, r.created_by) for r in runs] == [
-        (1, "fixture_c_api", "api_json", "finished", "ops"),
-        (2, "fixture_c_api", "api_json", "suspicious", f"scrapyd:{job}"),
+    assert (failed.spider, failed.status, failed.finished_at is None) == (
+        "api_json",
+        "failed",
+        False,
+    )
+    assert failed.stats["log_tail"][0].endswith("without closing its run")
+    assert any("no source named 'ghost'" in line for line in failed.stats["log_tail"])
+    assert [(r.source, r.spider, r.status, r.created_by) for r in runs] == [
+        ("fixture_c_api", "api_json", "finished", "ops"),
+        ("fixture_c_api", "api_json", "suspicious", f"scrapyd:{job}"),
     ]
     first, second = runs[0].stats, runs[1].stats
     assert runs[0].finished_at is not None and runs[1].finished_at is not None
@@ -145,8 +172,38 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
         second["suspicious"][0] == "pages 1: below half the median 3 of the last 1 finished run(s)"
     )
     assert total == 8  # the second run saw listings the first had stored
-    assert {(name, code, fen, reason) for name, code, fen, reason, run in observed if run == 1} >= {
+    assert {
+        (name, code, fen, reason) for name, code, fen, reason, run in observed if run == runs[0].id
+    } >= {
         ("水箱", "TY1-0001", 98000, "oe_exact"),
         ("前杠", "GF7-0001", 108000, "oe_exact"),
         ("机油 4L", "OIL-0001", 32900, "alias_exact"),
     }
+
+
+def test_the_egg_holds_the_scrapers_and_names_the_scrapyd_settings():
+    egg = zipfile.ZipFile(io.BytesIO(build_egg(REPO, "3")))
+    names = set(egg.namelist())
+    assert {
+        "scrapers/settings.py", "scrapers/scrapyd_settings.py", "scrapers/spiders/api.py",
+        "scrapers/sources/example_qipeicheng.toml", "EGG-INFO/PKG-INFO",
+    } <= names  # fmt: skip
+    assert not [n for n in names if "__pycache__" in n or n.startswith("pricebook/")]
+    entry_points = egg.read("EGG-INFO/entry_points.txt").decode()
+    assert entry_points == "[scrapy]\nsettings = scrapers.scrapyd_settings\n"
+    assert "Version: 3\n" in egg.read("EGG-INFO/PKG-INFO").decode()
+
+
+def test_the_client_keeps_credentials_out_of_its_address(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc
+    with_auth = ScrapydClient("http://ops:s3cret@crawler.example:6800/")
+    assert with_auth.address == "http://crawler.example:6800"
+    assert with_auth.base_and_auth()[1] == "Basic b3BzOnMzY3JldA=="  # ops:s3cret
+    assert ScrapydClient("http://crawler.example:6800").base_and_auth()[1] is None
+    (tmp_path / ".netrc").write_text("machine crawler.example login ops password fromnetrc\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    assert ScrapydClient("http://crawler.example:6800").base_and_auth()[1] == (
+        "Basic b3BzOmZyb21uZXRyYw=="  # ops:fromnetrc
+    )
+    with pytest.raises(InvalidInput, match="give an http"):
+        ScrapydClient("crawler.example:6800").base_and_auth()

@@ -7,6 +7,10 @@ with ``PRICEBOOK_DATABASE_URL`` in its environment: its `CorePipeline` hands the
 crawl's progress lines (Scrapy's LogStats every few seconds, warnings, errors), reads the final
 stats file (`scrapers.extensions.StatsFileExtension`) and stores the report on the run.
 
+A crawl that Scrapyd runs has no such parent: it closes its own run with `record_crawl`
+(`scrapers.extensions.RunRecordExtension`), the same report, status rule and assessment
+(`pricebook.market.scrapyd` schedules and waits for it).
+
 `run_crawls` runs several such crawls at once (``pricebook crawl --jobs N``): threads, each
 waiting on its crawl's subprocess. Crawls that would share rows or a site never overlap (see
 `crawl_groups`); a crawl's output lines are written whole (`say`, `output_lock`).

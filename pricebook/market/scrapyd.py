@@ -16,7 +16,6 @@ import json
 import netrc
 import time
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -79,9 +78,9 @@ class ScrapydClient:
     @property
     def address(self) -> str:
         """The URL without its credentials (for messages)."""
-        return self._base_and_auth()[0]
+        return self.base_and_auth()[0]
 
-    def _base_and_auth(self) -> tuple[str, str | None]:
+    def base_and_auth(self) -> tuple[str, str | None]:
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise InvalidInput(f"--scrapyd {self.url!r}: give an http(s)://HOST:PORT URL")
@@ -110,7 +109,7 @@ class ScrapydClient:
     ) -> dict[str, Any]:
         """GET (``query``) or POST (``form``, ``files``) one endpoint; its JSON answer, or
         `ScrapydError` when Scrapyd cannot be reached or answers ``status: error``."""
-        base, auth = self._base_and_auth()
+        base, auth = self.base_and_auth()
         url = f"{base}/{endpoint}" + (f"?{urlencode(query)}" if query else "")
         body, content_type = None, None
         if files is not None:
@@ -155,7 +154,7 @@ class ScrapydClient:
 
     def log_tail(self, spider: str, job: str, lines: int = 30) -> list[str]:
         """The job's last log lines (Scrapyd serves the logs under ``/logs/``), or why not."""
-        base, auth = self._base_and_auth()
+        base, auth = self.base_and_auth()
         request = Request(f"{base}/logs/{PROJECT}/{spider}/{job}.log")
         if auth:
             request.add_header("Authorization", auth)
@@ -211,7 +210,6 @@ def run_scrapyd_crawl(
     timeout: float | None = None,
     poll_seconds: float = 0.5,
     out: TextIO,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> CrawlReport:
     """Record a run, schedule its crawl on Scrapyd with the run's id, wait for the job to end
     and return the report the crawl stored on its run. A job that ends without closing its run
@@ -227,7 +225,7 @@ def run_scrapyd_crawl(
         say(out, f"crawling {target.name} (run {run_id}, spider {target.spider}, job {job})")
         state = client.state(job)
         while state in ("pending", "running"):
-            sleep(poll_seconds)
+            time.sleep(poll_seconds)
             state = client.state(job)
     except ScrapydError as exc:
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
