@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,14 @@ from sqlalchemy import select
 
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput
-from pricebook.market.scrapyd import PROJECT, ScrapydClient, ScrapydError, build_egg
+from pricebook.market.crawl import CrawlTarget, record_crawl, start_run
+from pricebook.market.scrapyd import (
+    PROJECT,
+    ScrapydClient,
+    ScrapydError,
+    build_egg,
+    run_scrapyd_crawl,
+)
 from pricebook.models import MarketObservation, MarketRun, Part
 from pricebook.settings import Settings
 from tests.market_site.server import SOURCES_DIR, MarketSite
@@ -92,9 +100,7 @@ def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(
-    settings, engine, scrapyd_url, tmp_path
-):
+def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, engine, scrapyd_url):
     load_market_catalog(engine)
     deployed = pricebook(
         "scrapyd", "deploy", scrapyd_url, "--version", "7", database_url=settings.database_url
@@ -122,28 +128,12 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(
             "api_json", {"source": "c_api", "base_url": site.base_url, "max_pages": "1"},
             settings_args,
         )  # fmt: skip
-        # meanwhile: a source the Scrapyd host does not have ends its job before any spider
-        # opens; the waiting command marks its run failed, with the job's log
-        local = tmp_path / "local_sources"
-        local.mkdir()
-        text = (SOURCES_DIR / "c_api.toml").read_text("utf-8")
-        (local / "ghost.toml").write_text(text.replace("fixture_c_api", "fixture_ghost"))
-        ghost = pricebook(
-            "crawl", "--scrapyd", scrapyd_url, "ghost", "--sources-dir", str(local),
-            "--base-url", site.base_url, "--no-drift", database_url=settings.database_url,
-        )  # fmt: skip
-        assert ghost.returncode == 1
-        assert "fixture_ghost (run " in ghost.stdout and "): failed" in ghost.stdout
-        assert "error: 1 of 1 crawl(s) failed" in ghost.stderr
         deadline = time.monotonic() + 60
         while client.state(job) != "finished" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert client.state(job) == "finished"
     with transaction(engine) as session:
-        (failed,) = session.scalars(select(MarketRun).where(MarketRun.source == "fixture_ghost"))
-        runs = session.scalars(
-            select(MarketRun).where(MarketRun.source == "fixture_c_api").order_by(MarketRun.id)
-        ).all()
+        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
         observed = session.execute(
             select(MarketObservation.raw_name, Part.code, MarketObservation.amount_fen,
                    MarketObservation.match_reason, MarketObservation.run_id)
@@ -151,13 +141,6 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(
             .where(MarketObservation.source == "fixture_c_api")
         ).all()  # fmt: skip
         total = len(session.scalars(select(MarketObservation.id)).all())
-    assert (failed.spider, failed.status, failed.finished_at is None) == (
-        "api_json",
-        "failed",
-        False,
-    )
-    assert failed.stats["log_tail"][0].endswith("without closing its run")
-    assert any("no source named 'ghost'" in line for line in failed.stats["log_tail"])
     assert [(r.source, r.spider, r.status, r.created_by) for r in runs] == [
         ("fixture_c_api", "api_json", "finished", "ops"),
         ("fixture_c_api", "api_json", "suspicious", f"scrapyd:{job}"),
@@ -207,3 +190,79 @@ def test_the_client_keeps_credentials_out_of_its_address(monkeypatch, tmp_path):
     )
     with pytest.raises(InvalidInput, match="give an http"):
         ScrapydClient("crawler.example:6800").base_and_auth()
+
+
+@dataclass(frozen=True)
+class _LostJobs(ScrapydClient):
+    """Scrapyd whose jobs end at once without touching the database, as a crawl that dies
+    before its spider opens (its source missing on the host, the process killed)."""
+
+    refuse: bool = False
+
+    def schedule(self, spider: str, args: dict[str, str], settings: list[str]) -> str:
+        if self.refuse:
+            raise ScrapydError("Scrapyd at http://crawler.example:6800: schedule.json: spider 'x'")
+        assert args == {"source": "c_api", "base_url": "http://shop.example"}
+        assert settings[0].startswith("PRICEBOOK_RUN_ID=")
+        return "job1"
+
+    def state(self, job: str) -> str | None:
+        return "finished"
+
+    def log_tail(self, spider: str, job: str, lines: int = 30) -> list[str]:
+        return ["Traceback (most recent call last):", "SourceError: no source named 'c_api'"]
+
+
+def test_a_run_its_job_left_open_or_scrapyd_refused_is_recorded_failed(engine):
+    target = CrawlTarget("fixture_c_api", "api_json", ("source", "c_api"), "c_api.toml")
+    for client in (_LostJobs("http://crawler.example:6800"),
+                   _LostJobs("http://crawler.example:6800", refuse=True)):  # fmt: skip
+        report = run_scrapyd_crawl(
+            engine, client, target, actor="ops", base_url="http://shop.example", out=io.StringIO()
+        )
+        assert report.status == "failed"
+    with transaction(engine) as session:
+        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+    assert [(r.source, r.status, r.created_by) for r in runs] == [
+        ("fixture_c_api", "failed", "ops"), ("fixture_c_api", "failed", "ops"),
+    ]  # fmt: skip
+    assert runs[0].finished_at is not None
+    assert runs[0].stats["log_tail"] == [
+        "Scrapyd job job1 ended (finished) without closing its run",
+        "Traceback (most recent call last):",
+        "SourceError: no source named 'c_api'",
+    ]
+    assert runs[1].stats["log_tail"] == [
+        "Scrapyd at http://crawler.example:6800: schedule.json: spider 'x'"
+    ]
+
+
+def test_a_crawl_closes_its_own_run_by_the_rules_of_a_local_one(engine):
+    """`record_crawl`, what a crawl under Scrapyd calls as its spider closes."""
+    target = CrawlTarget("fixture_c_api", "api_json", ("source", "c_api"), "scrapyd")
+    stats = {
+        "finish_reason": "finished", "elapsed_time_seconds": 1.5, "pricebook/pages": 3,
+        "pricebook/items": 8, "pricebook/ingest/matched": 5, "pricebook/ingest/unmatched": 3,
+        "pricebook/ingest/new": 8, "pricebook/dropped/missing_price": 1,
+        "pricebook/ingest/dropped_by_reason/missing_name": 1,
+    }  # fmt: skip
+    cases = [
+        (stats, "finished"),
+        ({**stats, "pricebook/ingest/matched": 0, "pricebook/ingest/unmatched": 0}, "suspicious"),
+        ({**stats, "finish_reason": "shutdown"}, "failed"),  # stopped by SIGTERM
+        ({**stats, "log_count/ERROR": 2}, "failed"),
+    ]
+    for case, status in cases:
+        run_id = start_run(engine, target, "scrapyd:job")
+        report = record_crawl(engine, "fixture_c_api", run_id, case, ["last log line"])
+        assert report.status == status
+    with transaction(engine) as session:
+        runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+    assert [r.status for r in runs] == ["finished", "suspicious", "failed", "failed"]
+    first = runs[0].stats
+    assert (first["pages"], first["items"], first["matched"], first["unmatched"]) == (3, 8, 5, 3)
+    assert first["dropped"] == {"missing_price": 1, "missing_name": 1}
+    assert "log_tail" not in first and runs[0].finished_at is not None
+    assert runs[1].stats["suspicious"] == ["0 listings kept (items 8)"]
+    assert runs[2].stats["log_tail"] == ["last log line"]
+    assert runs[3].stats["errors"] == 2
