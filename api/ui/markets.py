@@ -18,7 +18,12 @@ from api.ui.common import PathId, render, text, write
 from api.ui.messages import zh
 from pricebook.errors import PricebookError
 from pricebook.market import part_observations
-from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
+from pricebook.market.review import (
+    confirm_listing,
+    mark_not_part,
+    reject_suggestion,
+    unmatched_listings,
+)
 
 #: listings per page of the queue
 PAGE_SIZE = 50
@@ -40,13 +45,15 @@ def observations(session: Session, part_id: int, price_type_id: int | None) -> l
 # --- the unmatched listings queue ------------------------------------------------------------
 
 #: the flash after a verdict
-VERDICTS = {"confirmed": "已确认配件，以后同样的标题会自动匹配", "rejected": "已否定建议配件，以后不再建议"}  # fmt: skip
+VERDICTS = {"confirmed": "已确认配件，以后同样的标题会自动匹配", "rejected": "已否定建议配件，以后不再建议",
+            "not_part": "已标为不是目录配件，以后不再列入待匹配"}  # fmt: skip
 Code = Annotated[str, QueryParameter(max_length=64)]
 
 
 class MarketPages(Controller):
     """市场待匹配: unmatched listings with the matcher's suggestion; pricing staff confirm the
-    suggestion (or another part by its code) or reject it — either teaches the matcher."""
+    suggestion (or another part by its code) or reject it — either teaches the matcher — or
+    mark a listing as not a catalogue part (不是目录配件), which keeps it out of the queue."""
 
     path = "/market"
     guards = [login_required("pricing_staff")]  # noqa: RUF012
@@ -85,8 +92,10 @@ class MarketPages(Controller):
                 code = text(form, "part_code", 64)
                 await write(state, confirm_listing, observation_id, actor=actor,
                             part_code=code or None, reason=reason)  # fmt: skip
-            else:
+            elif verdict == "rejected":
                 await write(state, reject_suggestion, observation_id, actor=actor, reason=reason)
+            else:
+                await write(state, mark_not_part, observation_id, actor=actor, reason=reason)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "error.html", {"heading": "未处理", "detail": zh(exc)},
@@ -106,3 +115,9 @@ class MarketPages(Controller):
         self, request: Request[Any, Any, Any], state: State, observation_id: PathId
     ) -> Redirect | Template:
         return await self._act(request, state, observation_id, "rejected")
+
+    @post("/unmatched/{observation_id:int}/not-a-part", status_code=303)
+    async def not_a_part(
+        self, request: Request[Any, Any, Any], state: State, observation_id: PathId
+    ) -> Redirect | Template:
+        return await self._act(request, state, observation_id, "not_part")

@@ -95,6 +95,14 @@ RULES = (
     # the unmatched market listings (`pricebook.market.review`)
     _rule(Conflict, r"observation (\d+) is already matched to part (\d+)",
           "市场观测 #{0} 已匹配到配件 #{1}：无需再处理。"),
+    _rule(Conflict, r"observation (\d+) is already marked not a catalogue part",
+          "市场观测 #{0} 已标为不是目录配件：无需再处理。"),
+    _rule(InvalidInput, r"say why the listing is not a catalogue part", "请填写不是目录配件的原因。"),
+    # the price type vocabulary (`pricebook.price_words`)
+    _rule(InvalidInput, r"word must not be empty", "请填写词语。"),
+    _rule(InvalidInput, r"word: at most (\d+) characters, one line", "词语最多 {0} 个字，且只能一行。"),
+    _rule(InvalidInput, r"unknown price type '(.*)'", "没有价格类型 {0}。"),
+    _rule(NotFound, r"'(.+)' is not in the price type vocabulary", "价格类型词表中没有 {0}（可能已被他人删除）。"),
     _rule(NotFound, r"no market observation with id (\d+)", "没有编号为 {0} 的市场观测。"),
     _rule(InvalidInput, r"no suggestion to confirm: give a part_code", "没有建议配件：请填写配件编码。"),
     _rule(InvalidInput, r"the listing has no suggestion to reject", "这条报价没有建议配件，无需否定。"),

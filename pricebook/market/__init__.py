@@ -138,19 +138,28 @@ class _Catalog:
         default_factory=dict
     )
     #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
-    match_cache: dict[tuple[str, int | None, int | None, int], _Match] = field(default_factory=dict)
+    match_cache: dict[tuple[str, tuple[int, ...], int | None, int], _Match] = field(
+        default_factory=dict
+    )
 
     def price_type_id(
-        self, hint: str | None, overrides: Mapping[str, str] | None = None
+        self, hint: str | None, overrides: Mapping[str, str] | None = None, title: str = ""
     ) -> int | None:
         """The price type a listing's hint means: the source's own words first, then the one
-        vocabulary (`pricebook.price_words.resolve`)."""
+        vocabulary (`pricebook.price_words.resolve`). A hint that names none leaves it to the
+        title's quality words (大众朗逸 左后叶子板 原厂), read as the matcher reads them."""
         key = (hint or "", tuple(sorted((overrides or {}).items())))
         if key not in self.hint_cache:
             self.hint_cache[key] = resolve_price_type(
                 hint, self.price_type_words, self.price_types, overrides
             )
-        return self.hint_cache[key]
+        found = self.hint_cache[key]
+        if found is None and title:
+            for word in self.index.parse(title).normalized.quality_written:
+                found = self.price_type_id(word, overrides)
+                if found is not None:
+                    break
+        return found
 
     def region_id(self, code: str | None, text: str | None) -> int | None:
         if text:
@@ -162,25 +171,24 @@ class _Catalog:
 
     def vehicle(
         self, title: str, fitment: str | None
-    ) -> tuple[int | None, int | None, int | None, str]:
-        """(brand id, model id to block the matcher with, model id to store, the title without
-        its vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names
-        no vehicle, from the title ("大众朗逸 左后叶子板 原厂"). A model is stored only when the
-        series (narrowed by the model year written, if any) has one."""
+    ) -> tuple[int | None, tuple[int, ...], int | None, str]:
+        """(brand id, the models to match against, model id to store, the title without its
+        vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names no
+        vehicle, from the title ("大众朗逸 左后叶子板 原厂"). The models are all the series'
+        (narrowed by the model year written, if any): a part fitting any of them fits the
+        listing. A model is stored only when there is one."""
         in_title = self.vehicle_words.find(title)
         found = self.vehicle_words.find(fitment) if fitment else None
         if found is None or (found.brand_id is None and found.series_id is None):
             found = in_title
         rest = in_title.rest or title
         if found.series_id is None:
-            return found.brand_id, None, None, rest
+            return found.brand_id, (), None, rest
         models = self.series_models.get(found.series_id, [])
         if found.model_year is not None:
             models = [m for m in models if m[1] == found.model_year] or models
-        if not models:
-            return found.brand_id, None, None, rest
-        stored = models[0][0] if len(models) == 1 else None
-        return found.brand_id, models[0][0], stored, rest
+        ids = tuple(model_id for model_id, _year in models)
+        return found.brand_id, ids, ids[0] if len(ids) == 1 else None, rest
 
 
 _catalog_lock = threading.Lock()
@@ -248,39 +256,56 @@ class _Match:
 
 
 def _match_names(
-    index: Any, names: Sequence[str], model_id: int | None, brand_id: int | None, threshold_bp: int
+    index: Any,
+    names: Sequence[str],
+    model_ids: tuple[int, ...],
+    brand_id: int | None,
+    threshold_bp: int,
 ) -> list[_Match]:
-    """Names → matches through the matching engine (isolates its API)."""
-    out = []
-    for result in index.match(names, model_id=model_id, brand_id=brand_id):
-        best = result.best
-        if best is None:
-            out.append(_Match(None, None, 0, ""))
-            continue
-        bp = round(best.confidence * 10000)
-        # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
-        # parts of its own: a part of another vehicle is then a suggestion, never the match —
-        # unless a person confirmed it for this name and vehicle (reason "learned").
-        if (
-            result.decision == "matched"
-            and bp >= threshold_bp
-            and (
-                best.reason == "learned"
-                or _fits(index.entry_by_code(best.part_code), model_id, brand_id)
-            )
-        ):
-            out.append(_Match(best.part_id, None, bp, best.reason))
-        else:
-            out.append(_Match(None, best.part_id, bp, best.reason or ""))
-    return out
+    """Names → matches through the matching engine (isolates its API). A series of several
+    models is matched against each model's fitment; a match wins over a suggestion, then the
+    higher confidence, then the earlier model."""
+    per_model = [
+        [_one_match(index, r, model_ids, brand_id, threshold_bp) for r in results]
+        for results in (
+            index.match(names, model_id=model_id, brand_id=brand_id)
+            for model_id in (model_ids or (None,))
+        )
+    ]
+    return [
+        max(found, key=lambda m: (m.part_id is not None, m.confidence_bp))
+        for found in zip(*per_model, strict=True)
+    ]
 
 
-def _fits(entry: Any, model_id: int | None, brand_id: int | None) -> bool:
+def _one_match(
+    index: Any, result: Any, model_ids: tuple[int, ...], brand_id: int | None, threshold_bp: int
+) -> _Match:
+    best = result.best
+    if best is None:
+        return _Match(None, None, 0, "")
+    bp = round(best.confidence * 10000)
+    # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
+    # parts of its own: a part of another vehicle is then a suggestion, never the match —
+    # unless a person confirmed it for this name and vehicle (reason "learned").
+    if (
+        result.decision == "matched"
+        and bp >= threshold_bp
+        and (
+            best.reason == "learned"
+            or _fits(index.entry_by_code(best.part_code), model_ids, brand_id)
+        )
+    ):
+        return _Match(best.part_id, None, bp, best.reason)
+    return _Match(None, best.part_id, bp, best.reason or "")
+
+
+def _fits(entry: Any, model_ids: tuple[int, ...], brand_id: int | None) -> bool:
     """The part fits the vehicle the listing names (universal parts fit every vehicle)."""
     if entry is None or not entry.model_ids:
         return True
-    if model_id is not None:
-        return model_id in entry.model_ids
+    if model_ids:
+        return not entry.model_ids.isdisjoint(model_ids)
     return brand_id is None or brand_id in entry.brand_ids
 
 
@@ -375,9 +400,11 @@ class _Parsed:
     region_id: int | None
     price_type_id: int | None
     brand_id: int | None
-    block_model_id: int | None
+    #: the models of the vehicle the listing names (`_Catalog.vehicle`)
+    block_model_ids: tuple[int, ...]
     model_id: int | None
     item_key: str
+    price_label: str | None
     match: _Match | None = None
 
 
@@ -442,32 +469,33 @@ def ingest_batch(
         if not name:
             result.drop("missing_name")
             continue
-        amount, reason = explain_price(
+        reading = read_price(
             item.get("raw_price"), item.get("price_unit_hint"), item.get("price_preference")
         )
-        if amount is None:
-            result.drop(reason)
+        if reading.amount is None:
+            result.drop(reading.reason)
             continue
         oe_raw = _text(item.get("raw_oe"))
         fitment = _text(item.get("raw_brand_text"))
         item_id = _text(item.get("item_id"))
         listing_url = _text(item.get("listing_url"))
         seller = _text(item.get("seller"))
-        brand_id, block_model, model_id, match_name = cat.vehicle(name, fitment)
+        brand_id, block_models, model_id, match_name = cat.vehicle(name, fitment)
         parsed.append(
             _Parsed(
                 item=item,
                 name=name,
                 match_name=match_name,
-                amount_fen=to_fen(amount),
+                amount_fen=to_fen(reading.amount),
+                price_label=reading.stored_label,
                 fetched_at=_fetched_at(item.get("fetched_at"), now),
                 oe=normalize_oe(oe_raw) if oe_raw else "",
                 region_id=cat.region_id(item.get("region_code"), item.get("raw_region")),
                 price_type_id=cat.price_type_id(
-                    item.get("price_type_hint"), _overrides(item.get("price_type_words"))
+                    item.get("price_type_hint"), _overrides(item.get("price_type_words")), name
                 ),
                 brand_id=brand_id,
-                block_model_id=block_model,
+                block_model_ids=block_models,
                 model_id=model_id,
                 item_key=listing_key(
                     name, oe_raw, fitment, item_id=item_id, listing_url=listing_url, seller=seller
@@ -496,13 +524,14 @@ def ingest_batch(
         select(
             MarketObservation.id, MarketObservation.source, MarketObservation.item_key,
             MarketObservation.region_id, MarketObservation.price_type_id,
-            MarketObservation.amount_fen, MarketObservation.last_seen,
+            MarketObservation.amount_fen, MarketObservation.last_seen, MarketObservation.status,
         )
         .where(MarketObservation.source.in_(sources), MarketObservation.item_key.in_(keys))
         .order_by(MarketObservation.id)
     ):  # fmt: skip
         latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
             "id": row.id, "amount_fen": row.amount_fen, "last_seen": as_utc(row.last_seen),
+            "status": row.status,
         }  # fmt: skip
 
     inserts: list[dict[str, Any]] = []
@@ -515,16 +544,19 @@ def ingest_batch(
         else:
             result.unmatched += 1
         source = _text(p.item.get("source"))
+        key = (source, p.item_key, p.region_id, p.price_type_id)
+        current = latest.get(key)
+        status = "matched" if m.part_id is not None else "unmatched"
+        if status == "unmatched" and current is not None and current["status"] == "not_part":
+            status = "not_part"  # staff said so: a re-crawl does not put it back in the queue
         match_values = {
             "part_id": m.part_id,
             "suggested_part_id": m.suggested_part_id,
             "model_id": p.model_id,
             "confidence_bp": m.confidence_bp,
             "match_reason": m.reason,
-            "status": "matched" if m.part_id is not None else "unmatched",
+            "status": status,
         }
-        key = (source, p.item_key, p.region_id, p.price_type_id)
-        current = latest.get(key)
         if current is not None and current["amount_fen"] == p.amount_fen:
             result.updated_last_seen += 1
             if "id" not in current:  # a row inserted earlier in this batch
@@ -562,6 +594,7 @@ def ingest_batch(
             "raw_brand_text": _text(p.item.get("raw_brand_text")),
             "raw_region": _text(p.item.get("raw_region")),
             "price_type_hint": _text(p.item.get("price_type_hint")),
+            "price_label": p.price_label,
             "region_id": p.region_id,
             "price_type_id": p.price_type_id,
             "amount_fen": p.amount_fen,
@@ -570,7 +603,7 @@ def ingest_batch(
             **match_values,
         }
         inserts.append(new_row)
-        latest[key] = {"amount_fen": p.amount_fen, "row": new_row}
+        latest[key] = {"amount_fen": p.amount_fen, "row": new_row, "status": status}
 
     # Core statements, not the ORM's bulk paths: the ORM splits executemany batches wherever
     # a row's NULL columns differ (matched vs unmatched), which would make the count grow.
@@ -608,44 +641,46 @@ def _match_batch(session: Session, cat: _Catalog, parsed: list[_Parsed], thresho
         for oe, part_id, rank in session.execute(both):
             by_oe[oe].append((rank, part_id))
 
-    pending: dict[tuple[int | None, int | None], list[_Parsed]] = defaultdict(list)
+    pending: dict[tuple[tuple[int, ...], int | None], list[_Parsed]] = defaultdict(list)
     for p in parsed:
         hits = sorted(set(by_oe.get(p.oe, ()))) if p.oe else []
         if hits:
             best_rank = hits[0][0]
             parts = sorted({pid for rank, pid in hits if rank == best_rank})
             if len(parts) > 1:
-                parts = _narrow_by_fitment(cat, parts, p.block_model_id, p.brand_id)
+                parts = _narrow_by_fitment(cat, parts, p.block_model_ids, p.brand_id)
             reason = "oe_exact" if best_rank == 0 else "oe_superseded"
             if len(parts) == 1:
                 p.match = _Match(parts[0], None, 10000, reason)
                 continue
-        pending[(p.block_model_id, p.brand_id)].append(p)
+        pending[(p.block_model_ids, p.brand_id)].append(p)
 
     cache = cat.match_cache
-    for (model_id, brand_id), group in pending.items():
+    for (model_ids, brand_id), group in pending.items():
         names = [
             n
             for n in dict.fromkeys(p.match_name for p in group)
-            if (n, model_id, brand_id, threshold_bp) not in cache
+            if (n, model_ids, brand_id, threshold_bp) not in cache
         ]
         if names:
             if len(cache) > MATCH_CACHE_SIZE:
                 cache.clear()
-            found = _match_names(cat.index, names, model_id, brand_id, threshold_bp)
+            found = _match_names(cat.index, names, model_ids, brand_id, threshold_bp)
             for name, match in zip(names, found, strict=True):
-                cache[(name, model_id, brand_id, threshold_bp)] = match
+                cache[(name, model_ids, brand_id, threshold_bp)] = match
         for p in group:
-            p.match = cache[(p.match_name, model_id, brand_id, threshold_bp)]
+            p.match = cache[(p.match_name, model_ids, brand_id, threshold_bp)]
 
 
 def _narrow_by_fitment(
-    cat: _Catalog, part_ids: list[int], model_id: int | None, brand_id: int | None
+    cat: _Catalog, part_ids: list[int], model_ids: tuple[int, ...], brand_id: int | None
 ) -> list[int]:
     entries = {e.part_id: e for e in cat.index.entries if e.part_id in set(part_ids)}
-    if model_id is not None:
+    if model_ids:
         fitting = [
-            p for p in part_ids if model_id in entries[p].model_ids or not entries[p].model_ids
+            p
+            for p in part_ids
+            if not entries[p].model_ids or not entries[p].model_ids.isdisjoint(model_ids)
         ]
         if fitting:
             return fitting
@@ -808,6 +843,8 @@ class PartObservation:
     #: the listing's own page where known, else the page it was found on
     url: str
     seller: str = ""
+    #: the label the page gave the amount (会员价, 约 …), None for a bare price
+    price_label: str | None = None
 
 
 #: At most this many observations of a part are read for a chart (the latest ones).
@@ -825,7 +862,7 @@ def part_observations(
     ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
     o = MarketObservation
     stmt = (
-        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller)
+        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller, o.price_label)
         .where(o.part_id == part_id, o.status == "matched")
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
@@ -842,6 +879,7 @@ def part_observations(
             price_type_id=row.price_type_id,
             url=row.listing_url or row.url,
             seller=row.seller,
+            price_label=row.price_label,
         )
         for row in session.execute(stmt)
     ]

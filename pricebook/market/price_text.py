@@ -111,6 +111,14 @@ class PriceReading:
     approximate: bool = False
     candidates: tuple[tuple[str, Decimal], ...] = ()
 
+    @property
+    def stored_label(self) -> str | None:
+        """The label as an observation keeps it: ``会员价``, ``约``, ``约 会员价``; None for a
+        bare price. The amount alone would hide that a member's or an approximate figure is
+        not what everyone pays."""
+        words = [w for w in ("约" if self.approximate else "", self.label) if w]
+        return " ".join(words) or None
+
 
 @dataclass(slots=True)
 class _Price:

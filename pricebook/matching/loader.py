@@ -9,6 +9,8 @@ Loading costs a fixed number of bulk queries whatever the catalogue's size (no q
   (name, brand, model, part) counts, earlier ones on the same key are history;
 * `load_synonym_groups` — the colloquial dictionary in ``synonym_terms`` (1), or the shipped
   ``synonyms.tsv`` while the table is empty;
+* `pricebook.price_words.load_words` — the price type vocabulary (1) and the price type codes
+  (2) that read the quality words of a typed name;
 * `catalog_version` — ``max(catalog_versions.id)`` (1): the version an index is labelled with;
 * `catalog_generation` — the commit-ordered counters ``reference_generation.catalog`` and
   ``catalog_build`` (1, migration 0008): what tells an index it is out of date. (The maximum
@@ -58,6 +60,7 @@ from pricebook.models import (
     OeSupersession,
     Part,
     PartAlias,
+    PriceType,
     ReferenceGeneration,
     Series,
     SynonymTerm,
@@ -229,6 +232,14 @@ class Snapshot:
         )
 
 
+def _price_words(session: Session) -> dict[str, str]:
+    # imported here: price_words reaches prices, which reaches matching
+    from pricebook.price_words import load_words, type_words
+
+    codes = set(session.scalars(select(PriceType.code)))
+    return type_words(load_words(session), codes)
+
+
 def build_snapshot(
     session: Session, *, config: MatchConfig | None = None, warm: bool = True
 ) -> Snapshot:
@@ -243,7 +254,10 @@ def build_snapshot(
     learned = load_learned(session)
     model_codes = dict(session.execute(select(VehicleModel.code, VehicleModel.id)).all())
     brands = _brand_keys(session)
-    index = MatchIndex.build(entries, groups, learned, model_brands=model_brands, config=config)
+    index = MatchIndex.build(
+        entries, groups, learned, model_brands=model_brands, config=config,
+        price_words=_price_words(session),
+    )  # fmt: skip
     if warm:
         index.warm()
     return Snapshot(
