@@ -177,7 +177,11 @@ def read_price(
             floor = bool(m["from"] or m["from2"])
             tokens.append(("price", _Price(value, floor, about)))
         elif m["label"] is not None:
-            tokens.append(("label", _LABEL_OF[m["label"]]))
+            label = ("label", _LABEL_OF[m["label"]])
+            if tokens and tokens[-1][0] == "about":  # 约 会员价¥380: 约 still qualifies the price
+                tokens.insert(len(tokens) - 1, label)
+            else:
+                tokens.append(label)
         elif m["about"] is not None:
             tokens.append(("about", None))
         # filler: nothing
