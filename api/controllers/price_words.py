@@ -53,7 +53,7 @@ class PriceTypeWordEdit(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Reason = ""
 
 
-async def _index_follows(state: State) -> None:
+async def index_follows(state: State) -> None:
     """The matcher reads the vocabulary with its index: this process's matches and validations
     follow an edit at once, other processes at their next poll of the catalogue generation."""
     cache = getattr(state, "match_index", None)
@@ -109,7 +109,7 @@ class PriceTypeWordController(Controller):
             state, price_words.set_word, word, data.price_type, actor=actor_of(request),
             reason=data.reason, expected_etag=etags,
         )  # fmt: skip
-        await _index_follows(state)
+        await index_follows(state)
         return _written(_out(found), found.action, found.etag)
 
     @delete(
@@ -132,5 +132,5 @@ class PriceTypeWordController(Controller):
             state, price_words.remove_word, word, actor=actor_of(request), reason=reason,
             expected_etag=etags,
         )  # fmt: skip
-        await _index_follows(state)
+        await index_follows(state)
         return _with_etag(_out(found), found.etag)
