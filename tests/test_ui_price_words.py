@@ -124,3 +124,37 @@ async def test_a_listing_marked_not_a_catalogue_part_leaves_the_queue(ui: Ui) ->
     finally:
         engine.dispose()
     assert status == "not_part"
+
+
+async def test_the_runs_page_shows_what_the_drift_check_did(ui: Ui) -> None:
+    from pricebook.market import DriftReport
+    from pricebook.market.crawl import record_drift
+    from pricebook.models import MarketRun
+
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            runs = [
+                MarketRun(source="shop-a", status="finished",
+                          stats={"pages": 3, "items": 9, "matched": 6, "unmatched": 3, "new": 9}),
+                MarketRun(source="shop-b", status="suspicious", stats={"pages": 1, "items": 0}),
+            ]  # fmt: skip
+            session.add_all(runs)
+            session.flush()
+            record_drift(session, [runs[0].id], DriftReport(checked=12, drifting=2, opened=1,
+                                                            updated=1, closed=3))  # fmt: skip
+            ids = [r.id for r in runs]
+    finally:
+        engine.dispose()
+    await ui.login("pricing_staff")
+    assert 'id="runs-link"' in (await ui.client.get("/market/unmatched")).text
+    page = (await ui.client.get("/market/runs")).text
+    assert "共 2 条" in page
+    first = page[page.index(f'id="run-{ids[0]}"') :]
+    first = first[: first.index("</tr>")]
+    assert "检查 12 个价格，偏离 2；新开 1，更新 1，关闭 3，重新打开 0" in first
+    assert ">完成<" in first and '<td class="num">9</td>' in first
+    second = page[page.index(f'id="run-{ids[1]}"') :]
+    assert ">可疑<" in second[: second.index("</tr>")] and "未检查" in second
+    only_b = (await ui.client.get("/market/runs", params={"source": "shop-b"})).text
+    assert "共 1 条" in only_b and f'id="run-{ids[0]}"' not in only_b

@@ -1,5 +1,5 @@
 """Market data in the staff UI: observations as dots on the part page's price-history chart,
-and the queue of unmatched listings pricing staff confirm or reject."""
+the queue of unmatched listings pricing staff confirm or reject, and the recorded crawls."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from api.ui.common import PathId, render, text, write
 from api.ui.messages import zh
 from pricebook.errors import PricebookError
 from pricebook.market import part_observations
+from pricebook.market.crawl import page_runs
 from pricebook.market.review import (
     confirm_listing,
     mark_not_part,
@@ -48,6 +49,7 @@ def observations(session: Session, part_id: int, price_type_id: int | None) -> l
 VERDICTS = {"confirmed": "已确认配件，以后同样的标题会自动匹配", "rejected": "已否定建议配件，以后不再建议",
             "not_part": "已标为不是目录配件，以后不再列入待匹配"}  # fmt: skip
 Code = Annotated[str, QueryParameter(max_length=64)]
+RUN_STATUSES = {"running": "进行中", "finished": "完成", "suspicious": "可疑", "failed": "失败"}
 
 
 class MarketPages(Controller):
@@ -79,6 +81,25 @@ class MarketPages(Controller):
         return render(request, "market_unmatched.html", {
             "title": "市场待匹配", "nav": "market", "queue": queue, "source": source,
             "page": page, "pages": max(1, -(-queue.total // PAGE_SIZE)), "messages": messages,
+        })  # fmt: skip
+
+    @get("/runs")
+    async def runs(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        source: Code = "",
+        page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    ) -> Template:
+        """爬取记录: each recorded crawl with its counts and what the drift check after it did
+        to the review queue."""
+        async with state.sessions() as session:
+            runs = await session.run_sync(
+                page_runs, source=source or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
+        return render(request, "market_runs.html", {
+            "title": "爬取记录", "nav": "market", "runs": runs, "source": source, "page": page,
+            "pages": max(1, -(-runs.total // PAGE_SIZE)), "statuses": RUN_STATUSES,
         })  # fmt: skip
 
     async def _act(
