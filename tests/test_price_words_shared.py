@@ -112,3 +112,14 @@ async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimat
         assert flags["PART_NO_REFERENCE"]["details"]["price_type"] == "brand"
     finally:
         engine.dispose()
+
+
+def test_a_learned_name_with_a_staff_word_is_found_without_it():
+    from pricebook.matching.index import CatalogEntry, LearnedMapping, MatchIndex, learned_key
+
+    entries = [CatalogEntry(1, "P-1", "前保险杠皮"), CatalogEntry(2, "P-2", "后保险杠皮")]
+    learned = [LearnedMapping(learned_key("厂家件 杠皮"), 2)]  # stored as confirm stores it
+    index = MatchIndex.build(entries, [], learned, price_words={"厂家件": "oem"})
+    result = index.match(["杠皮 厂家件"])[0]
+    assert (result.decision, result.reason, result.best.part_code) == ("matched", "learned", "P-2")
+    assert result.attributes.price_type == "oem"

@@ -496,7 +496,9 @@ class MatchIndex:
         self._learned_accept = {}
         self._learned_reject = defaultdict(list)
         for m in learned:
-            key = learned_key(m.name_normalized)
+            # keyed as a query's name is read: a word staff added to the price type vocabulary
+            # is not part of the name here either
+            key = self.quality_words.take(normalize(m.name_normalized)).compact
             if m.accepted:
                 if m.model_id is not None:
                     scope: tuple[str, str, int | None] = (key, "model", m.model_id)
