@@ -191,6 +191,7 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
         CrawlReport,
         CrawlTarget,
         crawl_groups,
+        record_drift,
         resolve_targets,
         run_crawl,
         run_crawls,
@@ -241,6 +242,7 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
                     session, date.today(), threshold_pct=threshold,
                     min_observations=args.drift_min_observations, actor=args.who,
                 )  # fmt: skip
+                record_drift(session, [r.run_id for r in reports], drift)
             print(drift.summary())
     finally:
         engine.dispose()

@@ -550,7 +550,7 @@ class SynonymTerm(Base):
 #: ``suspicious``: finished, but far below the source's usual pages or listings, or pagination
 #: stopped early (`pricebook.market.crawl.assess_run`).
 MARKET_RUN_STATUSES = ("running", "finished", "suspicious", "failed")
-OBSERVATION_STATUSES = ("matched", "unmatched")
+OBSERVATION_STATUSES = ("matched", "unmatched", "not_part")
 FEEDBACK_KINDS = ("reviewer", "drift")
 FEEDBACK_STATUSES = ("open", "need_info", "accepted", "rejected", "resolved_by_market")
 #: Statuses that still wait for pricing staff: at most one such item per key and kind.
@@ -616,6 +616,9 @@ class MarketObservation(Base):
     raw_brand_text: Mapped[str] = mapped_column(default="")
     raw_region: Mapped[str] = mapped_column(default="")
     price_type_hint: Mapped[str] = mapped_column(default="")
+    #: the label the page gave the amount (会员价, 含税价 …), after ``约`` when it said the amount
+    #: is approximate (``约``, ``约 会员价``); None for a bare price (`market.price_text`).
+    price_label: Mapped[str | None]
     part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
     #: the best candidate when the match was not confident enough (for review).
     suggested_part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))

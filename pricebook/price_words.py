@@ -8,7 +8,11 @@ staff (`set_word`, `remove_word`: reason required, audited, ETag-checked, the ca
 moved so every process's market cache reloads it). A source file may override words for its
 own site (``[price_type_words]``), and those win.
 
-How a hint is read (`resolve`): the source's overrides, then the vocabulary's exact word, then a
+The matcher reads the vocabulary with its index (`pricebook.matching.quality`: the quality
+words of a typed name, 原厂件 左前叶子板, name the price type an estimate line claims), and so do
+imports (a price file's ``price_type`` column may say 原厂件 or 4S价): both through `type_words`.
+
+How a market hint is read (`resolve`): the source's overrides, then the vocabulary's exact word, then a
 price type's own code or name, then the longest vocabulary word the hint contains. A word whose
 type the database lacks falls back along `FALLBACK` (``oem`` → ``4s``, ``compatible`` →
 ``brand``), as the market's hints always did.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
@@ -91,6 +95,20 @@ def load_words(session: Session) -> dict[str, str]:
     """The vocabulary in force: normalised word → price type code (one statement)."""
     rows = session.execute(select(PriceTypeWord.word, PriceTypeWord.price_type_code))
     return {word: code for word, code in rows}
+
+
+def type_words(words: Mapping[str, str], codes: Collection[str]) -> dict[str, str]:
+    """The vocabulary as the matcher and imports read it: word → the code of a price type the
+    database has (a missing ``oem`` read as ``4s``, along `FALLBACK`); words whose type is
+    missing altogether are left out."""
+    out = {}
+    for word, code in words.items():
+        code = code.lower()
+        if code not in codes:
+            code = FALLBACK.get(code, "")
+        if code in codes:
+            out[word] = code
+    return out
 
 
 @dataclass(frozen=True, slots=True)

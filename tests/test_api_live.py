@@ -284,6 +284,7 @@ RULES_422: dict[str, str] = {
     "POST /api/v1/market/unmatched/{observation_id}/confirm": "a part code the catalogue does "
     "not have, a listing without a suggestion, or a part on the other side of the title's",
     "POST /api/v1/market/unmatched/{observation_id}/reject": "a listing without a suggestion",
+    "POST /api/v1/market/unmatched/{observation_id}/not-a-part": "a reason of only spaces",
     "POST /api/v1/match": "a brand the catalogue does not have",
     "POST /api/v1/match/confirmations": "a name of nothing but spaces or punctuation",
     "POST /api/v1/prices/versions": "a region, branch or price type that names nothing",

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from api.app import create_app
 from pricebook.db import make_engine, transaction
 from pricebook.market import ingest_items
-from pricebook.models import MarketRun
+from pricebook.models import MarketObservation, MarketRun
 from tests.api_client import Api, seed
 
 
@@ -135,3 +137,83 @@ async def test_unmatched_queue_confirm_and_reject(market_api):
         "/api/v1/market/unmatched/999999/confirm", json={}, headers=staff
     )
     assert unknown.status_code == 404
+
+
+async def test_observations_keep_the_label_their_price_was_read_with(market_api):
+    api = market_api
+    engine = make_engine(api.settings)
+    try:
+        from tests.test_market import _item
+
+        result = ingest_items(engine, [
+            _item("机油 4L", "约¥420", seller="甲店"),
+            _item("机油 4L", "会员价 ¥99", seller="乙店"),
+            _item("机油 4L", "约 会员价¥380", seller="丙店"),
+            _item("机油 4L", "原价¥500 现价¥420", seller="丁店"),
+        ])  # fmt: skip
+    finally:
+        engine.dispose()
+    assert (result.new, result.dropped) == (4, 0)
+    response = await api.get("/api/v1/market/parts/OIL-0001/observations", role="reviewer")
+    seen = {o["seller"]: (o["amount"], o["price_label"]) for o in response.json()["items"]}
+    assert seen == {
+        "甲店": ("420.00", "约"), "乙店": ("99.00", "会员价"), "丙店": ("380.00", "约 会员价"),
+        "丁店": ("420.00", "现价"), "华强汽配": ("398.00", None), "南方配件": ("420.00", None),
+    }  # fmt: skip
+
+
+async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(market_api):
+    api = market_api
+    staff = api.h("pricing_staff")
+    queue = (await api.get("/api/v1/market/unmatched", role="pricing_staff")).json()["items"]
+    trim = next(i for i in queue if i["raw_name"] == "轮眉 右后")
+    url = f"/api/v1/market/unmatched/{trim['id']}/not-a-part"
+    assert (await api.client.post(url, json={"reason": "x"}, headers=api.h("reviewer"))).status_code == 403  # fmt: skip
+    blank = await api.client.post(url, json={"reason": " "}, headers=staff)
+    assert blank.status_code == 422 and blank.json()["field"] == "reason"
+    done = await api.client.post(url, json={"reason": "装饰贴，不是配件"}, headers=staff)
+    assert done.status_code == 200, done.text
+    assert done.json() == {"observation_id": trim["id"], "status": "not_part"}
+    again = await api.client.post(url, json={"reason": "再次"}, headers=staff)
+    assert again.status_code == 409 and "not a catalogue part" in again.json()["detail"]
+
+    from tests.test_market import NOW, _item
+
+    engine = make_engine(api.settings)
+    try:  # the same listing again, then at a new price: neither comes back
+        later = (NOW + dt.timedelta(days=1)).isoformat()
+        ingest_items(engine, [_item("轮眉 右后", "85", fetched_at=later)])
+        ingest_items(engine, [_item("轮眉 右后", "90", fetched_at=later)])
+        with transaction(engine) as session:
+            statuses = session.execute(
+                select(MarketObservation.raw_price, MarketObservation.status)
+                .where(MarketObservation.raw_name == "轮眉 右后")
+                .order_by(MarketObservation.id)
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert [tuple(s) for s in statuses] == [("85", "not_part"), ("90", "not_part")]
+    left = (await api.get("/api/v1/market/unmatched", role="pricing_staff")).json()
+    assert [i["raw_name"] for i in left["items"]] == ["前保险杠皮"] and left["total"] == 1
+
+
+async def test_runs_show_what_the_drift_check_did(api):
+    from pricebook.market import DriftReport
+    from pricebook.market.crawl import record_drift
+
+    _record_runs(api.settings)
+    engine = make_engine(api.settings)
+    try:
+        with transaction(engine) as session:
+            drift = DriftReport(checked=5, drifting=2, opened=1, updated=1, closed=1)
+            drift.tasks = [("opened", 7), ("updated", 3), ("closed", 4)]
+            record_drift(session, [3], drift)
+    finally:
+        engine.dispose()
+    runs = (await api.get("/api/v1/market/runs", role="reviewer")).json()["items"]
+    assert runs[0]["stats"]["drift"] == {
+        "checked": 5, "drifting": 2, "opened": 1, "reopened": 0, "updated": 1, "unchanged": 0,
+        "closed": 1, "already_resolved": 0,
+        "tasks": {"opened": [7], "updated": [3], "closed": [4]},
+    }  # fmt: skip
+    assert runs[0]["stats"]["matched"] == 6 and "drift" not in runs[1]["stats"]

@@ -69,6 +69,7 @@ async def test_match_answers_each_name_in_order_with_side_attributes_and_candida
     }  # fmt: skip
     assert fender["attributes"] == {
         "quality": ["原厂"], "quantity": 2, "unit": None, "assembly": False,
+        "price_type": "oem",  # 原厂 in the price type vocabulary
     }  # fmt: skip
     best = fender["candidates"][0]
     assert (best["part_code"], best["name"]) == ("VW1-0018", "左前翼子板")

@@ -275,6 +275,8 @@ def test_other_pages_render_in_chinese(server: Server, browser) -> None:
         ("/channels", "专项渠道", "13-channels"),
         ("/audit", "操作日志", "17-audit-log"),
         ("/synonyms", "同义词词典", "18-synonyms"),
+        ("/price-type-words", "价格类型词表", "21-price-type-words"),
+        ("/market/runs", "爬取记录", "22-market-runs"),
     ):
         page.goto(f"{server.url}{path}")
         assert page.locator("h1").inner_text() == heading

@@ -341,6 +341,12 @@ def test_recrawls_with_changed_prices_open_update_close_and_reopen_the_drift_tas
         closed = task()
         assert (closed.status, closed.observed_fen) == ("resolved_by_market", 34000)
         assert "已回到阈值 20.0% 以内" in closed.note
+        # the crawl's runs say so too (each run of the crawl carries the drift summary)
+        with transaction(engine) as session:
+            runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
+        summaries = [r.stats["drift"] for r in runs[-len(SOURCES) :]]
+        assert {(d["opened"], d["updated"], d["closed"]) for d in summaries} == {(0, 0, 1)}
+        assert summaries[0]["tasks"] == {"closed": [opened.id]}
 
         # 420, 430, 329 → median 420: 28.6% below again — the same task reopens
         _set_oil_prices(root, 420, 430)

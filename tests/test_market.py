@@ -41,6 +41,7 @@ from pricebook.models import (
     Part,
     PriceType,
     Region,
+    VehicleModel,
 )
 from tests import catalog_rows
 
@@ -828,3 +829,74 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
         with pytest.raises(InvalidInput) as missing:
             confirm_listing(session, lunmei.id, actor="pricing")
         assert missing.value.field == "part_code"
+
+
+def test_the_drift_summary_is_kept_in_the_runs_of_the_crawl(engine):
+    from pricebook.market.crawl import record_drift
+    from pricebook.models import MarketRun
+
+    load_market_catalog(engine)
+    with transaction(engine) as session:
+        runs = [MarketRun(source=s, status="finished", stats={"items": 3}) for s in ("a", "b")]
+        session.add_all(runs)
+        session.flush()
+        run_ids = [r.id for r in runs]
+    # SZ01's 品牌件 机油 is 300, the market 398: a task opens
+    _observe(engine, {"440300": ["398"], "440100": ["399"], "320500": ["329"]})
+    with transaction(engine) as session:
+        opened = detect_drift(session)
+        record_drift(session, run_ids, opened)
+    task_id = opened.task_ids[0]
+    # back within 20% of 300: the market closes it; a later run records that
+    _observe(engine, {"440300": ["340"], "440100": ["345"]}, when=NOW + timedelta(hours=1))
+    with transaction(engine) as session:
+        later = MarketRun(source="a", status="finished", stats={})
+        session.add(later)
+        session.flush()
+        record_drift(session, [later.id], detect_drift(session))
+    with transaction(engine) as session:
+        stats = {r.id: r.stats for r in session.scalars(select(MarketRun).order_by(MarketRun.id))}
+    first = {
+        "checked": 2, "drifting": 1, "opened": 1, "reopened": 0, "updated": 0, "unchanged": 0,
+        "closed": 0, "already_resolved": 0, "tasks": {"opened": [task_id]},
+    }  # fmt: skip
+    assert stats[run_ids[0]] == {"items": 3, "drift": first}  # the crawl's own stats kept
+    assert stats[run_ids[1]]["drift"] == first
+    assert stats[later.id]["drift"] | {"checked": 0} == first | {
+        "checked": 0, "drifting": 0, "opened": 0, "closed": 1, "tasks": {"closed": [task_id]},
+    }  # fmt: skip
+
+
+def test_a_series_of_several_models_matches_against_every_models_fitment(engine):
+    rows = market_catalog_rows()
+    golf7 = next(m for m in rows["models"] if m["model_code"] == "VW-GOLF7-2015")
+    rows["models"].append(golf7 | {"model_code": "VW-GOLF8-2021", "name": "2021款 1.4T 舒适型",
+                                   "model_year": "2021"})  # fmt: skip
+    part = dict.fromkeys(rows["parts"][0], "")
+    rows["parts"].append(part | {"part_code": "GF8-0001", "name": "尾门", "aliases": "后备箱盖",
+                                 "category": "body", "oe_number": "5H0 827 025"})  # fmt: skip
+    rows["fitment"].append({"part_code": "GF8-0001", "model_code": "VW-GOLF8-2021"})
+    with transaction(engine) as session:
+        catalog_rows.load(session, rows)
+    ingest_items(engine, [
+        _item("大众高尔夫 尾门 原厂", "2,300"),  # fits the series' second model only
+        _item("大众高尔夫 前杠", "1,100"),  # fits its first
+        _item("高尔夫 2021款 尾门", "2,250"),  # the year names the one model
+    ], None)  # fmt: skip
+    with transaction(engine) as session:
+        codes = dict(session.execute(select(Part.id, Part.code)).all())
+        models = dict(session.execute(select(VehicleModel.id, VehicleModel.code)).all())
+        stored = {
+            name: (codes.get(part_id), models.get(model_id))
+            for name, part_id, model_id in session.execute(
+                select(
+                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.model_id,
+                )
+            )
+        }  # fmt: skip
+    assert stored == {
+        "大众高尔夫 尾门 原厂": ("GF8-0001", None),  # two models: none stored
+        "大众高尔夫 前杠": ("GF7-0001", None),
+        "高尔夫 2021款 尾门": ("GF8-0001", "VW-GOLF8-2021"),
+    }

@@ -93,8 +93,8 @@ def test_the_load_costs_a_constant_number_of_statements(demo):
         event.remove(demo, "before_cursor_execute", count)
     selects = [x for x in statements if x.lstrip().upper().startswith("SELECT")]
     # generation, version, parts, aliases, supersessions, fitment, model→brand, synonyms,
-    # learned, model codes, brands: whatever the catalogue's size.
-    assert len(selects) == 11, selects
+    # learned, model codes, brands, price type words: whatever the catalogue's size.
+    assert len(selects) == 12, selects
     assert snapshot.size.entries == 672 and snapshot.size.strings > 3000
     assert snapshot.synonyms_source == "shipped"
 

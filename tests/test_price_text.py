@@ -60,6 +60,23 @@ def test_approximate_prices_are_kept_and_say_so():
 
 
 @pytest.mark.parametrize(
+    ("raw", "amount", "stored"),
+    [
+        ("约¥420", "420.00", "约"),
+        ("会员价 ¥99", "99.00", "会员价"),
+        ("¥99 会员价", "99.00", "会员价"),
+        ("约 会员价¥380", "380.00", "约 会员价"),  # 约 before the label still qualifies the price
+        ("会员价约¥380", "380.00", "约 会员价"),
+        ("1280.00 (含税)", "1280.00", "含税价"),
+        ("¥1,280.00", "1280.00", None),
+    ],
+)
+def test_the_label_an_observation_keeps(raw, amount, stored):
+    reading = read_price(raw)
+    assert (reading.amount, reading.stored_label) == (Decimal(amount), stored)
+
+
+@pytest.mark.parametrize(
     ("raw", "reason"),
     [
         ("¥99起", "price_from"),  # a floor over variants, not this listing's price

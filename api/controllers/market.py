@@ -31,6 +31,7 @@ from pricebook.market import PART_OBSERVATIONS_LIMIT
 from pricebook.market.crawl import page_runs
 from pricebook.market.review import (
     confirm_listing,
+    mark_not_part,
     observations_by_part_code,
     reject_suggestion,
     unmatched_listings,
@@ -69,6 +70,9 @@ class Observation(Struct):
     #: the listing's own page where the source links it, else the page it was found on
     url: str
     seller: str
+    #: the label the page gave the amount (会员价, 含税价 …), after 约 when the page said it is
+    #: approximate (约, 约 会员价); null for a bare price
+    price_label: str | None
 
 
 class PartObservations(Struct):
@@ -116,6 +120,15 @@ class RejectSuggestion(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
 
 
+class NotAPart(Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, Meta(max_length=500, pattern=NO_NUL)]
+
+
+class ListingSetAside(Struct):
+    observation_id: int
+    status: str
+
+
 class ListingVerdict(Struct):
     observation_id: int
     #: the learned mapping (`/api/v1/match/confirmations`) the verdict created
@@ -134,7 +147,11 @@ class MarketController(Controller):
         description="One row per source per `pricebook crawl`: status (running, finished, "
         "suspicious — finished far below the source's recent runs, with `stats.suspicious` "
         "saying why — or failed), start and end, and the report (pages, items, matched, "
-        "unmatched, new observations, unchanged, dropped by reason, page errors, warnings).",
+        "unmatched, new observations, unchanged, dropped by reason, page errors, warnings) "
+        "and `stats.drift`, what the drift check after the crawl did to the queue: prices "
+        "`checked`, `drifting`, tasks `opened`, `reopened`, `updated`, `unchanged`, `closed` "
+        "(back within the threshold) and `already_resolved`, with `tasks` listing the task ids "
+        "by outcome.",
         responses=READ_ERRORS,
     )
     async def runs(
@@ -230,3 +247,25 @@ class MarketController(Controller):
             state, reject_suggestion, observation_id, actor=actor_of(request), reason=data.reason
         )
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
+
+    @post(
+        "/unmatched/{observation_id:int}/not-a-part",
+        guards=[require("pricing_staff")],
+        summary="Mark a listing as not a catalogue part (不是目录配件), with a reason",
+        description="The listing leaves the queue (status `not_part`) and re-crawls keep it out "
+        "unless the matcher matches it by itself. Audited. 422 without a reason; 409 when "
+        "already matched or marked.",
+        status_code=200,
+        responses=ACT_ERRORS,
+    )
+    async def not_a_part(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        observation_id: PathId,
+        data: Annotated[NotAPart, Body()],
+    ) -> ListingSetAside:
+        await write(
+            state, mark_not_part, observation_id, actor=actor_of(request), reason=data.reason
+        )
+        return ListingSetAside(observation_id=observation_id, status="not_part")

@@ -72,6 +72,9 @@ class AttributesOut(Struct):
     quantity: int | None
     unit: str | None
     assembly: bool
+    #: the price type code the quality words stand for in the price type vocabulary
+    #: (`/api/v1/price-type-words`: 原厂件 → oem), null when they name none
+    price_type: str | None
 
 
 Reason = Literal["oe_exact", "learned", "alias_exact", "fuzzy", "pinyin"]
@@ -201,7 +204,7 @@ def _out(result: MatchResult) -> MatchOut:
         decision=result.decision,
         reason=result.reason,
         side=SideOut(s.lateral, s.longitudinal, s.vertical, s.depth, s.ambiguous, s.label()),
-        attributes=AttributesOut(list(a.quality), a.quantity, a.unit, a.assembly),
+        attributes=AttributesOut(list(a.quality), a.quantity, a.unit, a.assembly, a.price_type),
         candidates=[
             CandidateOut(c.part_id, c.part_code, c.name, c.score, c.confidence, c.reason)
             for c in result.candidates

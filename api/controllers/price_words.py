@@ -25,6 +25,7 @@ from api.controllers.edits import (
     if_match,
     unchanged,
 )
+from api.controllers.match import CONFIRM_REFRESH_TIMEOUT
 from api.schemas import ONE_LINE, Code, Reason
 from pricebook import price_words
 
@@ -52,6 +53,14 @@ class PriceTypeWordEdit(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Reason = ""
 
 
+async def index_follows(state: State) -> None:
+    """The matcher reads the vocabulary with its index: this process's matches and validations
+    follow an edit at once, other processes at their next poll of the catalogue generation."""
+    cache = getattr(state, "match_index", None)
+    if cache is not None:
+        await cache.refresh_now(CONFIRM_REFRESH_TIMEOUT)
+
+
 def _out(found: price_words.Vocabulary) -> PriceTypeVocabulary:
     words = [PriceTypeWordOut(w, c) for w, c in found.words.items()]
     return PriceTypeVocabulary(words, found.etag, found.action)
@@ -67,8 +76,10 @@ class PriceTypeWordController(Controller):
     @get(
         "/",
         summary="The price type vocabulary (word → price type), with its ETag",
-        description="What market listings and import files mean by 原厂件, 品牌件, 拆车件 …; a "
-        "source file's `[price_type_words]` overrides it for that source.",
+        description="What market listings (their price type text, else their title), import "
+        "files' `price_type` column and the quality words of a typed part name (the match "
+        "`attributes.price_type`, the type a custom-named estimate line claims) mean by 原厂件, "
+        "品牌件, 拆车件 …; a source file's `[price_type_words]` overrides it for that source.",
         responses=VERSIONS_ERRORS,
     )
     async def words(self, state: State) -> Response[PriceTypeVocabulary]:
@@ -79,7 +90,9 @@ class PriceTypeWordController(Controller):
         "/{word:str}",
         summary="Map a word to a price type (add it, or change its type)",
         description="201 when the word is new, 200 when its type changed (or already was that "
-        "one). The next crawl reads it; stored observations keep their type." + IF_MATCH_DOC,
+        "one). The next crawl and import read it, and the matcher once its index follows (at "
+        "once on the server that took the edit); stored observations keep their type."
+        + IF_MATCH_DOC,
         status_code=201,
         opt={"if_match": True},
         responses=unchanged(PriceTypeVocabulary),
@@ -96,6 +109,7 @@ class PriceTypeWordController(Controller):
             state, price_words.set_word, word, data.price_type, actor=actor_of(request),
             reason=data.reason, expected_etag=etags,
         )  # fmt: skip
+        await index_follows(state)
         return _written(_out(found), found.action, found.etag)
 
     @delete(
@@ -118,4 +132,5 @@ class PriceTypeWordController(Controller):
             state, price_words.remove_word, word, actor=actor_of(request), reason=reason,
             expected_etag=etags,
         )  # fmt: skip
+        await index_follows(state)
         return _with_etag(_out(found), found.etag)

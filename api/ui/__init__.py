@@ -50,6 +50,7 @@ from api.ui.login import LoginPages
 from api.ui.markets import MarketPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
+from api.ui.price_words import PriceWordPages
 from api.ui.synonyms import SynonymPages
 from api.ui.validations import ValidationPages
 from pricebook.errors import PricebookError
@@ -167,6 +168,7 @@ def ui_router(settings: Settings) -> Router:
             ChannelPages,
             AuditPages,
             SynonymPages,
+            PriceWordPages,
         ],
         middleware=[
             DefineMiddleware(_session_middleware, config=session),

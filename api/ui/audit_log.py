@@ -44,11 +44,13 @@ ENTITY_NAMES = {
     "parts": "配件", "models": "车型", "fitment": "适用车型", "categories": "配件分类",
     "regions": "地区", "branches": "机构", "price_types": "价格类型", "api_key": "API 密钥",
     "rule_profiles": "核损规则", "consumable_standards": "辅料标准", "rescue_tariffs": "施救费标准",
+    "price_type_word": "价格类型词表", "market_observations": "市场报价",
 }  # fmt: skip
 ACTION_NAMES = {
     "create": "新增", "supersede": "新版本替换", "close": "结束有效期", "withdraw": "撤回",
     "update": "修改", "delete": "删除", "import": "导入", "submit": "提交", "accept": "采纳",
     "reject": "驳回", "need_info": "要求补充", "answer": "补充信息", "revoke": "停用",
+    "not_part": "标为不是目录配件",
 }  # fmt: skip
 FIELD_NAMES = {
     "amount": "金额（元）", "valid_from": "生效日期", "valid_to": "失效日期", "source": "来源",
@@ -64,6 +66,7 @@ FIELD_NAMES = {
     "model_year": "年款", "series_id": "车系", "body": "车身", "engine": "发动机",
     "parent_id": "上级", "level": "级别", "rank": "排序", "authority_limit_fen": "权限金额（分）",
     "created_by": "创建人", "quantity": "数量", "discount_bp": "折扣（万分之）",
+    "price_type": "价格类型",
 }  # fmt: skip
 #: not shown in the diff: database ids of the row itself and values derived from others (the
 #: export keeps before and after in full)
@@ -175,6 +178,10 @@ def _link(row: audit.AuditRow, part: audit.EntryPart | None) -> Link | None:
         return Link(f"/parts/{part.id}", f"{part.name}（{part.code}）")
     if row.entity == "synonym_terms" and row.entity_id:
         return Link("/synonyms?" + urlencode({"q": row.entity_id}), f"同义词词典：{row.entity_id}")
+    if row.entity == "price_type_word" and row.entity_id:
+        return Link(
+            "/price-type-words?" + urlencode({"q": row.entity_id}), f"价格类型词表：{row.entity_id}"
+        )
     return None
 
 

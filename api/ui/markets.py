@@ -1,5 +1,5 @@
 """Market data in the staff UI: observations as dots on the part page's price-history chart,
-and the queue of unmatched listings pricing staff confirm or reject."""
+the queue of unmatched listings pricing staff confirm or reject, and the recorded crawls."""
 
 from __future__ import annotations
 
@@ -18,7 +18,13 @@ from api.ui.common import PathId, render, text, write
 from api.ui.messages import zh
 from pricebook.errors import PricebookError
 from pricebook.market import part_observations
-from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
+from pricebook.market.crawl import page_runs
+from pricebook.market.review import (
+    confirm_listing,
+    mark_not_part,
+    reject_suggestion,
+    unmatched_listings,
+)
 
 #: listings per page of the queue
 PAGE_SIZE = 50
@@ -40,13 +46,16 @@ def observations(session: Session, part_id: int, price_type_id: int | None) -> l
 # --- the unmatched listings queue ------------------------------------------------------------
 
 #: the flash after a verdict
-VERDICTS = {"confirmed": "已确认配件，以后同样的标题会自动匹配", "rejected": "已否定建议配件，以后不再建议"}  # fmt: skip
+VERDICTS = {"confirmed": "已确认配件，以后同样的标题会自动匹配", "rejected": "已否定建议配件，以后不再建议",
+            "not_part": "已标为不是目录配件，以后不再列入待匹配"}  # fmt: skip
 Code = Annotated[str, QueryParameter(max_length=64)]
+RUN_STATUSES = {"running": "进行中", "finished": "完成", "suspicious": "可疑", "failed": "失败"}
 
 
 class MarketPages(Controller):
     """市场待匹配: unmatched listings with the matcher's suggestion; pricing staff confirm the
-    suggestion (or another part by its code) or reject it — either teaches the matcher."""
+    suggestion (or another part by its code) or reject it — either teaches the matcher — or
+    mark a listing as not a catalogue part (不是目录配件), which keeps it out of the queue."""
 
     path = "/market"
     guards = [login_required("pricing_staff")]  # noqa: RUF012
@@ -74,6 +83,25 @@ class MarketPages(Controller):
             "page": page, "pages": max(1, -(-queue.total // PAGE_SIZE)), "messages": messages,
         })  # fmt: skip
 
+    @get("/runs")
+    async def runs(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        source: Code = "",
+        page: Annotated[int, QueryParameter(ge=1, le=100_000)] = 1,
+    ) -> Template:
+        """爬取记录: each recorded crawl with its counts and what the drift check after it did
+        to the review queue."""
+        async with state.sessions() as session:
+            runs = await session.run_sync(
+                page_runs, source=source or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+            )
+        return render(request, "market_runs.html", {
+            "title": "爬取记录", "nav": "market", "runs": runs, "source": source, "page": page,
+            "pages": max(1, -(-runs.total // PAGE_SIZE)), "statuses": RUN_STATUSES,
+        })  # fmt: skip
+
     async def _act(
         self, request: Request[Any, Any, Any], state: State, observation_id: int, verdict: str
     ) -> Redirect | Template:
@@ -85,8 +113,10 @@ class MarketPages(Controller):
                 code = text(form, "part_code", 64)
                 await write(state, confirm_listing, observation_id, actor=actor,
                             part_code=code or None, reason=reason)  # fmt: skip
-            else:
+            elif verdict == "rejected":
                 await write(state, reject_suggestion, observation_id, actor=actor, reason=reason)
+            else:
+                await write(state, mark_not_part, observation_id, actor=actor, reason=reason)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
             return render(request, "error.html", {"heading": "未处理", "detail": zh(exc)},
@@ -106,3 +136,9 @@ class MarketPages(Controller):
         self, request: Request[Any, Any, Any], state: State, observation_id: PathId
     ) -> Redirect | Template:
         return await self._act(request, state, observation_id, "rejected")
+
+    @post("/unmatched/{observation_id:int}/not-a-part", status_code=303)
+    async def not_a_part(
+        self, request: Request[Any, Any, Any], state: State, observation_id: PathId
+    ) -> Redirect | Template:
+        return await self._act(request, state, observation_id, "not_part")

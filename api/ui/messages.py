@@ -95,6 +95,9 @@ RULES = (
     # the unmatched market listings (`pricebook.market.review`)
     _rule(Conflict, r"observation (\d+) is already matched to part (\d+)",
           "市场观测 #{0} 已匹配到配件 #{1}：无需再处理。"),
+    _rule(Conflict, r"observation (\d+) is already marked not a catalogue part",
+          "市场观测 #{0} 已标为不是目录配件：无需再处理。"),
+    _rule(InvalidInput, r"say why the listing is not a catalogue part", "请填写不是目录配件的原因。"),
     _rule(NotFound, r"no market observation with id (\d+)", "没有编号为 {0} 的市场观测。"),
     _rule(InvalidInput, r"no suggestion to confirm: give a part_code", "没有建议配件：请填写配件编码。"),
     _rule(InvalidInput, r"the listing has no suggestion to reject", "这条报价没有建议配件，无需否定。"),
@@ -104,6 +107,9 @@ RULES = (
           "标题写的是{0}，配件 {1} {2} 是{3}：另一侧的配件不能作为匹配。"),
     _rule(InvalidInput, r"nothing is left of the name once quality and quantity words",
           "标题去掉车型、品质和数量词后没有配件名称，无法学习。"),
+    # the price type vocabulary (`pricebook.price_words`)
+    _rule(InvalidInput, r"unknown price type '(.*)'", "没有价格类型 {0}。"),
+    _rule(NotFound, r"'(.+)' is not in the price type vocabulary", "价格类型词表中没有 {0}（可能已被他人删除）。"),
     _rule(InvalidInput, r"at most (\d+) characters", "最多 {0} 个字。"),
 )  # fmt: skip
 
@@ -114,7 +120,7 @@ FIELDS = {"reason": "原因", "amount": "金额", "observed": "市场价", "refe
           "labor_kind": "工种", "shop_tier": "修理厂级别", "vehicle_class": "车辆级别",
           "operation": "作业", "pct_of_standard": "标准工时费百分比", "discount_pct": "折让百分比",
           "code": "渠道代码", "name": "名称", "alias": "别名", "term": "同义词",
-          "canonical": "标准词"}  # fmt: skip
+          "canonical": "标准词", "word": "词语", "price_type": "价格类型"}  # fmt: skip
 
 
 #: An import's row errors (`pricebook.io.importers`): the message text only, no error class.

@@ -186,12 +186,15 @@ def _choice(ctx: _Context, n: int, row: Row, column: str, allowed: Iterable[str]
 
 def _lookup(
     ctx: _Context, n: int, row: Row, column: str, codes: dict[str, int], what: str,
-    *, required: bool = True,
+    *, required: bool = True, spelling: Callable[[str], str] | None = None,
 ) -> int | None:  # fmt: skip
+    """The id a cell names; ``spelling`` is how a cell not found as written is compared."""
     value = _text(ctx, n, row, column, required=required)
     if not value:
         return None
     found = codes.get(value)
+    if found is None and spelling is not None:
+        found = codes.get(spelling(value))
     if found is None:
         ctx.error(n, column, f"unknown {what} {quote(value)}")
     return found
@@ -283,12 +286,19 @@ def _codes(session: Session, model: type[Base], column: str = "code") -> dict[st
 
 def _price_type_codes(session: Session) -> dict[str, int]:
     """Price type codes, and the words of the one vocabulary (`pricebook.price_words`: 原厂件,
-    品牌件 …) a file may write instead; a code wins over a word spelled the same."""
-    from pricebook.price_words import load_words
+    4S价 …) a file may write instead, as the vocabulary spells them (`_price_type_word`); a code
+    wins over a word spelled the same."""
+    from pricebook.price_words import load_words, type_words
 
     codes = _codes(session, PriceType)
-    words = {w: codes[c] for w, c in load_words(session).items() if c in codes}
+    words = {w: codes[c] for w, c in type_words(load_words(session), codes).items()}
     return {**words, **codes}
+
+
+def _price_type_word(value: str) -> str:
+    from pricebook.price_words import normalize_word
+
+    return normalize_word(value)
 
 
 def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -754,7 +764,9 @@ def _import_prices(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
             ctx.error(
                 n, "scope", f"{quote(scope_cell)} is not system, a region code or a branch code"
             )
-        price_type = _lookup(ctx, n, row, "price_type", price_types, "price type")
+        price_type = _lookup(
+            ctx, n, row, "price_type", price_types, "price type", spelling=_price_type_word
+        )
         amount = _money_fen(ctx, n, row, "amount_yuan")
         valid_from, valid_to = _date_range(ctx, n, row)
         source = row.get("source", "").strip() or "import"
@@ -907,7 +919,9 @@ def _card_line(
             return ("labor", kind, rate, pct)
     elif line == "parts":
         category = _lookup(ctx, n, row, "category", categories, "category")
-        price_type = _lookup(ctx, n, row, "price_type", price_types, "price type")
+        price_type = _lookup(
+            ctx, n, row, "price_type", price_types, "price type", spelling=_price_type_word
+        )
         discount = _basis_points(ctx, n, row, "discount_pct", upper=9999)
         if category and price_type and discount is not None:
             return ("parts", category, price_type, discount)

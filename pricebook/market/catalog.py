@@ -60,19 +60,28 @@ class MarketCatalog:
         default_factory=dict
     )
     #: (name, model, brand, threshold) → match: a re-crawl does not match the same names again.
-    match_cache: dict[tuple[str, int | None, int | None, int], Match] = field(default_factory=dict)
+    match_cache: dict[tuple[str, tuple[int, ...], int | None, int], Match] = field(
+        default_factory=dict
+    )
 
     def price_type_id(
-        self, hint: str | None, overrides: Mapping[str, str] | None = None
+        self, hint: str | None, overrides: Mapping[str, str] | None = None, title: str = ""
     ) -> int | None:
         """The price type a listing's hint means: the source's own words first, then the one
-        vocabulary (`pricebook.price_words.resolve`)."""
+        vocabulary (`pricebook.price_words.resolve`). A hint that names none leaves it to the
+        title's quality words (大众朗逸 左后叶子板 原厂), read as the matcher reads them."""
         key = (hint or "", tuple(sorted((overrides or {}).items())))
         if key not in self.hint_cache:
             self.hint_cache[key] = resolve_price_type(
                 hint, self.price_type_words, self.price_types, overrides
             )
-        return self.hint_cache[key]
+        found = self.hint_cache[key]
+        if found is None and title:
+            for word in self.index.parse(title).normalized.quality_written:
+                found = self.price_type_id(word, overrides)
+                if found is not None:
+                    break
+        return found
 
     def region_id(self, code: str | None, text: str | None) -> int | None:
         if text:
@@ -84,25 +93,24 @@ class MarketCatalog:
 
     def vehicle(
         self, title: str, fitment: str | None
-    ) -> tuple[int | None, int | None, int | None, str]:
-        """(brand id, model id to block the matcher with, model id to store, the title without
-        its vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names
-        no vehicle, from the title ("大众朗逸 左后叶子板 原厂"). A model is stored only when the
-        series (narrowed by the model year written, if any) has one."""
+    ) -> tuple[int | None, tuple[int, ...], int | None, str]:
+        """(brand id, the models to match against, model id to store, the title without its
+        vehicle words) from the fitment text ("大众 高尔夫7 2014-2019") and, where that names no
+        vehicle, from the title ("大众朗逸 左后叶子板 原厂"). The models are all the series'
+        (narrowed by the model year written, if any): a part fitting any of them fits the
+        listing. A model is stored only when there is one."""
         in_title = self.vehicle_words.find(title)
         found = self.vehicle_words.find(fitment) if fitment else None
         if found is None or (found.brand_id is None and found.series_id is None):
             found = in_title
         rest = in_title.rest or title
         if found.series_id is None:
-            return found.brand_id, None, None, rest
+            return found.brand_id, (), None, rest
         models = self.series_models.get(found.series_id, [])
         if found.model_year is not None:
             models = [m for m in models if m[1] == found.model_year] or models
-        if not models:
-            return found.brand_id, None, None, rest
-        stored = models[0][0] if len(models) == 1 else None
-        return found.brand_id, models[0][0], stored, rest
+        ids = tuple(model_id for model_id, _year in models)
+        return found.brand_id, ids, ids[0] if len(ids) == 1 else None, rest
 
 
 _catalog_lock = threading.Lock()

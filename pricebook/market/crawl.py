@@ -28,13 +28,13 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, select, update
@@ -45,6 +45,9 @@ from pricebook.db import as_utc, transaction
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import MarketRun
 from pricebook.settings import Settings
+
+if TYPE_CHECKING:
+    from pricebook.market import DriftReport
 
 SPIDERS = {"html": "listing", "json": "api_json"}
 #: ``pricebook crawl`` without ``--jobs``: at most this many crawls at once.
@@ -561,6 +564,27 @@ def _short(line: str) -> str:
     """Drop Scrapy's timestamp and logger prefix: '2025-… [scrapy.x] INFO: text' → 'text'."""
     _, sep, rest = line.partition("] ")
     return rest if sep else line
+
+
+#: the drift report's counts a run record keeps (`pricebook.market.DriftReport`)
+DRIFT_COUNTS = (
+    "checked", "drifting", "opened", "reopened", "updated", "unchanged", "closed",
+    "already_resolved",
+)  # fmt: skip
+
+
+def record_drift(session: Session, run_ids: Sequence[int], drift: DriftReport) -> None:
+    """Keep what the drift check after a crawl did to the queue in each of the crawl's run
+    records (``stats["drift"]``): its counts and the tasks by outcome. The check covers every
+    price, not one source, so each run of the crawl carries the same summary; a run read
+    later still says which tasks its evidence opened, moved or closed."""
+    summary: dict[str, Any] = {name: getattr(drift, name) for name in DRIFT_COUNTS}
+    tasks: dict[str, list[int]] = {}
+    for outcome, task_id in drift.tasks:
+        tasks.setdefault(outcome, []).append(task_id)
+    summary["tasks"] = tasks
+    for run in session.scalars(select(MarketRun).where(MarketRun.id.in_(run_ids))):
+        run.stats = {**(run.stats or {}), "drift": summary}
 
 
 @dataclass(frozen=True, slots=True)

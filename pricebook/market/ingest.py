@@ -155,13 +155,14 @@ def _latest_rows(session: Session, sources: list[str], parsed: Sequence[Listing]
         select(
             MarketObservation.id, MarketObservation.source, MarketObservation.item_key,
             MarketObservation.region_id, MarketObservation.price_type_id,
-            MarketObservation.amount_fen, MarketObservation.last_seen,
+            MarketObservation.amount_fen, MarketObservation.last_seen, MarketObservation.status,
         )
         .where(MarketObservation.source.in_(sources), MarketObservation.item_key.in_(keys))
         .order_by(MarketObservation.id)
     ):  # fmt: skip
         latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
             "id": row.id, "amount_fen": row.amount_fen, "last_seen": as_utc(row.last_seen),
+            "status": row.status,
         }  # fmt: skip
     return latest
 
@@ -181,9 +182,9 @@ def _plan_rows(
         else:
             result.unmatched += 1
         source = clean_text(p.item.get("source"))
-        match_values = _match_values(p, p.match)
         key = (source, p.item_key, p.region_id, p.price_type_id)
         current = latest.get(key)
+        match_values = _match_values(p, p.match, current)
         if current is not None and current["amount_fen"] == p.amount_fen:
             result.updated_last_seen += 1
             if "id" not in current:
@@ -204,18 +205,21 @@ def _plan_rows(
         result.new += 1
         new_row = {**_new_row(p, source, run_id), **match_values}
         inserts.append(new_row)
-        latest[key] = {"amount_fen": p.amount_fen, "row": new_row}
+        latest[key] = {"amount_fen": p.amount_fen, "row": new_row, "status": new_row["status"]}
     return inserts, updates
 
 
-def _match_values(p: Listing, m: Match) -> dict[str, Any]:
+def _match_values(p: Listing, m: Match, current: dict[str, Any] | None) -> dict[str, Any]:
+    status = "matched" if m.part_id is not None else "unmatched"
+    if status == "unmatched" and current is not None and current["status"] == "not_part":
+        status = "not_part"  # staff said so: a re-crawl does not put it back in the queue
     return {
         "part_id": m.part_id,
         "suggested_part_id": m.suggested_part_id,
         "model_id": p.model_id,
         "confidence_bp": m.confidence_bp,
         "match_reason": m.reason,
-        "status": "matched" if m.part_id is not None else "unmatched",
+        "status": status,
     }
 
 
@@ -237,6 +241,7 @@ def _new_row(p: Listing, source: str, run_id: int | None) -> dict[str, Any]:
         "raw_brand_text": clean_text(p.item.get("raw_brand_text")),
         "raw_region": clean_text(p.item.get("raw_region")),
         "price_type_hint": clean_text(p.item.get("price_type_hint")),
+        "price_label": p.price_label,
         "region_id": p.region_id,
         "price_type_id": p.price_type_id,
         "amount_fen": p.amount_fen,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from pricebook.market.catalog import MarketCatalog
 from pricebook.market.parse import Listing
-from pricebook.matching.index import CatalogEntry, MatchIndex
+from pricebook.matching.index import CatalogEntry, MatchIndex, MatchResult
 from pricebook.models import OeSupersession, Part
 
 #: Names remembered per process and catalogue version with their match (a re-crawl's names).
@@ -49,44 +49,46 @@ def match_batch(
         for oe, part_id, rank in session.execute(both):
             by_oe[oe].append((rank, part_id))
 
-    pending: dict[tuple[int | None, int | None], list[Listing]] = defaultdict(list)
+    pending: dict[tuple[tuple[int, ...], int | None], list[Listing]] = defaultdict(list)
     for p in parsed:
         hits = sorted(set(by_oe.get(p.oe, ()))) if p.oe else []
         if hits:
             best_rank = hits[0][0]
             parts = sorted({pid for rank, pid in hits if rank == best_rank})
             if len(parts) > 1:
-                parts = _narrow_by_fitment(cat, parts, p.block_model_id, p.brand_id)
+                parts = _narrow_by_fitment(cat, parts, p.block_model_ids, p.brand_id)
             reason = "oe_exact" if best_rank == 0 else "oe_superseded"
             if len(parts) == 1:
                 p.match = Match(parts[0], None, 10000, reason)
                 continue
-        pending[(p.block_model_id, p.brand_id)].append(p)
+        pending[(p.block_model_ids, p.brand_id)].append(p)
 
     cache = cat.match_cache
-    for (model_id, brand_id), group in pending.items():
+    for (model_ids, brand_id), group in pending.items():
         names = [
             n
             for n in dict.fromkeys(p.match_name for p in group)
-            if (n, model_id, brand_id, threshold_bp) not in cache
+            if (n, model_ids, brand_id, threshold_bp) not in cache
         ]
         if names:
             if len(cache) > MATCH_CACHE_SIZE:
                 cache.clear()
-            found = _match_names(cat.index, names, model_id, brand_id, threshold_bp)
+            found = _match_names(cat.index, names, model_ids, brand_id, threshold_bp)
             for name, match in zip(names, found, strict=True):
-                cache[(name, model_id, brand_id, threshold_bp)] = match
+                cache[(name, model_ids, brand_id, threshold_bp)] = match
         for p in group:
-            p.match = cache[(p.match_name, model_id, brand_id, threshold_bp)]
+            p.match = cache[(p.match_name, model_ids, brand_id, threshold_bp)]
 
 
 def _narrow_by_fitment(
-    cat: MarketCatalog, part_ids: list[int], model_id: int | None, brand_id: int | None
+    cat: MarketCatalog, part_ids: list[int], model_ids: tuple[int, ...], brand_id: int | None
 ) -> list[int]:
     entries = {e.part_id: e for e in cat.index.entries if e.part_id in set(part_ids)}
-    if model_id is not None:
+    if model_ids:
         fitting = [
-            p for p in part_ids if model_id in entries[p].model_ids or not entries[p].model_ids
+            p
+            for p in part_ids
+            if not entries[p].model_ids or not entries[p].model_ids.isdisjoint(model_ids)
         ]
         if fitting:
             return fitting
@@ -100,39 +102,56 @@ def _narrow_by_fitment(
 def _match_names(
     index: MatchIndex,
     names: Sequence[str],
-    model_id: int | None,
+    model_ids: tuple[int, ...],
     brand_id: int | None,
     threshold_bp: int,
 ) -> list[Match]:
-    """Names → matches through the matching engine (isolates its API)."""
-    out = []
-    for result in index.match(names, model_id=model_id, brand_id=brand_id):
-        best = result.best
-        if best is None:
-            out.append(Match(None, None, 0, ""))
-            continue
-        bp = round(best.confidence * 10000)
-        # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
-        # parts of its own: a part of another vehicle is then a suggestion, never the match —
-        # unless a person confirmed it for this name and vehicle (reason "learned").
-        if (
-            result.decision == "matched"
-            and bp >= threshold_bp
-            and (
-                best.reason == "learned"
-                or _fits(index.entry_by_code(best.part_code), model_id, brand_id)
-            )
-        ):
-            out.append(Match(best.part_id, None, bp, best.reason))
-        else:
-            out.append(Match(None, best.part_id, bp, best.reason or ""))
-    return out
+    """Names → matches through the matching engine (isolates its API). A series of several
+    models is matched against each model's fitment; a match wins over a suggestion, then the
+    higher confidence, then the earlier model."""
+    per_model = [
+        [_one_match(index, r, model_ids, brand_id, threshold_bp) for r in results]
+        for results in (
+            index.match(names, model_id=model_id, brand_id=brand_id)
+            for model_id in (model_ids or (None,))
+        )
+    ]
+    return [
+        max(found, key=lambda m: (m.part_id is not None, m.confidence_bp))
+        for found in zip(*per_model, strict=True)
+    ]
 
 
-def _fits(entry: CatalogEntry | None, model_id: int | None, brand_id: int | None) -> bool:
+def _one_match(
+    index: MatchIndex,
+    result: MatchResult,
+    model_ids: tuple[int, ...],
+    brand_id: int | None,
+    threshold_bp: int,
+) -> Match:
+    best = result.best
+    if best is None:
+        return Match(None, None, 0, "")
+    bp = round(best.confidence * 10000)
+    # The engine falls back to the brand, then the whole catalogue, when the vehicle has no
+    # parts of its own: a part of another vehicle is then a suggestion, never the match —
+    # unless a person confirmed it for this name and vehicle (reason "learned").
+    if (
+        result.decision == "matched"
+        and bp >= threshold_bp
+        and (
+            best.reason == "learned"
+            or _fits(index.entry_by_code(best.part_code), model_ids, brand_id)
+        )
+    ):
+        return Match(best.part_id, None, bp, best.reason)
+    return Match(None, best.part_id, bp, best.reason or "")
+
+
+def _fits(entry: CatalogEntry | None, model_ids: tuple[int, ...], brand_id: int | None) -> bool:
     """The part fits the vehicle the listing names (universal parts fit every vehicle)."""
     if entry is None or not entry.model_ids:
         return True
-    if model_id is not None:
-        return model_id in entry.model_ids
+    if model_ids:
+        return not entry.model_ids.isdisjoint(model_ids)
     return brand_id is None or brand_id in entry.brand_ids

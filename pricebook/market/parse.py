@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pricebook.db import as_utc
 from pricebook.market.catalog import MarketCatalog
-from pricebook.market.price_text import explain_price
+from pricebook.market.price_text import read_price
 from pricebook.matching.normalize import normalize_oe
 from pricebook.money import to_fen
 
@@ -37,9 +37,12 @@ class Listing:
     region_id: int | None
     price_type_id: int | None
     brand_id: int | None
-    block_model_id: int | None
+    #: the models of the vehicle the listing names (`MarketCatalog.vehicle`)
+    block_model_ids: tuple[int, ...]
     model_id: int | None
     item_key: str
+    #: the label the page gave the amount (会员价, 约 …), None for a bare price
+    price_label: str | None
     match: Match | None = None
 
 
@@ -63,27 +66,28 @@ def parse_item(item: Mapping[str, Any], cat: MarketCatalog, now: datetime) -> Li
     name = clean_text(item.get("raw_name"))
     if not name:
         return "missing_name"
-    amount, reason = explain_price(
+    reading = read_price(
         item.get("raw_price"), item.get("price_unit_hint"), item.get("price_preference")
     )
-    if amount is None:
-        return reason
+    if reading.amount is None:
+        return reading.reason
     oe_raw = clean_text(item.get("raw_oe"))
     fitment = clean_text(item.get("raw_brand_text"))
-    brand_id, block_model, model_id, match_name = cat.vehicle(name, fitment)
+    brand_id, block_models, model_id, match_name = cat.vehicle(name, fitment)
     return Listing(
         item=item,
         name=name,
         match_name=match_name,
-        amount_fen=to_fen(amount),
+        amount_fen=to_fen(reading.amount),
+        price_label=reading.stored_label,
         fetched_at=_fetched_at(item.get("fetched_at"), now),
         oe=normalize_oe(oe_raw) if oe_raw else "",
         region_id=cat.region_id(item.get("region_code"), item.get("raw_region")),
         price_type_id=cat.price_type_id(
-            item.get("price_type_hint"), _overrides(item.get("price_type_words"))
+            item.get("price_type_hint"), _overrides(item.get("price_type_words")), name
         ),
         brand_id=brand_id,
-        block_model_id=block_model,
+        block_model_ids=block_models,
         model_id=model_id,
         item_key=listing_key(
             name,

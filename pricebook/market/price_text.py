@@ -111,6 +111,14 @@ class PriceReading:
     approximate: bool = False
     candidates: tuple[tuple[str, Decimal], ...] = ()
 
+    @property
+    def stored_label(self) -> str | None:
+        """The label as an observation keeps it: ``会员价``, ``约``, ``约 会员价``; None for a
+        bare price. The amount alone would hide that a member's or an approximate figure is
+        not what everyone pays."""
+        words = [w for w in ("约" if self.approximate else "", self.label) if w]
+        return " ".join(words) or None
+
 
 @dataclass(slots=True)
 class _Price:
@@ -169,7 +177,11 @@ def read_price(
             floor = bool(m["from"] or m["from2"])
             tokens.append(("price", _Price(value, floor, about)))
         elif m["label"] is not None:
-            tokens.append(("label", _LABEL_OF[m["label"]]))
+            label = ("label", _LABEL_OF[m["label"]])
+            if tokens and tokens[-1][0] == "about":  # 约 会员价¥380: 约 still qualifies the price
+                tokens.insert(len(tokens) - 1, label)
+            else:
+                tokens.append(label)
         elif m["about"] is not None:
             tokens.append(("about", None))
         # filler: nothing

@@ -170,6 +170,8 @@ class PartObservation:
     #: the listing's own page where known, else the page it was found on
     url: str
     seller: str = ""
+    #: the label the page gave the amount (会员价, 约 …), None for a bare price
+    price_label: str | None = None
 
 
 #: At most this many observations of a part are read for a chart (the latest ones).
@@ -187,7 +189,7 @@ def part_observations(
     ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
     o = MarketObservation
     stmt = (
-        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller)
+        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller, o.price_label)
         .where(o.part_id == part_id, o.status == "matched")
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
@@ -204,6 +206,7 @@ def part_observations(
             price_type_id=row.price_type_id,
             url=row.listing_url or row.url,
             seller=row.seller,
+            price_label=row.price_label,
         )
         for row in session.execute(stmt)
     ]

@@ -9,7 +9,8 @@ each unmatched listing, with the suggestion), and either
   reads it — the title without its vehicle words, scoped to the vehicle the title names — makes
   the next crawl match the same title by itself (reason ``learned``);
 - **reject** the suggestion: a learned rejection, so the matcher never offers that part for the
-  name again, and the listing stays in the queue without it for a person to pick.
+  name again, and the listing stays in the queue without it for a person to pick;
+- mark it **not a catalogue part** (``not_part``): it leaves the queue and re-crawls keep it out.
 
 Both are audited (the mapping and the listing) and happen in the caller's transaction.
 """
@@ -33,7 +34,13 @@ from pricebook.matching.confirm import confirm
 from pricebook.models import Brand, MarketObservation, Part, PriceType, Region
 from pricebook.money import from_fen
 
-__all__ = ["UnmatchedListing", "confirm_listing", "reject_suggestion", "unmatched_listings"]
+__all__ = [
+    "UnmatchedListing",
+    "confirm_listing",
+    "mark_not_part",
+    "reject_suggestion",
+    "unmatched_listings",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +118,10 @@ def _unmatched(session: Session, observation_id: int) -> MarketObservation:
     # decisions on one listing take turns with each other and with ingests of its source
     lock_key(session, "market_observations", obs.source)
     session.refresh(obs)
+    if obs.status == "not_part":
+        raise Conflict(
+            f"observation {observation_id} is already marked not a catalogue part", field="id"
+        )
     if obs.status != "unmatched":
         raise Conflict(
             f"observation {observation_id} is already matched to part {obs.part_id}", field="id"
@@ -122,9 +133,11 @@ def _scope(session: Session, obs: MarketObservation) -> tuple[str, int | None, s
     """(the name as the matcher reads it, model id, brand name) the verdict is learned for: the
     vehicle the title or fitment text names, as ingest found it."""
     cat = _catalog(session)
-    brand_id, block_model, _stored, match_name = cat.vehicle(obs.raw_name, obs.raw_brand_text)
+    brand_id, models, _stored, match_name = cat.vehicle(obs.raw_name, obs.raw_brand_text)
+    # a series of several models: the verdict holds for the brand, whichever model it was
+    model_id = models[0] if len(models) == 1 else None
     brand = session.scalar(select(Brand.name).where(Brand.id == brand_id)) if brand_id else None
-    return match_name, block_model, (None if block_model is not None else brand)
+    return match_name, model_id, (None if model_id is not None else brand)
 
 
 def confirm_listing(
@@ -194,6 +207,27 @@ def reject_suggestion(
         after={"suggested_part_id": None, "mapping_id": mapping.id}, reason=reason,
     )  # fmt: skip
     return mapping.id
+
+
+def mark_not_part(session: Session, observation_id: int, *, actor: str, reason: str = "") -> int:
+    """The listing is not a catalogue part (不是目录配件: a tool, a car-care product, a whole
+    car): its rows leave the queue, and ingest keeps the listing out of it on re-crawls unless
+    the matcher matches it by itself later. Returns the observation id."""
+    obs = _unmatched(session, observation_id)
+    if not reason.strip():
+        raise InvalidInput("say why the listing is not a catalogue part", field="reason")
+    o = MarketObservation
+    session.execute(
+        update(o)
+        .where(o.source == obs.source, o.item_key == obs.item_key, o.status == "unmatched")
+        .values(status="not_part", suggested_part_id=None)
+    )
+    audit.record(
+        session, actor=actor, action="not_part", entity="market_observations",
+        entity_id=obs.id, before={"status": "unmatched", "suggested_part_id": obs.suggested_part_id},
+        after={"status": "not_part"}, reason=reason,
+    )  # fmt: skip
+    return obs.id
 
 
 def observations_by_part_code(

@@ -88,6 +88,7 @@ from rapidfuzz import fuzz, process
 
 from pricebook.matching.normalize import Normalized, clean_text, normalize, normalize_oe
 from pricebook.matching.pinyin import initials, is_pinyin_query, pinyin_full
+from pricebook.matching.quality import QualityWords
 from pricebook.matching.sides import (
     AXES,
     Side,
@@ -156,6 +157,9 @@ class Attributes:
     assembly: bool = False
     #: What is to be done (更换, 修复), if the name said so.
     action: str | None = None
+    #: The price type code the quality words stand for in the price type vocabulary (原厂件 →
+    #: oem), if any.
+    price_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +335,7 @@ class MatchIndex:
     def __init__(self) -> None:  # use build()
         self.config = MatchConfig()
         self.synonyms = SynonymTable([])
+        self.quality_words = QualityWords()
         self.entries: list[CatalogEntry] = []
         self._entry_side: list[Side] = []
         self._entry_assembly: list[bool] = []
@@ -366,11 +371,15 @@ class MatchIndex:
         *,
         model_brands: Mapping[int, int] | None = None,
         config: MatchConfig | None = None,
+        price_words: Mapping[str, str] | None = None,
     ) -> MatchIndex:
         """Index ``entries``. ``synonym_groups`` default to the shipped ``synonyms.tsv``;
-        ``model_brands`` (model id → brand id) lets `match` widen from a model to its brand."""
+        ``model_brands`` (model id → brand id) lets `match` widen from a model to its brand;
+        ``price_words`` is the price type vocabulary (normalised word → code) that reads the
+        quality words (`pricebook.matching.quality`)."""
         self = cls()
         self.config = config or MatchConfig()
+        self.quality_words = QualityWords(price_words)
         self.synonyms = SynonymTable(
             default_synonym_groups() if synonym_groups is None else synonym_groups
         )
@@ -484,7 +493,9 @@ class MatchIndex:
         self._learned_accept = {}
         self._learned_reject = defaultdict(list)
         for m in learned:
-            key = learned_key(m.name_normalized)
+            # keyed as a query's name is read: a word staff added to the price type vocabulary
+            # is not part of the name here either
+            key = self.quality_words.take(normalize(m.name_normalized)).compact
             if m.accepted:
                 if m.model_id is not None:
                     scope: tuple[str, str, int | None] = (key, "model", m.model_id)
@@ -500,7 +511,7 @@ class MatchIndex:
 
     def parse(self, name: str) -> ParsedName:
         """Reduce a name as the index does: normalise, rewrite synonyms, take out the side."""
-        normalized = normalize(name)
+        normalized = self.quality_words.take(normalize(name))
         canonical = self.synonyms.canonicalize(normalized.text)
         side, core = parse_side(canonical)
         written = core if canonical == normalized.text else parse_side(normalized.text)[1]
@@ -649,6 +660,7 @@ class MatchIndex:
             unit=q.normalized.unit,
             assembly=q.normalized.is_assembly,
             action=q.normalized.action,
+            price_type=self.quality_words.price_type(q.normalized),
         )
 
         def result(

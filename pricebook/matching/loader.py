@@ -9,6 +9,8 @@ Loading costs a fixed number of bulk queries whatever the catalogue's size (no q
   (name, brand, model, part) counts, earlier ones on the same key are history;
 * `load_synonym_groups` — the colloquial dictionary in ``synonym_terms`` (1), or the shipped
   ``synonyms.tsv`` while the table is empty;
+* `_price_words` — the price type vocabulary and the price types' codes (1), which read the
+  quality words of a typed name;
 * `catalog_version` — ``max(catalog_versions.id)`` (1): the version an index is labelled with;
 * `catalog_generation` — the commit-ordered counters ``reference_generation.catalog`` and
   ``catalog_build`` (1, migration 0008): what tells an index it is out of date. (The maximum
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from pricebook.matching.index import (
@@ -58,6 +60,8 @@ from pricebook.models import (
     OeSupersession,
     Part,
     PartAlias,
+    PriceType,
+    PriceTypeWord,
     ReferenceGeneration,
     Series,
     SynonymTerm,
@@ -229,6 +233,22 @@ class Snapshot:
         )
 
 
+def _price_words(session: Session) -> dict[str, str]:
+    """The price type vocabulary, each word with a type the database has: one statement
+    (the types' codes ride along as rows without a word; a word is never empty)."""
+    # imported here: price_words reaches prices, which reaches matching
+    from pricebook.price_words import type_words
+
+    rows = session.execute(
+        union_all(
+            select(literal("").label("word"), PriceType.code),
+            select(PriceTypeWord.word, PriceTypeWord.price_type_code),
+        )
+    ).all()
+    codes = {code for word, code in rows if not word}
+    return type_words({word: code for word, code in rows if word}, codes)
+
+
 def build_snapshot(
     session: Session, *, config: MatchConfig | None = None, warm: bool = True
 ) -> Snapshot:
@@ -243,7 +263,10 @@ def build_snapshot(
     learned = load_learned(session)
     model_codes = dict(session.execute(select(VehicleModel.code, VehicleModel.id)).all())
     brands = _brand_keys(session)
-    index = MatchIndex.build(entries, groups, learned, model_brands=model_brands, config=config)
+    index = MatchIndex.build(
+        entries, groups, learned, model_brands=model_brands, config=config,
+        price_words=_price_words(session),
+    )  # fmt: skip
     if warm:
         index.warm()
     return Snapshot(

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-__all__ = ["Normalized", "clean_text", "normalize", "normalize_oe", "to_simplified"]
+__all__ = [
+    "QUALITY_WORDS",
+    "Normalized",
+    "clean_text",
+    "normalize",
+    "normalize_oe",
+    "to_simplified",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,8 @@ class Normalized:
     text: str
     #: Quality words found, in canonical form (原厂件 → 原厂), in order of appearance.
     quality: tuple[str, ...] = ()
+    #: The same words as written (原厂件), which the price type vocabulary reads.
+    quality_written: tuple[str, ...] = ()
     quantity: int | None = None
     #: Unit written with the quantity (个, 只, 对, 套 …), if any.
     unit: str | None = None
@@ -106,8 +115,9 @@ def clean_text(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-# Quality / origin words. The canonical form drops a trailing 件 (原厂件 → 原厂).
-_QUALITY_WORDS: dict[str, str] = {
+#: Quality / origin words → canonical form, which drops a trailing 件 (原厂件 → 原厂). What
+#: price type each stands for is the vocabulary's to say (`pricebook.matching.quality`).
+QUALITY_WORDS: dict[str, str] = {
     "原厂件": "原厂",
     "原厂": "原厂",
     "原装件": "原厂",
@@ -153,7 +163,7 @@ _QUALITY_RE = re.compile(
         rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])"
         if w.isascii() or w[0].isascii()
         else re.escape(w)
-        for w in sorted(_QUALITY_WORDS, key=len, reverse=True)
+        for w in sorted(QUALITY_WORDS, key=len, reverse=True)
     )
 )
 
@@ -223,9 +233,11 @@ def normalize(text: str) -> Normalized:
 
     text = _ACTION_RE.sub(take_action, text)
     quality: list[str] = []
+    written: list[str] = []
 
     def take_quality(m: re.Match[str]) -> str:
-        quality.append(_QUALITY_WORDS[m.group(0)])
+        quality.append(QUALITY_WORDS[m.group(0)])
+        written.append(m.group(0))
         return " "
 
     text = _QUALITY_RE.sub(take_quality, text)
@@ -274,6 +286,7 @@ def normalize(text: str) -> Normalized:
         raw=raw,
         text=text,
         quality=tuple(dict.fromkeys(quality)),
+        quality_written=tuple(dict.fromkeys(written)),
         quantity=quantity,
         unit=unit,
         is_assembly=is_assembly,
