@@ -10,17 +10,20 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
-from pricebook import migrate
-from pricebook.db import make_engine, sync_url
+from pricebook import migrate, review_config
+from pricebook.db import make_engine, sync_url, transaction
+from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
 from tests.api_client import Api, seed
+from tests.estimate_data import CONFIG
 
 POSTGRES_URL = os.environ.get("PRICEBOOK_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -108,3 +111,18 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     made = seed(settings)
     async with AsyncTestClient(create_app(settings)) as client:
         yield Api(client, made, settings)
+
+
+@pytest.fixture
+async def http(api: Api) -> SimpleNamespace:
+    """`api` with the review configuration of the validation tests (`tests/estimate_data.py`),
+    and the test catalogue's part ids by code and its VW-LAVIDA-2023 model id."""
+    engine = make_engine(api.settings)
+    try:
+        with transaction(engine) as s:
+            review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
+            parts = {p.code: p.id for p in s.scalars(select(Part))}
+            model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
+    finally:
+        engine.dispose()
+    return SimpleNamespace(api=api, parts=parts, model=model)

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+#: the validation endpoint
+URL = "/api/v1/estimates/validate"
+
 CONFIG = {
     "rule_profiles": [
         {"code": "default", "valid_from": "2025-01-01", "settings": {}},

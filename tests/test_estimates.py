@@ -29,7 +29,7 @@ from pricebook.models import (
     VehicleModel,
 )
 from tests import catalog_rows
-from tests.estimate_data import CONFIG, body, http_body
+from tests.estimate_data import CONFIG, URL, body, http_body
 
 
 @pytest.fixture
@@ -1014,21 +1014,6 @@ def test_demo_review_config_loads_twice_without_change(engine):
 # ------------------------------------------------------------------------------------------------
 # Over HTTP
 # ------------------------------------------------------------------------------------------------
-
-URL = "/api/v1/estimates/validate"
-
-
-@pytest.fixture
-async def http(api):
-    from pricebook.db import make_engine
-
-    engine = make_engine(api.settings)
-    with transaction(engine) as s:
-        review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
-        parts = {p.code: p.id for p in s.scalars(select(Part))}
-        model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
-    engine.dispose()
-    return SimpleNamespace(api=api, parts=parts, model=model)
 
 
 async def test_http_validate_end_to_end(http):

@@ -14,8 +14,8 @@ from pricebook.matching.normalize import normalize
 from pricebook.matching.quality import QualityWords
 from pricebook.models import MarketObservation, Price, PriceType
 from pricebook.price_words import type_words
-from tests.test_api_base import Api, api_fixture  # noqa: F401
-from tests.test_estimates import URL, http, http_body  # noqa: F401
+from tests.api_client import Api
+from tests.estimate_data import URL, http_body
 from tests.test_market import _item
 
 WORDS = "/api/v1/price-type-words"
@@ -62,7 +62,7 @@ def _import_price(engine, price_type: str, amount: str) -> str:
         ).scalar_one()  # fmt: skip
 
 
-async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimate_lines(http):  # noqa: F811
+async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimate_lines(http):
     api: Api = http.api
     engine = make_engine(api.settings)
     fender = [{"type": "part", "custom_name": "高仿件 左前叶子板", "claimed_unit_price": "1000.00"}]
