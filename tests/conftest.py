@@ -76,6 +76,24 @@ def empty_postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `postgres_only` run on PostgreSQL alone when it is configured: their SQLite
+    variant is left out (it would repeat seconds of subprocesses for what in-process tests
+    already cover there). Without PostgreSQL they run on SQLite."""
+    if not POSTGRES_URL:
+        return
+    left_out = [
+        item
+        for item in items
+        if item.get_closest_marker("postgres_only")
+        and getattr(item, "callspec", None) is not None
+        and item.callspec.params.get("settings") == "sqlite"
+    ]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def settings(request: pytest.FixtureRequest, tmp_path) -> Iterator[Settings]:
     """Settings for a freshly migrated database, on each backend."""

@@ -112,6 +112,7 @@ def test_the_sources_directory_comes_from_the_environment_too(tmp_path, monkeypa
     assert "no source named 'from_env'" in without.stderr
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, engine):
     load_market_catalog(engine)
@@ -238,6 +239,7 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
 # --- shop titles over the demo catalogue, sellers kept apart ------------------------------------
 
 
+@pytest.mark.postgres_only
 def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, engine):
     """The fixture title shop (tests/market_site/site/titles) lists `TITLES` — name-only
     listings whose titles carry the vehicle — over the demo catalogue, each with its own page,
@@ -302,6 +304,7 @@ def _set_oil_prices(root: Path, a: int, b: int) -> None:
         (root / path).write_text(changed, encoding="utf-8")
 
 
+@pytest.mark.postgres_only
 def test_recrawls_with_changed_prices_open_update_close_and_reopen_the_drift_task(
     settings, engine, tmp_path
 ):
@@ -531,6 +534,7 @@ def _blocks(output: str, runs: list[MarketRun]) -> list[int]:
     return starts
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_path):
     load_market_catalog(engine)
@@ -589,6 +593,7 @@ def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_
     assert lines[-1].endswith(", 2 at a time: 3 finished, 0 failed; items 26, new observations 26")
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 def test_a_failing_source_fails_alone_while_the_others_finish(settings, engine, tmp_path):
     load_market_catalog(engine)

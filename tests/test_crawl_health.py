@@ -73,6 +73,7 @@ def _crawl(settings, source_file: str):
     )  # fmt: skip
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 def test_labelled_prices_stored_as_the_page_means_and_suspicious_runs(settings, engine, tmp_path):
     load_market_catalog(engine)
@@ -160,6 +161,7 @@ def _types_by_source(engine) -> dict[tuple[str, str], str | None]:
     return {(s, n): (codes.get(t), hint) for s, n, t, hint in rows}
 
 
+@pytest.mark.postgres_only
 @pytest.mark.slow
 def test_both_spiders_read_one_vocabulary_staff_edits_it_and_a_source_overrides_it(
     settings, engine, tmp_path
