@@ -86,7 +86,9 @@ def run_matcher(
         part_id = cands[0].part_id if decision == "matched" and cands else None
         if decision == "matched" and part_id is None:
             decision = "unmatched"
-        out.append(review.MatchInfo(name, decision, r.reason, part_id, cands))
+        attributes = getattr(r, "attributes", None)
+        price_type = getattr(attributes, "price_type", None)
+        out.append(review.MatchInfo(name, decision, r.reason, part_id, cands, price_type))
     return out
 
 

@@ -122,7 +122,10 @@ def part_context(line: PartLine, estimate: Estimate, refs: Refs) -> PartContext:
         return PartContext(line, None, None, match, None, "", "", None, None, None, ZERO)
     cap_code, cap_zh, cap_en = price_cap(part, estimate, refs)
     cap_type = refs.type_by_code(cap_code) if cap_code else None
-    claimed_type = refs.type_by_code(line.price_type) if line.price_type else None
+    # A typed name's quality words (原厂件, 拆车件) say which price it claims, unless the line
+    # names the type itself.
+    claimed_code = line.price_type or (match.price_type if match is not None else None)
+    claimed_type = refs.type_by_code(claimed_code) if claimed_code else None
     cap_ref = reference_for(part, cap_type.code, estimate, refs) if cap_type else None
     if claimed_type is None or (
         cap_type is not None and claimed_type.rank > cap_type.rank and cap_ref and cap_ref.winner

@@ -71,6 +71,8 @@ class MatchInfo(msgspec.Struct, frozen=True):
     reason: str | None
     part_id: int | None  # set when decision == matched
     candidates: tuple[MatchCandidate, ...] = ()
+    #: the price type the name's quality words stand for (原厂件 → oem), from the vocabulary
+    price_type: str | None = None
 
 
 class LaborRateRef(msgspec.Struct, frozen=True):
