@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.ui.auth import User, login_required
 from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, person, render, run
-from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
 from pricebook import audit, prices
 from pricebook.catalog import Page
 from pricebook.errors import NotFound
@@ -266,7 +266,7 @@ class AuditPages(Controller):
             "all_parts_href": "/audit?" + urlencode(without_part),
         })  # fmt: skip
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(
         self,
         request: Request[Any, Any, Any],
@@ -304,4 +304,4 @@ class AuditPages(Controller):
             ]
             for e in entries
         ]
-        return csv_response("操作日志.csv", header, rows)
+        return export_response(request, "操作日志", header, rows)
