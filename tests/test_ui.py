@@ -530,6 +530,36 @@ async def test_import_preview_then_apply(ui: Ui) -> None:
         engine.dispose()
 
 
+async def test_import_preview_lists_each_change_with_its_row_old_and_new(ui: Ui) -> None:
+    """Row 2 supersedes the system 4S price in force (1,050.00 → 1,100.00 from 2026-01-01),
+    row 3 repeats a stored price (unchanged), row 4 is a new GD01 brand price."""
+    await ui.login("pricing_staff")
+    csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+           b"VW1-0001,,system,4s,1100.00,2026-01-01,\n"
+           b"VW1-0002,VW-LAVIDA-2023,440000,brand,1500.50,2025-01-01,\n"
+           b"VW1-0001,,GD01,brand,555.00,2026-02-01,\n")  # fmt: skip
+    token = await ui.token("/import")
+    r = await ui.client.post(
+        "/import/preview", data={"kind": "prices", "reason": "季度调价", "_csrf_token": token},
+        files={"file": ("prices.csv", csv, "text/csv")},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = re.search(
+        r'<table class="grid" id="import-changes">.*?<tbody>(.*?)</tbody>', r.text, re.S
+    )
+    cells = [
+        re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1))
+    ]
+    assert cells == [
+        ["2", "VW1-0001 · — · system · 4s", "替代旧版本", "1,050.00 元", "→", "1,100.00 元",
+         "2026-01-01"],
+        ["4", "VW1-0001 · — · GD01 · brand", "新增", "—", "→", "555.00 元", "2026-02-01"],
+    ]  # fmt: skip
+    assert "另有 1 行与现有数据相同，不会变更。" in r.text
+    assert "确认导入（将变更 2 条）" in r.text
+
+
 async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> None:
     await ui.login("pricing_staff")
     csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
@@ -556,8 +586,13 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     page = await preview("parts.csv", (EXAMPLES / "parts.csv").read_bytes())
     shown = re.findall(r"<tr><td>1</td><td>[^<]*</td><td>([^<]*)</td></tr>", page)
     assert len(shown) == 1 and shown[0].startswith("这不是配件价格文件"), shown
+    assert "这不是配件价格文件：看起来是配件文件，请选择正确的导入类型" in page
     page = await preview("photo.csv", b"\x89PNG\r\n\x1a\n\xff\xd8" + bytes(range(128, 250)))
-    assert "photo.csv 不是 UTF-8 编码的文本" in page
+    assert "这不是配件价格文件：上传的文件不是 CSV 文本，看起来是PNG 图片。" in page
+    page = await preview("prices.xlsx", b"part_code,model_code\n")
+    assert "这不是配件价格文件：上传的文件不是 XLSX 表格" in page
+    page = await preview("latin.csv", "part_code,名称\n".encode("gb18030"))
+    assert "latin.csv 不是 UTF-8 编码的文本" in page
     await ui.post("/logout", {})
     await ui.login("reviewer")
     assert (await ui.client.get("/import")).status_code == 403
