@@ -676,6 +676,56 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     assert re.search(r'data-indicator="custom_part_rate">.*?<div class="counts">0 / 0<', page)
 
 
+async def test_indicators_show_counts_trends_and_branches_side_by_side(ui: Ui) -> None:
+    """SZ01: E1 (11-02, 5 part lines, 1 custom, model picked) and E3 (11-06, 3 lines, all
+    custom, model typed); GD01: E5 (10-20, 1 line, model picked), before the period."""
+    from tests.test_indicators import _ids, _validation
+
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            ids = _ids(session)
+            sz, gd, m1, p1 = ids["SZ01"], ids["GD01"], ids["m1"], ids["P1"]
+            _validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
+            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
+            _validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    page = (await ui.client.get("/indicators?from=2026-11-01&to=2026-11-30")).text
+
+    def rows(table: str) -> dict[str, list[str]]:
+        body = re.search(rf'id="{table}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+        found = re.findall(r'<tr data-key="([^"]+)"[^>]*>(.*?)</tr>', body, re.S)
+        return {
+            k: [
+                re.sub(r"<[^>]+>|\s+", "", c)
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)
+            ]
+            for k, r in found
+        }
+
+    card = re.search(r'data-indicator="custom_part_rate">(.*?)</div></div>', page, re.S).group(1)
+    assert ">50.0%<" in card and ">4 / 8<" in card and "定损单 2 张" in card
+    weeks = rows("indicator-weeks")
+    assert list(weeks)[::11] == ["2026-09-14", "2026-11-30"] and len(weeks) == 12
+    assert weeks["2026-11-02"][1:] == ["2", "50.0%（4/8）", "50.0%（1/2）"]
+    assert weeks["2026-10-19"][1:] == ["1", "0.0%（0/1）", "100.0%（1/1）"]
+    assert weeks["2026-11-09"][1:] == ["0", "本期无核损记录"]
+    months = rows("indicator-months")
+    assert list(months)[::11] == ["2025-12-01", "2026-11-01"] and len(months) == 12
+    assert months["2026-10-01"][1] == "1" and months["2026-11-01"][1] == "2"
+    branches = rows("indicator-branches")
+    assert branches["SZ01"][1:] == ["2", "50.0%（4/8）", "50.0%（1/2）"]
+    assert branches["GD01"][1:] == ["0", "本期无核损记录"]  # its estimate is before the period
+    # one branch: its own trends, the branches still side by side, the branch marked
+    page = (await ui.client.get("/indicators?branch=GD01&from=2026-11-01&to=2026-11-30")).text
+    assert 'id="no-estimates"' in page and "本期无核损记录" in page
+    assert rows("indicator-weeks")["2026-10-19"][1] == "1"
+    assert rows("indicator-branches")["SZ01"][1] == "2"
+    assert '<tr data-key="GD01" class="selected" aria-current="true">' in page
+
+
 async def test_feedback_form_takes_a_part_code_or_oe_number_not_a_database_id(ui: Ui) -> None:
     await ui.login("reviewer")
     form = (await ui.client.get("/feedback/new")).text
