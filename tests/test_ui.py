@@ -745,6 +745,17 @@ async def test_feedback_form_takes_a_part_code_or_oe_number_not_a_database_id(ui
     finally:
         engine.dispose()
     assert [i.part_code for i in items] == ["VW1-0001", "VW1-0001"]
+    # each queue entry links to its own entries in the audit log
+    queue = (await ui.client.get("/feedback")).text
+    first = items[-1].id
+    link = (
+        f'<a class="audit-link" href="/audit?entity=feedback_items&amp;entity_id={first}">记录</a>'
+    )
+    assert link in queue
+    log = (await ui.client.get(f"/audit?entity=feedback_items&entity_id={first}")).text
+    assert re.findall(
+        r'<tr data-audit="\d+">\s*<td[^>]*>[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>', log
+    ) == [("test reviewer", "提交")]
     r = await ui.post("/feedback", {**base, "part": "NOPE-1"}, page="/feedback/new")
     assert r.status_code == 422 and "没有配件代码或原厂编号为“NOPE-1”的配件" in r.text
 

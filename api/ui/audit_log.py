@@ -70,6 +70,8 @@ FIELD_NAMES = {
 HIDDEN = {"id", "oe_normalized", "name_normalized"}
 
 Text = Annotated[str, QueryParameter(max_length=200)]
+#: one id, or a key's version ids comma-separated (the links from a key's page)
+EntityIds = Annotated[str, QueryParameter(max_length=4000)]
 Code = Annotated[str, QueryParameter(max_length=64)]
 PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
 PartParam = Annotated[int | None, QueryParameter(ge=1, le=2**53)]
@@ -238,7 +240,7 @@ class AuditPages(Controller):
         request: Request[Any, Any, Any],
         state: State,
         entity: Code = "",
-        entity_id: Text = "",
+        entity_id: EntityIds = "",
         who: Text = "",
         action: Code = "",
         part: PartParam = None,
@@ -272,7 +274,7 @@ class AuditPages(Controller):
         request: Request[Any, Any, Any],
         state: State,
         entity: Code = "",
-        entity_id: Text = "",
+        entity_id: EntityIds = "",
         who: Text = "",
         action: Code = "",
         part: PartParam = None,
