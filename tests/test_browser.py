@@ -4,6 +4,11 @@ The app runs under uvicorn in a subprocess on 127.0.0.1 with a migrated SQLite d
 with the demo catalogue and one key per role. Screenshots are saved in the test's tmp dir.
 Without /usr/bin/chromium the tests skip, except under CI=true, where they fail: .ci/run
 installs `chromium` and `fonts-wqy-zenhei` with apt when missing.
+
+Every page a test screenshots is also checked with axe-core (tests/vendor/axe.min.js, the npm
+package's build, committed so the check runs offline; its licence beside it): any serious or
+critical violation fails the test, naming the rule and the elements. axe is evaluated through
+the DevTools protocol, which the pages' Content-Security-Policy does not apply to.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+#: the impacts that fail a page (axe's others: minor, moderate)
+AXE_FAILS = ("serious", "critical")
+VIEWPORT = {"width": 1440, "height": 900}
 
 
 def _require_chromium() -> None:
@@ -54,9 +63,29 @@ class Server:
     shots: Path
 
     def shot(self, page, name: str) -> Path:
+        """A full-page screenshot, and the page's accessibility check (one axe run)."""
         path = self.shots / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        problems = axe_violations(page)
+        assert not problems, f"{name} ({page.url}): " + "; ".join(problems)
         return path
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is, one line each: the
+    rule, its help text and the first elements it names."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return [
+        f"{v['id']} [{v['impact']}] {v['help']}: {', '.join(v['nodes'])}"
+        for v in found
+        if v["impact"] in AXE_FAILS
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +151,7 @@ def browser(server: Server, tmp_path: Path) -> Iterator:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
             executable_path=str(CHROMIUM), headless=True, args=ARGS, locale="zh-CN",
-            viewport={"width": 1280, "height": 900},
+            viewport=VIEWPORT,
         )  # fmt: skip
         context.set_default_timeout(15_000)
         try:

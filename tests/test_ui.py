@@ -3,6 +3,7 @@ imports. Browser tests are in test_browser.py."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -552,9 +553,9 @@ async def test_import_preview_lists_each_change_with_its_row_old_and_new(ui: Ui)
         for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1))
     ]
     assert cells == [
-        ["2", "VW1-0001 · — · system · 4s", "替代旧版本", "1,050.00 元", "→", "1,100.00 元",
+        ["2", "VW1-0001 · — · system · 4s", "替代旧版本", "1,050.00 元", "1,100.00 元",
          "2026-01-01"],
-        ["4", "VW1-0001 · — · GD01 · brand", "新增", "—", "→", "555.00 元", "2026-02-01"],
+        ["4", "VW1-0001 · — · GD01 · brand", "新增", "—", "555.00 元", "2026-02-01"],
     ]  # fmt: skip
     assert "另有 1 行与现有数据相同，不会变更。" in r.text
     assert "确认导入（将变更 2 条）" in r.text
@@ -596,6 +597,80 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     await ui.post("/logout", {})
     await ui.login("reviewer")
     assert (await ui.client.get("/import")).status_code == 403
+
+
+#: Latin words an error may hold: file formats and what the user typed (codes, file names)
+LATIN_ALLOWED = {"CSV", "XLSX", "UTF", "PNG", "ZIP", "PDF", "JPEG", "Office", "Excel", "Word",
+                 "NOPE", "csv", "xlsx", "photo", "latin", "prices", "empty", "brand", "system",
+                 "http", "https", "xyz", "abc", "xls",
+                 # the codes a file writes, listed where a cell holds another
+                 "class", "staff", "import", "feedback", "market", "crawler", "scope"}  # fmt: skip
+SHOWN_ERRORS = (
+    re.compile(r'class="flash error"[^>]*>([^<]*)<'),
+    re.compile(r'class="field-error"[^>]*>([^<]*)<'),
+    re.compile(r"<tr><td>\d+</td><td>[^<]*</td><td>([^<]*)</td></tr>"),  # import row errors
+)
+
+
+def _english(page: str) -> list[str]:
+    """The error texts the page shows, each with a Latin word that is neither a format nor
+    something the user typed: English that reached a person."""
+    shown = [html.unescape(m) for pattern in SHOWN_ERRORS for m in pattern.findall(page)]
+    assert shown, "the page shows an error"
+    columns = re.compile(r"\w*_\w*")  # a file's column names (part_code) are the format's
+    return [t for t in shown if set(ENGLISH.findall(columns.sub("", t))) - LATIN_ALLOWED]
+
+
+async def test_no_error_the_ui_can_give_reads_in_english(ui: Ui) -> None:
+    """Every error tried here (import rows and files, feedback decisions, indicator and list
+    filters, unknown pages) shows Chinese; a new English message fails this test."""
+    await ui.login("pricing_staff")
+
+    async def imported(name: str, content: bytes, kind: str = "prices") -> str:
+        token = await ui.token("/import")
+        r = await ui.client.post(
+            "/import/preview", data={"kind": kind, "_csrf_token": token, "reason": "测试"},
+            files={"file": (name, content, "text/csv")},
+        )  # fmt: skip
+        assert r.status_code in (413, 422), (name, r.status_code)
+        return r.text
+
+    rows = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to,source\n"
+            b"NOPE,,GD01,brand,abc,2026-01-01,,\n"
+            b"VW1-0001,NOPE,xyz,NOPE,-5,2026-13-01,,\n"
+            b"VW1-0001,,GD01,brand,1.005,2026-02-01,2026-01-01,\n"
+            b"VW1-0001,,GD01,brand,10.00,2026-02-01,,crawler\n"
+            b",,,,,,,\n"
+            b"VW1-0001,,GD01,brand,99999999999.00,2026-02-01,,\n")  # fmt: skip
+    pages = {
+        "rows": await imported("prices.csv", rows),
+        "parts as prices": await imported("parts.csv", (EXAMPLES / "parts.csv").read_bytes()),
+        "missing column": await imported("prices.csv", b"part_code,model_code,scope\nA,B,C\n"),
+        "binary": await imported("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(200))),
+        "not xlsx": await imported("prices.xlsx", b"part_code\n"),
+        "empty": await imported("empty.csv", b""),
+        "not utf-8": await imported("latin.csv", "part_code,名称\n".encode("gb18030")),
+        "labor rows": await imported(
+            "labor.csv", b"branch_code,labor_kind,shop_tier,vehicle_class,rate_yuan,valid_from,"
+            b"valid_to\nNOPE,NOPE,NOPE,Z,abc,x,\n", "labor_rates"),
+    }  # fmt: skip
+    item = await ui.post(
+        "/feedback", {"part": "VW1-0001", "branch": "GD01", "price_type": "4s",
+                      "observed": "800.00", "reason": ""}, page="/feedback/new",
+    )  # fmt: skip
+    assert item.status_code == 303, item.text[-500:]
+    item_id = re.search(r"submitted=(\d+)", item.headers["location"]).group(1)
+    for action, data in (("accept", {"amount": "2.888"}), ("accept", {"amount": "abc"}),
+                         ("reject", {"reason": " "}), ("need-info", {"reason": ""})):  # fmt: skip
+        r = await ui.post(f"/feedback/{item_id}/{action}", data, page="/feedback")
+        assert r.status_code >= 400, (action, data)
+        pages[f"{action} {data}"] = r.text
+    for path in ("/indicators?from=2026-02-01&to=2026-01-01", "/indicators?branch=NOPE",
+                 "/indicators?from=x", "/validations?from=2026-13-01", "/no-such-page",
+                 "/feedback/999999/accept", "/parts/999999", "/labor-rates?sort=abc"):  # fmt: skip
+        pages[path] = (await ui.client.get(path, headers={"accept": "text/html"})).text
+    english = {what: found for what, page in pages.items() if (found := _english(page))}
+    assert not english, json.dumps(english, ensure_ascii=False, indent=1)
 
 
 # --- the reviewer's estimate view -------------------------------------------------------------
