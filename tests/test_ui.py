@@ -661,7 +661,8 @@ async def test_no_error_the_ui_can_give_reads_in_english(ui: Ui) -> None:
     assert item.status_code == 303, item.text[-500:]
     item_id = re.search(r"submitted=(\d+)", item.headers["location"]).group(1)
     for action, data in (("accept", {"amount": "2.888"}), ("accept", {"amount": "abc"}),
-                         ("reject", {"reason": " "}), ("need-info", {"reason": ""})):  # fmt: skip
+                         ("reject", {"reason": " "}), ("need-info", {"reason": ""}),
+                         ("accept", {"amount": "800", "valid_from": "2026-02-30"})):  # fmt: skip
         r = await ui.post(f"/feedback/{item_id}/{action}", data, page="/feedback")
         assert r.status_code >= 400, (action, data)
         pages[f"{action} {data}"] = r.text

@@ -124,6 +124,8 @@ def change_rows(report: ImportReport, path: Path, limits: TableLimits) -> list[C
         for number, row in rows:
             if number in wanted:
                 cells[number] = " · ".join(row.get(c, "").strip() or "—" for c in KEY_COLUMNS[kind])
+                if len(cells) == len(wanted):  # the rest of a long file holds none of them
+                    break
     ordered = sorted(report.changes, key=lambda c: (c.row, c.key))  # the file's order
     return [_change_row(kind, c, cells.get(c.row, c.key)) for c in ordered]
 
