@@ -444,12 +444,21 @@ def test_reviewer_and_staff_walk_every_page_and_its_errors(server: Server, brows
     assert "这不是配件价格文件" in page.locator("#import-error").inner_text()
     _no_english_error(page)
     server.shot(page, "41-import-not-a-table")
+    page.goto(f"{server.url}/import")
+    page.set_input_files("input[name=file]", files=[{
+        "name": "prices.csv", "mimeType": "text/csv",
+        "buffer": b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+                  b"VW1-0001,,BJ01,brand,123.45,2027-01-01,\n"}])  # fmt: skip
+    page.click("button:has-text('预览')")
+    page.wait_for_selector("#import-changes")
+    assert "123.45 元" in page.locator("#import-changes tr[data-row='2']").inner_text()
+    server.shot(page, "42-import-preview")
     page.goto(f"{server.url}/labor-rates?branch=BJ01")
     page.locator("#labor-rates tbody a").first.click()
     page.wait_for_url(re.compile(r"/labor-rates/\d+"))
     page.click("a.audit-link")
     page.wait_for_url(re.compile(r"/audit\?entity=labor_rates"))
-    server.shot(page, "42-labor-rate-audit")
+    server.shot(page, "43-labor-rate-audit")
     # the check itself fails a page it should: an input without a label, no lang, no title
     page.set_content("<html><body><main><input name='x'></main></body></html>")
     found = " ".join(axe_violations(page))
