@@ -194,6 +194,7 @@ async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
     sheet = load_workbook(io.BytesIO(r.content)).active
     assert sheet["H2"].number_format == "#,##0.00" and sheet["C2"].number_format == "yyyy-mm-dd"
     assert sheet["F2"].number_format == "yyyy-mm-dd hh:mm:ss" and sheet["A1"].font.bold
+    assert sheet.freeze_panes == "A2" and sheet.column_dimensions["H"].width == 16  # 报价合计（元）
 
 
 @pytest.mark.parametrize(

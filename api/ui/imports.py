@@ -31,6 +31,7 @@ from litestar.datastructures import State, UploadFile
 from litestar.response import Template
 
 from api.controllers.imports import import_path
+from api.ui.audit_log import FIELD_NAMES
 from api.ui.auth import login_required
 from api.ui.common import render, text
 from api.ui.messages import FIELDS, zh
@@ -109,7 +110,7 @@ def _value_text(kind: str, action: str, value: Any) -> str:
     if kind == "rate_cards":
         return f"{len(value)} 项条款"
     if isinstance(value, Mapping):
-        return "；".join(f"{FIELDS.get(k, k)}：{v}" for k, v in value.items())
+        return "；".join(f"{FIELD_NAMES.get(k, FIELDS.get(k, k))}：{v}" for k, v in value.items())
     return str(value)
 
 

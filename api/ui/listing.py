@@ -172,11 +172,14 @@ def xlsx_response(
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("导出")
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
+    for number, name in enumerate(header, start=1):  # a Chinese character is two columns wide
+        sheet.column_dimensions[get_column_letter(number)].width = max(12, 2 * len(name) + 2)
 
     def typed(value: object) -> Any:  # WriteOnlyCell is a factory function, not a type
         shown = sheet_value(value)
