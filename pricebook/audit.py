@@ -139,7 +139,7 @@ def query(
     offset: int = 0,
 ) -> Page:
     """The audit log, newest first (or oldest first): by entity (table name, e.g. `prices`)
-    and id, by who (the actor as written, or an API key's name: actors of API keys read
+    and id (several ids, comma-separated: the versions of one key), by who (the actor as written, or an API key's name: actors of API keys read
     `api-key:<id>:<name>`), by action (create, supersede, close, delete …), by part (every row
     of the part's prices, standard hours, aliases and catalogue row), and by day (`date_from`
     … `date_to`, both inclusive, UTC); `hide_entities` are left out (what a reader's role does
@@ -149,8 +149,8 @@ def query(
     stmt = select(AuditEntry)
     if entity:
         stmt = stmt.where(AuditEntry.entity == entity)
-    if entity_id:
-        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if ids := [i.strip() for i in entity_id.split(",") if i.strip()]:
+        stmt = stmt.where(AuditEntry.entity_id.in_(ids))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     if hidden := list(hide_entities):

@@ -19,6 +19,12 @@ Each rate comes with its numerator and denominator, so a manager can see what it
 
 An estimate counts once, by its latest stored validation in the period (the last version
 validated); the period is on the estimate's date, both ends inclusive.
+
+`breakdown` splits the two rates read from the validations' own columns (custom parts, model
+selection) and the estimate count by week (from Monday), by month or by branch, for trends and
+side-by-side comparison: one statement that sums per day and branch, bucketed here. Weeks and
+months without estimates are listed too (a gap is a finding); the localization rate is not
+split, as it is made of the period's top models and parts, not of sums.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -80,6 +86,23 @@ class Indicators:
     open_queue: int
 
 
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """One week, month or branch of a breakdown: `key` is the week's Monday or the month's
+    first day (ISO), or the branch's code; `name` the branch's name (else empty)."""
+
+    key: str
+    name: str
+    estimates: int
+    custom_part_rate: Rate
+    model_selection_rate: Rate
+
+
+Breakdown = Literal["week", "month", "branch"]
+#: the most weeks or months a trend lists
+MAX_BUCKETS = 120
+
+
 def rate(numerator: int, denominator: int) -> Rate:
     value = None
     if denominator:
@@ -129,26 +152,8 @@ def compute_indicators(
         raise InvalidInput("from must not be after to", field="from")
     if not 1 <= top <= MAX_TOP:
         raise InvalidInput(f"top must be between 1 and {MAX_TOP}", field="top")
-    branch_id: int | None = None
-    if branch:
-        branch_id = session.scalar(select(Branch.id).where(Branch.code == branch))
-        if branch_id is None:
-            raise InvalidInput(f"no branch with code {branch!r}", field="branch")
-
-    # the latest validation of each estimate in the period (1 statement)
-    conds = []
-    if branch_id is not None:
-        conds.append(EstimateValidation.branch_id == branch_id)
-    if date_from is not None:
-        conds.append(EstimateValidation.estimate_date >= date_from)
-    if date_to is not None:
-        conds.append(EstimateValidation.estimate_date <= date_to)
-    latest = (
-        select(func.max(EstimateValidation.id).label("id"))
-        .where(*conds)
-        .group_by(EstimateValidation.estimate_id)
-        .subquery()
-    )
+    branch_id = _branch_id(session, branch)
+    latest = _latest(branch_id, date_from, date_to)
     rows = session.execute(
         select(
             EstimateValidation.branch_id, EstimateValidation.model_id,
@@ -190,6 +195,86 @@ def compute_indicators(
         feedback_turnaround=_turnaround(session, branch_id, date_from, date_to),
         open_queue=_open_queue(session, branch_id),
     )
+
+
+def _branch_id(session: Session, branch: str | None) -> int | None:
+    if not branch:
+        return None
+    branch_id = session.scalar(select(Branch.id).where(Branch.code == branch))
+    if branch_id is None:
+        raise InvalidInput(f"no branch with code {branch!r}", field="branch")
+    return branch_id
+
+
+def _latest(branch_id: int | None, date_from: date | None, date_to: date | None) -> Any:
+    """The latest validation of each estimate in the period, as a subquery of ids."""
+    conds = []
+    if branch_id is not None:
+        conds.append(EstimateValidation.branch_id == branch_id)
+    if date_from is not None:
+        conds.append(EstimateValidation.estimate_date >= date_from)
+    if date_to is not None:
+        conds.append(EstimateValidation.estimate_date <= date_to)
+    return (
+        select(func.max(EstimateValidation.id).label("id"))
+        .where(*conds)
+        .group_by(EstimateValidation.estimate_id)
+        .subquery()
+    )
+
+
+def bucket_start(day: date, by: Breakdown) -> date:
+    """The first day of the week (Monday) or month holding `day`."""
+    return day - timedelta(days=day.weekday()) if by == "week" else day.replace(day=1)
+
+
+def _buckets(date_from: date, date_to: date, by: Breakdown) -> list[date]:
+    first, days = bucket_start(date_from, by), list[date]()
+    while first <= date_to and len(days) < MAX_BUCKETS:
+        days.append(first)
+        if by == "week":
+            first += timedelta(days=7)
+        else:
+            first = (first + timedelta(days=32)).replace(day=1)
+    return days
+
+
+def breakdown(
+    session: Session,
+    *,
+    by: Breakdown,
+    date_from: date,
+    date_to: date,
+    branch: str | None = None,
+) -> list[Slice]:
+    """Estimates, custom-part rate and model-selection rate per week, month or branch of the
+    period (2 statements); by branch, every branch is listed, those without estimates too."""
+    if date_from > date_to:
+        raise InvalidInput("from must not be after to", field="from")
+    branch_id = _branch_id(session, branch)
+    latest = _latest(branch_id, date_from, date_to)
+    v = EstimateValidation
+    sums: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for day, at, count, lines, custom, selected in session.execute(
+        select(
+            v.estimate_date, v.branch_id, func.count(), func.sum(v.part_lines),
+            func.sum(v.custom_part_lines), func.count().filter(v.model_selected),
+        ).join(latest, latest.c.id == v.id).group_by(v.estimate_date, v.branch_id)
+    ):  # fmt: skip
+        total = sums[at if by == "branch" else bucket_start(day, by)]
+        for i, value in enumerate((count, lines, custom, selected)):
+            total[i] += int(value or 0)
+    keys: list[tuple[Any, str, str]]
+    if by == "branch":
+        named = session.execute(select(Branch.id, Branch.code, Branch.name).order_by(Branch.code))
+        keys = [(b, code, name) for b, code, name in named if branch_id in (None, b)]
+    else:
+        keys = [(d, d.isoformat(), "") for d in _buckets(date_from, date_to, by)]
+    return [
+        Slice(key, name, n, rate(custom, lines), rate(selected, n))
+        for group, key, name in keys
+        for n, lines, custom, selected in [sums.get(group, [0, 0, 0, 0])]
+    ]
 
 
 def _localization(

@@ -4,6 +4,11 @@ The app runs under uvicorn in a subprocess on 127.0.0.1 with a migrated SQLite d
 with the demo catalogue and one key per role. Screenshots are saved in the test's tmp dir.
 Without /usr/bin/chromium the tests skip, except under CI=true, where they fail: .ci/run
 installs `chromium` and `fonts-wqy-zenhei` with apt when missing.
+
+Every page a test screenshots is also checked with axe-core (tests/vendor/axe.min.js, the npm
+package's build, committed so the check runs offline; its licence beside it): any serious or
+critical violation fails the test, naming the rule and the elements. axe is evaluated through
+the DevTools protocol, which the pages' Content-Security-Policy does not apply to.
 """
 
 from __future__ import annotations
@@ -37,6 +42,10 @@ ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 ROOT = Path(__file__).resolve().parent.parent
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+#: the impacts that fail a page (axe's others: minor, moderate)
+AXE_FAILS = ("serious", "critical")
+VIEWPORT = {"width": 1440, "height": 900}
 
 
 def _require_chromium() -> None:
@@ -54,9 +63,29 @@ class Server:
     shots: Path
 
     def shot(self, page, name: str) -> Path:
+        """A full-page screenshot, and the page's accessibility check (one axe run)."""
         path = self.shots / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
+        problems = axe_violations(page)
+        assert not problems, f"{name} ({page.url}): " + "; ".join(problems)
         return path
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is, one line each: the
+    rule, its help text and the first elements it names."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return [
+        f"{v['id']} [{v['impact']}] {v['help']}: {', '.join(v['nodes'])}"
+        for v in found
+        if v["impact"] in AXE_FAILS
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +151,7 @@ def browser(server: Server, tmp_path: Path) -> Iterator:
         context = p.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
             executable_path=str(CHROMIUM), headless=True, args=ARGS, locale="zh-CN",
-            viewport={"width": 1280, "height": 900},
+            viewport=VIEWPORT,
         )  # fmt: skip
         context.set_default_timeout(15_000)
         try:
@@ -346,3 +375,93 @@ def test_audit_log_sorting_and_alias_form(server: Server, browser) -> None:
     assert page.locator("#audit th[aria-sort]").get_attribute("aria-sort") == "ascending"
     assert "左雾灯浏览器" not in page.locator("#audit tbody tr").first.inner_text()
     server.shot(page, "20-audit-oldest-first")
+
+
+def _no_english_error(page) -> None:
+    """The page's error messages (flash and beside fields) read in Chinese."""
+    for text in page.locator(".flash.error, .field-error").all_inner_texts():
+        words = set(re.findall(r"[A-Za-z]{3,}", re.sub(r"\w*_\w*", "", text)))
+        assert not words - {"CSV", "XLSX", "UTF", "PNG", "NOPE"}, text  # NOPE: typed
+
+
+def test_reviewer_and_staff_walk_every_page_and_its_errors(server: Server, browser) -> None:
+    """Every page a reviewer reads, then the staff forms' error paths and the import preview,
+    each screenshot and checked with axe; the errors shown are Chinese."""
+    page = browser.new_page()
+    _login(page, server, "reviewer")
+    part_url = _find_part(page, server, "左前雾灯", "左前雾灯")
+    server.shot(page, "21-reviewer-part")
+    for path, name in (
+        ("/parts?q=灯", "22-reviewer-search"), ("/validations", "23-reviewer-validations"),
+        ("/feedback", "24-reviewer-queue"),
+        (f"/feedback/new?part_id={part_url.rsplit('/', 1)[-1]}", "25-reviewer-feedback-form"),
+        ("/indicators", "26-reviewer-indicators"), ("/labor-rates", "27-reviewer-labor-rates"),
+        ("/standard-hours", "28-reviewer-standard-hours"), ("/channels", "29-reviewer-channels"),
+        ("/audit", "30-reviewer-audit"), ("/synonyms", "31-reviewer-synonyms"),
+        ("/market/unmatched", "32-reviewer-market"),
+    ):  # fmt: skip
+        page.goto(f"{server.url}{path}")
+        server.shot(page, name)
+    for path, name in (("/no-such-page", "33-not-found"), ("/audit?from=2026-13-01", "34-bad-filter"),
+                       ("/indicators?from=2026-02-01&to=2026-01-01", "35-bad-period")):  # fmt: skip
+        page.goto(f"{server.url}{path}")
+        _no_english_error(page)
+        server.shot(page, name)
+    page.goto(f"{server.url}/feedback/new")
+    page.fill("input[name=part]", "NOPE-1")
+    page.fill("input[name=observed]", "1.234")
+    page.click("button:has-text('提交反馈')")
+    page.wait_for_selector(".flash.error, .field-error")
+    _no_english_error(page)
+    server.shot(page, "36-reviewer-feedback-error")
+    _logout(page)
+
+    _login(page, server, "pricing_staff")
+    for path, name in (("/labor-rates/new", "37-labor-rate-new"),
+                       ("/standard-hours/new", "38-standard-hours-new"),
+                       ("/channels/new", "39-channel-new")):  # fmt: skip
+        page.goto(f"{server.url}{path}")
+        # the server's checks, past the browser's own `required` ones
+        page.evaluate("document.querySelectorAll('form').forEach(f => { f.noValidate = true })")
+        page.locator("form.edit button[type=submit]").first.click()
+        page.wait_for_selector(".flash.error, .field-error")
+        _no_english_error(page)
+        server.shot(page, name)
+    page.goto(f"{server.url}/import")
+    page.select_option("select[name=kind]", "prices")
+    page.set_input_files("input[name=file]", files=[{
+        "name": "prices.csv", "mimeType": "text/csv",
+        "buffer": b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+                  b"NOPE,,GD01,brand,abc,2026-01-01,\n"}])  # fmt: skip
+    page.fill("input[name=reason]", "浏览器测试")
+    page.click("button:has-text('预览')")
+    page.wait_for_selector("#import-errors")
+    assert "没有这个配件" in page.locator("#import-errors").inner_text()
+    server.shot(page, "40-import-row-errors")
+    page.goto(f"{server.url}/import")
+    page.set_input_files("input[name=file]", files=[{
+        "name": "photo.csv", "mimeType": "text/csv", "buffer": b"\x89PNG\r\n\x1a\n" + bytes(64)}])  # fmt: skip
+    page.click("button:has-text('预览')")
+    page.wait_for_selector("#import-error")
+    assert "这不是配件价格文件" in page.locator("#import-error").inner_text()
+    _no_english_error(page)
+    server.shot(page, "41-import-not-a-table")
+    page.goto(f"{server.url}/import")
+    page.set_input_files("input[name=file]", files=[{
+        "name": "prices.csv", "mimeType": "text/csv",
+        "buffer": b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+                  b"VW1-0001,,BJ01,brand,123.45,2027-01-01,\n"}])  # fmt: skip
+    page.click("button:has-text('预览')")
+    page.wait_for_selector("#import-changes")
+    assert "123.45 元" in page.locator("#import-changes tr[data-row='2']").inner_text()
+    server.shot(page, "42-import-preview")
+    page.goto(f"{server.url}/labor-rates?branch=BJ01")
+    page.locator("#labor-rates tbody a").first.click()
+    page.wait_for_url(re.compile(r"/labor-rates/\d+"))
+    page.click("a.audit-link")
+    page.wait_for_url(re.compile(r"/audit\?entity=labor_rates"))
+    server.shot(page, "43-labor-rate-audit")
+    # the check itself fails a page it should: an input without a label, no lang, no title
+    page.set_content("<html><body><main><input name='x'></main></body></html>")
+    found = " ".join(axe_violations(page))
+    assert "label [critical]" in found and "html-has-lang [serious]" in found, found

@@ -175,6 +175,49 @@ def test_worked_example_for_all_branches(example):
     assert compute(settings).estimates == 5
 
 
+def _breakdown(settings, **kwargs):
+    engine = make_engine(settings)
+    try:
+        with transaction(engine) as session:
+            return indicators.breakdown(session, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def _figures(part):
+    return (part.estimates, part.custom_part_rate["numerator"],
+            part.custom_part_rate["denominator"], part.model_selection_rate["numerator"],
+            part.model_selection_rate["denominator"])  # fmt: skip
+
+
+def test_breakdown_by_week_month_and_branch(example):
+    settings, _ = example
+    weeks = _breakdown(settings, by="week", date_from=NOV_1, date_to=NOV_30)
+    # Sunday 11-01 falls in the week of Monday 10-26; E1 (v2, 11-02), E2, E3, E5 in 11-02's
+    assert [(w.key, *_figures(w)) for w in weeks] == [
+        ("2026-10-26", 0, 0, 0, 0, 0), ("2026-11-02", 4, 4, 11, 3, 4),
+        ("2026-11-09", 0, 0, 0, 0, 0), ("2026-11-16", 0, 0, 0, 0, 0),
+        ("2026-11-23", 0, 0, 0, 0, 0), ("2026-11-30", 0, 0, 0, 0, 0),
+    ]  # fmt: skip
+    assert weeks[1].custom_part_rate["rate"] == Decimal("0.3636")
+    months = _breakdown(settings, by="month", date_from=date(2026, 10, 1), date_to=NOV_30)
+    assert [(m.key, *_figures(m)) for m in months] == [
+        ("2026-10-01", 1, 9, 9, 1, 1), ("2026-11-01", 4, 4, 11, 3, 4),
+    ]  # fmt: skip
+    branches = _breakdown(settings, by="branch", date_from=NOV_1, date_to=NOV_30)
+    figures = {b.key: _figures(b) for b in branches}
+    assert figures.pop("SZ01") == (3, 4, 10, 2, 3) and figures.pop("GD01") == (1, 0, 1, 1, 1)
+    assert figures == {}  # the test catalogue's two branches
+    # a branch without estimates in the period (GD01's E5 is of 11-07) is listed, empty
+    early = _breakdown(settings, by="branch", date_from=NOV_1, date_to=date(2026, 11, 6))
+    assert [(b.key, *_figures(b)) for b in early] == [
+        ("GD01", 0, 0, 0, 0, 0), ("SZ01", 3, 4, 10, 2, 3),
+    ]  # fmt: skip
+    assert next(b.name for b in branches if b.key == "SZ01") == "深圳中心支公司"
+    one = _breakdown(settings, by="month", branch="GD01", date_from=NOV_1, date_to=NOV_30)
+    assert [(m.key, *_figures(m)) for m in one] == [("2026-11-01", 1, 0, 1, 1, 1)]
+
+
 def test_no_estimates_gives_empty_rates(settings):
     seed(settings)
     result = compute(settings, branch="GD01")

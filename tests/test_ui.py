@@ -3,6 +3,7 @@ imports. Browser tests are in test_browser.py."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import AsyncIterator
@@ -530,6 +531,36 @@ async def test_import_preview_then_apply(ui: Ui) -> None:
         engine.dispose()
 
 
+async def test_import_preview_lists_each_change_with_its_row_old_and_new(ui: Ui) -> None:
+    """Row 2 supersedes the system 4S price in force (1,050.00 → 1,100.00 from 2026-01-01),
+    row 3 repeats a stored price (unchanged), row 4 is a new GD01 brand price."""
+    await ui.login("pricing_staff")
+    csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+           b"VW1-0001,,system,4s,1100.00,2026-01-01,\n"
+           b"VW1-0002,VW-LAVIDA-2023,440000,brand,1500.50,2025-01-01,\n"
+           b"VW1-0001,,GD01,brand,555.00,2026-02-01,\n")  # fmt: skip
+    token = await ui.token("/import")
+    r = await ui.client.post(
+        "/import/preview", data={"kind": "prices", "reason": "季度调价", "_csrf_token": token},
+        files={"file": ("prices.csv", csv, "text/csv")},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = re.search(
+        r'<table class="grid" id="import-changes">.*?<tbody>(.*?)</tbody>', r.text, re.S
+    )
+    cells = [
+        re.findall(r"<td[^>]*>([^<]*)</td>", row)
+        for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1))
+    ]
+    assert cells == [
+        ["2", "VW1-0001 · — · system · 4s", "替代旧版本", "1,050.00 元", "1,100.00 元",
+         "2026-01-01"],
+        ["4", "VW1-0001 · — · GD01 · brand", "新增", "—", "555.00 元", "2026-02-01"],
+    ]  # fmt: skip
+    assert "另有 1 行与现有数据相同，不会变更。" in r.text
+    assert "确认导入（将变更 2 条）" in r.text
+
+
 async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> None:
     await ui.login("pricing_staff")
     csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
@@ -556,11 +587,91 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     page = await preview("parts.csv", (EXAMPLES / "parts.csv").read_bytes())
     shown = re.findall(r"<tr><td>1</td><td>[^<]*</td><td>([^<]*)</td></tr>", page)
     assert len(shown) == 1 and shown[0].startswith("这不是配件价格文件"), shown
+    assert "这不是配件价格文件：看起来是配件文件，请选择正确的导入类型" in page
     page = await preview("photo.csv", b"\x89PNG\r\n\x1a\n\xff\xd8" + bytes(range(128, 250)))
-    assert "photo.csv 不是 UTF-8 编码的文本" in page
+    assert "这不是配件价格文件：上传的文件不是 CSV 文本，看起来是PNG 图片。" in page
+    page = await preview("prices.xlsx", b"part_code,model_code\n")
+    assert "这不是配件价格文件：上传的文件不是 XLSX 表格" in page
+    page = await preview("latin.csv", "part_code,名称\n".encode("gb18030"))
+    assert "latin.csv 不是 UTF-8 编码的文本" in page
     await ui.post("/logout", {})
     await ui.login("reviewer")
     assert (await ui.client.get("/import")).status_code == 403
+
+
+#: Latin words an error may hold: file formats and what the user typed (codes, file names)
+LATIN_ALLOWED = {"CSV", "XLSX", "UTF", "PNG", "ZIP", "PDF", "JPEG", "Office", "Excel", "Word",
+                 "NOPE", "csv", "xlsx", "photo", "latin", "prices", "empty", "brand", "system",
+                 "http", "https", "xyz", "abc", "xls",
+                 # the codes a file writes, listed where a cell holds another
+                 "class", "staff", "import", "feedback", "market", "crawler", "scope"}  # fmt: skip
+SHOWN_ERRORS = (
+    re.compile(r'class="flash error"[^>]*>([^<]*)<'),
+    re.compile(r'class="field-error"[^>]*>([^<]*)<'),
+    re.compile(r"<tr><td>\d+</td><td>[^<]*</td><td>([^<]*)</td></tr>"),  # import row errors
+)
+
+
+def _english(page: str) -> list[str]:
+    """The error texts the page shows, each with a Latin word that is neither a format nor
+    something the user typed: English that reached a person."""
+    shown = [html.unescape(m) for pattern in SHOWN_ERRORS for m in pattern.findall(page)]
+    assert shown, "the page shows an error"
+    columns = re.compile(r"\w*_\w*")  # a file's column names (part_code) are the format's
+    return [t for t in shown if set(ENGLISH.findall(columns.sub("", t))) - LATIN_ALLOWED]
+
+
+async def test_no_error_the_ui_can_give_reads_in_english(ui: Ui) -> None:
+    """Every error tried here (import rows and files, feedback decisions, indicator and list
+    filters, unknown pages) shows Chinese; a new English message fails this test."""
+    await ui.login("pricing_staff")
+
+    async def imported(name: str, content: bytes, kind: str = "prices") -> str:
+        token = await ui.token("/import")
+        r = await ui.client.post(
+            "/import/preview", data={"kind": kind, "_csrf_token": token, "reason": "测试"},
+            files={"file": (name, content, "text/csv")},
+        )  # fmt: skip
+        assert r.status_code in (413, 422), (name, r.status_code)
+        return r.text
+
+    rows = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to,source\n"
+            b"NOPE,,GD01,brand,abc,2026-01-01,,\n"
+            b"VW1-0001,NOPE,xyz,NOPE,-5,2026-13-01,,\n"
+            b"VW1-0001,,GD01,brand,1.005,2026-02-01,2026-01-01,\n"
+            b"VW1-0001,,GD01,brand,10.00,2026-02-01,,crawler\n"
+            b",,,,,,,\n"
+            b"VW1-0001,,GD01,brand,99999999999.00,2026-02-01,,\n")  # fmt: skip
+    pages = {
+        "rows": await imported("prices.csv", rows),
+        "parts as prices": await imported("parts.csv", (EXAMPLES / "parts.csv").read_bytes()),
+        "missing column": await imported("prices.csv", b"part_code,model_code,scope\nA,B,C\n"),
+        "binary": await imported("photo.csv", b"\x89PNG\r\n\x1a\n" + bytes(range(200))),
+        "not xlsx": await imported("prices.xlsx", b"part_code\n"),
+        "empty": await imported("empty.csv", b""),
+        "not utf-8": await imported("latin.csv", "part_code,名称\n".encode("gb18030")),
+        "labor rows": await imported(
+            "labor.csv", b"branch_code,labor_kind,shop_tier,vehicle_class,rate_yuan,valid_from,"
+            b"valid_to\nNOPE,NOPE,NOPE,Z,abc,x,\n", "labor_rates"),
+    }  # fmt: skip
+    item = await ui.post(
+        "/feedback", {"part": "VW1-0001", "branch": "GD01", "price_type": "4s",
+                      "observed": "800.00", "reason": ""}, page="/feedback/new",
+    )  # fmt: skip
+    assert item.status_code == 303, item.text[-500:]
+    item_id = re.search(r"submitted=(\d+)", item.headers["location"]).group(1)
+    for action, data in (("accept", {"amount": "2.888"}), ("accept", {"amount": "abc"}),
+                         ("reject", {"reason": " "}), ("need-info", {"reason": ""}),
+                         ("accept", {"amount": "800", "valid_from": "2026-02-30"})):  # fmt: skip
+        r = await ui.post(f"/feedback/{item_id}/{action}", data, page="/feedback")
+        assert r.status_code >= 400, (action, data)
+        pages[f"{action} {data}"] = r.text
+    for path in ("/indicators?from=2026-02-01&to=2026-01-01", "/indicators?branch=NOPE",
+                 "/indicators?from=x", "/validations?from=2026-13-01", "/no-such-page",
+                 "/feedback/999999/accept", "/parts/999999", "/labor-rates?sort=abc"):  # fmt: skip
+        pages[path] = (await ui.client.get(path, headers={"accept": "text/html"})).text
+    english = {what: found for what, page in pages.items() if (found := _english(page))}
+    assert not english, json.dumps(english, ensure_ascii=False, indent=1)
 
 
 # --- the reviewer's estimate view -------------------------------------------------------------
@@ -641,6 +752,56 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     assert re.search(r'data-indicator="custom_part_rate">.*?<div class="counts">0 / 0<', page)
 
 
+async def test_indicators_show_counts_trends_and_branches_side_by_side(ui: Ui) -> None:
+    """SZ01: E1 (11-02, 5 part lines, 1 custom, model picked) and E3 (11-06, 3 lines, all
+    custom, model typed); GD01: E5 (10-20, 1 line, model picked), before the period."""
+    from tests.test_indicators import _ids, _validation
+
+    engine = make_engine(ui.settings)
+    try:
+        with transaction(engine) as session:
+            ids = _ids(session)
+            sz, gd, m1, p1 = ids["SZ01"], ids["GD01"], ids["m1"], ids["P1"]
+            _validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
+            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
+            _validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
+    finally:
+        engine.dispose()
+    await ui.login("reviewer")
+    page = (await ui.client.get("/indicators?from=2026-11-01&to=2026-11-30")).text
+
+    def rows(table: str) -> dict[str, list[str]]:
+        body = re.search(rf'id="{table}">.*?<tbody>(.*?)</tbody>', page, re.S).group(1)
+        found = re.findall(r'<tr data-key="([^"]+)"[^>]*>(.*?)</tr>', body, re.S)
+        return {
+            k: [
+                re.sub(r"<[^>]+>|\s+", "", c)
+                for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", r, re.S)
+            ]
+            for k, r in found
+        }
+
+    card = re.search(r'data-indicator="custom_part_rate">(.*?)</div></div>', page, re.S).group(1)
+    assert ">50.0%<" in card and ">4 / 8<" in card and "定损单 2 张" in card
+    weeks = rows("indicator-weeks")
+    assert list(weeks)[::11] == ["2026-09-14", "2026-11-30"] and len(weeks) == 12
+    assert weeks["2026-11-02"][1:] == ["2", "50.0%（4/8）", "50.0%（1/2）"]
+    assert weeks["2026-10-19"][1:] == ["1", "0.0%（0/1）", "100.0%（1/1）"]
+    assert weeks["2026-11-09"][1:] == ["0", "本期无核损记录"]
+    months = rows("indicator-months")
+    assert list(months)[::11] == ["2025-12-01", "2026-11-01"] and len(months) == 12
+    assert months["2026-10-01"][1] == "1" and months["2026-11-01"][1] == "2"
+    branches = rows("indicator-branches")
+    assert branches["SZ01"][1:] == ["2", "50.0%（4/8）", "50.0%（1/2）"]
+    assert branches["GD01"][1:] == ["0", "本期无核损记录"]  # its estimate is before the period
+    # one branch: its own trends, the branches still side by side, the branch marked
+    page = (await ui.client.get("/indicators?branch=GD01&from=2026-11-01&to=2026-11-30")).text
+    assert 'id="no-estimates"' in page and "本期无核损记录" in page
+    assert rows("indicator-weeks")["2026-10-19"][1] == "1"
+    assert rows("indicator-branches")["SZ01"][1] == "2"
+    assert '<tr data-key="GD01" class="selected" aria-current="true">' in page
+
+
 async def test_feedback_form_takes_a_part_code_or_oe_number_not_a_database_id(ui: Ui) -> None:
     await ui.login("reviewer")
     form = (await ui.client.get("/feedback/new")).text
@@ -660,6 +821,17 @@ async def test_feedback_form_takes_a_part_code_or_oe_number_not_a_database_id(ui
     finally:
         engine.dispose()
     assert [i.part_code for i in items] == ["VW1-0001", "VW1-0001"]
+    # each queue entry links to its own entries in the audit log
+    queue = (await ui.client.get("/feedback")).text
+    first = items[-1].id
+    link = (
+        f'<a class="audit-link" href="/audit?entity=feedback_items&amp;entity_id={first}">记录</a>'
+    )
+    assert link in queue
+    log = (await ui.client.get(f"/audit?entity=feedback_items&entity_id={first}")).text
+    assert re.findall(
+        r'<tr data-audit="\d+">\s*<td[^>]*>[^<]*</td>\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>', log
+    ) == [("test reviewer", "提交")]
     r = await ui.post("/feedback", {**base, "part": "NOPE-1"}, page="/feedback/new")
     assert r.status_code == 422 and "没有配件代码或原厂编号为“NOPE-1”的配件" in r.text
 

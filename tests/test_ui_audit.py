@@ -8,7 +8,7 @@ import csv
 import io
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event, select
@@ -159,6 +159,93 @@ async def test_validations_sort_and_export_the_filtered_list(ui: Ui) -> None:
     everything = _csv((await ui.client.get("/validations/export.csv")).content)
     assert [r[0] for r in everything[1:]] == ["E-S-C", "E-S-A", "E-S-B"]
     assert (await ui.client.get("/validations", params={"sort": "request"})).status_code == 422
+
+
+def _sheet(body: bytes) -> list[tuple[object, ...]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(io.BytesIO(body))
+    return [tuple(c.value for c in row) for row in workbook.active.iter_rows()]
+
+
+async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
+    _store_validations(ui)
+    await ui.login("reviewer")
+    page = await ui.client.get("/validations", params={"from": "2025-09-11", "sort": "-claimed"})
+    href = _href(page.text, r'<a class="export" href="(/validations/export\.xlsx[^"]+)"')
+    r = await ui.client.get(href)
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert (
+        "filename*=UTF-8''%E6%A0%B8%E6%8D%9F%E8%AE%B0%E5%BD%95.xlsx"
+        in r.headers["content-disposition"]
+    )  # 核损记录.xlsx
+    rows = _sheet(r.content)
+    csv_rows = _csv((await ui.client.get(href.replace(".xlsx", ".csv"))).content)
+    assert list(rows[0]) == csv_rows[0]  # the same Chinese headers
+    assert [r[0] for r in rows[1:]] == ["E-S-B", "E-S-C"]  # the same rows, in the same order
+    first = rows[1]
+    assert first[2] == datetime(2025, 9, 11) and first[4] == "SZ01" and first[6] == "理赔系统"
+    assert first[7] == 1500.5 and rows[2][7] == 300  # numbers a spreadsheet can add up
+    assert isinstance(first[5], datetime)  # the validation time, as a time
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    assert sheet["H2"].number_format == "#,##0.00" and sheet["C2"].number_format == "yyyy-mm-dd"
+    assert sheet["F2"].number_format == "yyyy-mm-dd hh:mm:ss" and sheet["A1"].font.bold
+    assert sheet.freeze_panes == "A2" and sheet.column_dimensions["H"].width == 16  # 报价合计（元）
+
+
+@pytest.mark.parametrize(
+    "path", ["/parts?category=body", "/audit", "/synonyms", "/labor-rates", "/standard-hours",
+             "/channels"],
+)  # fmt: skip
+async def test_every_csv_export_has_an_xlsx_beside_it_with_the_same_table(
+    ui: Ui, path: str
+) -> None:
+    await ui.login("pricing_staff")
+    if path == "/audit":
+        await _edit_fender(ui, "1111.00", "导出核对")
+    page = (await ui.client.get(path)).text
+    csv_href = _href(page, r'href="([^"]*/export\.csv[^"]*)"')
+    xlsx_href = _href(page, r'href="([^"]*/export\.xlsx[^"]*)"')
+    assert xlsx_href == csv_href.replace("/export.csv", "/export.xlsx")
+    table = _csv((await ui.client.get(csv_href)).content)
+    sheet = _sheet((await ui.client.get(xlsx_href)).content)
+    assert len(sheet) == len(table) > 1 and list(sheet[0]) == table[0]
+    for typed, written in zip(sheet[1:], table[1:], strict=True):
+        assert [_as_csv(v, w) for v, w in zip(typed, written, strict=True)] == written
+
+
+def _as_csv(value: object, written: str) -> str:
+    """An XLSX cell as the CSV writes the same value: a number as the CSV's amount when they
+    are equal, a day as ISO, a time (UTC) as the CSV's ISO time in UTC."""
+    from decimal import Decimal
+
+    if value is None:
+        return ""
+    if isinstance(value, int | float) and Decimal(str(value)) == Decimal(written):
+        return written
+    if isinstance(value, datetime):
+        if written == value.date().isoformat():
+            return written
+        return value.isoformat(sep=" ", timespec="seconds") + written[19:]
+    return str(value)
+
+
+def test_xlsx_cells_keep_types_refuse_float_and_neutralise_formulas() -> None:
+    from decimal import Decimal
+
+    from api.ui.listing import sheet_value
+
+    assert sheet_value(Decimal("1050.00")) == Decimal("1050.00") and sheet_value(7) == 7
+    assert sheet_value("=HYPERLINK(1)") == "'=HYPERLINK(1)" and sheet_value(True) == "是"
+    assert sheet_value(date(2026, 1, 2)) == date(2026, 1, 2) and sheet_value(None) is None
+    aware = datetime(2026, 1, 2, 8, 30, tzinfo=timezone(timedelta(hours=8)))
+    assert sheet_value(aware) == datetime(2026, 1, 2, 0, 30)  # UTC, as the CSV's column says
+    with pytest.raises(TypeError):
+        sheet_value(1.5)
 
 
 def test_csv_cells_never_take_a_float_and_neutralise_formulas() -> None:
@@ -655,7 +742,7 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
 
 @pytest.mark.parametrize(
     "path", ["/audit", "/audit/export.csv", "/synonyms", "/synonyms/export.csv",
-             "/parts/export.csv", "/validations/export.csv"],
+             "/parts/export.csv", "/validations/export.csv", "/audit/export.xlsx"],
 )  # fmt: skip
 async def test_new_pages_and_exports_need_a_login(ui: Ui, path: str) -> None:
     r = await ui.client.get(path)

@@ -196,6 +196,10 @@ async def test_staff_create_a_labor_rate_then_see_it_in_the_list_and_its_history
     assert len(history) == 1
     assert "88.50" in history[0] and "2027 年度工时费标准" in history[0]
     assert "test pricing_staff" in history[0] and "api-key:" not in page
+    link = re.search(r'<a class="audit-link" href="([^"]+)">这组工时单价的全部修改记录', page)
+    log = (await ui.client.get(html.unescape(link.group(1)))).text
+    entries = re.findall(r'<tr data-audit="\d+">(.*?)</tr>', log, re.S)
+    assert len(entries) == 1 and "2027 年度工时费标准" in entries[0] and "88.50" in entries[0]
     listed = (await ui.client.get("/labor-rates?branch=GD01&kind=sheet_metal")).text
     assert "88.50" in listed and "一类修理厂" in listed
     # the same key again is not a second "create": the form points to the key's page
@@ -568,6 +572,14 @@ async def test_staff_register_a_channel_add_supersede_and_end_its_card(ui: Ui) -
             assert actions[-5:] == ["create", "create", "close", "supersede", "withdraw"]
     finally:
         engine.dispose()
+    # the card's history links to exactly its versions' entries in the audit log
+    page = (await ui.client.get("/channels/CH-NEW")).text
+    link = re.search(r'<a class="audit-link" href="([^"]+)">费率卡的全部修改记录', page)
+    log = (await ui.client.get(html.unescape(link.group(1)))).text
+    entries = re.findall(r'<tr data-audit="\d+">(.*?)</tr>', log, re.S)
+    assert len(entries) == 4 and all("渠道价格表" in e for e in entries)
+    assert [a for e in entries for a in ("新增", "新版本替换", "结束有效期", "撤回") if a in e] == [
+        "撤回", "新版本替换", "结束有效期", "新增"]  # newest first  # fmt: skip
 
 
 async def test_every_labor_form_error_reads_in_chinese(ui: Ui) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from api.ui.auth import User, login_required
 from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, person, render, run
-from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
 from pricebook import audit, prices
 from pricebook.catalog import Page
 from pricebook.errors import NotFound
@@ -73,6 +73,8 @@ FIELD_NAMES = {
 HIDDEN = {"id", "oe_normalized", "name_normalized"}
 
 Text = Annotated[str, QueryParameter(max_length=200)]
+#: one id, or a key's version ids comma-separated (the links from a key's page)
+EntityIds = Annotated[str, QueryParameter(max_length=4000)]
 Code = Annotated[str, QueryParameter(max_length=64)]
 PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
 PartParam = Annotated[int | None, QueryParameter(ge=1, le=2**53)]
@@ -245,7 +247,7 @@ class AuditPages(Controller):
         request: Request[Any, Any, Any],
         state: State,
         entity: Code = "",
-        entity_id: Text = "",
+        entity_id: EntityIds = "",
         who: Text = "",
         action: Code = "",
         part: PartParam = None,
@@ -273,13 +275,13 @@ class AuditPages(Controller):
             "all_parts_href": "/audit?" + urlencode(without_part),
         })  # fmt: skip
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(
         self,
         request: Request[Any, Any, Any],
         state: State,
         entity: Code = "",
-        entity_id: Text = "",
+        entity_id: EntityIds = "",
         who: Text = "",
         action: Code = "",
         part: PartParam = None,
@@ -311,4 +313,4 @@ class AuditPages(Controller):
             ]
             for e in entries
         ]
-        return csv_response("操作日志.csv", header, rows)
+        return export_response(request, "操作日志", header, rows)

@@ -164,7 +164,14 @@ class FeedbackPages(Controller):
         try:
             if action is feedback.accept_feedback:
                 kwargs["amount"] = ui_money(money_text(form, "amount"), "amount", required=True)
-                kwargs["valid_from"] = parse_date(text(form, "valid_from")) or date.today()
+                typed = text(form, "valid_from", 40)
+                valid_from = parse_date(typed)
+                if typed and valid_from is None:  # never today in place of a mistyped day
+                    raise InvalidInput(
+                        f"生效日期“{typed}”不是日期：请写成 年-月-日（如 2026-01-31）",
+                        field="valid_from",
+                    )
+                kwargs["valid_from"] = valid_from or date.today()
             elif not reason:
                 raise InvalidInput("请填写原因", field="reason")
             await write(state, action, item_id, **kwargs)

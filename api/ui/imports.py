@@ -4,6 +4,11 @@ The upload is kept in a private temporary folder between the preview and the app
 random token bound to the uploader's key; the apply imports it again, all-or-nothing, in one
 transaction (`pricebook.io.import_rows`), so what is applied is checked against the database as
 it is at that moment, not as it was at the preview.
+
+The preview lists the changes row by row (the file's row number, what the row names, the value
+in force → the file's value), counts the unchanged rows, and shows row errors in Chinese. A file
+that is not a table (binary, or not the format its extension says) or is another kind's table
+is said to be so in one line, naming the kind it looks like.
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +31,14 @@ from litestar.datastructures import State, UploadFile
 from litestar.response import Template
 
 from api.controllers.imports import import_path
+from api.ui.audit_log import FIELD_NAMES
 from api.ui.auth import login_required
 from api.ui.common import render, text
-from api.ui.messages import zh
+from api.ui.messages import FIELDS, zh
 from pricebook.errors import ImportRejected, PricebookError
-from pricebook.io.importers import IMPORT_KINDS
-from pricebook.io.tables import TooLarge
+from pricebook.io.importers import IMPORT_KINDS, REQUIRED_COLUMNS, ImportReport, RowChange
+from pricebook.io.tables import TableLimits, TooLarge, read_table
+from pricebook.money import from_fen
 from pricebook.settings import Settings
 
 KIND_NAMES = {
@@ -37,11 +48,111 @@ KIND_NAMES = {
     "branches": "机构", "price_types": "价格类型",
 }  # fmt: skip
 STASH_SECONDS = 3600
+#: the columns that name a versioned row's key, shown beside its change
+KEY_COLUMNS = {
+    "prices": ("part_code", "model_code", "scope", "price_type"),
+    "labor_rates": ("branch_code", "labor_kind", "shop_tier", "vehicle_class"),
+    "standard_hours": ("part_code", "operation", "vehicle_class"),
+    "rate_cards": ("channel_code",),
+}
+ACTION_NAMES = {"create": "新增", "supersede": "替代旧版本", "close": "提前结束", "update": "修改"}
+#: the first bytes of files people upload by mistake, by what they are
+BINARY_MAGIC = ((b"PK\x03\x04", "ZIP 压缩包或 Office 文档"), (b"%PDF", "PDF 文档"),
+                (b"\x89PNG", "PNG 图片"), (b"\xff\xd8\xff", "JPEG 图片"),
+                (b"\xd0\xcf\x11\xe0", "旧版 Excel（.xls）或 Word 文档"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRow:
+    """One line of the preview's change table, in words."""
+
+    row: int
+    action: str
+    key: str
+    before: str
+    after: str
+    valid_from: date | None
+
+
+def not_a_table(content: bytes, suffix: str, kind: str) -> str | None:
+    """Why an upload cannot be a `kind` file of its extension, in Chinese, or None: a CSV that
+    is binary (a NUL byte, or a known file signature), an XLSX that is no ZIP archive."""
+    what = KIND_NAMES.get(kind, kind)
+    if suffix == ".xlsx":
+        if content.startswith(b"PK\x03\x04"):
+            return None
+        return f"这不是{what}文件：上传的文件不是 XLSX 表格（文件内容与扩展名不符）。"
+    found = next((name for magic, name in BINARY_MAGIC if content.startswith(magic)), None)
+    if found is None and b"\x00" not in content[:4096]:
+        return None
+    looks = f"看起来是{found}" if found else "内容是二进制数据"
+    return f"这不是{what}文件：上传的文件不是 CSV 文本，{looks}。请上传 CSV 或 XLSX 表格。"
+
+
+def likely_kind(header: list[str], kind: str) -> str | None:
+    """The import kind whose columns the header holds best, when it is not `kind` and holds
+    most of them: the wrong type was chosen for the right file."""
+    columns = set(header)
+    scores = {k: len(columns & set(c)) / len(c) for k, c in REQUIRED_COLUMNS.items()}
+    best = max(scores, key=lambda k: scores[k])
+    return best if best != kind and scores[best] > 0.5 else None
+
+
+def _value_text(kind: str, action: str, value: Any) -> str:
+    if action == "close":
+        return value.isoformat() if isinstance(value, date) else "长期有效"
+    if value is None:
+        return "—"
+    if kind in {"prices", "labor_rates"}:
+        return f"{from_fen(value):,.2f} 元"
+    if kind == "standard_hours":
+        return f"{Decimal(value[0]) / 100:.2f} 小时"
+    if kind == "rate_cards":
+        return f"{len(value)} 项条款"
+    if isinstance(value, Mapping):
+        return "；".join(f"{FIELD_NAMES.get(k, FIELDS.get(k, k))}：{v}" for k, v in value.items())
+    return str(value)
+
+
+def change_rows(report: ImportReport, path: Path, limits: TableLimits) -> list[ChangeRow]:
+    """The report's changes in words; a versioned row is named by its key cells as the file
+    has them (read again: the report keeps ids)."""
+    kind = report.kind
+    wanted = {c.row for c in report.changes if c.row}
+    cells: dict[int, str] = {}
+    if wanted and kind in KEY_COLUMNS:
+        _, rows = read_table(path, limits)
+        for number, row in rows:
+            if number in wanted:
+                cells[number] = " · ".join(row.get(c, "").strip() or "—" for c in KEY_COLUMNS[kind])
+                if len(cells) == len(wanted):  # the rest of a long file holds none of them
+                    break
+    ordered = sorted(report.changes, key=lambda c: (c.row, c.key))  # the file's order
+    return [_change_row(kind, c, cells.get(c.row, c.key)) for c in ordered]
+
+
+def _change_row(kind: str, change: RowChange, key: str) -> ChangeRow:
+    return ChangeRow(
+        change.row, ACTION_NAMES.get(change.action, change.action), key,
+        _value_text(kind, change.action, change.before),
+        _value_text(kind, change.action, change.after), change.valid_from,
+    )  # fmt: skip
 
 
 def _rejected(exc: ImportRejected) -> str:
     what = KIND_NAMES.get(exc.kind, exc.kind)
     return f"{what}文件有 {len(exc.errors)} 处错误，没有写入任何数据：请按下表修改后重新上传。"
+
+
+def _other_kind(path: Path, exc: ImportRejected, kind: str) -> str | None:
+    """The kind the file looks like when the import refused its header as not this kind's."""
+    if not any(e.row == 1 and e.message.startswith("not a ") for e in exc.errors):
+        return None
+    try:
+        header, _ = read_table(path)
+    except PricebookError:
+        return None
+    return likely_kind(header, kind)
 
 
 def _stash_dir() -> Path:
@@ -72,7 +183,7 @@ class ImportPages(Controller):
     ) -> Template:
         base = {"title": "导入", "nav": "import", "kinds": [(k, KIND_NAMES.get(k, k)) for k in
                 IMPORT_KINDS], "kind": "prices", "reason": "", "report": None, "errors": [],
-                "error": "", "token": "", "applied": None}  # fmt: skip
+                "error": "", "token": "", "applied": None, "changes": []}  # fmt: skip
         return render(request, "import.html", {**base, **context}, status_code=status_code)
 
     @get("/")
@@ -98,6 +209,8 @@ class ImportPages(Controller):
         if len(content) > settings.import_max_bytes:
             megabytes = settings.import_max_bytes / 2**20
             return self._page(request, 413, error=f"文件超过 {megabytes:g} MB", **ctx)
+        if wrong := not_a_table(content, suffix, kind):
+            return self._page(request, 422, error=wrong, **ctx)
         user = request.state.ui_user
         token = secrets.token_urlsafe(18)
         stash = _stash_dir()
@@ -113,12 +226,18 @@ class ImportPages(Controller):
                 dry_run=True,
             )  # fmt: skip
         except ImportRejected as exc:
-            return self._page(request, 422, error=_rejected(exc), errors=exc.errors, **ctx)
+            error = _rejected(exc)
+            if other := _other_kind(path, exc, kind):
+                error = f"这不是{KIND_NAMES[kind]}文件：看起来是{KIND_NAMES.get(other, other)}文件，请选择正确的导入类型后重新上传。"
+            return self._page(request, 422, error=error, errors=exc.errors, **ctx)
         except TooLarge as exc:
             return self._page(request, 413, error=exc.message, **ctx)
         except PricebookError as exc:
             return self._page(request, 422, error=zh(exc), **ctx)
-        return self._page(request, report=report, token=token, filename=name, **ctx)
+        changes = await asyncio.to_thread(change_rows, report, path, TableLimits.of(settings))
+        return self._page(
+            request, report=report, changes=changes, token=token, filename=name, **ctx
+        )
 
     @post("/apply", status_code=200)
     async def apply(self, request: Request[Any, Any, Any], state: State) -> Template:

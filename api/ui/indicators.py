@@ -1,4 +1,6 @@
-"""核损指标 dashboard: the desk's indicators as numbers and SVG bars."""
+"""核损指标 dashboard: the desk's indicators as numbers and SVG bars, every rate with what it
+is made of (numerator / denominator, estimates); weekly and monthly trends ending on the
+period's last day; the period's branches side by side."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Template
+from sqlalchemy.orm import Session
 
 from api.ui.auth import login_required
 from api.ui.charts import Bar, bar_chart
@@ -17,6 +20,9 @@ from api.ui.messages import zh
 from pricebook import indicators, prices
 from pricebook.errors import PricebookError
 
+#: how far back the trends look from the period's last day
+TREND_WEEKS = 12
+TREND_MONTHS = 12
 RATES = (
     ("custom_part_rate", "配件自定义率", "自定义配件行 / 配件行（越低越好）"),
     ("model_selection_rate", "系统车型点选率", "点选目录车型的定损单 / 定损单（越高越好）"),
@@ -26,6 +32,40 @@ RATES = (
 
 def _rate(rate: indicators.Rate) -> float | None:
     return None if rate["rate"] is None else float(rate["rate"])
+
+
+def percent(rate: indicators.Rate) -> str:
+    """A rate as the page prints it: one decimal of a percent, "—" without a denominator."""
+    return "—" if rate["rate"] is None else f"{rate['rate'] * 100:.1f}%"
+
+
+def _trend_start(date_to: date, by: indicators.Breakdown) -> date:
+    if by == "week":
+        return indicators.bucket_start(date_to, "week") - timedelta(weeks=TREND_WEEKS - 1)
+    month = indicators.bucket_start(date_to, "month")
+    for _ in range(TREND_MONTHS - 1):
+        month = (month - timedelta(days=1)).replace(day=1)
+    return month
+
+
+def _breakdowns(
+    session: Session, branch: str | None, date_from: date, date_to: date
+) -> dict[str, list[indicators.Slice]]:
+    """The weekly and monthly trends up to `date_to` (of `branch`, or all), and every branch
+    over the period."""
+    return {
+        "weeks": indicators.breakdown(
+            session, by="week", branch=branch, date_from=_trend_start(date_to, "week"),
+            date_to=date_to,
+        ),
+        "months": indicators.breakdown(
+            session, by="month", branch=branch, date_from=_trend_start(date_to, "month"),
+            date_to=date_to,
+        ),
+        "branches": indicators.breakdown(
+            session, by="branch", date_from=date_from, date_to=date_to
+        ),
+    }  # fmt: skip
 
 
 class IndicatorPages(Controller):
@@ -45,6 +85,7 @@ class IndicatorPages(Controller):
         date_to = date_to or today
         date_from = date_from or date_to - timedelta(days=30)
         result: indicators.Indicators | None = None
+        split: dict[str, list[indicators.Slice]] = {}
         error = ""
         async with state.sessions() as session:
             refs = await session.run_sync(prices.reference_lists)
@@ -53,6 +94,7 @@ class IndicatorPages(Controller):
                     indicators.compute_indicators, branch=branch or None, date_from=date_from,
                     date_to=date_to,
                 )  # fmt: skip
+                split = await session.run_sync(_breakdowns, branch or None, date_from, date_to)
             except PricebookError as exc:
                 error = zh(exc)
         rates = []
@@ -75,5 +117,7 @@ class IndicatorPages(Controller):
             "title": "核损指标", "nav": "indicators", "refs": refs, "branch": branch,
             "date_from": date_from, "date_to": date_to, "rates": rates, "bars": bars,
             "others": others, "error": error,
-            "estimates": result.estimates if result is not None else None,
+            "estimates": result.estimates if result is not None else None, "percent": percent,
+            "weeks": split.get("weeks", []), "months": split.get("months", []),
+            "branches": split.get("branches", []),
         })  # fmt: skip

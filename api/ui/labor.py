@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from api.problems import STATUS_OF
 from api.ui.auth import login_required
 from api.ui.common import SOURCE_NAMES, PathId, parse_date, parse_int, render, run, text, write
-from api.ui.listing import Listing, Sort, check_export_size, csv_response, parse_sort
+from api.ui.listing import Listing, Sort, check_export_size, export_response, parse_sort
 from api.ui.messages import zh
 from pricebook import catalog, labor, prices
 from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersion
@@ -327,15 +327,17 @@ async def _list(
 
 
 async def _export(
-    state: State, listing: ListSetup, name: str, params: dict[str, str]
+    request: Request[Any, Any, Any], state: State, listing: ListSetup, name: str
 ) -> Response[bytes]:
+    params = _params(request)
     sort = listing.sort(params.pop("sort", ""))
     on = _on(params.get("on", ""))
     filters = {k: params.get(k, "") for k in listing.filters}
     found = await run(state, listing.fetch, on=on, **filters, sort=str(sort), limit=None)
     check_export_size(len(found.items))
-    return csv_response(
-        f"{name}-{on.isoformat()}.csv",
+    return export_response(
+        request,
+        f"{name}-{on.isoformat()}",
         [header for header, _ in listing.columns],
         ([get(row) for _, get in listing.columns] for row in found.items),
     )
@@ -496,9 +498,9 @@ class LaborRatePages(Controller):
             _params(request),
         )
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
-        return await _export(state, RATES, "labor-rates", _params(request))
+        return await _export(request, state, RATES, "labor-rates")
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State) -> Template:
@@ -775,9 +777,9 @@ class StandardHoursPages(Controller):
             params,
         )
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
-        return await _export(state, HOURS, "standard-hours", _params(request))
+        return await _export(request, state, HOURS, "standard-hours")
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State, part: Code = "") -> Template:
@@ -1094,9 +1096,9 @@ class ChannelPages(Controller):
             params,
         )
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response:
-        return await _export(state, CHANNELS, "channels", _params(request))
+        return await _export(request, state, CHANNELS, "channels")
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State) -> Template:

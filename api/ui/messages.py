@@ -111,6 +111,7 @@ RULES = (
     _rule(InvalidInput, r"unknown price type '(.*)'", "没有价格类型 {0}。"),
     _rule(NotFound, r"'(.+)' is not in the price type vocabulary", "价格类型词表中没有 {0}（可能已被他人删除）。"),
     _rule(InvalidInput, r"at most (\d+) characters", "最多 {0} 个字。"),
+    _rule(InvalidInput, r"from must not be after to", "开始日期不能晚于结束日期：请修改查询期间。"),
 )  # fmt: skip
 
 #: Field names as the forms label them.
@@ -129,6 +130,15 @@ ROW_RULES = (
     (re.compile(r"not a (\w+) file: its header lacks most of the columns (.+)$"),
      "这不是{0}文件：表头缺少{0}文件的大部分列（应为 {1}）。请检查选择的类型和文件。"),
     (re.compile(r"required$"), "必填"),
+    (re.compile(r"not a plain decimal number: (.+?)(?: \(write e\.g\. [\d.]+\))?$"),
+     "{0} 不是数字：请用半角数字写成 1234.50 的形式（不带单位、空格和千分位）"),
+    (re.compile(r"more than (\d+) decimals: (.+?)(?: \(write e\.g\. [\d.]+\))?$"),
+     "{1} 超过 {0} 位小数或位数过多：请写成 1234.50 的形式"),
+    (re.compile(r"must be more than 0$"), "须大于 0"),
+    (re.compile(r"must be at most (\S+)$"), "不能超过 {0}"),
+    (re.compile(r"(.+) is not system, a region code or a branch code$"),
+     "{0} 不是 system（系统价格）、地区代码或机构代码"),
+    (re.compile(r"(.+) is not a date YYYY-MM-DD$"), "{0} 不是日期：请写成 年-月-日（如 2026-01-31）"),
     (re.compile(r"unknown (\w+(?: \w+)?) (.+)$"), "没有这个{0}：{1}"),
     (re.compile(r"(.+) is not one of (.+)$"), "{0} 不是可选值之一（{1}）"),
     (re.compile(r"must be after valid_from (\S+)$"), "须晚于生效日期 {0}"),

@@ -31,7 +31,7 @@ from api.ui.common import (
     ui_money,
     write,
 )
-from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
 from api.ui.messages import zh
 from pricebook import aliases, catalog, prices
 from pricebook.errors import InvalidInput, PricebookError, StaleVersion
@@ -95,13 +95,19 @@ class PartPages(Controller):
         results = await run(state, _search, q, category, brand, page, sort)
         return render(request, "_part_results.html", results)
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(
-        self, state: State, q: Q = "", category: Code = "", brand: Code = "", sort: SortParam = ""
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        q: Q = "",
+        category: Code = "",
+        brand: Code = "",
+        sort: SortParam = "",
     ) -> Response[bytes]:
-        """The search's whole result (every page, in the page's order) as CSV."""
+        """The search's whole result (every page, in the page's order) as CSV or XLSX."""
         header, rows = await run(state, _export, q, category, brand, sort)
-        return csv_response("配件查询.csv", header, rows)
+        return export_response(request, "配件查询", header, rows)
 
     @get("/{part_id:int}")
     async def part_page(

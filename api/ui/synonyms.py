@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 from api.problems import STATUS_OF
 from api.ui.auth import login_required
 from api.ui.common import render, run, text, write
-from api.ui.listing import Listing, Sort, csv_response, parse_sort
+from api.ui.listing import Listing, Sort, export_response, parse_sort
 from api.ui.messages import zh
 from pricebook import aliases
 from pricebook.errors import InvalidInput, PricebookError
@@ -131,14 +131,16 @@ class SynonymPages(Controller):
             "seen": encode_seen(dictionary), "form": {}, **extra,
         }, status_code=status_code)  # fmt: skip
 
-    @get("/export.csv")
-    async def export(self, state: State, q: Q = "", sort: SortParam = "") -> Response[bytes]:
+    @get(["/export.csv", "/export.xlsx"])
+    async def export(
+        self, request: Request[Any, Any, Any], state: State, q: Q = "", sort: SortParam = ""
+    ) -> Response[bytes]:
         """The groups the search finds, in the page's order, one row per word in the columns
         of the `synonyms` import (canonical, term): the file imports back as it is."""
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         dictionary = await run(state, aliases.synonym_dictionary)
         rows = [[g.canonical, t] for g in _matching(dictionary, q, order) for t in g.terms]
-        return csv_response("同义词词典.csv", ["canonical", "term"], rows)
+        return export_response(request, "同义词词典", ["canonical", "term"], rows)
 
     @post("/terms", guards=[login_required("pricing_staff")], status_code=303)
     async def add(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:

@@ -15,7 +15,7 @@ from litestar.response import Template
 
 from api.ui.auth import login_required
 from api.ui.common import PathId, person, render, run
-from api.ui.listing import EXPORT_MAX, Listing, check_export_size, csv_response, parse_sort
+from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
 from pricebook import prices, validations
 
 Code = Annotated[str, QueryParameter(max_length=64)]
@@ -102,9 +102,10 @@ class ValidationPages(Controller):
             "listing": Listing("/validations", query, order, page),
         })  # fmt: skip
 
-    @get("/export.csv")
+    @get(["/export.csv", "/export.xlsx"])
     async def export(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         estimate_id: Code = "",
         vin: Code = "",
@@ -114,7 +115,7 @@ class ValidationPages(Controller):
         flagged: Flagged = "",
         sort: SortParam = "",
     ) -> Response[bytes]:
-        """The whole filtered list (every page, in the list's order) as CSV."""
+        """The whole filtered list (every page, in the list's order) as CSV or XLSX."""
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         found = await run(
             state, validations.find_validations, **_filters(estimate_id, vin, branch, date_from,
@@ -139,7 +140,7 @@ class ValidationPages(Controller):
             ]
             for v in found.items
         ]
-        return csv_response("核损记录.csv", header, rows)
+        return export_response(request, "核损记录", header, rows)
 
     @get("/{validation_id:int}")
     async def detail(

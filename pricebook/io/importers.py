@@ -116,6 +116,26 @@ ANALYZE_MIN_ROWS = 1000
 Progress = Callable[[int], None]
 
 
+#: how many changes a report lists one by one (its counts cover every row): what a person
+#: reads in a preview, and a bound on what a dry run of a large file holds
+CHANGES_KEPT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    """One change an import makes, as a preview lists it. `row` is the file's row (0 where the
+    change is a code's, named by `key`: a plain kind's rows are merged by code); `before` and
+    `after` are the stored values (a versioned kind's value as `value_of` reads it, the end
+    day for a `close`, a plain kind's changed columns as dicts)."""
+
+    row: int
+    action: str  # create, supersede, close, update
+    key: str
+    before: Any
+    after: Any
+    valid_from: date | None = None
+
+
 @dataclass
 class ImportReport:
     kind: str
@@ -129,6 +149,12 @@ class ImportReport:
     removed: int = 0
     dry_run: bool = False
     notes: list[str] = field(default_factory=list)
+    #: the first CHANGES_KEPT changes, in the order they were planned
+    changes: list[RowChange] = field(default_factory=list)
+
+    def note_change(self, change: RowChange) -> None:
+        if len(self.changes) < CHANGES_KEPT:
+            self.changes.append(change)
 
     @property
     def changed(self) -> int:
@@ -326,6 +352,7 @@ def _upsert(
         obj = existing.get(code)
         if obj is None:
             ctx.report.created += 1
+            ctx.report.note_change(RowChange(0, "create", str(code), None, values))
             if not ctx.dry_run:
                 new_objects.append(model(**{key: code}, **values))
             continue
@@ -334,8 +361,9 @@ def _upsert(
             ctx.report.unchanged += 1
             continue
         ctx.report.updated += 1
+        before = {k: getattr(obj, k) for k in diff}
+        ctx.report.note_change(RowChange(0, "update", str(code), before, diff))
         if not ctx.dry_run:
-            before = {k: getattr(obj, k) for k in diff}
             for k, v in diff.items():
                 setattr(obj, k, v)
             entries.append(_entry(ctx, "update", entity, code, before, diff))
@@ -695,8 +723,17 @@ def _apply_versions(
                     _entry(ctx, "close", table.name, closed.id,
                            {"valid_to": closed.valid_to}, {"valid_to": day})
                 )  # fmt: skip
+            if not plan.insert:
+                ctx.report.note_change(
+                    RowChange(item.row, "close", "", closed.valid_to, day, closed.valid_from)
+                )
             closed.valid_to = day
         if plan.insert:
+            before = plan.close[0].value if plan.close is not None else None
+            action = "create" if plan.close is None else "supersede"
+            ctx.report.note_change(
+                RowChange(item.row, action, "", before, item.value, item.valid_from)
+            )
             ctx.report.superseded += plan.close is not None
             ctx.report.created += plan.close is None
             version = Version(None, item.valid_from, item.valid_to, item.value)
