@@ -33,7 +33,6 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Date,
     Integer,
@@ -88,14 +87,9 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import MAX_YUAN, MONEY_PATTERN, MoneyError, from_fen, parse_money, to_fen
-from pricebook.prices import (
-    CardTerms,
-    PriceTypeInfo,
-    PriceVersion,
-    _Branch,
-    chain_for,
-    require_reason,
-)
+from pricebook.prices import BranchNode, CardTerms, PriceTypeInfo, PriceVersion, chain_for
+from pricebook.versioned import in_force as _in_force
+from pricebook.versioned import require_reason
 
 MAX_LINES = 500
 MAX_AMOUNT = Decimal("100000000")  # 1亿 yuan: anything above is a typo, not a claim
@@ -445,14 +439,6 @@ def run_matcher(
 # ------------------------------------------------------------------------------------------------
 
 
-def _in_force(model: Any, on: date | BindParameter[date]) -> Any:
-    return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Static:
     """The small tables every validation reads, and what is derived from them."""
@@ -491,7 +477,9 @@ class _Place:
     @classmethod
     def of(cls, branch: Any, static: _Static) -> _Place:
         branches = static.branches
-        light = {b.id: _Branch(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()}
+        light = {
+            b.id: BranchNode(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()
+        }
         chain = tuple(chain_for(light[branch.id], light, static.regions))
         parent = branches.get(branch.parent_id) if branch.parent_id else None
         info = review.BranchInfo(

@@ -477,7 +477,7 @@ def submit_feedback(
 ) -> FeedbackView:
     """A reviewer's price-mismatch feedback → `open`; linked to the unresolved reviewer item of
     the same part × branch × price type when there is one."""
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     if not actor:
         raise InvalidInput("feedback needs an actor", field="actor")
@@ -533,7 +533,7 @@ def submit_feedback(
 
 def _lock_item(session: Session, item_id: int) -> FeedbackItem:
     """The item, locked against concurrent decisions, re-read after the lock."""
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     lock_key(session, "feedback_item", item_id)
     item = session.get(FeedbackItem, item_id, populate_existing=True)

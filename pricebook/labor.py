@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, delete, func, insert, or_, select, tuple_
+from sqlalchemy import delete, func, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
@@ -40,10 +40,11 @@ from pricebook.models import (
     StandardHours,
 )
 from pricebook.money import MoneyError, from_fen, parse_money, parse_plain, round_yuan, to_fen
-from pricebook.prices import (
+from pricebook.versioned import (
     ETagLike,
     check_etag,
     end_version,
+    in_force,
     key_versions,
     lock_key,
     require_reason,
@@ -52,14 +53,6 @@ from pricebook.prices import (
 
 LABOR_RATE_SORTS = ("kind", "rate", "-rate", "branch")
 HOURS_SORTS = ("part", "operation", "hours", "-hours")
-
-
-def _in_force(model: Any, on: date) -> Any:
-    return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
-    )
 
 
 class AppliedRate(NamedTuple):
@@ -161,7 +154,7 @@ def labor_rates(
         for line, card in session.execute(
             select(RateCardLabor, RateCard)
             .join(RateCard, RateCard.id == RateCardLabor.rate_card_id)
-            .where(RateCard.channel_id == found[0], _in_force(RateCard, on))
+            .where(RateCard.channel_id == found[0], in_force(RateCard, on))
         ):
             card_lines[line.labor_kind_id] = (card.id, line, card)
 
@@ -180,7 +173,7 @@ def labor_rates(
         chain.append(start)
         start = branches[start].parent_id
 
-    stmt = select(LaborRate).where(_in_force(LaborRate, on))
+    stmt = select(LaborRate).where(in_force(LaborRate, on))
     if chain:
         stmt = stmt.where(LaborRate.branch_id.in_(chain))
     if kind:
@@ -283,7 +276,7 @@ def standard_hours(
         select(StandardHours, Part.code, Part.name, LaborKind)
         .join(Part, Part.id == StandardHours.part_id)
         .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
-        .where(_in_force(StandardHours, on))
+        .where(in_force(StandardHours, on))
     )
     if part_id is not None:
         stmt = stmt.where(StandardHours.part_id == part_id)
@@ -336,7 +329,7 @@ def standard_hours(
 
 # ------------------------------------------------------------------------------------------------
 # Writes: labor rates, standard hours, channels and rate cards. Versioned keys follow
-# `history.plan_version` through `pricebook.prices.write_version` (lock the key, check its ETag,
+# `history.plan_version` through `pricebook.versioned.write_version` (lock the key, check its ETag,
 # close the version in force, insert, audit), so the same rules and the same 412 apply.
 # ------------------------------------------------------------------------------------------------
 

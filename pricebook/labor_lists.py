@@ -16,7 +16,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pricebook.catalog import Page
@@ -38,6 +38,7 @@ from pricebook.models import (
     StandardHours,
 )
 from pricebook.money import from_fen
+from pricebook.versioned import in_force
 
 #: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
 MAX_ID = 2**31 - 1
@@ -45,14 +46,6 @@ MAX_ID = 2**31 - 1
 LABOR_RATE_SORTS = ("branch", "region", "kind", "tier", "class", "rate", "from")
 HOURS_SORTS = ("part", "category", "operation", "class", "kind", "hours", "from")
 CHANNEL_SORTS = ("code", "name", "kind", "branch", "card")
-
-
-def _in_force(model: Any, on: date) -> ColumnElement[bool]:
-    return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
-    )
 
 
 def _order(sort: str, columns: dict[str, tuple[Any, ...]], tie: Any) -> list[Any]:
@@ -141,7 +134,7 @@ def _card_labor_lines(
         raise InvalidInput(f"no channel with code {channel}", field="channel")
     card = (
         select(RateCard.id)
-        .where(RateCard.channel_id == found[0], _in_force(RateCard, on))
+        .where(RateCard.channel_id == found[0], in_force(RateCard, on))
         .order_by(RateCard.valid_from.desc(), RateCard.id.desc())
         .limit(1)
         .scalar_subquery()
@@ -176,7 +169,7 @@ def list_labor_rates(
         .join(Branch, Branch.id == LaborRate.branch_id)
         .join(Region, Region.id == Branch.region_id)
         .join(LaborKind, LaborKind.id == LaborRate.labor_kind_id)
-        .where(_in_force(LaborRate, on))
+        .where(in_force(LaborRate, on))
     )
     if q.strip():
         text = q.strip()
@@ -324,7 +317,7 @@ def list_standard_hours(
         .join(Part, Part.id == StandardHours.part_id)
         .join(Category, Category.id == Part.category_id)
         .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
-        .where(_in_force(StandardHours, on))
+        .where(in_force(StandardHours, on))
     )
     if q.strip():
         text = q.strip()
@@ -478,15 +471,15 @@ def list_channels(
     """Special channels with the rate card each has in force on `on` (its terms included).
     `price_type`: only channels whose card in force prices parts at that type."""
     card = aliased(RateCard)
-    in_force = (
+    card_in_force = (
         select(card.id)
-        .where(card.channel_id == Channel.id, _in_force(card, on))
+        .where(card.channel_id == Channel.id, in_force(card, on))
         .order_by(card.valid_from.desc(), card.id.desc())
         .limit(1)
         .correlate(Channel)
         .scalar_subquery()
     )
-    stmt = select(Channel, Branch.code, Branch.name, in_force.label("card_id")).outerjoin(
+    stmt = select(Channel, Branch.code, Branch.name, card_in_force.label("card_id")).outerjoin(
         Branch, Branch.id == Channel.branch_id
     )
     if q.strip():
@@ -501,11 +494,11 @@ def list_channels(
             exists(
                 select(RateCardParts.id)
                 .join(PriceType, PriceType.id == RateCardParts.price_type_id)
-                .where(RateCardParts.rate_card_id == in_force, PriceType.code == price_type)
+                .where(RateCardParts.rate_card_id == card_in_force, PriceType.code == price_type)
             )
         )
     card_from = (
-        select(RateCard.valid_from).where(RateCard.id == in_force).correlate(Channel)
+        select(RateCard.valid_from).where(RateCard.id == card_in_force).correlate(Channel)
     ).scalar_subquery()
     order = _order(
         sort,
@@ -549,7 +542,7 @@ def channel_cards(session: Session, code: str) -> tuple[Channel, str, list[CardL
     """A channel, its branch's name, every version of its rate card (oldest first) with its
     terms, and the card's ETag: a constant number of statements."""
     from pricebook.labor import get_channel
-    from pricebook.prices import key_versions
+    from pricebook.versioned import key_versions
 
     ch = get_channel(session, code)
     branch = session.get(Branch, ch.branch_id) if ch.branch_id is not None else None

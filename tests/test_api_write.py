@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from pricebook.db import make_engine, transaction
 from pricebook.models import AuditEntry, CatalogVersion, Part, Price, VehicleModel
-from pricebook.prices import EMPTY_ETAG
+from pricebook.versioned import EMPTY_ETAG
 from tests.test_api_base import Api, api_fixture  # noqa: F401
 
 TODAY = date.today()

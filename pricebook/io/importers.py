@@ -64,7 +64,7 @@ from pricebook.models import (
     VinPrefix,
 )
 from pricebook.money import MAX_YUAN, MoneyError, parse_money, parse_plain, quote, to_fen
-from pricebook.prices import lock_version_keys
+from pricebook.versioned import lock_version_keys
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "regions": ("code", "name", "level", "parent_code"),
