@@ -98,8 +98,8 @@ from bench.common import CpuMeter, free_port, open_loop, scratch_database  # noq
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.demo.scale import scale_demo  # noqa: E402
-from pricebook.estimates import load_demo_review_config  # noqa: E402
 from pricebook.models import Fitment, Part, PartAlias, VehicleModel  # noqa: E402
+from pricebook.review_config import load_demo_review_config  # noqa: E402
 from pricebook.settings import Settings  # noqa: E402
 
 MIXES = ("warm", "realistic", "cold")

@@ -123,7 +123,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_review_config(args: argparse.Namespace, settings: Settings) -> int:
     from pricebook.db import transaction
-    from pricebook.estimates import import_review_config
+    from pricebook.review_config import import_review_config
 
     if not args.file.is_file():
         raise InvalidInput(f"no such file: {args.file}", field="file")

@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from pricebook import estimates, migrate
+from pricebook import estimates, migrate, review_config
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import (
@@ -49,7 +49,7 @@ CONFIG = {
 def db(engine):
     with transaction(engine) as session:
         catalog_rows.load(session)
-        estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+        review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
     with transaction(engine) as session:
         ids = {p.code: p.id for p in session.scalars(select(Part))}
         model = session.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
@@ -928,11 +928,11 @@ def request_or_raise(data):
 
 def test_profiles_are_versioned(db):
     with transaction(db.engine) as s:
-        again = estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+        again = review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
         assert again.inserted["rule_profiles"] == 0 and again.unchanged["rule_profiles"] == 2
         doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
                                   "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
-        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.inserted["rule_profiles"] == 1 and report.closed["rule_profiles"] == 1
         rows = s.scalars(select(RuleProfileVersion).where(RuleProfileVersion.code == "SZ01")
                          .order_by(RuleProfileVersion.version)).all()  # fmt: skip
@@ -945,10 +945,10 @@ def test_profiles_are_versioned(db):
         old = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V1", date="2025-08-15"))).result  # fmt: skip
         assert old["profile_version"] == 1 and old["lines"][0]["allowed"] == "1039.50"
         with pytest.raises(InvalidInput) as err:
-            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
         assert err.value.field == "rule_profiles[0].settings.price_tolerance_pct"
         with pytest.raises(InvalidInput):
-            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
 
 
 def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
@@ -957,21 +957,22 @@ def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
     with transaction(db.engine) as s:
         for reason in ("", "   "):
             with pytest.raises(InvalidInput) as err:
-                estimates.import_review_config(s, doc, actor="staff", reason=reason)
+                review_config.import_review_config(s, doc, actor="staff", reason=reason)
             assert err.value.field == "reason"
-        # the same config again changes nothing, so it needs no reason
-        again = estimates.import_review_config(s, CONFIG, actor="staff")
-        assert sum(again.inserted.values()) == sum(again.closed.values()) == 0
+        # the one versioned-write rule: a reason even when nothing would change
+        with pytest.raises(InvalidInput) as err:
+            review_config.import_review_config(s, CONFIG, actor="staff", reason="")
+        assert err.value.field == "reason"
     with transaction(db.engine) as s:
         assert s.scalar(select(RuleProfileVersion.valid_to).where(
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1)) is None  # fmt: skip
-        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.closed["rule_profiles"] == 1
         first = s.scalar(select(RuleProfileVersion.id).where(
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1))  # fmt: skip
         entries = s.scalars(select(AuditEntry).where(AuditEntry.actor == "staff")).all()
     assert {(e.action, e.entity) for e in entries} == {
-        ("close", "rule_profiles"), ("create", "rule_profiles")}  # fmt: skip
+        ("close", "rule_profiles"), ("supersede", "rule_profiles")}  # fmt: skip
     (closing,) = [e for e in entries if e.action == "close"]
     assert closing.entity_id == str(first) and closing.reason == "更宽容差"
     assert closing.after == {"valid_to": "2025-09-01"} and closing.before == {"valid_to": None}
@@ -1030,8 +1031,8 @@ def test_demo_review_config_loads_twice_without_change(engine):
 
     first = load_demo(engine)[-1]  # `demo load` ends with the review configuration
     with transaction(engine) as s:
-        second = estimates.load_demo_review_config(s)
-    assert isinstance(first, estimates.ConfigReport)
+        second = review_config.load_demo_review_config(s)
+    assert isinstance(first, review_config.ConfigReport)
     assert sum(first.inserted.values()) > 0 and sum(second.inserted.values()) == 0
 
 
@@ -1052,7 +1053,7 @@ async def http(api):
 
     engine = make_engine(api.settings)
     with transaction(engine) as s:
-        estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+        review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
         parts = {p.code: p.id for p in s.scalars(select(Part))}
         model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
     engine.dispose()

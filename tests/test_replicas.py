@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, event, select, text
 
 from api.app import create_app
 from bench.pgservers import PgServers, missing
-from pricebook import estimates, migrate
+from pricebook import migrate, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
@@ -101,7 +101,7 @@ def cluster() -> Iterator[Cluster]:
         engine = make_engine(settings)
         try:
             with transaction(engine) as session:
-                estimates.import_review_config(session, CONFIG, actor="test", reason="test")
+                review_config.import_review_config(session, CONFIG, actor="test", reason="test")
             with transaction(engine) as session:
                 c.part = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
                 c.model = session.scalar(

@@ -636,7 +636,7 @@ def test_deadline_skips_weekends():
 def test_deadline_skips_holidays_and_counts_make_up_days():
     """National Day 2025: Oct 1–8 off, Saturday Oct 11 a make-up working day. Submitted Tuesday
     Sep 30: 1 day → Thu Oct 9, 2 → Fri Oct 10, 3 → Sat Oct 11."""
-    from pricebook.estimates import HOLIDAYS_2025
+    from pricebook.review_config import HOLIDAYS_2025
 
     holidays, workdays = HOLIDAYS_2025
     settings = r.ProfileSettings(holidays=tuple(date.fromisoformat(d) for d in holidays),

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from pricebook import estimates, feedback, keys
+from pricebook import estimates, feedback, keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import (
     AuditEntry,
@@ -574,7 +574,7 @@ async def test_reviewer_finds_a_validation_and_sends_feedback_from_a_flagged_lin
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+            review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
             fender = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
             model = session.scalar(
                 select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023")

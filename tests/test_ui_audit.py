@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select
 
-from pricebook import audit, estimates
+from pricebook import audit, estimates, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
@@ -100,7 +100,7 @@ def _store_validations(ui: Ui) -> None:
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+            review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
             fender = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
             lamp = session.scalar(select(Part.id).where(Part.code == "VW1-0002"))
             bulb = session.scalar(select(Part.id).where(Part.code == "VW1-0003"))
