@@ -37,7 +37,7 @@ from pricebook.models import (
     PriceType,
     VehicleModel,
 )
-from pricebook.money import MoneyError, from_fen, parse_money, to_fen
+from pricebook.money import from_fen, to_fen, yuan_field
 
 __all__ = [
     "MARKET_RESOLVED",
@@ -447,11 +447,7 @@ def _yuan(value: Decimal | str | None, field: str, *, required: bool) -> int | N
         if required:
             raise InvalidInput(f"{field} is required", field=field)
         return None
-    try:
-        yuan = parse_money(value)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from exc
-    return to_fen(yuan)
+    return to_fen(yuan_field(value, field))
 
 
 def _text(value: str | None, field: str, limit: int) -> str:

@@ -39,7 +39,15 @@ from pricebook.models import (
     RateCardParts,
     StandardHours,
 )
-from pricebook.money import MoneyError, from_fen, parse_money, parse_plain, round_yuan, to_fen
+from pricebook.money import (
+    MoneyError,
+    from_fen,
+    parse_plain,
+    quantity_field,
+    round_yuan,
+    to_fen,
+    yuan_field,
+)
 from pricebook.versioned import (
     ETagLike,
     check_etag,
@@ -447,14 +455,6 @@ def labor_kind_id(session: Session, code: str) -> int:
     return kind.id
 
 
-def _amount(value: Decimal | str, field: str, maximum: Decimal) -> Decimal:
-    try:
-        yuan = parse_money(value, maximum=maximum)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from exc
-    return yuan
-
-
 def _pct_bp(value: Decimal | str, field: str, upper_bp: int, *, positive: bool) -> int:
     try:
         pct = parse_plain(value, places=2, maximum=Decimal(upper_bp) / 100, allow_zero=not positive)
@@ -515,7 +515,7 @@ def write_labor_rate(
 ) -> LaborWrite:
     """A new version of a branch standard labor rate (分公司标准工时费) from `valid_from`."""
     require_reason(reason, actor)
-    yuan = _amount(rate, "rate", MAX_RATE)
+    yuan = yuan_field(rate, "rate", maximum=MAX_RATE)
     fen = to_fen(yuan)
     written = write_version(
         session, LaborRate, key, value=fen, value_of=lambda r: r.rate_fen,
@@ -588,7 +588,7 @@ def write_standard_hours(
 ) -> LaborWrite:
     """A new version of the standard hours of an operation on a part for a vehicle class."""
     require_reason(reason, actor)
-    value = _amount(hours, "hours", MAX_HOURS)
+    value = quantity_field(hours, "hours", places=2, maximum=MAX_HOURS)
     centi = int(value * 100)
     kind_id = labor_kind_id(session, labor_kind)
     written = write_version(
@@ -859,7 +859,11 @@ def write_rate_card(
             raise InvalidInput(exc.message, field=f"{at}.labor_kind") from None
         if (line.rate is None) == (line.pct_of_standard is None):
             raise InvalidInput("give exactly one of rate and pct_of_standard", field=f"{at}.rate")
-        rate = to_fen(_amount(line.rate, f"{at}.rate", MAX_RATE)) if line.rate is not None else None
+        rate = (
+            to_fen(yuan_field(line.rate, f"{at}.rate", maximum=MAX_RATE))
+            if line.rate is not None
+            else None
+        )
         pct = (
             _pct_bp(line.pct_of_standard, f"{at}.pct_of_standard", 100000, positive=True)
             if line.pct_of_standard is not None

@@ -126,6 +126,24 @@ def require_reason(reason: str, actor: str) -> str:
     return reason
 
 
+def closing(
+    table: str,
+    version_id: int,
+    old_end: date | None,
+    new_end: date,
+    actor: str,
+    reason: str,
+    *,
+    action: str = "close",
+) -> dict[str, Any]:
+    """The audit row of a version ended on `new_end`: one shape for staff edits, imports (which
+    record them in bulk), feedback accepts and review config."""
+    return {
+        "actor": actor, "action": action, "entity": table, "entity_id": version_id,
+        "before": {"valid_to": old_end}, "after": {"valid_to": new_end}, "reason": reason,
+    }  # fmt: skip
+
+
 class Written(msgspec.Struct, frozen=True):
     """What a versioned write did: created | superseded | closed | withdrawn | unchanged; the
     version it wrote (or found in force, when unchanged); the key's ETag afterwards."""
@@ -199,10 +217,7 @@ def write_version(
             closed_id = closed.id
             before = describe(by_id[closed.id])
             session.execute(update(model).where(model.id == closed.id).values(valid_to=day))
-            audit.record(
-                session, actor=actor, action="close", entity=table, entity_id=closed.id,
-                before={"valid_to": closed.valid_to}, after={"valid_to": day}, reason=reason,
-            )  # fmt: skip
+            audit.record(session, **closing(table, closed.id, closed.valid_to, day, actor, reason))
         if not plan.insert:
             assert closed_id is not None
             return Written("closed", closed_id, _rows_etag(_key_rows(session, model, key)))
@@ -269,10 +284,7 @@ def end_version(
     old_end = row.valid_to
     session.execute(update(model).where(model.id == row.id).values(valid_to=valid_to))
     action = "withdraw" if valid_to == row.valid_from else "close"
-    audit.record(
-        session, actor=actor, action=action, entity=table, entity_id=row.id,
-        before={"valid_to": old_end}, after={"valid_to": valid_to}, reason=reason,
-    )  # fmt: skip
+    audit.record(session, **closing(table, row.id, old_end, valid_to, actor, reason, action=action))
     return Written(
         "withdrawn" if action == "withdraw" else "closed",
         row.id,

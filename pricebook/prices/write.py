@@ -25,7 +25,7 @@ from pricebook.models import (
     Region,
     VehicleModel,
 )
-from pricebook.money import MoneyError, from_fen, parse_money, to_fen
+from pricebook.money import from_fen, to_fen, yuan_field
 from pricebook.prices.resolve import (
     PriceVersion,
 )
@@ -167,10 +167,7 @@ def write_price(
     require_reason(reason, actor)
     if source not in PRICE_SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(PRICE_SOURCES)}", field="source")
-    try:
-        yuan = parse_money(amount)
-    except MoneyError as exc:
-        raise InvalidInput(f"amount: {exc}", field="amount") from exc
+    yuan = yuan_field(amount, "amount")
     check_price_key(session, key)
     fen = to_fen(yuan)
     written = write_version(
