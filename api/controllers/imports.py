@@ -142,7 +142,7 @@ class ImportController(Controller):
         check_kind(kind)
         reason = data.reason.strip()
         actor = actor_of(request)
-        if not dry_run:
+        if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)
         settings: Settings = state.settings
         content = await data.file.read()

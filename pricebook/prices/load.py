@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from pricebook.catalog import oe_lookup
 from pricebook.db import as_utc, dialect_of, in_list, in_select
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 from pricebook.matching.normalize import normalize_oe
@@ -529,14 +530,8 @@ def _union(oes: bool, models: bool, postgresql: bool, pairs: bool = False) -> An
         return cast(null(), type_)
 
     if oes:
-        superseded = select(OeSupersession.part_id).where(
-            in_(OeSupersession.old_oe_normalized, "oes")
-        )
-        part_cond = or_(
-            in_(Part.id, "part_ids"),
-            in_(Part.oe_normalized, "oes"),
-            in_select(Part.id, superseded, postgresql=postgresql),
-        )
+        current, superseded = oe_lookup(lambda column: in_(column, "oes"), postgresql=postgresql)
+        part_cond = or_(in_(Part.id, "part_ids"), current, superseded)
         wanted = in_select(Price.part_id, select(Part.id).where(part_cond), postgresql=postgresql)
         observed = in_select(
             MarketObservation.part_id, select(Part.id).where(part_cond), postgresql=postgresql
