@@ -1,7 +1,8 @@
 """Prices: versions over time per key, and which one is the reference on a day.
 
 - `resolve`: the layered precedence as one pure function over plain records;
-- `load`: everything `resolve` needs for many items in a fixed number of statements;
+- `load`: everything `resolve` needs for many items in a fixed number of statements, as named
+  stages; `union` is the one statement it reads prices, parts and market references with;
 - `history`: the versions in force on a day and a part's history page;
 - `write`: staff edits of price keys through the one versioned-write path (`pricebook.versioned`);
 - `options`: what an edit form offers.
@@ -9,7 +10,6 @@
 
 from pricebook.prices.history import HistoryRow, history, price_history, versions_in_force
 from pricebook.prices.load import (
-    MARKET_WINDOW_DAYS,
     BranchNode,
     PartRef,
     ReferenceData,
@@ -34,6 +34,7 @@ from pricebook.prices.resolve import (
     chain_steps,
     resolve,
 )
+from pricebook.prices.union import MARKET_WINDOW_DAYS
 from pricebook.prices.write import (
     PRICE_KEY_COLUMNS,
     KeyTuple,

@@ -186,6 +186,163 @@ def _pct(bp: int) -> Decimal:
     return (Decimal(bp) / 100).quantize(Decimal("0.01"))
 
 
+#: a candidate version with its sort key (step, all-models after model-specific, -rank, id)
+#: and its step of the chain
+_Ranked = tuple[tuple[int, int, int, int], PriceVersion, int]
+
+
+def _ranked(
+    query: PriceQuery,
+    versions: Sequence[PriceVersion],
+    steps: Mapping[tuple[str, int | None], int],
+    price_types: dict[int, PriceTypeInfo],
+) -> list[_Ranked]:
+    """The versions that can apply to the query, nearest step first."""
+    ranked: list[_Ranked] = []
+    for v in versions:
+        if v.part_id != query.part_id or not _in_force(v, query.on):
+            continue
+        if v.model_id is not None and v.model_id != query.model_id:
+            continue
+        scope = v.scope
+        step = steps.get(
+            ("system", None) if scope == "system"
+            else (scope, v.branch_id if scope == "branch" else v.region_id)
+        )  # fmt: skip
+        if step is None or v.price_type_id not in price_types:
+            continue
+        rank = price_types[v.price_type_id].rank
+        ranked.append(((step, 0 if v.model_id is not None else 1, -rank, v.id), v, step))
+    ranked.sort(key=lambda r: r[0])
+    return ranked
+
+
+def _label(chain: Sequence[ScopeStep], step: int) -> str:
+    s = chain[step]
+    return "system price" if s.layer == "system" else f"{s.layer.replace('_', ' ')} {s.code}"
+
+
+def _by_card(
+    query: PriceQuery,
+    card: CardTerms | None,
+    best: dict[str, tuple[PriceVersion, int]],
+    price_types: dict[int, PriceTypeInfo],
+    chain: Sequence[ScopeStep],
+    notes: list[str],
+) -> tuple[str | None, str, Candidate | None]:
+    """First precedence: a channel card covering the category (its type's price less the
+    card's discount). (chosen type, why, the channel candidate) or (None, "", None)."""
+    if card is None or card.category_id != query.category_id or not card.in_force(query.on):
+        return None, "", None
+    card_type = price_types[card.price_type_id].code if card.price_type_id in price_types else ""
+    if card_type not in best:
+        notes.append(
+            f"channel {card.channel_code}'s card names {card_type or 'an unknown type'} for "
+            f"{query.category}, which has no price in force: not applied"
+        )
+        return None, "", None
+    base, step = best[card_type]
+    amount = round_yuan(base.amount * (BP - card.discount_bp) / BP)
+    reason = (
+        f"channel {card.channel_code}'s rate card covers category {query.category}: "
+        f"{card_type} reference less {_pct(card.discount_bp)}%"
+    )
+    channel = Candidate(
+        layer="channel", scope_code=card.channel_code, price_type=card_type,
+        model_specific=base.model_id is not None, amount=amount,
+        valid_from=card.valid_from, valid_to=card.valid_to, source="rate_card",
+        source_ref=f"rate_card:{card.rate_card_id}", created_by=card.created_by,
+        reason=card.reason, price_id=None, won=True,
+        why=f"{reason} ({_label(chain, step)} {base.amount})", base_amount=base.amount,
+        discount_pct=_pct(card.discount_bp), rate_card_id=card.rate_card_id,
+    )  # fmt: skip
+    return card_type, reason, channel
+
+
+def _by_agreement(
+    query: PriceQuery, best: dict[str, tuple[PriceVersion, int]], notes: list[str]
+) -> tuple[str | None, str]:
+    """Second precedence: a policy special agreement's first price type with a price."""
+    if not query.agreement:
+        return None, ""
+    agreement = AGREEMENTS.get(query.agreement)
+    if agreement is None:
+        notes.append(f"agreement {query.agreement} is unknown: not applied")
+    elif not agreement.applies_to(query.category):
+        notes.append(
+            f"agreement {agreement.code} ({agreement.name}) does not cover category "
+            f"{query.category}"
+        )
+    else:
+        found = next((t for t in agreement.price_types if t in best), None)
+        if found:
+            return found, f"agreement {agreement.code} ({agreement.name}) selects {found}"
+        notes.append(
+            f"agreement {agreement.code} selects {'/'.join(agreement.price_types)}, "
+            "none of which has a price in force"
+        )
+    return None, ""
+
+
+def _by_type(
+    query: PriceQuery, ranked: Sequence[_Ranked], price_types: dict[int, PriceTypeInfo]
+) -> tuple[str | None, str]:
+    """Last precedence: the requested price type, else the highest-ranked type with a price."""
+    if query.price_type:
+        return query.price_type, f"price type {query.price_type} requested"
+    if ranked:
+        top = min(ranked, key=lambda r: (r[0][2], r[0][0], r[0][1]))[1]
+        chosen = price_types[top.price_type_id].code
+        return chosen, f"no price type requested: {chosen} is the highest-ranked type with a price"
+    return None, "no price in force"
+
+
+def _why(
+    v: PriceVersion,
+    step: int,
+    type_code: str,
+    won: bool,
+    chosen: str | None,
+    reason: str,
+    channel: Candidate | None,
+    winner_version: PriceVersion | None,
+    best: dict[str, tuple[PriceVersion, int]],
+    chain: Sequence[ScopeStep],
+) -> str:
+    if won:
+        why = f"{_label(chain, step)} is the nearest layer with a {type_code} price"
+        return why + " (model-specific)" if v.model_id is not None else why
+    if type_code != chosen:
+        return f"price type {type_code} not chosen ({reason})"
+    if channel is not None and v is winner_version:
+        return f"reference of the channel card's price ({channel.discount_pct}% off applies)"
+    assert winner_version is not None
+    win_step = best[type_code][1]
+    if win_step == step:
+        return "an all-models price: the model-specific price of the same layer wins"
+    return f"outranked by the nearer {_label(chain, win_step)}"
+
+
+def _version_candidate(
+    v: PriceVersion, step: ScopeStep, type_code: str, won: bool, why: str
+) -> Candidate:
+    return Candidate(
+        layer=step.layer, scope_code=step.code, price_type=type_code,
+        model_specific=v.model_id is not None, amount=v.amount, valid_from=v.valid_from,
+        valid_to=v.valid_to, source=v.source, source_ref=v.source_ref, created_by=v.created_by,
+        reason=v.reason, price_id=v.id, won=won, why=why,
+    )  # fmt: skip
+
+
+def _market_candidate(m: MarketReference) -> Candidate:
+    return Candidate(
+        layer="market", scope_code="market", price_type=None, model_specific=False,
+        amount=m.amount, valid_from=m.observed_on, valid_to=None, source="market",
+        source_ref=m.source, created_by="", reason="", price_id=None, won=False,
+        why="market reference: evidence for review, never the reference price",
+    )  # fmt: skip
+
+
 def resolve(
     query: PriceQuery,
     versions: Sequence[PriceVersion],
@@ -207,98 +364,17 @@ def resolve(
     model beats an all-models price. Versions not in force on `query.on` (future-dated,
     expired, withdrawn), for other models, or for scopes outside the chain are not candidates.
     """
-    on = query.on
-    if steps is None:
-        steps = chain_steps(chain)
-    ranked: list[tuple[tuple[int, int, int, int], PriceVersion, int]] = []
-    for v in versions:
-        if v.part_id != query.part_id or not _in_force(v, on):
-            continue
-        if v.model_id is not None and v.model_id != query.model_id:
-            continue
-        scope = v.scope
-        step = steps.get(
-            ("system", None) if scope == "system"
-            else (scope, v.branch_id if scope == "branch" else v.region_id)
-        )  # fmt: skip
-        if step is None or v.price_type_id not in price_types:
-            continue
-        rank = price_types[v.price_type_id].rank
-        ranked.append(((step, 0 if v.model_id is not None else 1, -rank, v.id), v, step))
-    ranked.sort(key=lambda r: r[0])
+    ranked = _ranked(query, versions, chain_steps(chain) if steps is None else steps, price_types)
     best: dict[str, tuple[PriceVersion, int]] = {}
     for _, v, step in ranked:
         best.setdefault(price_types[v.price_type_id].code, (v, step))
 
-    def label(step: int) -> str:
-        s = chain[step]
-        return "system price" if s.layer == "system" else f"{s.layer.replace('_', ' ')} {s.code}"
-
-    chosen: str | None = None
-    reason = ""
-    channel: Candidate | None = None
     notes: list[str] = []
-
-    # 1. channel card covering the category
-    if card is not None and card.category_id == query.category_id and card.in_force(on):
-        card_type = (
-            price_types[card.price_type_id].code if card.price_type_id in price_types else ""
-        )
-        if card_type in best:
-            base, step = best[card_type]
-            amount = round_yuan(base.amount * (BP - card.discount_bp) / BP)
-            chosen = card_type
-            reason = (
-                f"channel {card.channel_code}'s rate card covers category {query.category}: "
-                f"{card_type} reference less {_pct(card.discount_bp)}%"
-            )
-            channel = Candidate(
-                layer="channel", scope_code=card.channel_code, price_type=card_type,
-                model_specific=base.model_id is not None, amount=amount,
-                valid_from=card.valid_from, valid_to=card.valid_to, source="rate_card",
-                source_ref=f"rate_card:{card.rate_card_id}", created_by=card.created_by,
-                reason=card.reason, price_id=None, won=True,
-                why=f"{reason} ({label(step)} {base.amount})", base_amount=base.amount,
-                discount_pct=_pct(card.discount_bp), rate_card_id=card.rate_card_id,
-            )  # fmt: skip
-        else:
-            notes.append(
-                f"channel {card.channel_code}'s card names {card_type or 'an unknown type'} for "
-                f"{query.category}, which has no price in force: not applied"
-            )
-
-    # 2. policy special agreement
-    if chosen is None and query.agreement:
-        agreement = AGREEMENTS.get(query.agreement)
-        if agreement is None:
-            notes.append(f"agreement {query.agreement} is unknown: not applied")
-        elif not agreement.applies_to(query.category):
-            notes.append(
-                f"agreement {agreement.code} ({agreement.name}) does not cover category "
-                f"{query.category}"
-            )
-        else:
-            found = next((t for t in agreement.price_types if t in best), None)
-            if found:
-                chosen = found
-                reason = f"agreement {agreement.code} ({agreement.name}) selects {found}"
-            else:
-                notes.append(
-                    f"agreement {agreement.code} selects {'/'.join(agreement.price_types)}, "
-                    "none of which has a price in force"
-                )
-
-    # 3. requested price type, else the highest-ranked type with a price
+    chosen, reason, channel = _by_card(query, card, best, price_types, chain, notes)
     if chosen is None:
-        if query.price_type:
-            chosen = query.price_type
-            reason = f"price type {chosen} requested"
-        elif ranked:
-            top = min(ranked, key=lambda r: (r[0][2], r[0][0], r[0][1]))[1]
-            chosen = price_types[top.price_type_id].code
-            reason = f"no price type requested: {chosen} is the highest-ranked type with a price"
-        else:
-            reason = "no price in force"
+        chosen, reason = _by_agreement(query, best, notes)
+    if chosen is None:
+        chosen, reason = _by_type(query, ranked, price_types)
     if notes:
         reason = "; ".join([*notes, reason])
 
@@ -307,63 +383,16 @@ def resolve(
     for _, v, step in ranked:
         type_code = price_types[v.price_type_id].code
         won = channel is None and v is winner_version
-        if not (won or explain):
-            continue
-        if won:
-            why = f"{label(step)} is the nearest layer with a {type_code} price"
-            if v.model_id is not None:
-                why += " (model-specific)"
-        elif type_code != chosen:
-            why = f"price type {type_code} not chosen ({reason})"
-        elif channel is not None and v is winner_version:
-            why = f"reference of the channel card's price ({channel.discount_pct}% off applies)"
-        else:
-            assert winner_version is not None
-            win_step = best[type_code][1]
-            if win_step == step:
-                why = "an all-models price: the model-specific price of the same layer wins"
-            else:
-                why = f"outranked by the nearer {label(win_step)}"
-        candidates.append(
-            Candidate(
-                layer=chain[step].layer,
-                scope_code=chain[step].code,
-                price_type=type_code,
-                model_specific=v.model_id is not None,
-                amount=v.amount,
-                valid_from=v.valid_from,
-                valid_to=v.valid_to,
-                source=v.source,
-                source_ref=v.source_ref,
-                created_by=v.created_by,
-                reason=v.reason,
-                price_id=v.id,
-                won=won,
-                why=why,
+        if won or explain:
+            why = _why(
+                v, step, type_code, won, chosen, reason, channel, winner_version, best, chain
             )
-        )
-    for m in market if explain else ():
-        candidates.append(
-            Candidate(
-                layer="market",
-                scope_code="market",
-                price_type=None,
-                model_specific=False,
-                amount=m.amount,
-                valid_from=m.observed_on,
-                valid_to=None,
-                source="market",
-                source_ref=m.source,
-                created_by="",
-                reason="",
-                price_id=None,
-                won=False,
-                why="market reference: evidence for review, never the reference price",
-            )
-        )
+            candidates.append(_version_candidate(v, chain[step], type_code, won, why))
+    if explain:
+        candidates += [_market_candidate(m) for m in market]
     winner = next((c for c in candidates if c.won), None)
     return Resolution(
-        part_id=query.part_id, on=on, model_id=query.model_id,
+        part_id=query.part_id, on=query.on, model_id=query.model_id,
         price_type=chosen if winner else (query.price_type or chosen), price_type_reason=reason,
         winner=winner, candidates=tuple(candidates),
     )  # fmt: skip
