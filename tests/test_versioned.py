@@ -199,3 +199,23 @@ def test_a_csv_price_above_the_staff_limit_is_refused_naming_the_row(loaded):
             actor="staff", reason="录入错误",
         )  # fmt: skip
     assert staff.value.field == "amount" and "at most 10000000.00" in staff.value.message
+
+
+def test_a_feedback_accept_without_a_reason_records_the_item_as_its_reason(loaded):
+    """An accept answers a feedback item, which is the why: an empty reason becomes
+    "feedback #N accepted", so the audit row never lacks one."""
+    with transaction(loaded) as session:
+        key = _key(session)
+        item = submit_feedback(
+            session, part_id=key.part_id, model_id=None, branch_id=key.branch_id,
+            price_type_id=key.price_type_id, reference="990.00", observed="1040.00",
+            actor="reviewer",
+        )  # fmt: skip
+        accept_feedback(
+            session, item.id, actor="pricing", reason="  ", valid_from=date(2026, 2, 1),
+            valid_to=date(2027, 1, 1),
+        )  # fmt: skip
+    actions = sorted(
+        action for action, _ in _audited(loaded, "prices", f"feedback #{item.id} accepted")
+    )
+    assert actions == ["close", "supersede"]
