@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pricebook import audit
 from pricebook.errors import Conflict, ImportRejected, InvalidInput, NotFound
 from pricebook.models import Part, PartAlias
-from pricebook.prices import ETagLike, check_etag, lock_key, require_reason
+from pricebook.versioned import ETagLike, check_etag, lock_key, require_reason
 
 #: longest alias or term (characters), as for imports.
 MAX_TERM = 50

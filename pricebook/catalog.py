@@ -7,7 +7,7 @@ model's search text is built (names, pinyin, initials, codes), how a VIN is chec
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -262,6 +262,16 @@ def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> Pa
 _MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
 
 
+def oe_lookup(match: Callable[[Any], Any], *, postgresql: bool) -> tuple[Any, Any]:
+    """The two ways a part answers an OE number: its current one, or one it superseded.
+    `match(column)` is the test on a normalized OE column (one number or a list parameter);
+    returns (current, superseded) conditions on `Part`, kept apart so a search can rank them."""
+    from pricebook.models import OeSupersession, Part
+
+    superseded = select(OeSupersession.part_id).where(match(OeSupersession.old_oe_normalized))
+    return match(Part.oe_normalized), in_select(Part.id, superseded, postgresql=postgresql)
+
+
 def _has_digit(text: str) -> bool:
     return any(c.isdigit() for c in text)
 
@@ -312,7 +322,7 @@ def _search_conditions(
     session: Session, text: str, oe: str
 ) -> tuple[list[tuple[Any, int]], list[Any], list[Any]]:
     """(rank per condition, OE conditions, name/alias conditions) of a part search."""
-    from pricebook.models import OeSupersession, Part, PartAlias
+    from pricebook.models import Part, PartAlias
 
     # `oe` is an OE number only; without it, `q` is tried as an OE number too
     oe_norm = normalize_oe(oe) if oe else (normalize_oe(text) if text else "")
@@ -321,12 +331,7 @@ def _search_conditions(
     text_conds: list[Any] = []
     if oe_norm:
         postgresql = session.get_bind().dialect.name == "postgresql"
-        exact = Part.oe_normalized == oe_norm
-        superseded = in_select(
-            Part.id,
-            select(OeSupersession.part_id).where(OeSupersession.old_oe_normalized == oe_norm),
-            postgresql=postgresql,
-        )
+        exact, superseded = oe_lookup(lambda column: column == oe_norm, postgresql=postgresql)
         rank_cases += [(exact, 0), (superseded, 1)]
         oe_conds += [exact, superseded]
         # a partial OE number (18G805 of 18G805615B): prefix match ranks as oe; typed in the

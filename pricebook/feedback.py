@@ -37,7 +37,7 @@ from pricebook.models import (
     PriceType,
     VehicleModel,
 )
-from pricebook.money import MoneyError, from_fen, parse_money, to_fen
+from pricebook.money import from_fen, to_fen, yuan_field
 
 __all__ = [
     "MARKET_RESOLVED",
@@ -447,11 +447,7 @@ def _yuan(value: Decimal | str | None, field: str, *, required: bool) -> int | N
         if required:
             raise InvalidInput(f"{field} is required", field=field)
         return None
-    try:
-        yuan = parse_money(value)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from exc
-    return to_fen(yuan)
+    return to_fen(yuan_field(value, field))
 
 
 def _text(value: str | None, field: str, limit: int) -> str:
@@ -477,7 +473,7 @@ def submit_feedback(
 ) -> FeedbackView:
     """A reviewer's price-mismatch feedback → `open`; linked to the unresolved reviewer item of
     the same part × branch × price type when there is one."""
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     if not actor:
         raise InvalidInput("feedback needs an actor", field="actor")
@@ -533,7 +529,7 @@ def submit_feedback(
 
 def _lock_item(session: Session, item_id: int) -> FeedbackItem:
     """The item, locked against concurrent decisions, re-read after the lock."""
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     lock_key(session, "feedback_item", item_id)
     item = session.get(FeedbackItem, item_id, populate_existing=True)

@@ -21,6 +21,17 @@ from pricebook.errors import Conflict
 FOREVER = date(9999, 12, 31)
 
 
+def withdrawn(valid_from: date, valid_to: date | None) -> bool:
+    """An empty period: a version withdrawn before its first day, which never applies."""
+    return valid_to is not None and valid_to <= valid_from
+
+
+def applies_on(valid_from: date, valid_to: date | None, day: date) -> bool:
+    """Python's "in force on a day" (`pricebook.versioned.in_force` is the SQL one): from
+    `valid_from` up to, not including, `valid_to`; never for a withdrawn version."""
+    return not withdrawn(valid_from, valid_to) and valid_from <= day < (valid_to or FOREVER)
+
+
 @dataclass(slots=True)
 class Version:
     """One stored (or, during an import, pending) version of a key."""
@@ -36,10 +47,7 @@ class Version:
 
     @property
     def is_empty(self) -> bool:
-        return self.valid_to is not None and self.valid_to <= self.valid_from
-
-    def covers(self, day: date) -> bool:
-        return self.valid_from <= day < self.end
+        return withdrawn(self.valid_from, self.valid_to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +65,7 @@ class Plan:
 
 def in_force(versions: Sequence[Version], day: date) -> Version | None:
     for version in versions:
-        if not version.is_empty and version.covers(day):
+        if applies_on(version.valid_from, version.valid_to, day):
             return version
     return None
 

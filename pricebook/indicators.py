@@ -51,7 +51,8 @@ from pricebook.models import (
     Price,
     Region,
 )
-from pricebook.prices import _Branch, chain_for, in_force_clause
+from pricebook.prices import BranchNode, chain_for
+from pricebook.versioned import in_force
 
 DEFAULT_TOP = 20
 MAX_TOP = 200
@@ -302,7 +303,7 @@ def _localization(
         return 0, 0
     # the branch and region trees (2), each branch's localized chain
     branches = {
-        b: _Branch(b, c, p, r)
+        b: BranchNode(b, c, p, r)
         for b, c, p, r in session.execute(
             select(Branch.id, Branch.code, Branch.parent_id, Branch.region_id)
         )
@@ -319,7 +320,7 @@ def _localization(
     held: dict[tuple[str, int | None], set[tuple[int, int | None]]] = defaultdict(set)
     for part_id, for_model, scope, at_region, at_branch in session.execute(
         select(Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id).where(
-            Price.part_id.in_(parts), Price.scope != "system", in_force_clause(on)
+            Price.part_id.in_(parts), Price.scope != "system", in_force(Price, on)
         )
     ):
         target = at_branch if scope == "branch" else at_region

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+from pricebook.errors import InvalidInput
+
 FEN = Decimal("0.01")
 
 #: the largest amount anything accepts (10 million yuan for one price, rate or limit): above it
@@ -90,6 +92,26 @@ def parse_plain(
     if abs(amount) > maximum:
         raise MoneyError(f"must be at most {maximum}")
     return amount
+
+
+def yuan_field(
+    value: str | int | Decimal, field: str, *, maximum: Decimal = MAX_YUAN, allow_zero: bool = False
+) -> Decimal:
+    """`parse_money` for an input field: InvalidInput naming `field` instead of MoneyError."""
+    try:
+        return parse_money(value, maximum=maximum, allow_zero=allow_zero)
+    except MoneyError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
+
+
+def quantity_field(
+    value: str | int | Decimal, field: str, *, places: int, maximum: Decimal
+) -> Decimal:
+    """`parse_plain` for an input field above 0: InvalidInput naming `field`."""
+    try:
+        return parse_plain(value, places=places, maximum=maximum)
+    except MoneyError as exc:
+        raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
 def to_fen(yuan: Decimal) -> int:

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from pricebook import audit
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import PriceType, PriceTypeWord
-from pricebook.prices import ETagLike, check_etag, lock_key, require_reason
+from pricebook.versioned import ETagLike, check_etag, lock_key, require_reason
 
 #: The words migration 0013 seeds (the market's hint table of 2026-12-06). A shop's 原厂件 is
 #: a genuine part sold on the market: ``oem`` (市场原厂件); the 4S store's own price is ``4s``.

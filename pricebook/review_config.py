@@ -1,5 +1,9 @@
-"""Rule profiles, consumable standards and rescue tariffs, configured as one JSON document
-(`import_review_config`, format in its docstring); `load_demo_review_config` adds the demo's."""
+"""Review configuration: rule profiles, consumable standards and rescue tariffs, imported as one
+JSON document (format in `import_review_config`), all or nothing. Each entry is a version of its
+key and goes through the one versioned-write path (`pricebook.versioned.write_version`): the key
+is locked, the reason required, the version planned by `pricebook.history.plan_version`, and
+every close and create audited. The rules that read them are in `pricebook.review`.
+"""
 
 from __future__ import annotations
 
@@ -11,51 +15,29 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from sqlalchemy import (
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pricebook import audit, hints, review
+from pricebook import hints, review
 from pricebook.errors import InvalidInput
-from pricebook.estimates.memo import clear_caches
-from pricebook.estimates.references import load_refs
-from pricebook.estimates.request import (
-    MAX_LINES,
-    MAX_QUANTITY,
-    Code,
-    EstimateRequest,
-    MoneyText,
-    _amount,
-    _money,
-    decode_request,
-    to_estimate,
-)
-from pricebook.estimates.validation import (
-    Unstored,
-    Validation,
-    _canonical,
-    list_validations,
-    store_validations,
-    validate,
-    validate_unstored,
-)
-from pricebook.history import Version, plan_version
+from pricebook.estimates import clear_caches
+from pricebook.estimates.request import Code, MoneyText
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
+    Base,
     Branch,
     ConsumableStandardVersion,
     Region,
     RescueTariffVersion,
     RuleProfileVersion,
 )
-from pricebook.money import to_fen
-from pricebook.prices import (
-    require_reason,
-)
+from pricebook.money import quantity_field, to_fen, yuan_field
+from pricebook.versioned import key_versions, lock_version_keys, require_reason, write_version
+
+#: the largest quantity a consumable standard allows per claim
+MAX_QUANTITY = Decimal("100000")
+KINDS = ("rule_profiles", "consumable_standards", "rescue_tariffs")
 
 
 class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -133,6 +115,135 @@ def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
     return built
 
 
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _decode(document: bytes | str | dict[str, Any]) -> ReviewConfig:
+    try:
+        if isinstance(document, dict):
+            return msgspec.convert(document, ReviewConfig)
+        return msgspec.json.decode(document, type=ReviewConfig)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"not valid JSON: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One version to write: its table, key, value columns and period."""
+
+    kind: str
+    model: type[Base]
+    key: dict[str, Any]
+    values: dict[str, Any]
+    #: what the version is compared on, as `value_of` reads it from a stored row
+    value: str
+    valid_from: date
+    valid_to: date | None
+    value_of: Callable[[Any], str]
+
+
+def _profile_entry(session: Session, n: int, p: ProfileIn, branches: dict[str, int]) -> _Entry:
+    field = f"rule_profiles[{n}]"
+    branch_id = None
+    if p.branch:
+        if p.branch not in branches:
+            raise InvalidInput(f"{field}.branch: no branch {p.branch!r}", field=f"{field}.branch")
+        branch_id = branches[p.branch]
+    settings = _settings_json(p.settings, f"{field}.settings")
+    owners = set(
+        session.scalars(
+            select(RuleProfileVersion.branch_id).where(RuleProfileVersion.code == p.code)
+        )
+    )
+    if owners and owners != {branch_id}:
+        raise InvalidInput(
+            f"{field}.branch: profile {p.code} belongs to another branch", field=f"{field}.branch"
+        )
+    return _Entry(
+        "rule_profiles", RuleProfileVersion, {"code": p.code},
+        {"branch_id": branch_id, "settings": settings}, _canonical(settings), p.valid_from,
+        p.valid_to,
+        lambda row: _canonical(row.settings),
+    )  # fmt: skip
+
+
+_CONSUMABLE_VALUE = ("name", "unit", "max_quantity_milli", "max_unit_price_fen")
+
+
+def _consumable_entry(n: int, c: ConsumableIn) -> _Entry:
+    field = f"consumable_standards[{n}]"
+    qty = quantity_field(c.max_quantity, f"{field}.max_quantity", places=3, maximum=MAX_QUANTITY)
+    price = (
+        None
+        if c.max_unit_price is None
+        else to_fen(yuan_field(c.max_unit_price, f"{field}.max_unit_price"))
+    )
+    values = {
+        "name": c.name, "unit": c.unit, "max_quantity_milli": int(qty * 1000),
+        "max_unit_price_fen": price,
+    }  # fmt: skip
+    return _Entry(
+        "consumable_standards", ConsumableStandardVersion,
+        {"kind": c.kind, "vehicle_class": c.vehicle_class}, values, _canonical(values),
+        c.valid_from, c.valid_to,
+        lambda row: _canonical({k: getattr(row, k) for k in _CONSUMABLE_VALUE}),
+    )  # fmt: skip
+
+
+_RESCUE_VALUE = ("base_fen", "included_km", "per_km_fen")
+
+
+def _rescue_entry(n: int, t: RescueIn, regions: dict[str, int]) -> _Entry:
+    field = f"rescue_tariffs[{n}]"
+    if t.region not in regions:
+        raise InvalidInput(f"{field}.region: no region {t.region!r}", field=f"{field}.region")
+    values = {
+        "base_fen": to_fen(yuan_field(t.base_fee, f"{field}.base_fee")),
+        "included_km": t.included_km,
+        "per_km_fen": to_fen(yuan_field(t.per_km, f"{field}.per_km")),
+    }
+    return _Entry(
+        "rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]}, values,
+        _canonical(values), t.valid_from, t.valid_to,
+        lambda row: _canonical({k: getattr(row, k) for k in _RESCUE_VALUE}),
+    )  # fmt: skip
+
+
+def _entries(session: Session, config: ReviewConfig) -> list[_Entry]:
+    """Every entry of the document, checked before anything is written."""
+    branches = dict(session.execute(select(Branch.code, Branch.id)).all())
+    regions = dict(session.execute(select(Region.code, Region.id)).all())
+    return [
+        *(_profile_entry(session, n, p, branches) for n, p in enumerate(config.rule_profiles)),
+        *(_consumable_entry(n, c) for n, c in enumerate(config.consumable_standards)),
+        *(_rescue_entry(n, t, regions) for n, t in enumerate(config.rescue_tariffs)),
+    ]
+
+
+def _extra(session: Session, entry: _Entry) -> dict[str, Any]:
+    """Columns a new version derives from the stored ones: a profile's `version` counts up per
+    code (read under the key's lock, so two imports never number alike)."""
+    if entry.model is not RuleProfileVersion:
+        return {}
+    lock_version_keys(session, entry.model.__tablename__, [entry.key])
+    rows, _ = key_versions(session, entry.model, entry.key)
+    return {"version": max((r.version for r in rows), default=0) + 1}
+
+
+def _write(session: Session, entry: _Entry, *, actor: str, reason: str) -> str:
+    written = write_version(
+        session, entry.model, entry.key, value=entry.value, value_of=entry.value_of,
+        record={**entry.values, **_extra(session, entry), "created_by": actor, "reason": reason},
+        valid_from=entry.valid_from, valid_to=entry.valid_to, actor=actor, reason=reason,
+        expected_etag=None, describe=lambda row: {"valid_to": row.valid_to},
+        after={**entry.key, **entry.values},
+    )  # fmt: skip
+    return written.action
+
+
 def import_review_config(
     session: Session, document: bytes | str | dict[str, Any], *, actor: str, reason: str = ""
 ) -> ConfigReport:
@@ -152,101 +263,25 @@ def import_review_config(
 
     Versions follow `pricebook.history.plan_version`: the same value again changes nothing; a
     new value closes the version in force on its `valid_from`; a profile's `version` counts up
-    per code. Unknown settings keys are errors; settings not given take the defaults. A change
-    needs a `reason` (as every staff edit does), and closing a version is audited like creating one.
+    per code. Unknown settings keys are errors; settings not given take the defaults. Like every
+    versioned write it needs a `reason`, and every close and create is audited.
     """
-    if isinstance(document, dict):
-        try:
-            config = msgspec.convert(document, ReviewConfig)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(str(exc)) from None
-    else:
-        try:
-            config = msgspec.json.decode(document, type=ReviewConfig)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(str(exc)) from None
-        except msgspec.DecodeError as exc:
-            raise InvalidInput(f"not valid JSON: {exc}") from None
-    inserted = dict.fromkeys(("rule_profiles", "consumable_standards", "rescue_tariffs"), 0)
-    closed, unchanged = dict(inserted), dict(inserted)
-    branches = dict(session.execute(select(Branch.code, Branch.id)).all())
-    regions = dict(session.execute(select(Region.code, Region.id)).all())
-
-    def apply(kind: str, model: Any, key: dict[str, Any], valid_from: date, valid_to: date | None,
-              value: Any, values: dict[str, Any], extra: Callable[[list[Any]], dict[str, Any]]) -> None:  # fmt: skip
-        existing = list(session.scalars(select(model).filter_by(**key).order_by(model.valid_from)))
-        versions = [Version(r.id, r.valid_from, r.valid_to, _value_of(kind, r)) for r in existing]
-        plan = plan_version(versions, valid_from, valid_to, value)
-        if plan.close is not None or plan.insert:
-            why = require_reason(reason, actor)  # a change says who and why, as a staff edit does
-        if plan.close is not None:
-            old, day = plan.close
-            session.execute(update(model).where(model.id == old.id).values(valid_to=day))
-            closed[kind] += 1
-            audit.record(session, actor=actor, action="close", entity=model.__tablename__,
-                         entity_id=old.id, before={"valid_to": old.valid_to},
-                         after={"valid_to": day}, reason=why)  # fmt: skip
-        if plan.insert:
-            row = {**key, **values, **extra(existing), "valid_from": valid_from, "valid_to": valid_to,
-                   "created_by": actor, "reason": why}  # fmt: skip
-            session.execute(insert(model).values(**row))
-            inserted[kind] += 1
-            audit.record(session, actor=actor, action="create", entity=model.__tablename__,
-                         entity_id=json.dumps(key, default=str), after=row, reason=why)  # fmt: skip
-        elif plan.close is None:
-            unchanged[kind] += 1
-
-    for n, p in enumerate(config.rule_profiles):
-        field = f"rule_profiles[{n}]"
-        branch_id = None
-        if p.branch:
-            if p.branch not in branches:
-                raise InvalidInput(f"{field}.branch: no branch {p.branch!r}", field=f"{field}.branch")  # fmt: skip
-            branch_id = branches[p.branch]
-        settings = _settings_json(p.settings, f"{field}.settings")
-        owners = set(
-            session.scalars(
-                select(RuleProfileVersion.branch_id).where(RuleProfileVersion.code == p.code)
-            )
-        )
-        if owners and owners != {branch_id}:
-            raise InvalidInput(
-                f"{field}.branch: profile {p.code} belongs to another branch",
-                field=f"{field}.branch",
-            )
-        apply("rule_profiles", RuleProfileVersion, {"code": p.code}, p.valid_from, p.valid_to,
-              _canonical(settings), {"branch_id": branch_id, "settings": settings},
-              lambda rows: {"version": max((r.version for r in rows), default=0) + 1})  # fmt: skip
-    for n, c in enumerate(config.consumable_standards):
-        field = f"consumable_standards[{n}]"
-        qty = _amount(c.max_quantity, f"{field}.max_quantity", places=3, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
-        price = None if c.max_unit_price is None else _money(c.max_unit_price, f"{field}.max_unit_price", positive=True)  # fmt: skip
-        values = {"name": c.name, "unit": c.unit, "max_quantity_milli": int(qty * 1000),
-                  "max_unit_price_fen": None if price is None else to_fen(price)}  # fmt: skip
-        apply("consumable_standards", ConsumableStandardVersion,
-              {"kind": c.kind, "vehicle_class": c.vehicle_class}, c.valid_from, c.valid_to,
-              _canonical(values), values, lambda rows: {})  # fmt: skip
-    for n, t in enumerate(config.rescue_tariffs):
-        field = f"rescue_tariffs[{n}]"
-        if t.region not in regions:
-            raise InvalidInput(f"{field}.region: no region {t.region!r}", field=f"{field}.region")
-        values = {"base_fen": to_fen(_money(t.base_fee, f"{field}.base_fee")),
-                  "included_km": t.included_km,
-                  "per_km_fen": to_fen(_money(t.per_km, f"{field}.per_km"))}  # fmt: skip
-        apply("rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]},
-              t.valid_from, t.valid_to, _canonical(values), values, lambda rows: {})  # fmt: skip
+    entries = _entries(session, _decode(document))
+    reason = require_reason(reason, actor)
+    counts = {kind: {"created": 0, "superseded": 0, "closed": 0, "unchanged": 0} for kind in KINDS}
+    for entry in entries:
+        counts[entry.kind][_write(session, entry, actor=actor, reason=reason)] += 1
     clear_caches()
-    return ConfigReport(inserted, closed, unchanged)
+    return ConfigReport(
+        inserted={k: c["created"] + c["superseded"] for k, c in counts.items()},
+        closed={k: c["closed"] + c["superseded"] for k, c in counts.items()},
+        unchanged={k: c["unchanged"] for k, c in counts.items()},
+    )
 
 
-def _value_of(kind: str, row: Any) -> str:
-    if kind == "rule_profiles":
-        return _canonical(row.settings)
-    if kind == "consumable_standards":
-        return _canonical({"name": row.name, "unit": row.unit, "max_quantity_milli": row.max_quantity_milli,
-                           "max_unit_price_fen": row.max_unit_price_fen})  # fmt: skip
-    return _canonical({"base_fen": row.base_fen, "included_km": row.included_km, "per_km_fen": row.per_km_fen})  # fmt: skip
-
+# ------------------------------------------------------------------------------------------------
+# Demo configuration (`pricebook demo load` calls `load_demo_review_config`)
+# ------------------------------------------------------------------------------------------------
 
 #: 2025 public holidays (国务院办公厅通知) and the make-up working days (调休) around them.
 HOLIDAYS_2025 = (
@@ -303,20 +338,3 @@ def load_demo_review_config(session: Session, *, actor: str = "demo") -> ConfigR
     return import_review_config(
         session, demo_review_config(), actor=actor, reason="demo review config"
     )
-
-
-__all__ = [
-    "MAX_LINES",
-    "EstimateRequest",
-    "Unstored",
-    "Validation",
-    "decode_request",
-    "import_review_config",
-    "list_validations",
-    "load_demo_review_config",
-    "load_refs",
-    "store_validations",
-    "to_estimate",
-    "validate",
-    "validate_unstored",
-]

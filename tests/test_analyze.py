@@ -119,11 +119,15 @@ def test_a_big_price_import_analyzes_prices_after_its_commit(engine, settings, t
     assert report.changed == ANALYZE_MIN_ROWS + 3
     assert last_analyze(settings, [Price]) == stamps
     # a small import leaves the statistics to autovacuum
-    small = import_file(engine, "prices", write_csv(tmp_path / "few.csv", chain[:3]))
+    small = import_file(
+        engine, "prices", write_csv(tmp_path / "few.csv", chain[:3]), reason="test import"
+    )
     assert small.changed == 3
     assert last_analyze(settings, [Price]) == stamps
     # the rest of the chain: ANALYZE_MIN_ROWS changes
-    report = import_file(engine, "prices", write_csv(tmp_path / "all.csv", chain), actor="bulk")
+    report = import_file(
+        engine, "prices", write_csv(tmp_path / "all.csv", chain), actor="bulk", reason="test import"
+    )
     assert report.changed == ANALYZE_MIN_ROWS and report.unchanged == 3
     with transaction(engine) as session:
         bulk = session.scalar(select(func.count()).where(Price.created_by == "bulk"))

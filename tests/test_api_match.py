@@ -194,7 +194,13 @@ async def test_index_info_reports_size_and_version_and_follows_imports(api):
     engine = make_engine(api.settings)
     try:
         with transaction(engine) as s:
-            import_rows(s, "synonyms", [{"canonical": "后视镜", "term": "猪耳朵"}], actor="p")
+            import_rows(
+                s,
+                "synonyms",
+                [{"canonical": "后视镜", "term": "猪耳朵"}],
+                actor="p",
+                reason="test import",
+            )
     finally:
         engine.dispose()
     # Another process's import: this process's poll (0.1 s here) picks it up.

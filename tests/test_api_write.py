@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pricebook.models import AuditEntry, CatalogVersion, Price, VehicleModel
-from pricebook.prices import EMPTY_ETAG
+from pricebook.versioned import EMPTY_ETAG
 from tests.api_client import Api, db_scalars, part_id
 
 TODAY = date.today()

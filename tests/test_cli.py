@@ -53,7 +53,7 @@ def test_bad_rows_are_listed_one_per_line_and_exit_non_zero(db, tmp_path):
         csv.writer(f).writerows(
             [["code", "name"], ["body", "外观件"], ["", "无代码"], ["lamp", ""]]
         )
-    result = run("import", "categories", str(path), db=db)
+    result = run("import", "categories", str(path), "--reason", "分类表", db=db)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.util import await_only
 
 from api.app import create_app
-from pricebook import prices
+from pricebook import versioned
 from pricebook.models import FeedbackItem, Price
 from pricebook.settings import Settings
 from tests.api_client import db_scalars, part_id, seed
@@ -77,7 +77,7 @@ def hold_the_lock(monkeypatch, seconds: float = 0.3) -> list[tuple[str, int, flo
     """Make every writer hold its key's lock a while (an async sleep: the server's event loop
     serves the other request meanwhile); record when each asks for, gets and lets go of it
     (lets go: at the latest, the lock is held until the transaction ends)."""
-    original = prices.lock_key
+    original = versioned.lock_key
     events: list[tuple[str, int, float]] = []
     counter = iter(range(1000))
 
@@ -89,7 +89,7 @@ def hold_the_lock(monkeypatch, seconds: float = 0.3) -> list[tuple[str, int, flo
         await_only(asyncio.sleep(seconds))
         events.append(("held", n, time.monotonic()))
 
-    monkeypatch.setattr(prices, "lock_key", slow)
+    monkeypatch.setattr(versioned, "lock_key", slow)
     return events
 
 

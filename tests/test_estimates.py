@@ -935,9 +935,10 @@ def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
             with pytest.raises(InvalidInput) as err:
                 review_config.import_review_config(s, doc, actor="staff", reason=reason)
             assert err.value.field == "reason"
-        # the same config again changes nothing, so it needs no reason
-        again = review_config.import_review_config(s, CONFIG, actor="staff")
-        assert sum(again.inserted.values()) == sum(again.closed.values()) == 0
+        # the one versioned-write rule: a reason even when nothing would change
+        with pytest.raises(InvalidInput) as err:
+            review_config.import_review_config(s, CONFIG, actor="staff", reason="")
+        assert err.value.field == "reason"
     with transaction(db.engine) as s:
         assert s.scalar(select(RuleProfileVersion.valid_to).where(
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1)) is None  # fmt: skip
@@ -947,7 +948,7 @@ def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1))  # fmt: skip
         entries = s.scalars(select(AuditEntry).where(AuditEntry.actor == "staff")).all()
     assert {(e.action, e.entity) for e in entries} == {
-        ("close", "rule_profiles"), ("create", "rule_profiles")}  # fmt: skip
+        ("close", "rule_profiles"), ("supersede", "rule_profiles")}  # fmt: skip
     (closing,) = [e for e in entries if e.action == "close"]
     assert closing.entity_id == str(first) and closing.reason == "更宽容差"
     assert closing.after == {"valid_to": "2025-09-01"} and closing.before == {"valid_to": None}

@@ -55,7 +55,7 @@ def test_a_bad_row_in_the_middle_writes_nothing_and_every_bad_row_is_reported(lo
     ]  # fmt: skip
     path = _write_csv(tmp_path / "prices.csv", catalog_rows.BASE["prices"][0].keys(), rows)
     with pytest.raises(ImportRejected) as caught:
-        import_file(loaded, "prices", path, actor="tester")
+        import_file(loaded, "prices", path, actor="tester", reason="test import")
     errors = {(e.row, e.column) for e in caught.value.errors}
     assert errors == {(3, "part_code"), (3, "amount_yuan"), (4, "scope"), (4, "valid_from")}
     assert _count(loaded, Price) == before
@@ -64,12 +64,12 @@ def test_a_bad_row_in_the_middle_writes_nothing_and_every_bad_row_is_reported(lo
 def test_missing_columns_unknown_kind_and_missing_file_are_clear_errors(loaded, tmp_path):
     path = _write_csv(tmp_path / "p.csv", ["part_code", "name"], [{"part_code": "X", "name": "Y"}])
     with pytest.raises(ImportRejected) as caught:
-        import_file(loaded, "parts", path)
+        import_file(loaded, "parts", path, reason="test import")
     assert {e.column for e in caught.value.errors} == {"aliases", "category", "oe_number"}
     with pytest.raises(InvalidInput, match="unknown kind"):
-        import_file(loaded, "widgets", path)
+        import_file(loaded, "widgets", path, reason="test import")
     with pytest.raises(InvalidInput, match="no such file"):
-        import_file(loaded, "parts", tmp_path / "missing.csv")
+        import_file(loaded, "parts", tmp_path / "missing.csv", reason="test import")
 
 
 def test_reimporting_the_same_rows_changes_nothing(loaded):
@@ -77,7 +77,7 @@ def test_reimporting_the_same_rows_changes_nothing(loaded):
     prices_before = _count(loaded, Price)
     with transaction(loaded) as session:
         for kind, rows in catalog_rows.BASE.items():
-            report = import_rows(session, kind, rows, actor="again")
+            report = import_rows(session, kind, rows, actor="again", reason="test import")
             assert report.changed == 0, (kind, report.summary())
     assert _count(loaded, Price) == prices_before
     assert _count(loaded, AuditEntry) == audit_before
@@ -147,7 +147,7 @@ def test_every_kind_round_trips_through_export_and_import(loaded, tmp_path, suff
         header, rows = read_table(path)
         exported = [row for _, row in rows]
         # importing the export into the same database changes nothing ...
-        assert import_file(loaded, kind, path).changed == 0, kind
+        assert import_file(loaded, kind, path, reason="test import").changed == 0, kind
         # ... and it holds what was imported, cell for cell where the source gave a value
         for source in catalog_rows.BASE[kind]:
             key_columns = [c for c in header if c in source][:3]

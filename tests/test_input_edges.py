@@ -26,8 +26,8 @@ from pricebook.errors import ImportRejected
 from pricebook.io import export_file, import_file
 from pricebook.io.tables import TableLimits, read_table, write_table
 from pricebook.models import Part, Price
-from pricebook.prices import EMPTY_ETAG
 from pricebook.settings import Settings
+from pricebook.versioned import EMPTY_ETAG
 from tests import catalog_rows
 from tests.api_client import Api, seed
 from tests.net import free_port

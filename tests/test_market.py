@@ -346,7 +346,7 @@ def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
             [{"canonical": "冷却液箱", "term": "水箱"},  # moved out of the group of 散热器
              {"canonical": "散热器", "term": "冷却水箱", "remove": "1"},
              {"canonical": "散热器", "term": "水壶"}],
-            actor="pricing",
+            actor="pricing", reason="test import",
         )  # fmt: skip
     assert ingest("after") == {
         "水箱": ("matched", radiator),

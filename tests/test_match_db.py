@@ -214,20 +214,20 @@ def test_a_synonym_import_changes_matching_after_the_version_bump(demo):
 
     # Re-importing the same file changes nothing and does not move the version.
     with transaction(demo) as s:
-        again = import_rows(s, "synonyms", PIG_EAR, actor="pricing")
+        again = import_rows(s, "synonyms", PIG_EAR, actor="pricing", reason="test import")
         assert (again.changed, again.unchanged) == (0, 1)
         assert catalog_version(s) == second.version
 
 
 def test_synonym_import_moves_removes_and_rejects_inconsistent_groups(demo):
     with transaction(demo) as s:
-        import_rows(s, "synonyms", PIG_EAR, actor="p")
+        import_rows(s, "synonyms", PIG_EAR, actor="p", reason="test import")
     with transaction(demo) as s:
         report = import_rows(
             s, "synonyms",
             [{"canonical": "后视镜", "term": "猪耳朵", "remove": "1"},
              {"canonical": "散热器", "term": "水箱"}],  # already there: unchanged
-            actor="p",
+            actor="p", reason="test import",
         )  # fmt: skip
         assert (report.removed, report.unchanged) == (1, 1)
         assert s.scalar(select(func.count()).where(SynonymTerm.term == "猪耳朵")) == 0
@@ -241,7 +241,7 @@ def test_synonym_import_moves_removes_and_rejects_inconsistent_groups(demo):
     ]
     for rows, column in bad:
         with transaction(demo) as s, pytest.raises(ImportRejected) as err:
-            import_rows(s, "synonyms", rows, actor="p")
+            import_rows(s, "synonyms", rows, actor="p", reason="test import")
         assert err.value.errors[0].column == column, rows
 
 
@@ -252,14 +252,14 @@ def test_synonym_export_is_the_dictionary_in_force_and_imports_back_unchanged(de
     assert columns == ("canonical", "term")
     assert {r["term"] for r in shipped} == {t for g in default_synonym_groups() for t in g}
     with transaction(demo) as s:
-        import_rows(s, "synonyms", shipped + PIG_EAR, actor="p")
+        import_rows(s, "synonyms", shipped + PIG_EAR, actor="p", reason="test import")
     with _session(demo) as s:
         exported = list(export_rows(s, "synonyms")[1])
     assert {(r["canonical"], r["term"]) for r in exported} == {
         (r["canonical"], r["term"]) for r in shipped + PIG_EAR
     }
     with transaction(demo) as s:
-        assert import_rows(s, "synonyms", exported, actor="p").changed == 0
+        assert import_rows(s, "synonyms", exported, actor="p", reason="test import").changed == 0
 
 
 async def test_the_background_poll_rebuilds_and_swaps_the_index(demo):
@@ -273,7 +273,7 @@ async def test_the_background_poll_rebuilds_and_swaps_the_index(demo):
 
         def edit() -> None:
             with transaction(demo) as s:
-                import_rows(s, "synonyms", PIG_EAR, actor="pricing")
+                import_rows(s, "synonyms", PIG_EAR, actor="pricing", reason="test import")
 
         await asyncio.to_thread(edit)
         deadline = time.monotonic() + 30
@@ -326,8 +326,8 @@ def test_the_documented_synonyms_example_imports(demo):
     from pricebook.io import import_file
 
     example = Path(__file__).resolve().parent.parent / "docs" / "examples" / "synonyms.csv"
-    assert import_file(demo, "synonyms", example, actor="docs").created > 0
-    assert import_file(demo, "synonyms", example, actor="docs").changed == 0
+    assert import_file(demo, "synonyms", example, actor="docs", reason="test import").created > 0
+    assert import_file(demo, "synonyms", example, actor="docs", reason="test import").changed == 0
 
 
 def test_a_change_committed_after_a_newer_one_is_not_missed(demo):

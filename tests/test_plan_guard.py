@@ -239,7 +239,7 @@ async def _workload(c: Catalogue) -> list[tuple[str, Any]]:
             headers=headers,
         )
         items = [{"part_id": p, "branch": rng.choice(c.branches)} for p in c.part_ids[:90]]
-        # by part id only, over several branches: (part, branch) pairs (`prices._union`)
+        # by part id only, over several branches: (part, branch) pairs (`prices.union.union_statement`)
         await ok("POST", "/api/v1/prices/resolve", json={"items": items, "date": day})
         items += [{"oe": o} for o in c.oe_numbers[100:110]]
         await ok("POST", "/api/v1/prices/resolve", json={"items": items, "date": day})

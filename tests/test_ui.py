@@ -327,7 +327,7 @@ async def test_script_in_a_part_name_is_escaped(ui: Ui) -> None:
             import_rows(session, "parts", [{
                 "part_code": "XSS-1", "name": "<script>alert('x')</script>保险杠",
                 "aliases": "<img src=x onerror=alert(1)>", "category": "body", "oe_number": "",
-            }], actor="test")  # fmt: skip
+            }], actor="test", reason="test import")  # fmt: skip
             part_id = session.scalars(select(Part.id).where(Part.code == "XSS-1")).one()
     finally:
         engine.dispose()

@@ -26,8 +26,8 @@ from pricebook.errors import InvalidInput
 from pricebook.io.importers import IMPORT_KINDS, check_kind, import_file
 from pricebook.io.importers import ImportReport as CoreReport
 from pricebook.io.tables import TableLimits, TooLarge
-from pricebook.prices import require_reason
 from pricebook.settings import Settings
+from pricebook.versioned import require_reason
 
 #: the largest request the import route reads at all; `Settings.import_max_bytes` (20 MB by
 #: default) is the limit that applies, checked on Content-Length before the body is read and on
@@ -142,7 +142,7 @@ class ImportController(Controller):
         check_kind(kind)
         reason = data.reason.strip()
         actor = actor_of(request)
-        if not dry_run:
+        if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)
         settings: Settings = state.settings
         content = await data.file.read()

@@ -35,6 +35,7 @@ from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersio
 from pricebook.io.importers import LABOR_KINDS
 from pricebook.models import VEHICLE_CLASSES, Channel, Part
 from pricebook.money import MoneyError, parse_money, parse_plain
+from pricebook.versioned import EMPTY_ETAG
 
 Q = Annotated[str, QueryParameter(max_length=100)]
 Code = Annotated[str, QueryParameter(max_length=64)]
@@ -407,7 +408,7 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
             valid_to=valid_to,
             actor=actor,
             reason=values["reason"],
-            expected_etag=prices.EMPTY_ETAG,
+            expected_etag=EMPTY_ETAG,
         ),
         lambda latest: KeyExists(
             "该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
@@ -683,7 +684,7 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
             valid_to=valid_to,
             actor=actor,
             reason=values["reason"],
-            expected_etag=prices.EMPTY_ETAG,
+            expected_etag=EMPTY_ETAG,
         ),
         lambda latest: KeyExists(
             "该配件、作业和车辆级别已有标准工时：请在它的页面上修改",

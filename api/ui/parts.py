@@ -35,6 +35,7 @@ from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_respon
 from api.ui.messages import zh
 from pricebook import aliases, catalog, prices
 from pricebook.errors import InvalidInput, PricebookError, StaleVersion
+from pricebook.versioned import EMPTY_ETAG
 
 MATCHED_NAMES = {
     "oe": "原厂编号",
@@ -327,7 +328,7 @@ def expected_from_seen(seen: str, key: prices.KeyTuple) -> str:
         name, _, etag = pair.partition("=")
         if name == wanted:
             return f'"{etag}"'
-    return prices.EMPTY_ETAG
+    return EMPTY_ETAG
 
 
 def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[str, Any]:

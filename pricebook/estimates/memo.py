@@ -26,10 +26,10 @@ from pricebook.models import (
 )
 from pricebook.money import from_fen
 from pricebook.prices import (
+    BranchNode,
     CardTerms,
     PriceTypeInfo,
     PriceVersion,
-    _Branch,
     chain_for,
 )
 
@@ -72,7 +72,9 @@ class _Place:
     @classmethod
     def of(cls, branch: Any, static: _Static) -> _Place:
         branches = static.branches
-        light = {b.id: _Branch(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()}
+        light = {
+            b.id: BranchNode(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()
+        }
         chain = tuple(chain_for(light[branch.id], light, static.regions))
         parent = branches.get(branch.parent_id) if branch.parent_id else None
         info = review.BranchInfo(

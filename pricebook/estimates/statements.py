@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Date,
     Integer,
@@ -51,15 +50,7 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
-
-
-def _in_force(model: Any, on: date | BindParameter[date]) -> Any:
-    return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
-    )
-
+from pricebook.versioned import in_force
 
 _PRICE_COLUMNS = (
     Price.id, Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id,
@@ -72,8 +63,8 @@ _ON = bindparam("on", type_=Date)
 
 
 def _in_force_on(model: Any) -> Any:
-    """`_in_force` on the bound parameter `on` (for the prebuilt statements)."""
-    return _in_force(model, _ON)
+    """`versioned.in_force` on the bound parameter `on` (for the prebuilt statements)."""
+    return in_force(model, _ON)
 
 
 _PART_COLS = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,

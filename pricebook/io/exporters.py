@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 
 from pricebook.db import session_factory
 from pricebook.errors import InvalidInput
+from pricebook.history import withdrawn
 from pricebook.io.tables import Row, write_table
 from pricebook.models import (
     Branch,
@@ -160,7 +161,7 @@ def _prices(s: Session) -> Iterator[Row]:
     types = dict(s.execute(select(PriceType.id, PriceType.code)).all())
     stmt = select(Price).order_by(Price.id).execution_options(yield_per=10000)
     for p in s.scalars(stmt):
-        if p.valid_to is not None and p.valid_to <= p.valid_from:
+        if withdrawn(p.valid_from, p.valid_to):
             continue  # withdrawn before it took effect: nothing to re-import
         scope = {"system": "system", "region": regions.get(p.region_id or 0, ""),
                  "branch": branches.get(p.branch_id or 0, "")}[p.scope]  # fmt: skip
@@ -176,7 +177,7 @@ def _labor_rates(s: Session) -> Iterator[Row]:
     branches = dict(s.execute(select(Branch.id, Branch.code)).all())
     kinds = dict(s.execute(select(LaborKind.id, LaborKind.code)).all())
     for r in s.scalars(select(LaborRate).order_by(LaborRate.id)):
-        if r.valid_to is not None and r.valid_to <= r.valid_from:
+        if withdrawn(r.valid_from, r.valid_to):
             continue
         yield {
             "branch_code": branches[r.branch_id], "labor_kind": kinds[r.labor_kind_id],
@@ -199,7 +200,7 @@ def _standard_hours(s: Session) -> Iterator[Row]:
         )
         includes[(inc.part_id, inc.operation)].append(text)
     for h in s.scalars(select(StandardHours).order_by(StandardHours.id)):
-        if h.valid_to is not None and h.valid_to <= h.valid_from:
+        if withdrawn(h.valid_from, h.valid_to):
             continue
         yield {
             "part_code": parts[h.part_id], "operation": h.operation,
@@ -227,7 +228,7 @@ def _rate_cards(s: Session) -> Iterator[Row]:
     for pline in s.scalars(select(RateCardParts).order_by(RateCardParts.id)):
         parts[pline.rate_card_id].append(pline)
     for card in s.scalars(select(RateCard).order_by(RateCard.id)):
-        if card.valid_to is not None and card.valid_to <= card.valid_from:
+        if withdrawn(card.valid_from, card.valid_to):
             continue
         base = {"channel_code": channels[card.channel_id], "valid_from": _d(card.valid_from),
                 "valid_to": _d(card.valid_to)}  # fmt: skip

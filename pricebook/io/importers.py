@@ -64,7 +64,7 @@ from pricebook.models import (
     VinPrefix,
 )
 from pricebook.money import MAX_YUAN, MoneyError, parse_money, parse_plain, quote, to_fen
-from pricebook.prices import lock_version_keys
+from pricebook.versioned import closing, lock_version_keys, require_reason
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "regions": ("code", "name", "level", "parent_code"),
@@ -720,9 +720,8 @@ def _apply_versions(
             else:
                 closes[closed.id] = day
                 entries.append(
-                    _entry(ctx, "close", table.name, closed.id,
-                           {"valid_to": closed.valid_to}, {"valid_to": day})
-                )  # fmt: skip
+                    closing(table.name, closed.id, closed.valid_to, day, ctx.actor, ctx.reason)
+                )
             if not plan.insert:
                 ctx.report.note_change(
                     RowChange(item.row, "close", "", closed.valid_to, day, closed.valid_from)
@@ -1275,6 +1274,8 @@ def import_rows(
     """Import rows of `kind` in the caller's transaction. Rows are dicts (numbered from 2) or
     (row number, dict) pairs. Raises ImportRejected, writing nothing, if any row is bad."""
     check_kind(kind)
+    if not dry_run:  # a dry run writes nothing, so it needs no reason
+        reason = require_reason(reason, actor)
     numbered: list[tuple[int, Row]] = []
     for i, item in enumerate(rows, start=2):
         numbered.append(item if isinstance(item, tuple) else (i, item))

@@ -24,13 +24,11 @@ from pricebook.labor.common import (
     MAX_RATE,
     KeyVersions,
     LaborWrite,
-    amount,
     check_choice,
     codes,
     contains,
     from_hundredths,
     id_of,
-    in_force,
     labor_kind_id,
     page_rows,
     pct_bp,
@@ -47,10 +45,11 @@ from pricebook.models import (
     RateCardLabor,
     RateCardParts,
 )
-from pricebook.money import from_fen, to_fen
-from pricebook.prices import (
+from pricebook.money import from_fen, to_fen, yuan_field
+from pricebook.versioned import (
     ETagLike,
     end_version,
+    in_force,
     key_versions,
     lock_key,
     require_reason,
@@ -459,7 +458,11 @@ def _labor_entry(session: Session, line: CardLaborLine, at: str) -> tuple[Any, .
         raise InvalidInput(exc.message, field=f"{at}.labor_kind") from None
     if (line.rate is None) == (line.pct_of_standard is None):
         raise InvalidInput("give exactly one of rate and pct_of_standard", field=f"{at}.rate")
-    rate = to_fen(amount(line.rate, f"{at}.rate", MAX_RATE)) if line.rate is not None else None
+    rate = (
+        to_fen(yuan_field(line.rate, f"{at}.rate", maximum=MAX_RATE))
+        if line.rate is not None
+        else None
+    )
     pct = (
         pct_bp(line.pct_of_standard, f"{at}.pct_of_standard", 100000, positive=True)
         if line.pct_of_standard is not None

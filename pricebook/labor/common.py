@@ -5,30 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from pricebook.errors import InvalidInput
 from pricebook.models import LaborKind, Region
-from pricebook.money import MoneyError, parse_money, parse_plain
+from pricebook.money import MoneyError, parse_plain
 
 #: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
 MAX_ID = 2**31 - 1
 #: larger rates and hours are typing errors
 MAX_RATE = Decimal("100000.00")
 MAX_HOURS = Decimal("1000.00")
-
-
-def in_force(model: Any, on: date) -> ColumnElement[bool]:
-    return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
-    )
 
 
 def sort_order(sort: str, columns: dict[str, tuple[Any, ...]], tie: Any) -> list[Any]:
@@ -131,14 +122,6 @@ def labor_kind_id(session: Session, code: str) -> int:
     session.add(kind)
     session.flush()
     return kind.id
-
-
-def amount(value: Decimal | str, field: str, maximum: Decimal) -> Decimal:
-    try:
-        yuan = parse_money(value, maximum=maximum)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from exc
-    return yuan
 
 
 def pct_bp(value: Decimal | str, field: str, upper_bp: int, *, positive: bool) -> int:

@@ -25,11 +25,9 @@ from pricebook.labor.common import (
     MAX_ID,
     KeyVersions,
     LaborWrite,
-    amount,
     check_choice,
     contains,
     from_hundredths,
-    in_force,
     labor_kind_id,
     page_rows,
     sort_order,
@@ -43,10 +41,12 @@ from pricebook.models import (
     Part,
     StandardHours,
 )
-from pricebook.prices import (
+from pricebook.money import quantity_field
+from pricebook.versioned import (
     ETagLike,
     check_etag,
     end_version,
+    in_force,
     key_versions,
     lock_key,
     require_reason,
@@ -244,7 +244,7 @@ def write_standard_hours(
 ) -> LaborWrite:
     """A new version of the standard hours of an operation on a part for a vehicle class."""
     require_reason(reason, actor)
-    value = amount(hours, "hours", MAX_HOURS)
+    value = quantity_field(hours, "hours", places=2, maximum=MAX_HOURS)
     centi = int(value * 100)
     kind_id = labor_kind_id(session, labor_kind)
     written = write_version(

@@ -25,11 +25,9 @@ from pricebook.labor.common import (
     MAX_RATE,
     KeyVersions,
     LaborWrite,
-    amount,
     check_choice,
     contains,
     id_of,
-    in_force,
     labor_kind_id,
     page_rows,
     region_and_below,
@@ -46,8 +44,15 @@ from pricebook.models import (
     RateCardLabor,
     Region,
 )
-from pricebook.money import from_fen, round_yuan, to_fen
-from pricebook.prices import ETagLike, end_version, key_versions, require_reason, write_version
+from pricebook.money import from_fen, round_yuan, to_fen, yuan_field
+from pricebook.versioned import (
+    ETagLike,
+    end_version,
+    in_force,
+    key_versions,
+    require_reason,
+    write_version,
+)
 
 #: sort keys the staff list accepts (each also as `-key`); the first is the default
 LABOR_RATE_SORTS = ("branch", "region", "kind", "tier", "class", "rate", "from")
@@ -456,7 +461,7 @@ def write_labor_rate(
 ) -> LaborWrite:
     """A new version of a branch standard labor rate (分公司标准工时费) from `valid_from`."""
     require_reason(reason, actor)
-    yuan = amount(rate, "rate", MAX_RATE)
+    yuan = yuan_field(rate, "rate", maximum=MAX_RATE)
     fen = to_fen(yuan)
     written = write_version(
         session, LaborRate, key, value=fen, value_of=lambda r: r.rate_fen,

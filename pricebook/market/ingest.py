@@ -139,7 +139,7 @@ def _lock_sources(session: Session, parsed: Sequence[Listing]) -> list[str]:
     the same source twice): read, decide and write as one step, or both would read "no row
     yet" and insert the listing twice. Sorted: no deadlock. 1 statement per source (a crawl's
     batch has one); other sources' writers do not wait (PostgreSQL)."""
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     sources = sorted({clean_text(p.item.get("source")) for p in parsed})
     for source in sources:

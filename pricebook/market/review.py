@@ -110,7 +110,7 @@ def unmatched_listings(
 
 
 def _unmatched(session: Session, observation_id: int) -> MarketObservation:
-    from pricebook.prices import lock_key
+    from pricebook.versioned import lock_key
 
     obs = session.get(MarketObservation, observation_id)
     if obs is None:

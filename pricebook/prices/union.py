@@ -1,0 +1,219 @@
+"""The one statement a batch resolve reads: parts by id, OE number or superseded OE number,
+the models named, the price versions on every chain's scopes and the market observations, as
+one `UNION ALL` whose first column says the kind of each row; and the market references drawn
+from its market rows."""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    func,
+    or_,
+    select,
+    union_all,
+)
+
+from pricebook.catalog import oe_lookup
+from pricebook.db import as_utc, in_list, in_select
+from pricebook.models import (
+    Category,
+    OeSupersession,
+    Part,
+    Price,
+    VehicleModel,
+)
+from pricebook.money import from_fen
+from pricebook.prices.resolve import (
+    MarketReference,
+    PriceTypeInfo,
+)
+
+# the kinds of row `union_statement` returns (its first column)
+K_PART, K_OLD_OE, K_MODEL, K_PRICE, K_MARKET = 0, 1, 2, 3, 4
+
+
+@functools.cache
+def union_statement(oes: bool, models: bool, postgresql: bool, pairs: bool = False) -> Any:
+    """One statement for everything item-specific `load_and_resolve` needs: the parts asked for
+    (by id, OE number, superseded OE number), the models named, the price versions of those
+    parts on the items' scopes and dates, and their market references. Built once per shape
+    (with or without OE numbers, with or without models) with bound parameters `part_ids`,
+    `oes`, `model_ids`, `region_ids`, `branch_ids`, `lo`, `hi` (dates) and `m_lo`, `m_hi` (the
+    market window), so that neither the statement nor its SQL is built again per request.
+    With `pairs` (PostgreSQL, parts by id), a branch price is read only for the (part, branch)
+    pairs of the parameters `pair_parts` and `pair_branches` (an item's part on its own
+    chain's branches) instead of on every branch of `branch_ids`; a model-specific price only
+    for a model of `model_ids` (whatever the shape).
+
+    Every row has the same 17 columns, the first saying what it is:
+
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+    kind  1         2          3         4            5, 6, 7      8          9/10  11   12  13
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+    part  id        category   –         category     –            –          –     code name oe
+    old   –         part id    –         –            –            –          –     –    –   –
+    price id        part id    model id  scope        reg/br/type  amount     from/to source… (14)
+    mkt   id        part id    –         –            region/–/type amount    –     source
+    ====  ========  =========  ========  ===========  ===========  =========  ====  ===  ==  ==
+
+    (14: normalised OE number for `part`, old OE number for `old`, reason for `price`; 15/16:
+    a market row's first and last seen). Rows are not ordered: the caller sorts.
+    """
+    from sqlalchemy import (
+        ARRAY,
+        BigInteger,
+        Date,
+        DateTime,
+        Integer,
+        String,
+        bindparam,
+        cast,
+        literal,
+        null,
+        tuple_,
+    )
+
+    from pricebook.models import MarketObservation
+
+    timestamp = DateTime(timezone=True)
+
+    def in_(column: Any, name: str) -> Any:
+        return in_list(column, name, postgresql=postgresql)
+
+    lo = bindparam("lo", type_=Date)
+    hi = bindparam("hi", type_=Date)
+    m_lo = bindparam("m_lo", type_=DateTime)
+    m_hi = bindparam("m_hi", type_=DateTime)
+
+    def n(type_: Any) -> Any:
+        return cast(null(), type_)
+
+    if oes:
+        current, superseded = oe_lookup(lambda column: in_(column, "oes"), postgresql=postgresql)
+        part_cond = or_(in_(Part.id, "part_ids"), current, superseded)
+        wanted = in_select(Price.part_id, select(Part.id).where(part_cond), postgresql=postgresql)
+        observed = in_select(
+            MarketObservation.part_id, select(Part.id).where(part_cond), postgresql=postgresql
+        )
+    else:
+        # by id only: the prices' and observations' own part_id against the list, no join
+        part_cond = in_(Part.id, "part_ids")
+        wanted = in_(Price.part_id, "part_ids")
+        observed = in_(MarketObservation.part_id, "part_ids")
+    if pairs:
+        # a hashed SubPlan: the pairs are hashed once, each price row read by its part_id is
+        # looked up in them
+        wanted_pairs = (
+            func.unnest(
+                bindparam("pair_parts", type_=ARRAY(Integer)),
+                bindparam("pair_branches", type_=ARRAY(Integer)),
+            )
+            .table_valued("part_id", "branch_id")
+            .render_derived()
+        )
+        at_branch = tuple_(Price.part_id, Price.branch_id).in_(
+            select(wanted_pairs.c.part_id, wanted_pairs.c.branch_id)
+        )
+    else:
+        at_branch = in_(Price.branch_id, "branch_ids")
+    scope_cond = [Price.scope == "system", in_(Price.region_id, "region_ids"), at_branch]
+    # the first SELECT gives the columns their types
+    price_rows = select(
+        literal(K_PRICE, Integer), Price.id, Price.part_id, Price.model_id, Price.scope,
+        Price.region_id, Price.branch_id, Price.price_type_id, Price.amount_fen,
+        Price.valid_from, Price.valid_to, Price.source, Price.source_ref, Price.created_by,
+        Price.reason, n(timestamp), n(timestamp),
+    ).where(
+        wanted,
+        Price.valid_from <= hi,
+        or_(Price.valid_to.is_(None), Price.valid_to > lo),
+        or_(*scope_cond),
+        # another model's price is never a candidate
+        or_(Price.model_id.is_(None), in_(Price.model_id, "model_ids")),
+    )  # fmt: skip
+    part_rows = select(
+        literal(K_PART, Integer), Part.id, Part.category_id, n(Integer), Category.code,
+        n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), Part.code,
+        Part.name, Part.oe_number, Part.oe_normalized, n(timestamp), n(timestamp),
+    ).join(Category, Category.id == Part.category_id).where(part_cond)  # fmt: skip
+    mo = MarketObservation
+    market_rows = select(
+        literal(K_MARKET, Integer), mo.id, mo.part_id, n(Integer), n(String), mo.region_id,
+        n(Integer), mo.price_type_id, mo.amount_fen, n(Date), n(Date), mo.source, n(String),
+        n(String), n(String), mo.first_seen, mo.last_seen,
+    ).where(
+        observed, mo.status == "matched", mo.last_seen >= m_lo,
+        mo.first_seen < m_hi,
+    )  # fmt: skip
+    selects = [price_rows, part_rows, market_rows]
+    if oes:
+        selects.append(
+            select(
+                literal(K_OLD_OE, Integer), n(Integer), OeSupersession.part_id, n(Integer),
+                n(String), n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date),
+                n(String), n(String), n(String), OeSupersession.old_oe_normalized, n(timestamp),
+                n(timestamp),
+            ).where(in_(OeSupersession.old_oe_normalized, "oes"))
+        )  # fmt: skip
+    if models:
+        selects.append(
+            select(
+                literal(K_MODEL, Integer), VehicleModel.id, n(Integer), n(Integer), n(String),
+                n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), n(String),
+                n(String), n(String), n(String), n(timestamp), n(timestamp),
+            ).where(in_(VehicleModel.id, "model_ids"))
+        )  # fmt: skip
+    return union_all(*selects)
+
+
+#: market observations older than this before the earliest date are not shown as references.
+MARKET_WINDOW_DAYS = 180
+
+
+def days_from(day: date, days: int) -> date:
+    """`day` + `days`, held within the calendar (an estimate dated 0001-01-01 or 9999-12-31
+    is a valid date whose market window reaches past it)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.min if days < 0 else date.max
+
+
+def market_references(
+    rows: Sequence[Any],
+    planned: Sequence[tuple[Any, ...]],
+    planned_ids: set[int],
+    price_types: dict[int, PriceTypeInfo],
+) -> dict[int, list[tuple[int, date, date, int | None, MarketReference]]]:
+    """Matched market observations of the planned parts (`union_statement`'s market rows),
+    newest first, within `MARKET_WINDOW_DAYS` before the earliest planned date."""
+    from datetime import UTC
+
+    out: dict[int, list[tuple[int, date, date, int | None, MarketReference]]] = defaultdict(list)
+    if not rows:
+        return out
+    lo = datetime.combine(
+        days_from(min(p[0].on for p in planned), -MARKET_WINDOW_DAYS), time.min, tzinfo=UTC
+    )
+    hi = datetime.combine(days_from(max(p[0].on for p in planned), 1), time.min, tzinfo=UTC)
+
+    wanted = [
+        row
+        for row in rows
+        if row[2] in planned_ids and as_utc(row[16]) >= lo and as_utc(row[15]) < hi
+    ]
+    wanted.sort(key=lambda row: (row[16], row[1]), reverse=True)
+    for row in wanted:
+        part_id, region_id, type_id, amount_fen, source = row[2], row[5], row[7], row[8], row[11]
+        first, last = row[15], row[16]
+        ref = MarketReference(
+            from_fen(amount_fen), last.date(), source,
+            price_types[type_id].code if type_id in price_types else None,
+        )  # fmt: skip
+        out[part_id].append((part_id, first.date(), last.date(), region_id, ref))
+    return out
