@@ -9,11 +9,12 @@ PRICEBOOK_BENCH_POSTGRES_URL) is filled by `pricebook demo scale --national` (it
 its wall time and peak RSS are reported) and the demo review configuration; both sizes have the
 same shape, ten times larger. Then, on a `pricebook serve` of its own:
 
-- resolve: `bench.api`'s closed loop (wrk) over its single resolves (req/s, p99), then its
+- resolve: `bench.api`'s closed loop (wrk) over /health and then its single resolves (req/s,
+  p99, and their ratio: the machine is shared, /health says what share this server had), then its
   open loop at one fixed arrival rate for every size (`--open-rate` × the first size's
   closed-loop req/s), whose p99 counts queueing;
 - validation: `bench.validate`'s realistic mix (40-line estimates over popular models),
-  closed loop, the median of `--rounds` loads;
+  closed loop, the median of `--rounds` loads, and its ratio to a /health load after them;
 - the matching index: the build in a process of its own (seconds, RSS added) and the server
   workers' RSS after the loads;
 - the indicators: `compute_indicators` over `--validations` stored validations (the load's,
@@ -133,9 +134,13 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
             with urllib.request.urlopen(ask, timeout=600) as resp:
                 resp.read()
         out["ready_s"] = time.perf_counter() - started
-        api.load(base, singles, key, args.connections, 2)  # warm-up
+        api.load(base, ["/health"], key, args.connections, 2)  # warm-up
+        api.load(base, singles, key, args.connections, 2)
+        # /health beside resolve: the machine's share for this server at the time
+        health = api.load(base, ["/health"], key, args.connections, args.seconds)
         closed = api.load(base, singles, key, args.connections, args.seconds)
-        out.update(resolve_rps=closed["rps"], resolve_p99=closed["p99"])
+        out.update(health_rps=health["rps"], resolve_rps=closed["rps"], resolve_p99=closed["p99"],
+                   resolve_share=closed["rps"] / health["rps"])  # fmt: skip
         rate = open_rate or args.open_rate * closed["rps"]
         opened = open_loop(base, partial(cycle_requests, "GET", singles),
                            headers={"X-API-Key": key}, rate=rate, seconds=args.seconds,
@@ -150,7 +155,9 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
             for n in range(args.rounds)
         ]  # fmt: skip
         middle = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+        health = api.load(base, ["/health"], key, args.connections, args.seconds)
         out.update(validate_rps=middle["rps"], validate_p99=middle["p99_ms"],
+                   validate_share=middle["rps"] / health["rps"],
                    validate_errors=sum(sum(r["errors"].values()) for r in rounds))  # fmt: skip
         out["worker_rss_mb"] = worker_rss_mb(server.pid)
     finally:
@@ -232,12 +239,15 @@ ROWS = (
     ("match index entries", "index_entries", "{:,}"),
     ("server ready (index built), s", "ready_s", "{:.1f}"),
     ("server worker RSS after loads, MB", "worker_rss_mb", "{:.0f}"),
+    ("/health closed loop, req/s", "health_rps", "{:.0f}"),
     ("resolve closed loop, req/s", "resolve_rps", "{:.0f}"),
+    ("resolve / health", "resolve_share", "{:.1%}"),
     ("resolve closed loop p99, ms", "resolve_p99", "{:.1f}"),
     ("resolve open loop, offered/s", "open_rate", "{:.0f}"),
     ("resolve open loop p99, ms", "open_p99", "{:.1f}"),
     ("validate realistic, req/s", "validate_rps", "{:.1f}"),
     ("validate realistic p99, ms", "validate_p99", "{:.0f}"),
+    ("validate / health (after it)", "validate_share", "{:.1%}"),
     ("indicators, s", "indicators_s", "{:.2f}"),
     ("stored validations", "validations", "{:,}"),
     ("import fixed file, s", "import_s", "{:.1f}"),
