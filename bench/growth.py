@@ -32,7 +32,6 @@ import argparse
 import csv
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -81,13 +80,18 @@ def generate(url: str, models: int, parts: int, prices: int) -> dict:
     env = {**os.environ, "PRICEBOOK_DATABASE_URL": url}
     run = partial(subprocess.run, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     run([sys.executable, "-m", "pricebook.cli", "db", "upgrade"])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
-    run([sys.executable, "-m", "pricebook.cli", "demo", "scale", "--national", "--models",
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pricebook.cli", "demo", "scale", "--national", "--models",
          str(models), "--parts", str(parts), "--prices", str(prices)],
-        stderr=subprocess.DEVNULL)  # fmt: skip
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    # this child's own peak (RUSAGE_CHILDREN would be the largest of every child so far)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"demo scale --national failed (exit {process.returncode})")
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     engine = make_engine(Settings(database_url=url))
     try:
         with transaction(engine) as session:
@@ -95,8 +99,7 @@ def generate(url: str, models: int, parts: int, prices: int) -> dict:
             count = session.scalar(select(func.count()).select_from(Price))
     finally:
         engine.dispose()
-    # ru_maxrss of the children is the largest so far: sizes run smallest first
-    return {"load_s": seconds, "load_rss_mb": max(peak, before) / 1024, "prices": count}
+    return {"load_s": seconds, "load_rss_mb": usage.ru_maxrss / 1024, "prices": count}
 
 
 def index_build(url: str) -> dict:
