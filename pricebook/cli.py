@@ -71,15 +71,17 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         elif args.national:
             from pricebook.demo.national import NationalShape, national_demo
 
-            shape = NationalShape()
+            default = NationalShape()
             shape = NationalShape(
-                models=args.models or shape.models,
-                parts=args.parts or shape.parts,
-                prices=args.prices if args.prices is not None else shape.prices,
+                models=args.models or default.models,
+                parts=args.parts or default.parts,
+                prices=default.prices if args.prices is None else args.prices,
             )
             written = national_demo(engine, shape, seed=args.seed)
             print(f"demo scale --national: {shape.models:,} models, {shape.parts:,} parts, "
                   f"{written:,} prices")  # fmt: skip
+        elif args.models:
+            raise InvalidInput("--models needs --national", field="models")
         else:
             prices = 1_000_000 if args.prices is None else args.prices
             scale_demo(engine, parts=args.parts or 50_000, prices=prices, seed=args.seed)
