@@ -1,7 +1,7 @@
 """API benchmark: /health, single price resolve and batch resolve (100 items) on a catalogue of
 ≥ 1,000,000 prices, side by side in one run.
 
-    .venv/bin/python bench/api.py [--parts 50000] [--prices 1000000] [--workers 2]
+    .venv/bin/python bench/api.py [--parts 50000] [--prices 1000000] [--models N] [--workers 2]
                                   [--connections 32] [--duration 10] [--open-rate 0.5]
 
 Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_URL (default
@@ -101,13 +101,15 @@ asyncio.run(main(**args))
 """
 
 
-def prepare(url: str, parts: int, prices: int) -> tuple[str, str, list[str]]:
-    """A new database with the scaled demo and a key; returns (name, key, resolve paths)."""
+def prepare(url: str, parts: int, prices: int, models: int | None = None) -> tuple[str, str, list[str]]:  # fmt: skip
+    """A new database with the scaled demo (national-shaped with `models`) and a key; returns
+    (name, key, resolve paths)."""
     from sqlalchemy import create_engine, func, select, text
     from sqlalchemy.engine import make_url
 
     from pricebook import keys, migrate
     from pricebook.db import make_engine, sync_url, transaction
+    from pricebook.demo.national import NationalShape, national_demo
     from pricebook.demo.scale import scale_demo
     from pricebook.models import Branch, Price
     from pricebook.settings import Settings
@@ -124,7 +126,10 @@ def prepare(url: str, parts: int, prices: int) -> tuple[str, str, list[str]]:
         migrate.upgrade(engine)
         started = time.perf_counter()
         # as a user loads one: `demo scale` leaves statistics behind itself (no ANALYZE here)
-        scale_demo(engine, parts=parts, prices=prices)
+        if models:
+            national_demo(engine, NationalShape(models=models, parts=parts, prices=prices))
+        else:
+            scale_demo(engine, parts=parts, prices=prices)
         with transaction(engine) as session:
             count = session.scalar(select(func.count()).select_from(Price))
             print(f"\ndatabase {name}: {count:,} prices "
@@ -240,6 +245,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", type=int, default=50_000)
     parser.add_argument("--prices", type=int, default=1_000_000)
+    parser.add_argument("--models", type=int, help="a national-shaped catalogue of this many "
+                        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
+                        "--prices 10000000")  # fmt: skip
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
@@ -255,7 +263,7 @@ def main() -> int:
         name, key, paths = reuse(url, args.reuse)
         args.keep = True
     else:
-        name, key, paths = prepare(url, args.parts, args.prices)
+        name, key, paths = prepare(url, args.parts, args.prices, args.models)
     paths, batches = split(paths)
     from sqlalchemy.engine import make_url
 

@@ -1,7 +1,8 @@
 """Estimate validation under load, side by side with /health in the same run, for three
 reference mixes: warm, realistic and cold.
 
-    .venv/bin/python bench/validate.py [--prices 1000000] [--parts 50000] [--connections 16]
+    .venv/bin/python bench/validate.py [--prices 1000000] [--parts 50000] [--models N]
+                                       [--connections 16]
                                        [--seconds 15] [--rounds 3] [--workers 2]
                                        [--mixes warm,realistic,cold] [--seed 1] [--zipf 1.1]
                                        [--open-rate 0.5] [--open-mixes realistic]
@@ -97,6 +98,7 @@ from sqlalchemy import select  # noqa: E402
 from bench.common import CpuMeter, free_port, open_loop, scratch_database  # noqa: E402
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
+from pricebook.demo.national import NationalShape, national_demo  # noqa: E402
 from pricebook.demo.scale import scale_demo  # noqa: E402
 from pricebook.models import Fitment, Part, PartAlias, VehicleModel  # noqa: E402
 from pricebook.review_config import load_demo_review_config  # noqa: E402
@@ -112,14 +114,18 @@ VALIDATE_PATH = "/api/v1/estimates/validate"
 
 
 def prepare(
-    url: str, parts: int, prices: int, *, fill: bool = True, seed: int = 1, zipf: float = 1.1
-) -> tuple[str, dict[str, dict]]:
-    """Fill the database (unless `fill` is false: a database this script prepared before), make
-    an API key, and read what the mixes draw on: {mix: data} (see `template`)."""
+    url: str, parts: int, prices: int, *, fill: bool = True, seed: int = 1, zipf: float = 1.1,
+    models: int | None = None,
+) -> tuple[str, dict[str, dict]]:  # fmt: skip
+    """Fill the database (unless `fill` is false: a database this script prepared before; with
+    `models`, national-shaped), make an API key, and read what the mixes draw on: {mix: data}
+    (see `template`)."""
     engine = make_engine(Settings(database_url=url))
     try:
         migrate.upgrade(engine)  # a database kept from an earlier run may be behind the code
-        if fill:
+        if fill and models:
+            national_demo(engine, NationalShape(models=models, parts=parts, prices=prices))
+        elif fill:
             scale_demo(engine, parts=parts, prices=prices)
             with transaction(engine) as session:
                 load_demo_review_config(session)
@@ -614,6 +620,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prices", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=50_000)
+    parser.add_argument("--models", type=int, help="a national-shaped catalogue of this many "
+                        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
+                        "--prices 10000000")  # fmt: skip
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rounds", type=int, default=3,
@@ -654,7 +663,7 @@ def main() -> int:
     with scratch as db_url:
         t0 = time.perf_counter()
         key, data = prepare(db_url, args.parts, args.prices, fill=not args.database,
-                            seed=args.seed, zipf=args.zipf)  # fmt: skip
+                            seed=args.seed, zipf=args.zipf, models=args.models)  # fmt: skip
         real = data["realistic"]
         print(f"prepared {args.prices:,} prices, {args.parts:,} parts in {time.perf_counter() - t0:.0f}s; "
               f"realistic mix: {len(real['models']):,} models, "

@@ -68,8 +68,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 print(report.summary())
         elif args.action == "keys":
             _demo_keys(engine)
+        elif args.national:
+            from pricebook.demo.national import NationalShape, national_demo
+
+            default = NationalShape()
+            shape = NationalShape(
+                models=args.models or default.models,
+                parts=args.parts or default.parts,
+                prices=default.prices if args.prices is None else args.prices,
+            )
+            written = national_demo(engine, shape, seed=args.seed)
+            print(f"demo scale --national: {shape.models:,} models, {shape.parts:,} parts, "
+                  f"{written:,} prices")  # fmt: skip
+        elif args.models:
+            raise InvalidInput("--models needs --national", field="models")
         else:
-            scale_demo(engine, parts=args.parts, prices=args.prices, seed=args.seed)
+            prices = 1_000_000 if args.prices is None else args.prices
+            scale_demo(engine, parts=args.parts or 50_000, prices=prices, seed=args.seed)
     finally:
         engine.dispose()
     return 0
@@ -460,8 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the demo catalogue or generate a large one")
     demo.add_argument("action", choices=("load", "scale", "keys"))
-    demo.add_argument("--parts", type=int, default=50_000, help="scale: parts to generate")
-    demo.add_argument("--prices", type=int, default=1_000_000, help="scale: prices to generate")
+    demo.add_argument("--national", action="store_true",
+                      help="scale: a national-shaped catalogue (20,000 models, 300,000 parts, "
+                      "10,000,000 price versions over branches, regions and history)")  # fmt: skip
+    demo.add_argument("--models", type=int, help="scale --national: models (default 20,000)")
+    demo.add_argument("--parts", type=int,
+                      help="scale: parts to generate (default 50,000; --national 300,000)")  # fmt: skip
+    demo.add_argument("--prices", type=int,
+                      help="scale: prices to generate (default 1,000,000; --national 10,000,000)")  # fmt: skip
     demo.add_argument("--seed", type=int, default=7, help="scale: random seed")
     demo.set_defaults(handler=cmd_demo)
 

@@ -200,3 +200,10 @@ def test_worker_restarts_are_budgeted_against_crash_loops():
     assert budget.spend(60.5) is True  # the first one has left the window
     assert budget.spend(61.5) is True
     assert budget.spend(62.0) is False
+
+
+def test_demo_scale_national_refuses_too_few_models_for_its_parts(db):
+    # before anything is written: a platform of 134 part templates needs a model at least
+    refused = run("demo", "scale", "--national", "--models", "1", "--parts", "300", db=db)
+    assert refused.returncode == 1
+    assert "300 parts need at least 3 models" in refused.stderr

@@ -35,7 +35,7 @@ from pricebook.progress import ProgressBar
 MODELS_PER_PLATFORM = 3
 
 
-def _copy_rows(
+def copy_rows(
     session: Any, table: Any, columns: list[str], rows: Iterator[tuple[Any, ...]], bar: ProgressBar
 ) -> int:
     connection = session.connection()
@@ -112,7 +112,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
              f"合成品牌 合成车系{p} scale-m{p:05d}-{m}")
             for p, s in enumerate(series) for m in range(MODELS_PER_PLATFORM)
         )  # fmt: skip
-        _copy_rows(session, VehicleModel.__table__,
+        copy_rows(session, VehicleModel.__table__,
                    ["id", "code", "series_id", "name", "model_year", "body", "engine",
                     "vehicle_class", "price_band", "manufacturer_code", "search_text"], model_rows, bar)  # fmt: skip
         bar.finish()
@@ -127,7 +127,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                        t.get("is_assembly") == "1", False)  # fmt: skip
 
         bar = ProgressBar("parts", parts)
-        _copy_rows(session, Part.__table__,
+        copy_rows(session, Part.__table__,
                    ["id", "code", "name", "category_id", "position", "unit", "oe_number",
                     "oe_normalized", "is_assembly", "universal"], part_rows(), bar)  # fmt: skip
         bar.finish()
@@ -139,7 +139,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                     yield start_part + i, alias
 
         bar = ProgressBar("aliases")
-        _copy_rows(session, PartAlias.__table__, ["part_id", "alias"], alias_rows(), bar)
+        copy_rows(session, PartAlias.__table__, ["part_id", "alias"], alias_rows(), bar)
         bar.finish()
 
         def fitment_rows() -> Iterator[tuple[Any, ...]]:
@@ -149,7 +149,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                     yield start_part + i, start_model + p * MODELS_PER_PLATFORM + m
 
         bar = ProgressBar("fitment", parts * MODELS_PER_PLATFORM)
-        _copy_rows(session, Fitment.__table__, ["part_id", "model_id"], fitment_rows(), bar)
+        copy_rows(session, Fitment.__table__, ["part_id", "model_id"], fitment_rows(), bar)
         bar.finish()
 
         keys_per_part = len(scopes) * len(price_types)
@@ -192,7 +192,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
                     return
 
         bar = ProgressBar("prices", prices)
-        count = _copy_rows(session, Price.__table__,
+        count = copy_rows(session, Price.__table__,
                            ["part_id", "model_id", "scope", "region_id", "branch_id",
                             "price_type_id", "amount_fen", "valid_from", "valid_to", "source",
                             "source_ref", "created_by", "reason"], price_rows(), bar)  # fmt: skip

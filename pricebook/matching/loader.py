@@ -129,6 +129,9 @@ def load_entries(session: Session) -> LoadedEntries:
     )
 
     entries: list[CatalogEntry] = []
+    # the parts of one platform fit the same models (and brands): one set per distinct fitment,
+    # shared, rather than one per part, which grew the index with every part of a catalogue
+    shared: dict[frozenset[int], frozenset[int]] = {}
     stmt = (
         select(
             Part.id, Part.code, Part.name, Part.oe_number, Part.is_assembly, Part.universal,
@@ -140,7 +143,9 @@ def load_entries(session: Session) -> LoadedEntries:
     for part_id, code, name, oe, is_assembly, universal, position, category in session.execute(
         stmt
     ):
-        models = frozenset() if universal else frozenset(fits.get(part_id, ()))
+        models = frozenset() if universal else frozenset(fits.pop(part_id, ()))
+        models = shared.setdefault(models, models)
+        brands = frozenset(model_brands[m] for m in models if m in model_brands)
         # Normalised by the matcher's own rule, so queries and catalogue agree.
         oes = (normalize_oe(o) for o in (oe, *old_oes.get(part_id, ())))
         entries.append(
@@ -152,7 +157,7 @@ def load_entries(session: Session) -> LoadedEntries:
                 oe_numbers=tuple(dict.fromkeys(o for o in oes if o)),
                 is_assembly=bool(is_assembly),
                 model_ids=models,
-                brand_ids=frozenset(model_brands[m] for m in models if m in model_brands),
+                brand_ids=shared.setdefault(brands, brands),
                 category=category,
                 position=position or "",
             )
