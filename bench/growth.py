@@ -51,9 +51,9 @@ from bench import api, validate  # noqa: E402
 from bench.common import cycle_requests, database_name, open_loop, scratch_database  # noqa: E402
 from pricebook import indicators  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
-from pricebook.estimates import load_demo_review_config  # noqa: E402
 from pricebook.io import import_file  # noqa: E402
 from pricebook.models import EstimateValidation, Part, Price, PriceType  # noqa: E402
+from pricebook.review_config import load_demo_review_config  # noqa: E402
 from pricebook.settings import Settings  # noqa: E402
 
 BUILD_INDEX = """
