@@ -13,6 +13,7 @@ the DevTools protocol, which the pages' Content-Security-Policy does not apply t
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -304,8 +305,8 @@ def test_other_pages_render_in_chinese(server: Server, browser) -> None:
         ("/channels", "专项渠道", "13-channels"),
         ("/audit", "操作日志", "17-audit-log"),
         ("/synonyms", "同义词词典", "18-synonyms"),
-        ("/price-type-words", "价格类型词表", "21-price-type-words"),
-        ("/market/runs", "爬取记录", "22-market-runs"),
+        ("/price-type-words", "价格类型词表", "44-price-type-words"),
+        ("/market/runs", "爬取记录", "45-market-runs"),
     ):
         page.goto(f"{server.url}{path}")
         assert page.locator("h1").inner_text() == heading
@@ -384,13 +385,35 @@ def _no_english_error(page) -> None:
         assert not words - {"CSV", "XLSX", "UTF", "PNG", "NOPE"}, text  # NOPE: typed
 
 
+def _post_validation(server: Server) -> int:
+    """An estimate tool's validation of a demo estimate (a catalogue part over its price, a
+    custom name), so the walk has a stored validation to open; its id."""
+    body = {
+        "estimate_id": "E-BROWSER-1", "version": 1, "date": "2025-09-10", "branch": "SZ01",
+        "vehicle": {"brand": "大众", "model": "朗逸", "vin": "LSVAB4BR5PN000001"},
+        "shop": {"tier": "4s"},
+        "lines": [{"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "9000.00"}],
+    }  # fmt: skip
+    request = urllib.request.Request(
+        f"{server.url}/api/v1/estimates/validate", data=json.dumps(body).encode(), method="POST",
+        headers={"X-API-Key": server.keys["estimate_tool"], "Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 201
+        return int(json.load(answer)["validation_id"])
+
+
 def test_reviewer_and_staff_walk_every_page_and_its_errors(server: Server, browser) -> None:
     """Every page a reviewer reads, then the staff forms' error paths and the import preview,
     each screenshot and checked with axe; the errors shown are Chinese."""
+    validation = _post_validation(server)
     page = browser.new_page()
     _login(page, server, "reviewer")
     part_url = _find_part(page, server, "左前雾灯", "左前雾灯")
     server.shot(page, "21-reviewer-part")
+    page.goto(f"{server.url}/validations/{validation}")
+    assert page.get_by_text("E-BROWSER-1").count() >= 1
+    server.shot(page, "46-reviewer-validation")
     for path, name in (
         ("/parts?q=灯", "22-reviewer-search"), ("/validations", "23-reviewer-validations"),
         ("/feedback", "24-reviewer-queue"),
