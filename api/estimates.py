@@ -35,7 +35,7 @@ from api.controllers import (
     run,
 )
 from api.problems import problem_responses
-from api.schemas import ValidationPage, to
+from api.schemas import Page, to
 from pricebook import estimates
 from pricebook.errors import Unavailable
 from pricebook.keys import role_allows
@@ -344,9 +344,9 @@ class EstimateController(Controller):
         estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> ValidationPage:
+    ) -> Page[dict[str, Any]]:
         page = await run(
             state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
             only_key=_only_key(request),
         )  # fmt: skip
-        return to(ValidationPage, page)
+        return to(Page[dict[str, Any]], page)

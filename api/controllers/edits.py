@@ -35,8 +35,8 @@ from api.problems import problem, problem_responses
 from api.schemas import (
     ONE_LINE,
     AliasSet,
+    ChannelListing,
     ChannelOut,
-    ChannelPage,
     EndValidity,
     HoursEdit,
     HoursVersions,
@@ -50,6 +50,7 @@ from api.schemas import (
     NewStandardHours,
     NewTerm,
     Operation,
+    Page,
     PriceEdit,
     PriceKeyOut,
     PriceVersion,
@@ -457,11 +458,11 @@ class ChannelController(Controller):
             dt.date | None,
             QueryParameter(name="date", description="the day whose rate cards apply (today)"),
         ] = None,
-    ) -> ChannelPage:
+    ) -> Page[ChannelListing]:
         page = await run(
             state, labor.channel_page, on=on or dt.date.today(), limit=limit, offset=offset
         )
-        return to(ChannelPage, page)
+        return to(Page[ChannelListing], page)
 
     @post(
         "/",

@@ -24,8 +24,8 @@ from api.schemas import (
     Decision,
     Feedback,
     FeedbackAnswer,
-    FeedbackPage,
     NewFeedback,
+    Page,
 )
 from pricebook import feedback
 from pricebook.errors import InvalidInput, NotFound
@@ -127,7 +127,7 @@ class FeedbackController(Controller):
         include_linked: FromQuery[bool | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> FeedbackPage:
+    ) -> Page[Feedback]:
         mine = mine or not _is_staff(request)
         page = await run(
             state, _queue, branch, status=status, kind=kind,
@@ -135,7 +135,7 @@ class FeedbackController(Controller):
             max_age_days=max_age_days, include_linked=include_linked, newest_first=mine,
             limit=limit, offset=offset,
         )  # fmt: skip
-        return FeedbackPage([out(v) for v in page.items], page.total, page.limit, page.offset)
+        return Page[Feedback]([out(v) for v in page.items], page.total, page.limit, page.offset)
 
     @get(
         "/{item_id:int}",

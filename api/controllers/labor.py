@@ -9,7 +9,7 @@ from litestar.params import FromQuery, QueryParameter
 
 from api.auth import require
 from api.controllers import READ_ERRORS, REVALIDATE, Limit, Offset, OptCode, OptId, run
-from api.schemas import LaborRatePage, StandardHoursPage, to
+from api.schemas import LaborRate, Page, StandardHours, to
 from pricebook import labor
 
 Date = Annotated[dt.date | None, QueryParameter(name="date", description="day in force (today)")]
@@ -41,13 +41,13 @@ class LaborController(Controller):
         sort: FromQuery[Literal["kind", "branch", "rate", "-rate"]] = "kind",
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> LaborRatePage:
+    ) -> Page[LaborRate]:
         page = await run(
             state, labor.labor_rates, on=on or dt.date.today(), branch=branch or "",
             kind=kind or "", shop_tier=shop_tier or "", vehicle_class=vehicle_class or "",
             channel=channel or "", sort=sort, limit=limit, offset=offset,
         )  # fmt: skip
-        return to(LaborRatePage, page)
+        return to(Page[LaborRate], page)
 
     @get(
         "/standard-hours",
@@ -64,10 +64,10 @@ class LaborController(Controller):
         sort: FromQuery[Literal["part", "operation", "hours", "-hours"]] = "part",
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> StandardHoursPage:
+    ) -> Page[StandardHours]:
         page = await run(
             state, labor.standard_hours, on=on or dt.date.today(), part_id=part_id,
             operation=operation or "", vehicle_class=vehicle_class or "", sort=sort,
             limit=limit, offset=offset,
         )  # fmt: skip
-        return to(StandardHoursPage, page)
+        return to(Page[StandardHours], page)

@@ -25,7 +25,7 @@ from api.controllers import (
 )  # fmt: skip
 from api.controllers.edits import actor_of
 from api.problems import problem_responses
-from api.schemas import Money, to
+from api.schemas import Money, Page, to
 from api.spec import NO_NUL
 from pricebook.market import PART_OBSERVATIONS_LIMIT
 from pricebook.market.crawl import page_runs
@@ -49,13 +49,6 @@ class MarketRun(Struct):
     #: pages, items, matched, unmatched, new, updated_last_seen, dropped {reason: n}, errors …
     stats: dict[str, Any]
     created_by: str
-
-
-class MarketRunPage(Struct):
-    items: list[MarketRun]
-    total: int
-    limit: int
-    offset: int
 
 
 class Observation(Struct):
@@ -99,13 +92,6 @@ class UnmatchedListing(Struct):
     confidence_bp: int
 
 
-class UnmatchedPage(Struct):
-    items: list[UnmatchedListing]
-    total: int
-    limit: int
-    offset: int
-
-
 class ConfirmListing(Struct, forbid_unknown_fields=True, kw_only=True):
     #: the part the listing is; omitted: the suggestion
     part_code: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
@@ -140,9 +126,9 @@ class MarketController(Controller):
     async def runs(
         self, state: State, source: OptCode = None, status: OptCode = None,
         limit: Limit = 50, offset: Offset = 0,
-    ) -> MarketRunPage:  # fmt: skip
+    ) -> Page[MarketRun]:  # fmt: skip
         page = await run(state, page_runs, source=source, status=status, limit=limit, offset=offset)
-        return to(MarketRunPage, page)
+        return to(Page[MarketRun], page)
 
     @get(
         "/parts/{part_code:str}/observations",
@@ -180,9 +166,9 @@ class MarketController(Controller):
     )
     async def unmatched(
         self, state: State, source: OptCode = None, limit: Limit = 50, offset: Offset = 0
-    ) -> UnmatchedPage:
+    ) -> Page[UnmatchedListing]:
         page = await run(state, unmatched_listings, source=source, limit=limit, offset=offset)
-        return to(UnmatchedPage, page)
+        return to(Page[UnmatchedListing], page)
 
     @post(
         "/unmatched/{observation_id:int}/confirm",
