@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import require
 from api.controllers import (
     NO_STORE,
+    CallerKey,
     Limit,
     Offset,
     PathCode,
@@ -201,10 +202,9 @@ class ReferenceCacheInfo(Struct):
     limit: int
 
 
-def _only_key(request: Request[Any, Any, Any]) -> int | None:
+def _only_key(caller: CallerKey) -> int | None:
     """The key whose validations alone the caller may read and reuse: its own for an
     estimate_tool key; None (every key's) for reviewers and up."""
-    caller = request.state.caller
     return None if role_allows(caller.role, "reviewer") else caller.id
 
 
@@ -242,6 +242,7 @@ class EstimateController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         force: Annotated[bool, Parameter(description="validate again even if stored")] = False,
     ) -> Response[dict[str, Any]]:
         body = await request.body()
@@ -258,11 +259,10 @@ class EstimateController(Controller):
             for line in estimate.lines
         )
         matcher = await matcher_for(state) if needs_matcher else None
-        caller = request.state.caller  # set by the guard
-        actor = caller.name
         arguments = dict(
-            force=force, matcher=matcher, actor=actor, keep=state.settings.reference_cache_entries,
-            key_id=caller.id, own_only=_only_key(request) is not None,
+            force=force, matcher=matcher, actor=caller.name,
+            keep=state.settings.reference_cache_entries, key_id=caller.id,
+            own_only=_only_key(caller) is not None,
         )  # fmt: skip
 
         async def validate_on(engine: AsyncEngine) -> estimates.Validation | estimates.Unstored:
@@ -317,14 +317,14 @@ class EstimateController(Controller):
     )
     async def validation(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         estimate_id: PathCode,
         validation_id: PathId,
     ) -> Response[dict[str, Any]]:
         found = await run(
             state, estimates.stored_validation, estimate_id, validation_id,
-            only_key=_only_key(request),
+            only_key=_only_key(caller),
         )  # fmt: skip
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
@@ -339,14 +339,14 @@ class EstimateController(Controller):
     )
     async def validations(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Page[dict[str, Any]]:
         page = await run(
             state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
-            only_key=_only_key(request),
+            only_key=_only_key(caller),
         )  # fmt: skip
         return to(Page[dict[str, Any]], page)

@@ -8,8 +8,8 @@ reading the same handlers and types the server runs:
   `additionalProperties: false` for the closed objects (`forbid_unknown_fields`), patterns and
   bounds, a line union discriminated by `type`. A handler that reads its body itself names the
   type in `opt["request_body"]` (POST /api/v1/estimates/validate);
-- `If-Match`, a required header on the operations whose handler enforces it
-  (`opt["if_match"]`, 428 without it);
+- `If-Match`, a required header on the operations whose handler takes the required `if_match`
+  (`api.controllers.required_if_match`, 428 without it);
 - query and path parameters: the bounds Litestar leaves out (`ge=0` of an optional integer),
   and no NUL in any text (`api.controllers.check_request` refuses it: 400);
 - examples (`api.examples`, the same as docs/api-examples.md) on the operations they show;
@@ -33,6 +33,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 
 from api import examples
+from api.controllers import required_if_match
 
 #: what `check_request` lets through in a query or path parameter
 NO_NUL = r"^[^\x00]*$"
@@ -77,6 +78,14 @@ def _body_type(handler: HTTPRouteHandler) -> type | None:
         return None
     annotation = field.annotation
     return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None  # fmt: skip
+
+
+def requires_if_match(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler takes `if_match` from `required_if_match` (not the optional one)."""
+    if "if_match" not in handler.parsed_fn_signature.parameters:
+        return False
+    provide = handler.resolve_dependencies().get("if_match")
+    return provide is not None and provide.dependency is required_if_match
 
 
 def _operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
@@ -182,7 +191,7 @@ def finish(app: Litestar, generated: dict[str, Any]) -> dict[str, Any]:
         if operation is None:
             continue
         _finish_parameters(operation, handler)
-        if handler.opt.get("if_match"):
+        if requires_if_match(handler):
             operation["parameters"] = [*(operation.get("parameters") or []), dict(IF_MATCH)]
         if (body := _body_type(handler)) is not None:
             bodies[(path, method)] = body

@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromQuery, QueryParameter
 from sqlalchemy import select
 
 from api.auth import require
-from api.controllers import NO_STORE, Limit, Offset, OptCode, PathId, run, write
-from api.controllers.edits import actor_of
+from api.controllers import (
+    NO_STORE,
+    Actor,
+    CallerKey,
+    Limit,
+    Offset,
+    OptCode,
+    OptionalIfMatch,
+    PathId,
+    optional_if_match,
+    run,
+    write,
+)
 from api.problems import problem_responses
 from api.schemas import (
     AcceptFeedback,
@@ -59,7 +71,7 @@ def _branch_id(session: Any, code: str | None) -> int | None:
     return found
 
 
-def _submit(session: Any, data: NewFeedback, actor: str) -> feedback.FeedbackView:
+def _submit(session: Any, data: NewFeedback, actor: Actor) -> feedback.FeedbackView:
     type_id = session.scalar(select(PriceType.id).where(PriceType.code == data.price_type))
     if type_id is None:
         raise InvalidInput(f"no price type with code {data.price_type!r}", field="price_type")
@@ -75,8 +87,8 @@ def _queue(session: Any, branch: str | None, **kwargs: Any) -> Any:
     return feedback.feedback_queue(session, branch_id=_branch_id(session, branch), **kwargs)
 
 
-def _is_staff(request: Request[Any, Any, Any]) -> bool:
-    return role_allows(request.state.caller.role, "pricing_staff")
+def _is_staff(caller: CallerKey) -> bool:
+    return role_allows(caller.role, "pricing_staff")
 
 
 class FeedbackController(Controller):
@@ -97,9 +109,9 @@ class FeedbackController(Controller):
         responses=problem_responses(400, 401, 403, 422, 503),
     )
     async def submit(
-        self, state: State, request: Request[Any, Any, Any], data: Annotated[NewFeedback, Body()]
+        self, state: State, data: Annotated[NewFeedback, Body()], actor: Actor
     ) -> Feedback:
-        return out(await write(state, _submit, data, actor_of(request)))
+        return out(await write(state, _submit, data, actor))
 
     @get(
         "/",
@@ -114,7 +126,8 @@ class FeedbackController(Controller):
     async def queue(
         self,
         state: State,
-        request: Request[Any, Any, Any],
+        caller: CallerKey,
+        actor: Actor,
         mine: FromQuery[bool] = False,
         status: FromQuery[
             Literal["open", "need_info", "accepted", "rejected", "resolved_by_market", "unresolved"]
@@ -128,10 +141,10 @@ class FeedbackController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Page[Feedback]:
-        mine = mine or not _is_staff(request)
+        mine = mine or not _is_staff(caller)
         page = await run(
             state, _queue, branch, status=status, kind=kind,
-            created_by=actor_of(request) if mine else None, min_age_days=min_age_days,
+            created_by=actor if mine else None, min_age_days=min_age_days,
             max_age_days=max_age_days, include_linked=include_linked, newest_first=mine,
             limit=limit, offset=offset,
         )  # fmt: skip
@@ -143,10 +156,10 @@ class FeedbackController(Controller):
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def item(
-        self, state: State, request: Request[Any, Any, Any], item_id: PathId
+        self, state: State, item_id: PathId, caller: CallerKey, actor: Actor
     ) -> Feedback:
         view = await run(state, feedback.get_feedback, item_id)
-        if not _is_staff(request) and view.created_by != actor_of(request):
+        if not _is_staff(caller) and view.created_by != actor:
             raise NotFound(f"no feedback item with id {item_id}", field="id")
         return out(view)
 
@@ -161,19 +174,20 @@ class FeedbackController(Controller):
         "a later version. An `If-Match` header, when sent, must be the price key's ETag.",
         status_code=200,
         responses=ACT_ERRORS,
+        dependencies={"if_match": Provide(optional_if_match, sync_to_thread=False)},
     )
     async def accept(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[AcceptFeedback, Body()],
+        actor: Actor,
+        if_match: OptionalIfMatch,
     ) -> Feedback:
-        etag = request.headers.get("if-match") or None
         view = await write(
-            state, feedback.accept_feedback, item_id, actor=actor_of(request),
+            state, feedback.accept_feedback, item_id, actor=actor,
             amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
-            reason=data.reason, model_specific=data.model_specific, expected_etag=etag,
+            reason=data.reason, model_specific=data.model_specific, expected_etag=if_match,
         )  # fmt: skip
         return out(view)
 
@@ -187,12 +201,12 @@ class FeedbackController(Controller):
     async def reject(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[Decision, Body()],
+        actor: Actor,
     ) -> Feedback:
         view = await write(
-            state, feedback.reject_feedback, item_id, actor=actor_of(request), reason=data.reason
+            state, feedback.reject_feedback, item_id, actor=actor, reason=data.reason
         )
         return out(view)
 
@@ -206,12 +220,12 @@ class FeedbackController(Controller):
     async def need_info(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[Decision, Body()],
+        actor: Actor,
     ) -> Feedback:
         view = await write(
-            state, feedback.need_info_feedback, item_id, actor=actor_of(request),
+            state, feedback.need_info_feedback, item_id, actor=actor,
             reason=data.reason,
         )  # fmt: skip
         return out(view)
@@ -226,14 +240,15 @@ class FeedbackController(Controller):
     async def answer(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[FeedbackAnswer, Body()],
+        caller: CallerKey,
+        actor: Actor,
     ) -> Feedback:
-        staff = _is_staff(request)
+        staff = _is_staff(caller)
         try:
             view = await write(
-                state, feedback.answer_feedback, item_id, actor=actor_of(request),
+                state, feedback.answer_feedback, item_id, actor=actor,
                 note=data.note, url=data.url, must_own=not staff,
             )  # fmt: skip
         except InvalidInput as exc:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import Body, PathParameter, QueryParameter
 from msgspec import Meta, Struct
@@ -16,6 +16,7 @@ from api.controllers import (
     ITEM_ERRORS,
     NO_STORE,
     READ_ERRORS,
+    Actor,
     Limit,
     Offset,
     OptCode,
@@ -23,7 +24,6 @@ from api.controllers import (
     run,
     write,
 )  # fmt: skip
-from api.controllers.edits import actor_of
 from api.problems import problem_responses
 from api.schemas import Money, Page, to
 from api.spec import NO_NUL
@@ -185,12 +185,12 @@ class MarketController(Controller):
     async def confirm(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         observation_id: PathId,
         data: Annotated[ConfirmListing, Body()],
+        actor: Actor,
     ) -> ListingVerdict:
         mapping_id = await write(
-            state, confirm_listing, observation_id, actor=actor_of(request),
+            state, confirm_listing, observation_id, actor=actor,
             part_code=data.part_code, reason=data.reason,
         )  # fmt: skip
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
@@ -208,11 +208,11 @@ class MarketController(Controller):
     async def reject(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         observation_id: PathId,
         data: Annotated[RejectSuggestion, Body()],
+        actor: Actor,
     ) -> ListingVerdict:
         mapping_id = await write(
-            state, reject_suggestion, observation_id, actor=actor_of(request), reason=data.reason
+            state, reject_suggestion, observation_id, actor=actor, reason=data.reason
         )
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
