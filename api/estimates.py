@@ -208,6 +208,26 @@ def _only_key(caller: CallerKey) -> int | None:
     return None if role_allows(caller.role, "reviewer") else caller.id
 
 
+def _estimate_of(body: bytes) -> estimates.EstimateRequest:
+    """The body decoded; 413 past the body's size or the number of lines."""
+    if len(body) > MAX_BODY:
+        raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY:,} bytes")
+    estimate = estimates.decode_request(body)
+    if len(estimate.lines) > estimates.MAX_LINES:
+        raise HTTPException(
+            status_code=413,
+            detail=f"{len(estimate.lines)} lines: at most {estimates.MAX_LINES} per estimate",
+        )
+    return estimate
+
+
+def _needs_matcher(estimate: estimates.EstimateRequest) -> bool:
+    """Whether a part line names its part only by a custom name."""
+    return any(
+        isinstance(line, estimates.PartLineIn) and line.part_id is None for line in estimate.lines
+    )
+
+
 class EstimateController(Controller):
     path = "/estimates"
     tags = ["estimates"]  # noqa: RUF012
@@ -245,20 +265,8 @@ class EstimateController(Controller):
         caller: CallerKey,
         force: Annotated[bool, Parameter(description="validate again even if stored")] = False,
     ) -> Response[dict[str, Any]]:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY:,} bytes")
-        estimate = estimates.decode_request(body)
-        if len(estimate.lines) > estimates.MAX_LINES:
-            raise HTTPException(
-                status_code=413,
-                detail=f"{len(estimate.lines)} lines: at most {estimates.MAX_LINES} per estimate",
-            )
-        needs_matcher = any(
-            isinstance(line, estimates.PartLineIn) and line.part_id is None
-            for line in estimate.lines
-        )
-        matcher = await matcher_for(state) if needs_matcher else None
+        estimate = _estimate_of(await request.body())
+        matcher = await matcher_for(state) if _needs_matcher(estimate) else None
         arguments = dict(
             force=force, matcher=matcher, actor=caller.name,
             keep=state.settings.reference_cache_entries, key_id=caller.id,

@@ -95,6 +95,27 @@ def _out(outcome: prices.ResolveOutcome) -> Resolution:
     )  # fmt: skip
 
 
+def _batch_requests(data: ResolveBatch) -> list[prices.ResolveRequest]:
+    today = data.date or dt.date.today()
+    return [
+        prices.ResolveRequest(
+            on=i.date or today, part_id=i.part_id, oe=i.oe, model_id=i.model_id,
+            branch=i.branch, price_type=i.price_type, channel=i.channel, agreement=i.agreement,
+        )
+        for i in data.items
+    ]  # fmt: skip
+
+
+def _batch_result(n: int, outcome: prices.ResolveOutcome) -> BatchResult:
+    """One item's answer in a batch: its resolution, or its error with the status it would
+    have had alone."""
+    if outcome.error is None:
+        return BatchResult(n, 200, result=_out(outcome))
+    status = 404 if isinstance(outcome.error, NotFound) else 422
+    error = ItemError(outcome.error.title, outcome.error.message, outcome.error.field)
+    return BatchResult(n, status, error=error)
+
+
 def _key_out(session: Session, key: prices.PriceKey) -> PriceKeyOut:
     region = session.get(Region, key.region_id) if key.region_id else None
     branch = session.get(Branch, key.branch_id) if key.branch_id else None
@@ -184,31 +205,10 @@ class PriceController(Controller):
     async def resolve_batch(
         self, request: Request[Any, Any, Any], state: State, data: Annotated[ResolveBatch, Body()]
     ) -> BatchResolution:
-        today = data.date or dt.date.today()
-        requests = [
-            prices.ResolveRequest(
-                on=i.date or today,
-                part_id=i.part_id,
-                oe=i.oe,
-                model_id=i.model_id,
-                branch=i.branch,
-                price_type=i.price_type,
-                channel=i.channel,
-                agreement=i.agreement,
-            )
-            for i in data.items
-        ]
         outcomes = await read_autocommit(
-            request, prices.load_and_resolve, requests, await reference(state)
+            request, prices.load_and_resolve, _batch_requests(data), await reference(state)
         )
-        results = []
-        for n, outcome in enumerate(outcomes):
-            if outcome.error is None:
-                results.append(BatchResult(n, 200, result=_out(outcome)))
-            else:
-                status = 404 if isinstance(outcome.error, NotFound) else 422
-                error = ItemError(outcome.error.title, outcome.error.message, outcome.error.field)
-                results.append(BatchResult(n, status, error=error))
+        results = [_batch_result(n, outcome) for n, outcome in enumerate(outcomes)]
         resolved = sum(1 for r in results if r.status == 200)
         return BatchResolution(results, resolved, len(results) - resolved)
 
