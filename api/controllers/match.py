@@ -189,6 +189,17 @@ async def current_snapshot(state: State) -> Snapshot:
     return snapshot
 
 
+def _names(data: MatchRequest) -> list[str]:
+    """The names to match, each checked (422 naming it), 1 to MAX_NAMES of them."""
+    if not data.names:
+        raise InvalidInput("give at least one name", field="names")
+    if len(data.names) > MAX_NAMES:
+        raise InvalidInput(
+            f"{len(data.names)} names: at most {MAX_NAMES} per request", field="names"
+        )
+    return [check_name(n, field=f"names[{i}]") for i, n in enumerate(data.names)]
+
+
 def _out(result: MatchResult) -> MatchOut:
     s, a = result.side, result.attributes
     return MatchOut(
@@ -244,13 +255,7 @@ class MatchController(Controller):
         opt={"writes": False},  # a POST that writes nothing: no read-your-writes window
     )
     async def match(self, state: State, data: Annotated[MatchRequest, Body()]) -> MatchResponse:
-        if not data.names:
-            raise InvalidInput("give at least one name", field="names")
-        if len(data.names) > MAX_NAMES:
-            raise InvalidInput(
-                f"{len(data.names)} names: at most {MAX_NAMES} per request", field="names"
-            )
-        names = [check_name(n, field=f"names[{i}]") for i, n in enumerate(data.names)]
+        names = _names(data)
         snapshot = await current_snapshot(state)
         brand_id = _scope(snapshot, data.model_id, data.brand)
         index = snapshot.index
