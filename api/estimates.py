@@ -39,7 +39,7 @@ from api.problems import problem_responses
 from api.schemas import Page, to
 from pricebook import estimates
 from pricebook.errors import Unavailable
-from pricebook.keys import role_allows
+from pricebook.keys import KeyInfo, role_allows
 
 MAX_BODY = 1_000_000
 
@@ -202,7 +202,7 @@ class ReferenceCacheInfo(Struct):
     limit: int
 
 
-def _only_key(caller: CallerKey) -> int | None:
+def _only_key(caller: KeyInfo) -> int | None:
     """The key whose validations alone the caller may read and reuse: its own for an
     estimate_tool key; None (every key's) for reviewers and up."""
     return None if role_allows(caller.role, "reviewer") else caller.id

@@ -50,7 +50,7 @@ STAFF = [require("pricing_staff")]
 
 
 def _write_card(
-    session: Session, channel: str, data: NewRateCard, actor: Actor, etags: ETags
+    session: Session, channel: str, data: NewRateCard, actor: str, etags: ETags
 ) -> labor.LaborWrite:
     return labor.write_rate_card(
         session, channel,

@@ -41,7 +41,7 @@ from api.schemas import (
 )
 from pricebook import feedback
 from pricebook.errors import InvalidInput, NotFound
-from pricebook.keys import role_allows
+from pricebook.keys import KeyInfo, role_allows
 from pricebook.models import Branch, PriceType
 
 Days = Annotated[int | None, QueryParameter(ge=0, le=3650)]
@@ -71,7 +71,7 @@ def _branch_id(session: Any, code: str | None) -> int | None:
     return found
 
 
-def _submit(session: Any, data: NewFeedback, actor: Actor) -> feedback.FeedbackView:
+def _submit(session: Any, data: NewFeedback, actor: str) -> feedback.FeedbackView:
     type_id = session.scalar(select(PriceType.id).where(PriceType.code == data.price_type))
     if type_id is None:
         raise InvalidInput(f"no price type with code {data.price_type!r}", field="price_type")
@@ -87,7 +87,7 @@ def _queue(session: Any, branch: str | None, **kwargs: Any) -> Any:
     return feedback.feedback_queue(session, branch_id=_branch_id(session, branch), **kwargs)
 
 
-def _is_staff(caller: CallerKey) -> bool:
+def _is_staff(caller: KeyInfo) -> bool:
     return role_allows(caller.role, "pricing_staff")
 
 

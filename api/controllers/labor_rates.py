@@ -54,7 +54,7 @@ def _versions(session: Session, **key: str) -> labor.KeyVersions:
     return labor.labor_rate_versions(session, labor.labor_rate_key(session, **key))
 
 
-def _write(session: Session, data: NewLaborRate, actor: Actor, etags: ETags) -> labor.LaborWrite:
+def _write(session: Session, data: NewLaborRate, actor: str, etags: ETags) -> labor.LaborWrite:
     key = labor.labor_rate_key(
         session, branch=data.branch, labor_kind=data.labor_kind, shop_tier=data.shop_tier,
         vehicle_class=data.vehicle_class,

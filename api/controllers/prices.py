@@ -135,7 +135,7 @@ def _price_versions(session: Session, **key: Any) -> PriceVersions:
     )
 
 
-def _write_price(session: Session, data: NewPrice, actor: Actor, etags: ETags) -> prices.PriceWrite:
+def _write_price(session: Session, data: NewPrice, actor: str, etags: ETags) -> prices.PriceWrite:
     key = prices.price_key(
         session, part_id=data.part_id, model_id=data.model_id, scope=data.scope,
         region=data.region, branch=data.branch, price_type=data.price_type,

@@ -54,9 +54,7 @@ def _versions(session: Session, **key: Any) -> labor.KeyVersions:
     return labor.hours_versions(session, labor.hours_key(session, **key))
 
 
-def _write(
-    session: Session, data: NewStandardHours, actor: Actor, etags: ETags
-) -> labor.LaborWrite:
+def _write(session: Session, data: NewStandardHours, actor: str, etags: ETags) -> labor.LaborWrite:
     key = labor.hours_key(
         session, part_id=data.part_id, operation=data.operation, vehicle_class=data.vehicle_class
     )
