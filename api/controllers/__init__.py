@@ -19,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from api.auth import require
 from api.problems import database_unavailable, problem, problem_responses
 from api.schemas import MAX_ID, ONE_LINE
 from pricebook.keys import KeyInfo
@@ -55,6 +56,8 @@ ITEM_ERRORS = problem_responses(400, 401, 403, 404, 422, 503)
 # the lock, so of two concurrent edits one wins and the other gets 412. Every write needs a
 # `reason` (422 without) and is audited with the key's name.
 
+#: the guard of a pricing-staff route under a controller open to lower roles
+STAFF = [require("pricing_staff")]
 #: what a write of a versioned key answers besides success
 WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 422, 428, 503)
 #: what the GET of a key's versions answers besides success

@@ -17,6 +17,7 @@ from api.controllers import (
     IF_MATCH_DOC,
     NO_STORE,
     READ_ERRORS,
+    STAFF,
     VERSIONS_ERRORS,
     WRITE_ERRORS,
     Actor,
@@ -45,8 +46,6 @@ from api.schemas import (
     to,
 )
 from pricebook import labor
-
-STAFF = [require("pricing_staff")]
 
 
 def _write_card(

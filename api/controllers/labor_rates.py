@@ -17,6 +17,7 @@ from api.controllers import (
     NO_STORE,
     READ_ERRORS,
     REVALIDATE,
+    STAFF,
     VERSIONS_ERRORS,
     WRITE_ERRORS,
     Actor,
@@ -46,8 +47,6 @@ from api.schemas import (
     to,
 )
 from pricebook import labor
-
-STAFF = [require("pricing_staff")]
 
 
 def _versions(session: Session, **key: str) -> labor.KeyVersions:

@@ -18,6 +18,7 @@ from api.controllers import (
     ITEM_ERRORS,
     NO_STORE,
     REVALIDATE,
+    STAFF,
     VERSIONS_ERRORS,
     WRITE_ERRORS,
     Actor,
@@ -52,8 +53,6 @@ from api.schemas import (
 from pricebook import prices
 from pricebook.errors import NotFound
 from pricebook.models import Branch, PriceType, Region
-
-STAFF = [require("pricing_staff")]
 
 _RESOLVE_DOC = (
     "Precedence: a channel's rate card covering the part's category (its price type's reference "

@@ -17,6 +17,7 @@ from api.controllers import (
     NO_STORE,
     READ_ERRORS,
     REVALIDATE,
+    STAFF,
     VERSIONS_ERRORS,
     WRITE_ERRORS,
     Actor,
@@ -46,7 +47,6 @@ from api.schemas import (
 )
 from pricebook import labor
 
-STAFF = [require("pricing_staff")]
 PartId = Annotated[int, QueryParameter(ge=1, le=2_147_483_647)]
 
 
