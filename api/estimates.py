@@ -181,7 +181,7 @@ def store_on(
     return store_batch
 
 
-async def matcher_for(state: State) -> Any:
+async def matcher_for(state: State) -> estimates.Matcher:
     """This process's matching index (`pricebook.matching.cache.IndexCache`, started with the
     app); waits only for its very first build (503 when that takes too long)."""
     from api.controllers.match import current_snapshot

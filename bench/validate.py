@@ -17,7 +17,7 @@ the other naming convention), 10 labor lines. The lines are drawn before the clo
 the generator's share of the two cores is its HTTP work, as for /health.
 
 The mixes differ in which references the validations need, and so in how often the server
-processes find them in their memo (`pricebook.estimates._References`, at most
+processes find them in their memo (`pricebook.estimates.memo._References`, at most
 `PRICEBOOK_REFERENCE_CACHE_ENTRIES` entries per process, then the oldest half let go):
 
 - warm: every estimate on one model (VW-LAVIDA) and its 134 parts (576 aliases): after the
@@ -98,8 +98,8 @@ from bench.common import CpuMeter, free_port, open_loop, scratch_database  # noq
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.demo.scale import scale_demo  # noqa: E402
-from pricebook.estimates import load_demo_review_config  # noqa: E402
 from pricebook.models import Fitment, Part, PartAlias, VehicleModel  # noqa: E402
+from pricebook.review_config import load_demo_review_config  # noqa: E402
 from pricebook.settings import Settings  # noqa: E402
 
 MIXES = ("warm", "realistic", "cold")

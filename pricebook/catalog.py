@@ -283,12 +283,39 @@ def search_parts(
     characters with a digit) and as text; `oe` only as an OE number (partial from 4).
     `model_id` keeps parts that fit the model, `brand` (a brand code) parts that fit one of the
     brand's models; both keep universal parts."""
-    from pricebook.models import Category, Fitment, OeSupersession, Part, PartAlias
+    from pricebook.models import Category, Part
 
-    text = q.strip()
+    rank_cases, oe_conds, text_conds = _search_conditions(session, q.strip(), oe)
+    rank = case(*rank_cases, else_=4) if rank_cases else literal(4)
+    stmt = select(Part, Category, rank.label("rank")).join(
+        Category, Category.id == Part.category_id
+    )
+    if oe and q.strip():
+        # both given: the OE number must match, the text narrows by name or alias
+        stmt = stmt.where(or_(*oe_conds)).where(or_(*text_conds))
+    elif oe_conds or text_conds:
+        stmt = stmt.where(or_(*oe_conds, *text_conds))
+    if category:
+        stmt = stmt.where(Category.code == category)
+    stmt = _fitting(stmt, model_id, brand)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    orders = _part_order(sort, rank, Category.name)
+    rows = session.execute(stmt.order_by(*orders).limit(limit).offset(offset)).all()
+    searched = bool(oe_conds or text_conds)
+    items = [
+        _part_summary(part, cat, _MATCH_NAMES.get(r) if searched else None) for part, cat, r in rows
+    ]
+    return Page(items, total, limit, offset)
+
+
+def _search_conditions(
+    session: Session, text: str, oe: str
+) -> tuple[list[tuple[Any, int]], list[Any], list[Any]]:
+    """(rank per condition, OE conditions, name/alias conditions) of a part search."""
+    from pricebook.models import OeSupersession, Part, PartAlias
+
     # `oe` is an OE number only; without it, `q` is tried as an OE number too
     oe_norm = normalize_oe(oe) if oe else (normalize_oe(text) if text else "")
-
     rank_cases: list[tuple[Any, int]] = []
     oe_conds: list[Any] = []
     text_conds: list[Any] = []
@@ -316,17 +343,13 @@ def search_parts(
         )
         rank_cases += [(by_name, 2), (by_alias, 3)]
         text_conds += [by_name, by_alias]
-    rank = case(*rank_cases, else_=4) if rank_cases else literal(4)
-    stmt = select(Part, Category, rank.label("rank")).join(
-        Category, Category.id == Part.category_id
-    )
-    if oe and text:
-        # both given: the OE number must match, the text narrows by name or alias
-        stmt = stmt.where(or_(*oe_conds)).where(or_(*text_conds))
-    elif oe_conds or text_conds:
-        stmt = stmt.where(or_(*oe_conds, *text_conds))
-    if category:
-        stmt = stmt.where(Category.code == category)
+    return rank_cases, oe_conds, text_conds
+
+
+def _fitting(stmt: Any, model_id: int | None, brand: str) -> Any:
+    """Parts that fit the model, or one of the brand's models; universal parts always."""
+    from pricebook.models import Brand, Fitment, Part, Series, VehicleModel
+
     if model_id is not None:
         stmt = stmt.where(
             or_(
@@ -335,8 +358,6 @@ def search_parts(
             )
         )
     if brand:
-        from pricebook.models import Brand, Series, VehicleModel
-
         of_brand = (
             select(Fitment.part_id)
             .join(VehicleModel, VehicleModel.id == Fitment.model_id)
@@ -345,14 +366,7 @@ def search_parts(
             .where(Brand.code == brand)
         )
         stmt = stmt.where(or_(Part.universal.is_(True), Part.id.in_(of_brand)))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    orders = _part_order(sort, rank, Category.name)
-    rows = session.execute(stmt.order_by(*orders).limit(limit).offset(offset)).all()
-    searched = bool(oe_conds or text_conds)
-    items = [
-        _part_summary(part, cat, _MATCH_NAMES.get(r) if searched else None) for part, cat, r in rows
-    ]
-    return Page(items, total, limit, offset)
+    return stmt
 
 
 #: what part search sorts by besides relevance (`col` ascending, `-col` descending)

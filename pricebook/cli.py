@@ -123,7 +123,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_review_config(args: argparse.Namespace, settings: Settings) -> int:
     from pricebook.db import transaction
-    from pricebook.estimates import import_review_config
+    from pricebook.review_config import import_review_config
 
     if not args.file.is_file():
         raise InvalidInput(f"no such file: {args.file}", field="file")
@@ -208,8 +208,18 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
         base_url=args.base_url,
     )  # fmt: skip
     jobs = min(args.jobs or DEFAULT_JOBS, len(crawl_groups(targets)))
+    if args.scrapyd:
+        from pricebook.market.scrapyd import ScrapydClient, require_named, run_scrapyd_crawl
+
+        require_named(targets)
+        client = ScrapydClient(args.scrapyd)
 
     def crawl(target: CrawlTarget) -> CrawlReport:
+        if args.scrapyd:
+            return run_scrapyd_crawl(
+                engine, client, target, actor=args.who, base_url=args.base_url,
+                extra_settings=args.set, timeout=args.timeout, out=sys.stderr,
+            )  # fmt: skip
         return run_crawl(
             settings, engine, target, actor=args.who, base_url=args.base_url,
             sources_dir=sources_dir, extra_settings=args.set, timeout=args.timeout,
@@ -254,6 +264,15 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     return 1 if failed or suspicious else 0
+
+
+def cmd_scrapyd(args: argparse.Namespace, settings: Settings) -> int:
+    from pricebook.market.scrapyd import PROJECT, ScrapydClient, deploy
+
+    client = ScrapydClient(args.url)
+    version, spiders = deploy(client, args.version)
+    print(f"deployed {PROJECT} version {version} to {client.address}: {spiders} spiders")
+    return 0
 
 
 def _match_snapshot(settings: Settings):  # type: ignore[no-untyped-def]
@@ -518,7 +537,26 @@ def build_parser() -> argparse.ArgumentParser:
         "counts (default 3)",
     )  # fmt: skip
     crawl.add_argument("--who", default=getpass.getuser(), help="recorded on runs and tasks")
+    crawl.add_argument(
+        "--scrapyd", metavar="URL",
+        help="run each crawl as a job of the Scrapyd at URL (http://[USER:PASSWORD@]HOST:PORT; "
+        "or credentials from ~/.netrc) and wait for it; sources by name, as Scrapyd's host "
+        "finds them (see docs/scaling-crawls.md)",
+    )  # fmt: skip
     crawl.set_defaults(handler=cmd_crawl)
+
+    scrapyd_cmd = sub.add_parser("scrapyd", help="deploy the market scrapers to Scrapyd")
+    scrapyd_sub = scrapyd_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    deploy = scrapyd_sub.add_parser(
+        "deploy",
+        help="build the scrapers' egg from this checkout and upload it (addversion.json)",
+        description="Build an egg of the scrapers (spiders, settings, built-in sources) and "
+        "upload it to Scrapyd as a new version of the project 'pricebook'; Scrapyd runs the "
+        "newest version. The core must be installed in Scrapyd's Python (docs/deploy.md).",
+    )
+    deploy.add_argument("url", metavar="URL", help="http://[USER:PASSWORD@]HOST:PORT")
+    deploy.add_argument("--version", help="version name (default: the UTC time, YYYYmmddHHMMSS)")
+    deploy.set_defaults(handler=cmd_scrapyd)
 
     match = sub.add_parser(
         "match",

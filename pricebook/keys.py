@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit
@@ -45,6 +45,8 @@ class KeyInfo:
     prefix: str
     created_at: datetime | None
     revoked_at: datetime | None
+    #: when a request with this key last wrote, as the primary recorded it (`mark_written`)
+    last_write_at: datetime | None = None
 
     @classmethod
     def of(cls, row: ApiKey) -> KeyInfo:
@@ -101,7 +103,7 @@ def revoke_key(session: Session, key_id: int, *, actor: str, reason: str = "") -
 
 _ACTIVE_KEY = select(
     ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.prefix, ApiKey.created_at, ApiKey.revoked_at,
-    ApiKey.key_hash,
+    ApiKey.key_hash, ApiKey.last_write_at,
 ).where(ApiKey.key_hash == bindparam("digest"))  # fmt: skip
 
 
@@ -117,5 +119,18 @@ def authenticate(db: Session | Connection, key: str) -> KeyInfo | None:
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
         return None
     return KeyInfo(
-        row.id, row.name, row.role, row.prefix, as_utc(row.created_at), as_utc(row.revoked_at)
-    )
+        row.id, row.name, row.role, row.prefix, as_utc(row.created_at), as_utc(row.revoked_at),
+        as_utc(row.last_write_at),
+    )  # fmt: skip
+
+
+_MARK_WRITTEN = (
+    update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(last_write_at=func.now())
+)
+
+
+def mark_written(db: Connection, key_id: int) -> None:
+    """Record on the primary that a request with this key wrote: every API node sees it at the
+    key's next lookup (`authenticate`) and reads that key's requests from the primary for the
+    read-your-writes window (`pricebook.replicas`), whichever node took the write."""
+    db.execute(_MARK_WRITTEN, {"key_id": key_id})

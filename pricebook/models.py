@@ -494,6 +494,9 @@ class ApiKey(Base):
     prefix: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: when a request with this key last wrote (with read replicas in use): for the
+    #: read-your-writes window every API node reads that key's requests from the primary
+    last_write_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class UiSession(Base):

@@ -24,14 +24,17 @@ cannot.
 
 **Caches.** What a process keeps is keyed on a generation read from the same database, in the
 same snapshot, as the data it was loaded from: validation's reference memo is kept per database
-URL (`pricebook.estimates._REFERENCES`), so a replica's memo holds the replica's generation and
+URL (`pricebook.estimates.memo._REFERENCES`), so a replica's memo holds the replica's generation and
 data, never older than the replica and so within the bound; caches filled from the primary
 (the matching index, the price types and branch trees of resolves) stay on the primary and
 are never older than it; API keys are looked up on the primary at every request.
 
 **Read your writes.** A write marks its API key (`wrote`); for `read_your_writes` seconds
 (at least `max_lag`: after it every replica in use holds the write) that key's reads go to the
-primary. The mark is kept in this process; the staff UI reads from the primary anyway.
+primary. The mark is kept in this process and on the primary (`api_keys.last_write_at`, which
+every request's key lookup reads), so a key that wrote through one API node reads from the
+primary on every node (node clocks are assumed in step with the primary's, as NTP keeps them;
+the window is seconds). The staff UI reads from the primary anyway.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -111,9 +115,16 @@ class ReplicaSet:
 
     # --- per request, no SQL ---------------------------------------------------------------
 
-    def for_read(self, reader: Hashable | None = None) -> Replica | None:
-        """A replica in use for a read of `reader` (None: the primary serves it)."""
+    def for_read(
+        self, reader: Hashable | None = None, wrote_at: datetime | None = None
+    ) -> Replica | None:
+        """A replica in use for a read of `reader` (None: the primary serves it). `wrote_at`:
+        when the reader last wrote, as the primary recorded it (a write through another
+        process counts too: `pricebook.keys.mark_written`)."""
         if not self.replicas:
+            return None
+        recent = datetime.now(UTC) - timedelta(seconds=self.read_your_writes)
+        if wrote_at is not None and wrote_at > recent:
             return None
         now = self._clock()
         if reader is not None and (until := self._writers.get(reader)) is not None:

@@ -32,7 +32,7 @@ class Settings:
     #: Seconds between checks of the catalogue version (matching index rebuild).
     catalog_poll_seconds: float = 2.0
     #: Reference entries a server process keeps per database for validation (a part's prices
-    #: in one context, its fitment on one model, …; `pricebook.estimates._References`): ~1 KB
+    #: in one context, its fitment on one model, …; `pricebook.estimates.memo._References`): ~1 KB
     #: each at most. 0 keeps none: every validation reads every reference.
     reference_cache_entries: int = 100_000
     #: PostgreSQL: a validation's INSERT waits for its WAL flush (the default). False: it does

@@ -69,8 +69,12 @@ PRICEBOOK_RUN_ID = None  # set by `pricebook crawl`; also accepted as `-a run_id
 # Scrapyd passes it to its crawl processes (docs/scaling-crawls.md)
 PRICEBOOK_SOURCES_DIR = os.environ.get("PRICEBOOK_SOURCES_DIR") or None
 PRICEBOOK_STATS_FILE = None  # if set, final crawl stats are written there as JSON
+# the crawl records its own market run (the crawls Scrapyd starts: scrapers.scrapyd_settings);
+# off here, where `pricebook crawl` records the run from the parent process
+PRICEBOOK_RECORD_RUN = False
 EXTENSIONS = {
     "scrapers.extensions.StatsFileExtension": 500,
+    "scrapers.extensions.RunRecordExtension": 510,
 }
 
 # --- Output and logging ---------------------------------------------------------------------

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from litestar.testing import AsyncTestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from api.app import create_app
 from pricebook import migrate
 from pricebook.db import make_engine, sync_url
 from pricebook.settings import Settings
+from tests.api_client import Api, seed
 
 POSTGRES_URL = os.environ.get("PRICEBOOK_TEST_POSTGRES_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -97,3 +100,11 @@ def engine(settings: Settings) -> Iterator[Engine]:
     engine = make_engine(settings)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """The app on `settings`' database with the test catalogue and a key per role."""
+    made = seed(settings)
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield Api(client, made, settings)

@@ -27,7 +27,7 @@ from pricebook.models import (
 )
 from pricebook.settings import Settings
 from tests import catalog_rows
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api
 
 Stamps = dict[str, datetime | None]
 

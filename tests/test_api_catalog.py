@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api
 
 PROBLEM = "application/problem+json"
 VIN = "LSVAB4BR3N1234567"  # check digit 3 is right for this VIN

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from pricebook import estimates
+from pricebook import review_config
 from pricebook.db import make_engine, transaction
-from tests.test_api_base import Api, api_fixture  # noqa: F401
-from tests.test_estimates import CONFIG
+from tests.api_client import Api
+from tests.estimate_data import CONFIG
 
 PROBLEM = "application/problem+json"
 URL = "/api/v1/estimates/validate"
@@ -100,7 +100,7 @@ async def test_body_errors_name_the_field_even_when_missing(api: Api):
 def configured(api: Api) -> Api:
     engine = make_engine(api.settings)
     with transaction(engine) as s:
-        estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+        review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
     engine.dispose()
     return api
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from pricebook import cli
 from pricebook.db import make_engine, session_factory
 from pricebook.models import ApiKey, AuditEntry
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api
 
 
 def _rows(settings):

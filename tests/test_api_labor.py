@@ -8,8 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
+from tests.api_client import seed
 from tests.catalog_rows import BASE
-from tests.test_api_base import seed
 
 
 def labor_rows():

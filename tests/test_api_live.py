@@ -24,9 +24,9 @@ from api.app import create_app
 from pricebook import migrate
 from pricebook.db import make_engine
 from pricebook.settings import Settings
+from tests.api_client import seed
 from tests.conftest import IN_CI, POSTGRES_URL, _admin_engine, require_postgres
 from tests.net import free_port
-from tests.test_api_base import seed
 
 ROOT = Path(__file__).resolve().parents[1]
 

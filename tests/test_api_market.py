@@ -10,7 +10,7 @@ from api.app import create_app
 from pricebook.db import make_engine, transaction
 from pricebook.market import ingest_items
 from pricebook.models import MarketRun
-from tests.test_api_base import Api, api_fixture, seed  # noqa: F401
+from tests.api_client import Api, seed
 
 
 def _record_runs(settings) -> None:

@@ -15,7 +15,7 @@ from pricebook.db import make_engine, session_factory, transaction
 from pricebook.demo import load_demo
 from pricebook.io import import_rows
 from pricebook.models import ROLES, AuditEntry, VehicleModel
-from tests.test_api_base import Api
+from tests.api_client import Api
 
 MODEL = "VW-LAVIDA-23A"
 

@@ -15,7 +15,7 @@ from pricebook import migrate
 from pricebook.db import make_engine
 from pricebook.money import MONEY_PATTERN
 from pricebook.settings import Settings
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api
 
 PROBLEM = "application/problem+json"
 

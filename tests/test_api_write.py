@@ -10,32 +10,13 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from pricebook.db import make_engine, transaction
-from pricebook.models import AuditEntry, CatalogVersion, Part, Price, VehicleModel
+from pricebook.models import AuditEntry, CatalogVersion, Price, VehicleModel
 from pricebook.prices import EMPTY_ETAG
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api, db_scalars, part_id
 
 TODAY = date.today()
 STAFF = "pricing_staff"
 PROBLEM = "application/problem+json"
-
-
-def part_id(api: Api, code: str = "VW1-0001") -> int:
-    engine = make_engine(api.settings)
-    try:
-        with transaction(engine) as session:
-            return session.scalar(select(Part.id).where(Part.code == code))
-    finally:
-        engine.dispose()
-
-
-def db_scalars(api: Api, stmt):
-    engine = make_engine(api.settings)
-    try:
-        with transaction(engine) as session:
-            return list(session.scalars(stmt))
-    finally:
-        engine.dispose()
 
 
 async def versions(api: Api, **params):

@@ -26,9 +26,8 @@ from api.app import create_app
 from pricebook import prices
 from pricebook.models import FeedbackItem, Price
 from pricebook.settings import Settings
+from tests.api_client import db_scalars, part_id, seed
 from tests.net import free_port
-from tests.test_api_base import seed
-from tests.test_api_write import db_scalars, part_id
 
 TODAY = date.today()
 STAFF = "pricing_staff"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from datetime import date
 from decimal import Decimal as D
 from types import SimpleNamespace
@@ -15,9 +16,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from pricebook import estimates, migrate
+from pricebook import estimates, migrate, review_config
 from pricebook.db import transaction
 from pricebook.errors import InvalidInput, NotFound
+from pricebook.estimates import memo, statements, validation
+from pricebook.estimates import request as wire
 from pricebook.models import (
     AuditEntry,
     EstimateValidation,
@@ -26,30 +29,14 @@ from pricebook.models import (
     VehicleModel,
 )
 from tests import catalog_rows
-from tests.test_api_base import api_fixture, seed  # noqa: F401  (fixtures)
-
-CONFIG = {
-    "rule_profiles": [
-        {"code": "default", "valid_from": "2025-01-01", "settings": {}},
-        {"code": "SZ01", "branch": "SZ01", "valid_from": "2025-01-01",
-         "settings": {"price_tolerance_pct": "5", "holidays": ["2025-10-01"]}},
-    ],
-    "consumable_standards": [
-        {"kind": "refrigerant", "name": "制冷剂", "unit": "kg", "max_quantity": "0.6",
-         "max_unit_price": "220.00", "vehicle_class": "B", "valid_from": "2025-01-01"},
-    ],
-    "rescue_tariffs": [
-        {"region": "440300", "base_fee": "350.00", "included_km": 10, "per_km": "12.00",
-         "valid_from": "2025-01-01"},
-    ],
-}  # fmt: skip
+from tests.estimate_data import CONFIG, body, http_body
 
 
 @pytest.fixture
 def db(engine):
     with transaction(engine) as session:
         catalog_rows.load(session)
-        estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+        review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
     with transaction(engine) as session:
         ids = {p.code: p.id for p in session.scalars(select(Part))}
         model = session.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
@@ -57,9 +44,9 @@ def db(engine):
 
 
 def fake_matcher(table: dict[str, int]):
-    """`matcher(names, model_id, brand_id)`: exact names from `table`, else unmatched."""
+    """A matcher (`estimates.Matcher`): exact names from `table`, else unmatched."""
 
-    def match(names, model_id, brand_id):
+    def match(names, model_id=None, brand_id=None):
         out = []
         for n in names:
             if n in table:
@@ -72,18 +59,7 @@ def fake_matcher(table: dict[str, int]):
                 out.append(SimpleNamespace(decision="unmatched", reason=None, candidates=[]))
         return out
 
-    return match
-
-
-def body(db, lines, **kw) -> dict:
-    base = {
-        "estimate_id": "E-2025-0001", "version": 1, "date": "2025-09-10", "branch": "SZ01",
-        "submitted_at": "2025-09-12T10:00:00+08:00",
-        "vehicle": {"model_id": db.model, "vin": "LSVAB4BR5PN000001"},
-        "shop": {"tier": "4s"}, "lines": lines,
-    }  # fmt: skip
-    base.update(kw)
-    return base
+    return SimpleNamespace(match=match)
 
 
 def request(data: dict) -> estimates.EstimateRequest:
@@ -466,7 +442,7 @@ def test_keeping_no_references_reads_them_all_every_time(db):
             assert kept in read, (n, kept)
         counts.append(len(statements))
     assert counts[0] == counts[1]
-    assert not estimates._REFERENCES
+    assert not memo._REFERENCES
 
 
 def _flag(line: dict, code: str) -> dict:
@@ -529,13 +505,13 @@ def test_every_table_whose_rows_validation_keeps_moves_the_generation():
 
     from pricebook.models import Base
 
-    q = estimates._Statements("postgresql")
+    q = statements._Statements("postgresql")
     kept = [q.vehicle, q.profiles, q.parts, q.components, q.fitment, q.prices, q.labor_rates,
             q.hours, q.inclusions, q.card_parts, q.card_labor, q.consumables, q.rescue,
             q.static]  # fmt: skip
     read = {t.name for st in kept for t in find_tables(st, include_joins=True, include_aliases=True)
             if getattr(t, "name", None) in Base.metadata.tables}  # fmt: skip
-    read |= {"branches", "regions", "price_types", "labor_kinds"}  # estimates._load_static
+    read |= {"branches", "regions", "price_types", "labor_kinds"}  # memo._load_static
     assert {"operation_inclusions", "prices", "rate_card_parts", "rescue_tariffs"} <= read
     assert read <= set(GENERATION_TABLES), read - set(GENERATION_TABLES)
 
@@ -579,26 +555,26 @@ def test_a_request_reading_an_older_generation_does_not_fill_the_shared_memo(db)
     replaces the memo; when only prices moved, the new memo keeps everything but prices."""
     estimates.clear_caches()
     with transaction(db.engine) as s:
-        current = estimates._references(s.connection())
-        assert estimates._references(s.connection()) is current  # the same generation: shared
+        current = memo._references(s.connection())
+        assert memo._references(s.connection()) is current  # the same generation: shared
         url = str(s.get_bind().url)
         now = current.generation
         for newer in (now._replace(value=now.value + 1), now._replace(prices=now.prices + 1)):
-            estimates._REFERENCES[url] = estimates._References(newer)
-            older = estimates._references(s.connection())
-            assert older is not estimates._REFERENCES[url] and older.generation == now
-            assert estimates._REFERENCES[url].generation == newer
+            memo._REFERENCES[url] = memo._References(newer)
+            older = memo._references(s.connection())
+            assert older is not memo._REFERENCES[url] and older.generation == now
+            assert memo._REFERENCES[url].generation == newer
         # a newer generation replaces the older memo …
-        estimates._REFERENCES[url] = estimates._References(now._replace(value=now.value - 1))
-        assert estimates._references(s.connection()).generation == now
+        memo._REFERENCES[url] = memo._References(now._replace(value=now.value - 1))
+        assert memo._references(s.connection()).generation == now
         # … keeping what prices do not decide when only they moved
-        kept = estimates._References(now._replace(prices=now.prices - 1))
+        kept = memo._References(now._replace(prices=now.prices - 1))
         kept.fitted[(1, 2)] = True
         kept.prices[(2, "where")] = ()
         kept.entries = 2
-        estimates._REFERENCES[url] = kept
-        fresh = estimates._references(s.connection())
-        assert fresh is estimates._REFERENCES[url] and fresh.generation == now
+        memo._REFERENCES[url] = kept
+        fresh = memo._references(s.connection())
+        assert fresh is memo._REFERENCES[url] and fresh.generation == now
         assert fresh.fitted is kept.fitted and fresh.prices == {} and fresh.entries == 1
     estimates.clear_caches()
 
@@ -772,10 +748,10 @@ def test_damaged_component_not_of_the_assembly_is_422(db):
 def test_a_request_stored_before_damaged_components_reads_the_same(db):
     # stored requests predating the field lack it: the same estimate must not look different
     data = body(db, [fender_line(db)])
-    now = estimates._json(request(data))
+    now = validation._json(request(data))
     before = json.loads(json.dumps(now))
     del before["lines"][0]["damaged_components"]
-    assert estimates._canonical(estimates._as_now(before)) == estimates._canonical(now)
+    assert validation._canonical(validation._as_now(before)) == validation._canonical(now)
 
 
 def test_labor_overlap_through_a_part_no_line_names(db):
@@ -928,11 +904,11 @@ def request_or_raise(data):
 
 def test_profiles_are_versioned(db):
     with transaction(db.engine) as s:
-        again = estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+        again = review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
         assert again.inserted["rule_profiles"] == 0 and again.unchanged["rule_profiles"] == 2
         doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
                                   "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
-        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.inserted["rule_profiles"] == 1 and report.closed["rule_profiles"] == 1
         rows = s.scalars(select(RuleProfileVersion).where(RuleProfileVersion.code == "SZ01")
                          .order_by(RuleProfileVersion.version)).all()  # fmt: skip
@@ -945,10 +921,10 @@ def test_profiles_are_versioned(db):
         old = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V1", date="2025-08-15"))).result  # fmt: skip
         assert old["profile_version"] == 1 and old["lines"][0]["allowed"] == "1039.50"
         with pytest.raises(InvalidInput) as err:
-            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
         assert err.value.field == "rule_profiles[0].settings.price_tolerance_pct"
         with pytest.raises(InvalidInput):
-            estimates.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
 
 
 def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
@@ -957,15 +933,15 @@ def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
     with transaction(db.engine) as s:
         for reason in ("", "   "):
             with pytest.raises(InvalidInput) as err:
-                estimates.import_review_config(s, doc, actor="staff", reason=reason)
+                review_config.import_review_config(s, doc, actor="staff", reason=reason)
             assert err.value.field == "reason"
         # the same config again changes nothing, so it needs no reason
-        again = estimates.import_review_config(s, CONFIG, actor="staff")
+        again = review_config.import_review_config(s, CONFIG, actor="staff")
         assert sum(again.inserted.values()) == sum(again.closed.values()) == 0
     with transaction(db.engine) as s:
         assert s.scalar(select(RuleProfileVersion.valid_to).where(
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1)) is None  # fmt: skip
-        report = estimates.import_review_config(s, doc, actor="staff", reason="更宽容差")
+        report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.closed["rule_profiles"] == 1
         first = s.scalar(select(RuleProfileVersion.id).where(
             RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1))  # fmt: skip
@@ -1030,8 +1006,8 @@ def test_demo_review_config_loads_twice_without_change(engine):
 
     first = load_demo(engine)[-1]  # `demo load` ends with the review configuration
     with transaction(engine) as s:
-        second = estimates.load_demo_review_config(s)
-    assert isinstance(first, estimates.ConfigReport)
+        second = review_config.load_demo_review_config(s)
+    assert isinstance(first, review_config.ConfigReport)
     assert sum(first.inserted.values()) > 0 and sum(second.inserted.values()) == 0
 
 
@@ -1042,17 +1018,13 @@ def test_demo_review_config_loads_twice_without_change(engine):
 URL = "/api/v1/estimates/validate"
 
 
-def http_body(parts: dict[str, int], model: int, lines: list[dict], **kw) -> dict:
-    return body(SimpleNamespace(parts=parts, model=model), lines, **kw)
-
-
 @pytest.fixture
 async def http(api):
     from pricebook.db import make_engine
 
     engine = make_engine(api.settings)
     with transaction(engine) as s:
-        estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+        review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
         parts = {p.code: p.id for p in s.scalars(select(Part))}
         model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
     engine.dispose()
@@ -1244,8 +1216,8 @@ async def test_http_odd_but_valid_values_are_not_500(http):
 
 def test_money_in_requests_is_never_float():
     with pytest.raises(InvalidInput):
-        estimates._amount(D("1.005"), "x")
-    assert estimates._amount(D("1.5"), "x") == D("1.50")
+        wire._amount(D("1.005"), "x")
+    assert wire._amount(D("1.5"), "x") == D("1.50")
 
 
 @pytest.mark.parametrize("channel", [None, "CH-SHOP1"])
@@ -1324,3 +1296,88 @@ def test_unknown_part_id_and_consumable_kind_are_flagged_not_silently_allowed(db
     assert [(f["code"], f["details"]) for f in gas["flags"]] == [("UNCHECKED", {"reason": "unknown_consumable_kind", "value": "nitrogen"})]  # fmt: skip
     assert res["counts"] == {"UNCHECKED": 2}
     assert res["totals"] == {"claimed": "360.00", "allowed": "360.00", "cut": "0.00"}
+
+
+# The reference memo's hit and miss counters (`pricebook.estimates.REFERENCE_STATS`) and
+# GET /api/v1/estimates/reference-cache, which bench/validate.py reads them from.
+
+
+def _stats() -> dict[str, int]:
+    return dict(estimates.reference_cache_stats())
+
+
+def _validate(db, n: int, **kw) -> dict[str, int]:
+    """Validate the same lines (a channel shop: parts, an assembly's components, labor, a
+    consumable, a rescue) as a new estimate; the counters' change."""
+    matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
+    data = body(db, _lines(db, 1), estimate_id=f"E-STATS-{n}", shop=CHANNEL_SHOP,
+                   vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0009{n:02d}"})  # fmt: skip
+    before = _stats()
+    _statements_of(db, data, matcher, **kw)
+    after = _stats()
+    return {k: after[k] - before[k] for k in ("hits", "misses", "dropped")}
+
+
+def test_first_validation_misses_the_next_hits_every_one(db):
+    estimates.clear_caches()
+    first = _validate(db, 1)
+    # static tables, place, vehicle, profile, parts, components, fitment, prices, card, labor
+    # rates, hours, inclusions, the consumable, the rescue tariff: at least one of each
+    assert first["hits"] == 0 and first["misses"] >= 14, first
+    assert estimates.reference_cache_stats()["entries"] > 0
+    second = _validate(db, 2)
+    assert second == {"hits": first["misses"], "misses": 0, "dropped": 0}, (first, second)
+    # keeping nothing: every reference read again, none found
+    cold = _validate(db, 3, keep=0)
+    assert cold == {"hits": 0, "misses": first["misses"], "dropped": 0}, (first, cold)
+
+
+def test_a_memo_over_its_bound_lets_go_of_its_parts_and_keeps_the_rest(db):
+    estimates.clear_caches()
+    first = _validate(db, 4, keep=1)
+    assert first["dropped"] == 0
+    again = _validate(db, 5, keep=1)  # over the bound of 1: the part entries go (newest(0))
+    assert again["dropped"] == 1
+    # the branch's place, the profile, the static tables, the card, the labor rates and the
+    # rescue tariff are not part entries: still found; every part entry read again
+    assert 0 < again["hits"] < first["misses"], (first, again)
+    assert again["hits"] + again["misses"] == first["misses"], (first, again)
+
+
+def test_newest_keeps_the_entries_read_last_in_new_dicts():
+    from pricebook.estimates.memo import Generation, _References
+
+    memo = _References(Generation("t", 1, 1))
+    memo.parts.update({pid: None for pid in range(10)})
+    memo.prices.update({(pid, "chain"): () for pid in range(10)})
+    memo.components[3] = ()
+    memo.inclusions[3] = ()
+    memo.entries = 20
+    kept = memo.newest(10)
+    assert list(kept.parts) == [5, 6, 7, 8, 9]
+    assert list(kept.prices) == [(pid, "chain") for pid in (5, 6, 7, 8, 9)]
+    assert kept.components == {} and kept.inclusions == {} and kept.entries == 10
+    # a validation still reading the old memo finds everything it had
+    assert len(memo.parts) == 10 and memo.components == {3: ()} and memo.entries == 20
+    assert kept.generation == memo.generation and kept.places is memo.places
+
+
+async def test_http_reference_cache_counts_this_process(http):
+    api = http.api
+    estimates.clear_caches()
+    r = await api.get("/api/v1/estimates/reference-cache")
+    assert r.status_code == 200, r.text
+    before = r.json()
+    assert before["pid"] == os.getpid()
+    assert before["limit"] == api.settings.reference_cache_entries
+    assert before["entries"] == 0
+    lines = [{"type": "part", "part_id": http.parts["VW1-0001"], "claimed_unit_price": "1280.00"}]
+    for n in range(2):
+        data = http_body(http.parts, http.model, lines, estimate_id=f"E-STATS-HTTP-{n}")
+        posted = await api.client.post(URL, json=data, headers=api.h("estimate_tool"))
+        assert posted.status_code == 201, posted.text
+    after = (await api.get("/api/v1/estimates/reference-cache")).json()
+    misses, hits = after["misses"] - before["misses"], after["hits"] - before["hits"]
+    assert misses > 0 and hits == misses, (before, after)  # the second found what the first read
+    assert after["entries"] > 0
+    assert (await api.client.get("/api/v1/estimates/reference-cache")).status_code == 401

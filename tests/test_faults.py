@@ -39,9 +39,9 @@ from pricebook import migrate
 from pricebook.db import make_engine, sync_url
 from pricebook.models import Part, Price
 from pricebook.settings import Settings
+from tests.api_client import seed
 from tests.conftest import IN_CI
 from tests.net import free_port
-from tests.test_api_base import seed
 from tests.test_cli import _listeners, _serve_two_workers, _stop, _workers_of
 from tests.test_cli import db as db  # the fixture
 

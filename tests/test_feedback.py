@@ -11,8 +11,7 @@ from sqlalchemy import select, update
 from pricebook import feedback
 from pricebook.db import make_engine, transaction
 from pricebook.models import AuditEntry, Branch, FeedbackItem, Part, Price, PriceType
-from tests.test_api_base import Api, api_fixture  # noqa: F401
-from tests.test_api_write import db_scalars, part_id
+from tests.api_client import Api, db_scalars, part_id
 
 TODAY = date.today()
 STAFF = "pricing_staff"
@@ -247,7 +246,7 @@ async def test_drift_tasks_are_accepted_on_their_own_key(api: Api):
 
 def test_core_functions_the_web_ui_calls(settings):
     """The keyword arguments the web UI (api/ui/feedback.py) calls the core with."""
-    from tests.test_api_base import seed
+    from tests.api_client import seed
 
     seed(settings)
     engine = make_engine(settings)

@@ -12,7 +12,7 @@ from pricebook import indicators
 from pricebook.db import make_engine, transaction
 from pricebook.io import import_rows
 from pricebook.models import Branch, EstimateValidation, FeedbackItem, Part, PriceType, VehicleModel
-from tests.test_api_base import Api, api_fixture, seed  # noqa: F401
+from tests.api_client import Api, seed
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)
 

@@ -29,8 +29,8 @@ from pricebook.models import Part, Price
 from pricebook.prices import EMPTY_ETAG
 from pricebook.settings import Settings
 from tests import catalog_rows
+from tests.api_client import Api, seed
 from tests.net import free_port
-from tests.test_api_base import Api, seed
 from tests.test_api_write import PRICES_CSV, db_scalars, gd01_key, part_id, post, upload
 from tests.test_ui import Ui
 

@@ -291,6 +291,32 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
     assert mixed_small == mixed_large == 6
 
 
+def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
+    """Importing regions moves only the `value` generation, not the catalogue's: the next
+    batch still reads the new region, and keeps its match index (no catalogue rebuild)."""
+    from pricebook.market import _catalog
+
+    load_market_catalog(engine)
+    zhuhai = {"raw_region": "珠海", "region_code": None}
+    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+    with transaction(engine) as session:
+        index = _catalog(session).index
+        import_rows(
+            session, "regions",
+            [{"code": "440400", "name": "珠海市", "level": "city", "parent_code": "440000"}],
+            actor="pricing",
+        )  # fmt: skip
+    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+    with transaction(engine) as session:
+        assert _catalog(session).index is index
+        rows = session.execute(
+            select(MarketObservation.region_id, Region.code)
+            .outerjoin(Region, Region.id == MarketObservation.region_id)
+            .order_by(MarketObservation.id)
+        ).all()
+    assert [code for _, code in rows] == [None, "440400"]
+
+
 def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
     """Market matching uses the index every other caller uses (`pricebook.matching.loader`):
     once staff edit the dictionary, the stored one is the whole of it — a term moved to another

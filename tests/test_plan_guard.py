@@ -36,7 +36,6 @@ from api.app import create_app
 from pricebook import keys
 from pricebook.db import make_engine, sync_url, transaction
 from pricebook.demo.scale import scale_demo
-from pricebook.estimates import load_demo_review_config
 from pricebook.models import (
     Branch,
     Channel,
@@ -46,6 +45,7 @@ from pricebook.models import (
     Price,
     VehicleModel,
 )
+from pricebook.review_config import load_demo_review_config
 from pricebook.settings import Settings
 
 pytestmark = pytest.mark.postgres

@@ -12,7 +12,7 @@ from pricebook.errors import InvalidInput, NotFound, StaleVersion
 from pricebook.market import ingest_items
 from pricebook.models import AuditEntry, MarketObservation, PriceType
 from scrapers.sources import SourceError, parse_source
-from tests.test_api_base import Api, api_fixture  # noqa: F401
+from tests.api_client import Api
 from tests.test_market import _item, load_market_catalog
 
 STAFF = "pricing_staff"

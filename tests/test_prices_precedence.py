@@ -27,8 +27,8 @@ from pricebook.prices import (
     load_and_resolve,
     resolve,
 )
+from tests.api_client import seed
 from tests.catalog_rows import BASE
-from tests.test_api_base import seed
 
 D = date.fromisoformat
 

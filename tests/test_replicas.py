@@ -7,6 +7,7 @@ goes where, read-your-writes, the lag bound, and a replica that stops, comes bac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import subprocess
 import time
@@ -21,14 +22,14 @@ from sqlalchemy import create_engine, event, select, text
 
 from api.app import create_app
 from bench.pgservers import PgServers, missing
-from pricebook import estimates, migrate
+from pricebook import migrate, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
+from tests.api_client import seed
 from tests.conftest import IN_CI
+from tests.estimate_data import CONFIG
 from tests.net import free_port
-from tests.test_api_base import seed
-from tests.test_estimates import CONFIG
 
 MAX_LAG = 2.0  # seconds: checks every 0.4 s
 STAFF, TOOL = "pricing_staff", "estimate_tool"
@@ -101,7 +102,7 @@ def cluster() -> Iterator[Cluster]:
         engine = make_engine(settings)
         try:
             with transaction(engine) as session:
-                estimates.import_review_config(session, CONFIG, actor="test", reason="test")
+                review_config.import_review_config(session, CONFIG, actor="test", reason="test")
             with transaction(engine) as session:
                 c.part = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
                 c.model = session.scalar(
@@ -179,8 +180,9 @@ def _record(engine: Any, into: list[str]) -> None:
             into.append(statement)
 
 
-@pytest.fixture
-async def node(cluster: Cluster) -> AsyncIterator[Node]:
+@contextlib.asynccontextmanager
+async def api_node(cluster: Cluster) -> AsyncIterator[Node]:
+    """An API process on the cluster (the primary and its replica), the replica in use."""
     settings = Settings(
         database_url=cluster.primary, database_replica_urls=(cluster.replica,),
         replica_max_lag_seconds=MAX_LAG, read_your_writes_seconds=MAX_LAG, rate_limit="0",
@@ -192,6 +194,12 @@ async def node(cluster: Cluster) -> AsyncIterator[Node]:
         _record(app.state.engine, n.primary)
         _record(app.state.replicas.replicas[0].engine, n.replica)
         await n.wait_for("in_use")
+        yield n
+
+
+@pytest.fixture
+async def node(cluster: Cluster) -> AsyncIterator[Node]:
+    async with api_node(cluster) as n:
         yield n
 
 
@@ -224,6 +232,20 @@ async def test_reads_go_to_the_replica_writes_to_the_primary_and_writers_read_th
     # past the window the writer is back on the replica
     await asyncio.sleep(MAX_LAG)
     assert await node.resolve(STAFF) == ("1234.00", "replica")
+
+
+async def test_a_key_that_wrote_through_one_node_reads_from_the_primary_on_another(
+    cluster: Cluster,
+):
+    """Read-your-writes across processes: the write is recorded on the primary with its key
+    (`api_keys.last_write_at`), and the other node's key lookup reads it."""
+    async with api_node(cluster) as a, api_node(cluster) as b:
+        assert (await b.resolve(STAFF))[1] == "replica"
+        await a.edit("2345.00")
+        assert await b.resolve(STAFF) == ("2345.00", "primary")
+        assert (await b.resolve(TOOL))[1] == "replica"  # a key that did not write
+        await asyncio.sleep(MAX_LAG)
+        assert await b.resolve(STAFF) == ("2345.00", "replica")
 
 
 async def test_a_validation_reads_references_on_the_replica_and_stores_on_the_primary(

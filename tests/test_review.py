@@ -636,7 +636,7 @@ def test_deadline_skips_weekends():
 def test_deadline_skips_holidays_and_counts_make_up_days():
     """National Day 2025: Oct 1–8 off, Saturday Oct 11 a make-up working day. Submitted Tuesday
     Sep 30: 1 day → Thu Oct 9, 2 → Fri Oct 10, 3 → Sat Oct 11."""
-    from pricebook.estimates import HOLIDAYS_2025
+    from pricebook.review_config import HOLIDAYS_2025
 
     holidays, workdays = HOLIDAYS_2025
     settings = r.ProfileSettings(holidays=tuple(date.fromisoformat(d) for d in holidays),
@@ -729,4 +729,8 @@ def test_the_registries_agree_on_each_code_and_every_code_has_a_worked_example()
     missing = [code for code in r.CODES if f'"{code}"' not in this_file]
     assert not missing, missing
     assert r.CODES[0] == "CUSTOM_PART" and "UNCHECKED" in r.CODES
-    assert {"NON_STANDARD_EQUIPMENT_NOT_COVERED", "PART_NOT_FITTED", "REPEAT_CLAIM"} == r._EXCLUDING
+    assert {
+        "NON_STANDARD_EQUIPMENT_NOT_COVERED",
+        "PART_NOT_FITTED",
+        "REPEAT_CLAIM",
+    } == r.EXCLUDING_LABOR

@@ -17,12 +17,12 @@ from sqlalchemy import select
 from api.app import create_app
 from api.ratelimit import RateLimiter, retry_after
 from api.security import API_CSP, UI_CSP
-from pricebook import estimates, keys
+from pricebook import keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, UiSession, VehicleModel
 from pricebook.settings import Settings, parse_rate
-from tests.test_api_base import Api, api_fixture, seed  # noqa: F401  (fixtures)
-from tests.test_estimates import CONFIG, http_body
+from tests.api_client import Api, seed
+from tests.estimate_data import CONFIG, http_body
 
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 SECRET = "a session secret shared by every worker"
@@ -224,7 +224,7 @@ async def tools(api: Api) -> AsyncIterator[SimpleNamespace]:
     engine = make_engine(api.settings)
     try:
         with transaction(engine) as s:
-            estimates.import_review_config(s, CONFIG, actor="test", reason="test config")
+            review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
             parts = {p.code: p.id for p in s.scalars(select(Part))}
             model = s.scalar(select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023"))
             other = keys.create_key(s, name="other tool", role="estimate_tool", actor="test")[1]

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from pricebook import estimates, feedback, keys
+from pricebook import estimates, feedback, keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import (
     AuditEntry,
@@ -27,7 +27,7 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.settings import Settings
-from tests.test_api_base import seed
+from tests.api_client import seed
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
@@ -569,12 +569,12 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
 async def test_reviewer_finds_a_validation_and_sends_feedback_from_a_flagged_line(ui: Ui) -> None:
     """claimed 1,280.00 for 左前翼子板 at SZ01, reference 990.00 (SZ01's 4S price), tolerance
     5% → allowed 1,039.50, cut 240.50; the flagged line links to the feedback form filled in."""
-    from tests.test_estimates import CONFIG
+    from tests.estimate_data import CONFIG
 
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+            review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
             fender = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
             model = session.scalar(
                 select(VehicleModel.id).where(VehicleModel.code == "VW-LAVIDA-2023")

@@ -13,11 +13,11 @@ from datetime import date
 import pytest
 from sqlalchemy import event, select
 
-from pricebook import audit, estimates
+from pricebook import audit, estimates, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
-from tests.test_api_base import seed
+from tests.api_client import seed
 from tests.test_ui import ENGLISH, Ui, _part_id, ui_fixture  # noqa: F401  (the `ui` fixture)
 
 ROW_CODES = re.compile(r'<tr data-part="([^"]+)">')
@@ -95,12 +95,12 @@ async def test_part_search_export_is_the_filtered_list(ui: Ui) -> None:
 
 def _store_validations(ui: Ui) -> None:
     """Three estimates at SZ01: claimed 1280.00 (flagged), 1500.50 and 300.00."""
-    from tests.test_estimates import CONFIG
+    from tests.estimate_data import CONFIG
 
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            estimates.import_review_config(session, CONFIG, actor="test", reason="test config")
+            review_config.import_review_config(session, CONFIG, actor="test", reason="test config")
             fender = session.scalar(select(Part.id).where(Part.code == "VW1-0001"))
             lamp = session.scalar(select(Part.id).where(Part.code == "VW1-0002"))
             bulb = session.scalar(select(Part.id).where(Part.code == "VW1-0003"))

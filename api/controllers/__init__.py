@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from api.auth import require
 from api.problems import database_unavailable, problem, problem_responses
 from api.schemas import MAX_ID, ONE_LINE
-from pricebook.keys import KeyInfo
+from pricebook.keys import KeyInfo, mark_written
 from pricebook.replicas import ReplicaSet
 
 T = TypeVar("T")
@@ -213,7 +213,8 @@ async def on_replica(
     within a second, brings it back.)"""
     state = request.app.state
     replicas: ReplicaSet = state.replicas
-    replica = replicas.for_read(reader_of(request))
+    caller = request.state.get("caller")
+    replica = replicas.for_read(reader_of(request), caller.last_write_at if caller else None)
     if replica is not None:
         try:
             return await call(replica.engine)
@@ -272,14 +273,27 @@ def read_your_writes_middleware(app: ASGIApp) -> ASGIApp:
 
         async def marking(message: Message) -> None:
             if message["type"] == "http.response.start":
-                writer = _who((scope.get("state") or {}).get("caller"))
-                if writer is not None:
-                    scope["app"].state.replicas.wrote(writer)
+                caller = (scope.get("state") or {}).get("caller")
+                state = scope["app"].state
+                if caller is not None and state.replicas.replicas:
+                    state.replicas.wrote(_who(caller))
+                    await _mark_written(state.engine, caller.id)
             await send(message)
 
         await app(scope, receive, marking)
 
     return middleware
+
+
+async def _mark_written(engine: AsyncEngine, key_id: int) -> None:
+    """`pricebook.keys.mark_written` on the primary before the answer leaves, so that the writer's next
+    request, on whichever node, reads from the primary. A primary that cannot take it has
+    failed the write too: nothing more to say."""
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(mark_written, key_id)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("read-your-writes: the write of key %s was not recorded: %s", key_id, exc)
 
 
 #: a JSON string, escapes included: what is inside is text, not structure

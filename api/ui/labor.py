@@ -30,7 +30,7 @@ from api.ui.auth import login_required
 from api.ui.common import SOURCE_NAMES, PathId, parse_date, parse_int, render, run, text, write
 from api.ui.listing import Listing, Sort, check_export_size, csv_response, parse_sort
 from api.ui.messages import zh
-from pricebook import catalog, labor, labor_lists, prices
+from pricebook import catalog, labor, prices
 from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersion
 from pricebook.io.importers import LABOR_KINDS
 from pricebook.models import VEHICLE_CLASSES, Channel, Part
@@ -193,13 +193,13 @@ def _person(actor: str) -> str:
     return person(actor)
 
 
-def _includes_text(row: labor_lists.HoursListRow) -> str:
+def _includes_text(row: labor.HoursRow) -> str:
     return "；".join(
         f"{i.part_name} {OPERATION_NAMES.get(i.operation, i.operation)}" for i in row.includes
     )
 
 
-def _terms_text(card: labor_lists.CardListing | None, kind: str) -> str:
+def _terms_text(card: labor.CardListing | None, kind: str) -> str:
     if card is None:
         return ""
     parts = []
@@ -218,9 +218,9 @@ def _terms_text(card: labor_lists.CardListing | None, kind: str) -> str:
 
 RATES = ListSetup(
     path="/labor-rates",
-    fetch=labor_lists.list_labor_rates,
+    fetch=labor.list_labor_rates,
     filters=("q", "branch", "region", "kind", "shop_tier", "vehicle_class", "channel"),
-    sorts=labor_lists.LABOR_RATE_SORTS,
+    sorts=labor.LABOR_RATE_SORTS,
     columns=(
         ("机构代码", lambda r: r.branch_code),
         ("机构", lambda r: r.branch_name),
@@ -239,16 +239,16 @@ RATES = ListSetup(
 )
 HOURS = ListSetup(
     path="/standard-hours",
-    fetch=labor_lists.list_standard_hours,
+    fetch=labor.standard_hours,
     filters=("q", "category", "operation", "vehicle_class", "kind"),
-    sorts=labor_lists.HOURS_SORTS,
+    sorts=labor.HOURS_SORTS,
     columns=(
         ("配件编码", lambda r: r.part_code),
         ("配件名称", lambda r: r.part_name),
         ("分类", lambda r: r.category_name),
         ("作业", lambda r: OPERATION_NAMES.get(r.operation, r.operation)),
         ("车辆级别", lambda r: r.vehicle_class),
-        ("工种", lambda r: r.kind_name),
+        ("工种", lambda r: r.labor_kind.name),
         ("标准工时", lambda r: r.hours),
         ("已包含的作业", _includes_text),
         ("生效日期", lambda r: r.valid_from),
@@ -259,9 +259,9 @@ HOURS = ListSetup(
 )
 CHANNELS = ListSetup(
     path="/channels",
-    fetch=labor_lists.list_channels,
+    fetch=labor.list_channels,
     filters=("q", "kind", "branch", "price_type"),
-    sorts=labor_lists.CHANNEL_SORTS,
+    sorts=labor.CHANNEL_SORTS,
     columns=(
         ("渠道代码", lambda r: r.code),
         ("渠道名称", lambda r: r.name),
@@ -418,7 +418,7 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
 def _supersede_rate(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
-    view = labor_lists.labor_rate_key_view(session, version_id)
+    view = labor.labor_rate_key_view(session, version_id)
     etag = _etag(values)
     rate = _number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
     valid_from = _require_date(values["valid_from"], "valid_from", "生效日期")
@@ -453,7 +453,7 @@ def _end_args(values: dict[str, str], versions: list[Any]) -> tuple[int, date]:
 def _end_rate(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
-    view = labor_lists.labor_rate_key_view(session, version_id)
+    view = labor.labor_rate_key_view(session, version_id)
     etag = _etag(values)
     target, valid_to = _end_args(values, view.versions)
     return labor.end_labor_rate(
@@ -560,7 +560,7 @@ class LaborRatePages(Controller):
         end_form: dict[str, str] | None = None,
         **extra: Any,
     ) -> Template:
-        view = await run(state, labor_lists.labor_rate_key_view, version_id)
+        view = await run(state, labor.labor_rate_key_view, version_id)
         today = date.today()
         current = next(
             (
@@ -694,7 +694,7 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
 def _supersede_hours(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
-    view = labor_lists.hours_key_view(session, version_id)
+    view = labor.hours_key_view(session, version_id)
     etag = _etag(values)
     kind, hours, valid_from, valid_to = _hours_values(values)
     key = labor.hours_key(
@@ -716,7 +716,7 @@ def _supersede_hours(
 def _end_hours(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
-    view = labor_lists.hours_key_view(session, version_id)
+    view = labor.hours_key_view(session, version_id)
     etag = _etag(values)
     target, valid_to = _end_args(values, view.versions)
     return labor.end_standard_hours(
@@ -732,7 +732,7 @@ def _set_includes(
 ) -> labor.InclusionSet:
     """The set an inclusions form asks for: the included operations it kept ticked, and the
     one it adds."""
-    view = labor_lists.hours_key_view(session, version_id)
+    view = labor.hours_key_view(session, version_id)
     etag = _etag(values)
     pairs = []
     for item in keep:
@@ -842,7 +842,7 @@ class StandardHoursPages(Controller):
         end_form: dict[str, str] | None = None,
         **extra: Any,
     ) -> Template:
-        view = await run(state, labor_lists.hours_key_view, version_id)
+        view = await run(state, labor.hours_key_view, version_id)
         today = date.today()
         current = next(
             (
@@ -1025,7 +1025,7 @@ def _write_card(
 
 
 def _end_card(session: Session, code: str, values: dict[str, str], actor: str) -> labor.LaborWrite:
-    _, _, cards, _ = labor_lists.channel_cards(session, code)
+    _, _, cards, _ = labor.channel_cards(session, code)
     etag = _etag(values)
     target, valid_to = _end_args(values, cards)
     return labor.end_rate_card(
@@ -1057,7 +1057,7 @@ def _create_channel(session: Session, values: dict[str, str], actor: str) -> lab
 
 
 def _channel_page_data(session: Session, code: str) -> dict[str, Any]:
-    channel, branch_name, cards, etag = labor_lists.channel_cards(session, code)
+    channel, branch_name, cards, etag = labor.channel_cards(session, code)
     return {
         **_refs(session),
         "channel": channel,

@@ -79,7 +79,7 @@ RULES = (
     _rule(InvalidInput, r"an operation cannot include itself", "作业不能包含它自己。"),
     # labor rates, standard hours, channels and rate cards (`pricebook.labor`)
     _rule(Conflict, r"channel (.+) exists$", "渠道代码 {0} 已存在：请换一个代码，或打开该渠道修改。"),
-    _rule(PricebookError, r"no channel with code (.+)$", "没有渠道 {0}。"),
+    _rule(PricebookError, r"no channel with code '?(.+?)'?$", "没有渠道 {0}。"),
     _rule(NotFound, r"channel (\S+) has no rate card", "该费率卡不属于渠道 {0}。"),
     _rule(NotFound, r"no (\w+) version with id (\d+)", "没有这个版本：请检查链接。"),
     _rule(InvalidInput, r"a channel needs a code and a name", "请填写渠道代码和名称。"),

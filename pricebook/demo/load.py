@@ -6,7 +6,6 @@ from sqlalchemy import Engine
 
 from pricebook.db import analyze, transaction
 from pricebook.demo.catalog import demo_rows
-from pricebook.estimates import ConfigReport, load_demo_review_config
 from pricebook.io import ImportReport, import_rows
 from pricebook.io.importers import TABLES_WRITTEN
 from pricebook.models import (
@@ -16,6 +15,7 @@ from pricebook.models import (
     RescueTariffVersion,
     RuleProfileVersion,
 )
+from pricebook.review_config import ConfigReport, load_demo_review_config
 
 
 def load_demo(engine: Engine, *, actor: str = "demo") -> list[ImportReport | ConfigReport]:

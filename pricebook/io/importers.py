@@ -882,6 +882,38 @@ def _import_standard_hours(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     )  # fmt: skip
 
 
+def _card_line(
+    ctx: _Context,
+    n: int,
+    row: Row,
+    kinds: dict[str, int],
+    categories: dict[str, int],
+    price_types: dict[str, int],
+) -> tuple[Any, ...] | None:
+    """A rate card row's line as stored: ("labor", kind, rate fen, pct bp) or ("parts",
+    category, price type, discount bp); None (with the errors noted) when it is not one."""
+    line = _choice(ctx, n, row, "line", ("labor", "parts"))
+    if line == "labor":
+        kind = _lookup(ctx, n, row, "labor_kind", kinds, "labor kind")
+        rate = _money_fen(ctx, n, row, "rate_yuan", required=False, maximum=MAX_RATE)
+        pct = (
+            _basis_points(ctx, n, row, "pct_of_standard", upper=100000)
+            if row.get("pct_of_standard", "").strip()
+            else None
+        )
+        if (rate is None) == (pct is None):
+            ctx.error(n, "rate_yuan", "give exactly one of rate_yuan and pct_of_standard")
+        elif kind is not None:
+            return ("labor", kind, rate, pct)
+    elif line == "parts":
+        category = _lookup(ctx, n, row, "category", categories, "category")
+        price_type = _lookup(ctx, n, row, "price_type", price_types, "price type")
+        discount = _basis_points(ctx, n, row, "discount_pct", upper=9999)
+        if category and price_type and discount is not None:
+            return ("parts", category, price_type, discount)
+    return None
+
+
 def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     session = ctx.session
     channels = _codes(session, Channel)
@@ -892,26 +924,7 @@ def _import_rate_cards(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     for n, row in rows:
         channel = _lookup(ctx, n, row, "channel_code", channels, "channel")
         valid_from, valid_to = _date_range(ctx, n, row)
-        line = _choice(ctx, n, row, "line", ("labor", "parts"))
-        entry: tuple[Any, ...] | None = None
-        if line == "labor":
-            kind = _lookup(ctx, n, row, "labor_kind", kinds, "labor kind")
-            rate = _money_fen(ctx, n, row, "rate_yuan", required=False, maximum=MAX_RATE)
-            pct = (
-                _basis_points(ctx, n, row, "pct_of_standard", upper=100000)
-                if row.get("pct_of_standard", "").strip()
-                else None
-            )
-            if (rate is None) == (pct is None):
-                ctx.error(n, "rate_yuan", "give exactly one of rate_yuan and pct_of_standard")
-            elif kind is not None:
-                entry = ("labor", kind, rate, pct)
-        elif line == "parts":
-            category = _lookup(ctx, n, row, "category", categories, "category")
-            price_type = _lookup(ctx, n, row, "price_type", price_types, "price type")
-            discount = _basis_points(ctx, n, row, "discount_pct", upper=9999)
-            if category and price_type and discount is not None:
-                entry = ("parts", category, price_type, discount)
+        entry = _card_line(ctx, n, row, kinds, categories, price_types)
         if not (channel and valid_from and entry):
             continue
         card = cards.setdefault(
@@ -979,15 +992,26 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     ``remove=1`` it takes the term out. While the table is empty the matcher uses the shipped
     dictionary, so the first import starts from it: the shipped terms are stored first, then
     the file applies — importing one new group never loses the rest."""
-    from pricebook.matching.synonyms import SynonymTable, default_synonym_groups
-
-    session = ctx.session
     stored = {
         term: (id_, canonical)
-        for id_, canonical, term in session.execute(
+        for id_, canonical, term in ctx.session.execute(
             select(SynonymTerm.id, SynonymTerm.canonical, SynonymTerm.term)
         )
     }
+    desired = _synonyms_to_start_from(ctx, stored)
+    seen = _apply_synonym_rows(ctx, rows, desired)
+    _check_synonym_groups(ctx, rows, desired, seen)
+    ctx.raise_if_errors()
+    _write_synonyms(ctx, stored, desired, seen)
+
+
+#: a term given in the file: (row, canonical, remove)
+_SynonymRows = dict[str, tuple[int, str, bool]]
+
+
+def _synonyms_to_start_from(ctx: _Context, stored: dict[str, tuple[int, str]]) -> dict[str, str]:
+    from pricebook.matching.synonyms import default_synonym_groups
+
     desired: dict[str, str] = {term: canonical for term, (_, canonical) in stored.items()}
     if not stored:
         for group in default_synonym_groups():
@@ -996,7 +1020,15 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
         ctx.report.notes.append(
             f"synonym_terms was empty: started from the {len(desired)} shipped terms"
         )
-    seen: dict[str, tuple[int, str, bool]] = {}
+    return desired
+
+
+def _apply_synonym_rows(
+    ctx: _Context, rows: list[tuple[int, Row]], desired: dict[str, str]
+) -> _SynonymRows:
+    """Apply each row to `desired` (term → canonical), refusing a term given twice differently
+    and a removal of a term not in the group named."""
+    seen: _SynonymRows = {}
     for n, row in rows:
         canonical = _text(ctx, n, row, "canonical")
         term = _text(ctx, n, row, "term")
@@ -1024,6 +1056,16 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
     for _, canonical, remove in seen.values():
         if not remove:
             desired.setdefault(canonical, canonical)  # a canonical word is in its own group
+    return seen
+
+
+def _check_synonym_groups(
+    ctx: _Context, rows: list[tuple[int, Row]], desired: dict[str, str], seen: _SynonymRows
+) -> None:
+    """The groups the file leaves: a canonical word names one group and is no other group's
+    term, a group is removed with its terms, and no two terms read the same once cleaned."""
+    from pricebook.matching.synonyms import SynonymTable
+
     canonicals = set(desired.values())
     for term, (n, canonical, remove) in seen.items():
         if remove:
@@ -1049,8 +1091,17 @@ def _import_synonyms(ctx: _Context, rows: list[tuple[int, Row]]) -> None:
             SynonymTable(groups.values())
         except ValueError as exc:  # two terms that read the same once cleaned (ｆｕｌｌ-width …)
             ctx.error(rows[0][0] if rows else 2, "term", str(exc))
-    ctx.raise_if_errors()
 
+
+def _write_synonyms(
+    ctx: _Context,
+    stored: dict[str, tuple[int, str]],
+    desired: dict[str, str],
+    seen: _SynonymRows,
+) -> None:
+    """Count, then (unless a dry run) delete, update and insert the terms that differ, with
+    an audit entry each."""
+    session = ctx.session
     inserts = [(t, c) for t, c in desired.items() if t not in stored]
     updates = [(t, c) for t, c in desired.items() if t in stored and stored[t][1] != c]
     removals = [t for t in stored if t not in desired]

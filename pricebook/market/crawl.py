@@ -7,6 +7,10 @@ with ``PRICEBOOK_DATABASE_URL`` in its environment: its `CorePipeline` hands the
 crawl's progress lines (Scrapy's LogStats every few seconds, warnings, errors), reads the final
 stats file (`scrapers.extensions.StatsFileExtension`) and stores the report on the run.
 
+A crawl that Scrapyd runs has no such parent: it closes its own run with `record_crawl`
+(`scrapers.extensions.RunRecordExtension`), the same report, status rule and assessment
+(`pricebook.market.scrapyd` schedules and waits for it).
+
 `run_crawls` runs several such crawls at once (``pricebook crawl --jobs N``): threads, each
 waiting on its crawl's subprocess. Crawls that would share rows or a site never overlap (see
 `crawl_groups`); a crawl's output lines are written whole (`say`, `output_lock`).
@@ -395,11 +399,43 @@ def run_crawl(
     except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
         tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
+    close_run(engine, report)
+    return report
+
+
+def close_run(engine: Engine, report: CrawlReport) -> None:
+    """Assess a finished crawl (`assess_run`) and store its status and report on its run."""
     if report.status == "finished":
         with transaction(engine) as session:
             assess_run(session, report)
-    finish_run(engine, run_id, report.status, report.as_stats())
+    finish_run(engine, report.run_id, report.status, report.as_stats())
+
+
+def record_crawl(
+    engine: Engine, source: str, run_id: int, stats: dict[str, Any], log_tail: list[str]
+) -> CrawlReport:
+    """Close the run of a crawl from its final Scrapy stats, inside the crawl's own process
+    (the crawls Scrapyd starts have no parent to do it): the same report, status rule and
+    assessment as `run_crawl`, without a process exit code to look at."""
+    report = report_from_stats(source, run_id, stats)
+    ok = report.finish_reason == "finished" and report.errors == 0
+    report.status = "finished" if ok else "failed"
+    if not ok:
+        report.log_tail = list(log_tail)
+    close_run(engine, report)
     return report
+
+
+def report_of_run(engine: Engine, run_id: int) -> tuple[str, CrawlReport] | None:
+    """A recorded run's status and report (None: no such run). A run still ``running`` has an
+    empty report."""
+    with transaction(engine) as session:
+        run = session.get(MarketRun, run_id)
+        if run is None:
+            return None
+        known = {f for f in CrawlReport.__dataclass_fields__ if f not in {"source", "run_id"}}
+        stats = {k: v for k, v in (run.stats or {}).items() if k in known}
+        return run.status, CrawlReport(source=run.source, run_id=run.id, **stats)
 
 
 #: The runs a crawl is compared with: the source's last this many finished ones.

@@ -82,44 +82,10 @@ def confirm(
         raise InvalidInput("at most 500 characters", field="reason")
     if (part_id is None) == (part_code is None or not part_code.strip()):
         raise InvalidInput("give exactly one of part_id and part_code", field="part_id")
-    if part_id is not None:
-        part = session.get(Part, part_id)
-        if part is None:
-            raise InvalidInput(f"unknown part {part_id}", field="part_id")
-    else:
-        assert part_code is not None
-        part = session.scalars(select(Part).where(Part.code == part_code.strip())).first()
-        if part is None:
-            raise InvalidInput(f"unknown part {part_code!r}", field="part_code")
-
-    brand_id: int | None = None
-    if brand is not None and brand.strip():
-        brand_id = session.scalar(
-            select(Brand.id).where(or_(Brand.code == brand.strip(), Brand.name == brand.strip()))
-        )
-        if brand_id is None:
-            raise InvalidInput(f"unknown brand {brand!r}", field="brand")
-    if model_id is not None:
-        model_brand = session.scalar(
-            select(Series.brand_id)
-            .join(VehicleModel, VehicleModel.series_id == Series.id)
-            .where(VehicleModel.id == model_id)
-        )
-        if model_brand is None:
-            raise InvalidInput(f"unknown model {model_id}", field="model_id")
-        if brand_id is not None and brand_id != model_brand:
-            raise InvalidInput("the model belongs to another brand", field="brand")
-        brand_id = model_brand
-
+    part = _part_of(session, part_id, part_code)
+    brand_id = _brand_of(session, brand, model_id)
     if accepted and index is not None:
-        part_side = index.side_of(part.code)
-        query_side = index.parse(name).side
-        if part_side is not None and contradicts(query_side, part_side):
-            raise InvalidInput(
-                f"the name says {query_side.label()}, part {part.code} {part.name} is "
-                f"{part_side.label()}: a part on the other side is never the match",
-                field="part_code" if part_id is None else "part_id",
-            )
+        _check_side(index, name, part, "part_code" if part_id is None else "part_id")
 
     mapping = MatchMapping(
         name=name,
@@ -161,3 +127,51 @@ def confirm(
         reason=reason,
         catalog_version=catalog_version(session),
     )
+
+
+def _part_of(session: Session, part_id: int | None, part_code: str | None) -> Part:
+    if part_id is not None:
+        part = session.get(Part, part_id)
+        if part is None:
+            raise InvalidInput(f"unknown part {part_id}", field="part_id")
+        return part
+    assert part_code is not None
+    found = session.scalars(select(Part).where(Part.code == part_code.strip())).first()
+    if found is None:
+        raise InvalidInput(f"unknown part {part_code!r}", field="part_code")
+    return found
+
+
+def _brand_of(session: Session, brand: str | None, model_id: int | None) -> int | None:
+    """The verdict's brand: the one named (code or name), else the model's; a model of
+    another brand than the one named is refused."""
+    brand_id: int | None = None
+    if brand is not None and brand.strip():
+        brand_id = session.scalar(
+            select(Brand.id).where(or_(Brand.code == brand.strip(), Brand.name == brand.strip()))
+        )
+        if brand_id is None:
+            raise InvalidInput(f"unknown brand {brand!r}", field="brand")
+    if model_id is None:
+        return brand_id
+    model_brand = session.scalar(
+        select(Series.brand_id)
+        .join(VehicleModel, VehicleModel.series_id == Series.id)
+        .where(VehicleModel.id == model_id)
+    )
+    if model_brand is None:
+        raise InvalidInput(f"unknown model {model_id}", field="model_id")
+    if brand_id is not None and brand_id != model_brand:
+        raise InvalidInput("the model belongs to another brand", field="brand")
+    return int(model_brand)
+
+
+def _check_side(index: MatchIndex, name: str, part: Part, field: str) -> None:
+    part_side = index.side_of(part.code)
+    query_side = index.parse(name).side
+    if part_side is not None and contradicts(query_side, part_side):
+        raise InvalidInput(
+            f"the name says {query_side.label()}, part {part.code} {part.name} is "
+            f"{part_side.label()}: a part on the other side is never the match",
+            field=field,
+        )

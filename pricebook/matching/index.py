@@ -422,15 +422,7 @@ class MatchIndex:
             parsed = [parse(form) for form in forms]
             self._n_strings += len(forms)
 
-            # The standard name says where the part sits; a position column or the aliases
-            # fill in what it leaves open.
-            side = parsed[0].side
-            if entry.position:
-                side = side.fill(parse(entry.position).side)
-            for p in parsed[1:]:
-                if not p.side.ambiguous and not contradicts(side, p.side):
-                    side = side.fill(p.side)
-            side = Side(**{a: getattr(side, a) for a in AXES})
+            side = _entry_side(parsed, parse(entry.position) if entry.position else None)
             self._entry_side.append(side)
             self._entry_assembly.append(entry.is_assembly or parsed[0].normalized.is_assembly)
 
@@ -444,20 +436,25 @@ class MatchIndex:
             self._entry_cores.append(tuple(cids))
             self._entry_py.append(tuple(pids))
 
-            for oe in entry.oe_numbers:
-                key = normalize_oe(oe)
-                if key:
-                    self._oe.setdefault(key, []).append(e)
-            if entry.model_ids:
-                for m in entry.model_ids:
-                    self._model_entries.setdefault(m, []).append(e)
-            else:
-                self._universal.append(e)
-            for b in entry.brand_ids:
-                self._brand_entries.setdefault(b, []).append(e)
+            self._register(e, entry)
 
         self._set_learned(learned)
         return self
+
+    def _register(self, e: int, entry: CatalogEntry) -> None:
+        """Where `match` finds entry `e` besides its names: OE numbers, models (or universal)
+        and brands."""
+        for oe in entry.oe_numbers:
+            key = normalize_oe(oe)
+            if key:
+                self._oe.setdefault(key, []).append(e)
+        if entry.model_ids:
+            for m in entry.model_ids:
+                self._model_entries.setdefault(m, []).append(e)
+        else:
+            self._universal.append(e)
+        for b in entry.brand_ids:
+            self._brand_entries.setdefault(b, []).append(e)
 
     @staticmethod
     def _pinyin_forms(form: str, p: ParsedName, side: Side) -> set[str]:
@@ -923,3 +920,15 @@ class MatchIndex:
         """The side the index read for a part (None for an unknown code)."""
         e = self._by_code.get(part_code)
         return self._entry_side[e] if e is not None else None
+
+
+def _entry_side(parsed: Sequence[ParsedName], position: ParsedName | None) -> Side:
+    """Where a part sits: its standard name says it; a position column or the aliases fill in
+    what the name leaves open (an alias that contradicts it is ignored)."""
+    side = parsed[0].side
+    if position is not None:
+        side = side.fill(position.side)
+    for p in parsed[1:]:
+        if not p.side.ambiguous and not contradicts(side, p.side):
+            side = side.fill(p.side)
+    return Side(**{a: getattr(side, a) for a in AXES})

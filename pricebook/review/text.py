@@ -1,0 +1,54 @@
+"""Wording shared by the rules' messages: amounts, percentages, hours, operation and shop names.
+
+The formatters are memoised: a validation formats ~200 amounts, most of them a few recurring
+references and tolerances."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta, timezone
+from decimal import Decimal
+
+from pricebook.money import round_yuan
+
+CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
+ZERO = Decimal("0.00")
+HUNDRED = Decimal(100)
+CENTI = Decimal("0.01")
+
+OPERATION_ZH = {"replace": "更换", "repair": "修复", "paint": "喷漆", "remove_refit": "拆装"}
+OPERATION_EN = {
+    "replace": "replace",
+    "repair": "repair",
+    "paint": "paint",
+    "remove_refit": "remove & refit",
+}
+TIER_ZH = {"4s": "4S店", "class1": "一类修理厂", "class2": "二类修理厂", "class3": "三类修理厂"}
+
+
+def yuan(amount: Decimal) -> str:
+    """1280 -> '1,280.00' (messages only; JSON carries plain decimal strings)."""
+    # -0 equals 0 (one cache entry) but formats as "-0.00"
+    return f"{amount:,.2f}" if amount.is_signed() else _yuan(amount)
+
+
+# The message formatters are memoised: a validation formats ~200 amounts, most of them a few
+# recurring references and tolerances, and equal Decimals (1.0, 1.00) format alike in each.
+@functools.lru_cache(maxsize=4096)
+def _yuan(amount: Decimal) -> str:
+    return f"{amount:,.2f}"
+
+
+@functools.lru_cache(maxsize=256)
+def pct_text(p: Decimal) -> str:
+    return f"{p.normalize():f}%"
+
+
+@functools.lru_cache(maxsize=1024)
+def hours_text(h: Decimal) -> str:
+    return f"{h.quantize(CENTI)}"
+
+
+def with_tolerance(reference: Decimal, tolerance_pct: Decimal) -> Decimal:
+    """reference × (1 + tolerance), rounded half-up to the fen."""
+    return round_yuan(reference * (HUNDRED + tolerance_pct) / HUNDRED)
