@@ -119,10 +119,30 @@ def _etags_sent(request: Request[Any, Any, Any]) -> ETags:
     return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
 
 
-def required_if_match(request: Request[Any, Any, Any]) -> ETags:
+async def _refuse_bad_input(request: Request[Any, Any, Any]) -> None:
+    """The 400 a request's body or parameters earn, if any. Litestar provides dependencies
+    before it decodes the body, so a request wrong in both ways would otherwise get the 428
+    of its missing If-Match instead of the 400 naming its bad field."""
+    handler = request.route_handler
+    fields = handler.parsed_fn_signature.parameters
+    kwargs: dict[str, Any] = {**request.path_params, **request.query_params}
+    if "data" in fields:
+        kwargs["data"] = await request.json()
+    kwargs.update(
+        state=request.app.state, request=request, actor=caller_actor(request),
+        caller=calling_key(request), if_match=("",),
+    )  # fmt: skip
+    handler.signature_model.parse_values_from_connection_kwargs(
+        connection=request, kwargs={k: v for k, v in kwargs.items() if k in fields}
+    )
+
+
+async def required_if_match(request: Request[Any, Any, Any]) -> ETags:
     """The `if_match` of a versioned write: 428 without it (or with `*`, which would skip the
     check). The core compares it with the key's ETag inside the key's lock (412 when stale)."""
     tags = _etags_sent(request)
+    if not tags or "*" in tags:
+        await _refuse_bad_input(request)
     if not tags:
         raise PreconditionRequired(
             detail="send the key's ETag in If-Match (GET its versions to get it)"
@@ -161,7 +181,7 @@ OptionalIfMatch = NamedDependency[ETags | None]
 V1_DEPENDENCIES = {
     "caller": Provide(calling_key, sync_to_thread=False),
     "actor": Provide(caller_actor, sync_to_thread=False),
-    "if_match": Provide(required_if_match, sync_to_thread=False),
+    "if_match": Provide(required_if_match),
 }
 #: the /api/v1 router's own exception handlers (every other error goes through `api.problems`)
 V1_EXCEPTION_HANDLERS: Any = {PreconditionRequired: precondition_required}
