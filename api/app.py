@@ -29,25 +29,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.auth import HEADER
 from api.caching import SingleFlight, etag_middleware
-from api.controllers import check_query, read_your_writes_middleware
-from api.controllers.edits import (
-    AliasController,
-    ChannelController,
-    LaborEditController,
-    PriceEditController,
-    SynonymController,
+from api.controllers import (
+    V1_DEPENDENCIES,
+    V1_EXCEPTION_HANDLERS,
+    check_query,
+    read_your_writes_middleware,
 )
+from api.controllers.aliases import AliasController
+from api.controllers.channels import ChannelController
 from api.controllers.feedback import FeedbackController
 from api.controllers.imports import ImportController
 from api.controllers.indicators import AuditController, IndicatorController
 from api.controllers.keys import KeyController, MeController
-from api.controllers.labor import LaborController
+from api.controllers.labor_rates import LaborRateController
 from api.controllers.market import MarketController
 from api.controllers.match import MatchController, match_index_lifespan
 from api.controllers.models import ModelController
 from api.controllers.parts import PartController
 from api.controllers.price_words import PriceTypeWordController
 from api.controllers.prices import PriceController
+from api.controllers.standard_hours import StandardHoursController
+from api.controllers.synonyms import SynonymController
 from api.estimates import EstimateController, ValidationWriter, store_on
 from api.problems import EXCEPTION_HANDLERS, RETRY_AFTER
 from api.ratelimit import RateLimiter
@@ -203,15 +205,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     v1 = Router(
         path="/api/v1",
         route_handlers=[
-            ModelController, PartController, PriceController, LaborController, KeyController,
-            MeController,
-            EstimateController,
-            MatchController,
-            MarketController,
-            PriceEditController, LaborEditController, ChannelController, AliasController,
-            SynonymController, FeedbackController, IndicatorController, AuditController,
-            ImportController, PriceTypeWordController,
+            ModelController, PartController, AliasController, PriceController,
+            LaborRateController, StandardHoursController, ChannelController, SynonymController,
+            PriceTypeWordController, EstimateController, MatchController, MarketController,
+            FeedbackController, ImportController, IndicatorController, AuditController,
+            KeyController, MeController,
         ],
+        dependencies=V1_DEPENDENCIES,
+        exception_handlers=V1_EXCEPTION_HANDLERS,
         security=[{"ApiKey": []}],
         middleware=[etag_middleware, read_your_writes_middleware],
         before_request=check_query,

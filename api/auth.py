@@ -80,7 +80,9 @@ def require(role: str) -> Any:
     """The guard of a route that needs `role` or a higher one."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        info = await caller_of(connection)
+        # a route under a controller's guard and its own higher one looks the key up (and
+        # counts it against the rate limit) once
+        info: KeyInfo = connection.state.get("caller") or await caller_of(connection)
         if not role_allows(info.role, role):
             raise PermissionDeniedException(
                 f"this route needs role {role} or above; the key {info.prefix}… has {info.role}"

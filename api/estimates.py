@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.auth import require
 from api.controllers import (
     NO_STORE,
+    CallerKey,
     Limit,
     Offset,
     PathCode,
@@ -35,10 +36,10 @@ from api.controllers import (
     run,
 )
 from api.problems import problem_responses
-from api.schemas import ValidationPage, to
+from api.schemas import Page, to
 from pricebook import estimates
 from pricebook.errors import Unavailable
-from pricebook.keys import role_allows
+from pricebook.keys import KeyInfo, role_allows
 
 MAX_BODY = 1_000_000
 
@@ -201,11 +202,30 @@ class ReferenceCacheInfo(Struct):
     limit: int
 
 
-def _only_key(request: Request[Any, Any, Any]) -> int | None:
+def _only_key(caller: KeyInfo) -> int | None:
     """The key whose validations alone the caller may read and reuse: its own for an
     estimate_tool key; None (every key's) for reviewers and up."""
-    caller = request.state.caller
     return None if role_allows(caller.role, "reviewer") else caller.id
+
+
+def _estimate_of(body: bytes) -> estimates.EstimateRequest:
+    """The body decoded; 413 past the body's size or the number of lines."""
+    if len(body) > MAX_BODY:
+        raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY:,} bytes")
+    estimate = estimates.decode_request(body)
+    if len(estimate.lines) > estimates.MAX_LINES:
+        raise HTTPException(
+            status_code=413,
+            detail=f"{len(estimate.lines)} lines: at most {estimates.MAX_LINES} per estimate",
+        )
+    return estimate
+
+
+def _needs_matcher(estimate: estimates.EstimateRequest) -> bool:
+    """Whether a part line names its part only by a custom name."""
+    return any(
+        isinstance(line, estimates.PartLineIn) and line.part_id is None for line in estimate.lines
+    )
 
 
 class EstimateController(Controller):
@@ -242,27 +262,15 @@ class EstimateController(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         force: Annotated[bool, Parameter(description="validate again even if stored")] = False,
     ) -> Response[dict[str, Any]]:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise HTTPException(status_code=413, detail=f"the body is over {MAX_BODY:,} bytes")
-        estimate = estimates.decode_request(body)
-        if len(estimate.lines) > estimates.MAX_LINES:
-            raise HTTPException(
-                status_code=413,
-                detail=f"{len(estimate.lines)} lines: at most {estimates.MAX_LINES} per estimate",
-            )
-        needs_matcher = any(
-            isinstance(line, estimates.PartLineIn) and line.part_id is None
-            for line in estimate.lines
-        )
-        matcher = await matcher_for(state) if needs_matcher else None
-        caller = request.state.caller  # set by the guard
-        actor = caller.name
+        estimate = _estimate_of(await request.body())
+        matcher = await matcher_for(state) if _needs_matcher(estimate) else None
         arguments = dict(
-            force=force, matcher=matcher, actor=actor, keep=state.settings.reference_cache_entries,
-            key_id=caller.id, own_only=_only_key(request) is not None,
+            force=force, matcher=matcher, actor=caller.name,
+            keep=state.settings.reference_cache_entries, key_id=caller.id,
+            own_only=_only_key(caller) is not None,
         )  # fmt: skip
 
         async def validate_on(engine: AsyncEngine) -> estimates.Validation | estimates.Unstored:
@@ -317,14 +325,14 @@ class EstimateController(Controller):
     )
     async def validation(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         estimate_id: PathCode,
         validation_id: PathId,
     ) -> Response[dict[str, Any]]:
         found = await run(
             state, estimates.stored_validation, estimate_id, validation_id,
-            only_key=_only_key(request),
+            only_key=_only_key(caller),
         )  # fmt: skip
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
@@ -339,14 +347,14 @@ class EstimateController(Controller):
     )
     async def validations(
         self,
-        request: Request[Any, Any, Any],
         state: State,
+        caller: CallerKey,
         estimate_id: PathCode,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> ValidationPage:
+    ) -> Page[dict[str, Any]]:
         page = await run(
             state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
-            only_key=_only_key(request),
+            only_key=_only_key(caller),
         )  # fmt: skip
-        return to(ValidationPage, page)
+        return to(Page[dict[str, Any]], page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
@@ -35,6 +35,15 @@ MoneyIn = Annotated[
 T = TypeVar("T")
 
 
+class Page(Struct, Generic[T]):
+    """One page of a list: `items` from `offset` on, at most `limit` of them, out of `total`."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
 def to(dto: type[T], value: Any) -> T:
     """A core record (or list of them) as the boundary type."""
     return msgspec.convert(value, dto, from_attributes=True)
@@ -57,13 +66,6 @@ class Model(Struct):
     engine: str
     vehicle_class: str
     manufacturer_code: str
-
-
-class ModelPage(Struct):
-    items: list[Model]
-    total: int
-    limit: int
-    offset: int
 
 
 class VinCandidate(Struct):
@@ -89,13 +91,6 @@ class Part(Struct):
     is_assembly: bool
     universal: bool
     matched_by: Literal["oe", "superseded_oe", "name", "alias"] | None = None
-
-
-class PartPage(Struct):
-    items: list[Part]
-    total: int
-    limit: int
-    offset: int
 
 
 class ComponentLine(Struct):
@@ -220,13 +215,6 @@ class HistoryRow(Struct):
     created_at: dt.datetime | None
 
 
-class HistoryPage(Struct):
-    items: list[HistoryRow]
-    total: int
-    limit: int
-    offset: int
-
-
 class ChannelRate(Struct):
     channel: str
     rate_card_id: int
@@ -252,13 +240,6 @@ class LaborRate(Struct):
     why: str
 
 
-class LaborRatePage(Struct):
-    items: list[LaborRate]
-    total: int
-    limit: int
-    offset: int
-
-
 class Inclusion(Struct):
     part_id: int
     part_code: str
@@ -278,13 +259,6 @@ class StandardHours(Struct):
     valid_from: dt.date
     valid_to: dt.date | None
     includes: list[Inclusion]
-
-
-class StandardHoursPage(Struct):
-    items: list[StandardHours]
-    total: int
-    limit: int
-    offset: int
 
 
 class ApiKey(Struct):
@@ -499,13 +473,6 @@ class ChannelListing(Struct):
     rate_card: ChannelCard | None
 
 
-class ChannelPage(Struct):
-    items: list[ChannelListing]
-    total: int
-    limit: int
-    offset: int
-
-
 class NewChannel(Struct, forbid_unknown_fields=True, kw_only=True):
     code: Code
     name: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00]*$")]
@@ -652,21 +619,6 @@ class Feedback(Struct):
     turnaround_hours: Decimal | None
 
 
-class FeedbackPage(Struct):
-    items: list[Feedback]
-    total: int
-    limit: int
-    offset: int
-
-
-class ValidationPage(Struct):
-    #: each a stored validation's summary (`pricebook.estimates.list_validations`)
-    items: list[dict[str, Any]]
-    total: int
-    limit: int
-    offset: int
-
-
 class AcceptFeedback(Struct, forbid_unknown_fields=True, kw_only=True):
     #: the new price; the observed price when absent
     amount: MoneyIn | None = None
@@ -733,13 +685,6 @@ class AuditEntry(Struct):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     reason: str
-
-
-class AuditPage(Struct):
-    items: list[AuditEntry]
-    total: int
-    limit: int
-    offset: int
 
 
 class ImportReport(Struct):

@@ -8,11 +8,13 @@ reading the same handlers and types the server runs:
   `additionalProperties: false` for the closed objects (`forbid_unknown_fields`), patterns and
   bounds, a line union discriminated by `type`. A handler that reads its body itself names the
   type in `opt["request_body"]` (POST /api/v1/estimates/validate);
-- `If-Match`, a required header on the operations whose handler enforces it
-  (`opt["if_match"]`, 428 without it);
+- `If-Match`, a required header on the operations whose handler takes the required `if_match`
+  (`api.controllers.required_if_match`, 428 without it);
 - query and path parameters: the bounds Litestar leaves out (`ge=0` of an optional integer),
   and no NUL in any text (`api.controllers.check_request` refuses it: 400);
-- examples (`api.examples`, the same as docs/api-examples.md) on the operations they show.
+- examples (`api.examples`, the same as docs/api-examples.md) on the operations they show;
+- the pages' names: Litestar names `Page[Part]` `Page_api.schemas.Part_`; the document names it
+  `PartPage`, as it did before the pages were one generic type (`_rename_pages`).
 
 The finished document is what /schema/openapi.json serves and what the Swagger page embeds
 (`SpecJson`, `SpecSwagger`); it is built once per application.
@@ -21,6 +23,7 @@ The finished document is what /schema/openapi.json serves and what the Swagger p
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import msgspec
@@ -30,6 +33,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 
 from api import examples
+from api.controllers import required_if_match
 
 #: what `check_request` lets through in a query or path parameter
 NO_NUL = r"^[^\x00]*$"
@@ -50,6 +54,16 @@ IF_MATCH = {
 #: holds it to its places and bounds (422 naming the field)
 DECIMAL = [{"type": "string", "pattern": r"^[0-9]{1,9}(\.[0-9]{1,4})?$"}, {"type": "number"}]
 _BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+#: a generic page's title as Litestar writes it, e.g. `Page[Part]`
+_PAGE_TITLE = re.compile(r"^Page\[(.+)\]$")
+#: a page's name when it is not its item's name + `Page`
+PAGE_NAMES = {
+    "HistoryRow": "HistoryPage",
+    "ChannelListing": "ChannelPage",
+    "AuditEntry": "AuditPage",
+    "UnmatchedListing": "UnmatchedPage",
+    "dict[str, Any]": "ValidationPage",
+}
 
 
 def _body_type(handler: HTTPRouteHandler) -> type | None:
@@ -64,6 +78,14 @@ def _body_type(handler: HTTPRouteHandler) -> type | None:
         return None
     annotation = field.annotation
     return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None  # fmt: skip
+
+
+def requires_if_match(handler: HTTPRouteHandler) -> bool:
+    """Whether the handler takes `if_match` from `required_if_match` (not the optional one)."""
+    if "if_match" not in handler.parsed_fn_signature.parameters:
+        return False
+    provide = handler.resolve_dependencies().get("if_match")
+    return provide is not None and provide.dependency is required_if_match
 
 
 def _operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
@@ -133,15 +155,43 @@ def _finish_parameters(operation: dict[str, Any], handler: HTTPRouteHandler) -> 
                 schema[keyword] = value
 
 
+def _rename_refs(node: Any, names: dict[str, str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _rename_refs(item, names)
+    elif isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF.format(name="")):
+            name = ref[len(REF.format(name="")) :]
+            node["$ref"] = REF.format(name=names.get(name, name))
+        for value in node.values():
+            _rename_refs(value, names)
+
+
+def _rename_pages(spec: dict[str, Any]) -> None:
+    """Each `Page[X]` component as `XPage` (or its name in `PAGE_NAMES`), title and references
+    included."""
+    schemas: dict[str, Any] = spec["components"]["schemas"]
+    names = {}
+    for key, schema in schemas.items():
+        if match := _PAGE_TITLE.match(schema.get("title", "")):
+            item = match.group(1)
+            names[key] = schema["title"] = PAGE_NAMES.get(item, f"{item}Page")
+    spec["components"]["schemas"] = {names.get(k, k): v for k, v in schemas.items()}
+    _rename_refs(spec["paths"], names)
+    _rename_refs(spec["components"], names)
+
+
 def finish(app: Litestar, generated: dict[str, Any]) -> dict[str, Any]:
     spec = copy.deepcopy(generated)
+    _rename_pages(spec)
     bodies: dict[tuple[str, str], type] = {}
     for path, method, handler in _operations(app):
         operation = spec["paths"].get(path, {}).get(method)
         if operation is None:
             continue
         _finish_parameters(operation, handler)
-        if handler.opt.get("if_match"):
+        if requires_if_match(handler):
             operation["parameters"] = [*(operation.get("parameters") or []), dict(IF_MATCH)]
         if (body := _body_type(handler)) is not None:
             bodies[(path, method)] = body

@@ -319,6 +319,17 @@ async def test_a_key_past_its_rate_limit_gets_429_problem_with_retry_after(setti
         ).status_code == 429
 
 
+async def test_a_route_guarded_twice_counts_its_key_once(settings):
+    # a staff route under a controller open to every role passes two guards: one lookup, one hit
+    settings = dataclasses.replace(settings, rate_limit="3/minute")
+    made = seed(settings)
+    async with AsyncTestClient(create_app(settings)) as client:
+        staff = {"X-API-Key": made["pricing_staff"]}
+        cards = "/api/v1/channels/NOPE/rate-cards"
+        statuses = [(await client.get(cards, headers=staff)).status_code for _ in range(4)]
+        assert statuses == [404, 404, 404, 429]
+
+
 async def test_the_spec_documents_429_wherever_a_key_is_needed(api: Api):
     spec = (await api.client.get("/schema/openapi.json")).json()
     keyed = [

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import re
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, TypeVar
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader, State
-from litestar.exceptions import ValidationException
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from api.problems import database_unavailable, problem_responses
-from api.schemas import MAX_ID
-from pricebook.keys import mark_written
+from api.auth import require
+from api.problems import database_unavailable, problem, problem_responses
+from api.schemas import MAX_ID, ONE_LINE
+from pricebook.keys import KeyInfo, mark_written
 from pricebook.replicas import ReplicaSet
 
 T = TypeVar("T")
@@ -29,6 +33,10 @@ Text = Annotated[str, QueryParameter(max_length=100)]
 OptId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 OptCode = Annotated[str | None, QueryParameter(min_length=1, max_length=64)]
+#: the day whose versions are in force
+DayInForce = Annotated[
+    dt.date | None, QueryParameter(name="date", description="day in force (today)")
+]
 #: a code or external id in the path (a channel's code, an estimate's id)
 PathCode = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
@@ -39,6 +47,144 @@ NO_STORE = CacheControlHeader(no_store=True)
 
 READ_ERRORS = problem_responses(400, 401, 403, 422, 503)
 ITEM_ERRORS = problem_responses(400, 401, 403, 404, 422, 503)
+
+# Versioned keys (prices, labor rates, standard hours, rate cards) and the alias and synonym
+# sets are never overwritten: a write adds a version (closing the one in force) or ends one
+# early. Every key has an ETag (the GET of its versions answers it in the `ETag` header and the
+# body) that every write must send back in `If-Match`: missing → 428, no longer current → 412
+# (someone else changed the key: reload). The core locks the key and re-checks the ETag inside
+# the lock, so of two concurrent edits one wins and the other gets 412. Every write needs a
+# `reason` (422 without) and is audited with the key's name.
+
+#: the guard of a pricing-staff route under a controller open to lower roles
+STAFF = [require("pricing_staff")]
+#: what a write of a versioned key answers besides success
+WRITE_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 422, 428, 503)
+#: what the GET of a key's versions answers besides success
+VERSIONS_ERRORS = problem_responses(400, 401, 403, 404, 422, 503)
+IF_MATCH_DOC = (
+    " Send the key's current ETag (from the GET of its versions) in `If-Match`: 428 without it, "
+    "412 when someone changed the key since (reload and edit again). `reason` is required."
+)
+ReqCode = Annotated[str, QueryParameter(min_length=1, max_length=64)]
+#: a synonym term or alias in the path: one line, not blank (another is the core's 422)
+TermPath = Annotated[
+    str, PathParameter(min_length=1, max_length=50, schema_extra={"pattern": ONE_LINE})
+]
+#: a reason sent as a query parameter (by a DELETE)
+ReasonQuery = Annotated[
+    str,
+    QueryParameter(
+        max_length=1000,
+        description="why: required (422 when missing or blank)",
+        # documented, refused by the core (422), not by the decoder
+        schema_extra={"minLength": 1, "pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"},
+    ),
+]
+
+
+def unchanged(container: Any) -> dict[int, Any]:
+    """Write answers: 201 when a version was added, 200 when nothing (or only an end) changed."""
+    spec = ResponseSpec(
+        data_container=container, description="Nothing to add: unchanged (or ended early)",
+        generate_examples=False,
+    )  # fmt: skip
+    return {**WRITE_ERRORS, 200: spec}
+
+
+def with_etag(content: T, etag: str, status: int = 200) -> Response[T]:
+    return Response(content, status_code=status, headers={"ETag": etag})
+
+
+def written(content: T, action: str, etag: str) -> Response[T]:
+    """A write's answer: 201 when it added something, else 200; the key's new ETag."""
+    created = action in ("created", "superseded", "added")
+    return with_etag(content, etag, 201 if created else 200)
+
+
+#: the ETags a client sent in `If-Match` (RFC 9110 allows a list)
+ETags = tuple[str, ...]
+
+
+class PreconditionRequired(HTTPException):
+    status_code = 428
+
+
+def precondition_required(_: Request[Any, Any, Any], exc: PreconditionRequired) -> Response[Any]:
+    return problem(428, str(exc.detail), title="Precondition required", field="If-Match")
+
+
+def _etags_sent(request: Request[Any, Any, Any]) -> ETags:
+    raw = request.headers.get("if-match", "")
+    return tuple(tag.strip() for tag in raw.split(",") if tag.strip())
+
+
+async def _refuse_bad_input(request: Request[Any, Any, Any]) -> None:
+    """The 400 a request's body or parameters earn, if any. Litestar provides dependencies
+    before it decodes the body, so a request wrong in both ways would otherwise get the 428
+    of its missing If-Match instead of the 400 naming its bad field."""
+    handler = request.route_handler
+    fields = handler.parsed_fn_signature.parameters
+    kwargs: dict[str, Any] = {**request.path_params, **request.query_params}
+    if "data" in fields:
+        kwargs["data"] = await request.json()
+    kwargs.update(
+        state=request.app.state, request=request, actor=caller_actor(request),
+        caller=calling_key(request), if_match=("",),
+    )  # fmt: skip
+    handler.signature_model.parse_values_from_connection_kwargs(
+        connection=request, kwargs={k: v for k, v in kwargs.items() if k in fields}
+    )
+
+
+async def required_if_match(request: Request[Any, Any, Any]) -> ETags:
+    """The `if_match` of a versioned write: 428 without it (or with `*`, which would skip the
+    check). The core compares it with the key's ETag inside the key's lock (412 when stale)."""
+    tags = _etags_sent(request)
+    if not tags or "*" in tags:
+        await _refuse_bad_input(request)
+    if not tags:
+        raise PreconditionRequired(
+            detail="send the key's ETag in If-Match (GET its versions to get it)"
+        )
+    if "*" in tags:
+        raise PreconditionRequired(detail="If-Match: * is not accepted: send the key's ETag")
+    return tags
+
+
+def optional_if_match(request: Request[Any, Any, Any]) -> ETags | None:
+    """The `if_match` of a write that checks an ETag only when one is sent."""
+    return _etags_sent(request) or None
+
+
+def calling_key(request: Request[Any, Any, Any]) -> KeyInfo:
+    """The `caller`: the API key of the request, set by the route's guard."""
+    caller: KeyInfo = request.state.caller
+    return caller
+
+
+def caller_actor(request: Request[Any, Any, Any]) -> str:
+    """The `actor` of the audit log: the calling key, as the staff UI names its users' keys."""
+    caller = calling_key(request)
+    return f"api-key:{caller.id}:{caller.name}"
+
+
+#: a handler's parameters that `V1_DEPENDENCIES` fill in, by their names
+CallerKey = NamedDependency[KeyInfo]
+Actor = NamedDependency[str]
+IfMatch = NamedDependency[ETags]
+OptionalIfMatch = NamedDependency[ETags | None]
+
+#: what an /api/v1 handler gets by naming it: `caller` (its key), `actor` (who writes, for the
+#: audit log) and `if_match` (required; a handler provides `optional_if_match` under that name
+#: where the check is optional)
+V1_DEPENDENCIES = {
+    "caller": Provide(calling_key, sync_to_thread=False),
+    "actor": Provide(caller_actor, sync_to_thread=False),
+    "if_match": Provide(required_if_match),
+}
+#: the /api/v1 router's own exception handlers (every other error goes through `api.problems`)
+V1_EXCEPTION_HANDLERS: Any = {PreconditionRequired: precondition_required}
 
 
 async def run(state: State, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

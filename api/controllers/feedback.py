@@ -9,27 +9,40 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromQuery, QueryParameter
 from sqlalchemy import select
 
 from api.auth import require
-from api.controllers import NO_STORE, Limit, Offset, OptCode, PathId, run, write
-from api.controllers.edits import actor_of
+from api.controllers import (
+    NO_STORE,
+    STAFF,
+    Actor,
+    CallerKey,
+    Limit,
+    Offset,
+    OptCode,
+    OptionalIfMatch,
+    PathId,
+    optional_if_match,
+    run,
+    write,
+)
 from api.problems import problem_responses
 from api.schemas import (
     AcceptFeedback,
     Decision,
     Feedback,
     FeedbackAnswer,
-    FeedbackPage,
     NewFeedback,
+    Page,
 )
 from pricebook import feedback
 from pricebook.errors import InvalidInput, NotFound
-from pricebook.keys import role_allows
+from pricebook.keys import KeyInfo, role_allows
 from pricebook.models import Branch, PriceType
 
 Days = Annotated[int | None, QueryParameter(ge=0, le=3650)]
@@ -75,8 +88,8 @@ def _queue(session: Any, branch: str | None, **kwargs: Any) -> Any:
     return feedback.feedback_queue(session, branch_id=_branch_id(session, branch), **kwargs)
 
 
-def _is_staff(request: Request[Any, Any, Any]) -> bool:
-    return role_allows(request.state.caller.role, "pricing_staff")
+def _is_staff(caller: KeyInfo) -> bool:
+    return role_allows(caller.role, "pricing_staff")
 
 
 class FeedbackController(Controller):
@@ -97,9 +110,9 @@ class FeedbackController(Controller):
         responses=problem_responses(400, 401, 403, 422, 503),
     )
     async def submit(
-        self, state: State, request: Request[Any, Any, Any], data: Annotated[NewFeedback, Body()]
+        self, state: State, data: Annotated[NewFeedback, Body()], actor: Actor
     ) -> Feedback:
-        return out(await write(state, _submit, data, actor_of(request)))
+        return out(await write(state, _submit, data, actor))
 
     @get(
         "/",
@@ -114,7 +127,8 @@ class FeedbackController(Controller):
     async def queue(
         self,
         state: State,
-        request: Request[Any, Any, Any],
+        caller: CallerKey,
+        actor: Actor,
         mine: FromQuery[bool] = False,
         status: FromQuery[
             Literal["open", "need_info", "accepted", "rejected", "resolved_by_market", "unresolved"]
@@ -127,15 +141,15 @@ class FeedbackController(Controller):
         include_linked: FromQuery[bool | None] = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> FeedbackPage:
-        mine = mine or not _is_staff(request)
+    ) -> Page[Feedback]:
+        mine = mine or not _is_staff(caller)
         page = await run(
             state, _queue, branch, status=status, kind=kind,
-            created_by=actor_of(request) if mine else None, min_age_days=min_age_days,
+            created_by=actor if mine else None, min_age_days=min_age_days,
             max_age_days=max_age_days, include_linked=include_linked, newest_first=mine,
             limit=limit, offset=offset,
         )  # fmt: skip
-        return FeedbackPage([out(v) for v in page.items], page.total, page.limit, page.offset)
+        return Page[Feedback]([out(v) for v in page.items], page.total, page.limit, page.offset)
 
     @get(
         "/{item_id:int}",
@@ -143,16 +157,16 @@ class FeedbackController(Controller):
         responses=problem_responses(400, 401, 403, 404, 503),
     )
     async def item(
-        self, state: State, request: Request[Any, Any, Any], item_id: PathId
+        self, state: State, item_id: PathId, caller: CallerKey, actor: Actor
     ) -> Feedback:
         view = await run(state, feedback.get_feedback, item_id)
-        if not _is_staff(request) and view.created_by != actor_of(request):
+        if not _is_staff(caller) and view.created_by != actor:
             raise NotFound(f"no feedback item with id {item_id}", field="id")
         return out(view)
 
     @post(
         "/{item_id:int}/accept",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Accept: the new price version and the decision, in one transaction",
         description="Creates the new localized price version (the item's branch; the system "
         "price for an item without branch) of `amount` (else the observed price) from "
@@ -161,25 +175,26 @@ class FeedbackController(Controller):
         "a later version. An `If-Match` header, when sent, must be the price key's ETag.",
         status_code=200,
         responses=ACT_ERRORS,
+        dependencies={"if_match": Provide(optional_if_match, sync_to_thread=False)},
     )
     async def accept(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[AcceptFeedback, Body()],
+        actor: Actor,
+        if_match: OptionalIfMatch,
     ) -> Feedback:
-        etag = request.headers.get("if-match") or None
         view = await write(
-            state, feedback.accept_feedback, item_id, actor=actor_of(request),
+            state, feedback.accept_feedback, item_id, actor=actor,
             amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
-            reason=data.reason, model_specific=data.model_specific, expected_etag=etag,
+            reason=data.reason, model_specific=data.model_specific, expected_etag=if_match,
         )  # fmt: skip
         return out(view)
 
     @post(
         "/{item_id:int}/reject",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Reject, with a reason the reviewer reads (422 without)",
         status_code=200,
         responses=ACT_ERRORS,
@@ -187,18 +202,18 @@ class FeedbackController(Controller):
     async def reject(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[Decision, Body()],
+        actor: Actor,
     ) -> Feedback:
         view = await write(
-            state, feedback.reject_feedback, item_id, actor=actor_of(request), reason=data.reason
+            state, feedback.reject_feedback, item_id, actor=actor, reason=data.reason
         )
         return out(view)
 
     @post(
         "/{item_id:int}/need-info",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Ask the reviewer for more information (`reason`: what is needed)",
         status_code=200,
         responses=ACT_ERRORS,
@@ -206,12 +221,12 @@ class FeedbackController(Controller):
     async def need_info(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[Decision, Body()],
+        actor: Actor,
     ) -> Feedback:
         view = await write(
-            state, feedback.need_info_feedback, item_id, actor=actor_of(request),
+            state, feedback.need_info_feedback, item_id, actor=actor,
             reason=data.reason,
         )  # fmt: skip
         return out(view)
@@ -226,14 +241,15 @@ class FeedbackController(Controller):
     async def answer(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         item_id: PathId,
         data: Annotated[FeedbackAnswer, Body()],
+        caller: CallerKey,
+        actor: Actor,
     ) -> Feedback:
-        staff = _is_staff(request)
+        staff = _is_staff(caller)
         try:
             view = await write(
-                state, feedback.answer_feedback, item_id, actor=actor_of(request),
+                state, feedback.answer_feedback, item_id, actor=actor,
                 note=data.note, url=data.url, must_own=not staff,
             )  # fmt: skip
         except InvalidInput as exc:

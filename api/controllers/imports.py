@@ -17,8 +17,7 @@ from litestar.params import Body, FromQuery, PathParameter
 from sqlalchemy.pool import NullPool
 
 from api.auth import require
-from api.controllers import NO_STORE, check_query
-from api.controllers.edits import actor_of
+from api.controllers import NO_STORE, Actor, check_query
 from api.problems import problem_responses
 from api.schemas import ImportReport
 from pricebook.db import make_engine
@@ -64,7 +63,7 @@ def import_path(
     path: Path,
     kind: str,
     *,
-    actor: str,
+    actor: Actor,
     reason: str,
     name: str,
     dry_run: bool,
@@ -89,7 +88,7 @@ def import_upload(
     filename: str,
     kind: str,
     *,
-    actor: str,
+    actor: Actor,
     reason: str,
     dry_run: bool,
 ) -> CoreReport:
@@ -130,7 +129,7 @@ class ImportController(Controller):
     async def upload(
         self,
         state: State,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         kind: Annotated[
             str,
             # the kinds are documented; another is the core's 422 naming them (`check_kind`)
@@ -141,7 +140,6 @@ class ImportController(Controller):
     ) -> ImportReport:
         check_kind(kind)
         reason = data.reason.strip()
-        actor = actor_of(request)
         if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)
         settings: Settings = state.settings

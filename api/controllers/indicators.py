@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from api.auth import require
 from api.controllers import NO_STORE, READ_ERRORS, REVALIDATE, Limit, Offset, OptCode, run
-from api.schemas import AuditPage, Indicators, to
+from api.schemas import AuditEntry, Indicators, Page, to
 from pricebook import audit, indicators
 
 From = Annotated[dt.date | None, QueryParameter(name="from", description="first day (inclusive)")]
@@ -77,9 +77,9 @@ class AuditController(Controller):
         date_to: To = None,
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> AuditPage:
+    ) -> Page[AuditEntry]:
         page = await run(
             state, audit.query, entity=entity or "", entity_id=entity_id or "", who=who or "",
             date_from=date_from, date_to=date_to, limit=limit, offset=offset,
         )  # fmt: skip
-        return to(AuditPage, page)
+        return to(Page[AuditEntry], page)

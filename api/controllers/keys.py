@@ -1,21 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.datastructures import State
 from litestar.params import Body
 
 from api.auth import require
-from api.controllers import ITEM_ERRORS, NO_STORE, READ_ERRORS, PathId, run, write
+from api.controllers import ITEM_ERRORS, NO_STORE, READ_ERRORS, Actor, CallerKey, PathId, run, write
 from api.problems import problem_responses
 from api.schemas import ApiKey, Caller, CreatedKey, NewKey, to
 from pricebook import keys
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    caller = request.state.caller
-    return f"api-key:{caller.id}:{caller.name}"
 
 
 class KeyController(Controller):
@@ -36,16 +31,16 @@ class KeyController(Controller):
         responses=problem_responses(400, 401, 403, 422, 503),
     )
     async def create(
-        self, state: State, request: Request[Any, Any, Any], data: Annotated[NewKey, Body()]
+        self, state: State, data: Annotated[NewKey, Body()], actor: Actor
     ) -> CreatedKey:
         info, secret = await write(
-            state, keys.create_key, name=data.name, role=data.role, actor=_actor(request)
+            state, keys.create_key, name=data.name, role=data.role, actor=actor
         )
         return CreatedKey(to(ApiKey, info), secret)
 
     @delete("/{key_id:int}", summary="Revoke a key", status_code=200, responses=ITEM_ERRORS)
-    async def revoke(self, state: State, request: Request[Any, Any, Any], key_id: PathId) -> ApiKey:
-        info = await write(state, keys.revoke_key, key_id, actor=_actor(request))
+    async def revoke(self, state: State, key_id: PathId, actor: Actor) -> ApiKey:
+        info = await write(state, keys.revoke_key, key_id, actor=actor)
         return to(ApiKey, info)
 
 
@@ -56,5 +51,5 @@ class MeController(Controller):
     cache_control = NO_STORE
 
     @get("/", summary="The calling key's name and role", responses=READ_ERRORS)
-    async def me(self, request: Request[Any, Any, Any]) -> Caller:
-        return to(Caller, request.state.caller)
+    async def me(self, caller: CallerKey) -> Caller:
+        return to(Caller, caller)

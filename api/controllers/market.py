@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import Body, PathParameter, QueryParameter
 from msgspec import Meta, Struct
@@ -16,6 +16,8 @@ from api.controllers import (
     ITEM_ERRORS,
     NO_STORE,
     READ_ERRORS,
+    STAFF,
+    Actor,
     Limit,
     Offset,
     OptCode,
@@ -23,9 +25,8 @@ from api.controllers import (
     run,
     write,
 )  # fmt: skip
-from api.controllers.edits import actor_of
 from api.problems import problem_responses
-from api.schemas import Money, to
+from api.schemas import Money, Page, to
 from api.spec import NO_NUL
 from pricebook.market import PART_OBSERVATIONS_LIMIT
 from pricebook.market.crawl import page_runs
@@ -50,13 +51,6 @@ class MarketRun(Struct):
     #: pages, items, matched, unmatched, new, updated_last_seen, dropped {reason: n}, errors …
     stats: dict[str, Any]
     created_by: str
-
-
-class MarketRunPage(Struct):
-    items: list[MarketRun]
-    total: int
-    limit: int
-    offset: int
 
 
 class Observation(Struct):
@@ -101,13 +95,6 @@ class UnmatchedListing(Struct):
     suggested_part_code: str | None
     suggested_part_name: str | None
     confidence_bp: int
-
-
-class UnmatchedPage(Struct):
-    items: list[UnmatchedListing]
-    total: int
-    limit: int
-    offset: int
 
 
 class ConfirmListing(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -157,9 +144,9 @@ class MarketController(Controller):
     async def runs(
         self, state: State, source: OptCode = None, status: OptCode = None,
         limit: Limit = 50, offset: Offset = 0,
-    ) -> MarketRunPage:  # fmt: skip
+    ) -> Page[MarketRun]:  # fmt: skip
         page = await run(state, page_runs, source=source, status=status, limit=limit, offset=offset)
-        return to(MarketRunPage, page)
+        return to(Page[MarketRun], page)
 
     @get(
         "/parts/{part_code:str}/observations",
@@ -189,7 +176,7 @@ class MarketController(Controller):
 
     @get(
         "/unmatched",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Unmatched market listings with the matcher's suggestion, latest seen first",
         description="Each listing once (its latest row). Confirm the suggestion or another "
         "part, or reject the suggestion: `POST /api/v1/market/unmatched/{id}/confirm|reject`.",
@@ -197,13 +184,13 @@ class MarketController(Controller):
     )
     async def unmatched(
         self, state: State, source: OptCode = None, limit: Limit = 50, offset: Offset = 0
-    ) -> UnmatchedPage:
+    ) -> Page[UnmatchedListing]:
         page = await run(state, unmatched_listings, source=source, limit=limit, offset=offset)
-        return to(UnmatchedPage, page)
+        return to(Page[UnmatchedListing], page)
 
     @post(
         "/unmatched/{observation_id:int}/confirm",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Confirm a listing's part (default: its suggestion): matched now, learned",
         description="The listing's rows become matched to the part, and a learned mapping of "
         "its title (vehicle words taken out, scoped to the vehicle it names) makes the next "
@@ -216,19 +203,19 @@ class MarketController(Controller):
     async def confirm(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         observation_id: PathId,
         data: Annotated[ConfirmListing, Body()],
+        actor: Actor,
     ) -> ListingVerdict:
         mapping_id = await write(
-            state, confirm_listing, observation_id, actor=actor_of(request),
+            state, confirm_listing, observation_id, actor=actor,
             part_code=data.part_code, reason=data.reason,
         )  # fmt: skip
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
 
     @post(
         "/unmatched/{observation_id:int}/reject",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Reject a listing's suggestion, with a reason (never offered again)",
         description="A learned rejection for the title and vehicle: the matcher never offers "
         "that part for it again. The listing stays in the queue without a suggestion. 422 "
@@ -239,18 +226,18 @@ class MarketController(Controller):
     async def reject(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         observation_id: PathId,
         data: Annotated[RejectSuggestion, Body()],
+        actor: Actor,
     ) -> ListingVerdict:
         mapping_id = await write(
-            state, reject_suggestion, observation_id, actor=actor_of(request), reason=data.reason
+            state, reject_suggestion, observation_id, actor=actor, reason=data.reason
         )
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
 
     @post(
         "/unmatched/{observation_id:int}/not-a-part",
-        guards=[require("pricing_staff")],
+        guards=STAFF,
         summary="Mark a listing as not a catalogue part (不是目录配件), with a reason",
         description="The listing leaves the queue (status `not_part`) and re-crawls keep it out "
         "unless the matcher matches it by itself. Audited. 422 without a reason; 409 when "
@@ -261,11 +248,9 @@ class MarketController(Controller):
     async def not_a_part(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         observation_id: PathId,
         data: Annotated[NotAPart, Body()],
+        actor: Actor,
     ) -> ListingSetAside:
-        await write(
-            state, mark_not_part, observation_id, actor=actor_of(request), reason=data.reason
-        )
+        await write(state, mark_not_part, observation_id, actor=actor, reason=data.reason)
         return ListingSetAside(observation_id=observation_id, status="not_part")

@@ -12,15 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from litestar import Controller, Litestar, Request, get, post
+from litestar import Controller, Litestar, get, post
 from litestar.datastructures import State
 from litestar.params import Body
 from msgspec import Meta, Struct
 
 from api.auth import require
-from api.controllers import NO_STORE, write
+from api.controllers import NO_STORE, Actor, write
 from api.problems import problem_responses
 from api.schemas import MAX_ID, Id
 from api.spec import NO_NUL
@@ -192,9 +192,15 @@ async def current_snapshot(state: State) -> Snapshot:
     return snapshot
 
 
-def _actor(request: Request[Any, Any, Any]) -> str:
-    caller = request.state.caller
-    return f"api-key:{caller.id}:{caller.name}"
+def _names(data: MatchRequest) -> list[str]:
+    """The names to match, each checked (422 naming it), 1 to MAX_NAMES of them."""
+    if not data.names:
+        raise InvalidInput("give at least one name", field="names")
+    if len(data.names) > MAX_NAMES:
+        raise InvalidInput(
+            f"{len(data.names)} names: at most {MAX_NAMES} per request", field="names"
+        )
+    return [check_name(n, field=f"names[{i}]") for i, n in enumerate(data.names)]
 
 
 def _out(result: MatchResult) -> MatchOut:
@@ -252,13 +258,7 @@ class MatchController(Controller):
         opt={"writes": False},  # a POST that writes nothing: no read-your-writes window
     )
     async def match(self, state: State, data: Annotated[MatchRequest, Body()]) -> MatchResponse:
-        if not data.names:
-            raise InvalidInput("give at least one name", field="names")
-        if len(data.names) > MAX_NAMES:
-            raise InvalidInput(
-                f"{len(data.names)} names: at most {MAX_NAMES} per request", field="names"
-            )
-        names = [check_name(n, field=f"names[{i}]") for i, n in enumerate(data.names)]
+        names = _names(data)
         snapshot = await current_snapshot(state)
         brand_id = _scope(snapshot, data.model_id, data.brand)
         index = snapshot.index
@@ -287,13 +287,13 @@ class MatchController(Controller):
     async def confirm(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         data: Annotated[ConfirmationRequest, Body()],
+        actor: Actor,
     ) -> ConfirmationOut:
         cache = _cache(state)
         snapshot = await current_snapshot(state)
         done = await write(
-            state, confirm, name=data.name, accepted=data.accepted, actor=_actor(request),
+            state, confirm, name=data.name, accepted=data.accepted, actor=actor,
             part_id=data.part_id, part_code=data.part_code, model_id=data.model_id,
             brand=data.brand, reason=data.reason, index=snapshot.index,
         )  # fmt: skip

@@ -16,7 +16,7 @@ from api.controllers import (
     Text,
     read,
 )
-from api.schemas import Model, ModelPage, VinLookup, to
+from api.schemas import Model, Page, VinLookup, to
 from pricebook import catalog
 
 
@@ -42,12 +42,12 @@ class ModelController(Controller):
         sort: FromQuery[Literal["name", "-name", "year", "-year", "code", "-code"]] = "name",
         limit: Limit = 50,
         offset: Offset = 0,
-    ) -> ModelPage:
+    ) -> Page[Model]:
         page = await read(
             request, catalog.search_models, q=q, brand=brand, year=year, sort=sort, limit=limit,
             offset=offset,
         )  # fmt: skip
-        return to(ModelPage, page)
+        return to(Page[Model], page)
 
     @get("/{model_id:int}", summary="One vehicle model", responses=ITEM_ERRORS)
     async def one(self, request: Request[Any, Any, Any], model_id: PathId) -> Model:

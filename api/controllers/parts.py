@@ -20,7 +20,7 @@ from api.controllers import (
     read,
     run,
 )
-from api.schemas import HistoryPage, PartDetail, PartPage, to
+from api.schemas import HistoryRow, Page, Part, PartDetail, to
 from pricebook import catalog, prices
 
 
@@ -48,12 +48,12 @@ class PartController(Controller):
         sort: FromQuery[Literal["relevance", "name", "-name", "code", "-code"]] = "relevance",
         limit: Limit = 50,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
-    ) -> PartPage:
+    ) -> Page[Part]:
         page = await read(
             request, catalog.search_parts, q=q, oe=oe, model_id=model_id, category=category,
             sort=sort, limit=limit, offset=offset,
         )  # fmt: skip
-        return to(PartPage, page)
+        return to(Page[Part], page)
 
     @get(
         "/{part_id:int}",
@@ -79,9 +79,9 @@ class PartController(Controller):
         price_type: OptCode = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 500,
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
-    ) -> HistoryPage:
+    ) -> Page[HistoryRow]:
         page = await run(
             state, prices.price_history, part_id, branch=branch or "",
             price_type=price_type or "", limit=limit, offset=offset,
         )  # fmt: skip
-        return to(HistoryPage, page)
+        return to(Page[HistoryRow], page)

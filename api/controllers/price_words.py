@@ -4,26 +4,27 @@ The core is `pricebook.price_words`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, Response, delete, get, put
+from litestar import Controller, Response, delete, get, put
 from litestar.datastructures import State
 from litestar.params import Body, PathParameter
 from msgspec import Meta, Struct
 
 from api.auth import require
-from api.controllers import NO_STORE, run, write
-from api.controllers.edits import (
-    EDIT_HANDLERS,
+from api.controllers import (
     IF_MATCH_DOC,
+    NO_STORE,
     VERSIONS_ERRORS,
     WRITE_ERRORS,
+    Actor,
+    IfMatch,
     ReasonQuery,
-    _with_etag,
-    _written,
-    actor_of,
-    if_match,
+    run,
     unchanged,
+    with_etag,
+    write,
+    written,
 )
 from api.controllers.match import CONFIRM_REFRESH_TIMEOUT
 from api.schemas import ONE_LINE, Code, Reason
@@ -70,7 +71,6 @@ class PriceTypeWordController(Controller):
     path = "/price-type-words"
     tags = ["catalogue"]  # noqa: RUF012
     guards = [require("pricing_staff")]  # noqa: RUF012
-    exception_handlers = EDIT_HANDLERS
     cache_control = NO_STORE
 
     @get(
@@ -84,7 +84,7 @@ class PriceTypeWordController(Controller):
     )
     async def words(self, state: State) -> Response[PriceTypeVocabulary]:
         found = await run(state, price_words.vocabulary)
-        return _with_etag(_out(found), found.etag)
+        return with_etag(_out(found), found.etag)
 
     @put(
         "/{word:str}",
@@ -94,43 +94,41 @@ class PriceTypeWordController(Controller):
         "once on the server that took the edit); stored observations keep their type."
         + IF_MATCH_DOC,
         status_code=201,
-        opt={"if_match": True},
         responses=unchanged(PriceTypeVocabulary),
     )
     async def set_word(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         word: WordPath,
         data: Annotated[PriceTypeWordEdit, Body()],
+        actor: Actor,
+        if_match: IfMatch,
     ) -> Response[PriceTypeVocabulary]:
-        etags = if_match(request)
         found = await write(
-            state, price_words.set_word, word, data.price_type, actor=actor_of(request),
-            reason=data.reason, expected_etag=etags,
+            state, price_words.set_word, word, data.price_type, actor=actor,
+            reason=data.reason, expected_etag=if_match,
         )  # fmt: skip
         await index_follows(state)
-        return _written(_out(found), found.action, found.etag)
+        return written(_out(found), found.action, found.etag)
 
     @delete(
         "/{word:str}",
         summary="Remove a word from the vocabulary",
         description="`reason` is a query parameter here." + IF_MATCH_DOC,
         status_code=200,
-        opt={"if_match": True},
         responses=WRITE_ERRORS,
     )
     async def remove_word(
         self,
         state: State,
-        request: Request[Any, Any, Any],
         word: WordPath,
+        actor: Actor,
+        if_match: IfMatch,
         reason: ReasonQuery = "",
     ) -> Response[PriceTypeVocabulary]:
-        etags = if_match(request)
         found = await write(
-            state, price_words.remove_word, word, actor=actor_of(request), reason=reason,
-            expected_etag=etags,
+            state, price_words.remove_word, word, actor=actor, reason=reason,
+            expected_etag=if_match,
         )  # fmt: skip
         await index_follows(state)
-        return _with_etag(_out(found), found.etag)
+        return with_etag(_out(found), found.etag)

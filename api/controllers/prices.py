@@ -1,33 +1,58 @@
+"""Prices: resolving a part's reference price (estimate tools and up) and the versions of one
+price key, read and written by pricing staff."""
+
 from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import Body, QueryParameter
+from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
+    IF_MATCH_DOC,
     ITEM_ERRORS,
-    READ_ERRORS,
+    NO_STORE,
     REVALIDATE,
+    STAFF,
+    VERSIONS_ERRORS,
+    WRITE_ERRORS,
+    Actor,
+    ETags,
+    IfMatch,
     OptCode,
     OptId,
+    PathId,
+    ReqCode,
     read_autocommit,
     run,
+    unchanged,
+    with_etag,
+    write,
+    written,
 )
 from api.problems import problem_responses
 from api.schemas import (
     BatchResolution,
     BatchResult,
+    EndValidity,
     ItemError,
+    NewPrice,
+    PriceEdit,
+    PriceKeyOut,
+    PriceVersion,
+    PriceVersions,
     Resolution,
     ResolveBatch,
+    to,
 )
 from pricebook import prices
 from pricebook.errors import NotFound
+from pricebook.models import Branch, PriceType, Region
 
 _RESOLVE_DOC = (
     "Precedence: a channel's rate card covering the part's category (its price type's reference "
@@ -69,7 +94,64 @@ def _out(outcome: prices.ResolveOutcome) -> Resolution:
     )  # fmt: skip
 
 
+def _batch_requests(data: ResolveBatch) -> list[prices.ResolveRequest]:
+    today = data.date or dt.date.today()
+    return [
+        prices.ResolveRequest(
+            on=i.date or today, part_id=i.part_id, oe=i.oe, model_id=i.model_id,
+            branch=i.branch, price_type=i.price_type, channel=i.channel, agreement=i.agreement,
+        )
+        for i in data.items
+    ]  # fmt: skip
+
+
+def _batch_result(n: int, outcome: prices.ResolveOutcome) -> BatchResult:
+    """One item's answer in a batch: its resolution, or its error with the status it would
+    have had alone."""
+    if outcome.error is None:
+        return BatchResult(n, 200, result=_out(outcome))
+    status = 404 if isinstance(outcome.error, NotFound) else 422
+    error = ItemError(outcome.error.title, outcome.error.message, outcome.error.field)
+    return BatchResult(n, status, error=error)
+
+
+def _key_out(session: Session, key: prices.PriceKey) -> PriceKeyOut:
+    region = session.get(Region, key.region_id) if key.region_id else None
+    branch = session.get(Branch, key.branch_id) if key.branch_id else None
+    ptype = session.get(PriceType, key.price_type_id)
+    assert ptype is not None  # price_key found it
+    return PriceKeyOut(
+        key.part_id, key.model_id, key.scope, region.code if region else None,
+        branch.code if branch else None, ptype.code,
+    )  # fmt: skip
+
+
+def _price_versions(session: Session, **key: Any) -> PriceVersions:
+    price_key = prices.price_key(session, **key)
+    found = prices.price_key_versions(session, price_key)
+    return PriceVersions(
+        _key_out(session, price_key), found.etag, [to(PriceVersion, v) for v in found.versions]
+    )
+
+
+def _write_price(session: Session, data: NewPrice, actor: str, etags: ETags) -> prices.PriceWrite:
+    key = prices.price_key(
+        session, part_id=data.part_id, model_id=data.model_id, scope=data.scope,
+        region=data.region, branch=data.branch, price_type=data.price_type,
+    )  # fmt: skip
+    return prices.write_price(
+        session, key, amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
+        actor=actor, reason=data.reason, source="staff", expected_etag=etags,
+    )  # fmt: skip
+
+
+def _edit(done: prices.PriceWrite) -> PriceEdit:
+    return PriceEdit(done.action, to(PriceVersion, done.version), done.etag)
+
+
 class PriceController(Controller):
+    """Resolving is for every role; a key's versions and their writes are for pricing staff."""
+
     path = "/prices"
     tags = ["prices"]  # noqa: RUF012
     guards = [require("estimate_tool")]  # noqa: RUF012
@@ -122,33 +204,80 @@ class PriceController(Controller):
     async def resolve_batch(
         self, request: Request[Any, Any, Any], state: State, data: Annotated[ResolveBatch, Body()]
     ) -> BatchResolution:
-        today = data.date or dt.date.today()
-        requests = [
-            prices.ResolveRequest(
-                on=i.date or today,
-                part_id=i.part_id,
-                oe=i.oe,
-                model_id=i.model_id,
-                branch=i.branch,
-                price_type=i.price_type,
-                channel=i.channel,
-                agreement=i.agreement,
-            )
-            for i in data.items
-        ]
         outcomes = await read_autocommit(
-            request, prices.load_and_resolve, requests, await reference(state)
+            request, prices.load_and_resolve, _batch_requests(data), await reference(state)
         )
-        results = []
-        for n, outcome in enumerate(outcomes):
-            if outcome.error is None:
-                results.append(BatchResult(n, 200, result=_out(outcome)))
-            else:
-                status = 404 if isinstance(outcome.error, NotFound) else 422
-                error = ItemError(outcome.error.title, outcome.error.message, outcome.error.field)
-                results.append(BatchResult(n, status, error=error))
+        results = [_batch_result(n, outcome) for n, outcome in enumerate(outcomes)]
         resolved = sum(1 for r in results if r.status == 200)
         return BatchResolution(results, resolved, len(results) - resolved)
 
+    @get(
+        "/versions",
+        summary="Every version of one price key, with the key's ETag",
+        description="The key: part × model (none: all models) × scope (system; region code; "
+        "branch code) × price type. An empty list for a key without versions: its ETag "
+        "creates the first one.",
+        responses=VERSIONS_ERRORS,
+        guards=STAFF,
+        cache_control=NO_STORE,
+    )
+    async def versions(
+        self,
+        state: State,
+        part_id: Annotated[int, QueryParameter(ge=1, le=2_147_483_647)],
+        price_scope: Annotated[Literal["system", "region", "branch"], QueryParameter(name="scope")],
+        price_type: ReqCode,
+        model_id: OptId = None,
+        region: OptCode = None,
+        branch: OptCode = None,
+    ) -> Response[PriceVersions]:
+        out = await run(
+            state, _price_versions, part_id=part_id, model_id=model_id, scope=price_scope,
+            region=region, branch=branch, price_type=price_type,
+        )  # fmt: skip
+        return with_etag(out, out.etag)
 
-__all__ = ["READ_ERRORS", "PriceController"]
+    @post(
+        "/versions",
+        summary="Add a price version (supersedes the one in force)",
+        description="From `valid_from` the new amount applies; the version in force that day "
+        "is closed on it. The same amount with an earlier `valid_to` ends the version in force "
+        "early; the same amount and period changes nothing (200, `unchanged`). A period "
+        "reaching into a later version is 409." + IF_MATCH_DOC,
+        status_code=201,
+        responses=unchanged(PriceEdit),
+        guards=STAFF,
+        cache_control=NO_STORE,
+    )
+    async def add(
+        self, state: State, data: Annotated[NewPrice, Body()], actor: Actor, if_match: IfMatch
+    ) -> Response[PriceEdit]:
+        done = await write(state, _write_price, data, actor, if_match)
+        return written(_edit(done), done.action, done.etag)
+
+    @post(
+        "/versions/{version_id:int}/end",
+        summary="End a price version's validity",
+        description="`valid_to` between the version's first day (withdraws it) and its end "
+        "(a version is only ever shortened)." + IF_MATCH_DOC,
+        status_code=200,
+        responses=WRITE_ERRORS,
+        guards=STAFF,
+        cache_control=NO_STORE,
+    )
+    async def end(
+        self,
+        state: State,
+        version_id: PathId,
+        data: Annotated[EndValidity, Body()],
+        actor: Actor,
+        if_match: IfMatch,
+    ) -> Response[PriceEdit]:
+        done = await write(
+            state, prices.end_price, version_id, valid_to=data.valid_to, actor=actor,
+            reason=data.reason, expected_etag=if_match,
+        )  # fmt: skip
+        return with_etag(_edit(done), done.etag)
+
+
+__all__ = ["PriceController"]

@@ -183,9 +183,9 @@ class PartPages(Controller):
         values["amount"] = money_text(form, "amount")
         user = request.state.ui_user
         try:
-            args = await run(state, _edit_args, part_id, values)
-            version = await write(state, prices.supersede_price, **args, actor=user.actor,
-                                  source="staff")  # fmt: skip
+            key, args = await run(state, _edit_args, part_id, values)
+            done = await write(state, prices.write_price, key, **args, actor=user.actor,
+                               source="staff")  # fmt: skip
         except PricebookError as exc:
             context = await _part_context(state, part_id)
             if isinstance(exc, StaleVersion):  # the page now shows the prices as they are
@@ -194,7 +194,7 @@ class PartPages(Controller):
             return render(request, "part.html", {
                 **context, "form": values, "edit_error": f"未保存：{zh(exc)}",
             }, status_code=status)  # fmt: skip
-        return Redirect(f"/parts/{part_id}?saved={version.id}#edit", status_code=303)
+        return Redirect(f"/parts/{part_id}?saved={done.version.id}#edit", status_code=303)
 
 
 #: the confirmation after an alias write, by what it did
@@ -331,8 +331,11 @@ def expected_from_seen(seen: str, key: prices.KeyTuple) -> str:
     return EMPTY_ETAG
 
 
-def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[str, Any]:
-    """Form values → the core write's arguments (codes to ids); InvalidInput on bad values."""
+def _edit_args(
+    session: Session, part_id: int, values: dict[str, str]
+) -> tuple[prices.PriceKey, dict[str, Any]]:
+    """Form values → the price key and the rest of `prices.write_price`'s arguments (the API's
+    price write, too); InvalidInput on bad values."""
     refs = prices.reference_lists(session)
     scope, _, code = values["target"].partition(":")
     branch_id = region_id = None
@@ -359,10 +362,10 @@ def _edit_args(session: Session, part_id: int, values: dict[str, str]) -> dict[s
     valid_to = parse_date(values["valid_to"])
     if values["valid_to"] and valid_to is None:
         raise InvalidInput("失效日期无效", field="valid_to")
-    return {
-        "part_id": part_id, "model_id": model_id, "scope": scope, "region_id": region_id,
-        "branch_id": branch_id, "price_type_id": type_id, "amount": amount,
-        "valid_from": valid_from, "valid_to": valid_to, "reason": values["reason"],
+    key = prices.PriceKey(part_id, model_id, scope, region_id, branch_id, type_id)
+    return key, {
+        "amount": amount, "valid_from": valid_from, "valid_to": valid_to,
+        "reason": values["reason"],
         "expected_etag": values["etag"] or expected_from_seen(
             values["seen"], (model_id, scope, region_id, branch_id, type_id)
         ),
