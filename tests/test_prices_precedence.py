@@ -11,10 +11,10 @@ from decimal import Decimal
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 
 from api.app import create_app
-from pricebook.db import session_factory, transaction
+from pricebook.db import make_engine, session_factory, transaction
 from pricebook.models import Branch, Part, Price, PriceType
 from pricebook.prices import (
     CardTerms,
@@ -372,3 +372,45 @@ def test_the_api_encodes_the_core_records_as_its_own():
     )  # fmt: skip
     as_api = msgspec.convert(c, schemas.Candidate, from_attributes=True)
     assert msgspec.json.encode(c) == msgspec.json.encode(as_api)
+
+
+async def test_the_branch_and_region_trees_are_read_again_only_when_the_generation_moves(settings):
+    """The price API keeps price types and the branch and region trees while the database's
+    reference generation stays put (checked every `catalog_poll_seconds`, here every request):
+    an unchanged database costs one small read, a new branch is known at the next request."""
+    made = seed(settings, matrix_rows())
+    eager = dataclasses.replace(settings, catalog_poll_seconds=0)
+    async with AsyncTestClient(create_app(eager)) as client:
+        headers = {"X-API-Key": made["estimate_tool"]}
+        engine = client.app.state.engine.sync_engine
+        seen: list[str] = []
+
+        def record(conn, cursor, statement, *args) -> None:
+            seen.append(statement)
+
+        async def resolve(branch: str) -> int:
+            params = {"part_id": P, "date": "2025-08-01", "branch": branch}
+            response = await client.get("/api/v1/prices/resolve", params=params, headers=headers)
+            return response.status_code
+
+        assert await resolve("SZ01") == 200
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            seen.clear()
+            assert await resolve("SZ01") == 200
+            assert not [s for s in seen if "FROM branches" in s], seen
+            assert [s for s in seen if "FROM reference_generation" in s]
+            assert await resolve("SZ02") == 422  # no such branch yet
+            writer = make_engine(settings)
+            with writer.begin() as conn:
+                conn.execute(text(
+                    "INSERT INTO branches (code, name, region_id, kind, authority_limit_fen) "
+                    "SELECT 'SZ02', '深圳第二支公司', region_id, 'sub_branch', 100 FROM branches "
+                    "WHERE code = 'SZ01'"
+                ))  # fmt: skip
+            writer.dispose()
+            seen.clear()
+            assert await resolve("SZ02") == 200
+            assert [s for s in seen if "FROM branches" in s]  # read again: the generation moved
+        finally:
+            event.remove(engine, "before_cursor_execute", record)

@@ -68,14 +68,24 @@ _RESOLVE_DOC = (
 
 
 async def reference(state: State) -> prices.ReferenceData:
-    """Price types and the branch and region trees, reloaded every `catalog_poll_seconds`."""
-    cached = state.get("reference")
-    now = time.monotonic()
-    if cached is None or cached[1] < now:
-        data = await state.single_flight.run("reference", lambda: run(state, prices.load_reference))  # fmt: skip
-        cached = (data, time.monotonic() + state.settings.catalog_poll_seconds)
-        state.reference = cached
-    return cached[0]
+    """Price types and the branch and region trees, kept while the database's reference
+    generation stays where it was when they were read; the generation (one small read on the
+    primary) is checked at most every `catalog_poll_seconds`, the bound every process cache of
+    this API keeps to, and the trees are read again only when it moved."""
+    cached: tuple[prices.ReferenceData, float] | None = state.get("reference")
+    if cached is not None and cached[1] >= time.monotonic():
+        return cached[0]
+
+    async def current() -> prices.ReferenceData:
+        if cached is not None:
+            generation = await run(state, prices.reference_generation)
+            if generation == cached[0].generation:
+                return cached[0]
+        return await run(state, prices.load_reference)
+
+    data = await state.single_flight.run("reference", current)
+    state.reference = (data, time.monotonic() + state.settings.catalog_poll_seconds)
+    return data
 
 
 def _out(outcome: prices.ResolveOutcome) -> Resolution:

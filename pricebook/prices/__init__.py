@@ -18,6 +18,7 @@ from pricebook.prices.load import (
     chain_for,
     load_and_resolve,
     load_reference,
+    reference_generation,
 )
 from pricebook.prices.options import Coded, ReferenceLists, reference_lists
 from pricebook.prices.resolve import (
@@ -86,6 +87,7 @@ __all__ = [
     "price_history",
     "price_key",
     "price_key_versions",
+    "reference_generation",
     "reference_lists",
     "resolve",
     "supersede_price",

@@ -28,6 +28,7 @@ from pricebook.models import (
     PriceType,
     RateCard,
     RateCardParts,
+    ReferenceGeneration,
     Region,
 )
 from pricebook.money import from_fen
@@ -150,19 +151,35 @@ def chain_for(
 
 class ReferenceData(msgspec.Struct, frozen=True):
     """The small, rarely edited tables resolution walks: price types, the branch tree, the
-    region tree. The API keeps one per process for a few seconds (`load_reference`)."""
+    region tree. The API keeps one per process while the database's reference generation stays
+    where it was when they were read (`generation`; see `reference_generation`)."""
 
     price_types: dict[int, PriceTypeInfo]
     branches: dict[int, BranchNode]
     regions: dict[int, tuple[str, int | None]]
     branch_by_code: dict[str, BranchNode] = msgspec.field(default_factory=dict)
+    #: `reference_generation.value` when these were read (None: unknown)
+    generation: int | None = None
 
     def __post_init__(self) -> None:
         if not self.branch_by_code:
             self.branch_by_code.update({b.code: b for b in self.branches.values()})
 
 
+def reference_generation(session: Session) -> int:
+    """Where the database's references stand: `reference_generation.value` moves in every
+    transaction that changes price types, branches or regions (among others: migration
+    0007), so a `ReferenceData` read at this value is still current."""
+    return session.execute(_GENERATION).scalar_one()
+
+
+_GENERATION = select(ReferenceGeneration.value).where(ReferenceGeneration.id == 1)
+
+
 def load_reference(session: Session) -> ReferenceData:
+    """The reference tables and the generation they were read at (read first: a change
+    committed between the two reads makes the data newer than its generation, never older)."""
+    generation = reference_generation(session)
     types = session.scalars(select(PriceType))
     branches = session.execute(select(Branch.id, Branch.code, Branch.parent_id, Branch.region_id))
     regions = session.execute(select(Region.id, Region.code, Region.parent_id))
@@ -170,6 +187,7 @@ def load_reference(session: Session) -> ReferenceData:
         {t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank) for t in types},
         {b: BranchNode(b, c, p, r) for b, c, p, r in branches},
         {r: (c, p) for r, c, p in regions},
+        generation=generation,
     )
 
 
