@@ -556,7 +556,7 @@ def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_
         for site in sites:
             site.reset()
         parallel = pricebook(
-            "crawl", *files, "--jobs", "2", *FAST, database_url=settings.database_url,
+            "crawl", *files, "--jobs", "2", "--no-drift", *FAST, database_url=settings.database_url,
             merged=True,
         )  # fmt: skip
         assert parallel.returncode == 0, parallel.stdout
