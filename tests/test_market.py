@@ -305,7 +305,7 @@ def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
         import_rows(
             session, "regions",
             [{"code": "440400", "name": "珠海市", "level": "city", "parent_code": "440000"}],
-            actor="pricing",
+            actor="pricing", reason="新增珠海市",
         )  # fmt: skip
     assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
