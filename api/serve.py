@@ -293,12 +293,18 @@ def serve(
             if stopping or process.is_alive():
                 continue
             if not budget.spend(time.monotonic()):
-                print(f"worker {process.name} exited with {process.exitcode}, after "
-                      f"{RESTARTS} restarts in {RESTART_WINDOW:.0f} s: stopping", file=sys.stderr)  # fmt: skip
+                print(
+                    f"worker {process.name} exited with {process.exitcode}, after "
+                    f"{RESTARTS} restarts in {RESTART_WINDOW:.0f} s: stopping",
+                    file=sys.stderr,
+                )
                 status = 1
                 stop(signal.SIGTERM, None)
                 break
-            print(f"worker {process.name} exited with {process.exitcode}: restarting it", file=sys.stderr)  # fmt: skip
+            print(
+                f"worker {process.name} exited with {process.exitcode}: restarting it",
+                file=sys.stderr,
+            )
             processes[n] = start(n)
         time.sleep(0.2)
     for process in processes:

@@ -77,7 +77,11 @@ def _body_type(handler: HTTPRouteHandler) -> type | None:
     if media_type is not None and "json" not in getattr(media_type, "value", media_type):
         return None
     annotation = field.annotation
-    return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None  # fmt: skip
+    return (
+        annotation
+        if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
+        else None
+    )
 
 
 def requires_if_match(handler: HTTPRouteHandler) -> bool:

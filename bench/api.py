@@ -101,7 +101,9 @@ asyncio.run(main(**args))
 """
 
 
-def prepare(url: str, parts: int, prices: int, models: int | None = None) -> tuple[str, str, list[str]]:  # fmt: skip
+def prepare(
+    url: str, parts: int, prices: int, models: int | None = None
+) -> tuple[str, str, list[str]]:
     """A new database with the scaled demo (national-shaped with `models`) and a key; returns
     (name, key, resolve paths)."""
     from sqlalchemy import create_engine, func, select, text
@@ -132,8 +134,11 @@ def prepare(url: str, parts: int, prices: int, models: int | None = None) -> tup
             scale_demo(engine, parts=parts, prices=prices)
         with transaction(engine) as session:
             count = session.scalar(select(func.count()).select_from(Price))
-            print(f"\ndatabase {name}: {count:,} prices "
-                  f"(loaded in {time.perf_counter() - started:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"\ndatabase {name}: {count:,} prices "
+                f"(loaded in {time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
             _, key = keys.create_key(session, name="bench", role="estimate_tool", actor="bench")
             branches = list(session.scalars(select(Branch.code)))
             part_ids = list(
@@ -184,12 +189,17 @@ def resolve_paths(part_ids: list[int], branches: list[str]) -> list[str]:
         for _ in range(2000)
     ]
     batches = [
-        json.dumps({"date": "2026-01-15", "items": [
-            {"part_id": rng.choice(part_ids), "branch": rng.choice(branches)}
-            for _ in range(BATCH_ITEMS)
-        ]})
+        json.dumps(
+            {
+                "date": "2026-01-15",
+                "items": [
+                    {"part_id": rng.choice(part_ids), "branch": rng.choice(branches)}
+                    for _ in range(BATCH_ITEMS)
+                ],
+            }
+        )
         for _ in range(200)
-    ]  # fmt: skip
+    ]
     return [*paths, "#batch", *batches]
 
 
@@ -230,8 +240,14 @@ def load(
             f.write(WRK_SCRIPT % (quoted, sent, key, key))
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "-s", f.name, base]
     else:
-        args = {"base": base, "paths": paths, "key": key, "connections": connections,
-                "duration": duration, "bodies": bodies}  # fmt: skip
+        args = {
+            "base": base,
+            "paths": paths,
+            "key": key,
+            "connections": connections,
+            "duration": duration,
+            "bodies": bodies,
+        }
         cmd = [sys.executable, "-c", PY_LOADGEN]
         given = json.dumps(args)  # on stdin: the batches do not fit an argument list
     out = subprocess.run(cmd, input=given, capture_output=True, text=True, check=True).stdout
@@ -245,17 +261,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", type=int, default=50_000)
     parser.add_argument("--prices", type=int, default=1_000_000)
-    parser.add_argument("--models", type=int, help="a national-shaped catalogue of this many "
-                        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
-                        "--prices 10000000")  # fmt: skip
+    parser.add_argument(
+        "--models",
+        type=int,
+        help="a national-shaped catalogue of this many "
+        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
+        "--prices 10000000",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", metavar="DATABASE", help="a database kept by --keep")
-    parser.add_argument("--open-rate", type=float, default=0.5, metavar="FRACTION",
-                        help="open-loop arrival rate as a fraction of the closed-loop resolve "
-                        "req/s (default 0.5; 0 skips the open-loop run)")  # fmt: skip
+    parser.add_argument(
+        "--open-rate",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="open-loop arrival rate as a fraction of the closed-loop resolve "
+        "req/s (default 0.5; 0 skips the open-loop run)",
+    )
     args = parser.parse_args()
     url = os.environ.get("PRICEBOOK_BENCH_POSTGRES_URL", DEFAULT_URL)
 
@@ -281,10 +306,24 @@ def main() -> int:
         "PRICEBOOK_RATE_LIMIT": "0",  # a throughput bench, not a limit test
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(args.workers), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pricebook.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
         import httpx
 
@@ -306,8 +345,11 @@ def main() -> int:
         for _ in range(8 * args.workers):
             httpx.get(f"{base}/api/v1/match/index", headers={"X-API-Key": key}, timeout=120)
         tool = "wrk" if shutil.which("wrk") else "httpx (asyncio, separate process)"
-        print(f"pricebook serve (uvicorn), {args.workers} worker(s), pool {pool}; load: {tool}, "
-              f"{args.connections} connections, {args.duration:.0f} s each", flush=True)  # fmt: skip
+        print(
+            f"pricebook serve (uvicorn), {args.workers} worker(s), pool {pool}; load: {tool}, "
+            f"{args.connections} connections, {args.duration:.0f} s each",
+            flush=True,
+        )
         load(base, ["/health"], key, args.connections, 2)  # warm-up
         load(base, paths, key, args.connections, 2)
         batch_path = ["/api/v1/prices/resolve"]
@@ -320,10 +362,13 @@ def main() -> int:
             from bench.common import cycle_requests, open_loop
 
             opened = open_loop(
-                base, partial(cycle_requests, "GET", paths), headers={"X-API-Key": key},
-                rate=args.open_rate * resolve["rps"], seconds=args.duration,
+                base,
+                partial(cycle_requests, "GET", paths),
+                headers={"X-API-Key": key},
+                rate=args.open_rate * resolve["rps"],
+                seconds=args.duration,
                 connections=args.connections,
-            )  # fmt: skip
+            )
     finally:
         server.terminate()
         server.wait(15)
@@ -331,29 +376,44 @@ def main() -> int:
             drop(url, name)
 
     print(f"\n{'endpoint':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'non-2xx':>10}")
-    rows = (("GET /health", health), ("GET /api/v1/prices/resolve", resolve),
-            (f"POST resolve ×{BATCH_ITEMS}", batch))  # fmt: skip
+    rows = (
+        ("GET /health", health),
+        ("GET /api/v1/prices/resolve", resolve),
+        (f"POST resolve ×{BATCH_ITEMS}", batch),
+    )
     for label, r in rows:
-        print(f"{label:<28}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
-              f"{r['non2xx'] + r['errors']:>10}")  # fmt: skip
+        print(
+            f"{label:<28}{r['rps']:>10.0f}{r['p50']:>10.2f}{r['p99']:>10.2f}"
+            f"{r['non2xx'] + r['errors']:>10}"
+        )
     ratio = resolve["rps"] / health["rps"]
     print(f"\nresolve / health: {ratio:.1%} (goal ≥ 50%)")
-    print(f"batch of {BATCH_ITEMS} / health: {batch['rps'] / health['rps']:.1%} (goal ≥ 10%; "
-          f"{batch['rps'] * BATCH_ITEMS:,.0f} items/s)")  # fmt: skip
+    print(
+        f"batch of {BATCH_ITEMS} / health: {batch['rps'] / health['rps']:.1%} (goal ≥ 10%; "
+        f"{batch['rps'] * BATCH_ITEMS:,.0f} items/s)"
+    )
     if opened:
-        print(f"\nopen loop: evenly spaced arrivals, ≤ {args.connections} keep-alive connections "
-              f"(plain HTTP/1.1 client), latency from each request's scheduled send time")  # fmt: skip
-        print(f"{'endpoint':<28}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}"
-              f"{'max ms':>10}{'errors':>10}")  # fmt: skip
+        print(
+            f"\nopen loop: evenly spaced arrivals, ≤ {args.connections} keep-alive connections "
+            f"(plain HTTP/1.1 client), latency from each request's scheduled send time"
+        )
+        print(
+            f"{'endpoint':<28}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}"
+            f"{'max ms':>10}{'errors':>10}"
+        )
         r = opened
-        print(f"{'GET /api/v1/prices/resolve':<28}{r['offered']:>10.0f}{r['achieved']:>10.0f}"
-              f"{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['max_ms']:>10.2f}"
-              f"{sum(r['errors'].values()):>10}")  # fmt: skip
+        print(
+            f"{'GET /api/v1/prices/resolve':<28}{r['offered']:>10.0f}{r['achieved']:>10.0f}"
+            f"{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['max_ms']:>10.2f}"
+            f"{sum(r['errors'].values()):>10}"
+        )
         if r["errors"]:
             print(f"{'':28}errors: {r['errors']}")
         print(f"{'':28}(generator's own scheduling delay p99 {r['lag_p99_ms']:.2f} ms)")
-        print(f"\nopen loop at {r['offered']:.0f} req/s ({args.open_rate:.0%} of closed-loop): "
-              f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (goal < 10 ms)")  # fmt: skip
+        print(
+            f"\nopen loop at {r['offered']:.0f} req/s ({args.open_rate:.0%} of closed-loop): "
+            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (goal < 10 ms)"
+        )
     return 0
 
 

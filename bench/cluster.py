@@ -221,8 +221,16 @@ class Topology:
         servers = self.servers
         servers.init_primary("primary", trusted_network=f"10.231.{self.subnet}.0/24")
         self.start_postgres("primary")
-        servers.pg("createdb", "-h", self.addr("primary"), "-p", str(PG_PORT), "-U", "postgres",
-                   "pricebook")  # fmt: skip
+        servers.pg(
+            "createdb",
+            "-h",
+            self.addr("primary"),
+            "-p",
+            str(PG_PORT),
+            "-U",
+            "postgres",
+            "pricebook",
+        )
 
     def partition(self, host: str, cut: bool) -> None:
         """Cut (or restore) a host's only link: its bridge-side veth down, so packets to and
@@ -266,13 +274,26 @@ class Topology:
             "PRICEBOOK_DB_CONNECT_TIMEOUT": "1",
             "PRICEBOOK_HEALTH_TIMEOUT": "1",
         }
-        command = [_pricebook(), "serve", "--host", self.addr(node), "--port", str(API_PORT),
-                   "--workers", "1", "--no-access-log"]  # fmt: skip
+        command = [
+            _pricebook(),
+            "serve",
+            "--host",
+            self.addr(node),
+            "--port",
+            str(API_PORT),
+            "--workers",
+            "1",
+            "--no-access-log",
+        ]
         with open(self.log(node), "a") as log:
             process = subprocess.Popen(
-                [*self.exec_in(node), *command], env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [*self.exec_in(node), *command],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.node_pids[node] = process.pid
         self._processes[process.pid] = process
         if wait:
@@ -293,9 +314,12 @@ class Topology:
         config.write_text(self.haproxy_config(nodes))
         with open(self.log("haproxy"), "a") as log:
             process = subprocess.Popen(
-                [*self.exec_in("lb"), "haproxy", "-db", "-f", str(config)], stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            )  # fmt: skip
+                [*self.exec_in("lb"), "haproxy", "-db", "-f", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.lb_pid, self.lb_nodes = process.pid, nodes
         self._processes[process.pid] = process
         _wait_healthy(f"{self.lb_url}/health", self.log("haproxy"))
@@ -401,11 +425,21 @@ def running(nodes: int = 2, replica: bool = True, max_lag: float = 2.0) -> Itera
 def validation_body(estimate_id: str, claimed: str = "9999.00") -> dict[str, Any]:
     """A one-line estimate on the demo catalogue: the test part at the test branch, today."""
     return {
-        "estimate_id": estimate_id, "version": 1, "date": str(date.today()), "branch": BRANCH,
-        "vehicle": {"model_id": 1}, "shop": {"tier": "4s"},
-        "lines": [{"type": "part", "part_id": PART, "claimed_unit_price": claimed,
-                   "price_type": PRICE_TYPE}],
-    }  # fmt: skip
+        "estimate_id": estimate_id,
+        "version": 1,
+        "date": str(date.today()),
+        "branch": BRANCH,
+        "vehicle": {"model_id": 1},
+        "shop": {"tier": "4s"},
+        "lines": [
+            {
+                "type": "part",
+                "part_id": PART,
+                "claimed_unit_price": claimed,
+                "price_type": PRICE_TYPE,
+            }
+        ],
+    }
 
 
 async def _drive(url: str, key: str, kind: str, seconds: float, clients: int) -> dict[str, float]:

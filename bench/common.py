@@ -150,7 +150,9 @@ class _Connection(asyncio.Protocol):
             self.lost.set_result(None)
 
 
-def _raw_request(host: str, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> bytes:  # fmt: skip
+def _raw_request(
+    host: str, method: str, path: str, body: bytes | None, headers: dict[str, str]
+) -> bytes:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if body is not None:

@@ -82,10 +82,25 @@ def generate(url: str, models: int, parts: int, prices: int) -> dict:
     run([sys.executable, "-m", "pricebook.cli", "db", "upgrade"])
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pricebook.cli", "demo", "scale", "--national", "--models",
-         str(models), "--parts", str(parts), "--prices", str(prices)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pricebook.cli",
+            "demo",
+            "scale",
+            "--national",
+            "--models",
+            str(models),
+            "--parts",
+            str(parts),
+            "--prices",
+            str(prices),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     # this child's own peak (RUSAGE_CHILDREN would be the largest of every child so far)
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -103,8 +118,13 @@ def generate(url: str, models: int, parts: int, prices: int) -> dict:
 
 
 def index_build(url: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", BUILD_INDEX, url], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.split()  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD_INDEX, url],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     return {"index_s": float(out[0]), "index_mb": int(out[1]) / 1e6, "index_entries": int(out[2])}
 
 
@@ -126,8 +146,13 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
     key, data = validate.prepare(url, 0, 0, fill=False)
     _, _, paths = api.reuse(url, database_name(url))
     singles, _ = api.split(paths)
-    server, port = validate.start_server(url, SimpleNamespace(
-        connections=args.connections, workers=args.workers, synchronous_commit=None), None)  # fmt: skip
+    server, port = validate.start_server(
+        url,
+        SimpleNamespace(
+            connections=args.connections, workers=args.workers, synchronous_commit=None
+        ),
+        None,
+    )
     base = f"http://127.0.0.1:{port}"
     out: dict = {}
     try:
@@ -142,26 +167,47 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
         # /health beside resolve: the machine's share for this server at the time
         health = api.load(base, ["/health"], key, args.connections, args.seconds)
         closed = api.load(base, singles, key, args.connections, args.seconds)
-        out.update(health_rps=health["rps"], resolve_rps=closed["rps"], resolve_p99=closed["p99"],
-                   resolve_share=closed["rps"] / health["rps"])  # fmt: skip
+        out.update(
+            health_rps=health["rps"],
+            resolve_rps=closed["rps"],
+            resolve_p99=closed["p99"],
+            resolve_share=closed["rps"] / health["rps"],
+        )
         rate = open_rate or args.open_rate * closed["rps"]
-        opened = open_loop(base, partial(cycle_requests, "GET", singles),
-                           headers={"X-API-Key": key}, rate=rate, seconds=args.seconds,
-                           connections=args.connections)  # fmt: skip
-        out.update(open_rate=rate, open_p99=opened["p99_ms"], open_errors=sum(opened["errors"].values()))  # fmt: skip
+        opened = open_loop(
+            base,
+            partial(cycle_requests, "GET", singles),
+            headers={"X-API-Key": key},
+            rate=rate,
+            seconds=args.seconds,
+            connections=args.connections,
+        )
+        out.update(
+            open_rate=rate, open_p99=opened["p99_ms"], open_errors=sum(opened["errors"].values())
+        )
         real = data["realistic"]
         validate_url = f"{base}{validate.VALIDATE_PATH}"
         validate.measure(validate_url, key, real, args.connections, 5, seed="growth-warmup")
         rounds = [
-            validate.measure(validate_url, key, real, args.connections, args.seconds,
-                             seed=f"growth-{n}", expect=int(200 * args.seconds))
+            validate.measure(
+                validate_url,
+                key,
+                real,
+                args.connections,
+                args.seconds,
+                seed=f"growth-{n}",
+                expect=int(200 * args.seconds),
+            )
             for n in range(args.rounds)
-        ]  # fmt: skip
+        ]
         middle = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
         health = api.load(base, ["/health"], key, args.connections, args.seconds)
-        out.update(validate_rps=middle["rps"], validate_p99=middle["p99_ms"],
-                   validate_share=middle["rps"] / health["rps"],
-                   validate_errors=sum(sum(r["errors"].values()) for r in rounds))  # fmt: skip
+        out.update(
+            validate_rps=middle["rps"],
+            validate_p99=middle["p99_ms"],
+            validate_share=middle["rps"] / health["rps"],
+            validate_errors=sum(sum(r["errors"].values()) for r in rounds),
+        )
         out["worker_rss_mb"] = worker_rss_mb(server.pid)
     finally:
         server.terminate()
@@ -201,21 +247,36 @@ def measure_import(url: str, rows: int) -> dict:
     engine = make_engine(Settings(database_url=url))
     try:
         with transaction(engine) as session:
-            codes = list(session.scalars(
-                select(Part.code).where(Part.code.like("SCALE-N%")).order_by(Part.id).limit(rows)
-            ))  # fmt: skip
+            codes = list(
+                session.scalars(
+                    select(Part.code)
+                    .where(Part.code.like("SCALE-N%"))
+                    .order_by(Part.id)
+                    .limit(rows)
+                )
+            )
             top = session.scalar(select(PriceType.code).order_by(PriceType.rank.desc()))
         rng = random.Random(5)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "prices.csv"
             with path.open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
-                writer.writerow(["part_code", "model_code", "scope", "price_type", "amount_yuan",
-                                 "valid_from", "valid_to"])  # fmt: skip
+                writer.writerow(
+                    [
+                        "part_code",
+                        "model_code",
+                        "scope",
+                        "price_type",
+                        "amount_yuan",
+                        "valid_from",
+                        "valid_to",
+                    ]
+                )
                 for code in codes:
                     fen = rng.randrange(10_000, 400_000)
-                    writer.writerow([code, "", "system", top, f"{fen // 100}.{fen % 100:02d}",
-                                     "2030-01-01", ""])  # fmt: skip
+                    writer.writerow(
+                        [code, "", "system", top, f"{fen // 100}.{fen % 100:02d}", "2030-01-01", ""]
+                    )
             started = time.perf_counter()
             report = import_file(engine, "prices", path, actor="bench", reason="growth bench")
             seconds = time.perf_counter() - started
@@ -272,8 +333,11 @@ def report(sizes: list[tuple[int, int, int]], results: list[dict]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="2000:30000:1000000,20000:300000:10000000",
-                        help="models:parts:prices, comma-separated, smallest first")  # fmt: skip
+    parser.add_argument(
+        "--sizes",
+        default="2000:30000:1000000,20000:300000:10000000",
+        help="models:parts:prices, comma-separated, smallest first",
+    )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -292,8 +356,11 @@ def main() -> int:
             result.update(index_build(url))
             open_rate = results[0]["open_rate"] if results else None
             result.update(measure_server(url, args, open_rate))
-            print(f"[{prices:,} prices] resolve {result['resolve_rps']:.0f}/s, validate "
-                  f"{result['validate_rps']:.1f}/s", flush=True)  # fmt: skip
+            print(
+                f"[{prices:,} prices] resolve {result['resolve_rps']:.0f}/s, validate "
+                f"{result['validate_rps']:.1f}/s",
+                flush=True,
+            )
             result.update(measure_indicators(url, args.validations))
             result.update(measure_import(url, args.import_rows))
             results.append(result)

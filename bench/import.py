@@ -71,8 +71,23 @@ def write_rows(engine, path: Path, rows: int) -> list[tuple]:
                         "",
                     ]
                 )
-                raw.append((part_id, None, "system" if scope == "system" else "branch", None, branch_id,
-                            type_id, fen, "2025-01-01", None, "import", "", "bench", ""))  # fmt: skip
+                raw.append(
+                    (
+                        part_id,
+                        None,
+                        "system" if scope == "system" else "branch",
+                        None,
+                        branch_id,
+                        type_id,
+                        fen,
+                        "2025-01-01",
+                        None,
+                        "import",
+                        "",
+                        "bench",
+                        "",
+                    )
+                )
                 n += 1
     if n < rows:
         raise SystemExit(f"only {n} distinct keys for {rows} rows: use more --parts")

@@ -75,9 +75,11 @@ def fill(url: str, validations: int) -> None:
 
 def baseline(session) -> list[int]:
     """The top parts as `compute_indicators` found them before 0011: from every result."""
-    latest = select(func.max(EstimateValidation.id).label("id")).group_by(
-        EstimateValidation.estimate_id
-    ).subquery()  # fmt: skip
+    latest = (
+        select(func.max(EstimateValidation.id).label("id"))
+        .group_by(EstimateValidation.estimate_id)
+        .subquery()
+    )
     rows = session.execute(
         select(EstimateValidation.result).join(latest, latest.c.id == EstimateValidation.id)
     ).all()
@@ -118,8 +120,11 @@ def main() -> int:
                 if found.top_parts != expected:
                     print(f"the two disagree: {found.top_parts} vs {expected}")
                     return 1
-                print(f"round {n}: indicators {timings['indicators'][-1]:.2f}s, reading every "
-                      f"result {timings['baseline'][-1]:.2f}s", flush=True)  # fmt: skip
+                print(
+                    f"round {n}: indicators {timings['indicators'][-1]:.2f}s, reading every "
+                    f"result {timings['baseline'][-1]:.2f}s",
+                    flush=True,
+                )
         finally:
             engine.dispose()
 

@@ -347,8 +347,10 @@ def main() -> None:
     print("pricebook with model, by part code; pg_trgm over every name and alias, right when its")
     print("top-1 has the expected standard name")
     print()
-    print(f"{'half / engine':<26} {'names':>6} {'top-1':>7} {'top-3':>7} {'false acc.':>10} "
-          f"{'side err.':>9} {'names/s':>9}")  # fmt: skip
+    print(
+        f"{'half / engine':<26} {'names':>6} {'top-1':>7} {'top-3':>7} {'false acc.':>10} "
+        f"{'side err.':>9} {'names/s':>9}"
+    )
     for label, (report, rate) in typed_reports.items():
         print(
             f"{label + ', pricebook':<26} {report.n:>6} {report.top1:>7.1%} {report.top3:>7.1%} "

@@ -71,8 +71,19 @@ class PgServers:
         fsync). `trusted_network` (CIDR): hosts there connect and replicate without a password,
         as 127.0.0.1 does."""
         data = self.base / name
-        self.pg("initdb", "-D", str(data), "-A", "trust", "-U", "postgres",
-                "-E", "UTF8", "--locale=C", "--no-sync")  # fmt: skip
+        self.pg(
+            "initdb",
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         with open(data / "postgresql.conf", "a") as conf:
             conf.write("fsync = off\nfull_page_writes = off\nwal_level = replica\n")
         if trusted_network:
@@ -82,9 +93,24 @@ class PgServers:
 
     def base_backup(self, name: str, host: str, port: int, *, prefix: Sequence[str] = ()) -> None:
         """A streaming replica `name` of the primary at host:port (`pg_basebackup -R`)."""
-        self.pg("pg_basebackup", "-h", host, "-p", str(port), "-U", "postgres",
-                "-D", str(self.base / name), "-R", "-X", "stream", "-c", "fast", "--no-sync",
-                prefix=prefix)  # fmt: skip
+        self.pg(
+            "pg_basebackup",
+            "-h",
+            host,
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-D",
+            str(self.base / name),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+            prefix=prefix,
+        )
 
     def start(
         self, name: str, port: int, *, listen: str = "127.0.0.1", prefix: Sequence[str] = ()
@@ -98,13 +124,32 @@ class PgServers:
         os.chown(sockets, postgres.pw_uid, postgres.pw_gid)
         options = f"-p {port} -k {sockets} -c listen_addresses={listen}"
         data = self.base / name
-        self.pg("pg_ctl", "-D", str(data), "-l", str(data / "log"), "-w", "-o", options, "start",
-                prefix=prefix)  # fmt: skip
+        self.pg(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-l",
+            str(data / "log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+            prefix=prefix,
+        )
 
     def stop(self, name: str, mode: str = "fast", *, prefix: Sequence[str] = ()) -> None:
         """Stop server `name` (`immediate`: as a crash would); no error if it is not running."""
-        self.pg("pg_ctl", "-D", str(self.base / name), "-m", mode, "-w", "stop",
-                check=False, prefix=prefix)  # fmt: skip
+        self.pg(
+            "pg_ctl",
+            "-D",
+            str(self.base / name),
+            "-m",
+            mode,
+            "-w",
+            "stop",
+            check=False,
+            prefix=prefix,
+        )
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)

@@ -69,8 +69,13 @@ def make_items(n: int, seed: int = 7) -> list[dict[str, object]]:
             name = f"{name}（特价）"  # noise the matcher must cope with
         oe = None
         if part["oe_number"] and rng.random() < 0.4:
-            oe = rng.choice([part["oe_number"], part["oe_number"].replace(" ", ""),
-                             part["oe_number"].replace(" ", "-").lower()])  # fmt: skip
+            oe = rng.choice(
+                [
+                    part["oe_number"],
+                    part["oe_number"].replace(" ", ""),
+                    part["oe_number"].replace(" ", "-").lower(),
+                ]
+            )
         fitment = None
         if part["part_code"] in fits:
             m = models[rng.choice(fits[part["part_code"]])]

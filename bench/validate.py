@@ -114,9 +114,15 @@ VALIDATE_PATH = "/api/v1/estimates/validate"
 
 
 def prepare(
-    url: str, parts: int, prices: int, *, fill: bool = True, seed: int = 1, zipf: float = 1.1,
+    url: str,
+    parts: int,
+    prices: int,
+    *,
+    fill: bool = True,
+    seed: int = 1,
+    zipf: float = 1.1,
     models: int | None = None,
-) -> tuple[str, dict[str, dict]]:  # fmt: skip
+) -> tuple[str, dict[str, dict]]:
     """Fill the database (unless `fill` is false: a database this script prepared before; with
     `models`, national-shaped), make an API key, and read what the mixes draw on: {mix: data}
     (see `template`)."""
@@ -132,17 +138,23 @@ def prepare(
         with transaction(engine) as session:
             _, key = keys.create_key(session, name="bench", role="estimate_tool", actor="bench")
             model = session.scalar(
-                select(VehicleModel.id).where(VehicleModel.code.like("VW-LAVIDA%")).order_by(VehicleModel.id)
-            )  # fmt: skip
+                select(VehicleModel.id)
+                .where(VehicleModel.code.like("VW-LAVIDA%"))
+                .order_by(VehicleModel.id)
+            )
             vw = session.execute(
                 select(Part.id, Part.name).where(Part.code.like("VW1-%")).order_by(Part.id)
             ).all()
-            aliases = session.execute(
-                select(PartAlias.alias)
-                .join(Part, Part.id == PartAlias.part_id)
-                .where(Part.code.like("VW1-%"))
-                .order_by(PartAlias.id)
-            ).scalars().all()  # fmt: skip
+            aliases = (
+                session.execute(
+                    select(PartAlias.alias)
+                    .join(Part, Part.id == PartAlias.part_id)
+                    .where(Part.code.like("VW1-%"))
+                    .order_by(PartAlias.id)
+                )
+                .scalars()
+                .all()
+            )
             # the synthetic models and the synthetic parts that fit each (`demo scale`)
             fitted = session.execute(
                 select(Fitment.model_id, Fitment.part_id)
@@ -150,7 +162,7 @@ def prepare(
                 .join(Part, Part.id == Fitment.part_id)
                 .where(VehicleModel.code.like("SCALE-M%"), Part.code.like("SCALE-%"))
                 .order_by(Fitment.model_id, Fitment.part_id)
-            ).all()  # fmt: skip
+            ).all()
             # what adjusters type for the synthetic parts (`demo scale` copies the demo's)
             typed: dict[int, list[str]] = {}
             for part_id, alias in session.execute(
@@ -162,8 +174,13 @@ def prepare(
                 typed.setdefault(part_id, []).append(alias)
     finally:
         engine.dispose()
-    warm = {"mix": "warm", "models": [model], "parts": [[p for p, _ in vw]],
-            "aliases": list(aliases), "zipf": None}  # fmt: skip
+    warm = {
+        "mix": "warm",
+        "models": [model],
+        "parts": [[p for p, _ in vw]],
+        "aliases": list(aliases),
+        "zipf": None,
+    }
     return key, {"warm": warm, "realistic": realistic_mix(fitted, typed, seed, zipf)}
 
 
@@ -186,8 +203,7 @@ def realistic_mix(fitted: list, typed: dict[int, list[str]], seed: int, zipf: fl
     for m in usable:
         ps = by_model[m]
         ranked.append([ps[i] for i in places if i < len(ps)])
-    return {"mix": "realistic", "models": usable, "parts": ranked, "typed": typed,
-            "zipf": zipf}  # fmt: skip
+    return {"mix": "realistic", "models": usable, "parts": ranked, "typed": typed, "zipf": zipf}
 
 
 @functools.cache
@@ -233,19 +249,44 @@ def template(data: dict, rng: random.Random) -> bytes:
         names = [rng.choice(data["typed"][p]) for p in named if data["typed"].get(p)]
     lines: list[dict] = []
     for pid in parts:
-        lines.append({"type": "part", "part_id": pid, "price_type": "4s",
-                      "claimed_unit_price": f"{rng.randint(100, 3000)}.00"})  # fmt: skip
+        lines.append(
+            {
+                "type": "part",
+                "part_id": pid,
+                "price_type": "4s",
+                "claimed_unit_price": f"{rng.randint(100, 3000)}.00",
+            }
+        )
     for name in names:
-        lines.append({"type": "part", "custom_name": name,
-                      "claimed_unit_price": f"{rng.randint(100, 3000)}.00"})  # fmt: skip
+        lines.append(
+            {
+                "type": "part",
+                "custom_name": name,
+                "claimed_unit_price": f"{rng.randint(100, 3000)}.00",
+            }
+        )
     for i in range(LABOR_LINES):
-        lines.append({"type": "labor", "line_ref": i, "operation": "replace",
-                      "labor_kind": "sheet_metal", "hours": "1.5", "claimed_rate": "120.00"})  # fmt: skip
-    return json.dumps({
-        "estimate_id": _ID.decode(), "version": 1,
-        "date": "2025-09-10", "branch": "SZ01", "vehicle": {"model_id": model, "vin": _VIN.decode()},
-        "shop": {"tier": "class1"}, "lines": lines,
-    }).encode()  # fmt: skip
+        lines.append(
+            {
+                "type": "labor",
+                "line_ref": i,
+                "operation": "replace",
+                "labor_kind": "sheet_metal",
+                "hours": "1.5",
+                "claimed_rate": "120.00",
+            }
+        )
+    return json.dumps(
+        {
+            "estimate_id": _ID.decode(),
+            "version": 1,
+            "date": "2025-09-10",
+            "branch": "SZ01",
+            "vehicle": {"model_id": model, "vin": _VIN.decode()},
+            "shop": {"tier": "class1"},
+            "lines": lines,
+        }
+    ).encode()
 
 
 def stamp(body: bytes, run: str, worker: int, n: int) -> bytes:
@@ -276,9 +317,14 @@ def open_requests(data: dict, seed: str, total: int) -> list[tuple[str, str, byt
 
 
 async def _load(
-    url: str, key: str, data: dict | None, connections: int, seconds: float, seed: str,
+    url: str,
+    key: str,
+    data: dict | None,
+    connections: int,
+    seconds: float,
+    seed: str,
     expect: int,
-) -> dict:  # fmt: skip
+) -> dict:
     import aiohttp
 
     latencies: list[float] = []
@@ -352,9 +398,16 @@ def load_process(args: tuple, out) -> None:
 
 
 def measure(
-    url: str, key: str, data: dict | None, connections: int, seconds: float,
-    meter: CpuMeter | None = None, *, seed: str = "", expect: int = 0,
-) -> dict:  # fmt: skip
+    url: str,
+    key: str,
+    data: dict | None,
+    connections: int,
+    seconds: float,
+    meter: CpuMeter | None = None,
+    *,
+    seed: str = "",
+    expect: int = 0,
+) -> dict:
     """Run the load generator in its own process (not the server's, not this one); with a
     meter, also the CPU milliseconds per request of the server, PostgreSQL and the generator."""
     queue: multiprocessing.Queue = multiprocessing.Queue()
@@ -443,22 +496,40 @@ def _ratio(health: dict, validate: dict) -> float:
 # -- one mix on a server of its own --------------------------------------------------------------
 
 
-def start_server(db_url: str, args: argparse.Namespace, cache: int | None) -> tuple[subprocess.Popen, int]:  # fmt: skip
+def start_server(
+    db_url: str, args: argparse.Namespace, cache: int | None
+) -> tuple[subprocess.Popen, int]:
     port = free_port()
-    env = {**os.environ, "PRICEBOOK_DATABASE_URL": db_url,
-           "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2)),
-           "PRICEBOOK_RATE_LIMIT": "0"}  # a throughput bench, not a limit test  # fmt: skip
+    env = {
+        **os.environ,
+        "PRICEBOOK_DATABASE_URL": db_url,
+        "PRICEBOOK_POOL_SIZE": str(max(4, args.connections // args.workers + 2)),
+        "PRICEBOOK_RATE_LIMIT": "0",
+    }  # a throughput bench, not a limit test
     env.pop("PRICEBOOK_REFERENCE_CACHE_ENTRIES", None)
     if cache is not None:
         env["PRICEBOOK_REFERENCE_CACHE_ENTRIES"] = str(cache)
     if args.synchronous_commit is not None:
         env["PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT"] = args.synchronous_commit
     server = subprocess.Popen(
-        [sys.executable, "-m", "pricebook.cli", "serve", "--host", "127.0.0.1", "--port",
-         str(port), "--workers", str(args.workers), "--no-access-log", "--log-level",
-         "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pricebook.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -480,19 +551,26 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
         # warm up: one validation builds the matching index (seconds at 50,000 parts), then a
         # short load warms the pools (and builds the index in every other worker)
         first = urllib.request.Request(
-            url, estimate(0, 99, data, random.Random(f"{seed}-first")),
+            url,
+            estimate(0, 99, data, random.Random(f"{seed}-first")),
             {"X-API-Key": key, "content-type": "application/json"},
-        )  # fmt: skip
+        )
         t1 = time.perf_counter()
         with urllib.request.urlopen(first, timeout=300) as resp:
             resp.read()
-        print(f"[{mix}] first validation (builds the matching index): {time.perf_counter() - t1:.1f}s", flush=True)  # fmt: skip
+        print(
+            f"[{mix}] first validation (builds the matching index): {time.perf_counter() - t1:.1f}s",
+            flush=True,
+        )
         measure(f"{base}/health", key, None, args.connections, 2)
         stats = reference_stats(base, key, args.workers)
         warm = measure(url, key, data, args.connections, 10, seed=f"{seed}-warmup")
         warmed = hits_between(stats, reference_stats(base, key, args.workers))
-        print(f"[{mix}] warm-up: {warm['rps']:,.0f} validations/s, hit rate {_pct(warmed['rate'])}"
-              + (f", errors {warm['errors']}" if warm["errors"] else ""), flush=True)  # fmt: skip
+        print(
+            f"[{mix}] warm-up: {warm['rps']:,.0f} validations/s, hit rate {_pct(warmed['rate'])}"
+            + (f", errors {warm['errors']}" if warm["errors"] else ""),
+            flush=True,
+        )
         vacuum_validations(db_url)
         meter = CpuMeter(server.pid)
         rounds = []
@@ -503,15 +581,30 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
             health = measure(f"{base}/health", key, None, args.connections, args.seconds, meter)
             checkpoint(db_url)
             before = reference_stats(base, key, args.workers)
-            validate = measure(url, key, data, args.connections, args.seconds, meter,
-                               seed=f"{seed}-round{n}", expect=expect)  # fmt: skip
+            validate = measure(
+                url,
+                key,
+                data,
+                args.connections,
+                args.seconds,
+                meter,
+                seed=f"{seed}-round{n}",
+                expect=expect,
+            )
             validate["memo"] = hits_between(before, reference_stats(base, key, args.workers))
             rounds.append((health, validate))
             fastest = max(fastest, validate["rps"])
-            late = f", {validate['drawn_late']} estimates drawn during the load" if validate["drawn_late"] else ""  # fmt: skip
-            print(f"[{mix}] round {n}: /health {health['rps']:,.0f} req/s, validate "
-                  f"{validate['rps']:,.0f} req/s: {_ratio(health, validate):.1%}; hit rate "
-                  f"{_pct(validate['memo']['rate'])}{late}", flush=True)  # fmt: skip
+            late = (
+                f", {validate['drawn_late']} estimates drawn during the load"
+                if validate["drawn_late"]
+                else ""
+            )
+            print(
+                f"[{mix}] round {n}: /health {health['rps']:,.0f} req/s, validate "
+                f"{validate['rps']:,.0f} req/s: {_ratio(health, validate):.1%}; hit rate "
+                f"{_pct(validate['memo']['rate'])}{late}",
+                flush=True,
+            )
         # the machine's speed drifts by several percent between identical loads: alternate, and
         # report the middle round rather than the best or the last
         health, validate = sorted(rounds, key=lambda r: _ratio(*r))[len(rounds) // 2]
@@ -519,18 +612,29 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
         if mix in args.open_mixes and args.open_rate > 0 and validate["rps"] > 0:
             before = reference_stats(base, key, args.workers)
             opened = open_loop(
-                base, partial(open_requests, data, seed),
+                base,
+                partial(open_requests, data, seed),
                 headers={"X-API-Key": key, "content-type": "application/json"},
-                rate=args.open_rate * validate["rps"], seconds=args.seconds,
+                rate=args.open_rate * validate["rps"],
+                seconds=args.seconds,
                 connections=args.connections,
-            )  # fmt: skip
+            )
             opened["memo"] = hits_between(before, reference_stats(base, key, args.workers))
-            print(f"[{mix}] open loop at {opened['offered']:.0f}/s: p99 {opened['p99_ms']:.1f} ms", flush=True)  # fmt: skip
+            print(
+                f"[{mix}] open loop at {opened['offered']:.0f}/s: p99 {opened['p99_ms']:.1f} ms",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return {"mix": mix, "cache": cache, "health": health, "validate": validate,
-            "rounds": rounds, "open": opened}  # fmt: skip
+    return {
+        "mix": mix,
+        "cache": cache,
+        "health": health,
+        "validate": validate,
+        "rounds": rounds,
+        "open": opened,
+    }
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -553,29 +657,41 @@ def _cpu_total(r: dict) -> float | None:
 def report(results: list[dict], args: argparse.Namespace) -> None:
     print()
     cache = "server default" if args.reference_cache is None else f"{args.reference_cache:,}"
-    sync = "" if args.synchronous_commit is None else f"; validation synchronous_commit {args.synchronous_commit}"  # fmt: skip
-    print(f"{args.connections} connections, {args.seconds:.0f}s per load, median of {args.rounds} "
-          f"round(s), server workers: {args.workers}; {args.prices:,} prices, {args.parts:,} "
-          f"parts ({'a kept database: these figures do not count' if args.database else 'fresh database'}); "
-          f"validate = {PART_LINES + NAME_LINES + LABOR_LINES} lines, {NAME_LINES} custom names; "
-          f"memo bound (warm, realistic): {cache}; zipf s = {args.zipf}, seed {args.seed}{sync}")  # fmt: skip
-    print(f"{'mix':11}{'valid./s':>9}{'/health':>9}{'%health':>9}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
-          f"{'CPU ms':>8}{'hit rate':>10}{'misses':>8}{'entries':>9}{'dropped':>8}")  # fmt: skip
+    sync = (
+        ""
+        if args.synchronous_commit is None
+        else f"; validation synchronous_commit {args.synchronous_commit}"
+    )
+    print(
+        f"{args.connections} connections, {args.seconds:.0f}s per load, median of {args.rounds} "
+        f"round(s), server workers: {args.workers}; {args.prices:,} prices, {args.parts:,} "
+        f"parts ({'a kept database: these figures do not count' if args.database else 'fresh database'}); "
+        f"validate = {PART_LINES + NAME_LINES + LABOR_LINES} lines, {NAME_LINES} custom names; "
+        f"memo bound (warm, realistic): {cache}; zipf s = {args.zipf}, seed {args.seed}{sync}"
+    )
+    print(
+        f"{'mix':11}{'valid./s':>9}{'/health':>9}{'%health':>9}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'CPU ms':>8}{'hit rate':>10}{'misses':>8}{'entries':>9}{'dropped':>8}"
+    )
     for res in results:
         h, v, memo = res["health"], res["validate"], res["validate"]["memo"]
         total = _cpu_total(v)
         per = memo["misses"] / max(v["requests"], 1)
         ok = "✓" if _ratio(h, v) >= GOALS[res["mix"]] else "✗"
-        print(f"{res['mix']:11}{v['rps']:>9.1f}{h['rps']:>9.0f}{_ratio(h, v):>8.1%}{ok}"
-              f"{GOALS[res['mix']]:>6.0%}{v['p50_ms']:>8.1f}{v['p99_ms']:>8.1f}"
-              f"{(f'{total:.2f}' if total is not None else 'n/a'):>8}{_pct(memo['rate']):>10}"
-              f"{per:>8.1f}{memo['entries']:>9,}{memo['dropped']:>8}")  # fmt: skip
+        print(
+            f"{res['mix']:11}{v['rps']:>9.1f}{h['rps']:>9.0f}{_ratio(h, v):>8.1%}{ok}"
+            f"{GOALS[res['mix']]:>6.0%}{v['p50_ms']:>8.1f}{v['p99_ms']:>8.1f}"
+            f"{(f'{total:.2f}' if total is not None else 'n/a'):>8}{_pct(memo['rate']):>10}"
+            f"{per:>8.1f}{memo['entries']:>9,}{memo['dropped']:>8}"
+        )
         if v["errors"] or h["errors"]:
             print(f"{'':11}errors: validate {v['errors'] or 0}, /health {h['errors'] or 0}")
-    print("(valid./s and /health: req/s of the same server in the same round; CPU ms: per "
-          "validation, server + PostgreSQL + generator; misses: references read per validation; "
-          f"entries: in the memos of the {args.workers} workers at the end; dropped: memos let "
-          "go over their bound during the load)")  # fmt: skip
+    print(
+        "(valid./s and /health: req/s of the same server in the same round; CPU ms: per "
+        "validation, server + PostgreSQL + generator; misses: references read per validation; "
+        f"entries: in the memos of the {args.workers} workers at the end; dropped: memos let "
+        "go over their bound during the load)"
+    )
     for res in results:
         if len(res["rounds"]) > 1:
             ratios = ", ".join(f"{_ratio(*r):.1%}" for r in res["rounds"])
@@ -583,7 +699,9 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             print(f"{res['mix']:11}rounds: {ratios}; hit rates {rates}")
 
     print()
-    print(f"{'CPU ms per request':21}{'server':>11}{'postgres':>11}{'generator':>11}{'total':>11}{'× /health':>11}")  # fmt: skip
+    print(
+        f"{'CPU ms per request':21}{'server':>11}{'postgres':>11}{'generator':>11}{'total':>11}{'× /health':>11}"
+    )
     for res in results:
         h, v = res["health"], res["validate"]
         if _cpu_total(h) is None or _cpu_total(v) is None:
@@ -592,7 +710,11 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         for name, r in ((f"{res['mix']} /health", h), (f"{res['mix']} validate", v)):
             cpu = r["cpu_ms"]
             times = f"{_cpu_total(r) / _cpu_total(h):>11.1f}"
-            print(f"{name:21}" + "".join(f"{cpu[c]:>11.3f}" for c in _CPU) + f"{_cpu_total(r):>11.3f}{times}")  # fmt: skip
+            print(
+                f"{name:21}"
+                + "".join(f"{cpu[c]:>11.3f}" for c in _CPU)
+                + f"{_cpu_total(r):>11.3f}{times}"
+            )
     print(
         "(postgres: every postgres process on the machine, other users' queries included; "
         "25% of /health's req/s needs validate ≤ 4× a /health in all)"
@@ -601,75 +723,138 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
     opened = [res for res in results if res["open"]]
     if opened:
         print()
-        print(f"open loop: evenly spaced arrivals at {args.open_rate:.0%} of the mix's closed-loop "
-              f"validations/s, ≤ {args.connections} keep-alive connections, {args.seconds:.0f}s; "
-              "latency from each request's scheduled send time")  # fmt: skip
-        print(f"{'mix':11}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
-              f"{'requests':>10}{'hit rate':>10}")  # fmt: skip
+        print(
+            f"open loop: evenly spaced arrivals at {args.open_rate:.0%} of the mix's closed-loop "
+            f"validations/s, ≤ {args.connections} keep-alive connections, {args.seconds:.0f}s; "
+            "latency from each request's scheduled send time"
+        )
+        print(
+            f"{'mix':11}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}"
+            f"{'requests':>10}{'hit rate':>10}"
+        )
         for res in opened:
             r = res["open"]
             ok = "✓" if r["p99_ms"] < OPEN_P99_GOAL_MS else "✗"
-            print(f"{res['mix']:11}{r['offered']:>10.1f}{r['achieved']:>10.1f}{r['p50_ms']:>10.1f}"
-                  f"{r['p99_ms']:>9.1f}{ok}{r['max_ms']:>10.1f}{r['requests']:>10}"
-                  f"{_pct(r['memo']['rate']):>10}")  # fmt: skip
-            print(f"{'':11}errors: {r['errors'] or 0}; generator's own scheduling delay p99 "
-                  f"{r['lag_p99_ms']:.2f} ms; goal p99 < {OPEN_P99_GOAL_MS:.0f} ms")  # fmt: skip
+            print(
+                f"{res['mix']:11}{r['offered']:>10.1f}{r['achieved']:>10.1f}{r['p50_ms']:>10.1f}"
+                f"{r['p99_ms']:>9.1f}{ok}{r['max_ms']:>10.1f}{r['requests']:>10}"
+                f"{_pct(r['memo']['rate']):>10}"
+            )
+            print(
+                f"{'':11}errors: {r['errors'] or 0}; generator's own scheduling delay p99 "
+                f"{r['lag_p99_ms']:.2f} ms; goal p99 < {OPEN_P99_GOAL_MS:.0f} ms"
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--prices", type=int, default=1_000_000)
     parser.add_argument("--parts", type=int, default=50_000)
-    parser.add_argument("--models", type=int, help="a national-shaped catalogue of this many "
-                        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
-                        "--prices 10000000")  # fmt: skip
+    parser.add_argument(
+        "--models",
+        type=int,
+        help="a national-shaped catalogue of this many "
+        "models (`demo scale --national`), e.g. --models 20000 --parts 300000 "
+        "--prices 10000000",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="per mix, measure /health then validate this many times, "
-                        "alternating; the round with the median ratio is the one reported "
-                        "(default 3)")  # fmt: skip
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="per mix, measure /health then validate this many times, "
+        "alternating; the round with the median ratio is the one reported "
+        "(default 3)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="server processes (one per core)")
-    parser.add_argument("--mixes", default=",".join(MIXES),
-                        help="which reference mixes to run, in this order (default "
-                        "warm,realistic,cold)")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=1,
-                        help="the realistic mix's rankings and every mix's draws (default 1)")  # fmt: skip
-    parser.add_argument("--zipf", type=float, default=1.1, metavar="S",
-                        help="the realistic mix's exponent: P(rank k) ∝ 1/k^S for models and "
-                        "for a model's parts (default 1.1)")  # fmt: skip
-    parser.add_argument("--database", help="reuse a database this script prepared before "
-                        "(its figures do not count: a fresh one is the measure)")  # fmt: skip
-    parser.add_argument("--reference-cache", type=int, metavar="N",
-                        help="the warm and realistic servers' PRICEBOOK_REFERENCE_CACHE_ENTRIES "
-                        "(default: the server's default; cold is always 0)")  # fmt: skip
-    parser.add_argument("--synchronous-commit", choices=("on", "off"),
-                        help="the server's PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT (default: "
-                        "its default, on: each stored validation waits for its WAL flush)")  # fmt: skip
-    parser.add_argument("--open-rate", type=float, default=0.5, metavar="FRACTION",
-                        help="open-loop arrival rate as a fraction of the mix's closed-loop "
-                        "validate req/s (default 0.5; 0 skips the open-loop runs)")  # fmt: skip
-    parser.add_argument("--open-mixes", default="realistic",
-                        help="the mixes that also run open-loop (default realistic)")  # fmt: skip
+    parser.add_argument(
+        "--mixes",
+        default=",".join(MIXES),
+        help="which reference mixes to run, in this order (default warm,realistic,cold)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="the realistic mix's rankings and every mix's draws (default 1)",
+    )
+    parser.add_argument(
+        "--zipf",
+        type=float,
+        default=1.1,
+        metavar="S",
+        help="the realistic mix's exponent: P(rank k) ∝ 1/k^S for models and "
+        "for a model's parts (default 1.1)",
+    )
+    parser.add_argument(
+        "--database",
+        help="reuse a database this script prepared before "
+        "(its figures do not count: a fresh one is the measure)",
+    )
+    parser.add_argument(
+        "--reference-cache",
+        type=int,
+        metavar="N",
+        help="the warm and realistic servers' PRICEBOOK_REFERENCE_CACHE_ENTRIES "
+        "(default: the server's default; cold is always 0)",
+    )
+    parser.add_argument(
+        "--synchronous-commit",
+        choices=("on", "off"),
+        help="the server's PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT (default: "
+        "its default, on: each stored validation waits for its WAL flush)",
+    )
+    parser.add_argument(
+        "--open-rate",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="open-loop arrival rate as a fraction of the mix's closed-loop "
+        "validate req/s (default 0.5; 0 skips the open-loop runs)",
+    )
+    parser.add_argument(
+        "--open-mixes",
+        default="realistic",
+        help="the mixes that also run open-loop (default realistic)",
+    )
     args = parser.parse_args()
     args.mixes = [m.strip() for m in args.mixes.split(",") if m.strip()]
     args.open_mixes = {m.strip() for m in args.open_mixes.split(",") if m.strip()}
     unknown = (set(args.mixes) | args.open_mixes) - set(MIXES)
     if unknown or not args.mixes:
-        parser.error(f"--mixes/--open-mixes: each one of {', '.join(MIXES)} (not {', '.join(sorted(unknown)) or 'none'})")  # fmt: skip
+        parser.error(
+            f"--mixes/--open-mixes: each one of {', '.join(MIXES)} (not {', '.join(sorted(unknown)) or 'none'})"
+        )
 
-    scratch = nullcontext(args.database) if args.database else scratch_database("pricebook_bench_validate")  # fmt: skip
+    scratch = (
+        nullcontext(args.database)
+        if args.database
+        else scratch_database("pricebook_bench_validate")
+    )
     results = []
     with scratch as db_url:
         t0 = time.perf_counter()
-        key, data = prepare(db_url, args.parts, args.prices, fill=not args.database,
-                            seed=args.seed, zipf=args.zipf, models=args.models)  # fmt: skip
+        key, data = prepare(
+            db_url,
+            args.parts,
+            args.prices,
+            fill=not args.database,
+            seed=args.seed,
+            zipf=args.zipf,
+            models=args.models,
+        )
         real = data["realistic"]
-        print(f"prepared {args.prices:,} prices, {args.parts:,} parts in {time.perf_counter() - t0:.0f}s; "
-              f"realistic mix: {len(real['models']):,} models, "
-              f"{sum(len(p) for p in real['parts']):,} (model, part) pairs", flush=True)  # fmt: skip
+        print(
+            f"prepared {args.prices:,} prices, {args.parts:,} parts in {time.perf_counter() - t0:.0f}s; "
+            f"realistic mix: {len(real['models']):,} models, "
+            f"{sum(len(p) for p in real['parts']):,} (model, part) pairs",
+            flush=True,
+        )
         for mix in args.mixes:
-            results.append(run_mix(mix, data["warm" if mix == "warm" else "realistic"], db_url, key, args))  # fmt: skip
+            results.append(
+                run_mix(mix, data["warm" if mix == "warm" else "realistic"], db_url, key, args)
+            )
     report(results, args)
     return 0
 

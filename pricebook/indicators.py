@@ -157,11 +157,14 @@ def compute_indicators(
     latest = _latest(branch_id, date_from, date_to)
     rows = session.execute(
         select(
-            EstimateValidation.branch_id, EstimateValidation.model_id,
-            EstimateValidation.model_selected, EstimateValidation.part_lines,
-            EstimateValidation.custom_part_lines, EstimateValidation.part_ids,
+            EstimateValidation.branch_id,
+            EstimateValidation.model_id,
+            EstimateValidation.model_selected,
+            EstimateValidation.part_lines,
+            EstimateValidation.custom_part_lines,
+            EstimateValidation.part_ids,
         ).join(latest, latest.c.id == EstimateValidation.id)
-    ).all()  # fmt: skip
+    ).all()
     estimates = len(rows)
     part_lines = sum(r.part_lines for r in rows)
     custom_lines = sum(r.custom_part_lines for r in rows)
@@ -178,9 +181,12 @@ def compute_indicators(
     top_models = [m for m, _ in sorted(model_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
     top_parts = [p for p, _ in sorted(part_counts.items(), key=lambda kv: (-kv[1], kv[0]))][:top]
     localized, pairs = _localization(
-        session, top_models, top_parts, [branch_id] if branch_id is not None else branches_seen,
+        session,
+        top_models,
+        top_parts,
+        [branch_id] if branch_id is not None else branches_seen,
         date_to or (now or datetime.now(UTC)).date(),
-    )  # fmt: skip
+    )
 
     return Indicators(
         branch=branch or None,
@@ -258,10 +264,16 @@ def breakdown(
     sums: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for day, at, count, lines, custom, selected in session.execute(
         select(
-            v.estimate_date, v.branch_id, func.count(), func.sum(v.part_lines),
-            func.sum(v.custom_part_lines), func.count().filter(v.model_selected),
-        ).join(latest, latest.c.id == v.id).group_by(v.estimate_date, v.branch_id)
-    ):  # fmt: skip
+            v.estimate_date,
+            v.branch_id,
+            func.count(),
+            func.sum(v.part_lines),
+            func.sum(v.custom_part_lines),
+            func.count().filter(v.model_selected),
+        )
+        .join(latest, latest.c.id == v.id)
+        .group_by(v.estimate_date, v.branch_id)
+    ):
         total = sums[at if by == "branch" else bucket_start(day, by)]
         for i, value in enumerate((count, lines, custom, selected)):
             total[i] += int(value or 0)

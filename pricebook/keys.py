@@ -72,9 +72,14 @@ def create_key(session: Session, *, name: str, role: str, actor: str) -> tuple[K
     session.flush()
     session.refresh(row)
     audit.record(
-        session, actor=actor, action="create", entity="api_key", entity_id=row.id,
-        after={"name": name, "role": role, "prefix": row.prefix}, reason="API key created",
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create",
+        entity="api_key",
+        entity_id=row.id,
+        after={"name": name, "role": role, "prefix": row.prefix},
+        reason="API key created",
+    )
     return KeyInfo.of(row), key
 
 
@@ -93,18 +98,30 @@ def revoke_key(session: Session, key_id: int, *, actor: str, reason: str = "") -
         now = datetime.now(UTC)
         session.execute(update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=now))
         audit.record(
-            session, actor=actor, action="revoke", entity="api_key", entity_id=key_id,
-            before={"revoked_at": None}, after={"revoked_at": now}, reason=reason or "revoked",
-        )  # fmt: skip
+            session,
+            actor=actor,
+            action="revoke",
+            entity="api_key",
+            entity_id=key_id,
+            before={"revoked_at": None},
+            after={"revoked_at": now},
+            reason=reason or "revoked",
+        )
         session.flush()
         session.refresh(row)
     return KeyInfo.of(row)
 
 
 _ACTIVE_KEY = select(
-    ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.prefix, ApiKey.created_at, ApiKey.revoked_at,
-    ApiKey.key_hash, ApiKey.last_write_at,
-).where(ApiKey.key_hash == bindparam("digest"))  # fmt: skip
+    ApiKey.id,
+    ApiKey.name,
+    ApiKey.role,
+    ApiKey.prefix,
+    ApiKey.created_at,
+    ApiKey.revoked_at,
+    ApiKey.key_hash,
+    ApiKey.last_write_at,
+).where(ApiKey.key_hash == bindparam("digest"))
 
 
 def authenticate(db: Session | Connection, key: str) -> KeyInfo | None:
@@ -119,9 +136,14 @@ def authenticate(db: Session | Connection, key: str) -> KeyInfo | None:
     if row is None or not hmac.compare_digest(row.key_hash, digest) or row.revoked_at is not None:
         return None
     return KeyInfo(
-        row.id, row.name, row.role, row.prefix, as_utc(row.created_at), as_utc(row.revoked_at),
+        row.id,
+        row.name,
+        row.role,
+        row.prefix,
+        as_utc(row.created_at),
+        as_utc(row.revoked_at),
         as_utc(row.last_write_at),
-    )  # fmt: skip
+    )
 
 
 _MARK_WRITTEN = (

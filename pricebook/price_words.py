@@ -172,10 +172,15 @@ def set_word(
             .values(price_type_code=code, created_by=actor)
         )
     audit.record(
-        session, actor=actor, action="update" if before else "create", entity="price_type_word",
-        entity_id=word, before={"price_type": before} if before else None,
-        after={"price_type": code}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="update" if before else "create",
+        entity="price_type_word",
+        entity_id=word,
+        before={"price_type": before} if before else None,
+        after={"price_type": code},
+        reason=reason,
+    )
     audit.bump_catalog_version(session, actor=actor, reason=reason)
     after = vocabulary(session)
     return Vocabulary(after.words, after.etag, "updated" if before else "added")
@@ -195,9 +200,14 @@ def remove_word(
         raise NotFound(f"{word!r} is not in the price type vocabulary", field="word")
     session.execute(delete(PriceTypeWord).where(PriceTypeWord.word == word))
     audit.record(
-        session, actor=actor, action="delete", entity="price_type_word", entity_id=word,
-        before={"price_type": current.words[word]}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="delete",
+        entity="price_type_word",
+        entity_id=word,
+        before={"price_type": current.words[word]},
+        reason=reason,
+    )
     audit.bump_catalog_version(session, actor=actor, reason=reason)
     after = vocabulary(session)
     return Vocabulary(after.words, after.etag, "removed")

@@ -24,9 +24,12 @@ from pricebook.models import Branch, EstimateValidation
 from pricebook.money import from_fen
 
 __all__ = [
-    "VALIDATION_SORTS", "StoredValidation", "ValidationSummary", "find_validations",
+    "VALIDATION_SORTS",
+    "StoredValidation",
+    "ValidationSummary",
+    "find_validations",
     "get_validation",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +60,69 @@ class StoredValidation:
 
 def _summary_columns() -> tuple[Any, ...]:
     v = EstimateValidation
-    return (v.id, v.estimate_id, v.estimate_version, v.estimate_date, v.vin, Branch.code,
-            v.created_at, v.created_by, v.claimed_fen, v.allowed_fen, v.cut_fen, v.flagged_lines)  # fmt: skip
+    return (
+        v.id,
+        v.estimate_id,
+        v.estimate_version,
+        v.estimate_date,
+        v.vin,
+        Branch.code,
+        v.created_at,
+        v.created_by,
+        v.claimed_fen,
+        v.allowed_fen,
+        v.cut_fen,
+        v.flagged_lines,
+    )
 
 
 def _summary(row: Any) -> ValidationSummary:
     (id_, estimate_id, version, on, vin, branch, at, by, claimed, allowed, cut, flagged) = row
     return ValidationSummary(
-        id=id_, estimate_id=estimate_id, estimate_version=version, estimate_date=on, vin=vin,
-        branch=branch, validated_at=as_utc(at) if at else None, validated_by=by,
-        claimed=from_fen(claimed), allowed=from_fen(allowed), cut=from_fen(cut),
+        id=id_,
+        estimate_id=estimate_id,
+        estimate_version=version,
+        estimate_date=on,
+        vin=vin,
+        branch=branch,
+        validated_at=as_utc(at) if at else None,
+        validated_by=by,
+        claimed=from_fen(claimed),
+        allowed=from_fen(allowed),
+        cut=from_fen(cut),
         flagged_lines=flagged,
-    )  # fmt: skip
+    )
 
 
 #: what the list sorts by (`col` ascending, `-col` descending); ties newest first
-VALIDATION_SORTS = ("id", "estimate_id", "estimate_date", "vin", "branch", "validated_at",
-                    "claimed", "allowed", "cut", "flagged_lines")  # fmt: skip
+VALIDATION_SORTS = (
+    "id",
+    "estimate_id",
+    "estimate_date",
+    "vin",
+    "branch",
+    "validated_at",
+    "claimed",
+    "allowed",
+    "cut",
+    "flagged_lines",
+)
 
 
 def _sort_columns() -> dict[str, Any]:
     v = EstimateValidation
-    return {"id": v.id, "estimate_id": v.estimate_id, "estimate_date": v.estimate_date,
-            "vin": v.vin, "branch": Branch.code, "validated_at": v.created_at,
-            "claimed": v.claimed_fen, "allowed": v.allowed_fen, "cut": v.cut_fen,
-            "flagged_lines": v.flagged_lines}  # fmt: skip
+    return {
+        "id": v.id,
+        "estimate_id": v.estimate_id,
+        "estimate_date": v.estimate_date,
+        "vin": v.vin,
+        "branch": Branch.code,
+        "validated_at": v.created_at,
+        "claimed": v.claimed_fen,
+        "allowed": v.allowed_fen,
+        "cut": v.cut_fen,
+        "flagged_lines": v.flagged_lines,
+    }
 
 
 def find_validations(

@@ -48,9 +48,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reference_generation")),
     )
     op.execute(
-        sa.text("INSERT INTO reference_generation (id, token, value) VALUES (1, :token, 0)")
-        .bindparams(token=uuid.uuid4().hex)
-    )  # fmt: skip
+        sa.text(
+            "INSERT INTO reference_generation (id, token, value) VALUES (1, :token, 0)"
+        ).bindparams(token=uuid.uuid4().hex)
+    )
     if op.get_context().dialect.name == "postgresql":
         op.execute(
             """

@@ -134,12 +134,18 @@ def load_entries(session: Session) -> LoadedEntries:
     shared: dict[frozenset[int], frozenset[int]] = {}
     stmt = (
         select(
-            Part.id, Part.code, Part.name, Part.oe_number, Part.is_assembly, Part.universal,
-            Part.position, Category.code,
+            Part.id,
+            Part.code,
+            Part.name,
+            Part.oe_number,
+            Part.is_assembly,
+            Part.universal,
+            Part.position,
+            Category.code,
         )
         .join(Category, Category.id == Part.category_id)
         .order_by(Part.id)
-    )  # fmt: skip
+    )
     for part_id, code, name, oe, is_assembly, universal, position, category in session.execute(
         stmt
     ):
@@ -269,9 +275,13 @@ def build_snapshot(
     model_codes = dict(session.execute(select(VehicleModel.code, VehicleModel.id)).all())
     brands = _brand_keys(session)
     index = MatchIndex.build(
-        entries, groups, learned, model_brands=model_brands, config=config,
+        entries,
+        groups,
+        learned,
+        model_brands=model_brands,
+        config=config,
         price_words=_price_words(session),
-    )  # fmt: skip
+    )
     if warm:
         index.warm()
     return Snapshot(

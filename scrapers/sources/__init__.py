@@ -44,8 +44,16 @@ __all__ = [
 #: ``link`` (the listing's own page), ``item_id`` (the source's id of the listing) and ``seller``
 #: keep listings with the same title from several sellers apart (`pricebook.market.listing_key`).
 FIELD_NAMES = (
-    "name", "oe_number", "brand", "price", "price_type", "region", "link", "item_id", "seller",
-)  # fmt: skip
+    "name",
+    "oe_number",
+    "brand",
+    "price",
+    "price_type",
+    "region",
+    "link",
+    "item_id",
+    "seller",
+)
 REQUIRED_FIELDS = ("name", "price")
 PRICE_UNITS = ("元", "万元")
 KINDS = ("html", "json")
