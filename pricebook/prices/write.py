@@ -183,32 +183,6 @@ def write_price(
     return PriceWrite(written.action, PriceVersion.of(row), written.etag)
 
 
-def supersede_price(
-    session: Session,
-    *,
-    part_id: int,
-    model_id: int | None,
-    scope: str,
-    region_id: int | None,
-    branch_id: int | None,
-    price_type_id: int,
-    amount: Decimal,
-    valid_from: date,
-    valid_to: date | None,
-    actor: str,
-    reason: str,
-    source: str = "staff",
-    source_ref: str = "",
-    expected_etag: ETagLike = None,
-) -> PriceVersion:
-    """`write_price` by ids, returning the version written (or in force, when unchanged)."""
-    key = PriceKey(part_id, model_id, scope, region_id, branch_id, price_type_id)
-    return write_price(
-        session, key, amount=amount, valid_from=valid_from, valid_to=valid_to, actor=actor,
-        reason=reason, source=source, source_ref=source_ref, expected_etag=expected_etag,
-    ).version  # fmt: skip
-
-
 def end_price(
     session: Session,
     version_id: int,
