@@ -49,7 +49,7 @@ def _file(path: Path, amount: int, valid_from: str, valid_to: str = "") -> Path:
 
 def _hold_import_locks(monkeypatch, seconds: float = 0.5) -> list[tuple[str, float]]:
     """The import holds its key locks `seconds` after taking them; records when."""
-    original = importers.lock_version_keys
+    original = importers.versions.lock_version_keys
     events: list[tuple[str, float]] = []
 
     def slow(session: Any, table: str, keys: Any) -> None:
@@ -58,7 +58,7 @@ def _hold_import_locks(monkeypatch, seconds: float = 0.5) -> list[tuple[str, flo
         events.append(("got", time.monotonic()))
         time.sleep(seconds)
 
-    monkeypatch.setattr(importers, "lock_version_keys", slow)
+    monkeypatch.setattr(importers.versions, "lock_version_keys", slow)
     return events
 
 
