@@ -11,7 +11,7 @@ import getpass
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -20,6 +20,9 @@ from pricebook.errors import ImportRejected, InvalidInput, PricebookError
 from pricebook.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+if TYPE_CHECKING:
+    #: the ``pricebook COMMAND`` parsers each ``_add_…`` adds its command to
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _engine(settings: Settings) -> Engine:
@@ -453,16 +456,8 @@ def cmd_match_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from pricebook.io.importers import IMPORT_KINDS
-
-    parser = argparse.ArgumentParser(
-        prog="pricebook",
-        description="Parts-and-labor price reference for motor-insurance loss review (车险核损). "
-        "The database comes from PRICEBOOK_DATABASE_URL (default sqlite:///./var/pricebook.db).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_db(sub: Subcommands) -> None:
+    """pricebook db: schema migrations and statistics."""
     db = sub.add_parser("db", help="migrate the database schema")
     db.add_argument(
         "action",
@@ -473,18 +468,33 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("revision", nargs="?", help="target revision (upgrade: head, downgrade: -1)")
     db.set_defaults(handler=cmd_db)
 
+
+def _add_demo(sub: Subcommands) -> None:
+    """pricebook demo: the demo catalogue, or a large generated one."""
     demo = sub.add_parser("demo", help="load the demo catalogue or generate a large one")
     demo.add_argument("action", choices=("load", "scale", "keys"))
-    demo.add_argument("--national", action="store_true",
-                      help="scale: a national-shaped catalogue (20,000 models, 300,000 parts, "
-                      "10,000,000 price versions over branches, regions and history)")  # fmt: skip
+    demo.add_argument(
+        "--national",
+        action="store_true",
+        help="scale: a national-shaped catalogue (20,000 models, 300,000 parts, "
+        "10,000,000 price versions over branches, regions and history)",
+    )
     demo.add_argument("--models", type=int, help="scale --national: models (default 20,000)")
-    demo.add_argument("--parts", type=int,
-                      help="scale: parts to generate (default 50,000; --national 300,000)")  # fmt: skip
-    demo.add_argument("--prices", type=int,
-                      help="scale: prices to generate (default 1,000,000; --national 10,000,000)")  # fmt: skip
+    demo.add_argument(
+        "--parts", type=int, help="scale: parts to generate (default 50,000; --national 300,000)"
+    )
+    demo.add_argument(
+        "--prices",
+        type=int,
+        help="scale: prices to generate (default 1,000,000; --national 10,000,000)",
+    )
     demo.add_argument("--seed", type=int, default=7, help="scale: random seed")
     demo.set_defaults(handler=cmd_demo)
+
+
+def _add_transfer(sub: Subcommands) -> None:
+    """pricebook import / export: one kind, one file."""
+    from pricebook.io.importers import IMPORT_KINDS
 
     for name, handler, help_text in (
         ("import", cmd_import, "import a CSV or XLSX file (all-or-nothing)"),
@@ -499,6 +509,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--reason", default="", help="recorded as the reason")
         p.set_defaults(handler=handler)
 
+
+def _add_keys(sub: Subcommands) -> None:
+    """pricebook keys: API keys."""
     from pricebook.models import ROLES
 
     keys_cmd = sub.add_parser("keys", help="create, list and revoke API keys")
@@ -515,6 +528,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--who", default=getpass.getuser(), help="recorded as the author")
     keys_cmd.set_defaults(handler=cmd_keys)
 
+
+def _add_crawl(sub: Subcommands) -> None:
+    """pricebook crawl: market sources, then drift."""
     crawl = sub.add_parser(
         "crawl",
         help="crawl market sources (Scrapy, one process each), store observations, check drift",
@@ -529,9 +545,13 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (see --all)")
     crawl.add_argument("--all", action="store_true", help="every source (examples skipped)")
     crawl.add_argument(
-        "--source-file", type=Path, action="append", default=[], metavar="PATH",
+        "--source-file",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
         help="crawl the source defined in this TOML file (repeatable)",
-    )  # fmt: skip
+    )
     crawl.add_argument("--base-url", metavar="URL", help="replaces {base} in the start URLs")
     crawl.add_argument(
         "--sources-dir",
@@ -540,34 +560,50 @@ def build_parser() -> argparse.ArgumentParser:
         "$PRICEBOOK_SOURCES_DIR)",
     )
     crawl.add_argument(
-        "-s", "--set", action="append", default=[], metavar="NAME=VALUE",
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="Scrapy setting for the crawl processes (repeatable), e.g. -s DOWNLOAD_DELAY=2",
-    )  # fmt: skip
+    )
     crawl.add_argument(
-        "-j", "--jobs", type=int, metavar="N",
+        "-j",
+        "--jobs",
+        type=int,
+        metavar="N",
         help="crawl up to N sources at once (default: up to 4; 1: one after another). "
         "Sources on one site (host and port) or with one name still crawl one after another",
-    )  # fmt: skip
+    )
     crawl.add_argument("--timeout", type=float, help="stop each crawl after this many seconds")
     crawl.add_argument("--no-drift", action="store_true", help="skip drift detection")
     crawl.add_argument(
-        "--drift-threshold", default="20", metavar="PCT",
+        "--drift-threshold",
+        default="20",
+        metavar="PCT",
         help="drift when a price is more than PCT%% off the market median (default 20)",
-    )  # fmt: skip
+    )
     crawl.add_argument(
-        "--drift-min-observations", type=int, default=3, metavar="N",
+        "--drift-min-observations",
+        type=int,
+        default=3,
+        metavar="N",
         help="market observations (from as many distinct sellers) needed before a drift "
         "counts (default 3)",
-    )  # fmt: skip
+    )
     crawl.add_argument("--who", default=getpass.getuser(), help="recorded on runs and tasks")
     crawl.add_argument(
-        "--scrapyd", metavar="URL",
+        "--scrapyd",
+        metavar="URL",
         help="run each crawl as a job of the Scrapyd at URL (http://[USER:PASSWORD@]HOST:PORT; "
         "or credentials from ~/.netrc) and wait for it; sources by name, as Scrapyd's host "
         "finds them (see docs/scaling-crawls.md)",
-    )  # fmt: skip
+    )
     crawl.set_defaults(handler=cmd_crawl)
 
+
+def _add_scrapyd(sub: Subcommands) -> None:
+    """pricebook scrapyd deploy."""
     scrapyd_cmd = sub.add_parser("scrapyd", help="deploy the market scrapers to Scrapyd")
     scrapyd_sub = scrapyd_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
     deploy = scrapyd_sub.add_parser(
@@ -581,6 +617,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("--version", help="version name (default: the UTC time, YYYYmmddHHMMSS)")
     deploy.set_defaults(handler=cmd_scrapyd)
 
+
+def _add_match(sub: Subcommands) -> None:
+    """pricebook match: names from stdin."""
     match = sub.add_parser(
         "match",
         help="match custom part names (stdin, one per line) to catalogue parts",
@@ -595,6 +634,9 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--top", type=int, default=5, metavar="K", help="candidates per name")
     match.set_defaults(handler=cmd_match)
 
+
+def _add_match_eval(sub: Subcommands) -> None:
+    """pricebook match-eval: accuracy on a labelled file."""
     match_eval = sub.add_parser(
         "match-eval",
         help="accuracy of the matcher on a labelled file (name,model_code,expected_part_code)",
@@ -616,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     match_eval.add_argument("--no-fail", action="store_true", help="exit 0 under the thresholds")
     match_eval.set_defaults(handler=cmd_match_eval)
 
+
+def _add_review_config(sub: Subcommands) -> None:
+    """pricebook review-config: rule profiles and tariffs."""
     review = sub.add_parser(
         "review-config", help="import rule profiles, consumable standards and rescue tariffs (JSON)"
     )
@@ -624,17 +669,49 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--reason", default="", help="recorded as the reason")
     review.set_defaults(handler=cmd_review_config)
 
+
+def _add_serve(sub: Subcommands) -> None:
+    """pricebook serve: the API server."""
     serve = sub.add_parser("serve", help="run the API server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="processes, each with its own SO_REUSEPORT socket (about one per core)",
-    )  # fmt: skip
-    serve.add_argument("--log-level", default="info",
-                       choices=["critical", "error", "warning", "info", "debug"])  # fmt: skip
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     serve.add_argument("--no-access-log", action="store_true", help="no line per request")
     serve.set_defaults(handler=cmd_serve)
+
+
+#: the commands, in the order ``pricebook --help`` lists them
+COMMANDS: tuple[Callable[[Subcommands], None], ...] = (
+    _add_db,
+    _add_demo,
+    _add_transfer,
+    _add_keys,
+    _add_crawl,
+    _add_scrapyd,
+    _add_match,
+    _add_match_eval,
+    _add_review_config,
+    _add_serve,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pricebook",
+        description="Parts-and-labor price reference for motor-insurance loss review (车险核损). "
+        "The database comes from PRICEBOOK_DATABASE_URL (default sqlite:///./var/pricebook.db).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 
