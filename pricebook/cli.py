@@ -21,6 +21,10 @@ from pricebook.settings import Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 if TYPE_CHECKING:
+    from decimal import Decimal
+
+    from pricebook.market.crawl import CrawlReport, CrawlTarget
+
     #: the ``pricebook COMMAND`` parsers each ``_add_…`` adds its command to
     Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -199,21 +203,9 @@ def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
     import time
-    from datetime import date
     from decimal import Decimal, InvalidOperation
 
-    from pricebook.db import transaction
-    from pricebook.market import detect_drift
-    from pricebook.market.crawl import (
-        DEFAULT_JOBS,
-        CrawlReport,
-        CrawlTarget,
-        crawl_groups,
-        record_drift,
-        resolve_targets,
-        run_crawl,
-        run_crawls,
-    )
+    from pricebook.market.crawl import DEFAULT_JOBS, crawl_groups, resolve_targets, run_crawls
 
     try:
         threshold = Decimal(args.drift_threshold)
@@ -223,64 +215,110 @@ def cmd_crawl(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput(f"--jobs {args.jobs}: give at least 1")
     sources_dir = args.sources_dir or settings.sources_dir
     targets = resolve_targets(
-        args.sources, args.source_file, all_sources=args.all, sources_dir=sources_dir,
+        args.sources,
+        args.source_file,
+        all_sources=args.all,
+        sources_dir=sources_dir,
         base_url=args.base_url,
-    )  # fmt: skip
+    )
     jobs = min(args.jobs or DEFAULT_JOBS, len(crawl_groups(targets)))
-    if args.scrapyd:
-        from pricebook.market.scrapyd import ScrapydClient, require_named, run_scrapyd_crawl
-
-        require_named(targets)
-        client = ScrapydClient(args.scrapyd)
-
-    def crawl(target: CrawlTarget) -> CrawlReport:
-        if args.scrapyd:
-            return run_scrapyd_crawl(
-                engine, client, target, actor=args.who, base_url=args.base_url,
-                extra_settings=args.set, timeout=args.timeout, out=sys.stderr,
-            )  # fmt: skip
-        return run_crawl(
-            settings, engine, target, actor=args.who, base_url=args.base_url,
-            sources_dir=sources_dir, extra_settings=args.set, timeout=args.timeout,
-        )  # fmt: skip
-
-    def show(report: CrawlReport) -> None:  # one block per crawl, whole (run_crawls's lock)
-        print("\n".join(report.lines()), flush=True)
-        if report.status == "failed":
-            tail = [f"  | {line}" for line in report.log_tail[-15:]]
-            print("\n".join(tail), file=sys.stderr, flush=True)
-
     started = time.perf_counter()
     engine = _engine(settings)
     try:
-        reports = run_crawls(targets, crawl, jobs=jobs, on_report=show)
+        crawl = _crawler(args, settings, engine, targets, sources_dir)
+        reports = run_crawls(targets, crawl, jobs=jobs, on_report=_show_crawl)
         if not args.no_drift:
-            with transaction(engine) as session:
-                drift = detect_drift(
-                    session, date.today(), threshold_pct=threshold,
-                    min_observations=args.drift_min_observations, actor=args.who,
-                )  # fmt: skip
-                record_drift(session, [r.run_id for r in reports], drift)
-            print(drift.summary())
+            _crawl_drift(args, engine, threshold, reports)
     finally:
         engine.dispose()
+    return _crawl_summary(reports, len(targets), jobs, time.perf_counter() - started)
+
+
+def _crawler(
+    args: argparse.Namespace,
+    settings: Settings,
+    engine: Engine,
+    targets: list[CrawlTarget],
+    sources_dir: str | None,
+) -> Callable[[CrawlTarget], CrawlReport]:
+    """One crawl: a Scrapy process of its own, or a job of the Scrapyd named by --scrapyd."""
+    from pricebook.market.crawl import run_crawl
+
+    if not args.scrapyd:
+        return lambda target: run_crawl(
+            settings,
+            engine,
+            target,
+            actor=args.who,
+            base_url=args.base_url,
+            sources_dir=sources_dir,
+            extra_settings=args.set,
+            timeout=args.timeout,
+        )
+    from pricebook.market.scrapyd import ScrapydClient, require_named, run_scrapyd_crawl
+
+    require_named(targets)
+    client = ScrapydClient(args.scrapyd)
+    return lambda target: run_scrapyd_crawl(
+        engine,
+        client,
+        target,
+        actor=args.who,
+        base_url=args.base_url,
+        extra_settings=args.set,
+        timeout=args.timeout,
+        out=sys.stderr,
+    )
+
+
+def _show_crawl(report: CrawlReport) -> None:
+    """One block per crawl, whole (`run_crawls` holds its lock meanwhile)."""
+    print("\n".join(report.lines()), flush=True)
+    if report.status == "failed":
+        tail = [f"  | {line}" for line in report.log_tail[-15:]]
+        print("\n".join(tail), file=sys.stderr, flush=True)
+
+
+def _crawl_drift(
+    args: argparse.Namespace, engine: Engine, threshold: Decimal, reports: list[CrawlReport]
+) -> None:
+    from datetime import date
+
+    from pricebook.db import transaction
+    from pricebook.market import detect_drift
+    from pricebook.market.crawl import record_drift
+
+    with transaction(engine) as session:
+        drift = detect_drift(
+            session,
+            date.today(),
+            threshold_pct=threshold,
+            min_observations=args.drift_min_observations,
+            actor=args.who,
+        )
+        record_drift(session, [r.run_id for r in reports], drift)
+    print(drift.summary())
+
+
+def _crawl_summary(reports: list[CrawlReport], targets: int, jobs: int, seconds: float) -> int:
+    """Print the totals; exit status 1 when a crawl failed or was suspicious."""
     failed = sum(r.status == "failed" for r in reports)
     suspicious = sum(r.status == "suspicious" for r in reports)
     finished = f"{len(reports) - failed} finished" + (
         f" ({suspicious} suspicious)" if suspicious else ""
     )
     print(
-        f"crawled {len(reports)} source(s) in {time.perf_counter() - started:.1f}s, "
+        f"crawled {len(reports)} source(s) in {seconds:.1f}s, "
         f"{jobs} at a time: {finished}, {failed} failed; "
         f"items {sum(r.items for r in reports)}, new observations {sum(r.new for r in reports)}",
         flush=True,
     )
     if failed:
-        print(f"error: {failed} of {len(targets)} crawl(s) failed", file=sys.stderr)
+        print(f"error: {failed} of {targets} crawl(s) failed", file=sys.stderr)
     if suspicious:
         # a crawl that brought back far less than usual is not a success a scheduler may ignore
         print(
-            f"error: {suspicious} of {len(targets)} crawl(s) suspicious (see their reports)",
+            f"error: {suspicious} of {targets} crawl(s) suspicious (see their reports)",
             file=sys.stderr,
         )
     return 1 if failed or suspicious else 0
