@@ -27,10 +27,11 @@ def test_scale_adds_parts_and_exactly_the_prices_asked_for(engine):
 
 
 def test_national_shape_shares_parts_and_keeps_non_overlapping_history(engine):
-    from pricebook.demo.national import NationalShape, _templates, national_demo
+    from pricebook.demo.bulk import part_templates
+    from pricebook.demo.national import NationalShape, national_demo
     from pricebook.models import Branch, PartAlias
 
-    per_platform = len(_templates())
+    per_platform = len(part_templates())
     shared = -(-per_platform // 10)  # one template in ten also fits the next platform
     written = national_demo(engine, NationalShape(models=12, parts=3 * per_platform, prices=3000))
     with session_factory(engine)() as session:

@@ -33,26 +33,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import analyze, session_factory
-from pricebook.demo.scale import copy_rows
-from pricebook.matching.normalize import normalize_oe
-from pricebook.models import (
-    Branch,
-    Brand,
-    Category,
-    Fitment,
-    Part,
-    PartAlias,
-    Price,
-    PriceType,
-    Region,
-    Series,
-    VehicleModel,
+from pricebook.demo.bulk import (
+    FILLED,
+    catalogue_ids,
+    copy_table,
+    ensure_demo,
+    move_sequences,
+    part_templates,
 )
-from pricebook.progress import ProgressBar
+from pricebook.matching.normalize import normalize_oe
+from pricebook.models import Branch, Brand, Region, Series
 
 BRANDS = 60
 SERIES_PER_PLATFORM = 3
@@ -85,14 +79,6 @@ class _Layout:
         first = platform * self.models // self.platforms
         last = (platform + 1) * self.models // self.platforms
         return range(self.start_model + first, self.start_model + last)
-
-
-def _templates() -> list[dict[str, str]]:
-    from pricebook.demo import demo_rows
-
-    rows = [r for r in demo_rows()["parts"] if r.get("universal", "0") != "1"]
-    prefix = rows[0]["part_code"].split("-")[0]
-    return [r for r in rows if r["part_code"].startswith(prefix + "-")]
 
 
 def _add_organisation(session: Session) -> None:
@@ -295,60 +281,27 @@ def _localized_scopes(session: Session) -> list[Scope]:
 def national_demo(engine: Engine, shape: NationalShape, *, seed: int = 7) -> int:
     """Add a national-shaped catalogue to a database (the demo is loaded first if it is not
     there), then ANALYZE the tables written (PostgreSQL). Returns the prices written."""
-    from pricebook.demo import load_demo
-
-    templates = _templates()
+    templates = part_templates()
     platforms = -(-shape.parts // len(templates))
     if shape.models < platforms:
         raise ValueError(f"{shape.parts:,} parts need at least {platforms:,} models "
                          f"(one platform per {len(templates)} parts)")  # fmt: skip
-    with session_factory(engine)() as session:
-        if not session.scalar(select(func.count()).select_from(Category)):
-            session.close()
-            for _ in load_demo(engine):
-                pass
+    ensure_demo(engine)
     with session_factory(engine)() as session:
         _add_organisation(session)
         series = _add_brands_and_series(session, platforms)
-        layout = _Layout(
-            templates, platforms, shape.models,
-            start_model=(session.scalar(select(func.max(VehicleModel.id))) or 0) + 1,
-            start_part=(session.scalar(select(func.max(Part.id))) or 0) + 1,
-        )  # fmt: skip
-        categories = dict(session.execute(select(Category.code, Category.id)).all())
-        price_types = list(session.scalars(select(PriceType.id).order_by(PriceType.rank.desc())))
+        categories, price_types, start_model, start_part = catalogue_ids(session)
+        layout = _Layout(templates, platforms, shape.models, start_model, start_part)
         localized = _localized_scopes(session)
 
-        def copy(name: str, table: Any, columns: list[str], rows: Iterator[tuple[Any, ...]],
-                 total: int | None = None) -> int:  # fmt: skip
-            bar = ProgressBar(name, total)
-            count = copy_rows(session, table, columns, rows, bar)
-            bar.finish()
-            return count
-
-        copy("models", VehicleModel.__table__,
-             ["id", "code", "series_id", "name", "model_year", "body", "engine", "vehicle_class",
-              "price_band", "manufacturer_code", "search_text"],
-             _model_rows(layout, series), shape.models)  # fmt: skip
-        copy("parts", Part.__table__,
-             ["id", "code", "name", "category_id", "position", "unit", "oe_number",
-              "oe_normalized", "is_assembly", "universal"],
-             _part_rows(layout, shape.parts, categories), shape.parts)  # fmt: skip
-        copy("aliases", PartAlias.__table__, ["part_id", "alias"], _alias_rows(layout, shape.parts))
-        copy("fitment", Fitment.__table__, ["part_id", "model_id"], _fitment_rows(layout, shape.parts))  # fmt: skip
+        copy_table(session, "models", _model_rows(layout, series), shape.models)
+        copy_table(session, "parts", _part_rows(layout, shape.parts, categories), shape.parts)
+        copy_table(session, "aliases", _alias_rows(layout, shape.parts))
+        copy_table(session, "fitment", _fitment_rows(layout, shape.parts))
+        rows = _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed)
         with _bulk_prices(session):
-            written = copy("prices", Price.__table__,
-                           ["part_id", "model_id", "scope", "region_id", "branch_id",
-                            "price_type_id", "amount_fen", "valid_from", "valid_to", "source",
-                            "source_ref", "created_by", "reason"],
-                           _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed),
-                           shape.prices)  # fmt: skip
-        if session.connection().dialect.name == "postgresql":
-            # COPY gave explicit ids: move the sequences past them.
-            for table in ("vehicle_models", "parts"):
-                session.execute(
-                    text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
-                )
+            written, _ = copy_table(session, "prices", rows, shape.prices)
+        move_sequences(session)
         session.commit()
-    analyze(engine, [Region, Branch, Brand, Series, VehicleModel, Part, PartAlias, Fitment, Price])
+    analyze(engine, [Region, Branch, *FILLED])
     return written
