@@ -152,11 +152,20 @@ def import_rows(
     IMPORTERS[kind](ctx, numbered)
     if not dry_run and report.changed:
         audit.record(
-            session, actor=actor, action="import", entity=kind, entity_id=source_ref,
-            after={"rows": report.rows, "created": report.created, "updated": report.updated,
-                   "superseded": report.superseded, "closed": report.closed},
+            session,
+            actor=actor,
+            action="import",
+            entity=kind,
+            entity_id=source_ref,
+            after={
+                "rows": report.rows,
+                "created": report.created,
+                "updated": report.updated,
+                "superseded": report.superseded,
+                "closed": report.closed,
+            },
             reason=reason,
-        )  # fmt: skip
+        )
         if kind in CATALOG_KINDS:
             audit.bump_catalog_version(session, actor=actor, reason=f"import {kind}")
     return report
@@ -184,10 +193,16 @@ def import_file(
     with session_factory(engine)() as session:  # closing without commit rolls back
         try:
             report = import_rows(
-                session, kind, rows, actor=actor or getpass.getuser(), reason=reason,
-                source_ref=source_ref or path.name, dry_run=dry_run, header=header,
+                session,
+                kind,
+                rows,
+                actor=actor or getpass.getuser(),
+                reason=reason,
+                source_ref=source_ref or path.name,
+                dry_run=dry_run,
+                header=header,
                 progress=progress,
-            )  # fmt: skip
+            )
             if dry_run:
                 session.rollback()
                 return report

@@ -90,8 +90,11 @@ def import_branches(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
             ctx.error(n, "parent_code", f"unknown branch {quote(parent)}")
         if code and name and region_id and kind and limit:
             desired[code] = {
-                "name": name, "region_id": region_id, "kind": kind, "authority_limit_fen": limit,
-            }  # fmt: skip
+                "name": name,
+                "region_id": region_id,
+                "kind": kind,
+                "authority_limit_fen": limit,
+            }
             parents[code] = parent
     ctx.raise_if_errors()
     top = {c: v for c, v in desired.items() if not parents[c]}
@@ -104,8 +107,10 @@ def import_price_types(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
     desired = {}
     for n, row in rows:
         code, name, rank = (
-            text_cell(ctx, n, row, "code"), text_cell(ctx, n, row, "name"), int_cell(ctx, n, row, "rank"),
-        )  # fmt: skip
+            text_cell(ctx, n, row, "code"),
+            text_cell(ctx, n, row, "name"),
+            int_cell(ctx, n, row, "rank"),
+        )
         if code and name and rank is not None:
             desired[code] = {"name": name, "rank": rank}
     ctx.raise_if_errors()
@@ -150,8 +155,9 @@ def import_models(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
             "initials": pinyin_forms(brand_name)[1],
         }
         series[series_code] = (
-            brand_code, {"name": series_name, "initials": pinyin_forms(series_name)[1]},
-        )  # fmt: skip
+            brand_code,
+            {"name": series_name, "initials": pinyin_forms(series_name)[1]},
+        )
         manufacturer_code = row.get("manufacturer_code", "").strip()
         models[code] = (
             series_code,
@@ -237,25 +243,33 @@ def import_parts(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
 
     existing_aliases = set(session.execute(select(PartAlias.part_id, PartAlias.alias)))
     ensure_links(
-        ctx, PartAlias, [(ref(c), a) for c, names in aliases.items() for a in names],
-        ("part_id", "alias"), existing_aliases,
-    )  # fmt: skip
+        ctx,
+        PartAlias,
+        [(ref(c), a) for c, names in aliases.items() for a in names],
+        ("part_id", "alias"),
+        existing_aliases,
+    )
     existing_links = set(
         session.execute(
             select(PartComponent.assembly_id, PartComponent.component_id, PartComponent.quantity)
         )
     )
     ensure_links(
-        ctx, PartComponent,
+        ctx,
+        PartComponent,
         [(ref(c), ref(comp), qty) for c, links in components.items() for comp, qty in links],
-        ("assembly_id", "component_id", "quantity"), existing_links,
-    )  # fmt: skip
+        ("assembly_id", "component_id", "quantity"),
+        existing_links,
+    )
     existing_oe = set(session.execute(select(OeSupersession.part_id, OeSupersession.old_oe)))
     ensure_links(
-        ctx, OeSupersession, [(ref(c), oe) for c, olds in superseded.items() for oe in olds],
-        ("part_id", "old_oe"), existing_oe,
+        ctx,
+        OeSupersession,
+        [(ref(c), oe) for c, olds in superseded.items() for oe in olds],
+        ("part_id", "old_oe"),
+        existing_oe,
         extra=lambda link: {"old_oe_normalized": normalize_oe(link[1])},
-    )  # fmt: skip
+    )
 
 
 def import_fitment(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:

@@ -63,9 +63,16 @@ def choice_cell(
 
 
 def lookup_cell(
-    ctx: ImportContext, n: int, row: Row, column: str, codes: dict[str, int], what: str,
-    *, required: bool = True, spelling: Callable[[str], str] | None = None,
-) -> int | None:  # fmt: skip
+    ctx: ImportContext,
+    n: int,
+    row: Row,
+    column: str,
+    codes: dict[str, int],
+    what: str,
+    *,
+    required: bool = True,
+    spelling: Callable[[str], str] | None = None,
+) -> int | None:
     """The id a cell names; ``spelling`` is how a cell not found as written is compared."""
     value = text_cell(ctx, n, row, column, required=required)
     if not value:
@@ -79,9 +86,14 @@ def lookup_cell(
 
 
 def money_cell(
-    ctx: ImportContext, n: int, row: Row, column: str, *, required: bool = True,
+    ctx: ImportContext,
+    n: int,
+    row: Row,
+    column: str,
+    *,
+    required: bool = True,
     maximum: Decimal = MAX_YUAN,
-) -> int | None:  # fmt: skip
+) -> int | None:
     """An amount cell, exactly as written (`pricebook.money.parse_money`: no spaces around it)."""
     raw = row.get(column, "")
     if not raw.strip():

@@ -72,17 +72,33 @@ def import_labor_rates(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
             continue
         key = (branch, kind, tier, vclass)
         items.append(
-            NewVersion(n, key, valid_from, valid_to, rate, {
-                "branch_id": branch, "labor_kind_id": kind, "shop_tier": tier,
-                "vehicle_class": vclass, "rate_fen": rate, "source": "import",
-                "created_by": ctx.actor, "reason": ctx.reason,
-            })
-        )  # fmt: skip
+            NewVersion(
+                n,
+                key,
+                valid_from,
+                valid_to,
+                rate,
+                {
+                    "branch_id": branch,
+                    "labor_kind_id": kind,
+                    "shop_tier": tier,
+                    "vehicle_class": vclass,
+                    "rate_fen": rate,
+                    "source": "import",
+                    "created_by": ctx.actor,
+                    "reason": ctx.reason,
+                },
+            )
+        )
     ctx.raise_if_errors()
     apply_versions(
-        ctx, LaborRate, ("branch_id", "labor_kind_id", "shop_tier", "vehicle_class"),
-        lambda r: r["rate_fen"], items, load_column="branch_id",
-    )  # fmt: skip
+        ctx,
+        LaborRate,
+        ("branch_id", "labor_kind_id", "shop_tier", "vehicle_class"),
+        lambda r: r["rate_fen"],
+        items,
+        load_column="branch_id",
+    )
 
 
 def _hours_centi(ctx: ImportContext, n: int, row: Row) -> int | None:
@@ -121,29 +137,49 @@ def import_standard_hours(ctx: ImportContext, rows: list[tuple[int, Row]]) -> No
         if not (part and operation and vclass and kind is not None and centi and valid_from):
             continue
         items.append(
-            NewVersion(n, (part, operation, vclass), valid_from, valid_to, (centi, kind), {
-                "part_id": part, "operation": operation, "vehicle_class": vclass,
-                "labor_kind_id": kind, "hours_centi": centi, "created_by": ctx.actor,
-                "reason": ctx.reason,
-            })
-        )  # fmt: skip
+            NewVersion(
+                n,
+                (part, operation, vclass),
+                valid_from,
+                valid_to,
+                (centi, kind),
+                {
+                    "part_id": part,
+                    "operation": operation,
+                    "vehicle_class": vclass,
+                    "labor_kind_id": kind,
+                    "hours_centi": centi,
+                    "created_by": ctx.actor,
+                    "reason": ctx.reason,
+                },
+            )
+        )
     ctx.raise_if_errors()
     apply_versions(
-        ctx, StandardHours, ("part_id", "operation", "vehicle_class"),
-        lambda r: (r["hours_centi"], r["labor_kind_id"]), items, load_column="part_id",
-    )  # fmt: skip
+        ctx,
+        StandardHours,
+        ("part_id", "operation", "vehicle_class"),
+        lambda r: (r["hours_centi"], r["labor_kind_id"]),
+        items,
+        load_column="part_id",
+    )
     existing = set(
         ctx.session.execute(
             select(
-                OperationInclusion.part_id, OperationInclusion.operation,
-                OperationInclusion.included_part_id, OperationInclusion.included_operation,
+                OperationInclusion.part_id,
+                OperationInclusion.operation,
+                OperationInclusion.included_part_id,
+                OperationInclusion.included_operation,
             )
         )
-    )  # fmt: skip
+    )
     ensure_links(
-        ctx, OperationInclusion, inclusions,
-        ("part_id", "operation", "included_part_id", "included_operation"), existing,
-    )  # fmt: skip
+        ctx,
+        OperationInclusion,
+        inclusions,
+        ("part_id", "operation", "included_part_id", "included_operation"),
+        existing,
+    )
 
 
 def _card_line(
@@ -214,11 +250,16 @@ def import_rate_cards(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
             ("parts", rp.category_id, rp.price_type_id, rp.discount_bp)
         )
     items = [
-        NewVersion(card["row"], (channel,), valid_from, card["valid_to"],
-                    frozenset(card["lines"].values()),
-                    {"channel_id": channel, "created_by": ctx.actor, "reason": ctx.reason})
+        NewVersion(
+            card["row"],
+            (channel,),
+            valid_from,
+            card["valid_to"],
+            frozenset(card["lines"].values()),
+            {"channel_id": channel, "created_by": ctx.actor, "reason": ctx.reason},
+        )
         for (channel, valid_from), card in cards.items()
-    ]  # fmt: skip
+    ]
 
     def insert_lines(inserted: list[NewVersion]) -> None:
         card_ids = {
@@ -232,17 +273,34 @@ def import_rate_cards(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
             card_id = card_ids[(item.key[0], item.valid_from)]
             for line in item.value:  # type: ignore[attr-defined]
                 if line[0] == "labor":
-                    labor.append({"rate_card_id": card_id, "labor_kind_id": line[1],
-                                  "rate_fen": line[2], "pct_of_standard_bp": line[3]})  # fmt: skip
+                    labor.append(
+                        {
+                            "rate_card_id": card_id,
+                            "labor_kind_id": line[1],
+                            "rate_fen": line[2],
+                            "pct_of_standard_bp": line[3],
+                        }
+                    )
                 else:
-                    parts.append({"rate_card_id": card_id, "category_id": line[1],
-                                  "price_type_id": line[2], "discount_bp": line[3]})  # fmt: skip
+                    parts.append(
+                        {
+                            "rate_card_id": card_id,
+                            "category_id": line[1],
+                            "price_type_id": line[2],
+                            "discount_bp": line[3],
+                        }
+                    )
         if labor:
             session.execute(insert(RateCardLabor), labor)
         if parts:
             session.execute(insert(RateCardParts), parts)
 
     apply_versions(
-        ctx, RateCard, ("channel_id",), lambda r: frozenset(stored_lines[r["id"]]), items,
-        load_column="channel_id", on_insert=insert_lines,
-    )  # fmt: skip
+        ctx,
+        RateCard,
+        ("channel_id",),
+        lambda r: frozenset(stored_lines[r["id"]]),
+        items,
+        load_column="channel_id",
+        on_insert=insert_lines,
+    )

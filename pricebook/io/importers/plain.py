@@ -77,9 +77,14 @@ def audit_entry(
 
 
 def ensure_links(
-    ctx: ImportContext, model: type[Base], wanted: Iterable[tuple[Any, ...]], columns: tuple[str, ...],
-    existing: Container[Any], *, extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
-) -> None:  # fmt: skip
+    ctx: ImportContext,
+    model: type[Base],
+    wanted: Iterable[tuple[Any, ...]],
+    columns: tuple[str, ...],
+    existing: Container[Any],
+    *,
+    extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
+) -> None:
     """Add link rows (aliases, fitment, components …) that are missing; existing ones stay."""
     ordered = list(dict.fromkeys(wanted))  # the file's order, so exports list links as imported
     missing = [link for link in ordered if link not in existing]

@@ -59,15 +59,33 @@ def import_prices(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
         branch_id = target if scope_name == "branch" else None
         key = (part, model, scope_name, region_id, branch_id, price_type)
         items.append(
-            NewVersion(n, key, valid_from, valid_to, amount, {
-                "part_id": part, "model_id": model, "scope": scope_name, "region_id": region_id,
-                "branch_id": branch_id, "price_type_id": price_type, "amount_fen": amount,
-                "source": source, "source_ref": ctx.source_ref, "created_by": ctx.actor,
-                "reason": row.get("reason", "").strip() or ctx.reason,
-            })
-        )  # fmt: skip
+            NewVersion(
+                n,
+                key,
+                valid_from,
+                valid_to,
+                amount,
+                {
+                    "part_id": part,
+                    "model_id": model,
+                    "scope": scope_name,
+                    "region_id": region_id,
+                    "branch_id": branch_id,
+                    "price_type_id": price_type,
+                    "amount_fen": amount,
+                    "source": source,
+                    "source_ref": ctx.source_ref,
+                    "created_by": ctx.actor,
+                    "reason": row.get("reason", "").strip() or ctx.reason,
+                },
+            )
+        )
     ctx.raise_if_errors()
     apply_versions(
-        ctx, Price, ("part_id", "model_id", "scope", "region_id", "branch_id", "price_type_id"),
-        lambda r: r["amount_fen"], items, load_column="part_id",
-    )  # fmt: skip
+        ctx,
+        Price,
+        ("part_id", "model_id", "scope", "region_id", "branch_id", "price_type_id"),
+        lambda r: r["amount_fen"],
+        items,
+        load_column="part_id",
+    )

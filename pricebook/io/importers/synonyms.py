@@ -106,10 +106,11 @@ def _check_synonym_groups(
                 )
         elif desired.get(canonical) != canonical:
             ctx.error(
-                n, "canonical",
+                n,
+                "canonical",
                 f"{quote(canonical)} is a term of the group of {desired.get(canonical)!r}, "
                 "so it cannot name a group",
-            )  # fmt: skip
+            )
         elif term != canonical and term in canonicals:
             ctx.error(n, "term", f"{quote(term)} names a group of its own: move its terms first")
     if not ctx.errors:
@@ -157,9 +158,15 @@ def _write_synonyms(
             update(SynonymTerm).where(SynonymTerm.id == id_).values(canonical=canonical)
         )
         entries.append(
-            audit_entry(ctx, "update", "synonym_terms", term, {"canonical": before},
-                   {"canonical": canonical})
-        )  # fmt: skip
+            audit_entry(
+                ctx,
+                "update",
+                "synonym_terms",
+                term,
+                {"canonical": before},
+                {"canonical": canonical},
+            )
+        )
     session.flush()
     # Groups in order, canonical first, so an export reads like the dictionary.
     order: dict[str, int] = {}
