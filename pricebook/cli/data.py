@@ -67,8 +67,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 prices=default.prices if args.prices is None else args.prices,
             )
             written = national_demo(engine, shape, seed=args.seed)
-            print(f"demo scale --national: {shape.models:,} models, {shape.parts:,} parts, "
-                  f"{written:,} prices")  # fmt: skip
+            print(
+                f"demo scale --national: {shape.models:,} models, {shape.parts:,} parts, "
+                f"{written:,} prices"
+            )
         elif args.models:
             raise InvalidInput("--models needs --national", field="models")
         else:
@@ -103,9 +105,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     progress = ProgressBar(f"reading {args.file.name}")
     try:
         report = import_file(
-            engine, args.kind, args.file, actor=args.who, reason=args.reason,
-            dry_run=args.dry_run, progress=progress,
-        )  # fmt: skip
+            engine,
+            args.kind,
+            args.file,
+            actor=args.who,
+            reason=args.reason,
+            dry_run=args.dry_run,
+            progress=progress,
+        )
     finally:
         engine.dispose()
     elapsed = progress.finish()

@@ -60,16 +60,24 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
                 "decision": r.decision,
                 "reason": r.reason,
                 "side": {
-                    "lateral": side.lateral, "longitudinal": side.longitudinal,
-                    "vertical": side.vertical, "depth": side.depth,
-                    "ambiguous": side.ambiguous, "label": side.label(),
+                    "lateral": side.lateral,
+                    "longitudinal": side.longitudinal,
+                    "vertical": side.vertical,
+                    "depth": side.depth,
+                    "ambiguous": side.ambiguous,
+                    "label": side.label(),
                 },
                 "candidates": [
-                    {"part_code": c.part_code, "name": c.name, "score": c.score,
-                     "reason": c.reason, "confidence": c.confidence}
+                    {
+                        "part_code": c.part_code,
+                        "name": c.name,
+                        "score": c.score,
+                        "reason": c.reason,
+                        "confidence": c.confidence,
+                    }
                     for c in r.candidates
                 ],
-            }  # fmt: skip
+            }
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         return 0
     for r in results:

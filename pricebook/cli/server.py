@@ -18,9 +18,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"Pricebook on http://{args.host}:{args.port}/ (API docs: /schema)", flush=True)
     return serve(
-        args.host, args.port, args.workers, log_level=args.log_level,
-        access_log=not args.no_access_log, header_timeout=settings.header_timeout,
-    )  # fmt: skip
+        args.host,
+        args.port,
+        args.workers,
+        log_level=args.log_level,
+        access_log=not args.no_access_log,
+        header_timeout=settings.header_timeout,
+    )
 
 
 def cmd_keys(args: argparse.Namespace, settings: Settings) -> int:
