@@ -56,33 +56,54 @@ def open_or_update_drift(
                 update(FeedbackItem)
                 .where(FeedbackItem.id == item.id)
                 .values(
-                    reference_fen=reference_fen, observed_fen=observed_fen, model_id=model_id,
-                    evidence=evidence, note=note, updated_at=now,
+                    reference_fen=reference_fen,
+                    observed_fen=observed_fen,
+                    model_id=model_id,
+                    evidence=evidence,
+                    note=note,
+                    updated_at=now,
                 )
-            )  # fmt: skip
+            )
             session.expire(item)
             return "updated", item.id
         reopened = _reopen_market_resolved(
-            session, part_id=part_id, branch_id=branch_id, price_type_id=price_type_id,
+            session,
+            part_id=part_id,
+            branch_id=branch_id,
+            price_type_id=price_type_id,
             values={
-                "reference_fen": reference_fen, "observed_fen": observed_fen,
-                "model_id": model_id, "evidence": evidence, "note": note,
+                "reference_fen": reference_fen,
+                "observed_fen": observed_fen,
+                "model_id": model_id,
+                "evidence": evidence,
+                "note": note,
             },
-            actor=actor, now=now,
-        )  # fmt: skip
+            actor=actor,
+            now=now,
+        )
         if reopened is not None:
             return "reopened", reopened
         new_id = insert_unless_open(
             session,
             {
-                "kind": "drift", "part_id": part_id, "model_id": model_id,
-                "branch_id": branch_id, "price_type_id": price_type_id,
-                "reference_fen": reference_fen, "observed_fen": observed_fen,
-                "evidence": evidence, "note": note, "url": "", "estimate_ref": "",
-                "status": "open", "created_by": actor, "created_at": now, "updated_at": now,
+                "kind": "drift",
+                "part_id": part_id,
+                "model_id": model_id,
+                "branch_id": branch_id,
+                "price_type_id": price_type_id,
+                "reference_fen": reference_fen,
+                "observed_fen": observed_fen,
+                "evidence": evidence,
+                "note": note,
+                "url": "",
+                "estimate_ref": "",
+                "status": "open",
+                "created_by": actor,
+                "created_at": now,
+                "updated_at": now,
                 "resolution_reason": "",
             },
-        )  # fmt: skip
+        )
         if new_id is not None:
             return "opened", new_id
         # a concurrent writer opened it between our read and our insert: update theirs
@@ -117,34 +138,48 @@ def _reopen_market_resolved(
     item_id = session.scalar(
         select(FeedbackItem.id)
         .where(
-            FeedbackItem.kind == "drift", FeedbackItem.part_id == part_id, branch,
-            FeedbackItem.price_type_id == price_type_id, FeedbackItem.status == MARKET_RESOLVED,
+            FeedbackItem.kind == "drift",
+            FeedbackItem.part_id == part_id,
+            branch,
+            FeedbackItem.price_type_id == price_type_id,
+            FeedbackItem.status == MARKET_RESOLVED,
             FeedbackItem.linked_to_id.is_(None),
         )
         .order_by(FeedbackItem.id.desc())
         .limit(1)
-    )  # fmt: skip
+    )
     if item_id is None:
         return None
     try:
         with session.begin_nested():
-            done = _rowcount(session.execute(
-                update(FeedbackItem)
-                .where(FeedbackItem.id == item_id, FeedbackItem.status == MARKET_RESOLVED)
-                .values(
-                    status="open", resolved_by=None, resolved_at=None, resolution_reason="",
-                    updated_at=now, **values,
+            done = _rowcount(
+                session.execute(
+                    update(FeedbackItem)
+                    .where(FeedbackItem.id == item_id, FeedbackItem.status == MARKET_RESOLVED)
+                    .values(
+                        status="open",
+                        resolved_by=None,
+                        resolved_at=None,
+                        resolution_reason="",
+                        updated_at=now,
+                        **values,
+                    )
                 )
-            ))  # fmt: skip
+            )
     except IntegrityError:
         return None
     if not done:
         return None
     audit.record(
-        session, actor=actor, action="reopen", entity="feedback_items", entity_id=item_id,
-        before={"status": MARKET_RESOLVED}, after={"status": "open"},
+        session,
+        actor=actor,
+        action="reopen",
+        entity="feedback_items",
+        entity_id=item_id,
+        before={"status": MARKET_RESOLVED},
+        after={"status": "open"},
         reason=values["note"],
-    )  # fmt: skip
+    )
     return item_id
 
 
@@ -161,24 +196,38 @@ def close_drift_by_market(
     """Close an unresolved drift task whose price is back within the threshold of the market,
     with the evidence that shows it; audited. False if it was no longer unresolved."""
     now = datetime.now(UTC)
-    done = _rowcount(session.execute(
-        update(FeedbackItem)
-        .where(
-            FeedbackItem.id == item_id, FeedbackItem.kind == "drift",
-            FeedbackItem.status.in_(FEEDBACK_UNRESOLVED),
+    done = _rowcount(
+        session.execute(
+            update(FeedbackItem)
+            .where(
+                FeedbackItem.id == item_id,
+                FeedbackItem.kind == "drift",
+                FeedbackItem.status.in_(FEEDBACK_UNRESOLVED),
+            )
+            .values(
+                status=MARKET_RESOLVED,
+                reference_fen=reference_fen,
+                observed_fen=observed_fen,
+                evidence=evidence,
+                note=reason,
+                resolution_reason=reason,
+                resolved_by=actor,
+                resolved_at=now,
+                updated_at=now,
+            )
         )
-        .values(
-            status=MARKET_RESOLVED, reference_fen=reference_fen, observed_fen=observed_fen,
-            evidence=evidence, note=reason, resolution_reason=reason, resolved_by=actor,
-            resolved_at=now, updated_at=now,
-        )
-    ))  # fmt: skip
+    )
     if done:
         audit.record(
-            session, actor=actor, action="resolve_by_market", entity="feedback_items",
-            entity_id=item_id, before={"status": "open"}, after={"status": MARKET_RESOLVED},
+            session,
+            actor=actor,
+            action="resolve_by_market",
+            entity="feedback_items",
+            entity_id=item_id,
+            before={"status": "open"},
+            after={"status": MARKET_RESOLVED},
             reason=reason,
-        )  # fmt: skip
+        )
     return bool(done)
 
 
@@ -191,13 +240,17 @@ def unresolved_drift_tasks(
         return {}
     rows = session.execute(
         select(
-            FeedbackItem.part_id, FeedbackItem.branch_id, FeedbackItem.price_type_id,
+            FeedbackItem.part_id,
+            FeedbackItem.branch_id,
+            FeedbackItem.price_type_id,
             FeedbackItem.id,
         ).where(
-            FeedbackItem.kind == "drift", FeedbackItem.part_id.in_(ids),
-            FeedbackItem.status.in_(FEEDBACK_UNRESOLVED), FeedbackItem.linked_to_id.is_(None),
+            FeedbackItem.kind == "drift",
+            FeedbackItem.part_id.in_(ids),
+            FeedbackItem.status.in_(FEEDBACK_UNRESOLVED),
+            FeedbackItem.linked_to_id.is_(None),
         )
-    )  # fmt: skip
+    )
     return {(p, b, t): i for p, b, t, i in rows}
 
 
@@ -223,14 +276,16 @@ def resolved_price_ids(
         return out
     rows = session.execute(
         select(
-            FeedbackItem.part_id, FeedbackItem.branch_id, FeedbackItem.price_type_id,
+            FeedbackItem.part_id,
+            FeedbackItem.branch_id,
+            FeedbackItem.price_type_id,
             FeedbackItem.evidence,
         ).where(
             FeedbackItem.kind == kind,
             FeedbackItem.part_id.in_(ids),
             FeedbackItem.status.in_(("accepted", "rejected")),
         )
-    )  # fmt: skip
+    )
     for part_id, branch_id, price_type_id, evidence in rows:
         price_id = (evidence or {}).get("price_id")
         if isinstance(price_id, int):

@@ -99,20 +99,35 @@ def views_of(session: Session, items: Sequence[FeedbackItem]) -> list[FeedbackVi
         code, name = parts.get(i.part_id, ("", ""))
         out.append(
             FeedbackView(
-                id=i.id, kind=i.kind, status=i.status, part_id=i.part_id, part_code=code,
-                part_name=name, model_id=i.model_id, branch_id=i.branch_id,
+                id=i.id,
+                kind=i.kind,
+                status=i.status,
+                part_id=i.part_id,
+                part_code=code,
+                part_name=name,
+                model_id=i.model_id,
+                branch_id=i.branch_id,
                 branch_code=branches.get(i.branch_id) if i.branch_id is not None else None,
-                price_type_id=i.price_type_id, price_type=types.get(i.price_type_id, ""),
+                price_type_id=i.price_type_id,
+                price_type=types.get(i.price_type_id, ""),
                 reference=from_fen(i.reference_fen) if i.reference_fen is not None else None,
                 observed=from_fen(i.observed_fen) if i.observed_fen is not None else None,
-                evidence=dict(i.evidence or {}), note=i.note, url=i.url,
-                estimate_ref=i.estimate_ref, created_by=i.created_by, created_at=created,
-                updated_at=as_utc(i.updated_at), resolved_by=i.resolved_by, resolved_at=resolved,
-                resolution_reason=i.resolution_reason, linked_to_id=i.linked_to_id,
-                resulting_price_id=i.resulting_price_id, linked_count=linked.get(i.id, 0),
+                evidence=dict(i.evidence or {}),
+                note=i.note,
+                url=i.url,
+                estimate_ref=i.estimate_ref,
+                created_by=i.created_by,
+                created_at=created,
+                updated_at=as_utc(i.updated_at),
+                resolved_by=i.resolved_by,
+                resolved_at=resolved,
+                resolution_reason=i.resolution_reason,
+                linked_to_id=i.linked_to_id,
+                resulting_price_id=i.resulting_price_id,
+                linked_count=linked.get(i.id, 0),
                 turnaround_hours=_hours(resolved - created) if created and resolved else None,
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -192,7 +207,13 @@ def list_feedback(
     """`feedback_queue` as a list (what the web UI shows): an author's own items newest first,
     the staff queue oldest first."""
     return feedback_queue(
-        session, status=status, branch_id=branch_id, created_by=created_by,
-        max_age_days=max_age_days, min_age_days=min_age_days, kind=kind,
-        newest_first=created_by is not None, limit=limit,
-    ).items  # fmt: skip
+        session,
+        status=status,
+        branch_id=branch_id,
+        created_by=created_by,
+        max_age_days=max_age_days,
+        min_age_days=min_age_days,
+        kind=kind,
+        newest_first=created_by is not None,
+        limit=limit,
+    ).items

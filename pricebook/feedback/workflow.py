@@ -90,12 +90,23 @@ def submit_feedback(
     estimate_ref = _text(estimate_ref, "estimate_ref", MAX_REF)
     now = datetime.now(UTC)
     values: dict[str, Any] = {
-        "kind": "reviewer", "part_id": part_id, "model_id": model_id, "branch_id": branch_id,
-        "price_type_id": price_type_id, "reference_fen": reference_fen,
-        "observed_fen": observed_fen, "evidence": {}, "note": note, "url": url,
-        "estimate_ref": estimate_ref, "status": "open", "created_by": actor, "created_at": now,
-        "updated_at": now, "resolution_reason": "",
-    }  # fmt: skip
+        "kind": "reviewer",
+        "part_id": part_id,
+        "model_id": model_id,
+        "branch_id": branch_id,
+        "price_type_id": price_type_id,
+        "reference_fen": reference_fen,
+        "observed_fen": observed_fen,
+        "evidence": {},
+        "note": note,
+        "url": url,
+        "estimate_ref": estimate_ref,
+        "status": "open",
+        "created_by": actor,
+        "created_at": now,
+        "updated_at": now,
+        "resolution_reason": "",
+    }
     lock_key(session, "feedback_items", "reviewer", part_id, branch_id, price_type_id)
     new_id: int | None = None
     for _attempt in range(3):
@@ -114,12 +125,21 @@ def submit_feedback(
         raise Conflict("the feedback queue is busy: try again", field="part_id")
     view = get_feedback(session, new_id)
     audit.record(
-        session, actor=actor, action="submit", entity="feedback_items", entity_id=new_id,
-        after={"part_id": part_id, "branch_id": branch_id, "price_type_id": price_type_id,
-               "observed_fen": observed_fen, "reference_fen": reference_fen,
-               "linked_to_id": view.linked_to_id},
+        session,
+        actor=actor,
+        action="submit",
+        entity="feedback_items",
+        entity_id=new_id,
+        after={
+            "part_id": part_id,
+            "branch_id": branch_id,
+            "price_type_id": price_type_id,
+            "observed_fen": observed_fen,
+            "reference_fen": reference_fen,
+            "linked_to_id": view.linked_to_id,
+        },
         reason=note,
-    )  # fmt: skip
+    )
     return view
 
 
@@ -168,10 +188,15 @@ def _set_status(
             update(FeedbackItem).where(FeedbackItem.id == item.id).values(evidence=evidence)
         )
     audit.record(
-        session, actor=actor, action=action, entity="feedback_items", entity_id=item.id,
-        before=before, after={"status": status, "resulting_price_id": resulting_price_id},
+        session,
+        actor=actor,
+        action=action,
+        entity="feedback_items",
+        entity_id=item.id,
+        before=before,
+        after={"status": status, "resulting_price_id": resulting_price_id},
         reason=reason,
-    )  # fmt: skip
+    )
     return get_feedback(session, item.id)
 
 
@@ -218,18 +243,34 @@ def accept_feedback(
         model_id = item.model_id
     reason = (reason or "").strip() or f"feedback #{item.id} accepted"
     key = PriceKey(
-        item.part_id, model_id, "branch" if item.branch_id is not None else "system", None,
-        item.branch_id, item.price_type_id,
-    )  # fmt: skip
+        item.part_id,
+        model_id,
+        "branch" if item.branch_id is not None else "system",
+        None,
+        item.branch_id,
+        item.price_type_id,
+    )
     written = write_price(
-        session, key, amount=from_fen(fen), valid_from=valid_from or date.today(),
-        valid_to=valid_to, actor=actor, reason=reason, source="feedback",
-        source_ref=str(item.id), expected_etag=expected_etag,
-    )  # fmt: skip
+        session,
+        key,
+        amount=from_fen(fen),
+        valid_from=valid_from or date.today(),
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        source="feedback",
+        source_ref=str(item.id),
+        expected_etag=expected_etag,
+    )
     return _set_status(
-        session, item, status="accepted", actor=actor, reason=reason, action="accept",
+        session,
+        item,
+        status="accepted",
+        actor=actor,
+        reason=reason,
+        action="accept",
         resulting_price_id=written.version.id,
-    )  # fmt: skip
+    )
 
 
 def reject_feedback(session: Session, item_id: int, *, actor: str, reason: str) -> FeedbackView:
