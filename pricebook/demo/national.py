@@ -90,32 +90,54 @@ def _add_organisation(session: Session) -> None:
         )
         session.add(province)
         session.flush()
-        branch = Branch(code=f"NAT{p:02d}", name=f"合成省{p}分公司", kind="branch",
-                        region_id=province.id, authority_limit_fen=10_000_000)  # fmt: skip
+        branch = Branch(
+            code=f"NAT{p:02d}",
+            name=f"合成省{p}分公司",
+            kind="branch",
+            region_id=province.id,
+            authority_limit_fen=10_000_000,
+        )
         session.add(branch)
         session.flush()
         for c in range(SUB_BRANCHES):
-            city = Region(code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}", level="city",
-                          parent_id=province.id)  # fmt: skip
+            city = Region(
+                code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}", level="city", parent_id=province.id
+            )
             session.add(city)
             session.flush()
-            session.add(Branch(code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}中心支公司",
-                               kind="sub_branch", region_id=city.id, parent_id=branch.id,
-                               authority_limit_fen=3_000_000))  # fmt: skip
+            session.add(
+                Branch(
+                    code=f"NAT{p:02d}{c}",
+                    name=f"合成省{p}城市{c}中心支公司",
+                    kind="sub_branch",
+                    region_id=city.id,
+                    parent_id=branch.id,
+                    authority_limit_fen=3_000_000,
+                )
+            )
     session.flush()
 
 
 def _add_brands_and_series(session: Session, platforms: int) -> list[list[int]]:
     """Brands and the series of each platform; returns each platform's series ids."""
-    brands = [Brand(code=f"NAT-B{b:02d}", name=f"合成品牌{b}", country="CN", initials="hcpp")
-              for b in range(min(BRANDS, platforms))]  # fmt: skip
+    brands = [
+        Brand(code=f"NAT-B{b:02d}", name=f"合成品牌{b}", country="CN", initials="hcpp")
+        for b in range(min(BRANDS, platforms))
+    ]
     session.add_all(brands)
     session.flush()
     series = [
-        [Series(code=f"NAT-S{p:05d}-{s}", brand_id=brands[p % len(brands)].id,
-                name=f"合成车系{p}-{s}", initials="hccx") for s in range(SERIES_PER_PLATFORM)]
+        [
+            Series(
+                code=f"NAT-S{p:05d}-{s}",
+                brand_id=brands[p % len(brands)].id,
+                name=f"合成车系{p}-{s}",
+                initials="hccx",
+            )
+            for s in range(SERIES_PER_PLATFORM)
+        ]
         for p in range(platforms)
-    ]  # fmt: skip
+    ]
     session.add_all([s for group in series for s in group])
     session.flush()
     return [[s.id for s in group] for group in series]
@@ -128,19 +150,41 @@ def _model_rows(layout: _Layout, series: list[list[int]]) -> Iterator[tuple[Any,
             year = 2015 + j // SERIES_PER_PLATFORM
             # "SCALE-M…" and "SCALE-…": the prefixes the benchmarks pick synthetic rows by
             code = f"SCALE-MN{p:05d}-{j}"
-            yield (model_id, code, series[p][s], f"合成车型{p}-{j} {year}款", year, "三厢", "1.5L",
-                   "ABCDE"[p % 5], "", "", f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}")  # fmt: skip
+            yield (
+                model_id,
+                code,
+                series[p][s],
+                f"合成车型{p}-{j} {year}款",
+                year,
+                "三厢",
+                "1.5L",
+                "ABCDE"[p % 5],
+                "",
+                "",
+                f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}",
+            )
 
 
-def _part_rows(layout: _Layout, parts: int, categories: dict[str, int]) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+def _part_rows(
+    layout: _Layout, parts: int, categories: dict[str, int]
+) -> Iterator[tuple[Any, ...]]:
     n = len(layout.templates)
     for i in range(parts):
         t = layout.templates[i % n]
         p = i // n
         oe = f"NC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield (layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t["name"],
-               categories[t["category"]], t.get("position", ""), "个", oe, normalize_oe(oe),
-               t.get("is_assembly") == "1", False)  # fmt: skip
+        yield (
+            layout.start_part + i,
+            f"SCALE-N{p:05d}-{i % n:03d}",
+            t["name"],
+            categories[t["category"]],
+            t.get("position", ""),
+            "个",
+            oe,
+            normalize_oe(oe),
+            t.get("is_assembly") == "1",
+            False,
+        )
 
 
 def _alias_rows(layout: _Layout, parts: int) -> Iterator[tuple[Any, ...]]:
@@ -207,9 +251,21 @@ def _part_prices(
             end: int | None = day + rng.randrange(120, 540)
             if v == versions - 1 and not expired:
                 end = None
-            yield (part_id, model_id, scope[0], scope[1], scope[2], price_types[type_index],
-                   max(100, amount + rng.randrange(-300, 301)), date.fromordinal(day),
-                   None if end is None else date.fromordinal(end), "system", "", "scale", "")  # fmt: skip
+            yield (
+                part_id,
+                model_id,
+                scope[0],
+                scope[1],
+                scope[2],
+                price_types[type_index],
+                max(100, amount + rng.randrange(-300, 301)),
+                date.fromordinal(day),
+                None if end is None else date.fromordinal(end),
+                "system",
+                "",
+                "scale",
+                "",
+            )
             amount = amount * rng.randrange(98, 109) // 100
             day = end if end is not None else day
 
@@ -225,8 +281,9 @@ def _price_rows(
     rng = random.Random(seed)
     for i in range(parts):
         quota = prices * (i + 1) // parts - prices * i // parts
-        yield from _part_prices(rng, layout.start_part + i, quota, price_types, localized,
-                                _fitted_models(layout, i))  # fmt: skip
+        yield from _part_prices(
+            rng, layout.start_part + i, quota, price_types, localized, _fitted_models(layout, i)
+        )
 
 
 @contextmanager
@@ -242,15 +299,19 @@ def _bulk_prices(session: Session) -> Iterator[None]:
     # the catalogue rows' deferred triggers fire now: ALTER TABLE refuses a table (prices' and
     # its foreign keys' targets) with trigger events pending
     connection.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
-    constraints = connection.execute(text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'prices'::regclass AND contype = 'f' ORDER BY conname"
-    )).all()  # fmt: skip
-    indexes = connection.execute(text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'prices' AND indexname "
-        "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'prices'::regclass) "
-        "ORDER BY indexname"
-    )).all()  # fmt: skip
+    constraints = connection.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'prices'::regclass AND contype = 'f' ORDER BY conname"
+        )
+    ).all()
+    indexes = connection.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'prices' AND indexname "
+            "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'prices'::regclass) "
+            "ORDER BY indexname"
+        )
+    ).all()
     for name, _ in constraints:
         connection.execute(text(f'ALTER TABLE prices DROP CONSTRAINT "{name}"'))
     for name, _ in indexes:
@@ -270,8 +331,10 @@ def _bulk_prices(session: Session) -> Iterator[None]:
 def _localized_scopes(session: Session) -> list[Scope]:
     scopes: list[Scope] = [
         ("region", r, None)
-        for (r,) in session.execute(select(Region.id).where(Region.level != "country").order_by(Region.id))
-    ]  # fmt: skip
+        for (r,) in session.execute(
+            select(Region.id).where(Region.level != "country").order_by(Region.id)
+        )
+    ]
     scopes += [
         ("branch", None, b) for (b,) in session.execute(select(Branch.id).order_by(Branch.id))
     ]
@@ -284,8 +347,10 @@ def national_demo(engine: Engine, shape: NationalShape, *, seed: int = 7) -> int
     templates = part_templates()
     platforms = -(-shape.parts // len(templates))
     if shape.models < platforms:
-        raise ValueError(f"{shape.parts:,} parts need at least {platforms:,} models "
-                         f"(one platform per {len(templates)} parts)")  # fmt: skip
+        raise ValueError(
+            f"{shape.parts:,} parts need at least {platforms:,} models "
+            f"(one platform per {len(templates)} parts)"
+        )
     ensure_demo(engine)
     with session_factory(engine)() as session:
         _add_organisation(session)
