@@ -41,43 +41,23 @@ def open_or_update_drift(
     """Open a drift task for part × branch × price type, or update the unresolved one with the
     latest reference, market median and evidence. Returns (outcome, task id)."""
     now = datetime.now(UTC)
+    values = {
+        "reference_fen": reference_fen,
+        "observed_fen": observed_fen,
+        "model_id": model_id,
+        "evidence": evidence,
+        "note": note,
+    }
     for _attempt in range(3):
         item = find_unresolved(session, "drift", part_id, branch_id, price_type_id)
         if item is not None:
-            changed = (
-                item.reference_fen != reference_fen
-                or item.observed_fen != observed_fen
-                or item.model_id != model_id
-                or _comparable(item.evidence) != _comparable(evidence)
-            )
-            if not changed:
-                return "unchanged", item.id
-            session.execute(
-                update(FeedbackItem)
-                .where(FeedbackItem.id == item.id)
-                .values(
-                    reference_fen=reference_fen,
-                    observed_fen=observed_fen,
-                    model_id=model_id,
-                    evidence=evidence,
-                    note=note,
-                    updated_at=now,
-                )
-            )
-            session.expire(item)
-            return "updated", item.id
+            return _update_task(session, item, values, now), item.id
         reopened = _reopen_market_resolved(
             session,
             part_id=part_id,
             branch_id=branch_id,
             price_type_id=price_type_id,
-            values={
-                "reference_fen": reference_fen,
-                "observed_fen": observed_fen,
-                "model_id": model_id,
-                "evidence": evidence,
-                "note": note,
-            },
+            values=values,
             actor=actor,
             now=now,
         )
@@ -88,13 +68,9 @@ def open_or_update_drift(
             {
                 "kind": "drift",
                 "part_id": part_id,
-                "model_id": model_id,
                 "branch_id": branch_id,
                 "price_type_id": price_type_id,
-                "reference_fen": reference_fen,
-                "observed_fen": observed_fen,
-                "evidence": evidence,
-                "note": note,
+                **values,
                 "url": "",
                 "estimate_ref": "",
                 "status": "open",
@@ -108,6 +84,25 @@ def open_or_update_drift(
             return "opened", new_id
         # a concurrent writer opened it between our read and our insert: update theirs
     raise RuntimeError("could not open or update the drift task")  # pragma: no cover
+
+
+def _update_task(
+    session: Session, item: FeedbackItem, values: dict[str, Any], now: datetime
+) -> Outcome:
+    """The unresolved task with the latest figures and evidence, unless they are the same."""
+    changed = (
+        item.reference_fen != values["reference_fen"]
+        or item.observed_fen != values["observed_fen"]
+        or item.model_id != values["model_id"]
+        or _comparable(item.evidence) != _comparable(values["evidence"])
+    )
+    if not changed:
+        return "unchanged"
+    session.execute(
+        update(FeedbackItem).where(FeedbackItem.id == item.id).values(**values, updated_at=now)
+    )
+    session.expire(item)
+    return "updated"
 
 
 def _rowcount(result: Result[Any]) -> int:

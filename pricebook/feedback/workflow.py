@@ -73,14 +73,7 @@ def submit_feedback(
 
     if not actor:
         raise InvalidInput("feedback needs an actor", field="actor")
-    if session.get(Part, part_id) is None:
-        raise InvalidInput(f"no part with id {part_id}", field="part_id")
-    if model_id is not None and session.get(VehicleModel, model_id) is None:
-        raise InvalidInput(f"no vehicle model with id {model_id}", field="model_id")
-    if branch_id is not None and session.get(Branch, branch_id) is None:
-        raise InvalidInput(f"no branch with id {branch_id}", field="branch")
-    if session.get(PriceType, price_type_id) is None:
-        raise InvalidInput(f"no price type with id {price_type_id}", field="price_type")
+    _check_ids(session, part_id, model_id, branch_id, price_type_id)
     reference_fen = _yuan(reference, "reference", required=False)
     observed_fen = _yuan(observed, "observed", required=True)
     note = _text(note, "note", MAX_NOTE)
@@ -108,21 +101,7 @@ def submit_feedback(
         "resolution_reason": "",
     }
     lock_key(session, "feedback_items", "reviewer", part_id, branch_id, price_type_id)
-    new_id: int | None = None
-    for _attempt in range(3):
-        primary = find_unresolved(session, "reviewer", part_id, branch_id, price_type_id)
-        if primary is not None:
-            new_id = session.execute(
-                insert(FeedbackItem)
-                .values(**values | {"linked_to_id": primary.id, "status": primary.status})
-                .returning(FeedbackItem.id)
-            ).scalar_one()
-            break
-        new_id = insert_unless_open(session, values)
-        if new_id is not None:
-            break
-    if new_id is None:  # pragma: no cover - three lost races in a row
-        raise Conflict("the feedback queue is busy: try again", field="part_id")
+    new_id = _insert_linked_or_open(session, values)
     view = get_feedback(session, new_id)
     audit.record(
         session,
@@ -141,6 +120,39 @@ def submit_feedback(
         reason=note,
     )
     return view
+
+
+def _check_ids(
+    session: Session, part_id: int, model_id: int | None, branch_id: int | None, price_type_id: int
+) -> None:
+    if session.get(Part, part_id) is None:
+        raise InvalidInput(f"no part with id {part_id}", field="part_id")
+    if model_id is not None and session.get(VehicleModel, model_id) is None:
+        raise InvalidInput(f"no vehicle model with id {model_id}", field="model_id")
+    if branch_id is not None and session.get(Branch, branch_id) is None:
+        raise InvalidInput(f"no branch with id {branch_id}", field="branch")
+    if session.get(PriceType, price_type_id) is None:
+        raise InvalidInput(f"no price type with id {price_type_id}", field="price_type")
+
+
+def _insert_linked_or_open(session: Session, values: dict[str, Any]) -> int:
+    """Insert a reviewer item: linked to the unresolved item of its key (taking its status),
+    else as the key's open item; returns its id."""
+    for _attempt in range(3):
+        primary = find_unresolved(
+            session, "reviewer", values["part_id"], values["branch_id"], values["price_type_id"]
+        )
+        if primary is not None:
+            return session.execute(
+                insert(FeedbackItem)
+                .values(**values | {"linked_to_id": primary.id, "status": primary.status})
+                .returning(FeedbackItem.id)
+            ).scalar_one()
+        new_id = insert_unless_open(session, values)
+        if new_id is not None:
+            return new_id
+    # three lost races in a row
+    raise Conflict("the feedback queue is busy: try again", field="part_id")  # pragma: no cover
 
 
 def _lock_item(session: Session, item_id: int) -> FeedbackItem:
