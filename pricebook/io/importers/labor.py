@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from pricebook.io.importers.cells import (
     ImportContext,
@@ -218,6 +219,36 @@ def _card_line(
 
 def import_rate_cards(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
     session = ctx.session
+    cards = _read_cards(ctx, rows)
+    ctx.raise_if_errors()
+    stored_lines = _stored_card_lines(session)
+    items = [
+        NewVersion(
+            card["row"],
+            (channel,),
+            valid_from,
+            card["valid_to"],
+            frozenset(card["lines"].values()),
+            {"channel_id": channel, "created_by": ctx.actor, "reason": ctx.reason},
+        )
+        for (channel, valid_from), card in cards.items()
+    ]
+    apply_versions(
+        ctx,
+        RateCard,
+        ("channel_id",),
+        lambda r: frozenset(stored_lines[r["id"]]),
+        items,
+        load_column="channel_id",
+        on_insert=lambda inserted: _insert_card_lines(session, inserted),
+    )
+
+
+def _read_cards(
+    ctx: ImportContext, rows: list[tuple[int, Row]]
+) -> dict[tuple[int, date], dict[str, Any]]:
+    """The file's cards, by (channel, valid_from): the first row, the end day and the lines."""
+    session = ctx.session
     channels = code_ids(session, Channel)
     kinds = _labor_kinds(ctx)
     categories = code_ids(session, Category)
@@ -238,8 +269,11 @@ def import_rate_cards(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
         if line_key in card["lines"]:
             ctx.error(n, "line", "the card already has this line")
         card["lines"][line_key] = entry
-    ctx.raise_if_errors()
+    return cards
 
+
+def _stored_card_lines(session: Session) -> dict[int, set[tuple[Any, ...]]]:
+    """Every stored card's lines, as `_card_line` reads a row's."""
     stored_lines: dict[int, set[tuple[Any, ...]]] = defaultdict(set)
     for r in session.execute(select(RateCardLabor)).scalars():
         stored_lines[r.rate_card_id].add(
@@ -249,58 +283,40 @@ def import_rate_cards(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
         stored_lines[rp.rate_card_id].add(
             ("parts", rp.category_id, rp.price_type_id, rp.discount_bp)
         )
-    items = [
-        NewVersion(
-            card["row"],
-            (channel,),
-            valid_from,
-            card["valid_to"],
-            frozenset(card["lines"].values()),
-            {"channel_id": channel, "created_by": ctx.actor, "reason": ctx.reason},
+    return stored_lines
+
+
+def _insert_card_lines(session: Session, inserted: list[NewVersion]) -> None:
+    """The lines of the cards just inserted."""
+    card_ids = {
+        (c, f): i
+        for i, c, f in session.execute(
+            select(RateCard.id, RateCard.channel_id, RateCard.valid_from)
         )
-        for (channel, valid_from), card in cards.items()
-    ]
-
-    def insert_lines(inserted: list[NewVersion]) -> None:
-        card_ids = {
-            (c, f): i
-            for i, c, f in session.execute(
-                select(RateCard.id, RateCard.channel_id, RateCard.valid_from)
-            )
-        }
-        labor, parts = [], []
-        for item in inserted:
-            card_id = card_ids[(item.key[0], item.valid_from)]
-            for line in item.value:  # type: ignore[attr-defined]
-                if line[0] == "labor":
-                    labor.append(
-                        {
-                            "rate_card_id": card_id,
-                            "labor_kind_id": line[1],
-                            "rate_fen": line[2],
-                            "pct_of_standard_bp": line[3],
-                        }
-                    )
-                else:
-                    parts.append(
-                        {
-                            "rate_card_id": card_id,
-                            "category_id": line[1],
-                            "price_type_id": line[2],
-                            "discount_bp": line[3],
-                        }
-                    )
-        if labor:
-            session.execute(insert(RateCardLabor), labor)
-        if parts:
-            session.execute(insert(RateCardParts), parts)
-
-    apply_versions(
-        ctx,
-        RateCard,
-        ("channel_id",),
-        lambda r: frozenset(stored_lines[r["id"]]),
-        items,
-        load_column="channel_id",
-        on_insert=insert_lines,
-    )
+    }
+    labor, parts = [], []
+    for item in inserted:
+        card_id = card_ids[(item.key[0], item.valid_from)]
+        for kind, a, b, bp in item.value:  # type: ignore[attr-defined]  # a frozenset of lines
+            if kind == "labor":
+                labor.append(
+                    {
+                        "rate_card_id": card_id,
+                        "labor_kind_id": a,
+                        "rate_fen": b,
+                        "pct_of_standard_bp": bp,
+                    }
+                )
+            else:
+                parts.append(
+                    {
+                        "rate_card_id": card_id,
+                        "category_id": a,
+                        "price_type_id": b,
+                        "discount_bp": bp,
+                    }
+                )
+    if labor:
+        session.execute(insert(RateCardLabor), labor)
+    if parts:
+        session.execute(insert(RateCardParts), parts)
