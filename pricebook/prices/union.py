@@ -161,53 +161,31 @@ def _price_rows(wanted: Any, at_branch: Any, postgresql: bool) -> Any:
 
 
 def _part_rows(part_cond: Any) -> Any:
-    n = _null
-    return (
-        select(
-            literal(K_PART, Integer),
-            Part.id,
-            Part.category_id,
-            n(Integer),
-            Category.code,
-            n(Integer),
-            n(Integer),
-            n(Integer),
-            n(BigInteger),
-            n(Date),
-            n(Date),
-            Part.code,
-            Part.name,
-            Part.oe_number,
-            Part.oe_normalized,
-            n(TIMESTAMP),
-            n(TIMESTAMP),
-        )
-        .join(Category, Category.id == Part.category_id)
-        .where(part_cond)
-    )
+    columns: dict[int, Any] = {
+        1: Part.id,
+        2: Part.category_id,
+        4: Category.code,
+        11: Part.code,
+        12: Part.name,
+        13: Part.oe_number,
+        14: Part.oe_normalized,
+    }
+    return _row(K_PART, columns).join(Category, Category.id == Part.category_id).where(part_cond)
 
 
 def _market_rows(observed: Any) -> Any:
-    mo, n = MarketObservation, _null
-    return select(
-        literal(K_MARKET, Integer),
-        mo.id,
-        mo.part_id,
-        n(Integer),
-        n(String),
-        mo.region_id,
-        n(Integer),
-        mo.price_type_id,
-        mo.amount_fen,
-        n(Date),
-        n(Date),
-        mo.source,
-        n(String),
-        n(String),
-        n(String),
-        mo.first_seen,
-        mo.last_seen,
-    ).where(
+    mo = MarketObservation
+    columns: dict[int, Any] = {
+        1: mo.id,
+        2: mo.part_id,
+        5: mo.region_id,
+        7: mo.price_type_id,
+        8: mo.amount_fen,
+        11: mo.source,
+        15: mo.first_seen,
+        16: mo.last_seen,
+    }
+    return _row(K_MARKET, columns).where(
         observed,
         mo.status == "matched",
         mo.last_seen >= bindparam("m_lo", type_=DateTime),
@@ -216,49 +194,46 @@ def _market_rows(observed: Any) -> Any:
 
 
 def _old_oe_rows(postgresql: bool) -> Any:
-    n = _null
-    return select(
-        literal(K_OLD_OE, Integer),
-        n(Integer),
-        OeSupersession.part_id,
-        n(Integer),
-        n(String),
-        n(Integer),
-        n(Integer),
-        n(Integer),
-        n(BigInteger),
-        n(Date),
-        n(Date),
-        n(String),
-        n(String),
-        n(String),
-        OeSupersession.old_oe_normalized,
-        n(TIMESTAMP),
-        n(TIMESTAMP),
-    ).where(in_list(OeSupersession.old_oe_normalized, "oes", postgresql=postgresql))
+    old_oe = OeSupersession.old_oe_normalized
+    return _row(K_OLD_OE, {2: OeSupersession.part_id, 14: old_oe}).where(
+        in_list(old_oe, "oes", postgresql=postgresql)
+    )
 
 
 def _model_rows(postgresql: bool) -> Any:
-    n = _null
+    return _row(K_MODEL, {1: VehicleModel.id}).where(
+        in_list(VehicleModel.id, "model_ids", postgresql=postgresql)
+    )
+
+
+#: the type of each column after the kind (1 to 16, as the price rows give them): a row without
+#: a value there has a NULL of that type
+_COLUMN_TYPES: tuple[Any, ...] = (
+    Integer,
+    Integer,
+    Integer,
+    String,
+    Integer,
+    Integer,
+    Integer,
+    BigInteger,
+    Date,
+    Date,
+    String,
+    String,
+    String,
+    String,
+    TIMESTAMP,
+    TIMESTAMP,
+)
+
+
+def _row(kind: int, columns: dict[int, Any]) -> Any:
+    """A SELECT of the union's 17 columns: the kind, then `columns` by position, NULLs between."""
     return select(
-        literal(K_MODEL, Integer),
-        VehicleModel.id,
-        n(Integer),
-        n(Integer),
-        n(String),
-        n(Integer),
-        n(Integer),
-        n(Integer),
-        n(BigInteger),
-        n(Date),
-        n(Date),
-        n(String),
-        n(String),
-        n(String),
-        n(String),
-        n(TIMESTAMP),
-        n(TIMESTAMP),
-    ).where(in_list(VehicleModel.id, "model_ids", postgresql=postgresql))
+        literal(kind, Integer),
+        *(columns.get(i, _null(type_)) for i, type_ in enumerate(_COLUMN_TYPES, start=1)),
+    )
 
 
 #: market observations older than this before the earliest date are not shown as references.
