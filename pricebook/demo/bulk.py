@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import session_factory
+from pricebook.matching.normalize import normalize_oe
 from pricebook.models import (
     Base,
     Brand,
@@ -54,6 +55,44 @@ def part_templates() -> list[dict[str, str]]:
     rows = [r for r in demo_rows()["parts"] if r.get("universal", "0") != "1"]
     prefix = rows[0]["part_code"].split("-")[0]
     return [r for r in rows if r["part_code"].startswith(prefix + "-")]
+
+
+def model_row(
+    model_id: int, code: str, series_id: int, name: str, year: int, vehicle_class: str, search: str
+) -> tuple[Any, ...]:
+    """A generated model's row (`TABLES` "models"): a 1.5L saloon."""
+    return (model_id, code, series_id, name, year, "三厢", "1.5L", vehicle_class, "", "", search)
+
+
+def part_row(
+    part_id: int, code: str, template: dict[str, str], categories: dict[str, int], oe: str
+) -> tuple[Any, ...]:
+    """A generated part's row (`TABLES` "parts"): the template's name, category, position and
+    assembly flag under its own code and OE number."""
+    category = categories[template["category"]]
+    assembly = template.get("is_assembly") == "1"
+    position = template.get("position", "")
+    return (
+        part_id,
+        code,
+        template["name"],
+        category,
+        position,
+        "个",
+        oe,
+        normalize_oe(oe),
+        assembly,
+        False,
+    )
+
+
+def alias_rows(
+    start_part: int, templates: list[dict[str, str]], parts: int
+) -> Iterator[tuple[Any, ...]]:
+    """The aliases of `parts` generated parts from `start_part`, each its template's."""
+    for i in range(parts):
+        for alias in [a for a in templates[i % len(templates)]["aliases"].split("|") if a]:
+            yield start_part + i, alias
 
 
 def ensure_demo(engine: Engine) -> None:

@@ -39,13 +39,15 @@ from sqlalchemy.orm import Session
 from pricebook.db import analyze, session_factory
 from pricebook.demo.bulk import (
     FILLED,
+    alias_rows,
     catalogue_ids,
     copy_table,
     ensure_demo,
+    model_row,
     move_sequences,
+    part_row,
     part_templates,
 )
-from pricebook.matching.normalize import normalize_oe
 from pricebook.models import Branch, Brand, Region, Series
 
 BRANDS = 60
@@ -150,19 +152,9 @@ def _model_rows(layout: _Layout, series: list[list[int]]) -> Iterator[tuple[Any,
             year = 2015 + j // SERIES_PER_PLATFORM
             # "SCALE-M…" and "SCALE-…": the prefixes the benchmarks pick synthetic rows by
             code = f"SCALE-MN{p:05d}-{j}"
-            yield (
-                model_id,
-                code,
-                series[p][s],
-                f"合成车型{p}-{j} {year}款",
-                year,
-                "三厢",
-                "1.5L",
-                "ABCDE"[p % 5],
-                "",
-                "",
-                f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}",
-            )
+            name = f"合成车型{p}-{j} {year}款"
+            search = f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}"
+            yield model_row(model_id, code, series[p][s], name, year, "ABCDE"[p % 5], search)
 
 
 def _part_rows(
@@ -170,28 +162,9 @@ def _part_rows(
 ) -> Iterator[tuple[Any, ...]]:
     n = len(layout.templates)
     for i in range(parts):
-        t = layout.templates[i % n]
-        p = i // n
+        t, p = layout.templates[i % n], i // n
         oe = f"NC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield (
-            layout.start_part + i,
-            f"SCALE-N{p:05d}-{i % n:03d}",
-            t["name"],
-            categories[t["category"]],
-            t.get("position", ""),
-            "个",
-            oe,
-            normalize_oe(oe),
-            t.get("is_assembly") == "1",
-            False,
-        )
-
-
-def _alias_rows(layout: _Layout, parts: int) -> Iterator[tuple[Any, ...]]:
-    n = len(layout.templates)
-    for i in range(parts):
-        for alias in [a for a in layout.templates[i % n]["aliases"].split("|") if a]:
-            yield layout.start_part + i, alias
+        yield part_row(layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t, categories, oe)
 
 
 def _fitted_models(layout: _Layout, i: int) -> list[int]:
@@ -361,7 +334,7 @@ def national_demo(engine: Engine, shape: NationalShape, *, seed: int = 7) -> int
 
         copy_table(session, "models", _model_rows(layout, series), shape.models)
         copy_table(session, "parts", _part_rows(layout, shape.parts, categories), shape.parts)
-        copy_table(session, "aliases", _alias_rows(layout, shape.parts))
+        copy_table(session, "aliases", alias_rows(layout.start_part, templates, shape.parts))
         copy_table(session, "fitment", _fitment_rows(layout, shape.parts))
         rows = _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed)
         with _bulk_prices(session):

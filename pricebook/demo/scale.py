@@ -20,13 +20,15 @@ from sqlalchemy.orm import Session
 from pricebook.db import analyze, session_factory
 from pricebook.demo.bulk import (
     FILLED,
+    alias_rows,
     catalogue_ids,
     copy_table,
     ensure_demo,
+    model_row,
     move_sequences,
+    part_row,
     part_templates,
 )
-from pricebook.matching.normalize import normalize_oe
 from pricebook.models import Branch, Brand, Region, Series
 
 MODELS_PER_PLATFORM = 3
@@ -65,7 +67,7 @@ def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> Non
         models = platforms * MODELS_PER_PLATFORM
         copy_table(session, "models", _model_rows(layout, series), models)
         copy_table(session, "parts", _part_rows(layout, categories), parts)
-        copy_table(session, "aliases", _alias_rows(layout))
+        copy_table(session, "aliases", alias_rows(layout.start_part, templates, parts))
         copy_table(session, "fitment", _fitment_rows(layout), parts * MODELS_PER_PLATFORM)
         rows = _price_rows(layout, prices, _scopes(session), price_types, random.Random(seed))
         count, elapsed = copy_table(session, "prices", rows, prices)
@@ -105,43 +107,19 @@ def _add_series(session: Session, platforms: int) -> list[Series]:
 def _model_rows(layout: _Layout, series: list[Series]) -> Iterator[tuple[Any, ...]]:
     for p, s in enumerate(series):
         for m in range(MODELS_PER_PLATFORM):
-            yield (
-                layout.start_model + p * MODELS_PER_PLATFORM + m,
-                f"SCALE-M{p:05d}-{m}",
-                s.id,
-                f"合成车型{p}-{m} 2024款",
-                2024,
-                "三厢",
-                "1.5L",
-                "ABCDE"[p % 5],
-                "",
-                "",
-                f"合成品牌 合成车系{p} scale-m{p:05d}-{m}",
+            model_id = layout.start_model + p * MODELS_PER_PLATFORM + m
+            name, search = f"合成车型{p}-{m} 2024款", f"合成品牌 合成车系{p} scale-m{p:05d}-{m}"
+            yield model_row(
+                model_id, f"SCALE-M{p:05d}-{m}", s.id, name, 2024, "ABCDE"[p % 5], search
             )
 
 
 def _part_rows(layout: _Layout, categories: dict[str, int]) -> Iterator[tuple[Any, ...]]:
     for i in range(layout.parts):
         t, p = layout.template(i), layout.platform(i)
+        code = f"SCALE-{p:05d}-{i % len(layout.templates):03d}"
         oe = f"SC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield (
-            layout.start_part + i,
-            f"SCALE-{p:05d}-{i % len(layout.templates):03d}",
-            t["name"],
-            categories[t["category"]],
-            t.get("position", ""),
-            "个",
-            oe,
-            normalize_oe(oe),
-            t.get("is_assembly") == "1",
-            False,
-        )
-
-
-def _alias_rows(layout: _Layout) -> Iterator[tuple[Any, ...]]:
-    for i in range(layout.parts):
-        for alias in [a for a in layout.template(i)["aliases"].split("|") if a]:
-            yield layout.start_part + i, alias
+        yield part_row(layout.start_part + i, code, t, categories, oe)
 
 
 def _fitment_rows(layout: _Layout) -> Iterator[tuple[Any, ...]]:
