@@ -37,17 +37,7 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import analyze, session_factory
-from pricebook.demo.bulk import (
-    FILLED,
-    alias_rows,
-    catalogue_ids,
-    copy_table,
-    ensure_demo,
-    model_row,
-    move_sequences,
-    part_row,
-    part_templates,
-)
+from pricebook.demo import bulk
 from pricebook.models import Branch, Brand, Region, Series
 
 BRANDS = 60
@@ -154,7 +144,7 @@ def _model_rows(layout: _Layout, series: list[list[int]]) -> Iterator[tuple[Any,
             code = f"SCALE-MN{p:05d}-{j}"
             name = f"合成车型{p}-{j} {year}款"
             search = f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}"
-            yield model_row(model_id, code, series[p][s], name, year, "ABCDE"[p % 5], search)
+            yield bulk.model_row(model_id, code, series[p][s], name, year, "ABCDE"[p % 5], search)
 
 
 def _part_rows(
@@ -164,7 +154,7 @@ def _part_rows(
     for i in range(parts):
         t, p = layout.templates[i % n], i // n
         oe = f"NC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield part_row(layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t, categories, oe)
+        yield bulk.part_row(layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t, categories, oe)
 
 
 def _fitted_models(layout: _Layout, i: int) -> list[int]:
@@ -317,29 +307,31 @@ def _localized_scopes(session: Session) -> list[Scope]:
 def national_demo(engine: Engine, shape: NationalShape, *, seed: int = 7) -> int:
     """Add a national-shaped catalogue to a database (the demo is loaded first if it is not
     there), then ANALYZE the tables written (PostgreSQL). Returns the prices written."""
-    templates = part_templates()
+    templates = bulk.part_templates()
     platforms = -(-shape.parts // len(templates))
     if shape.models < platforms:
         raise ValueError(
             f"{shape.parts:,} parts need at least {platforms:,} models "
             f"(one platform per {len(templates)} parts)"
         )
-    ensure_demo(engine)
+    bulk.ensure_demo(engine)
     with session_factory(engine)() as session:
         _add_organisation(session)
         series = _add_brands_and_series(session, platforms)
-        categories, price_types, start_model, start_part = catalogue_ids(session)
+        categories, price_types, start_model, start_part = bulk.catalogue_ids(session)
         layout = _Layout(templates, platforms, shape.models, start_model, start_part)
         localized = _localized_scopes(session)
 
-        copy_table(session, "models", _model_rows(layout, series), shape.models)
-        copy_table(session, "parts", _part_rows(layout, shape.parts, categories), shape.parts)
-        copy_table(session, "aliases", alias_rows(layout.start_part, templates, shape.parts))
-        copy_table(session, "fitment", _fitment_rows(layout, shape.parts))
+        bulk.copy_table(session, "models", _model_rows(layout, series), shape.models)
+        bulk.copy_table(session, "parts", _part_rows(layout, shape.parts, categories), shape.parts)
+        bulk.copy_table(
+            session, "aliases", bulk.alias_rows(layout.start_part, templates, shape.parts)
+        )
+        bulk.copy_table(session, "fitment", _fitment_rows(layout, shape.parts))
         rows = _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed)
         with _bulk_prices(session):
-            written, _ = copy_table(session, "prices", rows, shape.prices)
-        move_sequences(session)
+            written, _ = bulk.copy_table(session, "prices", rows, shape.prices)
+        bulk.move_sequences(session)
         session.commit()
-    analyze(engine, [Region, Branch, *FILLED])
+    analyze(engine, [Region, Branch, *bulk.FILLED])
     return written

@@ -18,17 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from pricebook.db import analyze, session_factory
-from pricebook.demo.bulk import (
-    FILLED,
-    alias_rows,
-    catalogue_ids,
-    copy_table,
-    ensure_demo,
-    model_row,
-    move_sequences,
-    part_row,
-    part_templates,
-)
+from pricebook.demo import bulk
 from pricebook.models import Branch, Brand, Region, Series
 
 MODELS_PER_PLATFORM = 3
@@ -57,24 +47,24 @@ class _Layout:
 def scale_demo(engine: Engine, *, parts: int, prices: int, seed: int = 7) -> None:
     """Add `parts` synthetic parts and `prices` prices to a database with the demo loaded, then
     ANALYZE the tables written (PostgreSQL)."""
-    ensure_demo(engine)
-    templates = part_templates()
+    bulk.ensure_demo(engine)
+    templates = bulk.part_templates()
     platforms = -(-parts // len(templates))
     with session_factory(engine)() as session:
-        categories, price_types, start_model, start_part = catalogue_ids(session)
+        categories, price_types, start_model, start_part = bulk.catalogue_ids(session)
         layout = _Layout(templates, parts, start_model, start_part)
         series = _add_series(session, platforms)
         models = platforms * MODELS_PER_PLATFORM
-        copy_table(session, "models", _model_rows(layout, series), models)
-        copy_table(session, "parts", _part_rows(layout, categories), parts)
-        copy_table(session, "aliases", alias_rows(layout.start_part, templates, parts))
-        copy_table(session, "fitment", _fitment_rows(layout), parts * MODELS_PER_PLATFORM)
+        bulk.copy_table(session, "models", _model_rows(layout, series), models)
+        bulk.copy_table(session, "parts", _part_rows(layout, categories), parts)
+        bulk.copy_table(session, "aliases", bulk.alias_rows(layout.start_part, templates, parts))
+        bulk.copy_table(session, "fitment", _fitment_rows(layout), parts * MODELS_PER_PLATFORM)
         rows = _price_rows(layout, prices, _scopes(session), price_types, random.Random(seed))
-        count, elapsed = copy_table(session, "prices", rows, prices)
-        move_sequences(session)
+        count, elapsed = bulk.copy_table(session, "prices", rows, prices)
+        bulk.move_sequences(session)
         session.commit()
     # the statistics of the tables filled (PostgreSQL): the benchmarks' first queries come next
-    analyze(engine, FILLED)
+    analyze(engine, bulk.FILLED)
     print(f"demo scale: {parts:,} parts, {count:,} prices ({elapsed:.1f}s for prices)")
 
 
@@ -109,7 +99,7 @@ def _model_rows(layout: _Layout, series: list[Series]) -> Iterator[tuple[Any, ..
         for m in range(MODELS_PER_PLATFORM):
             model_id = layout.start_model + p * MODELS_PER_PLATFORM + m
             name, search = f"合成车型{p}-{m} 2024款", f"合成品牌 合成车系{p} scale-m{p:05d}-{m}"
-            yield model_row(
+            yield bulk.model_row(
                 model_id, f"SCALE-M{p:05d}-{m}", s.id, name, 2024, "ABCDE"[p % 5], search
             )
 
@@ -119,7 +109,7 @@ def _part_rows(layout: _Layout, categories: dict[str, int]) -> Iterator[tuple[An
         t, p = layout.template(i), layout.platform(i)
         code = f"SCALE-{p:05d}-{i % len(layout.templates):03d}"
         oe = f"SC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield part_row(layout.start_part + i, code, t, categories, oe)
+        yield bulk.part_row(layout.start_part + i, code, t, categories, oe)
 
 
 def _fitment_rows(layout: _Layout) -> Iterator[tuple[Any, ...]]:
