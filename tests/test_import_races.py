@@ -25,8 +25,15 @@ from pricebook.prices import PriceKey, write_price
 from pricebook.settings import Settings
 from tests import catalog_rows
 
-COLUMNS = ("part_code", "model_code", "scope", "price_type", "amount_yuan", "valid_from",
-           "valid_to")  # fmt: skip
+COLUMNS = (
+    "part_code",
+    "model_code",
+    "scope",
+    "price_type",
+    "amount_yuan",
+    "valid_from",
+    "valid_to",
+)
 CODES = ("VW1-0001", "VW1-0002", "VW1-0003", "VW1-0004")
 
 
@@ -40,16 +47,24 @@ def loaded(settings: Settings, engine: Engine) -> Engine:
 
 
 def _file(path: Path, amount: int, valid_from: str, valid_to: str = "") -> Path:
-    rows = [{"part_code": code, "scope": "GD01", "price_type": "4s",
-             "amount_yuan": f"{amount + i}.00", "valid_from": valid_from, "valid_to": valid_to}
-            for i, code in enumerate(CODES)]  # fmt: skip
+    rows = [
+        {
+            "part_code": code,
+            "scope": "GD01",
+            "price_type": "4s",
+            "amount_yuan": f"{amount + i}.00",
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+        }
+        for i, code in enumerate(CODES)
+    ]
     write_table(path, COLUMNS, rows)
     return path
 
 
 def _hold_import_locks(monkeypatch, seconds: float = 0.5) -> list[tuple[str, float]]:
     """The import holds its key locks `seconds` after taking them; records when."""
-    original = importers.lock_version_keys
+    original = importers.versions.lock_version_keys
     events: list[tuple[str, float]] = []
 
     def slow(session: Any, table: str, keys: Any) -> None:
@@ -58,7 +73,7 @@ def _hold_import_locks(monkeypatch, seconds: float = 0.5) -> list[tuple[str, flo
         events.append(("got", time.monotonic()))
         time.sleep(seconds)
 
-    monkeypatch.setattr(importers, "lock_version_keys", slow)
+    monkeypatch.setattr(importers.versions, "lock_version_keys", slow)
     return events
 
 
@@ -87,8 +102,9 @@ def _assert_history_consistent(engine: Engine) -> dict[tuple[Any, ...], list[Pri
     by_key: dict[tuple[Any, ...], list[Price]] = defaultdict(list)
     with transaction(engine) as session:
         for p in session.scalars(select(Price).order_by(Price.valid_from)):
-            by_key[(p.part_id, p.model_id, p.scope, p.region_id, p.branch_id,
-                    p.price_type_id)].append(p)  # fmt: skip
+            by_key[
+                (p.part_id, p.model_id, p.scope, p.region_id, p.branch_id, p.price_type_id)
+            ].append(p)
     for key, versions in by_key.items():
         for earlier, later in itertools.pairwise(versions):
             assert earlier.valid_to is not None and earlier.valid_to <= later.valid_from, key
@@ -98,8 +114,13 @@ def _assert_history_consistent(engine: Engine) -> dict[tuple[Any, ...], list[Pri
 def test_two_imports_on_overlapping_keys_both_apply_one_after_the_other(
     loaded: Engine, tmp_path: Path, monkeypatch
 ) -> None:
-    import_file(loaded, "prices", _file(tmp_path / "base.csv", 100, "2026-01-01"),
-                actor="tester", reason="base")  # fmt: skip
+    import_file(
+        loaded,
+        "prices",
+        _file(tmp_path / "base.csv", 100, "2026-01-01"),
+        actor="tester",
+        reason="base",
+    )
     first = _file(tmp_path / "first.csv", 200, "2027-01-01", "2027-03-01")
     second = _file(tmp_path / "second.csv", 300, "2027-03-01")
     events = _hold_import_locks(monkeypatch)
@@ -134,8 +155,13 @@ def test_two_imports_on_overlapping_keys_both_apply_one_after_the_other(
 def test_an_import_and_a_staff_edit_on_one_key_both_apply(
     loaded: Engine, tmp_path: Path, monkeypatch
 ) -> None:
-    import_file(loaded, "prices", _file(tmp_path / "base.csv", 100, "2026-01-01"),
-                actor="tester", reason="base")  # fmt: skip
+    import_file(
+        loaded,
+        "prices",
+        _file(tmp_path / "base.csv", 100, "2026-01-01"),
+        actor="tester",
+        reason="base",
+    )
     with transaction(loaded) as session:
         part = session.scalar(select(Part.id).where(Part.code == CODES[0]))
         branch = session.scalar(select(Branch.id).where(Branch.code == "GD01"))
@@ -148,8 +174,15 @@ def test_an_import_and_a_staff_edit_on_one_key_both_apply(
         from datetime import date
 
         with transaction(loaded) as session:
-            return write_price(session, key, amount="555.00", valid_from=date(2027, 6, 1),
-                               valid_to=None, actor="staff", reason="协议价")  # fmt: skip
+            return write_price(
+                session,
+                key,
+                amount="555.00",
+                valid_from=date(2027, 6, 1),
+                valid_to=None,
+                actor="staff",
+                reason="协议价",
+            )
 
     started = time.monotonic()
     results = _run_together(
@@ -167,9 +200,10 @@ def test_an_import_and_a_staff_edit_on_one_key_both_apply(
     ]
     with transaction(loaded) as session:
         edit_audit = session.scalars(
-            select(AuditEntry.action).where(AuditEntry.entity == "prices",
-                                            AuditEntry.entity_id == str(versions[-1].id))
-        ).all()  # fmt: skip
+            select(AuditEntry.action).where(
+                AuditEntry.entity == "prices", AuditEntry.entity_id == str(versions[-1].id)
+            )
+        ).all()
     assert edit_audit  # the staff edit's version has its audit row
 
 
@@ -190,5 +224,10 @@ def test_a_collision_the_locks_did_not_prevent_is_a_conflict_not_a_crash(
 
     monkeypatch.setattr(importers, "import_rows", collide)
     with pytest.raises(Conflict, match="nothing was written"):
-        import_file(engine, "prices", _file(tmp_path / "p.csv", 100, "2026-01-01"),
-                    actor="tester", reason="x")  # fmt: skip
+        import_file(
+            engine,
+            "prices",
+            _file(tmp_path / "p.csv", 100, "2026-01-01"),
+            actor="tester",
+            reason="x",
+        )

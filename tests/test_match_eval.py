@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pricebook.cli import TYPED_MAX_FALSE_AUTO_ACCEPT, TYPED_MIN_TOP1, TYPED_MIN_TOP3
+from pricebook.cli.match import TYPED_MAX_FALSE_AUTO_ACCEPT, TYPED_MIN_TOP1, TYPED_MIN_TOP3
 from pricebook.matching import CatalogEntry, EvalRow, MatchIndex, evaluate
 from pricebook.matching.demo_entries import demo_catalog
 from pricebook.matching.variants import KINDS, Variant, generate, is_held_out, split

@@ -33,26 +33,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import analyze, session_factory
-from pricebook.demo.scale import copy_rows
-from pricebook.matching.normalize import normalize_oe
-from pricebook.models import (
-    Branch,
-    Brand,
-    Category,
-    Fitment,
-    Part,
-    PartAlias,
-    Price,
-    PriceType,
-    Region,
-    Series,
-    VehicleModel,
-)
-from pricebook.progress import ProgressBar
+from pricebook.demo import bulk
+from pricebook.models import Branch, Brand, Region, Series
 
 BRANDS = 60
 SERIES_PER_PLATFORM = 3
@@ -87,14 +73,6 @@ class _Layout:
         return range(self.start_model + first, self.start_model + last)
 
 
-def _templates() -> list[dict[str, str]]:
-    from pricebook.demo import demo_rows
-
-    rows = [r for r in demo_rows()["parts"] if r.get("universal", "0") != "1"]
-    prefix = rows[0]["part_code"].split("-")[0]
-    return [r for r in rows if r["part_code"].startswith(prefix + "-")]
-
-
 def _add_organisation(session: Session) -> None:
     """28 provinces, each with a branch, three cities and a sub-branch in each city."""
     country = session.scalar(select(Region.id).where(Region.level == "country"))
@@ -104,32 +82,54 @@ def _add_organisation(session: Session) -> None:
         )
         session.add(province)
         session.flush()
-        branch = Branch(code=f"NAT{p:02d}", name=f"合成省{p}分公司", kind="branch",
-                        region_id=province.id, authority_limit_fen=10_000_000)  # fmt: skip
+        branch = Branch(
+            code=f"NAT{p:02d}",
+            name=f"合成省{p}分公司",
+            kind="branch",
+            region_id=province.id,
+            authority_limit_fen=10_000_000,
+        )
         session.add(branch)
         session.flush()
         for c in range(SUB_BRANCHES):
-            city = Region(code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}", level="city",
-                          parent_id=province.id)  # fmt: skip
+            city = Region(
+                code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}", level="city", parent_id=province.id
+            )
             session.add(city)
             session.flush()
-            session.add(Branch(code=f"NAT{p:02d}{c}", name=f"合成省{p}城市{c}中心支公司",
-                               kind="sub_branch", region_id=city.id, parent_id=branch.id,
-                               authority_limit_fen=3_000_000))  # fmt: skip
+            session.add(
+                Branch(
+                    code=f"NAT{p:02d}{c}",
+                    name=f"合成省{p}城市{c}中心支公司",
+                    kind="sub_branch",
+                    region_id=city.id,
+                    parent_id=branch.id,
+                    authority_limit_fen=3_000_000,
+                )
+            )
     session.flush()
 
 
 def _add_brands_and_series(session: Session, platforms: int) -> list[list[int]]:
     """Brands and the series of each platform; returns each platform's series ids."""
-    brands = [Brand(code=f"NAT-B{b:02d}", name=f"合成品牌{b}", country="CN", initials="hcpp")
-              for b in range(min(BRANDS, platforms))]  # fmt: skip
+    brands = [
+        Brand(code=f"NAT-B{b:02d}", name=f"合成品牌{b}", country="CN", initials="hcpp")
+        for b in range(min(BRANDS, platforms))
+    ]
     session.add_all(brands)
     session.flush()
     series = [
-        [Series(code=f"NAT-S{p:05d}-{s}", brand_id=brands[p % len(brands)].id,
-                name=f"合成车系{p}-{s}", initials="hccx") for s in range(SERIES_PER_PLATFORM)]
+        [
+            Series(
+                code=f"NAT-S{p:05d}-{s}",
+                brand_id=brands[p % len(brands)].id,
+                name=f"合成车系{p}-{s}",
+                initials="hccx",
+            )
+            for s in range(SERIES_PER_PLATFORM)
+        ]
         for p in range(platforms)
-    ]  # fmt: skip
+    ]
     session.add_all([s for group in series for s in group])
     session.flush()
     return [[s.id for s in group] for group in series]
@@ -142,26 +142,19 @@ def _model_rows(layout: _Layout, series: list[list[int]]) -> Iterator[tuple[Any,
             year = 2015 + j // SERIES_PER_PLATFORM
             # "SCALE-M…" and "SCALE-…": the prefixes the benchmarks pick synthetic rows by
             code = f"SCALE-MN{p:05d}-{j}"
-            yield (model_id, code, series[p][s], f"合成车型{p}-{j} {year}款", year, "三厢", "1.5L",
-                   "ABCDE"[p % 5], "", "", f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}")  # fmt: skip
+            name = f"合成车型{p}-{j} {year}款"
+            search = f"合成品牌{p % BRANDS} 合成车系{p}-{s} {code.lower()}"
+            yield bulk.model_row(model_id, code, series[p][s], name, year, "ABCDE"[p % 5], search)
 
 
-def _part_rows(layout: _Layout, parts: int, categories: dict[str, int]) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+def _part_rows(
+    layout: _Layout, parts: int, categories: dict[str, int]
+) -> Iterator[tuple[Any, ...]]:
     n = len(layout.templates)
     for i in range(parts):
-        t = layout.templates[i % n]
-        p = i // n
+        t, p = layout.templates[i % n], i // n
         oe = f"NC{p:05d} {i:06d} {t['part_code'][-2:]}"
-        yield (layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t["name"],
-               categories[t["category"]], t.get("position", ""), "个", oe, normalize_oe(oe),
-               t.get("is_assembly") == "1", False)  # fmt: skip
-
-
-def _alias_rows(layout: _Layout, parts: int) -> Iterator[tuple[Any, ...]]:
-    n = len(layout.templates)
-    for i in range(parts):
-        for alias in [a for a in layout.templates[i % n]["aliases"].split("|") if a]:
-            yield layout.start_part + i, alias
+        yield bulk.part_row(layout.start_part + i, f"SCALE-N{p:05d}-{i % n:03d}", t, categories, oe)
 
 
 def _fitted_models(layout: _Layout, i: int) -> list[int]:
@@ -221,9 +214,21 @@ def _part_prices(
             end: int | None = day + rng.randrange(120, 540)
             if v == versions - 1 and not expired:
                 end = None
-            yield (part_id, model_id, scope[0], scope[1], scope[2], price_types[type_index],
-                   max(100, amount + rng.randrange(-300, 301)), date.fromordinal(day),
-                   None if end is None else date.fromordinal(end), "system", "", "scale", "")  # fmt: skip
+            yield (
+                part_id,
+                model_id,
+                scope[0],
+                scope[1],
+                scope[2],
+                price_types[type_index],
+                max(100, amount + rng.randrange(-300, 301)),
+                date.fromordinal(day),
+                None if end is None else date.fromordinal(end),
+                "system",
+                "",
+                "scale",
+                "",
+            )
             amount = amount * rng.randrange(98, 109) // 100
             day = end if end is not None else day
 
@@ -239,8 +244,9 @@ def _price_rows(
     rng = random.Random(seed)
     for i in range(parts):
         quota = prices * (i + 1) // parts - prices * i // parts
-        yield from _part_prices(rng, layout.start_part + i, quota, price_types, localized,
-                                _fitted_models(layout, i))  # fmt: skip
+        yield from _part_prices(
+            rng, layout.start_part + i, quota, price_types, localized, _fitted_models(layout, i)
+        )
 
 
 @contextmanager
@@ -256,15 +262,19 @@ def _bulk_prices(session: Session) -> Iterator[None]:
     # the catalogue rows' deferred triggers fire now: ALTER TABLE refuses a table (prices' and
     # its foreign keys' targets) with trigger events pending
     connection.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
-    constraints = connection.execute(text(
-        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conrelid = 'prices'::regclass AND contype = 'f' ORDER BY conname"
-    )).all()  # fmt: skip
-    indexes = connection.execute(text(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'prices' AND indexname "
-        "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'prices'::regclass) "
-        "ORDER BY indexname"
-    )).all()  # fmt: skip
+    constraints = connection.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'prices'::regclass AND contype = 'f' ORDER BY conname"
+        )
+    ).all()
+    indexes = connection.execute(
+        text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'prices' AND indexname "
+            "NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = 'prices'::regclass) "
+            "ORDER BY indexname"
+        )
+    ).all()
     for name, _ in constraints:
         connection.execute(text(f'ALTER TABLE prices DROP CONSTRAINT "{name}"'))
     for name, _ in indexes:
@@ -284,8 +294,10 @@ def _bulk_prices(session: Session) -> Iterator[None]:
 def _localized_scopes(session: Session) -> list[Scope]:
     scopes: list[Scope] = [
         ("region", r, None)
-        for (r,) in session.execute(select(Region.id).where(Region.level != "country").order_by(Region.id))
-    ]  # fmt: skip
+        for (r,) in session.execute(
+            select(Region.id).where(Region.level != "country").order_by(Region.id)
+        )
+    ]
     scopes += [
         ("branch", None, b) for (b,) in session.execute(select(Branch.id).order_by(Branch.id))
     ]
@@ -295,60 +307,31 @@ def _localized_scopes(session: Session) -> list[Scope]:
 def national_demo(engine: Engine, shape: NationalShape, *, seed: int = 7) -> int:
     """Add a national-shaped catalogue to a database (the demo is loaded first if it is not
     there), then ANALYZE the tables written (PostgreSQL). Returns the prices written."""
-    from pricebook.demo import load_demo
-
-    templates = _templates()
+    templates = bulk.part_templates()
     platforms = -(-shape.parts // len(templates))
     if shape.models < platforms:
-        raise ValueError(f"{shape.parts:,} parts need at least {platforms:,} models "
-                         f"(one platform per {len(templates)} parts)")  # fmt: skip
-    with session_factory(engine)() as session:
-        if not session.scalar(select(func.count()).select_from(Category)):
-            session.close()
-            for _ in load_demo(engine):
-                pass
+        raise ValueError(
+            f"{shape.parts:,} parts need at least {platforms:,} models "
+            f"(one platform per {len(templates)} parts)"
+        )
+    bulk.ensure_demo(engine)
     with session_factory(engine)() as session:
         _add_organisation(session)
         series = _add_brands_and_series(session, platforms)
-        layout = _Layout(
-            templates, platforms, shape.models,
-            start_model=(session.scalar(select(func.max(VehicleModel.id))) or 0) + 1,
-            start_part=(session.scalar(select(func.max(Part.id))) or 0) + 1,
-        )  # fmt: skip
-        categories = dict(session.execute(select(Category.code, Category.id)).all())
-        price_types = list(session.scalars(select(PriceType.id).order_by(PriceType.rank.desc())))
+        categories, price_types, start_model, start_part = bulk.catalogue_ids(session)
+        layout = _Layout(templates, platforms, shape.models, start_model, start_part)
         localized = _localized_scopes(session)
 
-        def copy(name: str, table: Any, columns: list[str], rows: Iterator[tuple[Any, ...]],
-                 total: int | None = None) -> int:  # fmt: skip
-            bar = ProgressBar(name, total)
-            count = copy_rows(session, table, columns, rows, bar)
-            bar.finish()
-            return count
-
-        copy("models", VehicleModel.__table__,
-             ["id", "code", "series_id", "name", "model_year", "body", "engine", "vehicle_class",
-              "price_band", "manufacturer_code", "search_text"],
-             _model_rows(layout, series), shape.models)  # fmt: skip
-        copy("parts", Part.__table__,
-             ["id", "code", "name", "category_id", "position", "unit", "oe_number",
-              "oe_normalized", "is_assembly", "universal"],
-             _part_rows(layout, shape.parts, categories), shape.parts)  # fmt: skip
-        copy("aliases", PartAlias.__table__, ["part_id", "alias"], _alias_rows(layout, shape.parts))
-        copy("fitment", Fitment.__table__, ["part_id", "model_id"], _fitment_rows(layout, shape.parts))  # fmt: skip
+        bulk.copy_table(session, "models", _model_rows(layout, series), shape.models)
+        bulk.copy_table(session, "parts", _part_rows(layout, shape.parts, categories), shape.parts)
+        bulk.copy_table(
+            session, "aliases", bulk.alias_rows(layout.start_part, templates, shape.parts)
+        )
+        bulk.copy_table(session, "fitment", _fitment_rows(layout, shape.parts))
+        rows = _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed)
         with _bulk_prices(session):
-            written = copy("prices", Price.__table__,
-                           ["part_id", "model_id", "scope", "region_id", "branch_id",
-                            "price_type_id", "amount_fen", "valid_from", "valid_to", "source",
-                            "source_ref", "created_by", "reason"],
-                           _price_rows(layout, shape.parts, shape.prices, price_types, localized, seed),
-                           shape.prices)  # fmt: skip
-        if session.connection().dialect.name == "postgresql":
-            # COPY gave explicit ids: move the sequences past them.
-            for table in ("vehicle_models", "parts"):
-                session.execute(
-                    text(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
-                )
+            written, _ = bulk.copy_table(session, "prices", rows, shape.prices)
+        bulk.move_sequences(session)
         session.commit()
-    analyze(engine, [Region, Branch, Brand, Series, VehicleModel, Part, PartAlias, Fitment, Price])
+    analyze(engine, [Region, Branch, *bulk.FILLED])
     return written

@@ -7,29 +7,15 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import (
-    func,
-    or_,
-    select,
-)
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from pricebook.db import as_utc
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.history import withdrawn
-from pricebook.models import (
-    Branch,
-    Part,
-    Price,
-    PriceType,
-    Region,
-    VehicleModel,
-)
+from pricebook.models import Branch, Part, Price, PriceType, Region, VehicleModel
 from pricebook.prices.load import BranchNode, branch_chain_query, chain_for, region_chain_query
-from pricebook.prices.resolve import (
-    PriceVersion,
-    ScopeStep,
-)
+from pricebook.prices.resolve import PriceVersion, ScopeStep
 from pricebook.versioned import in_force
 
 
@@ -80,23 +66,10 @@ def price_history(
     )
     stmt = stmt.where(Price.part_id == part_id)
     if price_type:
-        ids = [i for i, c in types.items() if c == price_type]
-        if not ids:
-            raise InvalidInput(
-                f"price_type must be one of {', '.join(sorted(types.values()))}", field="price_type"
-            )
-        stmt = stmt.where(Price.price_type_id.in_(ids))
-    chain: list[ScopeStep] | None = None
+        stmt = stmt.where(Price.price_type_id.in_(_type_ids(types, price_type)))
+    chain: list[ScopeStep] = []
     if branch:
-        branches = {
-            b: BranchNode(b, c, p, r)
-            for b, c, p, r in session.execute(branch_chain_query({branch}))
-        }
-        start = next((b for b in branches.values() if b.code == branch), None)
-        if start is None:
-            raise InvalidInput(f"no branch with code {branch!r}", field="branch")
-        regions = {r: (c, p) for r, c, p in session.execute(region_chain_query({start.region_id}))}
-        chain = chain_for(start, branches, regions)
+        chain = _branch_chain(session, branch)
         stmt = stmt.where(
             or_(
                 Price.scope == "system",
@@ -104,13 +77,42 @@ def price_history(
                 Price.branch_id.in_([s.target_id for s in chain if s.scope == "branch"]),
             )
         )
-    codes: dict[tuple[str, int | None], str] = {}
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(
         stmt.order_by(Price.valid_from, Price.id).limit(limit).offset(offset)
     ).all()
-    need_regions = {p.region_id for p, _ in rows if p.region_id is not None}
-    need_branches = {p.branch_id for p, _ in rows if p.branch_id is not None}
+    codes = _scope_codes(session, [p for p, _ in rows])
+    layers = {(s.scope, s.target_id): s.layer for s in chain}
+    items = [_history_row(p, model_code, types, layers, codes) for p, model_code in rows]
+    return Page(items, total, limit, offset)
+
+
+def _type_ids(types: dict[int, str], price_type: str) -> list[int]:
+    ids = [i for i, c in types.items() if c == price_type]
+    if not ids:
+        raise InvalidInput(
+            f"price_type must be one of {', '.join(sorted(types.values()))}", field="price_type"
+        )
+    return ids
+
+
+def _branch_chain(session: Session, branch: str) -> list[ScopeStep]:
+    """The scopes whose prices can apply at the branch coded `branch`, nearest first."""
+    branches = {
+        b: BranchNode(b, c, p, r) for b, c, p, r in session.execute(branch_chain_query({branch}))
+    }
+    start = next((b for b in branches.values() if b.code == branch), None)
+    if start is None:
+        raise InvalidInput(f"no branch with code {branch!r}", field="branch")
+    regions = {r: (c, p) for r, c, p in session.execute(region_chain_query({start.region_id}))}
+    return chain_for(start, branches, regions)
+
+
+def _scope_codes(session: Session, prices: Sequence[Price]) -> dict[tuple[str, int | None], str]:
+    """(scope, region or branch id) → its code, for the regions and branches of `prices`."""
+    codes: dict[tuple[str, int | None], str] = {}
+    need_regions = {p.region_id for p in prices if p.region_id is not None}
+    need_branches = {p.branch_id for p in prices if p.branch_id is not None}
     if need_regions:
         codes |= {
             ("region", i): c
@@ -125,19 +127,23 @@ def price_history(
                 select(Branch.id, Branch.code).where(Branch.id.in_(need_branches))
             )
         }
-    layers = {(s.scope, s.target_id): s.layer for s in chain or ()}
-    items = []
-    for p, model_code in rows:
-        key = (p.scope, p.branch_id if p.scope == "branch" else p.region_id)
-        items.append(
-            HistoryRow(
-                version=PriceVersion.of(p),
-                price_type=types[p.price_type_id],
-                layer=layers.get(key, p.scope) if p.scope != "system" else "system",
-                scope_code=codes.get(key, "system") if p.scope != "system" else "system",
-                model_code=model_code,
-                withdrawn=withdrawn(p.valid_from, p.valid_to),
-                created_at=as_utc(p.created_at),
-            )
-        )
-    return Page(items, total, limit, offset)
+    return codes
+
+
+def _history_row(
+    p: Price,
+    model_code: str | None,
+    types: dict[int, str],
+    layers: dict[tuple[str, int | None], str],
+    codes: dict[tuple[str, int | None], str],
+) -> HistoryRow:
+    key = (p.scope, p.branch_id if p.scope == "branch" else p.region_id)
+    return HistoryRow(
+        version=PriceVersion.of(p),
+        price_type=types[p.price_type_id],
+        layer=layers.get(key, p.scope) if p.scope != "system" else "system",
+        scope_code=codes.get(key, "system") if p.scope != "system" else "system",
+        model_code=model_code,
+        withdrawn=withdrawn(p.valid_from, p.valid_to),
+        created_at=as_utc(p.created_at),
+    )

@@ -12,29 +12,32 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Date,
+    DateTime,
+    Integer,
+    String,
+    bindparam,
+    cast,
     func,
+    literal,
+    null,
     or_,
     select,
+    tuple_,
     union_all,
 )
 
 from pricebook.catalog import oe_lookup
 from pricebook.db import as_utc, in_list, in_select
-from pricebook.models import (
-    Category,
-    OeSupersession,
-    Part,
-    Price,
-    VehicleModel,
-)
+from pricebook.models import Category, MarketObservation, OeSupersession, Part, Price, VehicleModel
 from pricebook.money import from_fen
-from pricebook.prices.resolve import (
-    MarketReference,
-    PriceTypeInfo,
-)
+from pricebook.prices.resolve import MarketReference, PriceTypeInfo
 
 # the kinds of row `union_statement` returns (its first column)
 K_PART, K_OLD_OE, K_MODEL, K_PRICE, K_MARKET = 0, 1, 2, 3, 4
+TIMESTAMP = DateTime(timezone=True)
 
 
 @functools.cache
@@ -64,111 +67,173 @@ def union_statement(oes: bool, models: bool, postgresql: bool, pairs: bool = Fal
     (14: normalised OE number for `part`, old OE number for `old`, reason for `price`; 15/16:
     a market row's first and last seen). Rows are not ordered: the caller sorts.
     """
-    from sqlalchemy import (
-        ARRAY,
-        BigInteger,
-        Date,
-        DateTime,
-        Integer,
-        String,
-        bindparam,
-        cast,
-        literal,
-        null,
-        tuple_,
-    )
-
-    from pricebook.models import MarketObservation
-
-    timestamp = DateTime(timezone=True)
-
-    def in_(column: Any, name: str) -> Any:
-        return in_list(column, name, postgresql=postgresql)
-
-    lo = bindparam("lo", type_=Date)
-    hi = bindparam("hi", type_=Date)
-    m_lo = bindparam("m_lo", type_=DateTime)
-    m_hi = bindparam("m_hi", type_=DateTime)
-
-    def n(type_: Any) -> Any:
-        return cast(null(), type_)
-
+    part_cond, wanted, observed = _item_filters(oes, postgresql)
+    selects = [
+        _price_rows(wanted, _at_branch(pairs, postgresql), postgresql),
+        _part_rows(part_cond),
+        _market_rows(observed),
+    ]
     if oes:
-        current, superseded = oe_lookup(lambda column: in_(column, "oes"), postgresql=postgresql)
-        part_cond = or_(in_(Part.id, "part_ids"), current, superseded)
+        selects.append(_old_oe_rows(postgresql))
+    if models:
+        selects.append(_model_rows(postgresql))
+    return union_all(*selects)
+
+
+def _null(type_: Any) -> Any:
+    return cast(null(), type_)
+
+
+def _item_filters(oes: bool, postgresql: bool) -> tuple[Any, Any, Any]:
+    """The parts asked for, and the prices' and observations' conditions on them."""
+    if oes:
+        current, superseded = oe_lookup(
+            lambda column: in_list(column, "oes", postgresql=postgresql), postgresql=postgresql
+        )
+        part_cond = or_(in_list(Part.id, "part_ids", postgresql=postgresql), current, superseded)
         wanted = in_select(Price.part_id, select(Part.id).where(part_cond), postgresql=postgresql)
         observed = in_select(
             MarketObservation.part_id, select(Part.id).where(part_cond), postgresql=postgresql
         )
-    else:
-        # by id only: the prices' and observations' own part_id against the list, no join
-        part_cond = in_(Part.id, "part_ids")
-        wanted = in_(Price.part_id, "part_ids")
-        observed = in_(MarketObservation.part_id, "part_ids")
-    if pairs:
-        # a hashed SubPlan: the pairs are hashed once, each price row read by its part_id is
-        # looked up in them
-        wanted_pairs = (
-            func.unnest(
-                bindparam("pair_parts", type_=ARRAY(Integer)),
-                bindparam("pair_branches", type_=ARRAY(Integer)),
-            )
-            .table_valued("part_id", "branch_id")
-            .render_derived()
+        return part_cond, wanted, observed
+    # by id only: the prices' and observations' own part_id against the list, no join
+    return (
+        in_list(Part.id, "part_ids", postgresql=postgresql),
+        in_list(Price.part_id, "part_ids", postgresql=postgresql),
+        in_list(MarketObservation.part_id, "part_ids", postgresql=postgresql),
+    )
+
+
+def _at_branch(pairs: bool, postgresql: bool) -> Any:
+    """Which branch prices are read: on every branch of `branch_ids`, or only the pairs'."""
+    if not pairs:
+        return in_list(Price.branch_id, "branch_ids", postgresql=postgresql)
+    # a hashed SubPlan: the pairs are hashed once, each price row read by its part_id is
+    # looked up in them
+    wanted_pairs = (
+        func.unnest(
+            bindparam("pair_parts", type_=ARRAY(Integer)),
+            bindparam("pair_branches", type_=ARRAY(Integer)),
         )
-        at_branch = tuple_(Price.part_id, Price.branch_id).in_(
-            select(wanted_pairs.c.part_id, wanted_pairs.c.branch_id)
-        )
-    else:
-        at_branch = in_(Price.branch_id, "branch_ids")
-    scope_cond = [Price.scope == "system", in_(Price.region_id, "region_ids"), at_branch]
+        .table_valued("part_id", "branch_id")
+        .render_derived()
+    )
+    return tuple_(Price.part_id, Price.branch_id).in_(
+        select(wanted_pairs.c.part_id, wanted_pairs.c.branch_id)
+    )
+
+
+def _price_rows(wanted: Any, at_branch: Any, postgresql: bool) -> Any:
+    lo = bindparam("lo", type_=Date)
+    hi = bindparam("hi", type_=Date)
+    scope_cond = [
+        Price.scope == "system",
+        in_list(Price.region_id, "region_ids", postgresql=postgresql),
+        at_branch,
+    ]
     # the first SELECT gives the columns their types
-    price_rows = select(
-        literal(K_PRICE, Integer), Price.id, Price.part_id, Price.model_id, Price.scope,
-        Price.region_id, Price.branch_id, Price.price_type_id, Price.amount_fen,
-        Price.valid_from, Price.valid_to, Price.source, Price.source_ref, Price.created_by,
-        Price.reason, n(timestamp), n(timestamp),
+    return select(
+        literal(K_PRICE, Integer),
+        Price.id,
+        Price.part_id,
+        Price.model_id,
+        Price.scope,
+        Price.region_id,
+        Price.branch_id,
+        Price.price_type_id,
+        Price.amount_fen,
+        Price.valid_from,
+        Price.valid_to,
+        Price.source,
+        Price.source_ref,
+        Price.created_by,
+        Price.reason,
+        _null(TIMESTAMP),
+        _null(TIMESTAMP),
     ).where(
         wanted,
         Price.valid_from <= hi,
         or_(Price.valid_to.is_(None), Price.valid_to > lo),
         or_(*scope_cond),
         # another model's price is never a candidate
-        or_(Price.model_id.is_(None), in_(Price.model_id, "model_ids")),
-    )  # fmt: skip
-    part_rows = select(
-        literal(K_PART, Integer), Part.id, Part.category_id, n(Integer), Category.code,
-        n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), Part.code,
-        Part.name, Part.oe_number, Part.oe_normalized, n(timestamp), n(timestamp),
-    ).join(Category, Category.id == Part.category_id).where(part_cond)  # fmt: skip
+        or_(Price.model_id.is_(None), in_list(Price.model_id, "model_ids", postgresql=postgresql)),
+    )
+
+
+def _part_rows(part_cond: Any) -> Any:
+    columns: dict[int, Any] = {
+        1: Part.id,
+        2: Part.category_id,
+        4: Category.code,
+        11: Part.code,
+        12: Part.name,
+        13: Part.oe_number,
+        14: Part.oe_normalized,
+    }
+    return _row(K_PART, columns).join(Category, Category.id == Part.category_id).where(part_cond)
+
+
+def _market_rows(observed: Any) -> Any:
     mo = MarketObservation
-    market_rows = select(
-        literal(K_MARKET, Integer), mo.id, mo.part_id, n(Integer), n(String), mo.region_id,
-        n(Integer), mo.price_type_id, mo.amount_fen, n(Date), n(Date), mo.source, n(String),
-        n(String), n(String), mo.first_seen, mo.last_seen,
-    ).where(
-        observed, mo.status == "matched", mo.last_seen >= m_lo,
-        mo.first_seen < m_hi,
-    )  # fmt: skip
-    selects = [price_rows, part_rows, market_rows]
-    if oes:
-        selects.append(
-            select(
-                literal(K_OLD_OE, Integer), n(Integer), OeSupersession.part_id, n(Integer),
-                n(String), n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date),
-                n(String), n(String), n(String), OeSupersession.old_oe_normalized, n(timestamp),
-                n(timestamp),
-            ).where(in_(OeSupersession.old_oe_normalized, "oes"))
-        )  # fmt: skip
-    if models:
-        selects.append(
-            select(
-                literal(K_MODEL, Integer), VehicleModel.id, n(Integer), n(Integer), n(String),
-                n(Integer), n(Integer), n(Integer), n(BigInteger), n(Date), n(Date), n(String),
-                n(String), n(String), n(String), n(timestamp), n(timestamp),
-            ).where(in_(VehicleModel.id, "model_ids"))
-        )  # fmt: skip
-    return union_all(*selects)
+    columns: dict[int, Any] = {
+        1: mo.id,
+        2: mo.part_id,
+        5: mo.region_id,
+        7: mo.price_type_id,
+        8: mo.amount_fen,
+        11: mo.source,
+        15: mo.first_seen,
+        16: mo.last_seen,
+    }
+    return _row(K_MARKET, columns).where(
+        observed,
+        mo.status == "matched",
+        mo.last_seen >= bindparam("m_lo", type_=DateTime),
+        mo.first_seen < bindparam("m_hi", type_=DateTime),
+    )
+
+
+def _old_oe_rows(postgresql: bool) -> Any:
+    old_oe = OeSupersession.old_oe_normalized
+    return _row(K_OLD_OE, {2: OeSupersession.part_id, 14: old_oe}).where(
+        in_list(old_oe, "oes", postgresql=postgresql)
+    )
+
+
+def _model_rows(postgresql: bool) -> Any:
+    return _row(K_MODEL, {1: VehicleModel.id}).where(
+        in_list(VehicleModel.id, "model_ids", postgresql=postgresql)
+    )
+
+
+#: the type of each column after the kind (1 to 16, as the price rows give them): a row without
+#: a value there has a NULL of that type
+_COLUMN_TYPES: tuple[Any, ...] = (
+    Integer,
+    Integer,
+    Integer,
+    String,
+    Integer,
+    Integer,
+    Integer,
+    BigInteger,
+    Date,
+    Date,
+    String,
+    String,
+    String,
+    String,
+    TIMESTAMP,
+    TIMESTAMP,
+)
+
+
+def _row(kind: int, columns: dict[int, Any]) -> Any:
+    """A SELECT of the union's 17 columns: the kind, then `columns` by position, NULLs between."""
+    return select(
+        literal(kind, Integer),
+        *(columns.get(i, _null(type_)) for i, type_ in enumerate(_COLUMN_TYPES, start=1)),
+    )
 
 
 #: market observations older than this before the earliest date are not shown as references.
@@ -212,8 +277,10 @@ def market_references(
         part_id, region_id, type_id, amount_fen, source = row[2], row[5], row[7], row[8], row[11]
         first, last = row[15], row[16]
         ref = MarketReference(
-            from_fen(amount_fen), last.date(), source,
+            from_fen(amount_fen),
+            last.date(),
+            source,
             price_types[type_id].code if type_id in price_types else None,
-        )  # fmt: skip
+        )
         out[part_id].append((part_id, first.date(), last.date(), region_id, ref))
     return out

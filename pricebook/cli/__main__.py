@@ -1,0 +1,7 @@
+"""`python -m pricebook.cli`."""
+
+import sys
+
+from pricebook.cli import main
+
+sys.exit(main())
