@@ -84,9 +84,14 @@ def add_alias(
         insert(PartAlias).values(part_id=part_id, alias=alias).returning(PartAlias.id)
     ).scalar_one()
     audit.record(
-        session, actor=actor, action="create", entity="part_aliases", entity_id=new_id,
-        after={"part_id": part_id, "alias": alias}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create",
+        entity="part_aliases",
+        entity_id=new_id,
+        after={"part_id": part_id, "alias": alias},
+        reason=reason,
+    )
     audit.bump_catalog_version(session, actor=actor, reason=f"alias {alias} of part {part_id}")
     after = part_aliases(session, part_id)
     return AliasSet(after.part_id, after.aliases, after.etag, "added")
@@ -112,9 +117,14 @@ def remove_alias(
         raise NotFound(f"part {part_id} has no alias {alias!r}", field="alias")
     session.execute(delete(PartAlias).where(PartAlias.id == row_id))
     audit.record(
-        session, actor=actor, action="delete", entity="part_aliases", entity_id=row_id,
-        before={"part_id": part_id, "alias": alias}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="delete",
+        entity="part_aliases",
+        entity_id=row_id,
+        before={"part_id": part_id, "alias": alias},
+        reason=reason,
+    )
     audit.bump_catalog_version(session, actor=actor, reason=f"alias {alias} of part {part_id}")
     after = part_aliases(session, part_id)
     return AliasSet(after.part_id, after.aliases, after.etag, "removed")

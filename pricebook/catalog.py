@@ -83,9 +83,13 @@ def vin_problem(vin: str) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 MODEL_SORTS = {
-    "name": ("name", False), "-name": ("name", True), "year": ("model_year", False),
-    "-year": ("model_year", True), "code": ("code", False), "-code": ("code", True),
-}  # fmt: skip
+    "name": ("name", False),
+    "-name": ("name", True),
+    "year": ("model_year", False),
+    "-year": ("model_year", True),
+    "code": ("code", False),
+    "-code": ("code", True),
+}
 PART_SORTS = ("relevance", "name", "-name", "code", "-code")
 
 
@@ -154,12 +158,17 @@ def _model_select() -> Any:
 
 def _model_summary(model: Any, series: Any, brand: Any) -> ModelSummary:
     return ModelSummary(
-        id=model.id, code=model.code, name=model.name,
+        id=model.id,
+        code=model.code,
+        name=model.name,
         brand=Named(brand.id, brand.code, brand.name),
-        series=Named(series.id, series.code, series.name), model_year=model.model_year,
-        body=model.body, engine=model.engine, vehicle_class=model.vehicle_class,
+        series=Named(series.id, series.code, series.name),
+        model_year=model.model_year,
+        body=model.body,
+        engine=model.engine,
+        vehicle_class=model.vehicle_class,
         manufacturer_code=model.manufacturer_code,
-    )  # fmt: skip
+    )
 
 
 def search_models(
@@ -252,11 +261,17 @@ class PartSummary:
 
 def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> PartSummary:
     return PartSummary(
-        id=part.id, code=part.code, name=part.name,
-        category=Named(category.id, category.code, category.name), position=part.position,
-        unit=part.unit, oe_number=part.oe_number, is_assembly=part.is_assembly,
-        universal=part.universal, matched_by=matched_by,
-    )  # fmt: skip
+        id=part.id,
+        code=part.code,
+        name=part.name,
+        category=Named(category.id, category.code, category.name),
+        position=part.position,
+        unit=part.unit,
+        oe_number=part.oe_number,
+        is_assembly=part.is_assembly,
+        universal=part.universal,
+        matched_by=matched_by,
+    )
 
 
 _MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
@@ -385,8 +400,13 @@ def _part_order(sort: str, rank: Any, category_name: Any) -> tuple[Any, ...]:
 
     if sort == "relevance":
         return (rank, Part.name, Part.id)
-    column = {"name": Part.name, "code": Part.code, "category": category_name,
-              "oe": Part.oe_number, "position": Part.position}[sort.removeprefix("-")]  # fmt: skip
+    column = {
+        "name": Part.name,
+        "code": Part.code,
+        "category": category_name,
+        "oe": Part.oe_number,
+        "position": Part.position,
+    }[sort.removeprefix("-")]
     return (column.desc() if sort.startswith("-") else column, Part.id)
 
 
@@ -418,9 +438,16 @@ def search_filters(session: Session) -> SearchFilters:
     from pricebook.models import Brand, Category
 
     return SearchFilters(
-        categories=[(c, n) for c, n in session.execute(select(Category.code, Category.name).order_by(Category.code))],
-        brands=[(c, n) for c, n in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))],
-    )  # fmt: skip
+        categories=[
+            (c, n)
+            for c, n in session.execute(
+                select(Category.code, Category.name).order_by(Category.code)
+            )
+        ],
+        brands=[
+            (c, n) for c, n in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))
+        ],
+    )
 
 
 def fitment_names(session: Session, part_ids: Sequence[int]) -> dict[int, list[str]]:

@@ -652,20 +652,33 @@ class FeedbackItem(Base):
         CheckConstraint("observed_fen IS NULL OR observed_fen > 0", name="observed_positive"),
         Index(
             "uq_feedback_items_open_branch",
-            "kind", "part_id", "branch_id", "price_type_id",
+            "kind",
+            "part_id",
+            "branch_id",
+            "price_type_id",
             unique=True,
-            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
-            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
+            sqlite_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"
+            ),
+            postgresql_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"
+            ),
         ),
         Index(
             "uq_feedback_items_open_system",
-            "kind", "part_id", "price_type_id",
+            "kind",
+            "part_id",
+            "price_type_id",
             unique=True,
-            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
-            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
+            sqlite_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"
+            ),
+            postgresql_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"
+            ),
         ),
         Index("ix_feedback_items_queue", "status", "branch_id", "created_at"),
-    )  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str]

@@ -111,9 +111,14 @@ def card_terms(session: Session, card_ids: Sequence[int]) -> dict[int, list[Card
         rate = from_fen(line.rate_fen) if line.rate_fen is not None else None
         pct = line.pct_of_standard_bp
         terms[line.rate_card_id].append(
-            CardTerm("labor", code, name, rate=rate,
-                     pct_of_standard=from_hundredths(pct) if pct is not None else None)
-        )  # fmt: skip
+            CardTerm(
+                "labor",
+                code,
+                name,
+                rate=rate,
+                pct_of_standard=from_hundredths(pct) if pct is not None else None,
+            )
+        )
     for pline, code, name, tcode, tname in session.execute(
         select(RateCardParts, Category.code, Category.name, PriceType.code, PriceType.name)
         .join(Category, Category.id == RateCardParts.category_id)
@@ -122,9 +127,15 @@ def card_terms(session: Session, card_ids: Sequence[int]) -> dict[int, list[Card
         .order_by(Category.code)
     ):
         terms[pline.rate_card_id].append(
-            CardTerm("parts", code, name, price_type=tcode, price_type_name=tname,
-                     discount_pct=from_hundredths(pline.discount_bp))
-        )  # fmt: skip
+            CardTerm(
+                "parts",
+                code,
+                name,
+                price_type=tcode,
+                price_type_name=tname,
+                discount_pct=from_hundredths(pline.discount_bp),
+            )
+        )
     return terms
 
 
@@ -229,10 +240,11 @@ def channel_page(session: Session, *, on: date, limit: int = 50, offset: int = 0
     (what an estimate tool needs to pass `shop.channel_code`)."""
     page = list_channels(session, on=on, limit=limit, offset=offset)
     items = [
-        ChannelListing(row.id, row.code, row.name, row.kind, row.branch_code or None,
-                       _summary(row.card))
+        ChannelListing(
+            row.id, row.code, row.name, row.kind, row.branch_code or None, _summary(row.card)
+        )
         for row in page.items
-    ]  # fmt: skip
+    ]
     return Page(items, page.total, limit, offset)
 
 
@@ -296,9 +308,14 @@ def create_channel(
     session.add(row)
     session.flush()
     audit.record(
-        session, actor=actor, action="create", entity="channels", entity_id=row.id,
-        after={"code": code, "name": name, "kind": kind, "branch": branch}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create",
+        entity="channels",
+        entity_id=row.id,
+        after={"code": code, "name": name, "kind": kind, "branch": branch},
+        reason=reason,
+    )
     return _channel_info(session, row)
 
 
@@ -361,9 +378,15 @@ def _card_version(
 ) -> RateCardVersion:
     labor_lines, parts_lines = _readable_lines(session, lines)
     return RateCardVersion(
-        row.id, channel, row.valid_from, row.valid_to, labor_lines, parts_lines, row.created_by,
+        row.id,
+        channel,
+        row.valid_from,
+        row.valid_to,
+        labor_lines,
+        parts_lines,
+        row.created_by,
         row.reason,
-    )  # fmt: skip
+    )
 
 
 def _readable_lines(
@@ -376,20 +399,23 @@ def _readable_lines(
     labor_lines = sorted(
         (
             CardLaborLine(
-                kinds[k], from_fen(rate) if rate is not None else None,
+                kinds[k],
+                from_fen(rate) if rate is not None else None,
                 from_hundredths(pct) if pct is not None else None,
             )
-            for tag, k, rate, pct in lines if tag == "labor"
+            for tag, k, rate, pct in lines
+            if tag == "labor"
         ),
         key=lambda line: line.labor_kind,
-    )  # fmt: skip
+    )
     parts_lines = sorted(
         (
             CardPartsLine(categories[c], types[t], from_hundredths(d))
-            for tag, c, t, d in lines if tag == "parts"
+            for tag, c, t, d in lines
+            if tag == "parts"
         ),
         key=lambda line: line.category,
-    )  # fmt: skip
+    )
     return labor_lines, parts_lines
 
 
@@ -404,16 +430,22 @@ def _lines_for_audit(
     labor_lines, parts_lines = _readable_lines(session, lines)
     return {
         "labor": [
-            {"labor_kind": x.labor_kind, "rate": text(x.rate),
-             "pct_of_standard": text(x.pct_of_standard)}
+            {
+                "labor_kind": x.labor_kind,
+                "rate": text(x.rate),
+                "pct_of_standard": text(x.pct_of_standard),
+            }
             for x in labor_lines
         ],
         "parts": [
-            {"category": x.category, "price_type": x.price_type,
-             "discount_pct": text(x.discount_pct)}
+            {
+                "category": x.category,
+                "price_type": x.price_type,
+                "discount_pct": text(x.discount_pct),
+            }
             for x in parts_lines
         ],
-    }  # fmt: skip
+    }
 
 
 def rate_card_versions(session: Session, channel: str) -> KeyVersions:
@@ -507,19 +539,36 @@ def write_rate_card(
                     )
                 )
             else:
-                session.execute(insert(RateCardParts).values(
-                    rate_card_id=card_id, category_id=a, price_type_id=b, discount_bp=c))  # fmt: skip
+                session.execute(
+                    insert(RateCardParts).values(
+                        rate_card_id=card_id, category_id=a, price_type_id=b, discount_bp=c
+                    )
+                )
 
     def describe(row: RateCard) -> dict[str, Any]:
-        return {"id": row.id, "valid_from": row.valid_from, "valid_to": row.valid_to,
-                **_lines_for_audit(session, value_of(row))}  # fmt: skip
+        return {
+            "id": row.id,
+            "valid_from": row.valid_from,
+            "valid_to": row.valid_to,
+            **_lines_for_audit(session, value_of(row)),
+        }
 
     written = write_version(
-        session, RateCard, key, value=value, value_of=value_of,
-        record={"created_by": actor, "reason": reason}, valid_from=valid_from, valid_to=valid_to,
-        actor=actor, reason=reason, expected_etag=expected_etag, describe=describe,
-        after={"channel": ch.code, **_lines_for_audit(session, value)}, on_insert=insert_lines,
-    )  # fmt: skip
+        session,
+        RateCard,
+        key,
+        value=value,
+        value_of=value_of,
+        record={"created_by": actor, "reason": reason},
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=expected_etag,
+        describe=describe,
+        after={"channel": ch.code, **_lines_for_audit(session, value)},
+        on_insert=insert_lines,
+    )
     row = session.get(RateCard, written.id, populate_existing=True)
     assert row is not None
     lines = _card_lines(session, [row.id])[row.id]
@@ -527,9 +576,15 @@ def write_rate_card(
 
 
 def end_rate_card(
-    session: Session, version_id: int, *, valid_to: date, actor: str, reason: str,
-    expected_etag: ETagLike = None, channel: str | None = None,
-) -> LaborWrite:  # fmt: skip
+    session: Session,
+    version_id: int,
+    *,
+    valid_to: date,
+    actor: str,
+    reason: str,
+    expected_etag: ETagLike = None,
+    channel: str | None = None,
+) -> LaborWrite:
     """End a rate card version on `valid_to` (its first day withdraws it): from then on the
     channel's shops get the branch standard rates and the usual price precedence, until a later
     card. With `channel`, the card must be that channel's (NotFound otherwise)."""
@@ -541,9 +596,15 @@ def end_rate_card(
                 f"channel {wanted.code} has no rate card {version_id}", field="version_id"
             )
     written = end_version(
-        session, RateCard, version_id, ("channel_id",), valid_to=valid_to, actor=actor,
-        reason=reason, expected_etag=expected_etag,
-    )  # fmt: skip
+        session,
+        RateCard,
+        version_id,
+        ("channel_id",),
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=expected_etag,
+    )
     row = session.get(RateCard, written.id, populate_existing=True)
     assert row is not None
     ch = session.get(Channel, row.channel_id)

@@ -83,7 +83,9 @@ def applied_rate(
     if channel is None or (card_rate_fen is None and card_pct_bp is None):
         return AppliedRate(standard, why, None)
     if card_rate_fen is not None:
-        return AppliedRate(from_fen(card_rate_fen), f"channel {channel} card rate replaces the {why}", None)  # fmt: skip
+        return AppliedRate(
+            from_fen(card_rate_fen), f"channel {channel} card rate replaces the {why}", None
+        )
     pct = (Decimal(card_pct_bp or 0) / 100).quantize(Decimal("0.01"))
     return AppliedRate(
         round_yuan(standard * (card_pct_bp or 0) / 10000),
@@ -391,9 +393,22 @@ def _list_row(row: Any, channel: str, card_lines: dict[int, RateCardLabor]) -> L
         got = applied_rate(standard, bcode, True, channel, line.rate_fen, line.pct_of_standard_bp)
         applied = (got.rate, got.pct_of_standard)
     return LaborRateListRow(
-        r.id, bcode, bname, rname, kcode, kname, r.shop_tier, r.vehicle_class, standard,
-        r.valid_from, r.valid_to, r.source, r.created_by, r.reason, *applied,
-    )  # fmt: skip
+        r.id,
+        bcode,
+        bname,
+        rname,
+        kcode,
+        kname,
+        r.shop_tier,
+        r.vehicle_class,
+        standard,
+        r.valid_from,
+        r.valid_to,
+        r.source,
+        r.created_by,
+        r.reason,
+        *applied,
+    )
 
 
 # --- versions and writes ------------------------------------------------------------------------
@@ -437,9 +452,18 @@ def _rate_version(session: Session, row: LaborRate) -> LaborRateVersion:
     kind = session.get(LaborKind, row.labor_kind_id)
     assert branch is not None and kind is not None
     return LaborRateVersion(
-        row.id, branch.code, kind.code, row.shop_tier, row.vehicle_class, from_fen(row.rate_fen),
-        row.valid_from, row.valid_to, row.source, row.created_by, row.reason,
-    )  # fmt: skip
+        row.id,
+        branch.code,
+        kind.code,
+        row.shop_tier,
+        row.vehicle_class,
+        from_fen(row.rate_fen),
+        row.valid_from,
+        row.valid_to,
+        row.source,
+        row.created_by,
+        row.reason,
+    )
 
 
 def labor_rate_versions(session: Session, key: dict[str, Any]) -> KeyVersions:
@@ -464,27 +488,49 @@ def write_labor_rate(
     yuan = yuan_field(rate, "rate", maximum=MAX_RATE)
     fen = to_fen(yuan)
     written = write_version(
-        session, LaborRate, key, value=fen, value_of=lambda r: r.rate_fen,
+        session,
+        LaborRate,
+        key,
+        value=fen,
+        value_of=lambda r: r.rate_fen,
         record={"rate_fen": fen, "source": source, "created_by": actor, "reason": reason.strip()},
-        valid_from=valid_from, valid_to=valid_to, actor=actor, reason=reason,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
         expected_etag=expected_etag,
-        describe=lambda r: {"id": r.id, "rate": from_fen(r.rate_fen), "valid_from": r.valid_from,
-                            "valid_to": r.valid_to},
+        describe=lambda r: {
+            "id": r.id,
+            "rate": from_fen(r.rate_fen),
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to,
+        },
         after={**key, "rate": yuan, "source": source},
-    )  # fmt: skip
+    )
     row = session.get(LaborRate, written.id, populate_existing=True)
     assert row is not None
     return LaborWrite(written.action, _rate_version(session, row), written.etag)
 
 
 def end_labor_rate(
-    session: Session, version_id: int, *, valid_to: date, actor: str, reason: str,
+    session: Session,
+    version_id: int,
+    *,
+    valid_to: date,
+    actor: str,
+    reason: str,
     expected_etag: ETagLike = None,
-) -> LaborWrite:  # fmt: skip
+) -> LaborWrite:
     written = end_version(
-        session, LaborRate, version_id, LABOR_RATE_KEY, valid_to=valid_to, actor=actor,
-        reason=reason, expected_etag=expected_etag,
-    )  # fmt: skip
+        session,
+        LaborRate,
+        version_id,
+        LABOR_RATE_KEY,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=expected_etag,
+    )
     row = session.get(LaborRate, written.id, populate_existing=True)
     assert row is not None
     return LaborWrite(written.action, _rate_version(session, row), written.etag)
@@ -518,6 +564,12 @@ def labor_rate_key_view(session: Session, version_id: int) -> LaborRateKeyView:
     assert branch is not None and kind is not None
     found = labor_rate_versions(session, {name: getattr(row, name) for name in LABOR_RATE_KEY})
     return LaborRateKeyView(
-        branch.code, branch.name, kind.code, kind.name, row.shop_tier, row.vehicle_class,
-        found.versions, found.etag,
-    )  # fmt: skip
+        branch.code,
+        branch.name,
+        kind.code,
+        kind.name,
+        row.shop_tier,
+        row.vehicle_class,
+        found.versions,
+        found.etag,
+    )

@@ -90,18 +90,24 @@ def resolve_targets(
                 continue  # documentation, never crawled
             targets.append(
                 CrawlTarget(
-                    src.name, SPIDERS[src.kind], ("source", name), src.origin,
+                    src.name,
+                    SPIDERS[src.kind],
+                    ("source", name),
+                    src.origin,
                     _sites(src.start_urls),
                 )
-            )  # fmt: skip
+            )
         for path in source_files:
             src = load_source(path, base_url=base_url)
             targets.append(
                 CrawlTarget(
-                    src.name, SPIDERS[src.kind], ("source_file", str(path.resolve())), str(path),
+                    src.name,
+                    SPIDERS[src.kind],
+                    ("source_file", str(path.resolve())),
+                    str(path),
                     _sites(src.start_urls),
                 )
-            )  # fmt: skip
+            )
     except SourceError as exc:
         raise NotFound(str(exc)) from None
     if not targets:
@@ -396,9 +402,15 @@ def run_crawl(
     run_id = start_run(engine, target, actor)
     try:
         report = _crawl(
-            settings, target, run_id, base_url=base_url, sources_dir=sources_dir,
-            extra_settings=extra_settings, timeout=timeout, out=out,
-        )  # fmt: skip
+            settings,
+            target,
+            run_id,
+            base_url=base_url,
+            sources_dir=sources_dir,
+            extra_settings=extra_settings,
+            timeout=timeout,
+            out=out,
+        )
     except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
         tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
@@ -514,15 +526,26 @@ def _crawl(
     with tempfile.TemporaryDirectory(prefix=f"pricebook-crawl-{run_id}-") as work:
         stats_file = Path(work) / "stats.json"
         cmd = crawl_command(
-            target, run_id, stats_file, base_url=base_url, sources_dir=sources_dir,
-            extra_settings=extra_settings, timeout=timeout,
-        )  # fmt: skip
+            target,
+            run_id,
+            stats_file,
+            base_url=base_url,
+            sources_dir=sources_dir,
+            extra_settings=extra_settings,
+            timeout=timeout,
+        )
         say(out, f"crawling {target.name} (run {run_id}, spider {target.spider})")
         try:
             proc = subprocess.Popen(
-                cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, encoding="utf-8", errors="replace",
-            )  # fmt: skip
+                cmd,
+                cwd=root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
         except OSError as exc:
             return CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
         assert proc.stdout is not None
@@ -568,9 +591,15 @@ def _short(line: str) -> str:
 
 #: the drift report's counts a run record keeps (`pricebook.market.DriftReport`)
 DRIFT_COUNTS = (
-    "checked", "drifting", "opened", "reopened", "updated", "unchanged", "closed",
+    "checked",
+    "drifting",
+    "opened",
+    "reopened",
+    "updated",
+    "unchanged",
+    "closed",
     "already_resolved",
-)  # fmt: skip
+)
 
 
 def record_drift(session: Session, run_ids: Sequence[int], drift: DriftReport) -> None:
@@ -608,9 +637,13 @@ class RunPage:
 
 
 def page_runs(
-    session: Session, *, source: str | None = None, status: str | None = None,
-    limit: int = 50, offset: int = 0,
-) -> RunPage:  # fmt: skip
+    session: Session,
+    *,
+    source: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> RunPage:
     """Recorded crawls, newest first, with their reports (``GET /api/v1/market/runs``)."""
     stmt = select(MarketRun)
     if source:
@@ -620,8 +653,16 @@ def page_runs(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(MarketRun.id.desc()).limit(limit).offset(offset))
     items = [
-        RunView(r.id, r.source, r.spider, r.status, as_utc(r.started_at),
-                as_utc(r.finished_at), dict(r.stats or {}), r.created_by)
+        RunView(
+            r.id,
+            r.source,
+            r.spider,
+            r.status,
+            as_utc(r.started_at),
+            as_utc(r.finished_at),
+            dict(r.stats or {}),
+            r.created_by,
+        )
         for r in rows
-    ]  # fmt: skip
+    ]
     return RunPage(items, total, limit, offset)

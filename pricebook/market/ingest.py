@@ -104,9 +104,15 @@ def ingest_items(
 
 
 _UPDATED_COLUMNS = (
-    "last_seen", "last_run_id", "part_id", "suggested_part_id", "model_id", "confidence_bp",
-    "match_reason", "status",
-)  # fmt: skip
+    "last_seen",
+    "last_run_id",
+    "part_id",
+    "suggested_part_id",
+    "model_id",
+    "confidence_bp",
+    "match_reason",
+    "status",
+)
 #: a listing's latest row: (source, item key, region, price type) → what a batch needs of it
 _Latest = dict[tuple[Any, ...], dict[str, Any]]
 
@@ -153,17 +159,24 @@ def _latest_rows(session: Session, sources: list[str], parsed: Sequence[Listing]
     latest: _Latest = {}
     for row in session.execute(
         select(
-            MarketObservation.id, MarketObservation.source, MarketObservation.item_key,
-            MarketObservation.region_id, MarketObservation.price_type_id,
-            MarketObservation.amount_fen, MarketObservation.last_seen, MarketObservation.status,
+            MarketObservation.id,
+            MarketObservation.source,
+            MarketObservation.item_key,
+            MarketObservation.region_id,
+            MarketObservation.price_type_id,
+            MarketObservation.amount_fen,
+            MarketObservation.last_seen,
+            MarketObservation.status,
         )
         .where(MarketObservation.source.in_(sources), MarketObservation.item_key.in_(keys))
         .order_by(MarketObservation.id)
-    ):  # fmt: skip
+    ):
         latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
-            "id": row.id, "amount_fen": row.amount_fen, "last_seen": as_utc(row.last_seen),
+            "id": row.id,
+            "amount_fen": row.amount_fen,
+            "last_seen": as_utc(row.last_seen),
             "status": row.status,
-        }  # fmt: skip
+        }
     return latest
 
 
@@ -199,8 +212,11 @@ def _plan_rows(
                 pending["last_seen"] if pending else p.fetched_at,
             )
             updates[current["id"]] = {
-                "id": current["id"], "last_seen": seen, "last_run_id": run_id, **match_values,
-            }  # fmt: skip
+                "id": current["id"],
+                "last_seen": seen,
+                "last_run_id": run_id,
+                **match_values,
+            }
             continue
         result.new += 1
         new_row = {**_new_row(p, source, run_id), **match_values}

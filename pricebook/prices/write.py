@@ -131,9 +131,15 @@ def etags_by_key(session: Session, part_id: int) -> dict[KeyTuple, str]:
     in one statement (what an edit form sends back as `expected_etag`)."""
     rows: dict[KeyTuple, list[tuple[int, date, date | None]]] = defaultdict(list)
     stmt = select(
-        Price.model_id, Price.scope, Price.region_id, Price.branch_id, Price.price_type_id,
-        Price.id, Price.valid_from, Price.valid_to,
-    ).where(Price.part_id == part_id)  # fmt: skip
+        Price.model_id,
+        Price.scope,
+        Price.region_id,
+        Price.branch_id,
+        Price.price_type_id,
+        Price.id,
+        Price.valid_from,
+        Price.valid_to,
+    ).where(Price.part_id == part_id)
     for model_id, scope, region_id, branch_id, type_id, id_, start, end in session.execute(stmt):
         rows[(model_id, scope, region_id, branch_id, type_id)].append((id_, start, end))
     return {key: etag_of(versions) for key, versions in rows.items()}
@@ -141,9 +147,13 @@ def etags_by_key(session: Session, part_id: int) -> dict[KeyTuple, str]:
 
 def _describe_price(row: Price) -> dict[str, Any]:
     return {
-        "id": row.id, "amount": from_fen(row.amount_fen), "valid_from": row.valid_from,
-        "valid_to": row.valid_to, "source": row.source, "source_ref": row.source_ref,
-    }  # fmt: skip
+        "id": row.id,
+        "amount": from_fen(row.amount_fen),
+        "valid_from": row.valid_from,
+        "valid_to": row.valid_to,
+        "source": row.source,
+        "source_ref": row.source_ref,
+    }
 
 
 def write_price(
@@ -171,13 +181,26 @@ def write_price(
     check_price_key(session, key)
     fen = to_fen(yuan)
     written = write_version(
-        session, Price, key.columns(), value=fen, value_of=lambda r: r.amount_fen,
-        record={"amount_fen": fen, "source": source, "source_ref": source_ref,
-                "created_by": actor, "reason": reason.strip()},
-        valid_from=valid_from, valid_to=valid_to, actor=actor, reason=reason,
-        expected_etag=expected_etag, describe=_describe_price,
+        session,
+        Price,
+        key.columns(),
+        value=fen,
+        value_of=lambda r: r.amount_fen,
+        record={
+            "amount_fen": fen,
+            "source": source,
+            "source_ref": source_ref,
+            "created_by": actor,
+            "reason": reason.strip(),
+        },
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=expected_etag,
+        describe=_describe_price,
         after={**key.columns(), "amount": yuan, "source": source, "source_ref": source_ref},
-    )  # fmt: skip
+    )
     row = session.get(Price, written.id, populate_existing=True)
     assert row is not None
     return PriceWrite(written.action, PriceVersion.of(row), written.etag)
@@ -204,9 +227,17 @@ def supersede_price(
     """`write_price` by ids, returning the version written (or in force, when unchanged)."""
     key = PriceKey(part_id, model_id, scope, region_id, branch_id, price_type_id)
     return write_price(
-        session, key, amount=amount, valid_from=valid_from, valid_to=valid_to, actor=actor,
-        reason=reason, source=source, source_ref=source_ref, expected_etag=expected_etag,
-    ).version  # fmt: skip
+        session,
+        key,
+        amount=amount,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        source=source,
+        source_ref=source_ref,
+        expected_etag=expected_etag,
+    ).version
 
 
 def end_price(
@@ -220,9 +251,15 @@ def end_price(
 ) -> PriceWrite:
     """End a price version's validity on `valid_to` (never extended, never deleted)."""
     written = end_version(
-        session, Price, version_id, PRICE_KEY_COLUMNS, valid_to=valid_to, actor=actor,
-        reason=reason, expected_etag=expected_etag,
-    )  # fmt: skip
+        session,
+        Price,
+        version_id,
+        PRICE_KEY_COLUMNS,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=expected_etag,
+    )
     row = session.get(Price, written.id, populate_existing=True)
     assert row is not None
     return PriceWrite(written.action, PriceVersion.of(row), written.etag)
