@@ -21,6 +21,7 @@ from pricebook.errors import InvalidInput, NotFound
 # One rule for OE numbers everywhere (imports, searches, matching): no spaces, dashes, dots or
 # slashes, upper case, full-width folded to half-width.
 from pricebook.matching.normalize import normalize_oe
+from pricebook.paging import Page
 
 
 @lru_cache(maxsize=4096)
@@ -114,14 +115,6 @@ class ModelSummary:
     manufacturer_code: str
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Any]
-    total: int
-    limit: int
-    offset: int
-
-
 #: the characters of a normalised OE number, in the order every collation sorts them
 _OE_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -180,7 +173,7 @@ def search_models(
     sort: str = "name",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[ModelSummary]:
     """Models whose search text holds every word of `q` (names, pinyin, initials such as dzly
     for 大众朗逸, model and manufacturer codes); `brand` is a brand code or name."""
     from pricebook.models import Brand, VehicleModel
@@ -302,7 +295,7 @@ def search_parts(
     sort: str = "relevance",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[PartSummary]:
     """Parts by OE number first (normalised; superseded numbers find their successor), then by
     standard name, then by alias. `q` is tried both as an OE number (a partial one from 5
     characters with a digit) and as text; `oe` only as an OE number (partial from 4).

@@ -23,7 +23,6 @@ from sqlalchemy import CursorResult, Result, and_, func, insert, or_, select, te
 from sqlalchemy.orm import Session
 
 from pricebook import audit
-from pricebook.catalog import Page
 from pricebook.db import as_utc, dialect_of
 from pricebook.errors import Conflict, InvalidInput, NotFound
 from pricebook.models import (
@@ -38,6 +37,7 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.money import from_fen, to_fen, yuan_field
+from pricebook.paging import Page
 
 __all__ = [
     "MARKET_RESOLVED",
@@ -709,7 +709,7 @@ def feedback_queue(
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
-) -> Page:
+) -> Page[FeedbackView]:
     """The queue, filtered: `status` (or `unresolved`: open and need_info), `kind`, branch,
     author, age in days (at least `min_age_days`, at most `max_age_days` old). Linked items
     are left out unless `include_linked` (default: only when listing one author's items)."""

@@ -17,11 +17,11 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import Page
 from pricebook.db import as_utc
 from pricebook.errors import NotFound
 from pricebook.models import Branch, EstimateValidation
 from pricebook.money import from_fen
+from pricebook.paging import Page
 
 __all__ = [
     "VALIDATION_SORTS", "StoredValidation", "ValidationSummary", "find_validations",
@@ -96,7 +96,7 @@ def find_validations(
     sort: str = "-id",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[ValidationSummary]:
     """Stored validations, newest first, or by one of `VALIDATION_SORTS` (`-col` descending).
     `vin` matches from its start (the last digits a reviewer reads off a claim are not enough;
     the first are); dates are the estimates'."""

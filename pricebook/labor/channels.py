@@ -18,7 +18,6 @@ from sqlalchemy import exists, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
-from pricebook.catalog import Page
 from pricebook.errors import Conflict, InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_RATE,
@@ -46,6 +45,7 @@ from pricebook.models import (
     RateCardParts,
 )
 from pricebook.money import from_fen, to_fen, yuan_field
+from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     end_version,
@@ -150,7 +150,7 @@ def list_channels(
     sort: str = "code",
     limit: int | None = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[ChannelListRow]:
     """Special channels with the rate card each has in force on `on` (its terms included).
     `price_type`: only channels whose card in force prices parts at that type."""
     card = aliased(RateCard)
@@ -235,7 +235,9 @@ class ChannelListing:
     rate_card: CardSummary | None
 
 
-def channel_page(session: Session, *, on: date, limit: int = 50, offset: int = 0) -> Page:
+def channel_page(
+    session: Session, *, on: date, limit: int = 50, offset: int = 0
+) -> Page[ChannelListing]:
     """Special channels by code, a page at a time, each with its rate card in force on `on`
     (what an estimate tool needs to pass `shop.channel_code`)."""
     page = list_channels(session, on=on, limit=limit, offset=offset)

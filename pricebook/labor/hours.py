@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
-from pricebook.catalog import Named, Page
+from pricebook.catalog import Named
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_HOURS,
@@ -42,6 +42,7 @@ from pricebook.models import (
     StandardHours,
 )
 from pricebook.money import quantity_field
+from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     check_etag,
@@ -109,7 +110,7 @@ def standard_hours(
     sort: str = "part",
     limit: int | None = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[HoursRow]:
     """Standard hours in force on `on`, one version per part × operation × vehicle class, each
     with the operations it includes; filtered, sorted (`-key`: descending, ties by id) and a
     page at a time (`limit=None`: every row), in three statements whatever the page size."""

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import Named, Page
+from pricebook.catalog import Named
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_ID,
@@ -45,6 +45,7 @@ from pricebook.models import (
     Region,
 )
 from pricebook.money import from_fen, round_yuan, to_fen, yuan_field
+from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     end_version,
@@ -207,7 +208,7 @@ def labor_rates(
     sort: str = "kind",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[LaborRateRow]:
     """The labor rates that apply on `on`. With `branch` (or a channel of a branch), one row
     per key: the branch's own rate, else its nearest parent's; without, every branch's own.
     With `channel`, its card's labor line replaces the standard rate it covers."""
@@ -354,7 +355,7 @@ def list_labor_rates(
     sort: str = "branch",
     limit: int | None = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[LaborRateListRow]:
     """The branch standard labor rates in force on `on`, one version per key, filtered, sorted
     and a page at a time (`limit=None`: every row). With `channel`: the rates of the channel's
     branch (all, for a channel of no branch), each with the rate the channel's card in force

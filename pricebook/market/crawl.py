@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from pricebook.db import as_utc, transaction
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import MarketRun
+from pricebook.paging import Page
 from pricebook.settings import Settings
 
 if TYPE_CHECKING:
@@ -628,14 +629,6 @@ class RunView:
     created_by: str
 
 
-@dataclass(frozen=True, slots=True)
-class RunPage:
-    items: list[RunView]
-    total: int
-    limit: int
-    offset: int
-
-
 def page_runs(
     session: Session,
     *,
@@ -643,7 +636,7 @@ def page_runs(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> RunPage:
+) -> Page[RunView]:
     """Recorded crawls, newest first, with their reports (``GET /api/v1/market/runs``)."""
     stmt = select(MarketRun)
     if source:
@@ -665,4 +658,4 @@ def page_runs(
         )
         for r in rows
     ]
-    return RunPage(items, total, limit, offset)
+    return Page(items, total, limit, offset)
