@@ -29,9 +29,11 @@ from pricebook.labor.common import (
     from_hundredths,
     id_of,
     labor_kind_id,
+    labor_write,
     page_rows,
     pct_bp,
     sort_order,
+    version_ender,
 )
 from pricebook.models import (
     CHANNEL_KINDS,
@@ -48,7 +50,6 @@ from pricebook.money import from_fen, to_fen, yuan_field
 from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
-    end_version,
     in_force,
     key_versions,
     lock_key,
@@ -571,10 +572,18 @@ def write_rate_card(
         after={"channel": ch.code, **_lines_for_audit(session, value)},
         on_insert=insert_lines,
     )
-    row = session.get(RateCard, written.id, populate_existing=True)
-    assert row is not None
-    lines = _card_lines(session, [row.id])[row.id]
-    return LaborWrite(written.action, _card_version(session, row, ch.code, lines), written.etag)
+    return labor_write(session, RateCard, written, lambda row: _card_view(session, row))
+
+
+def _card_view(session: Session, row: RateCard) -> RateCardVersion:
+    ch = session.get(Channel, row.channel_id)
+    assert ch is not None
+    return _card_version(session, row, ch.code, _card_lines(session, [row.id])[row.id])
+
+
+_end_card = version_ender(
+    RateCard, ("channel_id",), _card_view, "End a rate card version on `valid_to`."
+)
 
 
 def end_rate_card(
@@ -597,19 +606,11 @@ def end_rate_card(
             raise NotFound(
                 f"channel {wanted.code} has no rate card {version_id}", field="version_id"
             )
-    written = end_version(
+    return _end_card(
         session,
-        RateCard,
         version_id,
-        ("channel_id",),
         valid_to=valid_to,
         actor=actor,
         reason=reason,
         expected_etag=expected_etag,
     )
-    row = session.get(RateCard, written.id, populate_existing=True)
-    assert row is not None
-    ch = session.get(Channel, row.channel_id)
-    assert ch is not None
-    lines = _card_lines(session, [row.id])[row.id]
-    return LaborWrite(written.action, _card_version(session, row, ch.code, lines), written.etag)

@@ -29,8 +29,10 @@ from pricebook.labor.common import (
     contains,
     from_hundredths,
     labor_kind_id,
+    labor_write,
     page_rows,
     sort_order,
+    version_ender,
 )
 from pricebook.models import (
     OPERATIONS,
@@ -46,7 +48,6 @@ from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     check_etag,
-    end_version,
     in_force,
     key_versions,
     lock_key,
@@ -281,33 +282,15 @@ def write_standard_hours(
         },
         after={**key, "hours": str(value), "labor_kind": labor_kind},
     )
-    row = session.get(StandardHours, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _hours_version(session, row), written.etag)
+    return labor_write(session, StandardHours, written, lambda row: _hours_version(session, row))
 
 
-def end_standard_hours(
-    session: Session,
-    version_id: int,
-    *,
-    valid_to: date,
-    actor: str,
-    reason: str,
-    expected_etag: ETagLike = None,
-) -> LaborWrite:
-    written = end_version(
-        session,
-        StandardHours,
-        version_id,
-        HOURS_KEY,
-        valid_to=valid_to,
-        actor=actor,
-        reason=reason,
-        expected_etag=expected_etag,
-    )
-    row = session.get(StandardHours, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _hours_version(session, row), written.etag)
+end_standard_hours = version_ender(
+    StandardHours,
+    HOURS_KEY,
+    _hours_version,
+    "End a version on `valid_to` (its first day withdraws it); a version is never extended.",
+)
 
 
 # --- channels and rate cards --------------------------------------------------------------------

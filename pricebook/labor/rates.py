@@ -29,9 +29,11 @@ from pricebook.labor.common import (
     contains,
     id_of,
     labor_kind_id,
+    labor_write,
     page_rows,
     region_and_below,
     sort_order,
+    version_ender,
 )
 from pricebook.models import (
     SHOP_TIERS,
@@ -48,7 +50,6 @@ from pricebook.money import from_fen, round_yuan, to_fen, yuan_field
 from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
-    end_version,
     in_force,
     key_versions,
     require_reason,
@@ -508,33 +509,15 @@ def write_labor_rate(
         },
         after={**key, "rate": yuan, "source": source},
     )
-    row = session.get(LaborRate, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _rate_version(session, row), written.etag)
+    return labor_write(session, LaborRate, written, lambda row: _rate_version(session, row))
 
 
-def end_labor_rate(
-    session: Session,
-    version_id: int,
-    *,
-    valid_to: date,
-    actor: str,
-    reason: str,
-    expected_etag: ETagLike = None,
-) -> LaborWrite:
-    written = end_version(
-        session,
-        LaborRate,
-        version_id,
-        LABOR_RATE_KEY,
-        valid_to=valid_to,
-        actor=actor,
-        reason=reason,
-        expected_etag=expected_etag,
-    )
-    row = session.get(LaborRate, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _rate_version(session, row), written.etag)
+end_labor_rate = version_ender(
+    LaborRate,
+    LABOR_RATE_KEY,
+    _rate_version,
+    "End a version on `valid_to` (its first day withdraws it); a version is never extended.",
+)
 
 
 # --- standard hours -----------------------------------------------------------------------------
