@@ -95,21 +95,31 @@ def parse_plain(
 
 
 def yuan_field(
-    value: str | int | Decimal, field: str, *, maximum: Decimal = MAX_YUAN, allow_zero: bool = False
+    value: str | int | Decimal | None,
+    field: str,
+    *,
+    maximum: Decimal = MAX_YUAN,
+    allow_zero: bool = False,
 ) -> Decimal:
-    """`parse_money` for an input field: InvalidInput naming `field` instead of MoneyError."""
-    try:
-        return parse_money(value, maximum=maximum, allow_zero=allow_zero)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from None
+    """`parse_money` for an input field (None: it is missing): InvalidInput naming `field`
+    instead of MoneyError."""
+    return quantity_field(value, field, places=2, maximum=maximum, allow_zero=allow_zero)
 
 
 def quantity_field(
-    value: str | int | Decimal, field: str, *, places: int, maximum: Decimal
+    value: str | int | Decimal | None,
+    field: str,
+    *,
+    places: int,
+    maximum: Decimal,
+    allow_zero: bool = False,
 ) -> Decimal:
-    """`parse_plain` for an input field above 0: InvalidInput naming `field`."""
+    """`parse_plain` for an input field above 0 (or 0 with `allow_zero`; None: it is missing):
+    InvalidInput naming `field`."""
+    if value is None:
+        raise InvalidInput(f"{field} is required", field=field)
     try:
-        return parse_plain(value, places=places, maximum=maximum)
+        return parse_plain(value, places=places, maximum=maximum, allow_zero=allow_zero)
     except MoneyError as exc:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 
