@@ -357,29 +357,33 @@ def project_root() -> Path:
     return Path(scrapers.__file__).resolve().parent.parent
 
 
+@dataclass(frozen=True, slots=True)
+class CrawlOptions:
+    """How one crawl runs: another site address, a folder of sources, Scrapy settings and a time
+    limit (seconds), each left to the spider's own when not given."""
+
+    base_url: str | None = None
+    sources_dir: str | None = None
+    extra_settings: list[str] | None = None
+    timeout: float | None = None
+
+
 def crawl_command(
-    target: CrawlTarget,
-    run_id: int,
-    stats_file: Path,
-    *,
-    base_url: str | None = None,
-    sources_dir: str | None = None,
-    extra_settings: list[str] | None = None,
-    timeout: float | None = None,
+    target: CrawlTarget, run_id: int, stats_file: Path, options: CrawlOptions = CrawlOptions()
 ) -> list[str]:
     cmd = [sys.executable, "-m", "scrapy", "crawl", target.spider, "-a", "=".join(target.argument)]
-    if base_url:
-        cmd += ["-a", f"base_url={base_url}"]
+    if options.base_url:
+        cmd += ["-a", f"base_url={options.base_url}"]
     settings = [
         f"PRICEBOOK_RUN_ID={run_id}",
         f"PRICEBOOK_STATS_FILE={stats_file}",
         "LOGSTATS_INTERVAL=5",
     ]
-    if sources_dir:
-        settings.append(f"PRICEBOOK_SOURCES_DIR={Path(sources_dir).resolve()}")
-    if timeout:
-        settings.append(f"CLOSESPIDER_TIMEOUT={timeout}")
-    for value in [*settings, *(extra_settings or [])]:
+    if options.sources_dir:
+        settings.append(f"PRICEBOOK_SOURCES_DIR={Path(options.sources_dir).resolve()}")
+    if options.timeout:
+        settings.append(f"CLOSESPIDER_TIMEOUT={options.timeout}")
+    for value in [*settings, *(options.extra_settings or [])]:
         cmd += ["-s", value]
     return cmd
 
@@ -402,16 +406,8 @@ def run_crawl(
     out = out or sys.stderr
     run_id = start_run(engine, target, actor)
     try:
-        report = _crawl(
-            settings,
-            target,
-            run_id,
-            base_url=base_url,
-            sources_dir=sources_dir,
-            extra_settings=extra_settings,
-            timeout=timeout,
-            out=out,
-        )
+        options = CrawlOptions(base_url, sources_dir, extra_settings, timeout)
+        report = _crawl(settings, target, run_id, options, out)
     except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
         tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
@@ -510,11 +506,7 @@ def _crawl(
     settings: Settings,
     target: CrawlTarget,
     run_id: int,
-    *,
-    base_url: str | None,
-    sources_dir: str | None,
-    extra_settings: list[str] | None,
-    timeout: float | None,
+    options: CrawlOptions,
     out: TextIO,
 ) -> CrawlReport:
     env = dict(os.environ)
@@ -526,15 +518,7 @@ def _crawl(
     tail: deque[str] = deque(maxlen=30)
     with tempfile.TemporaryDirectory(prefix=f"pricebook-crawl-{run_id}-") as work:
         stats_file = Path(work) / "stats.json"
-        cmd = crawl_command(
-            target,
-            run_id,
-            stats_file,
-            base_url=base_url,
-            sources_dir=sources_dir,
-            extra_settings=extra_settings,
-            timeout=timeout,
-        )
+        cmd = crawl_command(target, run_id, stats_file, options)
         say(out, f"crawling {target.name} (run {run_id}, spider {target.spider})")
         try:
             proc = subprocess.Popen(

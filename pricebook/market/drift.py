@@ -94,28 +94,6 @@ def deviation_bp(price_fen: int, median_fen: int) -> int:
     return int(value)
 
 
-def find_drift(
-    session: Session,
-    on: date,
-    *,
-    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
-    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
-) -> tuple[int, list[DriftFinding]]:
-    """(prices checked, findings): localized and system prices in force on ``on`` that are off
-    the market median by more than the threshold. Writes nothing."""
-    checked, compared = compare_with_market(
-        session,
-        on,
-        threshold_pct=threshold_pct,
-        min_observations=min_observations,
-        window_days=window_days,
-        branch_thresholds=branch_thresholds,
-    )
-    return checked, [f for f in compared if f.drifting]
-
-
 def compare_with_market(
     session: Session,
     on: date,

@@ -239,24 +239,30 @@ def _match_values(p: Listing, m: Match, current: dict[str, Any] | None) -> dict[
     }
 
 
+#: the item's texts an observation keeps as the spider sent them, white space folded
+_ITEM_TEXTS = (
+    "url",
+    "listing_url",
+    "item_id",
+    "seller",
+    "raw_price",
+    "raw_oe",
+    "raw_brand_text",
+    "raw_region",
+    "price_type_hint",
+)
+
+
 def _new_row(p: Listing, source: str, run_id: int | None) -> dict[str, Any]:
     """A new observation: the listing as found, its raw texts kept."""
     return {
         "source": source,
         "item_key": p.item_key,
-        "url": clean_text(p.item.get("url")),
-        "listing_url": clean_text(p.item.get("listing_url")),
-        "item_id": clean_text(p.item.get("item_id")),
-        "seller": clean_text(p.item.get("seller")),
+        **{name: clean_text(p.item.get(name)) for name in _ITEM_TEXTS},
         "fetched_at": p.fetched_at,
         "first_seen": p.fetched_at,
         "last_seen": p.fetched_at,
         "raw_name": p.name,
-        "raw_price": clean_text(p.item.get("raw_price")),
-        "raw_oe": clean_text(p.item.get("raw_oe")),
-        "raw_brand_text": clean_text(p.item.get("raw_brand_text")),
-        "raw_region": clean_text(p.item.get("raw_region")),
-        "price_type_hint": clean_text(p.item.get("price_type_hint")),
         "price_label": p.price_label,
         "region_id": p.region_id,
         "price_type_id": p.price_type_id,
