@@ -24,9 +24,12 @@ from pricebook.money import from_fen
 from pricebook.paging import Page
 
 __all__ = [
-    "VALIDATION_SORTS", "StoredValidation", "ValidationSummary", "find_validations",
+    "VALIDATION_SORTS",
+    "StoredValidation",
+    "ValidationSummary",
+    "find_validations",
     "get_validation",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +60,69 @@ class StoredValidation:
 
 def _summary_columns() -> tuple[Any, ...]:
     v = EstimateValidation
-    return (v.id, v.estimate_id, v.estimate_version, v.estimate_date, v.vin, Branch.code,
-            v.created_at, v.created_by, v.claimed_fen, v.allowed_fen, v.cut_fen, v.flagged_lines)  # fmt: skip
+    return (
+        v.id,
+        v.estimate_id,
+        v.estimate_version,
+        v.estimate_date,
+        v.vin,
+        Branch.code.label("branch"),
+        v.created_at,
+        v.created_by,
+        v.claimed_fen,
+        v.allowed_fen,
+        v.cut_fen,
+        v.flagged_lines,
+    )
 
 
 def _summary(row: Any) -> ValidationSummary:
-    (id_, estimate_id, version, on, vin, branch, at, by, claimed, allowed, cut, flagged) = row
+    at = row.created_at
     return ValidationSummary(
-        id=id_, estimate_id=estimate_id, estimate_version=version, estimate_date=on, vin=vin,
-        branch=branch, validated_at=as_utc(at) if at else None, validated_by=by,
-        claimed=from_fen(claimed), allowed=from_fen(allowed), cut=from_fen(cut),
-        flagged_lines=flagged,
-    )  # fmt: skip
+        id=row.id,
+        estimate_id=row.estimate_id,
+        estimate_version=row.estimate_version,
+        estimate_date=row.estimate_date,
+        vin=row.vin,
+        branch=row.branch,
+        validated_at=as_utc(at) if at else None,
+        validated_by=row.created_by,
+        claimed=from_fen(row.claimed_fen),
+        allowed=from_fen(row.allowed_fen),
+        cut=from_fen(row.cut_fen),
+        flagged_lines=row.flagged_lines,
+    )
 
 
 #: what the list sorts by (`col` ascending, `-col` descending); ties newest first
-VALIDATION_SORTS = ("id", "estimate_id", "estimate_date", "vin", "branch", "validated_at",
-                    "claimed", "allowed", "cut", "flagged_lines")  # fmt: skip
+VALIDATION_SORTS = (
+    "id",
+    "estimate_id",
+    "estimate_date",
+    "vin",
+    "branch",
+    "validated_at",
+    "claimed",
+    "allowed",
+    "cut",
+    "flagged_lines",
+)
 
 
 def _sort_columns() -> dict[str, Any]:
     v = EstimateValidation
-    return {"id": v.id, "estimate_id": v.estimate_id, "estimate_date": v.estimate_date,
-            "vin": v.vin, "branch": Branch.code, "validated_at": v.created_at,
-            "claimed": v.claimed_fen, "allowed": v.allowed_fen, "cut": v.cut_fen,
-            "flagged_lines": v.flagged_lines}  # fmt: skip
+    return {
+        "id": v.id,
+        "estimate_id": v.estimate_id,
+        "estimate_date": v.estimate_date,
+        "vin": v.vin,
+        "branch": Branch.code,
+        "validated_at": v.created_at,
+        "claimed": v.claimed_fen,
+        "allowed": v.allowed_fen,
+        "cut": v.cut_fen,
+        "flagged_lines": v.flagged_lines,
+    }
 
 
 def find_validations(
@@ -132,11 +173,11 @@ def get_validation(session: Session, validation_id: int) -> StoredValidation:
     ).one_or_none()
     if row is None:
         raise NotFound(f"no validation with id {validation_id}", field="validation_id")
-    request, result = row[-2], row[-1]
+    request, result = row.request, row.result
     # stored as JSON text or as a dict, by backend; read either way
     decode = msgspec.json.decode
     return StoredValidation(
-        summary=_summary(row[:-2]),
+        summary=_summary(row),
         request=decode(request) if isinstance(request, (str, bytes)) else request,
         result=decode(result) if isinstance(result, (str, bytes)) else result,
     )
