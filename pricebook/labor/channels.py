@@ -29,11 +29,9 @@ from pricebook.labor.common import (
     from_hundredths,
     id_of,
     labor_kind_id,
-    labor_write,
     page_rows,
     pct_bp,
     sort_order,
-    version_ender,
 )
 from pricebook.models import (
     CHANNEL_KINDS,
@@ -54,6 +52,8 @@ from pricebook.versioned import (
     key_versions,
     lock_key,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -572,7 +572,7 @@ def write_rate_card(
         after={"channel": ch.code, **_lines_for_audit(session, value)},
         on_insert=insert_lines,
     )
-    return labor_write(session, RateCard, written, lambda row: _card_view(session, row))
+    return write_answer(session, RateCard, written, lambda row: _card_view(session, row))
 
 
 def _card_view(session: Session, row: RateCard) -> RateCardVersion:

@@ -3,11 +3,10 @@ input checks (codes, amounts, percentages) and the shape of a versioned write's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
@@ -15,7 +14,7 @@ from sqlalchemy.orm import Session
 from pricebook.errors import InvalidInput
 from pricebook.models import LaborKind, Region
 from pricebook.money import MoneyError, parse_plain
-from pricebook.versioned import ETagLike, Written, end_version
+from pricebook.versioned import VersionWrite
 
 #: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
 MAX_ID = 2**31 - 1
@@ -86,70 +85,8 @@ class KeyVersions:
     versions: list[Any]
 
 
-@dataclass(frozen=True, slots=True)
-class LaborWrite:
-    action: str
-    version: Any
-    etag: str
-
-
-Row = TypeVar("Row")
-
-
-def labor_write(
-    session: Session, model: type[Row], written: Written, view: Callable[[Row], Any]
-) -> LaborWrite:
-    """A versioned write's answer: the version it wrote (or found in force) as `view` shows it,
-    read again because the write's UPDATE went around the session's copy."""
-    row = session.get(model, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, view(row), written.etag)
-
-
-class EndLaborVersion(Protocol):
-    def __call__(
-        self,
-        session: Session,
-        version_id: int,
-        *,
-        valid_to: date,
-        actor: str,
-        reason: str,
-        expected_etag: ETagLike = None,
-    ) -> LaborWrite: ...
-
-
-def version_ender(
-    model: type[Row],
-    key_columns: Sequence[str],
-    view: Callable[[Session, Row], Any],
-    doc: str,
-) -> EndLaborVersion:
-    """`end_version` for one labor table, answering with the version as `view` shows it."""
-
-    def end(
-        session: Session,
-        version_id: int,
-        *,
-        valid_to: date,
-        actor: str,
-        reason: str,
-        expected_etag: ETagLike = None,
-    ) -> LaborWrite:
-        written = end_version(
-            session,
-            model,
-            version_id,
-            key_columns,
-            valid_to=valid_to,
-            actor=actor,
-            reason=reason,
-            expected_etag=expected_etag,
-        )
-        return labor_write(session, model, written, lambda row: view(session, row))
-
-    end.__doc__ = doc
-    return end
+#: what a labor write answers: the version as the table's view shows it
+LaborWrite = VersionWrite[Any]
 
 
 def from_hundredths(value: int) -> Decimal:

@@ -29,10 +29,8 @@ from pricebook.labor.common import (
     contains,
     from_hundredths,
     labor_kind_id,
-    labor_write,
     page_rows,
     sort_order,
-    version_ender,
 )
 from pricebook.models import (
     OPERATIONS,
@@ -52,6 +50,8 @@ from pricebook.versioned import (
     key_versions,
     lock_key,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -282,7 +282,7 @@ def write_standard_hours(
         },
         after={**key, "hours": str(value), "labor_kind": labor_kind},
     )
-    return labor_write(session, StandardHours, written, lambda row: _hours_version(session, row))
+    return write_answer(session, StandardHours, written, lambda row: _hours_version(session, row))
 
 
 end_standard_hours = version_ender(

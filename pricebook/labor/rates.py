@@ -29,11 +29,9 @@ from pricebook.labor.common import (
     contains,
     id_of,
     labor_kind_id,
-    labor_write,
     page_rows,
     region_and_below,
     sort_order,
-    version_ender,
 )
 from pricebook.models import (
     SHOP_TIERS,
@@ -53,6 +51,8 @@ from pricebook.versioned import (
     in_force,
     key_versions,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -141,7 +141,14 @@ def _rates_in_force(
     check_choice(shop_tier, SHOP_TIERS, "shop_tier")
     check_choice(vehicle_class, VEHICLE_CLASSES, "vehicle_class")
     stmt = (
-        select(LaborRate, Branch.code, Branch.name, Region.name, LaborKind.code, LaborKind.name)
+        select(
+            LaborRate,
+            Branch.code.label("branch_code"),
+            Branch.name.label("branch_name"),
+            Region.name.label("region_name"),
+            LaborKind.code.label("kind_code"),
+            LaborKind.name.label("kind_name"),
+        )
         .join(Branch, Branch.id == LaborRate.branch_id)
         .join(Region, Region.id == Branch.region_id)
         .join(LaborKind, LaborKind.id == LaborRate.labor_kind_id)
@@ -224,8 +231,8 @@ def labor_rates(
     if chain:
         stmt = stmt.where(LaborRate.branch_id.in_(chain))
     found = [
-        (r, Named(r.labor_kind_id, kcode, kname))
-        for r, _, _, _, kcode, kname in session.execute(stmt.order_by(LaborRate.id))
+        (row.LaborRate, Named(row.LaborRate.labor_kind_id, row.kind_code, row.kind_name))
+        for row in session.execute(stmt.order_by(LaborRate.id))
     ]
     codes = {i: code for i, (code, _) in branches.items()}
     rows = [
@@ -388,19 +395,21 @@ def list_labor_rates(
 
 
 def _list_row(row: Any, channel: str, card_lines: dict[int, RateCardLabor]) -> LaborRateListRow:
-    r, bcode, bname, rname, kcode, kname = row
+    r = row.LaborRate
     standard = from_fen(r.rate_fen)
     applied: tuple[Decimal | None, Decimal | None] = (None, None)
     if (line := card_lines.get(r.labor_kind_id)) is not None:
-        got = applied_rate(standard, bcode, True, channel, line.rate_fen, line.pct_of_standard_bp)
+        got = applied_rate(
+            standard, row.branch_code, True, channel, line.rate_fen, line.pct_of_standard_bp
+        )
         applied = (got.rate, got.pct_of_standard)
     return LaborRateListRow(
         r.id,
-        bcode,
-        bname,
-        rname,
-        kcode,
-        kname,
+        row.branch_code,
+        row.branch_name,
+        row.region_name,
+        row.kind_code,
+        row.kind_name,
         r.shop_tier,
         r.vehicle_class,
         standard,
@@ -509,7 +518,7 @@ def write_labor_rate(
         },
         after={**key, "rate": yuan, "source": source},
     )
-    return labor_write(session, LaborRate, written, lambda row: _rate_version(session, row))
+    return write_answer(session, LaborRate, written, lambda row: _rate_version(session, row))
 
 
 end_labor_rate = version_ender(

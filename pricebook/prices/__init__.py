@@ -47,7 +47,6 @@ from pricebook.prices.write import (
     etags_by_key,
     price_key,
     price_key_versions,
-    supersede_price,
     write_price,
 )
 
@@ -90,7 +89,6 @@ __all__ = [
     "reference_generation",
     "reference_lists",
     "resolve",
-    "supersede_price",
     "versions_in_force",
     "write_price",
 ]
