@@ -80,9 +80,10 @@ def parse_plain(
             value = head + ("." + tail[:places] if places else "")
     elif not isinstance(value, str):
         raise MoneyError(f"not a plain decimal number: {quote(value)}")
-    digits = len(str(int(maximum)))
     fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
-    if re.fullmatch(rf"-?[0-9]{{1,{digits}}}{fraction}", value) is None:
+    # as many digits as a Decimal from code may have: a longer number is not an amount, a shorter
+    # one over `maximum` is told its limit below
+    if re.fullmatch(rf"-?[0-9]{{1,{_INT_DIGITS}}}{fraction}", value) is None:
         decimals = re.fullmatch(r"-?[0-9]+\.[0-9]+", value)
         why = f"more than {places} decimals" if decimals else "not a plain decimal number"
         raise MoneyError(f"{why}: {quote(value)} (write e.g. 1234.50)")

@@ -41,6 +41,8 @@ def test_one_maximum_and_signs_only_where_allowed() -> None:
     assert parse_money("0", allow_zero=True) == Decimal("0.00")
     with pytest.raises(MoneyError, match="at most 100"):
         parse_money("100.01", maximum=Decimal(100))
+    with pytest.raises(MoneyError, match=r"at most 10000000\.00"):
+        parse_money("100000000")
 
 
 @pytest.mark.parametrize(
