@@ -544,7 +544,7 @@ class SynonymTerm(Base):
 # --- Market prices ---------------------------------------------------------------
 
 #: ``suspicious``: finished, but far below the source's usual pages or listings, or pagination
-#: stopped early (`pricebook.market.crawl.assess_run`).
+#: stopped early (`pricebook.market.health.assess_run`).
 MARKET_RUN_STATUSES = ("running", "finished", "suspicious", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched", "not_part")
 FEEDBACK_KINDS = ("reviewer", "drift")
