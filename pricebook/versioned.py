@@ -266,7 +266,8 @@ def write_version(
     on_insert: Callable[[int], None] | None = None,
 ) -> Written:
     """Add `value` to a key from `valid_from` (closing the version in force), or close the version
-    in force early when it already has `value` — in the caller's transaction, audited."""
+    in force early when it already has `value` — in the caller's transaction, audited. `record`:
+    the new row's own columns (the key, period, actor and reason are added here)."""
     table = model.__tablename__
     reason = require_reason(reason, actor)
     lock_version_keys(session, table, [key])
@@ -294,7 +295,14 @@ def write_version(
             return Written("closed", closed_id, _rows_etag(_key_rows(session, model, key)))
         new_id = session.execute(
             insert(model)
-            .values(**key, **record, valid_from=valid_from, valid_to=valid_to)
+            .values(
+                **key,
+                **record,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                created_by=actor,
+                reason=reason,
+            )
             .returning(model.id)
         ).scalar_one()
         if on_insert is not None:

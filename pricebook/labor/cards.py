@@ -267,7 +267,7 @@ def write_rate_card(
         key,
         value=value,
         value_of=value_of,
-        record={"created_by": actor, "reason": reason},
+        record={},
         valid_from=valid_from,
         valid_to=valid_to,
         actor=actor,

@@ -262,12 +262,7 @@ def write_standard_hours(
         key,
         value=(centi, kind_id),
         value_of=lambda r: (r.hours_centi, r.labor_kind_id),
-        record={
-            "hours_centi": centi,
-            "labor_kind_id": kind_id,
-            "created_by": actor,
-            "reason": reason.strip(),
-        },
+        record={"hours_centi": centi, "labor_kind_id": kind_id},
         valid_from=valid_from,
         valid_to=valid_to,
         actor=actor,

@@ -504,7 +504,7 @@ def write_labor_rate(
         key,
         value=fen,
         value_of=lambda r: r.rate_fen,
-        record={"rate_fen": fen, "source": source, "created_by": actor, "reason": reason.strip()},
+        record={"rate_fen": fen, "source": source},
         valid_from=valid_from,
         valid_to=valid_to,
         actor=actor,
