@@ -73,23 +73,14 @@ def add_alias(
     reason: str,
     expected_etag: ETagLike = None,
 ) -> AliasSet:
-    reason = require_reason(reason, actor)
+    reason, current = _aliases_to_edit(session, part_id, actor, reason, expected_etag)
     alias = _clean(alias, "alias")
-    lock_key(session, "part_aliases", part_id)
-    current = part_aliases(session, part_id)
-    check_etag(current.etag, expected_etag, "the part's aliases")
     if alias in current.aliases:
         return AliasSet(current.part_id, current.aliases, current.etag, "unchanged")
     new_id = session.execute(
         insert(PartAlias).values(part_id=part_id, alias=alias).returning(PartAlias.id)
     ).scalar_one()
-    audit.record(
-        session, actor=actor, action="create", entity="part_aliases", entity_id=new_id,
-        after={"part_id": part_id, "alias": alias}, reason=reason,
-    )  # fmt: skip
-    audit.bump_catalog_version(session, actor=actor, reason=f"alias {alias} of part {part_id}")
-    after = part_aliases(session, part_id)
-    return AliasSet(after.part_id, after.aliases, after.etag, "added")
+    return _alias_changed(session, "added", new_id, part_id, alias, actor=actor, reason=reason)
 
 
 def remove_alias(
@@ -101,23 +92,55 @@ def remove_alias(
     reason: str,
     expected_etag: ETagLike = None,
 ) -> AliasSet:
-    reason = require_reason(reason, actor)
-    lock_key(session, "part_aliases", part_id)
-    current = part_aliases(session, part_id)
-    check_etag(current.etag, expected_etag, "the part's aliases")
+    reason, _ = _aliases_to_edit(session, part_id, actor, reason, expected_etag)
     row_id = session.scalar(
         select(PartAlias.id).where(PartAlias.part_id == part_id, PartAlias.alias == alias)
     )
     if row_id is None:
         raise NotFound(f"part {part_id} has no alias {alias!r}", field="alias")
     session.execute(delete(PartAlias).where(PartAlias.id == row_id))
+    return _alias_changed(session, "removed", row_id, part_id, alias, actor=actor, reason=reason)
+
+
+def _aliases_to_edit(
+    session: Session, part_id: int, actor: str, reason: str, expected_etag: ETagLike
+) -> tuple[str, AliasSet]:
+    """The start of every alias edit: the reason checked, the part's aliases locked and the
+    caller's ETag checked against them."""
+    reason = require_reason(reason, actor)
+    lock_key(session, "part_aliases", part_id)
+    current = part_aliases(session, part_id)
+    check_etag(current.etag, expected_etag, "the part's aliases")
+    return reason, current
+
+
+def _alias_changed(
+    session: Session,
+    outcome: str,
+    row_id: int,
+    part_id: int,
+    alias: str,
+    *,
+    actor: str,
+    reason: str,
+) -> AliasSet:
+    """An alias added or removed: audited, the catalogue version bumped (match indexes reload),
+    answered with the part's aliases as they are now."""
+    row = {"part_id": part_id, "alias": alias}
+    added = outcome == "added"
     audit.record(
-        session, actor=actor, action="delete", entity="part_aliases", entity_id=row_id,
-        before={"part_id": part_id, "alias": alias}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create" if added else "delete",
+        entity="part_aliases",
+        entity_id=row_id,
+        before=None if added else row,
+        after=row if added else None,
+        reason=reason,
+    )
     audit.bump_catalog_version(session, actor=actor, reason=f"alias {alias} of part {part_id}")
     after = part_aliases(session, part_id)
-    return AliasSet(after.part_id, after.aliases, after.etag, "removed")
+    return AliasSet(after.part_id, after.aliases, after.etag, outcome)
 
 
 # --- the synonym dictionary ---------------------------------------------------------------------

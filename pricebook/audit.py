@@ -15,7 +15,7 @@ from pricebook.db import as_utc
 from pricebook.models import AuditEntry, CatalogVersion, Part, Price, StandardHours
 
 if TYPE_CHECKING:
-    from pricebook.catalog import Page
+    from pricebook.paging import Page
 
 
 def jsonable(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -137,14 +137,14 @@ def query(
     hide_entities: Iterable[str] = (),
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[AuditRow]:
     """The audit log, newest first (or oldest first): by entity (table name, e.g. `prices`)
     and id (several ids, comma-separated: the versions of one key), by who (the actor as written, or an API key's name: actors of API keys read
     `api-key:<id>:<name>`), by action (create, supersede, close, delete …), by part (every row
     of the part's prices, standard hours, aliases and catalogue row), and by day (`date_from`
     … `date_to`, both inclusive, UTC); `hide_entities` are left out (what a reader's role does
     not cover). Two statements, whatever the page size."""
-    from pricebook.catalog import Page
+    from pricebook.paging import Page
 
     stmt = select(AuditEntry)
     if entity:

@@ -21,6 +21,7 @@ from pricebook.errors import InvalidInput, NotFound
 # One rule for OE numbers everywhere (imports, searches, matching): no spaces, dashes, dots or
 # slashes, upper case, full-width folded to half-width.
 from pricebook.matching.normalize import normalize_oe
+from pricebook.paging import Page
 
 
 @lru_cache(maxsize=4096)
@@ -83,9 +84,13 @@ def vin_problem(vin: str) -> str | None:
 # ------------------------------------------------------------------------------------------------
 
 MODEL_SORTS = {
-    "name": ("name", False), "-name": ("name", True), "year": ("model_year", False),
-    "-year": ("model_year", True), "code": ("code", False), "-code": ("code", True),
-}  # fmt: skip
+    "name": ("name", False),
+    "-name": ("name", True),
+    "year": ("model_year", False),
+    "-year": ("model_year", True),
+    "code": ("code", False),
+    "-code": ("code", True),
+}
 PART_SORTS = ("relevance", "name", "-name", "code", "-code")
 
 
@@ -108,14 +113,6 @@ class ModelSummary:
     engine: str
     vehicle_class: str
     manufacturer_code: str
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    items: list[Any]
-    total: int
-    limit: int
-    offset: int
 
 
 #: the characters of a normalised OE number, in the order every collation sorts them
@@ -154,12 +151,17 @@ def _model_select() -> Any:
 
 def _model_summary(model: Any, series: Any, brand: Any) -> ModelSummary:
     return ModelSummary(
-        id=model.id, code=model.code, name=model.name,
+        id=model.id,
+        code=model.code,
+        name=model.name,
         brand=Named(brand.id, brand.code, brand.name),
-        series=Named(series.id, series.code, series.name), model_year=model.model_year,
-        body=model.body, engine=model.engine, vehicle_class=model.vehicle_class,
+        series=Named(series.id, series.code, series.name),
+        model_year=model.model_year,
+        body=model.body,
+        engine=model.engine,
+        vehicle_class=model.vehicle_class,
         manufacturer_code=model.manufacturer_code,
-    )  # fmt: skip
+    )
 
 
 def search_models(
@@ -171,7 +173,7 @@ def search_models(
     sort: str = "name",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[ModelSummary]:
     """Models whose search text holds every word of `q` (names, pinyin, initials such as dzly
     for 大众朗逸, model and manufacturer codes); `brand` is a brand code or name."""
     from pricebook.models import Brand, VehicleModel
@@ -252,11 +254,17 @@ class PartSummary:
 
 def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> PartSummary:
     return PartSummary(
-        id=part.id, code=part.code, name=part.name,
-        category=Named(category.id, category.code, category.name), position=part.position,
-        unit=part.unit, oe_number=part.oe_number, is_assembly=part.is_assembly,
-        universal=part.universal, matched_by=matched_by,
-    )  # fmt: skip
+        id=part.id,
+        code=part.code,
+        name=part.name,
+        category=Named(category.id, category.code, category.name),
+        position=part.position,
+        unit=part.unit,
+        oe_number=part.oe_number,
+        is_assembly=part.is_assembly,
+        universal=part.universal,
+        matched_by=matched_by,
+    )
 
 
 _MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
@@ -287,7 +295,7 @@ def search_parts(
     sort: str = "relevance",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[PartSummary]:
     """Parts by OE number first (normalised; superseded numbers find their successor), then by
     standard name, then by alias. `q` is tried both as an OE number (a partial one from 5
     characters with a digit) and as text; `oe` only as an OE number (partial from 4).
@@ -385,8 +393,13 @@ def _part_order(sort: str, rank: Any, category_name: Any) -> tuple[Any, ...]:
 
     if sort == "relevance":
         return (rank, Part.name, Part.id)
-    column = {"name": Part.name, "code": Part.code, "category": category_name,
-              "oe": Part.oe_number, "position": Part.position}[sort.removeprefix("-")]  # fmt: skip
+    column = {
+        "name": Part.name,
+        "code": Part.code,
+        "category": category_name,
+        "oe": Part.oe_number,
+        "position": Part.position,
+    }[sort.removeprefix("-")]
     return (column.desc() if sort.startswith("-") else column, Part.id)
 
 
@@ -418,9 +431,16 @@ def search_filters(session: Session) -> SearchFilters:
     from pricebook.models import Brand, Category
 
     return SearchFilters(
-        categories=[(c, n) for c, n in session.execute(select(Category.code, Category.name).order_by(Category.code))],
-        brands=[(c, n) for c, n in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))],
-    )  # fmt: skip
+        categories=[
+            (c, n)
+            for c, n in session.execute(
+                select(Category.code, Category.name).order_by(Category.code)
+            )
+        ],
+        brands=[
+            (c, n) for c, n in session.execute(select(Brand.code, Brand.name).order_by(Brand.name))
+        ],
+    )
 
 
 def fitment_names(session: Session, part_ids: Sequence[int]) -> dict[int, list[str]]:

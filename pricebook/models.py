@@ -14,7 +14,7 @@ Conventions
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -61,6 +61,25 @@ class Base(DeclarativeBase):
 
 def _now() -> Any:
     return func.current_timestamp()
+
+
+#: when a row was written, by the database's clock
+CreatedAt = Annotated[datetime, mapped_column(DateTime(timezone=True), server_default=_now())]
+
+
+class Period:
+    """A version's validity: in force from `valid_from`, until `valid_to` (None: open-ended)."""
+
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+
+
+class Recorded:
+    """Who wrote a row, why and when: the audit columns of every staff-edited table."""
+
+    created_by: Mapped[str]
+    reason: Mapped[str] = mapped_column(default="")
+    created_at: Mapped[CreatedAt]
 
 
 class Region(Base):
@@ -242,10 +261,10 @@ class PriceTypeWord(Base):
     word: Mapped[str] = mapped_column(unique=True)
     price_type_code: Mapped[str]
     created_by: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]
 
 
-class Price(Base):
+class Price(Period, Recorded, Base):
     """One version of a price for a key (part, model, scope, price type) over a period."""
 
     __tablename__ = "prices"
@@ -271,14 +290,9 @@ class Price(Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
     price_type_id: Mapped[int] = mapped_column(ForeignKey("price_types.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
     source: Mapped[str]
     #: what caused it beyond `source`: a feedback id, an import file, a market run.
     source_ref: Mapped[str] = mapped_column(default="")
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class LaborKind(Base):
@@ -291,7 +305,7 @@ class LaborKind(Base):
     name: Mapped[str]
 
 
-class LaborRate(Base):
+class LaborRate(Period, Recorded, Base):
     """分公司标准工时费: per branch × labor kind × shop tier × vehicle class, per hour."""
 
     __tablename__ = "labor_rates"
@@ -310,15 +324,10 @@ class LaborRate(Base):
     shop_tier: Mapped[str]
     vehicle_class: Mapped[str]
     rate_fen: Mapped[int] = mapped_column(BigInteger)
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
     source: Mapped[str]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-class StandardHours(Base):
+class StandardHours(Period, Recorded, Base):
     """Standard hours of an operation on a part for a vehicle class."""
 
     __tablename__ = "standard_hours"
@@ -336,11 +345,6 @@ class StandardHours(Base):
     vehicle_class: Mapped[str]
     labor_kind_id: Mapped[int] = mapped_column(ForeignKey("labor_kinds.id"))
     hours_centi: Mapped[int]
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class OperationInclusion(Base):
@@ -374,7 +378,7 @@ class Channel(Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
 
 
-class RateCard(Base):
+class RateCard(Period, Recorded, Base):
     """A channel's negotiated terms over a period; lines in `rate_card_labor` / `_parts`."""
 
     __tablename__ = "rate_cards"
@@ -385,11 +389,6 @@ class RateCard(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class RateCardLabor(Base):
@@ -492,7 +491,7 @@ class ApiKey(Base):
     role: Mapped[str]
     key_hash: Mapped[str] = mapped_column(unique=True)
     prefix: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     #: when a request with this key last wrote (with read replicas in use): for the
     #: read-your-writes window every API node reads that key's requests from the primary
@@ -509,11 +508,11 @@ class UiSession(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(unique=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-class MatchMapping(Base):
+class MatchMapping(Recorded, Base):
     """A person's verdict that custom name X is (accepted) or is not (rejected) part Y,
     optionally only for a brand or a model. The latest verdict per (name, scope, part) counts."""
 
@@ -527,9 +526,6 @@ class MatchMapping(Base):
     brand_id: Mapped[int | None] = mapped_column(ForeignKey("brands.id"))
     model_id: Mapped[int | None] = mapped_column(ForeignKey("vehicle_models.id"))
     accepted: Mapped[bool]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class SynonymTerm(Base):
@@ -542,13 +538,13 @@ class SynonymTerm(Base):
     canonical: Mapped[str] = mapped_column(index=True)
     term: Mapped[str] = mapped_column(unique=True)
     created_by: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]
 
 
 # --- Market prices ---------------------------------------------------------------
 
 #: ``suspicious``: finished, but far below the source's usual pages or listings, or pagination
-#: stopped early (`pricebook.market.crawl.assess_run`).
+#: stopped early (`pricebook.market.health.assess_run`).
 MARKET_RUN_STATUSES = ("running", "finished", "suspicious", "failed")
 OBSERVATION_STATUSES = ("matched", "unmatched", "not_part")
 FEEDBACK_KINDS = ("reviewer", "drift")
@@ -652,20 +648,33 @@ class FeedbackItem(Base):
         CheckConstraint("observed_fen IS NULL OR observed_fen > 0", name="observed_positive"),
         Index(
             "uq_feedback_items_open_branch",
-            "kind", "part_id", "branch_id", "price_type_id",
+            "kind",
+            "part_id",
+            "branch_id",
+            "price_type_id",
             unique=True,
-            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
-            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"),
+            sqlite_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"
+            ),
+            postgresql_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NOT NULL AND linked_to_id IS NULL"
+            ),
         ),
         Index(
             "uq_feedback_items_open_system",
-            "kind", "part_id", "price_type_id",
+            "kind",
+            "part_id",
+            "price_type_id",
             unique=True,
-            sqlite_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
-            postgresql_where=text("status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"),
+            sqlite_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"
+            ),
+            postgresql_where=text(
+                "status IN ('open', 'need_info') AND branch_id IS NULL AND linked_to_id IS NULL"
+            ),
         ),
         Index("ix_feedback_items_queue", "status", "branch_id", "created_at"),
-    )  # fmt: skip
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str]
@@ -684,7 +693,7 @@ class FeedbackItem(Base):
     estimate_ref: Mapped[str] = mapped_column(default="")
     status: Mapped[str] = mapped_column(default="open")
     created_by: Mapped[str]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
     resolved_by: Mapped[str | None]
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -696,7 +705,7 @@ class FeedbackItem(Base):
 # --- Estimate review -------------------------------------------------------------
 
 
-class RuleProfileVersion(Base):
+class RuleProfileVersion(Period, Recorded, Base):
     """One version of a review rule profile (tolerances, windows, deadlines, holidays …).
 
     A profile `code` belongs to one branch (NULL: the default profile every branch without its
@@ -717,15 +726,10 @@ class RuleProfileVersion(Base):
     code: Mapped[str]
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
     version: Mapped[int]
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
     settings: Mapped[dict[str, Any]]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-class ConsumableStandardVersion(Base):
+class ConsumableStandardVersion(Period, Recorded, Base):
     """Standard quantity (and optionally unit price) of a consumable or fluid per vehicle class
     (NULL: every class): 冷媒, 防冻液, 机油 … (第六条 4(7)). Versioned like prices."""
 
@@ -751,14 +755,9 @@ class ConsumableStandardVersion(Base):
     #: thousandths of `unit` (0.8 L = 800)
     max_quantity_milli: Mapped[int] = mapped_column(BigInteger)
     max_unit_price_fen: Mapped[int | None] = mapped_column(BigInteger)
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
-class RescueTariffVersion(Base):
+class RescueTariffVersion(Period, Recorded, Base):
     """A region's rescue/towing tariff (施救收费标准, 第六条 9(1)): a base fee covering the first
     `included_km`, then a fee per km. The nearest region up the tree applies."""
 
@@ -775,11 +774,6 @@ class RescueTariffVersion(Base):
     base_fen: Mapped[int] = mapped_column(BigInteger)
     included_km: Mapped[int]
     per_km_fen: Mapped[int] = mapped_column(BigInteger)
-    valid_from: Mapped[date]
-    valid_to: Mapped[date | None]
-    created_by: Mapped[str]
-    reason: Mapped[str] = mapped_column(default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
 
 class EstimateValidation(Base):
@@ -825,4 +819,4 @@ class EstimateValidation(Base):
     #: the API key that stored it (NULL: stored from the CLI, or before migration 0012): an
     #: estimate_tool key reads, and reuses, only the validations of its own key
     created_by_key_id: Mapped[int | None]
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    created_at: Mapped[CreatedAt]

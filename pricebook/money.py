@@ -80,9 +80,10 @@ def parse_plain(
             value = head + ("." + tail[:places] if places else "")
     elif not isinstance(value, str):
         raise MoneyError(f"not a plain decimal number: {quote(value)}")
-    digits = len(str(int(maximum)))
     fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
-    if re.fullmatch(rf"-?[0-9]{{1,{digits}}}{fraction}", value) is None:
+    # as many digits as a Decimal from code may have: a longer number is not an amount, a shorter
+    # one over `maximum` is told its limit below
+    if re.fullmatch(rf"-?[0-9]{{1,{_INT_DIGITS}}}{fraction}", value) is None:
         decimals = re.fullmatch(r"-?[0-9]+\.[0-9]+", value)
         why = f"more than {places} decimals" if decimals else "not a plain decimal number"
         raise MoneyError(f"{why}: {quote(value)} (write e.g. 1234.50)")
@@ -95,21 +96,31 @@ def parse_plain(
 
 
 def yuan_field(
-    value: str | int | Decimal, field: str, *, maximum: Decimal = MAX_YUAN, allow_zero: bool = False
+    value: str | int | Decimal | None,
+    field: str,
+    *,
+    maximum: Decimal = MAX_YUAN,
+    allow_zero: bool = False,
 ) -> Decimal:
-    """`parse_money` for an input field: InvalidInput naming `field` instead of MoneyError."""
-    try:
-        return parse_money(value, maximum=maximum, allow_zero=allow_zero)
-    except MoneyError as exc:
-        raise InvalidInput(f"{field}: {exc}", field=field) from None
+    """`parse_money` for an input field (None: it is missing): InvalidInput naming `field`
+    instead of MoneyError."""
+    return quantity_field(value, field, places=2, maximum=maximum, allow_zero=allow_zero)
 
 
 def quantity_field(
-    value: str | int | Decimal, field: str, *, places: int, maximum: Decimal
+    value: str | int | Decimal | None,
+    field: str,
+    *,
+    places: int,
+    maximum: Decimal,
+    allow_zero: bool = False,
 ) -> Decimal:
-    """`parse_plain` for an input field above 0: InvalidInput naming `field`."""
+    """`parse_plain` for an input field above 0 (or 0 with `allow_zero`; None: it is missing):
+    InvalidInput naming `field`."""
+    if value is None:
+        raise InvalidInput(f"{field} is required", field=field)
     try:
-        return parse_plain(value, places=places, maximum=maximum)
+        return parse_plain(value, places=places, maximum=maximum, allow_zero=allow_zero)
     except MoneyError as exc:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 

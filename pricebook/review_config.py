@@ -266,7 +266,7 @@ def _write(session: Session, entry: _Entry, *, actor: str, reason: str) -> str:
         entry.key,
         value=entry.value,
         value_of=entry.value_of,
-        record={**entry.values, **_extra(session, entry), "created_by": actor, "reason": reason},
+        record={**entry.values, **_extra(session, entry)},
         valid_from=entry.valid_from,
         valid_to=entry.valid_to,
         actor=actor,

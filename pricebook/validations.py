@@ -17,11 +17,11 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import Page
 from pricebook.db import as_utc
 from pricebook.errors import NotFound
 from pricebook.models import Branch, EstimateValidation
 from pricebook.money import from_fen
+from pricebook.paging import Page
 
 __all__ = [
     "VALIDATION_SORTS",
@@ -66,7 +66,7 @@ def _summary_columns() -> tuple[Any, ...]:
         v.estimate_version,
         v.estimate_date,
         v.vin,
-        Branch.code,
+        Branch.code.label("branch"),
         v.created_at,
         v.created_by,
         v.claimed_fen,
@@ -77,20 +77,20 @@ def _summary_columns() -> tuple[Any, ...]:
 
 
 def _summary(row: Any) -> ValidationSummary:
-    (id_, estimate_id, version, on, vin, branch, at, by, claimed, allowed, cut, flagged) = row
+    at = row.created_at
     return ValidationSummary(
-        id=id_,
-        estimate_id=estimate_id,
-        estimate_version=version,
-        estimate_date=on,
-        vin=vin,
-        branch=branch,
+        id=row.id,
+        estimate_id=row.estimate_id,
+        estimate_version=row.estimate_version,
+        estimate_date=row.estimate_date,
+        vin=row.vin,
+        branch=row.branch,
         validated_at=as_utc(at) if at else None,
-        validated_by=by,
-        claimed=from_fen(claimed),
-        allowed=from_fen(allowed),
-        cut=from_fen(cut),
-        flagged_lines=flagged,
+        validated_by=row.created_by,
+        claimed=from_fen(row.claimed_fen),
+        allowed=from_fen(row.allowed_fen),
+        cut=from_fen(row.cut_fen),
+        flagged_lines=row.flagged_lines,
     )
 
 
@@ -137,7 +137,7 @@ def find_validations(
     sort: str = "-id",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[ValidationSummary]:
     """Stored validations, newest first, or by one of `VALIDATION_SORTS` (`-col` descending).
     `vin` matches from its start (the last digits a reviewer reads off a claim are not enough;
     the first are); dates are the estimates'."""
@@ -173,11 +173,11 @@ def get_validation(session: Session, validation_id: int) -> StoredValidation:
     ).one_or_none()
     if row is None:
         raise NotFound(f"no validation with id {validation_id}", field="validation_id")
-    request, result = row[-2], row[-1]
+    request, result = row.request, row.result
     # stored as JSON text or as a dict, by backend; read either way
     decode = msgspec.json.decode
     return StoredValidation(
-        summary=_summary(row[:-2]),
+        summary=_summary(row),
         request=decode(request) if isinstance(request, (str, bytes)) else request,
         result=decode(result) if isinstance(result, (str, bytes)) else result,
     )

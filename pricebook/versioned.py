@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
@@ -158,6 +159,76 @@ class Written(msgspec.Struct, frozen=True):
     etag: str
 
 
+Row = TypeVar("Row")
+View = TypeVar("View")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionWrite(Generic[View]):
+    """A versioned write's answer: what it did (`Written.action`), the version it wrote (or
+    found in force) as the table's view shows it, and the key's ETag afterwards."""
+
+    action: str
+    version: View
+    etag: str
+
+
+def write_answer(
+    session: Session, model: type[Row], written: Written, view: Callable[[Row], View]
+) -> VersionWrite[View]:
+    """The answer to a write of `model`: its version read again (the write's UPDATE went around
+    the session's copy) and shown by `view`."""
+    row = session.get(model, written.id, populate_existing=True)
+    assert row is not None
+    return VersionWrite(written.action, view(row), written.etag)
+
+
+class EndVersion(Protocol[View]):
+    def __call__(
+        self,
+        session: Session,
+        version_id: int,
+        *,
+        valid_to: date,
+        actor: str,
+        reason: str,
+        expected_etag: ETagLike = None,
+    ) -> VersionWrite[View]: ...
+
+
+def version_ender(
+    model: type[Row],
+    key_columns: Sequence[str],
+    view: Callable[[Session, Row], View],
+    doc: str,
+) -> EndVersion[View]:
+    """`end_version` for one table, answering with the version as `view` shows it."""
+
+    def end(
+        session: Session,
+        version_id: int,
+        *,
+        valid_to: date,
+        actor: str,
+        reason: str,
+        expected_etag: ETagLike = None,
+    ) -> VersionWrite[View]:
+        written = end_version(
+            session,
+            model,
+            version_id,
+            key_columns,
+            valid_to=valid_to,
+            actor=actor,
+            reason=reason,
+            expected_etag=expected_etag,
+        )
+        return write_answer(session, model, written, lambda row: view(session, row))
+
+    end.__doc__ = doc
+    return end
+
+
 def _eq(column: Any, value: Any) -> Any:
     return column.is_(None) if value is None else column == value
 
@@ -200,7 +271,8 @@ def write_version(
     on_insert: Callable[[int], None] | None = None,
 ) -> Written:
     """Add `value` to a key from `valid_from` (closing the version in force), or close the version
-    in force early when it already has `value` — in the caller's transaction, audited."""
+    in force early when it already has `value` — in the caller's transaction, audited. `record`:
+    the new row's own columns (the key, period, actor and reason are added here)."""
     table = model.__tablename__
     reason = require_reason(reason, actor)
     lock_version_keys(session, table, [key])
@@ -228,7 +300,14 @@ def write_version(
             return Written("closed", closed_id, _rows_etag(_key_rows(session, model, key)))
         new_id = session.execute(
             insert(model)
-            .values(**key, **record, valid_from=valid_from, valid_to=valid_to)
+            .values(
+                **key,
+                **record,
+                valid_from=valid_from,
+                valid_to=valid_to,
+                created_by=actor,
+                reason=reason,
+            )
             .returning(model.id)
         ).scalar_one()
         if on_insert is not None:

@@ -7,7 +7,8 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from pricebook.money import MAX_YUAN, MoneyError, parse_money, quote
+from pricebook.errors import InvalidInput
+from pricebook.money import MAX_YUAN, MoneyError, parse_money, quantity_field, quote, yuan_field
 
 #: what testers sent on every write path: exponent, 29 digits, full-width, `_`, spaces
 BAD = ["1e30", "9" * 29, "１２３", "1_000", " 12 "]
@@ -40,6 +41,8 @@ def test_one_maximum_and_signs_only_where_allowed() -> None:
     assert parse_money("0", allow_zero=True) == Decimal("0.00")
     with pytest.raises(MoneyError, match="at most 100"):
         parse_money("100.01", maximum=Decimal(100))
+    with pytest.raises(MoneyError, match=r"at most 10000000\.00"):
+        parse_money("100000000")
 
 
 @pytest.mark.parametrize(
@@ -48,6 +51,19 @@ def test_one_maximum_and_signs_only_where_allowed() -> None:
 def test_decimals_and_numbers_from_code_follow_the_same_rules(value: object) -> None:
     with pytest.raises(MoneyError):
         parse_money(value)  # type: ignore[arg-type]
+
+
+def test_an_input_field_names_itself_when_missing_zero_or_over_its_limit() -> None:
+    with pytest.raises(InvalidInput, match=r"^rate is required$"):
+        yuan_field(None, "rate")
+    with pytest.raises(InvalidInput, match=r"^rate: must be more than 0$"):
+        yuan_field("0", "rate")
+    assert yuan_field("0", "fee", allow_zero=True) == Decimal("0.00")
+    assert quantity_field(Decimal("0"), "km", places=1, maximum=Decimal(10), allow_zero=True) == 0
+    with pytest.raises(InvalidInput, match=r"^km: must be at most 10$"):
+        quantity_field(Decimal("10.5"), "km", places=1, maximum=Decimal(10))
+    with pytest.raises(InvalidInput, match=r"^hours: more than 2 decimals"):
+        quantity_field(Decimal("1.234"), "hours", places=2, maximum=Decimal(1000))
 
 
 def test_an_error_quotes_at_most_80_characters_of_a_value() -> None:

@@ -27,9 +27,9 @@ from api.ui.auth import User, login_required
 from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, person, render, run
 from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
 from pricebook import audit, prices
-from pricebook.catalog import Page
 from pricebook.errors import NotFound
 from pricebook.models import Category, Part, VehicleModel
+from pricebook.paging import Page
 
 PAGE_SIZE = 50
 SORTS = {"at": "时间"}

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from pricebook import review
-from pricebook.catalog import Page
 from pricebook.db import as_utc
 from pricebook.errors import NotFound
 from pricebook.estimates.memo import MAX_REFERENCES, Generation, _connection
@@ -32,6 +31,7 @@ from pricebook.models import (
     EstimateValidation,
 )
 from pricebook.money import from_fen, to_fen
+from pricebook.paging import Page
 
 
 class MatchedCandidate(Protocol):
@@ -302,7 +302,7 @@ def list_validations(
     limit: int = 50,
     offset: int = 0,
     only_key: int | None = None,
-) -> Page:
+) -> Page[dict[str, Any]]:
     """The stored validations of an estimate, newest first, a page at a time (404 when there
     is none). Their results are not read: the counts have columns of their own. `only_key`:
     only the validations that key stored (others' are as if they did not exist)."""

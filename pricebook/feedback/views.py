@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import Page
+from pricebook.paging import Page
 from pricebook.db import as_utc
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import (
@@ -155,7 +155,7 @@ def feedback_queue(
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
-) -> Page:
+) -> Page[FeedbackView]:
     """The queue, filtered: `status` (or `unresolved`: open and need_info), `kind`, branch,
     author, age in days (at least `min_age_days`, at most `max_age_days` old). Linked items
     are left out unless `include_linked` (default: only when listing one author's items)."""

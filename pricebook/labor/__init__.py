@@ -1,27 +1,29 @@
 """Labor: branch standard rates and the rate a channel card makes of them (`rates`), standard
-hours and what each operation already includes (`hours`), special channels and their rate
-cards (`channels`). The names callers use are importable from here."""
+hours and what each operation already includes (`hours`), special channels (`channels`) and
+their rate cards' versions (`cards`). The names callers use are importable from here."""
 
+from pricebook.labor.cards import (
+    CardLaborLine,
+    CardPartsLine,
+    RateCardVersion,
+    end_rate_card,
+    rate_card_versions,
+    write_rate_card,
+)
 from pricebook.labor.channels import (
     CHANNEL_SORTS,
-    CardLaborLine,
     CardListing,
-    CardPartsLine,
     CardSummary,
     CardTerm,
     ChannelInfo,
     ChannelListing,
     ChannelListRow,
-    RateCardVersion,
     card_terms,
     channel_cards,
     channel_page,
     create_channel,
-    end_rate_card,
     get_channel,
     list_channels,
-    rate_card_versions,
-    write_rate_card,
 )
 from pricebook.labor.common import MAX_HOURS, MAX_RATE, KeyVersions, LaborWrite, labor_kind_id
 from pricebook.labor.hours import (

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from pricebook.errors import InvalidInput
 from pricebook.models import LaborKind, Region
 from pricebook.money import MoneyError, parse_plain
+from pricebook.versioned import VersionWrite
 
 #: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
 MAX_ID = 2**31 - 1
@@ -84,11 +85,8 @@ class KeyVersions:
     versions: list[Any]
 
 
-@dataclass(frozen=True, slots=True)
-class LaborWrite:
-    action: str
-    version: Any
-    etag: str
+#: what a labor write answers: the version as the table's view shows it
+LaborWrite = VersionWrite[Any]
 
 
 def from_hundredths(value: int) -> Decimal:

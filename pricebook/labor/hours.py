@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from pricebook import audit
-from pricebook.catalog import Named, Page
+from pricebook.catalog import Named
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_HOURS,
@@ -42,14 +42,16 @@ from pricebook.models import (
     StandardHours,
 )
 from pricebook.money import quantity_field
+from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     check_etag,
-    end_version,
     in_force,
     key_versions,
     lock_key,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -109,7 +111,7 @@ def standard_hours(
     sort: str = "part",
     limit: int | None = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[HoursRow]:
     """Standard hours in force on `on`, one version per part × operation × vehicle class, each
     with the operations it includes; filtered, sorted (`-key`: descending, ties by id) and a
     page at a time (`limit=None`: every row), in three statements whatever the page size."""
@@ -219,10 +221,17 @@ def _hours_version(session: Session, row: StandardHours) -> HoursVersion:
     kind = session.get(LaborKind, row.labor_kind_id)
     assert kind is not None
     return HoursVersion(
-        row.id, row.part_id, row.operation, row.vehicle_class, kind.code,
-        from_hundredths(row.hours_centi), row.valid_from, row.valid_to, row.created_by,
+        row.id,
+        row.part_id,
+        row.operation,
+        row.vehicle_class,
+        kind.code,
+        from_hundredths(row.hours_centi),
+        row.valid_from,
+        row.valid_to,
+        row.created_by,
         row.reason,
-    )  # fmt: skip
+    )
 
 
 def hours_versions(session: Session, key: dict[str, Any]) -> KeyVersions:
@@ -248,33 +257,35 @@ def write_standard_hours(
     centi = int(value * 100)
     kind_id = labor_kind_id(session, labor_kind)
     written = write_version(
-        session, StandardHours, key, value=(centi, kind_id),
+        session,
+        StandardHours,
+        key,
+        value=(centi, kind_id),
         value_of=lambda r: (r.hours_centi, r.labor_kind_id),
-        record={"hours_centi": centi, "labor_kind_id": kind_id, "created_by": actor,
-                "reason": reason.strip()},
-        valid_from=valid_from, valid_to=valid_to, actor=actor, reason=reason,
+        record={"hours_centi": centi, "labor_kind_id": kind_id},
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
         expected_etag=expected_etag,
-        describe=lambda r: {"id": r.id, "hours_centi": r.hours_centi,
-                            "labor_kind_id": r.labor_kind_id, "valid_from": r.valid_from,
-                            "valid_to": r.valid_to},
+        describe=lambda r: {
+            "id": r.id,
+            "hours_centi": r.hours_centi,
+            "labor_kind_id": r.labor_kind_id,
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to,
+        },
         after={**key, "hours": str(value), "labor_kind": labor_kind},
-    )  # fmt: skip
-    row = session.get(StandardHours, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _hours_version(session, row), written.etag)
+    )
+    return write_answer(session, StandardHours, written, lambda row: _hours_version(session, row))
 
 
-def end_standard_hours(
-    session: Session, version_id: int, *, valid_to: date, actor: str, reason: str,
-    expected_etag: ETagLike = None,
-) -> LaborWrite:  # fmt: skip
-    written = end_version(
-        session, StandardHours, version_id, HOURS_KEY, valid_to=valid_to, actor=actor,
-        reason=reason, expected_etag=expected_etag,
-    )  # fmt: skip
-    row = session.get(StandardHours, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _hours_version(session, row), written.etag)
+end_standard_hours = version_ender(
+    StandardHours,
+    HOURS_KEY,
+    _hours_version,
+    "End a version on `valid_to` (its first day withdraws it); a version is never extended.",
+)
 
 
 # --- channels and rate cards --------------------------------------------------------------------
@@ -307,9 +318,16 @@ def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
     included = inclusions(session, {(row.part_id, row.operation)})[(row.part_id, row.operation)]
     etag = inclusion_etag((i.part_id, i.operation) for i in included)
     return HoursKeyView(
-        part.id, part.code, part.name, row.operation, row.vehicle_class, found.versions,
-        included, found.etag, etag,
-    )  # fmt: skip
+        part.id,
+        part.code,
+        part.name,
+        row.operation,
+        row.vehicle_class,
+        found.versions,
+        included,
+        found.etag,
+        etag,
+    )
 
 
 # --- operation inclusions -----------------------------------------------------------------------
@@ -336,10 +354,13 @@ def _inclusion_pairs(session: Session, part_id: int, operation: str) -> set[tupl
     return {
         (other, op)
         for other, op in session.execute(
-            select(OperationInclusion.included_part_id, OperationInclusion.included_operation)
-            .where(OperationInclusion.part_id == part_id, OperationInclusion.operation == operation)
+            select(
+                OperationInclusion.included_part_id, OperationInclusion.included_operation
+            ).where(
+                OperationInclusion.part_id == part_id, OperationInclusion.operation == operation
+            )
         )
-    }  # fmt: skip
+    }
 
 
 def _inclusion_set(
@@ -402,22 +423,35 @@ def set_inclusions(
     if gone := sorted(have - wanted):
         session.execute(
             delete(OperationInclusion).where(
-                OperationInclusion.part_id == part_id, OperationInclusion.operation == operation,
-                tuple_(OperationInclusion.included_part_id,
-                       OperationInclusion.included_operation).in_(gone),
+                OperationInclusion.part_id == part_id,
+                OperationInclusion.operation == operation,
+                tuple_(
+                    OperationInclusion.included_part_id, OperationInclusion.included_operation
+                ).in_(gone),
             )
-        )  # fmt: skip
+        )
     if added := sorted(wanted - have):
-        session.execute(insert(OperationInclusion), [
-            {"part_id": part_id, "operation": operation, "included_part_id": other,
-             "included_operation": op}
-            for other, op in added
-        ])  # fmt: skip
+        session.execute(
+            insert(OperationInclusion),
+            [
+                {
+                    "part_id": part_id,
+                    "operation": operation,
+                    "included_part_id": other,
+                    "included_operation": op,
+                }
+                for other, op in added
+            ],
+        )
     after = _inclusion_set(session, part_id, operation, wanted, "updated")
     audit.record(
-        session, actor=actor, action="update", entity="operation_inclusions",
+        session,
+        actor=actor,
+        action="update",
+        entity="operation_inclusions",
         entity_id=f"{part_id}:{operation}",
         before={"includes": [f"{op}@{code}" for code, op in before.includes]},
-        after={"includes": [f"{op}@{code}" for code, op in after.includes]}, reason=reason,
-    )  # fmt: skip
+        after={"includes": [f"{op}@{code}" for code, op in after.includes]},
+        reason=reason,
+    )
     return after

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from pricebook.catalog import Named, Page
+from pricebook.catalog import Named
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_ID,
@@ -45,12 +45,14 @@ from pricebook.models import (
     Region,
 )
 from pricebook.money import from_fen, round_yuan, to_fen, yuan_field
+from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
-    end_version,
     in_force,
     key_versions,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -83,7 +85,9 @@ def applied_rate(
     if channel is None or (card_rate_fen is None and card_pct_bp is None):
         return AppliedRate(standard, why, None)
     if card_rate_fen is not None:
-        return AppliedRate(from_fen(card_rate_fen), f"channel {channel} card rate replaces the {why}", None)  # fmt: skip
+        return AppliedRate(
+            from_fen(card_rate_fen), f"channel {channel} card rate replaces the {why}", None
+        )
     pct = (Decimal(card_pct_bp or 0) / 100).quantize(Decimal("0.01"))
     return AppliedRate(
         round_yuan(standard * (card_pct_bp or 0) / 10000),
@@ -137,7 +141,14 @@ def _rates_in_force(
     check_choice(shop_tier, SHOP_TIERS, "shop_tier")
     check_choice(vehicle_class, VEHICLE_CLASSES, "vehicle_class")
     stmt = (
-        select(LaborRate, Branch.code, Branch.name, Region.name, LaborKind.code, LaborKind.name)
+        select(
+            LaborRate,
+            Branch.code.label("branch_code"),
+            Branch.name.label("branch_name"),
+            Region.name.label("region_name"),
+            LaborKind.code.label("kind_code"),
+            LaborKind.name.label("kind_name"),
+        )
         .join(Branch, Branch.id == LaborRate.branch_id)
         .join(Region, Region.id == Branch.region_id)
         .join(LaborKind, LaborKind.id == LaborRate.labor_kind_id)
@@ -205,7 +216,7 @@ def labor_rates(
     sort: str = "kind",
     limit: int = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[LaborRateRow]:
     """The labor rates that apply on `on`. With `branch` (or a channel of a branch), one row
     per key: the branch's own rate, else its nearest parent's; without, every branch's own.
     With `channel`, its card's labor line replaces the standard rate it covers."""
@@ -220,8 +231,8 @@ def labor_rates(
     if chain:
         stmt = stmt.where(LaborRate.branch_id.in_(chain))
     found = [
-        (r, Named(r.labor_kind_id, kcode, kname))
-        for r, _, _, _, kcode, kname in session.execute(stmt.order_by(LaborRate.id))
+        (row.LaborRate, Named(row.LaborRate.labor_kind_id, row.kind_code, row.kind_name))
+        for row in session.execute(stmt.order_by(LaborRate.id))
     ]
     codes = {i: code for i, (code, _) in branches.items()}
     rows = [
@@ -352,7 +363,7 @@ def list_labor_rates(
     sort: str = "branch",
     limit: int | None = 50,
     offset: int = 0,
-) -> Page:
+) -> Page[LaborRateListRow]:
     """The branch standard labor rates in force on `on`, one version per key, filtered, sorted
     and a page at a time (`limit=None`: every row). With `channel`: the rates of the channel's
     branch (all, for a channel of no branch), each with the rate the channel's card in force
@@ -384,16 +395,31 @@ def list_labor_rates(
 
 
 def _list_row(row: Any, channel: str, card_lines: dict[int, RateCardLabor]) -> LaborRateListRow:
-    r, bcode, bname, rname, kcode, kname = row
+    r = row.LaborRate
     standard = from_fen(r.rate_fen)
     applied: tuple[Decimal | None, Decimal | None] = (None, None)
     if (line := card_lines.get(r.labor_kind_id)) is not None:
-        got = applied_rate(standard, bcode, True, channel, line.rate_fen, line.pct_of_standard_bp)
+        got = applied_rate(
+            standard, row.branch_code, True, channel, line.rate_fen, line.pct_of_standard_bp
+        )
         applied = (got.rate, got.pct_of_standard)
     return LaborRateListRow(
-        r.id, bcode, bname, rname, kcode, kname, r.shop_tier, r.vehicle_class, standard,
-        r.valid_from, r.valid_to, r.source, r.created_by, r.reason, *applied,
-    )  # fmt: skip
+        r.id,
+        row.branch_code,
+        row.branch_name,
+        row.region_name,
+        row.kind_code,
+        row.kind_name,
+        r.shop_tier,
+        r.vehicle_class,
+        standard,
+        r.valid_from,
+        r.valid_to,
+        r.source,
+        r.created_by,
+        r.reason,
+        *applied,
+    )
 
 
 # --- versions and writes ------------------------------------------------------------------------
@@ -437,9 +463,18 @@ def _rate_version(session: Session, row: LaborRate) -> LaborRateVersion:
     kind = session.get(LaborKind, row.labor_kind_id)
     assert branch is not None and kind is not None
     return LaborRateVersion(
-        row.id, branch.code, kind.code, row.shop_tier, row.vehicle_class, from_fen(row.rate_fen),
-        row.valid_from, row.valid_to, row.source, row.created_by, row.reason,
-    )  # fmt: skip
+        row.id,
+        branch.code,
+        kind.code,
+        row.shop_tier,
+        row.vehicle_class,
+        from_fen(row.rate_fen),
+        row.valid_from,
+        row.valid_to,
+        row.source,
+        row.created_by,
+        row.reason,
+    )
 
 
 def labor_rate_versions(session: Session, key: dict[str, Any]) -> KeyVersions:
@@ -464,30 +499,34 @@ def write_labor_rate(
     yuan = yuan_field(rate, "rate", maximum=MAX_RATE)
     fen = to_fen(yuan)
     written = write_version(
-        session, LaborRate, key, value=fen, value_of=lambda r: r.rate_fen,
-        record={"rate_fen": fen, "source": source, "created_by": actor, "reason": reason.strip()},
-        valid_from=valid_from, valid_to=valid_to, actor=actor, reason=reason,
+        session,
+        LaborRate,
+        key,
+        value=fen,
+        value_of=lambda r: r.rate_fen,
+        record={"rate_fen": fen, "source": source},
+        valid_from=valid_from,
+        valid_to=valid_to,
+        actor=actor,
+        reason=reason,
         expected_etag=expected_etag,
-        describe=lambda r: {"id": r.id, "rate": from_fen(r.rate_fen), "valid_from": r.valid_from,
-                            "valid_to": r.valid_to},
+        describe=lambda r: {
+            "id": r.id,
+            "rate": from_fen(r.rate_fen),
+            "valid_from": r.valid_from,
+            "valid_to": r.valid_to,
+        },
         after={**key, "rate": yuan, "source": source},
-    )  # fmt: skip
-    row = session.get(LaborRate, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _rate_version(session, row), written.etag)
+    )
+    return write_answer(session, LaborRate, written, lambda row: _rate_version(session, row))
 
 
-def end_labor_rate(
-    session: Session, version_id: int, *, valid_to: date, actor: str, reason: str,
-    expected_etag: ETagLike = None,
-) -> LaborWrite:  # fmt: skip
-    written = end_version(
-        session, LaborRate, version_id, LABOR_RATE_KEY, valid_to=valid_to, actor=actor,
-        reason=reason, expected_etag=expected_etag,
-    )  # fmt: skip
-    row = session.get(LaborRate, written.id, populate_existing=True)
-    assert row is not None
-    return LaborWrite(written.action, _rate_version(session, row), written.etag)
+end_labor_rate = version_ender(
+    LaborRate,
+    LABOR_RATE_KEY,
+    _rate_version,
+    "End a version on `valid_to` (its first day withdraws it); a version is never extended.",
+)
 
 
 # --- standard hours -----------------------------------------------------------------------------
@@ -518,6 +557,12 @@ def labor_rate_key_view(session: Session, version_id: int) -> LaborRateKeyView:
     assert branch is not None and kind is not None
     found = labor_rate_versions(session, {name: getattr(row, name) for name in LABOR_RATE_KEY})
     return LaborRateKeyView(
-        branch.code, branch.name, kind.code, kind.name, row.shop_tier, row.vehicle_class,
-        found.versions, found.etag,
-    )  # fmt: skip
+        branch.code,
+        branch.name,
+        kind.code,
+        kind.name,
+        row.shop_tier,
+        row.vehicle_class,
+        found.versions,
+        found.etag,
+    )

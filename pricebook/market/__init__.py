@@ -30,7 +30,6 @@ from pricebook.market.drift import (
     detect_drift,
     deviation_bp,
     drift_note,
-    find_drift,
 )
 from pricebook.market.ingest import (
     DEFAULT_MATCH_THRESHOLD_BP,
@@ -74,7 +73,6 @@ __all__ = [
     "dispose_engines",
     "drift_note",
     "explain_price",
-    "find_drift",
     "ingest_batch",
     "ingest_items",
     "listing_key",

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
@@ -43,7 +41,9 @@ from sqlalchemy.orm import Session
 
 from pricebook.db import as_utc, transaction
 from pricebook.errors import InvalidInput, NotFound
+from pricebook.market.health import assess_run
 from pricebook.models import MarketRun
+from pricebook.paging import Page
 from pricebook.settings import Settings
 
 if TYPE_CHECKING:
@@ -90,18 +90,24 @@ def resolve_targets(
                 continue  # documentation, never crawled
             targets.append(
                 CrawlTarget(
-                    src.name, SPIDERS[src.kind], ("source", name), src.origin,
+                    src.name,
+                    SPIDERS[src.kind],
+                    ("source", name),
+                    src.origin,
                     _sites(src.start_urls),
                 )
-            )  # fmt: skip
+            )
         for path in source_files:
             src = load_source(path, base_url=base_url)
             targets.append(
                 CrawlTarget(
-                    src.name, SPIDERS[src.kind], ("source_file", str(path.resolve())), str(path),
+                    src.name,
+                    SPIDERS[src.kind],
+                    ("source_file", str(path.resolve())),
+                    str(path),
                     _sites(src.start_urls),
                 )
-            )  # fmt: skip
+            )
     except SourceError as exc:
         raise NotFound(str(exc)) from None
     if not targets:
@@ -350,29 +356,33 @@ def project_root() -> Path:
     return Path(scrapers.__file__).resolve().parent.parent
 
 
+@dataclass(frozen=True, slots=True)
+class CrawlOptions:
+    """How one crawl runs: another site address, a folder of sources, Scrapy settings and a time
+    limit (seconds), each left to the spider's own when not given."""
+
+    base_url: str | None = None
+    sources_dir: str | None = None
+    extra_settings: list[str] | None = None
+    timeout: float | None = None
+
+
 def crawl_command(
-    target: CrawlTarget,
-    run_id: int,
-    stats_file: Path,
-    *,
-    base_url: str | None = None,
-    sources_dir: str | None = None,
-    extra_settings: list[str] | None = None,
-    timeout: float | None = None,
+    target: CrawlTarget, run_id: int, stats_file: Path, options: CrawlOptions = CrawlOptions()
 ) -> list[str]:
     cmd = [sys.executable, "-m", "scrapy", "crawl", target.spider, "-a", "=".join(target.argument)]
-    if base_url:
-        cmd += ["-a", f"base_url={base_url}"]
+    if options.base_url:
+        cmd += ["-a", f"base_url={options.base_url}"]
     settings = [
         f"PRICEBOOK_RUN_ID={run_id}",
         f"PRICEBOOK_STATS_FILE={stats_file}",
         "LOGSTATS_INTERVAL=5",
     ]
-    if sources_dir:
-        settings.append(f"PRICEBOOK_SOURCES_DIR={Path(sources_dir).resolve()}")
-    if timeout:
-        settings.append(f"CLOSESPIDER_TIMEOUT={timeout}")
-    for value in [*settings, *(extra_settings or [])]:
+    if options.sources_dir:
+        settings.append(f"PRICEBOOK_SOURCES_DIR={Path(options.sources_dir).resolve()}")
+    if options.timeout:
+        settings.append(f"CLOSESPIDER_TIMEOUT={options.timeout}")
+    for value in [*settings, *(options.extra_settings or [])]:
         cmd += ["-s", value]
     return cmd
 
@@ -395,10 +405,8 @@ def run_crawl(
     out = out or sys.stderr
     run_id = start_run(engine, target, actor)
     try:
-        report = _crawl(
-            settings, target, run_id, base_url=base_url, sources_dir=sources_dir,
-            extra_settings=extra_settings, timeout=timeout, out=out,
-        )  # fmt: skip
+        options = CrawlOptions(base_url, sources_dir, extra_settings, timeout)
+        report = _crawl(settings, target, run_id, options, out)
     except Exception as exc:  # a bug or the machine, not the site: still this crawl's failure
         tail = [line.rstrip() for line in traceback.format_exception_only(exc)]
         report = CrawlReport(source=target.name, run_id=run_id, log_tail=tail)
@@ -441,67 +449,11 @@ def report_of_run(engine: Engine, run_id: int) -> tuple[str, CrawlReport] | None
         return run.status, CrawlReport(source=run.source, run_id=run.id, **stats)
 
 
-#: The runs a crawl is compared with: the source's last this many finished ones.
-HEALTH_RUNS = 5
-#: A crawl with fewer pages or kept listings than this share of their median is suspicious.
-HEALTH_SHARE = Decimal("0.5")
-
-
-def assess_run(session: Session, report: CrawlReport) -> None:
-    """Mark a finished crawl ``suspicious`` (with its reasons) when it brought back far less
-    than the source usually does: no listing kept; pages or kept listings below half the
-    median of the source's last `HEALTH_RUNS` finished runs; pagination stopping before the
-    page count the site declares. A wrong item, price or pagination selector is valid CSS
-    and fails quietly; this is where it shows. Fewer pages than the previous run is noted."""
-    previous = session.scalars(
-        select(MarketRun.stats)
-        .where(
-            MarketRun.source == report.source,
-            MarketRun.status == "finished",
-            MarketRun.id != report.run_id,
-        )
-        .order_by(MarketRun.id.desc())
-        .limit(HEALTH_RUNS)
-    ).all()
-    reasons: list[str] = []
-    if report.kept == 0:
-        reasons.append(f"0 listings kept (items {report.items})")
-    if previous:
-        pages = [int(s.get("pages", 0) or 0) for s in previous]
-        kept = [int(s.get("matched", 0) or 0) + int(s.get("unmatched", 0) or 0) for s in previous]
-        checks = [("pages", report.pages, pages)]
-        if report.kept:  # 0 is said above
-            checks.append(("listings kept", report.kept, kept))
-        for what, now, before in checks:
-            median = Decimal(str(statistics.median(before)))
-            if now < median * HEALTH_SHARE:
-                reasons.append(
-                    f"{what} {now}: below half the median {median.normalize():f} of the last "
-                    f"{len(before)} finished run(s)"
-                )
-        if report.pages < pages[0]:
-            report.notes.append(
-                f"pages {report.pages}, the previous finished run crawled {pages[0]}"
-            )
-    if report.pagination_short:
-        reasons.append(
-            f"pagination stopped before the page count the site declares "
-            f"({report.pages} of {report.pages_expected} pages)"
-        )
-    if reasons:
-        report.status = "suspicious"
-        report.suspicious = reasons
-
-
 def _crawl(
     settings: Settings,
     target: CrawlTarget,
     run_id: int,
-    *,
-    base_url: str | None,
-    sources_dir: str | None,
-    extra_settings: list[str] | None,
-    timeout: float | None,
+    options: CrawlOptions,
     out: TextIO,
 ) -> CrawlReport:
     env = dict(os.environ)
@@ -513,16 +465,19 @@ def _crawl(
     tail: deque[str] = deque(maxlen=30)
     with tempfile.TemporaryDirectory(prefix=f"pricebook-crawl-{run_id}-") as work:
         stats_file = Path(work) / "stats.json"
-        cmd = crawl_command(
-            target, run_id, stats_file, base_url=base_url, sources_dir=sources_dir,
-            extra_settings=extra_settings, timeout=timeout,
-        )  # fmt: skip
+        cmd = crawl_command(target, run_id, stats_file, options)
         say(out, f"crawling {target.name} (run {run_id}, spider {target.spider})")
         try:
             proc = subprocess.Popen(
-                cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, encoding="utf-8", errors="replace",
-            )  # fmt: skip
+                cmd,
+                cwd=root,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
         except OSError as exc:
             return CrawlReport(source=target.name, run_id=run_id, log_tail=[str(exc)])
         assert proc.stdout is not None
@@ -568,9 +523,15 @@ def _short(line: str) -> str:
 
 #: the drift report's counts a run record keeps (`pricebook.market.DriftReport`)
 DRIFT_COUNTS = (
-    "checked", "drifting", "opened", "reopened", "updated", "unchanged", "closed",
+    "checked",
+    "drifting",
+    "opened",
+    "reopened",
+    "updated",
+    "unchanged",
+    "closed",
     "already_resolved",
-)  # fmt: skip
+)
 
 
 def record_drift(session: Session, run_ids: Sequence[int], drift: DriftReport) -> None:
@@ -599,18 +560,14 @@ class RunView:
     created_by: str
 
 
-@dataclass(frozen=True, slots=True)
-class RunPage:
-    items: list[RunView]
-    total: int
-    limit: int
-    offset: int
-
-
 def page_runs(
-    session: Session, *, source: str | None = None, status: str | None = None,
-    limit: int = 50, offset: int = 0,
-) -> RunPage:  # fmt: skip
+    session: Session,
+    *,
+    source: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page[RunView]:
     """Recorded crawls, newest first, with their reports (``GET /api/v1/market/runs``)."""
     stmt = select(MarketRun)
     if source:
@@ -620,8 +577,16 @@ def page_runs(
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(stmt.order_by(MarketRun.id.desc()).limit(limit).offset(offset))
     items = [
-        RunView(r.id, r.source, r.spider, r.status, as_utc(r.started_at),
-                as_utc(r.finished_at), dict(r.stats or {}), r.created_by)
+        RunView(
+            r.id,
+            r.source,
+            r.spider,
+            r.status,
+            as_utc(r.started_at),
+            as_utc(r.finished_at),
+            dict(r.stats or {}),
+            r.created_by,
+        )
         for r in rows
-    ]  # fmt: skip
-    return RunPage(items, total, limit, offset)
+    ]
+    return Page(items, total, limit, offset)

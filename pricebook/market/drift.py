@@ -94,24 +94,6 @@ def deviation_bp(price_fen: int, median_fen: int) -> int:
     return int(value)
 
 
-def find_drift(
-    session: Session,
-    on: date,
-    *,
-    threshold_pct: Decimal | int | str = DEFAULT_DRIFT_THRESHOLD_PCT,
-    min_observations: int = DEFAULT_DRIFT_MIN_OBSERVATIONS,
-    window_days: int = DEFAULT_WINDOW_DAYS,
-    branch_thresholds: Mapping[int, Decimal | int | str] | None = None,
-) -> tuple[int, list[DriftFinding]]:
-    """(prices checked, findings): localized and system prices in force on ``on`` that are off
-    the market median by more than the threshold. Writes nothing."""
-    checked, compared = compare_with_market(
-        session, on, threshold_pct=threshold_pct, min_observations=min_observations,
-        window_days=window_days, branch_thresholds=branch_thresholds,
-    )  # fmt: skip
-    return checked, [f for f in compared if f.drifting]
-
-
 def compare_with_market(
     session: Session,
     on: date,
@@ -151,12 +133,18 @@ def compare_with_market(
             limit = limits.get(at_branch, default_bp) if at_branch is not None else default_bp
             findings.append(
                 DriftFinding(
-                    part_id=price.part_id, branch_id=at_branch,
-                    price_type_id=price.price_type_id, model_id=price.model_id,
-                    price_id=price.id, scope=price.scope, price_fen=price_fen, market=ref,
-                    deviation_bp=deviation_bp(price_fen, ref.median_fen), limit_bp=limit,
+                    part_id=price.part_id,
+                    branch_id=at_branch,
+                    price_type_id=price.price_type_id,
+                    model_id=price.model_id,
+                    price_id=price.id,
+                    scope=price.scope,
+                    price_fen=price_fen,
+                    market=ref,
+                    deviation_bp=deviation_bp(price_fen, ref.median_fen),
+                    limit_bp=limit,
                 )
-            )  # fmt: skip
+            )
     return checked, findings
 
 
@@ -168,11 +156,16 @@ def _parts_on_the_market(session: Session, on: date, window_days: int) -> list[i
         part_id
         for part_id in session.scalars(
             select(o.part_id)
-            .where(o.status == "matched", o.part_id.is_not(None), o.last_seen >= since, o.first_seen < until)
+            .where(
+                o.status == "matched",
+                o.part_id.is_not(None),
+                o.last_seen >= since,
+                o.first_seen < until,
+            )
             .distinct()
         )
         if part_id is not None
-    ]  # fmt: skip
+    ]
 
 
 def _prices_in_force(session: Session, part_ids: list[int], on: date) -> list[Any]:
@@ -234,9 +227,13 @@ def detect_drift(
     """
     report = DriftReport()
     report.checked, compared = compare_with_market(
-        session, on, threshold_pct=threshold_pct, min_observations=min_observations,
-        window_days=window_days, branch_thresholds=branch_thresholds,
-    )  # fmt: skip
+        session,
+        on,
+        threshold_pct=threshold_pct,
+        min_observations=min_observations,
+        window_days=window_days,
+        branch_thresholds=branch_thresholds,
+    )
     report.findings = [f for f in compared if f.drifting]
     report.drifting = len(report.findings)
     _follow_drifting(session, report, on, actor)
@@ -256,10 +253,17 @@ def _follow_drifting(session: Session, report: DriftReport, on: date, actor: str
             report.already_resolved += 1
             continue
         outcome, task_id = feedback.open_or_update_drift(
-            session, part_id=f.part_id, branch_id=f.branch_id, price_type_id=f.price_type_id,
-            model_id=f.model_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
-            evidence=_drift_evidence(f, on), note=drift_note(f), actor=actor,
-        )  # fmt: skip
+            session,
+            part_id=f.part_id,
+            branch_id=f.branch_id,
+            price_type_id=f.price_type_id,
+            model_id=f.model_id,
+            reference_fen=f.price_fen,
+            observed_fen=f.market.median_fen,
+            evidence=_drift_evidence(f, on),
+            note=drift_note(f),
+            actor=actor,
+        )
         setattr(report, outcome, getattr(report, outcome) + 1)
         report.task_ids.append(task_id)
         if outcome != "unchanged":
@@ -278,9 +282,14 @@ def _close_answered(
         if open_id is None:
             continue
         if feedback.close_drift_by_market(
-            session, open_id, reference_fen=f.price_fen, observed_fen=f.market.median_fen,
-            evidence=_drift_evidence(f, on), reason=drift_note(f), actor=actor,
-        ):  # fmt: skip
+            session,
+            open_id,
+            reference_fen=f.price_fen,
+            observed_fen=f.market.median_fen,
+            evidence=_drift_evidence(f, on),
+            reason=drift_note(f),
+            actor=actor,
+        ):
             report.closed += 1
             report.tasks.append(("closed", open_id))
 

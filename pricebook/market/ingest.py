@@ -104,9 +104,15 @@ def ingest_items(
 
 
 _UPDATED_COLUMNS = (
-    "last_seen", "last_run_id", "part_id", "suggested_part_id", "model_id", "confidence_bp",
-    "match_reason", "status",
-)  # fmt: skip
+    "last_seen",
+    "last_run_id",
+    "part_id",
+    "suggested_part_id",
+    "model_id",
+    "confidence_bp",
+    "match_reason",
+    "status",
+)
 #: a listing's latest row: (source, item key, region, price type) → what a batch needs of it
 _Latest = dict[tuple[Any, ...], dict[str, Any]]
 
@@ -153,17 +159,24 @@ def _latest_rows(session: Session, sources: list[str], parsed: Sequence[Listing]
     latest: _Latest = {}
     for row in session.execute(
         select(
-            MarketObservation.id, MarketObservation.source, MarketObservation.item_key,
-            MarketObservation.region_id, MarketObservation.price_type_id,
-            MarketObservation.amount_fen, MarketObservation.last_seen, MarketObservation.status,
+            MarketObservation.id,
+            MarketObservation.source,
+            MarketObservation.item_key,
+            MarketObservation.region_id,
+            MarketObservation.price_type_id,
+            MarketObservation.amount_fen,
+            MarketObservation.last_seen,
+            MarketObservation.status,
         )
         .where(MarketObservation.source.in_(sources), MarketObservation.item_key.in_(keys))
         .order_by(MarketObservation.id)
-    ):  # fmt: skip
+    ):
         latest[(row.source, row.item_key, row.region_id, row.price_type_id)] = {
-            "id": row.id, "amount_fen": row.amount_fen, "last_seen": as_utc(row.last_seen),
+            "id": row.id,
+            "amount_fen": row.amount_fen,
+            "last_seen": as_utc(row.last_seen),
             "status": row.status,
-        }  # fmt: skip
+        }
     return latest
 
 
@@ -199,8 +212,11 @@ def _plan_rows(
                 pending["last_seen"] if pending else p.fetched_at,
             )
             updates[current["id"]] = {
-                "id": current["id"], "last_seen": seen, "last_run_id": run_id, **match_values,
-            }  # fmt: skip
+                "id": current["id"],
+                "last_seen": seen,
+                "last_run_id": run_id,
+                **match_values,
+            }
             continue
         result.new += 1
         new_row = {**_new_row(p, source, run_id), **match_values}
@@ -223,24 +239,30 @@ def _match_values(p: Listing, m: Match, current: dict[str, Any] | None) -> dict[
     }
 
 
+#: the item's texts an observation keeps as the spider sent them, white space folded
+_ITEM_TEXTS = (
+    "url",
+    "listing_url",
+    "item_id",
+    "seller",
+    "raw_price",
+    "raw_oe",
+    "raw_brand_text",
+    "raw_region",
+    "price_type_hint",
+)
+
+
 def _new_row(p: Listing, source: str, run_id: int | None) -> dict[str, Any]:
     """A new observation: the listing as found, its raw texts kept."""
     return {
         "source": source,
         "item_key": p.item_key,
-        "url": clean_text(p.item.get("url")),
-        "listing_url": clean_text(p.item.get("listing_url")),
-        "item_id": clean_text(p.item.get("item_id")),
-        "seller": clean_text(p.item.get("seller")),
+        **{name: clean_text(p.item.get(name)) for name in _ITEM_TEXTS},
         "fetched_at": p.fetched_at,
         "first_seen": p.fetched_at,
         "last_seen": p.fetched_at,
         "raw_name": p.name,
-        "raw_price": clean_text(p.item.get("raw_price")),
-        "raw_oe": clean_text(p.item.get("raw_oe")),
-        "raw_brand_text": clean_text(p.item.get("raw_brand_text")),
-        "raw_region": clean_text(p.item.get("raw_region")),
-        "price_type_hint": clean_text(p.item.get("price_type_hint")),
         "price_label": p.price_label,
         "region_id": p.region_id,
         "price_type_id": p.price_type_id,

@@ -26,13 +26,13 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from pricebook import audit
-from pricebook.catalog import Page
 from pricebook.db import as_utc
 from pricebook.errors import Conflict, InvalidInput, NotFound
 from pricebook.market import PartObservation, _catalog, part_observations
 from pricebook.matching.confirm import confirm
 from pricebook.models import Brand, MarketObservation, Part, PriceType, Region
 from pricebook.money import from_fen
+from pricebook.paging import Page
 
 __all__ = [
     "UnmatchedListing",
@@ -74,7 +74,7 @@ def _latest_ids() -> Select[Any]:
 
 def unmatched_listings(
     session: Session, *, source: str | None = None, limit: int = 50, offset: int = 0
-) -> Page:
+) -> Page[UnmatchedListing]:
     """Unmatched listings, the most recently seen first: each listing once (its latest row),
     with its suggestion. Two statements (the page, the total)."""
     o = MarketObservation

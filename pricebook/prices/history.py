@@ -56,7 +56,7 @@ def price_history(
 ) -> Any:
     """Every version of a part's prices, oldest first; `branch` keeps the versions that can
     apply there (the branch, its parents, its regions up the tree, system)."""
-    from pricebook.catalog import Page
+    from pricebook.paging import Page
 
     if session.get(Part, part_id) is None:
         raise NotFound(f"no part with id {part_id}", field="id")

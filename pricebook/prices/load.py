@@ -213,10 +213,18 @@ def _channels(
     lo = min(r.on for r in requests)
     hi = max(r.on for r in requests)
     stmt = (
-        select(Channel.code, Channel.branch_id, RateCard.id, RateCard.valid_from,
-               RateCard.valid_to, RateCard.created_by, RateCard.reason,
-               RateCardParts.category_id, RateCardParts.price_type_id,
-               RateCardParts.discount_bp)
+        select(
+            Channel.code,
+            Channel.branch_id,
+            RateCard.id,
+            RateCard.valid_from,
+            RateCard.valid_to,
+            RateCard.created_by,
+            RateCard.reason,
+            RateCardParts.category_id,
+            RateCardParts.price_type_id,
+            RateCardParts.discount_bp,
+        )
         .outerjoin(
             RateCard,
             and_(
@@ -227,7 +235,7 @@ def _channels(
         )
         .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
         .where(Channel.code.in_(channel_codes))
-    )  # fmt: skip
+    )
     for code, branch_id, card_id, vf, vt, by, why, category_id, type_id, bp in db.execute(stmt):
         channels[code] = branch_id
         if card_id is not None and category_id is not None:
@@ -328,11 +336,16 @@ def _union_params(
     lo = min(r.on for r in requests)
     hi = max(r.on for r in requests)
     return {
-        "part_ids": list(part_ids), "oes": list(oes), "model_ids": list(model_ids),
-        "region_ids": list(region_ids), "branch_ids": list(branch_ids), "lo": lo, "hi": hi,
+        "part_ids": list(part_ids),
+        "oes": list(oes),
+        "model_ids": list(model_ids),
+        "region_ids": list(region_ids),
+        "branch_ids": list(branch_ids),
+        "lo": lo,
+        "hi": hi,
         "m_lo": datetime.combine(days_from(lo, -MARKET_WINDOW_DAYS), time.min),
         "m_hi": datetime.combine(days_from(hi, 1), time.min),
-    }  # fmt: skip
+    }
 
 
 def _rows(
@@ -471,10 +484,22 @@ def _versions(
     for row in kept:
         versions[row[2]].append(
             PriceVersion(
-                row[1], row[2], row[3], row[4], row[5], row[6], row[7],
-                from_fen(row[8]), row[9], row[10], row[11], row[12], row[13], row[14],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                from_fen(row[8]),
+                row[9],
+                row[10],
+                row[11],
+                row[12],
+                row[13],
+                row[14],
             )
-        )  # fmt: skip
+        )
     return versions
 
 
@@ -510,18 +535,31 @@ def _outcome(
     card = None
     if r.channel:
         card = next(
-            (c for c in cards.get(r.channel, ())
-             if c.category_id == category_id and c.in_force(r.on)),
+            (
+                c
+                for c in cards.get(r.channel, ())
+                if c.category_id == category_id and c.in_force(r.on)
+            ),
             None,
-        )  # fmt: skip
+        )
     query = PriceQuery(
-        part_id=part.id, category_id=category_id, category=part.category, on=r.on,
-        model_id=r.model_id, price_type=r.price_type, agreement=r.agreement,
-    )  # fmt: skip
+        part_id=part.id,
+        category_id=category_id,
+        category=part.category,
+        on=r.on,
+        model_id=r.model_id,
+        price_type=r.price_type,
+        agreement=r.agreement,
+    )
     resolution = resolve(
-        query, versions[part.id], chain, price_types, card, _market_for(r, part, chain, market),
+        query,
+        versions[part.id],
+        chain,
+        price_types,
+        card,
+        _market_for(r, part, chain, market),
         steps=steps_of[id(chain)],
-    )  # fmt: skip
+    )
     error = None
     if resolution.winner is None:
         kind = f"{resolution.price_type} " if resolution.price_type else ""

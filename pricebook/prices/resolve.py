@@ -206,9 +206,10 @@ def _ranked(
             continue
         scope = v.scope
         step = steps.get(
-            ("system", None) if scope == "system"
+            ("system", None)
+            if scope == "system"
             else (scope, v.branch_id if scope == "branch" else v.region_id)
-        )  # fmt: skip
+        )
         if step is None or v.price_type_id not in price_types:
             continue
         rank = price_types[v.price_type_id].rank
@@ -248,14 +249,24 @@ def _by_card(
         f"{card_type} reference less {_pct(card.discount_bp)}%"
     )
     channel = Candidate(
-        layer="channel", scope_code=card.channel_code, price_type=card_type,
-        model_specific=base.model_id is not None, amount=amount,
-        valid_from=card.valid_from, valid_to=card.valid_to, source="rate_card",
-        source_ref=f"rate_card:{card.rate_card_id}", created_by=card.created_by,
-        reason=card.reason, price_id=None, won=True,
-        why=f"{reason} ({_label(chain, step)} {base.amount})", base_amount=base.amount,
-        discount_pct=_pct(card.discount_bp), rate_card_id=card.rate_card_id,
-    )  # fmt: skip
+        layer="channel",
+        scope_code=card.channel_code,
+        price_type=card_type,
+        model_specific=base.model_id is not None,
+        amount=amount,
+        valid_from=card.valid_from,
+        valid_to=card.valid_to,
+        source="rate_card",
+        source_ref=f"rate_card:{card.rate_card_id}",
+        created_by=card.created_by,
+        reason=card.reason,
+        price_id=None,
+        won=True,
+        why=f"{reason} ({_label(chain, step)} {base.amount})",
+        base_amount=base.amount,
+        discount_pct=_pct(card.discount_bp),
+        rate_card_id=card.rate_card_id,
+    )
     return card_type, reason, channel
 
 
@@ -327,20 +338,40 @@ def _version_candidate(
     v: PriceVersion, step: ScopeStep, type_code: str, won: bool, why: str
 ) -> Candidate:
     return Candidate(
-        layer=step.layer, scope_code=step.code, price_type=type_code,
-        model_specific=v.model_id is not None, amount=v.amount, valid_from=v.valid_from,
-        valid_to=v.valid_to, source=v.source, source_ref=v.source_ref, created_by=v.created_by,
-        reason=v.reason, price_id=v.id, won=won, why=why,
-    )  # fmt: skip
+        layer=step.layer,
+        scope_code=step.code,
+        price_type=type_code,
+        model_specific=v.model_id is not None,
+        amount=v.amount,
+        valid_from=v.valid_from,
+        valid_to=v.valid_to,
+        source=v.source,
+        source_ref=v.source_ref,
+        created_by=v.created_by,
+        reason=v.reason,
+        price_id=v.id,
+        won=won,
+        why=why,
+    )
 
 
 def _market_candidate(m: MarketReference) -> Candidate:
     return Candidate(
-        layer="market", scope_code="market", price_type=None, model_specific=False,
-        amount=m.amount, valid_from=m.observed_on, valid_to=None, source="market",
-        source_ref=m.source, created_by="", reason="", price_id=None, won=False,
+        layer="market",
+        scope_code="market",
+        price_type=None,
+        model_specific=False,
+        amount=m.amount,
+        valid_from=m.observed_on,
+        valid_to=None,
+        source="market",
+        source_ref=m.source,
+        created_by="",
+        reason="",
+        price_id=None,
+        won=False,
         why="market reference: evidence for review, never the reference price",
-    )  # fmt: skip
+    )
 
 
 def resolve(
@@ -392,7 +423,11 @@ def resolve(
         candidates += [_market_candidate(m) for m in market]
     winner = next((c for c in candidates if c.won), None)
     return Resolution(
-        part_id=query.part_id, on=query.on, model_id=query.model_id,
-        price_type=chosen if winner else (query.price_type or chosen), price_type_reason=reason,
-        winner=winner, candidates=tuple(candidates),
-    )  # fmt: skip
+        part_id=query.part_id,
+        on=query.on,
+        model_id=query.model_id,
+        price_type=chosen if winner else (query.price_type or chosen),
+        price_type_reason=reason,
+        winner=winner,
+        candidates=tuple(candidates),
+    )

@@ -31,10 +31,12 @@ from pricebook.prices.resolve import (
 )
 from pricebook.versioned import (
     ETagLike,
-    end_version,
+    VersionWrite,
     etag_of,
     key_versions,
     require_reason,
+    version_ender,
+    write_answer,
     write_version,
 )
 
@@ -61,10 +63,8 @@ class PriceKeyVersions(msgspec.Struct, frozen=True):
     versions: list[PriceVersion]
 
 
-class PriceWrite(msgspec.Struct, frozen=True):
-    action: str
-    version: PriceVersion
-    etag: str
+#: what a price write answers
+PriceWrite = VersionWrite[PriceVersion]
 
 
 def check_price_key(session: Session, key: PriceKey) -> None:
@@ -186,13 +186,7 @@ def write_price(
         key.columns(),
         value=fen,
         value_of=lambda r: r.amount_fen,
-        record={
-            "amount_fen": fen,
-            "source": source,
-            "source_ref": source_ref,
-            "created_by": actor,
-            "reason": reason.strip(),
-        },
+        record={"amount_fen": fen, "source": source, "source_ref": source_ref},
         valid_from=valid_from,
         valid_to=valid_to,
         actor=actor,
@@ -201,31 +195,12 @@ def write_price(
         describe=_describe_price,
         after={**key.columns(), "amount": yuan, "source": source, "source_ref": source_ref},
     )
-    row = session.get(Price, written.id, populate_existing=True)
-    assert row is not None
-    return PriceWrite(written.action, PriceVersion.of(row), written.etag)
+    return write_answer(session, Price, written, PriceVersion.of)
 
 
-def end_price(
-    session: Session,
-    version_id: int,
-    *,
-    valid_to: date,
-    actor: str,
-    reason: str,
-    expected_etag: ETagLike = None,
-) -> PriceWrite:
-    """End a price version's validity on `valid_to` (never extended, never deleted)."""
-    written = end_version(
-        session,
-        Price,
-        version_id,
-        PRICE_KEY_COLUMNS,
-        valid_to=valid_to,
-        actor=actor,
-        reason=reason,
-        expected_etag=expected_etag,
-    )
-    row = session.get(Price, written.id, populate_existing=True)
-    assert row is not None
-    return PriceWrite(written.action, PriceVersion.of(row), written.etag)
+end_price = version_ender(
+    Price,
+    PRICE_KEY_COLUMNS,
+    lambda _, row: PriceVersion.of(row),
+    "End a price version's validity on `valid_to` (never extended, never deleted).",
+)
