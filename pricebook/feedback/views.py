@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pricebook.paging import Page
 from pricebook.db import as_utc
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import (
@@ -24,6 +23,7 @@ from pricebook.models import (
     PriceType,
 )
 from pricebook.money import from_fen
+from pricebook.paging import Page
 
 
 @dataclass(frozen=True, slots=True)
