@@ -17,6 +17,11 @@ from pricebook.models import AuditEntry, CatalogVersion, Part, Price, StandardHo
 if TYPE_CHECKING:
     from pricebook.catalog import Page
 
+#: a JSON object as the audit stores it (`before`, `after`): what JSON decodes to
+JSONObject = dict[str, Any]
+#: one audit row as `record` takes it (keyword → value), as `record_many` takes a batch
+Entry = dict[str, Any]
+
 
 def jsonable(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Dates and Decimals as text, so before/after survive JSON on every backend."""

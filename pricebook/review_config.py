@@ -25,7 +25,6 @@ from pricebook.estimates.request import Code, MoneyText
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
-    Base,
     Branch,
     ConsumableStandardVersion,
     Region,
@@ -33,7 +32,13 @@ from pricebook.models import (
     RuleProfileVersion,
 )
 from pricebook.money import quantity_field, to_fen, yuan_field
-from pricebook.versioned import key_versions, lock_version_keys, require_reason, write_version
+from pricebook.versioned import (
+    VersionedRow,
+    key_versions,
+    lock_version_keys,
+    require_reason,
+    write_version,
+)
 
 #: the largest quantity a consumable standard allows per claim
 MAX_QUANTITY = Decimal("100000")
@@ -135,7 +140,7 @@ class _Entry:
     """One version to write: its table, key, value columns and period."""
 
     kind: str
-    model: type[Base]
+    model: type[VersionedRow]
     key: dict[str, Any]
     values: dict[str, Any]
     #: what the version is compared on, as `value_of` reads it from a stored row
@@ -229,7 +234,7 @@ def _extra(session: Session, entry: _Entry) -> dict[str, Any]:
     if entry.model is not RuleProfileVersion:
         return {}
     lock_version_keys(session, entry.model.__tablename__, [entry.key])
-    rows, _ = key_versions(session, entry.model, entry.key)
+    rows, _ = key_versions(session, RuleProfileVersion, entry.key)
     return {"version": max((r.version for r in rows), default=0) + 1}
 
 
