@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypedDict, TypeVar, Unpack, cast, overload
 
 import msgspec
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     any_,
     bindparam,
@@ -28,8 +30,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
+from sqlalchemy.pool import Pool
 
 from pricebook.settings import Settings
 
@@ -80,7 +88,16 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json.decode}
 
 
-def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+class EngineOptions(TypedDict, total=False):
+    """What a caller of `make_engine` may set beyond the settings (SQLAlchemy's names)."""
+
+    pool_size: int
+    max_overflow: int
+    poolclass: type[Pool]
+    connect_args: dict[str, object]
+
+
+def make_engine(settings: Settings, **kwargs: Unpack[EngineOptions]) -> Engine:
     url = sync_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
@@ -208,7 +225,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def async_session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -219,7 +236,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def analyze(bind: Engine | Connection, tables: Iterable[Table | type[Any]]) -> None:
+def analyze(bind: Engine | Connection, tables: Iterable[Table | type[DeclarativeBase]]) -> None:
     """ANALYZE `tables` (models or their `__table__`) on PostgreSQL, after a bulk load.
 
     After a bulk load the planner has the columns' statistics of the tables before it (none at
@@ -238,7 +255,8 @@ def analyze(bind: Engine | Connection, tables: Iterable[Table | type[Any]]) -> N
     indexes, not a sample) would switch it to statistics that go stale between imports."""
     if isinstance(bind, Connection) and bind.in_transaction():
         raise RuntimeError("analyze() runs after the load's commit, not inside a transaction")
-    resolved = [t if isinstance(t, Table) else t.__table__ for t in tables]
+    # a declarative model's `__table__` is its Table (typed as the wider FromClause)
+    resolved = [t if isinstance(t, Table) else cast(Table, t.__table__) for t in tables]
     by_name = {table.fullname: table for table in resolved}
     if bind.dialect.name != "postgresql" or not by_name:
         return
@@ -277,7 +295,15 @@ def dialect_of(db: Session | Connection) -> str:
     return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
-def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
+T = TypeVar("T")
+#: a select's column type: a nullable column is compared with a select of its values
+K = TypeVar("K")
+
+#: a column as a condition takes it: a Core column or a mapped attribute
+Column = ColumnElement[T] | QueryableAttribute[T]
+
+
+def in_list(column: Column[T], name: str, *, postgresql: bool) -> ColumnElement[bool]:
     """`column IN (…)` of a list parameter `name`. On PostgreSQL `column = ANY(:name)`, one
     array parameter: the SQL does not change with the list's length, so it is compiled once and
     the server-side prepared statement is reused; elsewhere an expanding IN."""
@@ -286,7 +312,7 @@ def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-def in_select(column: Any, ids: Any, *, postgresql: bool) -> Any:
+def in_select(column: Column[T], ids: Select[K], *, postgresql: bool) -> ColumnElement[bool]:
     """`column IN (SELECT …)` of a one-column select `ids`. On PostgreSQL `column =
     ANY(ARRAY(SELECT …))`: the select runs first (an InitPlan) and `column` is looked up in its
     index like a list parameter. A generic plan cannot tell how many rows `IN (SELECT …)` gives
