@@ -22,6 +22,7 @@ from pricebook import hints, review
 from pricebook.errors import InvalidInput
 from pricebook.estimates import clear_caches
 from pricebook.estimates.request import Code, MoneyText
+from pricebook.jsontypes import JSONObject
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
@@ -33,6 +34,7 @@ from pricebook.models import (
 )
 from pricebook.money import quantity_field, to_fen, yuan_field
 from pricebook.versioned import (
+    Columns,
     VersionedRow,
     key_versions,
     lock_version_keys,
@@ -52,7 +54,7 @@ class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     valid_from: date
     valid_to: date | None = None
     #: partial: what is not given takes the built-in default (`review.ProfileSettings`)
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    settings: JSONObject = msgspec.field(default_factory=dict)
 
 
 class ConsumableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -94,7 +96,7 @@ class ConfigReport:
         )
 
 
-def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
+def _settings_json(raw: JSONObject, field: str) -> JSONObject:
     known = {f.name for f in msgspec.structs.fields(review.ProfileSettings)}
     for key in raw:
         if key not in known:
@@ -116,15 +118,15 @@ def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
     for code, severity in settings.severities.items():
         if code not in review.CODES or severity not in ("info", "warning", "error"):
             raise InvalidInput(f"{field}.severities: {code}={severity} is not a rule code and severity", field=f"{field}.severities")  # fmt: skip
-    built: dict[str, Any] = msgspec.to_builtins(settings)
+    built: JSONObject = msgspec.to_builtins(settings)
     return built
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _decode(document: bytes | str | dict[str, Any]) -> ReviewConfig:
+def _decode(document: bytes | str | JSONObject) -> ReviewConfig:
     try:
         if isinstance(document, dict):
             return msgspec.convert(document, ReviewConfig)
@@ -141,8 +143,8 @@ class _Entry:
 
     kind: str
     model: type[VersionedRow]
-    key: dict[str, Any]
-    values: dict[str, Any]
+    key: Columns
+    values: Columns
     #: what the version is compared on, as `value_of` reads it from a stored row
     value: str
     valid_from: date
@@ -228,7 +230,7 @@ def _entries(session: Session, config: ReviewConfig) -> list[_Entry]:
     ]
 
 
-def _extra(session: Session, entry: _Entry) -> dict[str, Any]:
+def _extra(session: Session, entry: _Entry) -> dict[str, object]:
     """Columns a new version derives from the stored ones: a profile's `version` counts up per
     code (read under the key's lock, so two imports never number alike)."""
     if entry.model is not RuleProfileVersion:
@@ -250,7 +252,7 @@ def _write(session: Session, entry: _Entry, *, actor: str, reason: str) -> str:
 
 
 def import_review_config(
-    session: Session, document: bytes | str | dict[str, Any], *, actor: str, reason: str = ""
+    session: Session, document: bytes | str | JSONObject, *, actor: str, reason: str = ""
 ) -> ConfigReport:
     """Import rule profiles, consumable standards and rescue tariffs, all or nothing.
 
@@ -297,7 +299,7 @@ HOLIDAYS_2025 = (
 )  # fmt: skip
 
 
-def demo_review_config() -> dict[str, Any]:
+def demo_review_config() -> JSONObject:
     holidays, workdays = HOLIDAYS_2025
     base = {"holidays": holidays, "workdays": workdays}
     return {
