@@ -182,10 +182,13 @@ def _asyncpg_json_as_bytes(dbapi_connection: Any, _record: Any) -> None:
     still accepted."""
     dbapi_connection.run_async(
         lambda connection: connection.set_type_codec(
-            "json", encoder=_json_bytes, decoder=msgspec.json.decode, schema="pg_catalog",
+            "json",
+            encoder=_json_bytes,
+            decoder=msgspec.json.decode,
+            schema="pg_catalog",
             format="binary",
         )
-    )  # fmt: skip
+    )
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

@@ -66,9 +66,10 @@ def _walk(info: msgspec.inspect.Type, steps: list[str | None]) -> msgspec.inspec
         info = info.type
     if isinstance(info, ins.UnionType):
         tags = [
-            m.tag for m in info.types
+            m.tag
+            for m in info.types
             if isinstance(m, ins.StructType) and m.tag_field is not None and steps == [m.tag_field]
-        ]  # fmt: skip
+        ]
         if tags:  # a tagged union's tag (`lines[0].type`): every member's
             return ins.LiteralType(tuple(tags))
         for member in info.types:

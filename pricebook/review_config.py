@@ -109,15 +109,26 @@ def _settings_json(raw: JSONObject, field: str) -> JSONObject:
     except msgspec.ValidationError as exc:
         sub, text = hints.describe(str(exc), review.ProfileSettings)
         at = hints.join(field, sub or "")
-        raise InvalidInput(text.replace(sub, at, 1) if sub else f"{field}: {text}", field=at) from None  # fmt: skip
+        raise InvalidInput(
+            text.replace(sub, at, 1) if sub else f"{field}: {text}", field=at
+        ) from None
     for tier in settings.max_price_type_by_tier:
         if tier not in SHOP_TIERS:
-            raise InvalidInput(f"{field}.max_price_type_by_tier: unknown shop tier {tier!r}", field=f"{field}.max_price_type_by_tier")  # fmt: skip
+            raise InvalidInput(
+                f"{field}.max_price_type_by_tier: unknown shop tier {tier!r}",
+                field=f"{field}.max_price_type_by_tier",
+            )
     if settings.default_vehicle_class not in VEHICLE_CLASSES:
-        raise InvalidInput(f"{field}.default_vehicle_class must be one of A–E", field=f"{field}.default_vehicle_class")  # fmt: skip
+        raise InvalidInput(
+            f"{field}.default_vehicle_class must be one of A–E",
+            field=f"{field}.default_vehicle_class",
+        )
     for code, severity in settings.severities.items():
         if code not in review.CODES or severity not in ("info", "warning", "error"):
-            raise InvalidInput(f"{field}.severities: {code}={severity} is not a rule code and severity", field=f"{field}.severities")  # fmt: skip
+            raise InvalidInput(
+                f"{field}.severities: {code}={severity} is not a rule code and severity",
+                field=f"{field}.severities",
+            )
     built: JSONObject = msgspec.to_builtins(settings)
     return built
 
@@ -170,11 +181,15 @@ def _profile_entry(session: Session, n: int, p: ProfileIn, branches: dict[str, i
             f"{field}.branch: profile {p.code} belongs to another branch", field=f"{field}.branch"
         )
     return _Entry(
-        "rule_profiles", RuleProfileVersion, {"code": p.code},
-        {"branch_id": branch_id, "settings": settings}, _canonical(settings), p.valid_from,
+        "rule_profiles",
+        RuleProfileVersion,
+        {"code": p.code},
+        {"branch_id": branch_id, "settings": settings},
+        _canonical(settings),
+        p.valid_from,
         p.valid_to,
         lambda row: _canonical(row.settings),
-    )  # fmt: skip
+    )
 
 
 _CONSUMABLE_VALUE = ("name", "unit", "max_quantity_milli", "max_unit_price_fen")
@@ -189,15 +204,21 @@ def _consumable_entry(n: int, c: ConsumableIn) -> _Entry:
         else to_fen(yuan_field(c.max_unit_price, f"{field}.max_unit_price"))
     )
     values = {
-        "name": c.name, "unit": c.unit, "max_quantity_milli": int(qty * 1000),
+        "name": c.name,
+        "unit": c.unit,
+        "max_quantity_milli": int(qty * 1000),
         "max_unit_price_fen": price,
-    }  # fmt: skip
+    }
     return _Entry(
-        "consumable_standards", ConsumableStandardVersion,
-        {"kind": c.kind, "vehicle_class": c.vehicle_class}, values, _canonical(values),
-        c.valid_from, c.valid_to,
+        "consumable_standards",
+        ConsumableStandardVersion,
+        {"kind": c.kind, "vehicle_class": c.vehicle_class},
+        values,
+        _canonical(values),
+        c.valid_from,
+        c.valid_to,
         lambda row: _canonical({k: getattr(row, k) for k in _CONSUMABLE_VALUE}),
-    )  # fmt: skip
+    )
 
 
 _RESCUE_VALUE = ("base_fen", "included_km", "per_km_fen")
@@ -213,10 +234,15 @@ def _rescue_entry(n: int, t: RescueIn, regions: dict[str, int]) -> _Entry:
         "per_km_fen": to_fen(yuan_field(t.per_km, f"{field}.per_km")),
     }
     return _Entry(
-        "rescue_tariffs", RescueTariffVersion, {"region_id": regions[t.region]}, values,
-        _canonical(values), t.valid_from, t.valid_to,
+        "rescue_tariffs",
+        RescueTariffVersion,
+        {"region_id": regions[t.region]},
+        values,
+        _canonical(values),
+        t.valid_from,
+        t.valid_to,
         lambda row: _canonical({k: getattr(row, k) for k in _RESCUE_VALUE}),
-    )  # fmt: skip
+    )
 
 
 def _entries(session: Session, config: ReviewConfig) -> list[_Entry]:
@@ -242,12 +268,20 @@ def _extra(session: Session, entry: _Entry) -> dict[str, object]:
 
 def _write(session: Session, entry: _Entry, *, actor: str, reason: str) -> str:
     written = write_version(
-        session, entry.model, entry.key, value=entry.value, value_of=entry.value_of,
+        session,
+        entry.model,
+        entry.key,
+        value=entry.value,
+        value_of=entry.value_of,
         record={**entry.values, **_extra(session, entry), "created_by": actor, "reason": reason},
-        valid_from=entry.valid_from, valid_to=entry.valid_to, actor=actor, reason=reason,
-        expected_etag=None, describe=lambda row: {"valid_to": row.valid_to},
+        valid_from=entry.valid_from,
+        valid_to=entry.valid_to,
+        actor=actor,
+        reason=reason,
+        expected_etag=None,
+        describe=lambda row: {"valid_to": row.valid_to},
         after={**entry.key, **entry.values},
-    )  # fmt: skip
+    )
     return written.action
 
 

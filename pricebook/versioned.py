@@ -172,9 +172,14 @@ def closing(
     """The audit row of a version ended on `new_end`: one shape for staff edits, imports (which
     record them in bulk), feedback accepts and review config."""
     return {
-        "actor": actor, "action": action, "entity": table, "entity_id": version_id,
-        "before": {"valid_to": old_end}, "after": {"valid_to": new_end}, "reason": reason,
-    }  # fmt: skip
+        "actor": actor,
+        "action": action,
+        "entity": table,
+        "entity_id": version_id,
+        "before": {"valid_to": old_end},
+        "after": {"valid_to": new_end},
+        "reason": reason,
+    }
 
 
 class Written(msgspec.Struct, frozen=True):
@@ -270,10 +275,15 @@ def write_version(
             field="valid_from",
         ) from exc
     audit.record(
-        session, actor=actor, action="supersede" if closed_id is not None else "create",
-        entity=table, entity_id=new_id, before=before,
-        after={**after, "valid_from": valid_from, "valid_to": valid_to}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="supersede" if closed_id is not None else "create",
+        entity=table,
+        entity_id=new_id,
+        before=before,
+        after={**after, "valid_from": valid_from, "valid_to": valid_to},
+        reason=reason,
+    )
     return Written(
         "superseded" if closed_id is not None else "created",
         new_id,

@@ -137,9 +137,10 @@ class ScrapydClient:
     def add_version(self, version: str, egg: bytes) -> int:
         """Upload the egg as ``version`` of the project; the number of spiders Scrapyd found."""
         answer = self.call(
-            "addversion.json", form=[("project", PROJECT), ("version", version)],
+            "addversion.json",
+            form=[("project", PROJECT), ("version", version)],
             files={"egg": egg},
-        )  # fmt: skip
+        )
         return int(answer.get("spiders", 0))
 
     def schedule(self, spider: str, args: dict[str, str], settings: list[str]) -> str:
