@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 
 from pricebook.settings import Settings
 
@@ -61,7 +62,7 @@ def async_url(url: str | URL) -> URL:
     return _with_driver(url, _ASYNC_DRIVERS)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # Foreign keys are off by default in SQLite; WAL lets the API read while an import writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -78,7 +79,7 @@ def _prepare_sqlite_file(url: URL) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _json_dumps(value: Any) -> str:
+def _json_dumps(value: object) -> str:
     # JSON columns hold Chinese text: stdlib json.dumps escapes every character as \uXXXX
     # (a stored validation grows sevenfold) and is several times slower than msgspec.
     return msgspec.json.encode(value).decode()
@@ -151,14 +152,14 @@ def make_async_engine(
     return engine
 
 
-def _timeouts(settings: Settings) -> dict[str, Any]:
+def _timeouts(settings: Settings) -> dict[str, float]:
     """asyncpg's limits on waiting for the database, so that a request ends (503) instead of
     hanging. `timeout`: opening a connection. `command_timeout`: each statement, measured by
     the client — it also ends the wait on a server that accepts bytes but never answers
     (SIGSTOPped, a dead peer without a reset), where PostgreSQL's own `statement_timeout`
     (set too: it frees the server of a runaway statement) never fires. asyncpg raises
     `TimeoutError` and cancels the statement; `api.problems` answers 503."""
-    out: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    out = {"timeout": settings.db_connect_timeout}
     if settings.db_statement_timeout > 0:
         out["command_timeout"] = settings.db_statement_timeout
     return out
@@ -205,11 +206,13 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
-    def _idle_since(dbapi_connection: Any, record: Any) -> None:
+    def _idle_since(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    def _ping(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         since = record.info.get("idle_since")  # None: a new connection (info goes with it)
         if since is None or time.monotonic() - since <= idle_seconds:
             return
