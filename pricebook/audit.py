@@ -8,21 +8,26 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, and_, cast, func, insert, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from pricebook.db import as_utc
+from pricebook.jsontypes import JSONObject
 from pricebook.models import AuditEntry, CatalogVersion, Part, Price, StandardHours
 
 if TYPE_CHECKING:
     from pricebook.paging import Page
 
+#: one audit row as `record` takes it (keyword → value; `before` and `after` are column → value
+#: maps), as `record_many` takes a batch of them
+Entry = dict[str, Any]
 
-def jsonable(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+
+def jsonable(values: Mapping[str, object] | None) -> JSONObject | None:
     """Dates and Decimals as text, so before/after survive JSON on every backend."""
     if values is None:
         return None
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     for key, value in values.items():
         if isinstance(value, date | datetime):
             out[key] = value.isoformat()
@@ -40,8 +45,8 @@ def record(
     action: str,
     entity: str,
     entity_id: object = "",
-    before: Mapping[str, Any] | None = None,
-    after: Mapping[str, Any] | None = None,
+    before: Mapping[str, object] | None = None,
+    after: Mapping[str, object] | None = None,
     reason: str = "",
 ) -> None:
     session.execute(
@@ -57,7 +62,7 @@ def record(
     )
 
 
-def record_many(session: Session, entries: Iterable[Mapping[str, Any]]) -> None:
+def record_many(session: Session, entries: Iterable[Entry]) -> None:
     rows = [
         {
             "actor": e["actor"],
@@ -87,8 +92,8 @@ class AuditRow:
     action: str
     entity: str
     entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    before: JSONObject | None
+    after: JSONObject | None
     reason: str
 
 
@@ -101,7 +106,7 @@ PART_ENTITIES: dict[str, type[Price] | type[StandardHours]] = {
 }
 
 
-def _of_part(part_id: int) -> Any:
+def _of_part(part_id: int) -> ColumnElement[bool]:
     """The audit rows of one part (see `PART_ENTITIES`)."""
     by_version = [
         and_(

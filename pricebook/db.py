@@ -11,12 +11,14 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import Any, TypedDict, TypeVar, Unpack, cast, overload
 
 import msgspec
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
+    Select,
     Table,
     any_,
     bindparam,
@@ -28,8 +30,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry, Pool, PoolProxiedConnection
 
 from pricebook.settings import Settings
 
@@ -53,7 +62,7 @@ def async_url(url: str | URL) -> URL:
     return _with_driver(url, _ASYNC_DRIVERS)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     # Foreign keys are off by default in SQLite; WAL lets the API read while an import writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -70,7 +79,7 @@ def _prepare_sqlite_file(url: URL) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _json_dumps(value: Any) -> str:
+def _json_dumps(value: object) -> str:
     # JSON columns hold Chinese text: stdlib json.dumps escapes every character as \uXXXX
     # (a stored validation grows sevenfold) and is several times slower than msgspec.
     return msgspec.json.encode(value).decode()
@@ -80,7 +89,16 @@ def _json_dumps(value: Any) -> str:
 _JSON = {"json_serializer": _json_dumps, "json_deserializer": msgspec.json.decode}
 
 
-def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+class EngineOptions(TypedDict, total=False):
+    """What a caller of `make_engine` may set beyond the settings (SQLAlchemy's names)."""
+
+    pool_size: int
+    max_overflow: int
+    poolclass: type[Pool]
+    connect_args: dict[str, object]
+
+
+def make_engine(settings: Settings, **kwargs: Unpack[EngineOptions]) -> Engine:
     url = sync_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         _prepare_sqlite_file(url)
@@ -134,14 +152,14 @@ def make_async_engine(
     return engine
 
 
-def _timeouts(settings: Settings) -> dict[str, Any]:
+def _timeouts(settings: Settings) -> dict[str, float]:
     """asyncpg's limits on waiting for the database, so that a request ends (503) instead of
     hanging. `timeout`: opening a connection. `command_timeout`: each statement, measured by
     the client — it also ends the wait on a server that accepts bytes but never answers
     (SIGSTOPped, a dead peer without a reset), where PostgreSQL's own `statement_timeout`
     (set too: it frees the server of a runaway statement) never fires. asyncpg raises
     `TimeoutError` and cancels the statement; `api.problems` answers 503."""
-    out: dict[str, Any] = {"timeout": settings.db_connect_timeout}
+    out = {"timeout": settings.db_connect_timeout}
     if settings.db_statement_timeout > 0:
         out["command_timeout"] = settings.db_statement_timeout
     return out
@@ -188,11 +206,13 @@ def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
     dialect = engine.dialect
 
     @event.listens_for(engine, "checkin")
-    def _idle_since(dbapi_connection: Any, record: Any) -> None:
+    def _idle_since(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    def _ping(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
         since = record.info.get("idle_since")  # None: a new connection (info goes with it)
         if since is None or time.monotonic() - since <= idle_seconds:
             return
@@ -211,7 +231,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def async_session_factory(engine: AsyncEngine) -> async_sessionmaker:  # type: ignore[type-arg]
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -222,7 +242,7 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def analyze(bind: Engine | Connection, tables: Iterable[Table | type[Any]]) -> None:
+def analyze(bind: Engine | Connection, tables: Iterable[Table | type[DeclarativeBase]]) -> None:
     """ANALYZE `tables` (models or their `__table__`) on PostgreSQL, after a bulk load.
 
     After a bulk load the planner has the columns' statistics of the tables before it (none at
@@ -241,7 +261,8 @@ def analyze(bind: Engine | Connection, tables: Iterable[Table | type[Any]]) -> N
     indexes, not a sample) would switch it to statistics that go stale between imports."""
     if isinstance(bind, Connection) and bind.in_transaction():
         raise RuntimeError("analyze() runs after the load's commit, not inside a transaction")
-    resolved = [t if isinstance(t, Table) else t.__table__ for t in tables]
+    # a declarative model's `__table__` is its Table (typed as the wider FromClause)
+    resolved = [t if isinstance(t, Table) else cast(Table, t.__table__) for t in tables]
     by_name = {table.fullname: table for table in resolved}
     if bind.dialect.name != "postgresql" or not by_name:
         return
@@ -280,7 +301,15 @@ def dialect_of(db: Session | Connection) -> str:
     return db.dialect.name if isinstance(db, Connection) else db.get_bind().dialect.name
 
 
-def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
+T = TypeVar("T")
+#: a select's column type: a nullable column is compared with a select of its values
+K = TypeVar("K")
+
+#: a column as a condition takes it: a Core column or a mapped attribute
+Column = ColumnElement[T] | QueryableAttribute[T]
+
+
+def in_list(column: Column[T], name: str, *, postgresql: bool) -> ColumnElement[bool]:
     """`column IN (…)` of a list parameter `name`. On PostgreSQL `column = ANY(:name)`, one
     array parameter: the SQL does not change with the list's length, so it is compiled once and
     the server-side prepared statement is reused; elsewhere an expanding IN."""
@@ -289,7 +318,7 @@ def in_list(column: Any, name: str, *, postgresql: bool) -> Any:
     return column.in_(bindparam(name, expanding=True))
 
 
-def in_select(column: Any, ids: Any, *, postgresql: bool) -> Any:
+def in_select(column: Column[T], ids: Select[K], *, postgresql: bool) -> ColumnElement[bool]:
     """`column IN (SELECT …)` of a one-column select `ids`. On PostgreSQL `column =
     ANY(ARRAY(SELECT …))`: the select runs first (an InitPlan) and `column` is looked up in its
     index like a list parameter. A generic plan cannot tell how many rows `IN (SELECT …)` gives

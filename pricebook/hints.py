@@ -12,7 +12,6 @@ the API's one problem handler (Litestar's own query/path/body validation).
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import msgspec
 
@@ -44,13 +43,13 @@ def split(message: str) -> tuple[str | None, str]:
     return found.group(1), message[: found.start()]
 
 
-def allowed_values(root: Any, path: str) -> list[str] | None:
+def allowed_values(root: type[object], path: str) -> list[str] | None:
     """The values an enum-like field (a `Literal` or an `Enum`) at `path` of type `root`
     accepts, sorted; None when the path does not lead to one. Tagged unions are searched
     member by member (the first member with the field decides)."""
     steps = [name or None for name, _ in _STEP.findall(path)]
     try:
-        info: Any = msgspec.inspect.type_info(root)
+        info = msgspec.inspect.type_info(root)
     except (TypeError, ValueError):
         return None
     found = _walk(info, steps)
@@ -61,7 +60,7 @@ def allowed_values(root: Any, path: str) -> list[str] | None:
     return None
 
 
-def _walk(info: Any, steps: list[str | None]) -> Any:
+def _walk(info: msgspec.inspect.Type, steps: list[str | None]) -> msgspec.inspect.Type | None:
     ins = msgspec.inspect
     while isinstance(info, ins.Metadata):
         info = info.type
@@ -94,7 +93,7 @@ def _walk(info: Any, steps: list[str | None]) -> Any:
 
 def describe(
     message: str,
-    root: Any = None,
+    root: type[object] | None = None,
     *,
     name: str | None = None,
     lookup: str | None = None,

@@ -49,13 +49,24 @@ from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("pricebook.replicas")
+
+
+class ReplicaReport(TypedDict):
+    """One replica's line of /health (`ReplicaSet.report`)."""
+
+    name: str
+    #: in_use | lagging | down | not_a_replica | unchecked
+    state: str
+    #: seconds behind the primary at most, as last measured (None: not measured)
+    lag_seconds: float | None
+
 
 _PRIMARY_POSITION = text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
 _REPLICA_POSITION = text(
@@ -233,10 +244,10 @@ class ReplicaSet:
         for replica in self.replicas:
             await replica.engine.dispose()
 
-    def report(self) -> list[dict[str, Any]]:
+    def report(self) -> list[ReplicaReport]:
         """Each replica's state for /health."""
         now = self._clock()
-        out = []
+        out: list[ReplicaReport] = []
         for r in self.replicas:
             lag = None if r.fresh_as_of is None else max(0.0, now - r.fresh_as_of)
             in_use = lag is not None and lag <= self.max_lag

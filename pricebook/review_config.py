@@ -22,10 +22,10 @@ from pricebook import hints, review
 from pricebook.errors import InvalidInput
 from pricebook.estimates import clear_caches
 from pricebook.estimates.request import Code, MoneyText
+from pricebook.jsontypes import JSONObject
 from pricebook.models import (
     SHOP_TIERS,
     VEHICLE_CLASSES,
-    Base,
     Branch,
     ConsumableStandardVersion,
     Region,
@@ -33,7 +33,14 @@ from pricebook.models import (
     RuleProfileVersion,
 )
 from pricebook.money import quantity_field, to_fen, yuan_field
-from pricebook.versioned import key_versions, lock_version_keys, require_reason, write_version
+from pricebook.versioned import (
+    Columns,
+    VersionedRow,
+    key_versions,
+    lock_version_keys,
+    require_reason,
+    write_version,
+)
 
 #: the largest quantity a consumable standard allows per claim
 MAX_QUANTITY = Decimal("100000")
@@ -47,7 +54,7 @@ class ProfileIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     valid_from: date
     valid_to: date | None = None
     #: partial: what is not given takes the built-in default (`review.ProfileSettings`)
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    settings: JSONObject = msgspec.field(default_factory=dict)
 
 
 class ConsumableIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -89,7 +96,7 @@ class ConfigReport:
         )
 
 
-def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
+def _settings_json(raw: JSONObject, field: str) -> JSONObject:
     known = {f.name for f in msgspec.structs.fields(review.ProfileSettings)}
     for key in raw:
         if key not in known:
@@ -122,15 +129,15 @@ def _settings_json(raw: dict[str, Any], field: str) -> dict[str, Any]:
                 f"{field}.severities: {code}={severity} is not a rule code and severity",
                 field=f"{field}.severities",
             )
-    built: dict[str, Any] = msgspec.to_builtins(settings)
+    built: JSONObject = msgspec.to_builtins(settings)
     return built
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _decode(document: bytes | str | dict[str, Any]) -> ReviewConfig:
+def _decode(document: bytes | str | JSONObject) -> ReviewConfig:
     try:
         if isinstance(document, dict):
             return msgspec.convert(document, ReviewConfig)
@@ -146,9 +153,9 @@ class _Entry:
     """One version to write: its table, key, value columns and period."""
 
     kind: str
-    model: type[Base]
-    key: dict[str, Any]
-    values: dict[str, Any]
+    model: type[VersionedRow]
+    key: Columns
+    values: Columns
     #: what the version is compared on, as `value_of` reads it from a stored row
     value: str
     valid_from: date
@@ -249,13 +256,13 @@ def _entries(session: Session, config: ReviewConfig) -> list[_Entry]:
     ]
 
 
-def _extra(session: Session, entry: _Entry) -> dict[str, Any]:
+def _extra(session: Session, entry: _Entry) -> dict[str, object]:
     """Columns a new version derives from the stored ones: a profile's `version` counts up per
     code (read under the key's lock, so two imports never number alike)."""
     if entry.model is not RuleProfileVersion:
         return {}
     lock_version_keys(session, entry.model.__tablename__, [entry.key])
-    rows, _ = key_versions(session, entry.model, entry.key)
+    rows, _ = key_versions(session, RuleProfileVersion, entry.key)
     return {"version": max((r.version for r in rows), default=0) + 1}
 
 
@@ -279,7 +286,7 @@ def _write(session: Session, entry: _Entry, *, actor: str, reason: str) -> str:
 
 
 def import_review_config(
-    session: Session, document: bytes | str | dict[str, Any], *, actor: str, reason: str = ""
+    session: Session, document: bytes | str | JSONObject, *, actor: str, reason: str = ""
 ) -> ConfigReport:
     """Import rule profiles, consumable standards and rescue tariffs, all or nothing.
 
@@ -326,7 +333,7 @@ HOLIDAYS_2025 = (
 )  # fmt: skip
 
 
-def demo_review_config() -> dict[str, Any]:
+def demo_review_config() -> JSONObject:
     holidays, workdays = HOLIDAYS_2025
     base = {"holidays": holidays, "workdays": workdays}
     return {

@@ -12,12 +12,13 @@ import hashlib
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast
 
 import msgspec
 from sqlalchemy import ColumnElement, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm.util import AliasedClass
 
 from pricebook import audit
 from pricebook.db import dialect_of
@@ -39,14 +40,46 @@ from pricebook.history import in_force as version_in_force
 
 ETagLike = str | Sequence[str] | None
 
+#: a key (column → value) or a version's other columns, as written to a versioned table
+Columns = Mapping[str, object]
 
-def in_force(model: Any, on: Any) -> ColumnElement[bool]:
+
+class VersionedRow(Protocol):
+    """A row of a versioned table: a version of its key over `[valid_from, valid_to)`."""
+
+    __tablename__: str
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def valid_from(self) -> date: ...
+    @property
+    def valid_to(self) -> date | None: ...
+
+
+V = TypeVar("V", bound=VersionedRow)
+
+
+class _Period:
+    """The columns every versioned model has, as SQL expressions. The checker reads a
+    protocol's members on the class as the row's values, so they are typed here once."""
+
+    def __init__(self, model: type[VersionedRow] | AliasedClass[V]) -> None:
+        self.id = cast("QueryableAttribute[int]", model.id)
+        self.valid_from = cast("QueryableAttribute[date]", model.valid_from)
+        self.valid_to = cast("QueryableAttribute[date | None]", model.valid_to)
+
+
+def in_force(
+    model: type[VersionedRow] | AliasedClass[V], on: date | ColumnElement[date]
+) -> ColumnElement[bool]:
     """SQL: a version of `model` applies on `on` (a date or a bound parameter). A withdrawn
     version (an empty period, `valid_to` on or before `valid_from`) never applies."""
+    c = _Period(model)
     return and_(
-        model.valid_from <= on,
-        or_(model.valid_to.is_(None), model.valid_to > on),
-        or_(model.valid_to.is_(None), model.valid_to > model.valid_from),
+        c.valid_from <= on,
+        or_(c.valid_to.is_(None), c.valid_to > on),
+        or_(c.valid_to.is_(None), c.valid_to > c.valid_from),
     )
 
 
@@ -84,13 +117,13 @@ def lock_key(session: Session, *key: Hashable) -> None:
 VERSION_LOCK_STRIPES = 256
 
 
-def _stripe(key: Mapping[str, Any]) -> int:
+def _stripe(key: Columns) -> int:
     canonical = repr(tuple(sorted(key.items())))
     digest = hashlib.blake2b(canonical.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") % VERSION_LOCK_STRIPES
 
 
-def lock_version_keys(session: Session, table: str, keys: Iterable[Mapping[str, Any]]) -> None:
+def lock_version_keys(session: Session, table: str, keys: Iterable[Columns]) -> None:
     """Serialise writers of versioned keys (column → value) of `table` until the transaction
     ends: a staff edit locks its one key, an import all of its keys, in ascending stripe order
     so that two imports cannot deadlock. SQLite: one `lock_key` (the database's write lock)."""
@@ -136,7 +169,7 @@ def closing(
     reason: str,
     *,
     action: str = "close",
-) -> dict[str, Any]:
+) -> audit.Entry:
     """The audit row of a version ended on `new_end`: one shape for staff edits, imports (which
     record them in bulk), feedback accepts and review config."""
     return {
@@ -159,7 +192,7 @@ class Written(msgspec.Struct, frozen=True):
     etag: str
 
 
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound=VersionedRow)
 View = TypeVar("View")
 
 
@@ -229,25 +262,26 @@ def version_ender(
     return end
 
 
-def _eq(column: Any, value: Any) -> Any:
+def _eq(column: QueryableAttribute[object], value: object) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value
 
 
-def _key_rows(session: Session, model: Any, key: Mapping[str, Any]) -> list[Any]:
+def _key_rows(session: Session, model: type[V], key: Columns) -> list[V]:
+    c = _Period(model)
     stmt = (
         select(model)
-        .where(*(_eq(getattr(model, c), v) for c, v in key.items()))
-        .order_by(model.valid_from, model.id)
+        .where(*(_eq(getattr(model, column), v) for column, v in key.items()))
+        .order_by(c.valid_from, c.id)
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(stmt))
 
 
-def _rows_etag(rows: Iterable[Any]) -> str:
+def _rows_etag(rows: Iterable[VersionedRow]) -> str:
     return etag_of((r.id, r.valid_from, r.valid_to) for r in rows)
 
 
-def key_versions(session: Session, model: Any, key: Mapping[str, Any]) -> tuple[list[Any], str]:
+def key_versions(session: Session, model: type[V], key: Columns) -> tuple[list[V], str]:
     """The stored versions of one key, oldest first, and the key's ETag."""
     rows = _key_rows(session, model, key)
     return rows, _rows_etag(rows)
@@ -255,25 +289,26 @@ def key_versions(session: Session, model: Any, key: Mapping[str, Any]) -> tuple[
 
 def write_version(
     session: Session,
-    model: Any,
-    key: Mapping[str, Any],
+    model: type[V],
+    key: Columns,
     *,
     value: Hashable,
-    value_of: Callable[[Any], Hashable],
-    record: Mapping[str, Any],
+    value_of: Callable[[V], Hashable],
+    record: Columns,
     valid_from: date,
     valid_to: date | None,
     actor: str,
     reason: str,
     expected_etag: ETagLike,
-    describe: Callable[[Any], dict[str, Any]],
-    after: Mapping[str, Any],
+    describe: Callable[[V], Mapping[str, object]],
+    after: Columns,
     on_insert: Callable[[int], None] | None = None,
 ) -> Written:
     """Add `value` to a key from `valid_from` (closing the version in force), or close the version
     in force early when it already has `value` — in the caller's transaction, audited. `record`:
     the new row's own columns (the key, period, actor and reason are added here)."""
     table = model.__tablename__
+    c = _Period(model)
     reason = require_reason(reason, actor)
     lock_version_keys(session, table, [key])
     rows = _key_rows(session, model, key)
@@ -286,14 +321,14 @@ def write_version(
         assert current is not None and current.id is not None
         return Written("unchanged", current.id, _rows_etag(rows))
     closed_id: int | None = None
-    before: dict[str, Any] | None = None
+    before: Mapping[str, object] | None = None
     try:
         if plan.close is not None:
             closed, day = plan.close
             assert closed.id is not None
             closed_id = closed.id
             before = describe(by_id[closed.id])
-            session.execute(update(model).where(model.id == closed.id).values(valid_to=day))
+            session.execute(update(model).where(c.id == closed.id).values(valid_to=day))
             audit.record(session, **closing(table, closed.id, closed.valid_to, day, actor, reason))
         if not plan.insert:
             assert closed_id is not None
@@ -308,7 +343,7 @@ def write_version(
                 created_by=actor,
                 reason=reason,
             )
-            .returning(model.id)
+            .returning(c.id)
         ).scalar_one()
         if on_insert is not None:
             on_insert(new_id)
@@ -337,7 +372,7 @@ def write_version(
 
 def end_version(
     session: Session,
-    model: Any,
+    model: type[VersionedRow],
     version_id: int,
     key_columns: Sequence[str],
     *,
@@ -351,7 +386,9 @@ def end_version(
     table = model.__tablename__
     reason = require_reason(reason, actor)
     found = session.execute(
-        select(*(getattr(model, c) for c in key_columns)).where(model.id == version_id)
+        select(*(getattr(model, column) for column in key_columns)).where(
+            _Period(model).id == version_id
+        )
     ).first()
     if found is None:
         raise NotFound(f"no {table} version with id {version_id}", field="id")
@@ -371,7 +408,7 @@ def end_version(
         )
     # the UPDATE refreshes `row` in the session: keep the old end for the audit first
     old_end = row.valid_to
-    session.execute(update(model).where(model.id == row.id).values(valid_to=valid_to))
+    session.execute(update(model).where(_Period(model).id == row.id).values(valid_to=valid_to))
     action = "withdraw" if valid_to == row.valid_from else "close"
     audit.record(session, **closing(table, row.id, old_end, valid_to, actor, reason, action=action))
     return Written(

@@ -18,7 +18,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from urllib.request import Request, urlopen
@@ -26,6 +26,7 @@ from urllib.request import Request, urlopen
 from sqlalchemy import Engine
 
 from pricebook.errors import InvalidInput, PricebookError
+from pricebook.jsontypes import JSONObject
 from pricebook.market.crawl import (
     CrawlReport,
     CrawlTarget,
@@ -106,7 +107,7 @@ class ScrapydClient:
         query: dict[str, str] | None = None,
         form: list[tuple[str, str]] | None = None,
         files: dict[str, bytes] | None = None,
-    ) -> dict[str, Any]:
+    ) -> JSONObject:
         """GET (``query``) or POST (``form``, ``files``) one endpoint; its JSON answer, or
         `ScrapydError` when Scrapyd cannot be reached or answers ``status: error``."""
         base, auth = self.base_and_auth()
@@ -123,7 +124,7 @@ class ScrapydClient:
             request.add_header("Authorization", auth)
         try:
             with urlopen(request, timeout=self.timeout) as response:
-                answer: dict[str, Any] = json.loads(response.read())
+                answer: JSONObject = json.loads(response.read())
         except HTTPError as exc:
             hint = " (check the user and password)" if exc.code == 401 else ""
             raise ScrapydError(f"Scrapyd at {base}: {endpoint} answered {exc.code}{hint}") from None
@@ -136,9 +137,10 @@ class ScrapydClient:
     def add_version(self, version: str, egg: bytes) -> int:
         """Upload the egg as ``version`` of the project; the number of spiders Scrapyd found."""
         answer = self.call(
-            "addversion.json", form=[("project", PROJECT), ("version", version)],
+            "addversion.json",
+            form=[("project", PROJECT), ("version", version)],
             files={"egg": egg},
-        )  # fmt: skip
+        )
         return int(answer.get("spiders", 0))
 
     def schedule(self, spider: str, args: dict[str, str], settings: list[str]) -> str:

@@ -31,7 +31,6 @@ import gc
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from sqlalchemy import Engine
 
@@ -45,7 +44,7 @@ __all__ = ["IndexCache"]
 log = logging.getLogger("pricebook.matching")
 
 
-def _log_failure(task: asyncio.Future[Any]) -> None:
+def _log_failure(task: asyncio.Future[Snapshot | None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("matching index: refresh failed: %s", task.exception())
 
@@ -80,17 +79,19 @@ class IndexCache:
         self._attempted: asyncio.Event | None = None
         self._again = False
         self._task: asyncio.Task[None] | None = None
-        self._inflight: asyncio.Future[Any] | None = None
+        self._inflight: asyncio.Future[Snapshot | None] | None = None
         #: monotonic time of the last completed version check; the last failure, if any.
         self.last_checked: float | None = None
         self.last_error: str | None = None
         self.rebuilds = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> IndexCache:
+    def from_settings(cls, settings: Settings, *, config: MatchConfig | None = None) -> IndexCache:
         """A cache with its own small synchronous engine (builds run in a thread)."""
         engine = make_engine(settings, pool_size=1, max_overflow=1)
-        return cls(engine, poll_seconds=settings.catalog_poll_seconds, owns_engine=True, **kwargs)
+        return cls(
+            engine, poll_seconds=settings.catalog_poll_seconds, config=config, owns_engine=True
+        )
 
     # --- reading --------------------------------------------------------------------------------
 
