@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import State
@@ -228,6 +228,30 @@ def _needs_matcher(estimate: estimates.EstimateRequest) -> bool:
     )
 
 
+T = TypeVar("T")
+
+_STORED_DOC = (
+    "`validation_id`, `validated_at`, `validated_by`, `request` (as stored), then the result's "
+    "members as the validation answered them (lines, totals, counts, deadline, escalation, "
+    "profile). 404 when the estimate has no validation of that id (for an estimate_tool key: "
+    "none of that id stored by this key; reviewers and up read all)."
+)
+_LIST_DOC = (
+    "`items` (each: id, version, date, who and when, profile, totals, counts by code, flagged "
+    "and custom part lines), `total`, `limit`, `offset`. 404 when the estimate has none. An "
+    "estimate_tool key sees only the validations it stored; reviewers and up see all."
+)
+#: the reads of stored validations: 404 for an estimate (or validation) the caller may not see
+_READ_RESPONSES = problem_responses(400, 401, 403, 404, 503)
+
+
+async def _as_caller(
+    state: State, caller: KeyInfo, read: Callable[..., T], *args: Any, **kwargs: Any
+) -> T:
+    """A read of stored validations, of those the caller may read (`_only_key`)."""
+    return await run(state, read, *args, only_key=_only_key(caller), **kwargs)
+
+
 class EstimateController(Controller):
     path = "/estimates"
     tags = ["estimates"]  # noqa: RUF012
@@ -268,10 +292,13 @@ class EstimateController(Controller):
         estimate = _estimate_of(await request.body())
         matcher = await matcher_for(state) if _needs_matcher(estimate) else None
         arguments = dict(
-            force=force, matcher=matcher, actor=caller.name,
-            keep=state.settings.reference_cache_entries, key_id=caller.id,
+            force=force,
+            matcher=matcher,
+            actor=caller.name,
+            keep=state.settings.reference_cache_entries,
+            key_id=caller.id,
             own_only=_only_key(caller) is not None,
-        )  # fmt: skip
+        )
 
         async def validate_on(engine: AsyncEngine) -> estimates.Validation | estimates.Unstored:
             # stored validations are read on the primary; the references where `on_replica`
@@ -281,9 +308,12 @@ class EstimateController(Controller):
             async with engine.connect() as refs:
                 await refs.execution_options(isolation_level="AUTOCOMMIT")
                 return await autocommit(
-                    state, estimates.validate_unstored, estimate,
-                    references=refs.sync_connection, **arguments,
-                )  # fmt: skip
+                    state,
+                    estimates.validate_unstored,
+                    estimate,
+                    references=refs.sync_connection,
+                    **arguments,
+                )
 
         outcome = await on_replica(request, validate_on)
         validation = (
@@ -317,33 +347,22 @@ class EstimateController(Controller):
     @get(
         "/{estimate_id:str}/validations/{validation_id:int}",
         summary="One stored validation: the answer as it was given, and the request it answered",
-        description="`validation_id`, `validated_at`, `validated_by`, `request` (as stored), then "
-        "the result's members as the validation answered them (lines, totals, counts, deadline, "
-        "escalation, profile). 404 when the estimate has no validation of that id (for an "
-        "estimate_tool key: none of that id stored by this key; reviewers and up read all).",
-        responses=problem_responses(400, 401, 403, 404, 503),
+        description=_STORED_DOC,
+        responses=_READ_RESPONSES,
     )
     async def validation(
-        self,
-        state: State,
-        caller: CallerKey,
-        estimate_id: PathCode,
-        validation_id: PathId,
+        self, state: State, caller: CallerKey, estimate_id: PathCode, validation_id: PathId
     ) -> Response[dict[str, Any]]:
-        found = await run(
-            state, estimates.stored_validation, estimate_id, validation_id,
-            only_key=_only_key(caller),
-        )  # fmt: skip
+        found = await _as_caller(
+            state, caller, estimates.stored_validation, estimate_id, validation_id
+        )
         return Response(found, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get(
         "/{estimate_id:str}/validations",
         summary="The stored validations of an estimate, newest first, a page at a time",
-        description="`items` (each: id, version, date, who and when, profile, totals, counts by "
-        "code, flagged and custom part lines), `total`, `limit`, `offset`. 404 when the "
-        "estimate has none. An estimate_tool key sees only the validations it stored; "
-        "reviewers and up see all.",
-        responses=problem_responses(400, 401, 403, 404, 503),
+        description=_LIST_DOC,
+        responses=_READ_RESPONSES,
     )
     async def validations(
         self,
@@ -353,8 +372,7 @@ class EstimateController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
     ) -> Page[dict[str, Any]]:
-        page = await run(
-            state, estimates.list_validations, estimate_id, limit=limit, offset=offset,
-            only_key=_only_key(caller),
-        )  # fmt: skip
+        page = await _as_caller(
+            state, caller, estimates.list_validations, estimate_id, limit=limit, offset=offset
+        )
         return to(Page[dict[str, Any]], page)

@@ -46,17 +46,24 @@ def db(engine):
 def fake_matcher(table: dict[str, int]):
     """A matcher (`estimates.Matcher`): exact names from `table`, else unmatched."""
 
+    none = SimpleNamespace(price_type=None)  # no quality words
+
     def match(names, model_id=None, brand_id=None):
         out = []
         for n in names:
             if n in table:
-                c = SimpleNamespace(part_id=table[n], part_code=f"P{table[n]}", name=n, score=100.0,
-                                    confidence=1.0)  # fmt: skip
-                out.append(
-                    SimpleNamespace(decision="matched", reason="alias_exact", candidates=[c])
+                c = SimpleNamespace(
+                    part_id=table[n], part_code=f"P{table[n]}", name=n, score=100.0, confidence=1.0
                 )
+                matched = SimpleNamespace(
+                    decision="matched", reason="alias_exact", candidates=[c], attributes=none
+                )
+                out.append(matched)
             else:
-                out.append(SimpleNamespace(decision="unmatched", reason=None, candidates=[]))
+                unmatched = SimpleNamespace(
+                    decision="unmatched", reason=None, candidates=[], attributes=none
+                )
+                out.append(unmatched)
         return out
 
     return SimpleNamespace(match=match)
@@ -67,8 +74,13 @@ def request(data: dict) -> estimates.EstimateRequest:
 
 
 def fender_line(db, unit="1280.00", **kw) -> dict:
-    return {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": unit,
-            "price_type": "4s", **kw}  # fmt: skip
+    return {
+        "type": "part",
+        "part_id": db.parts["VW1-0001"],
+        "claimed_unit_price": unit,
+        "price_type": "4s",
+        **kw,
+    }
 
 
 def test_validate_stores_and_reuses(db):
@@ -191,8 +203,10 @@ async def test_the_writer_groups_what_arrives_while_a_store_is_in_flight():
         calls.append([u.row["estimate_id"] for u in batch])
         if len(calls) == 1:
             await release.wait()  # the first INSERT is slow
-        return [estimates.Validation(100 + len(calls) * 10 + i, None, u.actor, False, False, b"{}")
-                for i, u in enumerate(batch)]  # fmt: skip
+        return [
+            estimates.Validation(100 + len(calls) * 10 + i, None, u.actor, False, False, b"{}")
+            for i, u in enumerate(batch)
+        ]
 
     writer = ValidationWriter(store_batch)
     first = asyncio.create_task(writer.store(_unstored("A")))
@@ -203,8 +217,12 @@ async def test_the_writer_groups_what_arrives_while_a_store_is_in_flight():
     stored = await asyncio.gather(first, *rest)
     assert calls == [["A"], ["B", "C", "D", "E"]]
     assert [(v.id, v.created_by) for v in stored] == [
-        (110, "A"), (120, "B"), (121, "C"), (122, "D"), (123, "E")
-    ]  # fmt: skip
+        (110, "A"),
+        (120, "B"),
+        (121, "C"),
+        (122, "D"),
+        (123, "E"),
+    ]
     assert (writer.rows, writer.inserts) == (5, 2)
 
 
@@ -220,8 +238,9 @@ async def test_a_row_that_cannot_be_stored_fails_only_its_own_request():
         calls.append(names)
         if "BAD" in names:
             raise DBAPIError("INSERT", {}, Exception("value too long"))
-        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
-                for i, u in enumerate(batch)]  # fmt: skip
+        return [
+            estimates.Validation(i, None, u.actor, False, False, b"{}") for i, u in enumerate(batch)
+        ]
 
     writer = ValidationWriter(store_batch)
     tasks = [asyncio.create_task(writer.store(_unstored(n))) for n in ("OK1", "BAD", "OK2")]
@@ -245,8 +264,9 @@ async def test_the_writer_stores_at_most_max_rows_per_insert():
         calls.append([u.row["estimate_id"] for u in batch])
         if len(calls) == 1:
             await release.wait()
-        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
-                for i, u in enumerate(batch)]  # fmt: skip
+        return [
+            estimates.Validation(i, None, u.actor, False, False, b"{}") for i, u in enumerate(batch)
+        ]
 
     writer = ValidationWriter(store_batch, max_rows=2)
     tasks = [asyncio.create_task(writer.store(_unstored("A")))]
@@ -272,8 +292,9 @@ async def test_closing_the_writer_drains_it_or_fails_what_it_cannot_store():
 
     async def store_batch(batch):
         await release.wait()
-        return [estimates.Validation(i, None, u.actor, False, False, b"{}")
-                for i, u in enumerate(batch)]  # fmt: skip
+        return [
+            estimates.Validation(i, None, u.actor, False, False, b"{}") for i, u in enumerate(batch)
+        ]
 
     writer = ValidationWriter(store_batch)
     tasks = [asyncio.create_task(writer.store(_unstored(n))) for n in "AB"]
@@ -312,16 +333,31 @@ def test_validation_commit_setting():
 def _lines(db, repeat: int) -> list[dict]:
     p = db.parts
     pattern = [
-        {"type": "part", "part_id": p["VW1-0002"], "claimed_unit_price": "2000.00",
-         "damaged_components": [{"part_id": p["VW1-0003"]}, {"oe_number": "5G0 805 071"}]},
+        {
+            "type": "part",
+            "part_id": p["VW1-0002"],
+            "claimed_unit_price": "2000.00",
+            "damaged_components": [{"part_id": p["VW1-0003"]}, {"oe_number": "5G0 805 071"}],
+        },
         {"type": "part", "oe_number": "5G0-821-105-A", "claimed_unit_price": "1100.00"},
         {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1100.00"},
-        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
-         "hours": "3", "claimed_rate": "150.00"},
-        {"type": "consumable", "kind": "refrigerant", "quantity": "800", "unit": "g",
-         "unit_price": "0.30"},
+        {
+            "type": "labor",
+            "line_ref": 0,
+            "operation": "replace",
+            "labor_kind": "paint",
+            "hours": "3",
+            "claimed_rate": "150.00",
+        },
+        {
+            "type": "consumable",
+            "kind": "refrigerant",
+            "quantity": "800",
+            "unit": "g",
+            "unit_price": "0.30",
+        },
         {"type": "rescue", "distance_km": "25", "claimed_fee": "600.00"},
-    ]  # fmt: skip
+    ]
     return [dict(line) for _ in range(repeat) for line in pattern]
 
 
@@ -341,10 +377,24 @@ def _statements_of(db, data: dict, matcher, **kw) -> tuple[list[str], dict]:
 
 
 #: what a validation reads of the references this process keeps per generation
-KEPT = ("FROM prices", "FROM fitments", "FROM standard_hours", "inclusion_closure",
-        "FROM part_components", "FROM labor_rates", "FROM rule_profiles", "FROM vehicle_models",
-        "FROM branches", "FROM regions", "FROM price_types", "FROM labor_kinds", "FROM channels",
-        "FROM rate_card_labor", "FROM consumable_standards", "FROM rescue_tariffs")  # fmt: skip
+KEPT = (
+    "FROM prices",
+    "FROM fitments",
+    "FROM standard_hours",
+    "inclusion_closure",
+    "FROM part_components",
+    "FROM labor_rates",
+    "FROM rule_profiles",
+    "FROM vehicle_models",
+    "FROM branches",
+    "FROM regions",
+    "FROM price_types",
+    "FROM labor_kinds",
+    "FROM channels",
+    "FROM rate_card_labor",
+    "FROM consumable_standards",
+    "FROM rescue_tariffs",
+)
 
 
 CHANNEL_SHOP = {"tier": "4s", "channel_code": "CH-SHOP1"}
@@ -358,13 +408,23 @@ def test_statement_count_does_not_grow_with_lines(db):
     cold, warm = [], []
     for n, repeat in enumerate((1, 40)):
         estimates.clear_caches()
-        data = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-{n}", shop=CHANNEL_SHOP,
-                    vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00000{n}"})  # fmt: skip
+        data = body(
+            db,
+            _lines(db, repeat),
+            estimate_id=f"E-COUNT-{n}",
+            shop=CHANNEL_SHOP,
+            vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00000{n}"},
+        )
         statements, result = _statements_of(db, data, matcher)
         assert len(result["lines"]) == 6 * repeat
         cold.append(len(statements))
-        again = body(db, _lines(db, repeat), estimate_id=f"E-COUNT-WARM-{n}", shop=CHANNEL_SHOP,
-                     vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00001{n}"})  # fmt: skip
+        again = body(
+            db,
+            _lines(db, repeat),
+            estimate_id=f"E-COUNT-WARM-{n}",
+            shop=CHANNEL_SHOP,
+            vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00001{n}"},
+        )
         statements, result_warm = _statements_of(db, again, matcher)
         assert result_warm["lines"] == result["lines"]
         warm.append(len(statements))
@@ -386,8 +446,13 @@ def test_kept_answers_with_and_without_a_channel_card_stay_apart(db):
     estimates.clear_caches()
 
     def fender(n: int, shop: dict, keep: int = estimates.MAX_REFERENCES) -> dict:
-        data = body(db, [fender_line(db)], estimate_id=f"E-CARD-{n}", shop=shop,
-                    vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0001{n:02d}"})  # fmt: skip
+        data = body(
+            db,
+            [fender_line(db)],
+            estimate_id=f"E-CARD-{n}",
+            shop=shop,
+            vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0001{n:02d}"},
+        )
         with transaction(db.engine) as s:
             line = estimates.validate(s, request(data), keep=keep).result["lines"][0]
         return {k: line[k] for k in ("allowed", "cut", "flags")}
@@ -414,8 +479,11 @@ def test_an_unknown_channel_is_422_until_it_exists(db):
             estimates.validate(s, request(data))
         assert err.value.field == "shop.channel_code"
     with db.engine.begin() as conn:
-        conn.execute(text("INSERT INTO channels (code, name, kind) VALUES ('CH-NEW', '新渠道', "
-                          "'repair_shop')"))  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO channels (code, name, kind) VALUES ('CH-NEW', '新渠道', 'repair_shop')"
+            )
+        )
     with transaction(db.engine) as s:
         line = estimates.validate(s, request(data)).result["lines"][0]
     assert line["allowed"] == "1039.50"  # no card in force: the branch's price, as without one
@@ -433,12 +501,23 @@ def test_keeping_no_references_reads_them_all_every_time(db):
     matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
     counts = []
     for n in range(2):
-        data = body(db, _lines(db, 1), estimate_id=f"E-KEEP0-{n}",
-                    vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00002{n}"})  # fmt: skip
+        data = body(
+            db,
+            _lines(db, 1),
+            estimate_id=f"E-KEEP0-{n}",
+            vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN00002{n}"},
+        )
         statements, _ = _statements_of(db, data, matcher, keep=0)
         read = " ".join(statements)
-        for kept in ("FROM prices", "FROM fitments", "inclusion_closure", "FROM labor_rates",
-                     "FROM rule_profiles", "FROM branches", "FROM vehicle_models"):  # fmt: skip
+        for kept in (
+            "FROM prices",
+            "FROM fitments",
+            "inclusion_closure",
+            "FROM labor_rates",
+            "FROM rule_profiles",
+            "FROM branches",
+            "FROM vehicle_models",
+        ):
             assert kept in read, (n, kept)
         counts.append(len(statements))
     assert counts[0] == counts[1]
@@ -457,8 +536,9 @@ def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
     validation (a channel shop's, with labor, a consumable and a rescue: everything kept is
     used) reads prices again and nothing else it keeps."""
     estimates.clear_caches()
-    first = body(db, [fender_line(db), *_lines(db, 1)[3:]], estimate_id="E-GEN-1",
-                 shop=CHANNEL_SHOP)  # fmt: skip
+    first = body(
+        db, [fender_line(db), *_lines(db, 1)[3:]], estimate_id="E-GEN-1", shop=CHANNEL_SHOP
+    )
     with transaction(db.engine) as s:
         before = estimates.validate(s, request(first)).result["lines"][0]
     reference = _flag(before, "PART_PRICE_ABOVE_REFERENCE")["reference"]
@@ -476,8 +556,13 @@ def test_a_change_made_elsewhere_is_seen_by_the_next_validation(db):
         )
     moved = counters()
     assert moved[0] == start[0] and moved[1] > start[1]
-    second = body(db, [fender_line(db), *_lines(db, 1)[3:]], estimate_id="E-GEN-2",
-                  shop=CHANNEL_SHOP, vehicle={"model_id": db.model, "vin": "LSVAB4BR5PN000002"})  # fmt: skip
+    second = body(
+        db,
+        [fender_line(db), *_lines(db, 1)[3:]],
+        estimate_id="E-GEN-2",
+        shop=CHANNEL_SHOP,
+        vehicle={"model_id": db.model, "vin": "LSVAB4BR5PN000002"},
+    )
     statements, result = _statements_of(db, second, None)
     after = result["lines"][0]
     reference = _flag(after, "PART_PRICE_ABOVE_REFERENCE")["reference"]
@@ -506,11 +591,28 @@ def test_every_table_whose_rows_validation_keeps_moves_the_generation():
     from pricebook.models import Base
 
     q = statements._Statements("postgresql")
-    kept = [q.vehicle, q.profiles, q.parts, q.components, q.fitment, q.prices, q.labor_rates,
-            q.hours, q.inclusions, q.card_parts, q.card_labor, q.consumables, q.rescue,
-            q.static]  # fmt: skip
-    read = {t.name for st in kept for t in find_tables(st, include_joins=True, include_aliases=True)
-            if getattr(t, "name", None) in Base.metadata.tables}  # fmt: skip
+    kept = [
+        q.vehicle,
+        q.profiles,
+        q.parts,
+        q.components,
+        q.fitment,
+        q.prices,
+        q.labor_rates,
+        q.hours,
+        q.inclusions,
+        q.card_parts,
+        q.card_labor,
+        q.consumables,
+        q.rescue,
+        q.static,
+    ]
+    read = {
+        t.name
+        for st in kept
+        for t in find_tables(st, include_joins=True, include_aliases=True)
+        if getattr(t, "name", None) in Base.metadata.tables
+    }
     read |= {"branches", "regions", "price_types", "labor_kinds"}  # memo._load_static
     assert {"operation_inclusions", "prices", "rate_card_parts", "rescue_tariffs"} <= read
     assert read <= set(GENERATION_TABLES), read - set(GENERATION_TABLES)
@@ -520,8 +622,15 @@ def test_every_table_whose_rows_validation_keeps_moves_the_generation():
 def test_every_kept_table_moves_the_generation_once_per_transaction(db, table):
     """A write to any table whose rows validation keeps moves the generation when it commits
     (once per transaction on PostgreSQL, however many rows); a rolled-back one does not."""
-    versioned = table in ("prices", "labor_rates", "standard_hours", "rule_profiles", "rate_cards",
-                          "consumable_standards", "rescue_tariffs")  # fmt: skip
+    versioned = table in (
+        "prices",
+        "labor_rates",
+        "standard_hours",
+        "rule_profiles",
+        "rate_cards",
+        "consumable_standards",
+        "rescue_tariffs",
+    )
     key = {"part_components": "assembly_id", "fitments": "part_id"}.get(table, "id")
     # versioned rows may only be shortened; every other row is rewritten as it was
     change = (
@@ -581,23 +690,35 @@ def test_a_request_reading_an_older_generation_does_not_fill_the_shared_memo(db)
 
 def test_custom_names_go_through_the_matcher_first(db):
     matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
-    data = body(db, [{"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1000.00"},
-                     {"type": "part", "custom_name": "不存在的件", "claimed_unit_price": "10.00"}])  # fmt: skip
+    data = body(
+        db,
+        [
+            {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1000.00"},
+            {"type": "part", "custom_name": "不存在的件", "claimed_unit_price": "10.00"},
+        ],
+    )
     with transaction(db.engine) as s:
         result = estimates.validate(s, request(data), matcher=matcher).result
     matched, unmatched = result["lines"]
     assert matched["part"]["code"] == "VW1-0001" and matched["match"]["decision"] == "matched"
     assert matched["status"] == "ok" and matched["flags"][0]["severity"] == "info"
     assert unmatched["flags"][0]["code"] == "CUSTOM_PART" and unmatched["status"] == "flagged"
-    assert result["indicators"] == {"part_lines": 2, "custom_part_lines": 2, "custom_matched": 1,
-                                    "model_selected": True}  # fmt: skip
+    assert result["indicators"] == {
+        "part_lines": 2,
+        "custom_part_lines": 2,
+        "custom_matched": 1,
+        "model_selected": True,
+    }
 
 
 def test_repeat_claim_across_estimates(db):
     with transaction(db.engine) as s:
-        estimates.validate(s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-A",
-                                           date="2025-08-01")))  # fmt: skip
-        later = estimates.validate(s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-B")))  # fmt: skip
+        estimates.validate(
+            s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-A", date="2025-08-01"))
+        )
+        later = estimates.validate(
+            s, request(body(db, [fender_line(db, "990.00")], estimate_id="E-B"))
+        )
     flag = later.result["lines"][0]["flags"][0]
     assert flag["code"] == "REPEAT_CLAIM" and flag["details"]["earlier_estimate_id"] == "E-A"
     assert later.result["lines"][0]["allowed"] == "0.00"
@@ -611,8 +732,15 @@ def test_repeat_claim_only_within_the_window_and_on_the_same_vin(db):
     vin = {"model_id": db.model, "vin": "LSVAB4BR5PN000077"}
 
     def fender(estimate_id: str, date: str, vehicle: dict = vin, **kw):
-        data = body(db, [fender_line(db, "990.00")], estimate_id=estimate_id, date=date,
-                    submitted_at=f"{date}T10:00:00+08:00", vehicle=vehicle, **kw)  # fmt: skip
+        data = body(
+            db,
+            [fender_line(db, "990.00")],
+            estimate_id=estimate_id,
+            date=date,
+            submitted_at=f"{date}T10:00:00+08:00",
+            vehicle=vehicle,
+            **kw,
+        )
         return estimates.validate(s, request(data)).result["lines"][0]
 
     with transaction(db.engine) as s:
@@ -623,8 +751,11 @@ def test_repeat_claim_only_within_the_window_and_on_the_same_vin(db):
         again = fender(
             "E-NOW", "2026-01-05", {"model_id": db.model, "vin": "lsvab4br5pn000077"}, version=2
         )
-        replaced = dict(s.execute(select(EstimateValidation.estimate_id,
-                                         EstimateValidation.replaced_part_ids)).all())  # fmt: skip
+        replaced = dict(
+            s.execute(
+                select(EstimateValidation.estimate_id, EstimateValidation.replaced_part_ids)
+            ).all()
+        )
     # the earlier ones did replace the fender and were paid: only the window and VIN keep them out
     assert replaced["E-OLD"] == replaced["E-OTHER"] == replaced["E-IN"] == [db.parts["VW1-0001"]]
     assert "REPEAT_CLAIM" not in {f["code"] for f in alone["flags"]}
@@ -635,18 +766,35 @@ def test_repeat_claim_only_within_the_window_and_on_the_same_vin(db):
 
 
 def test_rescue_consumable_and_labor_from_the_database(db):
-    data = body(db, [
-        {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
-        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
-         "hours": "2", "claimed_rate": "150.00"},
-        {"type": "rescue", "distance_km": "25", "claimed_fee": "650.00"},
-        {"type": "consumable", "kind": "refrigerant", "quantity": "0.9", "unit": "kg",
-         "unit_price": "300.00"},
-    ])  # fmt: skip
+    data = body(
+        db,
+        [
+            {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
+            {
+                "type": "labor",
+                "line_ref": 0,
+                "operation": "replace",
+                "labor_kind": "paint",
+                "hours": "2",
+                "claimed_rate": "150.00",
+            },
+            {"type": "rescue", "distance_km": "25", "claimed_fee": "650.00"},
+            {
+                "type": "consumable",
+                "kind": "refrigerant",
+                "quantity": "0.9",
+                "unit": "kg",
+                "unit_price": "300.00",
+            },
+        ],
+    )
     with transaction(db.engine) as s:
         lines = estimates.validate(s, request(data)).result["lines"]
     # paint 2 h × 150.00: SZ01 standard paint 4s class B 110.00 → 220.00, cut 80.00
-    assert (lines[1]["allowed"], lines[1]["flags"][0]["code"]) == ("220.00", "LABOR_RATE_ABOVE_STANDARD")  # fmt: skip
+    assert (lines[1]["allowed"], lines[1]["flags"][0]["code"]) == (
+        "220.00",
+        "LABOR_RATE_ABOVE_STANDARD",
+    )
     assert (lines[2]["allowed"], lines[2]["cut"]) == ("530.00", "120.00")
     assert (lines[3]["allowed"], lines[3]["cut"]) == ("132.00", "138.00")
 
@@ -656,32 +804,78 @@ def test_rescue_consumable_and_labor_from_the_database(db):
 #: includes R&I of the fog lamp (and, a data loop, the fog lamp's R&I includes the cover's)
 ASSEMBLY_AND_CHAIN = {
     "parts": [
-        {"part_code": "VW1-0011", "name": "前保险杠骨架", "aliases": "", "category": "body",
-         "oe_number": "5G0 807 109"},
-        {"part_code": "VW1-0012", "name": "前保险杠皮", "aliases": "", "category": "body",
-         "oe_number": "5G0 807 217"},
-        {"part_code": "VW1-0013", "name": "左前雾灯", "aliases": "", "category": "lamp",
-         "oe_number": "5G0 941 661"},
+        {
+            "part_code": "VW1-0011",
+            "name": "前保险杠骨架",
+            "aliases": "",
+            "category": "body",
+            "oe_number": "5G0 807 109",
+        },
+        {
+            "part_code": "VW1-0012",
+            "name": "前保险杠皮",
+            "aliases": "",
+            "category": "body",
+            "oe_number": "5G0 807 217",
+        },
+        {
+            "part_code": "VW1-0013",
+            "name": "左前雾灯",
+            "aliases": "",
+            "category": "lamp",
+            "oe_number": "5G0 941 661",
+        },
     ],
     "prices": [
-        {"part_code": code, "model_code": "", "scope": "system", "price_type": "4s",
-         "amount_yuan": amount, "valid_from": "2025-01-01", "valid_to": ""}
+        {
+            "part_code": code,
+            "model_code": "",
+            "scope": "system",
+            "price_type": "4s",
+            "amount_yuan": amount,
+            "valid_from": "2025-01-01",
+            "valid_to": "",
+        }
         for code, amount in (("VW1-0002", "1800.00"), ("VW1-0003", "120.00"), ("VW1-0004", "85.00"))
     ],
     "standard_hours": [
-        {"part_code": "VW1-0011", "operation": "replace", "vehicle_class": "B",
-         "labor_kind": "sheet_metal", "hours": "2.0", "includes": "remove_refit@VW1-0012"},
-        {"part_code": "VW1-0012", "operation": "remove_refit", "vehicle_class": "B",
-         "labor_kind": "remove_refit", "hours": "1.0", "includes": "remove_refit@VW1-0013"},
-        {"part_code": "VW1-0013", "operation": "remove_refit", "vehicle_class": "B",
-         "labor_kind": "remove_refit", "hours": "0.3", "includes": "remove_refit@VW1-0012"},
+        {
+            "part_code": "VW1-0011",
+            "operation": "replace",
+            "vehicle_class": "B",
+            "labor_kind": "sheet_metal",
+            "hours": "2.0",
+            "includes": "remove_refit@VW1-0012",
+        },
+        {
+            "part_code": "VW1-0012",
+            "operation": "remove_refit",
+            "vehicle_class": "B",
+            "labor_kind": "remove_refit",
+            "hours": "1.0",
+            "includes": "remove_refit@VW1-0013",
+        },
+        {
+            "part_code": "VW1-0013",
+            "operation": "remove_refit",
+            "vehicle_class": "B",
+            "labor_kind": "remove_refit",
+            "hours": "0.3",
+            "includes": "remove_refit@VW1-0012",
+        },
     ],
-}  # fmt: skip
+}
 
 
 def headlamp_line(db, *damaged, qty="1") -> dict:
-    return {"type": "part", "part_id": db.parts["VW1-0002"], "claimed_unit_price": "1800.00",
-            "price_type": "4s", "quantity": qty, "damaged_components": list(damaged)}  # fmt: skip
+    return {
+        "type": "part",
+        "part_id": db.parts["VW1-0002"],
+        "claimed_unit_price": "1800.00",
+        "price_type": "4s",
+        "quantity": qty,
+        "damaged_components": list(damaged),
+    }
 
 
 def test_assembly_with_damaged_components_from_the_database(db):
@@ -712,28 +906,46 @@ def test_assembly_with_damaged_components_from_the_database(db):
     with transaction(db.engine) as s:
         res = estimates.validate(s, request(body(db, lines, estimate_id="E-ASM", version=9))).result
     assert res["lines"][0]["allowed"] == "290.00"
-    assert [n for n in res["notes"] if n["code"] == "DAMAGED_COMPONENT_UNKNOWN"] == [{
-        "code": "DAMAGED_COMPONENT_UNKNOWN",
-        "message_zh": "第 1 行 damaged_components[1] NO-SUCH-OE 不在目录中：总成规则按全部组件核定。",
-        "message_en": "line 1: damaged_components[1] 'NO-SUCH-OE' is not in the catalogue: the "
-        "assembly rule allows all the components.",
-        "field": "lines[0].damaged_components[1]", "index": 0, "line_no": 1,
-    }]  # fmt: skip
+    assert [n for n in res["notes"] if n["code"] == "DAMAGED_COMPONENT_UNKNOWN"] == [
+        {
+            "code": "DAMAGED_COMPONENT_UNKNOWN",
+            "message_zh": "第 1 行 damaged_components[1] NO-SUCH-OE 不在目录中：总成规则按全部组件核定。",
+            "message_en": "line 1: damaged_components[1] 'NO-SUCH-OE' is not in the catalogue: the "
+            "assembly rule allows all the components.",
+            "field": "lines[0].damaged_components[1]",
+            "index": 0,
+            "line_no": 1,
+        }
+    ]
 
 
 def test_damaged_component_not_of_the_assembly_is_422(db):
     p = db.parts
     cases = [
         # the fender is in the catalogue but not a component of the headlamp
-        ([fender_line(db), headlamp_line(db, {"part_id": p["VW1-0003"]}, {"part_id": p["VW1-0001"]})],
-         "lines[1].damaged_components[1]"),
+        (
+            [
+                fender_line(db),
+                headlamp_line(db, {"part_id": p["VW1-0003"]}, {"part_id": p["VW1-0001"]}),
+            ],
+            "lines[1].damaged_components[1]",
+        ),
         ([headlamp_line(db, {"oe_number": "5G0 821 105 A"})], "lines[0].damaged_components[0]"),
         # the fender has no components at all
-        ([fender_line(db, damaged_components=[{"part_id": p["VW1-0003"]}])], "lines[0].damaged_components[0]"),
-        ([headlamp_line(db, {"part_id": p["VW1-0003"], "oe_number": "N 105 182 02"})], "lines[0].damaged_components[0].part_id"),
+        (
+            [fender_line(db, damaged_components=[{"part_id": p["VW1-0003"]}])],
+            "lines[0].damaged_components[0]",
+        ),
+        (
+            [headlamp_line(db, {"part_id": p["VW1-0003"], "oe_number": "N 105 182 02"})],
+            "lines[0].damaged_components[0].part_id",
+        ),
         ([headlamp_line(db, {"oe_number": " "})], "lines[0].damaged_components[0].part_id"),
-        ([headlamp_line(db, {"part_id": p["VW1-0003"], "qty": 1})], "lines[0].damaged_components[0].qty"),
-    ]  # fmt: skip
+        (
+            [headlamp_line(db, {"part_id": p["VW1-0003"], "qty": 1})],
+            "lines[0].damaged_components[0].qty",
+        ),
+    ]
     for lines, field in cases:
         with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
             estimates.validate(s, request_or_raise(body(db, lines)))
@@ -762,44 +974,115 @@ def test_labor_overlap_through_a_part_no_line_names(db):
         catalog_rows.load(s, {k: ASSEMBLY_AND_CHAIN[k] for k in ("parts", "standard_hours")})
         ids = {p.code: p.id for p in s.scalars(select(Part))}
     lines = [
-        {"type": "labor", "part_id": ids["VW1-0011"], "operation": "replace",
-         "labor_kind": "sheet_metal", "hours": "2.0", "claimed_rate": "90.00"},
-        {"type": "labor", "part_id": ids["VW1-0013"], "operation": "remove_refit",
-         "labor_kind": "remove_refit", "hours": "0.3", "claimed_rate": "60.00"},
-    ]  # fmt: skip
+        {
+            "type": "labor",
+            "part_id": ids["VW1-0011"],
+            "operation": "replace",
+            "labor_kind": "sheet_metal",
+            "hours": "2.0",
+            "claimed_rate": "90.00",
+        },
+        {
+            "type": "labor",
+            "part_id": ids["VW1-0013"],
+            "operation": "remove_refit",
+            "labor_kind": "remove_refit",
+            "hours": "0.3",
+            "claimed_rate": "60.00",
+        },
+    ]
     with transaction(db.engine) as s:
         res = estimates.validate(s, request(body(db, lines))).result
     beam, fog = res["lines"]
     assert (beam["status"], beam["cut"]) == ("ok", "0.00")
-    assert beam["includes"] == [{"part_id": ids["VW1-0012"], "part_name": "前保险杠皮",
-                                 "operation": "remove_refit", "claimed_on_line": None,
-                                 "claimed_on_line_no": None}]  # fmt: skip
+    assert beam["includes"] == [
+        {
+            "part_id": ids["VW1-0012"],
+            "part_name": "前保险杠皮",
+            "operation": "remove_refit",
+            "claimed_on_line": None,
+            "claimed_on_line_no": None,
+        }
+    ]
     assert (fog["claimed"], fog["allowed"], fog["cut"]) == ("18.00", "0.00", "18.00")
     flag = fog["flags"][0]
     assert flag["code"] == "LABOR_OVERLAP" and flag["details"]["included_in_line"] == 0
     assert [(s["part_name"], s["operation"]) for s in flag["details"]["path"]] == [
-        ("前保险杠骨架", "replace"), ("前保险杠皮", "remove_refit"), ("左前雾灯", "remove_refit")]  # fmt: skip
+        ("前保险杠骨架", "replace"),
+        ("前保险杠皮", "remove_refit"),
+        ("左前雾灯", "remove_refit"),
+    ]
     assert "更换前保险杠骨架 → 拆装前保险杠皮 → 拆装左前雾灯" in flag["message_zh"]
 
 
 def test_errors_name_the_field(db):
     cases = [
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "abc"}], "lines[0].claimed_unit_price"),
-        ([fender_line(db), {"type": "part", "part_id": 1, "claimed_unit_price": "1.001"}], "lines[1].claimed_unit_price"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "NaN"}], "lines[0].claimed_unit_price"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "1e999999"}], "lines[0].claimed_unit_price"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "-5"}], "lines[0].claimed_unit_price"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "repair_cost": "3"}], "lines[0].repair_cost"),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "abc"}],
+            "lines[0].claimed_unit_price",
+        ),
+        (
+            [fender_line(db), {"type": "part", "part_id": 1, "claimed_unit_price": "1.001"}],
+            "lines[1].claimed_unit_price",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "NaN"}],
+            "lines[0].claimed_unit_price",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "1e999999"}],
+            "lines[0].claimed_unit_price",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "-5"}],
+            "lines[0].claimed_unit_price",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "5", "repair_cost": "3"}],
+            "lines[0].repair_cost",
+        ),
         ([{"type": "part", "part_id": 1, "action": "repair"}], "lines[0].repair_cost"),
         ([{"type": "part", "claimed_unit_price": "5"}], "lines[0].part_id"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "quantity": "0"}], "lines[0].quantity"),
-        ([{"type": "labor", "line_ref": 5, "operation": "paint", "labor_kind": "paint", "hours": "1", "claimed_rate": "1"}], "lines[0].line_ref"),
-        ([{"type": "labor", "operation": "paint", "labor_kind": "painting", "hours": "1", "claimed_rate": "1"}], "lines[0].labor_kind"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "price_type": "gold"}], "lines[0].price_type"),
-        ([{"type": "part", "part_id": 1, "claimed_unit_price": "5", "colour": "red"}], "lines[0].colour"),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "5", "quantity": "0"}],
+            "lines[0].quantity",
+        ),
+        (
+            [
+                {
+                    "type": "labor",
+                    "line_ref": 5,
+                    "operation": "paint",
+                    "labor_kind": "paint",
+                    "hours": "1",
+                    "claimed_rate": "1",
+                }
+            ],
+            "lines[0].line_ref",
+        ),
+        (
+            [
+                {
+                    "type": "labor",
+                    "operation": "paint",
+                    "labor_kind": "painting",
+                    "hours": "1",
+                    "claimed_rate": "1",
+                }
+            ],
+            "lines[0].labor_kind",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "5", "price_type": "gold"}],
+            "lines[0].price_type",
+        ),
+        (
+            [{"type": "part", "part_id": 1, "claimed_unit_price": "5", "colour": "red"}],
+            "lines[0].colour",
+        ),
         ([{"type": "nope"}], "lines[0].type"),
         ([], "lines"),
-    ]  # fmt: skip
+    ]
     for lines, field in cases:
         with transaction(db.engine) as s, pytest.raises(InvalidInput) as err:
             estimates.validate(s, request_or_raise(body(db, lines)))
@@ -906,30 +1189,71 @@ def test_profiles_are_versioned(db):
     with transaction(db.engine) as s:
         again = review_config.import_review_config(s, CONFIG, actor="test", reason="test config")
         assert again.inserted["rule_profiles"] == 0 and again.unchanged["rule_profiles"] == 2
-        doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
-                                  "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
+        doc = {
+            "rule_profiles": [
+                {
+                    "code": "SZ01",
+                    "branch": "SZ01",
+                    "valid_from": "2025-09-01",
+                    "settings": {"price_tolerance_pct": "10"},
+                }
+            ]
+        }
         report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.inserted["rule_profiles"] == 1 and report.closed["rule_profiles"] == 1
-        rows = s.scalars(select(RuleProfileVersion).where(RuleProfileVersion.code == "SZ01")
-                         .order_by(RuleProfileVersion.version)).all()  # fmt: skip
+        rows = s.scalars(
+            select(RuleProfileVersion)
+            .where(RuleProfileVersion.code == "SZ01")
+            .order_by(RuleProfileVersion.version)
+        ).all()
         assert [(r.version, r.valid_to) for r in rows] == [(1, date(2025, 9, 1)), (2, None)]
         assert rows[1].settings["price_tolerance_pct"] == "10"
         assert rows[1].settings["repeat_claim_window_days"] == 365  # defaults filled in
         # 1,280.00 vs 990.00 + 10% = 1,089.00 from the new version on
         res = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V2"))).result
         assert res["profile_version"] == 2 and res["lines"][0]["allowed"] == "1089.00"
-        old = estimates.validate(s, request(body(db, [fender_line(db)], estimate_id="E-V1", date="2025-08-15"))).result  # fmt: skip
+        old = estimates.validate(
+            s, request(body(db, [fender_line(db)], estimate_id="E-V1", date="2025-08-15"))
+        ).result
         assert old["profile_version"] == 1 and old["lines"][0]["allowed"] == "1039.50"
         with pytest.raises(InvalidInput) as err:
-            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"price_tolerance_pct": "abc"}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(
+                s,
+                {
+                    "rule_profiles": [
+                        {
+                            "code": "x",
+                            "valid_from": "2025-01-01",
+                            "settings": {"price_tolerance_pct": "abc"},
+                        }
+                    ]
+                },
+                actor="t",
+            )
         assert err.value.field == "rule_profiles[0].settings.price_tolerance_pct"
         with pytest.raises(InvalidInput):
-            review_config.import_review_config(s, {"rule_profiles": [{"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}]}, actor="t")  # fmt: skip
+            review_config.import_review_config(
+                s,
+                {
+                    "rule_profiles": [
+                        {"code": "x", "valid_from": "2025-01-01", "settings": {"typo": 1}}
+                    ]
+                },
+                actor="t",
+            )
 
 
 def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
-    doc = {"rule_profiles": [{"code": "SZ01", "branch": "SZ01", "valid_from": "2025-09-01",
-                              "settings": {"price_tolerance_pct": "10"}}]}  # fmt: skip
+    doc = {
+        "rule_profiles": [
+            {
+                "code": "SZ01",
+                "branch": "SZ01",
+                "valid_from": "2025-09-01",
+                "settings": {"price_tolerance_pct": "10"},
+            }
+        ]
+    }
     with transaction(db.engine) as s:
         for reason in ("", "   "):
             with pytest.raises(InvalidInput) as err:
@@ -940,15 +1264,26 @@ def test_a_review_config_change_needs_a_reason_and_closing_is_audited(db):
             review_config.import_review_config(s, CONFIG, actor="staff", reason="")
         assert err.value.field == "reason"
     with transaction(db.engine) as s:
-        assert s.scalar(select(RuleProfileVersion.valid_to).where(
-            RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1)) is None  # fmt: skip
+        assert (
+            s.scalar(
+                select(RuleProfileVersion.valid_to).where(
+                    RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1
+                )
+            )
+            is None
+        )
         report = review_config.import_review_config(s, doc, actor="staff", reason="更宽容差")
         assert report.closed["rule_profiles"] == 1
-        first = s.scalar(select(RuleProfileVersion.id).where(
-            RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1))  # fmt: skip
+        first = s.scalar(
+            select(RuleProfileVersion.id).where(
+                RuleProfileVersion.code == "SZ01", RuleProfileVersion.version == 1
+            )
+        )
         entries = s.scalars(select(AuditEntry).where(AuditEntry.actor == "staff")).all()
     assert {(e.action, e.entity) for e in entries} == {
-        ("close", "rule_profiles"), ("supersede", "rule_profiles")}  # fmt: skip
+        ("close", "rule_profiles"),
+        ("supersede", "rule_profiles"),
+    }
     (closing,) = [e for e in entries if e.action == "close"]
     assert closing.entity_id == str(first) and closing.reason == "更宽容差"
     assert closing.after == {"valid_to": "2025-09-01"} and closing.before == {"valid_to": None}
@@ -963,8 +1298,12 @@ def test_default_profile_when_the_branch_has_none(db):
 def test_stored_validations_are_append_only(db):
     with transaction(db.engine) as s:
         estimates.validate(s, request(body(db, [fender_line(db)])))
-    for sql in ("UPDATE estimate_validations SET cut_fen = 0", "DELETE FROM estimate_validations",
-                "DELETE FROM rule_profiles", "UPDATE rule_profiles SET code = 'x'"):  # fmt: skip
+    for sql in (
+        "UPDATE estimate_validations SET cut_fen = 0",
+        "DELETE FROM estimate_validations",
+        "DELETE FROM rule_profiles",
+        "UPDATE rule_profiles SET code = 'x'",
+    ):
         with pytest.raises((IntegrityError, DBAPIError)), transaction(db.engine) as s:
             s.execute(text(sql))
 
@@ -978,13 +1317,22 @@ def test_stored_summary_columns_and_their_fill_by_migration_0011(db):
         fender_line(db),  # 1,280.00 over 1,039.50: flagged
         {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "500.00"},  # ok
         {"type": "part", "part_id": 999_999, "claimed_unit_price": "10.00"},  # unknown
-        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "sheet_metal",
-         "hours": "1.5", "claimed_rate": "120.00"},
-    ]  # fmt: skip
+        {
+            "type": "labor",
+            "line_ref": 0,
+            "operation": "replace",
+            "labor_kind": "sheet_metal",
+            "hours": "1.5",
+            "claimed_rate": "120.00",
+        },
+    ]
     with transaction(db.engine) as s:
         result = estimates.validate(s, request(body(db, lines)), matcher=matcher).result
-    columns = (EstimateValidation.part_ids, EstimateValidation.flag_counts,
-               EstimateValidation.flagged_lines)  # fmt: skip
+    columns = (
+        EstimateValidation.part_ids,
+        EstimateValidation.flag_counts,
+        EstimateValidation.flagged_lines,
+    )
 
     def stored() -> tuple:
         with transaction(db.engine) as s:
@@ -1020,11 +1368,16 @@ def test_demo_review_config_loads_twice_without_change(engine):
 async def test_http_validate_end_to_end(http):
     api, parts = http.api, http.parts
     lines = [
-        {"type": "part", "part_id": parts["VW1-0001"], "claimed_unit_price": "1280.00", "price_type": "4s"},
+        {
+            "type": "part",
+            "part_id": parts["VW1-0001"],
+            "claimed_unit_price": "1280.00",
+            "price_type": "4s",
+        },
         {"type": "part", "custom_name": "左前叶子板", "claimed_unit_price": "1000.00"},
         {"type": "part", "part_id": 999999, "claimed_unit_price": "10.00"},
         {"type": "rescue", "distance_km": "25", "claimed_fee": "650.00"},
-    ]  # fmt: skip
+    ]
     data = http_body(parts, http.model, lines)
     r = await api.client.post(URL, json=data, headers=api.h("estimate_tool"))
     assert r.status_code == 201, r.text
@@ -1049,12 +1402,17 @@ async def test_http_validate_end_to_end(http):
     listed = await api.get("/api/v1/estimates/E-2025-0001/validations")
     assert listed.status_code == 200
     assert [v["validation_id"] for v in listed.json()["items"]] == [
-        forced.json()["validation_id"], out["validation_id"]
-    ]  # fmt: skip
+        forced.json()["validation_id"],
+        out["validation_id"],
+    ]
     assert listed.json()["items"][1]["totals"] == out["totals"]
     page = await api.get("/api/v1/estimates/E-2025-0001/validations?limit=1&offset=1")
-    assert page.json() == {**listed.json(), "items": listed.json()["items"][1:], "limit": 1,
-                           "offset": 1}  # fmt: skip
+    assert page.json() == {
+        **listed.json(),
+        "items": listed.json()["items"][1:],
+        "limit": 1,
+        "offset": 1,
+    }
     too_big = await api.get("/api/v1/estimates/E-2025-0001/validations?limit=500")
     assert too_big.status_code == 400 and "limit" in too_big.text
     missing = await api.get("/api/v1/estimates/nope/validations")
@@ -1067,8 +1425,10 @@ async def test_http_validate_end_to_end(http):
     stored = one.json()
     request_stored = stored.pop("request")  # the request as decoded: defaults filled in
     assert (request_stored["estimate_id"], request_stored["version"]) == ("E-2025-0001", 1)
-    assert [line["claimed_unit_price"] if line["type"] == "part" else line["claimed_fee"]
-            for line in request_stored["lines"]] == ["1280.00", "1000.00", "10.00", "650.00"]  # fmt: skip
+    assert [
+        line["claimed_unit_price"] if line["type"] == "part" else line["claimed_fee"]
+        for line in request_stored["lines"]
+    ] == ["1280.00", "1000.00", "10.00", "650.00"]
     assert request_stored["lines"][1]["custom_name"] == "左前叶子板"
     answered = {k: v for k, v in out.items() if k not in ("reused", "request_differs")}
     assert stored == answered
@@ -1087,9 +1447,19 @@ async def test_http_validate_without_waiting_for_the_flush(http):
     from api.app import create_app
 
     api, parts = http.api, http.parts
-    data = http_body(parts, http.model, [{"type": "part", "part_id": parts["VW1-0001"],
-                                          "claimed_unit_price": "1280.00", "price_type": "4s"}],
-                     estimate_id="E-ASYNC-HTTP")  # fmt: skip
+    data = http_body(
+        parts,
+        http.model,
+        [
+            {
+                "type": "part",
+                "part_id": parts["VW1-0001"],
+                "claimed_unit_price": "1280.00",
+                "price_type": "4s",
+            }
+        ],
+        estimate_id="E-ASYNC-HTTP",
+    )
     settings = replace(api.settings, validation_synchronous_commit=False)
     # Litestar's logging setup replaces the root handlers (caplog's too): listen on the logger
     records: list[logging.LogRecord] = []
@@ -1119,11 +1489,21 @@ async def test_http_concurrent_validations_each_get_their_own_stored_row(http):
     api, parts = http.api, http.parts
     units = ["1280.00", "1000.00", "1100.00", "900.00", "1500.00", "1039.50"]
     sent = [
-        http_body(parts, http.model, [{"type": "part", "part_id": parts["VW1-0001"],
-                                       "claimed_unit_price": u, "price_type": "4s"}],
-                  estimate_id=f"E-TOGETHER-{n}")
+        http_body(
+            parts,
+            http.model,
+            [
+                {
+                    "type": "part",
+                    "part_id": parts["VW1-0001"],
+                    "claimed_unit_price": u,
+                    "price_type": "4s",
+                }
+            ],
+            estimate_id=f"E-TOGETHER-{n}",
+        )
         for n, u in enumerate(units)
-    ]  # fmt: skip
+    ]
     answers = await asyncio.gather(*(api.client.post(URL, json=d, headers=api.h()) for d in sent))
     assert [a.status_code for a in answers] == [201] * 6
     ids = [a.json()["validation_id"] for a in answers]
@@ -1139,7 +1519,9 @@ async def test_http_auth(http):
     api = http.api
     data = http_body(http.parts, http.model, [])
     assert (await api.client.post(URL, json=data)).status_code == 401
-    assert (await api.client.post(URL, json=data, headers={"X-API-Key": "pbk_nope"})).status_code == 401  # fmt: skip
+    assert (
+        await api.client.post(URL, json=data, headers={"X-API-Key": "pbk_nope"})
+    ).status_code == 401
 
 
 async def test_http_422_names_the_line_and_field(http):
@@ -1157,8 +1539,12 @@ async def test_http_422_names_the_line_and_field(http):
 
 async def test_http_422_names_a_damaged_component_not_of_the_assembly(http):
     api, parts = http.api, http.parts
-    line = {"type": "part", "part_id": parts["VW1-0002"], "claimed_unit_price": "1800.00",
-            "damaged_components": [{"part_id": parts["VW1-0004"]}, {"part_id": parts["VW1-0001"]}]}  # fmt: skip
+    line = {
+        "type": "part",
+        "part_id": parts["VW1-0002"],
+        "claimed_unit_price": "1800.00",
+        "damaged_components": [{"part_id": parts["VW1-0004"]}, {"part_id": parts["VW1-0001"]}],
+    }
     r = await api.client.post(URL, json=http_body(parts, http.model, [line]), headers=api.h())
     assert r.status_code == 422, r.text
     assert r.json()["field"] == "lines[0].damaged_components[1]"
@@ -1168,21 +1554,39 @@ async def test_http_422_names_a_damaged_component_not_of_the_assembly(http):
 async def test_http_413(http):
     api = http.api
     line = {"type": "part", "part_id": 1, "claimed_unit_price": "1.00"}
-    r = await api.client.post(URL, json=http_body(http.parts, http.model, [line] * 501), headers=api.h())  # fmt: skip
+    r = await api.client.post(
+        URL, json=http_body(http.parts, http.model, [line] * 501), headers=api.h()
+    )
     assert r.status_code == 413 and r.json()["status"] == 413
-    huge = json.dumps(http_body(http.parts, http.model, [line], estimate_id="x" * 10)) + " " * 1_000_001  # fmt: skip
-    r = await api.client.post(URL, content=huge, headers=api.h(**{"content-type": "application/json"}))  # fmt: skip
+    huge = (
+        json.dumps(http_body(http.parts, http.model, [line], estimate_id="x" * 10))
+        + " " * 1_000_001
+    )
+    r = await api.client.post(
+        URL, content=huge, headers=api.h(**{"content-type": "application/json"})
+    )
     assert r.status_code == 413
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", b"null", b"[]", b"{", b'{"lines": "x"}', b"\xff\xfe", b'{"estimate_id": "\\u0000"}',
-     json.dumps({"estimate_id": "E", "version": 10**30}).encode(), b"1e999999"],
-)  # fmt: skip
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"{",
+        b'{"lines": "x"}',
+        b"\xff\xfe",
+        b'{"estimate_id": "\\u0000"}',
+        json.dumps({"estimate_id": "E", "version": 10**30}).encode(),
+        b"1e999999",
+    ],
+)
 async def test_http_no_input_yields_500(http, raw):
     api = http.api
-    r = await api.client.post(URL, content=raw, headers=api.h(**{"content-type": "application/json"}))  # fmt: skip
+    r = await api.client.post(
+        URL, content=raw, headers=api.h(**{"content-type": "application/json"})
+    )
     assert 400 <= r.status_code < 500, r.text
 
 
@@ -1191,10 +1595,23 @@ async def test_http_odd_but_valid_values_are_not_500(http):
     odd = [
         {"type": "part", "custom_name": "\u0000 左前叶子板", "claimed_unit_price": "0"},
         {"type": "part", "oe_number": "----", "claimed_unit_price": "99999999.99"},
-        {"type": "labor", "part_id": 2**31 - 1, "operation": "paint", "labor_kind": "paint", "hours": "0.01", "claimed_rate": "0"},
-        {"type": "consumable", "kind": "x" * 64, "quantity": "0.001", "unit": "桶", "unit_price": "0"},
+        {
+            "type": "labor",
+            "part_id": 2**31 - 1,
+            "operation": "paint",
+            "labor_kind": "paint",
+            "hours": "0.01",
+            "claimed_rate": "0",
+        },
+        {
+            "type": "consumable",
+            "kind": "x" * 64,
+            "quantity": "0.001",
+            "unit": "桶",
+            "unit_price": "0",
+        },
         {"type": "rescue", "distance_km": "0", "claimed_fee": "0"},
-    ]  # fmt: skip
+    ]
     data = http_body(http.parts, http.model, odd, vehicle={"brand": "大众", "model": "朗逸"})
     r = await api.client.post(URL, json=data, headers=api.h())
     assert r.status_code in (201, 422), r.text
@@ -1214,17 +1631,32 @@ def test_labor_rate_reference_agrees_with_the_labor_rate_listing(db, channel):
     from pricebook import labor
 
     shop = {"tier": "4s", **({"channel_code": channel} if channel else {})}
-    data = body(db, [
-        {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
-        {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
-         "hours": "1", "claimed_rate": "500.00"},
-    ], shop=shop)  # fmt: skip
+    data = body(
+        db,
+        [
+            {"type": "part", "part_id": db.parts["VW1-0001"], "claimed_unit_price": "990.00"},
+            {
+                "type": "labor",
+                "line_ref": 0,
+                "operation": "replace",
+                "labor_kind": "paint",
+                "hours": "1",
+                "claimed_rate": "500.00",
+            },
+        ],
+        shop=shop,
+    )
     with transaction(db.engine) as s:
         line = estimates.validate(s, request(data)).result["lines"][1]
         listed = labor.labor_rates(
-            s, on=date(2025, 9, 10), branch="SZ01", kind="paint", shop_tier="4s",
-            vehicle_class="B", channel=channel or "",
-        ).items  # fmt: skip
+            s,
+            on=date(2025, 9, 10),
+            branch="SZ01",
+            kind="paint",
+            shop_tier="4s",
+            vehicle_class="B",
+            channel=channel or "",
+        ).items
     (flag,) = [f for f in line["flags"] if f["code"] == "LABOR_RATE_ABOVE_STANDARD"]
     (row,) = listed
     assert flag["reference"]["value"] == str(row.rate) == ("99.00" if channel else "110.00")
@@ -1240,9 +1672,22 @@ def test_shop_left_out_is_assumed_class2_and_said_so(db):
     assumed that, zh and en, naming the field. The same claim from a 4S shop (tier given):
     nothing assumed, its 4S reference applies (990.00 + 5% = 1,039.50): allowed 1,000.00."""
     with transaction(db.engine) as s:
-        catalog_rows.load(s, {"prices": [
-            {"part_code": "VW1-0001", "model_code": "", "scope": "SZ01", "price_type": "brand",
-             "amount_yuan": "621.00", "valid_from": "2025-01-01", "valid_to": ""}]})  # fmt: skip
+        catalog_rows.load(
+            s,
+            {
+                "prices": [
+                    {
+                        "part_code": "VW1-0001",
+                        "model_code": "",
+                        "scope": "SZ01",
+                        "price_type": "brand",
+                        "amount_yuan": "621.00",
+                        "valid_from": "2025-01-01",
+                        "valid_to": "",
+                    }
+                ]
+            },
+        )
     data = body(db, [fender_line(db, unit="1000.00")])
     del data["shop"]
     with transaction(db.engine) as s:
@@ -1256,7 +1701,9 @@ def test_shop_left_out_is_assumed_class2_and_said_so(db):
     assert note["message_zh"].startswith(
         "未提供修理厂类型（shop.tier），按默认 二类修理厂（class2）核损"
     )
-    assert note["message_en"].startswith("shop.tier was not given: assumed class2: parts are allowed up to the brand price")  # fmt: skip
+    assert note["message_en"].startswith(
+        "shop.tier was not given: assumed class2: parts are allowed up to the brand price"
+    )
     given = body(
         db, [fender_line(db, unit="1000.00")], estimate_id="E-4S", vehicle={"model_id": db.model}
     )  # another vehicle: no repeat claim
@@ -1271,15 +1718,35 @@ def test_unknown_part_id_and_consumable_kind_are_flagged_not_silently_allowed(db
     and each carries UNCHECKED with its reason; status unknown; counts say 2."""
     lines = [
         {"type": "part", "part_id": 999999, "quantity": "2", "claimed_unit_price": "150.00"},
-        {"type": "consumable", "kind": "nitrogen", "quantity": "3", "unit": "L", "unit_price": "20.00"},
-    ]  # fmt: skip
+        {
+            "type": "consumable",
+            "kind": "nitrogen",
+            "quantity": "3",
+            "unit": "L",
+            "unit_price": "20.00",
+        },
+    ]
     with transaction(db.engine) as s:
         res = estimates.validate(s, request(body(db, lines))).result
     part, gas = res["lines"]
-    assert (part["status"], part["claimed"], part["allowed"], part["cut"]) == ("unknown", "300.00", "300.00", "0.00")  # fmt: skip
-    assert (gas["status"], gas["claimed"], gas["allowed"], gas["line_no"]) == ("unknown", "60.00", "60.00", 2)  # fmt: skip
-    assert [(f["code"], f["details"]) for f in part["flags"]] == [("UNCHECKED", {"reason": "unknown_part_id", "value": 999999})]  # fmt: skip
-    assert [(f["code"], f["details"]) for f in gas["flags"]] == [("UNCHECKED", {"reason": "unknown_consumable_kind", "value": "nitrogen"})]  # fmt: skip
+    assert (part["status"], part["claimed"], part["allowed"], part["cut"]) == (
+        "unknown",
+        "300.00",
+        "300.00",
+        "0.00",
+    )
+    assert (gas["status"], gas["claimed"], gas["allowed"], gas["line_no"]) == (
+        "unknown",
+        "60.00",
+        "60.00",
+        2,
+    )
+    assert [(f["code"], f["details"]) for f in part["flags"]] == [
+        ("UNCHECKED", {"reason": "unknown_part_id", "value": 999999})
+    ]
+    assert [(f["code"], f["details"]) for f in gas["flags"]] == [
+        ("UNCHECKED", {"reason": "unknown_consumable_kind", "value": "nitrogen"})
+    ]
     assert res["counts"] == {"UNCHECKED": 2}
     assert res["totals"] == {"claimed": "360.00", "allowed": "360.00", "cut": "0.00"}
 
@@ -1296,8 +1763,13 @@ def _validate(db, n: int, **kw) -> dict[str, int]:
     """Validate the same lines (a channel shop: parts, an assembly's components, labor, a
     consumable, a rescue) as a new estimate; the counters' change."""
     matcher = fake_matcher({"左前叶子板": db.parts["VW1-0001"]})
-    data = body(db, _lines(db, 1), estimate_id=f"E-STATS-{n}", shop=CHANNEL_SHOP,
-                   vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0009{n:02d}"})  # fmt: skip
+    data = body(
+        db,
+        _lines(db, 1),
+        estimate_id=f"E-STATS-{n}",
+        shop=CHANNEL_SHOP,
+        vehicle={"model_id": db.model, "vin": f"LSVAB4BR5PN0009{n:02d}"},
+    )
     before = _stats()
     _statements_of(db, data, matcher, **kw)
     after = _stats()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 import msgspec
 from sqlalchemy import (
@@ -33,6 +33,9 @@ from pricebook.models import (
 from pricebook.money import from_fen, to_fen
 from pricebook.paging import Page
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing's own from Python 3.12
+
 
 class MatchedCandidate(Protocol):
     """A catalogue part a custom name may be (`pricebook.matching.Candidate`)."""
@@ -49,6 +52,13 @@ class MatchedCandidate(Protocol):
     def confidence(self) -> float: ...
 
 
+class MatchedAttributes(Protocol):
+    """What a name says besides the part (`pricebook.matching.Attributes`)."""
+
+    @property
+    def price_type(self) -> str | None: ...
+
+
 class Matched(Protocol):
     """What the matcher decided for one name (`pricebook.matching.MatchResult`)."""
 
@@ -56,6 +66,8 @@ class Matched(Protocol):
     def decision(self) -> str: ...
     @property
     def reason(self) -> str | None: ...
+    @property
+    def attributes(self) -> MatchedAttributes: ...
     @property
     def candidates(self) -> Sequence[MatchedCandidate]: ...
 
@@ -79,15 +91,16 @@ def run_matcher(
     out = []
     for name, r in zip(names, results, strict=True):
         cands = tuple(
-            review.MatchCandidate(c.part_id, c.part_code, c.name, float(c.score), float(c.confidence))
-            for c in (r.candidates or ())
-        )  # fmt: skip
+            review.MatchCandidate(
+                c.part_id, c.part_code, c.name, float(c.score), float(c.confidence)
+            )
+            for c in r.candidates
+        )
         decision = r.decision
         part_id = cands[0].part_id if decision == "matched" and cands else None
         if decision == "matched" and part_id is None:
             decision = "unmatched"
-        attributes = getattr(r, "attributes", None)
-        price_type = getattr(attributes, "price_type", None)
+        price_type = r.attributes.price_type
         out.append(review.MatchInfo(name, decision, r.reason, part_id, cands, price_type))
     return out
 
@@ -111,13 +124,15 @@ class Validation:
     def to_json(self) -> bytes:
         """The answer: who and when, then the result's own members (spliced, not re-encoded:
         a result runs to tens of kilobytes)."""
-        head = msgspec.json.encode({
-            "validation_id": self.id,
-            "validated_at": as_utc(self.created_at).isoformat() if self.created_at else None,
-            "validated_by": self.created_by,
-            "reused": self.reused,
-            "request_differs": self.request_differs,
-        })  # fmt: skip
+        head = msgspec.json.encode(
+            {
+                "validation_id": self.id,
+                "validated_at": as_utc(self.created_at).isoformat() if self.created_at else None,
+                "validated_by": self.created_by,
+                "reused": self.reused,
+                "request_differs": self.request_differs,
+            }
+        )
         return _merged(head, self.result_json)
 
 
@@ -158,23 +173,24 @@ class Unstored:
     actor: str
 
 
+class Options(TypedDict, total=False):
+    """`validate`'s options, as `validate_unstored` takes them."""
+
+    force: bool
+    matcher: Matcher | None
+    actor: str
+    now: datetime | None
+    keep: int
+
+
 def validate(
-    session: Session | Connection,
-    request: EstimateRequest,
-    *,
-    force: bool = False,
-    matcher: Matcher | None = None,
-    actor: str = "",
-    now: datetime | None = None,
-    keep: int = MAX_REFERENCES,
+    session: Session | Connection, request: EstimateRequest, **options: Unpack[Options]
 ) -> Validation:
     """Validate an estimate and store the result; the same estimate id and version again
     returns the stored result unless `force`. `keep`: how many reference entries this process
     keeps between validations (`load_refs`). `validate_unstored`, then `store_validations`
     (the API stores the validations of concurrent requests together: `api.estimates`)."""
-    outcome = validate_unstored(
-        session, request, force=force, matcher=matcher, actor=actor, now=now, keep=keep
-    )
+    outcome = validate_unstored(session, request, **options)
     if isinstance(outcome, Validation):
         return outcome
     return store_validations(session, [outcome])[0]
@@ -226,18 +242,17 @@ def validate_unstored(
     q = _statements(db)
     rows = db.execute(
         q.opening,
-        {"estimate_id": request.estimate_id, "version": request.version, "on": request.date,
-         "vin": normalized_vin(request.vehicle.vin) or None,  # NULL: no VIN matches none
-         "owner": key_id if own_only else None},
-    ).all()  # fmt: skip
+        {
+            "estimate_id": request.estimate_id,
+            "version": request.version,
+            "on": request.date,
+            "vin": normalized_vin(request.vehicle.vin) or None,  # NULL: no VIN matches none
+            "owner": key_id if own_only else None,
+        },
+    ).all()
     generation, stored_id = Generation(*rows[0][:3]), rows[0][3]
     if stored_id is not None and not force:
-        stored = db.execute(q.stored, {"id": stored_id}).one()
-        return Validation(
-            stored.id, stored.created_at, stored.created_by, True,
-            _canonical(_as_now(stored.request)) != _canonical(_json(request)),
-            msgspec.json.encode(stored.result),
-        )  # fmt: skip
+        return _stored_answer(db, stored_id, request)
     prior = [row[4:] for row in rows if row[4] is not None]
     estimate = to_estimate(request, now=now)
     if references is not None:
@@ -247,26 +262,58 @@ def validate_unstored(
     refs = load_refs(db, estimate, matches, keep=keep, generation=generation, prior=prior)
     result = review.review(estimate, refs)
     result_json = msgspec.json.encode(result)
+    row = _row(request, estimate, refs, result, result_json)
+    return Unstored({**row, "created_by": actor, "created_by_key_id": key_id}, result_json, actor)
+
+
+def _stored_answer(db: Connection, stored_id: int, request: EstimateRequest) -> Validation:
+    """The validation stored for this estimate id and version, answered again."""
+    stored = db.execute(_statements(db).stored, {"id": stored_id}).one()
+    return Validation(
+        stored.id,
+        stored.created_at,
+        stored.created_by,
+        True,
+        _canonical(_as_now(stored.request)) != _canonical(_json(request)),
+        msgspec.json.encode(stored.result),
+    )
+
+
+def _row(
+    request: EstimateRequest,
+    estimate: review.Estimate,
+    refs: review.Refs,
+    result: review.Result,
+    result_json: bytes,
+) -> dict[str, Any]:
+    """A new validation's row but for who stored it: the request and result, and the columns
+    the lists and indicators read without decoding them."""
     ind = result.indicators
-    return Unstored(
-        dict(
-            estimate_id=estimate.id, estimate_version=estimate.version, estimate_date=estimate.date,
-            branch_id=refs.branch.id, vin=estimate.vehicle.vin, model_id=estimate.vehicle.model_id,
-            model_selected=ind.model_selected, part_lines=ind.part_lines,
-            custom_part_lines=ind.custom_part_lines, custom_matched=ind.custom_matched,
-            claimed_fen=to_fen(result.totals.claimed), allowed_fen=to_fen(result.totals.allowed),
-            cut_fen=to_fen(result.totals.cut), profile_id=refs.profile.id,
-            profile_code=refs.profile.code, profile_version=refs.profile.version,
-            replaced_part_ids=review.replaced_parts(estimate, result),
-            part_ids=review.line_part_ids(result), flag_counts=result.counts,
-            flagged_lines=review.flagged_lines(result),
-            # already JSON: msgspec.Raw goes into the column as it is
-            request=msgspec.Raw(msgspec.json.encode(request)), result=msgspec.Raw(result_json),
-            created_by=actor, created_by_key_id=key_id,
-        ),
-        result_json,
-        actor,
-    )  # fmt: skip
+    return dict(
+        estimate_id=estimate.id,
+        estimate_version=estimate.version,
+        estimate_date=estimate.date,
+        branch_id=refs.branch.id,
+        vin=estimate.vehicle.vin,
+        model_id=estimate.vehicle.model_id,
+        model_selected=ind.model_selected,
+        part_lines=ind.part_lines,
+        custom_part_lines=ind.custom_part_lines,
+        custom_matched=ind.custom_matched,
+        claimed_fen=to_fen(result.totals.claimed),
+        allowed_fen=to_fen(result.totals.allowed),
+        cut_fen=to_fen(result.totals.cut),
+        profile_id=refs.profile.id,
+        profile_code=refs.profile.code,
+        profile_version=refs.profile.version,
+        replaced_part_ids=review.replaced_parts(estimate, result),
+        part_ids=review.line_part_ids(result),
+        flag_counts=result.counts,
+        flagged_lines=review.flagged_lines(result),
+        # already JSON: msgspec.Raw goes into the column as it is
+        request=msgspec.Raw(msgspec.json.encode(request)),
+        result=msgspec.Raw(result_json),
+    )
 
 
 def _as_now(stored: Any) -> Any:
@@ -313,13 +360,20 @@ def list_validations(
     rows = list(
         session.execute(
             select(
-                EstimateValidation.id, EstimateValidation.estimate_version,
-                EstimateValidation.estimate_date, EstimateValidation.created_at,
-                EstimateValidation.created_by, EstimateValidation.profile_code,
-                EstimateValidation.profile_version, EstimateValidation.claimed_fen,
-                EstimateValidation.allowed_fen, EstimateValidation.cut_fen,
-                EstimateValidation.part_lines, EstimateValidation.custom_part_lines,
-                EstimateValidation.model_selected, EstimateValidation.flag_counts,
+                EstimateValidation.id,
+                EstimateValidation.estimate_version,
+                EstimateValidation.estimate_date,
+                EstimateValidation.created_at,
+                EstimateValidation.created_by,
+                EstimateValidation.profile_code,
+                EstimateValidation.profile_version,
+                EstimateValidation.claimed_fen,
+                EstimateValidation.allowed_fen,
+                EstimateValidation.cut_fen,
+                EstimateValidation.part_lines,
+                EstimateValidation.custom_part_lines,
+                EstimateValidation.model_selected,
+                EstimateValidation.flag_counts,
                 EstimateValidation.flagged_lines,
             )
             .where(*where)
@@ -327,22 +381,30 @@ def list_validations(
             .limit(limit)
             .offset(offset)
         )
-    )  # fmt: skip
+    )
     items = [
         {
-            "validation_id": r.id, "estimate_id": estimate_id,
-            "estimate_version": r.estimate_version, "estimate_date": r.estimate_date.isoformat(),
+            "validation_id": r.id,
+            "estimate_id": estimate_id,
+            "estimate_version": r.estimate_version,
+            "estimate_date": r.estimate_date.isoformat(),
             "validated_at": as_utc(r.created_at).isoformat() if r.created_at else None,
-            "validated_by": r.created_by, "profile_code": r.profile_code,
+            "validated_by": r.created_by,
+            "profile_code": r.profile_code,
             "profile_version": r.profile_version,
-            "totals": {"claimed": str(from_fen(r.claimed_fen)), "allowed": str(from_fen(r.allowed_fen)),
-                       "cut": str(from_fen(r.cut_fen))},
-            "counts": r.flag_counts, "flagged_lines": r.flagged_lines,
-            "part_lines": r.part_lines, "custom_part_lines": r.custom_part_lines,
+            "totals": {
+                "claimed": str(from_fen(r.claimed_fen)),
+                "allowed": str(from_fen(r.allowed_fen)),
+                "cut": str(from_fen(r.cut_fen)),
+            },
+            "counts": r.flag_counts,
+            "flagged_lines": r.flagged_lines,
+            "part_lines": r.part_lines,
+            "custom_part_lines": r.custom_part_lines,
             "model_selected": r.model_selected,
         }
         for r in rows
-    ]  # fmt: skip
+    ]
     return Page(items, total, limit, offset)
 
 
@@ -355,19 +417,23 @@ def stored_validation(
     `only_key`, none of that id stored by that key)."""
     row = session.execute(
         select(
-            EstimateValidation.created_at, EstimateValidation.created_by,
-            cast(EstimateValidation.request, Text), cast(EstimateValidation.result, Text),
+            EstimateValidation.created_at,
+            EstimateValidation.created_by,
+            cast(EstimateValidation.request, Text),
+            cast(EstimateValidation.result, Text),
         ).where(EstimateValidation.id == validation_id, *_readable(estimate_id, only_key))
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     if row is None:
         raise NotFound(
             f"estimate {estimate_id!r} has no validation {validation_id}", field="validation_id"
         )
     created_at, created_by, request, result = row
-    head = msgspec.json.encode({
-        "validation_id": validation_id,
-        "validated_at": as_utc(created_at).isoformat() if created_at else None,
-        "validated_by": created_by,
-        "request": msgspec.Raw(request.encode()),
-    })  # fmt: skip
+    head = msgspec.json.encode(
+        {
+            "validation_id": validation_id,
+            "validated_at": as_utc(created_at).isoformat() if created_at else None,
+            "validated_by": created_by,
+            "request": msgspec.Raw(request.encode()),
+        }
+    )
     return _merged(head, result.encode())
