@@ -26,10 +26,27 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.problems import STATUS_OF
 from api.ui.auth import login_required
-from api.ui.common import SOURCE_NAMES, parse_date, parse_int, render, run, text, write
-from api.ui.listing import Listing, Sort, check_export_size, export_response, parse_sort
+from api.ui.common import (
+    SOURCE_NAMES,
+    page_expired,
+    parse_date,
+    parse_int,
+    render,
+    run,
+    status_of,
+    text,
+    write,
+)
+from api.ui.listing import (
+    PAGE_SIZE,
+    Listing,
+    Sort,
+    check_export_size,
+    export_response,
+    page_count,
+    parse_sort,
+)
 from api.ui.messages import zh
 from pricebook import catalog, labor, prices
 from pricebook.errors import Conflict, InvalidInput, PricebookError, StaleVersion
@@ -123,7 +140,7 @@ def choice(value: str, names: Mapping[str, str], field: str, what: str) -> str:
 
 def form_etag(values: Mapping[str, str]) -> str:
     if not values.get("etag"):
-        raise InvalidInput("页面已过期：请刷新页面后再修改", field="etag")
+        raise page_expired("etag")
     return values["etag"]
 
 
@@ -152,10 +169,6 @@ def create_once(
 
 
 # --- saving a form ------------------------------------------------------------------------------
-
-
-def _status(exc: PricebookError) -> int:
-    return next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
 
 
 def _failure(exc: PricebookError, form: str) -> dict[str, Any]:
@@ -187,7 +200,7 @@ async def save(
     try:
         written = await write(state, change, *args, request.state.ui_user.actor)
     except PricebookError as exc:
-        return await again(status_code=_status(exc), **shown, **_failure(exc, form))
+        return await again(status_code=status_of(exc), **shown, **_failure(exc, form))
     return Redirect(after(written), status_code=303)
 
 
@@ -293,8 +306,6 @@ def history_context(
 # --- lists and exports --------------------------------------------------------------------------
 
 
-#: rows a list page shows
-PAGE_SIZE = 50
 #: the sortable columns' names, for the message when an address asks for another
 SORT_LABELS = {
     "branch": "机构",
@@ -387,7 +398,7 @@ async def list_page(
             "sort": str(sort),
             "listing": Listing(listing.path, shown, sort, page_no),
             "page_no": page_no,
-            "pages": (total + PAGE_SIZE - 1) // PAGE_SIZE,
+            "pages": page_count(total),
             "total": total,
         },
     )
