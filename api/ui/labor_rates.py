@@ -4,20 +4,17 @@ create, supersede and end forms (see `api.ui.labor` for what the labor pages sha
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from sqlalchemy.orm import Session
 
-from api.ui.auth import login_required
 from api.ui.common import SOURCE_NAMES, PathId, person, run
 from api.ui.labor import (
     CLASS_NAMES,
-    END_FIELDS,
     STAFF,
     TIER_NAMES,
     KeyExists,
@@ -25,21 +22,17 @@ from api.ui.labor import (
     choice,
     create_once,
     end_args,
-    export_page,
     flash,
     form_etag,
     form_page,
-    form_values,
     history_context,
     in_force,
-    list_page,
     number,
     optional_date,
-    query_params,
     refs,
     require_date,
-    save,
 )
+from api.ui.versioned_pages import VersionedPages
 from pricebook import labor
 from pricebook.errors import InvalidInput
 from pricebook.io.importers import LABOR_KINDS
@@ -152,28 +145,16 @@ def _end_rate(
     )
 
 
-def _to_history(written: labor.LaborWrite) -> str:
-    return f"/labor-rates/{written.version.id}?done={written.action}#history"
-
-
-class LaborRatePages(Controller):
+class LaborRatePages(VersionedPages):
     path = "/labor-rates"
-    guards = [login_required()]  # noqa: RUF012
-
-    @get("/")
-    async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
-        return await list_page(
-            request,
-            state,
-            RATES,
-            "labor_rates.html",
-            {"title": "工时单价", "nav": "labor-rates"},
-            query_params(request),
-        )
-
-    @get(["/export.csv", "/export.xlsx"])
-    async def export(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-        return await export_page(request, state, RATES, "labor-rates")
+    listing = RATES
+    list_template = "labor_rates.html"
+    title = "工时单价"
+    create_fields = RATE_CREATE
+    edit_fields = RATE_EDIT
+    create_key = _create_rate
+    supersede_key = _supersede_rate
+    end_key = _end_rate
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State) -> Template:
@@ -192,20 +173,6 @@ class LaborRatePages(Controller):
         context = {"title": "新增工时单价", "nav": "labor-rates", **data, "form": form}
         return form_page(request, "labor_rate_new.html", context, status_code, extra)
 
-    @post("/", guards=STAFF, status_code=303)
-    async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
-        values = form_values(await request.form(), RATE_CREATE)
-        return await save(
-            request,
-            state,
-            _create_rate,
-            (values,),
-            form="create",
-            again=partial(self._new_page, request, state),
-            shown={"form": values},
-            after=_to_history,
-        )
-
     @get("/{version_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
@@ -220,8 +187,6 @@ class LaborRatePages(Controller):
         state: State,
         version_id: int,
         status_code: int = 200,
-        form: dict[str, str] | None = None,
-        end_form: dict[str, str] | None = None,
         **extra: Any,
     ) -> Template:
         view = await run(state, labor.labor_rate_key_view, version_id)
@@ -232,46 +197,14 @@ class LaborRatePages(Controller):
             "valid_from": today.isoformat(),
             "valid_to": "",
             "reason": "",
-        } | (form or {})
+        } | extra.pop("form", {})
         kind = LABOR_KINDS.get(view.kind_code, view.kind_name)
         context = {
             "title": f"工时单价 · {view.branch_name} {kind}",
             "nav": "labor-rates",
             "view": view,
             "page_id": version_id,
-            **history_context(view.versions, current, today, end_form),
+            **history_context(view.versions, current, today, extra.pop("end_form", None)),
             "form": edit,
         }
         return form_page(request, "labor_rate.html", context, status_code, extra)
-
-    @post("/{version_id:int}/versions", guards=STAFF, status_code=303)
-    async def supersede(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId
-    ) -> Redirect | Template:
-        values = form_values(await request.form(), RATE_EDIT)
-        return await save(
-            request,
-            state,
-            _supersede_rate,
-            (version_id, values),
-            form="edit",
-            again=partial(self._detail, request, state, version_id),
-            shown={"form": values},
-            after=_to_history,
-        )
-
-    @post("/{version_id:int}/end", guards=STAFF, status_code=303)
-    async def end(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId
-    ) -> Redirect | Template:
-        values = form_values(await request.form(), END_FIELDS)
-        return await save(
-            request,
-            state,
-            _end_rate,
-            (version_id, values),
-            form="end",
-            again=partial(self._detail, request, state, version_id),
-            shown={"end_form": values},
-            after=_to_history,
-        )

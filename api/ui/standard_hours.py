@@ -9,18 +9,16 @@ from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, get, post
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.ui.auth import login_required
 from api.ui.common import PathId, person, run
 from api.ui.labor import (
     CLASS_NAMES,
-    END_FIELDS,
     OPERATION_NAMES,
     STAFF,
     KeyExists,
@@ -28,20 +26,18 @@ from api.ui.labor import (
     choice,
     create_once,
     end_args,
-    export_page,
     flash,
     form_etag,
     form_page,
     form_values,
     history_context,
     in_force,
-    list_page,
     number,
     optional_date,
-    query_params,
     require_date,
     save,
 )
+from api.ui.versioned_pages import VersionedPages
 from pricebook import labor
 from pricebook.errors import InvalidInput
 from pricebook.io.importers import LABOR_KINDS
@@ -196,28 +192,16 @@ def _set_includes(
         raise
 
 
-def _to_history(written: labor.LaborWrite) -> str:
-    return f"/standard-hours/{written.version.id}?done={written.action}#history"
-
-
-class StandardHoursPages(Controller):
+class StandardHoursPages(VersionedPages):
     path = "/standard-hours"
-    guards = [login_required()]  # noqa: RUF012
-
-    @get("/")
-    async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
-        return await list_page(
-            request,
-            state,
-            HOURS,
-            "standard_hours.html",
-            {"title": "标准工时", "nav": "standard-hours"},
-            query_params(request),
-        )
-
-    @get(["/export.csv", "/export.xlsx"])
-    async def export(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-        return await export_page(request, state, HOURS, "standard-hours")
+    listing = HOURS
+    list_template = "standard_hours.html"
+    title = "标准工时"
+    create_fields = HOURS_CREATE
+    edit_fields = HOURS_EDIT
+    create_key = _create_hours
+    supersede_key = _supersede_hours
+    end_key = _end_hours
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State, part: Code = "") -> Template:
@@ -238,20 +222,6 @@ class StandardHoursPages(Controller):
         context = {"title": "新增标准工时", "nav": "standard-hours", "form": form}
         return form_page(request, "standard_hours_new.html", context, status_code, extra)
 
-    @post("/", guards=STAFF, status_code=303)
-    async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
-        values = form_values(await request.form(), HOURS_CREATE)
-        return await save(
-            request,
-            state,
-            _create_hours,
-            (values,),
-            form="create",
-            again=partial(self._new_page, request, state),
-            shown={"form": values},
-            after=_to_history,
-        )
-
     @get("/{version_id:int}")
     async def detail(
         self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
@@ -268,8 +238,6 @@ class StandardHoursPages(Controller):
         state: State,
         version_id: int,
         status_code: int = 200,
-        form: dict[str, str] | None = None,
-        end_form: dict[str, str] | None = None,
         **extra: Any,
     ) -> Template:
         view = await run(state, labor.hours_key_view, version_id)
@@ -281,7 +249,7 @@ class StandardHoursPages(Controller):
             "valid_from": today.isoformat(),
             "valid_to": "",
             "reason": "",
-        } | (form or {})
+        } | extra.pop("form", {})
         operation = OPERATION_NAMES.get(view.operation, view.operation)
         extra.setdefault(
             "includes_form", {"add_part": view.part_code, "add_operation": "", "reason": ""}
@@ -291,26 +259,10 @@ class StandardHoursPages(Controller):
             "nav": "standard-hours",
             "view": view,
             "page_id": version_id,
-            **history_context(view.versions, current, today, end_form),
+            **history_context(view.versions, current, today, extra.pop("end_form", None)),
             "form": edit,
         }
         return form_page(request, "standard_hours_one.html", context, status_code, extra)
-
-    @post("/{version_id:int}/versions", guards=STAFF, status_code=303)
-    async def supersede(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId
-    ) -> Redirect | Template:
-        values = form_values(await request.form(), HOURS_EDIT)
-        return await save(
-            request,
-            state,
-            _supersede_hours,
-            (version_id, values),
-            form="edit",
-            again=partial(self._detail, request, state, version_id),
-            shown={"form": values},
-            after=_to_history,
-        )
 
     @post("/{version_id:int}/includes", guards=STAFF, status_code=303)
     async def includes(
@@ -333,20 +285,4 @@ class StandardHoursPages(Controller):
             again=partial(self._detail, request, state, version_id),
             shown={"includes_form": values},
             after=to_form,
-        )
-
-    @post("/{version_id:int}/end", guards=STAFF, status_code=303)
-    async def end(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId
-    ) -> Redirect | Template:
-        values = form_values(await request.form(), END_FIELDS)
-        return await save(
-            request,
-            state,
-            _end_hours,
-            (version_id, values),
-            form="end",
-            again=partial(self._detail, request, state, version_id),
-            shown={"end_form": values},
-            after=_to_history,
         )
