@@ -35,11 +35,10 @@ from api.ui.labor import (
     in_force,
     list_page,
     number,
-    optional_date,
     query_params,
     refs,
-    require_date,
     save,
+    version_args,
 )
 from pricebook import catalog, labor
 from pricebook.errors import InvalidInput
@@ -141,19 +140,8 @@ def _write_card(
     etag = form_etag(values)
     categories = catalog.search_filters(session).categories
     labor_lines, parts_lines = _card_lines(values, categories)
-    valid_from = require_date(values["valid_from"], "valid_from", "生效日期")
-    valid_to = optional_date(values["valid_to"], "valid_to")
-    return labor.write_rate_card(
-        session,
-        code,
-        labor=labor_lines,
-        parts=parts_lines,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        actor=actor,
-        reason=values["reason"],
-        expected_etag=etag,
-    )
+    period = version_args(values, actor, etag)
+    return labor.write_rate_card(session, code, labor=labor_lines, parts=parts_lines, **period)
 
 
 def _end_card(session: Session, code: str, values: dict[str, str], actor: str) -> labor.LaborWrite:

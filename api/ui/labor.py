@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 
 from litestar import Request, Response
 from litestar.datastructures import State
@@ -142,6 +142,28 @@ def form_etag(values: Mapping[str, str]) -> str:
     if not values.get("etag"):
         raise page_expired("etag")
     return values["etag"]
+
+
+class VersionArgs(TypedDict):
+    """What every core write of a key's version takes from its form besides the values."""
+
+    valid_from: date
+    valid_to: date | None
+    actor: str
+    reason: str
+    expected_etag: str
+
+
+def version_args(values: dict[str, str], actor: str, etag: str) -> VersionArgs:
+    """A version form's period and reason (refused in Chinese), who saves it and the ETag of
+    the key as the page showed it."""
+    return {
+        "valid_from": require_date(values["valid_from"], "valid_from", "生效日期"),
+        "valid_to": optional_date(values["valid_to"], "valid_to"),
+        "actor": actor,
+        "reason": values["reason"],
+        "expected_etag": etag,
+    }
 
 
 def end_args(values: dict[str, str], versions: Sequence[Any]) -> tuple[int, date]:

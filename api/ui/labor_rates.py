@@ -28,9 +28,8 @@ from api.ui.labor import (
     history_context,
     in_force,
     number,
-    optional_date,
     refs,
-    require_date,
+    version_args,
 )
 from api.ui.versioned_pages import VersionedPages
 from pricebook import labor
@@ -81,24 +80,13 @@ def _create_rate(session: Session, values: dict[str, str], actor: str) -> labor.
     if not values["branch"]:
         raise InvalidInput("请选择机构", field="branch")
     rate = number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
-    valid_from = require_date(values["valid_from"], "valid_from", "生效日期")
-    valid_to = optional_date(values["valid_to"], "valid_to")
+    period = version_args(values, actor, EMPTY_ETAG)
     key = labor.labor_rate_key(
         session, branch=values["branch"], labor_kind=kind, shop_tier=tier, vehicle_class=vclass
     )
-
     return create_once(
         lambda: labor.labor_rate_versions(session, key).versions,
-        lambda: labor.write_labor_rate(
-            session,
-            key,
-            rate=rate,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            actor=actor,
-            reason=values["reason"],
-            expected_etag=EMPTY_ETAG,
-        ),
+        lambda: labor.write_labor_rate(session, key, rate=rate, **period),
         lambda latest: KeyExists(
             "该机构、工种、修理厂级别和车辆级别已有工时单价：请在它的页面上修改",
             field="branch",
@@ -113,8 +101,7 @@ def _supersede_rate(
     view = labor.labor_rate_key_view(session, version_id)
     etag = form_etag(values)
     rate = number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
-    valid_from = require_date(values["valid_from"], "valid_from", "生效日期")
-    valid_to = optional_date(values["valid_to"], "valid_to")
+    period = version_args(values, actor, etag)
     key = labor.labor_rate_key(
         session,
         branch=view.branch_code,
@@ -122,16 +109,7 @@ def _supersede_rate(
         shop_tier=view.shop_tier,
         vehicle_class=view.vehicle_class,
     )
-    return labor.write_labor_rate(
-        session,
-        key,
-        rate=rate,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        actor=actor,
-        reason=values["reason"],
-        expected_etag=etag,
-    )
+    return labor.write_labor_rate(session, key, rate=rate, **period)
 
 
 def _end_rate(

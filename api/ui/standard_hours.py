@@ -23,6 +23,7 @@ from api.ui.labor import (
     STAFF,
     KeyExists,
     ListSetup,
+    VersionArgs,
     choice,
     create_once,
     end_args,
@@ -33,9 +34,8 @@ from api.ui.labor import (
     history_context,
     in_force,
     number,
-    optional_date,
-    require_date,
     save,
+    version_args,
 )
 from api.ui.versioned_pages import VersionedPages
 from pricebook import labor
@@ -87,11 +87,12 @@ HOURS_EDIT = ("hours", "kind", "valid_from", "valid_to", "reason", "etag")
 INCLUDES_FIELDS = ("add_part", "add_operation", "reason", "etag")
 
 
-def _hours_values(values: dict[str, str]) -> tuple[str, Decimal, date, date | None]:
+def _hours_values(
+    values: dict[str, str], actor: str, etag: str
+) -> tuple[str, Decimal, VersionArgs]:
     kind = choice(values["kind"], LABOR_KINDS, "kind", "工种")
     hours = number(values["hours"], "hours", "标准工时", labor.MAX_HOURS)
-    valid_from = require_date(values["valid_from"], "valid_from", "生效日期")
-    return kind, hours, valid_from, optional_date(values["valid_to"], "valid_to")
+    return kind, hours, version_args(values, actor, etag)
 
 
 def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor.LaborWrite:
@@ -103,22 +104,11 @@ def _create_hours(session: Session, values: dict[str, str], actor: str) -> labor
         raise InvalidInput(f"没有编码为“{code[:40]}”的配件", field="part")
     operation = choice(values["operation"], OPERATION_NAMES, "operation", "作业")
     vclass = choice(values["vehicle_class"], CLASS_NAMES, "vehicle_class", "车辆级别")
-    kind, hours, valid_from, valid_to = _hours_values(values)
+    kind, hours, period = _hours_values(values, actor, EMPTY_ETAG)
     key = labor.hours_key(session, part_id=part_id, operation=operation, vehicle_class=vclass)
-
     return create_once(
         lambda: labor.hours_versions(session, key).versions,
-        lambda: labor.write_standard_hours(
-            session,
-            key,
-            labor_kind=kind,
-            hours=hours,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            actor=actor,
-            reason=values["reason"],
-            expected_etag=EMPTY_ETAG,
-        ),
+        lambda: labor.write_standard_hours(session, key, labor_kind=kind, hours=hours, **period),
         lambda latest: KeyExists(
             "该配件、作业和车辆级别已有标准工时：请在它的页面上修改",
             field="part",
@@ -132,21 +122,11 @@ def _supersede_hours(
 ) -> labor.LaborWrite:
     view = labor.hours_key_view(session, version_id)
     etag = form_etag(values)
-    kind, hours, valid_from, valid_to = _hours_values(values)
+    kind, hours, period = _hours_values(values, actor, etag)
     key = labor.hours_key(
         session, part_id=view.part_id, operation=view.operation, vehicle_class=view.vehicle_class
     )
-    return labor.write_standard_hours(
-        session,
-        key,
-        labor_kind=kind,
-        hours=hours,
-        valid_from=valid_from,
-        valid_to=valid_to,
-        actor=actor,
-        reason=values["reason"],
-        expected_etag=etag,
-    )
+    return labor.write_standard_hours(session, key, labor_kind=kind, hours=hours, **period)
 
 
 def _end_hours(
