@@ -29,6 +29,7 @@ from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, PageNo, SortParam, person, 
 from api.ui.listing import (
     EXPORT_MAX,
     PAGE_SIZE,
+    Filters,
     Listing,
     check_export_size,
     export_response,
@@ -254,15 +255,6 @@ def _find(
     return page, _entries(session, page), part
 
 
-@dataclass(frozen=True, slots=True)
-class Search:
-    """The log's filters as the address gives them (`shown`, kept by every link) and as
-    `audit.query` takes them, for the page and the export alike."""
-
-    shown: dict[str, Any]
-    filters: dict[str, Any]
-
-
 def _search(
     entity: Code = "",
     entity_id: EntityIds = "",
@@ -271,7 +263,7 @@ def _search(
     part: PartParam = None,
     date_from: DateFrom = None,
     date_to: DateTo = None,
-) -> Search:
+) -> Filters:
     shown = {
         "entity": entity,
         "entity_id": entity_id,
@@ -290,10 +282,10 @@ def _search(
         "date_from": date_from,
         "date_to": date_to,
     }
-    return Search(shown, filters)
+    return Filters(shown, filters)
 
 
-Found = NamedDependency[Search]
+Found = NamedDependency[Filters]
 
 
 class AuditPages(Controller):

@@ -56,6 +56,15 @@ def parse_sort(value: str, columns: Mapping[str, str], default: str) -> Sort:
 
 
 @dataclass(frozen=True, slots=True)
+class Filters:
+    """A list's filters as the address gives them (`shown`, kept by every link) and as its
+    core query takes them (`filters`): what a list page and its export read alike."""
+
+    shown: dict[str, Any]
+    filters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Header:
     href: str
     #: `aria-sort` of the sorted column (ascending / descending); None on the others

@@ -4,7 +4,6 @@ and escalation; price feedback one click away from a flagged part line."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ from api.ui.common import PageNo, PathId, SortParam, person, render, run
 from api.ui.listing import (
     EXPORT_MAX,
     PAGE_SIZE,
+    Filters,
     Listing,
     check_export_size,
     export_response,
@@ -75,15 +75,6 @@ def _feedback_url(
     return "/feedback/new?" + urlencode(query)
 
 
-@dataclass(frozen=True, slots=True)
-class Search:
-    """The list's filters as the address gives them (`shown`, kept by every link) and as
-    `validations.find_validations` takes them, for the page and the export alike."""
-
-    shown: dict[str, Any]
-    filters: dict[str, Any]
-
-
 def _search(
     estimate_id: Code = "",
     vin: Code = "",
@@ -91,7 +82,7 @@ def _search(
     date_from: DateFrom = None,
     date_to: DateTo = None,
     flagged: Flagged = "",
-) -> Search:
+) -> Filters:
     shown = {
         "estimate_id": estimate_id,
         "vin": vin,
@@ -108,10 +99,10 @@ def _search(
         "date_to": date_to,
         "flagged": {"yes": True, "no": False}.get(flagged),
     }
-    return Search(shown, filters)
+    return Filters(shown, filters)
 
 
-Found = NamedDependency[Search]
+Found = NamedDependency[Filters]
 
 
 class ValidationPages(Controller):
