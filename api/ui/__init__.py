@@ -41,16 +41,18 @@ from api.ui.auth import (
     derive_secret,
     login_url,
 )
+from api.ui.channels import ChannelPages
 from api.ui.common import person, render
 from api.ui.feedback import FeedbackPages
 from api.ui.imports import ImportPages
 from api.ui.indicators import IndicatorPages
-from api.ui.labor import ChannelPages, LaborRatePages, StandardHoursPages
+from api.ui.labor_rates import LaborRatePages
 from api.ui.login import LoginPages
 from api.ui.markets import MarketPages
 from api.ui.messages import zh, zh_row
 from api.ui.parts import PartPages
 from api.ui.price_words import PriceWordPages
+from api.ui.standard_hours import StandardHoursPages
 from api.ui.synonyms import SynonymPages
 from api.ui.validations import ValidationPages
 from pricebook.errors import PricebookError

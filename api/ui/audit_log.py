@@ -18,20 +18,29 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.ui.auth import User, login_required
-from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, person, render, run
-from api.ui.listing import EXPORT_MAX, Listing, check_export_size, export_response, parse_sort
+from api.ui.common import SCOPE_NAMES, SOURCE_NAMES, PageNo, SortParam, person, render, run
+from api.ui.listing import (
+    EXPORT_MAX,
+    PAGE_SIZE,
+    Filters,
+    Listing,
+    check_export_size,
+    export_response,
+    page_count,
+    parse_sort,
+)
 from pricebook import audit, prices
 from pricebook.errors import NotFound
 from pricebook.models import Category, Part, VehicleModel
 from pricebook.paging import Page
 
-PAGE_SIZE = 50
 SORTS = {"at": "时间"}
 DEFAULT_SORT = "-at"
 
@@ -76,11 +85,9 @@ Text = Annotated[str, QueryParameter(max_length=200)]
 #: one id, or a key's version ids comma-separated (the links from a key's page)
 EntityIds = Annotated[str, QueryParameter(max_length=4000)]
 Code = Annotated[str, QueryParameter(max_length=64)]
-PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
 PartParam = Annotated[int | None, QueryParameter(ge=1, le=2**53)]
 DateFrom = Annotated[date | None, QueryParameter(name="from")]
 DateTo = Annotated[date | None, QueryParameter(name="to")]
-SortParam = Annotated[str, QueryParameter(max_length=40)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +134,16 @@ def diff(
             hashable = isinstance(value, str | int)
             return known.get(value, _show(value)) if hashable else _show(value)
 
-        fields.append(Field(
-            key, FIELD_NAMES.get(key, key),
-            "—" if key not in before else shown(old),
-            "—" if key not in after else shown(new),
-            key not in before or key not in after or old != new,
-        ))  # fmt: skip
+        changed = key not in before or key not in after or old != new
+        fields.append(
+            Field(
+                key,
+                FIELD_NAMES.get(key, key),
+                "—" if key not in before else shown(old),
+                "—" if key not in after else shown(new),
+                changed,
+            )
+        )
     return sorted(fields, key=lambda f: not f.changed)
 
 
@@ -196,12 +207,17 @@ def _entries(session: Session, page: Page) -> list[dict[str, Any]]:
     entries = []
     for r in rows:
         fields = diff(r.before, r.after, names)
-        entries.append({
-            "row": r, "who": person(r.actor), "action": ACTION_NAMES.get(r.action, r.action),
-            "entity": ENTITY_NAMES.get(r.entity, r.entity), "link": _link(r, parts.get(r.id)),
-            "changed": [f for f in fields if f.changed],
-            "unchanged": [f for f in fields if not f.changed],
-        })  # fmt: skip
+        entries.append(
+            {
+                "row": r,
+                "who": person(r.actor),
+                "action": ACTION_NAMES.get(r.action, r.action),
+                "entity": ENTITY_NAMES.get(r.entity, r.entity),
+                "link": _link(r, parts.get(r.id)),
+                "changed": [f for f in fields if f.changed],
+                "unchanged": [f for f in fields if not f.changed],
+            }
+        )
     return entries
 
 
@@ -214,11 +230,22 @@ def _hidden(user: User) -> tuple[str, ...]:
     return () if user.can("pricing_staff") else STAFF_ENTITIES
 
 
-def _find(session: Session, filters: dict[str, Any], newest_first: bool, limit: int,
-          offset: int, hide: tuple[str, ...] = ()) -> tuple[Page, list[dict[str, Any]],
-                                                            audit.EntryPart | None]:  # fmt: skip
-    page = audit.query(session, **filters, newest_first=newest_first, hide_entities=hide,
-                       limit=limit, offset=offset)  # fmt: skip
+def _find(
+    session: Session,
+    filters: dict[str, Any],
+    newest_first: bool,
+    limit: int,
+    offset: int,
+    hide: tuple[str, ...] = (),
+) -> tuple[Page, list[dict[str, Any]], audit.EntryPart | None]:
+    page = audit.query(
+        session,
+        **filters,
+        newest_first=newest_first,
+        hide_entities=hide,
+        limit=limit,
+        offset=offset,
+    )
     part = None
     if filters["part_id"] is not None:
         row = session.get(Part, filters["part_id"])
@@ -228,76 +255,101 @@ def _find(session: Session, filters: dict[str, Any], newest_first: bool, limit: 
     return page, _entries(session, page), part
 
 
-def _filters(
-    entity: str, entity_id: str, who: str, action: str, part: int | None,
-    date_from: date | None, date_to: date | None,
-) -> dict[str, Any]:  # fmt: skip
-    return {"entity": entity.strip(), "entity_id": entity_id.strip(), "who": who.strip(),
-            "action": action.strip(), "part_id": part, "date_from": date_from,
-            "date_to": date_to}  # fmt: skip
+def _search(
+    entity: Code = "",
+    entity_id: EntityIds = "",
+    who: Text = "",
+    action: Code = "",
+    part: PartParam = None,
+    date_from: DateFrom = None,
+    date_to: DateTo = None,
+) -> Filters:
+    shown = {
+        "entity": entity,
+        "entity_id": entity_id,
+        "who": who,
+        "action": action,
+        "part": part or "",
+        "from": date_from or "",
+        "to": date_to or "",
+    }
+    filters = {
+        "entity": entity.strip(),
+        "entity_id": entity_id.strip(),
+        "who": who.strip(),
+        "action": action.strip(),
+        "part_id": part,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+    return Filters(shown, filters)
+
+
+Found = NamedDependency[Filters]
 
 
 class AuditPages(Controller):
     path = "/audit"
     guards = [login_required()]  # noqa: RUF012
+    dependencies = {"found_by": Provide(_search, sync_to_thread=False)}  # noqa: RUF012
 
     @get("/")
     async def log(
         self,
         request: Request[Any, Any, Any],
         state: State,
-        entity: Code = "",
-        entity_id: EntityIds = "",
-        who: Text = "",
-        action: Code = "",
-        part: PartParam = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
+        found_by: Found,
         page: PageNo = 1,
         sort: SortParam = "",
     ) -> Template:
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        filters = _filters(entity, entity_id, who, action, part, date_from, date_to)
         hide = _hidden(request.state.ui_user)
+        offset = (page - 1) * PAGE_SIZE
         found, entries, of_part = await run(
-            state, _find, filters, order.descending, PAGE_SIZE, (page - 1) * PAGE_SIZE, hide
+            state, _find, found_by.filters, order.descending, PAGE_SIZE, offset, hide
         )
-        query = {"entity": entity, "entity_id": entity_id, "who": who, "action": action,
-                 "part": part or "", "from": date_from or "", "to": date_to or ""}  # fmt: skip
+        query = found_by.shown
         without_part = {k: v for k, v in query.items() if k != "part" and v}
-        return render(request, "audit.html", {
-            "title": "操作日志", "nav": "audit", "found": found, "entries": entries,
-            "form": query, "part": of_part,
+        context = {
+            "title": "操作日志",
+            "nav": "audit",
+            "found": found,
+            "entries": entries,
+            "form": query,
+            "part": of_part,
             "entity_names": {k: v for k, v in ENTITY_NAMES.items() if k not in hide},
-            "action_names": ACTION_NAMES, "page_no": page,
-            "pages": (found.total + PAGE_SIZE - 1) // PAGE_SIZE,
-            "listing": Listing("/audit", query, order, page),
+            "action_names": ACTION_NAMES,
+            "page_no": page,
+            "pages": page_count(found.total),
+            "listing": Listing(self.path, query, order, page),
             "all_parts_href": "/audit?" + urlencode(without_part),
-        })  # fmt: skip
+        }
+        return render(request, "audit.html", context)
 
     @get(["/export.csv", "/export.xlsx"])
     async def export(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        entity: Code = "",
-        entity_id: EntityIds = "",
-        who: Text = "",
-        action: Code = "",
-        part: PartParam = None,
-        date_from: DateFrom = None,
-        date_to: DateTo = None,
-        sort: SortParam = "",
+        self, request: Request[Any, Any, Any], state: State, found_by: Found, sort: SortParam = ""
     ) -> Response[bytes]:
         """The whole filtered log (every page, in the page's order): before and after in full
         (JSON), and the changed fields in words."""
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        filters = _filters(entity, entity_id, who, action, part, date_from, date_to)
         hide = _hidden(request.state.ui_user)
-        found, entries, _ = await run(state, _find, filters, order.descending, EXPORT_MAX, 0, hide)
+        found, entries, _ = await run(
+            state, _find, found_by.filters, order.descending, EXPORT_MAX, 0, hide
+        )
         check_export_size(found.total)
-        header = ["时间（UTC）", "操作人", "操作", "对象", "对象编号", "配件", "变更", "原值",
-                  "新值", "原因"]  # fmt: skip
+        header = [
+            "时间（UTC）",
+            "操作人",
+            "操作",
+            "对象",
+            "对象编号",
+            "配件",
+            "变更",
+            "原值",
+            "新值",
+            "原因",
+        ]
         rows = [
             [
                 e["row"].at,

@@ -9,18 +9,23 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.params import PathParameter
+from litestar.params import PathParameter, QueryParameter
 from litestar.response import Template
 
+from api.problems import STATUS_OF
 from api.schemas import MAX_ID
 from api.ui.auth import User
-from pricebook.errors import InvalidInput
+from api.ui.messages import zh
+from pricebook.errors import InvalidInput, PricebookError
 from pricebook.money import MAX_YUAN, MoneyError, parse_money
 
 T = TypeVar("T")
 
 #: ids are 32-bit in the database: a larger one in an address is a 400, not a failed query
 PathId = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
+#: a list's page and sort as its address gives them
+PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
+SortParam = Annotated[str, QueryParameter(max_length=40)]
 
 SOURCE_NAMES = {
     "system": "系统",
@@ -102,3 +107,19 @@ def parse_date(value: str) -> date | None:
 
 def parse_int(value: str) -> int | None:
     return int(value) if value.isdigit() and len(value) < 12 else None
+
+
+def status_of(exc: PricebookError) -> int:
+    """The status a refused form's page answers with: the API's for the error, else 422."""
+    return next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
+
+
+def refusal(exc: PricebookError) -> dict[str, Any]:
+    """A refused save's status and the message on top of the page, in Chinese."""
+    return {"status_code": status_of(exc), "error": f"未保存：{zh(exc)}"}
+
+
+def page_expired(field: str) -> InvalidInput:
+    """A form without what the page showed (an ETag, `seen`): it is from no page of ours, or
+    from one too old to compare with."""
+    return InvalidInput("页面已过期：请刷新页面后再修改", field=field)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from litestar import Request, Response
@@ -27,8 +27,12 @@ from litestar import Request, Response
 from pricebook.errors import InvalidInput
 from pricebook.io.tables import neutralise
 
+T = TypeVar("T")
+
 #: the most rows one export writes; a longer list is refused (narrow the filters), never cut
 EXPORT_MAX = 20_000
+#: rows a searched list shows a page
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,15 @@ def parse_sort(value: str, columns: Mapping[str, str], default: str) -> Sort:
         names = "、".join(columns.values())
         raise InvalidInput(f"不能按“{value[:40]}”排序：可排序的列为 {names}", field="sort")
     return Sort(column, value.startswith("-"))
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """A list's filters as the address gives them (`shown`, kept by every link) and as its
+    core query takes them (`filters`): what a list page and its export read alike."""
+
+    shown: dict[str, Any]
+    filters: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +108,25 @@ class Listing:
     @property
     def xlsx_href(self) -> str:
         return f"{self.path.rstrip('/')}/export.xlsx?{self._query()}"
+
+
+def page_count(total: int) -> int:
+    return (total + PAGE_SIZE - 1) // PAGE_SIZE
+
+
+def searched_page(
+    path: str, found: Sequence[T], q: str, sort: Sort, page: int
+) -> tuple[Sequence[T], dict[str, Any]]:
+    """Page `page` of a list searched for `q` (a word list held whole), and what the page
+    shows around it: the search, the count, the pager and the links that keep both."""
+    context = {
+        "q": q,
+        "total": len(found),
+        "page_no": page,
+        "pages": page_count(len(found)),
+        "listing": Listing(path, {"q": q}, sort, page),
+    }
+    return found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], context
 
 
 def check_export_size(total: int) -> None:
@@ -204,9 +236,11 @@ def xlsx_response(
     return Response(
         buffer.getvalue(),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": _disposition("export.xlsx", filename),
-                 "Cache-Control": "no-store"},
-    )  # fmt: skip
+        headers={
+            "Content-Disposition": _disposition("export.xlsx", filename),
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def export_response(

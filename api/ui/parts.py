@@ -10,23 +10,27 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from api.problems import STATUS_OF
 from api.ui import markets
 from api.ui.auth import login_required
 from api.ui.charts import Line, MarketPoint, Segment, price_history_chart
 from api.ui.common import (
     SCOPE_NAMES,
     SOURCE_NAMES,
+    PageNo,
     PathId,
+    SortParam,
     money_text,
+    page_expired,
     parse_date,
     parse_int,
     render,
     run,
+    status_of,
     text,
     ui_money,
     write,
@@ -53,32 +57,44 @@ LAYER_MARKS = {
 
 Q = Annotated[str, QueryParameter(max_length=100)]
 Code = Annotated[str, QueryParameter(max_length=64)]
-PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
-SortParam = Annotated[str, QueryParameter(max_length=40)]
 #: search results a page
 PAGE_SIZE = 50
 #: the columns part search sorts by (`catalog.PART_SORTS`), as the table heads them;
 #: relevance (the default) has no header
-SORTS = {"relevance": "匹配度", "code": "编码", "name": "标准名称", "category": "分类",
-         "position": "方位", "oe": "原厂编号"}  # fmt: skip
+SORTS = {
+    "relevance": "匹配度",
+    "code": "编码",
+    "name": "标准名称",
+    "category": "分类",
+    "position": "方位",
+    "oe": "原厂编号",
+}
+
+
+def _searched(q: Q = "", category: Code = "", brand: Code = "") -> tuple[str, str, str]:
+    """What the search asks for (words, category, brand): the page, its live results and the
+    export read the same."""
+    return q, category, brand
+
+
+Searched = NamedDependency[tuple[str, str, str]]
 
 
 class PartPages(Controller):
     path = "/parts"
     guards = [login_required()]  # noqa: RUF012
+    dependencies = {"searched": Provide(_searched, sync_to_thread=False)}  # noqa: RUF012
 
     @get("/")
     async def search_page(
         self,
         request: Request[Any, Any, Any],
         state: State,
-        q: Q = "",
-        category: Code = "",
-        brand: Code = "",
+        searched: Searched,
         page: PageNo = 1,
         sort: SortParam = "",
     ) -> Template:
-        results = await run(state, _search, q, category, brand, page, sort)
+        results = await run(state, _search, *searched, page, sort)
         return render(request, "parts.html", {"title": "配件查询", "nav": "parts", **results})
 
     @get("/search")
@@ -86,14 +102,12 @@ class PartPages(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        q: Q = "",
-        category: Code = "",
-        brand: Code = "",
+        searched: Searched,
         page: PageNo = 1,
         sort: SortParam = "",
     ) -> Template:
         """The htmx live-search fragment (the result table only)."""
-        results = await run(state, _search, q, category, brand, page, sort)
+        results = await run(state, _search, *searched, page, sort)
         return render(request, "_part_results.html", results)
 
     @get(["/export.csv", "/export.xlsx"])
@@ -101,13 +115,11 @@ class PartPages(Controller):
         self,
         request: Request[Any, Any, Any],
         state: State,
-        q: Q = "",
-        category: Code = "",
-        brand: Code = "",
+        searched: Searched,
         sort: SortParam = "",
     ) -> Response[bytes]:
         """The search's whole result (every page, in the page's order) as CSV or XLSX."""
-        header, rows = await run(state, _export, q, category, brand, sort)
+        header, rows = await run(state, _export, *searched, sort)
         return export_response(request, "配件查询", header, rows)
 
     @get("/{part_id:int}")
@@ -125,13 +137,19 @@ class PartPages(Controller):
         alias_done: Code = "",
         alias: Annotated[str, QueryParameter(max_length=50)] = "",
     ) -> Template:
-        form = {**_blank_form(), "target": target, "price_type": price_type,
-                "model_id": model_id, "etag": etag}  # fmt: skip
+        form = {
+            **_blank_form(),
+            "target": target,
+            "price_type": price_type,
+            "model_id": model_id,
+            "etag": etag,
+        }
         context = await _part_context(state, part_id, branch=branch, price_type=price_type)
         # the confirmation sits by the form the redirect scrolls to (#edit, #aliases)
         done = ALIAS_DONE.get(alias_done, "").format(alias=alias) if alias else ""
-        return render(request, "part.html", {**context, "form": form, "saved": saved,
-                                             "alias_saved": done})  # fmt: skip
+        return render(
+            request, "part.html", {**context, "form": form, "saved": saved, "alias_saved": done}
+        )
 
     @post("/{part_id:int}/aliases", guards=[login_required("pricing_staff")], status_code=303)
     async def add_alias(
@@ -153,21 +171,39 @@ class PartPages(Controller):
     ) -> Redirect | Template:
         form = await request.form()
         # `alias_etag`: the page's price form has its own `etag`
-        values = {"op": op, "alias": text(form, "alias", 100), "reason": text(form, "reason", 1000),
-                  "etag": text(form, "alias_etag", 100)}  # fmt: skip
+        values = {
+            "op": op,
+            "alias": text(form, "alias", 100),
+            "reason": text(form, "reason", 1000),
+            "etag": text(form, "alias_etag", 100),
+        }
         user = request.state.ui_user
         try:
             if not values["etag"]:
-                raise InvalidInput("页面已过期：请刷新页面后再修改", field="alias_etag")
-            found = await write(state, fn, part_id, values["alias"], actor=user.actor,
-                                reason=values["reason"], expected_etag=values["etag"])  # fmt: skip
+                raise page_expired("alias_etag")
+            found = await write(
+                state,
+                fn,
+                part_id,
+                values["alias"],
+                actor=user.actor,
+                reason=values["reason"],
+                expected_etag=values["etag"],
+            )
         except PricebookError as exc:
             context = await _part_context(state, part_id)  # the aliases as they are now
-            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return render(request, "part.html", {
-                **context, "form": _blank_form(), "alias_form": values,
-                "alias_error": f"未保存：{zh(exc)}",
-            }, status_code=status)  # fmt: skip
+            status = status_of(exc)
+            return render(
+                request,
+                "part.html",
+                {
+                    **context,
+                    "form": _blank_form(),
+                    "alias_form": values,
+                    "alias_error": f"未保存：{zh(exc)}",
+                },
+                status_code=status,
+            )
         query = urlencode({"alias_done": found.action, "alias": values["alias"]})
         return Redirect(f"/parts/{part_id}?{query}#aliases", status_code=303)
 
@@ -176,24 +212,42 @@ class PartPages(Controller):
         self, request: Request[Any, Any, Any], state: State, part_id: PathId
     ) -> Redirect | Template:
         form = await request.form()
-        values = {k: text(form, k) for k in
-                  ("target", "price_type", "model_id", "amount", "valid_from", "valid_to",
-                   "reason", "etag")}  # fmt: skip
+        values = {
+            k: text(form, k)
+            for k in (
+                "target",
+                "price_type",
+                "model_id",
+                "amount",
+                "valid_from",
+                "valid_to",
+                "reason",
+                "etag",
+            )
+        }
         values["seen"] = text(form, "seen", MAX_SEEN)
         values["amount"] = money_text(form, "amount")
         user = request.state.ui_user
         try:
             key, args = await run(state, _edit_args, part_id, values)
-            done = await write(state, prices.write_price, key, **args, actor=user.actor,
-                               source="staff")  # fmt: skip
+            done = await write(
+                state, prices.write_price, key, **args, actor=user.actor, source="staff"
+            )
         except PricebookError as exc:
             context = await _part_context(state, part_id)
             if isinstance(exc, StaleVersion):  # the page now shows the prices as they are
                 values["etag"] = values["seen"] = ""
-            status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return render(request, "part.html", {
-                **context, "form": values, "edit_error": f"未保存：{zh(exc)}",
-            }, status_code=status)  # fmt: skip
+            status = status_of(exc)
+            return render(
+                request,
+                "part.html",
+                {
+                    **context,
+                    "form": values,
+                    "edit_error": f"未保存：{zh(exc)}",
+                },
+                status_code=status,
+            )
         return Redirect(f"/parts/{part_id}?saved={done.version.id}#edit", status_code=303)
 
 
@@ -207,8 +261,17 @@ ALIAS_DONE = {
 
 def _blank_form() -> dict[str, str]:
     """The price form as a fresh page shows it."""
-    return {"target": "", "price_type": "", "model_id": "", "etag": "", "amount": "",
-            "valid_from": date.today().isoformat(), "valid_to": "", "reason": "", "seen": ""}  # fmt: skip
+    return {
+        "target": "",
+        "price_type": "",
+        "model_id": "",
+        "etag": "",
+        "amount": "",
+        "valid_from": date.today().isoformat(),
+        "valid_to": "",
+        "reason": "",
+        "seen": "",
+    }
 
 
 def _core_sort(sort: str) -> str:
@@ -239,24 +302,49 @@ def _search(
     national reference price of the highest-ranked price type (one resolve for the page)."""
     core_sort = _core_sort(sort)
     filters = catalog.search_filters(session)
-    listing = Listing("/parts", {"q": q, "category": category, "brand": brand},
-                      parse_sort(core_sort, SORTS, "relevance"), page)  # fmt: skip
+    listing = Listing(
+        "/parts",
+        {"q": q, "category": category, "brand": brand},
+        parse_sort(core_sort, SORTS, "relevance"),
+        page,
+    )
     context: dict[str, Any] = {
-        "q": q, "category": category, "brand": brand, "filters": filters, "page_no": page,
-        "matched_names": MATCHED_NAMES, "page": _EMPTY, "fits": {}, "reference": {},
-        "reference_type": "", "listing": listing, "sort": str(listing.sort), "pages": 0,
-    }  # fmt: skip
+        "q": q,
+        "category": category,
+        "brand": brand,
+        "filters": filters,
+        "page_no": page,
+        "matched_names": MATCHED_NAMES,
+        "page": _EMPTY,
+        "fits": {},
+        "reference": {},
+        "reference_type": "",
+        "listing": listing,
+        "sort": str(listing.sort),
+        "pages": 0,
+    }
     if not (q.strip() or category or brand):
         return context
     found = catalog.search_parts(
-        session, q=q, category=category, brand=brand, sort=core_sort, limit=PAGE_SIZE,
+        session,
+        q=q,
+        category=category,
+        brand=brand,
+        sort=core_sort,
+        limit=PAGE_SIZE,
         offset=(page - 1) * PAGE_SIZE,
-    )  # fmt: skip
+    )
     ids = [p.id for p in found.items]
     reference_type, reference = _references(session, ids)
     pages = (found.total + PAGE_SIZE - 1) // PAGE_SIZE
-    return {**context, "page": found, "fits": catalog.fitment_names(session, ids),
-            "reference": reference, "reference_type": reference_type, "pages": pages}  # fmt: skip
+    return {
+        **context,
+        "page": found,
+        "fits": catalog.fitment_names(session, ids),
+        "reference": reference,
+        "reference_type": reference_type,
+        "pages": pages,
+    }
 
 
 def _export(
@@ -275,8 +363,17 @@ def _export(
     ids = [p.id for p in found.items]
     reference_type, reference = _references(session, ids) if ids else ("", {})
     fits = catalog.fitment_names(session, ids) if ids else {}
-    header = ["编码", "标准名称", "分类", "方位", "原厂编号", "总成", "适用车型",
-              f"参考价（全国 · {reference_type}，元）", "匹配方式"]  # fmt: skip
+    header = [
+        "编码",
+        "标准名称",
+        "分类",
+        "方位",
+        "原厂编号",
+        "总成",
+        "适用车型",
+        f"参考价（全国 · {reference_type}，元）",
+        "匹配方式",
+    ]
     rows = [
         [
             p.code,
@@ -322,7 +419,7 @@ def expected_from_seen(seen: str, key: prices.KeyTuple) -> str:
     versions. InvalidInput when the form carries no such record (an old page, a crafted post):
     saving blind could replace a price nobody looked at."""
     if not seen:
-        raise InvalidInput("页面已过期：请刷新页面后再修改", field="seen")
+        raise page_expired("seen")
     wanted = ".".join("" if v is None else str(v) for v in key)
     for pair in seen.split(","):
         name, _, etag = pair.partition("=")
@@ -364,12 +461,13 @@ def _edit_args(
         raise InvalidInput("失效日期无效", field="valid_to")
     key = prices.PriceKey(part_id, model_id, scope, region_id, branch_id, type_id)
     return key, {
-        "amount": amount, "valid_from": valid_from, "valid_to": valid_to,
+        "amount": amount,
+        "valid_from": valid_from,
+        "valid_to": valid_to,
         "reason": values["reason"],
-        "expected_etag": values["etag"] or expected_from_seen(
-            values["seen"], (model_id, scope, region_id, branch_id, type_id)
-        ),
-    }  # fmt: skip
+        "expected_etag": values["etag"]
+        or expected_from_seen(values["seen"], (model_id, scope, region_id, branch_id, type_id)),
+    }
 
 
 async def _part_context(
@@ -378,9 +476,16 @@ async def _part_context(
     today = date.today()
     async with state.sessions() as session:
         data = await session.run_sync(_load_part, part_id, branch, price_type, today)
-    return {"title": data["detail"].part.name, "nav": "parts", "today": today,
-            "layer_marks": LAYER_MARKS, "source_names": SOURCE_NAMES, "branch": branch,
-            "price_type": price_type, **data}  # fmt: skip
+    return {
+        "title": data["detail"].part.name,
+        "nav": "parts",
+        "today": today,
+        "layer_marks": LAYER_MARKS,
+        "source_names": SOURCE_NAMES,
+        "branch": branch,
+        "price_type": price_type,
+        **data,
+    }
 
 
 def _load_part(
@@ -409,10 +514,14 @@ def _load_part(
             outcome = next(outcomes)
             res = outcome.resolution
             winner = res.winner if res is not None else None
-            cells.append({
-                "type": t.code, "amount": winner.amount if winner else None,
-                "layer": winner.layer if winner else "", "why": winner.why if winner else "",
-            })  # fmt: skip
+            cells.append(
+                {
+                    "type": t.code,
+                    "amount": winner.amount if winner else None,
+                    "layer": winner.layer if winner else "",
+                    "why": winner.why if winner else "",
+                }
+            )
         matrix.append({"code": code, "name": name, "cells": cells})
 
     # localized versions in force, each with its edit and feedback links
@@ -426,21 +535,32 @@ def _load_part(
         )
         type_code = types[v.price_type_id].code
         key = (v.model_id, v.scope, v.region_id, v.branch_id, v.price_type_id)
-        edit = {"target": f"{v.scope}:{target.code}", "price_type": type_code,
-                "model_id": v.model_id or "", "etag": etags.get(key, "")}  # fmt: skip
+        edit = {
+            "target": f"{v.scope}:{target.code}",
+            "price_type": type_code,
+            "model_id": v.model_id or "",
+            "etag": etags.get(key, ""),
+        }
         feedback = {"part_id": part_id, "price_type": type_code, "reference": v.amount}
         if v.scope == "branch":
             feedback["branch"] = target.code
         if v.model_id:
             feedback["model_id"] = v.model_id
-        localized.append({
-            "scope_name": f"{SCOPE_NAMES[v.scope]} {target.name}", "type_name": types[v.price_type_id].name,
-            "model_code": model_codes.get(v.model_id, f"#{v.model_id}") if v.model_id else "",
-            "amount": v.amount, "valid_from": v.valid_from, "valid_to": v.valid_to,
-            "source": v.source, "created_by": v.created_by, "reason": v.reason,
-            "edit_url": f"/parts/{part_id}?{urlencode(edit)}",
-            "feedback_url": f"/feedback/new?{urlencode(feedback)}",
-        })  # fmt: skip
+        localized.append(
+            {
+                "scope_name": f"{SCOPE_NAMES[v.scope]} {target.name}",
+                "type_name": types[v.price_type_id].name,
+                "model_code": model_codes.get(v.model_id, f"#{v.model_id}") if v.model_id else "",
+                "amount": v.amount,
+                "valid_from": v.valid_from,
+                "valid_to": v.valid_to,
+                "source": v.source,
+                "created_by": v.created_by,
+                "reason": v.reason,
+                "edit_url": f"/parts/{part_id}?{urlencode(edit)}",
+                "feedback_url": f"/feedback/new?{urlencode(feedback)}",
+            }
+        )
     localized.sort(key=lambda r: (r["scope_name"], r["type_name"], r["model_code"]))
 
     # history: one step line per key
@@ -460,19 +580,33 @@ def _load_part(
             scope_label = region_of[v.region_id].name
         model = model_codes.get(v.model_id, row.model_code or "") if v.model_id else ""
         label = (scope_label, type_names.get(row.price_type, row.price_type), model)
-        title = (f"{' · '.join(x for x in label if x)}：{v.amount} 元，{v.valid_from} 起"
-                 f"{'，至 ' + str(v.valid_to) if v.valid_to else ''}（{SOURCE_NAMES.get(v.source, v.source)}"
-                 f"{'：' + v.reason if v.reason else ''}）")  # fmt: skip
+        title = (
+            f"{' · '.join(x for x in label if x)}：{v.amount} 元，{v.valid_from} 起"
+            f"{'，至 ' + str(v.valid_to) if v.valid_to else ''}（{SOURCE_NAMES.get(v.source, v.source)}"
+            f"{'：' + v.reason if v.reason else ''}）"
+        )
         lines.setdefault(label, []).append(Segment(v.valid_from, v.valid_to, v.amount, title))
         line_style[label] = (row.price_type, v.scope)
     type_filter = next((t.id for t in refs.price_types if t.code == price_type), None)
     market_points: list[MarketPoint] = markets.observations(session, part_id, type_filter)
     rank = {t.code: n for n, t in enumerate(refs.price_types)}  # colours follow the types' order
     chart = price_history_chart(
-        [Line(" · ".join(x for x in label if x), segs, *line_style[label])
-         for label, segs in sorted(lines.items(), key=lambda i: (rank.get(line_style[i[0]][0], 99), i[0]))],
-        market_points, today=today, kinds=list(rank),
-    )  # fmt: skip
-    return {"detail": detail, "refs": refs, "matrix": matrix, "localized": localized,
-            "chart": chart, "seen": encode_seen(etags),
-            "alias_set": aliases.part_aliases(session, part_id)}  # fmt: skip
+        [
+            Line(" · ".join(x for x in label if x), segs, *line_style[label])
+            for label, segs in sorted(
+                lines.items(), key=lambda i: (rank.get(line_style[i[0]][0], 99), i[0])
+            )
+        ],
+        market_points,
+        today=today,
+        kinds=list(rank),
+    )
+    return {
+        "detail": detail,
+        "refs": refs,
+        "matrix": matrix,
+        "localized": localized,
+        "chart": chart,
+        "seen": encode_seen(etags),
+        "alias_set": aliases.part_aliases(session, part_id),
+    }

@@ -22,17 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.controllers.price_words import index_follows
-from api.problems import STATUS_OF
 from api.ui.auth import login_required
-from api.ui.common import render, run, text, write
-from api.ui.listing import Listing, Sort, csv_response, parse_sort
-from api.ui.messages import zh
+from api.ui.common import PageNo, SortParam, page_expired, refusal, render, run, text, write
+from api.ui.listing import Sort, csv_response, parse_sort, searched_page
 from pricebook import price_words
-from pricebook.errors import InvalidInput, PricebookError
+from pricebook.errors import PricebookError
 from pricebook.matching.pinyin import pinyin_full
 from pricebook.models import PriceType
 
-PAGE_SIZE = 50
 SORTS = {"word": "词语", "price_type": "价格类型"}
 DEFAULT_SORT = "word"
 DONE = {
@@ -43,8 +40,6 @@ DONE = {
 }
 
 Q = Annotated[str, QueryParameter(max_length=50)]
-PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
-SortParam = Annotated[str, QueryParameter(max_length=40)]
 Word = Annotated[str, QueryParameter(max_length=50)]
 Code = Annotated[str, QueryParameter(max_length=16)]
 
@@ -104,8 +99,9 @@ class PriceWordPages(Controller):
         price_type: Code = "",
     ) -> Template:
         message = DONE.get(done, "").format(word=word, type=price_type) if word else ""
-        return await self._page(request, state, q=q, page=page, sort=sort, done=message,
-                                done_word=word)  # fmt: skip
+        return await self._page(
+            request, state, q=q, page=page, sort=sort, done=message, done_word=word
+        )
 
     async def _page(
         self,
@@ -120,15 +116,19 @@ class PriceWordPages(Controller):
     ) -> Template:
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         words = await run(state, load)
-        rows = matching(words, q, order)
-        pages = (len(rows) + PAGE_SIZE - 1) // PAGE_SIZE
-        return render(request, "price_words.html", {
-            "title": "价格类型词表", "nav": "price-type-words", "q": q,
-            "rows": rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE], "total": len(rows),
-            "word_count": len(words.rows), "types": words.types, "etag": words.etag,
-            "page_no": page, "pages": pages,
-            "listing": Listing("/price-type-words", {"q": q}, order, page), "form": {}, **extra,
-        }, status_code=status_code)  # fmt: skip
+        rows, shown = searched_page(self.path, matching(words, q, order), q, order, page)
+        context = {
+            "title": "价格类型词表",
+            "nav": "price-type-words",
+            "rows": rows,
+            "word_count": len(words.rows),
+            "types": words.types,
+            "etag": words.etag,
+            "form": {},
+        }
+        return render(
+            request, "price_words.html", {**context, **shown, **extra}, status_code=status_code
+        )
 
     @get("/export.csv")
     async def export(self, state: State, q: Q = "", sort: SortParam = "") -> Response[bytes]:
@@ -142,13 +142,22 @@ class PriceWordPages(Controller):
     async def save(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         """Add a word, or change the type of one (the add form and each row's form)."""
         form = await request.form()
-        values = {"op": text(form, "op", 10) or "add", "word": text(form, "word", 100),
-                  "price_type": text(form, "price_type", 16),
-                  "reason": text(form, "reason", 1000)}  # fmt: skip
+        values = {
+            "op": text(form, "op", 10) or "add",
+            "word": text(form, "word", 100),
+            "price_type": text(form, "price_type", 16),
+            "reason": text(form, "reason", 1000),
+        }
         try:
-            found = await write(state, price_words.set_word, values["word"],
-                                values["price_type"], actor=request.state.ui_user.actor,
-                                reason=values["reason"], expected_etag=_etag(form))  # fmt: skip
+            found = await write(
+                state,
+                price_words.set_word,
+                values["word"],
+                values["price_type"],
+                actor=request.state.ui_user.actor,
+                reason=values["reason"],
+                expected_etag=_etag(form),
+            )
         except PricebookError as exc:
             return await self._refused(request, state, exc, values)
         await index_follows(state)
@@ -158,12 +167,20 @@ class PriceWordPages(Controller):
     @post("/remove", guards=[login_required("pricing_staff")], status_code=303)
     async def remove(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         form = await request.form()
-        values = {"op": "remove", "word": text(form, "word", 100),
-                  "reason": text(form, "reason", 1000)}  # fmt: skip
+        values = {
+            "op": "remove",
+            "word": text(form, "word", 100),
+            "reason": text(form, "reason", 1000),
+        }
         try:
-            found = await write(state, price_words.remove_word, values["word"],
-                                actor=request.state.ui_user.actor, reason=values["reason"],
-                                expected_etag=_etag(form))  # fmt: skip
+            found = await write(
+                state,
+                price_words.remove_word,
+                values["word"],
+                actor=request.state.ui_user.actor,
+                reason=values["reason"],
+                expected_etag=_etag(form),
+            )
         except PricebookError as exc:
             return await self._refused(request, state, exc, values)
         await index_follows(state)
@@ -183,15 +200,13 @@ class PriceWordPages(Controller):
     ) -> Template:
         """The page as the vocabulary is now (a fresh ETag), the error on top, what was typed
         kept in its form; a row's word is what the list shows."""
-        status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
         q = values["word"] if values["op"] != "add" else ""
-        return await self._page(request, state, q=q, status_code=status, form=values,
-                                error=f"未保存：{zh(exc)}")  # fmt: skip
+        return await self._page(request, state, q=q, form=values, **refusal(exc))
 
 
 def _etag(form: Any) -> str:
     """The vocabulary's ETag the page showed: a form without one is from no page of ours."""
     etag = text(form, "etag", 100)
     if not etag:
-        raise InvalidInput("页面已过期：请刷新页面后再修改", field="etag")
+        raise page_expired("etag")
     return etag

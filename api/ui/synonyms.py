@@ -12,6 +12,7 @@ a group changed meanwhile is refused (412, Chinese) with what was typed kept.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,16 +21,13 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
-from api.problems import STATUS_OF
 from api.ui.auth import login_required
-from api.ui.common import render, run, text, write
-from api.ui.listing import Listing, Sort, export_response, parse_sort
-from api.ui.messages import zh
+from api.ui.common import PageNo, SortParam, page_expired, refusal, render, run, text, write
+from api.ui.listing import Sort, export_response, parse_sort, searched_page
 from pricebook import aliases
-from pricebook.errors import InvalidInput, PricebookError
+from pricebook.errors import PricebookError
 from pricebook.matching.pinyin import pinyin_full
 
-PAGE_SIZE = 50
 #: `order` is the dictionary's own (the default, no header)
 SORTS = {"order": "词典顺序", "canonical": "标准词", "size": "词数"}
 DEFAULT_SORT = "order"
@@ -43,8 +41,6 @@ DONE = {
 MAX_SEEN = 500_000
 
 Q = Annotated[str, QueryParameter(max_length=50)]
-PageNo = Annotated[int, QueryParameter(ge=1, le=10_000)]
-SortParam = Annotated[str, QueryParameter(max_length=40)]
 Word = Annotated[str, QueryParameter(max_length=50)]
 Code = Annotated[str, QueryParameter(max_length=16)]
 
@@ -66,10 +62,12 @@ def _matching(
 
 def encode_seen(dictionary: aliases.SynonymDictionary) -> str:
     """What the add form saw: every group's ETag and the ETag of a group not yet there."""
+    groups = {g.canonical: g.etag for g in dictionary.groups}
     return json.dumps(
-        {"new": dictionary.new_group_etag, "groups": {g.canonical: g.etag for g in dictionary.groups}},
-        ensure_ascii=False, separators=(",", ":"),
-    )  # fmt: skip
+        {"new": dictionary.new_group_etag, "groups": groups},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def expected_from_seen(seen: str, canonical: str) -> str:
@@ -79,10 +77,20 @@ def expected_from_seen(seen: str, canonical: str) -> str:
         data = json.loads(seen) if seen else None
         etag = data["groups"].get(canonical) or data["new"]  # type: ignore[index]
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise InvalidInput("页面已过期：请刷新页面后再修改", field="seen") from None
+        raise page_expired("seen") from None
     if not isinstance(etag, str):
-        raise InvalidInput("页面已过期：请刷新页面后再修改", field="seen")
+        raise page_expired("seen")
     return etag
+
+
+def _values(form: Any, op: str) -> dict[str, str]:
+    """What an add or remove form typed, kept for the page if the change is refused."""
+    return {
+        "op": op,
+        "canonical": text(form, "canonical", 100),
+        "term": text(form, "term", 100),
+        "reason": text(form, "reason", 1000),
+    }
 
 
 class SynonymPages(Controller):
@@ -102,8 +110,9 @@ class SynonymPages(Controller):
         term: Word = "",
     ) -> Template:
         message = DONE.get(done, "").format(canonical=canonical, term=term) if term else ""
-        return await self._page(request, state, q=q, page=page, sort=sort, done=message,
-                                done_term=term)  # fmt: skip
+        return await self._page(
+            request, state, q=q, page=page, sort=sort, done=message, done_term=term
+        )
 
     async def _page(
         self,
@@ -118,18 +127,21 @@ class SynonymPages(Controller):
     ) -> Template:
         order = parse_sort(sort, SORTS, DEFAULT_SORT)
         dictionary = await run(state, aliases.synonym_dictionary)
-        groups = _matching(dictionary, q, order)
-        pages = (len(groups) + PAGE_SIZE - 1) // PAGE_SIZE
-        shown = groups[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return render(request, "synonyms.html", {
-            "title": "同义词词典", "nav": "synonyms", "q": q, "groups": shown,
-            "total": len(groups), "group_count": len(dictionary.groups),
+        groups, shown = searched_page(self.path, _matching(dictionary, q, order), q, order, page)
+        context = {
+            "title": "同义词词典",
+            "nav": "synonyms",
+            "groups": groups,
+            "group_count": len(dictionary.groups),
             "source_name": SOURCE_NAMES.get(dictionary.source, dictionary.source),
-            "shipped": dictionary.source == "shipped", "page_no": page, "pages": pages,
-            "listing": Listing("/synonyms", {"q": q}, order, page),
+            "shipped": dictionary.source == "shipped",
             "canonicals": [g.canonical for g in dictionary.groups],
-            "seen": encode_seen(dictionary), "form": {}, **extra,
-        }, status_code=status_code)  # fmt: skip
+            "seen": encode_seen(dictionary),
+            "form": {},
+        }
+        return render(
+            request, "synonyms.html", {**context, **shown, **extra}, status_code=status_code
+        )
 
     @get(["/export.csv", "/export.xlsx"])
     async def export(
@@ -146,15 +158,12 @@ class SynonymPages(Controller):
     async def add(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         """Add a word to a group (a canonical word not yet in the dictionary starts one)."""
         form = await request.form()
-        values = {"op": "add", "canonical": text(form, "canonical", 100),
-                  "term": text(form, "term", 100), "reason": text(form, "reason", 1000)}  # fmt: skip
+        values = _values(form, "add")
         seen = form.get("seen")
         seen = seen[:MAX_SEEN] if isinstance(seen, str) else ""
         try:
             expected = expected_from_seen(seen, values["canonical"])
-            found = await write(state, aliases.add_synonym, values["canonical"], values["term"],
-                                actor=request.state.ui_user.actor, reason=values["reason"],
-                                expected_etag=expected)  # fmt: skip
+            found = await self._change(state, aliases.add_synonym, values, request, expected)
         except PricebookError as exc:
             return await self._refused(request, state, exc, values)
         return self._done(found.action, found.canonical, values["term"])
@@ -163,18 +172,34 @@ class SynonymPages(Controller):
     async def remove(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         """Take a word out of its group; the form carries the group's ETag."""
         form = await request.form()
-        values = {"op": "remove", "canonical": text(form, "canonical", 100),
-                  "term": text(form, "term", 100), "reason": text(form, "reason", 1000)}  # fmt: skip
+        values = _values(form, "remove")
         etag = text(form, "etag", 100)
         try:
             if not etag:
-                raise InvalidInput("页面已过期：请刷新页面后再修改", field="etag")
-            found = await write(state, aliases.remove_synonym, values["canonical"], values["term"],
-                                actor=request.state.ui_user.actor, reason=values["reason"],
-                                expected_etag=etag)  # fmt: skip
+                raise page_expired("etag")
+            found = await self._change(state, aliases.remove_synonym, values, request, etag)
         except PricebookError as exc:
             return await self._refused(request, state, exc, values)
         return self._done(found.action, found.canonical, values["term"])
+
+    @staticmethod
+    async def _change(
+        state: State,
+        change: Callable[..., aliases.SynonymGroup],
+        values: dict[str, str],
+        request: Request[Any, Any, Any],
+        expected: str,
+    ) -> aliases.SynonymGroup:
+        """`change` (add or remove) of the form's word in its group, by whoever is logged in."""
+        return await write(
+            state,
+            change,
+            values["canonical"],
+            values["term"],
+            actor=request.state.ui_user.actor,
+            reason=values["reason"],
+            expected_etag=expected,
+        )
 
     @staticmethod
     def _done(action: str, canonical: str, term: str) -> Redirect:
@@ -190,7 +215,5 @@ class SynonymPages(Controller):
     ) -> Template:
         """The page as the dictionary is now (fresh ETags), the error on top, what was typed
         kept in its form; the group concerned is what the list shows."""
-        status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
         q = values["canonical"] if values["op"] == "remove" else ""
-        return await self._page(request, state, q=q, status_code=status, form=values,
-                                error=f"未保存：{zh(exc)}")  # fmt: skip
+        return await self._page(request, state, q=q, form=values, **refusal(exc))
