@@ -14,32 +14,20 @@ from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     ITEM_ERRORS,
-    NO_STORE,
     REVALIDATE,
-    STAFF,
-    VERSIONS_ERRORS,
-    WRITE_ERRORS,
-    Actor,
-    ETags,
-    IfMatch,
     OptCode,
     OptId,
-    PathId,
     ReqCode,
     read_autocommit,
     run,
-    unchanged,
     with_etag,
-    write,
-    written,
 )
+from api.controllers.versioned import add_route, end_route, versions_route
 from api.problems import problem_responses
 from api.schemas import (
     BatchResolution,
     BatchResult,
-    EndValidity,
     ItemError,
     NewPrice,
     PriceEdit,
@@ -144,19 +132,25 @@ def _price_versions(session: Session, **key: Any) -> PriceVersions:
     )
 
 
-def _write_price(session: Session, data: NewPrice, actor: str, etags: ETags) -> prices.PriceWrite:
+def _write_price(session: Session, data: NewPrice, **audit: Any) -> prices.PriceWrite:
     key = prices.price_key(
-        session, part_id=data.part_id, model_id=data.model_id, scope=data.scope,
-        region=data.region, branch=data.branch, price_type=data.price_type,
-    )  # fmt: skip
+        session,
+        part_id=data.part_id,
+        model_id=data.model_id,
+        scope=data.scope,
+        region=data.region,
+        branch=data.branch,
+        price_type=data.price_type,
+    )
     return prices.write_price(
-        session, key, amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
-        actor=actor, reason=data.reason, source="staff", expected_etag=etags,
-    )  # fmt: skip
-
-
-def _edit(done: prices.PriceWrite) -> PriceEdit:
-    return PriceEdit(done.action, to(PriceVersion, done.version), done.etag)
+        session,
+        key,
+        amount=data.amount,
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        source="staff",
+        **audit,
+    )
 
 
 class PriceController(Controller):
@@ -221,15 +215,11 @@ class PriceController(Controller):
         resolved = sum(1 for r in results if r.status == 200)
         return BatchResolution(results, resolved, len(results) - resolved)
 
-    @get(
-        "/versions",
-        summary="Every version of one price key, with the key's ETag",
+    @versions_route(
+        "Every version of one price key, with the key's ETag",
         description="The key: part × model (none: all models) × scope (system; region code; "
         "branch code) × price type. An empty list for a key without versions: its ETag "
         "creates the first one.",
-        responses=VERSIONS_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
     )
     async def versions(
         self,
@@ -247,47 +237,26 @@ class PriceController(Controller):
         )  # fmt: skip
         return with_etag(out, out.etag)
 
-    @post(
-        "/versions",
+    add = add_route(
+        _write_price,
+        NewPrice,
+        PriceEdit,
+        name="add",
         summary="Add a price version (supersedes the one in force)",
         description="From `valid_from` the new amount applies; the version in force that day "
         "is closed on it. The same amount with an earlier `valid_to` ends the version in force "
         "early; the same amount and period changes nothing (200, `unchanged`). A period "
-        "reaching into a later version is 409." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(PriceEdit),
-        guards=STAFF,
-        cache_control=NO_STORE,
+        "reaching into a later version is 409.",
     )
-    async def add(
-        self, state: State, data: Annotated[NewPrice, Body()], actor: Actor, if_match: IfMatch
-    ) -> Response[PriceEdit]:
-        done = await write(state, _write_price, data, actor, if_match)
-        return written(_edit(done), done.action, done.etag)
 
-    @post(
-        "/versions/{version_id:int}/end",
+    end = end_route(
+        prices.end_price,
+        PriceEdit,
+        name="end",
         summary="End a price version's validity",
         description="`valid_to` between the version's first day (withdraws it) and its end "
-        "(a version is only ever shortened)." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
+        "(a version is only ever shortened).",
     )
-    async def end(
-        self,
-        state: State,
-        version_id: PathId,
-        data: Annotated[EndValidity, Body()],
-        actor: Actor,
-        if_match: IfMatch,
-    ) -> Response[PriceEdit]:
-        done = await write(
-            state, prices.end_price, version_id, valid_to=data.valid_to, actor=actor,
-            reason=data.reason, expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(_edit(done), done.etag)
 
 
 __all__ = ["PriceController"]
