@@ -100,9 +100,15 @@ class ChannelController(Controller):
         self, state: State, data: Annotated[NewChannel, Body()], actor: Actor
     ) -> ChannelOut:
         info = await write(
-            state, labor.create_channel, code=data.code, name=data.name, kind=data.kind,
-            branch=data.branch, actor=actor, reason=data.reason,
-        )  # fmt: skip
+            state,
+            labor.create_channel,
+            code=data.code,
+            name=data.name,
+            kind=data.kind,
+            branch=data.branch,
+            actor=actor,
+            reason=data.reason,
+        )
         return to(ChannelOut, info)
 
     @get(

@@ -55,16 +55,32 @@ _decision = partial(post, guards=STAFF, status_code=200, responses=ACT_ERRORS)
 
 def out(view: feedback.FeedbackView) -> Feedback:
     return Feedback(
-        id=view.id, kind=view.kind, status=view.status, part_id=view.part_id,  # type: ignore[arg-type]
-        part_code=view.part_code, part_name=view.part_name, model_id=view.model_id,
-        branch=view.branch_code, price_type=view.price_type, reference=view.reference,
-        observed=view.observed, evidence=view.evidence, note=view.note, url=view.url,
-        estimate_ref=view.estimate_ref, created_by=view.created_by, created_at=view.created_at,
-        updated_at=view.updated_at, resolved_by=view.resolved_by, resolved_at=view.resolved_at,
-        resolution_reason=view.resolution_reason, linked_to_id=view.linked_to_id,
-        linked_count=view.linked_count, resulting_price_id=view.resulting_price_id,
+        id=view.id,
+        kind=view.kind,
+        status=view.status,
+        part_id=view.part_id,  # type: ignore[arg-type]
+        part_code=view.part_code,
+        part_name=view.part_name,
+        model_id=view.model_id,
+        branch=view.branch_code,
+        price_type=view.price_type,
+        reference=view.reference,
+        observed=view.observed,
+        evidence=view.evidence,
+        note=view.note,
+        url=view.url,
+        estimate_ref=view.estimate_ref,
+        created_by=view.created_by,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        resolved_by=view.resolved_by,
+        resolved_at=view.resolved_at,
+        resolution_reason=view.resolution_reason,
+        linked_to_id=view.linked_to_id,
+        linked_count=view.linked_count,
+        resulting_price_id=view.resulting_price_id,
         turnaround_hours=view.turnaround_hours,
-    )  # fmt: skip
+    )
 
 
 async def _decide(
@@ -92,11 +108,18 @@ def _submit(session: Any, data: NewFeedback, actor: str) -> feedback.FeedbackVie
     if type_id is None:
         raise InvalidInput(f"no price type with code {data.price_type!r}", field="price_type")
     return feedback.submit_feedback(
-        session, part_id=data.part_id, model_id=data.model_id,
-        branch_id=_branch_id(session, data.branch), price_type_id=type_id,
-        reference=data.reference, observed=data.observed, note=data.note, url=data.url,
-        estimate_ref=data.estimate_ref, actor=actor,
-    )  # fmt: skip
+        session,
+        part_id=data.part_id,
+        model_id=data.model_id,
+        branch_id=_branch_id(session, data.branch),
+        price_type_id=type_id,
+        reference=data.reference,
+        observed=data.observed,
+        note=data.note,
+        url=data.url,
+        estimate_ref=data.estimate_ref,
+        actor=actor,
+    )
 
 
 def _queue(session: Any, branch: str | None, **kwargs: Any) -> Any:
@@ -159,11 +182,19 @@ class FeedbackController(Controller):
     ) -> Page[Feedback]:
         mine = mine or not _is_staff(caller)
         page = await run(
-            state, _queue, branch, status=status, kind=kind,
-            created_by=actor if mine else None, min_age_days=min_age_days,
-            max_age_days=max_age_days, include_linked=include_linked, newest_first=mine,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            _queue,
+            branch,
+            status=status,
+            kind=kind,
+            created_by=actor if mine else None,
+            min_age_days=min_age_days,
+            max_age_days=max_age_days,
+            include_linked=include_linked,
+            newest_first=mine,
+            limit=limit,
+            offset=offset,
+        )
         return Page[Feedback]([out(v) for v in page.items], page.total, page.limit, page.offset)
 
     @get(
@@ -245,9 +276,14 @@ class FeedbackController(Controller):
         staff = _is_staff(caller)
         try:
             view = await write(
-                state, feedback.answer_feedback, item_id, actor=actor,
-                note=data.note, url=data.url, must_own=not staff,
-            )  # fmt: skip
+                state,
+                feedback.answer_feedback,
+                item_id,
+                actor=actor,
+                note=data.note,
+                url=data.url,
+                must_own=not staff,
+            )
         except InvalidInput as exc:
             if exc.field == "id":
                 raise PermissionDeniedException(exc.message) from exc

@@ -81,10 +81,18 @@ class LaborRateController(Controller):
         offset: Offset = 0,
     ) -> Page[LaborRate]:
         page = await run(
-            state, labor.labor_rates, on=on or dt.date.today(), branch=branch or "",
-            kind=kind or "", shop_tier=shop_tier or "", vehicle_class=vehicle_class or "",
-            channel=channel or "", sort=sort, limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            labor.labor_rates,
+            on=on or dt.date.today(),
+            branch=branch or "",
+            kind=kind or "",
+            shop_tier=shop_tier or "",
+            vehicle_class=vehicle_class or "",
+            channel=channel or "",
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[LaborRate], page)
 
     @versions_route("Every version of one branch standard labor rate, with the key's ETag")

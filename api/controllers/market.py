@@ -25,7 +25,7 @@ from api.controllers import (
     PathId,
     run,
     write,
-)  # fmt: skip
+)
 from api.problems import problem_responses
 from api.schemas import Money, Page, to
 from api.spec import NO_NUL
@@ -145,9 +145,13 @@ class MarketController(Controller):
         responses=READ_ERRORS,
     )
     async def runs(
-        self, state: State, source: OptCode = None, status: OptCode = None,
-        limit: Limit = 50, offset: Offset = 0,
-    ) -> Page[MarketRun]:  # fmt: skip
+        self,
+        state: State,
+        source: OptCode = None,
+        status: OptCode = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[MarketRun]:
         page = await run(state, page_runs, source=source, status=status, limit=limit, offset=offset)
         return to(Page[MarketRun], page)
 
@@ -173,9 +177,11 @@ class MarketController(Controller):
             state, observations_by_part_code, part_code, price_type=price_type, limit=limit
         )
         return PartObservations(
-            part_id=part.id, part_code=part.code, part_name=part.name,
+            part_id=part.id,
+            part_code=part.code,
+            part_name=part.name,
             items=[to(Observation, o) for o in observations],
-        )  # fmt: skip
+        )
 
     @get(
         "/unmatched",

@@ -282,10 +282,18 @@ class MatchController(Controller):
         cache = _cache(state)
         snapshot = await current_snapshot(state)
         done = await write(
-            state, confirm, name=data.name, accepted=data.accepted, actor=actor,
-            part_id=data.part_id, part_code=data.part_code, model_id=data.model_id,
-            brand=data.brand, reason=data.reason, index=snapshot.index,
-        )  # fmt: skip
+            state,
+            confirm,
+            name=data.name,
+            accepted=data.accepted,
+            actor=actor,
+            part_id=data.part_id,
+            part_code=data.part_code,
+            model_id=data.model_id,
+            brand=data.brand,
+            reason=data.reason,
+            index=snapshot.index,
+        )
         await cache.refresh_now(CONFIRM_REFRESH_TIMEOUT)
         current = cache.snapshot
         updated = current is not None and current.version >= done.catalog_version
@@ -301,11 +309,20 @@ class MatchController(Controller):
         cache = _cache(state)
         s = await current_snapshot(state)
         return IndexInfo(
-            version=s.version, entries=s.size.entries, strings=s.size.strings,
-            cores=s.size.cores, pinyin_strings=s.size.pinyin_strings,
-            oe_numbers=s.size.oe_numbers, approx_bytes=s.size.approx_bytes,
-            built_at=s.built_at, build_seconds=round(s.build_seconds, 3), kind=s.kind,
+            version=s.version,
+            entries=s.size.entries,
+            strings=s.size.strings,
+            cores=s.size.cores,
+            pinyin_strings=s.size.pinyin_strings,
+            oe_numbers=s.size.oe_numbers,
+            approx_bytes=s.size.approx_bytes,
+            built_at=s.built_at,
+            build_seconds=round(s.build_seconds, 3),
+            kind=s.kind,
             synonyms_source=s.synonyms_source,  # type: ignore[arg-type]
-            synonym_groups=s.synonym_groups, learned=s.learned,
-            poll_seconds=cache.poll_seconds, rebuilds=cache.rebuilds, last_error=cache.last_error,
-        )  # fmt: skip
+            synonym_groups=s.synonym_groups,
+            learned=s.learned,
+            poll_seconds=cache.poll_seconds,
+            rebuilds=cache.rebuilds,
+            last_error=cache.last_error,
+        )

@@ -83,24 +83,38 @@ def _out(outcome: prices.ResolveOutcome) -> Resolution:
     # `PartRef` and `Candidate`, in the same order, so the JSON is the same without a copy of
     # each (a batch of 100 made ~750; tests/test_prices_precedence.py checks the fields)
     return Resolution(
-        part=outcome.part, matched_by=outcome.matched_by or "part_id",  # type: ignore[arg-type]
-        date=res.on, model_id=res.model_id, branch=outcome.branch, channel=outcome.channel,
-        agreement=outcome.request.agreement, price_type=res.price_type or "",
-        price_type_reason=res.price_type_reason, amount=res.winner.amount, currency="CNY",
-        layer=res.winner.layer, winner=res.winner,  # type: ignore[arg-type]
+        part=outcome.part,
+        matched_by=outcome.matched_by or "part_id",  # type: ignore[arg-type]
+        date=res.on,
+        model_id=res.model_id,
+        branch=outcome.branch,
+        channel=outcome.channel,
+        agreement=outcome.request.agreement,
+        price_type=res.price_type or "",
+        price_type_reason=res.price_type_reason,
+        amount=res.winner.amount,
+        currency="CNY",
+        layer=res.winner.layer,
+        winner=res.winner,  # type: ignore[arg-type]
         candidates=res.candidates,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def _batch_requests(data: ResolveBatch) -> list[prices.ResolveRequest]:
     today = data.date or dt.date.today()
     return [
         prices.ResolveRequest(
-            on=i.date or today, part_id=i.part_id, oe=i.oe, model_id=i.model_id,
-            branch=i.branch, price_type=i.price_type, channel=i.channel, agreement=i.agreement,
+            on=i.date or today,
+            part_id=i.part_id,
+            oe=i.oe,
+            model_id=i.model_id,
+            branch=i.branch,
+            price_type=i.price_type,
+            channel=i.channel,
+            agreement=i.agreement,
         )
         for i in data.items
-    ]  # fmt: skip
+    ]
 
 
 def _batch_result(n: int, outcome: prices.ResolveOutcome) -> BatchResult:
@@ -119,9 +133,13 @@ def _key_out(session: Session, key: prices.PriceKey) -> PriceKeyOut:
     ptype = session.get(PriceType, key.price_type_id)
     assert ptype is not None  # price_key found it
     return PriceKeyOut(
-        key.part_id, key.model_id, key.scope, region.code if region else None,
-        branch.code if branch else None, ptype.code,
-    )  # fmt: skip
+        key.part_id,
+        key.model_id,
+        key.scope,
+        region.code if region else None,
+        branch.code if branch else None,
+        ptype.code,
+    )
 
 
 def _price_versions(session: Session, **key: Any) -> PriceVersions:
@@ -183,9 +201,15 @@ class PriceController(Controller):
         agreement: OptCode = None,
     ) -> Resolution:
         wanted = prices.ResolveRequest(
-            on=on or dt.date.today(), part_id=part_id, oe=oe, model_id=model_id, branch=branch,
-            price_type=price_type, channel=channel, agreement=agreement,
-        )  # fmt: skip
+            on=on or dt.date.today(),
+            part_id=part_id,
+            oe=oe,
+            model_id=model_id,
+            branch=branch,
+            price_type=price_type,
+            channel=channel,
+            agreement=agreement,
+        )
         # load_and_resolve with a ReferenceData is one statement without channels (one
         # snapshot); with channels two, each under READ COMMITTED as in a transaction
         (outcome,) = await read_autocommit(
@@ -232,9 +256,15 @@ class PriceController(Controller):
         branch: OptCode = None,
     ) -> Response[PriceVersions]:
         out = await run(
-            state, _price_versions, part_id=part_id, model_id=model_id, scope=price_scope,
-            region=region, branch=branch, price_type=price_type,
-        )  # fmt: skip
+            state,
+            _price_versions,
+            part_id=part_id,
+            model_id=model_id,
+            scope=price_scope,
+            region=region,
+            branch=branch,
+            price_type=price_type,
+        )
         return with_etag(out, out.etag)
 
     add = add_route(

@@ -79,10 +79,16 @@ class StandardHoursController(Controller):
         offset: Offset = 0,
     ) -> Page[StandardHours]:
         page = await run(
-            state, labor.standard_hours, on=on or dt.date.today(), part_id=part_id,
-            operation=operation or "", vehicle_class=vehicle_class or "", sort=sort,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            labor.standard_hours,
+            on=on or dt.date.today(),
+            part_id=part_id,
+            operation=operation or "",
+            vehicle_class=vehicle_class or "",
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[StandardHours], page)
 
     @versions_route("Every version of one standard-hours key, with the key's ETag")

@@ -100,9 +100,14 @@ def confirm(
     session.add(mapping)
     session.flush()
     after = {
-        "name": name, "name_normalized": key, "part_id": part.id, "part_code": part.code,
-        "brand_id": brand_id, "model_id": model_id, "accepted": accepted,
-    }  # fmt: skip
+        "name": name,
+        "name_normalized": key,
+        "part_id": part.id,
+        "part_code": part.code,
+        "brand_id": brand_id,
+        "model_id": model_id,
+        "accepted": accepted,
+    }
     audit.record(
         session,
         actor=actor,
