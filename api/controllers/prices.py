@@ -81,7 +81,8 @@ def _out(outcome: prices.ResolveOutcome) -> Resolution:
     assert res is not None and res.winner is not None and outcome.part is not None
     # the core's part and candidates are encoded as they are: they have the fields of the API's
     # `PartRef` and `Candidate`, in the same order, so the JSON is the same without a copy of
-    # each (a batch of 100 made ~750; tests/test_prices_precedence.py checks the fields)
+    # each, which a batch would make by the hundred (tests/test_prices_precedence.py checks the
+    # fields)
     return Resolution(
         part=outcome.part,
         matched_by=outcome.matched_by or "part_id",  # type: ignore[arg-type]

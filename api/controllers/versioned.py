@@ -5,8 +5,8 @@ one transaction with the caller as actor and the request's reason (the core re-c
 inside the key's lock), and answers 201 when it added something, else 200, with the new ETag.
 
 `tagged` is a read's body, `edit` a write's; `edit_route` and `versions_route` declare their
-routes; `end_route` is the whole route that ends a version early, the same on every versioned
-key."""
+routes; `add_route` and `end_route` are the whole routes that add a version and end one early,
+the same on every versioned key."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ W = TypeVar("W", bound=Written)
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: the options of a pricing-staff route under a controller open to lower roles
-STAFF_ONLY: dict[str, Any] = {"guards": STAFF, "cache_control": NO_STORE}
+_STAFF_ONLY: dict[str, Any] = {"guards": STAFF, "cache_control": NO_STORE}
 
 #: the description of a DELETE that writes
 REASON_IN_QUERY = "`reason` is a query parameter here."
@@ -134,7 +134,7 @@ def versions_route(
     summary: str, **options: Any
 ) -> Callable[[Callable[..., Any]], HTTPRouteHandler]:
     """`GET /versions` of a versioned key (pricing staff): every version, with the key's ETag."""
-    return get("/versions", summary=summary, responses=VERSIONS_ERRORS, **STAFF_ONLY, **options)
+    return get("/versions", summary=summary, responses=VERSIONS_ERRORS, **_STAFF_ONLY, **options)
 
 
 def add_route(
@@ -160,7 +160,7 @@ def add_route(
     # the body's and the answer's schemas in the OpenAPI document come from these annotations
     annotations = {"data": Annotated[body, Body()], "return": Response[answer]}
     route = edit_route(
-        post, "/versions", summary=summary, description=description, adds=answer, **STAFF_ONLY
+        post, "/versions", summary=summary, description=description, adds=answer, **_STAFF_ONLY
     )
     return route(_named(handler, name, annotations))
 
@@ -200,7 +200,7 @@ def end_route(
         "/versions/{version_id:int}/end",
         summary=summary,
         description=description,
-        **STAFF_ONLY,
+        **_STAFF_ONLY,
     )
     return route(_named(handler, name, {"return": Response[answer]}))
 
