@@ -11,22 +11,16 @@ from litestar.params import Body
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     NO_STORE,
     VERSIONS_ERRORS,
-    WRITE_ERRORS,
     Actor,
     IfMatch,
     PathId,
     ReasonQuery,
     TermPath,
-    run,
-    unchanged,
-    with_etag,
-    write,
-    written,
 )
-from api.schemas import AliasSet, NewAlias, to
+from api.controllers.versioned import REASON_IN_QUERY, edit, edit_route, tagged
+from api.schemas import AliasSet, NewAlias
 from pricebook import aliases
 
 
@@ -38,15 +32,14 @@ class AliasController(Controller):
 
     @get("/", summary="A part's aliases, with their ETag", responses=VERSIONS_ERRORS)
     async def aliases(self, state: State, part_id: PathId) -> Response[AliasSet]:
-        found = await run(state, aliases.part_aliases, part_id)
-        return with_etag(to(AliasSet, found), found.etag)
+        return await tagged(state, AliasSet, aliases.part_aliases, part_id)
 
-    @post(
+    @edit_route(
+        post,
         "/",
         summary="Add an alias (a name adjusters type for the part)",
-        description="The matcher learns it at its next rebuild." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(AliasSet),
+        description="The matcher learns it at its next rebuild.",
+        adds=AliasSet,
     )
     async def add(
         self,
@@ -56,19 +49,18 @@ class AliasController(Controller):
         actor: Actor,
         if_match: IfMatch,
     ) -> Response[AliasSet]:
-        found = await write(
-            state, aliases.add_alias, part_id, data.alias, actor=actor, reason=data.reason,
-            expected_etag=if_match,
-        )  # fmt: skip
-        return written(to(AliasSet, found), found.action, found.etag)
+        return await edit(
+            state,
+            AliasSet,
+            aliases.add_alias,
+            part_id,
+            data.alias,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+        )
 
-    @delete(
-        "/{alias:str}",
-        summary="Remove an alias",
-        description="`reason` is a query parameter here." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
-    )
+    @edit_route(delete, "/{alias:str}", summary="Remove an alias", description=REASON_IN_QUERY)
     async def remove(
         self,
         state: State,
@@ -78,11 +70,16 @@ class AliasController(Controller):
         if_match: IfMatch,
         reason: ReasonQuery = "",
     ) -> Response[AliasSet]:
-        found = await write(
-            state, aliases.remove_alias, part_id, alias, actor=actor, reason=reason,
-            expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(to(AliasSet, found), found.etag)
+        return await edit(
+            state,
+            AliasSet,
+            aliases.remove_alias,
+            part_id,
+            alias,
+            actor=actor,
+            reason=reason,
+            if_match=if_match,
+        )
 
 
 __all__ = ["AliasController"]

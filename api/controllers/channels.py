@@ -5,7 +5,7 @@ pricing staff."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
@@ -14,25 +14,20 @@ from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     NO_STORE,
     READ_ERRORS,
     STAFF,
     VERSIONS_ERRORS,
-    WRITE_ERRORS,
     Actor,
-    ETags,
     IfMatch,
     Limit,
     Offset,
     PathCode,
     PathId,
     run,
-    unchanged,
-    with_etag,
     write,
-    written,
 )
+from api.controllers.versioned import edit, edit_route, tagged
 from api.problems import problem_responses
 from api.schemas import (
     ChannelListing,
@@ -49,15 +44,17 @@ from pricebook import labor
 
 
 def _write_card(
-    session: Session, channel: str, data: NewRateCard, actor: str, etags: ETags
+    session: Session, channel: str, data: NewRateCard, **audit: Any
 ) -> labor.LaborWrite:
     return labor.write_rate_card(
-        session, channel,
+        session,
+        channel,
         labor=[labor.CardLaborLine(x.labor_kind, x.rate, x.pct_of_standard) for x in data.labor],
         parts=[labor.CardPartsLine(x.category, x.price_type, x.discount_pct) for x in data.parts],
-        valid_from=data.valid_from, valid_to=data.valid_to, actor=actor, reason=data.reason,
-        expected_etag=etags,
-    )  # fmt: skip
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        **audit,
+    )
 
 
 class ChannelController(Controller):
@@ -103,9 +100,15 @@ class ChannelController(Controller):
         self, state: State, data: Annotated[NewChannel, Body()], actor: Actor
     ) -> ChannelOut:
         info = await write(
-            state, labor.create_channel, code=data.code, name=data.name, kind=data.kind,
-            branch=data.branch, actor=actor, reason=data.reason,
-        )  # fmt: skip
+            state,
+            labor.create_channel,
+            code=data.code,
+            name=data.name,
+            kind=data.kind,
+            branch=data.branch,
+            actor=actor,
+            reason=data.reason,
+        )
         return to(ChannelOut, info)
 
     @get(
@@ -115,19 +118,18 @@ class ChannelController(Controller):
         guards=STAFF,
     )
     async def cards(self, state: State, code: PathCode) -> Response[RateCardVersions]:
-        found = await run(state, labor.rate_card_versions, code)
-        return with_etag(to(RateCardVersions, found), found.etag)
+        return await tagged(state, RateCardVersions, labor.rate_card_versions, code)
 
-    @post(
+    @edit_route(
+        post,
         "/{code:str}/rate-cards",
         summary="Add a rate card version (supersedes the card in force)",
         description="The card is its whole set of lines: labor (a rate, or a percentage of "
         "the branch standard) and parts (a price type's reference less a discount per "
         "category). From `valid_from` the new card applies; the card in force that day is "
         "closed on it, never rewritten. The same lines again change nothing (200, "
-        "`unchanged`); a period reaching into a later card is 409." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(RateCardEdit),
+        "`unchanged`); a period reaching into a later card is 409.",
+        adds=RateCardEdit,
         guards=STAFF,
     )
     async def add_card(
@@ -138,18 +140,25 @@ class ChannelController(Controller):
         actor: Actor,
         if_match: IfMatch,
     ) -> Response[RateCardEdit]:
-        done = await write(state, _write_card, code, data, actor, if_match)
-        return written(to(RateCardEdit, done), done.action, done.etag)
+        return await edit(
+            state,
+            RateCardEdit,
+            _write_card,
+            code,
+            data,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+        )
 
-    @post(
+    @edit_route(
+        post,
         "/{code:str}/rate-cards/{version_id:int}/end",
         summary="End (or withdraw) a rate card version",
         description="`valid_to` between the card's first day (withdraws it: it never applied) "
         "and its end (a card is only ever shortened). From `valid_to` the channel's shops get "
         "the branch standard labor rates and the usual price precedence. 404 when the card is "
-        "not this channel's." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
+        "not this channel's.",
         guards=STAFF,
     )
     async def end_card(
@@ -161,11 +170,17 @@ class ChannelController(Controller):
         actor: Actor,
         if_match: IfMatch,
     ) -> Response[RateCardEdit]:
-        done = await write(
-            state, labor.end_rate_card, version_id, valid_to=data.valid_to, actor=actor,
-            reason=data.reason, expected_etag=if_match, channel=code,
-        )  # fmt: skip
-        return with_etag(to(RateCardEdit, done), done.etag)
+        return await edit(
+            state,
+            RateCardEdit,
+            labor.end_rate_card,
+            version_id,
+            valid_to=data.valid_to,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+            channel=code,
+        )
 
 
 __all__ = ["ChannelController"]

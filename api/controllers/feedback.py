@@ -7,6 +7,8 @@ reviewer feedback and market drift tasks — and accept (a new localized price v
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, get, post
@@ -47,20 +49,49 @@ from pricebook.models import Branch, PriceType
 
 Days = Annotated[int | None, QueryParameter(ge=0, le=3650)]
 ACT_ERRORS = problem_responses(400, 401, 403, 404, 409, 412, 422, 503)
+#: the route of a pricing-staff decision on an item
+_decision = partial(post, guards=STAFF, status_code=200, responses=ACT_ERRORS)
 
 
 def out(view: feedback.FeedbackView) -> Feedback:
     return Feedback(
-        id=view.id, kind=view.kind, status=view.status, part_id=view.part_id,  # type: ignore[arg-type]
-        part_code=view.part_code, part_name=view.part_name, model_id=view.model_id,
-        branch=view.branch_code, price_type=view.price_type, reference=view.reference,
-        observed=view.observed, evidence=view.evidence, note=view.note, url=view.url,
-        estimate_ref=view.estimate_ref, created_by=view.created_by, created_at=view.created_at,
-        updated_at=view.updated_at, resolved_by=view.resolved_by, resolved_at=view.resolved_at,
-        resolution_reason=view.resolution_reason, linked_to_id=view.linked_to_id,
-        linked_count=view.linked_count, resulting_price_id=view.resulting_price_id,
+        id=view.id,
+        kind=view.kind,
+        status=view.status,
+        part_id=view.part_id,  # type: ignore[arg-type]
+        part_code=view.part_code,
+        part_name=view.part_name,
+        model_id=view.model_id,
+        branch=view.branch_code,
+        price_type=view.price_type,
+        reference=view.reference,
+        observed=view.observed,
+        evidence=view.evidence,
+        note=view.note,
+        url=view.url,
+        estimate_ref=view.estimate_ref,
+        created_by=view.created_by,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+        resolved_by=view.resolved_by,
+        resolved_at=view.resolved_at,
+        resolution_reason=view.resolution_reason,
+        linked_to_id=view.linked_to_id,
+        linked_count=view.linked_count,
+        resulting_price_id=view.resulting_price_id,
         turnaround_hours=view.turnaround_hours,
-    )  # fmt: skip
+    )
+
+
+async def _decide(
+    state: State,
+    decide: Callable[..., feedback.FeedbackView],
+    item_id: int,
+    actor: str,
+    **decision: Any,
+) -> Feedback:
+    """A decision on an item, in one transaction, answered with the item as it is after."""
+    return out(await write(state, decide, item_id, actor=actor, **decision))
 
 
 def _branch_id(session: Any, code: str | None) -> int | None:
@@ -77,11 +108,18 @@ def _submit(session: Any, data: NewFeedback, actor: str) -> feedback.FeedbackVie
     if type_id is None:
         raise InvalidInput(f"no price type with code {data.price_type!r}", field="price_type")
     return feedback.submit_feedback(
-        session, part_id=data.part_id, model_id=data.model_id,
-        branch_id=_branch_id(session, data.branch), price_type_id=type_id,
-        reference=data.reference, observed=data.observed, note=data.note, url=data.url,
-        estimate_ref=data.estimate_ref, actor=actor,
-    )  # fmt: skip
+        session,
+        part_id=data.part_id,
+        model_id=data.model_id,
+        branch_id=_branch_id(session, data.branch),
+        price_type_id=type_id,
+        reference=data.reference,
+        observed=data.observed,
+        note=data.note,
+        url=data.url,
+        estimate_ref=data.estimate_ref,
+        actor=actor,
+    )
 
 
 def _queue(session: Any, branch: str | None, **kwargs: Any) -> Any:
@@ -144,11 +182,19 @@ class FeedbackController(Controller):
     ) -> Page[Feedback]:
         mine = mine or not _is_staff(caller)
         page = await run(
-            state, _queue, branch, status=status, kind=kind,
-            created_by=actor if mine else None, min_age_days=min_age_days,
-            max_age_days=max_age_days, include_linked=include_linked, newest_first=mine,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            _queue,
+            branch,
+            status=status,
+            kind=kind,
+            created_by=actor if mine else None,
+            min_age_days=min_age_days,
+            max_age_days=max_age_days,
+            include_linked=include_linked,
+            newest_first=mine,
+            limit=limit,
+            offset=offset,
+        )
         return Page[Feedback]([out(v) for v in page.items], page.total, page.limit, page.offset)
 
     @get(
@@ -164,17 +210,14 @@ class FeedbackController(Controller):
             raise NotFound(f"no feedback item with id {item_id}", field="id")
         return out(view)
 
-    @post(
+    @_decision(
         "/{item_id:int}/accept",
-        guards=STAFF,
         summary="Accept: the new price version and the decision, in one transaction",
         description="Creates the new localized price version (the item's branch; the system "
         "price for an item without branch) of `amount` (else the observed price) from "
         "`valid_from` (else today), source `feedback`, source_ref = the item's id; linked "
         "items are accepted with it. 409 when already decided or when the period reaches into "
         "a later version. An `If-Match` header, when sent, must be the price key's ETag.",
-        status_code=200,
-        responses=ACT_ERRORS,
         dependencies={"if_match": Provide(optional_if_match, sync_to_thread=False)},
     )
     async def accept(
@@ -185,51 +228,35 @@ class FeedbackController(Controller):
         actor: Actor,
         if_match: OptionalIfMatch,
     ) -> Feedback:
-        view = await write(
-            state, feedback.accept_feedback, item_id, actor=actor,
-            amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
-            reason=data.reason, model_specific=data.model_specific, expected_etag=if_match,
-        )  # fmt: skip
-        return out(view)
+        return await _decide(
+            state,
+            feedback.accept_feedback,
+            item_id,
+            actor,
+            amount=data.amount,
+            valid_from=data.valid_from,
+            valid_to=data.valid_to,
+            reason=data.reason,
+            model_specific=data.model_specific,
+            expected_etag=if_match,
+        )
 
-    @post(
-        "/{item_id:int}/reject",
-        guards=STAFF,
-        summary="Reject, with a reason the reviewer reads (422 without)",
-        status_code=200,
-        responses=ACT_ERRORS,
+    @_decision(
+        "/{item_id:int}/reject", summary="Reject, with a reason the reviewer reads (422 without)"
     )
     async def reject(
-        self,
-        state: State,
-        item_id: PathId,
-        data: Annotated[Decision, Body()],
-        actor: Actor,
+        self, state: State, item_id: PathId, data: Annotated[Decision, Body()], actor: Actor
     ) -> Feedback:
-        view = await write(
-            state, feedback.reject_feedback, item_id, actor=actor, reason=data.reason
-        )
-        return out(view)
+        return await _decide(state, feedback.reject_feedback, item_id, actor, reason=data.reason)
 
-    @post(
+    @_decision(
         "/{item_id:int}/need-info",
-        guards=STAFF,
         summary="Ask the reviewer for more information (`reason`: what is needed)",
-        status_code=200,
-        responses=ACT_ERRORS,
     )
     async def need_info(
-        self,
-        state: State,
-        item_id: PathId,
-        data: Annotated[Decision, Body()],
-        actor: Actor,
+        self, state: State, item_id: PathId, data: Annotated[Decision, Body()], actor: Actor
     ) -> Feedback:
-        view = await write(
-            state, feedback.need_info_feedback, item_id, actor=actor,
-            reason=data.reason,
-        )  # fmt: skip
-        return out(view)
+        return await _decide(state, feedback.need_info_feedback, item_id, actor, reason=data.reason)
 
     @post(
         "/{item_id:int}/answer",
@@ -249,9 +276,14 @@ class FeedbackController(Controller):
         staff = _is_staff(caller)
         try:
             view = await write(
-                state, feedback.answer_feedback, item_id, actor=actor,
-                note=data.note, url=data.url, must_own=not staff,
-            )  # fmt: skip
+                state,
+                feedback.answer_feedback,
+                item_id,
+                actor=actor,
+                note=data.note,
+                url=data.url,
+                must_own=not staff,
+            )
         except InvalidInput as exc:
             if exc.field == "id":
                 raise PermissionDeniedException(exc.message) from exc

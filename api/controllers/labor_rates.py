@@ -4,39 +4,26 @@ versions of one rate key, read and written by pricing staff."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get
 from litestar.datastructures import State
-from litestar.params import Body, FromQuery
+from litestar.params import FromQuery
 from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
-    NO_STORE,
     READ_ERRORS,
     REVALIDATE,
-    STAFF,
-    VERSIONS_ERRORS,
-    WRITE_ERRORS,
-    Actor,
     DayInForce,
-    ETags,
-    IfMatch,
     Limit,
     Offset,
     OptCode,
-    PathId,
     ReqCode,
     run,
-    unchanged,
-    with_etag,
-    write,
-    written,
 )
+from api.controllers.versioned import add_route, end_route, tagged, versions_route
 from api.schemas import (
-    EndValidity,
     LaborRate,
     LaborRateEdit,
     LaborRateVersions,
@@ -53,15 +40,17 @@ def _versions(session: Session, **key: str) -> labor.KeyVersions:
     return labor.labor_rate_versions(session, labor.labor_rate_key(session, **key))
 
 
-def _write(session: Session, data: NewLaborRate, actor: str, etags: ETags) -> labor.LaborWrite:
+def _write(session: Session, data: NewLaborRate, **audit: Any) -> labor.LaborWrite:
     key = labor.labor_rate_key(
-        session, branch=data.branch, labor_kind=data.labor_kind, shop_tier=data.shop_tier,
+        session,
+        branch=data.branch,
+        labor_kind=data.labor_kind,
+        shop_tier=data.shop_tier,
         vehicle_class=data.vehicle_class,
-    )  # fmt: skip
+    )
     return labor.write_labor_rate(
-        session, key, rate=data.rate, valid_from=data.valid_from, valid_to=data.valid_to,
-        actor=actor, reason=data.reason, expected_etag=etags,
-    )  # fmt: skip
+        session, key, rate=data.rate, valid_from=data.valid_from, valid_to=data.valid_to, **audit
+    )
 
 
 class LaborRateController(Controller):
@@ -92,19 +81,21 @@ class LaborRateController(Controller):
         offset: Offset = 0,
     ) -> Page[LaborRate]:
         page = await run(
-            state, labor.labor_rates, on=on or dt.date.today(), branch=branch or "",
-            kind=kind or "", shop_tier=shop_tier or "", vehicle_class=vehicle_class or "",
-            channel=channel or "", sort=sort, limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            labor.labor_rates,
+            on=on or dt.date.today(),
+            branch=branch or "",
+            kind=kind or "",
+            shop_tier=shop_tier or "",
+            vehicle_class=vehicle_class or "",
+            channel=channel or "",
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[LaborRate], page)
 
-    @get(
-        "/versions",
-        summary="Every version of one branch standard labor rate, with the key's ETag",
-        responses=VERSIONS_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
-    )
+    @versions_route("Every version of one branch standard labor rate, with the key's ETag")
     async def rate_versions(
         self,
         state: State,
@@ -113,49 +104,31 @@ class LaborRateController(Controller):
         shop_tier: FromQuery[ShopTier],
         vehicle_class: FromQuery[VehicleClass],
     ) -> Response[LaborRateVersions]:
-        found = await run(
-            state, _versions, branch=branch, labor_kind=labor_kind, shop_tier=shop_tier,
+        return await tagged(
+            state,
+            LaborRateVersions,
+            _versions,
+            branch=branch,
+            labor_kind=labor_kind,
+            shop_tier=shop_tier,
             vehicle_class=vehicle_class,
-        )  # fmt: skip
-        return with_etag(to(LaborRateVersions, found), found.etag)
+        )
 
-    @post(
-        "/versions",
+    add_rate = add_route(
+        _write,
+        NewLaborRate,
+        LaborRateEdit,
+        name="add_rate",
         summary="Add a labor rate version (supersedes the one in force)",
-        description="Branch × labor kind × shop tier × vehicle class." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(LaborRateEdit),
-        guards=STAFF,
-        cache_control=NO_STORE,
+        description="Branch × labor kind × shop tier × vehicle class.",
     )
-    async def add_rate(
-        self, state: State, data: Annotated[NewLaborRate, Body()], actor: Actor, if_match: IfMatch
-    ) -> Response[LaborRateEdit]:
-        done = await write(state, _write, data, actor, if_match)
-        return written(to(LaborRateEdit, done), done.action, done.etag)
 
-    @post(
-        "/versions/{version_id:int}/end",
+    end_rate = end_route(
+        labor.end_labor_rate,
+        LaborRateEdit,
+        name="end_rate",
         summary="End a labor rate version's validity",
-        description=IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
     )
-    async def end_rate(
-        self,
-        state: State,
-        version_id: PathId,
-        data: Annotated[EndValidity, Body()],
-        actor: Actor,
-        if_match: IfMatch,
-    ) -> Response[LaborRateEdit]:
-        done = await write(
-            state, labor.end_labor_rate, version_id, valid_to=data.valid_to, actor=actor,
-            reason=data.reason, expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(to(LaborRateEdit, done), done.etag)
 
 
 __all__ = ["LaborRateController"]

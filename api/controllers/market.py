@@ -4,6 +4,7 @@ unmatched listings that pricing staff confirm or reject (teaching the matcher)."
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 
 from litestar import Controller, get, post
@@ -24,7 +25,7 @@ from api.controllers import (
     PathId,
     run,
     write,
-)  # fmt: skip
+)
 from api.problems import problem_responses
 from api.schemas import Money, Page, to
 from api.spec import NO_NUL
@@ -39,6 +40,8 @@ from pricebook.market.review import (
 )
 
 ACT_ERRORS = problem_responses(400, 401, 403, 404, 409, 422, 503)
+#: the route of a pricing-staff verdict on an unmatched listing
+_verdict = partial(post, guards=STAFF, status_code=200, responses=ACT_ERRORS)
 
 
 class MarketRun(Struct):
@@ -142,9 +145,13 @@ class MarketController(Controller):
         responses=READ_ERRORS,
     )
     async def runs(
-        self, state: State, source: OptCode = None, status: OptCode = None,
-        limit: Limit = 50, offset: Offset = 0,
-    ) -> Page[MarketRun]:  # fmt: skip
+        self,
+        state: State,
+        source: OptCode = None,
+        status: OptCode = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> Page[MarketRun]:
         page = await run(state, page_runs, source=source, status=status, limit=limit, offset=offset)
         return to(Page[MarketRun], page)
 
@@ -170,9 +177,11 @@ class MarketController(Controller):
             state, observations_by_part_code, part_code, price_type=price_type, limit=limit
         )
         return PartObservations(
-            part_id=part.id, part_code=part.code, part_name=part.name,
+            part_id=part.id,
+            part_code=part.code,
+            part_name=part.name,
             items=[to(Observation, o) for o in observations],
-        )  # fmt: skip
+        )
 
     @get(
         "/unmatched",
@@ -188,17 +197,14 @@ class MarketController(Controller):
         page = await run(state, unmatched_listings, source=source, limit=limit, offset=offset)
         return to(Page[UnmatchedListing], page)
 
-    @post(
+    @_verdict(
         "/unmatched/{observation_id:int}/confirm",
-        guards=STAFF,
         summary="Confirm a listing's part (default: its suggestion): matched now, learned",
         description="The listing's rows become matched to the part, and a learned mapping of "
         "its title (vehicle words taken out, scoped to the vehicle it names) makes the next "
         "crawl match the same title by itself. Audited. 409 when already matched; 422 without "
         "a part and a suggestion, for an unknown part, or a part on the side the title "
         "contradicts.",
-        status_code=200,
-        responses=ACT_ERRORS,
     )
     async def confirm(
         self,
@@ -208,20 +214,21 @@ class MarketController(Controller):
         actor: Actor,
     ) -> ListingVerdict:
         mapping_id = await write(
-            state, confirm_listing, observation_id, actor=actor,
-            part_code=data.part_code, reason=data.reason,
-        )  # fmt: skip
+            state,
+            confirm_listing,
+            observation_id,
+            actor=actor,
+            part_code=data.part_code,
+            reason=data.reason,
+        )
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
 
-    @post(
+    @_verdict(
         "/unmatched/{observation_id:int}/reject",
-        guards=STAFF,
         summary="Reject a listing's suggestion, with a reason (never offered again)",
         description="A learned rejection for the title and vehicle: the matcher never offers "
         "that part for it again. The listing stays in the queue without a suggestion. 422 "
         "without a reason or a suggestion; 409 when already matched.",
-        status_code=200,
-        responses=ACT_ERRORS,
     )
     async def reject(
         self,
@@ -235,22 +242,15 @@ class MarketController(Controller):
         )
         return ListingVerdict(observation_id=observation_id, mapping_id=mapping_id)
 
-    @post(
+    @_verdict(
         "/unmatched/{observation_id:int}/not-a-part",
-        guards=STAFF,
         summary="Mark a listing as not a catalogue part (不是目录配件), with a reason",
         description="The listing leaves the queue (status `not_part`) and re-crawls keep it out "
         "unless the matcher matches it by itself. Audited. 422 without a reason; 409 when "
         "already matched or marked.",
-        status_code=200,
-        responses=ACT_ERRORS,
     )
     async def not_a_part(
-        self,
-        state: State,
-        observation_id: PathId,
-        data: Annotated[NotAPart, Body()],
-        actor: Actor,
+        self, state: State, observation_id: PathId, data: Annotated[NotAPart, Body()], actor: Actor
     ) -> ListingSetAside:
         await write(state, mark_not_part, observation_id, actor=actor, reason=data.reason)
         return ListingSetAside(observation_id=observation_id, status="not_part")

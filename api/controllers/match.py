@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from litestar import Controller, Litestar, get, post
 from litestar.datastructures import State
 from litestar.params import Body
-from msgspec import Meta, Struct
+from msgspec import Meta, Struct, structs
 
 from api.auth import require
 from api.controllers import NO_STORE, Actor, write
@@ -27,7 +27,7 @@ from api.spec import NO_NUL
 from pricebook.errors import InvalidInput, Unavailable
 from pricebook.matching import MatchResult
 from pricebook.matching.cache import IndexCache
-from pricebook.matching.confirm import MAX_NAME, check_name, confirm
+from pricebook.matching.confirm import MAX_NAME, Confirmation, check_name, confirm
 from pricebook.matching.loader import Snapshot
 
 log = logging.getLogger("pricebook.api")
@@ -122,20 +122,9 @@ class ConfirmationRequest(Struct, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=500, pattern=NO_NUL)] = ""
 
 
-class ConfirmationOut(Struct):
-    id: int
-    name: str
-    name_normalized: str
-    part_id: int
-    part_code: str
-    part_name: str
-    accepted: bool
-    model_id: int | None
-    brand_id: int | None
-    created_by: str
-    reason: str
-    #: the catalogue version this confirmation created
-    catalog_version: int
+class ConfirmationOut(Confirmation, frozen=True):
+    """A stored verdict, as the core answers it, and what this process's index knows of it."""
+
     #: whether this process's index already includes it (others follow within a poll)
     index_updated: bool
 
@@ -293,20 +282,22 @@ class MatchController(Controller):
         cache = _cache(state)
         snapshot = await current_snapshot(state)
         done = await write(
-            state, confirm, name=data.name, accepted=data.accepted, actor=actor,
-            part_id=data.part_id, part_code=data.part_code, model_id=data.model_id,
-            brand=data.brand, reason=data.reason, index=snapshot.index,
-        )  # fmt: skip
+            state,
+            confirm,
+            name=data.name,
+            accepted=data.accepted,
+            actor=actor,
+            part_id=data.part_id,
+            part_code=data.part_code,
+            model_id=data.model_id,
+            brand=data.brand,
+            reason=data.reason,
+            index=snapshot.index,
+        )
         await cache.refresh_now(CONFIRM_REFRESH_TIMEOUT)
         current = cache.snapshot
         updated = current is not None and current.version >= done.catalog_version
-        return ConfirmationOut(
-            id=done.id, name=done.name, name_normalized=done.name_normalized,
-            part_id=done.part_id, part_code=done.part_code, part_name=done.part_name,
-            accepted=done.accepted, model_id=done.model_id, brand_id=done.brand_id,
-            created_by=done.created_by, reason=done.reason,
-            catalog_version=done.catalog_version, index_updated=updated,
-        )  # fmt: skip
+        return ConfirmationOut(**structs.asdict(done), index_updated=updated)
 
     @get(
         "/index",
@@ -318,11 +309,20 @@ class MatchController(Controller):
         cache = _cache(state)
         s = await current_snapshot(state)
         return IndexInfo(
-            version=s.version, entries=s.size.entries, strings=s.size.strings,
-            cores=s.size.cores, pinyin_strings=s.size.pinyin_strings,
-            oe_numbers=s.size.oe_numbers, approx_bytes=s.size.approx_bytes,
-            built_at=s.built_at, build_seconds=round(s.build_seconds, 3), kind=s.kind,
+            version=s.version,
+            entries=s.size.entries,
+            strings=s.size.strings,
+            cores=s.size.cores,
+            pinyin_strings=s.size.pinyin_strings,
+            oe_numbers=s.size.oe_numbers,
+            approx_bytes=s.size.approx_bytes,
+            built_at=s.built_at,
+            build_seconds=round(s.build_seconds, 3),
+            kind=s.kind,
             synonyms_source=s.synonyms_source,  # type: ignore[arg-type]
-            synonym_groups=s.synonym_groups, learned=s.learned,
-            poll_seconds=cache.poll_seconds, rebuilds=cache.rebuilds, last_error=cache.last_error,
-        )  # fmt: skip
+            synonym_groups=s.synonym_groups,
+            learned=s.learned,
+            poll_seconds=cache.poll_seconds,
+            rebuilds=cache.rebuilds,
+            last_error=cache.last_error,
+        )

@@ -13,20 +13,14 @@ from msgspec import Meta, Struct
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     NO_STORE,
     VERSIONS_ERRORS,
-    WRITE_ERRORS,
     Actor,
     IfMatch,
     ReasonQuery,
-    run,
-    unchanged,
-    with_etag,
-    write,
-    written,
 )
 from api.controllers.match import CONFIRM_REFRESH_TIMEOUT
+from api.controllers.versioned import REASON_IN_QUERY, edit, edit_route, tagged
 from api.schemas import ONE_LINE, Code, Reason
 from pricebook import price_words
 
@@ -83,18 +77,16 @@ class PriceTypeWordController(Controller):
         responses=VERSIONS_ERRORS,
     )
     async def words(self, state: State) -> Response[PriceTypeVocabulary]:
-        found = await run(state, price_words.vocabulary)
-        return with_etag(_out(found), found.etag)
+        return await tagged(state, _out, price_words.vocabulary)
 
-    @put(
+    @edit_route(
+        put,
         "/{word:str}",
         summary="Map a word to a price type (add it, or change its type)",
         description="201 when the word is new, 200 when its type changed (or already was that "
         "one). The next crawl and import read it, and the matcher once its index follows (at "
-        "once on the server that took the edit); stored observations keep their type."
-        + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(PriceTypeVocabulary),
+        "once on the server that took the edit); stored observations keep their type.",
+        adds=PriceTypeVocabulary,
     )
     async def set_word(
         self,
@@ -104,19 +96,24 @@ class PriceTypeWordController(Controller):
         actor: Actor,
         if_match: IfMatch,
     ) -> Response[PriceTypeVocabulary]:
-        found = await write(
-            state, price_words.set_word, word, data.price_type, actor=actor,
-            reason=data.reason, expected_etag=if_match,
-        )  # fmt: skip
+        answer = await edit(
+            state,
+            _out,
+            price_words.set_word,
+            word,
+            data.price_type,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+        )
         await index_follows(state)
-        return written(_out(found), found.action, found.etag)
+        return answer
 
-    @delete(
+    @edit_route(
+        delete,
         "/{word:str}",
         summary="Remove a word from the vocabulary",
-        description="`reason` is a query parameter here." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
+        description=REASON_IN_QUERY,
     )
     async def remove_word(
         self,
@@ -126,9 +123,14 @@ class PriceTypeWordController(Controller):
         if_match: IfMatch,
         reason: ReasonQuery = "",
     ) -> Response[PriceTypeVocabulary]:
-        found = await write(
-            state, price_words.remove_word, word, actor=actor, reason=reason,
-            expected_etag=if_match,
-        )  # fmt: skip
+        answer = await edit(
+            state,
+            _out,
+            price_words.remove_word,
+            word,
+            actor=actor,
+            reason=reason,
+            if_match=if_match,
+        )
         await index_follows(state)
-        return with_etag(_out(found), found.etag)
+        return answer

@@ -14,32 +14,20 @@ from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     ITEM_ERRORS,
-    NO_STORE,
     REVALIDATE,
-    STAFF,
-    VERSIONS_ERRORS,
-    WRITE_ERRORS,
-    Actor,
-    ETags,
-    IfMatch,
     OptCode,
     OptId,
-    PathId,
     ReqCode,
     read_autocommit,
     run,
-    unchanged,
     with_etag,
-    write,
-    written,
 )
+from api.controllers.versioned import add_route, end_route, versions_route
 from api.problems import problem_responses
 from api.schemas import (
     BatchResolution,
     BatchResult,
-    EndValidity,
     ItemError,
     NewPrice,
     PriceEdit,
@@ -93,26 +81,41 @@ def _out(outcome: prices.ResolveOutcome) -> Resolution:
     assert res is not None and res.winner is not None and outcome.part is not None
     # the core's part and candidates are encoded as they are: they have the fields of the API's
     # `PartRef` and `Candidate`, in the same order, so the JSON is the same without a copy of
-    # each (a batch of 100 made ~750; tests/test_prices_precedence.py checks the fields)
+    # each, which a batch would make by the hundred (tests/test_prices_precedence.py checks the
+    # fields)
     return Resolution(
-        part=outcome.part, matched_by=outcome.matched_by or "part_id",  # type: ignore[arg-type]
-        date=res.on, model_id=res.model_id, branch=outcome.branch, channel=outcome.channel,
-        agreement=outcome.request.agreement, price_type=res.price_type or "",
-        price_type_reason=res.price_type_reason, amount=res.winner.amount, currency="CNY",
-        layer=res.winner.layer, winner=res.winner,  # type: ignore[arg-type]
+        part=outcome.part,
+        matched_by=outcome.matched_by or "part_id",  # type: ignore[arg-type]
+        date=res.on,
+        model_id=res.model_id,
+        branch=outcome.branch,
+        channel=outcome.channel,
+        agreement=outcome.request.agreement,
+        price_type=res.price_type or "",
+        price_type_reason=res.price_type_reason,
+        amount=res.winner.amount,
+        currency="CNY",
+        layer=res.winner.layer,
+        winner=res.winner,  # type: ignore[arg-type]
         candidates=res.candidates,  # type: ignore[arg-type]
-    )  # fmt: skip
+    )
 
 
 def _batch_requests(data: ResolveBatch) -> list[prices.ResolveRequest]:
     today = data.date or dt.date.today()
     return [
         prices.ResolveRequest(
-            on=i.date or today, part_id=i.part_id, oe=i.oe, model_id=i.model_id,
-            branch=i.branch, price_type=i.price_type, channel=i.channel, agreement=i.agreement,
+            on=i.date or today,
+            part_id=i.part_id,
+            oe=i.oe,
+            model_id=i.model_id,
+            branch=i.branch,
+            price_type=i.price_type,
+            channel=i.channel,
+            agreement=i.agreement,
         )
         for i in data.items
-    ]  # fmt: skip
+    ]
 
 
 def _batch_result(n: int, outcome: prices.ResolveOutcome) -> BatchResult:
@@ -131,9 +134,13 @@ def _key_out(session: Session, key: prices.PriceKey) -> PriceKeyOut:
     ptype = session.get(PriceType, key.price_type_id)
     assert ptype is not None  # price_key found it
     return PriceKeyOut(
-        key.part_id, key.model_id, key.scope, region.code if region else None,
-        branch.code if branch else None, ptype.code,
-    )  # fmt: skip
+        key.part_id,
+        key.model_id,
+        key.scope,
+        region.code if region else None,
+        branch.code if branch else None,
+        ptype.code,
+    )
 
 
 def _price_versions(session: Session, **key: Any) -> PriceVersions:
@@ -144,19 +151,25 @@ def _price_versions(session: Session, **key: Any) -> PriceVersions:
     )
 
 
-def _write_price(session: Session, data: NewPrice, actor: str, etags: ETags) -> prices.PriceWrite:
+def _write_price(session: Session, data: NewPrice, **audit: Any) -> prices.PriceWrite:
     key = prices.price_key(
-        session, part_id=data.part_id, model_id=data.model_id, scope=data.scope,
-        region=data.region, branch=data.branch, price_type=data.price_type,
-    )  # fmt: skip
+        session,
+        part_id=data.part_id,
+        model_id=data.model_id,
+        scope=data.scope,
+        region=data.region,
+        branch=data.branch,
+        price_type=data.price_type,
+    )
     return prices.write_price(
-        session, key, amount=data.amount, valid_from=data.valid_from, valid_to=data.valid_to,
-        actor=actor, reason=data.reason, source="staff", expected_etag=etags,
-    )  # fmt: skip
-
-
-def _edit(done: prices.PriceWrite) -> PriceEdit:
-    return PriceEdit(done.action, to(PriceVersion, done.version), done.etag)
+        session,
+        key,
+        amount=data.amount,
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        source="staff",
+        **audit,
+    )
 
 
 class PriceController(Controller):
@@ -189,9 +202,15 @@ class PriceController(Controller):
         agreement: OptCode = None,
     ) -> Resolution:
         wanted = prices.ResolveRequest(
-            on=on or dt.date.today(), part_id=part_id, oe=oe, model_id=model_id, branch=branch,
-            price_type=price_type, channel=channel, agreement=agreement,
-        )  # fmt: skip
+            on=on or dt.date.today(),
+            part_id=part_id,
+            oe=oe,
+            model_id=model_id,
+            branch=branch,
+            price_type=price_type,
+            channel=channel,
+            agreement=agreement,
+        )
         # load_and_resolve with a ReferenceData is one statement without channels (one
         # snapshot); with channels two, each under READ COMMITTED as in a transaction
         (outcome,) = await read_autocommit(
@@ -221,15 +240,11 @@ class PriceController(Controller):
         resolved = sum(1 for r in results if r.status == 200)
         return BatchResolution(results, resolved, len(results) - resolved)
 
-    @get(
-        "/versions",
-        summary="Every version of one price key, with the key's ETag",
+    @versions_route(
+        "Every version of one price key, with the key's ETag",
         description="The key: part × model (none: all models) × scope (system; region code; "
         "branch code) × price type. An empty list for a key without versions: its ETag "
         "creates the first one.",
-        responses=VERSIONS_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
     )
     async def versions(
         self,
@@ -242,52 +257,37 @@ class PriceController(Controller):
         branch: OptCode = None,
     ) -> Response[PriceVersions]:
         out = await run(
-            state, _price_versions, part_id=part_id, model_id=model_id, scope=price_scope,
-            region=region, branch=branch, price_type=price_type,
-        )  # fmt: skip
+            state,
+            _price_versions,
+            part_id=part_id,
+            model_id=model_id,
+            scope=price_scope,
+            region=region,
+            branch=branch,
+            price_type=price_type,
+        )
         return with_etag(out, out.etag)
 
-    @post(
-        "/versions",
+    add = add_route(
+        _write_price,
+        NewPrice,
+        PriceEdit,
+        name="add",
         summary="Add a price version (supersedes the one in force)",
         description="From `valid_from` the new amount applies; the version in force that day "
         "is closed on it. The same amount with an earlier `valid_to` ends the version in force "
         "early; the same amount and period changes nothing (200, `unchanged`). A period "
-        "reaching into a later version is 409." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(PriceEdit),
-        guards=STAFF,
-        cache_control=NO_STORE,
+        "reaching into a later version is 409.",
     )
-    async def add(
-        self, state: State, data: Annotated[NewPrice, Body()], actor: Actor, if_match: IfMatch
-    ) -> Response[PriceEdit]:
-        done = await write(state, _write_price, data, actor, if_match)
-        return written(_edit(done), done.action, done.etag)
 
-    @post(
-        "/versions/{version_id:int}/end",
+    end = end_route(
+        prices.end_price,
+        PriceEdit,
+        name="end",
         summary="End a price version's validity",
         description="`valid_to` between the version's first day (withdraws it) and its end "
-        "(a version is only ever shortened)." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
+        "(a version is only ever shortened).",
     )
-    async def end(
-        self,
-        state: State,
-        version_id: PathId,
-        data: Annotated[EndValidity, Body()],
-        actor: Actor,
-        if_match: IfMatch,
-    ) -> Response[PriceEdit]:
-        done = await write(
-            state, prices.end_price, version_id, valid_to=data.valid_to, actor=actor,
-            reason=data.reason, expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(_edit(done), done.etag)
 
 
 __all__ = ["PriceController"]

@@ -6,36 +6,23 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get
 from litestar.datastructures import State
-from litestar.params import Body, FromQuery, QueryParameter
+from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.orm import Session
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
-    NO_STORE,
     READ_ERRORS,
     REVALIDATE,
-    STAFF,
-    VERSIONS_ERRORS,
-    WRITE_ERRORS,
-    Actor,
     DayInForce,
-    ETags,
-    IfMatch,
     Limit,
     Offset,
     OptId,
-    PathId,
     run,
-    unchanged,
-    with_etag,
-    write,
-    written,
 )
+from api.controllers.versioned import add_route, end_route, tagged, versions_route
 from api.schemas import (
-    EndValidity,
     HoursEdit,
     HoursVersions,
     NewStandardHours,
@@ -54,15 +41,19 @@ def _versions(session: Session, **key: Any) -> labor.KeyVersions:
     return labor.hours_versions(session, labor.hours_key(session, **key))
 
 
-def _write(session: Session, data: NewStandardHours, actor: str, etags: ETags) -> labor.LaborWrite:
+def _write(session: Session, data: NewStandardHours, **audit: Any) -> labor.LaborWrite:
     key = labor.hours_key(
         session, part_id=data.part_id, operation=data.operation, vehicle_class=data.vehicle_class
     )
     return labor.write_standard_hours(
-        session, key, labor_kind=data.labor_kind, hours=str(data.hours),
-        valid_from=data.valid_from, valid_to=data.valid_to, actor=actor, reason=data.reason,
-        expected_etag=etags,
-    )  # fmt: skip
+        session,
+        key,
+        labor_kind=data.labor_kind,
+        hours=str(data.hours),
+        valid_from=data.valid_from,
+        valid_to=data.valid_to,
+        **audit,
+    )
 
 
 class StandardHoursController(Controller):
@@ -88,19 +79,19 @@ class StandardHoursController(Controller):
         offset: Offset = 0,
     ) -> Page[StandardHours]:
         page = await run(
-            state, labor.standard_hours, on=on or dt.date.today(), part_id=part_id,
-            operation=operation or "", vehicle_class=vehicle_class or "", sort=sort,
-            limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            labor.standard_hours,
+            on=on or dt.date.today(),
+            part_id=part_id,
+            operation=operation or "",
+            vehicle_class=vehicle_class or "",
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[StandardHours], page)
 
-    @get(
-        "/versions",
-        summary="Every version of one standard-hours key, with the key's ETag",
-        responses=VERSIONS_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
-    )
+    @versions_route("Every version of one standard-hours key, with the key's ETag")
     async def hours_versions(
         self,
         state: State,
@@ -108,53 +99,30 @@ class StandardHoursController(Controller):
         operation: FromQuery[Operation],
         vehicle_class: FromQuery[VehicleClass],
     ) -> Response[HoursVersions]:
-        found = await run(
-            state, _versions, part_id=part_id, operation=operation, vehicle_class=vehicle_class
+        return await tagged(
+            state,
+            HoursVersions,
+            _versions,
+            part_id=part_id,
+            operation=operation,
+            vehicle_class=vehicle_class,
         )
-        return with_etag(to(HoursVersions, found), found.etag)
 
-    @post(
-        "/versions",
+    add_hours = add_route(
+        _write,
+        NewStandardHours,
+        HoursEdit,
+        name="add_hours",
         summary="Add a standard-hours version (supersedes the one in force)",
-        description="Part × operation × vehicle class; hours and the labor kind they are paid "
-        "at." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(HoursEdit),
-        guards=STAFF,
-        cache_control=NO_STORE,
+        description="Part × operation × vehicle class; hours and the labor kind they are paid at.",
     )
-    async def add_hours(
-        self,
-        state: State,
-        data: Annotated[NewStandardHours, Body()],
-        actor: Actor,
-        if_match: IfMatch,
-    ) -> Response[HoursEdit]:
-        done = await write(state, _write, data, actor, if_match)
-        return written(to(HoursEdit, done), done.action, done.etag)
 
-    @post(
-        "/versions/{version_id:int}/end",
+    end_hours = end_route(
+        labor.end_standard_hours,
+        HoursEdit,
+        name="end_hours",
         summary="End a standard-hours version's validity",
-        description=IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
-        guards=STAFF,
-        cache_control=NO_STORE,
     )
-    async def end_hours(
-        self,
-        state: State,
-        version_id: PathId,
-        data: Annotated[EndValidity, Body()],
-        actor: Actor,
-        if_match: IfMatch,
-    ) -> Response[HoursEdit]:
-        done = await write(
-            state, labor.end_standard_hours, version_id, valid_to=data.valid_to, actor=actor,
-            reason=data.reason, expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(to(HoursEdit, done), done.etag)
 
 
 __all__ = ["StandardHoursController"]

@@ -11,21 +11,15 @@ from litestar.params import Body, PathParameter
 
 from api.auth import require
 from api.controllers import (
-    IF_MATCH_DOC,
     NO_STORE,
     VERSIONS_ERRORS,
-    WRITE_ERRORS,
     Actor,
     IfMatch,
     ReasonQuery,
     TermPath,
-    run,
-    unchanged,
-    with_etag,
-    write,
-    written,
 )
-from api.schemas import NewTerm, SynonymGroup, to
+from api.controllers.versioned import REASON_IN_QUERY, edit, edit_route, tagged
+from api.schemas import NewTerm, SynonymGroup
 from pricebook import aliases
 
 #: a group's canonical word to read: any (one nobody can write reads as an empty group)
@@ -45,15 +39,14 @@ class SynonymController(Controller):
         responses=VERSIONS_ERRORS,
     )
     async def group(self, state: State, canonical: GroupPath) -> Response[SynonymGroup]:
-        found = await run(state, aliases.synonym_group, canonical)
-        return with_etag(to(SynonymGroup, found), found.etag)
+        return await tagged(state, SynonymGroup, aliases.synonym_group, canonical)
 
-    @post(
+    @edit_route(
+        post,
         "/{canonical:str}/terms",
         summary="Add a colloquial term to a group (叶子板 → 翼子板)",
-        description="409 when the term is in another group (remove it there first)." + IF_MATCH_DOC,
-        status_code=201,
-        responses=unchanged(SynonymGroup),
+        description="409 when the term is in another group (remove it there first).",
+        adds=SynonymGroup,
     )
     async def add(
         self,
@@ -63,18 +56,22 @@ class SynonymController(Controller):
         actor: Actor,
         if_match: IfMatch,
     ) -> Response[SynonymGroup]:
-        found = await write(
-            state, aliases.add_synonym, canonical, data.term, actor=actor, reason=data.reason,
-            expected_etag=if_match,
-        )  # fmt: skip
-        return written(to(SynonymGroup, found), found.action, found.etag)
+        return await edit(
+            state,
+            SynonymGroup,
+            aliases.add_synonym,
+            canonical,
+            data.term,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+        )
 
-    @delete(
+    @edit_route(
+        delete,
         "/{canonical:str}/terms/{term:str}",
         summary="Remove a term from a group",
-        description="`reason` is a query parameter here." + IF_MATCH_DOC,
-        status_code=200,
-        responses=WRITE_ERRORS,
+        description=REASON_IN_QUERY,
     )
     async def remove(
         self,
@@ -85,11 +82,16 @@ class SynonymController(Controller):
         if_match: IfMatch,
         reason: ReasonQuery = "",
     ) -> Response[SynonymGroup]:
-        found = await write(
-            state, aliases.remove_synonym, canonical, term, actor=actor, reason=reason,
-            expected_etag=if_match,
-        )  # fmt: skip
-        return with_etag(to(SynonymGroup, found), found.etag)
+        return await edit(
+            state,
+            SynonymGroup,
+            aliases.remove_synonym,
+            canonical,
+            term,
+            actor=actor,
+            reason=reason,
+            if_match=if_match,
+        )
 
 
 __all__ = ["SynonymController"]

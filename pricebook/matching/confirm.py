@@ -9,8 +9,7 @@ verdict on the same (name, brand, model, part) supersedes the earlier one when t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import msgspec
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -27,8 +26,9 @@ __all__ = ["MAX_NAME", "Confirmation", "confirm"]
 MAX_NAME = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Confirmation:
+class Confirmation(msgspec.Struct, frozen=True):
+    """A stored verdict on a custom name."""
+
     id: int
     name: str
     name_normalized: str
@@ -100,9 +100,14 @@ def confirm(
     session.add(mapping)
     session.flush()
     after = {
-        "name": name, "name_normalized": key, "part_id": part.id, "part_code": part.code,
-        "brand_id": brand_id, "model_id": model_id, "accepted": accepted,
-    }  # fmt: skip
+        "name": name,
+        "name_normalized": key,
+        "part_id": part.id,
+        "part_code": part.code,
+        "brand_id": brand_id,
+        "model_id": model_id,
+        "accepted": accepted,
+    }
     audit.record(
         session,
         actor=actor,
