@@ -25,7 +25,7 @@ from pricebook import migrate
 from pricebook.db import make_engine
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI, POSTGRES_URL, _admin_engine, require_postgres
+from tests.ci import IN_CI, POSTGRES_URL, admin_engine, require_postgres
 from tests.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ class Proxy:
 @pytest.fixture
 def postgres_db(postgres_template: str) -> Iterator[str]:
     name = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
     yield name
@@ -184,7 +184,7 @@ def serving(
         engine.dispose()
     else:
         dropped = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-        admin = _admin_engine()
+        admin = admin_engine()
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{dropped}" TEMPLATE "{template}"'))
         admin.dispose()
@@ -220,7 +220,7 @@ def serving(
         process.wait(10)
         log.close()
         if dropped:
-            admin = _admin_engine()
+            admin = admin_engine()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)'))
             admin.dispose()

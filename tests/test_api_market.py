@@ -13,6 +13,7 @@ from pricebook.db import make_engine, transaction
 from pricebook.market import ingest_items
 from pricebook.models import MarketObservation, MarketRun
 from tests.api_client import Api, seed
+from tests.market_data import NOW, market_catalog_rows, scraped_item
 
 
 def _record_runs(settings) -> None:
@@ -59,16 +60,14 @@ async def test_runs_need_a_reviewer_key(api):
 
 @pytest.fixture
 async def market_api(settings):
-    from tests.test_market import _item, market_catalog_rows
-
     made = seed(settings, market_catalog_rows())
     engine = make_engine(settings)
     try:
         ingest_items(engine, [
-            _item("机油 4L", "398", seller="华强汽配"),
-            _item("机油 4L", "420", seller="南方配件", listing_url="http://m.test/goods/2"),
-            _item("前保险杠皮", "1,100", raw_brand_text="丰田 卡罗拉 2021款"),
-            _item("轮眉 右后", "85"),
+            scraped_item("机油 4L", "398", seller="华强汽配"),
+            scraped_item("机油 4L", "420", seller="南方配件", listing_url="http://m.test/goods/2"),
+            scraped_item("前保险杠皮", "1,100", raw_brand_text="丰田 卡罗拉 2021款"),
+            scraped_item("轮眉 右后", "85"),
         ])  # fmt: skip
     finally:
         engine.dispose()
@@ -143,13 +142,11 @@ async def test_observations_keep_the_label_their_price_was_read_with(market_api)
     api = market_api
     engine = make_engine(api.settings)
     try:
-        from tests.test_market import _item
-
         result = ingest_items(engine, [
-            _item("机油 4L", "约¥420", seller="甲店"),
-            _item("机油 4L", "会员价 ¥99", seller="乙店"),
-            _item("机油 4L", "约 会员价¥380", seller="丙店"),
-            _item("机油 4L", "原价¥500 现价¥420", seller="丁店"),
+            scraped_item("机油 4L", "约¥420", seller="甲店"),
+            scraped_item("机油 4L", "会员价 ¥99", seller="乙店"),
+            scraped_item("机油 4L", "约 会员价¥380", seller="丙店"),
+            scraped_item("机油 4L", "原价¥500 现价¥420", seller="丁店"),
         ])  # fmt: skip
     finally:
         engine.dispose()
@@ -177,13 +174,11 @@ async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(m
     again = await api.client.post(url, json={"reason": "再次"}, headers=staff)
     assert again.status_code == 409 and "not a catalogue part" in again.json()["detail"]
 
-    from tests.test_market import NOW, _item
-
     engine = make_engine(api.settings)
     try:  # the same listing again, then at a new price: neither comes back
         later = (NOW + dt.timedelta(days=1)).isoformat()
-        ingest_items(engine, [_item("轮眉 右后", "85", fetched_at=later)])
-        ingest_items(engine, [_item("轮眉 右后", "90", fetched_at=later)])
+        ingest_items(engine, [scraped_item("轮眉 右后", "85", fetched_at=later)])
+        ingest_items(engine, [scraped_item("轮眉 右后", "90", fetched_at=later)])
         with transaction(engine) as session:
             statuses = session.execute(
                 select(MarketObservation.raw_price, MarketObservation.status)

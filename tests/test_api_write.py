@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from pricebook.models import AuditEntry, CatalogVersion, Price, VehicleModel
 from pricebook.versioned import EMPTY_ETAG
-from tests.api_client import Api, db_scalars, part_id
+from tests.api_client import Api, db_scalars, part_id_of
+from tests.api_writes import PRICES_CSV, STAFF, gd01_key, post, upload
 
 TODAY = date.today()
-STAFF = "pricing_staff"
 PROBLEM = "application/problem+json"
 
 
@@ -26,17 +26,8 @@ async def versions(api: Api, **params):
     return r.json()
 
 
-async def post(api: Api, url: str, body: dict, etag: str | None, role: str = STAFF):
-    headers = api.h(role) if etag is None else api.h(role, **{"If-Match": etag})
-    return await api.client.post(url, json=body, headers=headers)
-
-
-def gd01_key(pid: int) -> dict:
-    return {"part_id": pid, "scope": "branch", "branch": "GD01", "price_type": "4s"}
-
-
 async def test_create_then_supersede_a_localized_price(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = gd01_key(pid)
     empty = await versions(api, **key)
     assert empty["versions"] == [] and empty["etag"] == EMPTY_ETAG
@@ -84,7 +75,7 @@ async def test_create_then_supersede_a_localized_price(api: Api):
 
 
 async def test_if_match_is_required_and_reason_too(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1.00", "valid_from": str(TODAY), "reason": "x"}
     r = await post(api, "/api/v1/prices/versions", body, None)
     assert r.status_code == 428 and r.headers["content-type"].startswith(PROBLEM)
@@ -105,7 +96,7 @@ async def test_if_match_is_required_and_reason_too(api: Api):
 
 
 async def test_overlapping_a_later_version_is_a_conflict(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     current = await versions(api, **key)
     assert [v["amount"] for v in current["versions"]] == ["990.00", "1010.00"]
@@ -126,7 +117,7 @@ async def test_overlapping_a_later_version_is_a_conflict(api: Api):
 
 
 async def test_end_validity_only_shortens(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     current = await versions(api, **key)
     last = current["versions"][-1]
@@ -177,7 +168,7 @@ async def test_labor_rates_and_standard_hours(api: Api):
     rates = await api.get("/api/v1/labor-rates?branch=SZ01&kind=paint&shop_tier=4s")
     assert rates.json()["items"][0]["standard_rate"] == "120.00"
 
-    pid = part_id(api)
+    pid = part_id_of(api)
     hp = {"part_id": pid, "operation": "replace", "vehicle_class": "B"}
     r = await api.client.get("/api/v1/standard-hours/versions", params=hp, headers=api.h(STAFF))
     hours = r.json()
@@ -257,7 +248,7 @@ async def card_versions(api: Api, url: str = CARDS) -> dict:
 
 async def add_body_brand_price(api: Api) -> None:
     """A system brand price for VW1-0001 (body), the reference the card's body line discounts."""
-    body = {"part_id": part_id(api), "scope": "system", "price_type": "brand",
+    body = {"part_id": part_id_of(api), "scope": "system", "price_type": "brand",
             "amount": "800.00", "valid_from": "2025-01-01", "reason": "品牌件基准价"}  # fmt: skip
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG)
     assert r.status_code == 201, r.text
@@ -279,7 +270,7 @@ async def terms_on(api: Api, day: str) -> dict:
     out: dict = {"paint": (paint["rate"], card["rate_card_id"] if card else None)}
     lavida = lavida_id(api)
     for code in ("VW1-0001", "VW1-0002"):
-        params = {"part_id": part_id(api, code), "model_id": lavida, "branch": "SZ01",
+        params = {"part_id": part_id_of(api, code), "model_id": lavida, "branch": "SZ01",
                   "channel": "CH-SHOP1", "date": day}  # fmt: skip
         r = await api.get("/api/v1/prices/resolve", params=params)
         assert r.status_code == 200, r.text
@@ -325,7 +316,7 @@ async def test_supersede_a_rate_card_from_a_future_date(api: Api):
         "VW1-0002": ("channel", "brand", "1200.40"),  # 1500.50 less 20%: the new lamp line
     }
     r = await api.get("/api/v1/prices/resolve", params={
-        "part_id": part_id(api, "VW1-0002"), "model_id": lavida_id(api), "channel": "CH-SHOP1",
+        "part_id": part_id_of(api, "VW1-0002"), "model_id": lavida_id(api), "channel": "CH-SHOP1",
         "date": "2031-03-01"})  # fmt: skip
     assert r.status_code == 200, r.text
     winner = r.json()["winner"]
@@ -514,7 +505,7 @@ async def test_bad_rate_cards_are_422_naming_the_field(api: Api):
 
 
 async def test_aliases_and_synonyms(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     url = f"/api/v1/parts/{pid}/aliases"
     r = await api.client.get(url, headers=api.h(STAFF))
     assert r.json()["aliases"] == ["左前叶", "左前叶子板"]
@@ -558,7 +549,7 @@ async def test_aliases_and_synonyms(api: Api):
 
 
 async def test_audit_log_filters_and_pages(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1000.00", "valid_from": str(TODAY), "reason": "询价"}
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG)
     assert r.status_code == 201
@@ -588,20 +579,6 @@ async def test_audit_log_filters_and_pages(api: Api):
 
 
 # --- imports over HTTP ----------------------------------------------------------------------
-
-PRICES_CSV = (
-    "part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
-    "VW1-0003,,GD01,4s,55.00,2026-01-01,\n"
-    "VW1-0004,,GD01,4s,120.00,2026-01-01,\n"
-)
-
-
-async def upload(api: Api, kind: str, content: bytes, name: str, *, dry_run: bool,
-                 reason: str = "批量更新", role: str = STAFF):  # fmt: skip
-    return await api.client.post(
-        f"/api/v1/imports/{kind}", params={"dry_run": str(dry_run).lower()},
-        files={"file": (name, content)}, data={"reason": reason}, headers=api.h(role),
-    )  # fmt: skip
 
 
 async def test_import_preview_then_apply(api: Api):
@@ -728,7 +705,7 @@ async def test_every_write_needs_a_key_and_the_role(api: Api, method, path, role
 
 
 async def test_reviewer_cannot_write_prices(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1.00", "valid_from": str(TODAY), "reason": "x"}
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG, role="reviewer")
     assert r.status_code == 403

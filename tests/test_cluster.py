@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench.cluster import BRANCH, PART, PRICE_TYPE, Topology, missing, running, validation_body
-from tests.conftest import IN_CI
+from tests.ci import IN_CI
 
 NODE = "x-pricebook-node"
 STAFF, TOOL, ADMIN, REVIEWER = "pricing_staff", "estimate_tool", "admin", "reviewer"

@@ -26,7 +26,7 @@ from api.app import create_app
 from pricebook import versioned
 from pricebook.models import FeedbackItem, Price
 from pricebook.settings import Settings
-from tests.api_client import db_scalars, part_id, seed
+from tests.api_client import db_scalars, part_id_of, seed
 from tests.net import free_port
 
 TODAY = date.today()
@@ -101,7 +101,7 @@ def assert_overlapped(events: list[tuple[str, int, float]]) -> None:
 
 
 async def test_two_concurrent_edits_one_wins_the_other_gets_412(api: Live, monkeypatch):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     r = await api.client.get("/api/v1/prices/versions", params=key, headers=api.h(STAFF))
     etag = r.json()["etag"]
@@ -143,7 +143,7 @@ async def test_two_concurrent_edits_one_wins_the_other_gets_412(api: Live, monke
 
 
 async def test_many_concurrent_first_versions_of_a_new_key(api: Live):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "GD01", "price_type": "brand"}
     r = await api.client.get("/api/v1/prices/versions", params=key, headers=api.h(STAFF))
     etag = r.json()["etag"]
@@ -227,7 +227,7 @@ async def test_concurrent_rate_card_edits(api: Live, monkeypatch):
 
 
 async def test_two_staff_accepting_one_feedback_at_once(api: Live, monkeypatch):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {"part_id": pid, "branch": "SZ01", "price_type": "4s", "reference": "990.00",
             "observed": "900.00", "note": "三家报价"}  # fmt: skip
     r = await api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer"))
@@ -248,7 +248,7 @@ async def test_two_staff_accepting_one_feedback_at_once(api: Live, monkeypatch):
 
 
 async def test_two_reviewers_reporting_one_price_at_once(api: Live):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {"part_id": pid, "branch": "GD01", "price_type": "4s", "observed": "900.00"}
     answers = await asyncio.gather(
         api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer")),

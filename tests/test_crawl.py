@@ -23,29 +23,12 @@ from pricebook.db import transaction
 from pricebook.market import ingest_items
 from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
+from tests.market_data import TITLES, load_market_catalog, scraped_item
 from tests.market_site.server import SITE_DIR, SOURCES_DIR, MarketSite
 from tests.net import free_port
-from tests.test_market import _item, load_market_catalog
+from tests.processes import FAST, REPO, pricebook
 
-REPO = Path(__file__).resolve().parent.parent
-FAST = [
-    "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.2",
-    "-s", "PRICEBOOK_RETRY_BACKOFF_BASE=0.1", "-s", "DOWNLOAD_TIMEOUT=10",
-]  # fmt: skip
 SOURCES = ["a_huaqiang.toml", "b_chepei.toml", "c_api.toml"]
-
-
-def pricebook(
-    *args: str, database_url: str, merged: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; ``merged``: stderr into stdout, as a terminal shows them."""
-    env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
-    env["PRICEBOOK_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "pricebook.cli", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=180,
-        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-    )  # fmt: skip
 
 
 def crawl_all(site: MarketSite, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -245,7 +228,6 @@ def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, e
     listings whose titles carry the vehicle — over the demo catalogue, each with its own page,
     item id and seller; one title comes from three sellers."""
     from pricebook.demo import load_demo
-    from tests.test_market import TITLES
 
     load_demo(engine)
     files = ["--source-file", str(SOURCES_DIR / "titles_shop.toml")]
@@ -372,10 +354,10 @@ def test_concurrent_ingests_of_one_source_never_duplicate_a_listing(engine):
     each ingest a moment between reading the listings and writing, where, without the lock,
     both would read "no row yet" and both insert. Another source's ingest runs alongside."""
     load_market_catalog(engine)
-    ingest_items(engine, [_item(source="warm-up")], None)  # the process's catalogue cache
+    ingest_items(engine, [scraped_item(source="warm-up")], None)  # the process's catalogue cache
     names = ["机油 4L", "雾灯 右", "前杠", "水箱"]
     batches = [
-        [_item(name, "398", source=source) for name in names]
+        [scraped_item(name, "398", source=source) for name in names]
         for source in ("s1", "s1", "s2", "s2", "s1")
     ]
 

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from pricebook import price_words
 from pricebook.db import transaction
 from pricebook.models import MarketObservation, MarketRun, PriceType, Region
+from tests.market_data import load_market_catalog
 from tests.market_site.server import MarketSite
-from tests.test_crawl import FAST, pricebook
-from tests.test_market import load_market_catalog
+from tests.processes import FAST, pricebook
 
 SOURCE = """
 name = "fixture_d_labels"

@@ -40,10 +40,9 @@ from pricebook.db import make_engine, sync_url
 from pricebook.models import Part, Price
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI
+from tests.ci import IN_CI
 from tests.net import free_port
-from tests.test_cli import _listeners, _serve_two_workers, _stop, _workers_of
-from tests.test_cli import db as db  # the fixture
+from tests.processes import listeners, serve_two_workers, stop_server, workers_of
 
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 REQUEST: Any = SimpleNamespace(method="GET", url=SimpleNamespace(path="/x"))
@@ -177,7 +176,7 @@ def _busy_until(
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("max_seconds", ["1", "0"], ids=["closed-after-1s", "no-limit"])
 def test_keep_alive_clients_spread_again_over_a_restarted_worker(
-    db: str, monkeypatch: pytest.MonkeyPatch, max_seconds: str
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, max_seconds: str
 ):
     """Four busy keep-alive clients on `pricebook serve --workers 2`; one worker is killed, and
     while it restarts every client connects to the survivor. With connections closed after
@@ -187,24 +186,24 @@ def test_keep_alive_clients_spread_again_over_a_restarted_worker(
     monkeypatch.setenv("PRICEBOOK_CONNECTION_MAX_REQUESTS", "0")
     monkeypatch.setenv("PRICEBOOK_RATE_LIMIT", "0")
     port = free_port()
-    server = _serve_two_workers(db, port)
+    server = serve_two_workers(cli_db, port)
     clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) for _ in range(4)]
     try:
-        before = _workers_of(server.pid)
+        before = workers_of(server.pid)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
-        while _listeners(port) != 1:  # its socket closes with it
+        while listeners(port) != 1:  # its socket closes with it
             time.sleep(0.01)
         (survivor,) = before - {victim}
 
         def restarted(_seen: object = None) -> bool:
-            workers = _workers_of(server.pid)
-            return len(workers) == 2 and victim not in workers and _listeners(port) == 2
+            workers = workers_of(server.pid)
+            return len(workers) == 2 and victim not in workers and listeners(port) == 2
 
         # (with a limit, a client may reconnect to the new worker before this loop sees it)
         meanwhile = _busy_until(clients, restarted, limit=60)
         assert restarted() and server.poll() is None
-        (newcomer,) = _workers_of(server.pid) - {survivor}
+        (newcomer,) = workers_of(server.pid) - {survivor}
         started = time.monotonic()
         window = 6.0 if max_seconds != "0" else 3.0
         answered_by = meanwhile | _busy_until(
@@ -214,7 +213,7 @@ def test_keep_alive_clients_spread_again_over_a_restarted_worker(
     finally:
         for client in clients:
             client.close()
-        errors = _stop(server)
+        errors = stop_server(server)
     assert server.returncode == 0, errors
     if max_seconds == "0":
         assert answered_by == {survivor}, f"{answered_by} in {took:.1f} s; meanwhile {meanwhile}"

@@ -11,14 +11,14 @@ from sqlalchemy import select, update
 from pricebook import feedback
 from pricebook.db import make_engine, transaction
 from pricebook.models import AuditEntry, Branch, FeedbackItem, Part, Price, PriceType
-from tests.api_client import Api, db_scalars, part_id
+from tests.api_client import Api, db_scalars, part_id_of
 
 TODAY = date.today()
 STAFF = "pricing_staff"
 
 
 def fb(api: Api, **extra) -> dict:
-    body = {"part_id": part_id(api), "branch": "SZ01", "price_type": "4s",
+    body = {"part_id": part_id_of(api), "branch": "SZ01", "price_type": "4s",
             "reference": "990.00", "observed": "900.00", "note": "三家4S店报价均为900",
             "url": "https://example.com/quote/1", "estimate_ref": "DS2026-0001"}  # fmt: skip
     return {**body, **extra}

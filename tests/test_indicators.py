@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from pricebook import indicators
 from pricebook.db import make_engine, transaction
 from pricebook.io import import_rows
-from pricebook.models import Branch, EstimateValidation, FeedbackItem, Part, PriceType, VehicleModel
+from pricebook.models import FeedbackItem
 from tests.api_client import Api, seed
+from tests.indicator_rows import add_validation, catalog_ids
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)
 
@@ -27,30 +28,6 @@ def test_median_and_nearest_rank_percentile():
     assert indicators.median([]) is None and indicators.percentile([], 90) is None
     assert indicators.rate(2, 3) == {"numerator": 2, "denominator": 3, "rate": Decimal("0.6667")}
     assert indicators.rate(0, 0)["rate"] is None
-
-
-def _ids(session):
-    def of(model, code):
-        return session.scalar(select(model.id).where(model.code == code))
-
-    return {
-        "m1": of(VehicleModel, "VW-LAVIDA-2023"), "m2": of(VehicleModel, "TY-COROLLA-2022"),
-        "P1": of(Part, "VW1-0001"), "P2": of(Part, "VW1-0002"), "P3": of(Part, "VW1-0003"),
-        "P4": of(Part, "VW1-0004"), "SZ01": of(Branch, "SZ01"), "GD01": of(Branch, "GD01"),
-        "4s": of(PriceType, "4s"), "brand": of(PriceType, "brand"),
-    }  # fmt: skip
-
-
-def _validation(session, estimate, version, day, branch, model, parts, part_lines, custom):
-    session.execute(
-        insert(EstimateValidation).values(
-            estimate_id=estimate, estimate_version=version, estimate_date=day, branch_id=branch,
-            vin="", model_id=model, model_selected=model is not None, part_lines=part_lines,
-            custom_part_lines=custom, custom_matched=0, claimed_fen=0, allowed_fen=0, cut_fen=0,
-            profile_id=None, profile_code="default", profile_version=1, replaced_part_ids=[],
-            part_ids=[p for p in parts if p], request={}, result={},
-        )
-    )  # fmt: skip
 
 
 def _item(session, ids, *, part, branch, status, hours=None, created=None, linked=None, ptype="4s"):
@@ -74,18 +51,18 @@ def example(settings):
     engine = make_engine(settings)
     try:
         with transaction(engine) as session:
-            ids = _ids(session)
+            ids = catalog_ids(session)
             P1, P2, P3, P4 = ids["P1"], ids["P2"], ids["P3"], ids["P4"]
             sz, gd = ids["SZ01"], ids["GD01"]
-            _validation(session, "E1", 1, date(2026, 11, 1), sz, ids["m1"], [P1], 4, 2)
+            add_validation(session, "E1", 1, date(2026, 11, 1), sz, ids["m1"], [P1], 4, 2)
             # E1 v2: 5 part lines, 1 custom (the None), one custom the matcher resolved to P1
-            _validation(
+            add_validation(
                 session, "E1", 2, date(2026, 11, 2), sz, ids["m1"], [P1, P2, P3, None, P1], 5, 1
             )
-            _validation(session, "E2", 1, date(2026, 11, 5), sz, ids["m2"], [P1, P4], 2, 0)
-            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None, None, P3], 3, 3)
-            _validation(session, "E4", 1, date(2026, 10, 1), sz, ids["m2"], [P4], 9, 9)
-            _validation(session, "E5", 1, date(2026, 11, 7), gd, ids["m1"], [P2], 1, 0)
+            add_validation(session, "E2", 1, date(2026, 11, 5), sz, ids["m2"], [P1, P4], 2, 0)
+            add_validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None, None, P3], 3, 3)
+            add_validation(session, "E4", 1, date(2026, 10, 1), sz, ids["m2"], [P4], 9, 9)
+            add_validation(session, "E5", 1, date(2026, 11, 7), gd, ids["m1"], [P2], 1, 0)
             hours = [2, 4, 10, 30, 100]
             done = [
                 _item(session, ids, part="P1", branch="SZ01", status="accepted", hours=h)

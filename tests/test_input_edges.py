@@ -29,13 +29,12 @@ from pricebook.models import Part, Price
 from pricebook.settings import Settings
 from pricebook.versioned import EMPTY_ETAG
 from tests import catalog_rows
-from tests.api_client import Api, seed
+from tests.api_client import Api, db_scalars, part_id_of, seed
+from tests.api_writes import PRICES_CSV, STAFF, gd01_key, post, upload
 from tests.net import free_port
-from tests.test_api_write import PRICES_CSV, db_scalars, gd01_key, part_id, post, upload
-from tests.test_ui import Ui
+from tests.ui_client import Ui
 
 TODAY = date.today()
-STAFF = "pricing_staff"
 PROBLEM = "application/problem+json"
 #: what testers sent: exponent, 29 digits, full-width digits, `_`, spaces around
 BAD_AMOUNTS = ["1e30", "9" * 29, "１２３", "1_000", " 12 "]
@@ -60,7 +59,7 @@ def _problem(r, status: int) -> dict:  # type: ignore[no-untyped-def]
 
 
 async def test_every_api_money_field_answers_422_naming_it(api: Api) -> None:
-    pid = part_id(api)
+    pid = part_id_of(api)
     labor_key = {"branch": "SZ01", "labor_kind": "paint", "shop_tier": "4s", "vehicle_class": "B"}
     r = await api.client.get("/api/v1/labor-rates/versions", headers=api.h(STAFF), params=labor_key)
     labor_etag = r.json()["etag"]

@@ -1,15 +1,12 @@
 """Market prices in the core: price texts, change-only observations, references, drift, queue.
 
-The catalogue here (`market_catalog_rows`) is `tests.catalog_rows` plus the parts the fixture
-market (tests/market_site) sells, so real crawls (tests/test_crawl.py) match against it: OE
-numbers of the listings, a superseded OE, a universal consumable sold by all three sources, and
-a localized price of that consumable far below the market (the one drift task).
+The catalogue, the scraped listing the tests vary and the title shop's ground truth are in
+`tests/market_data.py`.
 """
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,76 +41,14 @@ from pricebook.models import (
     VehicleModel,
 )
 from tests import catalog_rows
-
-TODAY = date(2026, 3, 1)
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def market_catalog_rows() -> dict[str, list[dict[str, str]]]:
-    rows = copy.deepcopy(catalog_rows.BASE)
-    rows["regions"] += [
-        {"code": "320000", "name": "江苏省", "level": "province", "parent_code": "CN"},
-        {"code": "320500", "name": "苏州市", "level": "city", "parent_code": "320000"},
-    ]
-    rows["price_types"] += [
-        {"code": "oem", "name": "市场原厂件", "rank": "40"},
-        {"code": "compatible", "name": "适用件", "rank": "20"},
-        {"code": "salvage", "name": "拆车件", "rank": "10"},
-    ]
-    rows["categories"] += [
-        {"code": "consumable", "name": "辅料/油液"},
-        {"code": "mechanical", "name": "机械件"},
-    ]
-    model = dict.fromkeys(rows["models"][0], "")
-
-    def vw(code: str, series_code: str, series: str, name: str, year: int) -> dict[str, str]:
-        return model | {
-            "model_code": code, "brand_code": "VW", "brand_name": "大众",
-            "series_code": series_code, "series_name": series, "name": name,
-            "model_year": str(year), "body": "两厢", "engine": "1.4T", "vehicle_class": "B",
-        }  # fmt: skip
-
-    rows["models"] += [
-        vw("VW-GOLF7-2015", "VW-GOLF", "高尔夫", "2015款 1.4T 舒适型", 2015),
-        vw("VW-SAGITAR-2019", "VW-SAGITAR", "速腾", "2019款 1.4T 舒适型", 2019),
-    ]
-    part = dict.fromkeys(rows["parts"][0], "")
-    # the fixture market lists 左前叶子板 under the older OE number (no "A")
-    rows["parts"][0]["superseded_oe"] = "5G0 821 105"
-    rows["parts"] += [
-        part | {"part_code": "GF7-0001", "name": "前保险杠皮", "aliases": "前杠|前保险杠",
-                "category": "body", "oe_number": "5G0 807 221 A", "position": "前"},
-        part | {"part_code": "GF7-0002", "name": "后视镜总成（左）", "aliases": "左后视镜",
-                "category": "body", "oe_number": "5G0 857 507", "position": "左",
-                "is_assembly": "1"},
-        part | {"part_code": "SG-0001", "name": "左前翼子板", "aliases": "左前叶子板",
-                "category": "body", "oe_number": "5GD 821 105", "position": "左前"},
-        part | {"part_code": "TY1-0001", "name": "散热器", "aliases": "水箱|散热器总成",
-                "category": "mechanical", "oe_number": "16400-0T040"},
-        part | {"part_code": "OIL-0001", "name": "全合成机油（4L）",
-                "aliases": "机油|机油 4L|发动机油", "category": "consumable", "universal": "1",
-                "unit": "桶"},
-    ]  # fmt: skip
-    rows["fitment"] += [
-        {"part_code": "GF7-0001", "model_code": "VW-GOLF7-2015"},
-        {"part_code": "GF7-0002", "model_code": "VW-GOLF7-2015"},
-        {"part_code": "SG-0001", "model_code": "VW-SAGITAR-2019"},
-        {"part_code": "TY1-0001", "model_code": "TY-COROLLA-2022"},
-    ]
-    price = dict.fromkeys(rows["prices"][0], "")
-    rows["prices"] += [
-        # market median of 品牌件 机油 in the fixture market: 398 (398, 399, 329)
-        price | {"part_code": "OIL-0001", "scope": "system", "price_type": "brand",
-                 "amount_yuan": "390.00", "valid_from": "2025-01-01"},  # within 20%: no task
-        price | {"part_code": "OIL-0001", "scope": "SZ01", "price_type": "brand",
-                 "amount_yuan": "300.00", "valid_from": "2025-01-01"},  # 24.6% below: a task
-    ]  # fmt: skip
-    return rows
-
-
-def load_market_catalog(engine) -> None:
-    with transaction(engine) as session:
-        catalog_rows.load(session, market_catalog_rows())
+from tests.market_data import (
+    NOW,
+    TITLES,
+    TODAY,
+    load_market_catalog,
+    market_catalog_rows,
+    scraped_item,
+)
 
 
 def detect_drift(session, on=TODAY, **kwargs):
@@ -181,17 +116,6 @@ def test_parse_price_refuses_with_a_reason(raw, reason):
 # --- ingest: matching and change-only history -------------------------------------------------
 
 
-def _item(name="机油 4L", price="398", **kw):
-    item = {
-        "source": "s1", "url": "http://m.test/list", "fetched_at": NOW.isoformat(),
-        "raw_name": name, "raw_price": price, "raw_oe": None, "raw_brand_text": None,
-        "price_type_hint": "品牌件", "region_code": "440300", "raw_region": None,
-        "price_unit_hint": "元", "page": 1,
-    }  # fmt: skip
-    item.update(kw)
-    return item
-
-
 def _ids(session):
     parts = {code: id_ for id_, code in session.execute(select(Part.id, Part.code))}
     types = {code: id_ for id_, code in session.execute(select(PriceType.id, PriceType.code))}
@@ -203,14 +127,14 @@ def _ids(session):
 def test_ingest_matches_stores_and_records_changes_only(engine):
     load_market_catalog(engine)
     items = [
-        _item("前杠", "1,450", raw_oe="5G0 807 221 A", price_type_hint="原厂件",
+        scraped_item("前杠", "1,450", raw_oe="5G0 807 221 A", price_type_hint="原厂件",
               raw_brand_text="大众 高尔夫7 2014-2019"),
-        _item("左前叶子板", "380", raw_oe="5G0-821-105"),  # superseded OE
-        _item("机油 4L", "¥398"),  # no OE: the matching engine
-        _item("雾灯 右", "85", price_type_hint="适用件"),  # not in the catalogue
-        _item("中网", "面议"),
-        _item("", "100"),
-        _item("发动机油", "329", raw_region="苏州", region_code="320500"),
+        scraped_item("左前叶子板", "380", raw_oe="5G0-821-105"),  # superseded OE
+        scraped_item("机油 4L", "¥398"),  # no OE: the matching engine
+        scraped_item("雾灯 右", "85", price_type_hint="适用件"),  # not in the catalogue
+        scraped_item("中网", "面议"),
+        scraped_item("", "100"),
+        scraped_item("发动机油", "329", raw_region="苏州", region_code="320500"),
     ]  # fmt: skip
     result = ingest_items(engine, items, None)
     assert (result.items, result.matched, result.unmatched, result.dropped) == (7, 4, 1, 2)
@@ -261,7 +185,7 @@ def test_ingest_matches_stores_and_records_changes_only(engine):
 
 def test_ingest_batch_costs_a_constant_number_of_statements(engine):
     load_market_catalog(engine)
-    ingest_items(engine, [_item()], None)  # warm the process's catalogue cache
+    ingest_items(engine, [scraped_item()], None)  # warm the process's catalogue cache
 
     def count(items) -> int:
         statements = []
@@ -279,7 +203,7 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
 
     def batch(n: int, offset: int):
         return [
-            _item(f"机油 {k}L" if k % 3 else "雾灯 右", f"{100 + k}", raw_oe=f"OE-{k}" if k % 2 else None,
+            scraped_item(f"机油 {k}L" if k % 3 else "雾灯 右", f"{100 + k}", raw_oe=f"OE-{k}" if k % 2 else None,
                   raw_brand_text=f"车 {k}")
             for k in range(offset, offset + n)
         ]  # fmt: skip
@@ -299,7 +223,7 @@ def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
 
     load_market_catalog(engine)
     zhuhai = {"raw_region": "珠海", "region_code": None}
-    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+    assert ingest_items(engine, [scraped_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
         index = _catalog(session).index
         import_rows(
@@ -307,7 +231,7 @@ def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
             [{"code": "440400", "name": "珠海市", "level": "city", "parent_code": "440000"}],
             actor="pricing", reason="新增珠海市",
         )  # fmt: skip
-    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+    assert ingest_items(engine, [scraped_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
         assert _catalog(session).index is index
         rows = session.execute(
@@ -326,7 +250,7 @@ def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
     names = ["水箱", "冷却水箱", "水壶"]
 
     def ingest(source: str) -> dict[str, tuple[str, int | None]]:
-        ingest_items(engine, [_item(n, "500", source=source) for n in names], None)
+        ingest_items(engine, [scraped_item(n, "500", source=source) for n in names], None)
         with transaction(engine) as session:
             rows = session.scalars(
                 select(MarketObservation).where(MarketObservation.source == source)
@@ -364,7 +288,7 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
 
     def crawl(prices: dict[str, str], when: datetime) -> Any:
         items = [
-            _item(price=price, fetched_at=when.isoformat(), **oil, **listing)
+            scraped_item(price=price, fetched_at=when.isoformat(), **oil, **listing)
             for listing, price in zip(LISTINGS, prices.values(), strict=True)
         ]
         return ingest_items(engine, items)
@@ -403,7 +327,7 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 3) == ref
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 4) is None
     # an item id keeps its listing when the title changes; a title-keyed one cannot
-    renamed = _item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
+    renamed = scraped_item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
                     item_id="SKU-77", seller="南方配件")  # fmt: skip
     assert ingest_items(engine, [renamed]).updated_last_seen == 1
 
@@ -430,7 +354,7 @@ def _observe(engine, prices_by_region: dict[str, list[str]], *, type_hint="品�
     for region, prices in prices_by_region.items():
         for n, price in enumerate(prices):
             items.append(
-                _item("机油 4L", price, source=f"shop{n}", region_code=region,
+                scraped_item("机油 4L", price, source=f"shop{n}", region_code=region,
                       price_type_hint=type_hint, fetched_at=when.isoformat())
             )  # fmt: skip
     result = ingest_items(engine, items, None)
@@ -645,37 +569,6 @@ def test_crawl_report_from_scrapy_stats():
 
 # --- shop titles: the vehicle in the title narrows the match ----------------------------------
 
-#: Name-only shop titles over the demo catalogue (`pricebook.demo`): title → the part it sells,
-#: or None where the catalogue has no such part for that vehicle (the series has no parts of
-#: its own, or the part does not exist): those must stay unmatched.
-TITLES: dict[str, str | None] = {
-    "大众朗逸 左后叶子板 原厂": "VW1-0092",
-    "本田雅阁 前大灯 左 原厂": "HD1-0012",
-    "比亚迪秦PLUS 左后视镜": "BYD1-0035",
-    "大众朗逸 左后雾灯 原厂": "VW1-0111",
-    "丰田卡罗拉 左前叶子板": "TY1-0018",
-    "日产轩逸 水箱 原厂": "NS1-0019",
-    "吉利帝豪 右大灯": "GL1-0013",
-    "哈弗H6 2023款 机盖": "HV1-0009",
-    "比亚迪秦 PLUS 右前大灯总成": "BYD1-0013",
-    "宝马3系 左前门": "BM1-0027",
-    "奔驰C级 右后视镜总成 原厂": "BZ1-0036",
-    "特斯拉Model Y 前挡风玻璃": "TS1-0022",
-    "东风日产轩逸 右前门玻璃": "NS1-0024",
-    "帝豪 左后门玻璃 品牌件": "GL1-0025",
-    "适用于丰田卡罗拉 右大灯灯罩": "TY1-0030",
-    "一汽丰田卡罗拉 21款 水箱": "TY1-0035",
-    "宝马 3系 右后视镜壳": "BM1-0040",
-    "朗逸 1.5L 右前叶子板": "VW1-0019",
-    "本田雅阁 前杠": "HD1-0002",  # 前杠 names the skin and the assembly: a person decides
-    # not in the catalogue for that vehicle: never matched
-    "一汽大众速腾 右前大灯总成": None,  # 速腾 has no parts in the demo catalogue
-    "广汽本田思域 右后视镜": None,
-    "特斯拉Model 3 前挡风玻璃": None,
-    "本田雅阁 行车记录仪": None,
-    "丰田卡罗拉 左后轮眉": None,
-}
-
 
 @pytest.fixture
 def demo_engine(engine):
@@ -687,7 +580,7 @@ def demo_engine(engine):
 
 def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
     items = [
-        _item(title, "500", source="titles", url=f"http://m.test/item/{n}",
+        scraped_item(title, "500", source="titles", url=f"http://m.test/item/{n}",
               price_type_hint="原厂件")
         for n, title in enumerate(TITLES)
     ]  # fmt: skip
@@ -758,7 +651,7 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
     from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
 
     def title(name: str, n: int, **kw):
-        return _item(name, "500", source="titles", price_type_hint="原厂件",
+        return scraped_item(name, "500", source="titles", price_type_hint="原厂件",
                      url="http://m.test/list", listing_url=f"http://m.test/item/{n}", **kw)  # fmt: skip
 
     sagitar = "一汽大众速腾 右前大灯总成"  # 速腾 has no parts of its own in the demo catalogue
@@ -879,9 +772,9 @@ def test_a_series_of_several_models_matches_against_every_models_fitment(engine)
     with transaction(engine) as session:
         catalog_rows.load(session, rows)
     ingest_items(engine, [
-        _item("大众高尔夫 尾门 原厂", "2,300"),  # fits the series' second model only
-        _item("大众高尔夫 前杠", "1,100"),  # fits its first
-        _item("高尔夫 2021款 尾门", "2,250"),  # the year names the one model
+        scraped_item("大众高尔夫 尾门 原厂", "2,300"),  # fits the series' second model only
+        scraped_item("大众高尔夫 前杠", "1,100"),  # fits its first
+        scraped_item("高尔夫 2021款 尾门", "2,250"),  # the year names the one model
     ], None)  # fmt: skip
     with transaction(engine) as session:
         codes = dict(session.execute(select(Part.id, Part.code)).all())

@@ -29,12 +29,12 @@ from typing import Any
 import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from pricebook import keys
-from pricebook.db import make_engine, sync_url, transaction
+from pricebook.db import make_engine, transaction
 from pricebook.demo.scale import scale_demo
 from pricebook.models import (
     Branch,
@@ -47,6 +47,7 @@ from pricebook.models import (
 )
 from pricebook.review_config import load_demo_review_config
 from pricebook.settings import Settings
+from tests.ci import admin_engine, require_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -78,13 +79,6 @@ class Catalogue:
     model_id: int
     demo_parts: list[int]
     aliases: list[str]
-
-
-def _admin():
-    from tests.conftest import require_postgres
-
-    url = sync_url(require_postgres()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
 def _fill_history(url: str) -> None:
@@ -137,10 +131,8 @@ def _fill_history(url: str) -> None:
 @pytest.fixture(scope="module")
 def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
     template = request.getfixturevalue("postgres_template")
-    from tests.conftest import require_postgres
-
     name = f"pricebook_plan_{uuid.uuid4().hex[:8]}"
-    admin = _admin()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = make_url(require_postgres()).set(database=name).render_as_string(hide_password=False)

@@ -13,7 +13,7 @@ from pricebook.market import ingest_items
 from pricebook.models import AuditEntry, MarketObservation, PriceType
 from scrapers.sources import SourceError, parse_source
 from tests.api_client import Api
-from tests.test_market import _item, load_market_catalog
+from tests.market_data import load_market_catalog, scraped_item
 
 STAFF = "pricing_staff"
 
@@ -52,11 +52,11 @@ def test_html_and_json_spellings_map_to_one_type(engine):
             update(PriceType).where(PriceType.code == "4s").values(name="4S店价/原厂件")
         )
     items = [
-        _item("雾灯 左", "85", source="html_shop", price_type_hint="原厂件"),
-        _item("雾灯 右", "85", source="json_api", price_type_hint="原厂"),
-        _item("雾灯 中", "85", source="json_api", price_type_hint="正厂件"),
-        _item("尾灯 左", "85", source="html_shop", price_type_hint="副厂件"),
-        _item("尾灯 右", "85", source="json_api", price_type_hint="品牌"),
+        scraped_item("雾灯 左", "85", source="html_shop", price_type_hint="原厂件"),
+        scraped_item("雾灯 右", "85", source="json_api", price_type_hint="原厂"),
+        scraped_item("雾灯 中", "85", source="json_api", price_type_hint="正厂件"),
+        scraped_item("尾灯 左", "85", source="html_shop", price_type_hint="副厂件"),
+        scraped_item("尾灯 右", "85", source="json_api", price_type_hint="品牌"),
     ]
     ingest_items(engine, items, None)
     assert _stored_types(engine) == {
@@ -67,7 +67,7 @@ def test_html_and_json_spellings_map_to_one_type(engine):
 
 def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins(engine):
     load_market_catalog(engine)
-    ingest_items(engine, [_item("雾灯 左", "85", price_type_hint="原厂件")], None)
+    ingest_items(engine, [scraped_item("雾灯 左", "85", price_type_hint="原厂件")], None)
     with transaction(engine) as session:
         before = price_words.vocabulary(session)
         assert before.words["原厂件"] == "oem"
@@ -87,8 +87,10 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
     ingest_items(
         engine,
         [
-            _item("雾灯 右", "85", price_type_hint="原厂件"),
-            _item("雾灯 中", "85", price_type_hint="原厂件", price_type_words={"原厂件": "brand"}),
+            scraped_item("雾灯 右", "85", price_type_hint="原厂件"),
+            scraped_item(
+                "雾灯 中", "85", price_type_hint="原厂件", price_type_words={"原厂件": "brand"}
+            ),
         ],
         None,
     )
@@ -111,7 +113,7 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
         ("delete", {"price_type": "4s"}, None, "撤回"),
     ]
     # without the exact word, "原厂件" still contains 原厂 → oem
-    ingest_items(engine, [_item("雾灯 后", "85", price_type_hint="原厂件")], None)
+    ingest_items(engine, [scraped_item("雾灯 后", "85", price_type_hint="原厂件")], None)
     assert _stored_types(engine)["雾灯 后"] == "oem"
 
 

@@ -16,7 +16,7 @@ from pricebook.models import MarketObservation, Price, PriceType
 from pricebook.price_words import type_words
 from tests.api_client import Api
 from tests.estimate_data import URL, http_body
-from tests.test_market import _item
+from tests.market_data import scraped_item
 
 WORDS = "/api/v1/price-type-words"
 
@@ -83,7 +83,7 @@ async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimat
 
     try:
         # 高仿件 is a quality word the matcher knows, but the vocabulary names no type for it
-        ingest_items(engine, [_item("尾灯 高仿件", "85", price_type_hint="")], None)
+        ingest_items(engine, [scraped_item("尾灯 高仿件", "85", price_type_hint="")], None)
         with pytest.raises(InvalidInput, match="unknown price type '高仿件'"):
             _import_price(engine, "高仿件", "700.00")
         assert await quality_type() is None
@@ -100,7 +100,7 @@ async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimat
         )  # fmt: skip
         assert r.status_code == 201, r.text
 
-        ingest_items(engine, [_item("雾灯 高仿件", "85", price_type_hint="")], None)
+        ingest_items(engine, [scraped_item("雾灯 高仿件", "85", price_type_hint="")], None)
         assert _listing_types(engine) == {"尾灯 高仿件": None, "雾灯 高仿件": "brand"}
         assert _import_price(engine, "高仿件", "700.00") == "brand"
         assert _import_price(engine, "4S价", "900.00") == "4s"  # spelled as the vocabulary does

@@ -27,7 +27,7 @@ from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI
+from tests.ci import IN_CI
 from tests.estimate_data import CONFIG
 from tests.net import free_port
 

@@ -34,11 +34,11 @@ from pricebook.market.scrapyd import (
 )
 from pricebook.models import MarketObservation, MarketRun, Part
 from pricebook.settings import Settings
-from tests.conftest import IN_CI
+from tests.ci import IN_CI
+from tests.market_data import load_market_catalog
 from tests.market_site.server import SOURCES_DIR, MarketSite
 from tests.net import free_port
-from tests.test_crawl import FAST, REPO, pricebook
-from tests.test_market import load_market_catalog
+from tests.processes import FAST, REPO, pricebook
 
 PASSWORD = "test-only-password"
 

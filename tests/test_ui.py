@@ -6,16 +6,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from api.app import create_app
 from pricebook import estimates, feedback, keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import (
@@ -27,60 +23,12 @@ from pricebook.models import (
     PriceType,
     VehicleModel,
 )
-from pricebook.settings import Settings
-from tests.api_client import seed
+from tests.api_client import part_id_of
+from tests.indicator_rows import add_validation, catalog_ids
+from tests.market_data import add_unmatched_listings
+from tests.ui_client import ENGLISH, SEEN_FIELD, Ui
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
-CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
-SEEN_FIELD = re.compile(r'name="seen" value="([^"]*)"')
-
-
-@dataclass
-class Ui:
-    client: AsyncTestClient
-    keys: dict[str, str]
-    settings: Settings
-
-    async def token(self, path: str = "/login") -> str:
-        page = await self.client.get(path)
-        match = CSRF_FIELD.search(page.text)
-        assert match, page.text[:500]
-        return match.group(1)
-
-    async def login(self, role: str) -> None:
-        token = await self.token("/login")
-        r = await self.client.post(
-            "/login", data={"api_key": self.keys[role], "next": "/parts", "_csrf_token": token}
-        )
-        assert r.status_code == 303, r.text
-        assert r.headers["location"] == "/parts"
-
-    async def seen(self, part_id: int) -> str:
-        """What the part page's edit form says it showed (its price keys' ETags)."""
-        match = SEEN_FIELD.search((await self.client.get(f"/parts/{part_id}")).text)
-        assert match, "the edit form carries `seen`"
-        return match.group(1)
-
-    async def post(self, path: str, data: dict[str, str], *, page: str = "/parts", **kw):
-        token = await self.token(page)
-        return await self.client.post(path, data={**data, "_csrf_token": token}, **kw)
-
-
-@pytest.fixture(name="ui")
-async def ui_fixture(settings: Settings) -> AsyncIterator[Ui]:
-    made = seed(settings)
-    async with AsyncTestClient(create_app(settings)) as client:
-        client.follow_redirects = False
-        yield Ui(client, made, settings)
-
-
-def _part_id(settings: Settings, code: str) -> int:
-    engine = make_engine(settings)
-    try:
-        with transaction(engine) as session:
-            return session.scalars(select(Part.id).where(Part.code == code)).one()
-    finally:
-        engine.dispose()
 
 
 # --- login, sessions, CSRF ------------------------------------------------------------------
@@ -150,7 +98,7 @@ async def test_form_post_without_csrf_token_is_refused(ui: Ui) -> None:
     assert r.status_code == 403
     assert "CSRF" in r.text
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.client.post(
         f"/parts/{part_id}/prices",
         data={"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
@@ -252,7 +200,7 @@ async def test_search_results_tell_parts_apart_and_filter(ui: Ui) -> None:
 
 async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0002")
+    part_id = part_id_of(ui.settings, "VW1-0002")
     r = await ui.client.get(f"/parts/{part_id}")
     assert r.status_code == 200
     page = r.text
@@ -263,7 +211,7 @@ async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
 
 
 async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) -> None:
-    part_id = _part_id(ui.settings, "VW1-0002")
+    part_id = part_id_of(ui.settings, "VW1-0002")
     seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     engine = make_engine(ui.settings)
     try:
@@ -348,7 +296,7 @@ async def test_script_in_a_part_name_is_escaped(ui: Ui) -> None:
 
 async def test_reviewer_cannot_edit_prices(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.post(
         f"/parts/{part_id}/prices",
         {"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
@@ -360,7 +308,7 @@ async def test_reviewer_cannot_edit_prices(ui: Ui) -> None:
 
 async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     today = date.today()
     r = await ui.post(
         f"/parts/{part_id}/prices",
@@ -404,7 +352,7 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
 
 async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     base = {"target": "branch:GD01", "price_type": "4s", "valid_from": date.today().isoformat(),
             "seen": await ui.seen(part_id)}  # fmt: skip
     r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12.345", "reason": "x"})
@@ -418,7 +366,6 @@ async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     assert "已被他人修改" in r.text
 
 
-ENGLISH = re.compile(r"[A-Za-z]{3,}")
 EDIT_ERROR = re.compile(r'id="edit-error">([^<]*)<')
 
 
@@ -426,7 +373,7 @@ async def test_price_edit_errors_are_in_chinese(ui: Ui) -> None:
     """Each error a staff member can get from the price form reads in Chinese (the core's
     messages are English, for API clients)."""
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     today = date.today()
     base = {"target": "branch:SZ01", "price_type": "4s", "amount": "12", "reason": "核价",
             "valid_from": today.isoformat()}  # fmt: skip
@@ -452,7 +399,7 @@ async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None
     edit link, so no per-key ETag). The second save is refused (412), whether the key had
     versions (SZ01 4S) or not (GD01 品牌件, whose first version the first tab creates)."""
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     tab1, tab2 = await ui.seen(part_id), await ui.seen(part_id)
     day = (date.today() + timedelta(days=2)).isoformat()
     for target, price_type, until in (
@@ -478,7 +425,7 @@ async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None
 
 async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     page = (await ui.client.get(f"/parts/{part_id}")).text
     link = re.search(r'href="(/parts/\d+\?target=branch%3ASZ01[^"]*)#edit"', page)
     assert link, "an edit link for the SZ01 price"
@@ -735,7 +682,7 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     try:
         with transaction(engine) as session:
             item = feedback.submit_feedback(
-                session, part_id=_part_id(ui.settings, "VW1-0001"), model_id=None,
+                session, part_id=part_id_of(ui.settings, "VW1-0001"), model_id=None,
                 branch_id=session.scalar(select(Branch.id).where(Branch.code == "GD01")),
                 price_type_id=session.scalar(select(PriceType.id).where(PriceType.code == "4s")),
                 reference=None, observed="800.00", actor="api-key:9:ui",
@@ -755,16 +702,14 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
 async def test_indicators_show_counts_trends_and_branches_side_by_side(ui: Ui) -> None:
     """SZ01: E1 (11-02, 5 part lines, 1 custom, model picked) and E3 (11-06, 3 lines, all
     custom, model typed); GD01: E5 (10-20, 1 line, model picked), before the period."""
-    from tests.test_indicators import _ids, _validation
-
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            ids = _ids(session)
+            ids = catalog_ids(session)
             sz, gd, m1, p1 = ids["SZ01"], ids["GD01"], ids["m1"], ids["P1"]
-            _validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
-            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
-            _validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
+            add_validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
+            add_validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
+            add_validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
     finally:
         engine.dispose()
     await ui.login("reviewer")
@@ -846,7 +791,7 @@ async def test_reviewer_cannot_act_on_feedback(ui: Ui, action: str) -> None:
 
 async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     for path, text in (
         ("/feedback", "反馈队列"),
         (
@@ -864,32 +809,8 @@ async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
 # --- the unmatched market listings queue ---------------------------------------------------------
 
 
-def _unmatched_listings(settings: Settings) -> dict[str, int]:
-    """Two unmatched listings: one with a suggestion, one without; name → observation id."""
-    suggested = _part_id(settings, "VW1-0002")
-    seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    engine = make_engine(settings)
-    try:
-        with transaction(engine) as session:
-            rows = {}
-            for name, suggestion in (("大灯总成 左 原厂", suggested), ("门槛 右", None)):
-                obs = MarketObservation(
-                    source="shop-a", item_key=name, url="http://127.0.0.1/list",
-                    listing_url=f"http://127.0.0.1/item/{len(rows)}", seller="华强汽配",
-                    fetched_at=seen, first_seen=seen, last_seen=seen, raw_name=name,
-                    raw_price="¥1,234.50", suggested_part_id=suggestion, confidence_bp=7100,
-                    amount_fen=123450, status="unmatched",
-                )  # fmt: skip
-                session.add(obs)
-                session.flush()
-                rows[name] = obs.id
-            return rows
-    finally:
-        engine.dispose()
-
-
 async def test_unmatched_market_listings_confirm_and_reject_in_chinese(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("pricing_staff")
     page = await ui.client.get("/market/unmatched")
     assert page.status_code == 200
@@ -924,14 +845,14 @@ async def test_unmatched_market_listings_confirm_and_reject_in_chinese(ui: Ui) -
     try:
         with transaction(engine) as session:
             obs = session.get(MarketObservation, lamp)
-            assert (obs.status, obs.part_id) == ("matched", _part_id(ui.settings, "VW1-0002"))
+            assert (obs.status, obs.part_id) == ("matched", part_id_of(ui.settings, "VW1-0002"))
             assert obs.match_reason == "learned"
     finally:
         engine.dispose()
 
 
 async def test_reviewers_do_not_work_the_unmatched_queue(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("reviewer")
     assert (await ui.client.get("/market/unmatched")).status_code == 403
     r = await ui.post(f"/market/unmatched/{ids['门槛 右']}/reject", {"reason": "x"})

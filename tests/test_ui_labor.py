@@ -5,9 +5,7 @@ supersede and end forms (reason required, ETag carried, Chinese errors, reviewer
 from __future__ import annotations
 
 import asyncio
-import csv
 import html
-import io
 import re
 from datetime import date, timedelta
 
@@ -26,7 +24,7 @@ from pricebook.models import (
     RateCard,
     StandardHours,
 )
-from tests.test_ui import ENGLISH, Ui, ui_fixture  # noqa: F401  (the fixture)
+from tests.ui_client import ENGLISH, Ui, read_export
 
 TODAY = date.today()
 KINDS = ("sheet_metal", "paint", "mechanical", "electrical", "remove_refit")
@@ -64,11 +62,6 @@ def _rows(page: str, table: str) -> list[str]:
     body = re.search(rf'<table class="grid" id="{table}">.*?<tbody>(.*?)</tbody>', page, re.S)
     assert body, page[-1500:]
     return re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
-
-
-def _csv(body: bytes) -> list[list[str]]:
-    assert body.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, for Excel"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def _shown_error(page: str, which: str) -> str:
@@ -136,7 +129,7 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     assert "费率卡未约定，按标准" in other
     nope = (await ui.client.get("/labor-rates?channel=NOPE")).text
     assert "没有渠道 NOPE" in nope
-    card = _csv(
+    card = read_export(
         (await ui.client.get("/labor-rates/export.csv?channel=CH-SHOP1&kind=paint")).content
     )
     assert card[0][-1] == "渠道适用单价（元）"
@@ -149,14 +142,14 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     r = await ui.client.get("/labor-rates/export.csv?branch=SZ01&sort=-rate")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    table = _csv(r.content)
+    table = read_export(r.content)
     assert table[0][:7] == ["机构代码", "机构", "地区", "工种", "修理厂级别", "车辆级别",
                             "工时单价（元）"]  # fmt: skip
     assert len(table) == 1 + sz_count and {row[0] for row in table[1:]} == {"SZ01"}
     assert table[1][6] == "110.00" and table[1][3] == "喷漆" and table[1][4] == "4S店"
     assert [row[6] for row in table[1:]] == sorted((row[6] for row in table[1:]), key=float,
                                                    reverse=True)  # fmt: skip
-    everything = _csv((await ui.client.get("/labor-rates/export.csv")).content)
+    everything = read_export((await ui.client.get("/labor-rates/export.csv")).content)
     assert len(everything) == 62  # not only the first page
 
 
@@ -383,7 +376,7 @@ async def test_standard_hours_list_shows_inclusions_filters_sorts_and_exports(ui
     assert "共 2 条" in lamps
     found = (await ui.client.get("/standard-hours", params={"q": "灯泡"})).text
     assert "共 1 条" in found and "大灯灯泡" in found
-    table = _csv((await ui.client.get("/standard-hours/export.csv?sort=part")).content)
+    table = read_export((await ui.client.get("/standard-hours/export.csv?sort=part")).content)
     assert table[0][:7] == ["配件编码", "配件名称", "分类", "作业", "车辆级别", "工种", "标准工时"]
     assert len(table) == 5
     fender = next(row for row in table if row[0] == "VW1-0001" and row[3] == "更换")
@@ -501,7 +494,7 @@ async def test_channel_list_shows_cards_filters_and_exports(ui: Ui) -> None:
     assert "共 1 个" in named and "CH-SHOP1" in named
     by_name = _rows((await ui.client.get("/channels?sort=-code")).text, "channels")
     assert "PP-GD-01" in by_name[0]
-    table = _csv((await ui.client.get("/channels/export.csv?sort=code")).content)
+    table = read_export((await ui.client.get("/channels/export.csv?sort=code")).content)
     assert [row[0] for row in table[1:]] == ["CH-SHOP1", "PP-GD-01"]
     assert table[1][4] == "2025-01-01" and table[1][6] == "喷漆 标准工时费的 90.00%"
     one = (await ui.client.get("/channels/CH-SHOP1")).text

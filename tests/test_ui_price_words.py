@@ -11,8 +11,8 @@ from sqlalchemy import select
 from pricebook.db import make_engine, transaction
 from pricebook.models import MarketObservation
 from pricebook.price_words import DEFAULT_WORDS
-from tests.test_ui import ENGLISH, Ui, _unmatched_listings, ui_fixture  # noqa: F401
-from tests.test_ui_audit import _csv, _href
+from tests.market_data import add_unmatched_listings
+from tests.ui_client import ENGLISH, Ui, link_in, read_export
 
 PAGE = "/price-type-words"
 WORDS = re.compile(r'<tr data-word="([^"]+)">')
@@ -38,7 +38,9 @@ async def test_the_vocabulary_page_lists_searches_sorts_and_exports(ui: Ui) -> N
     by_type = (await ui.client.get(PAGE, params={"sort": "-price_type"})).text
     codes = [DEFAULT_WORDS[w] for w in WORDS.findall(by_type)]
     assert codes == sorted(codes, reverse=True)
-    rows = _csv((await ui.client.get(_href(by_type, r'<a class="export" href="([^"]+)"'))).content)
+    rows = read_export(
+        (await ui.client.get(link_in(by_type, r'<a class="export" href="([^"]+)"'))).content
+    )
     assert rows[0] == ["word", "price_type"] and len(rows) == len(DEFAULT_WORDS) + 1
     assert [r[1] for r in rows[1:]] == codes
     # reviewers read it but cannot change it
@@ -60,7 +62,7 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已添加“厂家件”（4s）" in page and WORDS.findall(page) == ["厂家件"]
-    log = (await ui.client.get(_href(page, r'id="word-saved">[^<]*<a href="([^"]+)"'))).text
+    log = (await ui.client.get(link_in(page, r'id="word-saved">[^<]*<a href="([^"]+)"'))).text
     assert "本地网店写法" in log and "价格类型词表：厂家件" in log
     # a second tab still showing the vocabulary before the add is refused, its input kept
     stale = await ui.post(
@@ -101,7 +103,7 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
 
 
 async def test_a_listing_marked_not_a_catalogue_part_leaves_the_queue(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("pricing_staff")
     page = (await ui.client.get("/market/unmatched")).text
     assert page.count("不是目录配件</button>") == 2
