@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench.cluster import BRANCH, PART, PRICE_TYPE, Topology, missing, running, validation_body
-from tests.ci import IN_CI
+from tests.ci import cannot_run
+from tests.ui_client import CSRF_FIELD
 
 NODE = "x-pricebook-node"
 STAFF, TOOL, ADMIN, REVIEWER = "pricing_staff", "estimate_tool", "admin", "reviewer"
-CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 CSRF_HX = re.compile(r'"x-csrftoken": "([^"]+)"')
 
 
@@ -36,9 +36,7 @@ CSRF_HX = re.compile(r'"x-csrftoken": "([^"]+)"')
 def topology() -> Iterator[Topology]:
     reason = missing()
     if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true: the cluster test must run on this machine, but {reason}")
-        pytest.skip(reason)
+        cannot_run(f"the cluster test cannot run on this machine: {reason}")
     with running(nodes=2, replica=True, max_lag=2.0) as t:
         yield t
 

@@ -40,7 +40,7 @@ from pricebook.db import make_engine, sync_url
 from pricebook.models import Part, Price
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.ci import IN_CI
+from tests.ci import cannot_run
 from tests.net import free_port
 from tests.processes import listeners, serve_two_workers, stop_server, workers_of
 
@@ -287,10 +287,10 @@ class Cluster:
 def _postgres_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found or (os.geteuid() == 0 and not shutil.which("runuser")):
-        reason = "the fault tests need PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}: install the postgresql package")
-        pytest.skip(reason)
+        cannot_run(
+            "the fault tests need PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin):"
+            " install the postgresql package"
+        )
     return found[-1].parent
 
 

@@ -34,7 +34,7 @@ from pricebook.market.scrapyd import (
 )
 from pricebook.models import MarketObservation, MarketRun, Part
 from pricebook.settings import Settings
-from tests.ci import IN_CI
+from tests.ci import cannot_run
 from tests.market_data import load_market_catalog
 from tests.market_site.server import SOURCES_DIR, MarketSite
 from tests.net import free_port
@@ -62,10 +62,7 @@ def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     interval changed for the test), its crawls pointed at the test database and the fixture
     sources; the URL carries its credentials."""
     if importlib.util.find_spec("scrapyd") is None:
-        reason = "scrapyd is not installed (it is in the dev extras: pip install -e '.[dev]')"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        cannot_run("scrapyd is not installed (it is in the dev extras: pip install -e '.[dev]')")
     home = tmp_path / "scrapyd"
     home.mkdir()
     config = configparser.ConfigParser()
