@@ -40,10 +40,25 @@ def add_validation(
     were custom, the parts it named and whether a model was picked."""
     session.execute(
         insert(EstimateValidation).values(
-            estimate_id=estimate, estimate_version=version, estimate_date=day, branch_id=branch,
-            vin="", model_id=model, model_selected=model is not None, part_lines=part_lines,
-            custom_part_lines=custom, custom_matched=0, claimed_fen=0, allowed_fen=0, cut_fen=0,
-            profile_id=None, profile_code="default", profile_version=1, replaced_part_ids=[],
-            part_ids=[p for p in parts if p], request={}, result={},
+            estimate_id=estimate,
+            estimate_version=version,
+            estimate_date=day,
+            branch_id=branch,
+            vin="",
+            model_id=model,
+            model_selected=model is not None,
+            part_lines=part_lines,
+            custom_part_lines=custom,
+            custom_matched=0,
+            claimed_fen=0,
+            allowed_fen=0,
+            cut_fen=0,
+            profile_id=None,
+            profile_code="default",
+            profile_version=1,
+            replaced_part_ids=[],
+            part_ids=[p for p in parts if p],
+            request={},
+            result={},
         )
-    )  # fmt: skip
+    )

@@ -45,10 +45,17 @@ def market_catalog_rows() -> dict[str, list[dict[str, str]]]:
 
     def vw(code: str, series_code: str, series: str, name: str, year: int) -> dict[str, str]:
         return model | {
-            "model_code": code, "brand_code": "VW", "brand_name": "大众",
-            "series_code": series_code, "series_name": series, "name": name,
-            "model_year": str(year), "body": "两厢", "engine": "1.4T", "vehicle_class": "B",
-        }  # fmt: skip
+            "model_code": code,
+            "brand_code": "VW",
+            "brand_name": "大众",
+            "series_code": series_code,
+            "series_name": series,
+            "name": name,
+            "model_year": str(year),
+            "body": "两厢",
+            "engine": "1.4T",
+            "vehicle_class": "B",
+        }
 
     rows["models"] += [
         vw("VW-GOLF7-2015", "VW-GOLF", "高尔夫", "2015款 1.4T 舒适型", 2015),
@@ -96,11 +103,19 @@ def load_market_catalog(engine: Engine) -> None:
 def scraped_item(name: str = "机油 4L", price: str = "398", **kw: object) -> dict[str, object]:
     """A scraped listing as the spiders yield it: 机油 4L at 398 from source s1 in Shenzhen."""
     item = {
-        "source": "s1", "url": "http://m.test/list", "fetched_at": NOW.isoformat(),
-        "raw_name": name, "raw_price": price, "raw_oe": None, "raw_brand_text": None,
-        "price_type_hint": "品牌件", "region_code": "440300", "raw_region": None,
-        "price_unit_hint": "元", "page": 1,
-    }  # fmt: skip
+        "source": "s1",
+        "url": "http://m.test/list",
+        "fetched_at": NOW.isoformat(),
+        "raw_name": name,
+        "raw_price": price,
+        "raw_oe": None,
+        "raw_brand_text": None,
+        "price_type_hint": "品牌件",
+        "region_code": "440300",
+        "raw_region": None,
+        "price_unit_hint": "元",
+        "page": 1,
+    }
     item.update(kw)
     return item
 
@@ -147,12 +162,21 @@ def add_unmatched_listings(settings: Settings) -> dict[str, int]:
             rows = {}
             for name, suggestion in (("大灯总成 左 原厂", suggested), ("门槛 右", None)):
                 obs = MarketObservation(
-                    source="shop-a", item_key=name, url="http://127.0.0.1/list",
-                    listing_url=f"http://127.0.0.1/item/{len(rows)}", seller="华强汽配",
-                    fetched_at=seen, first_seen=seen, last_seen=seen, raw_name=name,
-                    raw_price="¥1,234.50", suggested_part_id=suggestion, confidence_bp=7100,
-                    amount_fen=123450, status="unmatched",
-                )  # fmt: skip
+                    source="shop-a",
+                    item_key=name,
+                    url="http://127.0.0.1/list",
+                    listing_url=f"http://127.0.0.1/item/{len(rows)}",
+                    seller="华强汽配",
+                    fetched_at=seen,
+                    first_seen=seen,
+                    last_seen=seen,
+                    raw_name=name,
+                    raw_price="¥1,234.50",
+                    suggested_part_id=suggestion,
+                    confidence_bp=7100,
+                    amount_fen=123450,
+                    status="unmatched",
+                )
                 session.add(obs)
                 session.flush()
                 rows[name] = obs.id

@@ -128,9 +128,10 @@ async def test_unmatched_queue_confirm_and_reject(market_api):
 
     other = left.json()["items"][0]
     wrong_side = await api.client.post(
-        f"/api/v1/market/unmatched/{other['id']}/confirm", json={"part_code": "GF7-0002"},
+        f"/api/v1/market/unmatched/{other['id']}/confirm",
+        json={"part_code": "GF7-0002"},
         headers=staff,
-    )  # fmt: skip
+    )
     assert wrong_side.status_code == 422 and "part_code" in wrong_side.text
     unknown = await api.client.post(
         "/api/v1/market/unmatched/999999/confirm", json={}, headers=staff
@@ -165,7 +166,9 @@ async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(m
     queue = (await api.get("/api/v1/market/unmatched", role="pricing_staff")).json()["items"]
     trim = next(i for i in queue if i["raw_name"] == "轮眉 右后")
     url = f"/api/v1/market/unmatched/{trim['id']}/not-a-part"
-    assert (await api.client.post(url, json={"reason": "x"}, headers=api.h("reviewer"))).status_code == 403  # fmt: skip
+    assert (
+        await api.client.post(url, json={"reason": "x"}, headers=api.h("reviewer"))
+    ).status_code == 403
     blank = await api.client.post(url, json={"reason": " "}, headers=staff)
     assert blank.status_code == 422 and blank.json()["field"] == "reason"
     done = await api.client.post(url, json={"reason": "装饰贴，不是配件"}, headers=staff)
@@ -184,7 +187,7 @@ async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(m
                 select(MarketObservation.raw_price, MarketObservation.status)
                 .where(MarketObservation.raw_name == "轮眉 右后")
                 .order_by(MarketObservation.id)
-            ).all()  # fmt: skip
+            ).all()
     finally:
         engine.dispose()
     assert [tuple(s) for s in statuses] == [("85", "not_part"), ("90", "not_part")]
@@ -207,8 +210,14 @@ async def test_runs_show_what_the_drift_check_did(api):
         engine.dispose()
     runs = (await api.get("/api/v1/market/runs", role="reviewer")).json()["items"]
     assert runs[0]["stats"]["drift"] == {
-        "checked": 5, "drifting": 2, "opened": 1, "reopened": 0, "updated": 1, "unchanged": 0,
-        "closed": 1, "already_resolved": 0,
+        "checked": 5,
+        "drifting": 2,
+        "opened": 1,
+        "reopened": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "closed": 1,
+        "already_resolved": 0,
         "tasks": {"opened": [7], "updated": [3], "closed": [4]},
-    }  # fmt: skip
+    }
     assert runs[0]["stats"]["matched"] == 6 and "drift" not in runs[1]["stats"]

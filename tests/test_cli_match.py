@@ -23,8 +23,14 @@ def demo_db(tmp_path_factory) -> str:
 
 def test_match_json_writes_one_object_per_input_line_in_order(demo_db):
     names = ["前叶子板（左）", "右前翼子板 原厂", "", "qbxg", "机盖", "完全不相干的东西"]
-    result = pricebook("match", "--model", "VW-LAVIDA-23A", "--json", database_url=demo_db,
-                 stdin="\n".join(names) + "\n")  # fmt: skip
+    result = pricebook(
+        "match",
+        "--model",
+        "VW-LAVIDA-23A",
+        "--json",
+        database_url=demo_db,
+        stdin="\n".join(names) + "\n",
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == len(names)
@@ -45,10 +51,19 @@ def test_match_json_writes_one_object_per_input_line_in_order(demo_db):
     }  # fmt: skip
     assert right["candidates"][0]["part_code"] == "VW1-0019"
     assert blank == {
-        "query": "", "decision": "unmatched", "reason": None, "candidates": [],
-        "side": {"lateral": None, "longitudinal": None, "vertical": None, "depth": None,
-                 "ambiguous": False, "label": ""},
-    }  # fmt: skip
+        "query": "",
+        "decision": "unmatched",
+        "reason": None,
+        "candidates": [],
+        "side": {
+            "lateral": None,
+            "longitudinal": None,
+            "vertical": None,
+            "depth": None,
+            "ambiguous": False,
+            "label": "",
+        },
+    }
     assert pinyin["candidates"][0]["reason"] == "pinyin"
     assert hood["candidates"][0]["name"] == "发动机盖"
     assert nothing["decision"] == "unmatched"

@@ -111,8 +111,12 @@ def test_psycopg_errors_are_classified_by_their_sqlstate_too():
 
 
 def _scope(port: int) -> dict[str, Any]:
-    return {"type": "http", "http_version": "1.1", "client": ("127.0.0.1", port),
-            "server": ("127.0.0.1", 8000)}  # fmt: skip
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "client": ("127.0.0.1", port),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 def test_a_connection_closes_after_its_request_limit():
@@ -248,27 +252,69 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.dir, user.pw_uid, user.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync", "--no-instructions")  # fmt: skip
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                   "-c fsync=off -c full_page_writes=off")  # fmt: skip
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off -c full_page_writes=off"
+        )
         self.options = options
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
-        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args],
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        done = subprocess.run(
+            [*self.as_user, str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, f"{tool} {args}: {done.stdout}{done.stderr}"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options,
-                  "-w", "-t", "30", "start")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            self.options,
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options,
-                  "-m", "fast", "-w", "-t", "30", "restart")  # fmt: skip
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            self.options,
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "30",
+            "restart",
+        )
 
     def stop(self, mode: str) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
@@ -339,15 +385,28 @@ class Load:
         try:
             r = client.request(method, url, **kw)
         except httpx.HTTPError as exc:
-            self.answers.append(Answer(kind, started, time.monotonic() - started, None,
-                                       error=f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            self.answers.append(
+                Answer(
+                    kind,
+                    started,
+                    time.monotonic() - started,
+                    None,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
             time.sleep(0.05)
             return None
-        self.answers.append(Answer(
-            kind, started, time.monotonic() - started, r.status_code,
-            problem=r.headers.get("content-type", "").startswith("application/problem+json"),
-            retry_after="retry-after" in r.headers, error=r.text[:300] if r.status_code >= 300 else "",
-        ))  # fmt: skip
+        self.answers.append(
+            Answer(
+                kind,
+                started,
+                time.monotonic() - started,
+                r.status_code,
+                problem=r.headers.get("content-type", "").startswith("application/problem+json"),
+                retry_after="retry-after" in r.headers,
+                error=r.text[:300] if r.status_code >= 300 else "",
+            )
+        )
         if r.status_code >= 500:
             time.sleep(0.05)  # as a client honouring Retry-After would, but sooner
         return r
@@ -372,10 +431,20 @@ class Load:
                     continue
                 version += 1
                 reason = f"fault test {n}.{version}"
-                body = {**key, "amount": f"{1000 + version}.00", "reason": reason,
-                        "valid_from": str(TODAY + timedelta(days=version))}  # fmt: skip
-                r = self._call(client, "write", "POST", "/api/v1/prices/versions/", json=body,
-                               headers={"If-Match": etag})  # fmt: skip
+                body = {
+                    **key,
+                    "amount": f"{1000 + version}.00",
+                    "reason": reason,
+                    "valid_from": str(TODAY + timedelta(days=version)),
+                }
+                r = self._call(
+                    client,
+                    "write",
+                    "POST",
+                    "/api/v1/prices/versions/",
+                    json=body,
+                    headers={"If-Match": etag},
+                )
                 if r is not None and r.status_code in (200, 201):
                     etag = r.headers["etag"]
                     self.written.append(reason)
@@ -394,10 +463,24 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers",
-             "2", "--log-level", "warning", "--no-access-log"],
-            env=env, cwd=Path(__file__).resolve().parent.parent, stdout=out, stderr=out,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pricebook.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=out,
+            stderr=out,
+        )
     deadline = time.monotonic() + 60
     while True:
         with contextlib.suppress(httpx.HTTPError):
@@ -414,8 +497,13 @@ def _recovered(load: Load, since: float, within: float = 15.0) -> float:
         later = [a for a in load.answers if a.started >= since and a.status in (200, 201)]
         kinds = {a.kind for a in later}
         if {"resolve", "write"} <= kinds:
-            return max(min(a.started + a.took for a in later if a.kind == k)
-                       for k in ("resolve", "write")) - since  # fmt: skip
+            return (
+                max(
+                    min(a.started + a.took for a in later if a.kind == k)
+                    for k in ("resolve", "write")
+                )
+                - since
+            )
         time.sleep(0.1)
     raise AssertionError(f"no recovery within {within} s after the fault")
 
@@ -478,9 +566,11 @@ def test_database_faults_under_load_end_in_503_quickly_and_lose_no_acknowledged_
         server.wait(30)
 
     answers = load.answers
-    wrong = [a for a in answers if not (
-        200 <= (a.status or 0) < 300 or (a.status == 503 and a.problem and a.retry_after)
-    )]  # fmt: skip
+    wrong = [
+        a
+        for a in answers
+        if not (200 <= (a.status or 0) < 300 or (a.status == 503 and a.problem and a.retry_after))
+    ]
     assert not wrong, wrong[:5]
     slow = [a for a in answers if a.took > BOUND]
     assert not slow, f"{len(slow)} answers slower than {BOUND} s: {slow[:5]}"
@@ -489,13 +579,15 @@ def test_database_faults_under_load_end_in_503_quickly_and_lose_no_acknowledged_
 
     try:
         with engine.connect() as connection:
-            stored = set(connection.scalars(
-                select(Price.reason).where(Price.reason.like("fault test %"))
-            ))  # fmt: skip
+            stored = set(
+                connection.scalars(select(Price.reason).where(Price.reason.like("fault test %")))
+            )
     finally:
         engine.dispose()
     lost = [reason for reason in load.written if reason not in stored]
     assert load.written and not lost, lost
-    print(f"{len(answers)} answers, {unavailable} 503, slowest {max(a.took for a in answers):.2f}"
-          f" s (bound {BOUND} s); {len(load.written)} writes acknowledged, all stored; "
-          "recovered after: " + ", ".join(f"{k} {v:.2f} s" for k, v in recovery.items()))  # fmt: skip
+    print(
+        f"{len(answers)} answers, {unavailable} 503, slowest {max(a.took for a in answers):.2f}"
+        f" s (bound {BOUND} s); {len(load.written)} writes acknowledged, all stored; "
+        "recovered after: " + ", ".join(f"{k} {v:.2f} s" for k, v in recovery.items())
+    )

@@ -146,8 +146,10 @@ def test_ingest_matches_stores_and_records_changes_only(engine):
         rows = {o.raw_name: o for o in session.scalars(select(MarketObservation))}
         bumper = rows["前杠"]
         assert (bumper.part_id, bumper.match_reason, bumper.confidence_bp) == (
-            parts["GF7-0001"], "oe_exact", 10000,
-        )  # fmt: skip
+            parts["GF7-0001"],
+            "oe_exact",
+            10000,
+        )
         assert bumper.price_type_id == types["oem"]  # 原厂件 → 市场原厂件 where it exists
         assert bumper.amount_fen == 145000 and bumper.raw_price == "1,450"
         assert bumper.model_id is not None  # 高尔夫 has one model in this catalogue
@@ -203,10 +205,14 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
 
     def batch(n: int, offset: int):
         return [
-            scraped_item(f"机油 {k}L" if k % 3 else "雾灯 右", f"{100 + k}", raw_oe=f"OE-{k}" if k % 2 else None,
-                  raw_brand_text=f"车 {k}")
+            scraped_item(
+                f"机油 {k}L" if k % 3 else "雾灯 右",
+                f"{100 + k}",
+                raw_oe=f"OE-{k}" if k % 2 else None,
+                raw_brand_text=f"车 {k}",
+            )
             for k in range(offset, offset + n)
-        ]  # fmt: skip
+        ]
 
     small, large = count(batch(5, 0)), count(batch(400, 1000))
     assert small == large == 5  # catalogue version, OE lookup, lock, listing lookup, INSERT
@@ -227,10 +233,12 @@ def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
     with transaction(engine) as session:
         index = _catalog(session).index
         import_rows(
-            session, "regions",
+            session,
+            "regions",
             [{"code": "440400", "name": "珠海市", "level": "city", "parent_code": "440000"}],
-            actor="pricing", reason="新增珠海市",
-        )  # fmt: skip
+            actor="pricing",
+            reason="新增珠海市",
+        )
     assert ingest_items(engine, [scraped_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
         assert _catalog(session).index is index
@@ -327,8 +335,13 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 3) == ref
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 4) is None
     # an item id keeps its listing when the title changes; a title-keyed one cannot
-    renamed = scraped_item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
-                    item_id="SKU-77", seller="南方配件")  # fmt: skip
+    renamed = scraped_item(
+        "机油 4L 全合成",
+        "390",
+        fetched_at=(later + timedelta(hours=1)).isoformat(),
+        item_id="SKU-77",
+        seller="南方配件",
+    )
     assert ingest_items(engine, [renamed]).updated_last_seen == 1
 
 
@@ -354,9 +367,15 @@ def _observe(engine, prices_by_region: dict[str, list[str]], *, type_hint="品�
     for region, prices in prices_by_region.items():
         for n, price in enumerate(prices):
             items.append(
-                scraped_item("机油 4L", price, source=f"shop{n}", region_code=region,
-                      price_type_hint=type_hint, fetched_at=when.isoformat())
-            )  # fmt: skip
+                scraped_item(
+                    "机油 4L",
+                    price,
+                    source=f"shop{n}",
+                    region_code=region,
+                    price_type_hint=type_hint,
+                    fetched_at=when.isoformat(),
+                )
+            )
     result = ingest_items(engine, items, None)
     assert result.matched == len(items)
 
@@ -463,8 +482,10 @@ def test_drift_tasks_follow_the_market_open_update_close_reopen(engine):
         assert f"closed: #{task_id}" in report.summary()
         task = session.get(FeedbackItem, task_id)
         assert (task.status, task.resolved_by, task.observed_fen) == (
-            "resolved_by_market", "market-drift", 34000,
-        )  # fmt: skip
+            "resolved_by_market",
+            "market-drift",
+            34000,
+        )
         assert task.resolved_at is not None
         assert task.evidence["within_threshold"] is True
         assert task.note.startswith("价格 300.00 元与市场中位数 340.00 元相差 11.8%，已回到阈值")
@@ -538,11 +559,22 @@ def test_one_unresolved_item_per_part_branch_type_and_kind(engine):
         add(branch_id=None)
     with transaction(engine) as session:
         outcome, task_id = feedback.open_or_update_drift(
-            session, part_id=key["part_id"], branch_id=None, price_type_id=key["price_type_id"],
-            model_id=None, reference_fen=100, observed_fen=200, evidence={"price_id": 1},
-        )  # fmt: skip
+            session,
+            part_id=key["part_id"],
+            branch_id=None,
+            price_type_id=key["price_type_id"],
+            model_id=None,
+            reference_fen=100,
+            observed_fen=200,
+            evidence={"price_id": 1},
+        )
         assert outcome == "updated"
-        assert feedback.find_unresolved(session, "drift", key["part_id"], None, key["price_type_id"]).id == task_id  # fmt: skip
+        assert (
+            feedback.find_unresolved(
+                session, "drift", key["part_id"], None, key["price_type_id"]
+            ).id
+            == task_id
+        )
 
 
 # --- the crawl report -------------------------------------------------------------------------
@@ -580,10 +612,11 @@ def demo_engine(engine):
 
 def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
     items = [
-        scraped_item(title, "500", source="titles", url=f"http://m.test/item/{n}",
-              price_type_hint="原厂件")
+        scraped_item(
+            title, "500", source="titles", url=f"http://m.test/item/{n}", price_type_hint="原厂件"
+        )
         for n, title in enumerate(TITLES)
-    ]  # fmt: skip
+    ]
     result = ingest_items(demo_engine, items)
     assert result.dropped == 0
     with transaction(demo_engine) as session:
@@ -592,11 +625,12 @@ def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
             row.raw_name: (codes.get(row.part_id), codes.get(row.suggested_part_id))
             for row in session.execute(
                 select(
-                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.raw_name,
+                    MarketObservation.part_id,
                     MarketObservation.suggested_part_id,
                 ).where(MarketObservation.source == "titles")
             )
-        }  # fmt: skip
+        }
     assert set(stored) == set(TITLES)
     exists = {t: code for t, code in TITLES.items() if code is not None}
     right = [t for t, code in exists.items() if stored[t][0] == code]
@@ -619,8 +653,10 @@ def test_title_vehicle_words(demo_engine):
         series = {n: i for i, n in session.execute(select(Series.id, Series.name))}
     found = words.find("一汽-大众 朗逸 2023款 左后叶子板")
     assert (found.brand_id, found.series_id, found.model_year) == (
-        brand["大众"], series["朗逸"], 2023,
-    )  # fmt: skip
+        brand["大众"],
+        series["朗逸"],
+        2023,
+    )
     assert found.rest == "左后叶子板"
     assert words.find("比亚迪秦plus左后视镜").series_id == series["秦PLUS"]
     assert words.find("昂克赛拉 左大灯").series_id == series["马自达3 昂克赛拉"]
@@ -651,16 +687,25 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
     from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
 
     def title(name: str, n: int, **kw):
-        return scraped_item(name, "500", source="titles", price_type_hint="原厂件",
-                     url="http://m.test/list", listing_url=f"http://m.test/item/{n}", **kw)  # fmt: skip
+        return scraped_item(
+            name,
+            "500",
+            source="titles",
+            price_type_hint="原厂件",
+            url="http://m.test/list",
+            listing_url=f"http://m.test/item/{n}",
+            **kw,
+        )
 
     sagitar = "一汽大众速腾 右前大灯总成"  # 速腾 has no parts of its own in the demo catalogue
     bumper = "本田雅阁 前杠"  # skin or assembly: the matcher cannot tell
     ingest_items(demo_engine, [title(sagitar, 1), title(bumper, 2), title("大众朗逸 左后叶子板 原厂", 3),
                                title("丰田卡罗拉 左后轮眉", 4)])  # fmt: skip
     # a second price of listing 2: the queue shows each listing once, its latest row
-    ingest_items(demo_engine, [title(bumper, 2, raw_price="520",
-                                     fetched_at=(NOW + timedelta(hours=1)).isoformat())])  # fmt: skip
+    ingest_items(
+        demo_engine,
+        [title(bumper, 2, raw_price="520", fetched_at=(NOW + timedelta(hours=1)).isoformat())],
+    )
     with transaction(demo_engine) as session:
         codes = dict(session.execute(select(Part.id, Part.code)).all())
         queue = unmatched_listings(session, source="titles")
@@ -717,8 +762,11 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
         with pytest.raises(InvalidInput) as side:
             confirm_listing(session, lunmei.id, actor="pricing", part_code="TY1-0019")
         assert side.value.field == "part_code"
-        session.execute(update(MarketObservation).where(MarketObservation.id == lunmei.id)
-                        .values(suggested_part_id=None))  # fmt: skip
+        session.execute(
+            update(MarketObservation)
+            .where(MarketObservation.id == lunmei.id)
+            .values(suggested_part_id=None)
+        )
         with pytest.raises(InvalidInput) as missing:
             confirm_listing(session, lunmei.id, actor="pricing")
         assert missing.value.field == "part_code"
@@ -750,24 +798,44 @@ def test_the_drift_summary_is_kept_in_the_runs_of_the_crawl(engine):
     with transaction(engine) as session:
         stats = {r.id: r.stats for r in session.scalars(select(MarketRun).order_by(MarketRun.id))}
     first = {
-        "checked": 2, "drifting": 1, "opened": 1, "reopened": 0, "updated": 0, "unchanged": 0,
-        "closed": 0, "already_resolved": 0, "tasks": {"opened": [task_id]},
-    }  # fmt: skip
+        "checked": 2,
+        "drifting": 1,
+        "opened": 1,
+        "reopened": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "closed": 0,
+        "already_resolved": 0,
+        "tasks": {"opened": [task_id]},
+    }
     assert stats[run_ids[0]] == {"items": 3, "drift": first}  # the crawl's own stats kept
     assert stats[run_ids[1]]["drift"] == first
     assert stats[later.id]["drift"] | {"checked": 0} == first | {
-        "checked": 0, "drifting": 0, "opened": 0, "closed": 1, "tasks": {"closed": [task_id]},
-    }  # fmt: skip
+        "checked": 0,
+        "drifting": 0,
+        "opened": 0,
+        "closed": 1,
+        "tasks": {"closed": [task_id]},
+    }
 
 
 def test_a_series_of_several_models_matches_against_every_models_fitment(engine):
     rows = market_catalog_rows()
     golf7 = next(m for m in rows["models"] if m["model_code"] == "VW-GOLF7-2015")
-    rows["models"].append(golf7 | {"model_code": "VW-GOLF8-2021", "name": "2021款 1.4T 舒适型",
-                                   "model_year": "2021"})  # fmt: skip
+    rows["models"].append(
+        golf7 | {"model_code": "VW-GOLF8-2021", "name": "2021款 1.4T 舒适型", "model_year": "2021"}
+    )
     part = dict.fromkeys(rows["parts"][0], "")
-    rows["parts"].append(part | {"part_code": "GF8-0001", "name": "尾门", "aliases": "后备箱盖",
-                                 "category": "body", "oe_number": "5H0 827 025"})  # fmt: skip
+    rows["parts"].append(
+        part
+        | {
+            "part_code": "GF8-0001",
+            "name": "尾门",
+            "aliases": "后备箱盖",
+            "category": "body",
+            "oe_number": "5H0 827 025",
+        }
+    )
     rows["fitment"].append({"part_code": "GF8-0001", "model_code": "VW-GOLF8-2021"})
     with transaction(engine) as session:
         catalog_rows.load(session, rows)
@@ -783,11 +851,12 @@ def test_a_series_of_several_models_matches_against_every_models_fitment(engine)
             name: (codes.get(part_id), models.get(model_id))
             for name, part_id, model_id in session.execute(
                 select(
-                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.raw_name,
+                    MarketObservation.part_id,
                     MarketObservation.model_id,
                 )
             )
-        }  # fmt: skip
+        }
     assert stored == {
         "大众高尔夫 尾门 原厂": ("GF8-0001", None),  # two models: none stored
         "大众高尔夫 前杠": ("GF7-0001", None),

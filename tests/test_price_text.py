@@ -110,9 +110,13 @@ def test_a_source_preference_decides_two_prices():
 
 def test_source_files_take_a_price_preference():
     base = {
-        "name": "s1", "kind": "html", "start_urls": ["http://m.test/"], "region": "440300",
-        "item": "css:li", "fields": {"name": "css:.n", "price": "css:.p"},
-    }  # fmt: skip
+        "name": "s1",
+        "kind": "html",
+        "start_urls": ["http://m.test/"],
+        "region": "440300",
+        "item": "css:li",
+        "fields": {"name": "css:.n", "price": "css:.p"},
+    }
     src = parse_source({**base, "price_preference": ["VIP价", "现价", "含税"]})
     assert src.price_preference == ("会员价", "现价", "含税价")
     assert parse_source(base).price_preference == ()

@@ -76,9 +76,13 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
         with pytest.raises(InvalidInput, match="unknown price type 'oem2'"):
             price_words.set_word(session, "原厂件", "oem2", actor="t", reason="x")
         changed = price_words.set_word(
-            session, "原厂件", "4s", actor="staff:li", reason="本地原厂件按4S价",
+            session,
+            "原厂件",
+            "4s",
+            actor="staff:li",
+            reason="本地原厂件按4S价",
             expected_etag=before.etag,
-        )  # fmt: skip
+        )
         assert (changed.action, changed.words["原厂件"]) == ("updated", "4s")
         with pytest.raises(StaleVersion):
             price_words.set_word(
@@ -119,9 +123,13 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
 
 def test_source_files_take_price_type_words():
     base = {
-        "name": "s1", "kind": "json", "start_urls": ["http://m.test/"], "region": "440300",
-        "item": "data.list", "fields": {"name": "n", "price": "p"},
-    }  # fmt: skip
+        "name": "s1",
+        "kind": "json",
+        "start_urls": ["http://m.test/"],
+        "region": "440300",
+        "item": "data.list",
+        "fields": {"name": "n", "price": "p"},
+    }
     src = parse_source({**base, "price_type_words": {"原厂件": "4s", "厂家件": "oem"}})
     assert src.price_type_words == {"原厂件": "4s", "厂家件": "oem"}
     with pytest.raises(SourceError, match="field 'price_type_words': a table of word"):
@@ -135,30 +143,35 @@ async def test_price_type_words_over_http(api: Api):
     body = r.json()
     assert r.headers["etag"] == body["etag"]
     assert {"word": "原厂件", "price_type": "oem"} in body["words"]
-    r = await api.client.put(f"{url}/拆车件", json={"price_type": "4s", "reason": "x"},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.put(
+        f"{url}/拆车件", json={"price_type": "4s", "reason": "x"}, headers=api.h(STAFF)
+    )
     assert r.status_code == 428
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "brand", "reason": "市场常见写法"},
+        f"{url}/高仿件",
+        json={"price_type": "brand", "reason": "市场常见写法"},
         headers=api.h(STAFF, **{"If-Match": body["etag"]}),
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     assert {"word": "高仿件", "price_type": "brand"} in r.json()["words"]
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "4s", "reason": "本地按4S价"},
+        f"{url}/高仿件",
+        json={"price_type": "4s", "reason": "本地按4S价"},
         headers=api.h(STAFF, **{"If-Match": r.headers["etag"]}),
-    )  # fmt: skip
+    )
     assert (r.status_code, r.json()["action"]) == (200, "updated"), r.text
     etag = r.headers["etag"]
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "brand", "reason": "again"},
+        f"{url}/高仿件",
+        json={"price_type": "brand", "reason": "again"},
         headers=api.h(STAFF, **{"If-Match": body["etag"]}),
-    )  # fmt: skip
+    )
     assert r.status_code == 412
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "nope", "reason": "x"},
+        f"{url}/高仿件",
+        json={"price_type": "nope", "reason": "x"},
         headers=api.h(STAFF, **{"If-Match": etag}),
-    )  # fmt: skip
+    )
     assert r.status_code == 422 and r.json()["field"] == "price_type"
     r = await api.client.delete(
         f"{url}/高仿件", params={"reason": "撤回"}, headers=api.h(STAFF, **{"If-Match": etag})
@@ -178,7 +191,8 @@ def test_import_files_may_write_a_vocabulary_word_for_the_price_type(engine):
     with transaction(engine) as session:
         import_rows(session, "prices", [row], actor="staff1", reason="厂家价目表")
         stored = session.execute(
-            select(PriceType.code).join(Price, Price.price_type_id == PriceType.id)
+            select(PriceType.code)
+            .join(Price, Price.price_type_id == PriceType.id)
             .where(Price.reason == "厂家价目表")
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
     assert stored == "oem"

@@ -241,9 +241,11 @@ def test_listing_reads_the_listing_link_item_id_and_seller(tmp_path):
     spider, _ = _spider(ListingSpider, source)
     url = f"{BASE}/s/list.html"
     response = HtmlResponse(
-        url=url, body=SELLERS_PAGE.encode(), encoding="utf-8",
+        url=url,
+        body=SELLERS_PAGE.encode(),
+        encoding="utf-8",
         request=Request(url, meta={"pricebook_page": 1}),
-    )  # fmt: skip
+    )
     items, _ = _split(list(spider.parse(response)))
     assert [(i.listing_url, i.item_id, i.seller) for i in items] == [
         (f"{BASE}/goods/1.html", "A-1", "华强汽配"),  # a relative link made absolute

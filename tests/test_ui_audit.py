@@ -102,13 +102,22 @@ def _store_validations(ui: Ui) -> None:
                 ("E-S-C", bulb, "300.00", "4s", "2025-09-12"),
             ):
                 body = {
-                    "estimate_id": estimate_id, "version": 1, "date": day, "branch": "SZ01",
+                    "estimate_id": estimate_id,
+                    "version": 1,
+                    "date": day,
+                    "branch": "SZ01",
                     "submitted_at": f"{day}T10:00:00+08:00",
                     "vehicle": {"model_id": model, "vin": "LSVAB4BR5PN000001"},
                     "shop": {"tier": "4s"},
-                    "lines": [{"type": "part", "part_id": part, "claimed_unit_price": unit,
-                               "price_type": price_type}],
-                }  # fmt: skip
+                    "lines": [
+                        {
+                            "type": "part",
+                            "part_id": part,
+                            "claimed_unit_price": unit,
+                            "price_type": price_type,
+                        }
+                    ],
+                }
                 estimates.validate(
                     session, estimates.decode_request(json.dumps(body)), actor="api-key:7:理赔系统"
                 )
@@ -191,9 +200,9 @@ async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/parts?category=body", "/audit", "/synonyms", "/labor-rates", "/standard-hours",
-             "/channels"],
-)  # fmt: skip
+    "path",
+    ["/parts?category=body", "/audit", "/synonyms", "/labor-rates", "/standard-hours", "/channels"],
+)
 async def test_every_csv_export_has_an_xlsx_beside_it_with_the_same_table(
     ui: Ui, path: str
 ) -> None:
@@ -267,11 +276,16 @@ async def _edit_fender(ui: Ui, amount: str, reason: str) -> int:
     part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.post(
         f"/parts/{part_id}/prices",
-        {"target": "branch:SZ01", "price_type": "4s", "amount": amount,
-         "valid_from": date.today().isoformat(), "valid_to": "2027-01-01"
-         if date.today() < date(2027, 1, 1) else "", "reason": reason,
-         "seen": await ui.seen(part_id)},
-    )  # fmt: skip
+        {
+            "target": "branch:SZ01",
+            "price_type": "4s",
+            "amount": amount,
+            "valid_from": date.today().isoformat(),
+            "valid_to": "2027-01-01" if date.today() < date(2027, 1, 1) else "",
+            "reason": reason,
+            "seen": await ui.seen(part_id),
+        },
+    )
     assert r.status_code == 303, r.text
     return part_id
 
@@ -320,11 +334,21 @@ async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            audit.record_many(session, [
-                {"actor": "api-key:5:批量", "action": "update", "entity": "channels",
-                 "entity_id": n, "before": {"name": "旧"}, "after": {"name": "新"}, "reason": "批量"}
-                for n in range(60)
-            ])  # fmt: skip
+            audit.record_many(
+                session,
+                [
+                    {
+                        "actor": "api-key:5:批量",
+                        "action": "update",
+                        "entity": "channels",
+                        "entity_id": n,
+                        "before": {"name": "旧"},
+                        "after": {"name": "新"},
+                        "reason": "批量",
+                    }
+                    for n in range(60)
+                ],
+            )
     finally:
         engine.dispose()
     first_page = (await ui.client.get("/audit", params={"who": "批量"})).text
@@ -385,8 +409,11 @@ async def test_reviewers_may_read_the_audit_log_but_not_the_api_keys_rows(ui: Ui
 
 # --- part aliases -------------------------------------------------------------------------------
 
-ALIAS_ETAG = re.compile(r'<form method="post" action="/parts/\d+/aliases#aliases"[^>]*>.*?'
-                        r'name="alias_etag" value="([^"]*)"', re.S)  # fmt: skip
+ALIAS_ETAG = re.compile(
+    r'<form method="post" action="/parts/\d+/aliases#aliases"[^>]*>.*?'
+    r'name="alias_etag" value="([^"]*)"',
+    re.S,
+)
 ALIAS_ERROR = re.compile(r'id="alias-error" role="alert">([^<]*)<')
 
 
@@ -602,9 +629,14 @@ async def test_staff_add_a_synonym_the_matcher_then_uses_and_remove_it(ui: Ui) -
         # removed with a reason
         r = await ui.post(
             "/synonyms/terms/remove",
-            {"canonical": "翼子板", "term": "鸟板", "reason": "误加",
-             "etag": _group_etag(page, "翼子板")}, page="/synonyms",
-        )  # fmt: skip
+            {
+                "canonical": "翼子板",
+                "term": "鸟板",
+                "reason": "误加",
+                "etag": _group_etag(page, "翼子板"),
+            },
+            page="/synonyms",
+        )
         assert r.status_code == 303, r.text
         page = (await ui.client.get(r.headers["location"])).text
         assert "已把“鸟板”移出“翼子板”组" in page and ">鸟板<" not in page
@@ -644,9 +676,14 @@ async def test_synonym_forms_refuse_stale_and_bad_input_in_chinese(ui: Ui) -> No
     assert again.status_code == 303, again.text
     stale_remove = await ui.post(
         "/synonyms/terms/remove",
-        {"canonical": "翼子板", "term": "翼子版", "reason": "撤回",
-         "etag": _group_etag(tab2, "翼子板")}, page="/synonyms",
-    )  # fmt: skip
+        {
+            "canonical": "翼子板",
+            "term": "翼子版",
+            "reason": "撤回",
+            "etag": _group_etag(tab2, "翼子板"),
+        },
+        page="/synonyms",
+    )
     assert stale_remove.status_code == 412
     fresh = (await ui.client.get("/synonyms", params={"q": "翼子板"})).text
     assert ">翼子版<" in fresh  # nothing removed
@@ -701,21 +738,41 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
             price_ids = session.scalars(select(Price.id)).all()
             part = session.scalar(select(Part).where(Part.code == "VW1-0002"))
             assert part is not None
-            audit.record_many(session, [
-                entry
-                for n in range(20)
-                for entry in (
-                    {"actor": "api-key:5:批量", "action": "close", "entity": "prices",
-                     "entity_id": price_ids[n % len(price_ids)], "before": {"valid_to": None},
-                     "after": {"valid_to": "2027-01-01"}, "reason": "r"},
-                    {"actor": "api-key:5:批量", "action": "create", "entity": "part_aliases",
-                     "entity_id": 1000 + n, "after": {"part_id": part.id, "alias": f"别{n}"},
-                     "reason": "r"},
-                    {"actor": "api-key:5:批量", "action": "update", "entity": "parts",
-                     "entity_id": "VW1-0001", "before": {"category_id": 1},
-                     "after": {"category_id": 2, "model_id": 1}, "reason": "r"},
-                )
-            ])  # fmt: skip
+            audit.record_many(
+                session,
+                [
+                    entry
+                    for n in range(20)
+                    for entry in (
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "close",
+                            "entity": "prices",
+                            "entity_id": price_ids[n % len(price_ids)],
+                            "before": {"valid_to": None},
+                            "after": {"valid_to": "2027-01-01"},
+                            "reason": "r",
+                        },
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "create",
+                            "entity": "part_aliases",
+                            "entity_id": 1000 + n,
+                            "after": {"part_id": part.id, "alias": f"别{n}"},
+                            "reason": "r",
+                        },
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "update",
+                            "entity": "parts",
+                            "entity_id": "VW1-0001",
+                            "before": {"category_id": 1},
+                            "after": {"category_id": 2, "model_id": 1},
+                            "reason": "r",
+                        },
+                    )
+                ],
+            )
         filters = {"entity": "", "entity_id": "", "who": "批量", "action": "", "part_id": None,
                    "date_from": None, "date_to": None}  # fmt: skip
 
@@ -740,9 +797,17 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
 
 
 @pytest.mark.parametrize(
-    "path", ["/audit", "/audit/export.csv", "/synonyms", "/synonyms/export.csv",
-             "/parts/export.csv", "/validations/export.csv", "/audit/export.xlsx"],
-)  # fmt: skip
+    "path",
+    [
+        "/audit",
+        "/audit/export.csv",
+        "/synonyms",
+        "/synonyms/export.csv",
+        "/parts/export.csv",
+        "/validations/export.csv",
+        "/audit/export.xlsx",
+    ],
+)
 async def test_new_pages_and_exports_need_a_login(ui: Ui, path: str) -> None:
     r = await ui.client.get(path)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")

@@ -31,8 +31,9 @@ async def test_the_vocabulary_page_lists_searches_sorts_and_exports(ui: Ui) -> N
     assert len(WORDS.findall(page)) == len(DEFAULT_WORDS)  # 36 words: one page
     # a search finds a word, or every word of a price type by its code or its name
     assert WORDS.findall((await ui.client.get(PAGE, params={"q": "拆车"})).text) == [
-        "拆车", "拆车件",
-    ]  # fmt: skip
+        "拆车",
+        "拆车件",
+    ]
     brand = WORDS.findall((await ui.client.get(PAGE, params={"q": "品牌件"})).text)
     assert sorted(brand) == sorted(w for w, c in DEFAULT_WORDS.items() if c == "brand")
     by_type = (await ui.client.get(PAGE, params={"sort": "-price_type"})).text
@@ -46,8 +47,15 @@ async def test_the_vocabulary_page_lists_searches_sorts_and_exports(ui: Ui) -> N
     # reviewers read it but cannot change it
     assert 'id="word-add"' not in page and "word-remove" not in page
     for path in (PAGE, f"{PAGE}/remove"):
-        r = await ui.post(path, {"word": "厂家件", "price_type": "4s", "reason": "x",
-                                 "etag": _etag(page) if 'name="etag"' in page else "x"})  # fmt: skip
+        r = await ui.post(
+            path,
+            {
+                "word": "厂家件",
+                "price_type": "4s",
+                "reason": "x",
+                "etag": _etag(page) if 'name="etag"' in page else "x",
+            },
+        )
         assert r.status_code == 403, path
     assert (await ui.client.get(PAGE, params={"sort": "code"})).status_code == 422
 
@@ -56,9 +64,16 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
     await ui.login("pricing_staff")
     page = (await ui.client.get(PAGE)).text
     r = await ui.post(
-        PAGE, {"op": "add", "word": "厂家件", "price_type": "4s", "reason": "本地网店写法",
-               "etag": _etag(page)}, page=PAGE,
-    )  # fmt: skip
+        PAGE,
+        {
+            "op": "add",
+            "word": "厂家件",
+            "price_type": "4s",
+            "reason": "本地网店写法",
+            "etag": _etag(page),
+        },
+        page=PAGE,
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已添加“厂家件”（4s）" in page and WORDS.findall(page) == ["厂家件"]
@@ -75,17 +90,26 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
     assert 'value="厂价件"' in stale.text and 'value="第二个标签页"' in stale.text
     # changed to brand, then deleted
     r = await ui.post(
-        PAGE, {"op": "change", "word": "厂家件", "price_type": "brand", "reason": "按品牌件",
-               "etag": _etag(page)}, page=PAGE,
-    )  # fmt: skip
+        PAGE,
+        {
+            "op": "change",
+            "word": "厂家件",
+            "price_type": "brand",
+            "reason": "按品牌件",
+            "etag": _etag(page),
+        },
+        page=PAGE,
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已把“厂家件”改为 brand" in page and "品牌件（brand）" in page
-    r = await ui.post(f"{PAGE}/remove", {"word": "厂家件", "reason": "", "etag": _etag(page)},
-                      page=PAGE)  # fmt: skip
+    r = await ui.post(
+        f"{PAGE}/remove", {"word": "厂家件", "reason": "", "etag": _etag(page)}, page=PAGE
+    )
     assert r.status_code == 422 and "请填写原因" in ERROR.search(r.text).group(1)
-    r = await ui.post(f"{PAGE}/remove", {"word": "厂家件", "reason": "撤回", "etag": _etag(page)},
-                      page=PAGE)  # fmt: skip
+    r = await ui.post(
+        f"{PAGE}/remove", {"word": "厂家件", "reason": "撤回", "etag": _etag(page)}, page=PAGE
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已删除“厂家件”" in page and WORDS.findall(page) == []
@@ -143,8 +167,11 @@ async def test_the_runs_page_shows_what_the_drift_check_did(ui: Ui) -> None:
             ]  # fmt: skip
             session.add_all(runs)
             session.flush()
-            record_drift(session, [runs[0].id], DriftReport(checked=12, drifting=2, opened=1,
-                                                            updated=1, closed=3))  # fmt: skip
+            record_drift(
+                session,
+                [runs[0].id],
+                DriftReport(checked=12, drifting=2, opened=1, updated=1, closed=3),
+            )
             ids = [r.id for r in runs]
     finally:
         engine.dispose()
