@@ -45,6 +45,18 @@ def pricebook(
     )
 
 
+def serve_command(port: int) -> list[str]:
+    """`pricebook serve --workers 2` on 127.0.0.1:`port`, logging warnings only."""
+    options = f"--port {port} --workers 2 --log-level warning --no-access-log"
+    return [sys.executable, "-m", "pricebook.cli", "serve", *options.split()]
+
+
+def uvicorn_command(port: int) -> list[str]:
+    """The app in one uvicorn process on 127.0.0.1:`port`, logging warnings only."""
+    options = f"--factory api.app:create_app --host 127.0.0.1 --port {port} --log-level warning"
+    return [sys.executable, "-m", "uvicorn", *options.split()]
+
+
 def listeners(port: int) -> int:
     """Listening TCP sockets on `port` (each SO_REUSEPORT worker has its own)."""
     count = 0
@@ -57,19 +69,7 @@ def listeners(port: int) -> int:
 def serve_two_workers(database_url: str, port: int) -> subprocess.Popen[str]:
     """`pricebook serve --workers 2` on `port`, returned once both workers listen."""
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pricebook.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        serve_command(port),
         env=os.environ | {"PRICEBOOK_DATABASE_URL": database_url},
         cwd=REPO,
         stdout=subprocess.PIPE,

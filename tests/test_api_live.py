@@ -27,6 +27,7 @@ from pricebook.settings import Settings
 from tests.api_client import seed
 from tests.ci import IN_CI, POSTGRES_URL, admin_engine, require_postgres
 from tests.net import free_port
+from tests.processes import uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,19 +204,7 @@ def serving(
     log_path = directory / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

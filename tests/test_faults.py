@@ -13,7 +13,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -42,7 +41,13 @@ from pricebook.settings import Settings
 from tests.api_client import seed
 from tests.ci import cannot_run
 from tests.net import free_port
-from tests.processes import listeners, serve_two_workers, stop_server, workers_of
+from tests.processes import (
+    listeners,
+    serve_command,
+    serve_two_workers,
+    stop_server,
+    workers_of,
+)
 
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 REQUEST: Any = SimpleNamespace(method="GET", url=SimpleNamespace(path="/x"))
@@ -284,37 +289,16 @@ class Cluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _pg_ctl(self, *args: str) -> None:
+        """pg_ctl on this cluster with its log and options, waiting up to 30 s."""
+        options = ("-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "-t", "30")
+        self._run("pg_ctl", *options, *args)
+
     def start(self) -> None:
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            self.options,
-            "-w",
-            "-t",
-            "30",
-            "start",
-        )
+        self._pg_ctl("start")
 
     def restart(self) -> None:
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            self.options,
-            "-m",
-            "fast",
-            "-w",
-            "-t",
-            "30",
-            "restart",
-        )
+        self._pg_ctl("-m", "fast", "restart")
 
     def stop(self, mode: str) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
@@ -463,19 +447,7 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pricebook.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
+            serve_command(port),
             env=env,
             cwd=Path(__file__).resolve().parent.parent,
             stdout=out,

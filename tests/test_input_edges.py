@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -32,6 +31,7 @@ from tests import catalog_rows
 from tests.api_client import Api, db_scalars, part_id_of, seed
 from tests.api_writes import PRICES_CSV, STAFF, gd01_key, post, upload
 from tests.net import free_port
+from tests.processes import uvicorn_command
 from tests.ui_client import Ui
 
 TODAY = date.today()
@@ -371,19 +371,7 @@ def test_health_is_answered_while_a_large_import_parses(settings: Settings, tmp_
     }
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
+        uvicorn_command(port),
         cwd=Path(__file__).resolve().parents[1],
         env=env,
         stdout=subprocess.DEVNULL,
