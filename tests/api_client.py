@@ -42,11 +42,13 @@ def seed(settings: Settings, rows=None) -> dict[str, str]:
     return made
 
 
-def part_id(api: Api, code: str = "VW1-0001") -> int:
-    engine = make_engine(api.settings)
+def part_id_of(target: Api | Settings, code: str = "VW1-0001") -> int:
+    """The id of the part `code` in the database behind `target` (an `Api`, a `Ui` or settings)."""
+    settings = target if isinstance(target, Settings) else target.settings
+    engine = make_engine(settings)
     try:
         with transaction(engine) as session:
-            return session.scalar(select(Part.id).where(Part.code == code))
+            return session.scalars(select(Part.id).where(Part.code == code)).one()
     finally:
         engine.dispose()
 

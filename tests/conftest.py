@@ -1,54 +1,34 @@
-"""Fixtures: a migrated database per test on SQLite (a file in tmp_path) and PostgreSQL.
-
-PostgreSQL tests run when PRICEBOOK_TEST_POSTGRES_URL points at a server (any database on it;
-the tests create and drop their own). Without it they skip, except under CI=true, where a
-skipped PostgreSQL test fails the run.
-"""
+"""Fixtures: a migrated database per test on SQLite (a file in tmp_path) and PostgreSQL (when
+the environment gives a server: `tests/ci.py`)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from pricebook import migrate, review_config
-from pricebook.db import make_engine, sync_url, transaction
+from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
 from tests.api_client import Api, seed
+from tests.ci import POSTGRES_URL, admin_engine, require_postgres
 from tests.estimate_data import CONFIG
-
-POSTGRES_URL = os.environ.get("PRICEBOOK_TEST_POSTGRES_URL", "")
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def require_postgres() -> str:
-    if not POSTGRES_URL:
-        if IN_CI:
-            pytest.fail(
-                "CI=true but PRICEBOOK_TEST_POSTGRES_URL is not set: PostgreSQL tests must run"
-            )
-        pytest.skip("PRICEBOOK_TEST_POSTGRES_URL not set")
-    return POSTGRES_URL
-
-
-def _admin_engine() -> Engine:
-    url = sync_url(require_postgres()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
+from tests.processes import pricebook
+from tests.ui_client import Ui
 
 
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A database migrated to head once per run; each test copies it (CREATE … TEMPLATE)."""
     name = f"pricebook_tpl_{uuid.uuid4().hex[:8]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(require_postgres()).set(database=name)
@@ -67,7 +47,7 @@ def postgres_template() -> Iterator[str]:
 def empty_postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database (for migration tests), dropped afterwards."""
     name = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield make_url(require_postgres()).set(database=name).render_as_string(hide_password=False)
@@ -106,7 +86,7 @@ def settings(request: pytest.FixtureRequest, tmp_path) -> Iterator[Settings]:
         return
     template = request.getfixturevalue("postgres_template")
     name = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = make_url(require_postgres()).set(database=name)
@@ -144,3 +124,20 @@ async def http(api: Api) -> SimpleNamespace:
     finally:
         engine.dispose()
     return SimpleNamespace(api=api, parts=parts, model=model)
+
+
+@pytest.fixture
+def cli_db(tmp_path) -> str:
+    """A migrated SQLite database file for the `pricebook` command, as its URL."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert pricebook("db", "upgrade", database_url=url).returncode == 0
+    return url
+
+
+@pytest.fixture
+async def ui(settings: Settings) -> AsyncIterator[Ui]:
+    """The web UI on `settings`' database with the test catalogue; redirects are not followed."""
+    made = seed(settings)
+    async with AsyncTestClient(create_app(settings)) as client:
+        client.follow_redirects = False
+        yield Ui(client, made, settings)

@@ -25,8 +25,9 @@ from pricebook import migrate
 from pricebook.db import make_engine
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI, POSTGRES_URL, _admin_engine, require_postgres
+from tests.ci import IN_CI, POSTGRES_URL, admin_engine, require_postgres
 from tests.net import free_port
+from tests.processes import uvicorn_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,9 +50,11 @@ async def test_docs_page_works_offline(tmp_path):
         spec = (await client.get("/schema/openapi.json")).json()
     assert spec["openapi"].startswith("3.1")
     assert spec["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "apiKey", "name": "X-API-Key", "in": "header",
+        "type": "apiKey",
+        "name": "X-API-Key",
+        "in": "header",
         "description": spec["components"]["securitySchemes"]["ApiKey"]["description"],
-    }  # fmt: skip
+    }
     assert spec["paths"]["/api/v1/prices/resolve"]["get"]["security"] == [{"ApiKey": []}]
     assert "security" not in spec["paths"]["/health"]["get"]
     resolve = spec["paths"]["/api/v1/prices/resolve"]
@@ -129,7 +132,7 @@ class Proxy:
 @pytest.fixture
 def postgres_db(postgres_template: str) -> Iterator[str]:
     name = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-    admin = _admin_engine()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
     yield name
@@ -184,7 +187,7 @@ def serving(
         engine.dispose()
     else:
         dropped = f"pricebook_t_{uuid.uuid4().hex[:10]}"
-        admin = _admin_engine()
+        admin = admin_engine()
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{dropped}" TEMPLATE "{template}"'))
         admin.dispose()
@@ -193,15 +196,20 @@ def serving(
     made = seed(settings)
     port = free_port()
     # a fuzzing run, not a rate-limit test: thousands of requests with one key
-    env = {**os.environ, "PRICEBOOK_DATABASE_URL": settings.database_url,
-           "PRICEBOOK_RATE_LIMIT": "0"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PRICEBOOK_DATABASE_URL": settings.database_url,
+        "PRICEBOOK_RATE_LIMIT": "0",
+    }
     log_path = directory / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
+        uvicorn_command(port),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -220,7 +228,7 @@ def serving(
         process.wait(10)
         log.close()
         if dropped:
-            admin = _admin_engine()
+            admin = admin_engine()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{dropped}" WITH (FORCE)'))
             admin.dispose()
@@ -314,13 +322,33 @@ def schemathesis_config(base: str, key: str, examples: int) -> str:
         f"max-examples = {examples}",
         "[checks]",
         "missing_required_header.expected-statuses = "
-        + statuses(["400", "401", "403", "406", "415", "422", *ACCEPTED["missing_required_header"]]),
+        + statuses(
+            ["400", "401", "403", "406", "415", "422", *ACCEPTED["missing_required_header"]]
+        ),
         "negative_data_rejection.expected-statuses = "
-        + statuses(["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
-                    "428", "429", "5xx", *ACCEPTED["negative_data_rejection"]]),
+        + statuses(
+            [
+                "400",
+                "401",
+                "403",
+                "404",
+                "405",
+                "406",
+                "409",
+                "413",
+                "415",
+                "422",
+                "428",
+                "429",
+                "5xx",
+                *ACCEPTED["negative_data_rejection"],
+            ]
+        ),
         "positive_data_acceptance.expected-statuses = "
-        + statuses(["2xx", "401", "403", "404", "409", "429", *ACCEPTED["positive_data_acceptance"]]),
-    ]  # fmt: skip
+        + statuses(
+            ["2xx", "401", "403", "404", "409", "429", *ACCEPTED["positive_data_acceptance"]]
+        ),
+    ]
     for label in RULES_422:
         method, path = label.split(" ", 1)
         lines += [
@@ -328,9 +356,19 @@ def schemathesis_config(base: str, key: str, examples: int) -> str:
             f'include-path = "{path}"',
             f'include-method = "{method}"',
             "checks.positive_data_acceptance.expected-statuses = "
-            + statuses(["2xx", "401", "403", "404", "409", "429",
-                        *ACCEPTED["positive_data_acceptance"], "422"]),
-        ]  # fmt: skip
+            + statuses(
+                [
+                    "2xx",
+                    "401",
+                    "403",
+                    "404",
+                    "409",
+                    "429",
+                    *ACCEPTED["positive_data_acceptance"],
+                    "422",
+                ]
+            ),
+        ]
     for label in LEFT_OUT:
         method, path = label.split(" ", 1)
         lines += [
@@ -364,10 +402,21 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_servers
         config = directory / "schemathesis.toml"
         config.write_text(schemathesis_config(base, key, examples))
         runs[backend] = subprocess.Popen(
-            [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(config),
-             "--no-color", "run", f"{base}/schema/openapi.json", "--checks", "all"],
-            cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            [
+                str(Path(sys.executable).with_name("schemathesis")),
+                "--config-file",
+                str(config),
+                "--no-color",
+                "run",
+                f"{base}/schema/openapi.json",
+                "--checks",
+                "all",
+            ],
+            cwd=directory,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     failed = []
     for backend, run in runs.items():
         output, _ = run.communicate(timeout=1800)

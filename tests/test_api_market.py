@@ -13,6 +13,7 @@ from pricebook.db import make_engine, transaction
 from pricebook.market import ingest_items
 from pricebook.models import MarketObservation, MarketRun
 from tests.api_client import Api, seed
+from tests.market_data import NOW, market_catalog_rows, scraped_item
 
 
 def _record_runs(settings) -> None:
@@ -59,16 +60,14 @@ async def test_runs_need_a_reviewer_key(api):
 
 @pytest.fixture
 async def market_api(settings):
-    from tests.test_market import _item, market_catalog_rows
-
     made = seed(settings, market_catalog_rows())
     engine = make_engine(settings)
     try:
         ingest_items(engine, [
-            _item("机油 4L", "398", seller="华强汽配"),
-            _item("机油 4L", "420", seller="南方配件", listing_url="http://m.test/goods/2"),
-            _item("前保险杠皮", "1,100", raw_brand_text="丰田 卡罗拉 2021款"),
-            _item("轮眉 右后", "85"),
+            scraped_item("机油 4L", "398", seller="华强汽配"),
+            scraped_item("机油 4L", "420", seller="南方配件", listing_url="http://m.test/goods/2"),
+            scraped_item("前保险杠皮", "1,100", raw_brand_text="丰田 卡罗拉 2021款"),
+            scraped_item("轮眉 右后", "85"),
         ])  # fmt: skip
     finally:
         engine.dispose()
@@ -129,9 +128,10 @@ async def test_unmatched_queue_confirm_and_reject(market_api):
 
     other = left.json()["items"][0]
     wrong_side = await api.client.post(
-        f"/api/v1/market/unmatched/{other['id']}/confirm", json={"part_code": "GF7-0002"},
+        f"/api/v1/market/unmatched/{other['id']}/confirm",
+        json={"part_code": "GF7-0002"},
         headers=staff,
-    )  # fmt: skip
+    )
     assert wrong_side.status_code == 422 and "part_code" in wrong_side.text
     unknown = await api.client.post(
         "/api/v1/market/unmatched/999999/confirm", json={}, headers=staff
@@ -143,13 +143,11 @@ async def test_observations_keep_the_label_their_price_was_read_with(market_api)
     api = market_api
     engine = make_engine(api.settings)
     try:
-        from tests.test_market import _item
-
         result = ingest_items(engine, [
-            _item("机油 4L", "约¥420", seller="甲店"),
-            _item("机油 4L", "会员价 ¥99", seller="乙店"),
-            _item("机油 4L", "约 会员价¥380", seller="丙店"),
-            _item("机油 4L", "原价¥500 现价¥420", seller="丁店"),
+            scraped_item("机油 4L", "约¥420", seller="甲店"),
+            scraped_item("机油 4L", "会员价 ¥99", seller="乙店"),
+            scraped_item("机油 4L", "约 会员价¥380", seller="丙店"),
+            scraped_item("机油 4L", "原价¥500 现价¥420", seller="丁店"),
         ])  # fmt: skip
     finally:
         engine.dispose()
@@ -168,7 +166,9 @@ async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(m
     queue = (await api.get("/api/v1/market/unmatched", role="pricing_staff")).json()["items"]
     trim = next(i for i in queue if i["raw_name"] == "轮眉 右后")
     url = f"/api/v1/market/unmatched/{trim['id']}/not-a-part"
-    assert (await api.client.post(url, json={"reason": "x"}, headers=api.h("reviewer"))).status_code == 403  # fmt: skip
+    assert (
+        await api.client.post(url, json={"reason": "x"}, headers=api.h("reviewer"))
+    ).status_code == 403
     blank = await api.client.post(url, json={"reason": " "}, headers=staff)
     assert blank.status_code == 422 and blank.json()["field"] == "reason"
     done = await api.client.post(url, json={"reason": "装饰贴，不是配件"}, headers=staff)
@@ -177,19 +177,17 @@ async def test_a_listing_marked_not_a_part_stays_out_of_the_queue_on_re_crawls(m
     again = await api.client.post(url, json={"reason": "再次"}, headers=staff)
     assert again.status_code == 409 and "not a catalogue part" in again.json()["detail"]
 
-    from tests.test_market import NOW, _item
-
     engine = make_engine(api.settings)
     try:  # the same listing again, then at a new price: neither comes back
         later = (NOW + dt.timedelta(days=1)).isoformat()
-        ingest_items(engine, [_item("轮眉 右后", "85", fetched_at=later)])
-        ingest_items(engine, [_item("轮眉 右后", "90", fetched_at=later)])
+        ingest_items(engine, [scraped_item("轮眉 右后", "85", fetched_at=later)])
+        ingest_items(engine, [scraped_item("轮眉 右后", "90", fetched_at=later)])
         with transaction(engine) as session:
             statuses = session.execute(
                 select(MarketObservation.raw_price, MarketObservation.status)
                 .where(MarketObservation.raw_name == "轮眉 右后")
                 .order_by(MarketObservation.id)
-            ).all()  # fmt: skip
+            ).all()
     finally:
         engine.dispose()
     assert [tuple(s) for s in statuses] == [("85", "not_part"), ("90", "not_part")]
@@ -212,8 +210,14 @@ async def test_runs_show_what_the_drift_check_did(api):
         engine.dispose()
     runs = (await api.get("/api/v1/market/runs", role="reviewer")).json()["items"]
     assert runs[0]["stats"]["drift"] == {
-        "checked": 5, "drifting": 2, "opened": 1, "reopened": 0, "updated": 1, "unchanged": 0,
-        "closed": 1, "already_resolved": 0,
+        "checked": 5,
+        "drifting": 2,
+        "opened": 1,
+        "reopened": 0,
+        "updated": 1,
+        "unchanged": 0,
+        "closed": 1,
+        "already_resolved": 0,
         "tasks": {"opened": [7], "updated": [3], "closed": [4]},
-    }  # fmt: skip
+    }
     assert runs[0]["stats"]["matched"] == 6 and "drift" not in runs[1]["stats"]

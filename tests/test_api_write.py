@@ -12,10 +12,10 @@ from sqlalchemy import func, select
 
 from pricebook.models import AuditEntry, CatalogVersion, Price, VehicleModel
 from pricebook.versioned import EMPTY_ETAG
-from tests.api_client import Api, db_scalars, part_id
+from tests.api_client import Api, db_scalars, part_id_of
+from tests.api_writes import PRICES_CSV, STAFF, gd01_key, post, upload
 
 TODAY = date.today()
-STAFF = "pricing_staff"
 PROBLEM = "application/problem+json"
 
 
@@ -26,22 +26,19 @@ async def versions(api: Api, **params):
     return r.json()
 
 
-async def post(api: Api, url: str, body: dict, etag: str | None, role: str = STAFF):
-    headers = api.h(role) if etag is None else api.h(role, **{"If-Match": etag})
-    return await api.client.post(url, json=body, headers=headers)
-
-
-def gd01_key(pid: int) -> dict:
-    return {"part_id": pid, "scope": "branch", "branch": "GD01", "price_type": "4s"}
-
-
 async def test_create_then_supersede_a_localized_price(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = gd01_key(pid)
     empty = await versions(api, **key)
     assert empty["versions"] == [] and empty["etag"] == EMPTY_ETAG
-    assert empty["key"] == {"part_id": pid, "model_id": None, "scope": "branch",
-                            "region": None, "branch": "GD01", "price_type": "4s"}  # fmt: skip
+    assert empty["key"] == {
+        "part_id": pid,
+        "model_id": None,
+        "scope": "branch",
+        "region": None,
+        "branch": "GD01",
+        "price_type": "4s",
+    }
     body = {**key, "amount": "1000.00", "valid_from": str(TODAY), "reason": "三家4S店询价"}
     r = await post(api, "/api/v1/prices/versions", body, empty["etag"])
     assert r.status_code == 201, r.text
@@ -84,7 +81,7 @@ async def test_create_then_supersede_a_localized_price(api: Api):
 
 
 async def test_if_match_is_required_and_reason_too(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1.00", "valid_from": str(TODAY), "reason": "x"}
     r = await post(api, "/api/v1/prices/versions", body, None)
     assert r.status_code == 428 and r.headers["content-type"].startswith(PROBLEM)
@@ -105,7 +102,7 @@ async def test_if_match_is_required_and_reason_too(api: Api):
 
 
 async def test_overlapping_a_later_version_is_a_conflict(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     current = await versions(api, **key)
     assert [v["amount"] for v in current["versions"]] == ["990.00", "1010.00"]
@@ -126,7 +123,7 @@ async def test_overlapping_a_later_version_is_a_conflict(api: Api):
 
 
 async def test_end_validity_only_shortens(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     current = await versions(api, **key)
     last = current["versions"][-1]
@@ -145,8 +142,9 @@ async def test_end_validity_only_shortens(api: Api):
     # its first day withdraws it
     r = await post(api, url, {"valid_to": "2027-01-01", "reason": "录入错误"}, etag)
     assert r.status_code == 200 and r.json()["action"] == "withdrawn"
-    r = await post(api, "/api/v1/prices/versions/999999/end", {"valid_to": "2027-01-01",
-                                                                "reason": "x"}, etag)  # fmt: skip
+    r = await post(
+        api, "/api/v1/prices/versions/999999/end", {"valid_to": "2027-01-01", "reason": "x"}, etag
+    )
     assert r.status_code == 404
     entries = db_scalars(
         api,
@@ -177,20 +175,27 @@ async def test_labor_rates_and_standard_hours(api: Api):
     rates = await api.get("/api/v1/labor-rates?branch=SZ01&kind=paint&shop_tier=4s")
     assert rates.json()["items"][0]["standard_rate"] == "120.00"
 
-    pid = part_id(api)
+    pid = part_id_of(api)
     hp = {"part_id": pid, "operation": "replace", "vehicle_class": "B"}
     r = await api.client.get("/api/v1/standard-hours/versions", params=hp, headers=api.h(STAFF))
     hours = r.json()
     assert [v["hours"] for v in hours["versions"]] == ["2.50"]
-    body = {**hp, "labor_kind": "sheet_metal", "hours": "2.2", "valid_from": str(TODAY),
-            "reason": "工时标准修订"}  # fmt: skip
+    body = {
+        **hp,
+        "labor_kind": "sheet_metal",
+        "hours": "2.2",
+        "valid_from": str(TODAY),
+        "reason": "工时标准修订",
+    }
     r = await post(api, "/api/v1/standard-hours/versions", body, hours["etag"])
     assert r.status_code == 201 and r.json()["version"]["hours"] == "2.20", r.text
     version_id = r.json()["version"]["id"]
     r = await post(
-        api, f"/api/v1/standard-hours/versions/{version_id}/end",
-        {"valid_to": str(TODAY + timedelta(days=30)), "reason": "临时标准"}, r.json()["etag"],
-    )  # fmt: skip
+        api,
+        f"/api/v1/standard-hours/versions/{version_id}/end",
+        {"valid_to": str(TODAY + timedelta(days=30)), "reason": "临时标准"},
+        r.json()["etag"],
+    )
     assert r.status_code == 200 and r.json()["action"] == "closed"
 
 
@@ -215,10 +220,11 @@ async def test_channels_and_rate_cards(api: Api):
     assert card["labor"] == [{"labor_kind": "paint", "rate": None, "pct_of_standard": "90.00"}]
     assert card["parts"] == [{"category": "body", "price_type": "brand", "discount_pct": "12.50"}]
     new = {
-        "valid_from": str(TODAY), "reason": "2027年协议",
+        "valid_from": str(TODAY),
+        "reason": "2027年协议",
         "labor": [{"labor_kind": "paint", "rate": "95.00"}],
         "parts": [{"category": "body", "price_type": "brand", "discount_pct": "15"}],
-    }  # fmt: skip
+    }
     r = await post(api, "/api/v1/channels/CH-SHOP1/rate-cards", new, cards["etag"])
     assert r.status_code == 201 and r.json()["action"] == "superseded", r.text
     assert r.json()["version"]["labor"][0]["rate"] == "95.00"
@@ -232,8 +238,12 @@ async def test_channels_and_rate_cards(api: Api):
     r = await post(api, "/api/v1/channels/NOPE/rate-cards", new, after.json()["etag"])
     assert r.status_code == 404
     first_id = after.json()["versions"][0]["id"]
-    r = await post(api, f"/api/v1/channels/CH-PLAT/rate-cards/{first_id}/end",
-                   {"valid_to": str(TODAY), "reason": "x"}, after.json()["etag"])  # fmt: skip
+    r = await post(
+        api,
+        f"/api/v1/channels/CH-PLAT/rate-cards/{first_id}/end",
+        {"valid_to": str(TODAY), "reason": "x"},
+        after.json()["etag"],
+    )
     assert r.status_code == 404  # that card is not CH-PLAT's
 
 
@@ -241,11 +251,14 @@ async def test_channels_and_rate_cards(api: Api):
 
 CARDS = "/api/v1/channels/CH-SHOP1/rate-cards"
 CARD_V2 = {
-    "valid_from": "2031-01-01", "reason": "2031年合作协议",
+    "valid_from": "2031-01-01",
+    "reason": "2031年合作协议",
     "labor": [{"labor_kind": "paint", "rate": "95.00"}],
-    "parts": [{"category": "body", "price_type": "brand", "discount_pct": "15"},
-              {"category": "lamp", "price_type": "brand", "discount_pct": "20"}],
-}  # fmt: skip
+    "parts": [
+        {"category": "body", "price_type": "brand", "discount_pct": "15"},
+        {"category": "lamp", "price_type": "brand", "discount_pct": "20"},
+    ],
+}
 
 
 async def card_versions(api: Api, url: str = CARDS) -> dict:
@@ -257,8 +270,14 @@ async def card_versions(api: Api, url: str = CARDS) -> dict:
 
 async def add_body_brand_price(api: Api) -> None:
     """A system brand price for VW1-0001 (body), the reference the card's body line discounts."""
-    body = {"part_id": part_id(api), "scope": "system", "price_type": "brand",
-            "amount": "800.00", "valid_from": "2025-01-01", "reason": "品牌件基准价"}  # fmt: skip
+    body = {
+        "part_id": part_id_of(api),
+        "scope": "system",
+        "price_type": "brand",
+        "amount": "800.00",
+        "valid_from": "2025-01-01",
+        "reason": "品牌件基准价",
+    }
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG)
     assert r.status_code == 201, r.text
 
@@ -271,16 +290,22 @@ def lavida_id(api: Api) -> int:
 async def terms_on(api: Api, day: str) -> dict:
     """What a CH-SHOP1 shop (SZ01) gets on `day`: the paint labor rate (rate, card id or None)
     and, per part, the resolved price (layer, price type, amount)."""
-    r = await api.get("/api/v1/labor-rates", params={"channel": "CH-SHOP1", "kind": "paint",
-                                                     "date": day})  # fmt: skip
+    r = await api.get(
+        "/api/v1/labor-rates", params={"channel": "CH-SHOP1", "kind": "paint", "date": day}
+    )
     assert r.status_code == 200, r.text
     (paint,) = r.json()["items"]
     card = paint["channel"]
     out: dict = {"paint": (paint["rate"], card["rate_card_id"] if card else None)}
     lavida = lavida_id(api)
     for code in ("VW1-0001", "VW1-0002"):
-        params = {"part_id": part_id(api, code), "model_id": lavida, "branch": "SZ01",
-                  "channel": "CH-SHOP1", "date": day}  # fmt: skip
+        params = {
+            "part_id": part_id_of(api, code),
+            "model_id": lavida,
+            "branch": "SZ01",
+            "channel": "CH-SHOP1",
+            "date": day,
+        }
         r = await api.get("/api/v1/prices/resolve", params=params)
         assert r.status_code == 200, r.text
         out[code] = (r.json()["layer"], r.json()["price_type"], r.json()["amount"])
@@ -324,14 +349,22 @@ async def test_supersede_a_rate_card_from_a_future_date(api: Api):
         "VW1-0001": ("channel", "brand", "680.00"),  # 800.00 less 15%
         "VW1-0002": ("channel", "brand", "1200.40"),  # 1500.50 less 20%: the new lamp line
     }
-    r = await api.get("/api/v1/prices/resolve", params={
-        "part_id": part_id(api, "VW1-0002"), "model_id": lavida_id(api), "channel": "CH-SHOP1",
-        "date": "2031-03-01"})  # fmt: skip
+    r = await api.get(
+        "/api/v1/prices/resolve",
+        params={
+            "part_id": part_id_of(api, "VW1-0002"),
+            "model_id": lavida_id(api),
+            "channel": "CH-SHOP1",
+            "date": "2031-03-01",
+        },
+    )
     assert r.status_code == 200, r.text
     winner = r.json()["winner"]
     assert (winner["base_amount"], winner["discount_pct"], winner["valid_from"]) == (
-        "1500.50", "20.00", "2031-01-01",
-    )  # fmt: skip
+        "1500.50",
+        "20.00",
+        "2031-01-01",
+    )
 
     # the same card again changes nothing
     r = await post(api, CARDS, CARD_V2, after["etag"])
@@ -339,9 +372,11 @@ async def test_supersede_a_rate_card_from_a_future_date(api: Api):
     assert r.json()["version"]["id"] == v2["id"] and r.json()["etag"] == after["etag"]
 
     # audited: the old card closed and the new one opened, by the key, with the reason
-    r = await api.client.get("/api/v1/audit", params={"entity": "rate_cards",
-                                                      "who": "test pricing_staff"},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/audit",
+        params={"entity": "rate_cards", "who": "test pricing_staff"},
+        headers=api.h(STAFF),
+    )
     assert r.status_code == 200, r.text
     entries = sorted(r.json()["items"], key=lambda e: e["id"])
     assert [(e["action"], e["entity_id"]) for e in entries] == [
@@ -395,14 +430,22 @@ async def test_end_and_withdraw_a_rate_card(api: Api):
         assert r.headers["content-type"].startswith(PROBLEM)
 
     # a card registered by mistake is withdrawn: ended on its first day, it never applied
-    v3_body = {**CARD_V2, "valid_from": "2032-01-01", "reason": "2032年协议",
-               "labor": [{"labor_kind": "paint", "pct_of_standard": "80"}]}  # fmt: skip
+    v3_body = {
+        **CARD_V2,
+        "valid_from": "2032-01-01",
+        "reason": "2032年协议",
+        "labor": [{"labor_kind": "paint", "pct_of_standard": "80"}],
+    }
     r = await post(api, CARDS, v3_body, etag)
     assert r.status_code == 201 and r.json()["action"] == "created", r.text
     v3 = r.json()["version"]
     assert (await terms_on(api, "2032-01-01"))["paint"] == ("88.00", v3["id"])  # 80% of 110.00
-    r = await post(api, f"{CARDS}/{v3['id']}/end",
-                   {"valid_to": "2032-01-01", "reason": "录入错误"}, r.json()["etag"])  # fmt: skip
+    r = await post(
+        api,
+        f"{CARDS}/{v3['id']}/end",
+        {"valid_to": "2032-01-01", "reason": "录入错误"},
+        r.json()["etag"],
+    )
     assert r.status_code == 200 and r.json()["action"] == "withdrawn", r.text
     assert (await terms_on(api, "2032-01-01"))["paint"] == ("110.00", None)
     history = await card_versions(api)
@@ -414,9 +457,13 @@ async def test_end_and_withdraw_a_rate_card(api: Api):
     entries = db_scalars(
         api, select(AuditEntry).where(AuditEntry.entity == "rate_cards").order_by(AuditEntry.id)
     )
-    ends = [(e.action, e.entity_id, e.after, e.reason) for e in entries
-            if e.actor.endswith(":test pricing_staff") and e.action in ("close", "withdraw")
-            and e.entity_id in (str(v2["id"]), str(v3["id"]))]  # fmt: skip
+    ends = [
+        (e.action, e.entity_id, e.after, e.reason)
+        for e in entries
+        if e.actor.endswith(":test pricing_staff")
+        and e.action in ("close", "withdraw")
+        and e.entity_id in (str(v2["id"]), str(v3["id"]))
+    ]
     assert ends == [
         ("close", str(v2["id"]), {"valid_to": "2031-07-01"}, "协议提前终止"),
         ("withdraw", str(v3["id"]), {"valid_to": "2032-01-01"}, "录入错误"),
@@ -435,8 +482,9 @@ async def test_rate_card_edits_need_the_current_etag_and_the_role(api: Api):
     # reviewers may not touch a card (nor read its versions)
     r = await post(api, CARDS, CARD_V2, before["etag"], role="reviewer")
     assert r.status_code == 403 and r.headers["content-type"].startswith(PROBLEM)
-    r = await post(api, end, {"valid_to": "2030-01-01", "reason": "x"}, before["etag"],
-                   role="reviewer")  # fmt: skip
+    r = await post(
+        api, end, {"valid_to": "2030-01-01", "reason": "x"}, before["etag"], role="reviewer"
+    )
     assert r.status_code == 403
     r = await api.client.get(CARDS, headers=api.h("reviewer"))
     assert r.status_code == 403
@@ -464,11 +512,16 @@ async def test_rate_card_edits_need_the_current_etag_and_the_role(api: Api):
     r = await api.client.post("/api/v1/channels", json=other, headers=api.h(STAFF))
     assert r.status_code == 201, r.text
     plat = await card_versions(api, "/api/v1/channels/CH-PLAT/rate-cards")
-    r = await post(api, f"/api/v1/channels/CH-PLAT/rate-cards/{v1['id']}/end",
-                   {"valid_to": "2029-01-01", "reason": "x"}, plat["etag"])  # fmt: skip
+    r = await post(
+        api,
+        f"/api/v1/channels/CH-PLAT/rate-cards/{v1['id']}/end",
+        {"valid_to": "2029-01-01", "reason": "x"},
+        plat["etag"],
+    )
     assert r.status_code == 404 and r.json()["field"] == "version_id"
-    r = await post(api, f"{CARDS}/999999/end", {"valid_to": "2029-01-01", "reason": "x"},
-                   plat["etag"])  # fmt: skip
+    r = await post(
+        api, f"{CARDS}/999999/end", {"valid_to": "2029-01-01", "reason": "x"}, plat["etag"]
+    )
     assert r.status_code == 404 and r.json()["field"] == "version_id"
     r = await post(api, "/api/v1/channels/NOPE/rate-cards", CARD_V2, plat["etag"])
     assert r.status_code == 404 and r.json()["field"] == "code"
@@ -514,7 +567,7 @@ async def test_bad_rate_cards_are_422_naming_the_field(api: Api):
 
 
 async def test_aliases_and_synonyms(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     url = f"/api/v1/parts/{pid}/aliases"
     r = await api.client.get(url, headers=api.h(STAFF))
     assert r.json()["aliases"] == ["左前叶", "左前叶子板"]
@@ -536,18 +589,21 @@ async def test_aliases_and_synonyms(api: Api):
     r = await api.client.get("/api/v1/synonyms/翼子板", headers=api.h(STAFF))
     group = r.json()
     assert group["source"] == "shipped" and "叶子板" in group["terms"]
-    r = await post(api, "/api/v1/synonyms/翼子板/terms", {"term": "翼子版", "reason": "错别字"},
-                   group["etag"])  # fmt: skip
+    r = await post(
+        api, "/api/v1/synonyms/翼子板/terms", {"term": "翼子版", "reason": "错别字"}, group["etag"]
+    )
     assert r.status_code == 201, r.text
     assert r.json()["source"] == "database" and r.json()["terms"][-1] == "翼子版"
-    r = await post(api, "/api/v1/synonyms/翼子板/terms", {"term": "头盖", "reason": "x"},
-                   r.json()["etag"])  # fmt: skip
+    r = await post(
+        api, "/api/v1/synonyms/翼子板/terms", {"term": "头盖", "reason": "x"}, r.json()["etag"]
+    )
     assert r.status_code == 409  # a term of another group
     etag = (await api.client.get("/api/v1/synonyms/翼子板", headers=api.h(STAFF))).headers["etag"]
     r = await api.client.delete(
-        "/api/v1/synonyms/翼子板/terms/翼子版", params={"reason": "撤回"},
+        "/api/v1/synonyms/翼子板/terms/翼子版",
+        params={"reason": "撤回"},
         headers=api.h(STAFF, **{"If-Match": etag}),
-    )  # fmt: skip
+    )
     assert r.status_code == 200 and "翼子版" not in r.json()["terms"]
     entries = db_scalars(
         api, select(AuditEntry).where(AuditEntry.entity.in_(["part_aliases", "synonym_terms"]))
@@ -558,12 +614,15 @@ async def test_aliases_and_synonyms(api: Api):
 
 
 async def test_audit_log_filters_and_pages(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1000.00", "valid_from": str(TODAY), "reason": "询价"}
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG)
     assert r.status_code == 201
-    r = await api.client.get("/api/v1/audit", params={"entity": "prices", "who": "test pricing_staff"},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/audit",
+        params={"entity": "prices", "who": "test pricing_staff"},
+        headers=api.h(STAFF),
+    )
     assert r.status_code == 200, r.text
     page = r.json()
     assert page["total"] == 1
@@ -571,37 +630,26 @@ async def test_audit_log_filters_and_pages(api: Api):
     assert entry["action"] == "create" and entry["reason"] == "询价"
     assert entry["after"]["amount"] == "1000.00" and entry["actor"].startswith("api-key:")
     # the catalogue import is audited too, by "test"
-    r = await api.client.get("/api/v1/audit", params={"who": "test", "limit": 2},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/audit", params={"who": "test", "limit": 2}, headers=api.h(STAFF)
+    )
     assert r.json()["total"] > 2 and len(r.json()["items"]) == 2
-    r2 = await api.client.get("/api/v1/audit", params={"who": "test", "limit": 2, "offset": 2},
-                              headers=api.h(STAFF))  # fmt: skip
+    r2 = await api.client.get(
+        "/api/v1/audit", params={"who": "test", "limit": 2, "offset": 2}, headers=api.h(STAFF)
+    )
     assert {e["id"] for e in r.json()["items"]}.isdisjoint(e["id"] for e in r2.json()["items"])
     tomorrow = str(TODAY + timedelta(days=1))
     r = await api.client.get("/api/v1/audit", params={"from": tomorrow}, headers=api.h(STAFF))
     assert r.json()["total"] == 0
-    r = await api.client.get("/api/v1/audit", params={"to": str(TODAY), "entity": "prices"},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/audit", params={"to": str(TODAY), "entity": "prices"}, headers=api.h(STAFF)
+    )
     assert r.json()["total"] >= 1
     r = await api.client.get("/api/v1/audit", headers=api.h("reviewer"))
     assert r.status_code == 403
 
 
 # --- imports over HTTP ----------------------------------------------------------------------
-
-PRICES_CSV = (
-    "part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
-    "VW1-0003,,GD01,4s,55.00,2026-01-01,\n"
-    "VW1-0004,,GD01,4s,120.00,2026-01-01,\n"
-)
-
-
-async def upload(api: Api, kind: str, content: bytes, name: str, *, dry_run: bool,
-                 reason: str = "批量更新", role: str = STAFF):  # fmt: skip
-    return await api.client.post(
-        f"/api/v1/imports/{kind}", params={"dry_run": str(dry_run).lower()},
-        files={"file": (name, content)}, data={"reason": reason}, headers=api.h(role),
-    )  # fmt: skip
 
 
 async def test_import_preview_then_apply(api: Api):
@@ -618,9 +666,11 @@ async def test_import_preview_then_apply(api: Api):
     r = await upload(api, "prices", PRICES_CSV.encode(), "prices.csv", dry_run=True)
     assert r.json()["unchanged"] == 2 and r.json()["changed"] == 0
     actors = db_scalars(
-        api, select(AuditEntry.actor).where(AuditEntry.action == "import",
-                                            AuditEntry.entity_id == "prices.csv")
-    )  # fmt: skip
+        api,
+        select(AuditEntry.actor).where(
+            AuditEntry.action == "import", AuditEntry.entity_id == "prices.csv"
+        ),
+    )
     assert len(actors) == 1 and actors[0].endswith(":test pricing_staff")
 
 
@@ -680,8 +730,11 @@ def write_routes() -> list[tuple[str, str, str]]:
         for handler in getattr(route, "route_handlers", []):
             for method in handler.http_methods & WRITE_METHODS:
                 guards = [g for layer in handler.ownership_layers for g in (layer.guards or [])]
-                roles = [g.__name__.removeprefix("require_") for g in guards
-                         if g.__name__.startswith("require_")]  # fmt: skip
+                roles = [
+                    g.__name__.removeprefix("require_")
+                    for g in guards
+                    if g.__name__.startswith("require_")
+                ]
                 found.append((method, route.path, roles[-1] if roles else ""))
     return sorted(found)
 
@@ -728,7 +781,7 @@ async def test_every_write_needs_a_key_and_the_role(api: Api, method, path, role
 
 
 async def test_reviewer_cannot_write_prices(api: Api):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {**gd01_key(pid), "amount": "1.00", "valid_from": str(TODAY), "reason": "x"}
     r = await post(api, "/api/v1/prices/versions", body, EMPTY_ETAG, role="reviewer")
     assert r.status_code == 403
@@ -744,8 +797,13 @@ async def test_reviewer_cannot_write_prices(api: Api):
 
 async def test_openapi_lists_feedback_indicators_audit_and_writes(api: Api):
     spec = (await api.client.get("/schema/openapi.json")).json()
-    for path in ("/api/v1/feedback", "/api/v1/indicators", "/api/v1/audit",
-                 "/api/v1/prices/versions", "/api/v1/imports/{kind}"):  # fmt: skip
+    for path in (
+        "/api/v1/feedback",
+        "/api/v1/indicators",
+        "/api/v1/audit",
+        "/api/v1/prices/versions",
+        "/api/v1/imports/{kind}",
+    ):
         assert path in spec["paths"], path
         for operation in spec["paths"][path].values():
             assert operation["security"] == [{"ApiKey": []}]

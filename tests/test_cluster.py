@@ -24,11 +24,11 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bench.cluster import BRANCH, PART, PRICE_TYPE, Topology, missing, running, validation_body
-from tests.conftest import IN_CI
+from tests.ci import cannot_run
+from tests.ui_client import CSRF_FIELD
 
 NODE = "x-pricebook-node"
 STAFF, TOOL, ADMIN, REVIEWER = "pricing_staff", "estimate_tool", "admin", "reviewer"
-CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
 CSRF_HX = re.compile(r'"x-csrftoken": "([^"]+)"')
 
 
@@ -36,9 +36,7 @@ CSRF_HX = re.compile(r'"x-csrftoken": "([^"]+)"')
 def topology() -> Iterator[Topology]:
     reason = missing()
     if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true: the cluster test must run on this machine, but {reason}")
-        pytest.skip(reason)
+        cannot_run(f"the cluster test cannot run on this machine: {reason}")
     with running(nodes=2, replica=True, max_lag=2.0) as t:
         yield t
 
@@ -52,16 +50,28 @@ def call(t: Topology, where: str, method: str, path: str, **kw: Any) -> httpx.Re
 
 
 def resolve(t: Topology, where: str) -> tuple[Decimal, str]:
-    r = call(t, where, "GET", "/api/v1/prices/resolve", role=TOOL,
-             params={"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE})  # fmt: skip
+    r = call(
+        t,
+        where,
+        "GET",
+        "/api/v1/prices/resolve",
+        role=TOOL,
+        params={"part_id": PART, "branch": BRANCH, "price_type": PRICE_TYPE},
+    )
     assert r.status_code == 200, r.text
     return Decimal(r.json()["amount"]), r.headers[NODE]
 
 
 def validated_reference(t: Topology, where: str, estimate_id: str) -> tuple[Decimal, str]:
     """The reference price the part line of a fresh validation was checked against."""
-    r = call(t, where, "POST", "/api/v1/estimates/validate", role=TOOL,
-             json=validation_body(estimate_id, claimed="99999.00"))  # fmt: skip
+    r = call(
+        t,
+        where,
+        "POST",
+        "/api/v1/estimates/validate",
+        role=TOOL,
+        json=validation_body(estimate_id, claimed="99999.00"),
+    )
     assert r.status_code == 201, r.text
     [flag] = [f for f in r.json()["lines"][0]["flags"] if f["code"] == "PART_PRICE_ABOVE_REFERENCE"]
     return Decimal(flag["reference"]["value"]), r.headers[NODE]
@@ -69,8 +79,10 @@ def validated_reference(t: Topology, where: str, estimate_id: str) -> tuple[Deci
 
 def wait_for_replay(t: Topology, within: float) -> None:
     """Until the replica has replayed all the primary has written (at most `within` seconds)."""
-    engines = {h: create_engine(t.db_url(h).replace("postgresql:", "postgresql+psycopg:"))
-               for h in ("primary", "replica")}  # fmt: skip
+    engines = {
+        h: create_engine(t.db_url(h).replace("postgresql:", "postgresql+psycopg:"))
+        for h in ("primary", "replica")
+    }
     try:
         with engines["primary"].connect() as primary:
             lsn = primary.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
@@ -112,10 +124,15 @@ def test_a_price_edit_on_one_node_is_seen_by_the_other_on_its_next_request(
     versions = call(t, "api1", "GET", "/api/v1/prices/versions", role=STAFF, params=key)
     assert versions.status_code == 200, versions.text
     after = before + Decimal("111.00")
-    edit = call(t, "api1", "POST", "/api/v1/prices/versions", role=STAFF,
-                headers={"If-Match": versions.json()["etag"]},
-                json={**key, "amount": str(after), "valid_from": str(date.today()),
-                      "reason": "询价调整"})  # fmt: skip
+    edit = call(
+        t,
+        "api1",
+        "POST",
+        "/api/v1/prices/versions",
+        role=STAFF,
+        headers={"If-Match": versions.json()["etag"]},
+        json={**key, "amount": str(after), "valid_from": str(date.today()), "reason": "询价调整"},
+    )
     assert edit.status_code == 201, edit.text
     assert edit.headers[NODE] == "api1"
 
@@ -129,8 +146,14 @@ def test_a_price_edit_on_one_node_is_seen_by_the_other_on_its_next_request(
 
 def test_a_key_revoked_on_one_node_is_refused_by_the_other_at_once(topology: Topology) -> None:
     t = topology
-    made = call(t, "api1", "POST", "/api/v1/keys/", role=ADMIN,
-                json={"name": "cluster test tool", "role": TOOL})  # fmt: skip
+    made = call(
+        t,
+        "api1",
+        "POST",
+        "/api/v1/keys/",
+        role=ADMIN,
+        json={"name": "cluster test tool", "role": TOOL},
+    )
     assert made.status_code == 201, made.text
     key_id, secret = made.json()["key"]["id"], made.json()["secret"]
     me = call(t, "api2", "GET", "/api/v1/me/", headers={"X-API-Key": secret})
@@ -151,9 +174,14 @@ def test_a_ui_session_made_on_one_node_works_on_the_other(topology: Topology) ->
     token = CSRF_FIELD.search(page.text)
     assert token, page.text[:300]
     cookies = dict(page.cookies)
-    login = call(t, "api1", "POST", "/login", headers={"Cookie": _cookie_header(cookies)},
-                 data={"api_key": t.keys[REVIEWER], "next": "/parts",
-                       "_csrf_token": token.group(1)})  # fmt: skip
+    login = call(
+        t,
+        "api1",
+        "POST",
+        "/login",
+        headers={"Cookie": _cookie_header(cookies)},
+        data={"api_key": t.keys[REVIEWER], "next": "/parts", "_csrf_token": token.group(1)},
+    )
     assert login.status_code == 303 and login.headers["location"] == "/parts", login.text
     cookies.update(login.cookies)
     assert "pricebook_session" in cookies
@@ -167,8 +195,13 @@ def test_a_ui_session_made_on_one_node_works_on_the_other(topology: Topology) ->
     # a logout on node B (its CSRF token made on node B) ends the session on node A too
     hx = CSRF_HX.search(parts.text)
     assert hx, "the page carries the CSRF token for htmx"
-    out = call(t, "api2", "POST", "/logout",
-               headers={"Cookie": _cookie_header(cookies), "x-csrftoken": hx.group(1)})  # fmt: skip
+    out = call(
+        t,
+        "api2",
+        "POST",
+        "/logout",
+        headers={"Cookie": _cookie_header(cookies), "x-csrftoken": hx.group(1)},
+    )
     assert out.status_code in (200, 303), out.text
     again = call(t, "api1", "GET", "/parts", headers={"Cookie": _cookie_header(cookies)})
     assert again.status_code in (302, 303) and again.headers[NODE] == "api1"

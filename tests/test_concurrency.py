@@ -26,7 +26,7 @@ from api.app import create_app
 from pricebook import versioned
 from pricebook.models import FeedbackItem, Price
 from pricebook.settings import Settings
-from tests.api_client import db_scalars, part_id, seed
+from tests.api_client import db_scalars, part_id_of, seed
 from tests.net import free_port
 
 TODAY = date.today()
@@ -48,9 +48,14 @@ def server(settings: Settings) -> Iterator[tuple[str, dict[str, str]]]:
     made = seed(settings)
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", ws="none",
-        http="h11", lifespan="on",
-    )  # fmt: skip
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="none",
+        http="h11",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -101,7 +106,7 @@ def assert_overlapped(events: list[tuple[str, int, float]]) -> None:
 
 
 async def test_two_concurrent_edits_one_wins_the_other_gets_412(api: Live, monkeypatch):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "SZ01", "price_type": "4s"}
     r = await api.client.get("/api/v1/prices/versions", params=key, headers=api.h(STAFF))
     etag = r.json()["etag"]
@@ -109,8 +114,13 @@ async def test_two_concurrent_edits_one_wins_the_other_gets_412(api: Live, monke
     events = hold_the_lock(monkeypatch)
 
     def edit(amount: str):
-        body = {**key, "amount": amount, "valid_from": str(TODAY), "valid_to": "2027-01-01",
-                "reason": f"询价 {amount}"}  # fmt: skip
+        body = {
+            **key,
+            "amount": amount,
+            "valid_from": str(TODAY),
+            "valid_to": "2027-01-01",
+            "reason": f"询价 {amount}",
+        }
         return api.client.post(
             "/api/v1/prices/versions", json=body, headers=api.h(STAFF, **{"If-Match": etag})
         )
@@ -132,18 +142,24 @@ async def test_two_concurrent_edits_one_wins_the_other_gets_412(api: Live, monke
         (original[1]["id"], "1010.00", "2027-01-01", None),
     ]
     # the loser can retry with the new ETag
-    body = {**key, "amount": "1003.00", "valid_from": str(TODAY), "valid_to": "2027-01-01",
-            "reason": "重试"}  # fmt: skip
+    body = {
+        **key,
+        "amount": "1003.00",
+        "valid_from": str(TODAY),
+        "valid_to": "2027-01-01",
+        "reason": "重试",
+    }
     monkeypatch.undo()
     r = await api.client.post(
-        "/api/v1/prices/versions", json=body,
+        "/api/v1/prices/versions",
+        json=body,
         headers=api.h(STAFF, **{"If-Match": winner.json()["etag"]}),
-    )  # fmt: skip
+    )
     assert r.status_code == 201 and r.json()["action"] == "superseded"
 
 
 async def test_many_concurrent_first_versions_of_a_new_key(api: Live):
-    pid = part_id(api)
+    pid = part_id_of(api)
     key = {"part_id": pid, "scope": "branch", "branch": "GD01", "price_type": "brand"}
     r = await api.client.get("/api/v1/prices/versions", params=key, headers=api.h(STAFF))
     etag = r.json()["etag"]
@@ -156,8 +172,12 @@ async def test_many_concurrent_first_versions_of_a_new_key(api: Live):
 
     answers = await asyncio.gather(*(edit(n) for n in range(5)))
     assert sorted(a.status_code for a in answers) == [201, 412, 412, 412, 412]
-    rows = db_scalars(api, select(Price).where(Price.part_id == pid, Price.branch_id.is_not(None),
-                                               Price.source == "staff"))  # fmt: skip
+    rows = db_scalars(
+        api,
+        select(Price).where(
+            Price.part_id == pid, Price.branch_id.is_not(None), Price.source == "staff"
+        ),
+    )
     assert len(rows) == 1
 
 
@@ -189,8 +209,11 @@ async def test_concurrent_rate_card_edits(api: Live, monkeypatch):
     events = hold_the_lock(monkeypatch, 0.2)
 
     def supersede(rate: str, etag: str = etag):
-        body = {"valid_from": "2031-01-01", "labor": [{"labor_kind": "paint", "rate": rate}],
-                "reason": f"协议 {rate}"}  # fmt: skip
+        body = {
+            "valid_from": "2031-01-01",
+            "labor": [{"labor_kind": "paint", "rate": rate}],
+            "reason": f"协议 {rate}",
+        }
         return api.client.post(url, json=body, headers=api.h(STAFF, **{"If-Match": etag}))
 
     answers = await asyncio.gather(supersede("95.00"), supersede("96.00"))
@@ -211,9 +234,10 @@ async def test_concurrent_rate_card_edits(api: Live, monkeypatch):
     etag = r.json()["etag"]
     v2 = winner["version"]["id"]
     end = api.client.post(
-        f"{url}/{v2}/end", json={"valid_to": "2031-07-01", "reason": "协议终止"},
+        f"{url}/{v2}/end",
+        json={"valid_to": "2031-07-01", "reason": "协议终止"},
         headers=api.h(STAFF, **{"If-Match": etag}),
-    )  # fmt: skip
+    )
     answers = await asyncio.gather(end, supersede("97.00", etag))
     statuses = [a.status_code for a in answers]
     assert statuses in ([200, 412], [412, 201]), [a.text for a in answers]
@@ -227,18 +251,25 @@ async def test_concurrent_rate_card_edits(api: Live, monkeypatch):
 
 
 async def test_two_staff_accepting_one_feedback_at_once(api: Live, monkeypatch):
-    pid = part_id(api)
-    body = {"part_id": pid, "branch": "SZ01", "price_type": "4s", "reference": "990.00",
-            "observed": "900.00", "note": "三家报价"}  # fmt: skip
+    pid = part_id_of(api)
+    body = {
+        "part_id": pid,
+        "branch": "SZ01",
+        "price_type": "4s",
+        "reference": "990.00",
+        "observed": "900.00",
+        "note": "三家报价",
+    }
     r = await api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer"))
     item = r.json()["id"]
     events = hold_the_lock(monkeypatch, 0.2)
 
     def accept():
         return api.client.post(
-            f"/api/v1/feedback/{item}/accept", json={"valid_to": "2027-01-01"},
+            f"/api/v1/feedback/{item}/accept",
+            json={"valid_to": "2027-01-01"},
             headers=api.h(STAFF),
-        )  # fmt: skip
+        )
 
     answers = await asyncio.gather(accept(), accept())
     assert sorted(a.status_code for a in answers) == [200, 409], [a.text for a in answers]
@@ -248,7 +279,7 @@ async def test_two_staff_accepting_one_feedback_at_once(api: Live, monkeypatch):
 
 
 async def test_two_reviewers_reporting_one_price_at_once(api: Live):
-    pid = part_id(api)
+    pid = part_id_of(api)
     body = {"part_id": pid, "branch": "GD01", "price_type": "4s", "observed": "900.00"}
     answers = await asyncio.gather(
         api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer")),

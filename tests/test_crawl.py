@@ -23,29 +23,12 @@ from pricebook.db import transaction
 from pricebook.market import ingest_items
 from pricebook.market.crawl import CrawlReport, CrawlTarget, crawl_groups, run_crawls
 from pricebook.models import FeedbackItem, MarketObservation, MarketRun, Part, PriceType, Region
+from tests.market_data import TITLES, load_market_catalog, scraped_item
 from tests.market_site.server import SITE_DIR, SOURCES_DIR, MarketSite
 from tests.net import free_port
-from tests.test_market import _item, load_market_catalog
+from tests.processes import FAST, REPO, pricebook
 
-REPO = Path(__file__).resolve().parent.parent
-FAST = [
-    "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_START_DELAY=0", "-s", "AUTOTHROTTLE_MAX_DELAY=0.2",
-    "-s", "PRICEBOOK_RETRY_BACKOFF_BASE=0.1", "-s", "DOWNLOAD_TIMEOUT=10",
-]  # fmt: skip
 SOURCES = ["a_huaqiang.toml", "b_chepei.toml", "c_api.toml"]
-
-
-def pricebook(
-    *args: str, database_url: str, merged: bool = False
-) -> subprocess.CompletedProcess[str]:
-    """Run the CLI; ``merged``: stderr into stdout, as a terminal shows them."""
-    env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
-    env["PRICEBOOK_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "pricebook.cli", *args],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, text=True, timeout=180,
-        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
-    )  # fmt: skip
 
 
 def crawl_all(site: MarketSite, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -102,10 +85,17 @@ def test_the_sources_directory_comes_from_the_environment_too(tmp_path, monkeypa
     assert pricebook("db", "upgrade", database_url=database_url).returncode == 0
     env_run = subprocess.run(
         [sys.executable, "-m", "pricebook.cli", "crawl", "from_env", *FAST, "--timeout", "60"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120,
-        env={**os.environ, "PRICEBOOK_SOURCES_DIR": str(tmp_path),
-             "PRICEBOOK_DATABASE_URL": database_url},
-    )  # fmt: skip
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "PRICEBOOK_SOURCES_DIR": str(tmp_path),
+            "PRICEBOOK_DATABASE_URL": database_url,
+        },
+    )
     assert "no source named" not in env_run.stdout, env_run.stdout
     assert "crawling fixture_a_huaqiang" in env_run.stdout  # the file's source, found by name
     without = pricebook("crawl", "from_env", database_url=database_url)
@@ -125,7 +115,9 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
                 select(MarketObservation).order_by(MarketObservation.id)
             ).all()
             parts = {id_: code for id_, code in session.execute(select(Part.id, Part.code))}
-            types = {id_: code for id_, code in session.execute(select(PriceType.id, PriceType.code))}  # fmt: skip
+            types = {
+                id_: code for id_, code in session.execute(select(PriceType.id, PriceType.code))
+            }
             regions = {id_: code for id_, code in session.execute(select(Region.id, Region.code))}
             last_seen_before = {o.id: o.last_seen for o in observations}
 
@@ -159,10 +151,18 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
         assert len(observations) == 26
         assert {o.run_id for o in observations} == {r.id for r in runs}
         matched = {
-            (o.source, o.raw_name, parts[o.part_id], types.get(o.price_type_id),
-             regions.get(o.region_id), o.amount_fen, o.match_reason)
-            for o in observations if o.status == "matched"
-        }  # fmt: skip
+            (
+                o.source,
+                o.raw_name,
+                parts[o.part_id],
+                types.get(o.price_type_id),
+                regions.get(o.region_id),
+                o.amount_fen,
+                o.match_reason,
+            )
+            for o in observations
+            if o.status == "matched"
+        }
         assert matched == {
             ("fixture_a_huaqiang", "前杠", "GF7-0001", "oem", "440300", 145000, "oe_exact"),
             (
@@ -198,8 +198,9 @@ def test_crawl_fixture_market_observations_recrawl_and_one_drift_task(settings, 
         # --- the unmatched ones, kept for review with the raw text (ranges → midpoint)
         unmatched = {
             o.raw_name: (o.raw_price, o.amount_fen)
-            for o in observations if o.status == "unmatched" and o.source == "fixture_b_chepei"
-        }  # fmt: skip
+            for o in observations
+            if o.status == "unmatched" and o.source == "fixture_b_chepei"
+        }
         assert unmatched == {
             "前杠": ("0.35万元", 350000),  # a Camry's bumper: the catalogue has only the Golf's
             "大灯总成（右）": ("850-920元", 88500),
@@ -245,15 +246,19 @@ def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, e
     listings whose titles carry the vehicle — over the demo catalogue, each with its own page,
     item id and seller; one title comes from three sellers."""
     from pricebook.demo import load_demo
-    from tests.test_market import TITLES
 
     load_demo(engine)
     files = ["--source-file", str(SOURCES_DIR / "titles_shop.toml")]
     with MarketSite() as site:
         first = pricebook(
-            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            "crawl",
+            *files,
+            "--base-url",
+            site.base_url,
+            "--no-drift",
+            *FAST,
             database_url=settings.database_url,
-        )  # fmt: skip
+        )
         assert first.returncode == 0, first.stdout + first.stderr
         with transaction(engine) as session:
             codes = dict(session.execute(select(Part.id, Part.code)).all())
@@ -275,9 +280,14 @@ def test_crawl_title_shop_matches_by_vehicle_and_keeps_sellers_apart(settings, e
 
         # a re-crawl: every listing moves its own last_seen, nothing new
         again = pricebook(
-            "crawl", *files, "--base-url", site.base_url, "--no-drift", *FAST,
+            "crawl",
+            *files,
+            "--base-url",
+            site.base_url,
+            "--no-drift",
+            *FAST,
             database_url=settings.database_url,
-        )  # fmt: skip
+        )
         assert again.returncode == 0, again.stdout + again.stderr
         assert f"unchanged (last_seen moved) {len(TITLES) + 2}" in again.stdout
         with transaction(engine) as session:
@@ -358,8 +368,10 @@ def test_recrawls_with_changed_prices_open_update_close_and_reopen_the_drift_tas
         assert f"reopened: #{opened.id}" in fourth.stdout
         reopened = task()
         assert (reopened.id, reopened.status, reopened.observed_fen) == (
-            opened.id, "open", 42000,
-        )  # fmt: skip
+            opened.id,
+            "open",
+            42000,
+        )
         assert reopened.resolved_at is None
 
 
@@ -372,10 +384,10 @@ def test_concurrent_ingests_of_one_source_never_duplicate_a_listing(engine):
     each ingest a moment between reading the listings and writing, where, without the lock,
     both would read "no row yet" and both insert. Another source's ingest runs alongside."""
     load_market_catalog(engine)
-    ingest_items(engine, [_item(source="warm-up")], None)  # the process's catalogue cache
+    ingest_items(engine, [scraped_item(source="warm-up")], None)  # the process's catalogue cache
     names = ["机油 4L", "雾灯 右", "前杠", "水箱"]
     batches = [
-        [_item(name, "398", source=source) for name in names]
+        [scraped_item(name, "398", source=source) for name in names]
         for source in ("s1", "s1", "s2", "s2", "s1")
     ]
 
@@ -503,20 +515,41 @@ def _snapshot(engine) -> tuple[list[Any], list[Any]]:
         runs = session.scalars(select(MarketRun)).all()
         source_of = {r.id: r.source for r in runs}
         run_rows = sorted(
-            (r.source, r.spider, r.status, r.created_by, r.finished_at is not None,
-             sorted((k, repr(v)) for k, v in r.stats.items() if k not in ("elapsed_s", "drift")))
+            (
+                r.source,
+                r.spider,
+                r.status,
+                r.created_by,
+                r.finished_at is not None,
+                sorted((k, repr(v)) for k, v in r.stats.items() if k not in ("elapsed_s", "drift")),
+            )
             for r in runs
-        )  # fmt: skip
+        )
         o = MarketObservation
         observations = sorted(
             (source_of[o.run_id], source_of[o.last_run_id], *row)
             for o, *row in session.execute(
-                select(o, o.source, o.item_key, o.url, o.raw_name, o.raw_price, o.raw_oe,
-                       o.raw_brand_text, o.amount_fen, o.part_id, o.suggested_part_id,
-                       o.model_id, o.region_id, o.price_type_id, o.confidence_bp,
-                       o.match_reason, o.status)
+                select(
+                    o,
+                    o.source,
+                    o.item_key,
+                    o.url,
+                    o.raw_name,
+                    o.raw_price,
+                    o.raw_oe,
+                    o.raw_brand_text,
+                    o.amount_fen,
+                    o.part_id,
+                    o.suggested_part_id,
+                    o.model_id,
+                    o.region_id,
+                    o.price_type_id,
+                    o.confidence_bp,
+                    o.match_reason,
+                    o.status,
+                )
             )
-        )  # fmt: skip
+        )
     return run_rows, observations
 
 
@@ -528,7 +561,9 @@ def _blocks(output: str, runs: list[MarketRun]) -> list[int]:
     for run in runs:
         header = f"{run.source} (run {run.id}): {run.status} "
         [i] = [k for k, line in enumerate(lines) if line.startswith(header)]
-        block = lines[i : i + 4 + (min(15, len(run.stats["log_tail"])) if run.status == "failed" else 0)]  # fmt: skip
+        block = lines[
+            i : i + 4 + (min(15, len(run.stats["log_tail"])) if run.status == "failed" else 0)
+        ]
         assert [line[:8] for line in block[1:4]] == ["  pages ", "  droppe", "  page e"], block
         assert all(line.startswith("  | ") for line in block[4:]), block
         starts.append(i)
@@ -545,9 +580,15 @@ def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_
         for site in sites:
             site.reset()
         sequential = pricebook(
-            "crawl", *files, "--jobs", "1", "--no-drift", *FAST,
-            database_url=settings.database_url, merged=True,
-        )  # fmt: skip
+            "crawl",
+            *files,
+            "--jobs",
+            "1",
+            "--no-drift",
+            *FAST,
+            database_url=settings.database_url,
+            merged=True,
+        )
         assert sequential.returncode == 0, sequential.stdout
         expected = _snapshot(engine)
         with transaction(engine) as session:
@@ -557,9 +598,14 @@ def test_parallel_crawl_stores_what_a_sequential_one_does(settings, engine, tmp_
         for site in sites:
             site.reset()
         parallel = pricebook(
-            "crawl", *files, "--jobs", "2", *FAST, database_url=settings.database_url,
+            "crawl",
+            *files,
+            "--jobs",
+            "2",
+            *FAST,
+            database_url=settings.database_url,
             merged=True,
-        )  # fmt: skip
+        )
         assert parallel.returncode == 0, parallel.stdout
     assert _snapshot(engine) == expected
     runs, observations = expected
@@ -604,9 +650,14 @@ def test_a_failing_source_fails_alone_while_the_others_finish(settings, engine, 
         text = (SOURCES_DIR / "c_api.toml").read_text("utf-8")
         dead.write_text(text.replace("{base}", f"http://127.0.0.1:{_closed_port()}"), "utf-8")
         result = pricebook(
-            "crawl", *files, "--source-file", str(dead), *FAST,
-            database_url=settings.database_url, merged=True,
-        )  # fmt: skip
+            "crawl",
+            *files,
+            "--source-file",
+            str(dead),
+            *FAST,
+            database_url=settings.database_url,
+            merged=True,
+        )
     assert result.returncode == 1, result.stdout
     with transaction(engine) as session:
         runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()

@@ -15,9 +15,9 @@ from sqlalchemy import select
 from pricebook import price_words
 from pricebook.db import transaction
 from pricebook.models import MarketObservation, MarketRun, PriceType, Region
+from tests.market_data import load_market_catalog
 from tests.market_site.server import MarketSite
-from tests.test_crawl import FAST, pricebook
-from tests.test_market import load_market_catalog
+from tests.processes import FAST, pricebook
 
 SOURCE = """
 name = "fixture_d_labels"
@@ -68,9 +68,14 @@ def _source(tmp_path: Path, site: MarketSite, **selectors: str) -> str:
 
 def _crawl(settings, source_file: str):
     return pricebook(
-        "crawl", "--source-file", source_file, "--no-drift", *FAST,
-        database_url=settings.database_url, merged=True,
-    )  # fmt: skip
+        "crawl",
+        "--source-file",
+        source_file,
+        "--no-drift",
+        *FAST,
+        database_url=settings.database_url,
+        merged=True,
+    )
 
 
 @pytest.mark.postgres_only
@@ -96,7 +101,9 @@ def test_labelled_prices_stored_as_the_page_means_and_suspicious_runs(settings, 
         # a valid but wrong item selector: 0 items, suspicious, the warning kept
         wrong_item = _crawl(settings, _source(tmp_path, site, item="css:div.cards li.card"))
         # a valid but wrong pagination selector: 1 page of the 3 the pager declares
-        wrong_next = _crawl(settings, _source(tmp_path, site, next="css:div.pager a.nxt::attr(href)"))  # fmt: skip
+        wrong_next = _crawl(
+            settings, _source(tmp_path, site, next="css:div.pager a.nxt::attr(href)")
+        )
         # the good one again: the 0-item run does not lower the bar (finished runs only)
         again = _crawl(settings, _source(tmp_path, site))
 
@@ -154,10 +161,13 @@ def _types_by_source(engine) -> dict[tuple[str, str], str | None]:
     with transaction(engine) as session:
         codes = dict(session.execute(select(PriceType.id, PriceType.code)).all())
         rows = session.execute(
-            select(MarketObservation.source, MarketObservation.raw_name,
-                   MarketObservation.price_type_id, MarketObservation.price_type_hint)
-            .order_by(MarketObservation.id)
-        ).all()  # fmt: skip
+            select(
+                MarketObservation.source,
+                MarketObservation.raw_name,
+                MarketObservation.price_type_id,
+                MarketObservation.price_type_hint,
+            ).order_by(MarketObservation.id)
+        ).all()
     return {(s, n): (codes.get(t), hint) for s, n, t, hint in rows}
 
 
@@ -177,8 +187,9 @@ def test_both_spiders_read_one_vocabulary_staff_edits_it_and_a_source_overrides_
         # HTML 原厂件 and JSON 原厂 / 原厂件: one type; JSON 品牌件: brand
         assert {code for (source, _), (code, hint) in first.items() if "原厂" in hint} == {"oem"}
         assert {s for (s, _), (_, hint) in first.items() if "原厂" in hint} == {
-            "fixture_d_labels", "fixture_d_api",
-        }  # fmt: skip
+            "fixture_d_labels",
+            "fixture_d_api",
+        }
         assert first[("fixture_d_api", "丰田卡罗拉 水箱")] == ("brand", "品牌件")
         # the JSON listings' labelled prices, as the page means them
         with transaction(engine) as session:
@@ -196,9 +207,13 @@ def test_both_spiders_read_one_vocabulary_staff_edits_it_and_a_source_overrides_
         with transaction(engine) as session:
             etag = price_words.vocabulary(session).etag
             price_words.set_word(
-                session, "原厂件", "4s", actor="staff:li", reason="本地原厂件按4S价",
+                session,
+                "原厂件",
+                "4s",
+                actor="staff:li",
+                reason="本地原厂件按4S价",
                 expected_etag=etag,
-            )  # fmt: skip
+            )
         assert _crawl(settings, str(api)).returncode == 0
         second = _types_by_source(engine)
         assert second[("fixture_d_api", "本田雅阁 前大灯 左")] == ("4s", "原厂件")

@@ -13,7 +13,6 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -40,10 +39,15 @@ from pricebook.db import make_engine, sync_url
 from pricebook.models import Part, Price
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI
+from tests.ci import cannot_run
 from tests.net import free_port
-from tests.test_cli import _listeners, _serve_two_workers, _stop, _workers_of
-from tests.test_cli import db as db  # the fixture
+from tests.processes import (
+    listeners,
+    serve_command,
+    serve_two_workers,
+    stop_server,
+    workers_of,
+)
 
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 REQUEST: Any = SimpleNamespace(method="GET", url=SimpleNamespace(path="/x"))
@@ -112,8 +116,12 @@ def test_psycopg_errors_are_classified_by_their_sqlstate_too():
 
 
 def _scope(port: int) -> dict[str, Any]:
-    return {"type": "http", "http_version": "1.1", "client": ("127.0.0.1", port),
-            "server": ("127.0.0.1", 8000)}  # fmt: skip
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "client": ("127.0.0.1", port),
+        "server": ("127.0.0.1", 8000),
+    }
 
 
 def test_a_connection_closes_after_its_request_limit():
@@ -177,7 +185,7 @@ def _busy_until(
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("max_seconds", ["1", "0"], ids=["closed-after-1s", "no-limit"])
 def test_keep_alive_clients_spread_again_over_a_restarted_worker(
-    db: str, monkeypatch: pytest.MonkeyPatch, max_seconds: str
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, max_seconds: str
 ):
     """Four busy keep-alive clients on `pricebook serve --workers 2`; one worker is killed, and
     while it restarts every client connects to the survivor. With connections closed after
@@ -187,24 +195,24 @@ def test_keep_alive_clients_spread_again_over_a_restarted_worker(
     monkeypatch.setenv("PRICEBOOK_CONNECTION_MAX_REQUESTS", "0")
     monkeypatch.setenv("PRICEBOOK_RATE_LIMIT", "0")
     port = free_port()
-    server = _serve_two_workers(db, port)
+    server = serve_two_workers(cli_db, port)
     clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) for _ in range(4)]
     try:
-        before = _workers_of(server.pid)
+        before = workers_of(server.pid)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
-        while _listeners(port) != 1:  # its socket closes with it
+        while listeners(port) != 1:  # its socket closes with it
             time.sleep(0.01)
         (survivor,) = before - {victim}
 
         def restarted(_seen: object = None) -> bool:
-            workers = _workers_of(server.pid)
-            return len(workers) == 2 and victim not in workers and _listeners(port) == 2
+            workers = workers_of(server.pid)
+            return len(workers) == 2 and victim not in workers and listeners(port) == 2
 
         # (with a limit, a client may reconnect to the new worker before this loop sees it)
         meanwhile = _busy_until(clients, restarted, limit=60)
         assert restarted() and server.poll() is None
-        (newcomer,) = _workers_of(server.pid) - {survivor}
+        (newcomer,) = workers_of(server.pid) - {survivor}
         started = time.monotonic()
         window = 6.0 if max_seconds != "0" else 3.0
         answered_by = meanwhile | _busy_until(
@@ -214,7 +222,7 @@ def test_keep_alive_clients_spread_again_over_a_restarted_worker(
     finally:
         for client in clients:
             client.close()
-        errors = _stop(server)
+        errors = stop_server(server)
     assert server.returncode == 0, errors
     if max_seconds == "0":
         assert answered_by == {survivor}, f"{answered_by} in {took:.1f} s; meanwhile {meanwhile}"
@@ -249,27 +257,48 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.dir, user.pw_uid, user.pw_gid)
             self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                  "--locale=C", "--no-sync", "--no-instructions")  # fmt: skip
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                   "-c fsync=off -c full_page_writes=off")  # fmt: skip
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        )
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off -c full_page_writes=off"
+        )
         self.options = options
 
     def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
-        done = subprocess.run([*self.as_user, str(self.bindir / tool), *args],
-                              capture_output=True, text=True, timeout=timeout)  # fmt: skip
+        done = subprocess.run(
+            [*self.as_user, str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         assert done.returncode == 0, f"{tool} {args}: {done.stdout}{done.stderr}"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
+    def _pg_ctl(self, *args: str) -> None:
+        """pg_ctl on this cluster with its log and options, waiting up to 30 s."""
+        options = ("-D", str(self.data), "-l", str(self.log), "-o", self.options, "-w", "-t", "30")
+        self._run("pg_ctl", *options, *args)
+
     def start(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options,
-                  "-w", "-t", "30", "start")  # fmt: skip
+        self._pg_ctl("start")
 
     def restart(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", self.options,
-                  "-m", "fast", "-w", "-t", "30", "restart")  # fmt: skip
+        self._pg_ctl("-m", "fast", "restart")
 
     def stop(self, mode: str) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
@@ -288,10 +317,10 @@ class Cluster:
 def _postgres_bin() -> Path:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     if not found or (os.geteuid() == 0 and not shutil.which("runuser")):
-        reason = "the fault tests need PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin)"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}: install the postgresql package")
-        pytest.skip(reason)
+        cannot_run(
+            "the fault tests need PostgreSQL's initdb and pg_ctl (/usr/lib/postgresql/*/bin):"
+            " install the postgresql package"
+        )
     return found[-1].parent
 
 
@@ -340,15 +369,28 @@ class Load:
         try:
             r = client.request(method, url, **kw)
         except httpx.HTTPError as exc:
-            self.answers.append(Answer(kind, started, time.monotonic() - started, None,
-                                       error=f"{type(exc).__name__}: {exc}"))  # fmt: skip
+            self.answers.append(
+                Answer(
+                    kind,
+                    started,
+                    time.monotonic() - started,
+                    None,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+            )
             time.sleep(0.05)
             return None
-        self.answers.append(Answer(
-            kind, started, time.monotonic() - started, r.status_code,
-            problem=r.headers.get("content-type", "").startswith("application/problem+json"),
-            retry_after="retry-after" in r.headers, error=r.text[:300] if r.status_code >= 300 else "",
-        ))  # fmt: skip
+        self.answers.append(
+            Answer(
+                kind,
+                started,
+                time.monotonic() - started,
+                r.status_code,
+                problem=r.headers.get("content-type", "").startswith("application/problem+json"),
+                retry_after="retry-after" in r.headers,
+                error=r.text[:300] if r.status_code >= 300 else "",
+            )
+        )
         if r.status_code >= 500:
             time.sleep(0.05)  # as a client honouring Retry-After would, but sooner
         return r
@@ -373,10 +415,20 @@ class Load:
                     continue
                 version += 1
                 reason = f"fault test {n}.{version}"
-                body = {**key, "amount": f"{1000 + version}.00", "reason": reason,
-                        "valid_from": str(TODAY + timedelta(days=version))}  # fmt: skip
-                r = self._call(client, "write", "POST", "/api/v1/prices/versions/", json=body,
-                               headers={"If-Match": etag})  # fmt: skip
+                body = {
+                    **key,
+                    "amount": f"{1000 + version}.00",
+                    "reason": reason,
+                    "valid_from": str(TODAY + timedelta(days=version)),
+                }
+                r = self._call(
+                    client,
+                    "write",
+                    "POST",
+                    "/api/v1/prices/versions/",
+                    json=body,
+                    headers={"If-Match": etag},
+                )
                 if r is not None and r.status_code in (200, 201):
                     etag = r.headers["etag"]
                     self.written.append(reason)
@@ -395,10 +447,12 @@ def _serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers",
-             "2", "--log-level", "warning", "--no-access-log"],
-            env=env, cwd=Path(__file__).resolve().parent.parent, stdout=out, stderr=out,
-        )  # fmt: skip
+            serve_command(port),
+            env=env,
+            cwd=Path(__file__).resolve().parent.parent,
+            stdout=out,
+            stderr=out,
+        )
     deadline = time.monotonic() + 60
     while True:
         with contextlib.suppress(httpx.HTTPError):
@@ -415,8 +469,13 @@ def _recovered(load: Load, since: float, within: float = 15.0) -> float:
         later = [a for a in load.answers if a.started >= since and a.status in (200, 201)]
         kinds = {a.kind for a in later}
         if {"resolve", "write"} <= kinds:
-            return max(min(a.started + a.took for a in later if a.kind == k)
-                       for k in ("resolve", "write")) - since  # fmt: skip
+            return (
+                max(
+                    min(a.started + a.took for a in later if a.kind == k)
+                    for k in ("resolve", "write")
+                )
+                - since
+            )
         time.sleep(0.1)
     raise AssertionError(f"no recovery within {within} s after the fault")
 
@@ -479,9 +538,11 @@ def test_database_faults_under_load_end_in_503_quickly_and_lose_no_acknowledged_
         server.wait(30)
 
     answers = load.answers
-    wrong = [a for a in answers if not (
-        200 <= (a.status or 0) < 300 or (a.status == 503 and a.problem and a.retry_after)
-    )]  # fmt: skip
+    wrong = [
+        a
+        for a in answers
+        if not (200 <= (a.status or 0) < 300 or (a.status == 503 and a.problem and a.retry_after))
+    ]
     assert not wrong, wrong[:5]
     slow = [a for a in answers if a.took > BOUND]
     assert not slow, f"{len(slow)} answers slower than {BOUND} s: {slow[:5]}"
@@ -490,13 +551,15 @@ def test_database_faults_under_load_end_in_503_quickly_and_lose_no_acknowledged_
 
     try:
         with engine.connect() as connection:
-            stored = set(connection.scalars(
-                select(Price.reason).where(Price.reason.like("fault test %"))
-            ))  # fmt: skip
+            stored = set(
+                connection.scalars(select(Price.reason).where(Price.reason.like("fault test %")))
+            )
     finally:
         engine.dispose()
     lost = [reason for reason in load.written if reason not in stored]
     assert load.written and not lost, lost
-    print(f"{len(answers)} answers, {unavailable} 503, slowest {max(a.took for a in answers):.2f}"
-          f" s (bound {BOUND} s); {len(load.written)} writes acknowledged, all stored; "
-          "recovered after: " + ", ".join(f"{k} {v:.2f} s" for k, v in recovery.items()))  # fmt: skip
+    print(
+        f"{len(answers)} answers, {unavailable} 503, slowest {max(a.took for a in answers):.2f}"
+        f" s (bound {BOUND} s); {len(load.written)} writes acknowledged, all stored; "
+        "recovered after: " + ", ".join(f"{k} {v:.2f} s" for k, v in recovery.items())
+    )

@@ -11,16 +11,23 @@ from sqlalchemy import select, update
 from pricebook import feedback
 from pricebook.db import make_engine, transaction
 from pricebook.models import AuditEntry, Branch, FeedbackItem, Part, Price, PriceType
-from tests.api_client import Api, db_scalars, part_id
+from tests.api_client import Api, db_scalars, part_id_of
 
 TODAY = date.today()
 STAFF = "pricing_staff"
 
 
 def fb(api: Api, **extra) -> dict:
-    body = {"part_id": part_id(api), "branch": "SZ01", "price_type": "4s",
-            "reference": "990.00", "observed": "900.00", "note": "三家4S店报价均为900",
-            "url": "https://example.com/quote/1", "estimate_ref": "DS2026-0001"}  # fmt: skip
+    body = {
+        "part_id": part_id_of(api),
+        "branch": "SZ01",
+        "price_type": "4s",
+        "reference": "990.00",
+        "observed": "900.00",
+        "note": "三家4S店报价均为900",
+        "url": "https://example.com/quote/1",
+        "estimate_ref": "DS2026-0001",
+    }
     return {**body, **extra}
 
 
@@ -56,11 +63,14 @@ async def test_submit_then_link_instead_of_duplicating(api: Api):
 
 async def test_submit_checks_its_input(api: Api):
     for extra, field in [
-        ({"observed": "0"}, "observed"), ({"observed": "1.234"}, "observed"),
-        ({"url": "javascript:alert(1)"}, "url"), ({"branch": "NOPE"}, "branch"),
-        ({"price_type": "nope"}, "price_type"), ({"part_id": 999999}, "part_id"),
+        ({"observed": "0"}, "observed"),
+        ({"observed": "1.234"}, "observed"),
+        ({"url": "javascript:alert(1)"}, "url"),
+        ({"branch": "NOPE"}, "branch"),
+        ({"price_type": "nope"}, "price_type"),
+        ({"part_id": 999999}, "part_id"),
         ({"model_id": 999999}, "model_id"),
-    ]:  # fmt: skip
+    ]:
         r = await api.client.post(
             "/api/v1/feedback", json=fb(api, **extra), headers=api.h("reviewer")
         )
@@ -98,17 +108,24 @@ async def test_queue_filters_by_status_kind_and_age_and_pages(api: Api):
     try:
         with transaction(engine) as session:
             session.execute(
-                update(FeedbackItem).where(FeedbackItem.id == old["id"])
+                update(FeedbackItem)
+                .where(FeedbackItem.id == old["id"])
                 .values(created_at=datetime.now(UTC) - timedelta(days=10))
-            )  # fmt: skip
+            )
             pid = session.scalar(select(Part.id).where(Part.code == "VW1-0002"))
             sz = session.scalar(select(Branch.id).where(Branch.code == "SZ01"))
             brand = session.scalar(select(PriceType.id).where(PriceType.code == "brand"))
             _, drift_id = feedback.open_or_update_drift(
-                session, part_id=pid, branch_id=sz, price_type_id=brand, model_id=None,
-                reference_fen=150050, observed_fen=120000, evidence={"price_id": 0, "market": {}},
+                session,
+                part_id=pid,
+                branch_id=sz,
+                price_type_id=brand,
+                model_id=None,
+                reference_fen=150050,
+                observed_fen=120000,
+                evidence={"price_id": 0, "market": {}},
                 note="market median 1200.00",
-            )  # fmt: skip
+            )
     finally:
         engine.dispose()
 
@@ -124,8 +141,11 @@ async def test_queue_filters_by_status_kind_and_age_and_pages(api: Api):
     assert await ids(max_age_days=7) == [new["id"], drift_id]
     assert await ids(status="accepted") == []
     assert await ids(status="unresolved", branch="SZ01") == [old["id"], drift_id]
-    page = (await api.client.get("/api/v1/feedback", params={"limit": 1, "offset": 1},
-                                 headers=api.h(STAFF))).json()  # fmt: skip
+    page = (
+        await api.client.get(
+            "/api/v1/feedback", params={"limit": 1, "offset": 1}, headers=api.h(STAFF)
+        )
+    ).json()
     assert page["total"] == 3 and [i["id"] for i in page["items"]] == [new["id"]]
     r = await api.client.get("/api/v1/feedback", params={"status": "nope"}, headers=api.h(STAFF))
     assert r.status_code == 400
@@ -134,14 +154,21 @@ async def test_queue_filters_by_status_kind_and_age_and_pages(api: Api):
 async def test_accept_writes_the_price_in_the_same_transaction(api: Api):
     item = await submit(api)
     linked = await submit(api, observed="880.00")
-    r = await api.client.post(f"/api/v1/feedback/{item['id']}/accept",
-                              json={"valid_to": "2027-01-01"}, headers=api.h("reviewer"))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{item['id']}/accept",
+        json={"valid_to": "2027-01-01"},
+        headers=api.h("reviewer"),
+    )
     assert r.status_code == 403  # a reviewer cannot accept
-    r = await api.client.post(f"/api/v1/feedback/{linked['id']}/accept", json={},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{linked['id']}/accept", json={}, headers=api.h(STAFF)
+    )
     assert r.status_code == 409  # act on the primary item
-    r = await api.client.post(f"/api/v1/feedback/{item['id']}/accept",
-                              json={"valid_to": "2027-01-01"}, headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{item['id']}/accept",
+        json={"valid_to": "2027-01-01"},
+        headers=api.h(STAFF),
+    )
     assert r.status_code == 200, r.text
     accepted = r.json()
     assert accepted["status"] == "accepted" and accepted["resolved_by"].endswith(
@@ -163,8 +190,9 @@ async def test_accept_writes_the_price_in_the_same_transaction(api: Api):
     r = await api.client.get(f"/api/v1/feedback/{linked['id']}", headers=api.h("reviewer"))
     assert r.json()["status"] == "accepted" and r.json()["resulting_price_id"] == price_id
     # decided once
-    r = await api.client.post(f"/api/v1/feedback/{item['id']}/reject", json={"reason": "x"},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{item['id']}/reject", json={"reason": "x"}, headers=api.h(STAFF)
+    )
     assert r.status_code == 409
     actions = db_scalars(
         api, select(AuditEntry.action).where(AuditEntry.entity == "feedback_items")
@@ -175,17 +203,20 @@ async def test_accept_writes_the_price_in_the_same_transaction(api: Api):
 async def test_a_failed_accept_changes_nothing(api: Api):
     item = await submit(api)
     # open-ended from today would reach into the 2027 version: 409, and the item stays open
-    r = await api.client.post(f"/api/v1/feedback/{item['id']}/accept", json={},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{item['id']}/accept", json={}, headers=api.h(STAFF)
+    )
     assert r.status_code == 409, r.text
     r = await api.client.get(f"/api/v1/feedback/{item['id']}", headers=api.h(STAFF))
     assert r.json()["status"] == "open" and r.json()["resulting_price_id"] is None
     assert db_scalars(api, select(Price.id).where(Price.source == "feedback")) == []
     # a given amount and a branch without later versions
     other = await submit(api, branch="GD01")
-    r = await api.client.post(f"/api/v1/feedback/{other['id']}/accept",
-                              json={"amount": "910.00", "reason": "取中间价"},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"/api/v1/feedback/{other['id']}/accept",
+        json={"amount": "910.00", "reason": "取中间价"},
+        headers=api.h(STAFF),
+    )
     assert r.status_code == 200 and r.json()["resolution_reason"] == "取中间价"
     (price,) = db_scalars(api, select(Price).where(Price.source == "feedback"))
     assert price.amount_fen == 91000 and price.valid_to is None and price.reason == "取中间价"
@@ -196,8 +227,9 @@ async def test_reject_needs_a_reason_and_need_info_round_trip(api: Api):
     url = f"/api/v1/feedback/{item['id']}"
     r = await api.client.post(f"{url}/reject", json={}, headers=api.h(STAFF))
     assert r.status_code == 422 and r.json()["field"] == "reason"
-    r = await api.client.post(f"{url}/need-info", json={"reason": "请提供报价单照片"},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"{url}/need-info", json={"reason": "请提供报价单照片"}, headers=api.h(STAFF)
+    )
     assert r.status_code == 200 and r.json()["status"] == "need_info"
     assert r.json()["resolved_at"] is None
     r = await api.client.post(f"{url}/answer", json={"note": "x"}, headers=api.h("admin"))
@@ -208,12 +240,16 @@ async def test_reject_needs_a_reason_and_need_info_round_trip(api: Api):
         f"{url}/answer", json={"note": "x"}, headers=api.h("estimate_tool")
     )
     assert other_reviewer.status_code == 403
-    r = await api.client.post(f"{url}/answer", json={"note": "报价单见链接",
-                              "url": "https://example.com/q.jpg"}, headers=api.h("reviewer"))  # fmt: skip
+    r = await api.client.post(
+        f"{url}/answer",
+        json={"note": "报价单见链接", "url": "https://example.com/q.jpg"},
+        headers=api.h("reviewer"),
+    )
     assert r.status_code == 200 and r.json()["status"] == "open"
     assert [a["note"] for a in r.json()["evidence"]["answers"]] == ["x", "报价单见链接"]
-    r = await api.client.post(f"{url}/reject", json={"reason": "报价单为非4S店报价"},
-                              headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.post(
+        f"{url}/reject", json={"reason": "报价单为非4S店报价"}, headers=api.h(STAFF)
+    )
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     assert r.json()["resolution_reason"] == "报价单为非4S店报价"
     assert r.json()["turnaround_hours"] is not None
@@ -230,10 +266,15 @@ async def test_drift_tasks_are_accepted_on_their_own_key(api: Api):
             price = session.scalars(select(Price).where(Price.part_id == pid)).one()
             gd = session.scalar(select(Branch.id).where(Branch.code == "GD01"))
             _, task = feedback.open_or_update_drift(
-                session, part_id=pid, branch_id=gd, price_type_id=price.price_type_id,
-                model_id=price.model_id, reference_fen=price.amount_fen, observed_fen=130000,
+                session,
+                part_id=pid,
+                branch_id=gd,
+                price_type_id=price.price_type_id,
+                model_id=price.model_id,
+                reference_fen=price.amount_fen,
+                observed_fen=130000,
                 evidence={"price_id": price.id, "market": {"median": "1300.00"}},
-            )  # fmt: skip
+            )
             model_id = price.model_id
     finally:
         engine.dispose()
@@ -256,19 +297,35 @@ def test_core_functions_the_web_ui_calls(settings):
             gd = session.scalar(select(Branch.id).where(Branch.code == "GD01"))
             t4s = session.scalar(select(PriceType.id).where(PriceType.code == "4s"))
             item = feedback.submit_feedback(
-                session, part_id=pid, model_id=None, branch_id=gd, price_type_id=t4s,
-                reference=None, observed="800.00", note="", url="", estimate_ref="",
+                session,
+                part_id=pid,
+                model_id=None,
+                branch_id=gd,
+                price_type_id=t4s,
+                reference=None,
+                observed="800.00",
+                note="",
+                url="",
+                estimate_ref="",
                 actor="api-key:9:ui",
-            )  # fmt: skip
+            )
             items = feedback.list_feedback(
-                session, status="open", branch_id=gd, created_by=None, max_age_days=None,
+                session,
+                status="open",
+                branch_id=gd,
+                created_by=None,
+                max_age_days=None,
                 limit=200,
-            )  # fmt: skip
+            )
             assert [i.id for i in items] == [item.id]
             done = feedback.accept_feedback(
-                session, item.id, actor="api-key:1:staff", amount=None, valid_from=TODAY,
+                session,
+                item.id,
+                actor="api-key:1:staff",
+                amount=None,
+                valid_from=TODAY,
                 reason="",
-            )  # fmt: skip
+            )
             assert done.status == "accepted" and done.resolution_reason.startswith("feedback #")
     finally:
         engine.dispose()

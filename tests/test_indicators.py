@@ -6,13 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
 from pricebook import indicators
 from pricebook.db import make_engine, transaction
 from pricebook.io import import_rows
-from pricebook.models import Branch, EstimateValidation, FeedbackItem, Part, PriceType, VehicleModel
+from pricebook.models import FeedbackItem
 from tests.api_client import Api, seed
+from tests.indicator_rows import add_validation, catalog_ids
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)
 
@@ -29,41 +30,31 @@ def test_median_and_nearest_rank_percentile():
     assert indicators.rate(0, 0)["rate"] is None
 
 
-def _ids(session):
-    def of(model, code):
-        return session.scalar(select(model.id).where(model.code == code))
-
-    return {
-        "m1": of(VehicleModel, "VW-LAVIDA-2023"), "m2": of(VehicleModel, "TY-COROLLA-2022"),
-        "P1": of(Part, "VW1-0001"), "P2": of(Part, "VW1-0002"), "P3": of(Part, "VW1-0003"),
-        "P4": of(Part, "VW1-0004"), "SZ01": of(Branch, "SZ01"), "GD01": of(Branch, "GD01"),
-        "4s": of(PriceType, "4s"), "brand": of(PriceType, "brand"),
-    }  # fmt: skip
-
-
-def _validation(session, estimate, version, day, branch, model, parts, part_lines, custom):
-    session.execute(
-        insert(EstimateValidation).values(
-            estimate_id=estimate, estimate_version=version, estimate_date=day, branch_id=branch,
-            vin="", model_id=model, model_selected=model is not None, part_lines=part_lines,
-            custom_part_lines=custom, custom_matched=0, claimed_fen=0, allowed_fen=0, cut_fen=0,
-            profile_id=None, profile_code="default", profile_version=1, replaced_part_ids=[],
-            part_ids=[p for p in parts if p], request={}, result={},
-        )
-    )  # fmt: skip
-
-
 def _item(session, ids, *, part, branch, status, hours=None, created=None, linked=None, ptype="4s"):
     created = created or datetime(2026, 11, 10, 8, 0, tzinfo=UTC)
     resolved = created + timedelta(hours=hours) if hours is not None else None
     return session.execute(
-        insert(FeedbackItem).values(
-            kind="reviewer", part_id=ids[part], branch_id=ids[branch], price_type_id=ids[ptype],
-            evidence={}, note="", url="", estimate_ref="", status=status, created_by="r",
-            created_at=created, updated_at=created, resolved_by="s" if resolved else None,
-            resolved_at=resolved, resolution_reason="", linked_to_id=linked,
-        ).returning(FeedbackItem.id)
-    ).scalar_one()  # fmt: skip
+        insert(FeedbackItem)
+        .values(
+            kind="reviewer",
+            part_id=ids[part],
+            branch_id=ids[branch],
+            price_type_id=ids[ptype],
+            evidence={},
+            note="",
+            url="",
+            estimate_ref="",
+            status=status,
+            created_by="r",
+            created_at=created,
+            updated_at=created,
+            resolved_by="s" if resolved else None,
+            resolved_at=resolved,
+            resolution_reason="",
+            linked_to_id=linked,
+        )
+        .returning(FeedbackItem.id)
+    ).scalar_one()
 
 
 @pytest.fixture
@@ -74,18 +65,18 @@ def example(settings):
     engine = make_engine(settings)
     try:
         with transaction(engine) as session:
-            ids = _ids(session)
+            ids = catalog_ids(session)
             P1, P2, P3, P4 = ids["P1"], ids["P2"], ids["P3"], ids["P4"]
             sz, gd = ids["SZ01"], ids["GD01"]
-            _validation(session, "E1", 1, date(2026, 11, 1), sz, ids["m1"], [P1], 4, 2)
+            add_validation(session, "E1", 1, date(2026, 11, 1), sz, ids["m1"], [P1], 4, 2)
             # E1 v2: 5 part lines, 1 custom (the None), one custom the matcher resolved to P1
-            _validation(
+            add_validation(
                 session, "E1", 2, date(2026, 11, 2), sz, ids["m1"], [P1, P2, P3, None, P1], 5, 1
             )
-            _validation(session, "E2", 1, date(2026, 11, 5), sz, ids["m2"], [P1, P4], 2, 0)
-            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None, None, P3], 3, 3)
-            _validation(session, "E4", 1, date(2026, 10, 1), sz, ids["m2"], [P4], 9, 9)
-            _validation(session, "E5", 1, date(2026, 11, 7), gd, ids["m1"], [P2], 1, 0)
+            add_validation(session, "E2", 1, date(2026, 11, 5), sz, ids["m2"], [P1, P4], 2, 0)
+            add_validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None, None, P3], 3, 3)
+            add_validation(session, "E4", 1, date(2026, 10, 1), sz, ids["m2"], [P4], 9, 9)
+            add_validation(session, "E5", 1, date(2026, 11, 7), gd, ids["m1"], [P2], 1, 0)
             hours = [2, 4, 10, 30, 100]
             done = [
                 _item(session, ids, part="P1", branch="SZ01", status="accepted", hours=h)
@@ -97,8 +88,15 @@ def example(settings):
                 session, ids, part="P1", branch="SZ01", status="accepted", hours=500, linked=first
             )
             # decided before the period: not counted
-            _item(session, ids, part="P1", branch="SZ01", status="rejected", hours=1,
-                  created=datetime(2026, 9, 1, tzinfo=UTC))  # fmt: skip
+            _item(
+                session,
+                ids,
+                part="P1",
+                branch="SZ01",
+                status="rejected",
+                hours=1,
+                created=datetime(2026, 9, 1, tzinfo=UTC),
+            )
             _item(session, ids, part="P2", branch="SZ01", status="open")
             _item(session, ids, part="P3", branch="SZ01", status="need_info")
             _item(session, ids, part="P3", branch="GD01", status="open")
@@ -124,29 +122,46 @@ def test_worked_example_for_one_branch(example):
     # (1 + 0 + 3) custom lines of (5 + 2 + 3)
     assert result.custom_part_rate == {"numerator": 4, "denominator": 10, "rate": Decimal("0.4000")}
     # E1 and E2 picked a catalogue model, E3 typed one
-    assert result.model_selection_rate == {"numerator": 2, "denominator": 3,
-                                           "rate": Decimal("0.6667")}  # fmt: skip
+    assert result.model_selection_rate == {
+        "numerator": 2,
+        "denominator": 3,
+        "rate": Decimal("0.6667"),
+    }
     # top models: m1 (E1), m2 (E2) — one each, by id; top parts: P1 (3 lines), P3 (2 lines)
     assert result.top_models == [ids["m1"], ids["m2"]]
     assert result.top_parts == [ids["P1"], ids["P3"]]
     # pairs: (m1, P1) (P1 fits only m1), (m1, P3), (m2, P3) (P3 has no fitment rows);
     # localized in SZ01's chain on 11-30: P1 (SZ01's 4s price, all models) only
-    assert result.localization_rate == {"numerator": 1, "denominator": 3,
-                                        "rate": Decimal("0.3333")}  # fmt: skip
+    assert result.localization_rate == {"numerator": 1, "denominator": 3, "rate": Decimal("0.3333")}
     # feedback decided in the period: 2, 4, 10, 30, 100 hours → median 10, p90 100
-    assert result.feedback_turnaround == {"count": 5, "median_hours": Decimal("10.0"),
-                                          "p90_hours": Decimal("100.0")}  # fmt: skip
+    assert result.feedback_turnaround == {
+        "count": 5,
+        "median_hours": Decimal("10.0"),
+        "p90_hours": Decimal("100.0"),
+    }
     assert result.open_queue == 2  # open + need_info in SZ01, the linked one not counted
 
     # a region price for P3 on model m2 in 440000 (SZ01's province) localizes (m2, P3)
     engine = make_engine(settings)
     try:
         with transaction(engine) as session:
-            import_rows(session, "prices", [{
-                "part_code": "VW1-0003", "model_code": "TY-COROLLA-2022", "scope": "440000",
-                "price_type": "brand", "amount_yuan": "60.00", "valid_from": "2026-11-15",
-                "valid_to": "",
-            }], actor="test", reason="本地化")  # fmt: skip
+            import_rows(
+                session,
+                "prices",
+                [
+                    {
+                        "part_code": "VW1-0003",
+                        "model_code": "TY-COROLLA-2022",
+                        "scope": "440000",
+                        "price_type": "brand",
+                        "amount_yuan": "60.00",
+                        "valid_from": "2026-11-15",
+                        "valid_to": "",
+                    }
+                ],
+                actor="test",
+                reason="本地化",
+            )
     finally:
         engine.dispose()
     result = compute(settings, branch="SZ01", date_from=NOV_1, date_to=NOV_30, top=2)
@@ -161,15 +176,16 @@ def test_worked_example_for_all_branches(example):
     result = compute(settings, date_from=NOV_1, date_to=NOV_30, top=2)
     assert result.estimates == 4  # E1, E2, E3, E5
     assert (result.custom_part_rate["numerator"], result.custom_part_rate["denominator"]) == (4, 11)
-    assert (result.model_selection_rate["numerator"],
-            result.model_selection_rate["denominator"]) == (3, 4)  # fmt: skip
+    assert (
+        result.model_selection_rate["numerator"],
+        result.model_selection_rate["denominator"],
+    ) == (3, 4)
     # m1 in E1 and E5; P1 3 lines, P2 and P3 2 each (P2 first by id)
     assert result.top_models == [ids["m1"], ids["m2"]]
     assert result.top_parts == [ids["P1"], ids["P2"]]
     # pairs (m1, P1), (m1, P2) × branches SZ01, GD01: SZ01 has both (its own P1 price, the
     # 440000 region price of P2 for m1); GD01 only P2 (the SZ01 price is not on its chain)
-    assert result.localization_rate == {"numerator": 3, "denominator": 4,
-                                        "rate": Decimal("0.7500")}  # fmt: skip
+    assert result.localization_rate == {"numerator": 3, "denominator": 4, "rate": Decimal("0.7500")}
     assert result.open_queue == 3
     # no period: E4 counts too
     assert compute(settings).estimates == 5
@@ -185,9 +201,13 @@ def _breakdown(settings, **kwargs):
 
 
 def _figures(part):
-    return (part.estimates, part.custom_part_rate["numerator"],
-            part.custom_part_rate["denominator"], part.model_selection_rate["numerator"],
-            part.model_selection_rate["denominator"])  # fmt: skip
+    return (
+        part.estimates,
+        part.custom_part_rate["numerator"],
+        part.custom_part_rate["denominator"],
+        part.model_selection_rate["numerator"],
+        part.model_selection_rate["denominator"],
+    )
 
 
 def test_breakdown_by_week_month_and_branch(example):
@@ -228,20 +248,30 @@ def test_no_estimates_gives_empty_rates(settings):
 
 
 async def test_indicators_over_http(api: Api):
-    r = await api.client.get("/api/v1/indicators", params={"branch": "SZ01", "from": "2026-11-01",
-                             "to": "2026-11-30"}, headers=api.h("reviewer"))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/indicators",
+        params={"branch": "SZ01", "from": "2026-11-01", "to": "2026-11-30"},
+        headers=api.h("reviewer"),
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["custom_part_rate"] == {"numerator": 0, "denominator": 0, "rate": None}
     assert body["branch"] == "SZ01" and body["date_from"] == "2026-11-01"
-    assert set(body) >= {"model_selection_rate", "localization_rate", "feedback_turnaround",
-                         "open_queue"}  # fmt: skip
+    assert set(body) >= {
+        "model_selection_rate",
+        "localization_rate",
+        "feedback_turnaround",
+        "open_queue",
+    }
     r = await api.client.get(
         "/api/v1/indicators", params={"branch": "NOPE"}, headers=api.h("reviewer")
     )
     assert r.status_code == 422 and r.json()["field"] == "branch"
-    r = await api.client.get("/api/v1/indicators", params={"from": "2026-12-01", "to": "2026-11-01"},
-                             headers=api.h("reviewer"))  # fmt: skip
+    r = await api.client.get(
+        "/api/v1/indicators",
+        params={"from": "2026-12-01", "to": "2026-11-01"},
+        headers=api.h("reviewer"),
+    )
     assert r.status_code == 422
     r = await api.client.get("/api/v1/indicators", headers=api.h("estimate_tool"))
     assert r.status_code == 403

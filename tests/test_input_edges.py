@@ -7,7 +7,6 @@ import contextlib
 import io
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -29,13 +28,13 @@ from pricebook.models import Part, Price
 from pricebook.settings import Settings
 from pricebook.versioned import EMPTY_ETAG
 from tests import catalog_rows
-from tests.api_client import Api, seed
+from tests.api_client import Api, db_scalars, part_id_of, seed
+from tests.api_writes import PRICES_CSV, STAFF, gd01_key, post, upload
 from tests.net import free_port
-from tests.test_api_write import PRICES_CSV, db_scalars, gd01_key, part_id, post, upload
-from tests.test_ui import Ui
+from tests.processes import uvicorn_command
+from tests.ui_client import Ui
 
 TODAY = date.today()
-STAFF = "pricing_staff"
 PROBLEM = "application/problem+json"
 #: what testers sent: exponent, 29 digits, full-width digits, `_`, spaces around
 BAD_AMOUNTS = ["1e30", "9" * 29, "１２３", "1_000", " 12 "]
@@ -60,16 +59,17 @@ def _problem(r, status: int) -> dict:  # type: ignore[no-untyped-def]
 
 
 async def test_every_api_money_field_answers_422_naming_it(api: Api) -> None:
-    pid = part_id(api)
+    pid = part_id_of(api)
     labor_key = {"branch": "SZ01", "labor_kind": "paint", "shop_tier": "4s", "vehicle_class": "B"}
     r = await api.client.get("/api/v1/labor-rates/versions", headers=api.h(STAFF), params=labor_key)
     labor_etag = r.json()["etag"]
     r = await api.client.get("/api/v1/channels/CH-SHOP1/rate-cards", headers=api.h(STAFF))
     card_etag = r.json()["etag"]
     r = await api.client.post(
-        "/api/v1/feedback", headers=api.h("reviewer"),
+        "/api/v1/feedback",
+        headers=api.h("reviewer"),
         json={"part_id": pid, "branch": "SZ01", "price_type": "4s", "observed": "900.00"},
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     item = r.json()["id"]
     before = db_scalars(api, select(func.count()).select_from(Price))
@@ -80,13 +80,22 @@ async def test_every_api_money_field_answers_422_naming_it(api: Api) -> None:
         labor = {**labor_key, "rate": value, "valid_from": str(TODAY), "reason": "x"}
         r = await post(api, "/api/v1/labor-rates/versions", labor, labor_etag)
         assert _problem(r, 422)["field"] == "rate", (value, r.text)
-        card = {"valid_from": str(TODAY), "reason": "x", "labor": [
-            {"labor_kind": "paint", "rate": value}], "parts": []}  # fmt: skip
+        card = {
+            "valid_from": str(TODAY),
+            "reason": "x",
+            "labor": [{"labor_kind": "paint", "rate": value}],
+            "parts": [],
+        }
         r = await post(api, "/api/v1/channels/CH-SHOP1/rate-cards", card, card_etag)
         assert _problem(r, 422)["field"] == "labor[0].rate", (value, r.text)
         for field in ("observed", "reference"):
-            body = {"part_id": pid, "branch": "SZ01", "price_type": "4s", "observed": "900.00",
-                    field: value}  # fmt: skip
+            body = {
+                "part_id": pid,
+                "branch": "SZ01",
+                "price_type": "4s",
+                "observed": "900.00",
+                field: value,
+            }
             r = await api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer"))
             assert _problem(r, 422)["field"] == field, (value, r.text)
         r = await api.client.post(
@@ -103,10 +112,19 @@ def test_an_import_with_one_bad_amount_reports_the_row_and_writes_nothing(
     with transaction(engine) as session:
         catalog_rows.load(session)
         before = session.scalar(select(func.count()).select_from(Price))
-    columns = ("part_code", "model_code", "scope", "price_type", "amount_yuan", "valid_from",
-               "valid_to")  # fmt: skip
-    rows = [dict(zip(columns, line.split(","), strict=True))
-            for line in PRICES_CSV.strip().splitlines()[1:]]  # fmt: skip
+    columns = (
+        "part_code",
+        "model_code",
+        "scope",
+        "price_type",
+        "amount_yuan",
+        "valid_from",
+        "valid_to",
+    )
+    rows = [
+        dict(zip(columns, line.split(","), strict=True))
+        for line in PRICES_CSV.strip().splitlines()[1:]
+    ]
     rows[1]["amount_yuan"] = value
     for suffix in ("csv", "xlsx"):
         path = tmp_path / f"prices.{suffix}"
@@ -115,10 +133,28 @@ def test_an_import_with_one_bad_amount_reports_the_row_and_writes_nothing(
             import_file(engine, "prices", path, actor="tester", reason="x")
         assert [(e.row, e.column) for e in caught.value.errors] == [(3, "amount_yuan")]
     labor = tmp_path / "labor.csv"
-    write_table(labor, ("branch_code", "labor_kind", "shop_tier", "vehicle_class", "rate_yuan",
-                        "valid_from", "valid_to"),
-                [{"branch_code": "SZ01", "labor_kind": "paint", "shop_tier": "4s",
-                  "vehicle_class": "B", "rate_yuan": value, "valid_from": "2027-01-01"}])  # fmt: skip
+    write_table(
+        labor,
+        (
+            "branch_code",
+            "labor_kind",
+            "shop_tier",
+            "vehicle_class",
+            "rate_yuan",
+            "valid_from",
+            "valid_to",
+        ),
+        [
+            {
+                "branch_code": "SZ01",
+                "labor_kind": "paint",
+                "shop_tier": "4s",
+                "vehicle_class": "B",
+                "rate_yuan": value,
+                "valid_from": "2027-01-01",
+            }
+        ],
+    )
     with pytest.raises(ImportRejected) as caught:
         import_file(engine, "labor_rates", labor, actor="tester", reason="x")
     assert [(e.row, e.column) for e in caught.value.errors] == [(2, "rate_yuan")]
@@ -131,17 +167,48 @@ def test_hours_and_percentages_in_imports_follow_the_same_rules(engine, tmp_path
     with transaction(engine) as session:
         catalog_rows.load(session)
     hours = tmp_path / "hours.csv"
-    write_table(hours, ("part_code", "operation", "vehicle_class", "labor_kind", "hours"),
-                [{"part_code": "VW1-0001", "operation": "replace", "vehicle_class": "B",
-                  "labor_kind": "sheet_metal", "hours": value}])  # fmt: skip
+    write_table(
+        hours,
+        ("part_code", "operation", "vehicle_class", "labor_kind", "hours"),
+        [
+            {
+                "part_code": "VW1-0001",
+                "operation": "replace",
+                "vehicle_class": "B",
+                "labor_kind": "sheet_metal",
+                "hours": value,
+            }
+        ],
+    )
     with pytest.raises(ImportRejected) as caught:
         import_file(engine, "standard_hours", hours, actor="tester", reason="x")
     assert [(e.row, e.column) for e in caught.value.errors] == [(2, "hours")]
     cards = tmp_path / "cards.csv"
-    write_table(cards, ("channel_code", "valid_from", "valid_to", "line", "labor_kind",
-                        "rate_yuan", "pct_of_standard", "category", "price_type", "discount_pct"),
-                [{"channel_code": "CH-SHOP1", "valid_from": "2027-01-01", "line": "parts",
-                  "category": "body", "price_type": "brand", "discount_pct": value}])  # fmt: skip
+    write_table(
+        cards,
+        (
+            "channel_code",
+            "valid_from",
+            "valid_to",
+            "line",
+            "labor_kind",
+            "rate_yuan",
+            "pct_of_standard",
+            "category",
+            "price_type",
+            "discount_pct",
+        ),
+        [
+            {
+                "channel_code": "CH-SHOP1",
+                "valid_from": "2027-01-01",
+                "line": "parts",
+                "category": "body",
+                "price_type": "brand",
+                "discount_pct": value,
+            }
+        ],
+    )
     with pytest.raises(ImportRejected) as caught:
         import_file(engine, "rate_cards", cards, actor="tester", reason="x")
     assert (2, "discount_pct") in [(e.row, e.column) for e in caught.value.errors]
@@ -173,14 +240,21 @@ async def test_ui_forms_refuse_bad_amounts_in_chinese(ui: Ui) -> None:
             before = session.scalar(select(func.count()).select_from(Price))
     finally:
         engine.dispose()
-    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": str(TODAY), "reason": "x",
-            "seen": await ui.seen(pid)}  # fmt: skip
+    base = {
+        "target": "branch:GD01",
+        "price_type": "4s",
+        "valid_from": str(TODAY),
+        "reason": "x",
+        "seen": await ui.seen(pid),
+    }
     for value in BAD_AMOUNTS:
         r = await ui.post(f"/parts/{pid}/prices", {**base, "amount": value})
         assert r.status_code == 422 and "金额须为" in r.text, value
-        r = await ui.post("/feedback/", {"part_id": str(pid), "branch": "SZ01",
-                                         "price_type": "4s", "observed": value},
-                          page="/feedback/new")  # fmt: skip
+        r = await ui.post(
+            "/feedback/",
+            {"part_id": str(pid), "branch": "SZ01", "price_type": "4s", "observed": value},
+            page="/feedback/new",
+        )
         assert r.status_code == 422 and "金额须为" in r.text, value
     r = await ui.post(f"/parts/{pid}/prices", {**base, "amount": "12.00"})
     assert r.status_code == 303, r.text
@@ -290,14 +364,19 @@ def test_health_is_answered_while_a_large_import_parses(settings: Settings, tmp_
         pytest.skip("the event loop does not depend on the database: SQLite is enough")
     keys = seed(settings)
     port = free_port()
-    env = {**os.environ, "PRICEBOOK_DATABASE_URL": settings.database_url,
-           "PRICEBOOK_IMPORT_MAX_ROWS": "1000000"}  # fmt: skip
+    env = {
+        **os.environ,
+        "PRICEBOOK_DATABASE_URL": settings.database_url,
+        "PRICEBOOK_IMPORT_MAX_ROWS": "1000000",
+    }
     log = (tmp_path / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=Path(__file__).resolve().parents[1], env=env, stdout=subprocess.DEVNULL, stderr=log,
-    )  # fmt: skip
+        uvicorn_command(port),
+        cwd=Path(__file__).resolve().parents[1],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -312,11 +391,16 @@ def test_health_is_answered_while_a_large_import_parses(settings: Settings, tmp_
         result: list[httpx.Response] = []
 
         def run_import() -> None:
-            result.append(httpx.post(
-                f"{base}/api/v1/imports/categories", params={"dry_run": "true"},
-                files={"file": ("large.csv", content)}, data={"reason": "x"},
-                headers={"X-API-Key": keys[STAFF]}, timeout=120,
-            ))  # fmt: skip
+            result.append(
+                httpx.post(
+                    f"{base}/api/v1/imports/categories",
+                    params={"dry_run": "true"},
+                    files={"file": ("large.csv", content)},
+                    data={"reason": "x"},
+                    headers={"X-API-Key": keys[STAFF]},
+                    timeout=120,
+                )
+            )
 
         started = time.monotonic()
         importer = threading.Thread(target=run_import)

@@ -1,15 +1,12 @@
 """Market prices in the core: price texts, change-only observations, references, drift, queue.
 
-The catalogue here (`market_catalog_rows`) is `tests.catalog_rows` plus the parts the fixture
-market (tests/market_site) sells, so real crawls (tests/test_crawl.py) match against it: OE
-numbers of the listings, a superseded OE, a universal consumable sold by all three sources, and
-a localized price of that consumable far below the market (the one drift task).
+The catalogue, the scraped listing the tests vary and the title shop's ground truth are in
+`tests/market_data.py`.
 """
 
 from __future__ import annotations
 
-import copy
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,76 +41,14 @@ from pricebook.models import (
     VehicleModel,
 )
 from tests import catalog_rows
-
-TODAY = date(2026, 3, 1)
-NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-def market_catalog_rows() -> dict[str, list[dict[str, str]]]:
-    rows = copy.deepcopy(catalog_rows.BASE)
-    rows["regions"] += [
-        {"code": "320000", "name": "江苏省", "level": "province", "parent_code": "CN"},
-        {"code": "320500", "name": "苏州市", "level": "city", "parent_code": "320000"},
-    ]
-    rows["price_types"] += [
-        {"code": "oem", "name": "市场原厂件", "rank": "40"},
-        {"code": "compatible", "name": "适用件", "rank": "20"},
-        {"code": "salvage", "name": "拆车件", "rank": "10"},
-    ]
-    rows["categories"] += [
-        {"code": "consumable", "name": "辅料/油液"},
-        {"code": "mechanical", "name": "机械件"},
-    ]
-    model = dict.fromkeys(rows["models"][0], "")
-
-    def vw(code: str, series_code: str, series: str, name: str, year: int) -> dict[str, str]:
-        return model | {
-            "model_code": code, "brand_code": "VW", "brand_name": "大众",
-            "series_code": series_code, "series_name": series, "name": name,
-            "model_year": str(year), "body": "两厢", "engine": "1.4T", "vehicle_class": "B",
-        }  # fmt: skip
-
-    rows["models"] += [
-        vw("VW-GOLF7-2015", "VW-GOLF", "高尔夫", "2015款 1.4T 舒适型", 2015),
-        vw("VW-SAGITAR-2019", "VW-SAGITAR", "速腾", "2019款 1.4T 舒适型", 2019),
-    ]
-    part = dict.fromkeys(rows["parts"][0], "")
-    # the fixture market lists 左前叶子板 under the older OE number (no "A")
-    rows["parts"][0]["superseded_oe"] = "5G0 821 105"
-    rows["parts"] += [
-        part | {"part_code": "GF7-0001", "name": "前保险杠皮", "aliases": "前杠|前保险杠",
-                "category": "body", "oe_number": "5G0 807 221 A", "position": "前"},
-        part | {"part_code": "GF7-0002", "name": "后视镜总成（左）", "aliases": "左后视镜",
-                "category": "body", "oe_number": "5G0 857 507", "position": "左",
-                "is_assembly": "1"},
-        part | {"part_code": "SG-0001", "name": "左前翼子板", "aliases": "左前叶子板",
-                "category": "body", "oe_number": "5GD 821 105", "position": "左前"},
-        part | {"part_code": "TY1-0001", "name": "散热器", "aliases": "水箱|散热器总成",
-                "category": "mechanical", "oe_number": "16400-0T040"},
-        part | {"part_code": "OIL-0001", "name": "全合成机油（4L）",
-                "aliases": "机油|机油 4L|发动机油", "category": "consumable", "universal": "1",
-                "unit": "桶"},
-    ]  # fmt: skip
-    rows["fitment"] += [
-        {"part_code": "GF7-0001", "model_code": "VW-GOLF7-2015"},
-        {"part_code": "GF7-0002", "model_code": "VW-GOLF7-2015"},
-        {"part_code": "SG-0001", "model_code": "VW-SAGITAR-2019"},
-        {"part_code": "TY1-0001", "model_code": "TY-COROLLA-2022"},
-    ]
-    price = dict.fromkeys(rows["prices"][0], "")
-    rows["prices"] += [
-        # market median of 品牌件 机油 in the fixture market: 398 (398, 399, 329)
-        price | {"part_code": "OIL-0001", "scope": "system", "price_type": "brand",
-                 "amount_yuan": "390.00", "valid_from": "2025-01-01"},  # within 20%: no task
-        price | {"part_code": "OIL-0001", "scope": "SZ01", "price_type": "brand",
-                 "amount_yuan": "300.00", "valid_from": "2025-01-01"},  # 24.6% below: a task
-    ]  # fmt: skip
-    return rows
-
-
-def load_market_catalog(engine) -> None:
-    with transaction(engine) as session:
-        catalog_rows.load(session, market_catalog_rows())
+from tests.market_data import (
+    NOW,
+    TITLES,
+    TODAY,
+    load_market_catalog,
+    market_catalog_rows,
+    scraped_item,
+)
 
 
 def detect_drift(session, on=TODAY, **kwargs):
@@ -181,17 +116,6 @@ def test_parse_price_refuses_with_a_reason(raw, reason):
 # --- ingest: matching and change-only history -------------------------------------------------
 
 
-def _item(name="机油 4L", price="398", **kw):
-    item = {
-        "source": "s1", "url": "http://m.test/list", "fetched_at": NOW.isoformat(),
-        "raw_name": name, "raw_price": price, "raw_oe": None, "raw_brand_text": None,
-        "price_type_hint": "品牌件", "region_code": "440300", "raw_region": None,
-        "price_unit_hint": "元", "page": 1,
-    }  # fmt: skip
-    item.update(kw)
-    return item
-
-
 def _ids(session):
     parts = {code: id_ for id_, code in session.execute(select(Part.id, Part.code))}
     types = {code: id_ for id_, code in session.execute(select(PriceType.id, PriceType.code))}
@@ -203,14 +127,14 @@ def _ids(session):
 def test_ingest_matches_stores_and_records_changes_only(engine):
     load_market_catalog(engine)
     items = [
-        _item("前杠", "1,450", raw_oe="5G0 807 221 A", price_type_hint="原厂件",
+        scraped_item("前杠", "1,450", raw_oe="5G0 807 221 A", price_type_hint="原厂件",
               raw_brand_text="大众 高尔夫7 2014-2019"),
-        _item("左前叶子板", "380", raw_oe="5G0-821-105"),  # superseded OE
-        _item("机油 4L", "¥398"),  # no OE: the matching engine
-        _item("雾灯 右", "85", price_type_hint="适用件"),  # not in the catalogue
-        _item("中网", "面议"),
-        _item("", "100"),
-        _item("发动机油", "329", raw_region="苏州", region_code="320500"),
+        scraped_item("左前叶子板", "380", raw_oe="5G0-821-105"),  # superseded OE
+        scraped_item("机油 4L", "¥398"),  # no OE: the matching engine
+        scraped_item("雾灯 右", "85", price_type_hint="适用件"),  # not in the catalogue
+        scraped_item("中网", "面议"),
+        scraped_item("", "100"),
+        scraped_item("发动机油", "329", raw_region="苏州", region_code="320500"),
     ]  # fmt: skip
     result = ingest_items(engine, items, None)
     assert (result.items, result.matched, result.unmatched, result.dropped) == (7, 4, 1, 2)
@@ -222,8 +146,10 @@ def test_ingest_matches_stores_and_records_changes_only(engine):
         rows = {o.raw_name: o for o in session.scalars(select(MarketObservation))}
         bumper = rows["前杠"]
         assert (bumper.part_id, bumper.match_reason, bumper.confidence_bp) == (
-            parts["GF7-0001"], "oe_exact", 10000,
-        )  # fmt: skip
+            parts["GF7-0001"],
+            "oe_exact",
+            10000,
+        )
         assert bumper.price_type_id == types["oem"]  # 原厂件 → 市场原厂件 where it exists
         assert bumper.amount_fen == 145000 and bumper.raw_price == "1,450"
         assert bumper.model_id is not None  # 高尔夫 has one model in this catalogue
@@ -261,7 +187,7 @@ def test_ingest_matches_stores_and_records_changes_only(engine):
 
 def test_ingest_batch_costs_a_constant_number_of_statements(engine):
     load_market_catalog(engine)
-    ingest_items(engine, [_item()], None)  # warm the process's catalogue cache
+    ingest_items(engine, [scraped_item()], None)  # warm the process's catalogue cache
 
     def count(items) -> int:
         statements = []
@@ -279,10 +205,14 @@ def test_ingest_batch_costs_a_constant_number_of_statements(engine):
 
     def batch(n: int, offset: int):
         return [
-            _item(f"机油 {k}L" if k % 3 else "雾灯 右", f"{100 + k}", raw_oe=f"OE-{k}" if k % 2 else None,
-                  raw_brand_text=f"车 {k}")
+            scraped_item(
+                f"机油 {k}L" if k % 3 else "雾灯 右",
+                f"{100 + k}",
+                raw_oe=f"OE-{k}" if k % 2 else None,
+                raw_brand_text=f"车 {k}",
+            )
             for k in range(offset, offset + n)
-        ]  # fmt: skip
+        ]
 
     small, large = count(batch(5, 0)), count(batch(400, 1000))
     assert small == large == 5  # catalogue version, OE lookup, lock, listing lookup, INSERT
@@ -299,15 +229,17 @@ def test_ingest_reads_regions_imported_after_its_catalogue_was_kept(engine):
 
     load_market_catalog(engine)
     zhuhai = {"raw_region": "珠海", "region_code": None}
-    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+    assert ingest_items(engine, [scraped_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
         index = _catalog(session).index
         import_rows(
-            session, "regions",
+            session,
+            "regions",
             [{"code": "440400", "name": "珠海市", "level": "city", "parent_code": "440000"}],
-            actor="pricing", reason="新增珠海市",
-        )  # fmt: skip
-    assert ingest_items(engine, [_item("机油 4L", "398", **zhuhai)], None).new == 1
+            actor="pricing",
+            reason="新增珠海市",
+        )
+    assert ingest_items(engine, [scraped_item("机油 4L", "398", **zhuhai)], None).new == 1
     with transaction(engine) as session:
         assert _catalog(session).index is index
         rows = session.execute(
@@ -326,7 +258,7 @@ def test_ingest_matches_with_the_synonym_dictionary_in_force(engine):
     names = ["水箱", "冷却水箱", "水壶"]
 
     def ingest(source: str) -> dict[str, tuple[str, int | None]]:
-        ingest_items(engine, [_item(n, "500", source=source) for n in names], None)
+        ingest_items(engine, [scraped_item(n, "500", source=source) for n in names], None)
         with transaction(engine) as session:
             rows = session.scalars(
                 select(MarketObservation).where(MarketObservation.source == source)
@@ -364,7 +296,7 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
 
     def crawl(prices: dict[str, str], when: datetime) -> Any:
         items = [
-            _item(price=price, fetched_at=when.isoformat(), **oil, **listing)
+            scraped_item(price=price, fetched_at=when.isoformat(), **oil, **listing)
             for listing, price in zip(LISTINGS, prices.values(), strict=True)
         ]
         return ingest_items(engine, items)
@@ -403,8 +335,13 @@ def test_the_same_title_from_several_sellers_is_several_listings(engine):
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 3) == ref
         assert pick_reference(refs, parts["OIL-0001"], types["brand"], chain, 4) is None
     # an item id keeps its listing when the title changes; a title-keyed one cannot
-    renamed = _item("机油 4L 全合成", "390", fetched_at=(later + timedelta(hours=1)).isoformat(),
-                    item_id="SKU-77", seller="南方配件")  # fmt: skip
+    renamed = scraped_item(
+        "机油 4L 全合成",
+        "390",
+        fetched_at=(later + timedelta(hours=1)).isoformat(),
+        item_id="SKU-77",
+        seller="南方配件",
+    )
     assert ingest_items(engine, [renamed]).updated_last_seen == 1
 
 
@@ -430,9 +367,15 @@ def _observe(engine, prices_by_region: dict[str, list[str]], *, type_hint="品�
     for region, prices in prices_by_region.items():
         for n, price in enumerate(prices):
             items.append(
-                _item("机油 4L", price, source=f"shop{n}", region_code=region,
-                      price_type_hint=type_hint, fetched_at=when.isoformat())
-            )  # fmt: skip
+                scraped_item(
+                    "机油 4L",
+                    price,
+                    source=f"shop{n}",
+                    region_code=region,
+                    price_type_hint=type_hint,
+                    fetched_at=when.isoformat(),
+                )
+            )
     result = ingest_items(engine, items, None)
     assert result.matched == len(items)
 
@@ -539,8 +482,10 @@ def test_drift_tasks_follow_the_market_open_update_close_reopen(engine):
         assert f"closed: #{task_id}" in report.summary()
         task = session.get(FeedbackItem, task_id)
         assert (task.status, task.resolved_by, task.observed_fen) == (
-            "resolved_by_market", "market-drift", 34000,
-        )  # fmt: skip
+            "resolved_by_market",
+            "market-drift",
+            34000,
+        )
         assert task.resolved_at is not None
         assert task.evidence["within_threshold"] is True
         assert task.note.startswith("价格 300.00 元与市场中位数 340.00 元相差 11.8%，已回到阈值")
@@ -614,11 +559,22 @@ def test_one_unresolved_item_per_part_branch_type_and_kind(engine):
         add(branch_id=None)
     with transaction(engine) as session:
         outcome, task_id = feedback.open_or_update_drift(
-            session, part_id=key["part_id"], branch_id=None, price_type_id=key["price_type_id"],
-            model_id=None, reference_fen=100, observed_fen=200, evidence={"price_id": 1},
-        )  # fmt: skip
+            session,
+            part_id=key["part_id"],
+            branch_id=None,
+            price_type_id=key["price_type_id"],
+            model_id=None,
+            reference_fen=100,
+            observed_fen=200,
+            evidence={"price_id": 1},
+        )
         assert outcome == "updated"
-        assert feedback.find_unresolved(session, "drift", key["part_id"], None, key["price_type_id"]).id == task_id  # fmt: skip
+        assert (
+            feedback.find_unresolved(
+                session, "drift", key["part_id"], None, key["price_type_id"]
+            ).id
+            == task_id
+        )
 
 
 # --- the crawl report -------------------------------------------------------------------------
@@ -645,37 +601,6 @@ def test_crawl_report_from_scrapy_stats():
 
 # --- shop titles: the vehicle in the title narrows the match ----------------------------------
 
-#: Name-only shop titles over the demo catalogue (`pricebook.demo`): title → the part it sells,
-#: or None where the catalogue has no such part for that vehicle (the series has no parts of
-#: its own, or the part does not exist): those must stay unmatched.
-TITLES: dict[str, str | None] = {
-    "大众朗逸 左后叶子板 原厂": "VW1-0092",
-    "本田雅阁 前大灯 左 原厂": "HD1-0012",
-    "比亚迪秦PLUS 左后视镜": "BYD1-0035",
-    "大众朗逸 左后雾灯 原厂": "VW1-0111",
-    "丰田卡罗拉 左前叶子板": "TY1-0018",
-    "日产轩逸 水箱 原厂": "NS1-0019",
-    "吉利帝豪 右大灯": "GL1-0013",
-    "哈弗H6 2023款 机盖": "HV1-0009",
-    "比亚迪秦 PLUS 右前大灯总成": "BYD1-0013",
-    "宝马3系 左前门": "BM1-0027",
-    "奔驰C级 右后视镜总成 原厂": "BZ1-0036",
-    "特斯拉Model Y 前挡风玻璃": "TS1-0022",
-    "东风日产轩逸 右前门玻璃": "NS1-0024",
-    "帝豪 左后门玻璃 品牌件": "GL1-0025",
-    "适用于丰田卡罗拉 右大灯灯罩": "TY1-0030",
-    "一汽丰田卡罗拉 21款 水箱": "TY1-0035",
-    "宝马 3系 右后视镜壳": "BM1-0040",
-    "朗逸 1.5L 右前叶子板": "VW1-0019",
-    "本田雅阁 前杠": "HD1-0002",  # 前杠 names the skin and the assembly: a person decides
-    # not in the catalogue for that vehicle: never matched
-    "一汽大众速腾 右前大灯总成": None,  # 速腾 has no parts in the demo catalogue
-    "广汽本田思域 右后视镜": None,
-    "特斯拉Model 3 前挡风玻璃": None,
-    "本田雅阁 行车记录仪": None,
-    "丰田卡罗拉 左后轮眉": None,
-}
-
 
 @pytest.fixture
 def demo_engine(engine):
@@ -687,10 +612,11 @@ def demo_engine(engine):
 
 def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
     items = [
-        _item(title, "500", source="titles", url=f"http://m.test/item/{n}",
-              price_type_hint="原厂件")
+        scraped_item(
+            title, "500", source="titles", url=f"http://m.test/item/{n}", price_type_hint="原厂件"
+        )
         for n, title in enumerate(TITLES)
-    ]  # fmt: skip
+    ]
     result = ingest_items(demo_engine, items)
     assert result.dropped == 0
     with transaction(demo_engine) as session:
@@ -699,11 +625,12 @@ def test_shop_titles_match_within_the_vehicle_they_name(demo_engine):
             row.raw_name: (codes.get(row.part_id), codes.get(row.suggested_part_id))
             for row in session.execute(
                 select(
-                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.raw_name,
+                    MarketObservation.part_id,
                     MarketObservation.suggested_part_id,
                 ).where(MarketObservation.source == "titles")
             )
-        }  # fmt: skip
+        }
     assert set(stored) == set(TITLES)
     exists = {t: code for t, code in TITLES.items() if code is not None}
     right = [t for t, code in exists.items() if stored[t][0] == code]
@@ -726,8 +653,10 @@ def test_title_vehicle_words(demo_engine):
         series = {n: i for i, n in session.execute(select(Series.id, Series.name))}
     found = words.find("一汽-大众 朗逸 2023款 左后叶子板")
     assert (found.brand_id, found.series_id, found.model_year) == (
-        brand["大众"], series["朗逸"], 2023,
-    )  # fmt: skip
+        brand["大众"],
+        series["朗逸"],
+        2023,
+    )
     assert found.rest == "左后叶子板"
     assert words.find("比亚迪秦plus左后视镜").series_id == series["秦PLUS"]
     assert words.find("昂克赛拉 左大灯").series_id == series["马自达3 昂克赛拉"]
@@ -758,16 +687,25 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
     from pricebook.market.review import confirm_listing, reject_suggestion, unmatched_listings
 
     def title(name: str, n: int, **kw):
-        return _item(name, "500", source="titles", price_type_hint="原厂件",
-                     url="http://m.test/list", listing_url=f"http://m.test/item/{n}", **kw)  # fmt: skip
+        return scraped_item(
+            name,
+            "500",
+            source="titles",
+            price_type_hint="原厂件",
+            url="http://m.test/list",
+            listing_url=f"http://m.test/item/{n}",
+            **kw,
+        )
 
     sagitar = "一汽大众速腾 右前大灯总成"  # 速腾 has no parts of its own in the demo catalogue
     bumper = "本田雅阁 前杠"  # skin or assembly: the matcher cannot tell
     ingest_items(demo_engine, [title(sagitar, 1), title(bumper, 2), title("大众朗逸 左后叶子板 原厂", 3),
                                title("丰田卡罗拉 左后轮眉", 4)])  # fmt: skip
     # a second price of listing 2: the queue shows each listing once, its latest row
-    ingest_items(demo_engine, [title(bumper, 2, raw_price="520",
-                                     fetched_at=(NOW + timedelta(hours=1)).isoformat())])  # fmt: skip
+    ingest_items(
+        demo_engine,
+        [title(bumper, 2, raw_price="520", fetched_at=(NOW + timedelta(hours=1)).isoformat())],
+    )
     with transaction(demo_engine) as session:
         codes = dict(session.execute(select(Part.id, Part.code)).all())
         queue = unmatched_listings(session, source="titles")
@@ -824,8 +762,11 @@ def test_unmatched_queue_confirm_teaches_the_matcher_and_reject_removes_the_sugg
         with pytest.raises(InvalidInput) as side:
             confirm_listing(session, lunmei.id, actor="pricing", part_code="TY1-0019")
         assert side.value.field == "part_code"
-        session.execute(update(MarketObservation).where(MarketObservation.id == lunmei.id)
-                        .values(suggested_part_id=None))  # fmt: skip
+        session.execute(
+            update(MarketObservation)
+            .where(MarketObservation.id == lunmei.id)
+            .values(suggested_part_id=None)
+        )
         with pytest.raises(InvalidInput) as missing:
             confirm_listing(session, lunmei.id, actor="pricing")
         assert missing.value.field == "part_code"
@@ -857,31 +798,51 @@ def test_the_drift_summary_is_kept_in_the_runs_of_the_crawl(engine):
     with transaction(engine) as session:
         stats = {r.id: r.stats for r in session.scalars(select(MarketRun).order_by(MarketRun.id))}
     first = {
-        "checked": 2, "drifting": 1, "opened": 1, "reopened": 0, "updated": 0, "unchanged": 0,
-        "closed": 0, "already_resolved": 0, "tasks": {"opened": [task_id]},
-    }  # fmt: skip
+        "checked": 2,
+        "drifting": 1,
+        "opened": 1,
+        "reopened": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "closed": 0,
+        "already_resolved": 0,
+        "tasks": {"opened": [task_id]},
+    }
     assert stats[run_ids[0]] == {"items": 3, "drift": first}  # the crawl's own stats kept
     assert stats[run_ids[1]]["drift"] == first
     assert stats[later.id]["drift"] | {"checked": 0} == first | {
-        "checked": 0, "drifting": 0, "opened": 0, "closed": 1, "tasks": {"closed": [task_id]},
-    }  # fmt: skip
+        "checked": 0,
+        "drifting": 0,
+        "opened": 0,
+        "closed": 1,
+        "tasks": {"closed": [task_id]},
+    }
 
 
 def test_a_series_of_several_models_matches_against_every_models_fitment(engine):
     rows = market_catalog_rows()
     golf7 = next(m for m in rows["models"] if m["model_code"] == "VW-GOLF7-2015")
-    rows["models"].append(golf7 | {"model_code": "VW-GOLF8-2021", "name": "2021款 1.4T 舒适型",
-                                   "model_year": "2021"})  # fmt: skip
+    rows["models"].append(
+        golf7 | {"model_code": "VW-GOLF8-2021", "name": "2021款 1.4T 舒适型", "model_year": "2021"}
+    )
     part = dict.fromkeys(rows["parts"][0], "")
-    rows["parts"].append(part | {"part_code": "GF8-0001", "name": "尾门", "aliases": "后备箱盖",
-                                 "category": "body", "oe_number": "5H0 827 025"})  # fmt: skip
+    rows["parts"].append(
+        part
+        | {
+            "part_code": "GF8-0001",
+            "name": "尾门",
+            "aliases": "后备箱盖",
+            "category": "body",
+            "oe_number": "5H0 827 025",
+        }
+    )
     rows["fitment"].append({"part_code": "GF8-0001", "model_code": "VW-GOLF8-2021"})
     with transaction(engine) as session:
         catalog_rows.load(session, rows)
     ingest_items(engine, [
-        _item("大众高尔夫 尾门 原厂", "2,300"),  # fits the series' second model only
-        _item("大众高尔夫 前杠", "1,100"),  # fits its first
-        _item("高尔夫 2021款 尾门", "2,250"),  # the year names the one model
+        scraped_item("大众高尔夫 尾门 原厂", "2,300"),  # fits the series' second model only
+        scraped_item("大众高尔夫 前杠", "1,100"),  # fits its first
+        scraped_item("高尔夫 2021款 尾门", "2,250"),  # the year names the one model
     ], None)  # fmt: skip
     with transaction(engine) as session:
         codes = dict(session.execute(select(Part.id, Part.code)).all())
@@ -890,11 +851,12 @@ def test_a_series_of_several_models_matches_against_every_models_fitment(engine)
             name: (codes.get(part_id), models.get(model_id))
             for name, part_id, model_id in session.execute(
                 select(
-                    MarketObservation.raw_name, MarketObservation.part_id,
+                    MarketObservation.raw_name,
+                    MarketObservation.part_id,
                     MarketObservation.model_id,
                 )
             )
-        }  # fmt: skip
+        }
     assert stored == {
         "大众高尔夫 尾门 原厂": ("GF8-0001", None),  # two models: none stored
         "大众高尔夫 前杠": ("GF7-0001", None),

@@ -29,12 +29,12 @@ from typing import Any
 import psycopg
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import create_engine, event, select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from pricebook import keys
-from pricebook.db import make_engine, sync_url, transaction
+from pricebook.db import make_engine, transaction
 from pricebook.demo.scale import scale_demo
 from pricebook.models import (
     Branch,
@@ -47,6 +47,7 @@ from pricebook.models import (
 )
 from pricebook.review_config import load_demo_review_config
 from pricebook.settings import Settings
+from tests.ci import admin_engine, require_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -78,13 +79,6 @@ class Catalogue:
     model_id: int
     demo_parts: list[int]
     aliases: list[str]
-
-
-def _admin():
-    from tests.conftest import require_postgres
-
-    url = sync_url(require_postgres()).set(database="postgres")
-    return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
 def _fill_history(url: str) -> None:
@@ -137,10 +131,8 @@ def _fill_history(url: str) -> None:
 @pytest.fixture(scope="module")
 def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
     template = request.getfixturevalue("postgres_template")
-    from tests.conftest import require_postgres
-
     name = f"pricebook_plan_{uuid.uuid4().hex[:8]}"
-    admin = _admin()
+    admin = admin_engine()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     url = make_url(require_postgres()).set(database=name).render_as_string(hide_password=False)
@@ -180,9 +172,17 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
         engine.dispose()
     assert channel is not None and model_id is not None
     yield Catalogue(
-        settings, key, branches, [p for p, _ in scaled], [o for _, o in scaled if o],
-        old_oes, channel, model_id, demo_parts, aliases,
-    )  # fmt: skip
+        settings,
+        key,
+        branches,
+        [p for p, _ in scaled],
+        [o for _, o in scaled if o],
+        old_oes,
+        channel,
+        model_id,
+        demo_parts,
+        aliases,
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -191,22 +191,46 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
 def _estimate(c: Catalogue, rng: random.Random, n: int) -> dict[str, Any]:
     lines: list[dict[str, Any]] = []
     for pid in rng.sample(c.demo_parts, 8):
-        lines.append({"type": "part", "part_id": pid, "price_type": "4s",
-                      "claimed_unit_price": f"{rng.randint(100, 3000)}.00"})  # fmt: skip
+        lines.append(
+            {
+                "type": "part",
+                "part_id": pid,
+                "price_type": "4s",
+                "claimed_unit_price": f"{rng.randint(100, 3000)}.00",
+            }
+        )
     for pid in rng.sample(c.part_ids, 4):
-        lines.append({"type": "part", "part_id": pid,
-                      "claimed_unit_price": f"{rng.randint(100, 3000)}.00"})  # fmt: skip
+        lines.append(
+            {"type": "part", "part_id": pid, "claimed_unit_price": f"{rng.randint(100, 3000)}.00"}
+        )
     for alias in rng.sample(c.aliases, 4):
-        lines.append({"type": "part", "custom_name": alias,
-                      "claimed_unit_price": f"{rng.randint(100, 3000)}.00"})  # fmt: skip
+        lines.append(
+            {
+                "type": "part",
+                "custom_name": alias,
+                "claimed_unit_price": f"{rng.randint(100, 3000)}.00",
+            }
+        )
     for i in range(3):
-        lines.append({"type": "labor", "line_ref": i, "operation": "replace",
-                      "labor_kind": "sheet_metal", "hours": "1.5", "claimed_rate": "120.00"})  # fmt: skip
+        lines.append(
+            {
+                "type": "labor",
+                "line_ref": i,
+                "operation": "replace",
+                "labor_kind": "sheet_metal",
+                "hours": "1.5",
+                "claimed_rate": "120.00",
+            }
+        )
     return {
-        "estimate_id": f"PLAN-{n}", "version": 1, "date": "2025-09-10", "branch": "SZ01",
+        "estimate_id": f"PLAN-{n}",
+        "version": 1,
+        "date": "2025-09-10",
+        "branch": "SZ01",
         "vehicle": {"model_id": c.model_id, "vin": f"LSVPLAN{n:010d}"},
-        "shop": {"tier": "class1"}, "lines": lines,
-    }  # fmt: skip
+        "shop": {"tier": "class1"},
+        "lines": lines,
+    }
 
 
 async def _workload(c: Catalogue) -> list[tuple[str, Any]]:
@@ -230,7 +254,9 @@ async def _workload(c: Catalogue) -> list[tuple[str, Any]]:
 
         day = "2026-01-15"
         for pid in c.part_ids[:3]:
-            await ok("GET", f"/api/v1/prices/resolve?part_id={pid}&branch={c.branches[3]}&date={day}")  # fmt: skip
+            await ok(
+                "GET", f"/api/v1/prices/resolve?part_id={pid}&branch={c.branches[3]}&date={day}"
+            )
         await ok("GET", f"/api/v1/prices/resolve?oe={c.oe_numbers[5]}&branch=SZ01&date={day}")
         await client.get(f"/api/v1/prices/resolve?oe={c.old_oes[0]}&date={day}", headers=headers)
         await ok("GET", f"/api/v1/prices/resolve?part_id={c.demo_parts[0]}&model_id={c.model_id}")
@@ -263,9 +289,9 @@ def _scans(plan: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def _literal(value: Any) -> Any:
-    if isinstance(value, (dict, list)) and not (isinstance(value, list) and all(
-        isinstance(v, (int, str)) for v in value
-    )):  # fmt: skip
+    if isinstance(value, (dict, list)) and not (
+        isinstance(value, list) and all(isinstance(v, (int, str)) for v in value)
+    ):
         return json.dumps(value)
     return value
 
@@ -280,10 +306,11 @@ def generic_plan_scans(url: str, statement: str, parameters: Any) -> list[tuple[
         cursor.execute(f"PREPARE guarded AS {statement}".replace("%", "%%"))
         args = ", ".join(["%s"] * len(values))
         cursor.execute(
-            f"EXPLAIN (FORMAT JSON) EXECUTE guarded({args})" if values else
-            "EXPLAIN (FORMAT JSON) EXECUTE guarded",
+            f"EXPLAIN (FORMAT JSON) EXECUTE guarded({args})"
+            if values
+            else "EXPLAIN (FORMAT JSON) EXECUTE guarded",
             [_literal(v) for v in values],
-        )  # fmt: skip
+        )
         (document,) = cursor.fetchone()
     plan = document[0]["Plan"] if isinstance(document, list) else json.loads(document)[0]["Plan"]
     return list(_scans(plan))

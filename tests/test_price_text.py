@@ -16,7 +16,7 @@ from pricebook.market import explain_price, ingest_items, parse_price, read_pric
 from pricebook.market.price_text import DEFAULT_PRICE_PREFERENCE
 from pricebook.models import MarketObservation
 from scrapers.sources import SourceError, parse_source
-from tests.test_market import _item, load_market_catalog
+from tests.market_data import load_market_catalog, scraped_item
 
 # (page text, what the page means in yuan, the label of the price chosen)
 WORKED_EXAMPLES = [
@@ -110,9 +110,13 @@ def test_a_source_preference_decides_two_prices():
 
 def test_source_files_take_a_price_preference():
     base = {
-        "name": "s1", "kind": "html", "start_urls": ["http://m.test/"], "region": "440300",
-        "item": "css:li", "fields": {"name": "css:.n", "price": "css:.p"},
-    }  # fmt: skip
+        "name": "s1",
+        "kind": "html",
+        "start_urls": ["http://m.test/"],
+        "region": "440300",
+        "item": "css:li",
+        "fields": {"name": "css:.n", "price": "css:.p"},
+    }
     src = parse_source({**base, "price_preference": ["VIP价", "现价", "含税"]})
     assert src.price_preference == ("会员价", "现价", "含税价")
     assert parse_source(base).price_preference == ()
@@ -127,9 +131,11 @@ def test_stored_prices_equal_what_the_page_means(engine):
     """Every worked example through ingest: the stored fen are the page's price, nothing else
     is stored, and the drops are counted by reason."""
     load_market_catalog(engine)
-    items = [_item(f"雾灯 {i}", raw, raw_oe=None) for i, (raw, _, _) in enumerate(WORKED_EXAMPLES)]
-    items += [_item("雾灯 起", "¥99起"), _item("雾灯 两价", "¥99 ¥120")]
-    items.append(_item("雾灯 偏好", "市场价 ¥600 会员价 ¥520", price_preference=["市场价"]))
+    items = [
+        scraped_item(f"雾灯 {i}", raw, raw_oe=None) for i, (raw, _, _) in enumerate(WORKED_EXAMPLES)
+    ]
+    items += [scraped_item("雾灯 起", "¥99起"), scraped_item("雾灯 两价", "¥99 ¥120")]
+    items.append(scraped_item("雾灯 偏好", "市场价 ¥600 会员价 ¥520", price_preference=["市场价"]))
     result = ingest_items(engine, items, None)
     assert result.dropped_by_reason == {"price_from": 1, "ambiguous": 1}
     with transaction(engine) as session:

@@ -13,7 +13,7 @@ from pricebook.market import ingest_items
 from pricebook.models import AuditEntry, MarketObservation, PriceType
 from scrapers.sources import SourceError, parse_source
 from tests.api_client import Api
-from tests.test_market import _item, load_market_catalog
+from tests.market_data import load_market_catalog, scraped_item
 
 STAFF = "pricing_staff"
 
@@ -52,11 +52,11 @@ def test_html_and_json_spellings_map_to_one_type(engine):
             update(PriceType).where(PriceType.code == "4s").values(name="4S店价/原厂件")
         )
     items = [
-        _item("雾灯 左", "85", source="html_shop", price_type_hint="原厂件"),
-        _item("雾灯 右", "85", source="json_api", price_type_hint="原厂"),
-        _item("雾灯 中", "85", source="json_api", price_type_hint="正厂件"),
-        _item("尾灯 左", "85", source="html_shop", price_type_hint="副厂件"),
-        _item("尾灯 右", "85", source="json_api", price_type_hint="品牌"),
+        scraped_item("雾灯 左", "85", source="html_shop", price_type_hint="原厂件"),
+        scraped_item("雾灯 右", "85", source="json_api", price_type_hint="原厂"),
+        scraped_item("雾灯 中", "85", source="json_api", price_type_hint="正厂件"),
+        scraped_item("尾灯 左", "85", source="html_shop", price_type_hint="副厂件"),
+        scraped_item("尾灯 右", "85", source="json_api", price_type_hint="品牌"),
     ]
     ingest_items(engine, items, None)
     assert _stored_types(engine) == {
@@ -67,7 +67,7 @@ def test_html_and_json_spellings_map_to_one_type(engine):
 
 def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins(engine):
     load_market_catalog(engine)
-    ingest_items(engine, [_item("雾灯 左", "85", price_type_hint="原厂件")], None)
+    ingest_items(engine, [scraped_item("雾灯 左", "85", price_type_hint="原厂件")], None)
     with transaction(engine) as session:
         before = price_words.vocabulary(session)
         assert before.words["原厂件"] == "oem"
@@ -76,9 +76,13 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
         with pytest.raises(InvalidInput, match="unknown price type 'oem2'"):
             price_words.set_word(session, "原厂件", "oem2", actor="t", reason="x")
         changed = price_words.set_word(
-            session, "原厂件", "4s", actor="staff:li", reason="本地原厂件按4S价",
+            session,
+            "原厂件",
+            "4s",
+            actor="staff:li",
+            reason="本地原厂件按4S价",
             expected_etag=before.etag,
-        )  # fmt: skip
+        )
         assert (changed.action, changed.words["原厂件"]) == ("updated", "4s")
         with pytest.raises(StaleVersion):
             price_words.set_word(
@@ -87,8 +91,10 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
     ingest_items(
         engine,
         [
-            _item("雾灯 右", "85", price_type_hint="原厂件"),
-            _item("雾灯 中", "85", price_type_hint="原厂件", price_type_words={"原厂件": "brand"}),
+            scraped_item("雾灯 右", "85", price_type_hint="原厂件"),
+            scraped_item(
+                "雾灯 中", "85", price_type_hint="原厂件", price_type_words={"原厂件": "brand"}
+            ),
         ],
         None,
     )
@@ -111,15 +117,19 @@ def test_a_staff_edit_changes_how_the_next_crawl_maps_and_a_source_override_wins
         ("delete", {"price_type": "4s"}, None, "撤回"),
     ]
     # without the exact word, "原厂件" still contains 原厂 → oem
-    ingest_items(engine, [_item("雾灯 后", "85", price_type_hint="原厂件")], None)
+    ingest_items(engine, [scraped_item("雾灯 后", "85", price_type_hint="原厂件")], None)
     assert _stored_types(engine)["雾灯 后"] == "oem"
 
 
 def test_source_files_take_price_type_words():
     base = {
-        "name": "s1", "kind": "json", "start_urls": ["http://m.test/"], "region": "440300",
-        "item": "data.list", "fields": {"name": "n", "price": "p"},
-    }  # fmt: skip
+        "name": "s1",
+        "kind": "json",
+        "start_urls": ["http://m.test/"],
+        "region": "440300",
+        "item": "data.list",
+        "fields": {"name": "n", "price": "p"},
+    }
     src = parse_source({**base, "price_type_words": {"原厂件": "4s", "厂家件": "oem"}})
     assert src.price_type_words == {"原厂件": "4s", "厂家件": "oem"}
     with pytest.raises(SourceError, match="field 'price_type_words': a table of word"):
@@ -133,30 +143,35 @@ async def test_price_type_words_over_http(api: Api):
     body = r.json()
     assert r.headers["etag"] == body["etag"]
     assert {"word": "原厂件", "price_type": "oem"} in body["words"]
-    r = await api.client.put(f"{url}/拆车件", json={"price_type": "4s", "reason": "x"},
-                             headers=api.h(STAFF))  # fmt: skip
+    r = await api.client.put(
+        f"{url}/拆车件", json={"price_type": "4s", "reason": "x"}, headers=api.h(STAFF)
+    )
     assert r.status_code == 428
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "brand", "reason": "市场常见写法"},
+        f"{url}/高仿件",
+        json={"price_type": "brand", "reason": "市场常见写法"},
         headers=api.h(STAFF, **{"If-Match": body["etag"]}),
-    )  # fmt: skip
+    )
     assert r.status_code == 201, r.text
     assert {"word": "高仿件", "price_type": "brand"} in r.json()["words"]
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "4s", "reason": "本地按4S价"},
+        f"{url}/高仿件",
+        json={"price_type": "4s", "reason": "本地按4S价"},
         headers=api.h(STAFF, **{"If-Match": r.headers["etag"]}),
-    )  # fmt: skip
+    )
     assert (r.status_code, r.json()["action"]) == (200, "updated"), r.text
     etag = r.headers["etag"]
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "brand", "reason": "again"},
+        f"{url}/高仿件",
+        json={"price_type": "brand", "reason": "again"},
         headers=api.h(STAFF, **{"If-Match": body["etag"]}),
-    )  # fmt: skip
+    )
     assert r.status_code == 412
     r = await api.client.put(
-        f"{url}/高仿件", json={"price_type": "nope", "reason": "x"},
+        f"{url}/高仿件",
+        json={"price_type": "nope", "reason": "x"},
         headers=api.h(STAFF, **{"If-Match": etag}),
-    )  # fmt: skip
+    )
     assert r.status_code == 422 and r.json()["field"] == "price_type"
     r = await api.client.delete(
         f"{url}/高仿件", params={"reason": "撤回"}, headers=api.h(STAFF, **{"If-Match": etag})
@@ -176,7 +191,8 @@ def test_import_files_may_write_a_vocabulary_word_for_the_price_type(engine):
     with transaction(engine) as session:
         import_rows(session, "prices", [row], actor="staff1", reason="厂家价目表")
         stored = session.execute(
-            select(PriceType.code).join(Price, Price.price_type_id == PriceType.id)
+            select(PriceType.code)
+            .join(Price, Price.price_type_id == PriceType.id)
             .where(Price.reason == "厂家价目表")
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
     assert stored == "oem"

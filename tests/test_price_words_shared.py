@@ -16,7 +16,7 @@ from pricebook.models import MarketObservation, Price, PriceType
 from pricebook.price_words import type_words
 from tests.api_client import Api
 from tests.estimate_data import URL, http_body
-from tests.test_market import _item
+from tests.market_data import scraped_item
 
 WORDS = "/api/v1/price-type-words"
 
@@ -51,15 +51,22 @@ def _listing_types(engine) -> dict[str, str | None]:
 
 
 def _import_price(engine, price_type: str, amount: str) -> str:
-    row = {"part_code": "VW1-0002", "model_code": "", "scope": "system",
-           "price_type": price_type, "amount_yuan": amount, "valid_from": "2026-03-01",
-           "valid_to": ""}  # fmt: skip
+    row = {
+        "part_code": "VW1-0002",
+        "model_code": "",
+        "scope": "system",
+        "price_type": price_type,
+        "amount_yuan": amount,
+        "valid_from": "2026-03-01",
+        "valid_to": "",
+    }
     with transaction(engine) as session:
         import_rows(session, "prices", [row], actor="staff1", reason=f"价目表 {amount}")
         return session.execute(
-            select(PriceType.code).join(Price, Price.price_type_id == PriceType.id)
+            select(PriceType.code)
+            .join(Price, Price.price_type_id == PriceType.id)
             .where(Price.reason == f"价目表 {amount}")
-        ).scalar_one()  # fmt: skip
+        ).scalar_one()
 
 
 async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimate_lines(http):
@@ -75,15 +82,16 @@ async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimat
 
     async def quality_type() -> str | None:
         r = await api.client.post(
-            "/api/v1/match", json={"names": ["高仿件 左前叶子板"], "model_id": http.model},
+            "/api/v1/match",
+            json={"names": ["高仿件 左前叶子板"], "model_id": http.model},
             headers=api.h("estimate_tool"),
-        )  # fmt: skip
+        )
         assert r.status_code == 200, r.text
         return r.json()["results"][0]["attributes"]["price_type"]
 
     try:
         # 高仿件 is a quality word the matcher knows, but the vocabulary names no type for it
-        ingest_items(engine, [_item("尾灯 高仿件", "85", price_type_hint="")], None)
+        ingest_items(engine, [scraped_item("尾灯 高仿件", "85", price_type_hint="")], None)
         with pytest.raises(InvalidInput, match="unknown price type '高仿件'"):
             _import_price(engine, "高仿件", "700.00")
         assert await quality_type() is None
@@ -95,12 +103,13 @@ async def test_a_word_added_through_the_api_reaches_listings_imports_and_estimat
 
         vocabulary = (await api.client.get(WORDS, headers=api.h("pricing_staff"))).json()
         r = await api.client.put(
-            f"{WORDS}/高仿件", json={"price_type": "brand", "reason": "高仿件按品牌件价"},
+            f"{WORDS}/高仿件",
+            json={"price_type": "brand", "reason": "高仿件按品牌件价"},
             headers=api.h("pricing_staff", **{"If-Match": vocabulary["etag"]}),
-        )  # fmt: skip
+        )
         assert r.status_code == 201, r.text
 
-        ingest_items(engine, [_item("雾灯 高仿件", "85", price_type_hint="")], None)
+        ingest_items(engine, [scraped_item("雾灯 高仿件", "85", price_type_hint="")], None)
         assert _listing_types(engine) == {"尾灯 高仿件": None, "雾灯 高仿件": "brand"}
         assert _import_price(engine, "高仿件", "700.00") == "brand"
         assert _import_price(engine, "4S价", "900.00") == "4s"  # spelled as the vocabulary does

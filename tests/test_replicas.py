@@ -27,7 +27,7 @@ from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
 from tests.api_client import seed
-from tests.conftest import IN_CI
+from tests.ci import cannot_run
 from tests.estimate_data import CONFIG
 from tests.net import free_port
 
@@ -82,16 +82,15 @@ def cluster() -> Iterator[Cluster]:
     """A primary with the schema and the test catalogue, and its streaming replica."""
     reason = missing()
     if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true: the read-replica tests must run, but {reason}")
-        pytest.skip(reason)
+        cannot_run(f"the read-replica tests cannot run: {reason}")
     servers = PgServers.make("pricebook-replicas-")
     c = Cluster(servers, free_port(), free_port())
     try:
         servers.init_primary("primary")
         c.start("primary", c.primary_port)
-        c.pg("createdb", "-h", "127.0.0.1", "-p", str(c.primary_port), "-U", "postgres",
-             "pricebook")  # fmt: skip
+        c.pg(
+            "createdb", "-h", "127.0.0.1", "-p", str(c.primary_port), "-U", "postgres", "pricebook"
+        )
         settings = Settings(database_url=c.primary)
         engine = make_engine(settings)
         try:
@@ -158,14 +157,20 @@ class Node:
 
     async def edit(self, amount: str) -> None:
         """A new GD01 price of the test part, by pricing staff, on the primary."""
-        key = {"part_id": self.cluster.part, "scope": "branch", "branch": "GD01",
-               "price_type": "4s"}  # fmt: skip
+        key = {
+            "part_id": self.cluster.part,
+            "scope": "branch",
+            "branch": "GD01",
+            "price_type": "4s",
+        }
         r = await self.client.get("/api/v1/prices/versions", params=key, headers=self.h(STAFF))
         assert r.status_code == 200, r.text
         body = {**key, "amount": amount, "valid_from": str(date.today()), "reason": "询价"}
         r = await self.client.post(
-            "/api/v1/prices/versions", json=body, headers=self.h(STAFF, **{"If-Match": r.json()["etag"]})
-        )  # fmt: skip
+            "/api/v1/prices/versions",
+            json=body,
+            headers=self.h(STAFF, **{"If-Match": r.json()["etag"]}),
+        )
         assert r.status_code == 201, r.text
 
 
@@ -184,10 +189,14 @@ def _record(engine: Any, into: list[str]) -> None:
 async def api_node(cluster: Cluster) -> AsyncIterator[Node]:
     """An API process on the cluster (the primary and its replica), the replica in use."""
     settings = Settings(
-        database_url=cluster.primary, database_replica_urls=(cluster.replica,),
-        replica_max_lag_seconds=MAX_LAG, read_your_writes_seconds=MAX_LAG, rate_limit="0",
-        db_connect_timeout=1.0, health_timeout=2.0,  # the lag check's timeout: a busy CI machine
-    )  # fmt: skip
+        database_url=cluster.primary,
+        database_replica_urls=(cluster.replica,),
+        replica_max_lag_seconds=MAX_LAG,
+        read_your_writes_seconds=MAX_LAG,
+        rate_limit="0",
+        db_connect_timeout=1.0,
+        health_timeout=2.0,  # the lag check's timeout: a busy CI machine
+    )
     app = create_app(settings)
     async with AsyncTestClient(app) as client:
         n = Node(client, cluster, [], [])
@@ -253,13 +262,17 @@ async def test_a_validation_reads_references_on_the_replica_and_stores_on_the_pr
 ):
     c = node.cluster
     data = {
-        "estimate_id": "E-REPLICA-1", "version": 1, "date": str(date.today()), "branch": "SZ01",
+        "estimate_id": "E-REPLICA-1",
+        "version": 1,
+        "date": str(date.today()),
+        "branch": "SZ01",
         "submitted_at": "2026-01-12T10:00:00+08:00",
         "vehicle": {"model_id": c.model, "vin": "LSVAB4BR5PN000001"},
         "shop": {"tier": "4s"},
-        "lines": [{"type": "part", "part_id": c.part, "claimed_unit_price": "1280.00",
-                   "price_type": "4s"}],
-    }  # fmt: skip
+        "lines": [
+            {"type": "part", "part_id": c.part, "claimed_unit_price": "1280.00", "price_type": "4s"}
+        ],
+    }
     primary, replica = len(node.primary), len(node.replica)
     r = await node.client.post("/api/v1/estimates/validate", json=data, headers=node.h(TOOL))
     assert r.status_code == 201, r.text

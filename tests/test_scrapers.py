@@ -29,8 +29,8 @@ from scrapers.spiders.api import ApiJsonSpider, as_text, get_path
 from scrapers.spiders.base import clean_text
 from scrapers.spiders.listing import ListingSpider
 from tests.market_site.server import SITE_DIR, SOURCES_DIR, MarketSite
+from tests.processes import FAST, REPO
 
-REPO = Path(__file__).resolve().parent.parent
 BASE = "http://market.test"
 SOURCE_A = SOURCES_DIR / "a_huaqiang.toml"
 SOURCE_B = SOURCES_DIR / "b_chepei.toml"
@@ -241,9 +241,11 @@ def test_listing_reads_the_listing_link_item_id_and_seller(tmp_path):
     spider, _ = _spider(ListingSpider, source)
     url = f"{BASE}/s/list.html"
     response = HtmlResponse(
-        url=url, body=SELLERS_PAGE.encode(), encoding="utf-8",
+        url=url,
+        body=SELLERS_PAGE.encode(),
+        encoding="utf-8",
         request=Request(url, meta={"pricebook_page": 1}),
-    )  # fmt: skip
+    )
     items, _ = _split(list(spider.parse(response)))
     assert [(i.listing_url, i.item_id, i.seller) for i in items] == [
         (f"{BASE}/goods/1.html", "A-1", "华强汽配"),  # a relative link made absolute
@@ -513,17 +515,7 @@ def _start_crawl(
         f"PRICEBOOK_ITEMS_FILE={items_file}",
         "-s",
         f"PRICEBOOK_STATS_FILE={stats_file}",
-        # Keep AutoThrottle on but fast, and the retry backoff short.
-        "-s",
-        "DOWNLOAD_DELAY=0",
-        "-s",
-        "AUTOTHROTTLE_START_DELAY=0",
-        "-s",
-        "AUTOTHROTTLE_MAX_DELAY=0.2",
-        "-s",
-        "PRICEBOOK_RETRY_BACKOFF_BASE=0.1",
-        "-s",
-        "DOWNLOAD_TIMEOUT=10",
+        *FAST,  # AutoThrottle on but fast, the retry backoff short
     ]
     env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
     env["PRICEBOOK_SCRAPER_CONTACT_URL"] = CONTACT

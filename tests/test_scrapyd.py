@@ -34,11 +34,11 @@ from pricebook.market.scrapyd import (
 )
 from pricebook.models import MarketObservation, MarketRun, Part
 from pricebook.settings import Settings
-from tests.conftest import IN_CI
+from tests.ci import cannot_run
+from tests.market_data import load_market_catalog
 from tests.market_site.server import SOURCES_DIR, MarketSite
 from tests.net import free_port
-from tests.test_crawl import FAST, REPO, pricebook
-from tests.test_market import load_market_catalog
+from tests.processes import FAST, REPO, pricebook
 
 PASSWORD = "test-only-password"
 
@@ -62,32 +62,36 @@ def scrapyd_url(settings: Settings, tmp_path: Path) -> Iterator[str]:
     interval changed for the test), its crawls pointed at the test database and the fixture
     sources; the URL carries its credentials."""
     if importlib.util.find_spec("scrapyd") is None:
-        reason = "scrapyd is not installed (it is in the dev extras: pip install -e '.[dev]')"
-        if IN_CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
+        cannot_run("scrapyd is not installed (it is in the dev extras: pip install -e '.[dev]')")
     home = tmp_path / "scrapyd"
     home.mkdir()
     config = configparser.ConfigParser()
     config.read(REPO / "deploy" / "scrapyd" / "scrapyd.conf")
     port = free_port()
     config["scrapyd"].update(
-        http_port=str(port), poll_interval="0.2", logs_dir=str(home / "logs"),
-        eggs_dir=str(home / "eggs"), dbs_dir=str(home / "dbs"),
-    )  # fmt: skip
+        http_port=str(port),
+        poll_interval="0.2",
+        logs_dir=str(home / "logs"),
+        eggs_dir=str(home / "eggs"),
+        dbs_dir=str(home / "dbs"),
+    )
     with (home / "scrapyd.conf").open("w") as f:
         config.write(f)
     env = {k: v for k, v in os.environ.items() if k != "PRICEBOOK_ENV"}
     env.update(
-        PRICEBOOK_DATABASE_URL=settings.database_url, PRICEBOOK_SOURCES_DIR=str(SOURCES_DIR),
+        PRICEBOOK_DATABASE_URL=settings.database_url,
+        PRICEBOOK_SOURCES_DIR=str(SOURCES_DIR),
         SCRAPYD_PASSWORD=PASSWORD,
-    )  # fmt: skip
+    )
     log = home / "scrapyd.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "scrapyd"], cwd=home, env=env, stdout=out,
+            [sys.executable, "-m", "scrapyd"],
+            cwd=home,
+            env=env,
+            stdout=out,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
     url = f"http://{config['scrapyd']['username']}:{PASSWORD}@127.0.0.1:{port}"
     try:
         _wait_until_up(ScrapydClient(url), proc, log)
@@ -112,15 +116,26 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
         "scrapyd", "deploy", scrapyd_url, "--version", "7", database_url=settings.database_url
     )
     assert deployed.returncode == 0, deployed.stderr
-    assert deployed.stdout.strip().endswith(f"deployed {PROJECT} version 7 to "
-                                            f"{ScrapydClient(scrapyd_url).address}: 2 spiders")  # fmt: skip
+    assert deployed.stdout.strip().endswith(
+        f"deployed {PROJECT} version 7 to {ScrapydClient(scrapyd_url).address}: 2 spiders"
+    )
     assert PASSWORD not in deployed.stdout
     with MarketSite() as site:
         crawl = pricebook(
-            "crawl", "--scrapyd", scrapyd_url, "c_api", "--sources-dir", str(SOURCES_DIR),
-            "--base-url", site.base_url, "--who", "ops", *FAST,
-            database_url=settings.database_url, merged=True,
-        )  # fmt: skip
+            "crawl",
+            "--scrapyd",
+            scrapyd_url,
+            "c_api",
+            "--sources-dir",
+            str(SOURCES_DIR),
+            "--base-url",
+            site.base_url,
+            "--who",
+            "ops",
+            *FAST,
+            database_url=settings.database_url,
+            merged=True,
+        )
         assert crawl.returncode == 0, crawl.stdout
         assert "crawling fixture_c_api (run 1, spider api_json, job " in crawl.stdout
         assert "fixture_c_api (run 1): finished (finished)" in crawl.stdout
@@ -131,9 +146,10 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
         client = ScrapydClient(scrapyd_url)
         settings_args = [FAST[i + 1] for i in range(0, len(FAST), 2)]
         job = client.schedule(
-            "api_json", {"source": "c_api", "base_url": site.base_url, "max_pages": "1"},
+            "api_json",
+            {"source": "c_api", "base_url": site.base_url, "max_pages": "1"},
             settings_args,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while client.state(job) != "finished" and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -141,11 +157,16 @@ def test_a_source_crawled_on_scrapyd_is_recorded_like_a_local_crawl(settings, en
     with transaction(engine) as session:
         runs = session.scalars(select(MarketRun).order_by(MarketRun.id)).all()
         observed = session.execute(
-            select(MarketObservation.raw_name, Part.code, MarketObservation.amount_fen,
-                   MarketObservation.match_reason, MarketObservation.run_id)
+            select(
+                MarketObservation.raw_name,
+                Part.code,
+                MarketObservation.amount_fen,
+                MarketObservation.match_reason,
+                MarketObservation.run_id,
+            )
             .join(Part, Part.id == MarketObservation.part_id)
             .where(MarketObservation.source == "fixture_c_api")
-        ).all()  # fmt: skip
+        ).all()
         total = len(session.scalars(select(MarketObservation.id)).all())
     assert [(r.source, r.spider, r.status, r.created_by) for r in runs] == [
         ("fixture_c_api", "api_json", "finished", "ops"),
@@ -174,9 +195,12 @@ def test_the_egg_holds_the_scrapers_and_names_the_scrapyd_settings():
     egg = zipfile.ZipFile(io.BytesIO(build_egg(REPO, "3")))
     names = set(egg.namelist())
     assert {
-        "scrapers/settings.py", "scrapers/scrapyd_settings.py", "scrapers/spiders/api.py",
-        "scrapers/sources/example_qipeicheng.toml", "EGG-INFO/PKG-INFO",
-    } <= names  # fmt: skip
+        "scrapers/settings.py",
+        "scrapers/scrapyd_settings.py",
+        "scrapers/spiders/api.py",
+        "scrapers/sources/example_qipeicheng.toml",
+        "EGG-INFO/PKG-INFO",
+    } <= names
     assert not [n for n in names if "__pycache__" in n or n.startswith("pricebook/")]
     entry_points = egg.read("EGG-INFO/entry_points.txt").decode()
     assert entry_points == "[scrapy]\nsettings = scrapers.scrapyd_settings\n"
@@ -221,8 +245,10 @@ class _LostJobs(ScrapydClient):
 
 def test_a_run_its_job_left_open_or_scrapyd_refused_is_recorded_failed(engine):
     target = CrawlTarget("fixture_c_api", "api_json", ("source", "c_api"), "c_api.toml")
-    for client in (_LostJobs("http://crawler.example:6800"),
-                   _LostJobs("http://crawler.example:6800", refuse=True)):  # fmt: skip
+    for client in (
+        _LostJobs("http://crawler.example:6800"),
+        _LostJobs("http://crawler.example:6800", refuse=True),
+    ):
         report = run_scrapyd_crawl(
             engine, client, target, actor="ops", base_url="http://shop.example", out=io.StringIO()
         )

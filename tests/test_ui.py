@@ -6,16 +6,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from api.app import create_app
 from pricebook import estimates, feedback, keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import (
@@ -27,60 +23,12 @@ from pricebook.models import (
     PriceType,
     VehicleModel,
 )
-from pricebook.settings import Settings
-from tests.api_client import seed
+from tests.api_client import part_id_of
+from tests.indicator_rows import add_validation, catalog_ids
+from tests.market_data import add_unmatched_listings
+from tests.ui_client import ENGLISH, SEEN_FIELD, Ui
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
-CSRF_FIELD = re.compile(r'name="_csrf_token" value="([^"]+)"')
-SEEN_FIELD = re.compile(r'name="seen" value="([^"]*)"')
-
-
-@dataclass
-class Ui:
-    client: AsyncTestClient
-    keys: dict[str, str]
-    settings: Settings
-
-    async def token(self, path: str = "/login") -> str:
-        page = await self.client.get(path)
-        match = CSRF_FIELD.search(page.text)
-        assert match, page.text[:500]
-        return match.group(1)
-
-    async def login(self, role: str) -> None:
-        token = await self.token("/login")
-        r = await self.client.post(
-            "/login", data={"api_key": self.keys[role], "next": "/parts", "_csrf_token": token}
-        )
-        assert r.status_code == 303, r.text
-        assert r.headers["location"] == "/parts"
-
-    async def seen(self, part_id: int) -> str:
-        """What the part page's edit form says it showed (its price keys' ETags)."""
-        match = SEEN_FIELD.search((await self.client.get(f"/parts/{part_id}")).text)
-        assert match, "the edit form carries `seen`"
-        return match.group(1)
-
-    async def post(self, path: str, data: dict[str, str], *, page: str = "/parts", **kw):
-        token = await self.token(page)
-        return await self.client.post(path, data={**data, "_csrf_token": token}, **kw)
-
-
-@pytest.fixture(name="ui")
-async def ui_fixture(settings: Settings) -> AsyncIterator[Ui]:
-    made = seed(settings)
-    async with AsyncTestClient(create_app(settings)) as client:
-        client.follow_redirects = False
-        yield Ui(client, made, settings)
-
-
-def _part_id(settings: Settings, code: str) -> int:
-    engine = make_engine(settings)
-    try:
-        with transaction(engine) as session:
-            return session.scalars(select(Part.id).where(Part.code == code)).one()
-    finally:
-        engine.dispose()
 
 
 # --- login, sessions, CSRF ------------------------------------------------------------------
@@ -150,12 +98,17 @@ async def test_form_post_without_csrf_token_is_refused(ui: Ui) -> None:
     assert r.status_code == 403
     assert "CSRF" in r.text
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.client.post(
         f"/parts/{part_id}/prices",
-        data={"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
-              "valid_from": date.today().isoformat(), "reason": "csrf"},
-    )  # fmt: skip
+        data={
+            "target": "branch:SZ01",
+            "price_type": "4s",
+            "amount": "1.00",
+            "valid_from": date.today().isoformat(),
+            "reason": "csrf",
+        },
+    )
     assert r.status_code == 403
     r = await ui.client.post("/logout")
     assert r.status_code == 403
@@ -242,9 +195,10 @@ async def test_search_results_tell_parts_apart_and_filter(ui: Ui) -> None:
     other = (await ui.client.get("/parts", params={"q": "大灯", "brand": "NOPE"})).text
     assert "没有找到匹配的配件" in other
     fragment = await ui.client.get(
-        "/parts/search", params={"q": "大灯", "brand": "VW", "category": "lamp"},
+        "/parts/search",
+        params={"q": "大灯", "brand": "VW", "category": "lamp"},
         headers={"HX-Request": "true"},
-    )  # fmt: skip
+    )
     # only the assembly is fitted to a VW model in the test catalogue (its components are not)
     assert "共 1 个配件" in fragment.text and "<html" not in fragment.text
     assert 'data-part="VW1-0002"' in fragment.text
@@ -252,18 +206,28 @@ async def test_search_results_tell_parts_apart_and_filter(ui: Ui) -> None:
 
 async def test_part_page_shows_catalogue_prices_and_chart(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0002")
+    part_id = part_id_of(ui.settings, "VW1-0002")
     r = await ui.client.get(f"/parts/{part_id}")
     assert r.status_code == 200
     page = r.text
-    for text in ("前大灯总成（左）", "左大灯", "大灯灯泡", "大灯支架（左）", "朗逸", "5G1 941 005 A",
-                 "现行价格", "本地化价格", "价格历史", 'id="history-chart"'):  # fmt: skip
+    for text in (
+        "前大灯总成（左）",
+        "左大灯",
+        "大灯灯泡",
+        "大灯支架（左）",
+        "朗逸",
+        "5G1 941 005 A",
+        "现行价格",
+        "本地化价格",
+        "价格历史",
+        'id="history-chart"',
+    ):
         assert text in page, text
     assert "修改本地化价格" not in page  # reviewers do not edit prices
 
 
 async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) -> None:
-    part_id = _part_id(ui.settings, "VW1-0002")
+    part_id = part_id_of(ui.settings, "VW1-0002")
     seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     engine = make_engine(ui.settings)
     try:
@@ -273,13 +237,23 @@ async def test_part_page_chart_overlays_the_parts_market_observations(ui: Ui) ->
                 ("matched", 123450, part_id),
                 ("unmatched", 99900, None),
             ):
-                session.add(MarketObservation(
-                    source="shop-a", item_key=f"k{amount_fen}", url="http://127.0.0.1/x",
-                    fetched_at=seen, first_seen=seen, last_seen=seen + timedelta(days=3),
-                    raw_name="前大灯总成 左", raw_price="1234.50", part_id=part,
-                    suggested_part_id=part_id if part is None else None, price_type_id=t4s,
-                    amount_fen=amount_fen, status=status,
-                ))  # fmt: skip
+                session.add(
+                    MarketObservation(
+                        source="shop-a",
+                        item_key=f"k{amount_fen}",
+                        url="http://127.0.0.1/x",
+                        fetched_at=seen,
+                        first_seen=seen,
+                        last_seen=seen + timedelta(days=3),
+                        raw_name="前大灯总成 左",
+                        raw_price="1234.50",
+                        part_id=part,
+                        suggested_part_id=part_id if part is None else None,
+                        price_type_id=t4s,
+                        amount_fen=amount_fen,
+                        status=status,
+                    )
+                )
     finally:
         engine.dispose()
     await ui.login("reviewer")
@@ -298,9 +272,11 @@ async def test_a_browser_never_gets_raw_json_from_a_ui_address(ui: Ui) -> None:
     pages answer the UI's Chinese error page; the API's paths keep problem+json."""
     html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
     await ui.login("pricing_staff")
-    for path, status, text in (("/parts/1/prices", 405, "只接受表单提交"),
-                               ("/feedback/1/accept", 405, "只接受表单提交"),
-                               ("/no-such-page", 404, "页面或记录不存在")):  # fmt: skip
+    for path, status, text in (
+        ("/parts/1/prices", 405, "只接受表单提交"),
+        ("/feedback/1/accept", 405, "只接受表单提交"),
+        ("/no-such-page", 404, "页面或记录不存在"),
+    ):
         r = await ui.client.get(path, headers=html)
         assert r.status_code == status and r.headers["content-type"].startswith("text/html"), path
         assert text in r.text and '"status"' not in r.text, path
@@ -324,10 +300,21 @@ async def test_script_in_a_part_name_is_escaped(ui: Ui) -> None:
         with transaction(engine) as session:
             from pricebook.io import import_rows
 
-            import_rows(session, "parts", [{
-                "part_code": "XSS-1", "name": "<script>alert('x')</script>保险杠",
-                "aliases": "<img src=x onerror=alert(1)>", "category": "body", "oe_number": "",
-            }], actor="test", reason="test import")  # fmt: skip
+            import_rows(
+                session,
+                "parts",
+                [
+                    {
+                        "part_code": "XSS-1",
+                        "name": "<script>alert('x')</script>保险杠",
+                        "aliases": "<img src=x onerror=alert(1)>",
+                        "category": "body",
+                        "oe_number": "",
+                    }
+                ],
+                actor="test",
+                reason="test import",
+            )
             part_id = session.scalars(select(Part.id).where(Part.code == "XSS-1")).one()
     finally:
         engine.dispose()
@@ -348,25 +335,36 @@ async def test_script_in_a_part_name_is_escaped(ui: Ui) -> None:
 
 async def test_reviewer_cannot_edit_prices(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.post(
         f"/parts/{part_id}/prices",
-        {"target": "branch:SZ01", "price_type": "4s", "amount": "1.00",
-         "valid_from": date.today().isoformat(), "reason": "x"},
-    )  # fmt: skip
+        {
+            "target": "branch:SZ01",
+            "price_type": "4s",
+            "amount": "1.00",
+            "valid_from": date.today().isoformat(),
+            "reason": "x",
+        },
+    )
     assert r.status_code == 403
     assert "没有权限" in r.text
 
 
 async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     today = date.today()
     r = await ui.post(
         f"/parts/{part_id}/prices",
-        {"target": "branch:GD01", "price_type": "4s", "amount": "1234.50",
-         "valid_from": today.isoformat(), "reason": "三家4S店询价", "seen": await ui.seen(part_id)},
-    )  # fmt: skip
+        {
+            "target": "branch:GD01",
+            "price_type": "4s",
+            "amount": "1234.50",
+            "valid_from": today.isoformat(),
+            "reason": "三家4S店询价",
+            "seen": await ui.seen(part_id),
+        },
+    )
     assert r.status_code == 303, r.text
     assert r.headers["location"].startswith(f"/parts/{part_id}?saved=")
     page = (await ui.client.get(r.headers["location"])).text
@@ -376,27 +374,34 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
     # a second edit supersedes it from tomorrow
     r = await ui.post(
         f"/parts/{part_id}/prices",
-        {"target": "branch:GD01", "price_type": "4s", "amount": "1200",
-         "valid_from": (today + timedelta(days=1)).isoformat(), "reason": "下调",
-         "seen": await ui.seen(part_id)},
-    )  # fmt: skip
+        {
+            "target": "branch:GD01",
+            "price_type": "4s",
+            "amount": "1200",
+            "valid_from": (today + timedelta(days=1)).isoformat(),
+            "reason": "下调",
+            "seen": await ui.seen(part_id),
+        },
+    )
     assert r.status_code == 303, r.text
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
             rows = session.scalars(
-                select(Price).where(Price.part_id == part_id, Price.scope == "branch",
-                                    Price.source == "staff").order_by(Price.valid_from)
-            ).all()  # fmt: skip
+                select(Price)
+                .where(Price.part_id == part_id, Price.scope == "branch", Price.source == "staff")
+                .order_by(Price.valid_from)
+            ).all()
             assert [(r.amount_fen, r.valid_to) for r in rows] == [
                 (123450, today + timedelta(days=1)),
                 (120000, None),
             ]
             assert rows[0].created_by.startswith("api-key:")
             actions = session.scalars(
-                select(AuditEntry.action).where(AuditEntry.entity == "prices")
+                select(AuditEntry.action)
+                .where(AuditEntry.entity == "prices")
                 .order_by(AuditEntry.id)
-            ).all()  # fmt: skip
+            ).all()
             assert actions[-3:] == ["create", "close", "supersede"]
     finally:
         engine.dispose()
@@ -404,9 +409,13 @@ async def test_staff_edit_supersedes_and_audits(ui: Ui) -> None:
 
 async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
-    base = {"target": "branch:GD01", "price_type": "4s", "valid_from": date.today().isoformat(),
-            "seen": await ui.seen(part_id)}  # fmt: skip
+    part_id = part_id_of(ui.settings, "VW1-0001")
+    base = {
+        "target": "branch:GD01",
+        "price_type": "4s",
+        "valid_from": date.today().isoformat(),
+        "seen": await ui.seen(part_id),
+    }
     r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12.345", "reason": "x"})
     assert r.status_code == 422 and "未保存" in r.text
     r = await ui.post(f"/parts/{part_id}/prices", {**base, "amount": "12", "reason": " "})
@@ -418,7 +427,6 @@ async def test_staff_edit_errors_are_shown(ui: Ui) -> None:
     assert "已被他人修改" in r.text
 
 
-ENGLISH = re.compile(r"[A-Za-z]{3,}")
 EDIT_ERROR = re.compile(r'id="edit-error">([^<]*)<')
 
 
@@ -426,10 +434,15 @@ async def test_price_edit_errors_are_in_chinese(ui: Ui) -> None:
     """Each error a staff member can get from the price form reads in Chinese (the core's
     messages are English, for API clients)."""
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     today = date.today()
-    base = {"target": "branch:SZ01", "price_type": "4s", "amount": "12", "reason": "核价",
-            "valid_from": today.isoformat()}  # fmt: skip
+    base = {
+        "target": "branch:SZ01",
+        "price_type": "4s",
+        "amount": "12",
+        "reason": "核价",
+        "valid_from": today.isoformat(),
+    }
     tries = {
         "reason": {"reason": " "},
         "stale": {"etag": '"stale"'},
@@ -452,15 +465,20 @@ async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None
     edit link, so no per-key ETag). The second save is refused (412), whether the key had
     versions (SZ01 4S) or not (GD01 品牌件, whose first version the first tab creates)."""
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     tab1, tab2 = await ui.seen(part_id), await ui.seen(part_id)
     day = (date.today() + timedelta(days=2)).isoformat()
     for target, price_type, until in (
         ("branch:GD01", "brand", ""),
         ("branch:SZ01", "4s", "2027-01-01"),
     ):
-        form = {"target": target, "price_type": price_type, "valid_from": day, "valid_to": until,
-                "reason": "两个标签页"}  # fmt: skip
+        form = {
+            "target": target,
+            "price_type": price_type,
+            "valid_from": day,
+            "valid_to": until,
+            "reason": "两个标签页",
+        }
         first = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "501", "seen": tab1})
         assert first.status_code == 303, first.text
         second = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "502", "seen": tab2})
@@ -478,7 +496,7 @@ async def test_two_tabs_on_the_bottom_form_cannot_lose_an_update(ui: Ui) -> None
 
 async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     page = (await ui.client.get(f"/parts/{part_id}")).text
     link = re.search(r'href="(/parts/\d+\?target=branch%3ASZ01[^"]*)#edit"', page)
     assert link, "an edit link for the SZ01 price"
@@ -489,8 +507,13 @@ async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:
     day = date.today() + timedelta(days=3)
     # the SZ01 price has a next version from 2027-01-01: end the new one there
     until = "2027-01-01" if day < date(2027, 1, 1) else ""
-    form = {"target": "branch:SZ01", "price_type": "4s", "valid_from": day.isoformat(),
-            "valid_to": until, "reason": "第一次"}  # fmt: skip
+    form = {
+        "target": "branch:SZ01",
+        "price_type": "4s",
+        "valid_from": day.isoformat(),
+        "valid_to": until,
+        "reason": "第一次",
+    }
     first = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "999", "etag": etag})
     assert first.status_code == 303, first.text
     second = await ui.post(f"/parts/{part_id}/prices", {**form, "amount": "998", "etag": etag})
@@ -503,8 +526,10 @@ async def test_stale_edit_from_the_edit_link_gets_412(ui: Ui) -> None:
 async def test_import_preview_then_apply(ui: Ui) -> None:
     await ui.login("pricing_staff")
     day = (date.today() + timedelta(days=10)).isoformat()
-    csv = ("part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
-           f"VW1-0001,,GD01,brand,555.00,{day},\n").encode()  # fmt: skip
+    csv = (
+        "part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+        f"VW1-0001,,GD01,brand,555.00,{day},\n"
+    ).encode()
     token = await ui.token("/import")
     r = await ui.client.post(
         "/import/preview",
@@ -535,15 +560,18 @@ async def test_import_preview_lists_each_change_with_its_row_old_and_new(ui: Ui)
     """Row 2 supersedes the system 4S price in force (1,050.00 → 1,100.00 from 2026-01-01),
     row 3 repeats a stored price (unchanged), row 4 is a new GD01 brand price."""
     await ui.login("pricing_staff")
-    csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
-           b"VW1-0001,,system,4s,1100.00,2026-01-01,\n"
-           b"VW1-0002,VW-LAVIDA-2023,440000,brand,1500.50,2025-01-01,\n"
-           b"VW1-0001,,GD01,brand,555.00,2026-02-01,\n")  # fmt: skip
+    csv = (
+        b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+        b"VW1-0001,,system,4s,1100.00,2026-01-01,\n"
+        b"VW1-0002,VW-LAVIDA-2023,440000,brand,1500.50,2025-01-01,\n"
+        b"VW1-0001,,GD01,brand,555.00,2026-02-01,\n"
+    )
     token = await ui.token("/import")
     r = await ui.client.post(
-        "/import/preview", data={"kind": "prices", "reason": "季度调价", "_csrf_token": token},
+        "/import/preview",
+        data={"kind": "prices", "reason": "季度调价", "_csrf_token": token},
         files={"file": ("prices.csv", csv, "text/csv")},
-    )  # fmt: skip
+    )
     assert r.status_code == 200, r.text
     body = re.search(
         r'<table class="grid" id="import-changes">.*?<tbody>(.*?)</tbody>', r.text, re.S
@@ -563,13 +591,16 @@ async def test_import_preview_lists_each_change_with_its_row_old_and_new(ui: Ui)
 
 async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    csv = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
-           b"NOPE,,GD01,brand,abc,2026-01-01,\n")  # fmt: skip
+    csv = (
+        b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to\n"
+        b"NOPE,,GD01,brand,abc,2026-01-01,\n"
+    )
     token = await ui.token("/import")
     r = await ui.client.post(
-        "/import/preview", data={"kind": "prices", "_csrf_token": token},
+        "/import/preview",
+        data={"kind": "prices", "_csrf_token": token},
         files={"file": ("bad.csv", csv, "text/csv")},
-    )  # fmt: skip
+    )
     assert r.status_code == 422
     assert 'id="import-errors"' in r.text and "NOPE" in r.text
     assert "没有这个配件：&#39;NOPE&#39;" in r.text and "配件价格文件有 2 处错误" in r.text
@@ -578,9 +609,10 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
     async def preview(name: str, content: bytes) -> str:
         token = await ui.token("/import")
         r = await ui.client.post(
-            "/import/preview", data={"kind": "prices", "_csrf_token": token},
+            "/import/preview",
+            data={"kind": "prices", "_csrf_token": token},
             files={"file": (name, content, "text/csv")},
-        )  # fmt: skip
+        )
         assert r.status_code == 422, name
         return r.text
 
@@ -600,11 +632,40 @@ async def test_import_shows_row_errors_and_reviewers_cannot_import(ui: Ui) -> No
 
 
 #: Latin words an error may hold: file formats and what the user typed (codes, file names)
-LATIN_ALLOWED = {"CSV", "XLSX", "UTF", "PNG", "ZIP", "PDF", "JPEG", "Office", "Excel", "Word",
-                 "NOPE", "csv", "xlsx", "photo", "latin", "prices", "empty", "brand", "system",
-                 "http", "https", "xyz", "abc", "xls",
-                 # the codes a file writes, listed where a cell holds another
-                 "class", "staff", "import", "feedback", "market", "crawler", "scope"}  # fmt: skip
+LATIN_ALLOWED = {
+    "CSV",
+    "XLSX",
+    "UTF",
+    "PNG",
+    "ZIP",
+    "PDF",
+    "JPEG",
+    "Office",
+    "Excel",
+    "Word",
+    "NOPE",
+    "csv",
+    "xlsx",
+    "photo",
+    "latin",
+    "prices",
+    "empty",
+    "brand",
+    "system",
+    "http",
+    "https",
+    "xyz",
+    "abc",
+    "xls",
+    # the codes a file writes, listed where a cell holds another
+    "class",
+    "staff",
+    "import",
+    "feedback",
+    "market",
+    "crawler",
+    "scope",
+}
 SHOWN_ERRORS = (
     re.compile(r'class="flash error"[^>]*>([^<]*)<'),
     re.compile(r'class="field-error"[^>]*>([^<]*)<'),
@@ -629,19 +690,22 @@ async def test_no_error_the_ui_can_give_reads_in_english(ui: Ui) -> None:
     async def imported(name: str, content: bytes, kind: str = "prices") -> str:
         token = await ui.token("/import")
         r = await ui.client.post(
-            "/import/preview", data={"kind": kind, "_csrf_token": token, "reason": "测试"},
+            "/import/preview",
+            data={"kind": kind, "_csrf_token": token, "reason": "测试"},
             files={"file": (name, content, "text/csv")},
-        )  # fmt: skip
+        )
         assert r.status_code in (413, 422), (name, r.status_code)
         return r.text
 
-    rows = (b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to,source\n"
-            b"NOPE,,GD01,brand,abc,2026-01-01,,\n"
-            b"VW1-0001,NOPE,xyz,NOPE,-5,2026-13-01,,\n"
-            b"VW1-0001,,GD01,brand,1.005,2026-02-01,2026-01-01,\n"
-            b"VW1-0001,,GD01,brand,10.00,2026-02-01,,crawler\n"
-            b",,,,,,,\n"
-            b"VW1-0001,,GD01,brand,99999999999.00,2026-02-01,,\n")  # fmt: skip
+    rows = (
+        b"part_code,model_code,scope,price_type,amount_yuan,valid_from,valid_to,source\n"
+        b"NOPE,,GD01,brand,abc,2026-01-01,,\n"
+        b"VW1-0001,NOPE,xyz,NOPE,-5,2026-13-01,,\n"
+        b"VW1-0001,,GD01,brand,1.005,2026-02-01,2026-01-01,\n"
+        b"VW1-0001,,GD01,brand,10.00,2026-02-01,,crawler\n"
+        b",,,,,,,\n"
+        b"VW1-0001,,GD01,brand,99999999999.00,2026-02-01,,\n"
+    )
     pages = {
         "rows": await imported("prices.csv", rows),
         "parts as prices": await imported("parts.csv", (EXAMPLES / "parts.csv").read_bytes()),
@@ -651,24 +715,38 @@ async def test_no_error_the_ui_can_give_reads_in_english(ui: Ui) -> None:
         "empty": await imported("empty.csv", b""),
         "not utf-8": await imported("latin.csv", "part_code,名称\n".encode("gb18030")),
         "labor rows": await imported(
-            "labor.csv", b"branch_code,labor_kind,shop_tier,vehicle_class,rate_yuan,valid_from,"
-            b"valid_to\nNOPE,NOPE,NOPE,Z,abc,x,\n", "labor_rates"),
-    }  # fmt: skip
+            "labor.csv",
+            b"branch_code,labor_kind,shop_tier,vehicle_class,rate_yuan,valid_from,"
+            b"valid_to\nNOPE,NOPE,NOPE,Z,abc,x,\n",
+            "labor_rates",
+        ),
+    }
     item = await ui.post(
         "/feedback", {"part": "VW1-0001", "branch": "GD01", "price_type": "4s",
                       "observed": "800.00", "reason": ""}, page="/feedback/new",
     )  # fmt: skip
     assert item.status_code == 303, item.text[-500:]
     item_id = re.search(r"submitted=(\d+)", item.headers["location"]).group(1)
-    for action, data in (("accept", {"amount": "2.888"}), ("accept", {"amount": "abc"}),
-                         ("reject", {"reason": " "}), ("need-info", {"reason": ""}),
-                         ("accept", {"amount": "800", "valid_from": "2026-02-30"})):  # fmt: skip
+    for action, data in (
+        ("accept", {"amount": "2.888"}),
+        ("accept", {"amount": "abc"}),
+        ("reject", {"reason": " "}),
+        ("need-info", {"reason": ""}),
+        ("accept", {"amount": "800", "valid_from": "2026-02-30"}),
+    ):
         r = await ui.post(f"/feedback/{item_id}/{action}", data, page="/feedback")
         assert r.status_code >= 400, (action, data)
         pages[f"{action} {data}"] = r.text
-    for path in ("/indicators?from=2026-02-01&to=2026-01-01", "/indicators?branch=NOPE",
-                 "/indicators?from=x", "/validations?from=2026-13-01", "/no-such-page",
-                 "/feedback/999999/accept", "/parts/999999", "/labor-rates?sort=abc"):  # fmt: skip
+    for path in (
+        "/indicators?from=2026-02-01&to=2026-01-01",
+        "/indicators?branch=NOPE",
+        "/indicators?from=x",
+        "/validations?from=2026-13-01",
+        "/no-such-page",
+        "/feedback/999999/accept",
+        "/parts/999999",
+        "/labor-rates?sort=abc",
+    ):
         pages[path] = (await ui.client.get(path, headers={"accept": "text/html"})).text
     english = {what: found for what, page in pages.items() if (found := _english(page))}
     assert not english, json.dumps(english, ensure_ascii=False, indent=1)
@@ -692,16 +770,27 @@ async def test_reviewer_finds_a_validation_and_sends_feedback_from_a_flagged_lin
             )
             lamp = session.scalar(select(Part.id).where(Part.code == "VW1-0002"))
             # E-UI-2: the headlamp at its reference (no flag); E-UI-1: the fender, over it
-            for estimate_id, part, unit, price_type in (("E-UI-2", lamp, "1500.50", "brand"),
-                                                        ("E-UI-1", fender, "1280.00", "4s")):  # fmt: skip
+            for estimate_id, part, unit, price_type in (
+                ("E-UI-2", lamp, "1500.50", "brand"),
+                ("E-UI-1", fender, "1280.00", "4s"),
+            ):
                 body = {
-                    "estimate_id": estimate_id, "version": 1, "date": "2025-09-10",
-                    "branch": "SZ01", "submitted_at": "2025-09-12T10:00:00+08:00",
+                    "estimate_id": estimate_id,
+                    "version": 1,
+                    "date": "2025-09-10",
+                    "branch": "SZ01",
+                    "submitted_at": "2025-09-12T10:00:00+08:00",
                     "vehicle": {"model_id": model, "vin": "LSVAB4BR5PN000001"},
                     "shop": {"tier": "4s"},
-                    "lines": [{"type": "part", "part_id": part, "claimed_unit_price": unit,
-                               "price_type": price_type}],
-                }  # fmt: skip
+                    "lines": [
+                        {
+                            "type": "part",
+                            "part_id": part,
+                            "claimed_unit_price": unit,
+                            "price_type": price_type,
+                        }
+                    ],
+                }
                 estimates.validate(
                     session, estimates.decode_request(json.dumps(body)), actor="api-key:7:理赔系统"
                 )
@@ -735,11 +824,15 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
     try:
         with transaction(engine) as session:
             item = feedback.submit_feedback(
-                session, part_id=_part_id(ui.settings, "VW1-0001"), model_id=None,
+                session,
+                part_id=part_id_of(ui.settings, "VW1-0001"),
+                model_id=None,
                 branch_id=session.scalar(select(Branch.id).where(Branch.code == "GD01")),
                 price_type_id=session.scalar(select(PriceType.id).where(PriceType.code == "4s")),
-                reference=None, observed="800.00", actor="api-key:9:ui",
-            )  # fmt: skip
+                reference=None,
+                observed="800.00",
+                actor="api-key:9:ui",
+            )
             feedback.reject_feedback(session, item.id, actor="api-key:1:staff", reason="证据不足")
     finally:
         engine.dispose()
@@ -755,16 +848,14 @@ async def test_indicators_show_a_zero_turnaround_as_zero(ui: Ui) -> None:
 async def test_indicators_show_counts_trends_and_branches_side_by_side(ui: Ui) -> None:
     """SZ01: E1 (11-02, 5 part lines, 1 custom, model picked) and E3 (11-06, 3 lines, all
     custom, model typed); GD01: E5 (10-20, 1 line, model picked), before the period."""
-    from tests.test_indicators import _ids, _validation
-
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            ids = _ids(session)
+            ids = catalog_ids(session)
             sz, gd, m1, p1 = ids["SZ01"], ids["GD01"], ids["m1"], ids["P1"]
-            _validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
-            _validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
-            _validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
+            add_validation(session, "E1", 1, date(2026, 11, 2), sz, m1, [p1], 5, 1)
+            add_validation(session, "E3", 1, date(2026, 11, 6), sz, None, [None], 3, 3)
+            add_validation(session, "E5", 1, date(2026, 10, 20), gd, m1, [p1], 1, 0)
     finally:
         engine.dispose()
     await ui.login("reviewer")
@@ -846,7 +937,7 @@ async def test_reviewer_cannot_act_on_feedback(ui: Ui, action: str) -> None:
 
 async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     for path, text in (
         ("/feedback", "反馈队列"),
         (
@@ -864,32 +955,8 @@ async def test_feedback_and_indicator_pages_render(ui: Ui) -> None:
 # --- the unmatched market listings queue ---------------------------------------------------------
 
 
-def _unmatched_listings(settings: Settings) -> dict[str, int]:
-    """Two unmatched listings: one with a suggestion, one without; name → observation id."""
-    suggested = _part_id(settings, "VW1-0002")
-    seen = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    engine = make_engine(settings)
-    try:
-        with transaction(engine) as session:
-            rows = {}
-            for name, suggestion in (("大灯总成 左 原厂", suggested), ("门槛 右", None)):
-                obs = MarketObservation(
-                    source="shop-a", item_key=name, url="http://127.0.0.1/list",
-                    listing_url=f"http://127.0.0.1/item/{len(rows)}", seller="华强汽配",
-                    fetched_at=seen, first_seen=seen, last_seen=seen, raw_name=name,
-                    raw_price="¥1,234.50", suggested_part_id=suggestion, confidence_bp=7100,
-                    amount_fen=123450, status="unmatched",
-                )  # fmt: skip
-                session.add(obs)
-                session.flush()
-                rows[name] = obs.id
-            return rows
-    finally:
-        engine.dispose()
-
-
 async def test_unmatched_market_listings_confirm_and_reject_in_chinese(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("pricing_staff")
     page = await ui.client.get("/market/unmatched")
     assert page.status_code == 200
@@ -924,14 +991,14 @@ async def test_unmatched_market_listings_confirm_and_reject_in_chinese(ui: Ui) -
     try:
         with transaction(engine) as session:
             obs = session.get(MarketObservation, lamp)
-            assert (obs.status, obs.part_id) == ("matched", _part_id(ui.settings, "VW1-0002"))
+            assert (obs.status, obs.part_id) == ("matched", part_id_of(ui.settings, "VW1-0002"))
             assert obs.match_reason == "learned"
     finally:
         engine.dispose()
 
 
 async def test_reviewers_do_not_work_the_unmatched_queue(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("reviewer")
     assert (await ui.client.get("/market/unmatched")).status_code == 403
     r = await ui.post(f"/market/unmatched/{ids['门槛 右']}/reject", {"reason": "x"})

@@ -4,7 +4,6 @@ dictionary. Over HTTP on SQLite and PostgreSQL; the browser walk is in test_brow
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -17,22 +16,10 @@ from pricebook import audit, estimates, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
-from tests.api_client import seed
-from tests.test_ui import ENGLISH, Ui, _part_id, ui_fixture  # noqa: F401  (the `ui` fixture)
+from tests.api_client import part_id_of, seed
+from tests.ui_client import ENGLISH, Ui, link_in, read_export
 
 ROW_CODES = re.compile(r'<tr data-part="([^"]+)">')
-
-
-def _csv(body: bytes) -> list[list[str]]:
-    """An export read back as Excel would: a BOM first, then UTF-8 CSV."""
-    assert body.startswith("\ufeff".encode()), "a BOM, so Excel reads UTF-8"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
-
-
-def _href(page: str, pattern: str) -> str:
-    match = re.search(pattern, page)
-    assert match, pattern
-    return match.group(1).replace("&amp;", "&")
 
 
 # --- part search: sorting and export ----------------------------------------------------------
@@ -44,7 +31,7 @@ async def test_part_search_sorts_by_a_clicked_column(ui: Ui) -> None:
     assert ROW_CODES.findall(by_code) == ["VW1-0002", "VW1-0003", "VW1-0004"]
     # the sorted column says so (arrow, aria-sort); its link turns the order round
     assert re.search(r'<th aria-sort="ascending"><a class="sort" href="[^"]*">编码 ', by_code)
-    descending = _href(by_code, r'<th aria-sort="ascending"><a class="sort" href="([^"]+)"')
+    descending = link_in(by_code, r'<th aria-sort="ascending"><a class="sort" href="([^"]+)"')
     assert "category=lamp" in descending and "sort=-code" in descending
     page = (await ui.client.get(descending)).text
     assert ROW_CODES.findall(page) == ["VW1-0004", "VW1-0003", "VW1-0002"]
@@ -72,12 +59,12 @@ async def test_part_search_refuses_a_sort_outside_the_whitelist(ui: Ui) -> None:
 async def test_part_search_export_is_the_filtered_list(ui: Ui) -> None:
     await ui.login("reviewer")
     page = (await ui.client.get("/parts", params={"category": "lamp", "sort": "-code"})).text
-    export = _href(page, r'<a class="export" href="([^"]+)"')
+    export = link_in(page, r'<a class="export" href="([^"]+)"')
     r = await ui.client.get(export)
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    rows = _csv(r.content)
+    rows = read_export(r.content)
     assert rows[0][:5] == ["编码", "标准名称", "分类", "方位", "原厂编号"]
     assert [row[0] for row in rows[1:]] == ROW_CODES.findall(page)  # the same rows, same order
     lamp = next(row for row in rows[1:] if row[0] == "VW1-0002")
@@ -86,7 +73,9 @@ async def test_part_search_export_is_the_filtered_list(ui: Ui) -> None:
     # the reference price column: yuan with two decimals as on the page, or empty
     assert all(re.fullmatch(r"|\d+\.\d{2}", row[7]) for row in rows[1:])
     # the body category holds the fender only; its system 4S price in force is 1050.00
-    rows = _csv((await ui.client.get("/parts/export.csv", params={"category": "body"})).content)
+    rows = read_export(
+        (await ui.client.get("/parts/export.csv", params={"category": "body"})).content
+    )
     assert [(row[0], row[7]) for row in rows[1:]] == [("VW1-0001", "1050.00")]
 
 
@@ -113,13 +102,22 @@ def _store_validations(ui: Ui) -> None:
                 ("E-S-C", bulb, "300.00", "4s", "2025-09-12"),
             ):
                 body = {
-                    "estimate_id": estimate_id, "version": 1, "date": day, "branch": "SZ01",
+                    "estimate_id": estimate_id,
+                    "version": 1,
+                    "date": day,
+                    "branch": "SZ01",
                     "submitted_at": f"{day}T10:00:00+08:00",
                     "vehicle": {"model_id": model, "vin": "LSVAB4BR5PN000001"},
                     "shop": {"tier": "4s"},
-                    "lines": [{"type": "part", "part_id": part, "claimed_unit_price": unit,
-                               "price_type": price_type}],
-                }  # fmt: skip
+                    "lines": [
+                        {
+                            "type": "part",
+                            "part_id": part,
+                            "claimed_unit_price": unit,
+                            "price_type": price_type,
+                        }
+                    ],
+                }
                 estimates.validate(
                     session, estimates.decode_request(json.dumps(body)), actor="api-key:7:理赔系统"
                 )
@@ -147,16 +145,20 @@ async def test_validations_sort_and_export_the_filtered_list(ui: Ui) -> None:
         await ui.client.get("/validations", params={"from": "2025-09-11", "sort": "-claimed"})
     ).text
     assert ESTIMATE_IDS.findall(flagged) == ["E-S-B", "E-S-C"]
-    flip = _href(flagged, r'<th class="num" aria-sort="descending"><a class="sort" href="([^"]+)"')
+    flip = link_in(
+        flagged, r'<th class="num" aria-sort="descending"><a class="sort" href="([^"]+)"'
+    )
     assert ESTIMATE_IDS.findall((await ui.client.get(flip)).text) == ["E-S-C", "E-S-B"]
     # export: exactly the filtered rows, in the list's order, money as yuan text
-    rows = _csv((await ui.client.get(_href(flagged, r'<a class="export" href="([^"]+)"'))).content)
+    rows = read_export(
+        (await ui.client.get(link_in(flagged, r'<a class="export" href="([^"]+)"'))).content
+    )
     assert rows[0][0] == "定损单号" and rows[0][7] == "报价合计（元）"
     assert [(r[0], r[4], r[6], r[7]) for r in rows[1:]] == [
         ("E-S-B", "SZ01", "理赔系统", "1500.50"),
         ("E-S-C", "SZ01", "理赔系统", "300.00"),
     ]
-    everything = _csv((await ui.client.get("/validations/export.csv")).content)
+    everything = read_export((await ui.client.get("/validations/export.csv")).content)
     assert [r[0] for r in everything[1:]] == ["E-S-C", "E-S-A", "E-S-B"]
     assert (await ui.client.get("/validations", params={"sort": "request"})).status_code == 422
 
@@ -172,7 +174,7 @@ async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
     _store_validations(ui)
     await ui.login("reviewer")
     page = await ui.client.get("/validations", params={"from": "2025-09-11", "sort": "-claimed"})
-    href = _href(page.text, r'<a class="export" href="(/validations/export\.xlsx[^"]+)"')
+    href = link_in(page.text, r'<a class="export" href="(/validations/export\.xlsx[^"]+)"')
     r = await ui.client.get(href)
     assert r.status_code == 200 and r.headers["content-type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -182,7 +184,7 @@ async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
         in r.headers["content-disposition"]
     )  # 核损记录.xlsx
     rows = _sheet(r.content)
-    csv_rows = _csv((await ui.client.get(href.replace(".xlsx", ".csv"))).content)
+    csv_rows = read_export((await ui.client.get(href.replace(".xlsx", ".csv"))).content)
     assert list(rows[0]) == csv_rows[0]  # the same Chinese headers
     assert [r[0] for r in rows[1:]] == ["E-S-B", "E-S-C"]  # the same rows, in the same order
     first = rows[1]
@@ -198,9 +200,9 @@ async def test_validations_export_as_xlsx_with_typed_cells(ui: Ui) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/parts?category=body", "/audit", "/synonyms", "/labor-rates", "/standard-hours",
-             "/channels"],
-)  # fmt: skip
+    "path",
+    ["/parts?category=body", "/audit", "/synonyms", "/labor-rates", "/standard-hours", "/channels"],
+)
 async def test_every_csv_export_has_an_xlsx_beside_it_with_the_same_table(
     ui: Ui, path: str
 ) -> None:
@@ -208,10 +210,10 @@ async def test_every_csv_export_has_an_xlsx_beside_it_with_the_same_table(
     if path == "/audit":
         await _edit_fender(ui, "1111.00", "导出核对")
     page = (await ui.client.get(path)).text
-    csv_href = _href(page, r'href="([^"]*/export\.csv[^"]*)"')
-    xlsx_href = _href(page, r'href="([^"]*/export\.xlsx[^"]*)"')
+    csv_href = link_in(page, r'href="([^"]*/export\.csv[^"]*)"')
+    xlsx_href = link_in(page, r'href="([^"]*/export\.xlsx[^"]*)"')
     assert xlsx_href == csv_href.replace("/export.csv", "/export.xlsx")
-    table = _csv((await ui.client.get(csv_href)).content)
+    table = read_export((await ui.client.get(csv_href)).content)
     sheet = _sheet((await ui.client.get(xlsx_href)).content)
     assert len(sheet) == len(table) > 1 and list(sheet[0]) == table[0]
     for typed, written in zip(sheet[1:], table[1:], strict=True):
@@ -271,14 +273,19 @@ def _audit_row(page: str, audit_id: str) -> str:
 
 
 async def _edit_fender(ui: Ui, amount: str, reason: str) -> int:
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     r = await ui.post(
         f"/parts/{part_id}/prices",
-        {"target": "branch:SZ01", "price_type": "4s", "amount": amount,
-         "valid_from": date.today().isoformat(), "valid_to": "2027-01-01"
-         if date.today() < date(2027, 1, 1) else "", "reason": reason,
-         "seen": await ui.seen(part_id)},
-    )  # fmt: skip
+        {
+            "target": "branch:SZ01",
+            "price_type": "4s",
+            "amount": amount,
+            "valid_from": date.today().isoformat(),
+            "valid_to": "2027-01-01" if date.today() < date(2027, 1, 1) else "",
+            "reason": reason,
+            "seen": await ui.seen(part_id),
+        },
+    )
     assert r.status_code == 303, r.text
     return part_id
 
@@ -288,7 +295,7 @@ async def test_audit_log_shows_a_price_edit_as_a_diff_with_who_and_why(ui: Ui) -
     part_id = await _edit_fender(ui, "1234.50", "三家4S店询价后调整")
     # the part page links to its history
     part_page = (await ui.client.get(f"/parts/{part_id}")).text
-    history = _href(part_page, r'<a href="([^"]+)" id="history-link">')
+    history = link_in(part_page, r'<a href="([^"]+)" id="history-link">')
     assert history == f"/audit?part={part_id}"
     page = (await ui.client.get(history)).text
     assert "左前翼子板（VW1-0001）" in page and 'id="part-filter"' in page
@@ -327,17 +334,27 @@ async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            audit.record_many(session, [
-                {"actor": "api-key:5:批量", "action": "update", "entity": "channels",
-                 "entity_id": n, "before": {"name": "旧"}, "after": {"name": "新"}, "reason": "批量"}
-                for n in range(60)
-            ])  # fmt: skip
+            audit.record_many(
+                session,
+                [
+                    {
+                        "actor": "api-key:5:批量",
+                        "action": "update",
+                        "entity": "channels",
+                        "entity_id": n,
+                        "before": {"name": "旧"},
+                        "after": {"name": "新"},
+                        "reason": "批量",
+                    }
+                    for n in range(60)
+                ],
+            )
     finally:
         engine.dispose()
     first_page = (await ui.client.get("/audit", params={"who": "批量"})).text
     assert len(AUDIT_IDS.findall(first_page)) == 50 and "第 1 / 2 页" in first_page
-    second = (await ui.client.get(_href(first_page, r'<a href="([^"]+)" rel="next">'))).text
-    assert "who=" in _href(first_page, r'<a href="([^"]+)" rel="next">')
+    second = (await ui.client.get(link_in(first_page, r'<a href="([^"]+)" rel="next">'))).text
+    assert "who=" in link_in(first_page, r'<a href="([^"]+)" rel="next">')
     assert len(AUDIT_IDS.findall(second)) == 10
     assert not set(AUDIT_IDS.findall(second)) & set(AUDIT_IDS.findall(first_page))
     mine = await listed(who="test pricing_staff")
@@ -357,14 +374,18 @@ async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
     page = (await ui.client.get("/audit", params={"part": str(part_id)})).text
     assert 'aria-sort="descending"' in page
     # the export is every filtered row, in order, with what changed
-    rows = _csv((await ui.client.get(_href(page, r'<a class="export" href="([^"]+)"'))).content)
+    rows = read_export(
+        (await ui.client.get(link_in(page, r'<a class="export" href="([^"]+)"'))).content
+    )
     assert rows[0][:4] == ["时间（UTC）", "操作人", "操作", "对象"]
     assert len(rows) - 1 == len(newest_first)
     first = rows[1]
     assert first[1] == "test pricing_staff" and first[2] == "新版本替换" and first[3] == "配件价格"
     assert first[5] == "左前翼子板（VW1-0001）" and "金额（元）：990.00 → 1111.00" in first[6]
     assert json.loads(first[8])["amount"] == "1111.00" and first[9] == "第一次"
-    all_rows = _csv((await ui.client.get("/audit/export.csv", params={"who": "批量"})).content)
+    all_rows = read_export(
+        (await ui.client.get("/audit/export.csv", params={"who": "批量"})).content
+    )
     assert len(all_rows) - 1 == 60  # every page, not the first
     assert all_rows[1][6] == "名称：旧 → 新"
     assert (await ui.client.get("/audit", params={"sort": "actor"})).status_code == 422
@@ -382,14 +403,17 @@ async def test_reviewers_may_read_the_audit_log_but_not_the_api_keys_rows(ui: Ui
     assert '<a href="/audit" class="on">操作日志</a>' in page.text
     assert 'value="api_key"' not in page.text and "API 密钥" not in page.text
     assert AUDIT_IDS.findall((await ui.client.get("/audit?entity=api_key")).text) == []
-    rows = _csv((await ui.client.get("/audit/export.csv")).content)
+    rows = read_export((await ui.client.get("/audit/export.csv")).content)
     assert len(rows) > 1 and all(row[3] != "API 密钥" for row in rows[1:])
 
 
 # --- part aliases -------------------------------------------------------------------------------
 
-ALIAS_ETAG = re.compile(r'<form method="post" action="/parts/\d+/aliases#aliases"[^>]*>.*?'
-                        r'name="alias_etag" value="([^"]*)"', re.S)  # fmt: skip
+ALIAS_ETAG = re.compile(
+    r'<form method="post" action="/parts/\d+/aliases#aliases"[^>]*>.*?'
+    r'name="alias_etag" value="([^"]*)"',
+    re.S,
+)
 ALIAS_ERROR = re.compile(r'id="alias-error" role="alert">([^<]*)<')
 
 
@@ -405,7 +429,7 @@ async def _alias_etag(ui: Ui, part_id: int) -> str:
 
 async def test_staff_add_and_remove_an_alias_with_a_reason(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0002")
+    part_id = part_id_of(ui.settings, "VW1-0002")
     r = await ui.post(
         f"/parts/{part_id}/aliases",
         {
@@ -443,7 +467,7 @@ async def test_a_stale_alias_form_is_refused_in_chinese_and_loses_nothing(ui: Ui
     with a Chinese conflict message, keeps what was typed, and shows the aliases as they are
     now, so saving again from there works."""
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     tab1 = tab2 = await _alias_etag(ui, part_id)
     first = await ui.post(
         f"/parts/{part_id}/aliases",
@@ -476,7 +500,7 @@ async def test_a_stale_alias_form_is_refused_in_chinese_and_loses_nothing(ui: Ui
 
 async def test_alias_form_errors_are_in_chinese(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     tries = {
         "no reason": ("/aliases", {"alias": "左前叶板", "reason": " "}, 422),
         "no alias": ("/aliases", {"alias": " ", "reason": "x"}, 422),
@@ -495,7 +519,7 @@ async def test_alias_form_errors_are_in_chinese(ui: Ui) -> None:
 
 async def test_reviewers_see_aliases_but_cannot_change_them(ui: Ui) -> None:
     await ui.login("reviewer")
-    part_id = _part_id(ui.settings, "VW1-0001")
+    part_id = part_id_of(ui.settings, "VW1-0001")
     page = (await ui.client.get(f"/parts/{part_id}")).text
     assert '<tr data-alias="左前叶">' in page and 'id="alias-add"' not in page
     assert "alias-remove" not in page
@@ -529,7 +553,7 @@ async def test_synonym_dictionary_lists_searches_sorts_pages_and_exports(ui: Ui)
     page = (await ui.client.get("/synonyms")).text
     assert f"共 {len(shipped)} 组" in page and "内置词典" in page
     assert GROUPS.findall(page) == [g[0] for g in shipped[:50]]  # dictionary order, 50 a page
-    second = (await ui.client.get(_href(page, r'<a href="([^"]+)" rel="next">'))).text
+    second = (await ui.client.get(link_in(page, r'<a href="([^"]+)" rel="next">'))).text
     assert GROUPS.findall(second) == [g[0] for g in shipped[50:100]]
     # search: a word anywhere in a group
     found = (await ui.client.get("/synonyms", params={"q": "叶子板"})).text
@@ -540,20 +564,22 @@ async def test_synonym_dictionary_lists_searches_sorts_pages_and_exports(ui: Ui)
     sizes = {g[0]: len(g) for g in shipped}
     assert [sizes[c] for c in by_size] == sorted(sizes.values(), reverse=True)[:50]
     up = (await ui.client.get("/synonyms", params={"sort": "canonical"})).text
-    down = await ui.client.get(_href(up, r'aria-sort="ascending"><a class="sort" href="([^"]+)"'))
+    down = await ui.client.get(link_in(up, r'aria-sort="ascending"><a class="sort" href="([^"]+)"'))
     assert GROUPS.findall(up) != GROUPS.findall(page)
     assert 'aria-sort="descending"' in down.text
-    everything_down = _csv(
+    everything_down = read_export(
         (await ui.client.get("/synonyms/export.csv", params={"sort": "-canonical"})).content
     )
-    everything_up = _csv(
+    everything_up = read_export(
         (await ui.client.get("/synonyms/export.csv", params={"sort": "canonical"})).content
     )
     order_up = list(dict.fromkeys(r[0] for r in everything_up[1:]))
     assert order_up[:50] == GROUPS.findall(up)
     assert list(dict.fromkeys(r[0] for r in everything_down[1:])) == list(reversed(order_up))
     # the export of a search is its groups, one row per word, in the import's columns
-    rows = _csv((await ui.client.get(_href(found, r'<a class="export" href="([^"]+)"'))).content)
+    rows = read_export(
+        (await ui.client.get(link_in(found, r'<a class="export" href="([^"]+)"'))).content
+    )
     assert rows[0] == ["canonical", "term"]
     assert rows[1:] == [[g[0], t] for g in shipped if any("叶子板" in t for t in g) for t in g]
     # reviewers read it but cannot change it
@@ -588,7 +614,7 @@ async def test_staff_add_a_synonym_the_matcher_then_uses_and_remove_it(ui: Ui) -
         assert "已把“鸟板”加入“翼子板”组" in page and '<span class="tag new">鸟板</span>' in page
         assert "数据库" in page  # the first edit stored the dictionary
         assert best("左前鸟板") == "左前翼子板"
-        log = _href(page, r'id="synonym-saved">[^<]*<a href="([^"]+)"')
+        log = link_in(page, r'id="synonym-saved">[^<]*<a href="([^"]+)"')
         row = (await ui.client.get(log)).text
         assert "修理厂俗称" in row and "同义词词典：鸟板" in row
         # a new canonical word starts a group
@@ -603,9 +629,14 @@ async def test_staff_add_a_synonym_the_matcher_then_uses_and_remove_it(ui: Ui) -
         # removed with a reason
         r = await ui.post(
             "/synonyms/terms/remove",
-            {"canonical": "翼子板", "term": "鸟板", "reason": "误加",
-             "etag": _group_etag(page, "翼子板")}, page="/synonyms",
-        )  # fmt: skip
+            {
+                "canonical": "翼子板",
+                "term": "鸟板",
+                "reason": "误加",
+                "etag": _group_etag(page, "翼子板"),
+            },
+            page="/synonyms",
+        )
         assert r.status_code == 303, r.text
         page = (await ui.client.get(r.headers["location"])).text
         assert "已把“鸟板”移出“翼子板”组" in page and ">鸟板<" not in page
@@ -645,9 +676,14 @@ async def test_synonym_forms_refuse_stale_and_bad_input_in_chinese(ui: Ui) -> No
     assert again.status_code == 303, again.text
     stale_remove = await ui.post(
         "/synonyms/terms/remove",
-        {"canonical": "翼子板", "term": "翼子版", "reason": "撤回",
-         "etag": _group_etag(tab2, "翼子板")}, page="/synonyms",
-    )  # fmt: skip
+        {
+            "canonical": "翼子板",
+            "term": "翼子版",
+            "reason": "撤回",
+            "etag": _group_etag(tab2, "翼子板"),
+        },
+        page="/synonyms",
+    )
     assert stale_remove.status_code == 412
     fresh = (await ui.client.get("/synonyms", params={"q": "翼子板"})).text
     assert ">翼子版<" in fresh  # nothing removed
@@ -702,21 +738,41 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
             price_ids = session.scalars(select(Price.id)).all()
             part = session.scalar(select(Part).where(Part.code == "VW1-0002"))
             assert part is not None
-            audit.record_many(session, [
-                entry
-                for n in range(20)
-                for entry in (
-                    {"actor": "api-key:5:批量", "action": "close", "entity": "prices",
-                     "entity_id": price_ids[n % len(price_ids)], "before": {"valid_to": None},
-                     "after": {"valid_to": "2027-01-01"}, "reason": "r"},
-                    {"actor": "api-key:5:批量", "action": "create", "entity": "part_aliases",
-                     "entity_id": 1000 + n, "after": {"part_id": part.id, "alias": f"别{n}"},
-                     "reason": "r"},
-                    {"actor": "api-key:5:批量", "action": "update", "entity": "parts",
-                     "entity_id": "VW1-0001", "before": {"category_id": 1},
-                     "after": {"category_id": 2, "model_id": 1}, "reason": "r"},
-                )
-            ])  # fmt: skip
+            audit.record_many(
+                session,
+                [
+                    entry
+                    for n in range(20)
+                    for entry in (
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "close",
+                            "entity": "prices",
+                            "entity_id": price_ids[n % len(price_ids)],
+                            "before": {"valid_to": None},
+                            "after": {"valid_to": "2027-01-01"},
+                            "reason": "r",
+                        },
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "create",
+                            "entity": "part_aliases",
+                            "entity_id": 1000 + n,
+                            "after": {"part_id": part.id, "alias": f"别{n}"},
+                            "reason": "r",
+                        },
+                        {
+                            "actor": "api-key:5:批量",
+                            "action": "update",
+                            "entity": "parts",
+                            "entity_id": "VW1-0001",
+                            "before": {"category_id": 1},
+                            "after": {"category_id": 2, "model_id": 1},
+                            "reason": "r",
+                        },
+                    )
+                ],
+            )
         filters = {"entity": "", "entity_id": "", "who": "批量", "action": "", "part_id": None,
                    "date_from": None, "date_to": None}  # fmt: skip
 
@@ -741,9 +797,17 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
 
 
 @pytest.mark.parametrize(
-    "path", ["/audit", "/audit/export.csv", "/synonyms", "/synonyms/export.csv",
-             "/parts/export.csv", "/validations/export.csv", "/audit/export.xlsx"],
-)  # fmt: skip
+    "path",
+    [
+        "/audit",
+        "/audit/export.csv",
+        "/synonyms",
+        "/synonyms/export.csv",
+        "/parts/export.csv",
+        "/validations/export.csv",
+        "/audit/export.xlsx",
+    ],
+)
 async def test_new_pages_and_exports_need_a_login(ui: Ui, path: str) -> None:
     r = await ui.client.get(path)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")

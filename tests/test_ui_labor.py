@@ -5,9 +5,7 @@ supersede and end forms (reason required, ETag carried, Chinese errors, reviewer
 from __future__ import annotations
 
 import asyncio
-import csv
 import html
-import io
 import re
 from datetime import date, timedelta
 
@@ -26,7 +24,7 @@ from pricebook.models import (
     RateCard,
     StandardHours,
 )
-from tests.test_ui import ENGLISH, Ui, ui_fixture  # noqa: F401  (the fixture)
+from tests.ui_client import ENGLISH, Ui, read_export
 
 TODAY = date.today()
 KINDS = ("sheet_metal", "paint", "mechanical", "electrical", "remove_refit")
@@ -51,24 +49,32 @@ def _load(ui: Ui, kind: str, rows: list[dict[str, str]]) -> None:
 def _rates(n: int) -> list[dict[str, str]]:
     """`n` more labor rates (GD01 and SZ01 in turn, every kind, tier and class), rate 100.01,
     100.02 …"""
-    keys = [(b, k, t, c) for k in KINDS for t in SHOP_TIERS for c in VEHICLE_CLASSES
-            for b in ("GD01", "SZ01") if (b, k, t, c) != ("SZ01", "paint", "4s", "B")]  # fmt: skip
+    keys = [
+        (b, k, t, c)
+        for k in KINDS
+        for t in SHOP_TIERS
+        for c in VEHICLE_CLASSES
+        for b in ("GD01", "SZ01")
+        if (b, k, t, c) != ("SZ01", "paint", "4s", "B")
+    ]
     return [
-        {"branch_code": b, "labor_kind": k, "shop_tier": t, "vehicle_class": c,
-         "rate_yuan": f"{100 + (i + 1) / 100:.2f}", "valid_from": "2025-01-01", "valid_to": ""}
+        {
+            "branch_code": b,
+            "labor_kind": k,
+            "shop_tier": t,
+            "vehicle_class": c,
+            "rate_yuan": f"{100 + (i + 1) / 100:.2f}",
+            "valid_from": "2025-01-01",
+            "valid_to": "",
+        }
         for i, (b, k, t, c) in enumerate(keys[:n])
-    ]  # fmt: skip
+    ]
 
 
 def _rows(page: str, table: str) -> list[str]:
     body = re.search(rf'<table class="grid" id="{table}">.*?<tbody>(.*?)</tbody>', page, re.S)
     assert body, page[-1500:]
     return re.findall(r"<tr[^>]*>(.*?)</tr>", body.group(1), re.S)
-
-
-def _csv(body: bytes) -> list[list[str]]:
-    assert body.startswith(b"\xef\xbb\xbf"), "UTF-8 with a BOM, for Excel"
-    return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
 def _shown_error(page: str, which: str) -> str:
@@ -84,9 +90,16 @@ def test_names_cover_every_code_the_schema_allows() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/labor-rates", "/labor-rates/export.csv", "/standard-hours", "/channels",
-             "/channels/CH-SHOP1", "/labor-rates/new"],
-)  # fmt: skip
+    "path",
+    [
+        "/labor-rates",
+        "/labor-rates/export.csv",
+        "/standard-hours",
+        "/channels",
+        "/channels/CH-SHOP1",
+        "/labor-rates/new",
+    ],
+)
 async def test_pages_need_a_login(ui: Ui, path: str) -> None:
     r = await ui.client.get(path)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
@@ -106,10 +119,15 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     assert len(_rows(second, "labor-rates")) == 11 and 'rel="prev"' in second
 
     by_rate = (await ui.client.get("/labor-rates?sort=-rate")).text
-    rates = [re.search(r'<td class="num">([\d.]+)</td>', r).group(1)
-             for r in _rows(by_rate, "labor-rates")]  # fmt: skip
-    assert rates[0] == "110.00" and rates[1] == "100.60" and rates == sorted(rates, key=float,
-                                                                              reverse=True)  # fmt: skip
+    rates = [
+        re.search(r'<td class="num">([\d.]+)</td>', r).group(1)
+        for r in _rows(by_rate, "labor-rates")
+    ]
+    assert (
+        rates[0] == "110.00"
+        and rates[1] == "100.60"
+        and rates == sorted(rates, key=float, reverse=True)
+    )
     assert 'aria-sort="descending"' in by_rate
     # the pager keeps the filters and the sort
     assert 'href="/labor-rates?sort=-rate&amp;page=2"' in by_rate
@@ -136,7 +154,7 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     assert "费率卡未约定，按标准" in other
     nope = (await ui.client.get("/labor-rates?channel=NOPE")).text
     assert "没有渠道 NOPE" in nope
-    card = _csv(
+    card = read_export(
         (await ui.client.get("/labor-rates/export.csv?channel=CH-SHOP1&kind=paint")).content
     )
     assert card[0][-1] == "渠道适用单价（元）"
@@ -149,14 +167,22 @@ async def test_labor_rate_list_filters_sorts_pages_and_exports(ui: Ui) -> None:
     r = await ui.client.get("/labor-rates/export.csv?branch=SZ01&sort=-rate")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]
-    table = _csv(r.content)
-    assert table[0][:7] == ["机构代码", "机构", "地区", "工种", "修理厂级别", "车辆级别",
-                            "工时单价（元）"]  # fmt: skip
+    table = read_export(r.content)
+    assert table[0][:7] == [
+        "机构代码",
+        "机构",
+        "地区",
+        "工种",
+        "修理厂级别",
+        "车辆级别",
+        "工时单价（元）",
+    ]
     assert len(table) == 1 + sz_count and {row[0] for row in table[1:]} == {"SZ01"}
     assert table[1][6] == "110.00" and table[1][3] == "喷漆" and table[1][4] == "4S店"
-    assert [row[6] for row in table[1:]] == sorted((row[6] for row in table[1:]), key=float,
-                                                   reverse=True)  # fmt: skip
-    everything = _csv((await ui.client.get("/labor-rates/export.csv")).content)
+    assert [row[6] for row in table[1:]] == sorted(
+        (row[6] for row in table[1:]), key=float, reverse=True
+    )
+    everything = read_export((await ui.client.get("/labor-rates/export.csv")).content)
     assert len(everything) == 62  # not only the first page
 
 
@@ -184,9 +210,16 @@ async def test_labor_rate_list_costs_the_same_statements_for_any_page_size(ui: U
 async def test_staff_create_a_labor_rate_then_see_it_in_the_list_and_its_history(ui: Ui) -> None:
     await ui.login("pricing_staff")
     assert (await ui.client.get("/labor-rates/new")).status_code == 200
-    form = {"branch": "GD01", "kind": "sheet_metal", "shop_tier": "class1", "vehicle_class": "C",
-            "rate": "88.50", "valid_from": TODAY.isoformat(), "valid_to": "",
-            "reason": "2027 年度工时费标准"}  # fmt: skip
+    form = {
+        "branch": "GD01",
+        "kind": "sheet_metal",
+        "shop_tier": "class1",
+        "vehicle_class": "C",
+        "rate": "88.50",
+        "valid_from": TODAY.isoformat(),
+        "valid_to": "",
+        "reason": "2027 年度工时费标准",
+    }
     r = await ui.post("/labor-rates", form, page="/labor-rates/new")
     assert r.status_code == 303, r.text
     assert re.match(r"/labor-rates/\d+\?done=created#history", r.headers["location"])
@@ -210,9 +243,10 @@ async def test_staff_create_a_labor_rate_then_see_it_in_the_list_and_its_history
     try:
         with transaction(engine) as session:
             entry = session.scalars(
-                select(AuditEntry).where(AuditEntry.entity == "labor_rates")
+                select(AuditEntry)
+                .where(AuditEntry.entity == "labor_rates")
                 .order_by(AuditEntry.id.desc())
-            ).first()  # fmt: skip
+            ).first()
             assert entry is not None and entry.action == "create"
             assert entry.reason == "2027 年度工时费标准" and entry.actor.endswith(
                 "test pricing_staff"
@@ -224,12 +258,22 @@ async def test_staff_create_a_labor_rate_then_see_it_in_the_list_and_its_history
 async def test_two_staff_creating_the_same_rate_at_once_make_one_version(ui: Ui) -> None:
     await ui.login("pricing_staff")
     token = await ui.token("/labor-rates/new")
-    form = {"branch": "SZ01", "kind": "mechanical", "shop_tier": "class2", "vehicle_class": "D",
-            "valid_from": TODAY.isoformat(), "_csrf_token": token}  # fmt: skip
-    answers = await asyncio.gather(*(
-        ui.client.post("/labor-rates", data={**form, "rate": rate, "reason": f"同时新增 {rate}"})
-        for rate in ("70.00", "71.00")
-    ))  # fmt: skip
+    form = {
+        "branch": "SZ01",
+        "kind": "mechanical",
+        "shop_tier": "class2",
+        "vehicle_class": "D",
+        "valid_from": TODAY.isoformat(),
+        "_csrf_token": token,
+    }
+    answers = await asyncio.gather(
+        *(
+            ui.client.post(
+                "/labor-rates", data={**form, "rate": rate, "reason": f"同时新增 {rate}"}
+            )
+            for rate in ("70.00", "71.00")
+        )
+    )
     assert sorted(r.status_code for r in answers) == [303, 409]
     refused = next(r for r in answers if r.status_code == 409)
     assert "已有工时单价" in _shown_error(refused.text, "create")
@@ -258,12 +302,18 @@ async def test_a_stale_supersede_is_refused_in_chinese_and_loses_nothing(ui: Ui)
     assert "110.00 元/工时" in page
     seen = _etag(page)
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
-    first = await ui.post(f"{url}/versions", {"rate": "120.00", "valid_from": tomorrow,
-                                              "reason": "第一个标签页", "etag": seen}, page=url)  # fmt: skip
+    first = await ui.post(
+        f"{url}/versions",
+        {"rate": "120.00", "valid_from": tomorrow, "reason": "第一个标签页", "etag": seen},
+        page=url,
+    )
     assert first.status_code == 303, first.text
     assert "done=superseded" in first.headers["location"]
-    second = await ui.post(f"{url}/versions", {"rate": "130.00", "valid_from": tomorrow,
-                                               "reason": "第二个标签页", "etag": seen}, page=url)  # fmt: skip
+    second = await ui.post(
+        f"{url}/versions",
+        {"rate": "130.00", "valid_from": tomorrow, "reason": "第二个标签页", "etag": seen},
+        page=url,
+    )
     assert second.status_code == 412
     shown = _shown_error(second.text, "edit")
     assert "已被他人修改" in shown and not ENGLISH.search(shown)
@@ -273,10 +323,14 @@ async def test_a_stale_supersede_is_refused_in_chinese_and_loses_nothing(ui: Ui)
     try:
         with transaction(engine) as session:
             rows = session.scalars(
-                select(LaborRate).where(LaborRate.shop_tier == "4s", LaborRate.vehicle_class == "B",
-                                        LaborRate.rate_fen.in_([11000, 12000, 13000]))
+                select(LaborRate)
+                .where(
+                    LaborRate.shop_tier == "4s",
+                    LaborRate.vehicle_class == "B",
+                    LaborRate.rate_fen.in_([11000, 12000, 13000]),
+                )
                 .order_by(LaborRate.valid_from)
-            ).all()  # fmt: skip
+            ).all()
             assert [(r.rate_fen, r.reason) for r in rows] == [(11000, "test catalogue"),
                                                              (12000, "第一个标签页")]  # fmt: skip
     finally:
@@ -284,25 +338,40 @@ async def test_a_stale_supersede_is_refused_in_chinese_and_loses_nothing(ui: Ui)
     # the refusal shows the key as it is now: saving from it works
     fresh = _etag(second.text)
     assert fresh != seen
-    third = await ui.post(f"{url}/versions", {"rate": "130.00", "valid_from": tomorrow,
-                                              "reason": "核对后重新保存", "etag": fresh}, page=url)  # fmt: skip
+    third = await ui.post(
+        f"{url}/versions",
+        {"rate": "130.00", "valid_from": tomorrow, "reason": "核对后重新保存", "etag": fresh},
+        page=url,
+    )
     assert third.status_code == 303, third.text
 
 
 async def test_a_missing_reason_is_a_chinese_error_beside_the_field(ui: Ui) -> None:
     await ui.login("pricing_staff")
     page, url = await _rate_page(ui)
-    r = await ui.post(f"{url}/versions", {"rate": "99.00", "valid_from": TODAY.isoformat(),
-                                          "reason": "  ", "etag": _etag(page)}, page=url)  # fmt: skip
+    r = await ui.post(
+        f"{url}/versions",
+        {"rate": "99.00", "valid_from": TODAY.isoformat(), "reason": "  ", "etag": _etag(page)},
+        page=url,
+    )
     assert r.status_code == 422
     assert "请填写原因" in _shown_error(r.text, "edit")
     beside = re.search(r'id="err-reason"[^>]*>([^<]*)<', r.text)
     assert beside and "请填写原因" in beside.group(1)
     assert 'action="/labor-rates/' in r.text and "/versions#edit" in r.text  # lands on the form
-    create = await ui.post("/labor-rates", {"branch": "GD01", "kind": "paint", "shop_tier": "4s",
-                                            "vehicle_class": "A", "rate": "90",
-                                            "valid_from": TODAY.isoformat(), "reason": ""},
-                           page="/labor-rates/new")  # fmt: skip
+    create = await ui.post(
+        "/labor-rates",
+        {
+            "branch": "GD01",
+            "kind": "paint",
+            "shop_tier": "4s",
+            "vehicle_class": "A",
+            "rate": "90",
+            "valid_from": TODAY.isoformat(),
+            "reason": "",
+        },
+        page="/labor-rates/new",
+    )
     assert create.status_code == 422 and 'id="err-reason"' in create.text
 
 
@@ -311,18 +380,37 @@ async def test_end_a_labor_rate_version(ui: Ui) -> None:
     page, url = await _rate_page(ui)
     version = re.search(r'<select name="version"[^>]*><option value="(\d+)"', page).group(1)
     end = TODAY + timedelta(days=10)
-    r = await ui.post(f"{url}/end", {"version": version, "valid_to": end.isoformat(),
-                                     "reason": "协议到期", "etag": _etag(page)}, page=url)  # fmt: skip
+    r = await ui.post(
+        f"{url}/end",
+        {
+            "version": version,
+            "valid_to": end.isoformat(),
+            "reason": "协议到期",
+            "etag": _etag(page),
+        },
+        page=url,
+    )
     assert r.status_code == 303, r.text
     after = (await ui.client.get(r.headers["location"])).text
     assert "已提前结束版本" in after and str(end) in "".join(_rows(after, "versions"))
     # the same form again (its ETag is now stale) is refused
-    again = await ui.post(f"{url}/end", {"version": version, "valid_to": TODAY.isoformat(),
-                                         "reason": "再次结束", "etag": _etag(page)}, page=url)  # fmt: skip
+    again = await ui.post(
+        f"{url}/end",
+        {
+            "version": version,
+            "valid_to": TODAY.isoformat(),
+            "reason": "再次结束",
+            "etag": _etag(page),
+        },
+        page=url,
+    )
     assert again.status_code == 412 and "已被他人修改" in _shown_error(again.text, "end")
     # a version is never extended
-    longer = await ui.post(f"{url}/end", {"version": version, "valid_to": "2099-01-01",
-                                          "reason": "延长", "etag": _etag(after)}, page=url)  # fmt: skip
+    longer = await ui.post(
+        f"{url}/end",
+        {"version": version, "valid_to": "2099-01-01", "reason": "延长", "etag": _etag(after)},
+        page=url,
+    )
     assert longer.status_code == 409
     assert not ENGLISH.search(_shown_error(longer.text, "end"))
 
@@ -336,11 +424,22 @@ async def test_reviewers_see_the_labor_pages_but_cannot_change_anything(ui: Ui) 
     hours = (await ui.client.get("/standard-hours")).text
     hours_url = re.search(r'href="(/standard-hours/\d+)"', hours).group(1)
     for path, data in (
-        ("/labor-rates", {"branch": "GD01", "kind": "paint", "shop_tier": "4s",
-                          "vehicle_class": "A", "rate": "1", "valid_from": "2026-01-01",
-                          "reason": "x"}),
-        (f"{url}/versions", {"rate": "1", "valid_from": "2026-01-01", "reason": "x",
-                             "etag": '"x"'}),
+        (
+            "/labor-rates",
+            {
+                "branch": "GD01",
+                "kind": "paint",
+                "shop_tier": "4s",
+                "vehicle_class": "A",
+                "rate": "1",
+                "valid_from": "2026-01-01",
+                "reason": "x",
+            },
+        ),
+        (
+            f"{url}/versions",
+            {"rate": "1", "valid_from": "2026-01-01", "reason": "x", "etag": '"x"'},
+        ),
         (f"{url}/end", {"version": "1", "valid_to": "2026-01-01", "reason": "x", "etag": '"x"'}),
         ("/standard-hours", {"part": "VW1-0002", "reason": "x"}),
         (f"{hours_url}/versions", {"hours": "1", "reason": "x", "etag": '"x"'}),
@@ -349,14 +448,18 @@ async def test_reviewers_see_the_labor_pages_but_cannot_change_anything(ui: Ui) 
         ("/channels", {"code": "CH-X", "name": "x", "kind": "repair_shop", "reason": "x"}),
         ("/channels/CH-SHOP1/cards", {"labor_rate_paint": "1", "reason": "x", "etag": '"x"'}),
         ("/channels/CH-SHOP1/cards/end", {"version": "1", "reason": "x", "etag": '"x"'}),
-    ):  # fmt: skip
+    ):
         r = await ui.post(path, data, page="/labor-rates")
         assert r.status_code == 403 and "没有权限" in r.text, path
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
-            assert session.scalars(select(AuditEntry).where(
-                AuditEntry.actor.like("%reviewer%"))).first() is None  # fmt: skip
+            assert (
+                session.scalars(
+                    select(AuditEntry).where(AuditEntry.actor.like("%reviewer%"))
+                ).first()
+                is None
+            )
     finally:
         engine.dispose()
 
@@ -383,7 +486,7 @@ async def test_standard_hours_list_shows_inclusions_filters_sorts_and_exports(ui
     assert "共 2 条" in lamps
     found = (await ui.client.get("/standard-hours", params={"q": "灯泡"})).text
     assert "共 1 条" in found and "大灯灯泡" in found
-    table = _csv((await ui.client.get("/standard-hours/export.csv?sort=part")).content)
+    table = read_export((await ui.client.get("/standard-hours/export.csv?sort=part")).content)
     assert table[0][:7] == ["配件编码", "配件名称", "分类", "作业", "车辆级别", "工种", "标准工时"]
     assert len(table) == 5
     fender = next(row for row in table if row[0] == "VW1-0001" and row[3] == "更换")
@@ -395,9 +498,15 @@ async def test_standard_hours_list_shows_inclusions_filters_sorts_and_exports(ui
 
 async def test_staff_create_and_supersede_standard_hours(ui: Ui) -> None:
     await ui.login("pricing_staff")
-    form = {"part": "VW1-0004", "operation": "replace", "vehicle_class": "B",
-            "kind": "electrical", "hours": "0.75", "valid_from": TODAY.isoformat(),
-            "reason": "主机厂工时手册"}  # fmt: skip
+    form = {
+        "part": "VW1-0004",
+        "operation": "replace",
+        "vehicle_class": "B",
+        "kind": "electrical",
+        "hours": "0.75",
+        "valid_from": TODAY.isoformat(),
+        "reason": "主机厂工时手册",
+    }
     r = await ui.post("/standard-hours", form, page="/standard-hours/new")
     assert r.status_code == 303, r.text
     url = r.headers["location"].split("?")[0]
@@ -409,18 +518,42 @@ async def test_staff_create_and_supersede_standard_hours(ui: Ui) -> None:
         "/standard-hours", {**form, "part": "NOPE-1"}, page="/standard-hours/new"
     )
     assert unknown.status_code == 422 and "没有编码为" in unknown.text
-    bad = await ui.post(f"{url}/versions", {"hours": "0.755", "kind": "electrical",
-                                            "valid_from": TODAY.isoformat(), "reason": "x",
-                                            "etag": _etag(page)}, page=url)  # fmt: skip
+    bad = await ui.post(
+        f"{url}/versions",
+        {
+            "hours": "0.755",
+            "kind": "electrical",
+            "valid_from": TODAY.isoformat(),
+            "reason": "x",
+            "etag": _etag(page),
+        },
+        page=url,
+    )
     assert bad.status_code == 422 and "最多两位小数" in _shown_error(bad.text, "edit")
     later = (TODAY + timedelta(days=5)).isoformat()
-    ok = await ui.post(f"{url}/versions", {"hours": "0.9", "kind": "electrical",
-                                           "valid_from": later, "reason": "复核",
-                                           "etag": _etag(page)}, page=url)  # fmt: skip
+    ok = await ui.post(
+        f"{url}/versions",
+        {
+            "hours": "0.9",
+            "kind": "electrical",
+            "valid_from": later,
+            "reason": "复核",
+            "etag": _etag(page),
+        },
+        page=url,
+    )
     assert ok.status_code == 303, ok.text
-    stale = await ui.post(f"{url}/versions", {"hours": "1.1", "kind": "electrical",
-                                              "valid_from": later, "reason": "旧页面",
-                                              "etag": _etag(page)}, page=url)  # fmt: skip
+    stale = await ui.post(
+        f"{url}/versions",
+        {
+            "hours": "1.1",
+            "kind": "electrical",
+            "valid_from": later,
+            "reason": "旧页面",
+            "etag": _etag(page),
+        },
+        page=url,
+    )
     assert stale.status_code == 412 and "已被他人修改" in stale.text
     engine = make_engine(ui.settings)
     try:
@@ -444,8 +577,12 @@ async def test_staff_change_what_an_operation_includes(ui: Ui) -> None:
     url = re.search(r'href="(/standard-hours/\d+)"', listed).group(1)
     page = (await ui.client.get(url)).text
     seen = _etag(page, "includes-edit")
-    form = {"add_part": "VW1-0004", "add_operation": "remove_refit", "reason": "手册更新",
-            "etag": seen}  # fmt: skip
+    form = {
+        "add_part": "VW1-0004",
+        "add_operation": "remove_refit",
+        "reason": "手册更新",
+        "etag": seen,
+    }
     r = await ui.post(f"{url}/includes", form, page=url)  # nothing kept: the old one goes
     assert r.status_code == 303, r.text
     assert r.headers["location"].endswith("?done=updated#includes-edit")
@@ -458,11 +595,16 @@ async def test_staff_change_what_an_operation_includes(ui: Ui) -> None:
     stale = await ui.post(f"{url}/includes", {**form, "add_part": "VW1-0003"}, page=url)
     assert stale.status_code == 412 and "已被他人修改" in _shown_error(stale.text, "includes")
     fresh = _etag(after, "includes-edit")
-    for part, operation, expected in (("VW1-0001", "replace", "不能包含它自己"),
-                                      ("NOPE-9", "paint", "没有编码为"),
-                                      ("VW1-0003", "", "请选择要新增的作业")):  # fmt: skip
-        bad = await ui.post(f"{url}/includes", {**form, "etag": fresh, "add_part": part,
-                                                "add_operation": operation}, page=url)  # fmt: skip
+    for part, operation, expected in (
+        ("VW1-0001", "replace", "不能包含它自己"),
+        ("NOPE-9", "paint", "没有编码为"),
+        ("VW1-0003", "", "请选择要新增的作业"),
+    ):
+        bad = await ui.post(
+            f"{url}/includes",
+            {**form, "etag": fresh, "add_part": part, "add_operation": operation},
+            page=url,
+        )
         assert bad.status_code == 422, (part, bad.status_code)
         assert expected in _shown_error(bad.text, "includes")
         assert 'id="err-add_part"' in bad.text or 'id="err-add_operation"' in bad.text
@@ -471,7 +613,7 @@ async def test_staff_change_what_an_operation_includes(ui: Ui) -> None:
         with transaction(engine) as session:
             entry = session.scalars(
                 select(AuditEntry).where(AuditEntry.entity == "operation_inclusions")
-            ).one()  # fmt: skip
+            ).one()
             assert entry.before == {"includes": ["remove_refit@VW1-0001"]}
             assert entry.after == {"includes": ["remove_refit@VW1-0004"]}
             assert entry.reason == "手册更新" and entry.actor.endswith("test pricing_staff")
@@ -483,9 +625,18 @@ async def test_staff_change_what_an_operation_includes(ui: Ui) -> None:
 
 
 async def test_channel_list_shows_cards_filters_and_exports(ui: Ui) -> None:
-    _load(ui, "channels", [
-        {"code": "PP-GD-01", "name": "粤配直供平台", "kind": "parts_platform", "branch_code": "GD01"},
-    ])  # fmt: skip
+    _load(
+        ui,
+        "channels",
+        [
+            {
+                "code": "PP-GD-01",
+                "name": "粤配直供平台",
+                "kind": "parts_platform",
+                "branch_code": "GD01",
+            },
+        ],
+    )
     await ui.login("reviewer")
     page = (await ui.client.get("/channels")).text
     assert "共 2 个专项渠道" in page
@@ -501,7 +652,7 @@ async def test_channel_list_shows_cards_filters_and_exports(ui: Ui) -> None:
     assert "共 1 个" in named and "CH-SHOP1" in named
     by_name = _rows((await ui.client.get("/channels?sort=-code")).text, "channels")
     assert "PP-GD-01" in by_name[0]
-    table = _csv((await ui.client.get("/channels/export.csv?sort=code")).content)
+    table = read_export((await ui.client.get("/channels/export.csv?sort=code")).content)
     assert [row[0] for row in table[1:]] == ["CH-SHOP1", "PP-GD-01"]
     assert table[1][4] == "2025-01-01" and table[1][6] == "喷漆 标准工时费的 90.00%"
     one = (await ui.client.get("/channels/CH-SHOP1")).text
@@ -525,17 +676,29 @@ async def test_staff_register_a_channel_add_supersede_and_end_its_card(ui: Ui) -
 
     page = (await ui.client.get("/channels/CH-NEW")).text
     assert "还没有费率卡" in page and "添加费率卡" in page
-    blank = await ui.post("/channels/CH-NEW/cards", {"valid_from": "2026-01-01", "reason": "协议",
-                                                     "etag": _etag(page)}, page="/channels/CH-NEW")  # fmt: skip
+    blank = await ui.post(
+        "/channels/CH-NEW/cards",
+        {"valid_from": "2026-01-01", "reason": "协议", "etag": _etag(page)},
+        page="/channels/CH-NEW",
+    )
     assert blank.status_code == 422 and "至少要有一项" in _shown_error(blank.text, "edit")
-    both = await ui.post("/channels/CH-NEW/cards", {
-        "labor_rate_paint": "80", "labor_pct_paint": "90", "valid_from": "2026-01-01",
-        "reason": "协议", "etag": _etag(page)}, page="/channels/CH-NEW")  # fmt: skip
+    both = await ui.post(
+        "/channels/CH-NEW/cards",
+        {
+            "labor_rate_paint": "80",
+            "labor_pct_paint": "90",
+            "valid_from": "2026-01-01",
+            "reason": "协议",
+            "etag": _etag(page),
+        },
+        page="/channels/CH-NEW",
+    )
     assert both.status_code == 422 and 'id="err-labor_rate_paint"' in both.text
     card = {"labor_rate_paint": "85.00", "labor_pct_sheet_metal": "95", "parts_type_body": "brand",
             "parts_discount_body": "10", "valid_from": "2026-01-01", "reason": "2026 合作协议"}  # fmt: skip
-    first = await ui.post("/channels/CH-NEW/cards", {**card, "etag": _etag(page)},
-                          page="/channels/CH-NEW")  # fmt: skip
+    first = await ui.post(
+        "/channels/CH-NEW/cards", {**card, "etag": _etag(page)}, page="/channels/CH-NEW"
+    )
     assert first.status_code == 303, first.text
     after = (await ui.client.get(first.headers["location"])).text
     assert "已新增" in after and "85.00 元/工时" in after and "2026 合作协议" in after
@@ -544,19 +707,30 @@ async def test_staff_register_a_channel_add_supersede_and_end_its_card(ui: Ui) -
         in after
     )
     # a second tab still holding the empty card's ETag cannot replace the first card
-    stale = await ui.post("/channels/CH-NEW/cards", {**card, "labor_rate_paint": "70",
-                                                     "etag": _etag(page)}, page="/channels/CH-NEW")  # fmt: skip
+    stale = await ui.post(
+        "/channels/CH-NEW/cards",
+        {**card, "labor_rate_paint": "70", "etag": _etag(page)},
+        page="/channels/CH-NEW",
+    )
     assert stale.status_code == 412 and "已被他人修改" in _shown_error(stale.text, "edit")
     newer = {**card, "labor_rate_paint": "88.00", "valid_from": TODAY.isoformat(), "reason": "续签"}
-    second = await ui.post("/channels/CH-NEW/cards", {**newer, "etag": _etag(after)},
-                           page="/channels/CH-NEW")  # fmt: skip
+    second = await ui.post(
+        "/channels/CH-NEW/cards", {**newer, "etag": _etag(after)}, page="/channels/CH-NEW"
+    )
     assert second.status_code == 303 and "done=superseded" in second.headers["location"]
     page = (await ui.client.get("/channels/CH-NEW")).text
     assert page.count("<details") == 2 and "88.00 元/工时" in page
     version = re.search(r'<select name="version"[^>]*><option value="(\d+)"', page).group(1)
-    ended = await ui.post("/channels/CH-NEW/cards/end", {
-        "version": version, "valid_to": TODAY.isoformat(), "reason": "合作终止",
-        "etag": _etag(page)}, page="/channels/CH-NEW")  # fmt: skip
+    ended = await ui.post(
+        "/channels/CH-NEW/cards/end",
+        {
+            "version": version,
+            "valid_to": TODAY.isoformat(),
+            "reason": "合作终止",
+            "etag": _etag(page),
+        },
+        page="/channels/CH-NEW",
+    )
     assert ended.status_code == 303, ended.text
     engine = make_engine(ui.settings)
     try:
@@ -566,9 +740,10 @@ async def test_staff_register_a_channel_add_supersede_and_end_its_card(ui: Ui) -
             assert [(c.valid_from, c.valid_to) for c in mine] == [
                 (date(2026, 1, 1), TODAY), (TODAY, TODAY)]  # fmt: skip
             actions = session.scalars(
-                select(AuditEntry.action).where(AuditEntry.entity.in_(["channels", "rate_cards"]))
+                select(AuditEntry.action)
+                .where(AuditEntry.entity.in_(["channels", "rate_cards"]))
                 .order_by(AuditEntry.id)
-            ).all()  # fmt: skip
+            ).all()
             assert actions[-5:] == ["create", "create", "close", "supersede", "withdraw"]
     finally:
         engine.dispose()
@@ -579,7 +754,11 @@ async def test_staff_register_a_channel_add_supersede_and_end_its_card(ui: Ui) -
     entries = re.findall(r'<tr data-audit="\d+">(.*?)</tr>', log, re.S)
     assert len(entries) == 4 and all("渠道价格表" in e for e in entries)
     assert [a for e in entries for a in ("新增", "新版本替换", "结束有效期", "撤回") if a in e] == [
-        "撤回", "新版本替换", "结束有效期", "新增"]  # newest first  # fmt: skip
+        "撤回",
+        "新版本替换",
+        "结束有效期",
+        "新增",
+    ]  # newest first
 
 
 async def test_every_labor_form_error_reads_in_chinese(ui: Ui) -> None:
@@ -624,30 +803,47 @@ async def test_odd_addresses_and_forms_are_never_a_server_error(ui: Ui) -> None:
     """Hand-made addresses and forms get a page or a Chinese 4xx, never a 500."""
     await ui.login("pricing_staff")
     big = 2**53
-    for path in (f"/labor-rates/{big}", f"/standard-hours/{big}", "/channels/%E4%B8%8D%E5%AD%98",
-                 f"/parts/{big}", f"/feedback/new?part_id={big}",
-                 "/labor-rates?page=-3&on=2026-13-45&sort=--rate&q=%25_%5C",
-                 "/labor-rates?region=NOPE", "/labor-rates/export.csv?region=NOPE",
-                 "/standard-hours?page=99999&sort=-hours", "/channels?sort=-card&on=1900-01-01",
-                 "/channels/export.csv?price_type=NOPE"):  # fmt: skip
+    for path in (
+        f"/labor-rates/{big}",
+        f"/standard-hours/{big}",
+        "/channels/%E4%B8%8D%E5%AD%98",
+        f"/parts/{big}",
+        f"/feedback/new?part_id={big}",
+        "/labor-rates?page=-3&on=2026-13-45&sort=--rate&q=%25_%5C",
+        "/labor-rates?region=NOPE",
+        "/labor-rates/export.csv?region=NOPE",
+        "/standard-hours?page=99999&sort=-hours",
+        "/channels?sort=-card&on=1900-01-01",
+        "/channels/export.csv?price_type=NOPE",
+    ):
         r = await ui.client.get(path)
         assert r.status_code < 500, (path, r.status_code)
         assert "Internal" not in r.text
     page, url = await _rate_page(ui)
     etag = _etag(page)
     for path, data in (
-        (f"/labor-rates/{big}/versions", {"rate": "1", "valid_from": "2026-01-01",
-                                          "reason": "x", "etag": etag}),
-        (f"{url}/end", {"version": str(big), "valid_to": "2026-01-01", "reason": "x",
-                        "etag": etag}),
-        (f"{url}/versions", {"rate": "１２", "valid_from": "2026-02-30", "reason": "x" * 5000,
-                             "etag": etag}),
-        ("/channels/CH-SHOP1/cards/end", {"version": "abc", "valid_to": "x", "reason": "x",
-                                          "etag": etag}),
-        ("/channels/NOPE/cards", {"labor_rate_paint": "1", "valid_from": "2026-01-01",
-                                  "reason": "x", "etag": etag}),
+        (
+            f"/labor-rates/{big}/versions",
+            {"rate": "1", "valid_from": "2026-01-01", "reason": "x", "etag": etag},
+        ),
+        (
+            f"{url}/end",
+            {"version": str(big), "valid_to": "2026-01-01", "reason": "x", "etag": etag},
+        ),
+        (
+            f"{url}/versions",
+            {"rate": "１２", "valid_from": "2026-02-30", "reason": "x" * 5000, "etag": etag},
+        ),
+        (
+            "/channels/CH-SHOP1/cards/end",
+            {"version": "abc", "valid_to": "x", "reason": "x", "etag": etag},
+        ),
+        (
+            "/channels/NOPE/cards",
+            {"labor_rate_paint": "1", "valid_from": "2026-01-01", "reason": "x", "etag": etag},
+        ),
         ("/standard-hours/1/includes", {"keep": "bogus", "reason": "x", "etag": etag}),
         ("/channels", {"code": "x" * 300, "name": "y", "kind": "nope", "reason": "x"}),
-    ):  # fmt: skip
+    ):
         r = await ui.post(path, data, page="/labor-rates")
         assert 400 <= r.status_code < 500, (path, r.status_code)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from pricebook.db import make_engine, transaction
 from pricebook.models import MarketObservation
 from pricebook.price_words import DEFAULT_WORDS
-from tests.test_ui import ENGLISH, Ui, _unmatched_listings, ui_fixture  # noqa: F401
-from tests.test_ui_audit import _csv, _href
+from tests.market_data import add_unmatched_listings
+from tests.ui_client import ENGLISH, Ui, link_in, read_export
 
 PAGE = "/price-type-words"
 WORDS = re.compile(r'<tr data-word="([^"]+)">')
@@ -31,21 +31,31 @@ async def test_the_vocabulary_page_lists_searches_sorts_and_exports(ui: Ui) -> N
     assert len(WORDS.findall(page)) == len(DEFAULT_WORDS)  # 36 words: one page
     # a search finds a word, or every word of a price type by its code or its name
     assert WORDS.findall((await ui.client.get(PAGE, params={"q": "拆车"})).text) == [
-        "拆车", "拆车件",
-    ]  # fmt: skip
+        "拆车",
+        "拆车件",
+    ]
     brand = WORDS.findall((await ui.client.get(PAGE, params={"q": "品牌件"})).text)
     assert sorted(brand) == sorted(w for w, c in DEFAULT_WORDS.items() if c == "brand")
     by_type = (await ui.client.get(PAGE, params={"sort": "-price_type"})).text
     codes = [DEFAULT_WORDS[w] for w in WORDS.findall(by_type)]
     assert codes == sorted(codes, reverse=True)
-    rows = _csv((await ui.client.get(_href(by_type, r'<a class="export" href="([^"]+)"'))).content)
+    rows = read_export(
+        (await ui.client.get(link_in(by_type, r'<a class="export" href="([^"]+)"'))).content
+    )
     assert rows[0] == ["word", "price_type"] and len(rows) == len(DEFAULT_WORDS) + 1
     assert [r[1] for r in rows[1:]] == codes
     # reviewers read it but cannot change it
     assert 'id="word-add"' not in page and "word-remove" not in page
     for path in (PAGE, f"{PAGE}/remove"):
-        r = await ui.post(path, {"word": "厂家件", "price_type": "4s", "reason": "x",
-                                 "etag": _etag(page) if 'name="etag"' in page else "x"})  # fmt: skip
+        r = await ui.post(
+            path,
+            {
+                "word": "厂家件",
+                "price_type": "4s",
+                "reason": "x",
+                "etag": _etag(page) if 'name="etag"' in page else "x",
+            },
+        )
         assert r.status_code == 403, path
     assert (await ui.client.get(PAGE, params={"sort": "code"})).status_code == 422
 
@@ -54,13 +64,20 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
     await ui.login("pricing_staff")
     page = (await ui.client.get(PAGE)).text
     r = await ui.post(
-        PAGE, {"op": "add", "word": "厂家件", "price_type": "4s", "reason": "本地网店写法",
-               "etag": _etag(page)}, page=PAGE,
-    )  # fmt: skip
+        PAGE,
+        {
+            "op": "add",
+            "word": "厂家件",
+            "price_type": "4s",
+            "reason": "本地网店写法",
+            "etag": _etag(page),
+        },
+        page=PAGE,
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已添加“厂家件”（4s）" in page and WORDS.findall(page) == ["厂家件"]
-    log = (await ui.client.get(_href(page, r'id="word-saved">[^<]*<a href="([^"]+)"'))).text
+    log = (await ui.client.get(link_in(page, r'id="word-saved">[^<]*<a href="([^"]+)"'))).text
     assert "本地网店写法" in log and "价格类型词表：厂家件" in log
     # a second tab still showing the vocabulary before the add is refused, its input kept
     stale = await ui.post(
@@ -73,17 +90,26 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
     assert 'value="厂价件"' in stale.text and 'value="第二个标签页"' in stale.text
     # changed to brand, then deleted
     r = await ui.post(
-        PAGE, {"op": "change", "word": "厂家件", "price_type": "brand", "reason": "按品牌件",
-               "etag": _etag(page)}, page=PAGE,
-    )  # fmt: skip
+        PAGE,
+        {
+            "op": "change",
+            "word": "厂家件",
+            "price_type": "brand",
+            "reason": "按品牌件",
+            "etag": _etag(page),
+        },
+        page=PAGE,
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已把“厂家件”改为 brand" in page and "品牌件（brand）" in page
-    r = await ui.post(f"{PAGE}/remove", {"word": "厂家件", "reason": "", "etag": _etag(page)},
-                      page=PAGE)  # fmt: skip
+    r = await ui.post(
+        f"{PAGE}/remove", {"word": "厂家件", "reason": "", "etag": _etag(page)}, page=PAGE
+    )
     assert r.status_code == 422 and "请填写原因" in ERROR.search(r.text).group(1)
-    r = await ui.post(f"{PAGE}/remove", {"word": "厂家件", "reason": "撤回", "etag": _etag(page)},
-                      page=PAGE)  # fmt: skip
+    r = await ui.post(
+        f"{PAGE}/remove", {"word": "厂家件", "reason": "撤回", "etag": _etag(page)}, page=PAGE
+    )
     assert r.status_code == 303, r.text
     page = (await ui.client.get(r.headers["location"])).text
     assert "已删除“厂家件”" in page and WORDS.findall(page) == []
@@ -101,7 +127,7 @@ async def test_staff_add_change_and_delete_a_word_with_a_reason(ui: Ui) -> None:
 
 
 async def test_a_listing_marked_not_a_catalogue_part_leaves_the_queue(ui: Ui) -> None:
-    ids = _unmatched_listings(ui.settings)
+    ids = add_unmatched_listings(ui.settings)
     await ui.login("pricing_staff")
     page = (await ui.client.get("/market/unmatched")).text
     assert page.count("不是目录配件</button>") == 2
@@ -141,8 +167,11 @@ async def test_the_runs_page_shows_what_the_drift_check_did(ui: Ui) -> None:
             ]  # fmt: skip
             session.add_all(runs)
             session.flush()
-            record_drift(session, [runs[0].id], DriftReport(checked=12, drifting=2, opened=1,
-                                                            updated=1, closed=3))  # fmt: skip
+            record_drift(
+                session,
+                [runs[0].id],
+                DriftReport(checked=12, drifting=2, opened=1, updated=1, closed=3),
+            )
             ids = [r.id for r in runs]
     finally:
         engine.dispose()
