@@ -4,10 +4,10 @@ generation) and the small tables every validation reads."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from pricebook import review
 from pricebook.estimates.statements import _Statements, _statements
+from pricebook.jsontypes import JSONObject
 from pricebook.models import (
     Branch,
     LaborKind,
@@ -30,16 +31,26 @@ from pricebook.prices import (
     CardTerms,
     PriceTypeInfo,
     PriceVersion,
+    ScopeStep,
     chain_for,
 )
+
+#: a memo dict's key and value types, as `fill` keeps them
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: a part's prices are kept per (part id, branch ids, region ids, date)
+PriceKey = tuple[int, tuple[int, ...], tuple[int, ...], date]
+#: a part's standard hours are kept per (part id, vehicle class, date)
+HoursKey = tuple[int, str, date]
 
 
 @dataclass(frozen=True, slots=True)
 class _Static:
     """The small tables every validation reads, and what is derived from them."""
 
-    branches: dict[int, Any]
-    branch_by_code: dict[str, Any]
+    branches: dict[int, _BranchRow]
+    branch_by_code: dict[str, _BranchRow]
     #: region id → (code, parent id), and as the rescue tariff names it
     regions: dict[int, tuple[str, int | None]]
     region_names: dict[int, str]
@@ -65,12 +76,12 @@ class _Place:
     prices, rates and profiles apply to it, nearest first."""
 
     branch: review.BranchInfo
-    chain: tuple[Any, ...]
+    chain: tuple[ScopeStep, ...]
     branch_ids: list[int]
     region_ids: list[int]
 
     @classmethod
-    def of(cls, branch: Any, static: _Static) -> _Place:
+    def of(cls, branch: _BranchRow, static: _Static) -> _Place:
         branches = static.branches
         light = {
             b.id: BranchNode(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()
@@ -126,8 +137,8 @@ class _References:
     parts: dict[int, review.PartInfo | None] = field(default_factory=dict)
     components: dict[int, tuple[review.Component, ...]] = field(default_factory=dict)
     fitted: dict[tuple[int, int], bool | None] = field(default_factory=dict)
-    prices: dict[tuple[Any, ...], tuple[PriceVersion, ...]] = field(default_factory=dict)
-    hours: dict[tuple[Any, ...], tuple[review.HoursRef, ...]] = field(default_factory=dict)
+    prices: dict[PriceKey, tuple[PriceVersion, ...]] = field(default_factory=dict)
+    hours: dict[HoursKey, tuple[review.HoursRef, ...]] = field(default_factory=dict)
     #: `review.reference_for`'s answers per (branch chain, date, channel)
     resolved: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = field(default_factory=dict)
     #: a channel's card on a date: parts terms per category, labor terms per labor kind (None:
@@ -163,7 +174,7 @@ class _References:
         afresh, and `resolved` with them (it is rebuilt from the prices)."""
         share = keep / max(self.entries, 1)
 
-        def last(kept: dict[Any, Any]) -> dict[Any, Any]:
+        def last(kept: dict[K, V]) -> dict[K, V]:
             return dict(itertools.islice(kept.items(), len(kept) - int(len(kept) * share), None))
 
         fresh = replace(
@@ -177,10 +188,10 @@ class _References:
 
     def fill(
         self,
-        kept: dict[Any, Any],
-        keys: Sequence[Any],
-        load: Callable[[list[Any]], dict[Any, Any]],
-        nothing: Any,
+        kept: dict[K, V],
+        keys: Sequence[K],
+        load: Callable[[list[K]], Mapping[K, V]],
+        nothing: V,
     ) -> None:
         """Load into `kept` (one of the dicts above) the `keys` it lacks, all of them with one
         call of `load(missing) -> {key: value}`; a key `load` finds nothing for keeps `nothing`,
@@ -278,7 +289,7 @@ def _references(
 
 def _load_static(db: Connection) -> _Static:
     branches = {
-        b.id: b
+        b.id: _BranchRow(*b)
         for b in db.execute(
             select(Branch.id, Branch.code, Branch.name, Branch.parent_id, Branch.region_id,
                    Branch.authority_limit_fen)
@@ -315,7 +326,7 @@ class _ProfileRow(NamedTuple):
     code: str
     branch_id: int | None
     version: int
-    settings: Any
+    settings: JSONObject
 
 
 class _Loaded(NamedTuple):
@@ -350,7 +361,7 @@ def _load_static_with(db: Connection, q: _Statements, model_id: int | None, on: 
 _PROFILES: dict[int, review.RuleProfile] = {}
 
 
-def profile_of(row: Any, branch_code: str | None) -> review.RuleProfile:
+def profile_of(row: _ProfileRow | None, branch_code: str | None) -> review.RuleProfile:
     """The core's profile of a stored version (a `rule_profiles` row); cached per process by
     id, since a stored version's settings never change (the database refuses it)."""
     if row is None:

@@ -18,6 +18,9 @@ from pricebook.errors import InvalidInput
 from pricebook.estimates.memo import (
     MAX_REFERENCES,
     Generation,
+    HoursKey,
+    PriceKey,
+    _BranchRow,
     _Card,
     _connection,
     _load_static,
@@ -40,6 +43,11 @@ from pricebook.prices import (
     PriceVersion,
 )
 
+#: where prices are read: the branch chain's branch ids, its region ids and the estimate date
+Where = tuple[tuple[int, ...], tuple[int, ...], date]
+#: an earlier validation of the VIN: id, estimate id, version, date, replaced part ids
+EarlierRow = tuple[int, str, int, date, list[int] | None]
+
 
 def load_refs(
     session: Session | Connection,
@@ -48,7 +56,7 @@ def load_refs(
     *,
     keep: int = MAX_REFERENCES,
     generation: Generation | None = None,
-    prior: Sequence[Any] | None = None,
+    prior: Sequence[EarlierRow] | None = None,
 ) -> review.Refs:
     """Everything `review.review` needs, in a fixed number of statements whatever the line
     count: one for the reference generation (unless given), then at most one per kind of
@@ -271,7 +279,7 @@ class _Loading:
         self,
         part_ids: list[int],
         vehicle: review.VehicleInfo | None,
-        where: tuple[Any, ...],
+        where: Where,
         vclass: str,
         with_labor: bool,
     ) -> None:
@@ -318,14 +326,12 @@ class _Loading:
                 fitted[pid] = fits
         return fitted
 
-    def prices(
-        self, part_ids: list[int], where: tuple[Any, ...]
-    ) -> dict[int, tuple[PriceVersion, ...]]:
+    def prices(self, part_ids: list[int], where: Where) -> dict[int, tuple[PriceVersion, ...]]:
         """The prices in force of every part and component, on the chain's scopes."""
         branch_ids, region_ids, on = list(where[0]), list(where[1]), self.on
 
-        def load(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[PriceVersion, ...]]:
-            found: dict[tuple[Any, ...], list[PriceVersion]] = defaultdict(list)
+        def load(keys: list[PriceKey]) -> dict[PriceKey, tuple[PriceVersion, ...]]:
+            found: dict[PriceKey, list[PriceVersion]] = defaultdict(list)
             for p in self.pre["prices"] if self.pre else self.db.execute(
                 self.q.prices,
                 {"part_ids": [k[0] for k in keys], "on": on, "region_ids": region_ids,
@@ -400,11 +406,11 @@ class _Loading:
 
     def _hours_of(
         self, vclass: str
-    ) -> Callable[[list[tuple[Any, ...]]], dict[tuple[Any, ...], tuple[review.HoursRef, ...]]]:
+    ) -> Callable[[list[HoursKey]], dict[HoursKey, tuple[review.HoursRef, ...]]]:
         on = self.on
 
-        def load(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[review.HoursRef, ...]]:
-            found: dict[tuple[Any, ...], list[review.HoursRef]] = defaultdict(list)
+        def load(keys: list[HoursKey]) -> dict[HoursKey, tuple[review.HoursRef, ...]]:
+            found: dict[HoursKey, list[review.HoursRef]] = defaultdict(list)
             rows = self.pre["hours"] if self.pre else self.db.execute(
                 self.q.hours, {"part_ids": [k[0] for k in keys], "vclass": vclass, "on": on}
             )  # fmt: skip
@@ -462,7 +468,7 @@ class _Loading:
         return kept[key]
 
     def earlier(
-        self, profile: review.RuleProfile, prior: Sequence[Any] | None
+        self, profile: review.RuleProfile, prior: Sequence[EarlierRow] | None
     ) -> tuple[review.EarlierClaim, ...]:
         """Earlier claims on the VIN within the profile's window (`prior`: `validate` read them
         with the generation)."""
@@ -575,7 +581,7 @@ def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> N
 def _labor_rates(
     rows: Sequence[Any],
     branch_ids: list[int],
-    branches: dict[int, Any],
+    branches: dict[int, _BranchRow],
     card_labor: dict[int, tuple[int, int | None, int | None]],
     channel: str | None,
     kind_code: dict[int, str],

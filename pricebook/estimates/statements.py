@@ -20,7 +20,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from pricebook.db import dialect_of, in_list
 from pricebook.models import (
@@ -50,7 +51,7 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
-from pricebook.versioned import in_force
+from pricebook.versioned import V, VersionedRow, in_force
 
 _PRICE_COLUMNS = (
     Price.id, Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id,
@@ -62,7 +63,7 @@ _PRICE_COLUMNS = (
 _ON = bindparam("on", type_=Date)
 
 
-def _in_force_on(model: Any) -> Any:
+def _in_force_on(model: type[VersionedRow] | AliasedClass[V]) -> ColumnElement[bool]:
     """`versioned.in_force` on the bound parameter `on` (for the prebuilt statements)."""
     return in_force(model, _ON)
 
@@ -267,7 +268,7 @@ class _Statements:
 
         if self.pg and not self.prefix:
             # `_load_static_with`: one row, a JSON array per table (each a scalar subquery)
-            def rows(*columns: Any) -> Any:
+            def rows(*columns: QueryableAttribute[object]) -> ColumnElement[object]:
                 return func.json_agg(func.json_build_array(*columns))
 
             vehicle = self.vehicle.with_only_columns(func.json_build_array(
