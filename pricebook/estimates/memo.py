@@ -89,14 +89,18 @@ class _Place:
         chain = tuple(chain_for(light[branch.id], light, static.regions))
         parent = branches.get(branch.parent_id) if branch.parent_id else None
         info = review.BranchInfo(
-            branch.id, branch.code, branch.name, from_fen(branch.authority_limit_fen),
+            branch.id,
+            branch.code,
+            branch.name,
+            from_fen(branch.authority_limit_fen),
             parent.code if parent else None,
-        )  # fmt: skip
+        )
         return cls(
-            info, chain,
+            info,
+            chain,
             [s.target_id for s in chain if s.scope == "branch" and s.target_id is not None],
             [s.target_id for s in chain if s.scope == "region" and s.target_id is not None],
-        )  # fmt: skip
+        )
 
 
 #: by default a process keeps at most this many entries (a part's prices in one context, its
@@ -160,9 +164,12 @@ class _References:
         everything but the prices and the resolutions made from them, shared (the dicts are
         the same objects: what a validation of either generation adds to them holds for both)."""
         return replace(
-            self, generation=generation, prices={}, resolved={},
+            self,
+            generation=generation,
+            prices={},
+            resolved={},
             entries=self.entries - len(self.prices),
-        )  # fmt: skip
+        )
 
     def newest(self, keep: int) -> _References:
         """A memo of the same generation holding about `keep` of these entries, those read
@@ -178,10 +185,17 @@ class _References:
             return dict(itertools.islice(kept.items(), len(kept) - int(len(kept) * share), None))
 
         fresh = replace(
-            self, vehicles=last(self.vehicles), parts=last(self.parts), components={},
-            fitted=last(self.fitted), prices=last(self.prices), hours=last(self.hours),
-            resolved={}, consumables=last(self.consumables), inclusions={},
-        )  # fmt: skip
+            self,
+            vehicles=last(self.vehicles),
+            parts=last(self.parts),
+            components={},
+            fitted=last(self.fitted),
+            prices=last(self.prices),
+            hours=last(self.hours),
+            resolved={},
+            consumables=last(self.consumables),
+            inclusions={},
+        )
         kinds = (fresh.vehicles, fresh.parts, fresh.fitted, fresh.prices, fresh.hours)
         fresh.entries = sum(len(k) for k in kinds) + len(fresh.consumables)
         return fresh
@@ -291,23 +305,32 @@ def _load_static(db: Connection) -> _Static:
     branches = {
         b.id: _BranchRow(*b)
         for b in db.execute(
-            select(Branch.id, Branch.code, Branch.name, Branch.parent_id, Branch.region_id,
-                   Branch.authority_limit_fen)
+            select(
+                Branch.id,
+                Branch.code,
+                Branch.name,
+                Branch.parent_id,
+                Branch.region_id,
+                Branch.authority_limit_fen,
+            )
         )
-    }  # fmt: skip
+    }
     regions = db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)).all()
     price_types = {
         t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)
         for t in db.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
-    }  # fmt: skip
+    }
     kinds = db.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
     return _Static(
-        branches, {b.code: b for b in branches.values()},
+        branches,
+        {b.code: b for b in branches.values()},
         {r.id: (r.code, r.parent_id) for r in regions},
         {r.id: f"{r.name}（{r.code}）" for r in regions},
-        price_types, frozenset(t.code for t in price_types.values()),
-        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
-    )  # fmt: skip
+        price_types,
+        frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds},
+        {kid: code for kid, code, _ in kinds},
+    )
 
 
 class _BranchRow(NamedTuple):
@@ -349,12 +372,15 @@ def _load_static_with(db: Connection, q: _Statements, model_id: int | None, on: 
     price_types = {t[0]: PriceTypeInfo(*t) for t in type_rows or ()}
     kinds = kind_rows or ()
     static = _Static(
-        branches, {b.code: b for b in branches.values()},
+        branches,
+        {b.code: b for b in branches.values()},
         {rid: (code, parent_id) for rid, code, parent_id, _ in regions},
         {rid: f"{name}（{code}）" for rid, code, _, name in regions},
-        price_types, frozenset(t.code for t in price_types.values()),
-        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
-    )  # fmt: skip
+        price_types,
+        frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds},
+        {kid: code for kid, code, _ in kinds},
+    )
     return _Loaded(static, vehicle, [_ProfileRow(*p) for p in profiles or ()])
 
 
