@@ -17,10 +17,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from pricebook import review
-from pricebook.estimates.statements import _Statements, _statements
+from pricebook.estimates.statements import BRANCH_COLUMNS, _Statements, _statements
 from pricebook.jsontypes import JSONObject
 from pricebook.models import (
-    Branch,
     LaborKind,
     PriceType,
     Region,
@@ -302,19 +301,7 @@ def _references(
 
 
 def _load_static(db: Connection) -> _Static:
-    branches = {
-        b.id: _BranchRow(*b)
-        for b in db.execute(
-            select(
-                Branch.id,
-                Branch.code,
-                Branch.name,
-                Branch.parent_id,
-                Branch.region_id,
-                Branch.authority_limit_fen,
-            )
-        )
-    }
+    branches = {b.id: _BranchRow(*b) for b in db.execute(select(*BRANCH_COLUMNS))}
     regions = db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)).all()
     price_types = {
         t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)

@@ -51,25 +51,8 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
+from pricebook.prices.union import PRICE_COLUMNS
 from pricebook.versioned import V, VersionedRow, in_force
-
-_PRICE_COLUMNS = (
-    Price.id,
-    Price.part_id,
-    Price.model_id,
-    Price.scope,
-    Price.region_id,
-    Price.branch_id,
-    Price.price_type_id,
-    Price.amount_fen,
-    Price.valid_from,
-    Price.valid_to,
-    Price.source,
-    Price.source_ref,
-    Price.created_by,
-    Price.reason,
-)
-
 
 _ON = bindparam("on", type_=Date)
 
@@ -78,6 +61,16 @@ def _in_force_on(model: type[VersionedRow] | AliasedClass[V]) -> ColumnElement[b
     """`versioned.in_force` on the bound parameter `on` (for the prebuilt statements)."""
     return in_force(model, _ON)
 
+
+#: a branch as `_BranchRow` holds it
+BRANCH_COLUMNS = (
+    Branch.id,
+    Branch.code,
+    Branch.name,
+    Branch.parent_id,
+    Branch.region_id,
+    Branch.authority_limit_fen,
+)
 
 _PART_COLS = (
     Part.id,
@@ -167,7 +160,7 @@ class _Statements:
             .group_by(Fitment.part_id)
         )
         self.prices = (
-            select(*_PRICE_COLUMNS)
+            select(*PRICE_COLUMNS)
             .where(
                 self._in(Price.part_id, "part_ids"),
                 _in_force_on(Price),
@@ -385,27 +378,11 @@ class _Statements:
             return func.json_agg(func.json_build_array(*columns))
 
         vehicle = self.vehicle.with_only_columns(
-            func.json_build_array(
-                VehicleModel.id,
-                VehicleModel.code,
-                VehicleModel.name,
-                VehicleModel.vehicle_class,
-                Brand.id,
-                Brand.name,
-            )
+            func.json_build_array(*self.vehicle.selected_columns)
         )
         rpv = RuleProfileVersion
         self.static = select(
-            select(
-                rows(
-                    Branch.id,
-                    Branch.code,
-                    Branch.name,
-                    Branch.parent_id,
-                    Branch.region_id,
-                    Branch.authority_limit_fen,
-                )
-            ).scalar_subquery(),
+            select(rows(*BRANCH_COLUMNS)).scalar_subquery(),
             select(rows(Region.id, Region.code, Region.parent_id, Region.name)).scalar_subquery(),
             select(
                 rows(PriceType.id, PriceType.code, PriceType.name, PriceType.rank)

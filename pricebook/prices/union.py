@@ -40,6 +40,23 @@ from pricebook.prices.resolve import MarketReference, PriceTypeInfo
 # the kinds of row `union_statement` returns (its first column)
 K_PART, K_OLD_OE, K_MODEL, K_PRICE, K_MARKET = 0, 1, 2, 3, 4
 TIMESTAMP = DateTime(timezone=True)
+#: a price version's columns, in `PriceVersion`'s order
+PRICE_COLUMNS = (
+    Price.id,
+    Price.part_id,
+    Price.model_id,
+    Price.scope,
+    Price.region_id,
+    Price.branch_id,
+    Price.price_type_id,
+    Price.amount_fen,
+    Price.valid_from,
+    Price.valid_to,
+    Price.source,
+    Price.source_ref,
+    Price.created_by,
+    Price.reason,
+)
 #: a row of `union_statement`: its 17 columns' types depend on its kind (the first column)
 UnionRow = Row[*tuple[Any, ...]]
 
@@ -147,20 +164,7 @@ def _price_rows(wanted: Any, at_branch: Any, postgresql: bool) -> Any:
     # the first SELECT gives the columns their types
     return select(
         literal(K_PRICE, Integer),
-        Price.id,
-        Price.part_id,
-        Price.model_id,
-        Price.scope,
-        Price.region_id,
-        Price.branch_id,
-        Price.price_type_id,
-        Price.amount_fen,
-        Price.valid_from,
-        Price.valid_to,
-        Price.source,
-        Price.source_ref,
-        Price.created_by,
-        Price.reason,
+        *PRICE_COLUMNS,
         _null(TIMESTAMP),
         _null(TIMESTAMP),
     ).where(
