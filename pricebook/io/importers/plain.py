@@ -18,7 +18,11 @@ L = TypeVar("L", bound=tuple[object, ...])
 
 
 def upsert(
-    ctx: ImportContext, model: type[Base], desired: dict[str, dict[str, Any]], *, key: str = "code"
+    ctx: ImportContext,
+    model: type[Base],
+    desired: Mapping[str, Mapping[str, object]],
+    *,
+    key: str = "code",
 ) -> dict[str, int]:
     """Create or update rows by code; returns code → id for all of them (0 for a dry run's new)."""
     session = ctx.session

@@ -150,7 +150,7 @@ def _plan_versions(
     return plan
 
 
-def bulk_insert(session: Session, table: Table, records: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: Table, records: list[dict[str, object]]) -> None:
     if not records:
         return
     connection = session.connection()
