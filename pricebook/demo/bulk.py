@@ -5,9 +5,9 @@ and the id sequences moved past the explicit ids COPY gave."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from datetime import date
 
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import session_factory
@@ -25,6 +25,9 @@ from pricebook.models import (
     VehicleModel,
 )
 from pricebook.progress import ProgressBar
+
+#: a generated row as COPY writes it: its columns in `TABLES` order
+BulkRow = tuple[int | str | bool | date | None, ...]
 
 #: what each generated table is written with: its progress bar's name → (table, the columns
 #: in the order its rows give them)
@@ -59,14 +62,14 @@ def part_templates() -> list[dict[str, str]]:
 
 def model_row(
     model_id: int, code: str, series_id: int, name: str, year: int, vehicle_class: str, search: str
-) -> tuple[Any, ...]:
+) -> BulkRow:
     """A generated model's row (`TABLES` "models"): a 1.5L saloon."""
     return (model_id, code, series_id, name, year, "三厢", "1.5L", vehicle_class, "", "", search)
 
 
 def part_row(
     part_id: int, code: str, template: dict[str, str], categories: dict[str, int], oe: str
-) -> tuple[Any, ...]:
+) -> BulkRow:
     """A generated part's row (`TABLES` "parts"): the template's name, category, position and
     assembly flag under its own code and OE number."""
     category = categories[template["category"]]
@@ -86,9 +89,7 @@ def part_row(
     )
 
 
-def alias_rows(
-    start_part: int, templates: list[dict[str, str]], parts: int
-) -> Iterator[tuple[Any, ...]]:
+def alias_rows(start_part: int, templates: list[dict[str, str]], parts: int) -> Iterator[BulkRow]:
     """The aliases of `parts` generated parts from `start_part`, each its template's."""
     for i in range(parts):
         for alias in [a for a in templates[i % len(templates)]["aliases"].split("|") if a]:
@@ -117,7 +118,7 @@ def catalogue_ids(session: Session) -> tuple[dict[str, int], list[int], int, int
 
 
 def copy_table(
-    session: Session, name: str, rows: Iterator[tuple[Any, ...]], total: int | None = None
+    session: Session, name: str, rows: Iterator[BulkRow], total: int | None = None
 ) -> tuple[int, float]:
     """Write `rows` into the table `TABLES` names `name`, behind a progress bar of that name;
     returns the rows written and the seconds taken."""
@@ -128,12 +129,13 @@ def copy_table(
 
 
 def copy_rows(
-    session: Any, table: Any, columns: list[str], rows: Iterator[tuple[Any, ...]], bar: ProgressBar
+    session: Session, table: Table, columns: list[str], rows: Iterator[BulkRow], bar: ProgressBar
 ) -> int:
     connection = session.connection()
     count = 0
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
+        assert raw is not None  # a pooled connection is open
         with (
             raw.cursor() as cursor,
             cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
@@ -144,7 +146,7 @@ def copy_rows(
                 if count % 20000 == 0:
                     bar(count)
     else:
-        batch: list[dict[str, Any]] = []
+        batch: list[dict[str, object]] = []
         for row in rows:
             batch.append(dict(zip(columns, row, strict=True)))
             count += 1

@@ -4,10 +4,10 @@ generation) and the small tables every validation reads."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 from sqlalchemy import (
@@ -17,9 +17,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from pricebook import review
-from pricebook.estimates.statements import _Statements, _statements
+from pricebook.estimates.statements import BRANCH_COLUMNS, _Statements, _statements
+from pricebook.jsontypes import JSONObject
 from pricebook.models import (
-    Branch,
     LaborKind,
     PriceType,
     Region,
@@ -30,16 +30,26 @@ from pricebook.prices import (
     CardTerms,
     PriceTypeInfo,
     PriceVersion,
+    ScopeStep,
     chain_for,
 )
+
+#: a memo dict's key and value types, as `fill` keeps them
+K = TypeVar("K")
+V = TypeVar("V")
+
+#: a part's prices are kept per (part id, branch ids, region ids, date)
+PriceKey = tuple[int, tuple[int, ...], tuple[int, ...], date]
+#: a part's standard hours are kept per (part id, vehicle class, date)
+HoursKey = tuple[int, str, date]
 
 
 @dataclass(frozen=True, slots=True)
 class _Static:
     """The small tables every validation reads, and what is derived from them."""
 
-    branches: dict[int, Any]
-    branch_by_code: dict[str, Any]
+    branches: dict[int, _BranchRow]
+    branch_by_code: dict[str, _BranchRow]
     #: region id → (code, parent id), and as the rescue tariff names it
     regions: dict[int, tuple[str, int | None]]
     region_names: dict[int, str]
@@ -65,12 +75,12 @@ class _Place:
     prices, rates and profiles apply to it, nearest first."""
 
     branch: review.BranchInfo
-    chain: tuple[Any, ...]
+    chain: tuple[ScopeStep, ...]
     branch_ids: list[int]
     region_ids: list[int]
 
     @classmethod
-    def of(cls, branch: Any, static: _Static) -> _Place:
+    def of(cls, branch: _BranchRow, static: _Static) -> _Place:
         branches = static.branches
         light = {
             b.id: BranchNode(b.id, b.code, b.parent_id, b.region_id) for b in branches.values()
@@ -78,14 +88,18 @@ class _Place:
         chain = tuple(chain_for(light[branch.id], light, static.regions))
         parent = branches.get(branch.parent_id) if branch.parent_id else None
         info = review.BranchInfo(
-            branch.id, branch.code, branch.name, from_fen(branch.authority_limit_fen),
+            branch.id,
+            branch.code,
+            branch.name,
+            from_fen(branch.authority_limit_fen),
             parent.code if parent else None,
-        )  # fmt: skip
+        )
         return cls(
-            info, chain,
+            info,
+            chain,
             [s.target_id for s in chain if s.scope == "branch" and s.target_id is not None],
             [s.target_id for s in chain if s.scope == "region" and s.target_id is not None],
-        )  # fmt: skip
+        )
 
 
 #: by default a process keeps at most this many entries (a part's prices in one context, its
@@ -126,8 +140,8 @@ class _References:
     parts: dict[int, review.PartInfo | None] = field(default_factory=dict)
     components: dict[int, tuple[review.Component, ...]] = field(default_factory=dict)
     fitted: dict[tuple[int, int], bool | None] = field(default_factory=dict)
-    prices: dict[tuple[Any, ...], tuple[PriceVersion, ...]] = field(default_factory=dict)
-    hours: dict[tuple[Any, ...], tuple[review.HoursRef, ...]] = field(default_factory=dict)
+    prices: dict[PriceKey, tuple[PriceVersion, ...]] = field(default_factory=dict)
+    hours: dict[HoursKey, tuple[review.HoursRef, ...]] = field(default_factory=dict)
     #: `review.reference_for`'s answers per (branch chain, date, channel)
     resolved: dict[tuple[Any, ...], dict[tuple[Any, ...], Any]] = field(default_factory=dict)
     #: a channel's card on a date: parts terms per category, labor terms per labor kind (None:
@@ -149,9 +163,12 @@ class _References:
         everything but the prices and the resolutions made from them, shared (the dicts are
         the same objects: what a validation of either generation adds to them holds for both)."""
         return replace(
-            self, generation=generation, prices={}, resolved={},
+            self,
+            generation=generation,
+            prices={},
+            resolved={},
             entries=self.entries - len(self.prices),
-        )  # fmt: skip
+        )
 
     def newest(self, keep: int) -> _References:
         """A memo of the same generation holding about `keep` of these entries, those read
@@ -163,24 +180,31 @@ class _References:
         afresh, and `resolved` with them (it is rebuilt from the prices)."""
         share = keep / max(self.entries, 1)
 
-        def last(kept: dict[Any, Any]) -> dict[Any, Any]:
+        def last(kept: dict[K, V]) -> dict[K, V]:
             return dict(itertools.islice(kept.items(), len(kept) - int(len(kept) * share), None))
 
         fresh = replace(
-            self, vehicles=last(self.vehicles), parts=last(self.parts), components={},
-            fitted=last(self.fitted), prices=last(self.prices), hours=last(self.hours),
-            resolved={}, consumables=last(self.consumables), inclusions={},
-        )  # fmt: skip
+            self,
+            vehicles=last(self.vehicles),
+            parts=last(self.parts),
+            components={},
+            fitted=last(self.fitted),
+            prices=last(self.prices),
+            hours=last(self.hours),
+            resolved={},
+            consumables=last(self.consumables),
+            inclusions={},
+        )
         kinds = (fresh.vehicles, fresh.parts, fresh.fitted, fresh.prices, fresh.hours)
         fresh.entries = sum(len(k) for k in kinds) + len(fresh.consumables)
         return fresh
 
     def fill(
         self,
-        kept: dict[Any, Any],
-        keys: Sequence[Any],
-        load: Callable[[list[Any]], dict[Any, Any]],
-        nothing: Any,
+        kept: dict[K, V],
+        keys: Sequence[K],
+        load: Callable[[list[K]], Mapping[K, V]],
+        nothing: V,
     ) -> None:
         """Load into `kept` (one of the dicts above) the `keys` it lacks, all of them with one
         call of `load(missing) -> {key: value}`; a key `load` finds nothing for keeps `nothing`,
@@ -277,26 +301,23 @@ def _references(
 
 
 def _load_static(db: Connection) -> _Static:
-    branches = {
-        b.id: b
-        for b in db.execute(
-            select(Branch.id, Branch.code, Branch.name, Branch.parent_id, Branch.region_id,
-                   Branch.authority_limit_fen)
-        )
-    }  # fmt: skip
+    branches = {b.id: _BranchRow(*b) for b in db.execute(select(*BRANCH_COLUMNS))}
     regions = db.execute(select(Region.id, Region.code, Region.parent_id, Region.name)).all()
     price_types = {
         t.id: PriceTypeInfo(t.id, t.code, t.name, t.rank)
         for t in db.execute(select(PriceType.id, PriceType.code, PriceType.name, PriceType.rank))
-    }  # fmt: skip
+    }
     kinds = db.execute(select(LaborKind.id, LaborKind.code, LaborKind.name)).all()
     return _Static(
-        branches, {b.code: b for b in branches.values()},
+        branches,
+        {b.code: b for b in branches.values()},
         {r.id: (r.code, r.parent_id) for r in regions},
         {r.id: f"{r.name}（{r.code}）" for r in regions},
-        price_types, frozenset(t.code for t in price_types.values()),
-        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
-    )  # fmt: skip
+        price_types,
+        frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds},
+        {kid: code for kid, code, _ in kinds},
+    )
 
 
 class _BranchRow(NamedTuple):
@@ -315,7 +336,7 @@ class _ProfileRow(NamedTuple):
     code: str
     branch_id: int | None
     version: int
-    settings: Any
+    settings: JSONObject
 
 
 class _Loaded(NamedTuple):
@@ -338,19 +359,22 @@ def _load_static_with(db: Connection, q: _Statements, model_id: int | None, on: 
     price_types = {t[0]: PriceTypeInfo(*t) for t in type_rows or ()}
     kinds = kind_rows or ()
     static = _Static(
-        branches, {b.code: b for b in branches.values()},
+        branches,
+        {b.code: b for b in branches.values()},
         {rid: (code, parent_id) for rid, code, parent_id, _ in regions},
         {rid: f"{name}（{code}）" for rid, code, _, name in regions},
-        price_types, frozenset(t.code for t in price_types.values()),
-        {code: name for _, code, name in kinds}, {kid: code for kid, code, _ in kinds},
-    )  # fmt: skip
+        price_types,
+        frozenset(t.code for t in price_types.values()),
+        {code: name for _, code, name in kinds},
+        {kid: code for kid, code, _ in kinds},
+    )
     return _Loaded(static, vehicle, [_ProfileRow(*p) for p in profiles or ()])
 
 
 _PROFILES: dict[int, review.RuleProfile] = {}
 
 
-def profile_of(row: Any, branch_code: str | None) -> review.RuleProfile:
+def profile_of(row: _ProfileRow | None, branch_code: str | None) -> review.RuleProfile:
     """The core's profile of a stored version (a `rule_profiles` row); cached per process by
     id, since a stored version's settings never change (the database refuses it)."""
     if row is None:

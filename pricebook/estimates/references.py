@@ -15,9 +15,12 @@ from sqlalchemy.orm import Session
 
 from pricebook import review
 from pricebook.errors import InvalidInput
+from pricebook.estimates.lines import _check_damaged_components, _named_parts
 from pricebook.estimates.memo import (
     MAX_REFERENCES,
     Generation,
+    HoursKey,
+    PriceKey,
     _Card,
     _connection,
     _load_static,
@@ -32,13 +35,16 @@ from pricebook.estimates.memo import (
     profile_of,
 )
 from pricebook.estimates.statements import _load_part_refs, _Statements, _statements
-from pricebook.labor import applied_rate
-from pricebook.matching.normalize import normalize_oe
+from pricebook.estimates.tariffs import _labor_rates, _load_card, _load_rescue
 from pricebook.money import from_fen
 from pricebook.prices import (
-    CardTerms,
     PriceVersion,
 )
+
+#: where prices are read: the branch chain's branch ids, its region ids and the estimate date
+Where = tuple[tuple[int, ...], tuple[int, ...], date]
+#: an earlier validation of the VIN: id, estimate id, version, date, replaced part ids
+EarlierRow = tuple[int, str, int, date, list[int] | None]
 
 
 def load_refs(
@@ -48,7 +54,7 @@ def load_refs(
     *,
     keep: int = MAX_REFERENCES,
     generation: Generation | None = None,
-    prior: Sequence[Any] | None = None,
+    prior: Sequence[EarlierRow] | None = None,
 ) -> review.Refs:
     """Everything `review.review` needs, in a fixed number of statements whatever the line
     count: one for the reference generation (unless given), then at most one per kind of
@@ -93,14 +99,26 @@ def load_refs(
     static = load.static
     refs = review.Refs(
         resolved=resolved,
-        branch=place.branch, profile=profile, vehicle=vehicle, parts=parts, oe_parts=oe_parts,
-        matches=matches, components=components, fitted=fitted, price_versions=versions,
-        chain=place.chain, price_types=static.price_types, card_parts=card.parts,
-        labor_rates=labor, labor_kinds=static.labor_kinds, hours=hours,
-        inclusions=tuple(inclusions), consumables=load.consumables(vclass),  # (0–1)
+        branch=place.branch,
+        profile=profile,
+        vehicle=vehicle,
+        parts=parts,
+        oe_parts=oe_parts,
+        matches=matches,
+        components=components,
+        fitted=fitted,
+        price_versions=versions,
+        chain=place.chain,
+        price_types=static.price_types,
+        card_parts=card.parts,
+        labor_rates=labor,
+        labor_kinds=static.labor_kinds,
+        hours=hours,
+        inclusions=tuple(inclusions),
+        consumables=load.consumables(vclass),  # (0–1)
         rescue=load.rescue(place),  # (0–1)
         earlier=load.earlier(profile, prior),  # (0–1)
-    )  # fmt: skip
+    )
     _check_damaged_components(estimate, refs)
     return refs
 
@@ -159,11 +177,15 @@ class _Loading:
     def check_price_types(self) -> None:
         type_codes = self.static.type_codes
         for line in self.estimate.lines:
-            if isinstance(line, review.PartLine) and line.price_type and line.price_type not in type_codes:  # fmt: skip
+            if (
+                isinstance(line, review.PartLine)
+                and line.price_type
+                and line.price_type not in type_codes
+            ):
                 raise InvalidInput(
                     f"line {line.index + 1}: price_type must be one of {', '.join(sorted(type_codes))}",
                     field=f"lines[{line.index}].price_type",
-                )  # fmt: skip
+                )
 
     def check_labor_kinds(self) -> None:
         labor_kinds = self.static.labor_kinds
@@ -172,7 +194,7 @@ class _Loading:
                 raise InvalidInput(
                     f"line {line.index + 1}: labor_kind must be one of {', '.join(sorted(labor_kinds))}",
                     field=f"lines[{line.index}].labor_kind",
-                )  # fmt: skip
+                )
 
     def vehicle(self) -> review.VehicleInfo | None:
         model_id, vehicles = self.estimate.vehicle.model_id, self.memo.vehicles
@@ -185,8 +207,10 @@ class _Loading:
             else:
                 row = self.db.execute(self.q.vehicle, {"model_id": model_id}).first()
             vehicles[model_id] = (
-                None if row is None else review.VehicleInfo(row[0], row[1], row[2], row[4], row[5], row[3])
-            )  # fmt: skip
+                None
+                if row is None
+                else review.VehicleInfo(row[0], row[1], row[2], row[4], row[5], row[3])
+            )
             self.memo.entries += 1
         vehicle = vehicles[model_id]
         if vehicle is None:
@@ -202,17 +226,26 @@ class _Loading:
         if profile is not None:
             return profile
         if self.loaded is not None:
-            rows = [p for p in self.loaded.profiles if p.branch_id is None or p.branch_id in branch_ids]  # fmt: skip
+            rows = [
+                p for p in self.loaded.profiles if p.branch_id is None or p.branch_id in branch_ids
+            ]
         else:
             rows = [
                 _ProfileRow(r.id, r.code, r.branch_id, r.version, r.settings)
                 for r in self.db.execute(self.q.profiles, {"branch_ids": branch_ids, "on": self.on})
             ]
         depth = {bid: n for n, bid in enumerate(branch_ids)}
-        rows.sort(key=lambda r: (depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1, -r.id))  # fmt: skip
+        rows.sort(
+            key=lambda r: (
+                depth.get(r.branch_id, len(depth)) if r.branch_id else len(depth) + 1,
+                -r.id,
+            )
+        )
         best = rows[0] if rows else None
         branches = self.static.branches
-        profile = profile_of(best, branches[best.branch_id].code if best and best.branch_id else None)  # fmt: skip
+        profile = profile_of(
+            best, branches[best.branch_id].code if best and best.branch_id else None
+        )
         self.memo.profiles[key] = profile
         return profile
 
@@ -254,7 +287,9 @@ class _Loading:
 
         def load(assemblies: list[int]) -> dict[int, tuple[review.Component, ...]]:
             found: dict[int, list[review.Component]] = defaultdict(list)
-            for assembly_id, quantity, *row in self.db.execute(self.q.components, {"assemblies": assemblies}):  # fmt: skip
+            for assembly_id, quantity, *row in self.db.execute(
+                self.q.components, {"assemblies": assemblies}
+            ):
                 found[assembly_id].append(review.Component(row[0], quantity))
                 memo.parts[row[0]] = _part_info(row)
             return {a: tuple(comps) for a, comps in found.items()}
@@ -271,7 +306,7 @@ class _Loading:
         self,
         part_ids: list[int],
         vehicle: review.VehicleInfo | None,
-        where: tuple[Any, ...],
+        where: Where,
         vclass: str,
         with_labor: bool,
     ) -> None:
@@ -282,19 +317,29 @@ class _Loading:
         memo, on = self.memo, self.on
         wants = (
             [pid for pid in part_ids if (vehicle.model_id, pid) not in memo.fitted]
-            if vehicle is not None else [],
+            if vehicle is not None
+            else [],
             [pid for pid in part_ids if (pid, *where) not in memo.prices],
             [pid for pid in part_ids if (pid, vclass, on) not in memo.hours] if with_labor else [],
             [pid for pid in part_ids if pid not in memo.inclusions] if with_labor else [],
-        )  # fmt: skip
+        )
         kinds = tuple(bool(w) for w in wants)
         if any(kinds):
-            self.pre = _load_part_refs(self.db, kinds, {
-                "model_id": vehicle.model_id if vehicle is not None else None,
-                "f_part_ids": wants[0], "p_part_ids": wants[1], "h_part_ids": wants[2],
-                "i_part_ids": wants[3], "p_region_ids": list(where[1]),
-                "p_branch_ids": list(where[0]), "on": on, "vclass": vclass,
-            })  # fmt: skip
+            self.pre = _load_part_refs(
+                self.db,
+                kinds,
+                {
+                    "model_id": vehicle.model_id if vehicle is not None else None,
+                    "f_part_ids": wants[0],
+                    "p_part_ids": wants[1],
+                    "h_part_ids": wants[2],
+                    "i_part_ids": wants[3],
+                    "p_region_ids": list(where[1]),
+                    "p_branch_ids": list(where[0]),
+                    "on": on,
+                    "vclass": vclass,
+                },
+            )
 
     def fitment(
         self, part_ids: list[int], vehicle: review.VehicleInfo | None
@@ -307,9 +352,13 @@ class _Loading:
         mid = vehicle.model_id
 
         def load(keys: list[tuple[int, int]]) -> dict[tuple[int, int], bool]:
-            rows = self.pre["fitment"] if self.pre else self.db.execute(
-                self.q.fitment, {"model_id": mid, "part_ids": [pid for _, pid in keys]}
-            )  # fmt: skip
+            rows = (
+                self.pre["fitment"]
+                if self.pre
+                else self.db.execute(
+                    self.q.fitment, {"model_id": mid, "part_ids": [pid for _, pid in keys]}
+                )
+            )
             return {(mid, pid): bool(fits) for pid, fits in rows}
 
         self.memo.fill(self.memo.fitted, [(mid, pid) for pid in part_ids], load, None)
@@ -318,23 +367,43 @@ class _Loading:
                 fitted[pid] = fits
         return fitted
 
-    def prices(
-        self, part_ids: list[int], where: tuple[Any, ...]
-    ) -> dict[int, tuple[PriceVersion, ...]]:
+    def prices(self, part_ids: list[int], where: Where) -> dict[int, tuple[PriceVersion, ...]]:
         """The prices in force of every part and component, on the chain's scopes."""
         branch_ids, region_ids, on = list(where[0]), list(where[1]), self.on
 
-        def load(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[PriceVersion, ...]]:
-            found: dict[tuple[Any, ...], list[PriceVersion]] = defaultdict(list)
-            for p in self.pre["prices"] if self.pre else self.db.execute(
-                self.q.prices,
-                {"part_ids": [k[0] for k in keys], "on": on, "region_ids": region_ids,
-                 "branch_ids": branch_ids},
-            ):  # fmt: skip
-                found[(p[1], *where)].append(PriceVersion(
-                    p[0], p[1], p[2], p[3], p[4], p[5], p[6], from_fen(p[7]), p[8], p[9], p[10],
-                    p[11], p[12], p[13],
-                ))  # fmt: skip
+        def load(keys: list[PriceKey]) -> dict[PriceKey, tuple[PriceVersion, ...]]:
+            found: dict[PriceKey, list[PriceVersion]] = defaultdict(list)
+            for p in (
+                self.pre["prices"]
+                if self.pre
+                else self.db.execute(
+                    self.q.prices,
+                    {
+                        "part_ids": [k[0] for k in keys],
+                        "on": on,
+                        "region_ids": region_ids,
+                        "branch_ids": branch_ids,
+                    },
+                )
+            ):
+                found[(p[1], *where)].append(
+                    PriceVersion(
+                        p[0],
+                        p[1],
+                        p[2],
+                        p[3],
+                        p[4],
+                        p[5],
+                        p[6],
+                        from_fen(p[7]),
+                        p[8],
+                        p[9],
+                        p[10],
+                        p[11],
+                        p[12],
+                        p[13],
+                    )
+                )
             return {k: tuple(v) for k, v in found.items()}
 
         memo = self.memo
@@ -364,13 +433,21 @@ class _Loading:
         rows = self.memo.labor_rates.get(key)
         _looked_up(rows is not None, rows is None)
         if rows is None:
-            rows = self.memo.labor_rates[key] = list(self.db.execute(
-                self.q.labor_rates,
-                {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": self.on},
-            ))  # fmt: skip
+            rows = self.memo.labor_rates[key] = list(
+                self.db.execute(
+                    self.q.labor_rates,
+                    {"branch_ids": branch_ids, "tier": tier, "vclass": vclass, "on": self.on},
+                )
+            )
         static = self.static
-        return _labor_rates(rows, branch_ids, static.branches, card.labor,
-                            self.estimate.shop.channel_code, static.labor_kind_code)  # fmt: skip
+        return _labor_rates(
+            rows,
+            branch_ids,
+            static.branches,
+            card.labor,
+            self.estimate.shop.channel_code,
+            static.labor_kind_code,
+        )
 
     def hours_and_inclusions(
         self,
@@ -400,19 +477,30 @@ class _Loading:
 
     def _hours_of(
         self, vclass: str
-    ) -> Callable[[list[tuple[Any, ...]]], dict[tuple[Any, ...], tuple[review.HoursRef, ...]]]:
+    ) -> Callable[[list[HoursKey]], dict[HoursKey, tuple[review.HoursRef, ...]]]:
         on = self.on
 
-        def load(keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], tuple[review.HoursRef, ...]]:
-            found: dict[tuple[Any, ...], list[review.HoursRef]] = defaultdict(list)
-            rows = self.pre["hours"] if self.pre else self.db.execute(
-                self.q.hours, {"part_ids": [k[0] for k in keys], "vclass": vclass, "on": on}
-            )  # fmt: skip
+        def load(keys: list[HoursKey]) -> dict[HoursKey, tuple[review.HoursRef, ...]]:
+            found: dict[HoursKey, list[review.HoursRef]] = defaultdict(list)
+            rows = (
+                self.pre["hours"]
+                if self.pre
+                else self.db.execute(
+                    self.q.hours, {"part_ids": [k[0] for k in keys], "vclass": vclass, "on": on}
+                )
+            )
             for h in rows:
-                found[(h.part_id, vclass, on)].append(review.HoursRef(
-                    h.part_id, h.operation, h.code, (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
-                    h.vehicle_class, h.id, h.valid_from,
-                ))  # fmt: skip
+                found[(h.part_id, vclass, on)].append(
+                    review.HoursRef(
+                        h.part_id,
+                        h.operation,
+                        h.code,
+                        (Decimal(h.hours_centi) / 100).quantize(review.CENTI),
+                        h.vehicle_class,
+                        h.id,
+                        h.valid_from,
+                    )
+                )
             return {k: tuple(v) for k, v in found.items()}
 
         return load
@@ -421,7 +509,11 @@ class _Loading:
         self, roots: list[int]
     ) -> dict[int, tuple[tuple[int, review.InclusionRef], ...]]:
         found: dict[int, list[tuple[int, review.InclusionRef]]] = defaultdict(list)
-        rows = self.pre["inclusions"] if self.pre else self.db.execute(self.q.inclusions, {"part_ids": roots})  # fmt: skip
+        rows = (
+            self.pre["inclusions"]
+            if self.pre
+            else self.db.execute(self.q.inclusions, {"part_ids": roots})
+        )
         for root, inc_id, pid, op, included_pid, included_op, *row in rows:
             found[root].append((inc_id, review.InclusionRef(pid, op, included_pid, included_op)))
             self.memo.parts[included_pid] = _part_info(row)
@@ -429,20 +521,29 @@ class _Loading:
 
     def consumables(self, vclass: str) -> dict[str, review.ConsumableStandard]:
         """Consumable standards of the kinds claimed, the vehicle class's over every class's."""
-        kinds = {line.kind for line in self.estimate.lines if isinstance(line, review.ConsumableLine)}  # fmt: skip
+        kinds = {
+            line.kind for line in self.estimate.lines if isinstance(line, review.ConsumableLine)
+        }
         on = self.on
 
-        def load(keys: list[tuple[str, str, date]]) -> dict[tuple[str, str, date], review.ConsumableStandard]:  # fmt: skip
+        def load(
+            keys: list[tuple[str, str, date]],
+        ) -> dict[tuple[str, str, date], review.ConsumableStandard]:
             rows = self.db.execute(
                 self.q.consumables, {"kinds": [k[0] for k in keys], "vclass": vclass, "on": on}
             )
             found: dict[tuple[str, str, date], review.ConsumableStandard] = {}
             for c in sorted(rows, key=lambda c: c.vehicle_class is not None):
                 found[(c.kind, vclass, on)] = review.ConsumableStandard(
-                    c.kind, c.name, c.unit, Decimal(c.max_quantity_milli) / 1000,
+                    c.kind,
+                    c.name,
+                    c.unit,
+                    Decimal(c.max_quantity_milli) / 1000,
                     from_fen(c.max_unit_price_fen) if c.max_unit_price_fen is not None else None,
-                    c.vehicle_class, c.id, c.valid_from,
-                )  # fmt: skip
+                    c.vehicle_class,
+                    c.id,
+                    c.valid_from,
+                )
             return found
 
         memo = self.memo
@@ -452,7 +553,9 @@ class _Loading:
     def rescue(self, place: _Place) -> review.RescueTariff | None:
         """The rescue tariff of the nearest region (only for an estimate with a rescue line)."""
         region_ids = place.region_ids
-        if not region_ids or not any(isinstance(line, review.RescueLine) for line in self.estimate.lines):  # fmt: skip
+        if not region_ids or not any(
+            isinstance(line, review.RescueLine) for line in self.estimate.lines
+        ):
             return None
         key, kept = (tuple(region_ids), self.on), self.memo.rescue
         _looked_up(key in kept, key not in kept)
@@ -462,7 +565,7 @@ class _Loading:
         return kept[key]
 
     def earlier(
-        self, profile: review.RuleProfile, prior: Sequence[Any] | None
+        self, profile: review.RuleProfile, prior: Sequence[EarlierRow] | None
     ) -> tuple[review.EarlierClaim, ...]:
         """Earlier claims on the VIN within the profile's window (`prior`: `validate` read them
         with the generation)."""
@@ -474,129 +577,10 @@ class _Loading:
             prior = self.db.execute(
                 self.q.earlier,
                 {"vin": estimate.vehicle.vin, "estimate_id": estimate.id, "on": on, "since": since},
-            ).all()  # fmt: skip
+            ).all()
         return tuple(
             review.EarlierClaim(eid, ever, edate, int(p), vid)
             for vid, eid, ever, edate, replaced in prior
             if edate >= since
             for p in replaced or ()
         )
-
-
-def _named_parts(
-    estimate: review.Estimate, matches: dict[int, review.MatchInfo]
-) -> tuple[set[int], set[str]]:
-    """The part ids and normalised OE numbers the lines name (matched custom names included)."""
-    part_ids: set[int] = set()
-    oes: set[str] = set()
-    for line in estimate.lines:
-        if isinstance(line, review.PartLine):
-            if line.part_id:
-                part_ids.add(line.part_id)
-            if line.oe_number:
-                oes.add(normalize_oe(line.oe_number))
-            for named in line.damaged_components:
-                if named.part_id is not None:
-                    part_ids.add(named.part_id)
-                else:
-                    oes.add(normalize_oe(named.oe_number))
-        elif isinstance(line, review.LaborLine) and line.part_id:
-            part_ids.add(line.part_id)
-    part_ids |= {m.part_id for m in matches.values() if m.part_id is not None}
-    oes.discard("")
-    return part_ids, oes
-
-
-def _load_card(db: Connection, q: _Statements, channel: str, on: date) -> _Card | None:
-    rows = db.execute(q.card_parts, {"channel": channel, "on": on}).all()
-    if not rows:
-        return None  # no such channel
-    parts: dict[int, CardTerms] = {}
-    for _, card_id, vf, vt, by, why, category_id, type_id, discount in rows:
-        if card_id is not None and category_id is not None:
-            parts[category_id] = CardTerms(
-                channel, card_id, category_id, type_id, discount, vf, vt, by, why
-            )
-    labor = {
-        kind_id: (card_id, rate_fen, pct_bp)
-        for card_id, kind_id, rate_fen, pct_bp in db.execute(
-            q.card_labor, {"channel": channel, "on": on}
-        )
-    }
-    return _Card(parts, labor)
-
-
-def _load_rescue(
-    db: Connection, q: _Statements, region_ids: list[int], on: date, static: _Static
-) -> review.RescueTariff | None:
-    """The tariff in force of the nearest region in the chain."""
-    order = {rid: n for n, rid in enumerate(region_ids)}
-    tariffs = sorted(
-        db.execute(q.rescue, {"region_ids": region_ids, "on": on}),
-        key=lambda t: order[t.region_id],
-    )
-    if not tariffs:
-        return None
-    t = tariffs[0]
-    return review.RescueTariff(
-        static.region_names[t.region_id], from_fen(t.base_fen), Decimal(t.included_km),
-        from_fen(t.per_km_fen), t.id, t.valid_from,
-    )  # fmt: skip
-
-
-def _check_damaged_components(estimate: review.Estimate, refs: review.Refs) -> None:
-    """A damaged component the catalogue has but that is not a component of the line's assembly
-    is an error in the estimate (422 naming it). One the catalogue lacks is not: like an unknown
-    part id on a line, it is passed through, and the assembly rule falls back to all components.
-    A line whose own part is unknown cannot be checked."""
-    for line in estimate.lines:
-        if not isinstance(line, review.PartLine) or not line.damaged_components:
-            continue
-        assembly = review.identify(line, refs)[0]
-        if assembly is None:
-            continue
-        named = review.damaged_components(line, assembly, refs)
-        if named.not_components:
-            j = named.not_components[0]
-            name = line.damaged_components[j]
-            pid = name.part_id if name.part_id is not None else refs.oe_parts.get(normalize_oe(name.oe_number))  # fmt: skip
-            part = refs.parts.get(pid) if pid is not None else None
-            what = f"part {part.code} {part.name}" if part else name.text()
-            comps = refs.components.get(assembly.id, ())
-            listed = ", ".join(refs.parts[c.part_id].code for c in comps if c.part_id in refs.parts)
-            raise InvalidInput(
-                f"line {line.index + 1}: {what} is not a component of {assembly.code} "
-                f"{assembly.name}"
-                + (f" (its components: {listed})" if listed else " (it has no components)"),
-                field=f"lines[{line.index}].damaged_components[{j}]",
-            )
-
-
-def _labor_rates(
-    rows: Sequence[Any],
-    branch_ids: list[int],
-    branches: dict[int, Any],
-    card_labor: dict[int, tuple[int, int | None, int | None]],
-    channel: str | None,
-    kind_code: dict[int, str],
-) -> dict[str, review.LaborRateRef]:
-    """The rate per labor kind, as `pricebook.labor.labor_rates` decides it (the branch's own
-    standard rate, else the nearest parent's; a channel card's labor line replaces it: a fixed
-    rate or a percentage of the standard), from the chain's standard rates (`rows`)."""
-    depth = {bid: n for n, bid in enumerate(branch_ids)}
-    nearest: dict[int, Any] = {}
-    for r in sorted(rows, key=lambda r: depth[r.branch_id]):
-        nearest.setdefault(r.labor_kind_id, r)
-    out: dict[str, review.LaborRateRef] = {}
-    for kind_id, r in nearest.items():
-        standard = from_fen(r.rate_fen)
-        code = branches[r.branch_id].code
-        card_id, rate_fen, pct_bp = card_labor.get(kind_id, (None, None, None))
-        card_channel = channel if card_id else None
-        rate, why, _ = applied_rate(standard, code, r.branch_id == branch_ids[0], card_channel,
-                                    rate_fen, pct_bp)  # fmt: skip
-        out[kind_code[kind_id]] = review.LaborRateRef(
-            kind_code[kind_id], rate, standard, why, code, r.id, card_channel, card_id,
-            r.valid_from,
-        )  # fmt: skip
-    return out

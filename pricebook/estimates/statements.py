@@ -20,7 +20,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import QueryableAttribute, Session, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from pricebook.db import dialect_of, in_list
 from pricebook.models import (
@@ -50,25 +51,38 @@ from pricebook.models import (
     StandardHours,
     VehicleModel,
 )
-from pricebook.versioned import in_force
-
-_PRICE_COLUMNS = (
-    Price.id, Price.part_id, Price.model_id, Price.scope, Price.region_id, Price.branch_id,
-    Price.price_type_id, Price.amount_fen, Price.valid_from, Price.valid_to, Price.source,
-    Price.source_ref, Price.created_by, Price.reason,
-)  # fmt: skip
-
+from pricebook.prices.union import PRICE_COLUMNS
+from pricebook.versioned import V, VersionedRow, in_force
 
 _ON = bindparam("on", type_=Date)
 
 
-def _in_force_on(model: Any) -> Any:
+def _in_force_on(model: type[VersionedRow] | AliasedClass[V]) -> ColumnElement[bool]:
     """`versioned.in_force` on the bound parameter `on` (for the prebuilt statements)."""
     return in_force(model, _ON)
 
 
-_PART_COLS = (Part.id, Part.code, Part.name, Part.category_id, Category.code, Part.is_assembly,
-              Part.universal, Part.unit, Part.oe_normalized)  # fmt: skip
+#: a branch as `_BranchRow` holds it
+BRANCH_COLUMNS = (
+    Branch.id,
+    Branch.code,
+    Branch.name,
+    Branch.parent_id,
+    Branch.region_id,
+    Branch.authority_limit_fen,
+)
+
+_PART_COLS = (
+    Part.id,
+    Part.code,
+    Part.name,
+    Part.category_id,
+    Category.code,
+    Part.is_assembly,
+    Part.universal,
+    Part.unit,
+    Part.oe_normalized,
+)
 
 
 class _Statements:
@@ -87,31 +101,44 @@ class _Statements:
         self._labor()
         self._claims()
         self._validations()
+        self._inclusions()
+        self._static()
 
     def _catalogue(self) -> None:
         """The vehicle, profiles, parts (by id, by OE, superseded OE), components, fitment and
         prices."""
         self.vehicle = (
-            select(VehicleModel.id, VehicleModel.code, VehicleModel.name,
-                   VehicleModel.vehicle_class, Brand.id, Brand.name)
+            select(
+                VehicleModel.id,
+                VehicleModel.code,
+                VehicleModel.name,
+                VehicleModel.vehicle_class,
+                Brand.id,
+                Brand.name,
+            )
             .join(Series, Series.id == VehicleModel.series_id)
             .join(Brand, Brand.id == Series.brand_id)
             .where(VehicleModel.id == bindparam("model_id"))
-        )  # fmt: skip
+        )
         self.profiles = select(RuleProfileVersion).where(
-            or_(self._in(RuleProfileVersion.branch_id, "branch_ids"),
-                RuleProfileVersion.branch_id.is_(None)),
+            or_(
+                self._in(RuleProfileVersion.branch_id, "branch_ids"),
+                RuleProfileVersion.branch_id.is_(None),
+            ),
             _in_force_on(RuleProfileVersion),
-        )  # fmt: skip
+        )
         parts = select(*_PART_COLS).join(Category, Category.id == Part.category_id)
         self.parts = parts.where(self._in(Part.id, "part_ids"))
         superseded = select(OeSupersession.part_id).where(
             self._in(OeSupersession.old_oe_normalized, "oes")
         )
         self.parts_oe = parts.where(
-            or_(self._in(Part.id, "part_ids"), self._in(Part.oe_normalized, "oes"),
-                Part.id.in_(superseded))
-        )  # fmt: skip
+            or_(
+                self._in(Part.id, "part_ids"),
+                self._in(Part.oe_normalized, "oes"),
+                Part.id.in_(superseded),
+            )
+        )
         self.superseded = (
             select(OeSupersession.old_oe_normalized, OeSupersession.part_id)
             .where(self._in(OeSupersession.old_oe_normalized, "oes"))
@@ -133,49 +160,80 @@ class _Statements:
             .group_by(Fitment.part_id)
         )
         self.prices = (
-            select(*_PRICE_COLUMNS)
+            select(*PRICE_COLUMNS)
             .where(
                 self._in(Price.part_id, "part_ids"),
                 _in_force_on(Price),
-                or_(Price.scope == "system", self._in(Price.region_id, "region_ids"),
-                    self._in(Price.branch_id, "branch_ids")),
+                or_(
+                    Price.scope == "system",
+                    self._in(Price.region_id, "region_ids"),
+                    self._in(Price.branch_id, "branch_ids"),
+                ),
             )
             .order_by(Price.id)
-        )  # fmt: skip
+        )
 
     def _labor(self) -> None:
         """A channel's card, branch labor rates, standard hours and operation inclusions."""
         self.card_parts = (
-            select(Channel.id, RateCard.id, RateCard.valid_from, RateCard.valid_to,
-                   RateCard.created_by, RateCard.reason, RateCardParts.category_id,
-                   RateCardParts.price_type_id, RateCardParts.discount_bp)
+            select(
+                Channel.id,
+                RateCard.id,
+                RateCard.valid_from,
+                RateCard.valid_to,
+                RateCard.created_by,
+                RateCard.reason,
+                RateCardParts.category_id,
+                RateCardParts.price_type_id,
+                RateCardParts.discount_bp,
+            )
             .outerjoin(RateCard, and_(RateCard.channel_id == Channel.id, _in_force_on(RateCard)))
             .outerjoin(RateCardParts, RateCardParts.rate_card_id == RateCard.id)
             .where(Channel.code == bindparam("channel"))
-        )  # fmt: skip
+        )
         self.card_labor = (
-            select(RateCardLabor.rate_card_id, RateCardLabor.labor_kind_id, RateCardLabor.rate_fen,
-                   RateCardLabor.pct_of_standard_bp)
+            select(
+                RateCardLabor.rate_card_id,
+                RateCardLabor.labor_kind_id,
+                RateCardLabor.rate_fen,
+                RateCardLabor.pct_of_standard_bp,
+            )
             .join(RateCard, RateCard.id == RateCardLabor.rate_card_id)
             .join(Channel, Channel.id == RateCard.channel_id)
             .where(Channel.code == bindparam("channel"), _in_force_on(RateCard))
-        )  # fmt: skip
+        )
         self.labor_rates = select(
-            LaborRate.id, LaborRate.branch_id, LaborRate.labor_kind_id, LaborRate.rate_fen,
+            LaborRate.id,
+            LaborRate.branch_id,
+            LaborRate.labor_kind_id,
+            LaborRate.rate_fen,
             LaborRate.valid_from,
         ).where(
-            self._in(LaborRate.branch_id, "branch_ids"), LaborRate.shop_tier == bindparam("tier"),
-            LaborRate.vehicle_class == bindparam("vclass"), _in_force_on(LaborRate),
-        )  # fmt: skip
+            self._in(LaborRate.branch_id, "branch_ids"),
+            LaborRate.shop_tier == bindparam("tier"),
+            LaborRate.vehicle_class == bindparam("vclass"),
+            _in_force_on(LaborRate),
+        )
         self.hours = (
-            select(StandardHours.id, StandardHours.part_id, StandardHours.operation,
-                   StandardHours.hours_centi, StandardHours.vehicle_class,
-                   StandardHours.valid_from, LaborKind.code)
+            select(
+                StandardHours.id,
+                StandardHours.part_id,
+                StandardHours.operation,
+                StandardHours.hours_centi,
+                StandardHours.vehicle_class,
+                StandardHours.valid_from,
+                LaborKind.code,
+            )
             .join(LaborKind, LaborKind.id == StandardHours.labor_kind_id)
-            .where(self._in(StandardHours.part_id, "part_ids"),
-                   StandardHours.vehicle_class == bindparam("vclass"),
-                   _in_force_on(StandardHours))
-        )  # fmt: skip
+            .where(
+                self._in(StandardHours.part_id, "part_ids"),
+                StandardHours.vehicle_class == bindparam("vclass"),
+                _in_force_on(StandardHours),
+            )
+        )
+
+    def _inclusions(self) -> None:
+        """Operation inclusions, followed from the estimate's parts."""
         # every inclusion reachable from an operation on the estimate's parts (A includes B, B
         # includes C …, through parts not on the estimate too), with the included part's row;
         # UNION (not UNION ALL) ends cycles: an inclusion already found is not followed again
@@ -183,48 +241,75 @@ class _Statements:
         # be kept on its own)
         inc = OperationInclusion
         start = (
-            select(inc.part_id.label("root"), inc.id, inc.part_id, inc.operation,
-                   inc.included_part_id, inc.included_operation)
+            select(
+                inc.part_id.label("root"),
+                inc.id,
+                inc.part_id,
+                inc.operation,
+                inc.included_part_id,
+                inc.included_operation,
+            )
             .where(self._in(inc.part_id, "part_ids"))
             .cte("inclusion_closure", recursive=True)
-        )  # fmt: skip
+        )
         step = aliased(OperationInclusion)
         closure = start.union(
-            select(start.c.root, step.id, step.part_id, step.operation, step.included_part_id,
-                   step.included_operation)
-            .join(start, and_(step.part_id == start.c.included_part_id,
-                              step.operation == start.c.included_operation))
-        )  # fmt: skip
+            select(
+                start.c.root,
+                step.id,
+                step.part_id,
+                step.operation,
+                step.included_part_id,
+                step.included_operation,
+            ).join(
+                start,
+                and_(
+                    step.part_id == start.c.included_part_id,
+                    step.operation == start.c.included_operation,
+                ),
+            )
+        )
         self.inclusions = (
-            select(closure.c.root, closure.c.id, closure.c.part_id, closure.c.operation,
-                   closure.c.included_part_id, closure.c.included_operation, *_PART_COLS)
+            select(
+                closure.c.root,
+                closure.c.id,
+                closure.c.part_id,
+                closure.c.operation,
+                closure.c.included_part_id,
+                closure.c.included_operation,
+                *_PART_COLS,
+            )
             .join(Part, Part.id == closure.c.included_part_id)
             .join(Category, Category.id == Part.category_id)
             .order_by(closure.c.root, closure.c.id)
-        )  # fmt: skip
+        )
 
     def _claims(self) -> None:
         """Consumable standards, rescue tariffs and the VIN's earlier claims."""
         self.consumables = select(ConsumableStandardVersion).where(
             self._in(ConsumableStandardVersion.kind, "kinds"),
-            or_(ConsumableStandardVersion.vehicle_class.is_(None),
-                ConsumableStandardVersion.vehicle_class == bindparam("vclass")),
+            or_(
+                ConsumableStandardVersion.vehicle_class.is_(None),
+                ConsumableStandardVersion.vehicle_class == bindparam("vclass"),
+            ),
             _in_force_on(ConsumableStandardVersion),
-        )  # fmt: skip
+        )
         self.rescue = select(RescueTariffVersion).where(
             self._in(RescueTariffVersion.region_id, "region_ids"),
             _in_force_on(RescueTariffVersion),
         )
         self.earlier = select(
-            EstimateValidation.id, EstimateValidation.estimate_id,
-            EstimateValidation.estimate_version, EstimateValidation.estimate_date,
+            EstimateValidation.id,
+            EstimateValidation.estimate_id,
+            EstimateValidation.estimate_version,
+            EstimateValidation.estimate_date,
             EstimateValidation.replaced_part_ids,
         ).where(
             EstimateValidation.vin == bindparam("vin"),
             EstimateValidation.estimate_id != bindparam("estimate_id"),
             EstimateValidation.estimate_date <= _ON,
             EstimateValidation.estimate_date >= bindparam("since"),
-        )  # fmt: skip
+        )
 
     def _validations(self) -> None:
         """The opening statement, the stored validation, the INSERTs and (PostgreSQL) the static
@@ -237,27 +322,45 @@ class _Statements:
         owner = cast(bindparam("owner", type_=Integer), Integer)
         stored = (
             select(func.max(EstimateValidation.id))
-            .where(EstimateValidation.estimate_id == bindparam("estimate_id"),
-                   EstimateValidation.estimate_version == bindparam("version"),
-                   or_(owner.is_(None), EstimateValidation.created_by_key_id == owner))
+            .where(
+                EstimateValidation.estimate_id == bindparam("estimate_id"),
+                EstimateValidation.estimate_version == bindparam("version"),
+                or_(owner.is_(None), EstimateValidation.created_by_key_id == owner),
+            )
             .scalar_subquery()
-        )  # fmt: skip
+        )
         prior = aliased(EstimateValidation, name="prior")  # not correlated with `stored`
         self.opening = (
-            select(ReferenceGeneration.token, ReferenceGeneration.value,
-                   ReferenceGeneration.prices, stored, prior.id, prior.estimate_id,
-                   prior.estimate_version, prior.estimate_date, prior.replaced_part_ids)
+            select(
+                ReferenceGeneration.token,
+                ReferenceGeneration.value,
+                ReferenceGeneration.prices,
+                stored,
+                prior.id,
+                prior.estimate_id,
+                prior.estimate_version,
+                prior.estimate_date,
+                prior.replaced_part_ids,
+            )
             .select_from(ReferenceGeneration)
-            .outerjoin(prior, and_(prior.vin == bindparam("vin"),
-                                   prior.estimate_id != bindparam("estimate_id"),
-                                   prior.estimate_date <= _ON))
+            .outerjoin(
+                prior,
+                and_(
+                    prior.vin == bindparam("vin"),
+                    prior.estimate_id != bindparam("estimate_id"),
+                    prior.estimate_date <= _ON,
+                ),
+            )
             .where(ReferenceGeneration.id == 1)
             .order_by(prior.id)
-        )  # fmt: skip
+        )
         self.stored = select(
-            EstimateValidation.id, EstimateValidation.created_at, EstimateValidation.created_by,
-            EstimateValidation.request, EstimateValidation.result,
-        ).where(EstimateValidation.id == bindparam("id"))  # fmt: skip
+            EstimateValidation.id,
+            EstimateValidation.created_at,
+            EstimateValidation.created_by,
+            EstimateValidation.request,
+            EstimateValidation.result,
+        ).where(EstimateValidation.id == bindparam("id"))
         table = EstimateValidation.metadata.tables[EstimateValidation.__tablename__]
         self.insert = insert(table).returning(table.c.id, table.c.created_at)
         # several validations in one statement, RETURNING in the order of their rows
@@ -265,26 +368,31 @@ class _Statements:
             table.c.id, table.c.created_at, sort_by_parameter_order=True
         )
 
-        if self.pg and not self.prefix:
-            # `_load_static_with`: one row, a JSON array per table (each a scalar subquery)
-            def rows(*columns: Any) -> Any:
-                return func.json_agg(func.json_build_array(*columns))
+    def _static(self) -> None:
+        """PostgreSQL: the static tables, the vehicle and the profiles in force in one row."""
+        if not self.pg or self.prefix:
+            return
 
-            vehicle = self.vehicle.with_only_columns(func.json_build_array(
-                VehicleModel.id, VehicleModel.code, VehicleModel.name,
-                VehicleModel.vehicle_class, Brand.id, Brand.name,
-            ))  # fmt: skip
-            rpv = RuleProfileVersion
-            self.static = select(
-                select(rows(Branch.id, Branch.code, Branch.name, Branch.parent_id,
-                            Branch.region_id, Branch.authority_limit_fen)).scalar_subquery(),
-                select(rows(Region.id, Region.code, Region.parent_id, Region.name)).scalar_subquery(),
-                select(rows(PriceType.id, PriceType.code, PriceType.name, PriceType.rank)).scalar_subquery(),
-                select(rows(LaborKind.id, LaborKind.code, LaborKind.name)).scalar_subquery(),
-                vehicle.scalar_subquery(),
-                select(rows(rpv.id, rpv.code, rpv.branch_id, rpv.version, rpv.settings))
-                .where(_in_force_on(rpv)).scalar_subquery(),
-            )  # fmt: skip
+        # `_load_static_with`: one row, a JSON array per table (each a scalar subquery)
+        def rows(*columns: QueryableAttribute[object]) -> ColumnElement[object]:
+            return func.json_agg(func.json_build_array(*columns))
+
+        vehicle = self.vehicle.with_only_columns(
+            func.json_build_array(*self.vehicle.selected_columns)
+        )
+        rpv = RuleProfileVersion
+        self.static = select(
+            select(rows(*BRANCH_COLUMNS)).scalar_subquery(),
+            select(rows(Region.id, Region.code, Region.parent_id, Region.name)).scalar_subquery(),
+            select(
+                rows(PriceType.id, PriceType.code, PriceType.name, PriceType.rank)
+            ).scalar_subquery(),
+            select(rows(LaborKind.id, LaborKind.code, LaborKind.name)).scalar_subquery(),
+            vehicle.scalar_subquery(),
+            select(rows(rpv.id, rpv.code, rpv.branch_id, rpv.version, rpv.settings))
+            .where(_in_force_on(rpv))
+            .scalar_subquery(),
+        )
 
     def _in(self, column: Any, name: str) -> Any:
         return in_list(column, self.prefix + name, postgresql=self.pg)

@@ -9,9 +9,7 @@ concurrent writer won the race, update the winner's item: never a duplicate, nev
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import and_, select, text
+from sqlalchemy import ColumnElement, and_, select, text
 from sqlalchemy.orm import Session
 
 from pricebook.db import dialect_of
@@ -21,7 +19,9 @@ from pricebook.models import (
 )
 
 
-def key_clause(kind: str, part_id: int, branch_id: int | None, price_type_id: int) -> Any:
+def key_clause(
+    kind: str, part_id: int, branch_id: int | None, price_type_id: int
+) -> ColumnElement[bool]:
     branch = (
         FeedbackItem.branch_id.is_(None)
         if branch_id is None
@@ -46,7 +46,7 @@ def find_unresolved(
     ).first()
 
 
-def insert_unless_open(session: Session, values: dict[str, Any]) -> int | None:
+def insert_unless_open(session: Session, values: dict[str, object]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING against the matching partial unique index; the new id,
     or None when an unresolved item for the key already exists."""
     dialect = dialect_of(session)

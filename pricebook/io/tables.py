@@ -9,7 +9,6 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pricebook.errors import InvalidInput
 from pricebook.money import quote
@@ -229,12 +228,12 @@ def write_table(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> int:
                 count += 1
         return count
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell import Cell, WriteOnlyCell
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
 
-    def text(value: str) -> Any:  # openpyxl's WriteOnlyCell is a factory function, not a type
+    def text(value: str) -> Cell:  # openpyxl's WriteOnlyCell is a factory of plain cells
         # Text cells keep codes such as "0001" and amounts exactly as written; data_type "s"
         # keeps anything that looks like a formula a string (openpyxl makes "=…" a formula).
         cell = WriteOnlyCell(sheet, value=neutralise(value))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import msgspec
 from sqlalchemy import func, or_, select
@@ -17,6 +17,9 @@ from pricebook.models import Branch, Part, Price, PriceType, Region, VehicleMode
 from pricebook.prices.load import BranchNode, branch_chain_query, chain_for, region_chain_query
 from pricebook.prices.resolve import PriceVersion, ScopeStep
 from pricebook.versioned import in_force
+
+if TYPE_CHECKING:
+    from pricebook.paging import Page
 
 
 def versions_in_force(
@@ -42,7 +45,7 @@ class HistoryRow(msgspec.Struct, frozen=True):
     scope_code: str
     model_code: str | None
     withdrawn: bool
-    created_at: Any
+    created_at: datetime
 
 
 def price_history(
@@ -53,7 +56,7 @@ def price_history(
     price_type: str = "",
     limit: int = 100,
     offset: int = 0,
-) -> Any:
+) -> Page[HistoryRow]:
     """Every version of a part's prices, oldest first; `branch` keeps the versions that can
     apply there (the branch, its parents, its regions up the tree, system)."""
     from pricebook.paging import Page

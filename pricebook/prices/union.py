@@ -9,14 +9,16 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
+    CompoundSelect,
     Date,
     DateTime,
     Integer,
+    Row,
     String,
     bindparam,
     cast,
@@ -38,10 +40,38 @@ from pricebook.prices.resolve import MarketReference, PriceTypeInfo
 # the kinds of row `union_statement` returns (its first column)
 K_PART, K_OLD_OE, K_MODEL, K_PRICE, K_MARKET = 0, 1, 2, 3, 4
 TIMESTAMP = DateTime(timezone=True)
+#: a price version's columns, in `PriceVersion`'s order
+PRICE_COLUMNS = (
+    Price.id,
+    Price.part_id,
+    Price.model_id,
+    Price.scope,
+    Price.region_id,
+    Price.branch_id,
+    Price.price_type_id,
+    Price.amount_fen,
+    Price.valid_from,
+    Price.valid_to,
+    Price.source,
+    Price.source_ref,
+    Price.created_by,
+    Price.reason,
+)
+#: a row of `union_statement`: its 17 columns' types depend on its kind (the first column)
+UnionRow = Row[*tuple[Any, ...]]
+
+
+class Dated(Protocol):
+    """What `market_references` reads of a planned item: the date it is priced on."""
+
+    @property
+    def on(self) -> date: ...
 
 
 @functools.cache
-def union_statement(oes: bool, models: bool, postgresql: bool, pairs: bool = False) -> Any:
+def union_statement(
+    oes: bool, models: bool, postgresql: bool, pairs: bool = False
+) -> CompoundSelect[*tuple[Any, ...]]:
     """One statement for everything item-specific `load_and_resolve` needs: the parts asked for
     (by id, OE number, superseded OE number), the models named, the price versions of those
     parts on the items' scopes and dates, and their market references. Built once per shape
@@ -134,20 +164,7 @@ def _price_rows(wanted: Any, at_branch: Any, postgresql: bool) -> Any:
     # the first SELECT gives the columns their types
     return select(
         literal(K_PRICE, Integer),
-        Price.id,
-        Price.part_id,
-        Price.model_id,
-        Price.scope,
-        Price.region_id,
-        Price.branch_id,
-        Price.price_type_id,
-        Price.amount_fen,
-        Price.valid_from,
-        Price.valid_to,
-        Price.source,
-        Price.source_ref,
-        Price.created_by,
-        Price.reason,
+        *PRICE_COLUMNS,
         _null(TIMESTAMP),
         _null(TIMESTAMP),
     ).where(
@@ -250,8 +267,8 @@ def days_from(day: date, days: int) -> date:
 
 
 def market_references(
-    rows: Sequence[Any],
-    planned: Sequence[tuple[Any, ...]],
+    rows: Sequence[UnionRow],
+    planned: Sequence[tuple[Dated, *tuple[object, ...]]],
     planned_ids: set[int],
     price_types: dict[int, PriceTypeInfo],
 ) -> dict[int, list[tuple[int, date, date, int | None, MarketReference]]]:

@@ -3,10 +3,10 @@ rule every kind of line shares, DUPLICATE_LINE."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar
 
 from pricebook.review.estimate import (
     ConsumableLine,
@@ -98,11 +98,11 @@ class Rule(Generic[C]):
     excludes_labor: bool = False
 
 
-def duplicate_key(line: Line, part_of: Callable[[int], int | None]) -> tuple[Any, ...] | None:
+def duplicate_key(line: Line, part_of: Callable[[int], int | None]) -> tuple[Hashable, ...] | None:
     """Lines with the same key claim the same thing twice."""
     if isinstance(line, PartLine):
         pid = part_of(line.index)
-        ident: Any = (
+        ident: int | tuple[str, str] = (
             pid if pid is not None else ("name", (line.custom_name or line.oe_number).strip())
         )
         return ("part", ident, line.action)

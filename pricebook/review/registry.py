@@ -44,8 +44,9 @@ UNCHECKED_REASONS: dict[str, tuple[str, str]] = {
 }
 
 
-def rule_unchecked(reason: str, *, what_zh: str = "本行", what_en: str = "this line",
-                   **values: Any) -> Proposal:  # fmt: skip
+def rule_unchecked(
+    reason: str, *, what_zh: str = "本行", what_en: str = "this line", **values: object
+) -> Proposal:
     """UNCHECKED: the service has nothing to check the line (or part of it) against. It cannot
     cut what it cannot check, so the allowed amount stays the claimed one (no money effect),
     but the line is never silently "allowed in full": this flag says why, and the line's

@@ -238,7 +238,7 @@ def import_parts(ctx: ImportContext, rows: list[tuple[int, Row]]) -> None:
     session = ctx.session
 
     # For a dry run, new parts have no id yet: plan their links by code instead.
-    def ref(code: str) -> Any:
+    def ref(code: str) -> int | str:
         return ids.get(code) or code
 
     existing_aliases = set(session.execute(select(PartAlias.part_id, PartAlias.alias)))

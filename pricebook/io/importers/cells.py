@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,9 @@ from pricebook.models import Base, PriceType
 from pricebook.money import MAX_YUAN, MoneyError, parse_money, parse_plain, quote, to_fen
 
 CHUNK = 5000
+
+#: what `chunks` slices
+T = TypeVar("T")
 
 
 @dataclass
@@ -197,6 +200,6 @@ def price_type_word(value: str) -> str:
     return normalize_word(value)
 
 
-def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]

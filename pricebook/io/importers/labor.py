@@ -183,6 +183,11 @@ def import_standard_hours(ctx: ImportContext, rows: list[tuple[int, Row]]) -> No
     )
 
 
+#: a rate card line: ("labor", kind id, rate fen, pct bp) or ("parts", category id, price type
+#: id, discount bp)
+CardLine = tuple[str, int, int | None, int | None]
+
+
 def _card_line(
     ctx: ImportContext,
     n: int,
@@ -190,7 +195,7 @@ def _card_line(
     kinds: dict[str, int],
     categories: dict[str, int],
     price_types: dict[str, int],
-) -> tuple[Any, ...] | None:
+) -> CardLine | None:
     """A rate card row's line as stored: ("labor", kind, rate fen, pct bp) or ("parts",
     category, price type, discount bp); None (with the errors noted) when it is not one."""
     line = choice_cell(ctx, n, row, "line", ("labor", "parts"))
@@ -272,9 +277,9 @@ def _read_cards(
     return cards
 
 
-def _stored_card_lines(session: Session) -> dict[int, set[tuple[Any, ...]]]:
+def _stored_card_lines(session: Session) -> dict[int, set[CardLine]]:
     """Every stored card's lines, as `_card_line` reads a row's."""
-    stored_lines: dict[int, set[tuple[Any, ...]]] = defaultdict(set)
+    stored_lines: dict[int, set[CardLine]] = defaultdict(set)
     for r in session.execute(select(RateCardLabor)).scalars():
         stored_lines[r.rate_card_id].add(
             ("labor", r.labor_kind_id, r.rate_fen, r.pct_of_standard_bp)

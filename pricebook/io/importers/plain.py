@@ -3,8 +3,8 @@ log; link rows added when missing."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Container, Iterable
-from typing import Any
+from collections.abc import Callable, Container, Iterable, Mapping
+from typing import Any, TypeVar
 
 from sqlalchemy import insert, select
 
@@ -13,9 +13,16 @@ from pricebook.io.importers.cells import ImportContext, chunks
 from pricebook.io.importers.report import RowChange
 from pricebook.models import Base
 
+#: a link row as `ensure_links` plans it: its column values, in `columns`' order
+L = TypeVar("L", bound=tuple[object, ...])
+
 
 def upsert(
-    ctx: ImportContext, model: type[Base], desired: dict[str, dict[str, Any]], *, key: str = "code"
+    ctx: ImportContext,
+    model: type[Base],
+    desired: Mapping[str, Mapping[str, object]],
+    *,
+    key: str = "code",
 ) -> dict[str, int]:
     """Create or update rows by code; returns code → id for all of them (0 for a dry run's new)."""
     session = ctx.session
@@ -63,8 +70,13 @@ def upsert(
 
 
 def audit_entry(
-    ctx: ImportContext, action: str, entity: str, entity_id: object, before: Any, after: Any
-) -> dict[str, Any]:
+    ctx: ImportContext,
+    action: str,
+    entity: str,
+    entity_id: object,
+    before: Mapping[str, object] | None,
+    after: Mapping[str, object] | None,
+) -> audit.Entry:
     return {
         "actor": ctx.actor,
         "action": action,
@@ -79,11 +91,11 @@ def audit_entry(
 def ensure_links(
     ctx: ImportContext,
     model: type[Base],
-    wanted: Iterable[tuple[Any, ...]],
+    wanted: Iterable[L],
     columns: tuple[str, ...],
-    existing: Container[Any],
+    existing: Container[L],
     *,
-    extra: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None,
+    extra: Callable[[L], dict[str, object]] | None = None,
 ) -> None:
     """Add link rows (aliases, fitment, components …) that are missing; existing ones stay."""
     ordered = list(dict.fromkeys(wanted))  # the file's order, so exports list links as imported

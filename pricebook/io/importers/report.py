@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 #: how many changes a report lists one by one (its counts cover every row): what a person
 #: reads in a preview, and a bound on what a dry run of a large file holds
@@ -21,8 +20,8 @@ class RowChange:
     row: int
     action: str  # create, supersede, close, update
     key: str
-    before: Any
-    after: Any
+    before: object
+    after: object
     valid_from: date | None = None
 
 

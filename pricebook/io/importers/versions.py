@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Table, insert, select, update
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Session
 
 from pricebook import audit
@@ -45,7 +46,7 @@ def apply_versions(
     ctx: ImportContext,
     model: type[Base],
     key_columns: tuple[str, ...],
-    value_of: Callable[[Any], Hashable],
+    value_of: Callable[[RowMapping], Hashable],
     items: list[NewVersion],
     *,
     load_column: str,
@@ -79,7 +80,7 @@ def _stored_versions(
     session: Session,
     table: Table,
     key_columns: tuple[str, ...],
-    value_of: Callable[[Any], Hashable],
+    value_of: Callable[[RowMapping], Hashable],
     items: list[NewVersion],
     load_column: str,
 ) -> dict[tuple[Any, ...], list[Version]]:
@@ -149,7 +150,7 @@ def _plan_versions(
     return plan
 
 
-def bulk_insert(session: Session, table: Any, records: list[dict[str, Any]]) -> None:
+def bulk_insert(session: Session, table: Table, records: list[dict[str, object]]) -> None:
     if not records:
         return
     connection = session.connection()
