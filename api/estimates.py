@@ -90,7 +90,7 @@ class ValidationWriter:
     process at a time, and the rows that arrive meanwhile go into the next one (group commit).
     Each request still answers only once its own row is committed, so nothing answered can be
     lost or raced; what it saves is a statement, a commit and a round trip per row (under load
-    2.5–3 rows per INSERT: validate +6–10% req/s, −8% CPU each; README).
+    several rows share one INSERT; docs/benchmarks.md has the measured gain).
 
     `store_batch` stores a list in one statement (`estimates.store_validations` on a
     connection of its own), at most `max_rows` of them (a burst of requests makes several

@@ -168,7 +168,9 @@ def _alias(handler: Any, key: str) -> str:
     return getattr(kwarg, "name", None) or getattr(kwarg, "query", None) or key
 
 
-def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException) -> list[dict[str, Any]]:  # fmt: skip
+def _validation_errors(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> list[dict[str, Any]]:
     """Litestar's validation errors (query, path, body), each naming its field with a hint:
     a missing body field by its name, a bad date with the format, an enum-like parameter with
     its allowed values (read from the handler's signature model)."""
@@ -193,9 +195,12 @@ def _validation_errors(request: Request[Any, Any, Any], exc: ValidationException
 
 def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, ImportRejected):
-        return problem(422, exc.message, title=exc.title, errors=[
-            {"row": e.row, "field": e.column, "message": e.message} for e in exc.errors
-        ])  # fmt: skip
+        return problem(
+            422,
+            exc.message,
+            title=exc.title,
+            errors=[{"row": e.row, "field": e.column, "message": e.message} for e in exc.errors],
+        )
     if isinstance(exc, PricebookError):
         status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 400)
         extra = {"field": exc.field} if exc.field else {}

@@ -11,8 +11,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from pricebook.db import as_utc
@@ -63,4 +64,4 @@ def end_session(session: Session, token: str) -> bool:
     if not token or len(token) > MAX_TOKEN:
         return False
     result = session.execute(delete(UiSession).where(UiSession.token_hash == _digest(token)))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(cast(CursorResult[Any], result).rowcount)  # a DML result is a CursorResult

@@ -86,9 +86,10 @@ ReasonQuery = Annotated[
 def unchanged(container: Any) -> dict[int, Any]:
     """Write answers: 201 when a version was added, 200 when nothing (or only an end) changed."""
     spec = ResponseSpec(
-        data_container=container, description="Nothing to add: unchanged (or ended early)",
+        data_container=container,
+        description="Nothing to add: unchanged (or ended early)",
         generate_examples=False,
-    )  # fmt: skip
+    )
     return {**WRITE_ERRORS, 200: spec}
 
 
@@ -129,9 +130,12 @@ async def _refuse_bad_input(request: Request[Any, Any, Any]) -> None:
     if "data" in fields:
         kwargs["data"] = await request.json()
     kwargs.update(
-        state=request.app.state, request=request, actor=caller_actor(request),
-        caller=calling_key(request), if_match=("",),
-    )  # fmt: skip
+        state=request.app.state,
+        request=request,
+        actor=caller_actor(request),
+        caller=calling_key(request),
+        if_match=("",),
+    )
     handler.signature_model.parse_values_from_connection_kwargs(
         connection=request, kwargs={k: v for k, v in kwargs.items() if k in fields}
     )
@@ -242,8 +246,9 @@ async def on_replica(
             if database_unavailable(exc):
                 replicas.failed(replica, exc)
             else:  # e.g. a query cancelled by a recovery conflict: the primary has none
-                log.warning("replica %s: a read failed, retried on the primary: %s",
-                            replica.name, exc)  # fmt: skip
+                log.warning(
+                    "replica %s: a read failed, retried on the primary: %s", replica.name, exc
+                )
     return await call(state.engine)
 
 
@@ -398,11 +403,14 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
         raise ValidationException(
             f"unknown query parameter(s): {', '.join(unknown)}",
             extra=[
-                {"key": key, "source": "query",
-                 "message": f"unknown query parameter; this route accepts: {allowed}"}
+                {
+                    "key": key,
+                    "source": "query",
+                    "message": f"unknown query parameter; this route accepts: {allowed}",
+                }
                 for key in unknown
             ],
-        )  # fmt: skip
+        )
 
 
 async def check_query(request: Request[Any, Any, Any]) -> None:

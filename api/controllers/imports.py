@@ -75,9 +75,15 @@ def import_path(
     engine = make_engine(settings, poolclass=NullPool)
     try:
         return import_file(
-            engine, kind, path, actor=actor, reason=reason, dry_run=dry_run,
-            limits=TableLimits.of(settings), source_ref=name,
-        )  # fmt: skip
+            engine,
+            kind,
+            path,
+            actor=actor,
+            reason=reason,
+            dry_run=dry_run,
+            limits=TableLimits.of(settings),
+            source_ref=name,
+        )
     finally:
         engine.dispose()
 
@@ -149,14 +155,27 @@ class ImportController(Controller):
         name = Path(data.file.filename or "upload").name[:200]
         try:
             report = await asyncio.to_thread(
-                import_upload, settings, content, name, kind, actor=actor, reason=reason,
+                import_upload,
+                settings,
+                content,
+                name,
+                kind,
+                actor=actor,
+                reason=reason,
                 dry_run=dry_run,
-            )  # fmt: skip
+            )
         except TooLarge as exc:
             raise HTTPException(status_code=413, detail=exc.message) from exc
         return ImportReport(
-            kind=report.kind, dry_run=report.dry_run, rows=report.rows, changed=report.changed,
-            created=report.created, updated=report.updated, superseded=report.superseded,
-            closed=report.closed, unchanged=report.unchanged, removed=report.removed,
+            kind=report.kind,
+            dry_run=report.dry_run,
+            rows=report.rows,
+            changed=report.changed,
+            created=report.created,
+            updated=report.updated,
+            superseded=report.superseded,
+            closed=report.closed,
+            unchanged=report.unchanged,
+            removed=report.removed,
             notes=list(report.notes),
-        )  # fmt: skip
+        )

@@ -46,9 +46,13 @@ class IndicatorController(Controller):
         top: Annotated[int, QueryParameter(ge=1, le=200)] = indicators.DEFAULT_TOP,
     ) -> Indicators:
         result = await run(
-            state, indicators.compute_indicators, branch=branch, date_from=date_from,
-            date_to=date_to, top=top,
-        )  # fmt: skip
+            state,
+            indicators.compute_indicators,
+            branch=branch,
+            date_from=date_from,
+            date_to=date_to,
+            top=top,
+        )
         return to(Indicators, result)
 
 
@@ -79,7 +83,14 @@ class AuditController(Controller):
         offset: Offset = 0,
     ) -> Page[AuditEntry]:
         page = await run(
-            state, audit.query, entity=entity or "", entity_id=entity_id or "", who=who or "",
-            date_from=date_from, date_to=date_to, limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            audit.query,
+            entity=entity or "",
+            entity_id=entity_id or "",
+            who=who or "",
+            date_from=date_from,
+            date_to=date_to,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[AuditEntry], page)

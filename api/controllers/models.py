@@ -44,9 +44,15 @@ class ModelController(Controller):
         offset: Offset = 0,
     ) -> Page[Model]:
         page = await read(
-            request, catalog.search_models, q=q, brand=brand, year=year, sort=sort, limit=limit,
+            request,
+            catalog.search_models,
+            q=q,
+            brand=brand,
+            year=year,
+            sort=sort,
+            limit=limit,
             offset=offset,
-        )  # fmt: skip
+        )
         return to(Page[Model], page)
 
     @get("/{model_id:int}", summary="One vehicle model", responses=ITEM_ERRORS)

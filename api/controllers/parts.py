@@ -50,9 +50,16 @@ class PartController(Controller):
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> Page[Part]:
         page = await read(
-            request, catalog.search_parts, q=q, oe=oe, model_id=model_id, category=category,
-            sort=sort, limit=limit, offset=offset,
-        )  # fmt: skip
+            request,
+            catalog.search_parts,
+            q=q,
+            oe=oe,
+            model_id=model_id,
+            category=category,
+            sort=sort,
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[Part], page)
 
     @get(
@@ -81,7 +88,12 @@ class PartController(Controller):
         offset: Annotated[int, QueryParameter(ge=0, le=1_000_000)] = 0,
     ) -> Page[HistoryRow]:
         page = await run(
-            state, prices.price_history, part_id, branch=branch or "",
-            price_type=price_type or "", limit=limit, offset=offset,
-        )  # fmt: skip
+            state,
+            prices.price_history,
+            part_id,
+            branch=branch or "",
+            price_type=price_type or "",
+            limit=limit,
+            offset=offset,
+        )
         return to(Page[HistoryRow], page)

@@ -134,9 +134,11 @@ def routing_error(request: Request[Any, Any, Any], exc: HTTPException) -> Respon
 def _template_response(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
     heading = HEADINGS.get(status, "出错了")
     return render(
-        request, "error.html", {"title": heading, "heading": heading, "detail": detail},
+        request,
+        "error.html",
+        {"title": heading, "heading": heading, "detail": detail},
         status_code=status,
-    )  # type: ignore[return-value]  # fmt: skip
+    )  # type: ignore[return-value]
 
 
 def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> SessionMiddleware[Any]:
@@ -147,14 +149,22 @@ def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> SessionMid
 
 def ui_router(settings: Settings) -> Router:
     session = CookieBackendConfig(
-        secret=derive_secret(settings, "session"), key=SESSION_COOKIE, max_age=SESSION_MAX_AGE,
-        httponly=True, samesite="lax", path="/", secure=settings.cookie_secure,
-    )  # fmt: skip
+        secret=derive_secret(settings, "session"),
+        key=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        path="/",
+        secure=settings.cookie_secure,
+    )
     csrf = CSRFConfig(
-        secret=derive_secret(settings, "csrf").hex(), cookie_name=CSRF_COOKIE,
-        header_name=CSRF_HEADER, cookie_samesite="lax", cookie_httponly=True,
+        secret=derive_secret(settings, "csrf").hex(),
+        cookie_name=CSRF_COOKIE,
+        header_name=CSRF_HEADER,
+        cookie_samesite="lax",
+        cookie_httponly=True,
         cookie_secure=settings.cookie_secure,
-    )  # fmt: skip
+    )
     return Router(
         path="/",
         route_handlers=[

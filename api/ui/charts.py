@@ -184,9 +184,18 @@ def bar_chart(
     label_w, row_h = 200, 28
     plot_w = width - label_w - 70
     rows = [
-        {"label": b.label, "y": 10 + n * row_h, "w": round(plot_w * min(b.value, top) / top, 1),
-         "text": b.text}
+        {
+            "label": b.label,
+            "y": 10 + n * row_h,
+            "w": round(plot_w * min(b.value, top) / top, 1),
+            "text": b.text,
+        }
         for n, b in enumerate(bars)
-    ]  # fmt: skip
-    return {"width": width, "height": 20 + row_h * len(bars), "label_w": label_w, "rows": rows,
-            "plot_w": plot_w}  # fmt: skip
+    ]
+    return {
+        "width": width,
+        "height": 20 + row_h * len(bars),
+        "label_w": label_w,
+        "rows": rows,
+        "plot_w": plot_w,
+    }

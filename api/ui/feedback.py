@@ -42,17 +42,28 @@ def _rows(session: Session, items: list[feedback.FeedbackView]) -> list[dict[str
         age = (today - item.created_at.date()).days if item.created_at else None
         branch = branches.get(item.branch_id) if item.branch_id else None
         ptype = types.get(item.price_type_id)
-        rows.append({
-            "id": item.id, "kind": KIND_NAMES.get(item.kind, item.kind), "part_id": item.part_id,
-            "part_name": item.part_name, "branch": branch.name if branch else "全国（系统价格）",
-            "price_type": ptype.name if ptype else "", "reference": item.reference,
-            "observed": item.observed, "note": item.note, "url": item.url,
-            "estimate_ref": item.estimate_ref, "status": item.status,
-            "status_name": STATUS_NAMES.get(item.status, item.status),
-            "created_by": item.created_by, "age": age,
-            "resolution_reason": item.resolution_reason, "linked_to_id": item.linked_to_id,
-            "resulting_price_id": item.resulting_price_id,
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": item.id,
+                "kind": KIND_NAMES.get(item.kind, item.kind),
+                "part_id": item.part_id,
+                "part_name": item.part_name,
+                "branch": branch.name if branch else "全国（系统价格）",
+                "price_type": ptype.name if ptype else "",
+                "reference": item.reference,
+                "observed": item.observed,
+                "note": item.note,
+                "url": item.url,
+                "estimate_ref": item.estimate_ref,
+                "status": item.status,
+                "status_name": STATUS_NAMES.get(item.status, item.status),
+                "created_by": item.created_by,
+                "age": age,
+                "resolution_reason": item.resolution_reason,
+                "linked_to_id": item.linked_to_id,
+                "resulting_price_id": item.resulting_price_id,
+            }
+        )
     return rows
 
 
@@ -82,10 +93,13 @@ class FeedbackPages(Controller):
             refs = await session.run_sync(prices.reference_lists)
             branch_id = next((b.id for b in refs.branches if b.code == branch), None)
             items = await session.run_sync(
-                feedback.list_feedback, status=status or (None if not staff else "open"),
-                branch_id=branch_id, created_by=None if staff else user.actor,
-                max_age_days=max_age, limit=200,
-            )  # fmt: skip
+                feedback.list_feedback,
+                status=status or (None if not staff else "open"),
+                branch_id=branch_id,
+                created_by=None if staff else user.actor,
+                max_age_days=max_age,
+                limit=200,
+            )
             rows = await session.run_sync(_rows, items)
         messages = []
         if submitted:
@@ -93,12 +107,23 @@ class FeedbackPages(Controller):
         if done:
             what = DECISIONS.get(decided, "已处理")
             messages.append({"kind": "ok", "text": f"反馈 #{done} {what}。"})
-        return render(request, "feedback.html", {
-            "title": "反馈队列", "nav": "feedback", "rows": rows, "refs": refs, "staff": staff,
-            "status": status or ("open" if staff else ""),
-            "branch": branch, "age": max_age, "status_names": STATUS_NAMES,
-            "today": date.today().isoformat(), "messages": messages,
-        })  # fmt: skip
+        return render(
+            request,
+            "feedback.html",
+            {
+                "title": "反馈队列",
+                "nav": "feedback",
+                "rows": rows,
+                "refs": refs,
+                "staff": staff,
+                "status": status or ("open" if staff else ""),
+                "branch": branch,
+                "age": max_age,
+                "status_names": STATUS_NAMES,
+                "today": date.today().isoformat(),
+                "messages": messages,
+            },
+        )
 
     @get("/new")
     async def new(
@@ -111,9 +136,18 @@ class FeedbackPages(Controller):
         model_id: Code = "",
         reference: Code = "",
     ) -> Template:
-        form = {"part_id": str(part_id or ""), "part": "", "branch": branch, "price_type": price_type,
-                "model_id": model_id, "reference": reference, "observed": "", "note": "",
-                "url": "", "estimate_ref": ""}  # fmt: skip
+        form = {
+            "part_id": str(part_id or ""),
+            "part": "",
+            "branch": branch,
+            "price_type": price_type,
+            "model_id": model_id,
+            "reference": reference,
+            "observed": "",
+            "note": "",
+            "url": "",
+            "estimate_ref": "",
+        }
         return await self._form(request, state, form)
 
     async def _form(
@@ -133,17 +167,38 @@ class FeedbackPages(Controller):
                     part = await session.run_sync(catalog.get_part, part_id)
                 except NotFound:
                     part = None
-        return render(request, "feedback_new.html", {
-            "title": "提交价格反馈", "nav": "feedback", "form": form, "refs": refs, "part": part,
-            "error": error,
-        }, status_code=status_code)  # fmt: skip
+        return render(
+            request,
+            "feedback_new.html",
+            {
+                "title": "提交价格反馈",
+                "nav": "feedback",
+                "form": form,
+                "refs": refs,
+                "part": part,
+                "error": error,
+            },
+            status_code=status_code,
+        )
 
     @post("/", status_code=303)
     async def submit(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         raw = await request.form()
-        form = {k: text(raw, k, 1000) for k in
-                ("part_id", "part", "branch", "price_type", "model_id", "reference", "observed",
-                 "note", "url", "estimate_ref")}  # fmt: skip
+        form = {
+            k: text(raw, k, 1000)
+            for k in (
+                "part_id",
+                "part",
+                "branch",
+                "price_type",
+                "model_id",
+                "reference",
+                "observed",
+                "note",
+                "url",
+                "estimate_ref",
+            )
+        }
         form |= {k: money_text(raw, k) for k in ("reference", "observed")}
         user = request.state.ui_user
         try:
@@ -177,8 +232,9 @@ class FeedbackPages(Controller):
             await write(state, action, item_id, **kwargs)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return render(request, "error.html", {"heading": "未处理", "detail": zh(exc)},
-                          status_code=status)  # fmt: skip
+            return render(
+                request, "error.html", {"heading": "未处理", "detail": zh(exc)}, status_code=status
+            )
         return Redirect(f"/feedback?done={item_id}&decided={action.__name__}", status_code=303)
 
     @post("/{item_id:int}/accept", guards=[login_required("pricing_staff")], status_code=303)
@@ -239,9 +295,13 @@ async def _feedback_args(state: State, form: dict[str, str]) -> dict[str, Any]:
     if not _url_ok(form["url"]):
         raise InvalidInput("证据链接须以 http:// 或 https:// 开头", field="url")
     return {
-        "part_id": part_id, "model_id": model_id, "branch_id": branch_id,
+        "part_id": part_id,
+        "model_id": model_id,
+        "branch_id": branch_id,
         "price_type_id": type_id,
         "reference": ui_money(form["reference"], "reference", required=False),
         "observed": ui_money(form["observed"], "observed", required=True),
-        "note": form["note"], "url": form["url"], "estimate_ref": form["estimate_ref"],
-    }  # fmt: skip
+        "note": form["note"],
+        "url": form["url"],
+        "estimate_ref": form["estimate_ref"],
+    }

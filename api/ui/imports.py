@@ -133,10 +133,13 @@ def change_rows(report: ImportReport, path: Path, limits: TableLimits) -> list[C
 
 def _change_row(kind: str, change: RowChange, key: str) -> ChangeRow:
     return ChangeRow(
-        change.row, ACTION_NAMES.get(change.action, change.action), key,
+        change.row,
+        ACTION_NAMES.get(change.action, change.action),
+        key,
         _value_text(kind, change.action, change.before),
-        _value_text(kind, change.action, change.after), change.valid_from,
-    )  # fmt: skip
+        _value_text(kind, change.action, change.after),
+        change.valid_from,
+    )
 
 
 def _rejected(exc: ImportRejected) -> str:
@@ -181,9 +184,19 @@ class ImportPages(Controller):
     def _page(
         self, request: Request[Any, Any, Any], status_code: int = 200, **context: Any
     ) -> Template:
-        base = {"title": "导入", "nav": "import", "kinds": [(k, KIND_NAMES.get(k, k)) for k in
-                IMPORT_KINDS], "kind": "prices", "reason": "", "report": None, "errors": [],
-                "error": "", "token": "", "applied": None, "changes": []}  # fmt: skip
+        base = {
+            "title": "导入",
+            "nav": "import",
+            "kinds": [(k, KIND_NAMES.get(k, k)) for k in IMPORT_KINDS],
+            "kind": "prices",
+            "reason": "",
+            "report": None,
+            "errors": [],
+            "error": "",
+            "token": "",
+            "applied": None,
+            "changes": [],
+        }
         return render(request, "import.html", {**base, **context}, status_code=status_code)
 
     @get("/")
@@ -222,9 +235,15 @@ class ImportPages(Controller):
         (stash / f"{token}.json").write_text(json.dumps(meta))
         try:
             report = await asyncio.to_thread(
-                import_path, settings, path, kind, actor=user.actor, reason=reason, name=name,
+                import_path,
+                settings,
+                path,
+                kind,
+                actor=user.actor,
+                reason=reason,
+                name=name,
                 dry_run=True,
-            )  # fmt: skip
+            )
         except ImportRejected as exc:
             error = _rejected(exc)
             if other := _other_kind(path, exc, kind):
@@ -255,9 +274,15 @@ class ImportPages(Controller):
         ctx = {"kind": meta["kind"], "reason": meta["reason"], "filename": meta["name"]}
         try:
             report = await asyncio.to_thread(
-                import_path, state.settings, path, meta["kind"], actor=user.actor,
-                reason=meta["reason"], name=meta["name"], dry_run=False,
-            )  # fmt: skip
+                import_path,
+                state.settings,
+                path,
+                meta["kind"],
+                actor=user.actor,
+                reason=meta["reason"],
+                name=meta["name"],
+                dry_run=False,
+            )
         except ImportRejected as exc:
             return self._page(request, 422, error=_rejected(exc), errors=exc.errors, **ctx)
         except PricebookError as exc:

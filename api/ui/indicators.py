@@ -55,17 +55,23 @@ def _breakdowns(
     over the period."""
     return {
         "weeks": indicators.breakdown(
-            session, by="week", branch=branch, date_from=_trend_start(date_to, "week"),
+            session,
+            by="week",
+            branch=branch,
+            date_from=_trend_start(date_to, "week"),
             date_to=date_to,
         ),
         "months": indicators.breakdown(
-            session, by="month", branch=branch, date_from=_trend_start(date_to, "month"),
+            session,
+            by="month",
+            branch=branch,
+            date_from=_trend_start(date_to, "month"),
             date_to=date_to,
         ),
         "branches": indicators.breakdown(
             session, by="branch", date_from=date_from, date_to=date_to
         ),
-    }  # fmt: skip
+    }
 
 
 class IndicatorPages(Controller):
@@ -91,9 +97,11 @@ class IndicatorPages(Controller):
             refs = await session.run_sync(prices.reference_lists)
             try:
                 result = await session.run_sync(
-                    indicators.compute_indicators, branch=branch or None, date_from=date_from,
+                    indicators.compute_indicators,
+                    branch=branch or None,
+                    date_from=date_from,
                     date_to=date_to,
-                )  # fmt: skip
+                )
                 split = await session.run_sync(_breakdowns, branch or None, date_from, date_to)
             except PricebookError as exc:
                 error = zh(exc)
@@ -101,9 +109,16 @@ class IndicatorPages(Controller):
         for name, label, help_text in RATES:
             counts: indicators.Rate | None = getattr(result, name) if result is not None else None
             rate = _rate(counts) if counts is not None else None
-            rates.append({"name": name, "label": label, "help": help_text, "rate": rate,
-                          "text": "—" if rate is None else f"{rate * 100:.1f}%",
-                          "counts": counts})  # fmt: skip
+            rates.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "help": help_text,
+                    "rate": rate,
+                    "text": "—" if rate is None else f"{rate * 100:.1f}%",
+                    "counts": counts,
+                }
+            )
         bars = bar_chart(
             [Bar(r["label"], r["rate"] or 0.0, r["text"]) for r in rates], maximum=1.0, width=560
         )
@@ -113,11 +128,24 @@ class IndicatorPages(Controller):
             "median": turnaround["median_hours"] if turnaround else None,
             "p90": turnaround["p90_hours"] if turnaround else None,
         }
-        return render(request, "indicators.html", {
-            "title": "核损指标", "nav": "indicators", "refs": refs, "branch": branch,
-            "date_from": date_from, "date_to": date_to, "rates": rates, "bars": bars,
-            "others": others, "error": error,
-            "estimates": result.estimates if result is not None else None, "percent": percent,
-            "weeks": split.get("weeks", []), "months": split.get("months", []),
-            "branches": split.get("branches", []),
-        })  # fmt: skip
+        return render(
+            request,
+            "indicators.html",
+            {
+                "title": "核损指标",
+                "nav": "indicators",
+                "refs": refs,
+                "branch": branch,
+                "date_from": date_from,
+                "date_to": date_to,
+                "rates": rates,
+                "bars": bars,
+                "others": others,
+                "error": error,
+                "estimates": result.estimates if result is not None else None,
+                "percent": percent,
+                "weeks": split.get("weeks", []),
+                "months": split.get("months", []),
+                "branches": split.get("branches", []),
+            },
+        )

@@ -53,8 +53,12 @@ class LoginPages(Controller):
                 f"{ROLE_NAMES.get(info.role, info.role)}密钥不能登录网页端（需要核损人员或以上）。"
             )
         if error is not None:
-            return render(request, "login.html", {"title": "登录", "next": next_, "error": error},
-                          status_code=401)  # fmt: skip
+            return render(
+                request,
+                "login.html",
+                {"title": "登录", "next": next_, "error": error},
+                status_code=401,
+            )
         assert info is not None
         token = await write(state, start_session, info.id, max_age=SESSION_MAX_AGE)
         request.set_session({"sid": token, "key_id": info.id, "role": info.role})

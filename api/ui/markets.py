@@ -72,16 +72,27 @@ class MarketPages(Controller):
     ) -> Template:
         async with state.sessions() as session:
             queue = await session.run_sync(
-                unmatched_listings, source=source or None, limit=PAGE_SIZE,
+                unmatched_listings,
+                source=source or None,
+                limit=PAGE_SIZE,
                 offset=(page - 1) * PAGE_SIZE,
-            )  # fmt: skip
+            )
         messages = []
         if done and verdict in VERDICTS:
             messages.append({"kind": "ok", "text": f"观测 #{done}：{VERDICTS[verdict]}。"})
-        return render(request, "market_unmatched.html", {
-            "title": "市场待匹配", "nav": "market", "queue": queue, "source": source,
-            "page": page, "pages": max(1, -(-queue.total // PAGE_SIZE)), "messages": messages,
-        })  # fmt: skip
+        return render(
+            request,
+            "market_unmatched.html",
+            {
+                "title": "市场待匹配",
+                "nav": "market",
+                "queue": queue,
+                "source": source,
+                "page": page,
+                "pages": max(1, -(-queue.total // PAGE_SIZE)),
+                "messages": messages,
+            },
+        )
 
     @get("/runs")
     async def runs(
@@ -97,10 +108,19 @@ class MarketPages(Controller):
             runs = await session.run_sync(
                 page_runs, source=source or None, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
             )
-        return render(request, "market_runs.html", {
-            "title": "爬取记录", "nav": "market", "runs": runs, "source": source, "page": page,
-            "pages": max(1, -(-runs.total // PAGE_SIZE)), "statuses": RUN_STATUSES,
-        })  # fmt: skip
+        return render(
+            request,
+            "market_runs.html",
+            {
+                "title": "爬取记录",
+                "nav": "market",
+                "runs": runs,
+                "source": source,
+                "page": page,
+                "pages": max(1, -(-runs.total // PAGE_SIZE)),
+                "statuses": RUN_STATUSES,
+            },
+        )
 
     async def _act(
         self, request: Request[Any, Any, Any], state: State, observation_id: int, verdict: str
@@ -111,16 +131,23 @@ class MarketPages(Controller):
         try:
             if verdict == "confirmed":
                 code = text(form, "part_code", 64)
-                await write(state, confirm_listing, observation_id, actor=actor,
-                            part_code=code or None, reason=reason)  # fmt: skip
+                await write(
+                    state,
+                    confirm_listing,
+                    observation_id,
+                    actor=actor,
+                    part_code=code or None,
+                    reason=reason,
+                )
             elif verdict == "rejected":
                 await write(state, reject_suggestion, observation_id, actor=actor, reason=reason)
             else:
                 await write(state, mark_not_part, observation_id, actor=actor, reason=reason)
         except PricebookError as exc:
             status = next((s for cls, s in STATUS_OF if isinstance(exc, cls)), 422)
-            return render(request, "error.html", {"heading": "未处理", "detail": zh(exc)},
-                          status_code=status)  # fmt: skip
+            return render(
+                request, "error.html", {"heading": "未处理", "detail": zh(exc)}, status_code=status
+            )
         return Redirect(
             f"/market/unmatched?done={observation_id}&verdict={verdict}", status_code=303
         )

@@ -13,9 +13,10 @@ from pricebook.settings import Settings
 
 if TYPE_CHECKING:
     from pricebook.cli.common import Subcommands
+    from pricebook.matching.loader import Snapshot
 
 
-def _match_snapshot(settings: Settings):  # type: ignore[no-untyped-def]
+def _match_snapshot(settings: Settings) -> Snapshot:
     from pricebook.db import session_factory
     from pricebook.matching.loader import build_snapshot
 
@@ -27,7 +28,7 @@ def _match_snapshot(settings: Settings):  # type: ignore[no-untyped-def]
         engine.dispose()
 
 
-def _model_id(snapshot, value: str | None) -> int | None:  # type: ignore[no-untyped-def]
+def _model_id(snapshot: Snapshot, value: str | None) -> int | None:
     """--model as an id or a model code."""
     if value is None or not value.strip():
         return None
@@ -81,8 +82,10 @@ def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
             out.write(json.dumps(obj, ensure_ascii=False) + "\n")
         return 0
     for r in results:
-        side = r.side.label() or "-"
-        out.write(f"{r.query}  [{r.decision}{', ' + r.reason if r.reason else ''}; side {side}]\n")
+        side_text = r.side.label() or "-"
+        out.write(
+            f"{r.query}  [{r.decision}{', ' + r.reason if r.reason else ''}; side {side_text}]\n"
+        )
         for n, c in enumerate(r.candidates, start=1):
             out.write(f"  {n}. {c.part_code:<14} {c.name}  {c.score:5.1f}  {c.reason}\n")
         if not r.candidates:

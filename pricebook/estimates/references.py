@@ -299,7 +299,7 @@ class _Loading:
         components = {a: memo.components[a] for a in assemblies if memo.components[a]}
         for comps in components.values():
             for c in comps:
-                parts.setdefault(c.part_id, memo.parts[c.part_id])  # type: ignore[arg-type]
+                parts.setdefault(c.part_id, _catalogue_part(memo, c.part_id))
         return components
 
     def prefetch(
@@ -472,7 +472,7 @@ class _Loading:
         for inc_id in sorted(every):
             inc = every[inc_id]
             inclusions.append(inc)
-            parts.setdefault(inc.included_part_id, memo.parts[inc.included_part_id])  # type: ignore[arg-type]
+            parts.setdefault(inc.included_part_id, _catalogue_part(memo, inc.included_part_id))
         return hours, inclusions
 
     def _hours_of(
@@ -584,3 +584,11 @@ class _Loading:
             if edate >= since
             for p in replaced or ()
         )
+
+
+def _catalogue_part(memo: _References, part_id: int) -> review.PartInfo:
+    """A component's or an included operation's part, loaded with it: a catalogue part (the
+    foreign keys say so), never an unknown id."""
+    info = memo.parts[part_id]
+    assert info is not None, part_id
+    return info

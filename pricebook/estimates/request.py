@@ -179,8 +179,14 @@ def _money(value: str | None, field: str, *, positive: bool = False) -> Decimal:
         raise InvalidInput(f"{field}: {exc}", field=field) from None
 
 
-def _amount(value: Decimal | None, field: str, *, places: int = 2, maximum: Decimal = MAX_AMOUNT,
-            positive: bool = False) -> Decimal:  # fmt: skip
+def _amount(
+    value: Decimal | None,
+    field: str,
+    *,
+    places: int = 2,
+    maximum: Decimal = MAX_AMOUNT,
+    positive: bool = False,
+) -> Decimal:
     if value is None:
         raise InvalidInput(f"{field} is required", field=field)
     if not value.is_finite():
@@ -214,7 +220,9 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
         raise InvalidInput(f"at most {MAX_LINES} lines", field="lines")
     v = request.vehicle
     if v.model_id is None and not (v.brand or v.model):
-        raise InvalidInput("give vehicle.model_id, or the brand/model typed by hand", field="vehicle.model_id")  # fmt: skip
+        raise InvalidInput(
+            "give vehicle.model_id, or the brand/model typed by hand", field="vehicle.model_id"
+        )
     lines: list[review.Line] = []
     part_indexes = {i for i, line in enumerate(request.lines) if isinstance(line, PartLineIn)}
     for i, line in enumerate(request.lines):
@@ -223,20 +231,30 @@ def to_estimate(request: EstimateRequest, *, now: datetime | None = None) -> rev
         except InvalidInput as exc:
             raise InvalidInput(line_message(exc.field, exc.message), field=exc.field) from None
     defaults = tuple(
-        name for name, missing in (("shop.tier", request.shop.tier is None),
-                                   ("submitted_at", request.submitted_at is None)) if missing
-    )  # fmt: skip
+        name
+        for name, missing in (
+            ("shop.tier", request.shop.tier is None),
+            ("submitted_at", request.submitted_at is None),
+        )
+        if missing
+    )
     submitted = request.submitted_at or now or datetime.now(UTC)
     if submitted.tzinfo is None:
         submitted = submitted.replace(tzinfo=review.CHINA)
     return review.Estimate(
-        id=request.estimate_id, version=request.version, date=request.date,
-        submitted_at=submitted, branch=request.branch,
-        vehicle=review.Vehicle(v.model_id, v.brand.strip(), v.model.strip(), normalized_vin(v.vin), v.vehicle_class),
+        id=request.estimate_id,
+        version=request.version,
+        date=request.date,
+        submitted_at=submitted,
+        branch=request.branch,
+        vehicle=review.Vehicle(
+            v.model_id, v.brand.strip(), v.model.strip(), normalized_vin(v.vin), v.vehicle_class
+        ),
         shop=review.Shop(request.shop.tier or DEFAULT_TIER, request.shop.channel_code),
         policy=review.Policy(request.policy.four_s_allowed, request.policy.glass),
-        lines=tuple(lines), defaults=defaults,
-    )  # fmt: skip
+        lines=tuple(lines),
+        defaults=defaults,
+    )
 
 
 def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
@@ -244,26 +262,38 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
     at = f"lines[{i}]"
     if isinstance(line, PartLineIn):
         if line.part_id is not None and (line.oe_number or line.custom_name):
-            raise InvalidInput("give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id")  # fmt: skip
+            raise InvalidInput(
+                "give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id"
+            )
         if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
             raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
-        qty = _amount(line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True)  # fmt: skip
+        qty = _amount(
+            line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True
+        )
         unit = repair = None
         if line.action == "replace":
             if line.repair_cost is not None:
-                raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")  # fmt: skip
+                raise InvalidInput(
+                    "repair_cost is only for action repair", field=f"{at}.repair_cost"
+                )
             unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
         else:
             repair = _money(line.repair_cost, f"{at}.repair_cost")
             if line.claimed_unit_price is not None:
                 unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
         if line.added_equipment_covered and not line.added_equipment:
-            raise InvalidInput("added_equipment_covered needs added_equipment", field=f"{at}.added_equipment_covered")  # fmt: skip
+            raise InvalidInput(
+                "added_equipment_covered needs added_equipment",
+                field=f"{at}.added_equipment_covered",
+            )
         damaged = []
         for j, c in enumerate(line.damaged_components):
             oe = c.oe_number.strip()
             if (c.part_id is None) == (not oe):
-                raise InvalidInput("give part_id or oe_number, one of them", field=f"{at}.damaged_components[{j}].part_id")  # fmt: skip
+                raise InvalidInput(
+                    "give part_id or oe_number, one of them",
+                    field=f"{at}.damaged_components[{j}].part_id",
+                )
             damaged.append(review.ComponentName(c.part_id, oe))
         return review.PartLine(
             index=i,
@@ -284,7 +314,10 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
         if line.line_ref is not None and line.part_id is not None:
             raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
         if line.line_ref is not None and line.line_ref not in part_indexes:
-            raise InvalidInput(f"line_ref {line.line_ref} (line {line.line_ref + 1}) is not a part line", field=f"{at}.line_ref")  # fmt: skip
+            raise InvalidInput(
+                f"line_ref {line.line_ref} (line {line.line_ref + 1}) is not a part line",
+                field=f"{at}.line_ref",
+            )
         return review.LaborLine(
             index=i,
             operation=line.operation,

@@ -119,7 +119,8 @@ class Validation:
 
     @property
     def result(self) -> dict[str, Any]:
-        return msgspec.json.decode(self.result_json)  # type: ignore[no-any-return]
+        decoded: dict[str, Any] = msgspec.json.decode(self.result_json, type=dict[str, Any])
+        return decoded
 
     def to_json(self) -> bytes:
         """The answer: who and when, then the result's own members (spliced, not re-encoded:

@@ -53,8 +53,7 @@ def insert_unless_open(session: Session, values: dict[str, object]) -> int | Non
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
-        # the same on_conflict API; mypy sees two dialects' Insert classes under one name
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
     unresolved = ", ".join(f"'{s}'" for s in FEEDBACK_UNRESOLVED)
     # the predicates of the partial unique indexes (migration 0005): linked items are not keys
     if values["branch_id"] is None:

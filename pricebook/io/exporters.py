@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select
@@ -44,8 +45,8 @@ from pricebook.models import (
 from pricebook.money import from_fen
 
 
-def _d(value: object) -> str:
-    return "" if value is None else value.isoformat()  # type: ignore[attr-defined]
+def _d(value: date | datetime | None) -> str:
+    return "" if value is None else value.isoformat()
 
 
 def _pct(bp: int | None) -> str:
@@ -63,8 +64,12 @@ def _regions(s: Session) -> Iterator[Row]:
     parent = aliased(Region)
     stmt = select(Region, parent.code).outerjoin(parent, Region.parent_id == parent.id)
     for region, parent_code in s.execute(stmt.order_by(Region.id)):
-        yield {"code": region.code, "name": region.name, "level": region.level,
-               "parent_code": parent_code or ""}  # fmt: skip
+        yield {
+            "code": region.code,
+            "name": region.name,
+            "level": region.level,
+            "parent_code": parent_code or "",
+        }
 
 
 def _branches(s: Session) -> Iterator[Row]:
@@ -76,9 +81,14 @@ def _branches(s: Session) -> Iterator[Row]:
         .order_by(Branch.id)
     )
     for branch, region_code, parent_code in s.execute(stmt):
-        yield {"code": branch.code, "name": branch.name, "region_code": region_code,
-               "kind": branch.kind, "authority_limit_yuan": str(from_fen(branch.authority_limit_fen)),
-               "parent_code": parent_code or ""}  # fmt: skip
+        yield {
+            "code": branch.code,
+            "name": branch.name,
+            "region_code": region_code,
+            "kind": branch.kind,
+            "authority_limit_yuan": str(from_fen(branch.authority_limit_fen)),
+            "parent_code": parent_code or "",
+        }
 
 
 def _price_types(s: Session) -> Iterator[Row]:
@@ -105,13 +115,21 @@ def _models(s: Session) -> Iterator[Row]:
     )
     for m, series, brand in s.execute(stmt):
         yield {
-            "model_code": m.code, "brand_code": brand.code, "brand_name": brand.name,
-            "brand_country": brand.country, "series_code": series.code,
-            "series_name": series.name, "name": m.name, "model_year": str(m.model_year),
-            "body": m.body, "engine": m.engine, "vehicle_class": m.vehicle_class,
-            "price_band": m.price_band, "manufacturer_code": m.manufacturer_code,
+            "model_code": m.code,
+            "brand_code": brand.code,
+            "brand_name": brand.name,
+            "brand_country": brand.country,
+            "series_code": series.code,
+            "series_name": series.name,
+            "name": m.name,
+            "model_year": str(m.model_year),
+            "body": m.body,
+            "engine": m.engine,
+            "vehicle_class": m.vehicle_class,
+            "price_band": m.price_band,
+            "manufacturer_code": m.manufacturer_code,
             "vin_prefixes": "|".join(prefixes[m.id]),
-        }  # fmt: skip
+        }
 
 
 def _parts(s: Session) -> Iterator[Row]:
@@ -122,8 +140,11 @@ def _parts(s: Session) -> Iterator[Row]:
     ):
         aliases[part_id].append(alias)
     components: dict[int, list[str]] = defaultdict(list)
-    for a, c, q in s.execute(select(PartComponent.assembly_id, PartComponent.component_id,
-                                    PartComponent.quantity).order_by(PartComponent.component_id)):  # fmt: skip
+    for a, c, q in s.execute(
+        select(
+            PartComponent.assembly_id, PartComponent.component_id, PartComponent.quantity
+        ).order_by(PartComponent.component_id)
+    ):
         components[a].append(codes[c] if q == 1 else f"{codes[c]}*{q}")
     superseded: dict[int, list[str]] = defaultdict(list)
     for part_id, old in s.execute(
@@ -133,12 +154,18 @@ def _parts(s: Session) -> Iterator[Row]:
     stmt = select(Part, Category.code).join(Category).order_by(Part.id)
     for p, category in s.execute(stmt):
         yield {
-            "part_code": p.code, "name": p.name, "aliases": "|".join(aliases[p.id]),
-            "category": category, "oe_number": p.oe_number, "position": p.position,
-            "unit": p.unit, "is_assembly": "1" if p.is_assembly else "0",
-            "components": "|".join(components[p.id]), "superseded_oe": "|".join(superseded[p.id]),
+            "part_code": p.code,
+            "name": p.name,
+            "aliases": "|".join(aliases[p.id]),
+            "category": category,
+            "oe_number": p.oe_number,
+            "position": p.position,
+            "unit": p.unit,
+            "is_assembly": "1" if p.is_assembly else "0",
+            "components": "|".join(components[p.id]),
+            "superseded_oe": "|".join(superseded[p.id]),
             "universal": "1" if p.universal else "0",
-        }  # fmt: skip
+        }
 
 
 def _fitment(s: Session) -> Iterator[Row]:
@@ -163,14 +190,22 @@ def _prices(s: Session) -> Iterator[Row]:
     for p in s.scalars(stmt):
         if withdrawn(p.valid_from, p.valid_to):
             continue  # withdrawn before it took effect: nothing to re-import
-        scope = {"system": "system", "region": regions.get(p.region_id or 0, ""),
-                 "branch": branches.get(p.branch_id or 0, "")}[p.scope]  # fmt: skip
+        scope = {
+            "system": "system",
+            "region": regions.get(p.region_id or 0, ""),
+            "branch": branches.get(p.branch_id or 0, ""),
+        }[p.scope]
         yield {
-            "part_code": parts[p.part_id], "model_code": models.get(p.model_id or 0, ""),
-            "scope": scope, "price_type": types[p.price_type_id],
-            "amount_yuan": str(from_fen(p.amount_fen)), "valid_from": _d(p.valid_from),
-            "valid_to": _d(p.valid_to), "source": p.source, "reason": p.reason,
-        }  # fmt: skip
+            "part_code": parts[p.part_id],
+            "model_code": models.get(p.model_id or 0, ""),
+            "scope": scope,
+            "price_type": types[p.price_type_id],
+            "amount_yuan": str(from_fen(p.amount_fen)),
+            "valid_from": _d(p.valid_from),
+            "valid_to": _d(p.valid_to),
+            "source": p.source,
+            "reason": p.reason,
+        }
 
 
 def _labor_rates(s: Session) -> Iterator[Row]:
@@ -180,11 +215,14 @@ def _labor_rates(s: Session) -> Iterator[Row]:
         if withdrawn(r.valid_from, r.valid_to):
             continue
         yield {
-            "branch_code": branches[r.branch_id], "labor_kind": kinds[r.labor_kind_id],
-            "shop_tier": r.shop_tier, "vehicle_class": r.vehicle_class,
-            "rate_yuan": str(from_fen(r.rate_fen)), "valid_from": _d(r.valid_from),
+            "branch_code": branches[r.branch_id],
+            "labor_kind": kinds[r.labor_kind_id],
+            "shop_tier": r.shop_tier,
+            "vehicle_class": r.vehicle_class,
+            "rate_yuan": str(from_fen(r.rate_fen)),
+            "valid_from": _d(r.valid_from),
             "valid_to": _d(r.valid_to),
-        }  # fmt: skip
+        }
 
 
 def _standard_hours(s: Session) -> Iterator[Row]:
@@ -203,11 +241,15 @@ def _standard_hours(s: Session) -> Iterator[Row]:
         if withdrawn(h.valid_from, h.valid_to):
             continue
         yield {
-            "part_code": parts[h.part_id], "operation": h.operation,
-            "vehicle_class": h.vehicle_class, "labor_kind": kinds[h.labor_kind_id],
-            "hours": _hours(h.hours_centi), "valid_from": _d(h.valid_from),
-            "valid_to": _d(h.valid_to), "includes": "|".join(includes[(h.part_id, h.operation)]),
-        }  # fmt: skip
+            "part_code": parts[h.part_id],
+            "operation": h.operation,
+            "vehicle_class": h.vehicle_class,
+            "labor_kind": kinds[h.labor_kind_id],
+            "hours": _hours(h.hours_centi),
+            "valid_from": _d(h.valid_from),
+            "valid_to": _d(h.valid_to),
+            "includes": "|".join(includes[(h.part_id, h.operation)]),
+        }
 
 
 def _channels(s: Session) -> Iterator[Row]:
@@ -230,19 +272,25 @@ def _rate_cards(s: Session) -> Iterator[Row]:
     for card in s.scalars(select(RateCard).order_by(RateCard.id)):
         if withdrawn(card.valid_from, card.valid_to):
             continue
-        base = {"channel_code": channels[card.channel_id], "valid_from": _d(card.valid_from),
-                "valid_to": _d(card.valid_to)}  # fmt: skip
+        base = {
+            "channel_code": channels[card.channel_id],
+            "valid_from": _d(card.valid_from),
+            "valid_to": _d(card.valid_to),
+        }
         for line in labor[card.id]:
             yield base | {
-                "line": "labor", "labor_kind": kinds[line.labor_kind_id],
+                "line": "labor",
+                "labor_kind": kinds[line.labor_kind_id],
                 "rate_yuan": str(from_fen(line.rate_fen)) if line.rate_fen else "",
                 "pct_of_standard": _pct(line.pct_of_standard_bp),
-            }  # fmt: skip
+            }
         for pline in parts[card.id]:
             yield base | {
-                "line": "parts", "category": categories[pline.category_id],
-                "price_type": types[pline.price_type_id], "discount_pct": _pct(pline.discount_bp),
-            }  # fmt: skip
+                "line": "parts",
+                "category": categories[pline.category_id],
+                "price_type": types[pline.price_type_id],
+                "discount_pct": _pct(pline.discount_bp),
+            }
 
 
 def _synonyms(s: Session) -> Iterator[Row]:

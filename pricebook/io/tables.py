@@ -9,10 +9,14 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pricebook.errors import InvalidInput
 from pricebook.money import quote
 from pricebook.settings import Settings
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 Row = dict[str, str]
 
@@ -168,7 +172,7 @@ def _read_csv(path: Path, limits: TableLimits) -> tuple[list[str], Iterator[tupl
     return header, rows()
 
 
-def _open_xlsx(path: Path, limits: TableLimits):  # type: ignore[no-untyped-def]
+def _open_xlsx(path: Path, limits: TableLimits) -> Workbook:
     from openpyxl import load_workbook
 
     try:

@@ -114,13 +114,26 @@ def market_references(
     since, until = window(on, window_days)
     o = MarketObservation
     rows = session.execute(
-        select(o.id, o.part_id, o.region_id, o.price_type_id, o.amount_fen, o.last_seen, o.source, o.item_key, o.seller)
+        select(
+            o.id,
+            o.part_id,
+            o.region_id,
+            o.price_type_id,
+            o.amount_fen,
+            o.last_seen,
+            o.source,
+            o.item_key,
+            o.seller,
+        )
         .where(
-            o.part_id.in_(ids), o.status == "matched", o.price_type_id.is_not(None),
-            o.last_seen >= since, o.first_seen < until,
+            o.part_id.in_(ids),
+            o.status == "matched",
+            o.price_type_id.is_not(None),
+            o.last_seen >= since,
+            o.first_seen < until,
         )
         .order_by(o.id)
-    ).all()  # fmt: skip
+    ).all()
     # one observation per listing: its latest row in the window
     listings: dict[tuple[Any, ...], Any] = {}
     for row in rows:
@@ -189,11 +202,22 @@ def part_observations(
     ``(part_id, last_seen)`` index): what the price-history chart overlays as market dots."""
     o = MarketObservation
     stmt = (
-        select(o.source, o.amount_fen, o.first_seen, o.last_seen, o.region_id, o.price_type_id, o.url, o.listing_url, o.seller, o.price_label)
+        select(
+            o.source,
+            o.amount_fen,
+            o.first_seen,
+            o.last_seen,
+            o.region_id,
+            o.price_type_id,
+            o.url,
+            o.listing_url,
+            o.seller,
+            o.price_label,
+        )
         .where(o.part_id == part_id, o.status == "matched")
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
-    )  # fmt: skip
+    )
     if price_type_id is not None:
         stmt = stmt.where(o.price_type_id == price_type_id)
     return [

@@ -84,7 +84,10 @@ def unmatched_listings(
     total = session.scalar(select(func.count()).select_from(o).where(*conds)) or 0
     rows = session.execute(
         select(
-            o, Part.code, Part.name, Region.code.label("region_code"),
+            o,
+            Part.code,
+            Part.name,
+            Region.code.label("region_code"),
             PriceType.code.label("price_type_code"),
         )
         .outerjoin(Part, Part.id == o.suggested_part_id)
@@ -94,18 +97,29 @@ def unmatched_listings(
         .order_by(o.last_seen.desc(), o.id.desc())
         .limit(limit)
         .offset(offset)
-    ).all()  # fmt: skip
+    ).all()
     items = [
         UnmatchedListing(
-            id=obs.id, source=obs.source, raw_name=obs.raw_name, raw_price=obs.raw_price,
-            amount=from_fen(obs.amount_fen), raw_oe=obs.raw_oe, raw_brand_text=obs.raw_brand_text,
-            region=region_code, price_type=price_type_code, seller=obs.seller,
-            url=obs.listing_url or obs.url, first_seen=as_utc(obs.first_seen),
-            last_seen=as_utc(obs.last_seen), suggested_part_id=obs.suggested_part_id,
-            suggested_part_code=code, suggested_part_name=name, confidence_bp=obs.confidence_bp,
+            id=obs.id,
+            source=obs.source,
+            raw_name=obs.raw_name,
+            raw_price=obs.raw_price,
+            amount=from_fen(obs.amount_fen),
+            raw_oe=obs.raw_oe,
+            raw_brand_text=obs.raw_brand_text,
+            region=region_code,
+            price_type=price_type_code,
+            seller=obs.seller,
+            url=obs.listing_url or obs.url,
+            first_seen=as_utc(obs.first_seen),
+            last_seen=as_utc(obs.last_seen),
+            suggested_part_id=obs.suggested_part_id,
+            suggested_part_code=code,
+            suggested_part_name=name,
+            confidence_bp=obs.confidence_bp,
         )
         for obs, code, name, region_code, price_type_code in rows
-    ]  # fmt: skip
+    ]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -159,24 +173,39 @@ def confirm_listing(
         part_id, part_code = obs.suggested_part_id, None
     name, model_id, brand = _scope(session, obs)
     mapping = confirm(
-        session, name=name, accepted=True, actor=actor, part_id=part_id, part_code=part_code,
-        model_id=model_id, brand=brand, reason=reason, index=_catalog(session).index,
-    )  # fmt: skip
+        session,
+        name=name,
+        accepted=True,
+        actor=actor,
+        part_id=part_id,
+        part_code=part_code,
+        model_id=model_id,
+        brand=brand,
+        reason=reason,
+        index=_catalog(session).index,
+    )
     o = MarketObservation
     session.execute(
         update(o)
         .where(o.source == obs.source, o.item_key == obs.item_key, o.status == "unmatched")
         .values(
-            status="matched", part_id=mapping.part_id, suggested_part_id=None,
-            confidence_bp=10000, match_reason="learned",
+            status="matched",
+            part_id=mapping.part_id,
+            suggested_part_id=None,
+            confidence_bp=10000,
+            match_reason="learned",
         )
-    )  # fmt: skip
+    )
     audit.record(
-        session, actor=actor, action="match_listing", entity="market_observations",
-        entity_id=obs.id, before={"status": "unmatched", "suggested_part_id": part_id},
+        session,
+        actor=actor,
+        action="match_listing",
+        entity="market_observations",
+        entity_id=obs.id,
+        before={"status": "unmatched", "suggested_part_id": part_id},
         after={"status": "matched", "part_id": mapping.part_id, "mapping_id": mapping.id},
         reason=reason,
-    )  # fmt: skip
+    )
     return mapping.id
 
 
@@ -192,9 +221,15 @@ def reject_suggestion(
         raise InvalidInput("say why the suggestion is wrong", field="reason")
     name, model_id, brand = _scope(session, obs)
     mapping = confirm(
-        session, name=name, accepted=False, actor=actor, part_id=obs.suggested_part_id,
-        model_id=model_id, brand=brand, reason=reason,
-    )  # fmt: skip
+        session,
+        name=name,
+        accepted=False,
+        actor=actor,
+        part_id=obs.suggested_part_id,
+        model_id=model_id,
+        brand=brand,
+        reason=reason,
+    )
     o = MarketObservation
     session.execute(
         update(o)
@@ -202,10 +237,15 @@ def reject_suggestion(
         .values(suggested_part_id=None)
     )
     audit.record(
-        session, actor=actor, action="reject_suggestion", entity="market_observations",
-        entity_id=obs.id, before={"suggested_part_id": mapping.part_id},
-        after={"suggested_part_id": None, "mapping_id": mapping.id}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="reject_suggestion",
+        entity="market_observations",
+        entity_id=obs.id,
+        before={"suggested_part_id": mapping.part_id},
+        after={"suggested_part_id": None, "mapping_id": mapping.id},
+        reason=reason,
+    )
     return mapping.id
 
 
@@ -223,10 +263,15 @@ def mark_not_part(session: Session, observation_id: int, *, actor: str, reason: 
         .values(status="not_part", suggested_part_id=None)
     )
     audit.record(
-        session, actor=actor, action="not_part", entity="market_observations",
-        entity_id=obs.id, before={"status": "unmatched", "suggested_part_id": obs.suggested_part_id},
-        after={"status": "not_part"}, reason=reason,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="not_part",
+        entity="market_observations",
+        entity_id=obs.id,
+        before={"status": "unmatched", "suggested_part_id": obs.suggested_part_id},
+        after={"status": "not_part"},
+        reason=reason,
+    )
     return obs.id
 
 

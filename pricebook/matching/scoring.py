@@ -176,8 +176,9 @@ def score_pinyin(
         score_cutoff=cfg.floor,
     )
     hits.sort(key=lambda h: (-h[1], h[2]))
-    ranked = ((score, -1, score, "pinyin", py_members[i]) for _, score, i in hits)
-    return take(ranked, rejected, need)  # type: ignore[arg-type]
+    pinyin_reason: Reason = "pinyin"
+    ranked = ((score, -1, score, pinyin_reason, py_members[i]) for _, score, i in hits)
+    return take(ranked, rejected, need)
 
 
 def structure(cfg: MatchConfig, q: ParsedName, cand_side: Side, cand_assembly: bool) -> float:

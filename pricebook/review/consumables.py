@@ -46,9 +46,9 @@ def rule_consumable(c: ConsumableCheck) -> Proposal | None:
     if not over_qty and not over_price:
         return None
     allowed_qty = min(qty, max_qty)
-    if over_price:
+    if over_price and max_price is not None:
         allowed_price = max_price
-        allowed = round_yuan(allowed_qty * max_price)  # type: ignore[operator]
+        allowed = round_yuan(allowed_qty * max_price)
     else:
         allowed_price = price
         allowed = round_yuan(line.claimed * allowed_qty / qty)
@@ -57,12 +57,14 @@ def rule_consumable(c: ConsumableCheck) -> Proposal | None:
         parts_zh.append(
             f"用量 {qty.normalize():f}{std.unit} 超过标准 {std.max_quantity.normalize():f}{std.unit}"
         )
-        parts_en.append(f"quantity {qty.normalize():f} {std.unit} above the standard "
-                        f"{std.max_quantity.normalize():f} {std.unit}")  # fmt: skip
-    if over_price:
-        parts_zh.append(f"单价 {yuan(price)} 元/{std.unit} 高于标准 {yuan(std.max_unit_price)} 元")  # type: ignore[arg-type]
-        parts_en.append(f"price {yuan(price)}/{std.unit} above the standard "
-                        f"{yuan(std.max_unit_price)}")  # type: ignore[arg-type]  # fmt: skip
+        parts_en.append(
+            f"quantity {qty.normalize():f} {std.unit} above the standard "
+            f"{std.max_quantity.normalize():f} {std.unit}"
+        )
+    if over_price and std.max_unit_price is not None:
+        standard = yuan(std.max_unit_price)
+        parts_zh.append(f"单价 {yuan(price)} 元/{std.unit} 高于标准 {standard} 元")
+        parts_en.append(f"price {yuan(price)}/{std.unit} above the standard {standard}")
     return Proposal(
         "CONSUMABLE_ABOVE_STANDARD",
         f"{std.name}：{'，'.join(parts_zh)}（{refs.vehicle_class} 级车，容差 {pct_text(tol)}），"

@@ -136,9 +136,19 @@ def part_context(line: PartLine, estimate: Estimate, refs: Refs) -> PartContext:
     tolerance = refs.profile.settings.price_tolerance(part.category)
     damaged = damaged_components(line, part, refs) if line.damaged_components else None
     return PartContext(
-        line, part, matched_by, match, cap_type, cap_zh, cap_en, claimed_type, ref, cap_ref,
-        tolerance, damaged,
-    )  # fmt: skip
+        line,
+        part,
+        matched_by,
+        match,
+        cap_type,
+        cap_zh,
+        cap_en,
+        claimed_type,
+        ref,
+        cap_ref,
+        tolerance,
+        damaged,
+    )
 
 
 def price_reference(res: Resolution | None, unit: str = "yuan") -> Reference | None:
@@ -308,16 +318,17 @@ def rule_repair_ge_replace(c: PartCheck) -> Proposal | None:
         return None
     unit = ctx.reference.winner.amount
     replace_cost = round_yuan(unit * line.quantity)
-    if line.claimed < replace_cost:
+    reference = price_reference(ctx.reference)
+    if line.claimed < replace_cost or reference is None:
         return None
     return Proposal(
         "REPAIR_COST_GE_REPLACE",
         f"{part_label(ctx)} 修复费 {yuan(line.claimed)} 元不低于更换费 {yuan(replace_cost)} 元"
-        f"（{price_reference(ctx.reference).label_zh}），应更换，核减差额（第六条3(3)）。",  # type: ignore[union-attr]
+        f"（{reference.label_zh}），应更换，核减差额（第六条3(3)）。",
         f"Repairing {part_label(ctx)} costs {yuan(line.claimed)}, at least the replacement "
-        f"{yuan(replace_cost)} ({price_reference(ctx.reference).label_en}): replace it; the "  # type: ignore[union-attr]
+        f"{yuan(replace_cost)} ({reference.label_en}): replace it; the "
         "difference is cut.",
-        reference=price_reference(ctx.reference),
+        reference=reference,
         allowed=replace_cost,
         details={"replacement_cost": replace_cost},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from pricebook.money import round_yuan
 from pricebook.review.checks import (
@@ -39,10 +39,16 @@ from pricebook.review.result import (
     PartRefOut,
     Proposal,
     Result,
+    Severity,
     Status,
     Totals,
 )
 from pricebook.review.text import CHINA, OPERATION_ZH, TIER_ZH, ZERO
+
+
+def _profile_severity(profile: ProfileSettings, code: str) -> Severity | None:
+    """A profile's own severity for `code` (`import_review_config` admits only known severities)."""
+    return cast(Severity | None, profile.severities.get(code))
 
 
 def compose(
@@ -63,7 +69,9 @@ def compose(
         flags.append(
             Flag(
                 code=p.code,
-                severity=p.severity or profile.severities.get(p.code) or DEFAULT_SEVERITY[p.code],  # type: ignore[arg-type]
+                severity=p.severity
+                or _profile_severity(profile, p.code)
+                or DEFAULT_SEVERITY[p.code],
                 message_zh=p.message_zh,
                 message_en=p.message_en,
                 reference=p.reference,
@@ -93,37 +101,46 @@ def assumed_notes(estimate: Estimate, refs: Refs) -> list[Note]:
         cap = refs.profile.settings.max_price_type_by_tier.get(tier)
         cap_zh = f"，配件最高按 {cap} 价核定" if cap else ""
         cap_en = f": parts are allowed up to the {cap} price" if cap else ""
-        notes.append(Note(
-            "DEFAULT_APPLIED",
-            f"未提供修理厂类型（shop.tier），按默认 {TIER_ZH.get(tier, tier)}（{tier}）核损{cap_zh}、"
-            "工时费按该类标准；如为4S店或其他类型请注明后重新核损。",
-            f"shop.tier was not given: assumed {tier}{cap_en}, and labor at that tier's standard "
-            "rates; give the shop's tier (4s, class1, class2, class3) and validate again.",
-            field="shop.tier", details={"assumed": tier, "max_price_type": cap},
-        ))  # fmt: skip
+        notes.append(
+            Note(
+                "DEFAULT_APPLIED",
+                f"未提供修理厂类型（shop.tier），按默认 {TIER_ZH.get(tier, tier)}（{tier}）核损{cap_zh}、"
+                "工时费按该类标准；如为4S店或其他类型请注明后重新核损。",
+                f"shop.tier was not given: assumed {tier}{cap_en}, and labor at that tier's standard "
+                "rates; give the shop's tier (4s, class1, class2, class3) and validate again.",
+                field="shop.tier",
+                details={"assumed": tier, "max_price_type": cap},
+            )
+        )
     if (
         estimate.vehicle.model_id is None
         and estimate.vehicle.vehicle_class is None
         and refs.vehicle is None
     ):
         vclass = refs.profile.settings.default_vehicle_class
-        notes.append(Note(
-            "DEFAULT_APPLIED",
-            f"车型未从目录点选且未提供车辆级别（vehicle.vehicle_class），按默认 {vclass} 级核定"
-            "工时费、标准工时与辅料用量。",
-            f"vehicle.vehicle_class was not given for a vehicle typed by hand: assumed class "
-            f"{vclass} for labor rates, standard hours and consumable standards.",
-            field="vehicle.vehicle_class", details={"assumed": vclass},
-        ))  # fmt: skip
+        notes.append(
+            Note(
+                "DEFAULT_APPLIED",
+                f"车型未从目录点选且未提供车辆级别（vehicle.vehicle_class），按默认 {vclass} 级核定"
+                "工时费、标准工时与辅料用量。",
+                f"vehicle.vehicle_class was not given for a vehicle typed by hand: assumed class "
+                f"{vclass} for labor rates, standard hours and consumable standards.",
+                field="vehicle.vehicle_class",
+                details={"assumed": vclass},
+            )
+        )
     if "submitted_at" in estimate.defaults:
         at = estimate.submitted_at.astimezone(CHINA).isoformat(timespec="seconds")
-        notes.append(Note(
-            "DEFAULT_APPLIED",
-            f"未提供提交时间（submitted_at），核损时限自收到请求时（{at}）起算。",
-            f"submitted_at was not given: the review deadline counts from when the request "
-            f"arrived ({at}).",
-            field="submitted_at", details={"assumed": at},
-        ))  # fmt: skip
+        notes.append(
+            Note(
+                "DEFAULT_APPLIED",
+                f"未提供提交时间（submitted_at），核损时限自收到请求时（{at}）起算。",
+                f"submitted_at was not given: the review deadline counts from when the request "
+                f"arrived ({at}).",
+                field="submitted_at",
+                details={"assumed": at},
+            )
+        )
     return notes
 
 
@@ -191,12 +208,26 @@ def _review_parts(
                 excluded[index] = f
         out = None
         if ctx.part is not None:
-            out = PartRefOut(ctx.part.id, ctx.part.code, ctx.part.name, ctx.part.category,
-                             ctx.matched_by or "part_id")  # fmt: skip
+            out = PartRefOut(
+                ctx.part.id,
+                ctx.part.code,
+                ctx.part.name,
+                ctx.part.category,
+                ctx.matched_by or "part_id",
+            )
         results[index] = LineResult(
-            index, index + 1, "part", line.line_id, _status(flags, claimed - allowed, unknown), claimed,
-            allowed, claimed - allowed, flags, out, ctx.match,
-        )  # fmt: skip
+            index,
+            index + 1,
+            "part",
+            line.line_id,
+            _status(flags, claimed - allowed, unknown),
+            claimed,
+            allowed,
+            claimed - allowed,
+            flags,
+            out,
+            ctx.match,
+        )
     return excluded
 
 
@@ -205,15 +236,18 @@ def _unknown_components(line: PartLine, damaged: DamagedComponents) -> list[Note
     notes = []
     for j in damaged.unknown:
         name = line.damaged_components[j].text()
-        notes.append(Note(
-            "DAMAGED_COMPONENT_UNKNOWN",
-            f"第 {index + 1} 行 damaged_components[{j}] {name} 不在目录中：总成规则按全部"
-            "组件核定。",
-            f"line {index + 1}: damaged_components[{j}] {name!r} is not in the "
-            "catalogue: the assembly rule allows all the components.",
-            field=f"lines[{index}].damaged_components[{j}]", index=index,
-            line_no=index + 1,
-        ))  # fmt: skip
+        notes.append(
+            Note(
+                "DAMAGED_COMPONENT_UNKNOWN",
+                f"第 {index + 1} 行 damaged_components[{j}] {name} 不在目录中：总成规则按全部"
+                "组件核定。",
+                f"line {index + 1}: damaged_components[{j}] {name!r} is not in the "
+                "catalogue: the assembly rule allows all the components.",
+                field=f"lines[{index}].damaged_components[{j}]",
+                index=index,
+                line_no=index + 1,
+            )
+        )
     return notes
 
 
@@ -247,10 +281,17 @@ def _review_labor(
         op_label = f"{OPERATION_ZH.get(line.operation, line.operation)}{part.name if part else ''}"
         over = hours_over_standard(line, part, refs)
         check = LaborCheck(
-            line, part, refs, first[line.index], op_label,
-            excluded.get(line.line_ref) if line.line_ref is not None else None, claimed_ops,
-            graph, unknown, line.hours if over is None else over[2],
-        )  # fmt: skip
+            line,
+            part,
+            refs,
+            first[line.index],
+            op_label,
+            excluded.get(line.line_ref) if line.line_ref is not None else None,
+            claimed_ops,
+            graph,
+            unknown,
+            line.hours if over is None else over[2],
+        )
         claimed = line.claimed
         allowed, flags = compose(claimed, [r.check(check) for r in LABOR_RULES], settings)
         includes = (
@@ -258,9 +299,19 @@ def _review_labor(
         )
         out = PartRefOut(part.id, part.code, part.name, part.category, "part_id") if part else None
         results[line.index] = LineResult(
-            line.index, line.index + 1, "labor", line.line_id, _status(flags, claimed - allowed, unknown),
-            claimed, allowed, claimed - allowed, flags, out, None, includes,
-        )  # fmt: skip
+            line.index,
+            line.index + 1,
+            "labor",
+            line.line_id,
+            _status(flags, claimed - allowed, unknown),
+            claimed,
+            allowed,
+            claimed - allowed,
+            flags,
+            out,
+            None,
+            includes,
+        )
 
 
 def _includes(
@@ -272,13 +323,15 @@ def _includes(
     for inc in sorted(stored, key=lambda i: (i.included_part_id, i.included_operation)):
         claiming = claimed_ops.get((inc.included_part_id, inc.included_operation))
         included = refs.parts.get(inc.included_part_id)
-        out.append({
-            "part_id": inc.included_part_id,
-            "part_name": included.name if included is not None else "",
-            "operation": inc.included_operation,
-            "claimed_on_line": claiming.index if claiming is not None else None,
-            "claimed_on_line_no": claiming.index + 1 if claiming is not None else None,
-        })  # fmt: skip
+        out.append(
+            {
+                "part_id": inc.included_part_id,
+                "part_name": included.name if included is not None else "",
+                "operation": inc.included_operation,
+                "claimed_on_line": claiming.index if claiming is not None else None,
+                "claimed_on_line_no": claiming.index + 1 if claiming is not None else None,
+            }
+        )
     return tuple(out)
 
 
@@ -289,26 +342,40 @@ def _review_consumables_and_rescue(
     for line in estimate.lines:
         if isinstance(line, ConsumableLine):
             std = refs.consumables.get(line.kind)
-            consumable = ConsumableCheck(line, std, refs, first[line.index],
-                                         std.name if std else line.kind)  # fmt: skip
+            consumable = ConsumableCheck(
+                line, std, refs, first[line.index], std.name if std else line.kind
+            )
             unknown = std is None or convert_quantity(line.quantity, line.unit, std.unit) is None
             claimed = line.claimed
             allowed, flags = compose(
                 claimed, [r.check(consumable) for r in CONSUMABLE_RULES], settings
             )
             results[line.index] = LineResult(
-                line.index, line.index + 1, "consumable", line.line_id, _status(flags, claimed - allowed, unknown),
-                claimed, allowed, claimed - allowed, flags,
-            )  # fmt: skip
+                line.index,
+                line.index + 1,
+                "consumable",
+                line.line_id,
+                _status(flags, claimed - allowed, unknown),
+                claimed,
+                allowed,
+                claimed - allowed,
+                flags,
+            )
         elif isinstance(line, RescueLine):
             claimed = line.claimed
             rescue = RescueCheck(line, refs)
             allowed, flags = compose(claimed, [r.check(rescue) for r in RESCUE_RULES], settings)
             results[line.index] = LineResult(
-                line.index, line.index + 1, "rescue", line.line_id,
-                _status(flags, claimed - allowed, refs.rescue is None), claimed, allowed,
-                claimed - allowed, flags,
-            )  # fmt: skip
+                line.index,
+                line.index + 1,
+                "rescue",
+                line.line_id,
+                _status(flags, claimed - allowed, refs.rescue is None),
+                claimed,
+                allowed,
+                claimed - allowed,
+                flags,
+            )
 
 
 def _summed_up(
@@ -329,9 +396,12 @@ def _summed_up(
             counts[f.code] = counts.get(f.code, 0) + 1
     part_lines = list(contexts.values())
     custom = [
-        c for c in part_lines if c.line.part_id is None and c.matched_by != "oe"
+        c
+        for c in part_lines
+        if c.line.part_id is None
+        and c.matched_by != "oe"
         and (c.line.custom_name or c.line.oe_number)
-    ]  # fmt: skip
+    ]
     return Result(
         estimate_id=estimate.id,
         estimate_version=estimate.version,

@@ -179,8 +179,8 @@ def split_list(value: str) -> list[str]:
 
 
 def code_ids(session: Session, model: type[Base], column: str = "code") -> dict[str, int]:
-    attr = getattr(model, column)
-    return {code: id_ for code, id_ in session.execute(select(attr, model.id))}  # type: ignore[attr-defined]
+    table = model.__table__
+    return {code: id_ for code, id_ in session.execute(select(table.c[column], table.c.id))}
 
 
 def price_type_codes(session: Session) -> dict[str, int]:
