@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,6 +26,9 @@ from pricebook.market.references import (
 )
 from pricebook.models import Branch, MarketObservation
 from pricebook.money import from_fen, to_fen
+
+if TYPE_CHECKING:
+    from pricebook.prices import PriceVersion
 
 #: A price further than this from the market median (percent of the median) is flagged.
 DEFAULT_DRIFT_THRESHOLD_PCT = Decimal("20")
@@ -168,12 +171,12 @@ def _parts_on_the_market(session: Session, on: date, window_days: int) -> list[i
     ]
 
 
-def _prices_in_force(session: Session, part_ids: list[int], on: date) -> list[Any]:
+def _prices_in_force(session: Session, part_ids: list[int], on: date) -> list[PriceVersion]:
     """The parts' prices in force, the part-wide price first (model-specific ones only where
     there is none), oldest id first."""
     from pricebook.prices import versions_in_force
 
-    prices = []
+    prices: list[PriceVersion] = []
     for start in range(0, len(part_ids), 5000):
         prices += versions_in_force(session, part_ids[start : start + 5000], on)
     prices.sort(key=lambda p: (p.model_id is not None, p.id))
@@ -191,7 +194,7 @@ class _Places:
         for branch_id, region_id in sorted(self.branches.items()):
             self.branches_at[region_id].append(branch_id)
 
-    def targets(self, price: Any) -> list[tuple[int | None, list[int | None]]]:
+    def targets(self, price: PriceVersion) -> list[tuple[int | None, list[int | None]]]:
         """(branch or None for a system price, its regions up to national) per place."""
         if price.scope == "system":
             return [(None, [None])]

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
@@ -58,7 +58,17 @@ _engines_lock = threading.Lock()
 _engines: dict[str, Engine] = {}
 
 
-def _engine_for(target: Any) -> Engine:
+class SettingsLookup(Protocol):
+    """Scrapy's settings as ingest reads them (the core does not import Scrapy)."""
+
+    def get(self, name: str, default: object = None) -> object: ...
+
+
+#: where ingest stores: an Engine, pricebook `Settings`, or a crawl's Scrapy settings
+IngestTarget = Engine | Settings | SettingsLookup
+
+
+def _engine_for(target: IngestTarget) -> Engine:
     """An Engine, pricebook `Settings`, or Scrapy settings (``PRICEBOOK_DATABASE_URL`` there or
     in the environment): one engine per database URL per process."""
     if isinstance(target, Engine):
@@ -67,7 +77,7 @@ def _engine_for(target: Any) -> Engine:
         settings = target
     else:
         settings = Settings.from_env()
-        url = target.get("PRICEBOOK_DATABASE_URL") if hasattr(target, "get") else None
+        url = target.get("PRICEBOOK_DATABASE_URL")
         if url:
             settings = Settings(database_url=str(url))
     with _engines_lock:
@@ -86,7 +96,7 @@ def dispose_engines() -> None:
 
 
 def ingest_items(
-    target: Any,
+    target: IngestTarget,
     items: Sequence[Mapping[str, Any]],
     run_id: int | None = None,
     *,
