@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from pricebook.db import in_select
 from pricebook.errors import InvalidInput, NotFound
@@ -270,7 +270,9 @@ def _part_summary(part: Any, category: Any, matched_by: str | None = None) -> Pa
 _MATCH_NAMES = {0: "oe", 1: "superseded_oe", 2: "name", 3: "alias"}
 
 
-def oe_lookup(match: Callable[[Any], Any], *, postgresql: bool) -> tuple[Any, Any]:
+def oe_lookup(
+    match: Callable[[QueryableAttribute[str]], ColumnElement[bool]], *, postgresql: bool
+) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """The two ways a part answers an OE number: its current one, or one it superseded.
     `match(column)` is the test on a normalized OE column (one number or a list parameter);
     returns (current, superseded) conditions on `Part`, kept apart so a search can rank them."""

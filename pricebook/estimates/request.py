@@ -261,92 +261,108 @@ def _line(i: int, line: LineIn, part_indexes: set[int]) -> review.Line:
     """One request line as the core's, checked; errors name `lines[i].…`."""
     at = f"lines[{i}]"
     if isinstance(line, PartLineIn):
-        if line.part_id is not None and (line.oe_number or line.custom_name):
-            raise InvalidInput(
-                "give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id"
-            )
-        if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
-            raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
-        qty = _amount(
-            line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True
+        return _part_line(i, at, line)
+    if isinstance(line, LaborLineIn):
+        return _labor_line(i, at, line, part_indexes)
+    if isinstance(line, ConsumableLineIn):
+        return _consumable_line(i, at, line)
+    return _rescue_line(i, at, line)
+
+
+def _part_line(i: int, at: str, line: PartLineIn) -> review.PartLine:
+    if line.part_id is not None and (line.oe_number or line.custom_name):
+        raise InvalidInput(
+            "give part_id, or oe_number/custom_name, not both", field=f"{at}.part_id"
         )
-        unit = repair = None
-        if line.action == "replace":
-            if line.repair_cost is not None:
-                raise InvalidInput(
-                    "repair_cost is only for action repair", field=f"{at}.repair_cost"
-                )
-            unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
-        else:
-            repair = _money(line.repair_cost, f"{at}.repair_cost")
-            if line.claimed_unit_price is not None:
-                unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
-        if line.added_equipment_covered and not line.added_equipment:
-            raise InvalidInput(
-                "added_equipment_covered needs added_equipment",
-                field=f"{at}.added_equipment_covered",
-            )
-        damaged = []
-        for j, c in enumerate(line.damaged_components):
-            oe = c.oe_number.strip()
-            if (c.part_id is None) == (not oe):
-                raise InvalidInput(
-                    "give part_id or oe_number, one of them",
-                    field=f"{at}.damaged_components[{j}].part_id",
-                )
-            damaged.append(review.ComponentName(c.part_id, oe))
-        return review.PartLine(
-            index=i,
-            quantity=qty,
-            claimed_unit_price=unit,
-            part_id=line.part_id,
-            oe_number=line.oe_number.strip(),
-            custom_name=line.custom_name.strip(),
-            price_type=line.price_type,
-            action=line.action,
-            repair_cost=repair,
-            added_equipment=line.added_equipment,
-            added_equipment_covered=line.added_equipment_covered,
-            line_id=line.line_id,
-            damaged_components=tuple(damaged),
-        )
-    elif isinstance(line, LaborLineIn):
-        if line.line_ref is not None and line.part_id is not None:
-            raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
-        if line.line_ref is not None and line.line_ref not in part_indexes:
-            raise InvalidInput(
-                f"line_ref {line.line_ref} (line {line.line_ref + 1}) is not a part line",
-                field=f"{at}.line_ref",
-            )
-        return review.LaborLine(
-            index=i,
-            operation=line.operation,
-            labor_kind=line.labor_kind,
-            hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
-            claimed_rate=_money(line.claimed_rate, f"{at}.claimed_rate"),
-            part_id=line.part_id,
-            line_ref=line.line_ref,
-            line_id=line.line_id,
-        )
-    elif isinstance(line, ConsumableLineIn):
-        return review.ConsumableLine(
-            index=i,
-            kind=line.kind,
-            quantity=_amount(
-                line.quantity,
-                f"{at}.quantity",
-                places=3,
-                maximum=MAX_QUANTITY,
-                positive=True,
-            ),
-            unit=line.unit.strip(),
-            unit_price=_money(line.unit_price, f"{at}.unit_price"),
-            line_id=line.line_id,
-        )
+    if line.part_id is None and not line.oe_number.strip() and not line.custom_name.strip():
+        raise InvalidInput("give part_id, oe_number or custom_name", field=f"{at}.part_id")
+    qty = _amount(line.quantity, f"{at}.quantity", places=2, maximum=MAX_QUANTITY, positive=True)
+    unit = repair = None
+    if line.action == "replace":
+        if line.repair_cost is not None:
+            raise InvalidInput("repair_cost is only for action repair", field=f"{at}.repair_cost")
+        unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
     else:
-        return review.RescueLine(
-            index=i,
-            distance_km=_amount(line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM),
-            claimed_fee=_money(line.claimed_fee, f"{at}.claimed_fee"),
-            line_id=line.line_id,
+        repair = _money(line.repair_cost, f"{at}.repair_cost")
+        if line.claimed_unit_price is not None:
+            unit = _money(line.claimed_unit_price, f"{at}.claimed_unit_price")
+    if line.added_equipment_covered and not line.added_equipment:
+        raise InvalidInput(
+            "added_equipment_covered needs added_equipment",
+            field=f"{at}.added_equipment_covered",
         )
+    damaged = _damaged_components(at, line)
+    return review.PartLine(
+        index=i,
+        quantity=qty,
+        claimed_unit_price=unit,
+        part_id=line.part_id,
+        oe_number=line.oe_number.strip(),
+        custom_name=line.custom_name.strip(),
+        price_type=line.price_type,
+        action=line.action,
+        repair_cost=repair,
+        added_equipment=line.added_equipment,
+        added_equipment_covered=line.added_equipment_covered,
+        line_id=line.line_id,
+        damaged_components=damaged,
+    )
+
+
+def _damaged_components(at: str, line: PartLineIn) -> tuple[review.ComponentName, ...]:
+    damaged = []
+    for j, c in enumerate(line.damaged_components):
+        oe = c.oe_number.strip()
+        if (c.part_id is None) == (not oe):
+            raise InvalidInput(
+                "give part_id or oe_number, one of them",
+                field=f"{at}.damaged_components[{j}].part_id",
+            )
+        damaged.append(review.ComponentName(c.part_id, oe))
+    return tuple(damaged)
+
+
+def _labor_line(i: int, at: str, line: LaborLineIn, part_indexes: set[int]) -> review.LaborLine:
+    if line.line_ref is not None and line.part_id is not None:
+        raise InvalidInput("give line_ref or part_id, not both", field=f"{at}.line_ref")
+    if line.line_ref is not None and line.line_ref not in part_indexes:
+        raise InvalidInput(
+            f"line_ref {line.line_ref} (line {line.line_ref + 1}) is not a part line",
+            field=f"{at}.line_ref",
+        )
+    return review.LaborLine(
+        index=i,
+        operation=line.operation,
+        labor_kind=line.labor_kind,
+        hours=_amount(line.hours, f"{at}.hours", maximum=MAX_HOURS, positive=True),
+        claimed_rate=_money(line.claimed_rate, f"{at}.claimed_rate"),
+        part_id=line.part_id,
+        line_ref=line.line_ref,
+        line_id=line.line_id,
+    )
+
+
+def _consumable_line(i: int, at: str, line: ConsumableLineIn) -> review.ConsumableLine:
+    return review.ConsumableLine(
+        index=i,
+        kind=line.kind,
+        quantity=_amount(
+            line.quantity,
+            f"{at}.quantity",
+            places=3,
+            maximum=MAX_QUANTITY,
+            positive=True,
+        ),
+        unit=line.unit.strip(),
+        unit_price=_money(line.unit_price, f"{at}.unit_price"),
+        line_id=line.line_id,
+    )
+
+
+def _rescue_line(i: int, at: str, line: RescueLineIn) -> review.RescueLine:
+    return review.RescueLine(
+        index=i,
+        distance_km=_amount(line.distance_km, f"{at}.distance_km", places=1, maximum=MAX_KM),
+        claimed_fee=_money(line.claimed_fee, f"{at}.claimed_fee"),
+        line_id=line.line_id,
+    )

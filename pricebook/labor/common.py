@@ -9,10 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from pricebook.errors import InvalidInput
-from pricebook.models import LaborKind, Region
+from pricebook.models import Base, LaborKind, Region
 from pricebook.money import MoneyError, parse_plain
 from pricebook.versioned import VersionWrite
 
@@ -34,7 +34,7 @@ def sort_order(sort: str, columns: dict[str, tuple[Any, ...]], tie: Any) -> list
     return [*(c.desc() if desc else c.asc() for c in columns[key]), tie]
 
 
-def contains(column: Any, q: str) -> ColumnElement[bool]:
+def contains(column: ColumnElement[str] | QueryableAttribute[str], q: str) -> ColumnElement[bool]:
     return func.lower(column).contains(q.lower(), autoescape=True)
 
 
@@ -94,12 +94,14 @@ def from_hundredths(value: int) -> Decimal:
     return (Decimal(value) / 100).quantize(Decimal("0.01"))
 
 
-def codes(session: Session, model: Any) -> dict[str, int]:
-    return {c: i for i, c in session.execute(select(model.id, model.code))}
+def codes(session: Session, model: type[Base]) -> dict[str, int]:
+    table = model.__table__
+    return {c: i for i, c in session.execute(select(table.c.id, table.c.code))}
 
 
-def id_of(session: Session, model: Any, code: str, field: str, what: str) -> int:
-    found = session.scalar(select(model.id).where(model.code == code))
+def id_of(session: Session, model: type[Base], code: str, field: str, what: str) -> int:
+    table = model.__table__
+    found = session.scalar(select(table.c.id).where(table.c.code == code))
     if found is None:
         raise InvalidInput(f"no {what} with code {code!r}", field=field)
     return int(found)
