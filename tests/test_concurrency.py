@@ -99,9 +99,13 @@ def hold_the_lock(monkeypatch, seconds: float = 0.3) -> list[tuple[str, int, flo
 
 
 def assert_overlapped(events: list[tuple[str, int, float]]) -> None:
-    """The second writer asked for the lock while the first held it, and got it only after."""
+    """The second writer asked for the lock while the first held it, and got it only after.
+
+    The first is whichever writer got the lock first, not whichever asked first (two requests
+    sent together may reach the lock in either order); the second, the other that asked first."""
     at = {(kind, n): t for kind, n, t in events}
-    first, second = sorted({n for _, n, _ in events})[:2]
+    first = min((t, n) for kind, n, t in events if kind == "got")[1]
+    second = min((t, n) for kind, n, t in events if kind == "try" and n != first)[1]
     assert at[("try", second)] < at[("held", first)] < at[("got", second)], events
 
 
