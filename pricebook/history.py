@@ -28,8 +28,10 @@ def withdrawn(valid_from: date, valid_to: date | None) -> bool:
 
 def applies_on(valid_from: date, valid_to: date | None, day: date) -> bool:
     """Python's "in force on a day" (`pricebook.versioned.in_force` is the SQL one): from
-    `valid_from` up to, not including, `valid_to`; never for a withdrawn version."""
-    return not withdrawn(valid_from, valid_to) and valid_from <= day < (valid_to or FOREVER)
+    `valid_from` up to, not including, `valid_to`; never for a withdrawn version (its period
+    is empty: no day is both ≥ valid_from and < a valid_to ≤ valid_from). One expression, no
+    call: a price resolution asks it of every candidate version."""
+    return valid_from <= day and (valid_to is None or day < valid_to)
 
 
 @dataclass(slots=True)

@@ -168,10 +168,6 @@ class Resolution(msgspec.Struct, frozen=True):
         return self.winner.amount if self.winner else None
 
 
-def _in_force(v: PriceVersion, on: date) -> bool:
-    return applies_on(v.valid_from, v.valid_to, on)
-
-
 def chain_steps(chain: Sequence[ScopeStep]) -> dict[tuple[str, int | None], int]:
     """Which step of `chain` a price version is on: (its scope, its branch id for a branch
     price, its region id for a region price, None for the system price) → the index of the
@@ -200,7 +196,7 @@ def _ranked(
     """The versions that can apply to the query, nearest step first."""
     ranked: list[_Ranked] = []
     for v in versions:
-        if v.part_id != query.part_id or not _in_force(v, query.on):
+        if v.part_id != query.part_id or not applies_on(v.valid_from, v.valid_to, query.on):
             continue
         if v.model_id is not None and v.model_id != query.model_id:
             continue

@@ -48,7 +48,7 @@ from pricebook.review.text import CHINA, OPERATION_ZH, TIER_ZH, ZERO
 
 def _profile_severity(profile: ProfileSettings, code: str) -> Severity | None:
     """A profile's own severity for `code` (`import_review_config` admits only known severities)."""
-    return cast(Severity | None, profile.severities.get(code))
+    return cast("Severity | None", profile.severities.get(code))
 
 
 def compose(

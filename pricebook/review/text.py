@@ -5,7 +5,6 @@ references and tolerances."""
 
 from __future__ import annotations
 
-import functools
 from datetime import timedelta, timezone
 from decimal import Decimal
 
@@ -28,23 +27,13 @@ TIER_ZH = {"4s": "4S店", "class1": "一类修理厂", "class2": "二类修理�
 
 def yuan(amount: Decimal) -> str:
     """1280 -> '1,280.00' (messages only; JSON carries plain decimal strings)."""
-    # -0 equals 0 (one cache entry) but formats as "-0.00"
-    return f"{amount:,.2f}" if amount.is_signed() else _yuan(amount)
-
-
-# The message formatters are memoised: a validation formats ~200 amounts, most of them a few
-# recurring references and tolerances, and equal Decimals (1.0, 1.00) format alike in each.
-@functools.lru_cache(maxsize=4096)
-def _yuan(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
-@functools.lru_cache(maxsize=256)
 def pct_text(p: Decimal) -> str:
     return f"{p.normalize():f}%"
 
 
-@functools.lru_cache(maxsize=1024)
 def hours_text(h: Decimal) -> str:
     return f"{h.quantize(CENTI)}"
 
