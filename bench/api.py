@@ -292,7 +292,7 @@ def main() -> int:
     paths, batches = split(paths)
     from sqlalchemy.engine import make_url
 
-    from bench.common import free_port
+    from bench.common import free_port, serve_command
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -306,21 +306,7 @@ def main() -> int:
         "PRICEBOOK_RATE_LIMIT": "0",  # a throughput bench, not a limit test
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pricebook.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        serve_command(port, args.workers),
         cwd=ROOT,
         env=env,
     )

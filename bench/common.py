@@ -48,6 +48,26 @@ def scratch_database(prefix: str = "pricebook_bench", template: str | None = Non
         admin.dispose()
 
 
+def serve_command(port: int, workers: int) -> list[str]:
+    """`pricebook serve` as production runs it (uvicorn workers, a SO_REUSEPORT socket each),
+    quiet: no access log, warnings only, so the server's own output costs the load nothing."""
+    return [
+        sys.executable,
+        "-m",
+        "pricebook.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now (for the server under test)."""
     with socket.socket() as s:

@@ -95,7 +95,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.common import CpuMeter, free_port, open_loop, scratch_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    CpuMeter,
+    free_port,
+    open_loop,
+    scratch_database,
+    serve_command,
+)
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.demo.national import NationalShape, national_demo  # noqa: E402
@@ -512,21 +518,7 @@ def start_server(
     if args.synchronous_commit is not None:
         env["PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT"] = args.synchronous_commit
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pricebook.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        serve_command(port, args.workers),
         cwd=ROOT,
         env=env,
     )
