@@ -17,11 +17,18 @@ from pricebook.review.checks import (
 )
 from pricebook.review.consumables import convert_quantity
 from pricebook.review.deadline import escalation, review_deadline
-from pricebook.review.estimate import ConsumableLine, Estimate, LaborLine, PartLine, RescueLine
+from pricebook.review.estimate import (
+    ConsumableLine,
+    Estimate,
+    LaborLine,
+    Line,
+    PartLine,
+    RescueLine,
+)
 from pricebook.review.labor import InclusionGraph, Op, hours_over_standard
 from pricebook.review.parts import DamagedComponents, PartContext, part_context, part_label
 from pricebook.review.profiles import ProfileSettings
-from pricebook.review.refs import InclusionRef, PartInfo, Refs
+from pricebook.review.refs import InclusionRef, MatchInfo, PartInfo, Refs
 from pricebook.review.registry import (
     ALWAYS_REPORTED,
     CONSUMABLE_RULES,
@@ -90,6 +97,37 @@ def _status(flags: Sequence[Flag], cut: Decimal, unknown: bool = False) -> Statu
     if cut > 0 or any(f.severity != "info" for f in flags):
         return "flagged"
     return "ok"
+
+
+def _result(
+    line: Line,
+    kind: str,
+    claimed: Decimal,
+    allowed: Decimal,
+    flags: tuple[Flag, ...],
+    unknown: bool,
+    *,
+    part: PartRefOut | None = None,
+    match: MatchInfo | None = None,
+    includes: tuple[dict[str, Any], ...] = (),
+) -> LineResult:
+    """A line's result: where it stands, what was claimed and allowed, and the status its
+    flags, its cut and whether it could be checked at all make."""
+    cut = claimed - allowed
+    return LineResult(
+        line.index,
+        line.index + 1,
+        kind,
+        line.line_id,
+        _status(flags, cut, unknown),
+        claimed,
+        allowed,
+        cut,
+        flags,
+        part,
+        match,
+        includes,
+    )
 
 
 def assumed_notes(estimate: Estimate, refs: Refs) -> list[Note]:
@@ -215,18 +253,8 @@ def _review_parts(
                 ctx.part.category,
                 ctx.matched_by or "part_id",
             )
-        results[index] = LineResult(
-            index,
-            index + 1,
-            "part",
-            line.line_id,
-            _status(flags, claimed - allowed, unknown),
-            claimed,
-            allowed,
-            claimed - allowed,
-            flags,
-            out,
-            ctx.match,
+        results[index] = _result(
+            line, "part", claimed, allowed, flags, unknown, part=out, match=ctx.match
         )
     return excluded
 
@@ -298,19 +326,8 @@ def _review_labor(
             _includes(direct.get((part.id, line.operation), ()), refs, claimed_ops) if part else ()
         )
         out = PartRefOut(part.id, part.code, part.name, part.category, "part_id") if part else None
-        results[line.index] = LineResult(
-            line.index,
-            line.index + 1,
-            "labor",
-            line.line_id,
-            _status(flags, claimed - allowed, unknown),
-            claimed,
-            allowed,
-            claimed - allowed,
-            flags,
-            out,
-            None,
-            includes,
+        results[line.index] = _result(
+            line, "labor", claimed, allowed, flags, unknown, part=out, includes=includes
         )
 
 
@@ -350,31 +367,13 @@ def _review_consumables_and_rescue(
             allowed, flags = compose(
                 claimed, [r.check(consumable) for r in CONSUMABLE_RULES], settings
             )
-            results[line.index] = LineResult(
-                line.index,
-                line.index + 1,
-                "consumable",
-                line.line_id,
-                _status(flags, claimed - allowed, unknown),
-                claimed,
-                allowed,
-                claimed - allowed,
-                flags,
-            )
+            results[line.index] = _result(line, "consumable", claimed, allowed, flags, unknown)
         elif isinstance(line, RescueLine):
             claimed = line.claimed
             rescue = RescueCheck(line, refs)
             allowed, flags = compose(claimed, [r.check(rescue) for r in RESCUE_RULES], settings)
-            results[line.index] = LineResult(
-                line.index,
-                line.index + 1,
-                "rescue",
-                line.line_id,
-                _status(flags, claimed - allowed, refs.rescue is None),
-                claimed,
-                allowed,
-                claimed - allowed,
-                flags,
+            results[line.index] = _result(
+                line, "rescue", claimed, allowed, flags, refs.rescue is None
             )
 
 
