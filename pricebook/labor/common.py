@@ -1,9 +1,10 @@
 """What the labor modules share: the "in force on a day" filter, list paging and ordering,
-input checks (codes, amounts, percentages) and the shape of a versioned write's answer."""
+input checks (codes, amounts, percentages), the versions of one key and the shape of a versioned
+write's answer."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -11,10 +12,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
-from pricebook.errors import InvalidInput
+from pricebook.errors import InvalidInput, NotFound
 from pricebook.models import Base, LaborKind, Region
 from pricebook.money import MoneyError, parse_plain
-from pricebook.versioned import VersionWrite
+from pricebook.versioned import V, VersionWrite, key_versions
 
 #: ids are 32-bit on PostgreSQL: a larger one in an address is a version that does not exist
 MAX_ID = 2**31 - 1
@@ -83,6 +84,30 @@ class KeyVersions:
 
     etag: str
     versions: list[Any]
+
+
+def versions_as(
+    session: Session, model: type[V], key: dict[str, Any], view: Callable[[Session, V], Any]
+) -> KeyVersions:
+    """Every version of one key of `model`, each as `view` shows it, with the key's ETag."""
+    rows, etag = key_versions(session, model, key)
+    return KeyVersions(etag, [view(session, r) for r in rows])
+
+
+def version_and_key(
+    session: Session,
+    model: type[V],
+    version_id: int,
+    key_columns: Sequence[str],
+    view: Callable[[Session, V], Any],
+) -> tuple[V, KeyVersions]:
+    """Version `version_id` of `model` (NotFound without it) and every version of its key, as
+    `versions_as` gives them: what a page about one key starts from."""
+    row = session.get(model, version_id) if version_id <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"no {model.__tablename__} version with id {version_id}", field="id")
+    key = {name: getattr(row, name) for name in key_columns}
+    return row, versions_as(session, model, key, view)
 
 
 #: what a labor write answers: the version as the table's view shows it

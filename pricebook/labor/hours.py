@@ -22,7 +22,6 @@ from pricebook.catalog import Named
 from pricebook.errors import InvalidInput, NotFound
 from pricebook.labor.common import (
     MAX_HOURS,
-    MAX_ID,
     KeyVersions,
     LaborWrite,
     check_choice,
@@ -31,6 +30,8 @@ from pricebook.labor.common import (
     labor_kind_id,
     page_rows,
     sort_order,
+    version_and_key,
+    versions_as,
 )
 from pricebook.models import (
     OPERATIONS,
@@ -47,7 +48,6 @@ from pricebook.versioned import (
     ETagLike,
     check_etag,
     in_force,
-    key_versions,
     lock_key,
     require_reason,
     version_ender,
@@ -235,8 +235,7 @@ def _hours_version(session: Session, row: StandardHours) -> HoursVersion:
 
 
 def hours_versions(session: Session, key: dict[str, Any]) -> KeyVersions:
-    rows, etag = key_versions(session, StandardHours, key)
-    return KeyVersions(etag, [_hours_version(session, r) for r in rows])
+    return versions_as(session, StandardHours, key, _hours_version)
 
 
 def write_standard_hours(
@@ -309,12 +308,9 @@ class HoursKeyView:
 
 
 def hours_key_view(session: Session, version_id: int) -> HoursKeyView:
-    row = session.get(StandardHours, version_id) if version_id <= MAX_ID else None
-    if row is None:
-        raise NotFound(f"no standard_hours version with id {version_id}", field="id")
+    row, found = version_and_key(session, StandardHours, version_id, HOURS_KEY, _hours_version)
     part = session.get(Part, row.part_id)
     assert part is not None
-    found = hours_versions(session, {name: getattr(row, name) for name in HOURS_KEY})
     included = inclusions(session, {(row.part_id, row.operation)})[(row.part_id, row.operation)]
     etag = inclusion_etag((i.part_id, i.operation) for i in included)
     return HoursKeyView(

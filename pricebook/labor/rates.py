@@ -19,9 +19,8 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from pricebook.catalog import Named
-from pricebook.errors import InvalidInput, NotFound
+from pricebook.errors import InvalidInput
 from pricebook.labor.common import (
-    MAX_ID,
     MAX_RATE,
     KeyVersions,
     LaborWrite,
@@ -32,6 +31,8 @@ from pricebook.labor.common import (
     page_rows,
     region_and_below,
     sort_order,
+    version_and_key,
+    versions_as,
 )
 from pricebook.models import (
     SHOP_TIERS,
@@ -49,7 +50,6 @@ from pricebook.paging import Page
 from pricebook.versioned import (
     ETagLike,
     in_force,
-    key_versions,
     require_reason,
     version_ender,
     write_answer,
@@ -478,8 +478,7 @@ def _rate_version(session: Session, row: LaborRate) -> LaborRateVersion:
 
 
 def labor_rate_versions(session: Session, key: dict[str, Any]) -> KeyVersions:
-    rows, etag = key_versions(session, LaborRate, key)
-    return KeyVersions(etag, [_rate_version(session, r) for r in rows])
+    return versions_as(session, LaborRate, key, _rate_version)
 
 
 def write_labor_rate(
@@ -549,13 +548,10 @@ class LaborRateKeyView:
 
 def labor_rate_key_view(session: Session, version_id: int) -> LaborRateKeyView:
     """The key of labor rate version `version_id` (NotFound without it) and its history."""
-    row = session.get(LaborRate, version_id) if version_id <= MAX_ID else None
-    if row is None:
-        raise NotFound(f"no labor_rates version with id {version_id}", field="id")
+    row, found = version_and_key(session, LaborRate, version_id, LABOR_RATE_KEY, _rate_version)
     branch = session.get(Branch, row.branch_id)
     kind = session.get(LaborKind, row.labor_kind_id)
     assert branch is not None and kind is not None
-    found = labor_rate_versions(session, {name: getattr(row, name) for name in LABOR_RATE_KEY})
     return LaborRateKeyView(
         branch.code,
         branch.name,
