@@ -225,5 +225,6 @@ def _named(handler: F, name: str, annotations: dict[str, Any], key: Mapping[str,
     params = list(signature.parameters.values())
     named = [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in key or {}]
     rest = [p for p in params[2:] if p.kind is not p.VAR_KEYWORD]
+    # typeshed gives functions no __signature__; inspect.signature (and so Litestar) reads it
     handler.__signature__ = signature.replace(parameters=[*params[:2], *named, *rest])  # type: ignore[attr-defined]
     return handler
