@@ -5,19 +5,17 @@ share)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
 from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from api.ui.auth import login_required
 from api.ui.common import run
 from api.ui.labor import (
     CHANNEL_KIND_NAMES,
@@ -27,12 +25,8 @@ from api.ui.labor import (
     choice,
     end_args,
     export_page,
-    flash,
     form_etag,
-    form_page,
     form_values,
-    history_context,
-    in_force,
     list_page,
     number,
     query_params,
@@ -40,11 +34,11 @@ from api.ui.labor import (
     save,
     version_args,
 )
+from api.ui.versioned_pages import Code, KeyPages, KeyView
 from pricebook import catalog, labor
 from pricebook.errors import InvalidInput
 from pricebook.io.importers import LABOR_KINDS
 
-Code = Annotated[str, QueryParameter(max_length=64)]
 ChannelCode = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
 
@@ -176,31 +170,6 @@ def _create_channel(session: Session, values: dict[str, str], actor: str) -> lab
     )
 
 
-def _channel_page_data(session: Session, code: str) -> dict[str, Any]:
-    channel, branch_name, cards, etag = labor.channel_cards(session, code)
-    return {
-        **refs(session),
-        "channel": channel,
-        "branch_name": branch_name,
-        "cards": cards,
-        "etag": etag,
-    }
-
-
-def _card_edit(current: labor.CardListing | None, today: date) -> dict[str, str]:
-    """The new card form's first values: the card in force's terms, starting today."""
-    edit: dict[str, str] = {"valid_from": today.isoformat(), "valid_to": "", "reason": ""}
-    for t in current.terms if current is not None else ():
-        if t.kind == "labor" and t.rate is not None:
-            edit[f"labor_rate_{t.code}"] = str(t.rate)
-        elif t.kind == "labor":
-            edit[f"labor_pct_{t.code}"] = str(t.pct_of_standard)
-        else:
-            edit[f"parts_type_{t.code}"] = t.price_type
-            edit[f"parts_discount_{t.code}"] = str(t.discount_pct)
-    return edit
-
-
 def _created(code: str) -> list[dict[str, str]]:
     if not code:
         return []
@@ -218,9 +187,12 @@ def _to_history(code: str) -> Callable[[labor.LaborWrite], str]:
     return lambda written: f"/channels/{quote(code, safe='')}?done={written.action}#history"
 
 
-class ChannelPages(Controller):
+class ChannelPages(KeyPages):
     path = "/channels"
-    guards = [login_required()]  # noqa: RUF012
+    title = "专项渠道"
+    new_title = "登记专项渠道"
+    new_template = "channel_new.html"
+    key_template = "channel.html"
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
@@ -231,29 +203,17 @@ class ChannelPages(Controller):
             state,
             CHANNELS,
             "channels.html",
-            {"title": "专项渠道", "nav": "channels", "messages": messages},
+            {"title": self.title, "nav": self.nav, "messages": messages},
             params,
         )
 
     @get(["/export.csv", "/export.xlsx"])
     async def export(self, request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-        return await export_page(request, state, CHANNELS, "channels")
+        return await export_page(request, state, CHANNELS, self.nav)
 
     @get("/new", guards=STAFF)
     async def new(self, request: Request[Any, Any, Any], state: State) -> Template:
         return await self._new_page(request, state, dict.fromkeys(CHANNEL_CREATE, ""))
-
-    async def _new_page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        form: dict[str, str],
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        data = await run(state, refs)
-        context = {"title": "登记专项渠道", "nav": "channels", **data, "form": form}
-        return form_page(request, "channel_new.html", context, status_code, extra)
 
     @post("/", guards=STAFF, status_code=303)
     async def create(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
@@ -274,34 +234,32 @@ class ChannelPages(Controller):
     async def detail(
         self, request: Request[Any, Any, Any], state: State, code: ChannelCode, done: Code = ""
     ) -> Template:
-        return await self._detail(
-            request, state, code, saved=flash(done, "/channels", "返回专项渠道列表")
-        )
+        return await self._detail(request, state, code, **self._saved(done))
 
-    async def _detail(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        code: str,
-        status_code: int = 200,
-        form: dict[str, str] | None = None,
-        end_form: dict[str, str] | None = None,
-        **extra: Any,
-    ) -> Template:
-        data = await run(state, _channel_page_data, code)
-        today = date.today()
-        cards = data["cards"]
-        current = in_force(cards, today)
-        # the new card starts from the one in force, unless a refused save's values
-        edit = _card_edit(current if form is None else None, today) | (form or {})
-        context = {
-            "title": f"专项渠道 · {data['channel'].name}",
-            "nav": "channels",
-            **data,
-            **history_context(cards, current, today, end_form),
-            "form": edit,
+    def _load(self, session: Session, code: str) -> KeyView:
+        channel, branch_name, cards, etag = labor.channel_cards(session, code)
+        facts = {
+            **refs(session),
+            "channel": channel,
+            "branch_name": branch_name,
+            "cards": cards,
+            "etag": etag,
         }
-        return form_page(request, "channel.html", context, status_code, extra)
+        return KeyView(f"专项渠道 · {channel.name}", cards, facts)
+
+    def _terms(self, current: labor.CardListing | None) -> dict[str, str]:
+        """The card in force's terms: each labor kind's rate or percentage, each category's
+        price type and discount."""
+        terms: dict[str, str] = {}
+        for t in current.terms if current is not None else ():
+            if t.kind == "labor" and t.rate is not None:
+                terms[f"labor_rate_{t.code}"] = str(t.rate)
+            elif t.kind == "labor":
+                terms[f"labor_pct_{t.code}"] = str(t.pct_of_standard)
+            else:
+                terms[f"parts_type_{t.code}"] = t.price_type
+                terms[f"parts_discount_{t.code}"] = str(t.discount_pct)
+        return terms
 
     @post("/{code:str}/cards", guards=STAFF, status_code=303)
     async def add_card(

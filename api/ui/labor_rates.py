@@ -4,15 +4,14 @@ create, supersede and end forms (see `api.ui.labor` for what the labor pages sha
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get
 from litestar.datastructures import State
-from litestar.params import QueryParameter
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
-from api.ui.common import SOURCE_NAMES, PathId, person, run
+from api.ui.common import SOURCE_NAMES, person
 from api.ui.labor import (
     CLASS_NAMES,
     STAFF,
@@ -22,22 +21,15 @@ from api.ui.labor import (
     choice,
     create_once,
     end_args,
-    flash,
     form_etag,
-    form_page,
-    history_context,
-    in_force,
     number,
-    refs,
     version_args,
 )
-from api.ui.versioned_pages import VersionedPages
+from api.ui.versioned_pages import KeyView, VersionedPages
 from pricebook import labor
 from pricebook.errors import InvalidInput
 from pricebook.io.importers import LABOR_KINDS
 from pricebook.versioned import EMPTY_ETAG
-
-Code = Annotated[str, QueryParameter(max_length=64)]
 
 RATES = ListSetup(
     path="/labor-rates",
@@ -128,6 +120,9 @@ class LaborRatePages(VersionedPages):
     listing = RATES
     list_template = "labor_rates.html"
     title = "工时单价"
+    new_title = "新增工时单价"
+    new_template = "labor_rate_new.html"
+    key_template = "labor_rate.html"
     create_fields = RATE_CREATE
     edit_fields = RATE_EDIT
     create_key = _create_rate
@@ -139,50 +134,11 @@ class LaborRatePages(VersionedPages):
         form = dict.fromkeys(RATE_CREATE, "") | {"valid_from": date.today().isoformat()}
         return await self._new_page(request, state, form)
 
-    async def _new_page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        form: dict[str, str],
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        data = await run(state, refs)
-        context = {"title": "新增工时单价", "nav": "labor-rates", **data, "form": form}
-        return form_page(request, "labor_rate_new.html", context, status_code, extra)
-
-    @get("/{version_id:int}")
-    async def detail(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
-    ) -> Template:
-        return await self._detail(
-            request, state, version_id, saved=flash(done, "/labor-rates", "返回工时单价列表")
-        )
-
-    async def _detail(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        version_id: int,
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        view = await run(state, labor.labor_rate_key_view, version_id)
-        today = date.today()
-        current = in_force(view.versions, today)
-        edit = {
-            "rate": str(current.rate) if current else "",
-            "valid_from": today.isoformat(),
-            "valid_to": "",
-            "reason": "",
-        } | extra.pop("form", {})
+    def _load(self, session: Session, version_id: int) -> KeyView:
+        view = labor.labor_rate_key_view(session, version_id)
         kind = LABOR_KINDS.get(view.kind_code, view.kind_name)
-        context = {
-            "title": f"工时单价 · {view.branch_name} {kind}",
-            "nav": "labor-rates",
-            "view": view,
-            "page_id": version_id,
-            **history_context(view.versions, current, today, extra.pop("end_form", None)),
-            "form": edit,
-        }
-        return form_page(request, "labor_rate.html", context, status_code, extra)
+        facts = {"view": view, "page_id": version_id}
+        return KeyView(f"工时单价 · {view.branch_name} {kind}", view.versions, facts)
+
+    def _terms(self, current: labor.LaborRateVersion | None) -> dict[str, str]:
+        return {"rate": str(current.rate) if current else ""}

@@ -7,16 +7,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Request, get, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.ui.common import PathId, person, run
+from api.ui.common import PathId, person
 from api.ui.labor import (
     CLASS_NAMES,
     OPERATION_NAMES,
@@ -29,22 +28,17 @@ from api.ui.labor import (
     end_args,
     flash,
     form_etag,
-    form_page,
     form_values,
-    history_context,
-    in_force,
     number,
     save,
     version_args,
 )
-from api.ui.versioned_pages import VersionedPages
+from api.ui.versioned_pages import Code, KeyView, VersionedPages
 from pricebook import labor
 from pricebook.errors import InvalidInput
 from pricebook.io.importers import LABOR_KINDS
 from pricebook.models import Part
 from pricebook.versioned import EMPTY_ETAG
-
-Code = Annotated[str, QueryParameter(max_length=64)]
 
 
 def _includes_text(row: labor.HoursRow) -> str:
@@ -177,6 +171,10 @@ class StandardHoursPages(VersionedPages):
     listing = HOURS
     list_template = "standard_hours.html"
     title = "标准工时"
+    new_title = "新增标准工时"
+    new_template = "standard_hours_new.html"
+    new_refs = False
+    key_template = "standard_hours_one.html"
     create_fields = HOURS_CREATE
     edit_fields = HOURS_EDIT
     create_key = _create_hours
@@ -191,58 +189,26 @@ class StandardHoursPages(VersionedPages):
         }
         return await self._new_page(request, state, form)
 
-    async def _new_page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        form: dict[str, str],
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        context = {"title": "新增标准工时", "nav": "standard-hours", "form": form}
-        return form_page(request, "standard_hours_new.html", context, status_code, extra)
-
-    @get("/{version_id:int}")
-    async def detail(
-        self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
-    ) -> Template:
-        if done in ("updated", "same"):  # the confirmation sits by the form the redirect scrolls to
-            return await self._detail(request, state, version_id, includes_saved=flash(done))
-        return await self._detail(
-            request, state, version_id, saved=flash(done, "/standard-hours", "返回标准工时列表")
-        )
-
-    async def _detail(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        version_id: int,
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        view = await run(state, labor.hours_key_view, version_id)
-        today = date.today()
-        current = in_force(view.versions, today)
-        edit = {
-            "hours": str(current.hours) if current else "",
-            "kind": current.labor_kind if current else "",
-            "valid_from": today.isoformat(),
-            "valid_to": "",
-            "reason": "",
-        } | extra.pop("form", {})
+    def _load(self, session: Session, version_id: int) -> KeyView:
+        view = labor.hours_key_view(session, version_id)
         operation = OPERATION_NAMES.get(view.operation, view.operation)
-        extra.setdefault(
-            "includes_form", {"add_part": view.part_code, "add_operation": "", "reason": ""}
-        )
-        context = {
-            "title": f"标准工时 · {view.part_name} {operation}",
-            "nav": "standard-hours",
+        facts = {
             "view": view,
             "page_id": version_id,
-            **history_context(view.versions, current, today, extra.pop("end_form", None)),
-            "form": edit,
+            "includes_form": {"add_part": view.part_code, "add_operation": "", "reason": ""},
         }
-        return form_page(request, "standard_hours_one.html", context, status_code, extra)
+        return KeyView(f"标准工时 · {view.part_name} {operation}", view.versions, facts)
+
+    def _terms(self, current: labor.HoursVersion | None) -> dict[str, str]:
+        return {
+            "hours": str(current.hours) if current else "",
+            "kind": current.labor_kind if current else "",
+        }
+
+    def _saved(self, done: str) -> dict[str, Any]:
+        if done in ("updated", "same"):  # the confirmation sits by the form the redirect scrolls to
+            return {"includes_saved": flash(done)}
+        return super()._saved(done)
 
     @post("/{version_id:int}/includes", guards=STAFF, status_code=303)
     async def includes(

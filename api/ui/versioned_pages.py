@@ -1,44 +1,138 @@
-"""The pages of a labor key whose page is addressed by one of its versions' ids (labor rates,
-standard hours): the list, its export, and the create, supersede and end forms, written once.
-Each kind (`api.ui.labor_rates`, `api.ui.standard_hours`) names its list, fields and core
-writes, and draws its own new-key and key pages (`_new_page`, `_detail`)."""
+"""The pages of a key with versions (labor rates, standard hours, special channels' rate cards),
+written once. `KeyPages` draws a key's new-key page and its own page (its facts, its version
+history, the supersede and end forms); `VersionedPages` adds the list, its export and the
+create, supersede and end handlers of the kinds whose page is addressed by one of the key's
+versions' ids (`api.ui.labor_rates`, `api.ui.standard_hours`). Each kind names only what is
+its own: its list, fields and core writes, how its key's page loads (`_load`) and what its new
+version's form starts from (`_terms`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from functools import partial
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from api.ui.auth import login_required
-from api.ui.common import PathId
+from api.ui.common import PathId, run
 from api.ui.labor import (
     END_FIELDS,
     STAFF,
     ListSetup,
+    Version,
     export_page,
+    flash,
+    form_page,
     form_values,
+    history_context,
+    in_force,
     list_page,
     query_params,
+    refs,
     save,
 )
 from pricebook import labor
 
+#: a short code in a query (what a save did, a part's code)
+Code = Annotated[str, QueryParameter(max_length=64)]
 #: a core write of one form: (session, version id or nothing, values, actor)
 Change = Callable[..., labor.LaborWrite]
 
 
-class VersionedPages(Controller):
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """A key as its page shows it: the heading, its versions (oldest first) and the facts its
+    template names."""
+
+    title: str
+    versions: Sequence[Version]
+    facts: dict[str, Any]
+
+
+class KeyPages(Controller):
     guards = [login_required()]  # noqa: RUF012
 
-    #: the list: its setup, template and heading
+    #: the list's heading, which the key's page links back to
+    title: ClassVar[str]
+    #: the new-key page: its heading and template, and whether its selects offer the
+    #: reference lists (branches, price types, categories, channels)
+    new_title: ClassVar[str]
+    new_template: ClassVar[str]
+    new_refs: ClassVar[bool] = True
+    #: the key's page
+    key_template: ClassVar[str]
+
+    @property
+    def nav(self) -> str:
+        """The list's name in the menu, the export's file name: its address."""
+        return self.path.strip("/")
+
+    def _load(self, session: Session, key: Any) -> KeyView:
+        """The key a page is addressed by (a version's id, a channel's code), as its page shows
+        it; NotFound when there is none."""
+        raise NotImplementedError
+
+    def _terms(self, current: Any) -> dict[str, str]:
+        """The new version's form's values besides its period and reason: those of the version
+        in force (`current`), or empty when there is none."""
+        raise NotImplementedError
+
+    def _saved(self, done: str) -> dict[str, Any]:
+        """The key page's confirmation of what the save that led there did (`done`), as
+        `_detail`'s arguments."""
+        return {"saved": flash(done, self.path, f"返回{self.title}列表")}
+
+    async def _new_page(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        form: dict[str, str],
+        status_code: int = 200,
+        **extra: Any,
+    ) -> Template:
+        """The new-key page: its form empty, or as typed with a refused save's message."""
+        data = await run(state, refs) if self.new_refs else {}
+        context = {"title": self.new_title, "nav": self.nav, **data, "form": form}
+        return form_page(request, self.new_template, context, status_code, extra)
+
+    async def _detail(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        key: Any,
+        status_code: int = 200,
+        form: dict[str, str] | None = None,
+        end_form: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Template:
+        """A key's page. The new version's form starts from the version in force today, from
+        today, unless a refused save's values (`form`); the end form likewise (`end_form`)."""
+        view = await run(state, self._load, key)
+        today = date.today()
+        current = in_force(view.versions, today)
+        start = self._terms(current if form is None else None)
+        period = {"valid_from": today.isoformat(), "valid_to": "", "reason": ""}
+        context = {
+            "title": view.title,
+            "nav": self.nav,
+            **view.facts,
+            **history_context(view.versions, current, today, end_form),
+            "form": {**start, **period} | (form or {}),
+        }
+        return form_page(request, self.key_template, context, status_code, extra)
+
+
+class VersionedPages(KeyPages):
+    #: the list: its setup and template
     listing: ClassVar[ListSetup]
     list_template: ClassVar[str]
-    title: ClassVar[str]
     #: the fields of the create form and the supersede form
     create_fields: ClassVar[tuple[str, ...]]
     edit_fields: ClassVar[tuple[str, ...]]
@@ -46,11 +140,6 @@ class VersionedPages(Controller):
     create_key: ClassVar[Callable[[Session, dict[str, str], str], labor.LaborWrite]]
     supersede_key: ClassVar[Change]
     end_key: ClassVar[Change]
-
-    @property
-    def nav(self) -> str:
-        """The list's name in the menu, the export's file name: its address."""
-        return self.path.strip("/")
 
     @get("/")
     async def index(self, request: Request[Any, Any, Any], state: State) -> Template:
@@ -75,6 +164,12 @@ class VersionedPages(Controller):
             shown={"form": values},
             after=self._to_history,
         )
+
+    @get("/{version_id:int}")
+    async def detail(
+        self, request: Request[Any, Any, Any], state: State, version_id: PathId, done: Code = ""
+    ) -> Template:
+        return await self._detail(request, state, version_id, **self._saved(done))
 
     @post("/{version_id:int}/versions", guards=STAFF, status_code=303)
     async def supersede(
@@ -117,23 +212,3 @@ class VersionedPages(Controller):
 
     def _to_history(self, written: labor.LaborWrite) -> str:
         return f"{self.path}/{written.version.id}?done={written.action}#history"
-
-    async def _new_page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        form: dict[str, str],
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        raise NotImplementedError
-
-    async def _detail(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        version_id: int,
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        raise NotImplementedError
