@@ -10,23 +10,23 @@ changed meanwhile is refused (412, Chinese) with what was typed kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from functools import partial
+from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.controllers.price_words import index_follows
 from api.ui.auth import login_required
-from api.ui.common import PageNo, SortParam, page_expired, refusal, render, run, text, write
-from api.ui.listing import Sort, csv_response, parse_sort, searched_page
+from api.ui.common import PageNo, SortParam, text
+from api.ui.listing import Sort, csv_response
+from api.ui.word_lists import Code, Q, Word, WordListPages, shown_etag
 from pricebook import price_words
-from pricebook.errors import PricebookError
 from pricebook.matching.pinyin import pinyin_full
 from pricebook.models import PriceType
 
@@ -38,10 +38,6 @@ DONE = {
     "unchanged": "“{word}”本来就是 {type}，未作修改。",
     "removed": "已删除“{word}”。",
 }
-
-Q = Annotated[str, QueryParameter(max_length=50)]
-Word = Annotated[str, QueryParameter(max_length=50)]
-Code = Annotated[str, QueryParameter(max_length=16)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +56,7 @@ class Words:
     types: list[tuple[str, str]]
 
 
-def load(session: Session) -> Words:
+def _load(session: Session) -> Words:
     """The vocabulary with its ETag and the price types' names (two statements)."""
     found = price_words.vocabulary(session)
     types = [(c, n) for c, n in session.execute(select(PriceType.code, PriceType.name))]
@@ -69,7 +65,7 @@ def load(session: Session) -> Words:
     return Words(rows, found.etag, sorted(types))
 
 
-def matching(words: Words, q: str, sort: Sort) -> list[WordRow]:
+def _matching(words: Words, q: str, sort: Sort) -> list[WordRow]:
     """The words with `q` in the word, the type's code or its name, in the order asked for."""
     q = price_words.normalize_word(q)
     rows = [r for r in words.rows if not q or q in r.word or q in r.code or q in r.type_name]
@@ -82,9 +78,14 @@ def matching(words: Words, q: str, sort: Sort) -> list[WordRow]:
     return rows
 
 
-class PriceWordPages(Controller):
+class PriceWordPages(WordListPages):
     path = "/price-type-words"
-    guards = [login_required()]  # noqa: RUF012
+    title = "价格类型词表"
+    template = "price_words.html"
+    sorts = SORTS
+    default_sort = DEFAULT_SORT
+    load = _load
+    matching = _matching
 
     @get("/")
     async def vocabulary(
@@ -103,39 +104,19 @@ class PriceWordPages(Controller):
             request, state, q=q, page=page, sort=sort, done=message, done_word=word
         )
 
-    async def _page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        *,
-        q: str = "",
-        page: int = 1,
-        sort: str = "",
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        words = await run(state, load)
-        rows, shown = searched_page(self.path, matching(words, q, order), q, order, page)
-        context = {
-            "title": "价格类型词表",
-            "nav": "price-type-words",
+    def _context(self, found: Words, rows: Sequence[WordRow]) -> dict[str, Any]:
+        return {
             "rows": rows,
-            "word_count": len(words.rows),
-            "types": words.types,
-            "etag": words.etag,
-            "form": {},
+            "word_count": len(found.rows),
+            "types": found.types,
+            "etag": found.etag,
         }
-        return render(
-            request, "price_words.html", {**context, **shown, **extra}, status_code=status_code
-        )
 
     @get("/export.csv")
     async def export(self, state: State, q: Q = "", sort: SortParam = "") -> Response[bytes]:
         """The words the search finds, in the page's order: word, price type code."""
-        order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        words = await run(state, load)
-        rows = [[r.word, r.code] for r in matching(words, q, order)]
+        _, matched, _ = await self._search(state, q, sort)
+        rows = [[r.word, r.code] for r in matched]
         return csv_response("价格类型词表.csv", ["word", "price_type"], rows)
 
     @post("/", guards=[login_required("pricing_staff")], status_code=303)
@@ -148,21 +129,11 @@ class PriceWordPages(Controller):
             "price_type": text(form, "price_type", 16),
             "reason": text(form, "reason", 1000),
         }
-        try:
-            found = await write(
-                state,
-                price_words.set_word,
-                values["word"],
-                values["price_type"],
-                actor=request.state.ui_user.actor,
-                reason=values["reason"],
-                expected_etag=_etag(form),
-            )
-        except PricebookError as exc:
-            return await self._refused(request, state, exc, values)
-        await index_follows(state)
-        word = price_words.normalize_word(values["word"])
-        return self._done(found.action, word, found.words.get(word, ""))
+        args = (values["word"], values["price_type"])
+        change = price_words.set_word
+        return await self._save(
+            request, state, values, change, *args, expected=partial(shown_etag, form)
+        )
 
     @post("/remove", guards=[login_required("pricing_staff")], status_code=303)
     async def remove(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
@@ -172,41 +143,23 @@ class PriceWordPages(Controller):
             "word": text(form, "word", 100),
             "reason": text(form, "reason", 1000),
         }
-        try:
-            found = await write(
-                state,
-                price_words.remove_word,
-                values["word"],
-                actor=request.state.ui_user.actor,
-                reason=values["reason"],
-                expected_etag=_etag(form),
-            )
-        except PricebookError as exc:
-            return await self._refused(request, state, exc, values)
+        change = price_words.remove_word
+        return await self._save(
+            request, state, values, change, values["word"], expected=partial(shown_etag, form)
+        )
+
+    def _refused_search(self, values: dict[str, str]) -> str:
+        """A row's word, what the list shows; the add form's, the whole list."""
+        return values["word"] if values["op"] != "add" else ""
+
+    def _done_query(
+        self, written: price_words.Vocabulary, values: dict[str, str]
+    ) -> dict[str, str]:
+        """The word saved, and its type (none when removed)."""
+        word = price_words.normalize_word(values["word"])
+        code = written.words.get(word, "")
+        return {"q": word, "done": written.action, "word": word, "price_type": code}
+
+    async def _changed(self, state: State) -> None:
+        """The match index follows the vocabulary (its quality words)."""
         await index_follows(state)
-        return self._done(found.action, price_words.normalize_word(values["word"]), "")
-
-    @staticmethod
-    def _done(action: str, word: str, code: str) -> Redirect:
-        query = urlencode({"q": word, "done": action, "word": word, "price_type": code})
-        return Redirect(f"/price-type-words?{query}", status_code=303)
-
-    async def _refused(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        exc: PricebookError,
-        values: dict[str, str],
-    ) -> Template:
-        """The page as the vocabulary is now (a fresh ETag), the error on top, what was typed
-        kept in its form; a row's word is what the list shows."""
-        q = values["word"] if values["op"] != "add" else ""
-        return await self._page(request, state, q=q, form=values, **refusal(exc))
-
-
-def _etag(form: Any) -> str:
-    """The vocabulary's ETag the page showed: a form without one is from no page of ours."""
-    etag = text(form, "etag", 100)
-    if not etag:
-        raise page_expired("etag")
-    return etag

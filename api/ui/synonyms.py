@@ -12,20 +12,19 @@ a group changed meanwhile is refused (412, Chinese) with what was typed kept.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
 from api.ui.auth import login_required
-from api.ui.common import PageNo, SortParam, page_expired, refusal, render, run, text, write
-from api.ui.listing import Sort, export_response, parse_sort, searched_page
+from api.ui.common import PageNo, SortParam, page_expired, text
+from api.ui.listing import Sort, export_response
+from api.ui.word_lists import Code, Q, Word, WordListPages, shown_etag
 from pricebook import aliases
-from pricebook.errors import PricebookError
 from pricebook.matching.pinyin import pinyin_full
 
 #: `order` is the dictionary's own (the default, no header)
@@ -39,10 +38,6 @@ DONE = {
 }
 #: the longest `seen` a form may carry (the ETags of every group)
 MAX_SEEN = 500_000
-
-Q = Annotated[str, QueryParameter(max_length=50)]
-Word = Annotated[str, QueryParameter(max_length=50)]
-Code = Annotated[str, QueryParameter(max_length=16)]
 
 
 def _matching(
@@ -93,9 +88,14 @@ def _values(form: Any, op: str) -> dict[str, str]:
     }
 
 
-class SynonymPages(Controller):
+class SynonymPages(WordListPages):
     path = "/synonyms"
-    guards = [login_required()]  # noqa: RUF012
+    title = "同义词词典"
+    template = "synonyms.html"
+    sorts = SORTS
+    default_sort = DEFAULT_SORT
+    load = aliases.synonym_dictionary
+    matching = _matching
 
     @get("/")
     async def dictionary(
@@ -114,34 +114,17 @@ class SynonymPages(Controller):
             request, state, q=q, page=page, sort=sort, done=message, done_term=term
         )
 
-    async def _page(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        *,
-        q: str = "",
-        page: int = 1,
-        sort: str = "",
-        status_code: int = 200,
-        **extra: Any,
-    ) -> Template:
-        order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        dictionary = await run(state, aliases.synonym_dictionary)
-        groups, shown = searched_page(self.path, _matching(dictionary, q, order), q, order, page)
-        context = {
-            "title": "同义词词典",
-            "nav": "synonyms",
-            "groups": groups,
-            "group_count": len(dictionary.groups),
-            "source_name": SOURCE_NAMES.get(dictionary.source, dictionary.source),
-            "shipped": dictionary.source == "shipped",
-            "canonicals": [g.canonical for g in dictionary.groups],
-            "seen": encode_seen(dictionary),
-            "form": {},
+    def _context(
+        self, found: aliases.SynonymDictionary, rows: Sequence[aliases.SynonymGroup]
+    ) -> dict[str, Any]:
+        return {
+            "groups": rows,
+            "group_count": len(found.groups),
+            "source_name": SOURCE_NAMES.get(found.source, found.source),
+            "shipped": found.source == "shipped",
+            "canonicals": [g.canonical for g in found.groups],
+            "seen": encode_seen(found),
         }
-        return render(
-            request, "synonyms.html", {**context, **shown, **extra}, status_code=status_code
-        )
 
     @get(["/export.csv", "/export.xlsx"])
     async def export(
@@ -149,9 +132,8 @@ class SynonymPages(Controller):
     ) -> Response[bytes]:
         """The groups the search finds, in the page's order, one row per word in the columns
         of the `synonyms` import (canonical, term): the file imports back as it is."""
-        order = parse_sort(sort, SORTS, DEFAULT_SORT)
-        dictionary = await run(state, aliases.synonym_dictionary)
-        rows = [[g.canonical, t] for g in _matching(dictionary, q, order) for t in g.terms]
+        _, matched, _ = await self._search(state, q, sort)
+        rows = [[g.canonical, t] for g in matched for t in g.terms]
         return export_response(request, "同义词词典", ["canonical", "term"], rows)
 
     @post("/terms", guards=[login_required("pricing_staff")], status_code=303)
@@ -161,59 +143,33 @@ class SynonymPages(Controller):
         values = _values(form, "add")
         seen = form.get("seen")
         seen = seen[:MAX_SEEN] if isinstance(seen, str) else ""
-        try:
-            expected = expected_from_seen(seen, values["canonical"])
-            found = await self._change(state, aliases.add_synonym, values, request, expected)
-        except PricebookError as exc:
-            return await self._refused(request, state, exc, values)
-        return self._done(found.action, found.canonical, values["term"])
+        args = (values["canonical"], values["term"])
+        expected = partial(expected_from_seen, seen, values["canonical"])
+        return await self._save(
+            request, state, values, aliases.add_synonym, *args, expected=expected
+        )
 
     @post("/terms/remove", guards=[login_required("pricing_staff")], status_code=303)
     async def remove(self, request: Request[Any, Any, Any], state: State) -> Redirect | Template:
         """Take a word out of its group; the form carries the group's ETag."""
         form = await request.form()
         values = _values(form, "remove")
-        etag = text(form, "etag", 100)
-        try:
-            if not etag:
-                raise page_expired("etag")
-            found = await self._change(state, aliases.remove_synonym, values, request, etag)
-        except PricebookError as exc:
-            return await self._refused(request, state, exc, values)
-        return self._done(found.action, found.canonical, values["term"])
-
-    @staticmethod
-    async def _change(
-        state: State,
-        change: Callable[..., aliases.SynonymGroup],
-        values: dict[str, str],
-        request: Request[Any, Any, Any],
-        expected: str,
-    ) -> aliases.SynonymGroup:
-        """`change` (add or remove) of the form's word in its group, by whoever is logged in."""
-        return await write(
-            state,
-            change,
-            values["canonical"],
-            values["term"],
-            actor=request.state.ui_user.actor,
-            reason=values["reason"],
-            expected_etag=expected,
+        args = (values["canonical"], values["term"])
+        expected = partial(shown_etag, form)
+        return await self._save(
+            request, state, values, aliases.remove_synonym, *args, expected=expected
         )
 
-    @staticmethod
-    def _done(action: str, canonical: str, term: str) -> Redirect:
-        query = urlencode({"q": canonical, "done": action, "canonical": canonical, "term": term})
-        return Redirect(f"/synonyms?{query}", status_code=303)
+    def _refused_search(self, values: dict[str, str]) -> str:
+        """A remove form's group, what the list shows; the add form's, the whole list."""
+        return values["canonical"] if values["op"] == "remove" else ""
 
-    async def _refused(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        exc: PricebookError,
-        values: dict[str, str],
-    ) -> Template:
-        """The page as the dictionary is now (fresh ETags), the error on top, what was typed
-        kept in its form; the group concerned is what the list shows."""
-        q = values["canonical"] if values["op"] == "remove" else ""
-        return await self._page(request, state, q=q, form=values, **refusal(exc))
+    def _done_query(self, written: aliases.SynonymGroup, values: dict[str, str]) -> dict[str, str]:
+        """The group saved, and the word added or removed."""
+        canonical = written.canonical
+        return {
+            "q": canonical,
+            "done": written.action,
+            "canonical": canonical,
+            "term": values["term"],
+        }
