@@ -4,7 +4,7 @@ share)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
 from typing import Annotated, Any
@@ -183,10 +183,6 @@ def _created(code: str) -> list[dict[str, str]]:
     ]
 
 
-def _to_history(code: str) -> Callable[[labor.LaborWrite], str]:
-    return lambda written: f"/channels/{quote(code, safe='')}?done={written.action}#history"
-
-
 class ChannelPages(KeyPages):
     path = "/channels"
     title = "专项渠道"
@@ -268,29 +264,14 @@ class ChannelPages(KeyPages):
         raw = await request.form()
         categories = (await run(state, catalog.search_filters)).categories
         values = _card_form(raw, categories)
-        return await save(
-            request,
-            state,
-            _write_card,
-            (code, values),
-            form="edit",
-            again=partial(self._detail, request, state, code),
-            shown={"form": values},
-            after=_to_history(code),
-        )
+        return await self._save(request, state, code, _write_card, values, "form", "edit")
 
     @post("/{code:str}/cards/end", guards=STAFF, status_code=303)
     async def end_card(
         self, request: Request[Any, Any, Any], state: State, code: ChannelCode
     ) -> Redirect | Template:
         values = form_values(await request.form(), END_FIELDS)
-        return await save(
-            request,
-            state,
-            _end_card,
-            (code, values),
-            form="end",
-            again=partial(self._detail, request, state, code),
-            shown={"end_form": values},
-            after=_to_history(code),
-        )
+        return await self._save(request, state, code, _end_card, values, "end_form", "end")
+
+    def _to_history(self, code: str, written: labor.LaborWrite) -> str:
+        return f"{self.path}/{quote(code, safe='')}?done={written.action}#history"

@@ -89,6 +89,34 @@ class KeyPages(Controller):
         `_detail`'s arguments."""
         return {"saved": flash(done, self.path, f"返回{self.title}列表")}
 
+    async def _save(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        key: Any,
+        change: Change,
+        values: dict[str, str],
+        shown_as: str,
+        form: str,
+    ) -> Redirect | Template:
+        """A form on a key's page: saved, the key's page at its history; refused, the key's
+        page again with the values as typed (its `_detail` argument `shown_as`)."""
+        return await save(
+            request,
+            state,
+            change,
+            (key, values),
+            form=form,
+            again=partial(self._detail, request, state, key),
+            shown={shown_as: values},
+            after=partial(self._to_history, key),
+        )
+
+    def _to_history(self, key: Any, written: labor.LaborWrite) -> str:
+        """The address a saved form on `key`'s page leads to: the key's page at its history,
+        saying what was done."""
+        raise NotImplementedError
+
     async def _new_page(
         self,
         request: Request[Any, Any, Any],
@@ -162,7 +190,7 @@ class VersionedPages(KeyPages):
             form="create",
             again=partial(self._new_page, request, state),
             shown={"form": values},
-            after=self._to_history,
+            after=partial(self._to_history, None),  # a new key: the page of its version
         )
 
     @get("/{version_id:int}")
@@ -187,28 +215,6 @@ class VersionedPages(KeyPages):
         change = type(self).end_key
         return await self._save(request, state, version_id, change, values, "end_form", "end")
 
-    async def _save(
-        self,
-        request: Request[Any, Any, Any],
-        state: State,
-        version_id: int,
-        change: Change,
-        values: dict[str, str],
-        shown_as: str,
-        form: str,
-    ) -> Redirect | Template:
-        """A form on a key's page: saved, the page of the version written; refused, the
-        key's page again with the values as typed (its `_detail` argument `shown_as`)."""
-        return await save(
-            request,
-            state,
-            change,
-            (version_id, values),
-            form=form,
-            again=partial(self._detail, request, state, version_id),
-            shown={shown_as: values},
-            after=self._to_history,
-        )
-
-    def _to_history(self, written: labor.LaborWrite) -> str:
+    def _to_history(self, key: int | None, written: labor.LaborWrite) -> str:
+        """The page of the version written: the key's page is addressed by any of them."""
         return f"{self.path}/{written.version.id}?done={written.action}#history"
