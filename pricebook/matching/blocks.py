@@ -15,17 +15,22 @@ from pricebook.matching.sides import (
 class Block:
     """A candidate set: the distinct cores / pinyin strings its parts carry, and for each the
     parts, grouped by what the structure term looks at (side, assembly): every part of a group
-    scores the same, so a core shared by thousands of parts costs one score per group."""
+    scores the same, so a core shared by thousands of parts costs one score per group.
 
-    core_ids: list[int]
-    cores: list[str]
-    core_pinyin: list[str]
-    core_groups: list[list[tuple[Side, bool, list[int]]]]  # parallel to core_ids
-    #: the block's parts, sorted: the pinyin lists below are made from them on first use (few
-    #: queries are Latin letters, and these lists cost most of a block's construction)
-    members: list[int]
-    py_strings: list[str] | None = None
-    py_members: list[list[int]] | None = None  # parallel to py_strings
+    Blocks are made on first use, while requests are served, after the index's objects were
+    frozen out of the garbage collector's reach (`pricebook.matching.cache`); its fields are
+    tuples of untracked objects (ints, strings, `Side`, bools) so that the collector does not walk them
+    either (as lists they were most of what a full collection walked: ~200 ms at 20,000 parts)."""
+
+    core_ids: tuple[int, ...]
+    cores: tuple[str, ...]
+    core_pinyin: tuple[str, ...]
+    core_groups: tuple[tuple[tuple[Side, bool, tuple[int, ...]], ...], ...]  # parallel to core_ids
+    #: the block's parts, sorted: the pinyin tuples below are made from them on first use (few
+    #: queries are Latin letters, and these cost most of a block's construction)
+    members: tuple[int, ...]
+    py_strings: tuple[str, ...] | None = None
+    py_members: tuple[tuple[int, ...], ...] | None = None  # parallel to py_strings
 
 
 def make_block(
@@ -44,19 +49,21 @@ def make_block(
         sig = (entry_side[e], entry_assembly[e])
         for c in entry_cores[e]:
             groups.setdefault(c, {}).setdefault(sig, []).append(e)
-    core_ids = sorted(groups)
+    core_ids = tuple(sorted(groups))
     return Block(
         core_ids=core_ids,
-        cores=[cores[c] for c in core_ids],
-        core_pinyin=[core_pinyin[c] for c in core_ids],
-        core_groups=[[(sd, asm, es) for (sd, asm), es in groups[c].items()] for c in core_ids],
-        members=ordered,
+        cores=tuple(cores[c] for c in core_ids),
+        core_pinyin=tuple(core_pinyin[c] for c in core_ids),
+        core_groups=tuple(
+            tuple((sd, asm, tuple(es)) for (sd, asm), es in groups[c].items()) for c in core_ids
+        ),
+        members=tuple(ordered),
     )
 
 
 def block_pinyin(
     block: Block, entry_py: Sequence[tuple[int, ...]], py_strings: Sequence[str]
-) -> tuple[list[str], list[list[int]]]:
+) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
     """The block's pinyin strings and, for each, its parts (made once, on first use; two
     threads may both make them — the same lists, either assignment is right)."""
     if block.py_strings is None or block.py_members is None:
@@ -65,6 +72,6 @@ def block_pinyin(
             for p in entry_py[e]:
                 py_members.setdefault(p, []).append(e)
         py_ids = sorted(py_members)
-        block.py_members = [py_members[p] for p in py_ids]
-        block.py_strings = [py_strings[p] for p in py_ids]
+        block.py_members = tuple(tuple(py_members[p]) for p in py_ids)
+        block.py_strings = tuple(py_strings[p] for p in py_ids)
     return block.py_strings, block.py_members

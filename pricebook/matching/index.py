@@ -381,7 +381,7 @@ class MatchIndex:
         def result(
             decision: Decision, reason: Reason | None, cands: list[Candidate]
         ) -> MatchResult:
-            return MatchResult(name, decision, reason, q.side, attrs, cands[:top_k])
+            return MatchResult(name, decision, reason, q.side, attrs, tuple(cands[:top_k]))
 
         rejected = self._rejected(q, model_id, brand_id)
 

@@ -124,7 +124,7 @@ def score_chars(
 
     # Score each (core, side, assembly) group once; contradicting sides are dropped here.
     plain_side = Side(**{a: getattr(q.side, a) for a in AXES})
-    ranked: list[tuple[float, int, float, Reason, list[int]]] = []
+    ranked: list[tuple[float, int, float, Reason, Sequence[int]]] = []
     for i, raw in scores.items():
         cid = block.core_ids[i]
         exact = cores[cid] in (q.core, q.written_core)
@@ -142,7 +142,7 @@ def score_chars(
 
 
 def take(
-    ranked: Iterable[tuple[float, int, float, Reason, list[int]]], rejected: set[int], need: int
+    ranked: Iterable[tuple[float, int, float, Reason, Sequence[int]]], rejected: set[int], need: int
 ) -> list[Scored]:
     """The first ``need`` distinct parts of the ranked groups, best first."""
     out: list[Scored] = []
@@ -161,7 +161,7 @@ def take(
 def score_pinyin(
     cfg: MatchConfig,
     q: ParsedName,
-    pinyin: tuple[list[str], list[list[int]]],
+    pinyin: tuple[tuple[str, ...], tuple[tuple[int, ...], ...]],
     rejected: set[int],
     need: int,
 ) -> list[Scored]:

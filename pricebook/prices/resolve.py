@@ -1,6 +1,12 @@
 """Which price is the reference on a day, and why: the layered precedence (channel card →
 policy agreement → branch → parent branches → region up the tree → system) as one pure function
-(`resolve`) over plain records, shared by the price API and the review rules."""
+(`resolve`) over plain records, shared by the price API and the review rules.
+
+The value types here are ``gc=False``: immutable, holding only values and tuples of other such
+types, they can take no part in a reference cycle, and a process keeps hundreds of thousands of
+them between requests (`pricebook.estimates.memo`). Untracked, they (and the tuples and dicts
+holding only them) are nothing the cyclic garbage collector walks; tracked, a full collection
+walked them all, ~100 ms in the middle of whichever request was running."""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from pricebook.models import (
 from pricebook.money import from_fen, round_yuan
 
 
-class PriceVersion(msgspec.Struct, frozen=True):
+class PriceVersion(msgspec.Struct, frozen=True, gc=False):
     id: int
     part_id: int
     model_id: int | None
@@ -79,14 +85,14 @@ AGREEMENTS: dict[str, Agreement] = {
 }
 
 
-class PriceTypeInfo(msgspec.Struct, frozen=True):
+class PriceTypeInfo(msgspec.Struct, frozen=True, gc=False):
     id: int
     code: str
     name: str
     rank: int
 
 
-class ScopeStep(msgspec.Struct, frozen=True):
+class ScopeStep(msgspec.Struct, frozen=True, gc=False):
     """One step of the localized chain, nearest first: the branch, its parent branches, the
     branch's region and the regions above it, then the system price."""
 
@@ -97,7 +103,7 @@ class ScopeStep(msgspec.Struct, frozen=True):
     depth: int = 0
 
 
-class CardTerms(msgspec.Struct, frozen=True):
+class CardTerms(msgspec.Struct, frozen=True, gc=False):
     """The parts line of a channel's rate card for one category."""
 
     channel_code: str
@@ -114,7 +120,7 @@ class CardTerms(msgspec.Struct, frozen=True):
         return applies_on(self.valid_from, self.valid_to, on)
 
 
-class MarketReference(msgspec.Struct, frozen=True):
+class MarketReference(msgspec.Struct, frozen=True, gc=False):
     """A market reference price: evidence shown beside the candidates, never the winner."""
 
     amount: Decimal
@@ -133,7 +139,7 @@ class PriceQuery(msgspec.Struct, frozen=True):
     agreement: str | None = None
 
 
-class Candidate(msgspec.Struct, frozen=True):
+class Candidate(msgspec.Struct, frozen=True, gc=False):
     layer: str  # channel | branch | parent_branch | region | system | market
     scope_code: str
     price_type: str | None
@@ -154,7 +160,7 @@ class Candidate(msgspec.Struct, frozen=True):
     rate_card_id: int | None = None
 
 
-class Resolution(msgspec.Struct, frozen=True):
+class Resolution(msgspec.Struct, frozen=True, gc=False):
     part_id: int
     on: date
     model_id: int | None
