@@ -19,17 +19,20 @@ from api.controllers import (
     STAFF,
     VERSIONS_ERRORS,
     Actor,
+    IfMatch,
     Limit,
     Offset,
     PathCode,
+    PathId,
     run,
     write,
 )
-from api.controllers.versioned import add_route, end_route, tagged
+from api.controllers.versioned import edit, edit_route, tagged
 from api.problems import problem_responses
 from api.schemas import (
     ChannelListing,
     ChannelOut,
+    EndValidity,
     NewChannel,
     NewRateCard,
     Page,
@@ -41,25 +44,17 @@ from pricebook import labor
 
 
 def _write_card(
-    session: Session, data: NewRateCard, *, code: str, **audit: Any
+    session: Session, channel: str, data: NewRateCard, **audit: Any
 ) -> labor.LaborWrite:
     return labor.write_rate_card(
         session,
-        code,
+        channel,
         labor=[labor.CardLaborLine(x.labor_kind, x.rate, x.pct_of_standard) for x in data.labor],
         parts=[labor.CardPartsLine(x.category, x.price_type, x.discount_pct) for x in data.parts],
         valid_from=data.valid_from,
         valid_to=data.valid_to,
         **audit,
     )
-
-
-def _end_card(session: Session, version_id: int, *, code: str, **audit: Any) -> labor.LaborWrite:
-    return labor.end_rate_card(session, version_id, channel=code, **audit)
-
-
-#: the path parameter naming a rate card's key: its channel's code
-_CARD_KEY = {"code": PathCode}
 
 
 class ChannelController(Controller):
@@ -125,33 +120,67 @@ class ChannelController(Controller):
     async def cards(self, state: State, code: PathCode) -> Response[RateCardVersions]:
         return await tagged(state, RateCardVersions, labor.rate_card_versions, code)
 
-    add_card = add_route(
-        _write_card,
-        NewRateCard,
-        RateCardEdit,
-        name="add_card",
+    @edit_route(
+        post,
+        "/{code:str}/rate-cards",
         summary="Add a rate card version (supersedes the card in force)",
         description="The card is its whole set of lines: labor (a rate, or a percentage of "
         "the branch standard) and parts (a price type's reference less a discount per "
         "category). From `valid_from` the new card applies; the card in force that day is "
         "closed on it, never rewritten. The same lines again change nothing (200, "
         "`unchanged`); a period reaching into a later card is 409.",
-        at="/{code:str}/rate-cards",
-        key=_CARD_KEY,
+        adds=RateCardEdit,
+        guards=STAFF,
     )
+    async def add_card(
+        self,
+        state: State,
+        code: PathCode,
+        data: Annotated[NewRateCard, Body()],
+        actor: Actor,
+        if_match: IfMatch,
+    ) -> Response[RateCardEdit]:
+        return await edit(
+            state,
+            RateCardEdit,
+            _write_card,
+            code,
+            data,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+        )
 
-    end_card = end_route(
-        _end_card,
-        RateCardEdit,
-        name="end_card",
+    @edit_route(
+        post,
+        "/{code:str}/rate-cards/{version_id:int}/end",
         summary="End (or withdraw) a rate card version",
         description="`valid_to` between the card's first day (withdraws it: it never applied) "
         "and its end (a card is only ever shortened). From `valid_to` the channel's shops get "
         "the branch standard labor rates and the usual price precedence. 404 when the card is "
         "not this channel's.",
-        at="/{code:str}/rate-cards",
-        key=_CARD_KEY,
+        guards=STAFF,
     )
+    async def end_card(
+        self,
+        state: State,
+        code: PathCode,
+        version_id: PathId,
+        data: Annotated[EndValidity, Body()],
+        actor: Actor,
+        if_match: IfMatch,
+    ) -> Response[RateCardEdit]:
+        return await edit(
+            state,
+            RateCardEdit,
+            labor.end_rate_card,
+            version_id,
+            valid_to=data.valid_to,
+            actor=actor,
+            reason=data.reason,
+            if_match=if_match,
+            channel=code,
+        )
 
 
 __all__ = ["ChannelController"]

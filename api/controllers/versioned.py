@@ -10,8 +10,7 @@ the same on every versioned key."""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol, TypeVar
 
 from litestar import Controller, Response, get, post
@@ -146,27 +145,24 @@ def add_route(
     name: str,
     summary: str,
     description: str,
-    at: str = "/versions",
-    key: Mapping[str, Any] | None = None,
 ) -> HTTPRouteHandler:
-    """`POST {at}` of a versioned key (pricing staff, `at` by default `/versions`): `add(session,
-    data, actor=, reason=, expected_etag=)` adds the version `data` (a `body`), closing the one in
-    force. `key`: the path parameters naming the key in `at` (name: type), passed to `add` by
-    name. `name` is the handler's, which the operation id is made of."""
+    """`POST /versions` of a versioned key (pricing staff): `add(session, data, actor=, reason=,
+    expected_etag=)` adds the version `data` (a `body`), closing the one in force. `name` is the
+    handler's, which the operation id is made of."""
 
     async def handler(
-        self: Controller, state: State, data: Any, actor: Actor, if_match: IfMatch, **path: Any
+        self: Controller, state: State, data: Any, actor: Actor, if_match: IfMatch
     ) -> Response[Any]:
         return await edit(
-            state, answer, add, data, actor=actor, reason=data.reason, if_match=if_match, **path
+            state, answer, add, data, actor=actor, reason=data.reason, if_match=if_match
         )
 
     # the body's and the answer's schemas in the OpenAPI document come from these annotations
     annotations = {"data": Annotated[body, Body()], "return": Response[answer]}
     route = edit_route(
-        post, at, summary=summary, description=description, adds=answer, **_STAFF_ONLY
+        post, "/versions", summary=summary, description=description, adds=answer, **_STAFF_ONLY
     )
-    return route(_named(handler, name, annotations, key))
+    return route(_named(handler, name, annotations))
 
 
 def end_route(
@@ -176,12 +172,9 @@ def end_route(
     name: str,
     summary: str,
     description: str = "",
-    at: str = "/versions",
-    key: Mapping[str, Any] | None = None,
 ) -> HTTPRouteHandler:
-    """`POST {at}/{version_id}/end` of a versioned key (pricing staff): `end(session,
-    version_id, valid_to=…)` shortens the version or withdraws it. `at`, `key` and `name` as for
-    `add_route`."""
+    """`POST /versions/{version_id}/end` of a versioned key (pricing staff): `end(session,
+    version_id, valid_to=…)` shortens the version or withdraws it. `name` as for `add_route`."""
 
     async def handler(
         self: Controller,
@@ -190,7 +183,6 @@ def end_route(
         data: Annotated[EndValidity, Body()],
         actor: Actor,
         if_match: IfMatch,
-        **path: Any,
     ) -> Response[Any]:
         return await edit(
             state,
@@ -201,30 +193,21 @@ def end_route(
             actor=actor,
             reason=data.reason,
             if_match=if_match,
-            **path,
         )
 
     route = edit_route(
         post,
-        at + "/{version_id:int}/end",
+        "/versions/{version_id:int}/end",
         summary=summary,
         description=description,
         **_STAFF_ONLY,
     )
-    return route(_named(handler, name, {"return": Response[answer]}, key))
+    return route(_named(handler, name, {"return": Response[answer]}))
 
 
-def _named(handler: F, name: str, annotations: dict[str, Any], key: Mapping[str, Any] | None) -> F:
+def _named(handler: F, name: str, annotations: dict[str, Any]) -> F:
     """`handler` as the handler `name` of its controller, with `annotations` replacing those it
-    was written with (a type known only when the route is made). The path parameters `key`
-    come first after `state` in the signature Litestar reads (the order of the document's
-    parameters); the handler takes them in its `**path`."""
+    was written with (a type known only when the route is made)."""
     handler.__name__ = handler.__qualname__ = name
-    handler.__annotations__ = {**handler.__annotations__, **annotations, **(key or {})}
-    signature = inspect.signature(handler)
-    params = list(signature.parameters.values())
-    named = [inspect.Parameter(k, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in key or {}]
-    rest = [p for p in params[2:] if p.kind is not p.VAR_KEYWORD]
-    # typeshed gives functions no __signature__; inspect.signature (and so Litestar) reads it
-    handler.__signature__ = signature.replace(parameters=[*params[:2], *named, *rest])  # type: ignore[attr-defined]
+    handler.__annotations__ = {**handler.__annotations__, **annotations}
     return handler
