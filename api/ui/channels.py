@@ -16,7 +16,7 @@ from litestar.params import PathParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from api.ui.common import run
+from api.ui.common import run, shown_etag
 from api.ui.labor import (
     CHANNEL_KIND_NAMES,
     END_FIELDS,
@@ -25,7 +25,6 @@ from api.ui.labor import (
     choice,
     end_args,
     export_page,
-    form_etag,
     form_values,
     list_page,
     number,
@@ -131,7 +130,7 @@ def _write_card(
     session: Session, code: str, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
     labor.get_channel(session, code)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     categories = catalog.search_filters(session).categories
     labor_lines, parts_lines = _card_lines(values, categories)
     period = version_args(values, actor, etag)
@@ -140,7 +139,7 @@ def _write_card(
 
 def _end_card(session: Session, code: str, values: dict[str, str], actor: str) -> labor.LaborWrite:
     _, _, cards, _ = labor.channel_cards(session, code)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     target, valid_to = end_args(values, cards)
     return labor.end_rate_card(
         session,

@@ -123,3 +123,10 @@ def page_expired(field: str) -> InvalidInput:
     """A form without what the page showed (an ETag, `seen`): it is from no page of ours, or
     from one too old to compare with."""
     return InvalidInput("页面已过期：请刷新页面后再修改", field=field)
+
+
+def shown_etag(etag: str | None) -> str:
+    """The ETag the page showed, as its form sends it back (`page_expired` without one)."""
+    if not etag:
+        raise page_expired("etag")
+    return etag

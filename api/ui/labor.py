@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from api.ui.auth import login_required
 from api.ui.common import (
     SOURCE_NAMES,
-    page_expired,
     parse_date,
     parse_int,
     render,
@@ -136,12 +135,6 @@ def choice(value: str, names: Mapping[str, str], field: str, what: str) -> str:
     if value not in names:
         raise InvalidInput(f"请选择{what}", field=field)
     return value
-
-
-def form_etag(values: Mapping[str, str]) -> str:
-    if not values.get("etag"):
-        raise page_expired("etag")
-    return values["etag"]
 
 
 class VersionArgs(TypedDict):

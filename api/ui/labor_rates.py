@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.response import Template
 from sqlalchemy.orm import Session
 
-from api.ui.common import SOURCE_NAMES, person
+from api.ui.common import SOURCE_NAMES, person, shown_etag
 from api.ui.labor import (
     CLASS_NAMES,
     STAFF,
@@ -21,7 +21,6 @@ from api.ui.labor import (
     choice,
     create_once,
     end_args,
-    form_etag,
     number,
     version_args,
 )
@@ -91,7 +90,7 @@ def _supersede_rate(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
     view = labor.labor_rate_key_view(session, version_id)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     rate = number(values["rate"], "rate", "工时单价", labor.MAX_RATE)
     period = version_args(values, actor, etag)
     key = labor.labor_rate_key(
@@ -108,7 +107,7 @@ def _end_rate(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
     view = labor.labor_rate_key_view(session, version_id)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     target, valid_to = end_args(values, view.versions)
     return labor.end_labor_rate(
         session, target, valid_to=valid_to, actor=actor, reason=values["reason"], expected_etag=etag

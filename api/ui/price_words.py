@@ -25,7 +25,7 @@ from api.controllers.price_words import index_follows
 from api.ui.auth import login_required
 from api.ui.common import PageNo, SortParam, text
 from api.ui.listing import Sort, csv_response
-from api.ui.word_lists import Code, Q, Word, WordListPages, shown_etag
+from api.ui.word_lists import Code, Q, Word, WordListPages, form_etag
 from pricebook import price_words
 from pricebook.matching.pinyin import pinyin_full
 from pricebook.models import PriceType
@@ -132,7 +132,7 @@ class PriceWordPages(WordListPages):
         args = (values["word"], values["price_type"])
         change = price_words.set_word
         return await self._save(
-            request, state, values, change, *args, expected=partial(shown_etag, form)
+            request, state, values, change, *args, expected=partial(form_etag, form)
         )
 
     @post("/remove", guards=[login_required("pricing_staff")], status_code=303)
@@ -145,7 +145,7 @@ class PriceWordPages(WordListPages):
         }
         change = price_words.remove_word
         return await self._save(
-            request, state, values, change, values["word"], expected=partial(shown_etag, form)
+            request, state, values, change, values["word"], expected=partial(form_etag, form)
         )
 
     def _refused_search(self, values: dict[str, str]) -> str:

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.ui.common import PathId, person
+from api.ui.common import PathId, person, shown_etag
 from api.ui.labor import (
     CLASS_NAMES,
     OPERATION_NAMES,
@@ -27,7 +27,6 @@ from api.ui.labor import (
     create_once,
     end_args,
     flash,
-    form_etag,
     form_values,
     number,
     save,
@@ -115,7 +114,7 @@ def _supersede_hours(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
     view = labor.hours_key_view(session, version_id)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     kind, hours, period = _hours_values(values, actor, etag)
     key = labor.hours_key(
         session, part_id=view.part_id, operation=view.operation, vehicle_class=view.vehicle_class
@@ -127,7 +126,7 @@ def _end_hours(
     session: Session, version_id: int, values: dict[str, str], actor: str
 ) -> labor.LaborWrite:
     view = labor.hours_key_view(session, version_id)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     target, valid_to = end_args(values, view.versions)
     return labor.end_standard_hours(
         session, target, valid_to=valid_to, actor=actor, reason=values["reason"], expected_etag=etag
@@ -140,7 +139,7 @@ def _set_includes(
     """The set an inclusions form asks for: the included operations it kept ticked, and the
     one it adds."""
     view = labor.hours_key_view(session, version_id)
-    etag = form_etag(values)
+    etag = shown_etag(values.get("etag"))
     pairs = []
     for item in keep:
         operation, _, code = item.partition("@")

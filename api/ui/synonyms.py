@@ -23,7 +23,7 @@ from litestar.response import Redirect, Template
 from api.ui.auth import login_required
 from api.ui.common import PageNo, SortParam, page_expired, text
 from api.ui.listing import Sort, export_response
-from api.ui.word_lists import Code, Q, Word, WordListPages, shown_etag
+from api.ui.word_lists import Code, Q, Word, WordListPages, form_etag
 from pricebook import aliases
 from pricebook.matching.pinyin import pinyin_full
 
@@ -155,7 +155,7 @@ class SynonymPages(WordListPages):
         form = await request.form()
         values = _values(form, "remove")
         args = (values["canonical"], values["term"])
-        expected = partial(shown_etag, form)
+        expected = partial(form_etag, form)
         return await self._save(
             request, state, values, aliases.remove_synonym, *args, expected=expected
         )

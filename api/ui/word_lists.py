@@ -19,7 +19,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from api.ui.auth import login_required
-from api.ui.common import page_expired, refusal, render, run, text, write
+from api.ui.common import refusal, render, run, shown_etag, text, write
 from api.ui.listing import Sort, parse_sort, searched_page
 from pricebook.errors import PricebookError
 
@@ -29,12 +29,9 @@ Word = Annotated[str, QueryParameter(max_length=50)]
 Code = Annotated[str, QueryParameter(max_length=16)]
 
 
-def shown_etag(form: Any) -> str:
-    """The ETag the page showed: a form without one is from no page of ours."""
-    etag = text(form, "etag", 100)
-    if not etag:
-        raise page_expired("etag")
-    return etag
+def form_etag(form: Any) -> str:
+    """The ETag the page showed, as the word list's form sends it back."""
+    return shown_etag(text(form, "etag", 100))
 
 
 class WordListPages(Controller):

@@ -1,7 +1,7 @@
 """Wording shared by the rules' messages: amounts, percentages, hours, operation and shop names.
 
-The formatters are memoised: a validation formats ~200 amounts, most of them a few recurring
-references and tolerances."""
+The formatters are not memoised: real claimed amounts rarely repeat, so a memo cost more in
+hashing and insertion than it saved (it paid only on a benchmark that repeated its estimates)."""
 
 from __future__ import annotations
 
