@@ -776,3 +776,22 @@ def test_side_word_with_its_filler_in_the_middle_is_a_side() -> None:
     assert _side_core(index, "后侧围板")[1] == "侧围板"
     assert _side_core(index, "门内侧饰板")[1] == "门内侧饰板"
     assert _side_core(index, "前保险杠下格栅")[1] == "保险杠下格栅"
+
+
+def test_a_name_is_read_once_per_index_and_answers_do_not_change() -> None:
+    """`parse` keeps each name it read: the same name typed for another model is not read
+    again, and the answers are those of a fresh read (an index without the memo)."""
+    index = MatchIndex.build(CATALOG, default_synonym_groups(), model_brands=MODEL_BRANDS)
+    names = ["左前叶子板", "前叶子板(左)", "原厂 左前大灯总成 x1", "后保险杠"]
+    first = index.match(names, model_id=VW)
+    parsed = {n: index.parse(n) for n in names}
+    assert all(index.parse(n) is parsed[n] for n in names)  # kept, not read again
+    again = index.match(names, model_id=None)  # another model: answers not memoised
+    assert all(index.parse(n) is parsed[n] for n in names)
+    fresh = MatchIndex.build(CATALOG, default_synonym_groups(), model_brands=MODEL_BRANDS)
+    assert fresh.match(names, model_id=VW) == first
+    assert fresh.match(names, model_id=None) == again
+    assert [fresh._parse(n) for n in names] == [parsed[n] for n in names]
+    index.forget_answers()  # benchmarks time the reading too
+    assert index.parse(names[0]) is not parsed[names[0]]
+    assert index.parse(names[0]) == parsed[names[0]]

@@ -76,7 +76,7 @@ class IndexBuilder:
     def parse(self, text: str) -> ParsedName:
         p = self.parse_cache.get(text)
         if p is None:
-            p = self.parse_cache[text] = self.index.parse(text)
+            p = self.parse_cache[text] = self.index._parse(text)  # the builder keeps its own memo
         return p
 
     def pinyin_ids(self, form: str, p: ParsedName, side: Side) -> tuple[int, ...]:

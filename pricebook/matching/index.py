@@ -134,6 +134,8 @@ _OE_TOKEN = re.compile(r"[0-9a-z][0-9a-z\-./ ]{3,}[0-9a-z]", re.IGNORECASE)
 
 #: how many answers a MatchIndex remembers (about 2 KB each)
 _MEMO_SIZE = 10_000
+#: how many names it remembers reading (`parse`); each is two objects the GC tracks
+_PARSED_SIZE = 4_096
 
 
 class MatchIndex:
@@ -165,6 +167,9 @@ class MatchIndex:
         # thousand names over and over, and the index never changes (a new catalogue or new
         # learned mappings make a new index, with an empty memo). Results are shared: read-only.
         self._memo: dict[tuple[str, int | None, int | None, int], MatchResult] = {}
+        # Names as read (`parse`): the answers above are per model, and the same few hundred
+        # names typed for every model were read again each time (a third of a match's work).
+        self._parsed: dict[str, ParsedName] = {}
         self._n_strings = 0
 
     # --- building -----------------------------------------------------------------------------
@@ -213,8 +218,10 @@ class MatchIndex:
             self._brand_entries.setdefault(b, []).append(e)
 
     def forget_answers(self) -> None:
-        """Empty the memo of answers given (benchmarks time the matching, not the memo)."""
+        """Empty the memos of answers given and names read (benchmarks time the matching, not
+        the memos)."""
         self._memo = {}
+        self._parsed = {}
 
     def with_learned(self, learned: Iterable[LearnedMapping]) -> MatchIndex:
         """A copy sharing everything but the learned mappings (cheap: no re-indexing)."""
@@ -244,7 +251,16 @@ class MatchIndex:
     # --- reading names ------------------------------------------------------------------------
 
     def parse(self, name: str) -> ParsedName:
-        """Reduce a name as the index does: normalise, rewrite synonyms, take out the side."""
+        """Reduce a name as the index does: normalise, rewrite synonyms, take out the side (once
+        per name: it depends on nothing but the name and this index's vocabularies)."""
+        parsed = self._parsed.get(name)
+        if parsed is None:
+            if len(self._parsed) >= _PARSED_SIZE:
+                self._parsed.clear()
+            parsed = self._parsed[name] = self._parse(name)
+        return parsed
+
+    def _parse(self, name: str) -> ParsedName:
         normalized = self.quality_words.take(normalize(name))
         canonical = self.synonyms.canonicalize(normalized.text)
         side, core = parse_side(canonical)
