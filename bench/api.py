@@ -292,7 +292,7 @@ def main() -> int:
     paths, batches = split(paths)
     from sqlalchemy.engine import make_url
 
-    from bench.common import free_port, serve_command
+    from bench.common import free_port, start_serve
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -305,11 +305,7 @@ def main() -> int:
         "PRICEBOOK_POOL_SIZE": str(pool),
         "PRICEBOOK_RATE_LIMIT": "0",  # a throughput bench, not a limit test
     }
-    server = subprocess.Popen(
-        serve_command(port, args.workers),
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_serve(port, args.workers, env)
     try:
         import httpx
 

@@ -7,6 +7,7 @@ import math
 import multiprocessing
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -14,12 +15,16 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 from queue import Empty
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pricebook.db import sync_url
+
+#: the checkout the bench runs from: the server runs from it too
+ROOT = Path(__file__).resolve().parent.parent
 
 SERVER_URL = os.environ.get(
     "PRICEBOOK_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -66,6 +71,23 @@ def serve_command(port: int, workers: int) -> list[str]:
         "--log-level",
         "warning",
     ]
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it runs: SIGTERM it when the bench dies, however it dies
+    (an interrupted bench left its server running, its workers polling the database)."""
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def start_serve(port: int, workers: int, env: dict[str, str]) -> subprocess.Popen:
+    """`serve_command` in a process of its own that ends with the bench."""
+    return subprocess.Popen(
+        serve_command(port, workers), cwd=ROOT, env=env, preexec_fn=_die_with_parent
+    )
 
 
 def free_port() -> int:

@@ -100,7 +100,7 @@ from bench.common import (  # noqa: E402
     free_port,
     open_loop,
     scratch_database,
-    serve_command,
+    start_serve,
 )
 from pricebook import keys, migrate  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
@@ -517,11 +517,7 @@ def start_server(
         env["PRICEBOOK_REFERENCE_CACHE_ENTRIES"] = str(cache)
     if args.synchronous_commit is not None:
         env["PRICEBOOK_VALIDATION_SYNCHRONOUS_COMMIT"] = args.synchronous_commit
-    server = subprocess.Popen(
-        serve_command(port, args.workers),
-        cwd=ROOT,
-        env=env,
-    )
+    server = start_serve(port, args.workers, env)
     for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
