@@ -20,8 +20,7 @@ class Block:
     Blocks are made on first use, while requests are served, after the index's objects were
     frozen out of the garbage collector's reach (`pricebook.matching.cache`); a block's fields
     are tuples of untracked objects (ints, strings, `Side`, bools) so that the collector does
-    not walk them either (as lists they were most of what a full collection walked: ~200 ms at
-    20,000 parts)."""
+    not walk them either (as lists they were most of what a full collection walked)."""
 
     core_ids: tuple[int, ...]
     cores: tuple[str, ...]

@@ -168,7 +168,7 @@ class MatchIndex:
         # learned mappings make a new index, with an empty memo). Results are shared: read-only.
         self._memo: dict[tuple[str, int | None, int | None, int], MatchResult] = {}
         # Names as read (`parse`): the answers above are per model, and the same few hundred
-        # names typed for every model were read again each time (a third of a match's work).
+        # names typed for every model were read again each time.
         self._parsed: dict[str, ParsedName] = {}
         self._n_strings = 0
 

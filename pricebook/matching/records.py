@@ -70,8 +70,8 @@ class Candidate(msgspec.Struct, frozen=True, gc=False):
 
 class MatchResult(msgspec.Struct, frozen=True, gc=False):
     """A name's answer. This and what it holds are ``gc=False`` (values only, no cycle can
-    pass through them): the index keeps tens of thousands in its memo between requests, and
-    tracked they were most of what a full collection walked (~60 ms at 10,000 results)."""
+    pass through them): the index keeps many in its memo between requests, which the garbage
+    collector then never walks (`pricebook.review.refs` says why that matters)."""
 
     query: str
     decision: Decision

@@ -28,11 +28,9 @@ AXES = ("lateral", "longitudinal", "vertical", "depth")
 class Side(msgspec.Struct, frozen=True, gc=False):
     """Where a part sits. Each axis is None when the name does not say.
 
-    Untracked by the garbage collector (``gc=False``: it holds only strings): the matching
-    index's blocks, built lazily while requests are served, hold hundreds of thousands of
-    (side, assembly, parts) groups, and a group that holds only untracked objects is one the
-    collector never walks (a full collection walked ~500,000 of them, ~150 ms, in the middle
-    of a request)."""
+    ``gc=False`` (it holds only strings): the groups of the matching index's blocks hold it,
+    and a group holding only untracked objects is one the garbage collector never walks
+    (`pricebook.matching.blocks`)."""
 
     lateral: str | None = None  # 左 / 右 / 中
     longitudinal: str | None = None  # 前 / 后

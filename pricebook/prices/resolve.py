@@ -2,11 +2,7 @@
 policy agreement → branch → parent branches → region up the tree → system) as one pure function
 (`resolve`) over plain records, shared by the price API and the review rules.
 
-The value types here are ``gc=False``: immutable, holding only values and tuples of other such
-types, they can take no part in a reference cycle, and a process keeps hundreds of thousands of
-them between requests (`pricebook.estimates.memo`). Untracked, they (and the tuples and dicts
-holding only them) are nothing the cyclic garbage collector walks; tracked, a full collection
-walked them all, ~100 ms in the middle of whichever request was running."""
+The value types here are ``gc=False``, as those of `pricebook.review.refs` (which says why)."""
 
 from __future__ import annotations
 

@@ -2,10 +2,10 @@
 so that the rules themselves never touch the database.
 
 The value types here are ``gc=False``: immutable, holding only values and tuples of other such
-types, they can take no part in a reference cycle, and a process keeps hundreds of thousands of
-them between requests (`pricebook.estimates.memo`). Untracked, they (and the tuples and dicts
-holding only them) are nothing the cyclic garbage collector walks; tracked, a full collection
-walked them all, ~100 ms in the middle of whichever request was running."""
+types, they can take no part in a reference cycle, and a process keeps a great many of them
+between requests (`pricebook.estimates.memo`). Untracked, they (and the tuples and dicts holding
+only them) are nothing the cyclic garbage collector walks in the middle of a request
+(docs/architecture.md, "Caches")."""
 
 from __future__ import annotations
 
