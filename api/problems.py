@@ -187,6 +187,8 @@ def _validation_errors(
             field = field or str(item.get("source") or "") or None
         elif item.get("source") == "body":  # a body field, named by `key`
             field, text = hints.describe(message, model, name=key, prefix="data.")
+        elif item.get("as_sent"):  # a name the route does not know, as the client wrote it
+            field, text = hints.describe(message, model, name=key)
         else:
             field, text = hints.describe(message, model, name=_alias(handler, key), lookup=key)
         errors.append({"field": field or "", "message": text})

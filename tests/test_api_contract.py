@@ -40,6 +40,19 @@ async def test_unknown_query_parameters_are_400_naming_them(api: Api, url, field
     assert "unknown query parameter" in body["detail"] and accepts in body["detail"]
 
 
+async def test_an_unknown_parameter_is_named_as_sent_not_as_a_declared_ones_alias(api: Api):
+    """The audit log's `date_from` is spelt `from` by clients: a client sending `date_from=`
+    was told `from` was unknown (the Python name translated to its alias), the one name it
+    should have used."""
+    response = await api.get("/api/v1/audit/?date_from=2026-11-30&to=2026-12-06", "pricing_staff")
+    body = is_problem(response, 400)
+    assert body["field"] == "date_from" and [e["field"] for e in body["errors"]] == ["date_from"]
+    assert body["detail"].startswith("date_from: unknown query parameter")
+    assert "accepts: entity, entity_id, from, limit, offset, to, who" in body["detail"]
+    ok = await api.get("/api/v1/audit/?from=2026-11-30&to=2026-12-06", "pricing_staff")
+    assert ok.status_code == 200, ok.text
+
+
 async def test_declared_query_parameters_still_pass_and_the_ui_is_lenient(api: Api):
     assert (await api.get("/api/v1/models?sort=-year&limit=1&offset=0&q=朗逸")).status_code == 200
     assert (await api.get("/api/v1/prices/resolve?part_id=1&date=2025-08-01")).status_code == 200

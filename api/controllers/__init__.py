@@ -407,6 +407,9 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
                     "key": key,
                     "source": "query",
                     "message": f"unknown query parameter; this route accepts: {allowed}",
+                    # the name as the client sent it: not a parameter's to translate (a
+                    # `date_from=` sent to a route whose `date_from` is spelt `from`)
+                    "as_sent": True,
                 }
                 for key in unknown
             ],
