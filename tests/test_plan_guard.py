@@ -6,11 +6,14 @@ statement is planned once without its parameters' values, so a shape the generic
 estimate (`part_id IN (SELECT … WHERE id = ANY($1))` on a table without statistics) turns into a
 sequential scan of a million prices on every call. The test runs the estimate tools' calls —
 resolve (by id, OE number, superseded OE number, with a model, through a channel, in a batch),
-a validation, matching, labor rates, standard hours, OE search, a stored validation read —
-through the app on PostgreSQL, records every SELECT they send, and has the server plan each one
+a validation, matching, labor rates, standard hours, OE search, a stored validation read — and
+the pricing staff's audit log reads (a record's history, a week, an author) through the app on
+PostgreSQL, records every SELECT they send, and has the server plan each one
 as it would on a fresh connection: `PREPARE`, `SET plan_cache_mode = force_generic_plan`,
 `EXPLAIN (FORMAT JSON) EXECUTE` with the recorded values. A Seq Scan of a large table in any plan
-fails the test, naming the statement. Deterministic: plans, not timings.
+fails the test, naming the statement; so does a guarded table no statement reads. The parts the
+calls read carry many market observations each, as a part the market quotes often does.
+Deterministic: plans, not timings.
 
 Twice: on statistics from ANALYZE, and with the tables' column statistics removed (a catalogue
 just loaded, before autovacuum or an ANALYZE got to it: what every new user meets first).
@@ -65,12 +68,16 @@ GUARDED = (
 PRICES = int(os.environ.get("PRICEBOOK_PLAN_GUARD_PRICES", "500000"))
 PARTS = PRICES // 20
 OBSERVATIONS, VALIDATIONS, AUDIT_ROWS = 40_000, 20_000, 50_000
+#: matched observations of each part the workload reads, in its dates' windows: a part the
+#: market quotes often is one the statistics call common, and its reads must keep the index too
+HOT_OBSERVATIONS = 300
 
 
 @dataclass
 class Catalogue:
     settings: Settings
     key: str
+    staff_key: str
     branches: list[str]
     part_ids: list[int]
     oe_numbers: list[str]
@@ -83,7 +90,8 @@ class Catalogue:
 
 def _fill_history(url: str) -> None:
     """Market observations, stored validations and audit rows in the numbers a busy year leaves,
-    spread over the scaled parts (one real validation is copied with new ids and VINs)."""
+    spread over the scaled parts, and many observations of the parts the workload reads (one
+    real validation is copied with new ids and VINs)."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             f"""
@@ -99,6 +107,23 @@ def _fill_history(url: str) -> None:
                 CASE WHEN g % 10 = 0 THEN 'unmatched' ELSE 'matched' END
             FROM generate_series(1, {OBSERVATIONS}) AS g
             JOIN parts p ON p.id = (SELECT min(id) FROM parts) + g % (SELECT count(*) FROM parts)
+            """
+        )
+        conn.execute(
+            f"""
+            INSERT INTO market_observations (source, item_key, url, fetched_at, first_seen,
+                last_seen, raw_name, raw_price, raw_oe, raw_brand_text, raw_region,
+                price_type_hint, part_id, region_id, price_type_id, amount_fen,
+                confidence_bp, match_reason, status)
+            SELECT 'shop' || (g % 7), 'hot-' || p.id || '-' || g, 'http://127.0.0.1/hot/' || g,
+                seen, seen, seen + interval '30 days', 'part ' || p.id, '100.00', '', '', '',
+                '', p.id, (SELECT min(id) FROM regions) + g % 5,
+                (SELECT min(id) FROM price_types), 10000 + g, 9000, 'fuzzy', 'matched'
+            FROM (SELECT id FROM parts WHERE code LIKE 'VW1-%'
+                  UNION ALL (SELECT id FROM parts WHERE code LIKE 'SCALE-%' ORDER BY id LIMIT 20)
+                 ) AS p,
+                generate_series(1, {HOT_OBSERVATIONS}) AS g,
+                LATERAL (SELECT timestamptz '2025-08-01' + (g % 180) * interval '1 day') AS t(seen)
             """
         )
         conn.execute(
@@ -143,6 +168,7 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
         with transaction(engine) as session:
             load_demo_review_config(session)
             _, key = keys.create_key(session, name="plan guard", role="estimate_tool", actor="t")
+            _, staff_key = keys.create_key(session, name="staff", role="pricing_staff", actor="t")
             branches = list(session.scalars(select(Branch.code).order_by(Branch.id)))
             scaled = session.execute(
                 select(Part.id, Part.oe_number)
@@ -174,6 +200,7 @@ def catalogue(request: pytest.FixtureRequest) -> Iterator[Catalogue]:
     yield Catalogue(
         settings,
         key,
+        staff_key,
         branches,
         [p for p, _ in scaled],
         [o for _, o in scaled if o],
@@ -248,7 +275,8 @@ async def _workload(c: Catalogue) -> list[tuple[str, Any]]:
         event.listen(engine.sync_engine, "before_cursor_execute", record)
 
         async def ok(method: str, url: str, **kwargs: Any) -> Any:
-            answer = await client.request(method, url, headers=headers, **kwargs)
+            kwargs.setdefault("headers", headers)
+            answer = await client.request(method, url, **kwargs)
             assert answer.status_code in (200, 201), f"{method} {url}: {answer.text[:500]}"
             return answer.json()
 
@@ -278,6 +306,11 @@ async def _workload(c: Catalogue) -> list[tuple[str, Any]]:
         await ok("GET", f"/api/v1/standard-hours?part_id={c.demo_parts[0]}")
         await ok("GET", f"/api/v1/parts?oe={c.oe_numbers[7][:8]}")
         await ok("GET", f"/api/v1/parts/{c.part_ids[9]}")
+        # the pricing staff's audit log: a record's history, a week, an author (the unfiltered
+        # first page is left out: its total counts the whole log, by definition)
+        staff = {"X-API-Key": c.staff_key}
+        for query in ("entity=prices&entity_id=17", "from=2026-11-30&to=2026-12-06", "who=staff3"):
+            await ok("GET", f"/api/v1/audit/?{query}", headers=staff)
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     return sent
 
@@ -357,6 +390,8 @@ def workload(catalogue: Catalogue) -> list[tuple[str, Any]]:
     sent = asyncio.run(_workload(catalogue))
     _fill_history(_plain_url(catalogue))  # copies a validation the workload stored
     assert len({s for s, _ in sent}) >= 10, "the workload reached too few statements"
+    unread = [t for t in GUARDED if not any(t in statement for statement, _ in sent)]
+    assert not unread, f"no statement of the workload reads {unread}: nothing guards them"
     return sent
 
 

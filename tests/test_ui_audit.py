@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, select
 
-from pricebook import audit, estimates, review_config
+from pricebook import audit, estimates, keys, review_config
 from pricebook.db import make_engine, transaction
 from pricebook.models import Part, VehicleModel
 from pricebook.settings import Settings
@@ -334,11 +334,13 @@ async def test_audit_log_filters_sorts_and_exports(ui: Ui) -> None:
     engine = make_engine(ui.settings)
     try:
         with transaction(engine) as session:
+            # a key's writes are recorded as `api-key:<id>:<name>`; `who` is its name
+            batch, _ = keys.create_key(session, name="批量", role="pricing_staff", actor="t")
             audit.record_many(
                 session,
                 [
                     {
-                        "actor": "api-key:5:批量",
+                        "actor": f"api-key:{batch.id}:批量",
                         "action": "update",
                         "entity": "channels",
                         "entity_id": n,
@@ -738,6 +740,8 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
             price_ids = session.scalars(select(Price.id)).all()
             part = session.scalar(select(Part).where(Part.code == "VW1-0002"))
             assert part is not None
+            batch, _ = keys.create_key(session, name="批量", role="pricing_staff", actor="t")
+            actor = f"api-key:{batch.id}:批量"
             audit.record_many(
                 session,
                 [
@@ -745,7 +749,7 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
                     for n in range(20)
                     for entry in (
                         {
-                            "actor": "api-key:5:批量",
+                            "actor": actor,
                             "action": "close",
                             "entity": "prices",
                             "entity_id": price_ids[n % len(price_ids)],
@@ -754,7 +758,7 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
                             "reason": "r",
                         },
                         {
-                            "actor": "api-key:5:批量",
+                            "actor": actor,
                             "action": "create",
                             "entity": "part_aliases",
                             "entity_id": 1000 + n,
@@ -762,7 +766,7 @@ def test_audit_page_and_part_export_cost_the_same_statements_for_few_or_many_row
                             "reason": "r",
                         },
                         {
-                            "actor": "api-key:5:批量",
+                            "actor": actor,
                             "action": "update",
                             "entity": "parts",
                             "entity_id": "VW1-0001",
