@@ -469,7 +469,12 @@ async def _drive(url: str, key: str, kind: str, seconds: float, clients: int) ->
     await asyncio.gather(*(client(i) for i in range(clients)))
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0
-    return {"rps": len(latencies) / seconds, "p99_ms": p99 * 1000, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / seconds,
+        "p99_ms": p99 * 1000,
+        "errors": errors,
+    }
 
 
 def bench(seconds: float, clients: int) -> list[dict[str, Any]]:
@@ -488,19 +493,33 @@ def bench(seconds: float, clients: int) -> list[dict[str, Any]]:
                 t.start_lb(list(NODES[:nodes]))
                 for kind in ("resolve", "validate"):
                     asyncio.run(_drive(t.lb_url, t.keys["estimate_tool"], kind, 2, clients))
+                    before = _database_cpu(t)
                     figures = asyncio.run(
                         _drive(t.lb_url, t.keys["estimate_tool"], kind, seconds, clients)
                     )
-                    row = {"kind": kind, "nodes": nodes, "replica": replica, **figures}
+                    spent = _database_cpu(t, since=before)
+                    n = max(1, figures["requests"])
+                    cpu = {f"{db}_cpu_ms": s * 1000 / n for db, s in spent.items()}
+                    row = {"kind": kind, "nodes": nodes, "replica": replica, **figures, **cpu}
                     rows.append(row)
                     print(
                         f"{kind:<9} nodes={nodes} replica={'yes' if replica else 'no ':<3} "
                         f"{figures['rps']:7.1f} req/s  p99 {figures['p99_ms']:6.1f} ms  "
-                        f"errors {figures['errors']:.0f}",
+                        f"errors {figures['errors']:.0f}  PostgreSQL CPU a request: "
+                        f"primary {cpu['primary_cpu_ms']:.3f} ms, "
+                        f"replica {cpu['replica_cpu_ms']:.3f} ms",
                         flush=True,
                     )
     _print_ratios(rows)
     return rows
+
+
+def _database_cpu(t: Topology, since: dict[str, float] | None = None) -> dict[str, float]:
+    """CPU seconds each PostgreSQL server (primary, replica) has spent, or spent `since` an
+    earlier reading: what a request costs the primary is the figure a replica should take
+    away (only this topology's own servers run there, so nothing else is counted)."""
+    now = {db: t.servers.cpu_seconds(db) or 0.0 for db in ("primary", "replica")}
+    return {db: cpu - (since or {}).get(db, 0.0) for db, cpu in now.items()}
 
 
 def _print_ratios(rows: list[dict[str, Any]]) -> None:
@@ -515,6 +534,15 @@ def _print_ratios(rows: list[dict[str, Any]]) -> None:
         for nodes in (1, 2):
             ratio = rps[(kind, nodes, True)] / rps[(kind, nodes, False)]
             print(f"{kind:<9} with / without the replica, {nodes} node(s): {ratio:.2f}")
+    primary = {(r["kind"], r["nodes"], r["replica"]): r["primary_cpu_ms"] for r in rows}
+    for kind in ("resolve", "validate"):
+        for nodes in (1, 2):
+            without, with_ = primary[(kind, nodes, False)], primary[(kind, nodes, True)]
+            print(
+                f"{kind:<9} the primary's CPU a request, {nodes} node(s): {without:.3f} ms "
+                f"without the replica, {with_:.3f} ms with it"
+                + (f" ({with_ / without:.0%})" if without else "")
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

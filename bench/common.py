@@ -392,6 +392,18 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children, the ones that ended included (a server such
+    as PostgreSQL's postmaster reaps its backends: their time moves to its own counters)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    spent = sum(int(x) for x in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    for child in _children(pid):
+        with suppress(OSError):
+            spent += _cpu_of(child)
+    return spent
+
+
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     for task in os.listdir(f"/proc/{pid}/task"):

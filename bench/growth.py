@@ -38,9 +38,11 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -182,9 +184,9 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
             seconds=args.seconds,
             connections=args.connections,
         )
-        out.update(
-            open_rate=rate, open_p99=opened["p99_ms"], open_errors=sum(opened["errors"].values())
-        )
+        # errors by kind (a status, an exception's name, "unanswered"): a count alone does not
+        # tell a refused connection from a server's 5xx
+        out.update(open_rate=rate, open_p99=opened["p99_ms"], open_errors=dict(opened["errors"]))
         real = data["realistic"]
         validate_url = f"{base}{validate.VALIDATE_PATH}"
         validate.measure(validate_url, key, real, args.connections, 5, seed="growth-warmup")
@@ -206,7 +208,7 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
             validate_rps=middle["rps"],
             validate_p99=middle["p99_ms"],
             validate_share=middle["rps"] / health["rps"],
-            validate_errors=sum(sum(r["errors"].values()) for r in rounds),
+            validate_errors=_merged(r["errors"] for r in rounds),
         )
         out["worker_rss_mb"] = worker_rss_mb(server.pid)
     finally:
@@ -327,8 +329,19 @@ def report(sizes: list[tuple[int, int, int]], results: list[dict]) -> None:
         first, last = values[0], values[-1]
         ratio = f"{last / first:>7.2f}×" if first and last is not None else ""
         print(f"{label:36}{cells}{ratio}")
-    errors = {k: [r.get(k) for r in results] for k in ("open_errors", "validate_errors")}
-    print(f"(errors: {errors}; ratio: last size ÷ first)")
+    for label, key in (("resolve open loop", "open_errors"), ("validate", "validate_errors")):
+        kinds = [r.get(key) or {} for r in results]
+        print(f"{label + ' errors by kind':36}" + "".join(f"{k or 'none'!s:>24}" for k in kinds))
+    print("(ratio: last size ÷ first)")
+
+
+def _merged(counts: Iterable[dict[Any, int]]) -> dict[str, int]:
+    """Error counts by kind, summed over rounds."""
+    total: dict[str, int] = {}
+    for each in counts:
+        for kind, n in each.items():
+            total[str(kind)] = total.get(str(kind), 0) + n
+    return total
 
 
 def main() -> int:

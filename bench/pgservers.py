@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import tree_cpu
+
 
 def server_binaries() -> Path | None:
     """The newest installed PostgreSQL server's bin directory (Debian layout), or None."""
@@ -150,6 +152,15 @@ class PgServers:
             check=False,
             prefix=prefix,
         )
+
+    def cpu_seconds(self, name: str) -> float | None:
+        """CPU seconds server `name` has spent so far (its postmaster and every backend), or
+        None when it is not running."""
+        try:
+            pid = int((self.base / name / "postmaster.pid").read_text().split()[0])
+            return tree_cpu(pid)
+        except (OSError, ValueError, IndexError):
+            return None
 
     def remove(self) -> None:
         shutil.rmtree(self.base, ignore_errors=True)

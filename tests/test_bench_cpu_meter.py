@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import CpuMeter
+from bench.common import CpuMeter, tree_cpu
 
 
 def _burner(seconds: float, done: Path) -> list[str]:
@@ -58,3 +58,13 @@ def test_counts_the_server_tree_and_not_other_processes(tmp_path: Path) -> None:
     # the worker's 0.3 s and its interpreter's start-up; not the other process's 0.6 s
     assert spent["server"] is not None
     assert 0.3 <= spent["server"] < 0.8
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_process_tree_counts_children_that_ended(tmp_path: Path) -> None:
+    """`tree_cpu` (the cluster bench's PostgreSQL meter): a backend that ended between two
+    readings still counts, through its parent's counters for reaped children."""
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    before = tree_cpu(os.getpid())
+    subprocess.run([sys.executable, "-c", burn], check=True)  # started, burnt, ended, reaped
+    assert tree_cpu(os.getpid()) - before >= 0.25
