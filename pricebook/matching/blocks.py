@@ -43,19 +43,27 @@ def make_block(
 ) -> Block:
     """The block of `members` (entry numbers): their cores, each with its parts grouped by
     (side, assembly)."""
+    # A model's block is made while its first estimate waits: lookups rather than setdefault's
+    # throw-away dicts and lists, and list comprehensions rather than generators
     groups: dict[int, dict[tuple[Side, bool], list[int]]] = {}
     ordered = sorted(set(members))
     for e in ordered:
         sig = (entry_side[e], entry_assembly[e])
         for c in entry_cores[e]:
-            groups.setdefault(c, {}).setdefault(sig, []).append(e)
-    core_ids = tuple(sorted(groups))
+            by_sig = groups.get(c)
+            if by_sig is None:
+                groups[c] = {sig: [e]}
+            elif (parts := by_sig.get(sig)) is None:
+                by_sig[sig] = [e]
+            else:
+                parts.append(e)
+    core_ids = sorted(groups)
     return Block(
-        core_ids=core_ids,
-        cores=tuple(cores[c] for c in core_ids),
-        core_pinyin=tuple(core_pinyin[c] for c in core_ids),
+        core_ids=tuple(core_ids),
+        cores=tuple([cores[c] for c in core_ids]),
+        core_pinyin=tuple([core_pinyin[c] for c in core_ids]),
         core_groups=tuple(
-            tuple((sd, asm, tuple(es)) for (sd, asm), es in groups[c].items()) for c in core_ids
+            [tuple([(sd, asm, tuple(es)) for (sd, asm), es in groups[c].items()]) for c in core_ids]
         ),
         members=tuple(ordered),
     )
