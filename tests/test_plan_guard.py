@@ -88,6 +88,11 @@ class Catalogue:
     aliases: list[str]
 
 
+_OBSERVE = """INSERT INTO market_observations (source, item_key, url, fetched_at, first_seen,
+    last_seen, raw_name, raw_price, raw_oe, raw_brand_text, raw_region, price_type_hint, part_id,
+    region_id, price_type_id, amount_fen, confidence_bp, match_reason, status)"""
+
+
 def _fill_history(url: str) -> None:
     """Market observations, stored validations and audit rows in the numbers a busy year leaves,
     spread over the scaled parts, and many observations of the parts the workload reads (one
@@ -95,10 +100,7 @@ def _fill_history(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             f"""
-            INSERT INTO market_observations (source, item_key, url, fetched_at, first_seen,
-                last_seen, raw_name, raw_price, raw_oe, raw_brand_text, raw_region,
-                price_type_hint, part_id, region_id, price_type_id, amount_fen,
-                confidence_bp, match_reason, status)
+            {_OBSERVE}
             SELECT 'shop' || (g % 7), 'item-' || g, 'http://127.0.0.1/item/' || g,
                 now() - (g % 400) * interval '1 day', now() - (g % 400) * interval '1 day',
                 now() - (g % 300) * interval '1 day', 'part ' || g, '100.00', '', '', '', '',
@@ -111,10 +113,7 @@ def _fill_history(url: str) -> None:
         )
         conn.execute(
             f"""
-            INSERT INTO market_observations (source, item_key, url, fetched_at, first_seen,
-                last_seen, raw_name, raw_price, raw_oe, raw_brand_text, raw_region,
-                price_type_hint, part_id, region_id, price_type_id, amount_fen,
-                confidence_bp, match_reason, status)
+            {_OBSERVE}
             SELECT 'shop' || (g % 7), 'hot-' || p.id || '-' || g, 'http://127.0.0.1/hot/' || g,
                 seen, seen, seen + interval '30 days', 'part ' || p.id, '100.00', '', '', '',
                 '', p.id, (SELECT min(id) FROM regions) + g % 5,
