@@ -164,11 +164,13 @@ async def test_accept_writes_the_price_in_the_same_transaction(api: Api):
         f"/api/v1/feedback/{linked['id']}/accept", json={}, headers=api.h(STAFF)
     )
     assert r.status_code == 409  # act on the primary item
+    asked_on = date.today()  # the price starts on the day of acceptance (midnight may pass)
     r = await api.client.post(
         f"/api/v1/feedback/{item['id']}/accept",
         json={"valid_to": "2027-01-01"},
         headers=api.h(STAFF),
     )
+    answered_on = date.today()
     assert r.status_code == 200, r.text
     accepted = r.json()
     assert accepted["status"] == "accepted" and accepted["resolved_by"].endswith(
@@ -179,7 +181,7 @@ async def test_accept_writes_the_price_in_the_same_transaction(api: Api):
     (price,) = db_scalars(api, select(Price).where(Price.id == price_id))
     assert price.source == "feedback" and price.source_ref == str(item["id"])
     assert price.amount_fen == 90000 and price.scope == "branch" and price.model_id is None
-    assert price.valid_from == TODAY and price.valid_to == date(2027, 1, 1)
+    assert price.valid_from in {asked_on, answered_on} and price.valid_to == date(2027, 1, 1)
     # the reference resolves to it now
     resolved = await api.get(
         f"/api/v1/prices/resolve?part_id={item['part_id']}&branch=SZ01&price_type=4s"
