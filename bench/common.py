@@ -385,19 +385,18 @@ def open_loop(
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a process (its threads included)."""
+def _cpu_of(pid: int, *, reaped: bool = False) -> float:
+    """User + system CPU seconds of a process (its threads included); `reaped`: and of the
+    children it has waited for (cutime, cstime)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS
+    return sum(int(x) for x in fields[11 : 15 if reaped else 13]) / _TICKS
 
 
 def tree_cpu(pid: int) -> float:
     """CPU seconds of a process and its children, the ones that ended included (a server such
     as PostgreSQL's postmaster reaps its backends: their time moves to its own counters)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    spent = sum(int(x) for x in fields[11:15]) / _TICKS  # utime, stime, cutime, cstime
+    spent = _cpu_of(pid, reaped=True)
     for child in _children(pid):
         with suppress(OSError):
             spent += _cpu_of(child)
