@@ -13,7 +13,7 @@ meanwhile (the kernel stops handing connections to a closed socket). A worker th
 — more than `RESTARTS` times in `RESTART_WINDOW` seconds, a crash loop — stops the server with a
 non-zero exit, for the process manager (systemd, Kubernetes) to deal with.
 
-Two protections uvicorn lacks, for every way of serving here:
+Three protections uvicorn lacks, for every way of serving here:
 - A header-read timeout (PRICEBOOK_HEADER_TIMEOUT, 10 s): uvicorn waits for ever for a request's
   headers (its keep-alive timer stops at the first byte, and a new connection has none), so a
   client trickling a request line — or sending nothing — holds a connection for good. The
@@ -22,6 +22,13 @@ Two protections uvicorn lacks, for every way of serving here:
 - `redact_access_log`: the access log prints each request's path with its query string; a key
   sent there (refused, but sent) would be written to the log. A filter on the `uvicorn.access`
   logger replaces key-like query values and anything shaped like a Pricebook key.
+- A response's head and body in one write (`WholeResponses`): uvicorn writes the head when the
+  app starts its response and the body when it sends it, two writes microseconds apart — but
+  the first wakes the balancer, and on a busy machine the scheduler then preempts the writer
+  right there. A node killed in that moment leaves the balancer holding a head without a body,
+  which it cannot send to another node: its client sees a broken response (seen under load in
+  tests/test_cluster.py's node kill, about one run in five). Written once, a response is either
+  wholly sent or not sent at all, and a request that got nothing is retried elsewhere.
 """
 
 from __future__ import annotations
@@ -85,6 +92,41 @@ def redact_access_log() -> None:
         logger.addFilter(RedactKeys())
 
 
+# --- a response in one write -------------------------------------------------------------------
+
+
+class WholeResponses:
+    """A connection's transport that holds a response's head until its body's first write and
+    sends the two as one. A head held past the current event-loop step (an app that awaits
+    between starting its response and sending the body, e.g. a stream) is sent alone then, as
+    uvicorn would have; informational heads (`100 Continue`, `101`) are never held."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif data[:9] == b"HTTP/1.1 " and data[9:10] != b"1":
+            self._head = data
+            asyncio.get_running_loop().call_soon(self.flush)
+            return
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._head is not None:
+            head, self._head = self._head, None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 # --- header-read timeout ----------------------------------------------------------------------
 
 
@@ -116,6 +158,7 @@ class H11HeaderTimeout(_HeaderTimer, H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = WholeResponses(transport)  # type: ignore[assignment]
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -148,6 +191,7 @@ else:
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            self.transport = WholeResponses(transport)  # type: ignore[assignment]
             self._arm_header_timer()
 
         def on_message_begin(self) -> None:

@@ -361,13 +361,19 @@ class Topology:
 #: HAProxy in front of the API nodes. Health checks every 500 ms, a node out after 2 failures
 #: and back after 2 successes; a request whose node refused the connection or closed it without
 #: an answer (it died) is sent again to another node (`retry-on`, `option redispatch`), so a
-#: node's crash costs its clients no error; with no node up HAProxy answers 503.
+#: node's crash costs its clients no error (a node writes each response whole: api/serve.py);
+#: with no node up HAProxy answers 503. Only abnormal requests are logged (`dontlog-normal`):
+#: errors, retries and redispatches, to the balancer's log.
 HAPROXY_CONFIG = """\
 global
     maxconn 4096
+    log stdout format raw local0
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     timeout connect 1s
     timeout client 30s
     timeout server 10s

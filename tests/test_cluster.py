@@ -272,7 +272,9 @@ async def test_a_node_killed_under_load_costs_no_error_and_comes_back_by_itself(
 ) -> None:
     t = topology
     async with Stream(t) as stream:
-        await asyncio.sleep(1.0)
+        # the stream's first answers can take a second on a busy machine (new connections)
+        await stream.until(lambda: {n for _, n in stream.between(0)} == {"api1", "api2"}, 15)
+        await asyncio.sleep(0.5)
         killed_at = stream.now()
         t.kill_node("api1")
         await asyncio.sleep(3.0)
@@ -283,7 +285,7 @@ async def test_a_node_killed_under_load_costs_no_error_and_comes_back_by_itself(
         )
         await asyncio.sleep(0.5)
 
-    assert _bad(stream.between(0)) == []
+    assert _bad(stream.between(0)) == [], t.log("haproxy").read_text()[-3000:]
     before = stream.between(0, killed_at)
     assert {n for _, n in before} == {"api1", "api2"}, "both nodes served before the kill"
     # the balancer's checks (every 0.5 s, out after 2 failures) take api1 out; then api2 alone
@@ -341,7 +343,9 @@ async def test_a_partitioned_replica_is_dropped_and_taken_back_when_its_link_ret
             await asyncio.to_thread(t.partition, "replica", False)
         for node in ("api1", "api2"):
             await _replica_state(t, node, ("in_use",), within=15)
-        await asyncio.sleep(0.5)
+        # both nodes can report the replica in use again within a second of the heal: the
+        # stream runs on long enough for the check of what follows to see answers
+        await asyncio.sleep(max(0.5, healed_at + 3 - stream.now()))
 
     assert replica["state"] in ("down", "lagging")
     # answers stay 2xx or 503 within the timeout; once the replica is out of use the primary
@@ -349,7 +353,8 @@ async def test_a_partitioned_replica_is_dropped_and_taken_back_when_its_link_ret
     assert _bad(stream.between(0)) == []
     settled = stream.between(cut_at + 7, healed_at)
     assert len(settled) > 10 and {s for s, _ in settled} == {200}, settled[:10]
-    assert {s for s, _ in stream.between(healed_at + 1)} == {200}
+    after = stream.between(healed_at + 1)
+    assert len(after) > 10 and {s for s, _ in after} == {200}, after[:10]
 
 
 async def _replica_state(

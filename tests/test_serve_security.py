@@ -1,4 +1,5 @@
-"""The server's own edges (issue 18): a header-read timeout, and no key in the access log.
+"""The server's own edges (issue 18): a header-read timeout, no key in the access log, and a
+response written whole (issue 23: a node killed between its head and body broke a response).
 
 uvicorn runs in a thread of this process with each of its two HTTP protocols (ours, with the
 timeout), and `pricebook serve --workers 2` in a subprocess for the wiring of the real command.
@@ -7,6 +8,7 @@ Everything listens on 127.0.0.1 only.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -21,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from uvicorn.config import Config
+from uvicorn.server import ServerState
 
 from api.app import create_app
 from api.serve import HEADER_TIMEOUT_PROTOCOLS, http_protocol, redact
@@ -204,3 +208,80 @@ def test_pricebook_serve_workers_redact_the_access_log_and_time_out_headers(tmp_
         output, _ = server.communicate(timeout=30)
     assert output.count("/api/v1/me?api_key=[redacted]") == 6, output
     assert SECRET not in output
+
+
+class _Recorded(asyncio.Transport):
+    """What a protocol writes, one entry a write (a socket `send`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:  # type: ignore[override]
+        if data:  # as asyncio's transports: an empty write sends nothing
+            self.writes.append(bytes(data))
+
+    def close(self) -> None:
+        self.closed = True
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return {"peername": ("127.0.0.1", 50000), "sockname": ("127.0.0.1", 8000)}.get(
+            name, default
+        )
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+async def _writes_of(name: str, app: object, request: bytes, end: bytes) -> list[bytes]:
+    """The writes our protocol `name` makes to answer `request` with the ASGI `app`, up to the
+    response's `end`."""
+    from uvicorn.importer import import_from_string
+
+    config = Config(app, http=http_protocol(name), log_config=None, lifespan="off")
+    config.load()
+    protocol = import_from_string(http_protocol(name))(config, ServerState(), {})
+    transport = _Recorded()
+    protocol.connection_made(transport)
+    protocol.data_received(request)
+    for _ in range(50):  # the request's task, and what it schedules
+        await asyncio.sleep(0.01)
+        if b"".join(transport.writes).endswith(end):
+            break
+    protocol.connection_lost(None)
+    return transport.writes
+
+
+async def _whole(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"5")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"whole"})
+
+
+async def _streamed(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await asyncio.sleep(0.05)  # the head is the client's before the body is ready
+    await send({"type": "http.response.body", "body": b"late", "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("name", sorted(HEADER_TIMEOUT_PROTOCOLS))
+async def test_a_response_is_written_whole_in_one_write(name):
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    [one] = await _writes_of(name, _whole, get, end=b"whole")
+    assert one.startswith(b"HTTP/1.1 200") and one.endswith(b"\r\n\r\nwhole"), one
+    # a HEAD answer is a head alone: sent all the same
+    [head] = await _writes_of(name, _whole, get.replace(b"GET", b"HEAD"), end=b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+
+
+@pytest.mark.parametrize("name", sorted(HEADER_TIMEOUT_PROTOCOLS))
+async def test_a_streamed_response_still_sends_its_head_before_the_body_is_ready(name):
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    writes = await _writes_of(name, _streamed, get, end=b"0\r\n\r\n")
+    assert writes[0].startswith(b"HTTP/1.1 200") and writes[0].endswith(b"\r\n\r\n")
+    assert b"late" in b"".join(writes[1:])
