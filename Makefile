@@ -21,8 +21,14 @@ run: $(VENV)/.installed
 	$(BIN)/pricebook demo keys
 	$(BIN)/pricebook serve --port $(PORT)
 
+# the suite over TEST_WORKERS processes (a module stays on one: its fixtures are built once), then
+# the `serial` tests alone: they bound times or load the machine, and another worker's load
+# would make them flaky
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	$(BIN)/python -m pytest -q -m serial
 
 test-postgres: $(VENV)/.installed
 	PRICEBOOK_TEST_POSTGRES_URL=$${PRICEBOOK_TEST_POSTGRES_URL:-postgresql://postgres@127.0.0.1:5432/test} \

@@ -14,6 +14,8 @@ import pytest
 
 from bench.common import CpuMeter, tree_cpu
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 
 def _burner(seconds: float, done: Path) -> list[str]:
     """A process that burns `seconds` of CPU, says so in a file, then idles."""

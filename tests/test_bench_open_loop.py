@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
+import pytest
+
 from bench.common import _open_loop, cycle_requests
+
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
 
 
 async def _server(delay: float, seen: list[bytes] | None = None) -> tuple[asyncio.Server, str]:

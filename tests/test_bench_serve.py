@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

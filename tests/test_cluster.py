@@ -27,6 +27,8 @@ from bench.cluster import BRANCH, PART, PRICE_TYPE, Topology, missing, running, 
 from tests.ci import cannot_run
 from tests.ui_client import CSRF_FIELD
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 NODE = "x-pricebook-node"
 STAFF, TOOL, ADMIN, REVIEWER = "pricing_staff", "estimate_tool", "admin", "reviewer"
 CSRF_HX = re.compile(r'"x-csrftoken": "([^"]+)"')

@@ -126,6 +126,7 @@ async def test_json_goes_through_asyncpg_as_bytes_both_ways(empty_postgres_url: 
 
 
 @pytest.mark.postgres
+@pytest.mark.serial  # a time bound: alone (Makefile)
 async def test_api_connections_end_a_statement_at_the_statement_timeout(empty_postgres_url: str):
     """`PRICEBOOK_DB_STATEMENT_TIMEOUT`: PostgreSQL's `statement_timeout` and asyncpg's own
     `command_timeout` (which also ends the wait on a server that stopped answering)."""

@@ -49,6 +49,8 @@ from tests.processes import (
     workers_of,
 )
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 DBAPI = AsyncAdapt_asyncpg_dbapi(asyncpg)
 REQUEST: Any = SimpleNamespace(method="GET", url=SimpleNamespace(path="/x"))
 

@@ -6,10 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from pricebook.settings import Settings
+
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
 
 
 async def test_health_reports_the_database(settings):

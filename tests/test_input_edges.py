@@ -357,6 +357,7 @@ def test_an_xlsx_that_unpacks_too_big_is_refused_before_it_is_parsed(tmp_path) -
         read_table(path, TableLimits(max_unpacked_bytes=1_000_000))
 
 
+@pytest.mark.serial  # a latency bound: alone (Makefile)
 def test_health_is_answered_while_a_large_import_parses(settings: Settings, tmp_path) -> None:
     """On a real server (the test client runs a request to its end before anything else): the
     import is parsed and checked in a worker thread, so /health keeps being answered."""

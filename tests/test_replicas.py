@@ -31,6 +31,8 @@ from tests.ci import cannot_run
 from tests.estimate_data import CONFIG
 from tests.net import free_port
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 MAX_LAG = 2.0  # seconds: checks every 0.4 s
 STAFF, TOOL = "pricing_staff", "estimate_tool"
 

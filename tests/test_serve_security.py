@@ -33,6 +33,8 @@ from pricebook.db import make_engine
 from pricebook.settings import Settings
 from tests.net import free_port
 
+pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
+
 TIMEOUT = 1.0
 SLACK = 4.0  # a loaded 2-core machine: the bound asserted is TIMEOUT + SLACK
 SECRET = "pbk_Q2hlY2tUaGlzSXNOZXZlckxvZ2dlZEFueXdoZXJl"
