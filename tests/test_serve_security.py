@@ -242,11 +242,9 @@ class _Recorded(asyncio.Transport):
 async def _writes_of(name: str, app: object, request: bytes, end: bytes) -> list[bytes]:
     """The writes our protocol `name` makes to answer `request` with the ASGI `app`, up to the
     response's `end`."""
-    from uvicorn.importer import import_from_string
-
     config = Config(app, http=http_protocol(name), log_config=None, lifespan="off")
-    config.load()
-    protocol = import_from_string(http_protocol(name))(config, ServerState(), {})
+    config.load()  # resolves `http` to the protocol class
+    protocol = config.http_protocol_class(config, ServerState(), {})  # type: ignore[call-arg]
     transport = _Recorded()
     protocol.connection_made(transport)
     protocol.data_received(request)
