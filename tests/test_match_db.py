@@ -378,3 +378,52 @@ def test_migration_0008_knows_the_learned_reason():
         .module.LEARNED_REASON
         == LEARNED_REASON
     )
+
+
+def _full_collections_while_requests_run(requests: int = 6_000) -> int:
+    """Full collections while a serving process works: each request holds a thousand objects
+    while it runs and leaves twenty behind in a memo that keeps the newest 20,000."""
+    import collections
+    import gc
+
+    counted = 0
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        nonlocal counted
+        counted += phase == "stop" and info["generation"] == 2
+
+    memo: collections.deque[list[int]] = collections.deque(maxlen=20_000)
+    gc.callbacks.append(count)
+    try:
+        for _ in range(requests):
+            held = [[i] for i in range(1_000)]
+            memo.extend(held[:20])
+            del held
+    finally:
+        gc.callbacks.remove(count)
+    return counted
+
+
+def test_after_a_build_full_collections_are_rare_while_requests_run():
+    import gc
+
+    from pricebook.matching import cache
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults, as a process starts
+        cache._freeze_heap()
+        assert gc.get_threshold() == (700, 10, cache.FULL_COLLECTION_EVERY)
+        rare = _full_collections_while_requests_run()
+        gc.set_threshold(700, 10, 10)
+        default = _full_collections_while_requests_run()
+        # ~500 second-generation collections: a full one after every 10 of them (as the
+        # quarter rule allows) by default, after every 100 once the heap is frozen
+        assert default >= 25
+        assert 1 <= rare <= default // 5
+        gc.set_threshold(0)  # switched off on purpose: a rebuild does not switch it back on
+        cache._freeze_heap()
+        assert gc.get_threshold()[0] == 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)

@@ -49,14 +49,29 @@ def _log_failure(task: asyncio.Future[Snapshot | None]) -> None:
         log.error("matching index: refresh failed: %s", task.exception())
 
 
+#: Full collections at most once per this many second-generation ones (CPython's default: 10).
+FULL_COLLECTION_EVERY = 100
+
+
 def _freeze_heap() -> None:
     """Move everything alive (the new index: ~500,000 objects at 50,000 parts) out of the
     cyclic garbage collector's reach. Otherwise every full collection walks the whole index,
     a pause of ~200 ms in the middle of whatever requests the process is serving (the p99 of
-    every endpoint). The previous index is collected first: one such pause per rebuild."""
+    every endpoint). The previous index is collected first: one such pause per rebuild.
+
+    Then full collections are made rarer. With the index frozen, what stays for a full
+    collection is small (~15,000 objects: the memos' dicts, the blocks), so CPython's rule
+    (a full collection once the objects promoted since the last one exceed a quarter of
+    them) started one every second or so under load, each 15–30 ms of CPU: its cost is the
+    references it follows into the big heap, not the objects it frees (none, as a rule).
+    Once per `FULL_COLLECTION_EVERY` second-generation collections (~10 s under load) still
+    frees reference cycles; the two younger generations keep their thresholds."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    if young:  # 0: the collector was switched off on purpose
+        gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 class IndexCache:
