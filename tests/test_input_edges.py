@@ -299,6 +299,47 @@ async def test_depth_is_counted_outside_strings_only(api: Api) -> None:
     assert r.status_code < 500 and "nested" not in r.text
 
 
+def test_depth_from_quotes_alone_agrees_with_the_string_pattern() -> None:
+    """`json_too_deep` cuts strings out by splitting at quotes when no quote is escaped; on
+    random documents (brackets, quotes, backslashes inside strings) it answers as the
+    pattern that reads every escape does, at every limit."""
+    import json
+    import random
+
+    from api import controllers
+
+    def reference(body: bytes, limit: int) -> bool:
+        brackets = controllers._JSON_STRING.sub(b"", body).translate(
+            controllers._SQUARE, controllers._NOT_BRACKET
+        )
+        depth = deepest = 0
+        for b in brackets:
+            depth += 1 if b == ord("[") else -1
+            deepest = max(deepest, depth)
+        return deepest > limit
+
+    rng = random.Random(17)
+    alphabet = 'ab[]{}\\"左前\n'
+
+    def value(depth: int) -> object:
+        kind = rng.random()
+        if depth > 12 or kind < 0.3:
+            return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        if kind < 0.4:
+            return rng.randint(-5, 5)
+        if kind < 0.7:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {str(value(99)): value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    quoted_only = 0
+    for n in range(3000):
+        body = json.dumps(value(0), ensure_ascii=n % 2 == 0).encode()
+        quoted_only += b'\\"' not in body
+        for limit in (1, 2, 3, 5, 8, 13):
+            assert controllers.json_too_deep(body, limit) == reference(body, limit), (body, limit)
+    assert quoted_only > 1000  # the split at quotes, not only the pattern, was checked
+
+
 # --- import limits ----------------------------------------------------------------------------
 
 

@@ -326,8 +326,24 @@ _JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 #: every bracket as `[`/`]`, everything else dropped
 _SQUARE = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
 #: bodies the JSON decoder never sees
 _NOT_JSON = ("multipart/", "application/x-www-form-urlencoded")
+
+
+def _brackets_outside_strings(body: bytes) -> bytes:
+    """The body's brackets outside JSON strings, as `[`/`]`. Without an escaped quote (`\\"`)
+    every quote opens or closes a string: keeping only brackets and quotes, a string with no
+    bracket in it is an adjacent `""` (dropping one leaves every other mark on its side of
+    the quotes), and what quotes are left are cut at. ~10 µs for an estimate of 40 lines, the
+    pattern that reads escapes ~75; an unterminated string runs to the end either way, as the
+    decoder reads it."""
+    if b'\\"' in body:
+        return _JSON_STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
+    marks = body.translate(None, _NOT_BRACKET_OR_QUOTE).replace(b'""', b"")
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])
+    return marks.translate(_SQUARE)
 
 
 def json_too_deep(body: bytes, limit: int) -> bool:
@@ -338,7 +354,7 @@ def json_too_deep(body: bytes, limit: int) -> bool:
     decoder, which refuses it."""
     if body.count(b"[") + body.count(b"{") <= limit:  # cannot be deeper: the common case
         return False
-    brackets = _JSON_STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
+    brackets = _brackets_outside_strings(body)
     too_deep = b"[" * (limit + 1)
     for _ in range(limit):
         if too_deep in brackets:  # a run of openers: the usual deep body, found at once
