@@ -84,8 +84,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int
     access.setLevel(logging.INFO)
     lines = _Lines()
     access.addHandler(lines)
+    app = create_app(_migrated(tmp_path))
     config = uvicorn.Config(
-        create_app(_migrated(tmp_path)), host="127.0.0.1", port=port, log_config=None,
+        app, host="127.0.0.1", port=port, log_config=None,
         access_log=True, http=http_protocol(request.param), lifespan="on",
     )  # fmt: skip
     config.header_timeout = TIMEOUT  # type: ignore[attr-defined]
@@ -93,7 +94,9 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
-    while not srv.started:
+    # serving, and the matching index built: its build ends with a full collection of this
+    # whole process (`_freeze_heap`), a pause the timings below must not straddle
+    while not (srv.started and app.state.match_index.snapshot is not None):
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
     try:
