@@ -335,9 +335,9 @@ def _brackets_outside_strings(body: bytes) -> bytes:
     """The body's brackets outside JSON strings, as `[`/`]`. Without an escaped quote (`\\"`)
     every quote opens or closes a string: keeping only brackets and quotes, a string with no
     bracket in it is an adjacent `""` (dropping one leaves every other mark on its side of
-    the quotes), and what quotes are left are cut at: 13–23 µs for an estimate of 40 lines,
-    against ~75 for the pattern that reads escapes. An unterminated string runs to the end
-    either way, as the decoder reads it."""
+    the quotes), and what quotes are left are cut at — all in C, several times faster than
+    the pattern that reads escapes (docs/benchmarks.md, 2026-12-07). An unterminated string
+    runs to the end either way, as the decoder reads it."""
     if b'\\"' in body:
         return _JSON_STRING.sub(b"", body).translate(_SQUARE, _NOT_BRACKET)
     marks = body.translate(None, _NOT_BRACKET_OR_QUOTE).replace(b'""', b"")

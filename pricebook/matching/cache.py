@@ -60,12 +60,12 @@ def _freeze_heap() -> None:
     every endpoint). The previous index is collected first: one such pause per rebuild.
 
     Then full collections are made rarer. With the index frozen, what stays for a full
-    collection is small (~15,000 objects: the memos' dicts, the blocks), so CPython's rule
-    (a full collection once the objects promoted since the last one exceed a quarter of
-    them) started one every second or so under load, each 15–30 ms of CPU: its cost is the
-    references it follows into the big heap, not the objects it frees (none, as a rule).
-    Once per `FULL_COLLECTION_EVERY` second-generation collections (~10 s under load) still
-    frees reference cycles; the two younger generations keep their thresholds."""
+    collection is small (the memos' dicts, the blocks), so CPython's rule (a full collection
+    once the objects promoted since the last one exceed a quarter of them) started one every
+    second or so under load: its cost is the references it follows into the big heap, not
+    the objects it frees (none, as a rule). Once per `FULL_COLLECTION_EVERY` second-generation
+    collections still frees reference cycles; the two younger generations keep their
+    thresholds. Figures: docs/benchmarks.md, 2026-12-07."""
     gc.unfreeze()
     gc.collect()
     gc.freeze()
