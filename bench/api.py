@@ -2,7 +2,7 @@
 ≥ 1,000,000 prices, side by side in one run.
 
     .venv/bin/python bench/api.py [--parts 50000] [--prices 1000000] [--models N] [--workers 2]
-                                  [--connections 32] [--duration 10] [--open-rate 0.5]
+                                  [--connections 32] [--duration 10] [--open-rate 0.5[,…]]
 
 Creates its own PostgreSQL database on the server of PRICEBOOK_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) and fills it as a user does, with `pricebook.demo.
@@ -19,9 +19,12 @@ Those runs are closed-loop (each connection sends its next request as soon as th
 answers): they find the saturation throughput, and their latency is mostly queueing (≈
 connections ÷ req/s). Then resolve runs open-loop (`bench.common.open_loop`: a plain HTTP/1.1
 client in a separate process, at most `--connections` keep-alive connections) at a fixed arrival
-rate, `--open-rate` × the closed-loop req/s (default 0.5; 0 skips it), for `--duration`; its p50,
-p99 and max are timed from each request's scheduled send time, so queueing is not hidden (goal:
-resolve p99 < 10 ms at that load).
+rate, `--open-rate` × the closed-loop req/s (default 0.5; several fractions, comma-separated, run
+one after the other; 0 skips it), for `--duration`; its p50, p99 and max are timed from each
+request's scheduled send time, so queueing is not hidden (goal: resolve p99 < 10 ms at 0.5).
+Beside each open-loop run it prints how busy the CPUs were and how long the server's processes
+and PostgreSQL waited runnable for a CPU (`bench.common.ContentionMeter`): on a machine they
+share with the generator, that wait is where a tail comes from.
 """
 
 from __future__ import annotations
@@ -257,6 +260,17 @@ def load(
     return result
 
 
+def _fractions(text: str) -> tuple[float, ...]:
+    """`--open-rate`: comma-separated fractions of the closed-loop rate (0 alone: none)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {text!r}") from None
+    if any(not 0 <= v <= 1 for v in values):
+        raise argparse.ArgumentTypeError("each fraction is between 0 and 1")
+    return tuple(v for v in values if v > 0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", type=int, default=50_000)
@@ -275,11 +289,12 @@ def main() -> int:
     parser.add_argument("--reuse", metavar="DATABASE", help="a database kept by --keep")
     parser.add_argument(
         "--open-rate",
-        type=float,
-        default=0.5,
-        metavar="FRACTION",
-        help="open-loop arrival rate as a fraction of the closed-loop resolve "
-        "req/s (default 0.5; 0 skips the open-loop run)",
+        type=_fractions,
+        default=(0.5,),
+        metavar="FRACTION[,FRACTION…]",
+        help="open-loop arrival rates as fractions of the closed-loop resolve req/s, one run "
+        "each (default 0.5, the goal's; e.g. 0.25,0.5 shows how the tail grows with load; 0 "
+        "skips the open loop)",
     )
     args = parser.parse_args()
     url = os.environ.get("PRICEBOOK_BENCH_POSTGRES_URL", DEFAULT_URL)
@@ -292,7 +307,14 @@ def main() -> int:
     paths, batches = split(paths)
     from sqlalchemy.engine import make_url
 
-    from bench.common import free_port, start_serve
+    from bench.common import (
+        ContentionMeter,
+        contention_line,
+        cycle_requests,
+        free_port,
+        open_loop,
+        start_serve,
+    )
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -339,18 +361,19 @@ def main() -> int:
         health = load(base, ["/health"], key, args.connections, args.duration)
         resolve = load(base, paths, key, args.connections, args.duration)
         batch = load(base, batch_path, key, args.connections, args.duration, batches)
-        opened = None
-        if args.open_rate > 0 and resolve["rps"] > 0:
-            from bench.common import cycle_requests, open_loop
-
-            opened = open_loop(
+        opened = []
+        for fraction in args.open_rate if resolve["rps"] > 0 else ():
+            meter = ContentionMeter(server.pid)
+            meter.start()
+            run = open_loop(
                 base,
                 partial(cycle_requests, "GET", paths),
                 headers={"X-API-Key": key},
-                rate=args.open_rate * resolve["rps"],
+                rate=fraction * resolve["rps"],
                 seconds=args.duration,
                 connections=args.connections,
             )
+            opened.append((fraction, run, meter.stop()))
     finally:
         server.terminate()
         server.wait(15)
@@ -383,19 +406,22 @@ def main() -> int:
             f"{'endpoint':<28}{'offered/s':>10}{'achieved':>10}{'p50 ms':>10}{'p99 ms':>10}"
             f"{'max ms':>10}{'errors':>10}"
         )
-        r = opened
-        print(
-            f"{'GET /api/v1/prices/resolve':<28}{r['offered']:>10.0f}{r['achieved']:>10.0f}"
-            f"{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['max_ms']:>10.2f}"
-            f"{sum(r['errors'].values()):>10}"
-        )
-        if r["errors"]:
-            print(f"{'':28}errors: {r['errors']}")
-        print(f"{'':28}(generator's own scheduling delay p99 {r['lag_p99_ms']:.2f} ms)")
-        print(
-            f"\nopen loop at {r['offered']:.0f} req/s ({args.open_rate:.0%} of closed-loop): "
-            f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms (goal < 10 ms)"
-        )
+        for _, r, _ in opened:
+            print(
+                f"{'GET /api/v1/prices/resolve':<28}{r['offered']:>10.0f}{r['achieved']:>10.0f}"
+                f"{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}{r['max_ms']:>10.2f}"
+                f"{sum(r['errors'].values()):>10}"
+            )
+            if r["errors"]:
+                print(f"{'':28}errors: {r['errors']}")
+            print(f"{'':28}(generator's own scheduling delay p99 {r['lag_p99_ms']:.2f} ms)")
+        for fraction, r, seen in opened:
+            goal = " (goal < 10 ms at 50%)" if fraction == 0.5 else ""
+            print(
+                f"\nopen loop at {r['offered']:.0f} req/s ({fraction:.0%} of closed-loop): "
+                f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms{goal}"
+            )
+            print(f"  meanwhile {contention_line(seen)}")
     return 0
 
 

@@ -454,3 +454,90 @@ class CpuMeter:
             spent = sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items())
             out[group] = spent if now else None
         return out
+
+
+# -- waiting for a CPU ---------------------------------------------------------------------------
+#
+# Where server, database and generator share the cores, a request can be ready and still wait:
+# its worker, or the backend answering it, is runnable while another process holds the core.
+# The scheduler counts that wait per thread (/proc/<pid>/task/<tid>/schedstat: ns on a CPU, ns
+# runnable on a run queue, timeslices). An open-loop tail that comes with a large wait share is
+# the machine's contention, not a stall of the server's own.
+
+
+def _schedstat(pid: int) -> tuple[int, int]:
+    """Nanoseconds a process's threads ran and waited runnable for a CPU, summed."""
+    ran = waited = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with suppress(OSError), open(f"/proc/{pid}/task/{task}/schedstat") as f:
+            fields = f.read().split()
+            ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran, waited
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, all) ticks of every CPU since boot, from /proc/stat (idle and iowait are idle)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    busy = user + nice + system + irq + softirq + steal
+    return busy, busy + idle + iowait
+
+
+class ContentionMeter:
+    """Between `start()` and `stop()`: how busy the machine's CPUs were, and how long the server's
+    processes (the one given and its children) and PostgreSQL's waited runnable for a CPU beside
+    how long they ran. `stop()` returns {"busy": share, "server": (ran s, waited s), "postgres":
+    (ran s, waited s)}, with None where /proc does not say (not Linux, no schedstat)."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self._before: dict[str, dict[int, tuple[int, int]]] = {}
+        self._ticks = (0, 0)
+
+    def _read(self) -> dict[str, dict[int, tuple[int, int]]]:
+        groups: dict[str, dict[int, tuple[int, int]]] = {"server": {}, "postgres": {}}
+        with suppress(OSError):
+            members = {
+                "server": [self.server_pid, *_children(self.server_pid)],
+                "postgres": _postgres_pids(),
+            }
+            for group, pids in members.items():
+                for pid in pids:
+                    with suppress(OSError, ValueError, IndexError):
+                        groups[group][pid] = _schedstat(pid)
+        return groups
+
+    def start(self) -> None:
+        self._before = self._read()
+        with suppress(OSError):
+            self._ticks = _cpu_ticks()
+
+    def stop(self) -> dict[str, object]:
+        after = self._read()
+        out: dict[str, object] = {"busy": None}
+        with suppress(OSError):
+            busy, total = _cpu_ticks()
+            if total > self._ticks[1]:
+                out["busy"] = (busy - self._ticks[0]) / (total - self._ticks[1])
+        for group, now in after.items():
+            then = self._before.get(group, {})
+            # as CpuMeter: a process that started in between counts from 0
+            ran = sum(r - then.get(pid, (0, 0))[0] for pid, (r, _) in now.items())
+            waited = sum(w - then.get(pid, (0, 0))[1] for pid, (_, w) in now.items())
+            out[group] = (ran / 1e9, waited / 1e9) if now and ran > 0 else None
+        return out
+
+
+def contention_line(seen: dict[str, object]) -> str:
+    """One line saying how contended the CPUs were during a load (`ContentionMeter.stop()`)."""
+    parts = []
+    if seen.get("busy") is not None:
+        parts.append(f"the machine's CPUs {seen['busy']:.0%} busy")
+    for group, label in (("server", "the server's processes"), ("postgres", "PostgreSQL")):
+        times = seen.get(group)
+        if isinstance(times, tuple):
+            ran, waited = times
+            parts.append(
+                f"{label} waited runnable for a CPU {waited / ran:.0%} of the time they ran"
+            )
+    return "; ".join(parts) if parts else "CPU contention not readable here (needs Linux /proc)"

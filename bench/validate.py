@@ -65,7 +65,8 @@ open-loop (`bench.common.open_loop`, another process, at most `--connections` ke
 connections) at a fixed arrival rate, `--open-rate` × that mix's closed-loop validate req/s
 (default 0.5; 0 skips it), for `--seconds`, with fresh estimates of the mix; its p50, p99 and
 max are timed from each request's scheduled send time, so queueing is not hidden (goal: p99 <
-50 ms at that load).
+50 ms at that load). Beside it: how busy the CPUs were and how long the server's processes and
+PostgreSQL waited runnable for a CPU (`bench.common.ContentionMeter`).
 """
 
 from __future__ import annotations
@@ -96,7 +97,9 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import select  # noqa: E402
 
 from bench.common import (  # noqa: E402
+    ContentionMeter,
     CpuMeter,
+    contention_line,
     free_port,
     open_loop,
     scratch_database,
@@ -599,6 +602,8 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
         opened = None
         if mix in args.open_mixes and args.open_rate > 0 and validate["rps"] > 0:
             before = reference_stats(base, key, args.workers)
+            contention = ContentionMeter(server.pid)
+            contention.start()
             opened = open_loop(
                 base,
                 partial(open_requests, data, seed),
@@ -607,6 +612,7 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
                 seconds=args.seconds,
                 connections=args.connections,
             )
+            opened["contention"] = contention.stop()
             opened["memo"] = hits_between(before, reference_stats(base, key, args.workers))
             print(
                 f"[{mix}] open loop at {opened['offered']:.0f}/s: p99 {opened['p99_ms']:.1f} ms",
@@ -732,6 +738,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
                 f"{'':11}errors: {r['errors'] or 0}; generator's own scheduling delay p99 "
                 f"{r['lag_p99_ms']:.2f} ms; goal p99 < {OPEN_P99_GOAL_MS:.0f} ms"
             )
+            print(f"{'':11}meanwhile {contention_line(r['contention'])}")
 
 
 def main() -> int:

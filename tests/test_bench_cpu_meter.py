@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import CpuMeter, tree_cpu
+from bench.common import ContentionMeter, CpuMeter, contention_line, tree_cpu
 
 pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
 
@@ -70,3 +70,50 @@ def test_a_process_tree_counts_children_that_ended(tmp_path: Path) -> None:
     before = tree_cpu(os.getpid())
     subprocess.run([sys.executable, "-c", burn], check=True)  # started, burnt, ended, reaped
     assert tree_cpu(os.getpid()) - before >= 0.25
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/task").exists() or not hasattr(os, "sched_setaffinity"),
+    reason="reads /proc schedstat (Linux)",
+)
+def test_the_contention_meter_sees_processes_queue_for_one_cpu(tmp_path: Path) -> None:
+    """Two burners held to one CPU take turns: each waits runnable about as long as it runs,
+    and the meter says so for the server's tree; a lone burner on an otherwise idle CPU would
+    barely wait, so a wait share near 1 can only come from the queueing."""
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    done = [tmp_path / "a", tmp_path / "b"]
+    burners = ", ".join(repr(_pinned_burner(0.4, d, cpu)) for d in done)
+    go = tmp_path / "go"
+    server_code = (
+        "import subprocess, time, os\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        f"for argv in ({burners},): subprocess.Popen(argv)\n"
+        "time.sleep(60)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
+    try:
+        meter = ContentionMeter(server.pid)
+        meter.start()
+        go.touch()
+        deadline = time.monotonic() + 30
+        while not all(d.exists() for d in done):
+            assert time.monotonic() < deadline, "the burners did not finish"
+            time.sleep(0.05)
+        seen = meter.stop()
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    times = seen["server"]
+    assert isinstance(times, tuple)
+    ran, waited = times
+    assert ran >= 0.8  # both burners' 0.4 s
+    assert waited / ran >= 0.6  # ~1 when they only take turns
+    busy = seen["busy"]
+    assert isinstance(busy, float) and 0 < busy <= 1
+    assert "waited runnable for a CPU" in contention_line(seen)
+
+
+def _pinned_burner(seconds: float, done: Path, cpu: int) -> list[str]:
+    """`_burner` held to one CPU."""
+    argv = _burner(seconds, done)
+    return [argv[0], "-c", f"import os\nos.sched_setaffinity(0, {{{cpu}}})\n" + argv[2]]
