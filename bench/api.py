@@ -421,7 +421,7 @@ def main() -> int:
                 f"\nopen loop at {r['offered']:.0f} req/s ({fraction:.0%} of closed-loop): "
                 f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms{goal}"
             )
-            print(f"  meanwhile {contention_line(seen)}")
+            print(f"  meanwhile {contention_line(seen, r['completed'])}")
     return 0
 
 

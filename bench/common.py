@@ -528,8 +528,9 @@ class ContentionMeter:
         return out
 
 
-def contention_line(seen: dict[str, object]) -> str:
-    """One line saying how contended the CPUs were during a load (`ContentionMeter.stop()`)."""
+def contention_line(seen: dict[str, object], requests: int | None = None) -> str:
+    """One line saying how contended the CPUs were during a load (`ContentionMeter.stop()`),
+    with the waits per request when `requests` says how many were answered."""
     parts = []
     if seen.get("busy") is not None:
         parts.append(f"the machine's CPUs {seen['busy']:.0%} busy")
@@ -537,7 +538,8 @@ def contention_line(seen: dict[str, object]) -> str:
         times = seen.get(group)
         if isinstance(times, tuple):
             ran, waited = times
+            each = f", {waited * 1000 / requests:.2f} ms a request" if requests else ""
             parts.append(
-                f"{label} waited runnable for a CPU {waited / ran:.0%} of the time they ran"
+                f"{label} waited runnable for a CPU {waited / ran:.0%} of the time they ran{each}"
             )
     return "; ".join(parts) if parts else "CPU contention not readable here (needs Linux /proc)"

@@ -738,7 +738,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
                 f"{'':11}errors: {r['errors'] or 0}; generator's own scheduling delay p99 "
                 f"{r['lag_p99_ms']:.2f} ms; goal p99 < {OPEN_P99_GOAL_MS:.0f} ms"
             )
-            print(f"{'':11}meanwhile {contention_line(r['contention'])}")
+            print(f"{'':11}meanwhile {contention_line(r['contention'], r['completed'])}")
 
 
 def main() -> int:

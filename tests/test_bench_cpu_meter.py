@@ -110,7 +110,8 @@ def test_the_contention_meter_sees_processes_queue_for_one_cpu(tmp_path: Path) -
     assert waited / ran >= 0.6  # ~1 when they only take turns
     busy = seen["busy"]
     assert isinstance(busy, float) and 0 < busy <= 1
-    assert "waited runnable for a CPU" in contention_line(seen)
+    line = contention_line(seen, requests=2)
+    assert f"{waited / ran:.0%} of the time they ran, {waited * 500:.2f} ms a request" in line
 
 
 def _pinned_burner(seconds: float, done: Path, cpu: int) -> list[str]:
