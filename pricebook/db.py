@@ -7,6 +7,7 @@ The core's query functions take a sync `Session`; the API calls them through
 from __future__ import annotations
 
 import math
+import random
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,8 @@ def make_engine(settings: Settings, **kwargs: Unpack[EngineOptions]) -> Engine:
     engine = create_engine(url, echo=settings.echo_sql, **_JSON, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    if url.get_backend_name() != "sqlite":  # a SQLite file has no plans kept per connection
+        _renew_when_old(engine, settings.pool_recycle_seconds)
     _ping_when_idle(engine, settings.pool_ping_idle_seconds)
     return engine
 
@@ -148,6 +151,8 @@ def make_async_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)
+    if url_.get_backend_name() != "sqlite":
+        _renew_when_old(engine.sync_engine, settings.pool_recycle_seconds)
     _ping_when_idle(engine.sync_engine, settings.pool_ping_idle_seconds)
     return engine
 
@@ -190,6 +195,35 @@ def _asyncpg_json_as_bytes(dbapi_connection: Any, _record: Any) -> None:
             format="binary",
         )
     )
+
+
+def _renew_when_old(engine: Engine, max_age: float) -> None:
+    """Replace a pooled connection at its first checkout after `max_age` seconds (each one's
+    age drawn within ±10%, so a pool's connections, opened together, do not all reconnect in
+    the same second). 0: never.
+
+    A connection plans each prepared statement once (`make_async_engine`) and keeps the plan
+    until the tables' statistics change. A table that grows with no ANALYZE in between keeps
+    the plan chosen while it was small: `estimate_validations`, analyzed empty by `demo scale`
+    and filled by every validation, kept the opening statement's sequential scan on the API's
+    pooled connections while autovacuum was off or behind — each validation read every stored
+    one (docs/benchmarks.md, 2026-12-07 09:10). A new connection plans against the table as
+    it is; the age bounds how long a stale plan lasts whatever autovacuum does."""
+    if max_age <= 0:
+        return
+
+    @event.listens_for(engine, "connect")
+    def _born(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+        record.info["retire_at"] = time.monotonic() + max_age * random.uniform(0.9, 1.1)
+
+    @event.listens_for(engine, "checkout")
+    def _retire(
+        dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, proxy: PoolProxiedConnection
+    ) -> None:
+        retire_at = record.info.get("retire_at")
+        if retire_at is not None and time.monotonic() >= retire_at:
+            # the pool closes this one and checks out a new one in its place
+            raise exc.DisconnectionError("the connection reached its age limit")
 
 
 def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:

@@ -25,6 +25,10 @@ class Settings:
     pool_timeout: float = 5.0
     #: A pooled connection idle for longer than this is pinged before use (`db._ping_when_idle`).
     pool_ping_idle_seconds: float = 1.0
+    #: A pooled connection is replaced at its first checkout after this many seconds (±10%), so
+    #: the statements it plans once are planned again against the tables as they are now
+    #: (`db._renew_when_old`). 0: connections live as long as the pool keeps them.
+    pool_recycle_seconds: float = 300.0
     #: Where the staff UI session cookie secret comes from (random per process when empty).
     session_secret: str = ""
     #: Contact URL named in the scrapers' User-Agent.
@@ -103,6 +107,7 @@ class Settings:
             pool_size=int(env.get("PRICEBOOK_POOL_SIZE", "10")),
             pool_timeout=float(env.get("PRICEBOOK_POOL_TIMEOUT", "5")),
             pool_ping_idle_seconds=float(env.get("PRICEBOOK_POOL_PING_IDLE_SECONDS", "1")),
+            pool_recycle_seconds=float(env.get("PRICEBOOK_POOL_RECYCLE_SECONDS", "300")),
             session_secret=env.get("PRICEBOOK_SESSION_SECRET", ""),
             scraper_contact_url=env.get(
                 "PRICEBOOK_SCRAPER_CONTACT_URL", "https://pricebook.invalid/contact"

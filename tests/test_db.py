@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import JSON, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
@@ -143,3 +146,70 @@ async def test_api_connections_end_a_statement_at_the_statement_timeout(empty_po
             assert await connection.scalar(text("SELECT 1")) == 1
     finally:
         await engine.dispose()
+
+
+_COUNTS = text(
+    "SELECT seq_scan, coalesce(idx_scan, 0) FROM pg_stat_xact_user_tables WHERE relname = 'grown'"
+)
+
+
+async def _scans(engine: Any, k: int) -> tuple[int, int, int]:
+    """Run the lookup of `k` on the connection the pool hands out next: (its backend, the
+    sequential and the index scans of `grown` that lookup made)."""
+    async with engine.connect() as connection:
+        # the backend's counters not yet flushed: exact, and nothing flushes them within a
+        # transaction, so the difference around the lookup is the lookup's
+        seq0, idx0 = (await connection.execute(_COUNTS)).one()
+        await connection.scalar(text("SELECT id FROM grown WHERE k = :k"), {"k": k})
+        seq1, idx1 = (await connection.execute(_COUNTS)).one()
+        pid = await connection.scalar(text("SELECT pg_backend_pid()"))
+    return int(pid), int(seq1 - seq0), int(idx1 - idx0)
+
+
+@pytest.mark.postgres
+async def test_an_old_connection_is_replaced_and_plans_against_the_grown_table(
+    empty_postgres_url: str,
+):
+    """A connection plans a statement once (generic plans) and keeps the plan until the table's
+    statistics change. A table analyzed while empty and filled since, with no ANALYZE, keeps
+    its sequential scan on that connection however large it grows; a connection replaced at
+    its age limit plans against the table as it is and uses the index."""
+    with psycopg.connect(empty_postgres_url, autocommit=True) as admin:
+        # no autovacuum on it: an ANALYZE would renew the plan and hide what is tested
+        admin.execute(
+            "CREATE TABLE grown (id serial PRIMARY KEY, k int NOT NULL UNIQUE) "
+            "WITH (autovacuum_enabled = false)"
+        )
+        admin.execute("ANALYZE grown")  # as `demo scale` leaves a table nothing has filled yet
+    age = 1.0
+    engine = make_async_engine(
+        Settings(database_url=empty_postgres_url, pool_size=1, pool_recycle_seconds=age)
+    )
+    try:
+        born = time.monotonic()
+        first, seq, _ = await _scans(engine, 1)
+        assert seq == 1  # planned on an empty table
+        with psycopg.connect(empty_postgres_url, autocommit=True) as admin:
+            admin.execute("INSERT INTO grown (k) SELECT g FROM generate_series(1, 100000) AS g")
+        same, seq, idx = await _scans(engine, 2)
+        assert (same, seq, idx) == (first, 1, 0)  # the same connection, the stale plan
+        await asyncio.sleep(max(0.0, born + age * 1.1 - time.monotonic()) + 0.05)
+        renewed, seq, idx = await _scans(engine, 3)
+    finally:
+        await engine.dispose()
+    assert renewed != first
+    assert (seq, idx) == (0, 1)
+
+
+def test_connections_are_kept_for_their_age_only_on_postgresql(tmp_path: Path):
+    """SQLite keeps no plans per connection, and a pool of one file needs no renewal."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'a.db'}", pool_recycle_seconds=0.01)
+    engine = make_engine(settings)
+    try:
+        with engine.connect() as connection:
+            first = connection.connection.dbapi_connection
+        time.sleep(0.05)
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is first
+    finally:
+        engine.dispose()
