@@ -12,7 +12,8 @@ same shape, ten times larger. Then, on a `pricebook serve` of its own:
 - resolve: `bench.api`'s closed loop (wrk) over /health and then its single resolves (req/s,
   p99, and their ratio: the machine is shared, /health says what share this server had), then its
   open loop at one fixed arrival rate for every size (`--open-rate` × the first size's
-  closed-loop req/s), whose p99 counts queueing;
+  closed-loop req/s), whose p99 counts queueing, with how busy the CPUs were meanwhile and how
+  long the server's processes waited runnable for a CPU (`bench.common.ContentionMeter`);
 - validation: `bench.validate`'s realistic mix (40-line estimates over popular models),
   closed loop, the median of `--rounds` loads, and its ratio to a /health load after them;
 - the matching index: the build in a process of its own (seconds, RSS added) and the server
@@ -50,7 +51,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import api, validate  # noqa: E402
-from bench.common import cycle_requests, database_name, open_loop, scratch_database  # noqa: E402
+from bench.common import (  # noqa: E402
+    ContentionMeter,
+    cycle_requests,
+    database_name,
+    open_loop,
+    scratch_database,
+)
 from pricebook import indicators  # noqa: E402
 from pricebook.db import make_engine, transaction  # noqa: E402
 from pricebook.io import import_file  # noqa: E402
@@ -176,6 +183,8 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
             resolve_share=closed["rps"] / health["rps"],
         )
         rate = open_rate or args.open_rate * closed["rps"]
+        contention = ContentionMeter(server.pid)
+        contention.start()
         opened = open_loop(
             base,
             partial(cycle_requests, "GET", singles),
@@ -187,6 +196,15 @@ def measure_server(url: str, args: argparse.Namespace, open_rate: float | None) 
         # errors by kind (a status, an exception's name, "unanswered"): a count alone does not
         # tell a refused connection from a server's 5xx
         out.update(open_rate=rate, open_p99=opened["p99_ms"], open_errors=dict(opened["errors"]))
+        seen = contention.stop()
+        server_times = seen.get("server")
+        out.update(
+            open_busy=seen.get("busy"),
+            # how long the server's processes waited runnable for a CPU, per their running time
+            open_server_wait=server_times[1] / server_times[0]
+            if isinstance(server_times, tuple)
+            else None,
+        )
         real = data["realistic"]
         validate_url = f"{base}{validate.VALIDATE_PATH}"
         validate.measure(validate_url, key, real, args.connections, 5, seed="growth-warmup")
@@ -311,6 +329,8 @@ ROWS = (
     ("resolve closed loop p99, ms", "resolve_p99", "{:.1f}"),
     ("resolve open loop, offered/s", "open_rate", "{:.0f}"),
     ("resolve open loop p99, ms", "open_p99", "{:.1f}"),
+    ("  meanwhile CPUs busy", "open_busy", "{:.0%}"),
+    ("  server waiting for a CPU / running", "open_server_wait", "{:.0%}"),
     ("validate realistic, req/s", "validate_rps", "{:.1f}"),
     ("validate realistic p99, ms", "validate_p99", "{:.0f}"),
     ("validate / health (after it)", "validate_share", "{:.1%}"),
