@@ -161,6 +161,38 @@ async def test_batch_matches_single_answers(matrix_api):
     assert body["resolved"] == len(MATRIX) and body["failed"] == 2
 
 
+async def test_without_explanation_each_answer_lists_its_winner_alone(matrix_api):
+    """`explain` false (batch and single): the same prices and reasons as the full answer,
+    with the winner (a channel card's when one applies) as the only candidate."""
+    client, headers = matrix_api
+    url = "/api/v1/prices/resolve"
+    items = [
+        {"part_id": part, "date": day, **({"branch": branch} if branch else {}), **extra}
+        for part, day, branch, extra, _ in MATRIX
+    ]
+    items.append({"part_id": 999})
+    full = (await client.post(url, json={"items": items}, headers=headers)).json()
+    lean = (await client.post(url, json={"items": items, "explain": False}, headers=headers)).json()
+    counts = (lean["resolved"], lean["failed"])
+    assert counts == (full["resolved"], full["failed"]) == (len(MATRIX), 1)
+    for whole, alone in zip(full["results"], lean["results"], strict=True):
+        assert alone["status"] == whole["status"] and alone["error"] == whole["error"]
+        if whole["status"] != 200:
+            continue
+        w, a = whole["result"], alone["result"]
+        assert a["candidates"] == [a["winner"]] == [w["winner"]]
+        assert {**a, "candidates": None} == {**w, "candidates": None}
+    assert sum(len(r["result"]["candidates"]) for r in full["results"] if r["result"]) > len(MATRIX)
+
+    params = {"part_id": P, "date": "2026-08-01", "branch": "SZ01", "channel": "CH-SHOP1"}
+    one = (await client.get(url, params={**params, "explain": "false"}, headers=headers)).json()
+    assert one["candidates"] == [one["winner"]] and one["winner"]["layer"] == "channel"
+    bad = await client.get(url, params={**params, "explain": "perhaps"}, headers=headers)
+    assert bad.status_code == 400
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert "explain" in bad.text
+
+
 async def test_provenance_lists_every_candidate_with_why(matrix_api):
     client, headers = matrix_api
     params = {"part_id": P, "date": "2026-08-01", "branch": "SZ01", "channel": "CH-SHOP1"}

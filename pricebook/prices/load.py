@@ -529,6 +529,7 @@ def _outcome(
     market: _MarketRefs,
     price_types: dict[int, PriceTypeInfo],
     steps_of: dict[int, _Steps],
+    explain: bool = True,
 ) -> ResolveOutcome:
     r, part, matched_by, branch, chain = planned
     category_id = rows.category_ids[part.id]
@@ -558,6 +559,7 @@ def _outcome(
         price_types,
         card,
         _market_for(r, part, chain, market),
+        explain=explain,
         steps=steps_of[id(chain)],
     )
     error = None
@@ -573,9 +575,13 @@ def load_and_resolve(
     db: Session | Connection,
     requests: Sequence[ResolveRequest],
     reference: ReferenceData | None = None,
+    *,
+    explain: bool = True,
 ) -> list[ResolveOutcome]:
     """Resolve many items at once in a fixed number of statements whatever their number: one
     when `reference` is given (two with channels), four (five with channels) without it.
+    Without `explain` each resolution lists its winner alone (`resolve`): no losing versions,
+    no market references — what a tool that needs the prices only asks for.
 
     The parts (by id, OE number or superseded OE number), the models named, the price versions
     and the market references all come from one `UNION ALL` statement (`union_statement`). Only Core
@@ -605,11 +611,14 @@ def load_and_resolve(
     market: _MarketRefs = {}
     if planned:
         versions = _versions(planned, rows.prices, steps_of)
-        market = market_references(rows.market, planned, {p[1].id for p in planned}, price_types)
+        if explain:
+            market = market_references(
+                rows.market, planned, {p[1].id for p in planned}, price_types
+            )
     results = iter(planned)
     return [
         outcome
         if outcome is not None
-        else _outcome(next(results), rows, cards, versions, market, price_types, steps_of)
+        else _outcome(next(results), rows, cards, versions, market, price_types, steps_of, explain)
         for outcome in outcomes
     ]
