@@ -204,11 +204,12 @@ def _renew_when_old(engine: Engine, max_age: float) -> None:
 
     A connection plans each prepared statement once (`make_async_engine`) and keeps the plan
     until the tables' statistics change. A table that grows with no ANALYZE in between keeps
-    the plan chosen while it was small: `estimate_validations`, analyzed empty by `demo scale`
-    and filled by every validation, kept the opening statement's sequential scan on the API's
-    pooled connections while autovacuum was off or behind — each validation read every stored
-    one (docs/benchmarks.md, 2026-12-07 09:10). A new connection plans against the table as
-    it is; the age bounds how long a stale plan lasts whatever autovacuum does."""
+    the plan chosen while it was small: `estimate_validations`, analyzed while empty (a
+    database-wide ANALYZE of a new installation) and filled by every validation, kept the
+    opening statement's sequential scan on the API's pooled connections while autovacuum was
+    off — each validation read every stored one (docs/benchmarks.md, 2026-12-07 09:10). A new
+    connection plans against the table as it is; the age bounds how long a stale plan lasts
+    whatever autovacuum does."""
     if max_age <= 0:
         return
 

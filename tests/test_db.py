@@ -180,7 +180,7 @@ async def test_an_old_connection_is_replaced_and_plans_against_the_grown_table(
             "CREATE TABLE grown (id serial PRIMARY KEY, k int NOT NULL UNIQUE) "
             "WITH (autovacuum_enabled = false)"
         )
-        admin.execute("ANALYZE grown")  # as `demo scale` leaves a table nothing has filled yet
+        admin.execute("ANALYZE grown")  # a new installation's database-wide ANALYZE
     age = 1.0
     engine = make_async_engine(
         Settings(database_url=empty_postgres_url, pool_size=1, pool_recycle_seconds=age)
