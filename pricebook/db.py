@@ -110,7 +110,7 @@ def make_engine(settings: Settings, **kwargs: Unpack[EngineOptions]) -> Engine:
     engine = create_engine(url, echo=settings.echo_sql, **_JSON, **kwargs)
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    if url.get_backend_name() != "sqlite":  # a SQLite file has no plans kept per connection
+    else:  # PostgreSQL keeps plans per connection; SQLite's file has nothing to renew
         _renew_when_old(engine, settings.pool_recycle_seconds)
     _ping_when_idle(engine, settings.pool_ping_idle_seconds)
     return engine
@@ -151,7 +151,6 @@ def make_async_engine(
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         event.listen(engine.sync_engine, "connect", _asyncpg_json_as_bytes)
-    if url_.get_backend_name() != "sqlite":
         _renew_when_old(engine.sync_engine, settings.pool_recycle_seconds)
     _ping_when_idle(engine.sync_engine, settings.pool_ping_idle_seconds)
     return engine

@@ -181,19 +181,19 @@ async def test_an_old_connection_is_replaced_and_plans_against_the_grown_table(
             "WITH (autovacuum_enabled = false)"
         )
         admin.execute("ANALYZE grown")  # a new installation's database-wide ANALYZE
-    age = 1.0
+    age = 3.0  # long enough for the fill to end well within the first connection's age
     engine = make_async_engine(
         Settings(database_url=empty_postgres_url, pool_size=1, pool_recycle_seconds=age)
     )
     try:
-        born = time.monotonic()
         first, seq, _ = await _scans(engine, 1)
+        made_by = time.monotonic()  # the first connection was made before this
         assert seq == 1  # planned on an empty table
         with psycopg.connect(empty_postgres_url, autocommit=True) as admin:
             admin.execute("INSERT INTO grown (k) SELECT g FROM generate_series(1, 100000) AS g")
         same, seq, idx = await _scans(engine, 2)
         assert (same, seq, idx) == (first, 1, 0)  # the same connection, the stale plan
-        await asyncio.sleep(max(0.0, born + age * 1.1 - time.monotonic()) + 0.05)
+        await asyncio.sleep(max(0.0, made_by + age * 1.1 - time.monotonic()) + 0.05)
         renewed, seq, idx = await _scans(engine, 3)
     finally:
         await engine.dispose()
