@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,36 +29,49 @@ def _burner(seconds: float, done: Path) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+@contextmanager
+def _server(go: Path, *workers: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A "server" process that starts `workers` (argv lists) once `go` exists, then idles; in
+    a session of its own, so that its workers go with it when the test kills its group."""
+    code = (
+        "import subprocess, time, os\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        f"for argv in {list(workers)!r}: subprocess.Popen(argv)\n"
+        "time.sleep(60)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+    try:
+        yield server
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+def _wait_for(*files: Path) -> None:
+    deadline = time.monotonic() + 30
+    while not all(f.exists() for f in files):
+        assert time.monotonic() < deadline, "the burners did not finish"
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
 def test_counts_the_server_tree_and_not_other_processes(tmp_path: Path) -> None:
     go, worker_done, other_done = tmp_path / "go", tmp_path / "worker", tmp_path / "other"
     # a "server" that starts a worker burning 0.3 s of CPU once told to; meanwhile an unrelated
     # process burns 0.6 s
-    server_code = (
-        "import subprocess, time\n"
-        f"while not __import__('os').path.exists({str(go)!r}): time.sleep(0.01)\n"
-        f"subprocess.Popen({_burner(0.3, worker_done)!r})\n"
-        "time.sleep(60)\n"
-    )
-    # a session of its own: the worker it starts goes with it when the test kills its group
-    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
     other = None
-    try:
-        meter = CpuMeter(server.pid)
-        meter.start()
-        go.touch()  # the worker starts after start(): it counts from 0
-        other = subprocess.Popen(_burner(0.6, other_done))
-        deadline = time.monotonic() + 30
-        while not (worker_done.exists() and other_done.exists()):
-            assert time.monotonic() < deadline, "the burners did not finish"
-            time.sleep(0.05)
-        spent = meter.stop()
-    finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
-        if other is not None:
-            other.kill()
-            other.wait()
+    with _server(go, _burner(0.3, worker_done)) as server:
+        try:
+            meter = CpuMeter(server.pid)
+            meter.start()
+            go.touch()  # the worker starts after start(): it counts from 0
+            other = subprocess.Popen(_burner(0.6, other_done))
+            _wait_for(worker_done, other_done)
+            spent = meter.stop()
+        finally:
+            if other is not None:
+                other.kill()
+                other.wait()
     # the worker's 0.3 s and its interpreter's start-up; not the other process's 0.6 s
     assert spent["server"] is not None
     assert 0.3 <= spent["server"] < 0.8
@@ -81,28 +96,13 @@ def test_the_contention_meter_sees_processes_queue_for_one_cpu(tmp_path: Path) -
     and the meter says so for the server's tree; a lone burner on an otherwise idle CPU would
     barely wait, so a wait share near 1 can only come from the queueing."""
     cpu = sorted(os.sched_getaffinity(0))[0]
-    done = [tmp_path / "a", tmp_path / "b"]
-    burners = ", ".join(repr(_pinned_burner(0.4, d, cpu)) for d in done)
-    go = tmp_path / "go"
-    server_code = (
-        "import subprocess, time, os\n"
-        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
-        f"for argv in ({burners},): subprocess.Popen(argv)\n"
-        "time.sleep(60)\n"
-    )
-    server = subprocess.Popen([sys.executable, "-c", server_code], start_new_session=True)
-    try:
+    go, done = tmp_path / "go", [tmp_path / "a", tmp_path / "b"]
+    with _server(go, *(_pinned_burner(0.4, d, cpu) for d in done)) as server:
         meter = ContentionMeter(server.pid)
         meter.start()
         go.touch()
-        deadline = time.monotonic() + 30
-        while not all(d.exists() for d in done):
-            assert time.monotonic() < deadline, "the burners did not finish"
-            time.sleep(0.05)
+        _wait_for(*done)
         seen = meter.stop()
-    finally:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
     times = seen["server"]
     assert isinstance(times, tuple)
     ran, waited = times
