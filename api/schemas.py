@@ -167,9 +167,9 @@ class ResolveItem(Struct, forbid_unknown_fields=True):
 class ResolveBatch(Struct, forbid_unknown_fields=True):
     items: Annotated[list[ResolveItem], Meta(min_length=1, max_length=500)]
     date: dt.date | None = None
-    #: false: each result's `candidates` holds its winner alone (no losing versions, no market
-    #: references): the prices without their explanation, a fraction of the answer's size
-    explain: bool = True
+    #: "winner": each result's `candidates` holds its winner alone (no losing versions, no
+    #: market references): the prices without their explanation, a third of the answer's size
+    candidates: Literal["all", "winner"] = "all"
 
 
 class ItemError(Struct):

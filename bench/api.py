@@ -12,7 +12,7 @@ worker; a separate process) and drives it with `wrk` (Debian's `wrk` package; wi
 asyncio/httpx load generator in a separate process, which saturates first at ~400 req/s on this
 machine: its figures measure the generator), 32 connections, ~10 s per endpoint. Prints
 req/s, p50 and p99 for each, the resolve/health ratio (goal: ≥ 50 %) and the batch/health ratio
-(goal: ≥ 10 %), and beside it the same batches with `"explain": false` (each item's winner
+(goal: ≥ 10 %), and beside it the same batches with `"candidates": "winner"` (each item's winner
 alone, no losing candidates: what a tool that needs the prices only asks for). The database is
 dropped at the end; `--keep`/`--reuse` keep one between runs for development only (a kept
 database's figures are not the ones to quote).
@@ -365,7 +365,7 @@ def main() -> int:
         batch = load(base, batch_path, key, args.connections, args.duration, batches)
         # the same batches without their explanation (each winner alone): what a tool that
         # needs the prices only asks for; beside the goal's figure, not instead of it
-        lean_batches = [json.dumps({**json.loads(b), "explain": False}) for b in batches]
+        lean_batches = [json.dumps({**json.loads(b), "candidates": "winner"}) for b in batches]
         lean = load(base, batch_path, key, args.connections, args.duration, lean_batches)
         opened = []
         for fraction in args.open_rate if resolve["rps"] > 0 else ():
@@ -391,7 +391,7 @@ def main() -> int:
         ("GET /health", health),
         ("GET /api/v1/prices/resolve", resolve),
         (f"POST resolve ×{BATCH_ITEMS}", batch),
-        ("  … explain false", lean),
+        ("  … candidates: winner", lean),
     )
     for label, r in rows:
         print(
@@ -405,7 +405,7 @@ def main() -> int:
         f"{batch['rps'] * BATCH_ITEMS:,.0f} items/s)"
     )
     print(
-        f"batch of {BATCH_ITEMS}, explain false / health: {lean['rps'] / health['rps']:.1%} "
+        f"batch of {BATCH_ITEMS}, candidates winner / health: {lean['rps'] / health['rps']:.1%} "
         f"(each winner alone; {lean['rps'] * BATCH_ITEMS:,.0f} items/s)"
     )
     if opened:

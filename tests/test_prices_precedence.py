@@ -162,7 +162,7 @@ async def test_batch_matches_single_answers(matrix_api):
 
 
 async def test_without_explanation_each_answer_lists_its_winner_alone(matrix_api):
-    """`explain` false (batch and single): the same prices and reasons as the full answer,
+    """`candidates` winner (batch and single): the same prices and reasons as the full answer,
     with the winner (a channel card's when one applies) as the only candidate."""
     client, headers = matrix_api
     url = "/api/v1/prices/resolve"
@@ -172,7 +172,8 @@ async def test_without_explanation_each_answer_lists_its_winner_alone(matrix_api
     ]
     items.append({"part_id": 999})
     full = (await client.post(url, json={"items": items}, headers=headers)).json()
-    lean = (await client.post(url, json={"items": items, "explain": False}, headers=headers)).json()
+    body = {"items": items, "candidates": "winner"}
+    lean = (await client.post(url, json=body, headers=headers)).json()
     counts = (lean["resolved"], lean["failed"])
     assert counts == (full["resolved"], full["failed"]) == (len(MATRIX), 1)
     for whole, alone in zip(full["results"], lean["results"], strict=True):
@@ -185,12 +186,16 @@ async def test_without_explanation_each_answer_lists_its_winner_alone(matrix_api
     assert sum(len(r["result"]["candidates"]) for r in full["results"] if r["result"]) > len(MATRIX)
 
     params = {"part_id": P, "date": "2026-08-01", "branch": "SZ01", "channel": "CH-SHOP1"}
-    one = (await client.get(url, params={**params, "explain": "false"}, headers=headers)).json()
+    one = (await client.get(url, params={**params, "candidates": "winner"}, headers=headers)).json()
     assert one["candidates"] == [one["winner"]] and one["winner"]["layer"] == "channel"
-    bad = await client.get(url, params={**params, "explain": "perhaps"}, headers=headers)
+    bad = await client.get(url, params={**params, "candidates": "some"}, headers=headers)
     assert bad.status_code == 400
     assert bad.headers["content-type"].startswith("application/problem+json")
-    assert "explain" in bad.text
+    assert bad.json()["field"] == "candidates"
+    for value in (0, False, "WINNER"):  # only the two names: no coercion from other types
+        body = {"items": items, "candidates": value}
+        wrong = await client.post(url, json=body, headers=headers)
+        assert wrong.status_code == 400 and wrong.json()["field"] == "candidates", wrong.text
 
 
 async def test_provenance_lists_every_candidate_with_why(matrix_api):

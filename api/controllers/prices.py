@@ -51,8 +51,8 @@ _RESOLVE_DOC = (
     "the system price; in one layer a price for `model_id` beats an all-models price. Only "
     "versions in force on `date` count (future-dated ones from their first day, expired and "
     "withdrawn ones never). Every candidate is listed with its validity, source and why it won "
-    "or lost; with `explain` false, the winner alone (no losing versions, no market references): "
-    "the price without its explanation, for a tool that needs the price only."
+    "or lost; with `candidates` winner, the winner alone (no losing versions, no market "
+    "references): the price without its explanation, for a tool that needs the price only."
 )
 
 
@@ -201,9 +201,10 @@ class PriceController(Controller):
             dt.date | None, QueryParameter(name="date", description="the estimate's date (today)")
         ] = None,
         agreement: OptCode = None,
-        explain: Annotated[
-            bool, QueryParameter(description="false: `candidates` holds the winner alone")
-        ] = True,
+        candidates: Annotated[
+            Literal["all", "winner"],
+            QueryParameter(description="winner: `candidates` holds the winner alone"),
+        ] = "all",
     ) -> Resolution:
         wanted = prices.ResolveRequest(
             on=on or dt.date.today(),
@@ -218,7 +219,11 @@ class PriceController(Controller):
         # load_and_resolve with a ReferenceData is one statement without channels (one
         # snapshot); with channels two, each under READ COMMITTED as in a transaction
         (outcome,) = await read_autocommit(
-            request, prices.load_and_resolve, [wanted], await reference(state), explain=explain
+            request,
+            prices.load_and_resolve,
+            [wanted],
+            await reference(state),
+            explain=candidates == "all",
         )
         if outcome.error is not None:
             raise outcome.error
@@ -242,7 +247,7 @@ class PriceController(Controller):
             prices.load_and_resolve,
             _batch_requests(data),
             await reference(state),
-            explain=data.explain,
+            explain=data.candidates == "all",
         )
         results = [_batch_result(n, outcome) for n, outcome in enumerate(outcomes)]
         resolved = sum(1 for r in results if r.status == 200)
