@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from queue import Empty
+from typing import TypeVar
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -421,6 +422,27 @@ def _postgres_pids() -> list[int]:
     return pids
 
 
+#: what `_per_process` reads of each process
+T = TypeVar("T")
+
+
+def _per_process(server_pid: int, read: Callable[[int], T]) -> dict[str, dict[int, T]]:
+    """`read(pid)` of the server's process and its children ("server") and of every PostgreSQL
+    process ("postgres"); a process gone (or its file cut short) while being read is left
+    out, and a group is empty where /proc cannot be listed."""
+    groups: dict[str, dict[int, T]] = {"server": {}, "postgres": {}}
+    with suppress(OSError):
+        members = {
+            "server": [server_pid, *_children(server_pid)],
+            "postgres": _postgres_pids(),
+        }
+        for group, pids in members.items():
+            for pid in pids:
+                with suppress(OSError, ValueError, IndexError):
+                    groups[group][pid] = read(pid)
+    return groups
+
+
 class CpuMeter:
     """CPU seconds spent by a server process and its children (the workers) and by PostgreSQL
     between `start()` and `stop()`; `None` figures where /proc is not readable (not Linux, or
@@ -431,15 +453,7 @@ class CpuMeter:
         self._before: dict[str, dict[int, float]] = {}
 
     def _read(self) -> dict[str, dict[int, float]]:
-        groups: dict[str, dict[int, float]] = {"server": {}, "postgres": {}}
-        with suppress(OSError):
-            for pid in [self.server_pid, *_children(self.server_pid)]:
-                with suppress(OSError):
-                    groups["server"][pid] = _cpu_of(pid)
-            for pid in _postgres_pids():
-                with suppress(OSError):
-                    groups["postgres"][pid] = _cpu_of(pid)
-        return groups
+        return _per_process(self.server_pid, _cpu_of)
 
     def start(self) -> None:
         self._before = self._read()
@@ -495,17 +509,7 @@ class ContentionMeter:
         self._ticks = (0, 0)
 
     def _read(self) -> dict[str, dict[int, tuple[int, int]]]:
-        groups: dict[str, dict[int, tuple[int, int]]] = {"server": {}, "postgres": {}}
-        with suppress(OSError):
-            members = {
-                "server": [self.server_pid, *_children(self.server_pid)],
-                "postgres": _postgres_pids(),
-            }
-            for group, pids in members.items():
-                for pid in pids:
-                    with suppress(OSError, ValueError, IndexError):
-                        groups[group][pid] = _schedstat(pid)
-        return groups
+        return _per_process(self.server_pid, _schedstat)
 
     def start(self) -> None:
         self._before = self._read()
