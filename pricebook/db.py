@@ -199,7 +199,8 @@ def _asyncpg_json_as_bytes(dbapi_connection: Any, _record: Any) -> None:
 def _renew_when_old(engine: Engine, max_age: float) -> None:
     """Replace a pooled connection at its first checkout after `max_age` seconds (each one's
     age drawn within ±10%, so a pool's connections, opened together, do not all reconnect in
-    the same second). 0: never.
+    the same second: SQLAlchemy's own `pool_recycle` gives every connection the same age, and
+    under load a worker's whole pool would reconnect at once). 0: never.
 
     A connection plans each prepared statement once (`make_async_engine`) and keeps the plan
     until the tables' statistics change. A table that grows with no ANALYZE in between keeps
