@@ -33,7 +33,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.routes import HTTPRoute
 
 from api import examples
-from api.controllers import required_if_match
+from api.controllers import body_type, required_if_match
 
 #: what `check_request` lets through in a query or path parameter
 NO_NUL = r"^[^\x00]*$"
@@ -67,21 +67,10 @@ PAGE_NAMES = {
 
 
 def _body_type(handler: HTTPRouteHandler) -> type | None:
-    """The Struct a handler's JSON body is decoded into, None for none (or a form upload)."""
-    if declared := handler.opt.get("request_body"):
-        return declared  # type: ignore[no-any-return]
-    field = handler.parsed_fn_signature.parameters.get("data")
-    if field is None:
-        return None
-    media_type = getattr(field.kwarg_definition, "media_type", None)
-    if media_type is not None and "json" not in getattr(media_type, "value", media_type):
-        return None
-    annotation = field.annotation
-    return (
-        annotation
-        if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct)
-        else None
-    )
+    """The Struct a handler's JSON body is decoded into, None for none (or a form upload); a
+    handler that reads its body itself names it in `opt["request_body"]`."""
+    declared: type | None = handler.opt.get("request_body")
+    return declared or body_type(handler)
 
 
 def requires_if_match(handler: HTTPRouteHandler) -> bool:

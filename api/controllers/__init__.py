@@ -13,7 +13,6 @@ import msgspec
 from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
@@ -443,23 +442,21 @@ async def check_query(request: Request[Any, Any, Any]) -> None:
     await reject_loose_body(request)
 
 
-def body_type(handler: Any) -> Any:
-    """The type a handler's JSON body (`data`) decodes into; None for a handler without one
-    or with a multipart body. Kept on the handler, as `accepted_query` does."""
+def body_type(handler: Any) -> type | None:
+    """The Struct a handler's `data` (its JSON body) is decoded into; None for a handler
+    without one or with a form upload. Kept on the handler, as `accepted_query` does."""
     found = getattr(handler, "_pricebook_body", _UNREAD)
     if found is _UNREAD:
+        found = None
         field = handler.parsed_fn_signature.parameters.get("data")
-        media_type = getattr(
-            field and field.kwarg_definition, "media_type", RequestEncodingType.JSON
-        )
-        found = (
-            field.annotation
-            if field is not None and media_type == RequestEncodingType.JSON
-            else None
-        )
-        with contextlib.suppress(AttributeError):
+        media_type = getattr(field and field.kwarg_definition, "media_type", None)
+        json = media_type is None or "json" in getattr(media_type, "value", media_type)
+        annotation = field.annotation if field is not None and json else None
+        if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+            found = annotation
+        with contextlib.suppress(AttributeError):  # a handler without a __dict__: no memo
             handler._pricebook_body = found
-    return found
+    return found  # type: ignore[no-any-return]
 
 
 _UNREAD = object()
