@@ -395,13 +395,14 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
             )
 
 
-def accepted_query(handler: Any, path_params: Any) -> frozenset[str]:
+def accepted_query(handler: Any, path_params: Any) -> dict[str, bool]:
     """The query parameter names `handler` declares (its own and its dependencies', as the
-    client spells them), from the kwargs model Litestar builds for it; kept on the handler."""
-    names: frozenset[str] | None = getattr(handler, "_pricebook_query", None)
+    client spells them), each with whether it takes several values, from the kwargs model
+    Litestar builds for it; kept on the handler."""
+    names: dict[str, bool] | None = getattr(handler, "_pricebook_query", None)
     if names is None:
         model = handler.create_kwargs_model({name: None for name in path_params})
-        names = frozenset(p.field_alias for p in model.expected_query_params)
+        names = {p.field_alias: p.is_sequence for p in model.expected_query_params}
         with contextlib.suppress(AttributeError):  # a handler without a __dict__: no memo
             handler._pricebook_query = names
     return names
@@ -410,7 +411,8 @@ def accepted_query(handler: Any, path_params: Any) -> frozenset[str]:
 async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     """A query parameter the route does not declare is a 400 naming it (and what the route
     accepts), not silently ignored: a misspelt `chanel=` must not quietly change the answer.
-    For /api/v1 only; the staff UI stays lenient."""
+    So is one that takes a single value given several times (`?max_age_days=x&max_age_days=0`
+    read only the last). For /api/v1 only; the staff UI stays lenient."""
     handler = request.scope.get("route_handler")
     if handler is None or not hasattr(handler, "create_kwargs_model"):
         return
@@ -430,6 +432,21 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
                     "as_sent": True,
                 }
                 for key in unknown
+            ],
+        )
+    sent = [key for key, _ in request.query_params.multi_items()]
+    repeated = sorted({key for key in sent if not accepted[key] and sent.count(key) > 1})
+    if repeated:
+        raise ValidationException(
+            f"given more than once: {', '.join(repeated)}",
+            extra=[
+                {
+                    "key": key,
+                    "source": "query",
+                    "message": f"{key} takes one value; it was given {sent.count(key)} times",
+                    "as_sent": True,
+                }
+                for key in repeated
             ],
         )
 
