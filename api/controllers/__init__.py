@@ -443,7 +443,7 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
                 {
                     "key": key,
                     "source": "query",
-                    "message": f"{key} takes one value; it was given {sent.count(key)} times",
+                    "message": f"takes one value; it was given {sent.count(key)} times",
                     "as_sent": True,
                 }
                 for key in repeated
