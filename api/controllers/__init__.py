@@ -417,36 +417,27 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     if handler is None or not hasattr(handler, "create_kwargs_model"):
         return
     accepted = accepted_query(handler, request.path_params)
-    unknown = sorted({key for key in request.query_params if key not in accepted})
-    if unknown:
-        allowed = ", ".join(sorted(accepted)) or "none"
-        raise ValidationException(
-            f"unknown query parameter(s): {', '.join(unknown)}",
-            extra=[
-                {
-                    "key": key,
-                    "source": "query",
-                    "message": f"unknown query parameter; this route accepts: {allowed}",
-                    # the name as the client sent it: not a parameter's to translate (a
-                    # `date_from=` sent to a route whose `date_from` is spelt `from`)
-                    "as_sent": True,
-                }
-                for key in unknown
-            ],
-        )
     sent = [key for key, _ in request.query_params.multi_items()]
-    repeated = sorted({key for key in sent if not accepted[key] and sent.count(key) > 1})
-    if repeated:
+    allowed = ", ".join(sorted(accepted)) or "none"
+    unknown = {key: f"unknown query parameter; this route accepts: {allowed}" for key in sent}
+    _refuse("unknown query parameter(s)", {k: v for k, v in unknown.items() if k not in accepted})
+    repeated = {key: f"takes one value; it was given {sent.count(key)} times" for key in sent}
+    _refuse(
+        "given more than once",
+        {k: v for k, v in repeated.items() if not accepted[k] and sent.count(k) > 1},
+    )
+
+
+def _refuse(what: str, messages: dict[str, str]) -> None:
+    """A 400 naming each query parameter of `messages` (name → what is wrong with it), if any."""
+    if messages:
         raise ValidationException(
-            f"given more than once: {', '.join(repeated)}",
+            f"{what}: {', '.join(sorted(messages))}",
             extra=[
-                {
-                    "key": key,
-                    "source": "query",
-                    "message": f"takes one value; it was given {sent.count(key)} times",
-                    "as_sent": True,
-                }
-                for key in repeated
+                # `as_sent`: the name as the client sent it, not a parameter's to translate (a
+                # `date_from=` sent to a route whose `date_from` is spelt `from`)
+                {"key": key, "source": "query", "message": messages[key], "as_sent": True}
+                for key in sorted(messages)
             ],
         )
 
