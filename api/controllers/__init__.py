@@ -6,8 +6,9 @@ import contextlib
 import datetime as dt
 import logging
 import re
+from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
 from litestar import Request, Response
@@ -417,29 +418,31 @@ async def reject_unknown_query(request: Request[Any, Any, Any]) -> None:
     if handler is None or not hasattr(handler, "create_kwargs_model"):
         return
     accepted = accepted_query(handler, request.path_params)
-    sent = [key for key, _ in request.query_params.multi_items()]
-    allowed = ", ".join(sorted(accepted)) or "none"
-    unknown = {key: f"unknown query parameter; this route accepts: {allowed}" for key in sent}
-    _refuse("unknown query parameter(s)", {k: v for k, v in unknown.items() if k not in accepted})
-    repeated = {key: f"takes one value; it was given {sent.count(key)} times" for key in sent}
-    _refuse(
-        "given more than once",
-        {k: v for k, v in repeated.items() if not accepted[k] and sent.count(k) > 1},
-    )
-
-
-def _refuse(what: str, messages: dict[str, str]) -> None:
-    """A 400 naming each query parameter of `messages` (name → what is wrong with it), if any."""
-    if messages:
-        raise ValidationException(
-            f"{what}: {', '.join(sorted(messages))}",
-            extra=[
-                # `as_sent`: the name as the client sent it, not a parameter's to translate (a
-                # `date_from=` sent to a route whose `date_from` is spelt `from`)
-                {"key": key, "source": "query", "message": messages[key], "as_sent": True}
-                for key in sorted(messages)
-            ],
+    sent = Counter(key for key, _ in request.query_params.multi_items())
+    unknown = sorted(key for key in sent if key not in accepted)
+    if unknown:
+        allowed = ", ".join(sorted(accepted)) or "none"
+        message = f"unknown query parameter; this route accepts: {allowed}"
+        _refuse("unknown query parameter(s)", {key: message for key in unknown})
+    repeated = sorted(key for key, times in sent.items() if times > 1 and not accepted[key])
+    if repeated:
+        _refuse(
+            "given more than once",
+            {key: f"takes one value; it was given {sent[key]} times" for key in repeated},
         )
+
+
+def _refuse(what: str, messages: dict[str, str]) -> NoReturn:
+    """A 400 naming each query parameter of `messages` (name → what is wrong with it)."""
+    raise ValidationException(
+        f"{what}: {', '.join(messages)}",
+        extra=[
+            # `as_sent`: the name as the client sent it, not a parameter's to translate (a
+            # `date_from=` sent to a route whose `date_from` is spelt `from`)
+            {"key": key, "source": "query", "message": message, "as_sent": True}
+            for key, message in messages.items()
+        ],
+    )
 
 
 async def check_query(request: Request[Any, Any, Any]) -> None:
