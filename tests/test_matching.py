@@ -795,3 +795,22 @@ def test_a_name_is_read_once_per_index_and_answers_do_not_change() -> None:
     index.forget_answers()  # benchmarks time the reading too
     assert index.parse(names[0]) is not parsed[names[0]]
     assert index.parse(names[0]) == parsed[names[0]]
+
+
+def test_a_full_answer_memo_lets_go_of_the_least_recently_used_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memo of answers is bounded; over its bound it drops the answer used longest ago,
+    so the names asked all the time stay answered from it (a memo emptied when full lost
+    them with the rest). The answers are the same either way."""
+    monkeypatch.setattr("pricebook.matching.index._MEMO_SIZE", 3)
+    index = MatchIndex.build(CATALOG, default_synonym_groups(), model_brands=MODEL_BRANDS)
+    a, b, c, d = "左前叶子板", "后保险杠", "机盖", "左前大灯总成"
+    first = index.match([a, b, c], model_id=VW)
+    assert index.match([a], model_id=VW)[0] is first[0]  # from the memo, now the newest
+    index.match([d], model_id=VW)  # one over the bound: b, used longest ago, goes
+    assert [k[0] for k in index._memo] == [c, a, d]
+    assert index.match([a], model_id=VW)[0] is first[0]
+    assert index.match([b], model_id=VW)[0] is not first[0]  # read and matched again …
+    assert index.match([b], model_id=VW)[0] == first[1]  # … to the same answer
+    assert len(index._memo) == 3
