@@ -216,3 +216,20 @@ async def test_index_info_reports_size_and_version_and_follows_imports(api):
     assert info2["version"] > info["version"] and info2["synonyms_source"] == "database"
     result = (await _match(api, ["猪耳朵（左）"])).json()["results"][0]
     assert result["candidates"][0]["name"] == "左后视镜总成"
+
+
+async def test_index_info_counts_the_answers_memo_of_the_process_that_answered(api):
+    """`answers`: names answered from the memo (`hits`) and matched (`misses`) by the index of
+    the process that answered (`pid`), so an operator sees whether the memo's bound fits."""
+    import os
+
+    before = (await api.get("/api/v1/match/index")).json()
+    assert before["pid"] == os.getpid()
+    assert before["answers"]["limit"] == 10_000
+    names = ["左前门饰板（测试甲）", "右后门饰板（测试乙）"]
+    assert (await _match(api, names)).status_code == 200
+    assert (await _match(api, names)).status_code == 200
+    after = (await api.get("/api/v1/match/index")).json()
+    assert after["version"] == before["version"]  # the same index: counters comparable
+    grew = {k: after["answers"][k] - before["answers"][k] for k in after["answers"]}
+    assert grew == {"entries": 2, "limit": 0, "hits": 2, "misses": 2, "dropped": 0}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -22,7 +23,7 @@ from msgspec import Meta, Struct, structs
 from api.auth import require
 from api.controllers import NO_STORE, Actor, write
 from api.problems import problem_responses
-from api.schemas import MAX_ID, Id
+from api.schemas import MAX_ID, Id, to
 from api.spec import NO_NUL
 from pricebook.errors import InvalidInput, Unavailable
 from pricebook.matching import MatchResult
@@ -129,7 +130,21 @@ class ConfirmationOut(Confirmation, frozen=True):
     index_updated: bool
 
 
+class AnswerMemo(Struct):
+    """The index's memo of answers (per name, model, brand and top_k) since the index was
+    built: `hits` answered from it, `misses` matched and kept, `dropped` let go over `limit`
+    (the answer used longest ago)."""
+
+    entries: int
+    limit: int
+    hits: int
+    misses: int
+    dropped: int
+
+
 class IndexInfo(Struct):
+    #: the worker process that answered: each keeps its own index and memo
+    pid: int
     version: int
     entries: int
     #: names + aliases indexed
@@ -148,6 +163,7 @@ class IndexInfo(Struct):
     poll_seconds: float
     rebuilds: int
     last_error: str | None
+    answers: AnswerMemo
 
 
 # --- plumbing ---------------------------------------------------------------------------------
@@ -309,6 +325,7 @@ class MatchController(Controller):
         cache = _cache(state)
         s = await current_snapshot(state)
         return IndexInfo(
+            pid=os.getpid(),
             version=s.version,
             entries=s.size.entries,
             strings=s.size.strings,
@@ -325,4 +342,5 @@ class MatchController(Controller):
             poll_seconds=cache.poll_seconds,
             rebuilds=cache.rebuilds,
             last_error=cache.last_error,
+            answers=to(AnswerMemo, s.index.memo),
         )

@@ -20,6 +20,7 @@ from pricebook.matching.index import (
     MatchConfig,
     MatchIndex,
     MatchResult,
+    MemoStats,
     ParsedName,
     learned_key,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "MatchConfig",
     "MatchIndex",
     "MatchResult",
+    "MemoStats",
     "Normalized",
     "ParsedName",
     "Side",

@@ -95,6 +95,7 @@ from pricebook.matching.records import (
     LearnedMapping,
     MatchConfig,
     MatchResult,
+    MemoStats,
     ParsedName,
     Reason,
     learned_key,
@@ -118,6 +119,7 @@ __all__ = [
     "MatchConfig",
     "MatchIndex",
     "MatchResult",
+    "MemoStats",
     "ParsedName",
     "learned_key",
 ]
@@ -173,6 +175,7 @@ class MatchIndex:
         self._memo: OrderedDict[tuple[str, int | None, int | None, int], MatchResult] = (
             OrderedDict()
         )
+        self._memo_hits = self._memo_misses = self._memo_dropped = 0
         # Names as read (`parse`): the answers above are per model, and the same few hundred
         # names typed for every model were read again each time.
         self._parsed: dict[str, ParsedName] = {}
@@ -223,6 +226,13 @@ class MatchIndex:
         for b in entry.brand_ids:
             self._brand_entries.setdefault(b, []).append(e)
 
+    @property
+    def memo(self) -> MemoStats:
+        """What the memo of answers holds and how it served since this index was built."""
+        return MemoStats(
+            len(self._memo), _MEMO_SIZE, self._memo_hits, self._memo_misses, self._memo_dropped
+        )
+
     def forget_answers(self) -> None:
         """Empty the memos of answers given and names read (benchmarks time the matching, not
         the memos)."""
@@ -237,6 +247,7 @@ class MatchIndex:
 
     def _set_learned(self, learned: Iterable[LearnedMapping]) -> None:
         self._memo = OrderedDict()
+        self._memo_hits = self._memo_misses = self._memo_dropped = 0
         self._learned_accept = {}
         self._learned_reject = defaultdict(list)
         for m in learned:
@@ -377,10 +388,13 @@ class MatchIndex:
                     levels = self._levels(model_id, brand_id)
                 result = self._match_one(name, levels, model_id, scope_brand, top_k)
                 memo[key] = result
+                self._memo_misses += 1
                 if len(memo) > _MEMO_SIZE:
                     memo.popitem(last=False)
+                    self._memo_dropped += 1
             else:
                 memo.move_to_end(key)
+                self._memo_hits += 1
             out.append(result)
         return out
 

@@ -96,6 +96,18 @@ class IndexSize:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoStats:
+    """An index's memo of answers since the index was built: whether its bound fits the
+    names and models a process sees (a high `dropped` with few `hits` says it is too small)."""
+
+    entries: int
+    limit: int
+    hits: int
+    misses: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
 class MatchConfig:
     """Tunable numbers; the defaults are the ones chosen by the evaluation."""
 
