@@ -232,3 +232,108 @@ async def test_nul_in_a_confirmation_is_a_400_not_a_500(api: Api, field):
     body = {"name": "左前叶子板", "accepted": False, "part_code": "VW1-0001", field: "t\x00x"}
     r = await api.client.post("/api/v1/match/confirmations", json=body, headers=api.h("admin"))
     assert r.status_code == 400 and r.json()["field"] == field, r.text
+
+
+def _body_schemas(spec: dict) -> list[dict]:
+    """Every schema object a request body of the document may use, references followed."""
+    components = spec["components"]["schemas"]
+    seen: set[str] = set()
+    found: list[dict] = []
+    todo = [
+        media["schema"]
+        for _, _, operation in operations(spec)
+        for media in (operation.get("requestBody") or {}).get("content", {}).values()
+    ]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, list):
+            todo.extend(node)
+        elif isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                name = ref.rsplit("/", 1)[-1]
+                if name not in seen:
+                    seen.add(name)
+                    todo.append(components[name])
+                continue
+            found.append(node)
+            todo.extend(node.values())
+    return found
+
+
+def test_every_free_text_in_a_request_body_refuses_nul_in_the_document(spec):
+    """The server refuses a body with NUL anywhere (400); the document says so for each text
+    field, so that a client (and schemathesis) does not take such a body for valid."""
+    strings = [
+        s
+        for s in _body_schemas(spec)
+        if s.get("type") == "string" and not s.keys() & {"enum", "const", "format"}
+    ]
+    assert len(strings) > 50
+    assert [s for s in strings if re.search(s.get("pattern", ""), "a\x00b")] == []
+    vehicle = spec["components"]["schemas"]["VehicleIn"]["properties"]
+    assert vehicle["vin"]["pattern"] == NO_NUL
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        ("vehicle.vin", lambda b: b["vehicle"].update(vin="LSV\x00")),
+        ("vehicle.brand", lambda b: b["vehicle"].update(brand="大\x00众", model_id=None)),
+        ("shop.channel_code", lambda b: b["shop"].update(channel_code="C\x00")),
+        ("lines[0].oe_number", lambda b: b["lines"][0].update(oe_number="5G0\x00807")),
+        ("lines[1].kind", lambda b: b["lines"][1].update(kind="pa\x00int")),
+        ("lines[0].custom_name", lambda b: b["lines"][0].update(custom_name="前\x00杠")),
+    ],
+)
+async def test_nul_anywhere_in_an_estimate_is_a_400_naming_the_field(api: Api, field, where):
+    """Found by schemathesis on PostgreSQL: a VIN with NUL reached the database (500), as did a
+    brand, a channel code, an OE number and a consumable's kind; the estimate's body is read
+    by its handler, not Litestar, so no field pattern stood in the way."""
+    body = {
+        "estimate_id": "NUL-1",
+        "version": 1,
+        "date": "2025-09-10",
+        "branch": "SZ01",
+        "vehicle": {"model_id": 1, "vin": "LSVAB4BR5PN000099"},
+        "shop": {"tier": "class1"},
+        "lines": [
+            {"type": "part", "custom_name": "前保险杠", "claimed_unit_price": "100"},
+            {
+                "type": "consumable",
+                "kind": "paint",
+                "unit": "L",
+                "quantity": "1",
+                "unit_price": "9",
+            },
+        ],
+    }
+    where(body)
+    r = await api.client.post(
+        "/api/v1/estimates/validate", json=body, headers=api.h("estimate_tool")
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["field"] == field
+    assert "NUL" in r.json()["detail"]
+
+
+async def test_nul_in_an_import_reason_is_a_400_naming_it(api: Api):
+    """Found with the estimate's NUL 500s: the form's `reason` reached the audit log (500 on
+    PostgreSQL); a reason without NUL still applies the import."""
+    csv = "canonical,term\n后视镜,测试词\n"
+    for reason, status in (("a\x00b", 400), ("a reason", 200)):
+        r = await api.client.post(
+            "/api/v1/imports/synonyms?dry_run=false",
+            files={"file": ("s.csv", csv, "text/csv")},
+            data={"reason": reason},
+            headers=api.h("admin"),
+        )
+        assert r.status_code == status, r.text
+    r = await api.client.post(
+        "/api/v1/imports/synonyms?dry_run=false",
+        files={"file": ("s.csv", csv, "text/csv")},
+        data={"reason": "x\x00"},
+        headers=api.h("admin"),
+    )
+    assert r.json()["field"] == "reason" and "NUL" in r.json()["detail"]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import Body, FromQuery, PathParameter
 from sqlalchemy.pool import NullPool
 
@@ -145,6 +145,11 @@ class ImportController(Controller):
         dry_run: FromQuery[bool] = True,
     ) -> ImportReport:
         check_kind(kind)
+        if "\x00" in data.reason:  # the form's field: /api/v1's NUL check reads JSON bodies
+            raise ValidationException(
+                "invalid reason: NUL characters are not allowed",
+                extra=[{"key": "reason", "message": "NUL characters are not allowed"}],
+            )
         reason = data.reason.strip()
         if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)
