@@ -48,7 +48,8 @@ bench asks that endpoint on new connections until every worker has answered (SO_
 hands each new connection to a worker by its address hash: a few asks reach both), and the hit
 rate is Σ hits ÷ Σ (hits + misses) of the differences, over the workers. The endpoint is asked
 only between loads, never during one. A memo that outgrew its bound and was dropped counts in
-`dropped`.
+`dropped`. The typed names are counted the same way from each worker's matching index
+(GET /api/v1/match/index, `answers`): the share answered from its memo of answers ("names").
 
 Per mix: the pair of loads (/health, then validate) runs `--rounds` times, alternating, each
 from a fresh `CHECKPOINT`, and the round with the median ratio is the one reported (identical
@@ -119,6 +120,7 @@ GOALS = {"warm": 0.25, "realistic": 0.15, "cold": 0.10}
 OPEN_P99_GOAL_MS = 50.0
 PART_LINES, NAME_LINES, LABOR_LINES = 20, 10, 10
 STATS_PATH = "/api/v1/estimates/reference-cache"
+MATCH_PATH = "/api/v1/match/index"  # the matcher's memo of answers: `answers`
 VALIDATE_PATH = "/api/v1/estimates/validate"
 
 
@@ -437,14 +439,19 @@ def measure(
 # -- the memo's counters, from every worker ------------------------------------------------------
 
 
-def reference_stats(base: str, key: str, workers: int, tries: int = 200) -> dict[int, dict]:
-    """{pid: counters} of the server's worker processes (GET /api/v1/estimates/reference-cache
-    on a new connection each time, until `workers` different pids have answered)."""
+def reference_stats(
+    base: str, key: str, workers: int, path: str = STATS_PATH, tries: int = 200
+) -> dict[int, dict]:
+    """{pid: counters} of the server's worker processes, on a new connection each time until
+    `workers` different pids have answered: the reference memo's (`STATS_PATH`) or the matcher's
+    memo of answers (`MATCH_PATH`, with the index version they count for)."""
     seen: dict[int, dict] = {}
     for _ in range(tries):
-        ask = urllib.request.Request(f"{base}{STATS_PATH}", headers={"X-API-Key": key})
+        ask = urllib.request.Request(f"{base}{path}", headers={"X-API-Key": key})
         with urllib.request.urlopen(ask, timeout=30) as resp:  # urllib: Connection: close
             answer = json.loads(resp.read())
+        if "answers" in answer:
+            answer = {**answer["answers"], "pid": answer["pid"], "version": answer["version"]}
         seen[answer["pid"]] = answer
         if len(seen) >= workers:
             break
@@ -452,11 +459,13 @@ def reference_stats(base: str, key: str, workers: int, tries: int = 200) -> dict
 
 
 def hits_between(before: dict[int, dict], after: dict[int, dict]) -> dict:
-    """The counters' differences summed over the workers (a worker that restarted in between
-    counts from 0), its `entries` now, and the hit rate."""
+    """The counters' differences summed over the workers (a worker that restarted or rebuilt
+    its matching index in between counts from 0), its `entries` now, and the hit rate."""
     out = {"hits": 0, "misses": 0, "dropped": 0, "entries": 0, "workers": len(after)}
     for pid, now in after.items():
         then = before.get(pid, {})
+        if then.get("version") != now.get("version"):
+            then = {}
         for k in ("hits", "misses", "dropped"):
             out[k] += now[k] - then.get(k, 0)
         out["entries"] += now["entries"]
@@ -572,6 +581,7 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
             health = measure(f"{base}/health", key, None, args.connections, args.seconds, meter)
             checkpoint(db_url)
             before = reference_stats(base, key, args.workers)
+            names_before = reference_stats(base, key, args.workers, MATCH_PATH)
             validate = measure(
                 url,
                 key,
@@ -583,6 +593,9 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
                 expect=expect,
             )
             validate["memo"] = hits_between(before, reference_stats(base, key, args.workers))
+            validate["names"] = hits_between(
+                names_before, reference_stats(base, key, args.workers, MATCH_PATH)
+            )
             rounds.append((health, validate))
             fastest = max(fastest, validate["rps"])
             late = (
@@ -593,7 +606,8 @@ def run_mix(mix: str, data: dict, db_url: str, key: str, args: argparse.Namespac
             print(
                 f"[{mix}] round {n}: /health {health['rps']:,.0f} req/s, validate "
                 f"{validate['rps']:,.0f} req/s: {_ratio(health, validate):.1%}; hit rate "
-                f"{_pct(validate['memo']['rate'])}{late}",
+                f"{_pct(validate['memo']['rate'])}, names from the matcher's memo "
+                f"{_pct(validate['names']['rate'])}{late}",
                 flush=True,
             )
         # the machine's speed drifts by several percent between identical loads: alternate, and
@@ -665,7 +679,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
     )
     print(
         f"{'mix':11}{'valid./s':>9}{'/health':>9}{'%health':>9}{'goal':>6}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'CPU ms':>8}{'hit rate':>10}{'misses':>8}{'entries':>9}{'dropped':>8}"
+        f"{'CPU ms':>8}{'hit rate':>10}{'misses':>8}{'entries':>9}{'dropped':>8}{'names':>7}"
     )
     for res in results:
         h, v, memo = res["health"], res["validate"], res["validate"]["memo"]
@@ -677,6 +691,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
             f"{GOALS[res['mix']]:>6.0%}{v['p50_ms']:>8.1f}{v['p99_ms']:>8.1f}"
             f"{(f'{total:.2f}' if total is not None else 'n/a'):>8}{_pct(memo['rate']):>10}"
             f"{per:>8.1f}{memo['entries']:>9,}{memo['dropped']:>8}"
+            f"{_pct(v['names']['rate']):>7}"
         )
         if v["errors"] or h["errors"]:
             print(f"{'':11}errors: validate {v['errors'] or 0}, /health {h['errors'] or 0}")
@@ -684,13 +699,15 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
         "(valid./s and /health: req/s of the same server in the same round; CPU ms: per "
         "validation, server + PostgreSQL + generator; misses: references read per validation; "
         f"entries: in the memos of the {args.workers} workers at the end; dropped: memos let "
-        "go over their bound during the load)"
+        "go over their bound during the load; names: the typed names answered from the "
+        "matcher's memo of answers)"
     )
     for res in results:
         if len(res["rounds"]) > 1:
             ratios = ", ".join(f"{_ratio(*r):.1%}" for r in res["rounds"])
             rates = ", ".join(_pct(r[1]["memo"]["rate"]) for r in res["rounds"])
-            print(f"{res['mix']:11}rounds: {ratios}; hit rates {rates}")
+            names = ", ".join(_pct(r[1]["names"]["rate"]) for r in res["rounds"])
+            print(f"{res['mix']:11}rounds: {ratios}; hit rates {rates}; names {names}")
 
     print()
     print(
