@@ -15,7 +15,10 @@ from pricebook.money import MONEY_PATTERN
 #: ids are 32-bit in the database; anything larger cannot exist.
 MAX_ID = 2_147_483_647
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
-Code = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[^\x00]*$")]
+#: NUL is refused in every body before it is decoded (`api.controllers.nul_in_json`, and the
+#: document says so for every text, `api.spec`): a pattern here was a regular expression per
+#: string, 160 of the 200 µs a batch of 100 items took to decode
+Code = Annotated[str, Meta(min_length=1, max_length=64)]
 Money = Annotated[Decimal, Meta(description='yuan, as a decimal string such as "1050.00"')]
 #: money sent to the API: kept as the text sent, parsed by `pricebook.money.parse_money` (one
 #: rule for every amount: ASCII digits, at most two decimals, above 0, at most 10,000,000 yuan;

@@ -337,3 +337,12 @@ async def test_nul_in_an_import_reason_is_a_400_naming_it(api: Api):
         headers=api.h("admin"),
     )
     assert r.json()["field"] == "reason" and "NUL" in r.json()["detail"]
+
+
+async def test_nul_in_a_batch_items_code_is_a_400_naming_it(api: Api):
+    """Codes in bodies (branch, price type, channel …) carry no pattern of their own: the body's
+    NUL check names them, and the document still gives them the NUL-refusing pattern."""
+    body = {"items": [{"part_id": 1}, {"part_id": 1, "branch": "SZ\x0001"}]}
+    r = await api.client.post("/api/v1/prices/resolve", json=body, headers=api.h("estimate_tool"))
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "items[1].branch"
