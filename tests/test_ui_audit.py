@@ -464,6 +464,27 @@ async def test_staff_add_and_remove_an_alias_with_a_reason(ui: Ui) -> None:
     assert ROW_CODES.findall((await ui.client.get("/parts", params={"q": "左头灯"})).text) == []
 
 
+@pytest.mark.parametrize("field", ["reason", "alias"])
+async def test_a_form_field_with_nul_is_refused_in_chinese_and_saves_nothing(
+    ui: Ui, field: str
+) -> None:
+    """Found after schemathesis's NUL in the API: a reason with NUL reached PostgreSQL from the
+    UI's forms (500; SQLite stored it). Every UI form is read for NUL before its page is."""
+    await ui.login("pricing_staff")
+    part_id = part_id_of(ui.settings, "VW1-0002")
+    data = {
+        "alias": "左头灯",
+        "reason": "定损单常见写法",
+        "alias_etag": await _alias_etag(ui, part_id),
+    }
+    data[field] += "\x00"
+    r = await ui.post(f"/parts/{part_id}/aliases", data)
+    assert r.status_code == 422, r.text
+    shown = re.search(r'<p class="flash error">([^<]*)</p>', r.text).group(1)
+    assert "空字符（NUL）" in shown and not ENGLISH.search(shown.replace("NUL", "")), shown
+    assert 'data-alias="左头灯"' not in (await ui.client.get(f"/parts/{part_id}")).text
+
+
 async def test_a_stale_alias_form_is_refused_in_chinese_and_loses_nothing(ui: Ui) -> None:
     """Two tabs on one part: the first adds an alias; the second's add (or remove) is refused
     with a Chinese conflict message, keeps what was typed, and shows the aliases as they are

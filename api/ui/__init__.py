@@ -55,7 +55,7 @@ from api.ui.price_words import PriceWordPages
 from api.ui.standard_hours import StandardHoursPages
 from api.ui.synonyms import SynonymPages
 from api.ui.validations import ValidationPages
-from pricebook.errors import PricebookError
+from pricebook.errors import InvalidInput, PricebookError
 from pricebook.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -141,6 +141,21 @@ def _template_response(request: Request[Any, Any, Any], status: int, detail: str
     )  # type: ignore[return-value]
 
 
+async def _refuse_nul_in_form(request: Request[Any, Any, Any]) -> None:
+    """A form field with NUL cannot be stored (PostgreSQL refuses it: a 500 on whichever core
+    write it reached): refused before any page reads the form. No browser types one, so the
+    error page, not the form with the value kept, answers it."""
+    content_type = request.headers.get("content-type", "")
+    if request.method != "POST" or not content_type.startswith(_FORMS):
+        return
+    for key, value in (await request.form()).multi_items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise InvalidInput(f"NUL characters are not allowed in {key!r}", field=key)
+
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def _session_middleware(app: ASGIApp, config: CookieBackendConfig) -> SessionMiddleware[Any]:
     """Built when the route's stack is built: the router is deep-copied at registration and
     the cookie backend's cipher cannot be."""
@@ -187,6 +202,7 @@ def ui_router(settings: Settings) -> Router:
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={Exception: _error_page},
+        before_request=_refuse_nul_in_form,
         request_class=HTMXRequest,
         include_in_schema=False,
     )

@@ -30,6 +30,8 @@ def _rule(kind: type[PricebookError], pattern: str, text: str) -> Rule:
 RULES = (
     _rule(StaleVersion, r"", "数据在您打开页面后已被他人修改：页面已显示最新内容，请核对后重新保存。"),
     _rule(InvalidInput, r"say why: a reason is required", "请填写原因：每次修改都要说明原因。"),
+    _rule(InvalidInput, r"NUL characters are not allowed in",
+          "表单内容含有无法保存的空字符（NUL）：请删除后重新提交。"),
     _rule(InvalidInput, r"(.+) is not UTF-8 text",
           "{0} 不是 UTF-8 编码的文本：请在表格软件中另存为“CSV UTF-8”，或上传 XLSX 文件。"),
     _rule(InvalidInput, r"(.+) is empty$", "{0} 是空文件。"),
