@@ -847,3 +847,22 @@ async def test_a_filter_the_page_cannot_read_is_explained_in_chinese(ui: Ui, que
     assert r.status_code == 400
     shown = re.search(r'<p class="flash error">([^<]*)</p>', r.text).group(1)
     assert shown.startswith("查询条件有误（") and not ENGLISH.search(shown), shown
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/parts?q=a%00b",
+        "/parts?category=%00",
+        "/validations?vin=%00",
+        "/validations?estimate_id=a%00",
+        "/labor-rates?branch=%00",
+    ],
+)
+async def test_a_filter_with_nul_is_explained_in_chinese_not_a_500(ui: Ui, query: str) -> None:
+    """Found with the forms' NUL: each of these filters reached PostgreSQL with NUL (500)."""
+    await ui.login("admin")
+    r = await ui.client.get(query, headers={"accept": "text/html"})
+    assert r.status_code == 400, r.text
+    shown = re.search(r'<p class="flash error">([^<]*)</p>', r.text).group(1)
+    assert "空字符（NUL）" in shown and not ENGLISH.search(shown.replace("NUL", "")), shown

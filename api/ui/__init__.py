@@ -100,7 +100,8 @@ def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 #: query parameters as the pages' filters label them
 _QUERY_NAMES = {"from": "开始日期", "to": "结束日期", "date_from": "开始日期",
                 "date_to": "结束日期", "page": "页码", "part": "配件", "part_id": "配件",
-                "age": "天数", "q": "查询词", "sort": "排序"}  # fmt: skip
+                "age": "天数", "q": "查询词", "sort": "排序", "vin": "车架号",
+                "estimate_id": "定损单号", "branch": "机构", "category": "类别"}  # fmt: skip
 
 
 def _query_error(exc: ValidationException) -> str:
@@ -110,6 +111,11 @@ def _query_error(exc: ValidationException) -> str:
     keys = dict.fromkeys(e.get("key") for e in extra if isinstance(e, dict) and e.get("key"))
     names = "、".join(_QUERY_NAMES.get(str(k), str(k)) for k in keys)
     where = f"（{names}）" if names else ""
+    if any(isinstance(e, dict) and e.get("message") == _NUL for e in extra):
+        # any field of any page's filters: named only where the pages label it
+        labelled = "、".join(_QUERY_NAMES[str(k)] for k in keys if str(k) in _QUERY_NAMES)
+        where = f"（{labelled}）" if labelled else ""
+        return f"查询条件有误{where}：含有空字符（NUL），请删除后重试。"
     return f"查询条件有误{where}：日期须为 年-月-日，页码须为正整数，请修改后重试。"
 
 
@@ -141,16 +147,26 @@ def _template_response(request: Request[Any, Any, Any], status: int, detail: str
     )  # type: ignore[return-value]
 
 
-async def _refuse_nul_in_form(request: Request[Any, Any, Any]) -> None:
-    """A form field with NUL cannot be stored (PostgreSQL refuses it: a 500 on whichever core
-    write it reached): refused before any page reads the form. No browser types one, so the
-    error page, not the form with the value kept, answers it."""
+async def _refuse_nul(request: Request[Any, Any, Any]) -> None:
+    """NUL cannot be stored or compared as text (PostgreSQL refuses it: a 500 on whichever
+    query or write it reached), so a filter, an address or a form field with one is refused
+    before any page reads it: the filters' error page (400) or, for a form, the error page in
+    place of the form (422; no browser types one)."""
+    for key, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise ValidationException(
+                f"invalid {key}: NUL characters are not allowed",
+                extra=[{"key": key, "message": _NUL}],
+            )
     content_type = request.headers.get("content-type", "")
     if request.method != "POST" or not content_type.startswith(_FORMS):
         return
     for key, value in (await request.form()).multi_items():
         if "\x00" in key or (isinstance(value, str) and "\x00" in value):
             raise InvalidInput(f"NUL characters are not allowed in {key!r}", field=key)
+
+
+_NUL = "NUL characters are not allowed"
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -202,7 +218,7 @@ def ui_router(settings: Settings) -> Router:
             DefineMiddleware(CSRFMiddleware, config=csrf),
         ],
         exception_handlers={Exception: _error_page},
-        before_request=_refuse_nul_in_form,
+        before_request=_refuse_nul,
         request_class=HTMXRequest,
         include_in_schema=False,
     )
