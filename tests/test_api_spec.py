@@ -226,7 +226,7 @@ def test_validate_documents_a_new_and_a_stored_answer(spec):
     assert {"200", "201", "400", "413", "422"} <= set(responses)
 
 
-@pytest.mark.parametrize("field", ["part_code", "brand", "reason"])
+@pytest.mark.parametrize("field", ["name", "part_code", "brand", "reason"])
 async def test_nul_in_a_confirmation_is_a_400_not_a_500(api: Api, field):
     """Found by schemathesis on PostgreSQL: a part_code with NUL reached the database (500)."""
     body = {"name": "左前叶子板", "accepted": False, "part_code": "VW1-0001", field: "t\x00x"}
