@@ -370,8 +370,8 @@ def json_too_deep(body: bytes, limit: int) -> bool:
 
 
 def nul_in_json(body: bytes) -> str | None:
-    """Where a JSON body holds a NUL character (`vehicle.vin`, `lines[2].kind`; `body` for a
-    member's name), or None. JSON can only write NUL as the escape `\\u0000`, so a body
+    """Where a JSON body holds a NUL character (`vehicle.vin`, `lines[2].kind`; for a member's
+    name, the object holding it, `body` at the top), or None. JSON can only write NUL as the escape `\\u0000`, so a body
     without that sequence is passed at the cost of one search in C; a body with it (or with an
     escaped backslash before `u0000`) is decoded and walked to name the field. A body that
     does not decode is left to its handler, which refuses it."""
