@@ -369,12 +369,31 @@ def json_too_deep(body: bytes, limit: int) -> bool:
     return True
 
 
+NUL_REFUSED = "NUL characters are not allowed"
+
+
+def refuse_nul(field: str) -> NoReturn:
+    """The 400 of a NUL character in `field` (a parameter, a body's field, a form's field)."""
+    raise ValidationException(
+        f"invalid {field}: {NUL_REFUSED}", extra=[{"key": field, "message": NUL_REFUSED}]
+    )
+
+
+def nul_in_parameters(request: Request[Any, Any, Any]) -> str | None:
+    """The first query or path parameter whose name or value holds NUL, or None."""
+    for key, value in [*request.query_params.multi_items(), *request.path_params.items()]:
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            return str(key)
+    return None
+
+
 def nul_in_json(body: bytes) -> str | None:
-    """Where a JSON body holds a NUL character (`vehicle.vin`, `lines[2].kind`; for a member's
-    name, the object holding it, `body` at the top), or None. JSON can only write NUL as the escape `\\u0000`, so a body
-    without that sequence is passed at the cost of one search in C; a body with it (or with an
-    escaped backslash before `u0000`) is decoded and walked to name the field. A body that
-    does not decode is left to its handler, which refuses it."""
+    """Where a JSON body holds a NUL character (`vehicle.vin`, `lines[2].kind`; for a
+    member's name, the object holding it, `body` at the top), or None. JSON can only write
+    NUL as the escape `\\u0000`, so a body without that sequence is passed at the cost of one
+    search in C; a body with it (or with an escaped backslash before `u0000`) is decoded and
+    walked to name the field. A body that does not decode is left to its handler, which
+    refuses it."""
     if b"\\u0000" not in body:
         return None
     try:
@@ -413,22 +432,9 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
                     extra=[{"key": "body", "message": f"nested deeper than {limit} levels"}],
                 )
             if (field := nul_in_json(body)) is not None:
-                raise ValidationException(
-                    f"invalid {field}: NUL characters are not allowed",
-                    extra=[{"key": field, "message": "NUL characters are not allowed"}],
-                )
-    for key, value in request.query_params.multi_items():
-        if "\x00" in key or "\x00" in value:
-            raise ValidationException(
-                f"invalid {key}: NUL characters are not allowed",
-                extra=[{"key": key, "message": "NUL characters are not allowed"}],
-            )
-    for key, value in request.path_params.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationException(
-                f"invalid {key}: NUL characters are not allowed",
-                extra=[{"key": key, "message": "NUL characters are not allowed"}],
-            )
+                refuse_nul(field)
+    if (field := nul_in_parameters(request)) is not None:
+        refuse_nul(field)
 
 
 def accepted_query(handler: Any, path_params: Any) -> dict[str, bool]:

@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, post
 from litestar.datastructures import State, UploadFile
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException
 from litestar.params import Body, FromQuery, PathParameter
 from sqlalchemy.pool import NullPool
 
 from api.auth import require
-from api.controllers import NO_STORE, Actor, check_query
+from api.controllers import NO_STORE, Actor, check_query, refuse_nul
 from api.problems import problem_responses
 from api.schemas import ImportReport
 from pricebook.db import make_engine
@@ -146,10 +146,7 @@ class ImportController(Controller):
     ) -> ImportReport:
         check_kind(kind)
         if "\x00" in data.reason:  # the form's field: /api/v1's NUL check reads JSON bodies
-            raise ValidationException(
-                "invalid reason: NUL characters are not allowed",
-                extra=[{"key": "reason", "message": "NUL characters are not allowed"}],
-            )
+            refuse_nul("reason")
         reason = data.reason.strip()
         if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)

@@ -30,6 +30,7 @@ from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
+from api.controllers import NUL_REFUSED, nul_in_parameters, refuse_nul
 from api.problems import STATUS_OF, handle
 from api.ui.audit_log import AuditPages
 from api.ui.auth import (
@@ -111,7 +112,7 @@ def _query_error(exc: ValidationException) -> str:
     keys = dict.fromkeys(e.get("key") for e in extra if isinstance(e, dict) and e.get("key"))
     names = "、".join(_QUERY_NAMES.get(str(k), str(k)) for k in keys)
     where = f"（{names}）" if names else ""
-    if any(isinstance(e, dict) and e.get("message") == _NUL for e in extra):
+    if any(isinstance(e, dict) and e.get("message") == NUL_REFUSED for e in extra):
         # any field of any page's filters: named only where the pages label it
         labelled = "、".join(_QUERY_NAMES[str(k)] for k in keys if str(k) in _QUERY_NAMES)
         where = f"（{labelled}）" if labelled else ""
@@ -152,21 +153,14 @@ async def _refuse_nul(request: Request[Any, Any, Any]) -> None:
     query or write it reached), so a filter, an address or a form field with one is refused
     before any page reads it: the filters' error page (400) or, for a form, the error page in
     place of the form (422; no browser types one)."""
-    for key, value in [*request.query_params.multi_items(), *request.path_params.items()]:
-        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            raise ValidationException(
-                f"invalid {key}: NUL characters are not allowed",
-                extra=[{"key": key, "message": _NUL}],
-            )
+    if (field := nul_in_parameters(request)) is not None:
+        refuse_nul(field)
     content_type = request.headers.get("content-type", "")
     if request.method != "POST" or not content_type.startswith(_FORMS):
         return
     for key, value in (await request.form()).multi_items():
         if "\x00" in key or (isinstance(value, str) and "\x00" in value):
             raise InvalidInput(f"NUL characters are not allowed in {key!r}", field=key)
-
-
-_NUL = "NUL characters are not allowed"
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
