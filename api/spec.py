@@ -126,9 +126,16 @@ def _finish_body(component: dict[str, Any]) -> None:
             component.setdefault("required", []).append(name)
 
 
+def _component(node: dict[str, Any]) -> str | None:
+    """The component a schema node refers to (its `$ref`), or None."""
+    ref = node.get("$ref")
+    prefix = REF.format(name="")
+    return ref[len(prefix) :] if isinstance(ref, str) and ref.startswith(prefix) else None
+
+
 def _refuse_nul_in_bodies(spec: dict[str, Any]) -> None:
-    """Every text of every request body, JSON or form, refuses NUL: /api/v1 refuses a JSON
-    body with NUL anywhere (`controllers.nul_in_json`) and an import's reason with it."""
+    """Every text of every request body, JSON or form, refuses NUL: /api/v1 refuses a body,
+    JSON or form, with NUL anywhere (`controllers.nul_in_json`, `controllers.nul_in_form`)."""
     components: dict[str, Any] = spec["components"]["schemas"]
     seen: set[str] = set()
     todo: list[Any] = [
@@ -142,9 +149,7 @@ def _refuse_nul_in_bodies(spec: dict[str, Any]) -> None:
         if isinstance(node, list):
             todo.extend(node)
         elif isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith(REF.format(name="")):
-                name = ref[len(REF.format(name="")) :]
+            if (name := _component(node)) is not None:
                 if name not in seen:
                     seen.add(name)
                     todo.append(components.get(name))
@@ -181,9 +186,7 @@ def _rename_refs(node: Any, names: dict[str, str]) -> None:
         for item in node:
             _rename_refs(item, names)
     elif isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith(REF.format(name="")):
-            name = ref[len(REF.format(name="")) :]
+        if (name := _component(node)) is not None:
             node["$ref"] = REF.format(name=names.get(name, name))
         for value in node.values():
             _rename_refs(value, names)

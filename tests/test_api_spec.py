@@ -339,6 +339,28 @@ async def test_nul_in_an_import_reason_is_a_400_naming_it(api: Api):
     assert r.json()["field"] == "reason" and "NUL" in r.json()["detail"]
 
 
+async def test_nul_in_an_import_file_name_is_a_400_naming_the_field(api: Api):
+    """/api/v1's check reads a form's fields as it reads a JSON body's: a NUL in the file's
+    name was a 500 on both backends; it is a 400 naming the `file` field."""
+    # written by hand: httpx escapes a NUL in a file name as %00; a client need not
+    body = (
+        b"--b\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="s\x00.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n"
+        + "canonical,term\n后视镜,测试词\n".encode()
+        + b"\r\n--b\r\n"
+        b'Content-Disposition: form-data; name="reason"\r\n\r\n'
+        b"a reason\r\n--b--\r\n"
+    )
+    r = await api.client.post(
+        "/api/v1/imports/synonyms?dry_run=false",
+        content=body,
+        headers={**api.h("admin"), "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "file" and "NUL" in r.json()["detail"]
+
+
 async def test_nul_in_a_batch_items_code_is_a_400_naming_it(api: Api):
     """Codes in bodies (branch, price type, channel …) carry no pattern of their own: the body's
     NUL check names them, and the document still gives them the NUL-refusing pattern."""

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
 from litestar import Request, Response
-from litestar.datastructures import CacheControlHeader, State
+from litestar.datastructures import CacheControlHeader, State, UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -387,6 +387,18 @@ def nul_in_parameters(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
+async def nul_in_form(request: Request[Any, Any, Any]) -> str | None:
+    """The first field of a form body (multipart or URL-encoded) whose name, text or file name
+    holds NUL, or None. The parsed form is kept on the request: the handler's `data` reads the
+    same one, so the body is read once, within the route's `request_max_body_size`."""
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, UploadFile):
+            value = value.filename or ""
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            return str(key)
+    return None
+
+
 def nul_in_json(body: bytes) -> str | None:
     """Where a JSON body holds a NUL character (`vehicle.vin`, `lines[2].kind`; for a
     member's name, the object holding it, `body` at the top), or None. JSON can only write
@@ -420,10 +432,14 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     """Before any /api/v1 handler decodes anything: NUL cannot be stored or compared as text
     (PostgreSQL refuses it), and a JSON body nested deeper than `Settings.json_max_depth`
     exhausts the decoder's stack: a 400 each, not a 500. The body's check covers bodies that
-    handlers decode themselves (an estimate) as well as Litestar's `data`."""
+    handlers decode themselves (an estimate) as well as Litestar's `data`, and forms (an
+    import's reason and file name)."""
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         content_type = request.headers.get("content-type", "").lower()
-        if not content_type.startswith(_NOT_JSON):
+        if content_type.startswith(_NOT_JSON):
+            if (field := await nul_in_form(request)) is not None:
+                refuse_nul(field)
+        else:
             limit = request.app.state.settings.json_max_depth
             body = await request.body()
             if json_too_deep(body, limit):

@@ -17,7 +17,7 @@ from litestar.params import Body, FromQuery, PathParameter
 from sqlalchemy.pool import NullPool
 
 from api.auth import require
-from api.controllers import NO_STORE, Actor, check_query, refuse_nul
+from api.controllers import NO_STORE, Actor, check_query
 from api.problems import problem_responses
 from api.schemas import ImportReport
 from pricebook.db import make_engine
@@ -50,12 +50,13 @@ def _too_large(settings: Settings) -> HTTPException:
 
 
 async def refuse_large_body(request: Request[Any, Any, Any]) -> None:
-    """413 on the declared size, before the multipart body is read (and the router's checks)."""
-    await check_query(request)
+    """413 on the declared size, before the multipart body is read (by the router's checks,
+    which then look into the form's fields)."""
     settings: Settings = request.app.state.settings
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > settings.import_max_bytes + ENVELOPE:
         raise _too_large(settings)
+    await check_query(request)
 
 
 def import_path(
@@ -145,8 +146,6 @@ class ImportController(Controller):
         dry_run: FromQuery[bool] = True,
     ) -> ImportReport:
         check_kind(kind)
-        if "\x00" in data.reason:  # the form's field: /api/v1's NUL check reads JSON bodies
-            refuse_nul("reason")
         reason = data.reason.strip()
         if not dry_run:  # the core refuses it too; here before the upload is read
             require_reason(reason, actor)

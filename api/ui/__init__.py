@@ -30,7 +30,7 @@ from litestar.response import Redirect
 from litestar.template.config import TemplateConfig
 from litestar.types import ASGIApp
 
-from api.controllers import NUL_REFUSED, nul_in_parameters, refuse_nul
+from api.controllers import NUL_REFUSED, nul_in_form, nul_in_parameters, refuse_nul
 from api.problems import STATUS_OF, handle
 from api.ui.audit_log import AuditPages
 from api.ui.auth import (
@@ -158,9 +158,8 @@ async def _refuse_nul(request: Request[Any, Any, Any]) -> None:
     content_type = request.headers.get("content-type", "")
     if request.method != "POST" or not content_type.startswith(_FORMS):
         return
-    for key, value in (await request.form()).multi_items():
-        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
-            raise InvalidInput(f"NUL characters are not allowed in {key!r}", field=key)
+    if (field := await nul_in_form(request)) is not None:
+        raise InvalidInput(f"NUL characters are not allowed in {field!r}", field=field)
 
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
