@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from pricebook.days import day_end, day_start
 from pricebook.db import as_utc
 from pricebook.jsontypes import JSONObject
 from pricebook.models import ApiKey, AuditEntry, CatalogVersion, Part, Price, StandardHours
@@ -169,11 +170,9 @@ def query(
         actors = [who, *(f"api-key:{key_id}:{who}" for key_id in keys)]
         stmt = stmt.where(AuditEntry.actor.in_(actors))
     if date_from is not None:
-        stmt = stmt.where(AuditEntry.at >= datetime.combine(date_from, time.min, tzinfo=UTC))
+        stmt = stmt.where(AuditEntry.at >= day_start(date_from))
     if date_to is not None:
-        stmt = stmt.where(
-            AuditEntry.at < datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC)
-        )
+        stmt = stmt.where(AuditEntry.at < day_end(date_to))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = (
         (AuditEntry.at.desc(), AuditEntry.id.desc())

@@ -11,10 +11,12 @@ import random
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypedDict, TypeVar, Unpack, cast, overload
 
 import msgspec
+from psycopg.abc import Buffer
+from psycopg.types.datetime import DateDumper, DateLoader
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -72,6 +74,34 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
+class _DateDumper(DateDumper):
+    def dump(self, obj: date) -> Buffer | None:
+        if obj == date.max:
+            return b"infinity"
+        if obj == date.min:
+            return b"-infinity"
+        return super().dump(obj)
+
+
+class _DateLoader(DateLoader):
+    def load(self, data: Buffer) -> date:
+        if data == b"infinity":
+            return date.max
+        if data == b"-infinity":
+            return date.min
+        return super().load(data)
+
+
+def _calendar_ends(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """psycopg writes and reads the calendar's ends as asyncpg does: `date.max` ⇄ `infinity`,
+    `date.min` ⇄ `-infinity`. A version the API stored from 9999-12-31 is `infinity` in
+    PostgreSQL, which psycopg alone refuses to read ("date too large"): an export or an import
+    touching it failed, and the same day written by an import would have been a second,
+    different date in the key's versions (`pricebook.days`)."""
+    dbapi_connection.adapters.register_dumper(date, _DateDumper)
+    dbapi_connection.adapters.register_loader("date", _DateLoader)
+
+
 def _prepare_sqlite_file(url: URL) -> None:
     database = url.database
     if database and database != ":memory:":
@@ -111,6 +141,7 @@ def make_engine(settings: Settings, **kwargs: Unpack[EngineOptions]) -> Engine:
     if url.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     else:  # PostgreSQL keeps plans per connection; SQLite's file has nothing to renew
+        event.listen(engine, "connect", _calendar_ends)
         _renew_when_old(engine, settings.pool_recycle_seconds)
     _ping_when_idle(engine, settings.pool_ping_idle_seconds)
     return engine

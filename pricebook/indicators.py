@@ -32,13 +32,14 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal, TypedDict
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from pricebook.days import day_end, day_start
 from pricebook.db import as_utc
 from pricebook.errors import InvalidInput
 from pricebook.models import (
@@ -239,10 +240,12 @@ def _buckets(date_from: date, date_to: date, by: Breakdown) -> list[date]:
     first, days = bucket_start(date_from, by), list[date]()
     while first <= date_to and len(days) < MAX_BUCKETS:
         days.append(first)
-        if by == "week":
-            first += timedelta(days=7)
-        else:
-            first = (first + timedelta(days=32)).replace(day=1)
+        step = 7 if by == "week" else 32  # a month: 32 days on, then back to its first day
+        if (date.max - first).days < step:  # the calendar's last week or month
+            break
+        first += timedelta(days=step)
+        if by == "month":
+            first = first.replace(day=1)
     return days
 
 
@@ -348,10 +351,6 @@ def _localization(
     return localized, total
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
 def _turnaround(
     session: Session, branch_id: int | None, date_from: date | None, date_to: date | None
 ) -> Turnaround:
@@ -363,9 +362,9 @@ def _turnaround(
     if branch_id is not None:
         conds.append(FeedbackItem.branch_id == branch_id)
     if date_from is not None:
-        conds.append(FeedbackItem.resolved_at >= _day_start(date_from))
+        conds.append(FeedbackItem.resolved_at >= day_start(date_from))
     if date_to is not None:
-        conds.append(FeedbackItem.resolved_at < _day_start(date_to + timedelta(days=1)))
+        conds.append(FeedbackItem.resolved_at < day_end(date_to))
     hours = []
     for created, resolved in session.execute(
         select(FeedbackItem.created_at, FeedbackItem.resolved_at).where(and_(*conds))

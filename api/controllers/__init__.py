@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Collection, Hashable
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
@@ -387,11 +388,16 @@ def nul_in_parameters(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
-async def nul_in_form(request: Request[Any, Any, Any]) -> str | None:
+async def nul_in_form(
+    request: Request[Any, Any, Any], only: Collection[str] | None = None
+) -> str | None:
     """The first field of a form body (multipart or URL-encoded) whose name, text or file name
-    holds NUL, or None. The parsed form is kept on the request: the handler's `data` reads the
-    same one, so the body is read once, within the route's `request_max_body_size`."""
+    holds NUL, or None; with `only`, among those fields alone (the others are never read). The
+    parsed form is kept on the request: the handler's `data` reads the same one, so the body is
+    read once, within the route's `request_max_body_size`."""
     for key, value in (await request.form()).multi_items():
+        if only is not None and key not in only:
+            continue
         if isinstance(value, UploadFile):
             value = value.filename or ""
         if "\x00" in key or (isinstance(value, str) and "\x00" in value):
@@ -437,7 +443,8 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
         content_type = request.headers.get("content-type", "").lower()
         if content_type.startswith(_NOT_JSON):
-            if (field := await nul_in_form(request)) is not None:
+            only = form_fields(request.scope.get("route_handler"))
+            if (field := await nul_in_form(request, only)) is not None:
                 refuse_nul(field)
         else:
             limit = request.app.state.settings.json_max_depth
@@ -528,6 +535,25 @@ def body_type(handler: Any) -> type | None:
 
 
 _UNREAD = object()
+
+
+def form_fields(handler: Any) -> frozenset[str] | None:
+    """The fields a handler's form `data` (a dataclass or a Struct) reads; None when unknown
+    (every field is then checked). A field it does not declare is dropped unread, so NUL in one
+    harms nothing — and the OpenAPI document does not forbid such fields. Kept on the handler."""
+    found = getattr(handler, "_pricebook_form", _UNREAD)
+    if found is _UNREAD:
+        found = None
+        signature = getattr(handler, "parsed_fn_signature", None)
+        field = signature.parameters.get("data") if signature is not None else None
+        annotation = field.annotation if field is not None else None
+        if dataclasses.is_dataclass(annotation):
+            found = frozenset(f.name for f in dataclasses.fields(annotation))
+        elif isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+            found = frozenset(annotation.__struct_fields__)
+        with contextlib.suppress(AttributeError):  # a handler without a __dict__: no memo
+            handler._pricebook_form = found
+    return found  # type: ignore[no-any-return]
 
 
 def _whole_numbers_as_ints(value: Any) -> Any:

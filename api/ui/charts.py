@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
+
+from pricebook.days import days_from
 
 PALETTE = (
     "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -116,9 +118,9 @@ def price_history_chart(
     start = min(days)
     # room after the last change (or today) so an open-ended price reads as a line, not a dot
     last = max(*days, today)
-    end = last + timedelta(days=max(30, (last - start).days // 8))
+    end = days_from(last, max(30, (last - start).days // 8))
     if (end - start).days < 60:
-        start = end - timedelta(days=60)
+        start = days_from(end, -60)
     span_days = (end - start).days
 
     def x(day: date) -> float:
@@ -152,12 +154,16 @@ def price_history_chart(
     x_ticks: list[tuple[float, str]] = []
     month = date(start.year, start.month, 1)
     span_months = span_days // 30 + 1
-    months = next((m for m in MONTH_STEPS if span_months // m <= MAX_X_LABELS), MONTH_STEPS[-1])
+    # past the steps' reach (a version dated centuries away), whole years enough for the labels
+    years = -(-span_months // (12 * MAX_X_LABELS))
+    months = next((m for m in MONTH_STEPS if span_months // m <= MAX_X_LABELS), 12 * years)
     month = date(month.year, month.month - (month.month - 1) % months, 1)  # steps align to Jan
     while month <= end:
         if month >= start:
             x_ticks.append((x(month), f"{month.year}-{month.month:02d}"))
         total = month.month - 1 + months
+        if month.year + total // 12 > date.max.year:
+            break
         month = date(month.year + total // 12, total % 12 + 1, 1)
     y_ticks = []
     value = 0.0

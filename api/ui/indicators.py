@@ -4,7 +4,7 @@ period's last day; the period's branches side by side."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
@@ -18,6 +18,7 @@ from api.ui.charts import Bar, bar_chart
 from api.ui.common import render
 from api.ui.messages import zh
 from pricebook import indicators, prices
+from pricebook.days import days_from
 from pricebook.errors import PricebookError
 
 #: how far back the trends look from the period's last day
@@ -41,10 +42,10 @@ def percent(rate: indicators.Rate) -> str:
 
 def _trend_start(date_to: date, by: indicators.Breakdown) -> date:
     if by == "week":
-        return indicators.bucket_start(date_to, "week") - timedelta(weeks=TREND_WEEKS - 1)
+        return days_from(indicators.bucket_start(date_to, "week"), -7 * (TREND_WEEKS - 1))
     month = indicators.bucket_start(date_to, "month")
     for _ in range(TREND_MONTHS - 1):
-        month = (month - timedelta(days=1)).replace(day=1)
+        month = days_from(month, -1).replace(day=1)
     return month
 
 
@@ -89,7 +90,7 @@ class IndicatorPages(Controller):
     ) -> Template:
         today = date.today()
         date_to = date_to or today
-        date_from = date_from or date_to - timedelta(days=30)
+        date_from = date_from or days_from(date_to, -30)
         result: indicators.Indicators | None = None
         split: dict[str, list[indicators.Slice]] = {}
         error = ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from pricebook import review
+from pricebook.days import days_from
 from pricebook.errors import InvalidInput
 from pricebook.estimates.lines import _check_damaged_components, _named_parts
 from pricebook.estimates.memo import (
@@ -572,7 +573,7 @@ class _Loading:
         estimate, on = self.estimate, self.on
         if not estimate.vehicle.vin:
             return ()
-        since = on - timedelta(days=profile.settings.repeat_claim_window_days)
+        since = days_from(on, -profile.settings.repeat_claim_window_days)
         if prior is None:
             prior = self.db.execute(
                 self.q.earlier,

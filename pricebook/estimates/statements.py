@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import QueryableAttribute, Session, aliased
 from sqlalchemy.orm.util import AliasedClass
 
+from pricebook.days import from_iso
 from pricebook.db import dialect_of, in_list
 from pricebook.models import (
     Branch,
@@ -446,15 +447,9 @@ def _load_part_refs(
             continue
         rows = next(found) or []
         if name == "prices":  # dates come as ISO text
-            rows = [
-                (*r[:8], date.fromisoformat(r[8]), r[9] and date.fromisoformat(r[9]), *r[10:])
-                for r in rows
-            ]
+            rows = [(*r[:8], from_iso(r[8]), r[9] and from_iso(r[9]), *r[10:]) for r in rows]
         elif name == "hours":
-            rows = [
-                _HoursRow(r[0], r[1], r[2], r[3], r[4], date.fromisoformat(r[5]), r[6])
-                for r in rows
-            ]
+            rows = [_HoursRow(r[0], r[1], r[2], r[3], r[4], from_iso(r[5]), r[6]) for r in rows]
         out[name] = rows
     return out
 

@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pricebook.days import day_end, day_start, days_from
 from pricebook.db import as_utc
 from pricebook.models import MarketObservation, Region
 from pricebook.money import FEN, from_fen, to_fen
@@ -76,8 +77,7 @@ def _quantile_fen(sorted_fen: Sequence[int], q: Decimal) -> Decimal:
 
 
 def window(on: date, window_days: int) -> tuple[datetime, datetime]:
-    until = datetime.combine(on + timedelta(days=1), time.min, tzinfo=UTC)
-    return until - timedelta(days=window_days + 1), until
+    return day_start(days_from(on, -window_days)), day_end(on)
 
 
 def region_chains(session: Session) -> dict[int, list[int]]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from pricebook.days import days_from
 from pricebook.db import dialect_of
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 from pricebook.matching.normalize import normalize_oe
@@ -50,7 +51,6 @@ from pricebook.prices.union import (
     K_PART,
     K_PRICE,
     MARKET_WINDOW_DAYS,
-    days_from,
     market_references,
     union_statement,
 )

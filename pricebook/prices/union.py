@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 
 from pricebook.catalog import oe_lookup
+from pricebook.days import days_from
 from pricebook.db import as_utc, in_list, in_select
 from pricebook.models import Category, MarketObservation, OeSupersession, Part, Price, VehicleModel
 from pricebook.money import from_fen
@@ -255,15 +256,6 @@ def _row(kind: int, columns: dict[int, Any]) -> Any:
 
 #: market observations older than this before the earliest date are not shown as references.
 MARKET_WINDOW_DAYS = 180
-
-
-def days_from(day: date, days: int) -> date:
-    """`day` + `days`, held within the calendar (an estimate dated 0001-01-01 or 9999-12-31
-    is a valid date whose market window reaches past it)."""
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return date.min if days < 0 else date.max
 
 
 def market_references(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from pricebook.errors import InvalidInput
 from pricebook.review.profiles import ProfileSettings
 from pricebook.review.refs import BranchInfo
 from pricebook.review.result import Deadline, Escalation
@@ -34,11 +35,21 @@ def review_deadline(amount: Decimal, submitted_at: datetime, settings: ProfileSe
         # which day a naive time falls on depends on a zone nobody named: the caller decides
         # (`pricebook.estimates` reads a request's naive time as China time)
         raise ValueError("submitted_at must carry a time zone")
-    local = submitted_at.astimezone(CHINA)
+    past = InvalidInput(
+        "the review deadline counted from submitted_at falls outside the calendar (years 1 to "
+        "9999)",
+        field="submitted_at",
+    )
+    try:
+        local = submitted_at.astimezone(CHINA)
+    except OverflowError:
+        raise past from None
     days = working_days_for(amount, settings)
     day = local.date()
     counted = 0
     while counted < days:
+        if day == date.max:
+            raise past
         day += timedelta(days=1)
         if is_working_day(day, settings):
             counted += 1
