@@ -4,6 +4,7 @@ NUL, and OPTIONS answers listing every method of a path."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -359,6 +360,39 @@ async def test_nul_in_an_import_file_name_is_a_400_naming_the_field(api: Api):
     )
     assert r.status_code == 400, r.text
     assert r.json()["field"] == "file" and "NUL" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "multipart/mixed"],
+)
+async def test_a_json_body_labelled_as_a_form_is_checked_as_the_json_it_is(
+    api: Api, content_type: str
+):
+    """The estimate's handler reads its body as JSON whatever the Content-Type says: labelled
+    as a form, a VIN with NUL passed the JSON check and reached the database (500 on
+    PostgreSQL; stored on SQLite). The check now goes by what the route reads."""
+    body = {
+        "estimate_id": "LABEL-1",
+        "version": 1,
+        "date": "2025-09-10",
+        "branch": "SZ01",
+        "vehicle": {"model_id": 1, "vin": "LSV\x00"},
+        "lines": [{"type": "part", "custom_name": "前保险杠", "claimed_unit_price": "100"}],
+    }
+    r = await api.client.post(
+        "/api/v1/estimates/validate",
+        content=json.dumps(body).encode(),
+        headers={**api.h(), "Content-Type": content_type},
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["field"] == "vehicle.vin"
+    deep = await api.client.post(
+        "/api/v1/prices/resolve",
+        content=b"[" * 10_000,
+        headers={**api.h(), "Content-Type": content_type},
+    )
+    assert deep.status_code == 400 and deep.json()["field"] == "body", deep.text
 
 
 async def test_a_form_field_the_route_does_not_read_is_not_checked_for_nul(api: Api):

@@ -276,7 +276,6 @@ async def test_json_nested_deeper_than_the_limit_is_400_on_every_json_route(api:
         ("/api/v1/estimates/validate", "estimate_tool"), ("/api/v1/prices/resolve", "estimate_tool"),
         ("/api/v1/feedback", "reviewer"), ("/api/v1/match", "estimate_tool"),
         ("/api/v1/prices/versions", STAFF), ("/api/v1/channels", STAFF),
-        ("/api/v1/imports/prices", STAFF),
     ]  # fmt: skip
     for url, role in routes:
         for body in (deep, deep_list):
@@ -285,6 +284,14 @@ async def test_json_nested_deeper_than_the_limit_is_400_on_every_json_route(api:
             )
             problem = _problem(r, 400)
             assert "nested deeper than 32" in problem["detail"], (url, r.text)
+    # the import reads a form whatever the Content-Type says: a JSON body lacks its file
+    for body in (deep, deep_list):
+        r = await api.client.post(
+            "/api/v1/imports/prices",
+            content=body,
+            headers=api.h(STAFF, **{"content-type": "application/json"}),
+        )
+        assert _problem(r, 400)["field"] == "file", r.text
 
 
 async def test_depth_is_counted_outside_strings_only(api: Api) -> None:

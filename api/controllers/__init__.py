@@ -8,13 +8,14 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection, Hashable
+from collections.abc import Awaitable, Callable, Container, Hashable
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import msgspec
 from litestar import Request, Response
 from litestar.datastructures import CacheControlHeader, State, UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
@@ -332,7 +333,6 @@ _SQUARE = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _NOT_BRACKET_OR_QUOTE = bytes(b for b in range(256) if b not in b'[]{}"')
 #: bodies the JSON decoder never sees
-_NOT_JSON = ("multipart/", "application/x-www-form-urlencoded")
 
 
 def _brackets_outside_strings(body: bytes) -> bytes:
@@ -373,6 +373,17 @@ def json_too_deep(body: bytes, limit: int) -> bool:
 NUL_REFUSED = "NUL characters are not allowed"
 
 
+class _AllFields(Container[str]):
+    """Every field name (the fields `nul_in_form` reads of a form whose fields are not known)."""
+
+    def __contains__(self, _: object) -> bool:
+        return True
+
+
+ALL_FIELDS: Container[str] = _AllFields()
+_FORMS = {RequestEncodingType.MULTI_PART.value, RequestEncodingType.URL_ENCODED.value}
+
+
 def refuse_nul(field: str) -> NoReturn:
     """The 400 of a NUL character in `field` (a parameter, a body's field, a form's field)."""
     raise ValidationException(
@@ -389,14 +400,14 @@ def nul_in_parameters(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def nul_in_form(
-    request: Request[Any, Any, Any], only: Collection[str] | None = None
+    request: Request[Any, Any, Any], only: Container[str] = ALL_FIELDS
 ) -> str | None:
     """The first field of a form body (multipart or URL-encoded) whose name, text or file name
-    holds NUL, or None; with `only`, among those fields alone (the others are never read). The
-    parsed form is kept on the request: the handler's `data` reads the same one, so the body is
-    read once, within the route's `request_max_body_size`."""
+    holds NUL, or None; among the fields `only` names (the others are never read). The parsed
+    form is kept on the request: the handler's `data` reads the same one, so the body is read
+    once, within the route's `request_max_body_size`."""
     for key, value in (await request.form()).multi_items():
-        if only is not None and key not in only:
+        if key not in only:
             continue
         if isinstance(value, UploadFile):
             value = value.filename or ""
@@ -441,10 +452,11 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
     handlers decode themselves (an estimate) as well as Litestar's `data`, and forms (an
     import's reason and file name)."""
     if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        content_type = request.headers.get("content-type", "").lower()
-        if content_type.startswith(_NOT_JSON):
-            only = form_fields(request.scope.get("route_handler"))
-            if (field := await nul_in_form(request, only)) is not None:
+        # by what the route reads, not by the Content-Type the client claims: a JSON body
+        # labelled as a form is still decoded as JSON by the handler
+        fields = form_fields(request.scope.get("route_handler"))
+        if fields is not None:
+            if (field := await nul_in_form(request, fields)) is not None:
                 refuse_nul(field)
         else:
             limit = request.app.state.settings.json_max_depth
@@ -537,20 +549,25 @@ def body_type(handler: Any) -> type | None:
 _UNREAD = object()
 
 
-def form_fields(handler: Any) -> frozenset[str] | None:
-    """The fields a handler's form `data` (a dataclass or a Struct) reads; None when unknown
-    (every field is then checked). A field it does not declare is dropped unread, so NUL in one
-    harms nothing — and the OpenAPI document does not forbid such fields. Kept on the handler."""
+def form_fields(handler: Any) -> Container[str] | None:
+    """The fields of a handler's `data` when it is a form (multipart or URL-encoded): those of
+    its dataclass or Struct, or every field sent (`ALL_FIELDS`) for another type; None when the
+    handler reads no form (its body, if any, is JSON). A field the form does not declare is
+    dropped unread, so NUL in one harms nothing — and the OpenAPI document does not forbid such
+    fields. Kept on the handler."""
     found = getattr(handler, "_pricebook_form", _UNREAD)
     if found is _UNREAD:
         found = None
         signature = getattr(handler, "parsed_fn_signature", None)
         field = signature.parameters.get("data") if signature is not None else None
-        annotation = field.annotation if field is not None else None
-        if dataclasses.is_dataclass(annotation):
-            found = frozenset(f.name for f in dataclasses.fields(annotation))
-        elif isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-            found = frozenset(annotation.__struct_fields__)
+        media_type = getattr(field and field.kwarg_definition, "media_type", None)
+        if getattr(media_type, "value", media_type) in _FORMS:
+            annotation = field.annotation if field is not None else None
+            found = ALL_FIELDS
+            if dataclasses.is_dataclass(annotation):
+                found = frozenset(f.name for f in dataclasses.fields(annotation))
+            elif isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+                found = frozenset(annotation.__struct_fields__)
         with contextlib.suppress(AttributeError):  # a handler without a __dict__: no memo
             handler._pricebook_form = found
     return found  # type: ignore[no-any-return]
