@@ -701,6 +701,12 @@ async def test_import_xlsx_and_errors(api: Api):
     assert r.status_code == 422 and r.json()["field"] == "kind"
     r = await upload(api, "prices", PRICES_CSV.encode(), "p.txt", dry_run=True)
     assert r.status_code == 422 and r.json()["field"] == "file"
+    # what Excel on a Chinese Windows saves as "CSV": GBK, with which format to pick instead
+    r = await upload(api, "prices", (PRICES_CSV + "后视镜\n").encode("gbk"), "g.csv", dry_run=True)
+    assert r.status_code == 422 and r.json()["field"] == "file"
+    assert r.json()["detail"] == (
+        "g.csv is not UTF-8 text: save it as CSV UTF-8 or upload the XLSX file"
+    ), r.text
     r = await upload(api, "prices", PRICES_CSV.encode(), "p.csv", dry_run=True, role="reviewer")
     assert r.status_code == 403
 

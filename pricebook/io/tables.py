@@ -137,6 +137,14 @@ def _checked(
         yield number, dict(zip(header, (unneutralise(c) for c in cells), strict=False))
 
 
+def _not_utf8(path: Path) -> InvalidInput:
+    # Excel on a Chinese Windows saves "CSV" in GBK: say which of its formats to pick instead
+    return InvalidInput(
+        f"{path.name} is not UTF-8 text: save it as CSV UTF-8 or upload the XLSX file",
+        field="file",
+    )
+
+
 def _read_csv(path: Path, limits: TableLimits) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     # The header is read now and the rows lazily: a file that fails the header check is closed.
     def too_long(number: int) -> InvalidInput:
@@ -148,7 +156,7 @@ def _read_csv(path: Path, limits: TableLimits) -> tuple[list[str], Iterator[tupl
         with path.open(newline="", encoding="utf-8-sig") as handle:
             header = [h.strip() for h in next(csv.reader(handle), [])]
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path.name} is not UTF-8 text", field="file") from None
+        raise _not_utf8(path) from None
     except csv.Error:  # a header cell beyond the csv module's field limit
         raise too_long(1) from None
     if not header:
@@ -163,7 +171,7 @@ def _read_csv(path: Path, limits: TableLimits) -> tuple[list[str], Iterator[tupl
                 for number, cells in enumerate(reader, start=2):
                     yield number, cells
             except UnicodeDecodeError:
-                raise InvalidInput(f"{path.name} is not UTF-8 text", field="file") from None
+                raise _not_utf8(path) from None
             except csv.Error as exc:  # "field larger than field limit" and broken quoting
                 if "field limit" in str(exc):
                     raise too_long(number + 1) from None
