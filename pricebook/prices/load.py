@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -19,7 +19,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from pricebook.days import days_from
 from pricebook.db import dialect_of
 from pricebook.errors import InvalidInput, NotFound, PricebookError
 from pricebook.matching.normalize import normalize_oe
@@ -50,8 +49,8 @@ from pricebook.prices.union import (
     K_OLD_OE,
     K_PART,
     K_PRICE,
-    MARKET_WINDOW_DAYS,
     market_references,
+    market_window,
     union_statement,
 )
 
@@ -335,6 +334,8 @@ def _union_params(
     branch_ids = {st.target_id for c in chains if c for st in c[1] if st.scope == "branch"}
     lo = min(r.on for r in requests)
     hi = max(r.on for r in requests)
+    # the statement binds them as zone-less `DateTime` (`union_statement`), as it always has
+    m_lo, m_hi = (bound.replace(tzinfo=None) for bound in market_window(lo, hi))
     return {
         "part_ids": list(part_ids),
         "oes": list(oes),
@@ -343,8 +344,8 @@ def _union_params(
         "branch_ids": list(branch_ids),
         "lo": lo,
         "hi": hi,
-        "m_lo": datetime.combine(days_from(lo, -MARKET_WINDOW_DAYS), time.min),
-        "m_hi": datetime.combine(days_from(hi, 1), time.min),
+        "m_lo": m_lo,
+        "m_hi": m_hi,
     }
 
 

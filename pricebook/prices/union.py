@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import (
@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 
 from pricebook.catalog import oe_lookup
-from pricebook.days import days_from
+from pricebook.days import day_end, day_start, days_from
 from pricebook.db import as_utc, in_list, in_select
 from pricebook.models import Category, MarketObservation, OeSupersession, Part, Price, VehicleModel
 from pricebook.money import from_fen
@@ -258,6 +258,13 @@ def _row(kind: int, columns: dict[int, Any]) -> Any:
 MARKET_WINDOW_DAYS = 180
 
 
+def market_window(lo: date, hi: date) -> tuple[datetime, datetime]:
+    """Where market observations count for items priced from `lo` to `hi` (UTC): seen from
+    `MARKET_WINDOW_DAYS` before `lo` through `hi`. The statement reads with it, and
+    `market_references` keeps each row within it."""
+    return day_start(days_from(lo, -MARKET_WINDOW_DAYS)), day_end(hi)
+
+
 def market_references(
     rows: Sequence[UnionRow],
     planned: Sequence[tuple[Dated, *tuple[object, ...]]],
@@ -265,16 +272,11 @@ def market_references(
     price_types: dict[int, PriceTypeInfo],
 ) -> dict[int, list[tuple[int, date, date, int | None, MarketReference]]]:
     """Matched market observations of the planned parts (`union_statement`'s market rows),
-    newest first, within `MARKET_WINDOW_DAYS` before the earliest planned date."""
-    from datetime import UTC
-
+    newest first, within `market_window` of the planned dates."""
     out: dict[int, list[tuple[int, date, date, int | None, MarketReference]]] = defaultdict(list)
     if not rows:
         return out
-    lo = datetime.combine(
-        days_from(min(p[0].on for p in planned), -MARKET_WINDOW_DAYS), time.min, tzinfo=UTC
-    )
-    hi = datetime.combine(days_from(max(p[0].on for p in planned), 1), time.min, tzinfo=UTC)
+    lo, hi = market_window(min(p[0].on for p in planned), max(p[0].on for p in planned))
 
     wanted = [
         row
