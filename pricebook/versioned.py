@@ -23,7 +23,7 @@ from sqlalchemy.orm.util import AliasedClass
 from pricebook import audit
 from pricebook.db import dialect_of
 from pricebook.errors import Conflict, InvalidInput, NotFound, StaleVersion
-from pricebook.history import FOREVER, Version, plan_version
+from pricebook.history import Version, plan_version
 from pricebook.history import in_force as version_in_force
 
 # ------------------------------------------------------------------------------------------------
@@ -397,10 +397,10 @@ def end_version(
     rows = _key_rows(session, model, key)
     check_etag(_rows_etag(rows), expected_etag)
     row = next(r for r in rows if r.id == version_id)
-    end = row.valid_to or FOREVER
     if valid_to == row.valid_to:
         return Written("unchanged", row.id, _rows_etag(rows))
-    if valid_to < row.valid_from or valid_to >= end:
+    # an open version may end on any day from its first, the calendar's last included
+    if valid_to < row.valid_from or (row.valid_to is not None and valid_to > row.valid_to):
         raise Conflict(
             f"the version runs from {row.valid_from} to {row.valid_to or 'open end'}: it can only "
             f"end between those days (a version is never extended: add a new one)",

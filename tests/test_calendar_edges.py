@@ -1,10 +1,13 @@
 """Dates at the calendar's ends, 0001-01-01 and 9999-12-31, are valid input: every window
 reckoned from one stops at the end (`pricebook.days`) instead of overflowing into a 500, and
 PostgreSQL's `infinity` (what asyncpg writes for 9999-12-31) reads back as that day through
-either driver. Each case here was a 500 before."""
+either driver. Each case of the first part was a 500 before; the second part posts every
+request body's dates at the ends (read from the OpenAPI document), which found an open version
+that could not be withdrawn on 9999-12-31 (a 409)."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -235,21 +238,226 @@ async def test_every_date_parameter_of_the_api_takes_the_calendars_ends(api: Api
 
 
 async def test_every_ui_page_shows_versions_at_the_calendars_ends(ui: Ui):
-    """Every page of the staff UI, with versions from 0001-01-01 and to 9999-12-31 stored and
-    the calendar's ends in its usual date filters, answers without a 500."""
+    """Every page of the staff UI, with versions of every family (prices, labor rates,
+    standard hours, rate cards) from 0001-01-01 and from 9999-12-31 stored and the calendar's
+    ends in its usual date filters, answers without a 500."""
     api = Api(ui.client, ui.keys, ui.settings)
     pid = part_id_of(ui)
-    await _write_price(api, pid, "0001-01-01", "0001-01-02")
-    await _write_price(api, pid, "9999-12-31")
+    written = await _write_at_both_ends(api, pid)
+    validations = []
+    for n, day in enumerate(("0001-01-01", "9999-12-31")):
+        body = estimate(30 + n, day)
+        r = await api.client.post("/api/v1/estimates/validate", json=body, headers=api.h())
+        assert r.status_code == 201, r.text
+        validations.append(r.json()["validation_id"])
     await ui.login("admin")
     queries = ("", "?from=0001-01-01&to=9999-12-31", "?to=0001-01-01", "?from=9999-12-31")
+    # the page of each version and validation written (a version's history runs to both ends)
+    ids = {
+        "/labor-rates/": written["labor-rates"],
+        "/standard-hours/": written["standard-hours"],
+        "/channels/": ["CH-SHOP1"],
+        "/validations/": validations,
+    }
     pages = 0
     for route in ui.client.app.routes:
         if route.path.startswith(("/api/", "/schema", "/static")) or "GET" not in route.methods:
             continue
-        url = re.sub(r"\{[^}]+\}", str(pid), route.path)
-        for query in queries:
-            r = await ui.client.get(url + query)
-            assert r.status_code < 500, (url + query, r.text[:300])
+        values = next((v for p, v in ids.items() if route.path.startswith(p)), [pid])
+        for value in values:
+            url = re.sub(r"\{[^}]+\}", str(value), route.path)
+            for query in queries:
+                r = await ui.client.get(url + query)
+                assert r.status_code < 500, (url + query, r.text[:300])
+            if "{" in route.path:
+                assert r.status_code == 200, (url, r.text[:300])
         pages += 1
     assert pages > 20
+
+
+# --- dates in request bodies ------------------------------------------------------------------
+
+
+def _body_dates(schema: dict, components: dict, path: str = "", seen: frozenset = frozenset()):
+    """The fields of a request body's schema that take a date (`items[].date`)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            yield from _body_dates(components[name], components, path, seen | {name})
+        return
+    for key in ("oneOf", "anyOf", "allOf"):
+        for option in schema.get(key, []):
+            yield from _body_dates(option, components, path, seen)
+    if schema.get("format") in ("date", "date-time"):
+        yield path
+    for name, field in schema.get("properties", {}).items():
+        yield from _body_dates(field, components, f"{path}.{name}" if path else name, seen)
+    if "items" in schema:
+        yield from _body_dates(schema["items"], components, f"{path}[]", seen)
+
+
+#: each versioned family's writes: where its versions are listed (with the key's parameters),
+#: a new version's body but for its dates, and what a version's end is posted to
+FAMILIES = {
+    "prices": (
+        "/api/v1/prices/versions",
+        {"scope": "branch", "branch": "SZ01", "price_type": "4s"},
+        {"amount": "100.00"},
+        "/api/v1/prices/versions/{id}/end",
+    ),
+    "labor-rates": (
+        "/api/v1/labor-rates/versions",
+        {"branch": "SZ01", "labor_kind": "paint", "shop_tier": "4s", "vehicle_class": "B"},
+        {"rate": "120.00"},
+        "/api/v1/labor-rates/versions/{id}/end",
+    ),
+    "standard-hours": (
+        "/api/v1/standard-hours/versions",
+        {"operation": "replace", "vehicle_class": "B"},
+        {"labor_kind": "sheet_metal", "hours": "2.2"},
+        "/api/v1/standard-hours/versions/{id}/end",
+    ),
+    "rate-cards": (
+        "/api/v1/channels/CH-SHOP1/rate-cards",
+        {},
+        {"labor": [{"labor_kind": "paint", "rate": "95.00"}]},
+        "/api/v1/channels/CH-SHOP1/rate-cards/{id}/end",
+    ),
+}
+
+
+async def _write_at_both_ends(api: Api, pid: int) -> dict[str, list[int]]:
+    """In each family (`FAMILIES`): a version from 0001-01-01 to 0001-01-02, and one from
+    9999-12-31 superseding the current one there; their ids, by family."""
+    written: dict[str, list[int]] = {}
+    for family, (url, key, fields, _) in FAMILIES.items():
+        if family in ("prices", "standard-hours"):
+            key = {**key, "part_id": pid}
+        etag = (await api.client.get(url, params=key, headers=api.h(STAFF))).json()["etag"]
+        for valid_from, valid_to, action in (
+            ("0001-01-01", "0001-01-02", "created"),
+            ("9999-12-31", None, "superseded"),
+        ):
+            body = {**key, **fields, "valid_from": valid_from, "reason": "日历边界"}
+            if valid_to:
+                body["valid_to"] = valid_to
+            r = await post(api, url, body, etag)
+            assert r.status_code == 201, (family, body, r.text)
+            assert r.json()["action"] == action, (family, r.json())
+            etag = r.json()["etag"]
+            written.setdefault(family, []).append(r.json()["version"]["id"])
+    return written
+
+
+async def test_every_versioned_write_takes_the_calendars_ends(api: Api):
+    """Each family's versions written from the calendar's first day and from its last (the
+    current one superseded there), read by a validation on either day, and withdrawn on their
+    first days. Ending the version from 9999-12-31 on that day was a 409 ("never extended"):
+    an open version's end was taken to be 9999-12-31 itself."""
+    pid = part_id_of(api)
+    await _write_at_both_ends(api, pid)
+    # on either day: the part at 100.00 (5% tolerance: 105.00), 2.2 h of paint at 120.00
+    for n, day in enumerate(("0001-01-01", "9999-12-31")):
+        body = estimate(20 + n, day)
+        body["lines"] = [
+            {"type": "part", "part_id": pid, "claimed_unit_price": "150", "price_type": "4s"},
+            {"type": "labor", "line_ref": 0, "operation": "replace", "labor_kind": "paint",
+             "hours": "2.2", "claimed_rate": "130"},
+        ]  # fmt: skip
+        r = await api.client.post("/api/v1/estimates/validate", json=body, headers=api.h())
+        assert r.status_code == 201, (day, r.text)
+        part, labor = r.json()["lines"]
+        assert (part["allowed"], part["cut"]) == ("105.00", "45.00"), (day, part)
+        assert (labor["claimed"], labor["allowed"], labor["cut"]) == ("286.00", "264.00", "22.00")
+    for family, (url, key, _, end_url) in FAMILIES.items():
+        if family in ("prices", "standard-hours"):
+            key = {**key, "part_id": pid}
+        listed = (await api.client.get(url, params=key, headers=api.h(STAFF))).json()
+        first, last = listed["versions"][0], listed["versions"][-1]
+        assert (first["valid_from"], first["valid_to"]) == ("0001-01-01", "0001-01-02"), family
+        assert (last["valid_from"], last["valid_to"]) == ("9999-12-31", None), family
+        etag = listed["etag"]
+        for version in (last, first):
+            body = {"valid_to": version["valid_from"], "reason": "日历边界"}
+            r = await post(api, end_url.format(id=version["id"]), body, etag)
+            assert r.status_code == 200, (family, version, r.text)
+            assert r.json()["action"] == "withdrawn", (family, r.json())
+            etag = r.json()["etag"]
+
+
+async def test_an_accepted_price_on_the_calendars_ends_resolves_in_a_batch(api: Api):
+    """Feedback accepted as a price from 0001-01-01 to 0001-01-02 (900.00) and one from
+    9999-12-31 (901.00); a batch resolve dated either day, its items dated both, finds each."""
+    pid = part_id_of(api)
+    for n, dates in enumerate(
+        ({"valid_from": "0001-01-01", "valid_to": "0001-01-02"}, {"valid_from": "9999-12-31"})
+    ):
+        body = {
+            "part_id": pid,
+            "branch": "SZ01",
+            "price_type": "4s",
+            "reference": "990.00",
+            "observed": f"90{n}.00",
+            "note": "日历边界",
+        }
+        r = await api.client.post("/api/v1/feedback", json=body, headers=api.h("reviewer"))
+        assert r.status_code == 201, r.text
+        r = await api.client.post(
+            f"/api/v1/feedback/{r.json()['id']}/accept", json=dates, headers=api.h(STAFF)
+        )
+        assert r.status_code == 200, (dates, r.text)
+        assert r.json()["status"] == "accepted"
+    item = {"part_id": pid, "branch": "SZ01", "price_type": "4s"}
+    items = [{**item, "date": day} for day in ("0001-01-01", "9999-12-31")]
+    for day in ("0001-01-01", "9999-12-31"):
+        r = await api.client.post(
+            "/api/v1/prices/resolve", json={"date": day, "items": items}, headers=api.h()
+        )
+        assert r.status_code == 200, r.text
+        found = [(x["status"], x["result"]["amount"]) for x in r.json()["results"]]
+        assert found == [(200, "900.00"), (200, "901.00")], r.json()
+
+
+async def test_every_body_date_of_the_api_is_probed_at_the_calendars_ends(api: Api):
+    """The OpenAPI document's request bodies that take a date are exactly the ones the tests
+    above post at the calendar's ends: a route added later with one fails here until it is."""
+    spec = (await api.client.get("/schema/openapi.json")).json()
+    components = spec["components"]["schemas"]
+    taking = set()
+    for path, methods in spec["paths"].items():
+        for operation in methods.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                if any(_body_dates(media.get("schema", {}), components)):
+                    taking.add(path)
+    probed = {url for url, *_ in FAMILIES.values()} | {
+        end.replace("{id}", "{version_id}") for *_, end in FAMILIES.values()
+    }
+    # the estimate's `date` and `submitted_at`: the named tests at the top of this file
+    probed |= {
+        "/api/v1/prices/resolve",
+        "/api/v1/feedback/{item_id}/accept",
+        "/api/v1/estimates/validate",
+    }
+    probed = {p.replace("CH-SHOP1", "{code}") for p in probed}
+    assert taking == probed
+
+
+async def test_the_ui_supersedes_and_withdraws_on_the_calendars_last_day(ui: Ui):
+    """Staff on the labor rate's page: a new version from 9999-12-31, then withdrawn on that
+    day (the API's 409 of an open version's end on 9999-12-31 was the UI's too)."""
+    await ui.login("pricing_staff")
+    listed = (await ui.client.get("/labor-rates?branch=SZ01&kind=paint")).text
+    url = re.search(r'href="(/labor-rates/\d+)"', listed).group(1)
+    page = (await ui.client.get(url)).text
+    etag = re.search(r'<section id="edit">.*?name="etag" value="([^"]*)"', page, re.S).group(1)
+    form = {"rate": "130", "valid_from": "9999-12-31", "reason": "日历边界", "etag": etag}
+    r = await ui.post(f"{url}/versions", {k: html.unescape(v) for k, v in form.items()}, page=url)
+    assert r.status_code == 303, r.text[:300]
+    page = (await ui.client.get(r.headers["location"])).text
+    version = re.search(r'<option value="(\d+)"[^>]*>9999-12-31 起', page).group(1)
+    etag = re.search(r'<section id="end">.*?name="etag" value="([^"]*)"', page, re.S).group(1)
+    form = {"version": version, "valid_to": "9999-12-31", "reason": "录入错误", "etag": etag}
+    r = await ui.post(f"{url}/end", {k: html.unescape(v) for k, v in form.items()}, page=url)
+    assert r.status_code == 303, r.text[:300]
+    after = (await ui.client.get(r.headers["location"])).text
+    assert "已撤销版本" in after
