@@ -1,9 +1,9 @@
 """Dates at the calendar's ends, 0001-01-01 and 9999-12-31, are valid input: every window
 reckoned from one stops at the end (`pricebook.days`) instead of overflowing into a 500, and
 PostgreSQL's `infinity` (what asyncpg writes for 9999-12-31) reads back as that day through
-either driver. Each case of the first part was a 500 before; the second part posts every
-request body's dates at the ends (read from the OpenAPI document), which found an open version
-that could not be withdrawn on 9999-12-31 (a 409)."""
+either driver. Each case of the first part was a 500 before. The second part writes and reads
+every request body's dates at the ends (the OpenAPI document says which bodies take one); it
+found an open version that could not be withdrawn on 9999-12-31 (a 409)."""
 
 from __future__ import annotations
 
@@ -279,7 +279,7 @@ async def test_every_ui_page_shows_versions_at_the_calendars_ends(ui: Ui):
 
 
 def _body_dates(schema: dict, components: dict, path: str = "", seen: frozenset = frozenset()):
-    """The fields of a request body's schema that take a date (`items[].date`)."""
+    """The fields of a request body's schema that take a date or a time (`items[].date`)."""
     if "$ref" in schema:
         name = schema["$ref"].rsplit("/", 1)[-1]
         if name not in seen:
