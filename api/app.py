@@ -57,6 +57,7 @@ from api.rebalance import rebalance_middleware
 from api.security import security_headers
 from api.serve import redact_access_log
 from api.spec import SpecJson, SpecSwagger
+from api.timing import timing_middleware
 from api.ui import routing_error, template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.replicas import ReplicaSet, display_name
@@ -280,7 +281,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[database, match_index_lifespan],
         middleware=[
-            rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds)
+            timing_middleware(settings.slow_request_ms),
+            rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds),
         ],
         exception_handlers={  # type: ignore[arg-type]
             **EXCEPTION_HANDLERS,

@@ -97,6 +97,9 @@ class Settings:
     #: so an operator (and the cluster test) can tell which node behind a load balancer
     #: answered. Empty: no header.
     node_name: str = ""
+    #: A request slower than this many milliseconds is logged as a warning (method, path,
+    #: status, time; `api.timing`). 0: none is.
+    slow_request_ms: float = 1000.0
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -132,6 +135,7 @@ class Settings:
             header_timeout=_positive(env, "PRICEBOOK_HEADER_TIMEOUT", "10"),
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
             node_name=env.get("PRICEBOOK_NODE_NAME", "").strip(),
+            slow_request_ms=_milliseconds(env, "PRICEBOOK_SLOW_REQUEST_MS", "1000"),
             **_replicas(env),
         )
 
@@ -222,6 +226,17 @@ def _replicas(env: os._Environ[str] | dict[str, str]) -> _ReplicaSettings:
         "replica_max_lag_seconds": max_lag,
         "read_your_writes_seconds": window,
     }
+
+
+def _milliseconds(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{name}={raw!r}: expected a number of milliseconds, 0 or above")
+    return value
 
 
 def _positive(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:
