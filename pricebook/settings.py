@@ -229,22 +229,22 @@ def _replicas(env: os._Environ[str] | dict[str, str]) -> _ReplicaSettings:
 
 
 def _milliseconds(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:
-    raw = env.get(name, default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise ValueError(f"{name}={raw!r}: expected a number of milliseconds, 0 or above")
-    return value
+    return _number(env, name, default, "milliseconds, 0 or above", zero=True)
 
 
 def _positive(env: os._Environ[str] | dict[str, str], name: str, default: str) -> float:
+    return _number(env, name, default, "seconds above 0", zero=False)
+
+
+def _number(
+    env: os._Environ[str] | dict[str, str], name: str, default: str, expected: str, *, zero: bool
+) -> float:
+    """A finite number, above 0 (or 0 too, with `zero`); anything else is an error naming it."""
     raw = env.get(name, default)
     try:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise ValueError(f"{name}={raw!r}: expected a number of seconds above 0")
+    if not (value >= 0 if zero else value > 0) or value == float("inf"):
+        raise ValueError(f"{name}={raw!r}: expected a number of {expected}")
     return value
