@@ -326,13 +326,18 @@ FAMILIES = {
 }
 
 
+def _family_key(family: str, pid: int) -> dict:
+    """The key of `family`'s versions in `FAMILIES`, on part `pid` where it names a part."""
+    key = FAMILIES[family][1]
+    return {**key, "part_id": pid} if family in ("prices", "standard-hours") else key
+
+
 async def _write_at_both_ends(api: Api, pid: int) -> dict[str, list[int]]:
     """In each family (`FAMILIES`): a version from 0001-01-01 to 0001-01-02, and one from
     9999-12-31 superseding the current one there; their ids, by family."""
     written: dict[str, list[int]] = {}
-    for family, (url, key, fields, _) in FAMILIES.items():
-        if family in ("prices", "standard-hours"):
-            key = {**key, "part_id": pid}
+    for family, (url, _, fields, _) in FAMILIES.items():
+        key = _family_key(family, pid)
         etag = (await api.client.get(url, params=key, headers=api.h(STAFF))).json()["etag"]
         for valid_from, valid_to, action in (
             ("0001-01-01", "0001-01-02", "created"),
@@ -369,9 +374,8 @@ async def test_every_versioned_write_takes_the_calendars_ends(api: Api):
         part, labor = r.json()["lines"]
         assert (part["allowed"], part["cut"]) == ("105.00", "45.00"), (day, part)
         assert (labor["claimed"], labor["allowed"], labor["cut"]) == ("286.00", "264.00", "22.00")
-    for family, (url, key, _, end_url) in FAMILIES.items():
-        if family in ("prices", "standard-hours"):
-            key = {**key, "part_id": pid}
+    for family, (url, _, _, end_url) in FAMILIES.items():
+        key = _family_key(family, pid)
         listed = (await api.client.get(url, params=key, headers=api.h(STAFF))).json()
         first, last = listed["versions"][0], listed["versions"][-1]
         assert (first["valid_from"], first["valid_to"]) == ("0001-01-01", "0001-01-02"), family

@@ -560,8 +560,8 @@ def form_fields(handler: Any) -> Container[str] | None:
         signature = getattr(handler, "parsed_fn_signature", None)
         field = signature.parameters.get("data") if signature is not None else None
         media_type = getattr(field and field.kwarg_definition, "media_type", None)
-        if getattr(media_type, "value", media_type) in _FORMS:
-            annotation = field.annotation if field is not None else None
+        if getattr(media_type, "value", media_type) in _FORMS:  # `data` is a form: `field` is set
+            annotation = field.annotation
             found = ALL_FIELDS
             if dataclasses.is_dataclass(annotation):
                 found = frozenset(f.name for f in dataclasses.fields(annotation))
