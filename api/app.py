@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -51,6 +52,7 @@ from api.controllers.prices import PriceController
 from api.controllers.standard_hours import StandardHoursController
 from api.controllers.synonyms import SynonymController
 from api.estimates import EstimateController, ValidationWriter, store_on
+from api.metrics import RequestStats, metrics, metrics_lifespan
 from api.problems import EXCEPTION_HANDLERS, RETRY_AFTER
 from api.ratelimit import RateLimiter
 from api.rebalance import rebalance_middleware
@@ -163,6 +165,7 @@ def node_header(name: str) -> Any:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     redact_access_log()
+    stats = RequestStats()
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -224,6 +227,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AuditController,
             KeyController,
             MeController,
+            metrics,
         ],
         dependencies=V1_DEPENDENCIES,
         exception_handlers=V1_EXCEPTION_HANDLERS,
@@ -279,9 +283,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC]),
             ui_router(settings),  # the staff web UI at /, with its own session and CSRF
         ],
-        lifespan=[database, match_index_lifespan],
+        lifespan=[database, match_index_lifespan, metrics_lifespan],
         middleware=[
-            timing_middleware(settings.slow_request_ms),
+            timing_middleware(settings.slow_request_ms, stats),
             rebalance_middleware(settings.connection_max_requests, settings.connection_max_seconds),
         ],
         exception_handlers={  # type: ignore[arg-type]
@@ -298,6 +302,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "single_flight": SingleFlight(),
+                "request_stats": stats,
+                "started_at": time.time(),
                 "rate_limiter": RateLimiter(*rate) if (rate := settings.rate) else None,
             }
         ),

@@ -36,10 +36,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import re
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections import deque
 from typing import Any
@@ -262,8 +265,15 @@ class RestartBudget:
         return True
 
 
-def _worker(host: str, port: int, options: dict[str, Any], header_timeout: float) -> None:
+def _worker(
+    host: str, port: int, options: dict[str, Any], header_timeout: float, n: int, stats_dir: str
+) -> None:
     import uvicorn
+
+    # read by the app's settings (`Settings.worker`, `worker_stats_dir`): which worker this is,
+    # and where the node's workers leave their metrics for each other (`api.metrics`)
+    os.environ["PRICEBOOK_WORKER"] = str(n)
+    os.environ["PRICEBOOK_WORKER_STATS_DIR"] = stats_dir
 
     config = make_config(header_timeout, **options)
     # Bound but not listening: the kernel hands a SO_REUSEPORT group's connections only to its
@@ -308,11 +318,12 @@ def serve(
     except OSError as exc:
         raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}", field="port") from exc
     context = multiprocessing.get_context("spawn")
+    stats_dir = tempfile.mkdtemp(prefix="pricebook-workers-")
 
     def start(n: int) -> Any:
         process = context.Process(
             target=_worker,
-            args=(host, port, options, header_timeout),
+            args=(host, port, options, header_timeout, n, stats_dir),
             name=f"pricebook-worker-{n}",
         )
         process.start()
@@ -353,4 +364,5 @@ def serve(
         time.sleep(0.2)
     for process in processes:
         process.join()
+    shutil.rmtree(stats_dir, ignore_errors=True)
     return status

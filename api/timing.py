@@ -19,13 +19,15 @@ from collections.abc import Callable
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import RequestStats
+
 HEADER = b"server-timing"
 log = logging.getLogger("pricebook.api.timing")
 
 
-def timing_middleware(slow_ms: float) -> Callable[[ASGIApp], ASGIApp]:
-    """A Litestar middleware factory: the header always, the log line past `slow_ms` (0: no
-    log line)."""
+def timing_middleware(slow_ms: float, stats: RequestStats) -> Callable[[ASGIApp], ASGIApp]:
+    """A Litestar middleware factory: the header always, the request counted in `stats` (the
+    metrics) when its answer is complete, the log line past `slow_ms` (0: no log line)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def timed(scope: Scope, receive: Receive, send: Send) -> None:
@@ -43,12 +45,11 @@ def timing_middleware(slow_ms: float) -> Callable[[ASGIApp], ASGIApp]:
                     header = (HEADER, f"app;dur={spent:.1f}".encode())
                     message = {**message, "headers": [*message.get("headers", ()), header]}
                 await send(message)
-                if (
-                    slow_ms > 0
-                    and message["type"] == "http.response.body"
-                    and not message.get("more_body", False)
-                    and (spent := (time.perf_counter() - started) * 1000) > slow_ms
-                ):
+                if message["type"] != "http.response.body" or message.get("more_body", False):
+                    return
+                seconds = time.perf_counter() - started
+                stats.record(scope["method"], scope.get("path_template", ""), status, seconds)
+                if slow_ms > 0 and (spent := seconds * 1000) > slow_ms:
                     log.warning(
                         "slow request: %s %s %s in %.0f ms (over %g ms)",
                         scope["method"],

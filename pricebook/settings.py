@@ -100,6 +100,11 @@ class Settings:
     #: A request slower than this many milliseconds is logged as a warning (method, path,
     #: status, time; `api.timing`). 0: none is.
     slow_request_ms: float = 1000.0
+    #: Set by `pricebook serve --workers N` for each worker: its index (kept across restarts)
+    #: and the directory where the node's workers leave their metrics for each other
+    #: (`api.metrics`). Empty: this process answers its own metrics alone.
+    worker: int = 0
+    worker_stats_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
@@ -136,6 +141,8 @@ class Settings:
             rate_limit=_rate(env, "PRICEBOOK_RATE_LIMIT", "600/minute"),
             node_name=env.get("PRICEBOOK_NODE_NAME", "").strip(),
             slow_request_ms=_milliseconds(env, "PRICEBOOK_SLOW_REQUEST_MS", "1000"),
+            worker=int(env.get("PRICEBOOK_WORKER", "0")),
+            worker_stats_dir=env.get("PRICEBOOK_WORKER_STATS_DIR", ""),
             **_replicas(env),
         )
 
