@@ -10,6 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+from pricebook import migrate
+from pricebook.db import make_engine
+from pricebook.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: crawl settings that take out the politeness delays, for crawls of the fixture market
@@ -43,6 +47,17 @@ def pricebook(
         text=True,
         timeout=180,
     )
+
+
+def migrated_sqlite(directory: Path) -> Settings:
+    """Settings on a new SQLite database in `directory`, migrated, for a server to serve."""
+    settings = Settings(database_url=f"sqlite:///{directory / 'serve.db'}")
+    engine = make_engine(settings)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    return settings
 
 
 def serve_command(port: int) -> list[str]:

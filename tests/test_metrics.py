@@ -18,12 +18,10 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from api.metrics import BUCKETS, RequestStats, render
-from pricebook import migrate
-from pricebook.db import make_engine
 from pricebook.settings import Settings
 from tests.api_client import Api, part_id_of, seed
 from tests.net import free_port
-from tests.processes import REPO, serve_command
+from tests.processes import REPO, migrated_sqlite, serve_command
 
 METRICS = "/api/v1/metrics"
 RESOLVE_ROUTE = "/api/v1/prices/resolve"
@@ -162,12 +160,7 @@ def test_the_worker_and_its_directory_come_from_the_environment():
 def test_pricebook_serve_workers_answer_each_other_in_a_scrape(tmp_path: Path):
     """The real command, two workers: a scrape reaching either answers both (`worker` 0 and
     1); the directory they share is gone once the server stops."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'serve.db'}")
-    engine = make_engine(settings)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
+    settings = migrated_sqlite(tmp_path)
     key = seed(settings)["estimate_tool"]
     port = free_port()
     (tmp_path / "tmp").mkdir()

@@ -28,10 +28,8 @@ from uvicorn.server import ServerState
 
 from api.app import create_app
 from api.serve import HEADER_TIMEOUT_PROTOCOLS, http_protocol, redact
-from pricebook import migrate
-from pricebook.db import make_engine
-from pricebook.settings import Settings
 from tests.net import free_port
+from tests.processes import migrated_sqlite
 
 pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
 
@@ -54,16 +52,6 @@ def _closed_within(sock: socket.socket, seconds: float) -> float:
     return time.monotonic() - start
 
 
-def _migrated(tmp_path: Path) -> Settings:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'serve.db'}")
-    engine = make_engine(settings)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
-    return settings
-
-
 class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
@@ -84,7 +72,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[int
     access.setLevel(logging.INFO)
     lines = _Lines()
     access.addHandler(lines)
-    app = create_app(_migrated(tmp_path))
+    app = create_app(migrated_sqlite(tmp_path))
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None,
         access_log=True, http=http_protocol(request.param), lifespan="on",
@@ -182,7 +170,7 @@ def test_redact():
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 def test_pricebook_serve_workers_redact_the_access_log_and_time_out_headers(tmp_path):
     """The real command, two SO_REUSEPORT workers: the settings reach each worker."""
-    settings = _migrated(tmp_path)
+    settings = migrated_sqlite(tmp_path)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "pricebook.cli", "serve", "--port", str(port), "--workers", "2"],
