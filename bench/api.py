@@ -24,9 +24,10 @@ client in a separate process, at most `--connections` keep-alive connections) at
 rate, `--open-rate` × the closed-loop req/s (default 0.5; several fractions, comma-separated, run
 one after the other; 0 skips it), for `--duration`; its p50, p99 and max are timed from each
 request's scheduled send time, so queueing is not hidden (goal: resolve p99 < 10 ms at 0.5).
-Beside each open-loop run it prints how busy the CPUs were and how long the server's processes
-and PostgreSQL waited runnable for a CPU (`bench.common.ContentionMeter`): on a machine they
-share with the generator, that wait is where a tail comes from.
+Beside each open-loop run it prints the server's own p50 and p99 (each answer's Server-Timing:
+the rest of a latency was spent outside the app), how busy the CPUs were and how long the
+server's processes and PostgreSQL waited runnable for a CPU (`bench.common.ContentionMeter`):
+on a machine they share with the generator, that wait is where a tail comes from.
 """
 
 from __future__ import annotations
@@ -315,6 +316,7 @@ def main() -> int:
         cycle_requests,
         free_port,
         open_loop,
+        server_line,
         start_serve,
     )
 
@@ -426,12 +428,14 @@ def main() -> int:
             if r["errors"]:
                 print(f"{'':28}errors: {r['errors']}")
             print(f"{'':28}(generator's own scheduling delay p99 {r['lag_p99_ms']:.2f} ms)")
+            print(f"{'':28}{server_line(r)}")
         for fraction, r, seen in opened:
             goal = " (goal < 10 ms at 50%)" if fraction == 0.5 else ""
             print(
                 f"\nopen loop at {r['offered']:.0f} req/s ({fraction:.0%} of closed-loop): "
                 f"p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms{goal}"
             )
+            print(f"  {server_line(r)}")
             print(f"  meanwhile {contention_line(seen, r['completed'])}")
     return 0
 

@@ -137,6 +137,8 @@ class _Connection(asyncio.Protocol):
         self.buffer = bytearray()
         self.need: int | None = None  # bytes of head + body, once the head is in
         self.status: int | None = None
+        #: the answer's `Server-Timing: app;dur=<ms>` (`api.timing`): the server's own time
+        self.server_ms: float | None = None
         self.busy = False
         #: the server said `Connection: close` (it closes keep-alive connections after a while,
         #: `api.rebalance`): the answer counts, and a new connection takes this one's place
@@ -160,13 +162,17 @@ class _Connection(asyncio.Protocol):
                     return
                 head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
                 self.status = int(head[0].split(" ", 2)[1])
+                self.server_ms = None
                 length = None
                 for line in head[1:]:
                     name, _, value = line.partition(":")
-                    if name.strip().lower() == "content-length":
+                    name = name.strip().lower()
+                    if name == "content-length":
                         length = int(value)
-                    elif name.strip().lower() == "connection" and value.strip() == "close":
+                    elif name == "connection" and value.strip() == "close":
                         self.closing = True
+                    elif name == "server-timing" and "dur=" in value:
+                        self.server_ms = float(value.split("dur=", 1)[1].split(";")[0])
                 if length is None:  # our server always sends a length; anything else is a bug
                     self.fail("no Content-Length")
                     return
@@ -224,6 +230,7 @@ async def _open_loop(
     ]
     loop = asyncio.get_running_loop()
     latencies = [math.inf] * total  # from the scheduled send time; inf: never answered
+    server = [math.inf] * total  # the server's own time to the answer's head (Server-Timing)
     lags = [math.inf] * total  # scheduled time → handed to a connection (the generator's delay)
     errors: dict[str, int] = {}
     finished = asyncio.Event()
@@ -242,6 +249,8 @@ async def _open_loop(
         i = in_flight.pop(conn)
         end = time.perf_counter()
         latencies[i] = end - (start + i / rate)
+        if error is None and conn.server_ms is not None:
+            server[i] = conn.server_ms / 1000
         what = error or (str(status) if status is not None and status >= 300 else None)
         if what:
             errors[what] = errors.get(what, 0) + 1
@@ -319,6 +328,7 @@ async def _open_loop(
         errors["unanswered"] = total - completed
     latencies.sort()
     lags.sort()
+    server.sort()
     return {
         "offered": rate,
         "requests": total,
@@ -329,8 +339,18 @@ async def _open_loop(
         "p99_ms": _pick(latencies, 0.99),
         "max_ms": latencies[-1] * 1000,
         "lag_p99_ms": _pick(lags, 0.99),
+        "server_p50_ms": _pick(server, 0.5),
+        "server_p99_ms": _pick(server, 0.99),
         "errors": errors,
     }
+
+
+def server_line(r: dict) -> str:
+    """What of an open loop's latency the server itself spent (its Server-Timing)."""
+    return (
+        f"of which the server's own time (Server-Timing, to the answer's head): "
+        f"p50 {r['server_p50_ms']:.1f} ms, p99 {r['server_p99_ms']:.1f} ms"
+    )
 
 
 def _open_loop_process(args: tuple, out: multiprocessing.Queue) -> None:
@@ -357,8 +377,11 @@ def open_loop(
     `make_requests(total)` (picklable; called in that process before the clock starts) returns
     the requests in order. Latency runs from each request's scheduled send time to its
     response, so time spent waiting for a connection or in the server's queue counts. Returns
-    offered and achieved req/s, p50/p99/max ms, the generator's own p99 scheduling delay and
-    the errors (status or exception → count; "unanswered": still pending after the drain).
+    offered and achieved req/s, p50/p99/max ms, the generator's own p99 scheduling delay, the
+    server's own p50/p99 (its `Server-Timing`, from the request reaching the app to the answer's
+    head: the rest of a latency is the wait for a connection or a CPU, the kernel and the
+    network) and the errors (status or exception → count; "unanswered": still pending after the
+    drain).
     """
     queue: multiprocessing.Queue = multiprocessing.Queue()
     args = (base, make_requests, headers, rate, seconds, connections)

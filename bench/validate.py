@@ -104,6 +104,7 @@ from bench.common import (  # noqa: E402
     free_port,
     open_loop,
     scratch_database,
+    server_line,
     start_serve,
 )
 from pricebook import keys, migrate  # noqa: E402
@@ -755,6 +756,7 @@ def report(results: list[dict], args: argparse.Namespace) -> None:
                 f"{'':11}errors: {r['errors'] or 0}; generator's own scheduling delay p99 "
                 f"{r['lag_p99_ms']:.2f} ms; goal p99 < {OPEN_P99_GOAL_MS:.0f} ms"
             )
+            print(f"{'':11}{server_line(r)}")
             print(f"{'':11}meanwhile {contention_line(r['contention'], r['completed'])}")
 
 

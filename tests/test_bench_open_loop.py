@@ -1,5 +1,6 @@
 """The benchmarks' open-loop generator: every request answered and timed from its scheduled
-send time, statuses counted, answers split across reads reassembled."""
+send time, the server's own time read from its answers, statuses counted, answers split across
+reads reassembled."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ async def _server(delay: float, seen: list[bytes] | None = None) -> tuple[asynci
             answer = b"echo:" + body if body else b"ok"
             close = path == b"/close"  # as the API does after a connection's quota of requests
             extra = b"Connection: close\r\n" if close else b""
+            # as api.timing says it: the server's own time
+            spent = delay * 1000 if path == b"/slow" else 0.5
+            extra += b"Server-Timing: app;dur=%.1f\r\n" % spent
             # head and body in separate writes: the client must wait for the whole body
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n" % len(answer)
                          + extra + b"\r\n")  # fmt: skip
@@ -65,6 +69,7 @@ async def test_every_request_is_answered_and_errors_are_counted_by_status():
     assert result["requests"] == result["completed"] == 100
     assert result["errors"] == {"503": 25}
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"] < 1000
+    assert result["server_p50_ms"] == result["server_p99_ms"] == 0.5
 
 
 async def test_latency_counts_the_wait_for_a_busy_connection():
@@ -79,6 +84,8 @@ async def test_latency_counts_the_wait_for_a_busy_connection():
     # the 20th request is sent at 190 ms and answered at ~20 × 50 = 1000 ms
     assert result["max_ms"] > 700
     assert result["p50_ms"] > 100
+    # while the server's own time, read from each answer's Server-Timing, stays 50 ms
+    assert result["server_p50_ms"] == result["server_p99_ms"] == 50.0
 
 
 async def test_bodies_are_sent_with_their_length():
