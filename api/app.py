@@ -59,7 +59,7 @@ from api.rebalance import rebalance_middleware
 from api.security import security_headers
 from api.serve import redact_access_log
 from api.spec import SpecJson, SpecSwagger
-from api.timing import timing_middleware
+from api.timing import time_statements, timing_middleware
 from api.ui import routing_error, template_config, ui_router
 from pricebook.db import async_session_factory, make_async_engine
 from pricebook.replicas import ReplicaSet, display_name
@@ -171,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def database(app: Litestar) -> AsyncIterator[None]:
         sys.setswitchinterval(settings.gil_switch_interval)
         engine = make_async_engine(settings)
+        time_statements(engine)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
         # validations are stored by one writer per process (group commit), on this engine or,
@@ -183,12 +184,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             )
             writes_on = make_async_engine(settings, pool_size=2, synchronous_commit=False)
         app.state.validation_writer = ValidationWriter(store_on(writes_on))
+        replica_engines = [
+            (display_name(url), make_async_engine(settings, url=url))
+            for url in settings.database_replica_urls
+        ]
+        for _, replica in replica_engines:
+            time_statements(replica)
         app.state.replicas = replicas = ReplicaSet(
             engine,
-            [
-                (display_name(url), make_async_engine(settings, url=url))
-                for url in settings.database_replica_urls
-            ],
+            replica_engines,
             max_lag=settings.replica_max_lag_seconds,
             read_your_writes=settings.read_your_writes_seconds,
             check_timeout=settings.health_timeout,

@@ -9,7 +9,7 @@ from functools import partial
 
 import pytest
 
-from bench.common import _open_loop, cycle_requests
+from bench.common import _open_loop, cycle_requests, server_timing
 
 pytestmark = pytest.mark.serial  # times and load: run alone (Makefile)
 
@@ -36,7 +36,7 @@ async def _server(delay: float, seen: list[bytes] | None = None) -> tuple[asynci
             extra = b"Connection: close\r\n" if close else b""
             # as api.timing says it: the server's own time
             spent = delay * 1000 if path == b"/slow" else 0.5
-            extra += b"Server-Timing: app;dur=%.1f\r\n" % spent
+            extra += b"Server-Timing: app;dur=%.1f, db;dur=%.1f\r\n" % (spent, spent / 5)
             # head and body in separate writes: the client must wait for the whole body
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n" % len(answer)
                          + extra + b"\r\n")  # fmt: skip
@@ -70,6 +70,7 @@ async def test_every_request_is_answered_and_errors_are_counted_by_status():
     assert result["errors"] == {"503": 25}
     assert 0 < result["p50_ms"] <= result["p99_ms"] <= result["max_ms"] < 1000
     assert result["server_p50_ms"] == result["server_p99_ms"] == 0.5
+    assert result["db_p50_ms"] == result["db_p99_ms"] == 0.1
 
 
 async def test_latency_counts_the_wait_for_a_busy_connection():
@@ -86,6 +87,7 @@ async def test_latency_counts_the_wait_for_a_busy_connection():
     assert result["p50_ms"] > 100
     # while the server's own time, read from each answer's Server-Timing, stays 50 ms
     assert result["server_p50_ms"] == result["server_p99_ms"] == 50.0
+    assert result["db_p50_ms"] == result["db_p99_ms"] == 10.0
 
 
 async def test_bodies_are_sent_with_their_length():
@@ -115,3 +117,9 @@ async def test_a_connection_the_server_closes_is_replaced():
         )  # fmt: skip
     assert result["completed"] == result["requests"] == 100
     assert result["errors"] == {}
+
+
+def test_server_timing_entries_are_read_by_name():
+    assert server_timing("app;dur=4.2, db;dur=1.3") == {"app": 4.2, "db": 1.3}
+    assert server_timing('app;desc="the app";dur=7, cache') == {"app": 7.0}
+    assert server_timing("") == {}

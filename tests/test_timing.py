@@ -1,21 +1,25 @@
-"""`Server-Timing` on every routed answer and the slow-request warning (`api.timing`)."""
+"""`Server-Timing` on every routed answer (the server's time and its statements' part) and the
+slow-request warning (`api.timing`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
 from litestar.testing import AsyncTestClient
+from sqlalchemy import event
 
 from api.app import create_app
 from pricebook.settings import Settings
 from tests.api_client import Api, part_id_of
 
-TIMING = re.compile(r"^app;dur=(\d+\.\d)$")
+TIMING = re.compile(r"^app;dur=(\d+\.\d), db;dur=(\d+\.\d)$")
 
 
 @contextmanager
@@ -46,7 +50,34 @@ async def test_every_routed_answer_says_how_long_the_server_took(api: Api):
     for r in answers:
         found = TIMING.match(r.headers.get("server-timing", ""))
         assert found, (r.url, r.headers.get("server-timing"))
-        assert 0 <= float(found.group(1)) < 60_000
+        app, db = float(found.group(1)), float(found.group(2))
+        assert 0 <= db <= app + 0.1 and app < 60_000
+
+
+async def test_the_database_part_is_the_requests_own_statements(api: Api):
+    """Each statement made 30 ms slower: a resolve's `db` holds at least one such wait per
+    statement it ran and `app` holds `db`; a request that runs none (no key: refused before
+    any lookup), sent beside it, says 0.0."""
+    pid = part_id_of(api)
+    engine = api.client.app.state.engine.sync_engine
+    statements = []
+
+    def slow(*_: object) -> None:
+        statements.append(1)
+        time.sleep(0.03)
+
+    event.listen(engine, "before_cursor_execute", slow)
+    try:
+        resolve, refused = await asyncio.gather(
+            api.get(f"/api/v1/prices/resolve?part_id={pid}&branch=SZ01&date=2026-01-15"),
+            api.client.get("/api/v1/parts"),
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", slow)
+    assert (resolve.status_code, refused.status_code) == (200, 401)
+    app, db = map(float, TIMING.match(resolve.headers["server-timing"]).groups())  # type: ignore[union-attr]
+    assert statements and db >= 30 * len(statements) - 0.1 and app >= db
+    assert refused.headers["server-timing"].endswith(", db;dur=0.0")
 
 
 async def test_a_slow_request_is_logged_without_its_query(settings: Settings):
