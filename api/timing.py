@@ -5,8 +5,9 @@ An estimate tool that finds a call slow can tell the server's time from the netw
 queue's in front of the server (a browser's developer tools show the header beside the request's
 own timing). `app` runs from the request reaching the app to its answer's headers leaving it,
 which is what a client waits for before the first byte; `db` is the part of it the request's
-own statements took, each from being sent to its rows read (`time_statements`), so a slow
-answer says whether the database was the slow part. A validation's stored row is written by
+own statements took, each from being sent to its rows read (`time_statements`; under load
+that includes the wait for the event loop to resume the request), so a slow answer says
+whether the database was the slow part. A validation's stored row is written by
 the process's group-commit task, not by the request: waiting for it is in `app`, not in `db`.
 
 The log line is for the operator: the method, the path (never the query string: the access log
