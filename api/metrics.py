@@ -63,17 +63,22 @@ class RequestStats:
         hist[bisect_left(BUCKETS, seconds)] += 1
         hist[-1] += seconds
 
+    def dump(self) -> dict[str, list[Any]]:
+        """The counts as a snapshot holds them (JSON lists)."""
+        return {
+            "requests": [[m, r, s, n] for (m, r, s), n in self.counts.items()],
+            "latency": [[m, r, h] for (m, r), h in self.latency.items()],
+        }
 
-def snapshot(state: State, worker: int) -> dict[str, Any]:
+
+def snapshot(state: State) -> dict[str, Any]:
     """This process's numbers as plain JSON: what `render` reads, here and from a file."""
     stats: RequestStats = state.request_stats
     out: dict[str, Any] = {
-        "worker": worker,
-        "pid": os.getpid(),
+        "worker": state.settings.worker,
         "at": time.time(),
         "started": state.started_at,
-        "requests": [[m, r, s, n] for (m, r, s), n in stats.counts.items()],
-        "latency": [[m, r, h] for (m, r), h in stats.latency.items()],
+        **stats.dump(),
         "reference_memo": reference_cache_stats(),
     }
     cache = getattr(state, "match_index", None)
@@ -99,12 +104,12 @@ def _file(directory: str, worker: int) -> Path:
     return Path(directory) / f"worker-{worker}.json"
 
 
-def write_snapshot(state: State, directory: str, worker: int) -> None:
+def write_snapshot(state: State) -> None:
     """Write this worker's numbers where the other workers read them (atomically: a reader
     sees the previous file or the new one)."""
-    target = _file(directory, worker)
+    target = _file(state.settings.worker_stats_dir, state.settings.worker)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
-    partial.write_text(json.dumps(snapshot(state, worker)))
+    partial.write_text(json.dumps(snapshot(state)))
     os.replace(partial, target)
 
 
@@ -138,7 +143,7 @@ async def metrics_lifespan(app: Litestar) -> AsyncIterator[None]:
     async def keep_writing() -> None:
         while True:
             try:
-                write_snapshot(app.state, settings.worker_stats_dir, settings.worker)
+                write_snapshot(app.state)
             except OSError as exc:  # the directory went away: the supervisor is stopping
                 log.warning("metrics: cannot write this worker's numbers: %s", exc)
             await asyncio.sleep(SNAPSHOT_SECONDS)
@@ -194,10 +199,12 @@ def _lookups(part: str) -> Callable[[dict[str, Any]], Iterator[_Sample]]:
     return samples
 
 
-def _one(part: str, field: str) -> Callable[[dict[str, Any]], Iterator[_Sample]]:
+def _one(part: str, *field: str) -> Callable[[dict[str, Any]], Iterator[_Sample]]:
+    """The snapshot's number at `part` (or at `part`'s `field`), when the worker has it."""
+
     def samples(snap: dict[str, Any]) -> Iterator[_Sample]:
         if part in snap:
-            yield "", {}, snap[part] if field == "" else snap[part][field]
+            yield "", {}, snap[part][field[0]] if field else snap[part]
 
     return samples
 
@@ -276,13 +283,13 @@ FAMILIES: tuple[tuple[str, str, str, Callable[[dict[str, Any]], Iterator[_Sample
         "pricebook_process_start_time_seconds",
         "gauge",
         "When the worker started (Unix time).",
-        _one("started", ""),
+        _one("started"),
     ),
     (
         "pricebook_worker_snapshot_timestamp_seconds",
         "gauge",
         "When the worker's numbers were taken (Unix time).",
-        _one("at", ""),
+        _one("at"),
     ),
 )
 
@@ -315,7 +322,7 @@ def render(snapshots: Iterable[dict[str, Any]]) -> str:
 )
 async def metrics(state: State) -> str:
     settings = state.settings
-    snaps = [snapshot(state, settings.worker)]
+    snaps = [snapshot(state)]
     if settings.worker_stats_dir:
         snaps += others(settings.worker_stats_dir, settings.worker)
     return render(snaps)

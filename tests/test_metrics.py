@@ -40,11 +40,9 @@ def samples(text: str) -> dict[str, float]:
 def snap(worker: int, stats: RequestStats, **parts: object) -> dict[str, object]:
     return {
         "worker": worker,
-        "pid": 1,
         "at": 1_700_000_000.5,
         "started": 1_699_999_000.25,
-        "requests": [[m, r, s, n] for (m, r, s), n in stats.counts.items()],
-        "latency": [[m, r, h] for (m, r), h in stats.latency.items()],
+        **stats.dump(),
         "reference_memo": {"hits": 7, "misses": 3, "dropped": 0, "entries": 3},
         **parts,
     }
